@@ -1,0 +1,221 @@
+/*
+ * defuse_dispatch: where every captured system call arrives.
+ *
+ * The common case (a call DEFUSE has nothing to say about, no trace) costs a
+ * TLS load, two compares and the forward through the gate.  Calls that need
+ * care even when nothing is traced are marked in special[]: those that could
+ * take SIGSYS away from DEFUSE, those that replace the process image, those
+ * that could close DEFUSE's own descriptors, and mappings of new code.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include "capture/capture.h"
+#include "common/sys.h"
+#include "trace/trace.h"
+
+#define NR_SPECIAL 512
+
+enum special_kind {
+	SP_NONE,
+	SP_SIGACTION,
+	SP_SIGPROCMASK,
+	SP_SIGMASKED_WAIT,
+	SP_EXEC,
+	SP_FDGUARD,
+	SP_MMAP,
+	SP_PRCTL,
+	SP_NORETURN,
+};
+
+static unsigned char special[NR_SPECIAL];
+
+void defuse_dispatch_init(void)
+{
+	special[SYS_rt_sigaction] = SP_SIGACTION;
+	special[SYS_rt_sigprocmask] = SP_SIGPROCMASK;
+	special[SYS_rt_sigsuspend] = SP_SIGMASKED_WAIT;
+	special[SYS_ppoll] = SP_SIGMASKED_WAIT;
+	special[SYS_pselect6] = SP_SIGMASKED_WAIT;
+	special[SYS_epoll_pwait] = SP_SIGMASKED_WAIT;
+	special[SYS_epoll_pwait2] = SP_SIGMASKED_WAIT;
+	special[SYS_execve] = SP_EXEC;
+	special[SYS_execveat] = SP_EXEC;
+	special[SYS_close] = SP_FDGUARD;
+	special[SYS_dup2] = SP_FDGUARD;
+	special[SYS_dup3] = SP_FDGUARD;
+	special[SYS_close_range] = SP_FDGUARD;
+	special[SYS_mmap] = SP_MMAP;
+	special[SYS_mprotect] = SP_MMAP;
+	special[SYS_prctl] = SP_PRCTL;
+	special[SYS_exit] = SP_NORETURN;
+	special[SYS_exit_group] = SP_NORETURN;
+}
+
+long defuse_forward(const struct defuse_syscall *sc)
+{
+	return defuse_gate_forward(sc->nr, sc->a[0], sc->a[1], sc->a[2],
+				   sc->a[3], sc->a[4], sc->a[5]);
+}
+
+static long own(const struct defuse_syscall *sc)
+{
+	return defuse_gate_own(sc->nr, sc->a[0], sc->a[1], sc->a[2],
+			       sc->a[3], sc->a[4], sc->a[5]);
+}
+
+/*
+ * Patching runs ordinary C (capstone, malloc): save the program's vector
+ * registers, and let DEFUSE's own calls through libc pass straight on.
+ */
+void defuse_objects_mapped(long addr, long len, long prot, long fd, long off)
+{
+	long args[5] = { addr, len, prot, fd, off };
+	char was = defuse_self.in_defuse;
+
+	defuse_self.in_defuse = 1;
+	defuse_call_xsaved(defuse_objects_mapped_cold, args);
+	defuse_self.in_defuse = was;
+}
+
+/* A new executable mapping may be a library being loaded: patch it. */
+static long do_mmap(struct defuse_syscall *sc)
+{
+	long r = defuse_forward(sc);
+
+	if (sys_failed(r) || !(sc->a[2] & PROT_EXEC))
+		return r;
+	if (sc->nr == SYS_mmap && !(sc->a[3] & MAP_ANONYMOUS) && (int)sc->a[4] >= 0)
+		defuse_objects_mapped(r, sc->a[1], sc->a[2], sc->a[4], sc->a[5]);
+	return r;
+}
+
+/*
+ * DEFUSE owns Syscall User Dispatch for the whole process; a program that
+ * arms its own would silently switch DEFUSE's net off.
+ */
+static long do_prctl(struct defuse_syscall *sc)
+{
+	if (sc->a[0] == PR_SET_SYSCALL_USER_DISPATCH) {
+		if (defuse_g.debug)
+			defuse_log("refused the program's PR_SET_SYSCALL_USER_DISPATCH",
+				   NULL, NULL);
+		return -EBUSY;
+	}
+	return defuse_forward(sc);
+}
+
+static long do_special(struct defuse_syscall *sc, int kind)
+{
+	switch (kind) {
+	case SP_SIGACTION:
+		return defuse_sig_action(sc);
+	case SP_SIGPROCMASK:
+		return defuse_sig_procmask(sc);
+	case SP_SIGMASKED_WAIT:
+		return defuse_sig_masked_wait(sc);
+	case SP_EXEC:
+		return defuse_exec(sc);
+	case SP_FDGUARD:
+		return defuse_fd_nreserved ? defuse_fd_guard(sc) : defuse_forward(sc);
+	case SP_MMAP:
+		return do_mmap(sc);
+	case SP_PRCTL:
+		return do_prctl(sc);
+	default:
+		return defuse_forward(sc);
+	}
+}
+
+static inline int special_kind(unsigned long nr)
+{
+	return nr < NR_SPECIAL ? special[nr] : SP_NONE;
+}
+
+static long traced(struct defuse_syscall *sc, int kind)
+{
+	uint64_t t0;
+	long r;
+
+	if (kind == SP_NORETURN) {
+		trace_record(sc, 0, 0, 0);
+		return defuse_forward(sc);
+	}
+	if (kind == SP_EXEC) {
+		trace_record(sc, 0, 0, 0);
+		t0 = trace_now();
+		r = defuse_exec(sc);
+		trace_record_exec_failed(sc, r, trace_now() - t0);
+		return r;
+	}
+	t0 = trace_now();
+	r = kind ? do_special(sc, kind) : defuse_forward(sc);
+	trace_record(sc, r, trace_now() - t0, 1);
+	return r;
+}
+
+long defuse_dispatch(struct defuse_syscall *sc)
+{
+	struct defuse_thread *self = &defuse_self;
+	int kind;
+
+	if (unlikely(self->in_defuse))
+		return own(sc);
+	kind = special_kind(sc->nr);
+	if (unlikely(self->tracing))
+		return traced(sc, kind);
+	if (likely(kind == SP_NONE))
+		return defuse_forward(sc);
+	return do_special(sc, kind);
+}
+
+/*
+ * The clone family runs inline in the trampoline (the child must come back
+ * on its own stack, which C cannot do); these hooks run around it.
+ */
+long defuse_clone_before(struct defuse_syscall *sc)
+{
+	struct defuse_thread *self = &defuse_self;
+
+	self->clone_nr = sc->nr;
+	if (self->tracing)
+		self->clone_t0 = trace_now();
+	return sc->nr;
+}
+
+long defuse_clone_parent(struct defuse_syscall *sc)
+{
+	struct defuse_thread *self = &defuse_self;
+	long r = sc->nr;	/* the trampoline passes the result in %rax */
+
+	/* A vfork child shares our memory and wrote its own pid there. */
+	defuse_usermem_refresh_pid();
+	if (self->tracing && !self->in_defuse) {
+		struct defuse_syscall call = *sc;
+
+		call.nr = self->clone_nr;
+		trace_record(&call, r, trace_now() - self->clone_t0, 1);
+	}
+	return r;
+}
+
+/*
+ * First code a new thread or process runs.  SUD is not inherited by a clone
+ * child, so the net is armed again before the program's code runs.
+ */
+long defuse_clone_child(struct defuse_syscall *sc)
+{
+	struct defuse_thread *self = &defuse_self;
+
+	self->sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
+	self->tracing = defuse_g.trace && defuse_g.follow;
+	defuse_usermem_refresh_pid();
+	defuse_sud_arm();
+	return sc->nr;
+}
+
+long defuse_sigreturn_hook(struct defuse_syscall *sc)
+{
+	if (defuse_self.tracing)
+		trace_record(sc, 0, 0, 0);
+	return sc->nr;
+}

@@ -1,0 +1,125 @@
+/*
+ * A new process image is captured again.
+ *
+ * execve replaces the program, DEFUSE included, and SUD is cleared.  The new
+ * image loads DEFUSE again if LD_PRELOAD names it, so every exec passes an
+ * environment with DEFUSE's LD_PRELOAD entry and DEFUSE_* settings put back,
+ * even when the program passes its own (`env -i`).  Other LD_PRELOAD entries
+ * of the program are kept, after ours.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include "capture/capture.h"
+#include "common/sys.h"
+
+#define KEEP_MAX 4096
+
+/* "DEFUSE_...=..." strings of our own environment, NUL-separated. */
+static char keep_buf[KEEP_MAX];
+static unsigned keep_len, keep_count;
+
+static int starts(const char *s, const char *p)
+{
+	while (*p)
+		if (*s++ != *p++)
+			return 0;
+	return 1;
+}
+
+static unsigned slen(const char *s)
+{
+	unsigned n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+void defuse_exec_init(char **envp)
+{
+	for (; envp && *envp; envp++) {
+		unsigned n = slen(*envp) + 1;
+
+		if (!starts(*envp, "DEFUSE_") || keep_len + n > KEEP_MAX)
+			continue;
+		__builtin_memcpy(keep_buf + keep_len, *envp, n);
+		keep_len += n;
+		keep_count++;
+	}
+}
+
+/* Appends src to dst at *pos; returns the start. */
+static char *put(char *dst, unsigned *pos, const char *src)
+{
+	char *start = dst + *pos;
+	unsigned n = slen(src);
+
+	__builtin_memcpy(start, src, n);
+	*pos += n;
+	return start;
+}
+
+/* Is one entry of a colon/space-separated LD_PRELOAD list our library? */
+static int is_ours(const char *p, unsigned n)
+{
+	const char *ours = defuse_g.preload_path;
+	unsigned m = slen(ours);
+
+	return n == m && !__builtin_memcmp(p, ours, n);
+}
+
+long defuse_exec(struct defuse_syscall *sc)
+{
+	int envi = sc->nr == SYS_execve ? 2 : 3;
+	char **envp = (char **)sc->a[envi];
+	unsigned long n = 0, strbytes, size, i, j = 0;
+	const char *app_preload = NULL;
+	char **nenv;
+	char *strs;
+	unsigned pos = 0;
+	long r;
+
+	for (; envp && envp[n]; n++)
+		if (starts(envp[n], "LD_PRELOAD="))
+			app_preload = envp[n] + 11;
+	strbytes = 32 + slen(defuse_g.preload_path) + (app_preload ? slen(app_preload) : 0);
+	size = (n + keep_count + 2) * sizeof(char *) + strbytes;
+	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sys_failed((long)nenv))
+		return -ENOMEM;
+	strs = (char *)(nenv + n + keep_count + 2);
+
+	for (i = 0; i < n; i++)
+		if (!starts(envp[i], "LD_PRELOAD=") && !starts(envp[i], "DEFUSE_"))
+			nenv[j++] = envp[i];
+	for (const char *k = keep_buf; k < keep_buf + keep_len; k += slen(k) + 1)
+		nenv[j++] = (char *)k;
+
+	/* LD_PRELOAD=ours[:the program's others] */
+	nenv[j++] = put(strs, &pos, "LD_PRELOAD=");
+	put(strs, &pos, defuse_g.preload_path);
+	for (const char *p = app_preload; p && *p;) {
+		unsigned len = 0;
+
+		while (p[len] && p[len] != ':' && p[len] != ' ')
+			len++;
+		if (len && !is_ours(p, len)) {
+			strs[pos++] = ':';
+			__builtin_memcpy(strs + pos, p, len);
+			pos += len;
+		}
+		p += len;
+		while (*p == ':' || *p == ' ')
+			p++;
+	}
+	strs[pos++] = 0;
+	nenv[j] = NULL;
+
+	sc->a[envi] = (long)nenv;
+	r = defuse_forward(sc);
+	/* Only a failed exec comes back. */
+	sc->a[envi] = (long)envp;
+	sys2(SYS_munmap, nenv, size);
+	return r;
+}

@@ -1,0 +1,98 @@
+/*
+ * The gates: the only `syscall` instructions that Syscall User Dispatch lets
+ * through (the "defuse_gate" section is SUD's allowed range, so the kernel
+ * never consults the selector byte for them).
+ *
+ * Two gates with the same code, so an observer can tell DEFUSE's own calls
+ * (defuse_gate_own*) from the program's calls that DEFUSE passes on
+ * (defuse_gate_forward*) by the instruction pointer alone: tests/capture
+ * compares `defuse trace` with `strace -i` that way.
+ *
+ * C calling convention in, raw kernel convention out: nr in %rdi, the six
+ * arguments in %rsi %rdx %rcx %r8 %r9 and the stack; the kernel's result
+ * (negative errno on failure) comes back in %rax.
+ */
+	.section defuse_gate, "ax", @progbits
+
+	.globl	defuse_gate_begin, defuse_gate_end
+	.hidden	defuse_gate_begin, defuse_gate_end
+	.globl	defuse_gate_own_begin, defuse_gate_own_end
+	.hidden	defuse_gate_own_begin, defuse_gate_own_end
+	.globl	defuse_gate_forward_begin, defuse_gate_forward_end
+	.hidden	defuse_gate_forward_begin, defuse_gate_forward_end
+
+.macro	SYSCALL6
+	movq	%rdi, %rax
+	movq	%rsi, %rdi
+	movq	%rdx, %rsi
+	movq	%rcx, %rdx
+	movq	%r8, %r10
+	movq	%r9, %r8
+	movq	8(%rsp), %r9
+	syscall
+	ret
+.endm
+
+defuse_gate_begin:
+defuse_gate_own_begin:
+
+	.globl	defuse_gate_own
+	.hidden	defuse_gate_own
+	.type	defuse_gate_own, @function
+defuse_gate_own:
+	SYSCALL6
+	.size	defuse_gate_own, . - defuse_gate_own
+
+/* sa_restorer of DEFUSE's own SIGSYS handler: the handler returns here. */
+	.globl	defuse_gate_own_sigreturn
+	.hidden	defuse_gate_own_sigreturn
+	.type	defuse_gate_own_sigreturn, @function
+defuse_gate_own_sigreturn:
+	movl	$15, %eax		/* __NR_rt_sigreturn */
+	syscall
+	ud2
+	.size	defuse_gate_own_sigreturn, . - defuse_gate_own_sigreturn
+
+defuse_gate_own_end:
+defuse_gate_forward_begin:
+
+	.globl	defuse_gate_forward
+	.hidden	defuse_gate_forward
+	.type	defuse_gate_forward, @function
+defuse_gate_forward:
+	SYSCALL6
+	.size	defuse_gate_forward, . - defuse_gate_forward
+
+/*
+ * The program's own rt_sigreturn.  A trampoline jumps here (no call, so %rsp
+ * still points at the signal frame) after counting the call.
+ */
+	.globl	defuse_gate_forward_sigreturn
+	.hidden	defuse_gate_forward_sigreturn
+	.type	defuse_gate_forward_sigreturn, @function
+defuse_gate_forward_sigreturn:
+	movl	$15, %eax
+	syscall
+	ud2
+	.size	defuse_gate_forward_sigreturn, . - defuse_gate_forward_sigreturn
+
+/*
+ * defuse_gate_forward_sigreturn_at(frame): rt_sigreturn with %rsp at a signal
+ * frame further up the stack.  The SIGSYS handler uses it when the trapped
+ * call was itself an rt_sigreturn: the handler's own frame is dropped and the
+ * program's frame is restored, as if the trap had never happened.
+ */
+	.globl	defuse_gate_forward_sigreturn_at
+	.hidden	defuse_gate_forward_sigreturn_at
+	.type	defuse_gate_forward_sigreturn_at, @function
+defuse_gate_forward_sigreturn_at:
+	movq	%rdi, %rsp
+	movl	$15, %eax
+	syscall
+	ud2
+	.size	defuse_gate_forward_sigreturn_at, . - defuse_gate_forward_sigreturn_at
+
+defuse_gate_forward_end:
+defuse_gate_end:
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,90 @@
+/*
+ * Start-up of the preloaded library, once per process image.
+ *
+ * Order matters.  Sites are patched before SUD is armed, so DEFUSE's own
+ * start-up calls through libc never trap; in_defuse is set throughout, so
+ * those calls pass straight to the kernel (through the own gate) and are
+ * not traced.  The SIGSYS handler is installed before SUD is armed.  The
+ * last call, only under DEFUSE_TEST_MARKER=1, tells an outside observer
+ * where the gates are and that from here on the program's calls are ours
+ * (tests/capture/strace_compare.py).
+ */
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cpuid.h>
+#include "capture/capture.h"
+#include "common/sys.h"
+#include "trace/trace.h"
+
+__thread struct defuse_thread defuse_self
+	__attribute__((tls_model("initial-exec"))) = {
+	.sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK,
+};
+struct defuse_global defuse_g;
+long defuse_xsave_size;
+
+#define TEST_MARKER_NR 0xdef
+
+static void find_xsave_size(void)
+{
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_OSXSAVE) &&
+	    __get_cpuid_max(0, NULL) >= 0xd) {
+		__cpuid_count(0xd, 0, a, b, c, d);
+		defuse_xsave_size = b + 64;	/* room for the 64-byte alignment */
+	}
+}
+
+static void find_self(void)
+{
+	Dl_info info;
+	char real[PATH_MAX];
+
+	if (dladdr((void *)&find_self, &info) && info.dli_fname) {
+		const char *p = realpath(info.dli_fname, real) ? real : info.dli_fname;
+
+		if (strlen(p) < sizeof(defuse_g.preload_path))
+			strcpy(defuse_g.preload_path, p);
+	}
+}
+
+static long selector_tpoff(void)
+{
+	uintptr_t tp;
+
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	return (long)((uintptr_t)&defuse_self.sud_selector - tp);
+}
+
+__attribute__((constructor))
+static void defuse_init(int argc, char **argv, char **envp)
+{
+	const char *marker = getenv("DEFUSE_TEST_MARKER");
+	int traced;
+
+	(void)argc, (void)argv;
+	defuse_self.in_defuse = 1;
+	defuse_g.debug = getenv("DEFUSE_DEBUG") != NULL;
+	defuse_g.selector_tpoff = selector_tpoff();
+	find_xsave_size();
+	find_self();
+	defuse_exec_init(envp);
+	defuse_dispatch_init();
+	defuse_usermem_refresh_pid();
+	defuse_sig_init();
+	traced = trace_init(getenv("DEFUSE_TRACE"));
+
+	defuse_objects_patch_loaded();
+	if (defuse_sigsys_install() == 0)
+		defuse_sud_arm();
+
+	if (marker && !strcmp(marker, "1"))
+		sys6(TEST_MARKER_NR, defuse_gate_own_begin, defuse_gate_own_end,
+		     defuse_gate_forward_begin, defuse_gate_forward_end, 0, 0);
+	defuse_g.ready = 1;
+	defuse_self.tracing = traced;
+	defuse_self.in_defuse = 0;
+}

@@ -1,0 +1,194 @@
+/*
+ * Which code gets patched: every loaded object with syscall sites, at
+ * start-up (dl_iterate_phdr) and when the loader maps a new one later
+ * (dlopen: an executable file mapping seen by defuse_dispatch).
+ *
+ * Left alone: DEFUSE itself (its gates must stay raw), the vDSO (kernel
+ * memory; its fallbacks are rare and the net catches them) and capstone
+ * (used only by DEFUSE, and it makes no system calls of its own).
+ */
+#include <elf.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include "capture/capture.h"
+#include "capture/plan.h"
+#include "capture/trampoline.h"
+#include "common/sys.h"
+
+struct patch_totals {
+	uint32_t objects, sites, refused, mismatched;
+};
+static struct patch_totals totals;
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = "0123456789abcdef"[p[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[p[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/* The GNU build-id in a note area, as hex into key; 0 if found. */
+static int build_id(const uint8_t *notes, size_t size, char *key, size_t keycap)
+{
+	size_t off = 0;
+
+	while (off + sizeof(Elf64_Nhdr) <= size) {
+		const Elf64_Nhdr *nh = (const void *)(notes + off);
+		size_t name = off + sizeof(*nh);
+		size_t desc = name + ((nh->n_namesz + 3) & ~3u);
+
+		if (desc + nh->n_descsz > size)
+			break;
+		if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+		    !memcmp(notes + name, "GNU", 4) && nh->n_descsz * 2 + 1 <= keycap &&
+		    nh->n_descsz > 0) {
+			hex(key, notes + desc, nh->n_descsz);
+			return 0;
+		}
+		off = desc + ((nh->n_descsz + 3) & ~3u);
+	}
+	return -1;
+}
+
+/* Patches one executable segment; key is NULL when it has no build-id. */
+static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_t vaddr,
+			  const char *name)
+{
+	struct plan plan;
+	struct tramp_stats st;
+	char key[128];
+	int cached = 0;
+
+	if (!memmem(code, size, "\x0f\x05", 2))
+		return;
+	if (idhex) {
+		char v[24];
+		snprintf(key, sizeof(key), "%s-%s", idhex, defuse_xtoa(vaddr, v) + 2);
+		cached = plan_cache_load(key, code, size, &plan) == 0;
+	}
+	if (!cached) {
+		if (plan_build(code, size, &plan)) {
+			defuse_log("cannot disassemble ", name, "; its calls go to the SUD net");
+			return;
+		}
+		if (idhex)
+			plan_cache_store(key, size, &plan);
+	}
+	if (tramp_apply(code, size, &plan, &st))
+		defuse_log("no trampoline memory in reach of ", name,
+			   "; its calls go to the SUD net");
+	totals.objects++;
+	totals.sites += st.patched;
+	totals.refused += plan.nrefused;
+	totals.mismatched += st.mismatched;
+	free(plan.sites);
+}
+
+static int skip_object(const char *name, uintptr_t base, const ElfW(Phdr) *ph, int n)
+{
+	uintptr_t self = (uintptr_t)&defuse_objects_patch_loaded;
+
+	if (base == getauxval(AT_SYSINFO_EHDR))
+		return 1;
+	if (name && (strstr(name, "linux-vdso") || strstr(name, "libcapstone")))
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (ph[i].p_type == PT_LOAD && self >= base + ph[i].p_vaddr &&
+		    self < base + ph[i].p_vaddr + ph[i].p_memsz)
+			return 1;
+	return 0;
+}
+
+static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
+{
+	char idhex[96];
+	int have_id = -1;
+
+	(void)sz, (void)arg;
+	if (skip_object(info->dlpi_name, info->dlpi_addr, info->dlpi_phdr,
+			info->dlpi_phnum))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && have_id; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_NOTE)
+			have_id = build_id((const uint8_t *)(info->dlpi_addr + ph->p_vaddr),
+					   ph->p_filesz, idhex, sizeof(idhex));
+	}
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
+			patch_segment((uint8_t *)(info->dlpi_addr + ph->p_vaddr),
+				      ph->p_filesz, have_id ? NULL : idhex, ph->p_vaddr,
+				      info->dlpi_name && *info->dlpi_name ?
+				      info->dlpi_name : "the program");
+	}
+	return 0;
+}
+
+void defuse_objects_patch_loaded(void)
+{
+	dl_iterate_phdr(patch_object_cb, NULL);
+	if (defuse_g.debug) {
+		char a[24], b[24], c[24];
+		defuse_log("patched syscall sites: ", defuse_ltoa(totals.sites, a), " sites");
+		defuse_log("left to the SUD net: ", defuse_ltoa(totals.refused, b), " sites");
+		defuse_log("plan mismatches: ", defuse_ltoa(totals.mismatched, c), NULL);
+	}
+}
+
+/*
+ * An executable file mapping appeared (the loader mapping a library's code).
+ * Reads the ELF headers from the descriptor, finds the executable segment
+ * inside the mapping and patches it.  Runs with the extended state saved and
+ * in_defuse set (see dispatch.c), so ordinary C and libc are fine here.
+ */
+long defuse_objects_mapped_cold(void *argp)
+{
+	const long *a = argp;	/* addr, len, prot, fd, off */
+	uintptr_t addr = a[0];
+	size_t len = a[1];
+	int fd = a[3];
+	uint64_t off = a[4];
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[32];
+	char idhex[96];
+	int have_id = -1;
+
+	if (sys4(SYS_pread64, fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+	    eh.e_phnum == 0 || eh.e_phnum > 32)
+		return 0;
+	if (sys4(SYS_pread64, fd, ph, eh.e_phnum * sizeof(*ph), eh.e_phoff) !=
+	    (long)(eh.e_phnum * sizeof(*ph)))
+		return 0;
+	for (int i = 0; i < eh.e_phnum && have_id; i++) {
+		uint8_t notes[1024];
+
+		if (ph[i].p_type != PT_NOTE || ph[i].p_filesz > sizeof(notes))
+			continue;
+		if (sys4(SYS_pread64, fd, notes, ph[i].p_filesz, ph[i].p_offset) ==
+		    (long)ph[i].p_filesz)
+			have_id = build_id(notes, ph[i].p_filesz, idhex, sizeof(idhex));
+	}
+	for (int i = 0; i < eh.e_phnum; i++) {
+		uintptr_t start;
+
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) ||
+		    ph[i].p_offset < off || ph[i].p_offset + ph[i].p_filesz > off + len)
+			continue;
+		start = addr + (ph[i].p_offset - off);
+		if ((uintptr_t)&defuse_objects_patch_loaded - start < ph[i].p_filesz)
+			continue;	/* ourselves */
+		patch_segment((uint8_t *)start, ph[i].p_filesz, have_id ? NULL : idhex,
+			      ph[i].p_vaddr, "a loaded library");
+	}
+	return 0;
+}

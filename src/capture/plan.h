@@ -1,0 +1,50 @@
+/*
+ * Patch plans: where the syscall sites of one code segment are and how each
+ * is patched.  A plan depends only on the segment's bytes, so it is computed
+ * once per object (patch.c, with a disassembler) and cached by build-id
+ * (plan_cache.c); applying it (trampoline.c) checks every site's bytes again.
+ */
+#ifndef DEFUSE_CAPTURE_PLAN_H
+#define DEFUSE_CAPTURE_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SITE_WINDOW_MAX 16
+
+/*
+ * One site: a window of whole instructions, at least 5 bytes (a jmp rel32)
+ * long, that contains the `syscall` instruction.  The window's instructions
+ * other than `syscall` are position-independent, and no branch lands inside
+ * the window except at its first byte, so they can be moved verbatim into
+ * the trampoline and the window replaced by a jump to it.
+ */
+struct plan_site {
+	uint32_t off;		/* window start, from the segment start */
+	uint8_t len;		/* window length in bytes */
+	uint8_t sys_off;	/* offset of the 2-byte `syscall` in the window */
+	uint16_t flags;
+	int32_t nr;		/* system call number set inside the window by
+				   `mov $imm,%eax`, or -1 when only known at
+				   run time */
+	uint8_t bytes[SITE_WINDOW_MAX];	/* the window's original bytes */
+};
+
+struct plan {
+	uint32_t nsites;
+	uint32_t nrefused;	/* syscall instructions left to the SUD net */
+	struct plan_site *sites;
+};
+
+/*
+ * Finds the sites of a code segment of `size` bytes at `code`.  Fills *out
+ * (sites allocated with malloc).  Returns 0, or -1 if the disassembler
+ * cannot be used.
+ */
+int plan_build(const uint8_t *code, size_t size, struct plan *out);
+
+/* Cache by build-id: 0 on a hit (sites allocated with malloc), -1 on a miss. */
+int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out);
+void plan_cache_store(const char *key, size_t size, const struct plan *p);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * SIGSYS belongs to DEFUSE.
+ *
+ * The kernel delivers SUD's SIGSYS by force: if the thread has SIGSYS
+ * blocked, or its disposition is not our handler, the process dies.  So the
+ * program may never really block SIGSYS nor replace the handler.  What the
+ * program asks for is kept here instead (its SIGSYS action, and per thread
+ * whether it believes SIGSYS is blocked), shown back to it when it asks, and
+ * honoured when a SIGSYS that is not SUD's arrives (kill, seccomp).
+ */
+#include <errno.h>
+#include <signal.h>
+#include "capture/capture.h"
+#include "common/sys.h"
+
+#define SIGSYS_BIT (1UL << (SIGSYS - 1))
+
+struct ksigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	unsigned long mask;
+};
+
+/* The program's SIGSYS action; written under a lock-free single writer
+   assumption like the kernel's own sigaction races (last writer wins). */
+static struct ksigaction app_sigsys;
+
+void defuse_sig_init(void)
+{
+	struct ksigaction old;
+	unsigned long mask = 0;
+
+	/* An ignored SIGSYS survives exec: remember it as the program's. */
+	if (!sys_failed(sys4(SYS_rt_sigaction, SIGSYS, NULL, &old, 8)) &&
+	    old.handler == SIG_IGN)
+		app_sigsys.handler = SIG_IGN;
+	/* So does a blocked one: unblock it for real, keep it blocked for show. */
+	if (!sys_failed(sys4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, 8)) &&
+	    (mask & SIGSYS_BIT)) {
+		defuse_self.sigsys_blocked = 1;
+		mask = SIGSYS_BIT;
+		sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &mask, NULL, 8);
+	}
+}
+
+long defuse_sig_action(struct defuse_syscall *sc)
+{
+	int sig = sc->a[0];
+	const void *uact = (const void *)sc->a[1];
+	void *uold = (void *)sc->a[2];
+	struct ksigaction act, old;
+
+	if ((unsigned long)sc->a[3] != 8 || !uact)
+		goto plain;
+	if (defuse_copy_in(&act, uact, sizeof(act)))
+		return -EFAULT;
+	if (sig == SIGSYS) {
+		old = app_sigsys;
+		if (uold && defuse_copy_out(uold, &old, sizeof(old)))
+			return -EFAULT;
+		app_sigsys = act;
+		app_sigsys.mask &= ~SIGSYS_BIT;
+		return 0;
+	}
+	if (!(act.mask & SIGSYS_BIT))
+		goto plain;
+	act.mask &= ~SIGSYS_BIT;
+	sc->a[1] = (long)&act;
+	return defuse_forward(sc);
+
+plain:
+	if (sig == SIGSYS && uold && (unsigned long)sc->a[3] == 8) {
+		/* A query: answer with the program's view. */
+		old = app_sigsys;
+		return defuse_copy_out(uold, &old, sizeof(old)) ? -EFAULT : 0;
+	}
+	return defuse_forward(sc);
+}
+
+long defuse_sig_procmask(struct defuse_syscall *sc)
+{
+	int how = sc->a[0];
+	const void *uset = (const void *)sc->a[1];
+	unsigned long *uold = (unsigned long *)sc->a[2];
+	unsigned long set, old;
+	char was_blocked = defuse_self.sigsys_blocked;
+	long r;
+
+	if ((unsigned long)sc->a[3] != 8)
+		return defuse_forward(sc);
+	if (uset) {
+		if (defuse_copy_in(&set, uset, sizeof(set)))
+			return -EFAULT;
+		if (set & SIGSYS_BIT) {
+			if (how == SIG_BLOCK || how == SIG_SETMASK)
+				defuse_self.sigsys_blocked = how != SIG_UNBLOCK;
+			else if (how == SIG_UNBLOCK)
+				defuse_self.sigsys_blocked = 0;
+			set &= ~SIGSYS_BIT;
+			sc->a[1] = (long)&set;
+		} else if (how == SIG_SETMASK) {
+			defuse_self.sigsys_blocked = 0;
+		}
+	}
+	if (!uold)
+		return defuse_forward(sc);
+	sc->a[2] = (long)&old;
+	r = defuse_forward(sc);
+	if (sys_failed(r)) {
+		defuse_self.sigsys_blocked = was_blocked;
+		return r;
+	}
+	if (was_blocked)
+		old |= SIGSYS_BIT;
+	return defuse_copy_out(uold, &old, sizeof(old)) ? -EFAULT : r;
+}
+
+/*
+ * Calls that install a temporary signal mask while they wait.  Which
+ * argument holds the mask, and how it is passed, differs per call.
+ */
+long defuse_sig_masked_wait(struct defuse_syscall *sc)
+{
+	unsigned long set;
+	int idx;
+	struct { const void *p; unsigned long size; } ps;
+
+	switch (sc->nr) {
+	case SYS_rt_sigsuspend:
+		idx = 0;
+		break;
+	case SYS_ppoll:
+		idx = 3;
+		break;
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+		idx = 4;
+		break;
+	case SYS_pselect6:
+		/* The sixth argument points at {const sigset_t *ss; size_t len}. */
+		if (!sc->a[5])
+			return defuse_forward(sc);
+		if (defuse_copy_in(&ps, (void *)sc->a[5], sizeof(ps)))
+			return -EFAULT;
+		if (!ps.p || ps.size != 8)
+			return defuse_forward(sc);
+		if (defuse_copy_in(&set, ps.p, 8))
+			return -EFAULT;
+		if (!(set & SIGSYS_BIT))
+			return defuse_forward(sc);
+		set &= ~SIGSYS_BIT;
+		ps.p = &set;
+		sc->a[5] = (long)&ps;
+		return defuse_forward(sc);
+	default:
+		return defuse_forward(sc);
+	}
+	if (!sc->a[idx])
+		return defuse_forward(sc);
+	if (defuse_copy_in(&set, (void *)sc->a[idx], 8))
+		return -EFAULT;
+	if (set & SIGSYS_BIT) {
+		set &= ~SIGSYS_BIT;
+		sc->a[idx] = (long)&set;
+	}
+	return defuse_forward(sc);
+}
+
+/*
+ * A SIGSYS that is not SUD's: do what the program's own disposition says,
+ * with the mask its sigaction asked for.
+ */
+void defuse_sig_chain_app(int sig, void *si, void *uc)
+{
+	struct ksigaction act = app_sigsys;
+	unsigned long mask, saved;
+	char was_blocked = defuse_self.sigsys_blocked;
+
+	if (act.handler == SIG_IGN)
+		return;
+	if (act.handler == SIG_DFL) {
+		/* Die of SIGSYS as the program would: default action, re-raise;
+		   the signal is delivered when this handler returns. */
+		struct ksigaction dfl = { SIG_DFL, 0, NULL, 0 };
+		sys4(SYS_rt_sigaction, SIGSYS, &dfl, NULL, 8);
+		sys3(SYS_tgkill, sys0(SYS_getpid), sys0(SYS_gettid), SIGSYS);
+		return;
+	}
+	if (act.flags & SA_RESETHAND)
+		app_sigsys.handler = SIG_DFL;
+	mask = act.mask & ~SIGSYS_BIT;
+	sys4(SYS_rt_sigprocmask, SIG_BLOCK, &mask, &saved, 8);
+	if (!(act.flags & SA_NODEFER))
+		defuse_self.sigsys_blocked = 1;
+	if (act.flags & SA_SIGINFO)
+		((void (*)(int, void *, void *))act.handler)(sig, si, uc);
+	else
+		((void (*)(int))act.handler)(sig);
+	defuse_self.sigsys_blocked = was_blocked;
+	sys4(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, 8);
+}

@@ -1,0 +1,267 @@
+/*
+ * Trampolines: generated code that stands in for a patched syscall site.
+ *
+ * The site's window (plan.h) is overwritten with `jmp trampoline` (and int3
+ * filler, so a wrong jump into the window traps loudly instead of running
+ * garbage).  The trampoline runs the window's other instructions where they
+ * were, and in place of the `syscall`:
+ *
+ *   ordinary call:  lea -128(%rsp),%rsp      keep the red zone intact
+ *                   movabs $defuse_dispatch,%r11
+ *                   call *hook_stub(%rip)    stubs.S: C call, regs kept
+ *                   lea 128(%rsp),%rsp
+ *
+ *   clone family:   hook before; selector := ALLOW; syscall inline;
+ *                   selector := BLOCK; then a hook in the child (which
+ *                   arms SUD there) or in the parent.  Inline because the
+ *                   child starts on its own stack and must come back to
+ *                   exactly this code with the program's registers.
+ *
+ *   rt_sigreturn:   hook, then jmp to the gate's rt_sigreturn with %rsp
+ *                   untouched, since it must point at the signal frame.
+ *
+ * Sites whose number is not a constant in the window check %rax at run time
+ * and pick one of the three.  Each object gets its own trampoline region
+ * within +-2 GiB so the jumps can be rel32.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include "capture/capture.h"
+#include "capture/plan.h"
+#include "capture/trampoline.h"
+#include "common/sys.h"
+
+#define TRAMP_MAX 320		/* bytes one trampoline may need, at most */
+#define REGION_HDR 64		/* pointers the trampolines call through */
+
+struct emit {
+	uint8_t *p;
+};
+
+static void b(struct emit *e, const void *bytes, size_t n)
+{
+	memcpy(e->p, bytes, n);
+	e->p += n;
+}
+
+static void b1(struct emit *e, uint8_t v) { *e->p++ = v; }
+
+static void b4(struct emit *e, int32_t v)
+{
+	memcpy(e->p, &v, 4);
+	e->p += 4;
+}
+
+static void b8(struct emit *e, uint64_t v)
+{
+	memcpy(e->p, &v, 8);
+	e->p += 8;
+}
+
+/* rel32 from the end of the instruction being emitted (at e->p + 4). */
+static void rel32_to(struct emit *e, const void *target)
+{
+	b4(e, (int32_t)((const uint8_t *)target - (e->p + 4)));
+}
+
+/* Patchable forward branch: returns where its rel32 goes. */
+static uint8_t *fwd_rel32(struct emit *e)
+{
+	uint8_t *at = e->p;
+
+	b4(e, 0);
+	return at;
+}
+
+static void resolve(uint8_t *at, const uint8_t *target)
+{
+	int32_t rel = (int32_t)(target - (at + 4));
+
+	memcpy(at, &rel, 4);
+}
+
+struct region {
+	uint8_t *base;
+	size_t size;
+	uint8_t *next;
+};
+
+/* Calls hook(&sc) through stubs.S, below the red zone. */
+static void emit_hook(struct emit *e, const struct region *r, void *hook)
+{
+	static const uint8_t lea_down[] = { 0x48, 0x8d, 0x64, 0x24, 0x80 };
+	static const uint8_t lea_up[] = { 0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00 };
+
+	b(e, lea_down, sizeof(lea_down));
+	b1(e, 0x49), b1(e, 0xbb), b8(e, (uint64_t)hook);	/* movabs $hook,%r11 */
+	b1(e, 0xff), b1(e, 0x15), rel32_to(e, r->base);		/* call *hdr[0](%rip) */
+	b(e, lea_up, sizeof(lea_up));
+}
+
+/* movb $v, %fs:tpoff -- the calling thread's SUD selector. */
+static void emit_selector(struct emit *e, uint8_t v)
+{
+	b1(e, 0x64), b1(e, 0xc6), b1(e, 0x04), b1(e, 0x25);
+	b4(e, (int32_t)defuse_g.selector_tpoff);
+	b1(e, v);
+}
+
+static int is_clone_nr(long nr)
+{
+	return nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork;
+}
+
+/* cmp $nr,%rax ; je <later>.  Returns the je's rel32 slot. */
+static uint8_t *emit_cmp_je(struct emit *e, int32_t nr)
+{
+	if (nr < 128) {
+		b1(e, 0x48), b1(e, 0x83), b1(e, 0xf8), b1(e, (uint8_t)nr);
+	} else {
+		b1(e, 0x48), b1(e, 0x3d), b4(e, nr);
+	}
+	b1(e, 0x0f), b1(e, 0x84);
+	return fwd_rel32(e);
+}
+
+/* Emits one trampoline; returns its start. */
+static uint8_t *emit_site(struct region *r, const struct plan_site *s, uint8_t *site)
+{
+	struct emit e = { r->next };
+	uint8_t *start = e.p, *post_slot[3], *sig_je = NULL, *clone_je[4];
+	int npost = 0, nclone = 0;
+	const uint8_t *post = s->bytes + s->sys_off + 2;
+	size_t npostb = s->len - s->sys_off - 2;
+	uint8_t *post_at;
+
+	b(&e, s->bytes, s->sys_off);		/* the window's leading instructions */
+
+	if (s->nr < 0) {
+		sig_je = emit_cmp_je(&e, SYS_rt_sigreturn);
+		clone_je[nclone++] = emit_cmp_je(&e, SYS_clone);
+		clone_je[nclone++] = emit_cmp_je(&e, SYS_clone3);
+		clone_je[nclone++] = emit_cmp_je(&e, SYS_fork);
+		clone_je[nclone++] = emit_cmp_je(&e, SYS_vfork);
+	}
+	if (s->nr < 0 || (!is_clone_nr(s->nr) && s->nr != SYS_rt_sigreturn)) {
+		emit_hook(&e, r, (void *)defuse_dispatch);
+		b1(&e, 0xe9), post_slot[npost++] = fwd_rel32(&e);
+	}
+	if (s->nr < 0 || s->nr == SYS_rt_sigreturn) {
+		if (sig_je)
+			resolve(sig_je, e.p);
+		emit_hook(&e, r, (void *)defuse_sigreturn_hook);
+		b1(&e, 0xff), b1(&e, 0x25), rel32_to(&e, r->base + 8);	/* jmp *hdr[1] */
+	}
+	if (s->nr < 0 || is_clone_nr(s->nr)) {
+		uint8_t *jnz;
+
+		for (int i = 0; i < nclone; i++)
+			resolve(clone_je[i], e.p);
+		emit_hook(&e, r, (void *)defuse_clone_before);
+		emit_selector(&e, SYSCALL_DISPATCH_FILTER_ALLOW);
+		b1(&e, 0x0f), b1(&e, 0x05);				/* syscall */
+		emit_selector(&e, SYSCALL_DISPATCH_FILTER_BLOCK);
+		b1(&e, 0x48), b1(&e, 0x85), b1(&e, 0xc0);		/* test %rax,%rax */
+		b1(&e, 0x0f), b1(&e, 0x85), jnz = fwd_rel32(&e);	/* jnz parent */
+		emit_hook(&e, r, (void *)defuse_clone_child);
+		b1(&e, 0xe9), post_slot[npost++] = fwd_rel32(&e);
+		resolve(jnz, e.p);
+		emit_hook(&e, r, (void *)defuse_clone_parent);
+		b1(&e, 0xe9), post_slot[npost++] = fwd_rel32(&e);
+	}
+
+	post_at = e.p;
+	for (int i = 0; i < npost; i++)
+		resolve(post_slot[i], post_at);
+	b(&e, post, npostb);			/* the window's trailing instructions */
+	b1(&e, 0xe9), rel32_to(&e, site + s->len);	/* back after the window */
+
+	r->next = e.p;
+	return start;
+}
+
+/* A region within rel32 reach of [lo, hi): below the code, else above it. */
+static int region_alloc(struct region *r, uintptr_t lo, uintptr_t hi, size_t size)
+{
+	const uintptr_t step = 1 << 20, reach = 0x70000000;
+
+	size = (size + 4095) & ~4095UL;
+	for (uintptr_t d = step; d < reach; d += step) {
+		uintptr_t cand[2] = { (lo & ~4095UL) - d - size, ((hi + 4095) & ~4095UL) + d };
+
+		for (int i = 0; i < 2; i++) {
+			long p;
+
+			if (cand[i] < 0x10000 || (i == 0 && cand[i] > lo))
+				continue;
+			p = sys6(SYS_mmap, cand[i], size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+			if (sys_failed(p))
+				continue;
+			if ((uintptr_t)p != cand[i]) {	/* old kernels ignore the flag */
+				sys2(SYS_munmap, p, size);
+				continue;
+			}
+			r->base = (uint8_t *)p;
+			r->size = size;
+			r->next = r->base + REGION_HDR;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tramp_stats *st)
+{
+	struct region r;
+	uintptr_t page_lo = (uintptr_t)code & ~4095UL;
+	uintptr_t page_hi = ((uintptr_t)code + size + 4095) & ~4095UL;
+	uint8_t **targets;
+	uint32_t i;
+
+	memset(st, 0, sizeof(*st));
+	if (!plan->nsites)
+		return 0;
+	if (region_alloc(&r, (uintptr_t)code, (uintptr_t)code + size,
+			 REGION_HDR + (size_t)plan->nsites * TRAMP_MAX))
+		return -1;
+	((void **)r.base)[0] = (void *)defuse_tramp_hook;
+	((void **)r.base)[1] = (void *)defuse_gate_forward_sigreturn;
+
+	targets = (uint8_t **)sys6(SYS_mmap, 0, plan->nsites * sizeof(*targets),
+				   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sys_failed((long)targets))
+		return -1;
+	for (i = 0; i < plan->nsites; i++) {
+		const struct plan_site *s = &plan->sites[i];
+
+		targets[i] = NULL;
+		if (s->off + s->len > size || memcmp(code + s->off, s->bytes, s->len)) {
+			st->mismatched++;
+			continue;
+		}
+		targets[i] = emit_site(&r, s, code + s->off);
+	}
+	sys3(SYS_mprotect, r.base, r.size, PROT_READ | PROT_EXEC);
+
+	if (sys_failed(sys3(SYS_mprotect, page_lo, page_hi - page_lo,
+			    PROT_READ | PROT_WRITE | PROT_EXEC)))
+		goto out;
+	for (i = 0; i < plan->nsites; i++) {
+		const struct plan_site *s = &plan->sites[i];
+		uint8_t *site = code + s->off;
+		int32_t rel;
+
+		if (!targets[i])
+			continue;
+		memset(site + 5, 0xcc, s->len - 5);
+		rel = (int32_t)(targets[i] - (site + 5));
+		memcpy(site + 1, &rel, 4);
+		site[0] = 0xe9;
+		st->patched++;
+	}
+	sys3(SYS_mprotect, page_lo, page_hi - page_lo, PROT_READ | PROT_EXEC);
+out:
+	sys2(SYS_munmap, targets, plan->nsites * sizeof(*targets));
+	return 0;
+}

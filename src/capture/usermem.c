@@ -1,0 +1,44 @@
+/*
+ * Reading and writing the program's memory at addresses it passed in system
+ * call arguments.  A bad pointer must give the program EFAULT, as the kernel
+ * would, and never crash DEFUSE, so these go through process_vm_readv and
+ * process_vm_writev on ourselves: the kernel checks the address for us.
+ */
+#include <errno.h>
+#include <sys/uio.h>
+#include "capture/capture.h"
+#include "common/sys.h"
+
+/* Set at start-up and in every clone child (see defuse_clone_child). */
+static long self_pid;
+
+void defuse_usermem_refresh_pid(void)
+{
+	__atomic_store_n(&self_pid, sys0(SYS_getpid), __ATOMIC_RELAXED);
+}
+
+long defuse_read_user(void *dst, const void *src, unsigned long n)
+{
+	struct iovec local = { dst, n }, remote = { (void *)src, n };
+
+	return sys6(SYS_process_vm_readv, __atomic_load_n(&self_pid, __ATOMIC_RELAXED),
+		    &local, 1, &remote, 1, 0);
+}
+
+long defuse_write_user(void *dst, const void *src, unsigned long n)
+{
+	struct iovec local = { (void *)src, n }, remote = { dst, n };
+
+	return sys6(SYS_process_vm_writev, __atomic_load_n(&self_pid, __ATOMIC_RELAXED),
+		    &local, 1, &remote, 1, 0);
+}
+
+int defuse_copy_in(void *dst, const void *src, unsigned long n)
+{
+	return (unsigned long)defuse_read_user(dst, src, n) == n ? 0 : -EFAULT;
+}
+
+int defuse_copy_out(void *dst, const void *src, unsigned long n)
+{
+	return (unsigned long)defuse_write_user(dst, src, n) == n ? 0 : -EFAULT;
+}

@@ -1,0 +1,891 @@
+#!/usr/bin/env python3
+"""Behaviour tests: a program run under capture behaves exactly as natively.
+
+Each case prepares a scratch directory, runs its steps (commands) natively in
+one scratch directory and under DEFUSE in another prepared the same way, and
+compares for every step the exit status, stdout and (where it is
+deterministic) stderr, then the files the steps produced (a digest of each
+tree: names, types, modes, sizes, contents, link targets, and mtimes where
+they are preserved from the inputs).  Inputs that are only read (the sample
+tree) are made once and shared, so their times and inode numbers are the same
+for both runs.  The only normalisation: the scratch directory's path is
+replaced by @SCRATCH@ (the two directories have names of equal length).
+
+    behave.py --defuse PATH [--mode run|trace] [--tool NAME=PATH ...] CASE
+    behave.py --list
+
+--mode run runs `defuse run -- CMD`; --mode trace runs
+`defuse trace -f -c -o /dev/null -- CMD`.  --defuse may name any program that
+takes the same arguments: tests/behavior/fake-defuse just execs the command,
+which checks that the cases themselves are deterministic.  --keep keeps the
+scratch directories and prints where they are.
+
+Exit status: 0 same behaviour, 1 a difference (or the case broke natively),
+77 skipped (a program it needs is missing; the reason is printed).
+"""
+
+import argparse
+import difflib
+import hashlib
+import os
+import random
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+# ---------------------------------------------------------------------------
+# Running commands
+
+
+class Step:
+    """One command of a case.
+
+    argv: the command; cwd: relative to the scratch directory;
+    stdin: bytes or None (then /dev/null); cmp_stderr: compare stderr;
+    sort_stdout: compare stdout as a sorted list of lines (parallel output);
+    expect_rc: the exit status the native run must have, or None for any.
+    """
+
+    def __init__(self, argv, cwd='.', stdin=None, cmp_stderr=True,
+                 sort_stdout=False, expect_rc=0, env=None, label=None):
+        self.argv = [str(a) for a in argv]
+        self.label = label or ' '.join(self.argv)
+        self.cwd = cwd
+        self.stdin = stdin
+        self.cmp_stderr = cmp_stderr
+        self.sort_stdout = sort_stdout
+        self.expect_rc = expect_rc
+        self.env = env or {}
+
+
+class Result:
+    def __init__(self, rc, out, err):
+        self.rc, self.out, self.err = rc, out, err
+
+
+def run_step(step, scratch, env, prefix):
+    """Run one step in its own session; kill whatever it leaves behind."""
+    e = dict(env)
+    e.update(step.env)
+    argv = prefix + step.argv
+    p = subprocess.Popen(argv, cwd=os.path.join(scratch, step.cwd), env=e,
+                         stdin=subprocess.PIPE if step.stdin is not None
+                         else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(step.stdin)
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if p.returncode is None:
+            p.kill()
+            p.wait()
+    return Result(p.returncode, out, err)
+
+
+def normalize(data, scratch):
+    return data.replace(scratch.encode(), b'@SCRATCH@')
+
+
+# ---------------------------------------------------------------------------
+# Digests of produced trees
+
+
+def digest(root, mtime=False, exclude=()):
+    """Lines describing every entry under root, sorted by path."""
+    lines = []
+    if not os.path.lexists(root):
+        return ['<missing>']
+    if not os.path.isdir(root) or os.path.islink(root):
+        return [describe(root, '.', mtime)]
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        dirnames[:] = [d for d in dirnames
+                       if os.path.normpath(os.path.join(rel_dir, d))
+                       not in exclude]
+        names = [(d, True) for d in dirnames] + [(f, False) for f in filenames]
+        if rel_dir == '.':
+            names.append(('.', True))
+        for name, _ in names:
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            if rel in exclude:
+                continue
+            lines.append(describe(os.path.join(root, rel), rel, mtime))
+    return sorted(lines)
+
+
+def describe(path, rel, mtime):
+    st = os.lstat(path)
+    mode = stat.S_IMODE(st.st_mode)
+    kind = stat.S_IFMT(st.st_mode)
+    desc = '%s %s %04o' % (rel, {
+        stat.S_IFDIR: 'dir', stat.S_IFREG: 'file',
+        stat.S_IFLNK: 'link', stat.S_IFIFO: 'fifo',
+        stat.S_IFSOCK: 'sock'}.get(kind, 'other'), mode)
+    if kind == stat.S_IFREG:
+        with open(path, 'rb') as f:
+            h = hashlib.sha256(f.read()).hexdigest()
+        desc += ' size=%d nlink=%d sha256=%s' % (st.st_size, st.st_nlink, h)
+    elif kind == stat.S_IFLNK:
+        desc += ' -> ' + os.readlink(path)
+    if mtime and kind != stat.S_IFLNK:
+        desc += ' mtime=%d' % st.st_mtime_ns
+    return desc
+
+
+# ---------------------------------------------------------------------------
+# Shared inputs
+
+FIXED_TIME = 1609459200  # 2021-01-01T00:00:00Z
+
+
+def make_tree(root):
+    """A small tree with the kinds of entries tools treat specially."""
+    rnd = random.Random(42)
+    os.makedirs(root)
+    dirs = ['a', 'a/b', 'a/b/c', 'empty', 'sub dir', 'caf\u00e9', 'deep/1/2/3/4']
+    for d in dirs:
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    files = {
+        'README.txt': b'hello tree\n',
+        'a/one.txt': b'one\n' * 10,
+        'a/two.dat': bytes(rnd.getrandbits(8) for _ in range(5000)),
+        'a/b/three.txt': b'three\n',
+        'a/b/c/big.bin': bytes(rnd.getrandbits(8) for _ in range(300000)),
+        'a/b/c/empty.txt': b'',
+        'sub dir/with space.txt': b'spaces\n',
+        'caf\u00e9/cr\u00e8me.txt': b'unicode name\n',
+        'deep/1/2/3/4/leaf.txt': b'leaf\n',
+        'script.sh': b'#!/bin/sh\necho script\n',
+        '.hidden': b'hidden\n',
+    }
+    for name, data in sorted(files.items()):
+        with open(os.path.join(root, name), 'wb') as f:
+            f.write(data)
+    os.chmod(os.path.join(root, 'script.sh'), 0o755)
+    os.chmod(os.path.join(root, 'a/one.txt'), 0o600)
+    os.chmod(os.path.join(root, 'a/b/three.txt'), 0o444)
+    os.chmod(os.path.join(root, 'empty'), 0o700)
+    # A sparse file.
+    with open(os.path.join(root, 'a/sparse.img'), 'wb') as f:
+        f.seek(1 << 20)
+        f.write(b'end')
+    os.link(os.path.join(root, 'a/one.txt'), os.path.join(root, 'a/hardlink.txt'))
+    os.symlink('a/b/three.txt', os.path.join(root, 'link-to-three'))
+    os.symlink('../README.txt', os.path.join(root, 'a/up-link'))
+    os.symlink('nowhere', os.path.join(root, 'dangling'))
+    os.symlink('a/b', os.path.join(root, 'dirlink'))
+    os.mkfifo(os.path.join(root, 'a/fifo'))
+    # Fixed times, deepest first so directory times stick.
+    t = FIXED_TIME
+    for dirpath, dirnames, filenames in sorted(os.walk(root), reverse=True):
+        for n in sorted(filenames + dirnames):
+            p = os.path.join(dirpath, n)
+            t += 61
+            os.utime(p, ns=(t * 10**9 + 123456789, t * 10**9 + 123456789),
+                     follow_symlinks=False)
+        os.utime(dirpath, ns=(t * 10**9, t * 10**9), follow_symlinks=False)
+
+
+def tree_files(root):
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in filenames:
+            p = os.path.join(dirpath, n)
+            if stat.S_ISREG(os.lstat(p).st_mode):
+                out.append(p)
+    return sorted(out)
+
+
+def write(path, text, mode=None):
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(text)
+    if mode is not None:
+        os.chmod(path, mode)
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# ---------------------------------------------------------------------------
+# Cases.  Each returns (steps, digests) for a context; setup writes inputs.
+# ctx.dir is the scratch directory (the steps' cwd), ctx.tree the shared tree,
+# ctx.tool(name) the path of a required program.
+
+
+class Ctx:
+    def __init__(self, scratch, shared, tools):
+        self.dir = scratch
+        self.shared = shared
+        self.tree = os.path.join(shared, 'tree')
+        self.tools = tools
+
+    def tool(self, name):
+        return self.tools[name]
+
+
+CASES = {}
+
+
+def case(name, needs=()):
+    def reg(fn):
+        CASES[name] = (fn, tuple(needs))
+        return fn
+    return reg
+
+
+@case('ls')
+def case_ls(ctx):
+    t = ctx.tree
+    return [
+        Step(['ls', '-lRai', '--time-style=full-iso', t]),
+        Step(['ls', '-lRS', '--time-style=+%s', t]),
+        Step(['ls', '-1RFt', '--color=always', t]),
+        Step(['ls', '-ld', t + '/dangling', t + '/dirlink', t + '/dirlink/']),
+        Step(['ls', '-l', t + '/nonexistent', t + '/README.txt'], expect_rc=2),
+    ], []
+
+
+@case('cp')
+def case_cp(ctx):
+    return [
+        Step(['cp', '-a', ctx.tree, 'copy-a']),
+        Step(['cp', '-r', ctx.tree, 'copy-r']),
+        Step(['cp', '-a', '--sparse=always', ctx.tree + '/a/sparse.img',
+              'sparse.img']),
+        Step(['du', '-B1', '--apparent-size', 'copy-a/a/sparse.img']),
+    ], [('copy-a', True), ('copy-r', False), ('sparse.img', True)]
+
+
+@case('tar')
+def case_tar(ctx):
+    t = ctx.tree
+    return [
+        Step(['tar', '--sort=name', '-C', t, '-cf', 'archive.tar', '.']),
+        Step(['sha256sum', 'archive.tar']),
+        Step(['tar', '-tvf', 'archive.tar', '--full-time']),
+        Step(['mkdir', 'out1', 'out2']),
+        Step(['tar', '-C', 'out1', '-xpf', 'archive.tar']),
+        Step(['bash', '-c', 'set -o pipefail; tar --sort=name -C "$1" -czf - . '
+              '| tar -C out2 -xzpf - && echo round trip ok', 'bash', t]),
+        Step(['tar', '--sort=name', '--mtime=@0', '--owner=0', '--group=0',
+              '-C', 'out2', '-cf', '-', '.'], cmp_stderr=True),
+    ], [('out1', True), ('out2', True), ('archive.tar', False)]
+
+
+@case('sha256sum')
+def case_sha256sum(ctx):
+    files = tree_files(ctx.tree)
+    return [
+        Step(['sha256sum'] + files),
+        Step(['bash', '-c', 'sha256sum "$@" > sums && sha256sum -c sums',
+              'bash'] + files),
+        Step(['sha256sum', '-'], stdin=b'from stdin\n' * 1000),
+        Step(['sha256sum', ctx.tree + '/missing', ctx.tree + '/a'],
+             expect_rc=1),
+        Step(['b2sum', '--tag'] + files[:3]),
+    ], [('sums', False)]
+
+
+@case('find')
+def case_find(ctx):
+    t = ctx.tree
+    return [
+        Step(['find', t]),
+        Step(['find', t, '-type', 'f', '-name', '*.txt']),
+        Step(['find', t, '-type', 'd']),
+        Step(['find', t, '-type', 'l', '-printf', '%p -> %l %y %Y\n']),
+        Step(['find', t, '-name', 'b', '-prune', '-o', '-type', 'f',
+              '-print0']),
+        Step(['find', t, '-newer', t + '/a/b/three.txt', '-printf',
+              '%p %s %m %T@\n']),
+        Step(['find', t, '-size', '+1k', '-ls']),
+        Step(['find', '-L', t, '-type', 'f', '-iname', '*.TXT']),
+        Step(['find', t + '/a', t + '/nonexistent', '-name', '*.dat'],
+             expect_rc=1),
+        Step(['find', t, '-maxdepth', '2', '-type', 'p', '-o', '-empty']),
+        Step(['find', t, '-samefile', t + '/a/one.txt']),
+        Step(['bash', '-c', 'find "$1" -type f -print0 | sort -z | '
+              'xargs -0 wc -c', 'bash', t]),
+    ], []
+
+
+@case('sort')
+def case_sort(ctx):
+    rnd = random.Random(7)
+    with open(os.path.join(ctx.dir, 'input.txt'), 'w') as f:
+        for _ in range(10000):
+            f.write('%08x %d word%d\n' % (rnd.getrandbits(32),
+                                         rnd.randrange(10**6),
+                                         rnd.randrange(100)))
+    os.mkdir(os.path.join(ctx.dir, 'tmp'))
+    return [
+        Step(['sort', '-S', '1K', '-T', 'tmp', 'input.txt', '-o', 'sorted']),
+        Step(['sort', '-S', '1K', '-T', 'tmp', '--parallel=2', '-k2,2n',
+              '-k1,1', 'input.txt', '-o', 'sorted-n']),
+        Step(['sort', '-S', '1K', '-T', 'tmp', '-u', '-k3,3', 'input.txt']),
+        Step(['sort', '-c', 'sorted']),
+        Step(['sort', '-c', 'input.txt'], expect_rc=1),
+        Step(['sha256sum', 'sorted', 'sorted-n']),
+    ], [('sorted', False), ('sorted-n', False), ('tmp', False)]
+
+
+BASH_SCRIPT = r'''
+set -u
+echo start
+echo one > f1
+echo two >> f1
+cat < f1
+wc -l < f1 > count; cat count
+ls nonexistent 2>&1 | sed 's/^/captured: /'
+{ echo to-stdout; echo to-stderr >&2; } 2>&1 | sort
+{ echo only-err >&2; } 2>err.txt; cat err.txt
+exec 3<>rw.txt
+echo "via fd 3" >&3
+exec 3>&-
+cat rw.txt
+exec 4<f1; read -r line <&4; echo "read from fd 4: $line"; exec 4<&-
+exec 5>>f1; echo three >&5; exec 5>&-; cat f1
+cat <<EOF > heredoc.txt
+expanded: $((6 * 7)) ${HOME:+home-set}
+EOF
+cat heredoc.txt
+cat <<'EOF'
+not expanded: $((6 * 7))
+EOF
+cat <<< "here-string"
+(mkdir -p sub && cd sub && echo "in subshell: ${PWD##*/}" && echo made > file)
+[ "${PWD##*/}" != sub ] && echo "after subshell: not in sub"
+(echo sub1; (echo sub2; exit 3); echo "inner status $?")
+x=$(printf '%s\n' c b a | sort | tr '\n' ' '); echo "sorted: $x"
+seq 1 100000 | awk '{s += $1} END {print "sum", s}'
+yes | head -n 3
+{ for i in 1 2 3 4 5; do echo "job $i" & done; wait; } | sort
+diff <(seq 3) <(seq 4); echo "diff status $?"
+mkfifo fifo; (echo through-fifo > fifo &); cat fifo
+trap 'echo trapped USR1' USR1; kill -USR1 $$; trap - USR1
+false; echo "status $?"
+set -o pipefail; false | true; echo "pipefail $?"; set +o pipefail
+coproc CAT { cat; }
+echo hello >&"${CAT[1]}"; read -r r <&"${CAT[0]}"; echo "coproc: $r"
+exec {CAT[1]}>&-; wait "$CAT_PID"; echo "coproc exit $?"
+f() { local v=$1; echo "func $v"; return 4; }; f arg; echo "func status $?"
+printf '%s\n' 3 1 2 > nums; sort -n < nums > nums.sorted; cat nums.sorted
+cat nums nonexistent > both.txt 2>&1; echo "cat status $?"; cat both.txt
+: > truncated.txt; echo "size $(stat -c %s truncated.txt)"
+echo $(( $(wc -c < f1) * 2 ))
+bash -c 'exit 7'; echo "child bash $?"
+ulimit -n 64; ulimit -n
+read -r a b <<< "x y"; echo "$b $a"
+echo "stdin line: $(head -n 1)"
+echo end >&2
+exit 5
+'''
+
+
+@case('bash')
+def case_bash(ctx):
+    write(os.path.join(ctx.dir, 'script.sh'), BASH_SCRIPT)
+    return [
+        Step(['bash', 'script.sh'], stdin=b'first stdin line\nsecond\n',
+             expect_rc=5),
+        Step(['bash', '-c', 'cat > in.txt; tr a-z A-Z < in.txt >> in.txt; '
+              'cat in.txt; exec 6<in.txt; cat <&6 | wc -l; '
+              'exec >out.txt 2>&1; echo redirected; ls /nonexistent'],
+             stdin=b'abc\ndef\n', expect_rc=2),
+    ], [('.', False)]
+
+
+PY_SCRIPT = r'''
+import concurrent.futures, hashlib, mmap, multiprocessing, os, select, signal
+import subprocess, sys, tempfile, threading
+
+def h(b):
+    return hashlib.sha256(b).hexdigest()[:16]
+
+os.makedirs('data/sub', exist_ok=True)
+with open('data/lines.txt', 'w') as f:
+    for i in range(20000):
+        f.write('line %d\n' % i)
+with open('data/lines.txt', 'rb') as f:
+    d = f.read()
+print('lines.txt', len(d), h(d))
+
+with open('data/b.bin', 'wb+') as f:
+    f.write(b'x' * 100000)
+    f.seek(50000)
+    f.write(b'y' * 10)
+    f.truncate(70000)
+    f.seek(0)
+    print('b.bin', h(f.read()), os.fstat(f.fileno()).st_size)
+
+fd = os.open('data/raw', os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o640)
+os.pwrite(fd, b'ABCDEFGH', 100)
+print('pread', os.pread(fd, 4, 102), os.lseek(fd, 0, os.SEEK_END))
+os.close(fd)
+try:
+    os.open('data/raw', os.O_CREAT | os.O_EXCL | os.O_RDWR)
+except FileExistsError as e:
+    print('O_EXCL:', e.errno)
+fd = os.open('data/raw', os.O_WRONLY | os.O_APPEND)
+os.write(fd, b'appended')
+os.close(fd)
+print('size', os.stat('data/raw').st_size, oct(os.stat('data/raw').st_mode))
+
+os.rename('data/raw', 'data/sub/renamed')
+os.link('data/sub/renamed', 'data/hard')
+os.symlink('sub/renamed', 'data/sym')
+print('readlink', os.readlink('data/sym'), os.path.realpath('data/sym') ==
+      os.path.abspath('data/sub/renamed'))
+os.utime('data/hard', (1000000000, 1000000000))
+os.chmod('data/hard', 0o600)
+print('listdir', sorted(os.listdir('data')))
+print('scandir', sorted((e.name, e.is_dir(), e.is_symlink())
+                        for e in os.scandir('data')))
+print('walk', [(p, sorted(d), sorted(f)) for p, d, f in sorted(os.walk('data'))])
+
+with open('data/mm', 'wb') as f:
+    f.write(b'\0' * 8192)
+with open('data/mm', 'r+b') as f:
+    m = mmap.mmap(f.fileno(), 0)
+    m[100:105] = b'hello'
+    m.flush()
+    m.close()
+with open('data/mm', 'rb') as f:
+    print('mmap', f.read()[100:105])
+
+with tempfile.TemporaryDirectory(dir='.') as td:
+    with open(os.path.join(td, 't'), 'w') as f:
+        f.write('temp')
+    print('tempdir entries', os.listdir(td))
+print('tempdir removed', [n for n in os.listdir('.') if n.startswith('tmp')])
+
+# Threads, each with its own file, plus a shared counter.
+lock = threading.Lock()
+count = [0]
+barrier = threading.Barrier(8)
+def worker(n):
+    barrier.wait()
+    with open('data/thread-%d' % n, 'w') as f:
+        for i in range(500):
+            f.write('%d:%d\n' % (n, i))
+            with lock:
+                count[0] += 1
+    return n
+ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print('threads', count[0], sorted(os.path.getsize('data/thread-%d' % i)
+                                  for i in range(8)))
+
+def hash_file(p):
+    with open(p, 'rb') as f:
+        return p, h(f.read())
+with concurrent.futures.ThreadPoolExecutor(4) as ex:
+    print('pool', sorted(ex.map(hash_file, ['data/thread-%d' % i
+                                            for i in range(8)])))
+
+# Subprocesses, some started from several threads at once.
+r = subprocess.run([sys.executable, '-c', 'import sys; print(sum(range(1000))); '
+                    'sys.stderr.write("err\\n"); sys.exit(3)'],
+                   capture_output=True, text=True)
+print('subprocess', r.returncode, r.stdout.strip(), r.stderr.strip())
+r = subprocess.run(['sort', '-r'], input='a\nc\nb\n', capture_output=True,
+                   text=True)
+print('sort via stdin', r.stdout.split())
+p1 = subprocess.Popen(['seq', '1000'], stdout=subprocess.PIPE)
+p2 = subprocess.Popen(['wc', '-l'], stdin=p1.stdout, stdout=subprocess.PIPE)
+p1.stdout.close()
+print('pipeline', p2.communicate()[0].strip(), p1.wait(), p2.returncode)
+r = subprocess.run('echo $FOO; exit 9', shell=True, env=dict(os.environ,
+                   FOO='from-env'), capture_output=True, text=True)
+print('shell', r.stdout.strip(), r.returncode)
+def spawn(n):
+    return subprocess.check_output(['echo', str(n)], text=True).strip()
+with concurrent.futures.ThreadPoolExecutor(4) as ex:
+    print('spawn from threads', sorted(ex.map(spawn, range(16)), key=int))
+
+# fork with a thread running, pipes and select.
+rd, wr = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(rd)
+    os.write(wr, b'from child')
+    os._exit(7)
+os.close(wr)
+ready, _, _ = select.select([rd], [], [], 30)
+print('select', ready == [rd], os.read(rd, 100))
+os.close(rd)
+_, st = os.waitpid(pid, 0)
+print('child status', os.waitstatus_to_exitcode(st))
+
+got = []
+signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))
+os.kill(os.getpid(), signal.SIGUSR1)
+print('signal handled', got == [signal.SIGUSR1])
+
+def square(x):
+    return x * x
+ctx = multiprocessing.get_context('fork')
+with ctx.Pool(2) as pool:
+    print('multiprocessing', sum(pool.map(square, range(100))))
+
+print('environ', os.environ.get('BEHAVE_VAR'))
+sys.stderr.write('done\n')
+sys.exit(4)
+'''
+
+
+@case('python', needs=('python3',))
+def case_python(ctx):
+    write(os.path.join(ctx.dir, 'script.py'), PY_SCRIPT)
+    return [
+        Step([ctx.tool('python3'), 'script.py'], expect_rc=4,
+             env={'BEHAVE_VAR': 'set'}),
+        Step([ctx.tool('python3'), '-c',
+              'import sys; d = sys.stdin.buffer.read(); '
+              'open("copy", "wb").write(d); print(len(d))'],
+             stdin=bytes(range(256)) * 4000),
+    ], [('data', False), ('copy', False)]
+
+
+GIT_ENV = {
+    'GIT_AUTHOR_NAME': 'Behave Test', 'GIT_AUTHOR_EMAIL': 'behave@example.org',
+    'GIT_COMMITTER_NAME': 'Behave Test',
+    'GIT_COMMITTER_EMAIL': 'behave@example.org',
+    'GIT_AUTHOR_DATE': '2021-01-02T03:04:05Z',
+    'GIT_COMMITTER_DATE': '2021-01-02T03:04:05Z',
+    'GIT_CONFIG_NOSYSTEM': '1', 'GIT_CONFIG_GLOBAL': '/dev/null',
+    'GIT_TERMINAL_PROMPT': '0', 'GIT_PAGER': 'cat', 'PAGER': 'cat',
+}
+
+
+@case('git', needs=('git',))
+def case_git(ctx):
+    g = ctx.tool('git')
+    cfg = ['-c', 'commit.gpgsign=false', '-c', 'gc.auto=0',
+           '-c', 'maintenance.auto=false', '-c', 'init.defaultBranch=main',
+           '-c', 'core.fsync=none']
+
+    def git(*args, **kw):
+        return Step([g] + cfg + list(args), env=GIT_ENV,
+                    label='git ' + ' '.join(args), **kw)
+    write(os.path.join(ctx.dir, 'repo/README'), 'readme\n')
+    write(os.path.join(ctx.dir, 'repo/src/main.c'), 'int main(void) { return 0; }\n')
+    write(os.path.join(ctx.dir, 'repo/src/data.txt'), ''.join(
+        'data %d\n' % i for i in range(5000)))
+    write(os.path.join(ctx.dir, 'change.sh'),
+          'echo changed >> README; rm src/data.txt; echo new > new.txt\n')
+    return [
+        git('init', '-q', 'repo'),
+        git('-C', 'repo', 'status', '--porcelain=v2', '--branch'),
+        git('-C', 'repo', 'add', '-A'),
+        git('-C', 'repo', 'commit', '-q', '-m', 'first'),
+        git('-C', 'repo', 'rev-parse', 'HEAD', 'HEAD^{tree}'),
+        Step(['sh', '../change.sh'], cwd='repo'),
+        git('-C', 'repo', 'status', '--porcelain=v2', '--branch',
+            '--untracked-files=all'),
+        git('-C', 'repo', 'diff', '--stat'),
+        git('-C', 'repo', 'add', '-A'),
+        git('-C', 'repo', 'commit', '-m', 'second'),
+        git('-C', 'repo', 'log', '--format=%H %an %ad %s', '--stat'),
+        git('-C', 'repo', 'tag', '-a', 'v1', '-m', 'tag'),
+        git('clone', '-q', 'repo', 'clone'),
+        git('-C', 'clone', 'log', '--oneline', '--decorate'),
+        git('-C', 'repo', 'gc', '-q'),
+        git('-C', 'repo', 'fsck', '--full', '--strict'),
+        git('-C', 'repo', 'count-objects', '-v'),
+        git('-C', 'repo', 'archive', '--format=tar', 'HEAD', '-o', '../head.tar'),
+        git('-C', 'repo', 'show', 'HEAD~1:src/data.txt', '--', cmp_stderr=True),
+        git('-C', 'repo', 'checkout', '-q', 'nonexistent', expect_rc=1),
+    ], [('repo', False, ('.git',)), ('clone', False, ('.git',)),
+        ('head.tar', False)]
+
+
+MAKEFILE = '''\
+CC ?= cc
+CFLAGS = -O2 -Wall
+OBJS = main.o util.o msg.o
+
+all: prog
+
+prog: $(OBJS)
+\t$(CC) -o $@ $(OBJS)
+
+%.o: %.c util.h
+\t$(CC) $(CFLAGS) -c $< -o $@
+
+gen.h: gen.sh
+\tsh gen.sh > $@
+
+msg.o: gen.h
+
+check: prog
+\t./prog 5 > check.out
+\t@echo check done
+
+clean:
+\trm -f prog $(OBJS) gen.h check.out
+
+.PHONY: all check clean
+'''
+
+MAIN_C = '''\
+#include <stdio.h>
+#include <stdlib.h>
+#include "util.h"
+
+int main(int argc, char **argv)
+{
+\tint n = argc > 1 ? atoi(argv[1]) : 10;
+\tfor (int i = 1; i <= n; i++)
+\t\tprintf("%d! = %llu\\n", i, factorial(i));
+\tputs(message());
+\treturn 0;
+}
+'''
+
+UTIL_C = '''\
+#include "util.h"
+
+unsigned long long factorial(int n)
+{
+\treturn n <= 1 ? 1 : n * factorial(n - 1);
+}
+'''
+
+MSG_C = '''\
+#include "util.h"
+#include "gen.h"
+
+const char *message(void)
+{
+\treturn GENERATED;
+}
+'''
+
+UTIL_H = '''\
+unsigned long long factorial(int n);
+const char *message(void);
+'''
+
+
+@case('make', needs=('make', 'gcc'))
+def case_make(ctx):
+    d = os.path.join(ctx.dir, 'proj')
+    write(os.path.join(d, 'Makefile'), MAKEFILE)
+    write(os.path.join(d, 'main.c'), MAIN_C)
+    write(os.path.join(d, 'util.c'), UTIL_C)
+    write(os.path.join(d, 'msg.c'), MSG_C)
+    write(os.path.join(d, 'util.h'), UTIL_H)
+    write(os.path.join(d, 'gen.sh'),
+          'echo "#define GENERATED \\"generated $(echo hi | tr a-z A-Z)\\""\n')
+    mk = [ctx.tool('make'), 'CC=' + ctx.tool('gcc')]
+    return [
+        Step(mk, cwd='proj'),
+        Step(['./prog'], cwd='proj'),
+        Step(mk, cwd='proj'),
+        Step(['touch', 'util.h'], cwd='proj'),
+        Step(mk + ['check'], cwd='proj'),
+        Step(mk + ['clean'], cwd='proj'),
+        Step(mk + ['-j2', 'all'], cwd='proj', sort_stdout=True),
+        Step(['./prog', '3'], cwd='proj'),
+        Step(mk + ['nosuchtarget'], cwd='proj', expect_rc=2),
+    ], [('proj', False)]
+
+
+@case('strace', needs=('strace',))
+def case_strace(ctx):
+    # A captured strace tracing captured children.
+    return [
+        Step([ctx.tool('strace'), '-f', '-qq', '-o', 'trace.out', '--',
+              'ls', '-lai', '--time-style=full-iso', ctx.tree]),
+        Step([ctx.tool('strace'), '-f', '-qq', '-e', 'trace=none',
+              '-e', 'signal=none', '--',
+              'bash', '-c', 'cat /etc/hostname >/dev/null; '
+              '(echo sub; exit 3); echo "status $?"']),
+        Step(['grep', '-c', 'execve("/usr/bin/ls"', 'trace.out']),
+    ], []
+
+
+def sig_case(mode, restart):
+    def fn(ctx):
+        return [Step([ctx.tool('sigloop'), mode, restart],
+                     cmp_stderr=False)], []
+    return fn
+
+
+for _m in ('thread', 'child'):
+    for _r in ('restart', 'norestart'):
+        case('sigloop-%s-%s' % (_m, _r), needs=('sigloop',))(sig_case(_m, _r))
+
+
+@case('sigsys', needs=('sigsys',))
+def case_sigsys(ctx):
+    return [Step([ctx.tool('sigsys')])], []
+
+
+# ---------------------------------------------------------------------------
+# Driver
+
+
+def show_diff(label, a, b, limit=60):
+    al = a.decode(errors='replace').splitlines(keepends=True)
+    bl = b.decode(errors='replace').splitlines(keepends=True)
+    d = list(difflib.unified_diff(al, bl, 'native ' + label,
+                                  'defuse ' + label))
+    sys.stdout.write(''.join(d[:limit]))
+    if d and not d[-1].endswith('\n'):
+        sys.stdout.write('\n')
+    if len(d) > limit:
+        print('... (%d more diff lines)' % (len(d) - limit))
+
+
+def run_case(name, args, tools, base):
+    fn, _ = CASES[name]
+    shared = os.path.join(base, 'shared')
+    make_tree(os.path.join(shared, 'tree'))
+    os.mkdir(os.path.join(base, 'home'))
+    env = {
+        'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+        'HOME': os.path.join(base, 'home'),
+        'LC_ALL': 'C.UTF-8', 'LANG': 'C.UTF-8', 'TZ': 'UTC',
+        'TERM': 'dumb', 'TMPDIR': os.path.join(base, 'home'),
+        'XDG_CACHE_HOME': os.environ.get('XDG_CACHE_HOME') or os.path.join(
+            os.environ.get('HOME', '/root'), '.cache'),
+    }
+    for k in ('DEFUSE_DEBUG', 'DEFUSE_LOG'):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    if args.mode == 'run':
+        prefix = [args.defuse, 'run', '--']
+    else:
+        prefix = [args.defuse, 'trace', '-f', '-c', '-o', '/dev/null', '--']
+
+    results = {}
+    digests = {}
+    for side, pre in (('native', []), ('defuse', prefix)):
+        scratch = os.path.join(base, side)
+        os.mkdir(scratch)
+        ctx = Ctx(scratch, shared, tools)
+        steps, dgs = fn(ctx)
+        results[side] = []
+        for st in steps:
+            r = run_step(st, scratch, env, pre)
+            r.out = normalize(r.out, scratch)
+            r.err = normalize(r.err, scratch)
+            if st.sort_stdout:
+                r.out = b''.join(sorted(r.out.splitlines(keepends=True)))
+            results[side].append(r)
+        digests[side] = []
+        for dg in dgs:
+            rel, mtime = dg[0], dg[1]
+            excl = dg[2] if len(dg) > 2 else ()
+            digests[side].append((rel, digest(os.path.join(scratch, rel),
+                                              mtime, excl)))
+
+    failed = False
+    broken = False
+    for i, st in enumerate(steps):
+        n, c = results['native'][i], results['defuse'][i]
+        label = 'step %d `%s`' % (i + 1, st.label[:100])
+        if st.expect_rc is not None and n.rc != st.expect_rc:
+            print('BROKEN NATIVELY: %s exited %s, expected %s\n'
+                  'stderr: %s' % (label, n.rc, st.expect_rc,
+                                  n.err.decode(errors='replace')[-2000:]))
+            broken = True
+        problems = []
+        if n.rc != c.rc:
+            problems.append('exit status: native %s, defuse %s' % (n.rc, c.rc))
+        if n.out != c.out:
+            problems.append('stdout differs')
+        if st.cmp_stderr and n.err != c.err:
+            problems.append('stderr differs')
+        if problems:
+            failed = True
+            print('DIFFERENT: %s: %s' % (label, '; '.join(problems)))
+            if n.out != c.out:
+                show_diff('stdout', n.out, c.out)
+            if (st.cmp_stderr and n.err != c.err) or n.rc != c.rc:
+                show_diff('stderr', n.err, c.err)
+        else:
+            print('same: %s (exit %s, %d bytes out)' % (label, n.rc, len(n.out)))
+    for (rel, dn), (_, dc) in zip(digests['native'], digests['defuse']):
+        if dn != dc:
+            failed = True
+            print('DIFFERENT: files under %s' % rel)
+            show_diff(rel, '\n'.join(dn).encode() + b'\n',
+                      '\n'.join(dc).encode() + b'\n')
+        else:
+            print('same: files under %s (%d entries)' % (rel, len(dn)))
+    if broken:
+        print('%s: the case does not behave as expected natively' % name)
+        return 1
+    if failed:
+        print('%s: FAILED (mode %s)' % (name, args.mode))
+        return 1
+    print('%s: same behaviour natively and under `defuse %s`' % (name, args.mode))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--defuse', help='the defuse CLI (or a stand-in)')
+    ap.add_argument('--mode', choices=('run', 'trace'), default='run')
+    ap.add_argument('--tool', action='append', default=[],
+                    help='NAME=PATH of a program a case needs; empty PATH '
+                    'means missing')
+    ap.add_argument('--keep', action='store_true',
+                    help='keep the scratch directories')
+    ap.add_argument('--list', action='store_true')
+    ap.add_argument('case', nargs='?')
+    args = ap.parse_args()
+    if args.list:
+        print('\n'.join(CASES))
+        return 0
+    if not args.case or args.case not in CASES or not args.defuse:
+        ap.error('need --defuse and one of: ' + ', '.join(CASES))
+
+    tools = {}
+    for t in args.tool:
+        k, _, v = t.partition('=')
+        tools[k] = v
+    for k in CASES[args.case][1]:
+        if k not in tools:
+            tools[k] = shutil.which(k) or ''
+        if not tools[k]:
+            print('SKIP: %s needs %s, which was not found' % (args.case, k))
+            return SKIP
+    if not os.access(args.defuse, os.X_OK):
+        print('%s is not an executable' % args.defuse)
+        return 1
+
+    # Turn SIGTERM/SIGINT (from meson test) into an exception so that the
+    # scratch directories are removed.
+    def stop(sig, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+
+    base = tempfile.mkdtemp(prefix='defuse-behave-%s-' % args.case)
+    try:
+        rc = run_case(args.case, args, tools, base)
+    finally:
+        if args.keep:
+            print('kept', base)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main())
