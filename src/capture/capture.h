@@ -63,6 +63,7 @@ struct defuse_global {
 	long selector_tpoff;		/* &defuse_self.sud_selector - %fs base */
 	char preload_path[512];		/* this library, for LD_PRELOAD at exec */
 	int debug;			/* DEFUSE_DEBUG set */
+	int net;			/* SUD armed (DEFUSE_NET is not "off") */
 };
 extern struct defuse_global defuse_g HIDDEN;
 

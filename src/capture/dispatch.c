@@ -104,8 +104,15 @@ static long do_prctl(struct defuse_syscall *sc)
 	return defuse_forward(sc);
 }
 
-static long do_special(struct defuse_syscall *sc, int kind)
+/*
+ * Handlers may rewrite arguments (a sanitised signal mask, a new envp), so
+ * they get a copy: the trampoline restores the program's registers from sc,
+ * and a `syscall` instruction leaves them as they were.
+ */
+static long do_special(const struct defuse_syscall *orig, int kind)
 {
+	struct defuse_syscall copy = *orig, *sc = &copy;
+
 	switch (kind) {
 	case SP_SIGACTION:
 		return defuse_sig_action(sc);
@@ -209,7 +216,8 @@ long defuse_clone_child(struct defuse_syscall *sc)
 	self->sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 	self->tracing = defuse_g.trace && defuse_g.follow;
 	defuse_usermem_refresh_pid();
-	defuse_sud_arm();
+	if (defuse_g.net)
+		defuse_sud_arm();
 	return sc->nr;
 }
 

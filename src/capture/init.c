@@ -51,6 +51,13 @@ static void find_self(void)
 	}
 }
 
+static int net_off(void)
+{
+	const char *net = getenv("DEFUSE_NET");
+
+	return net && !strcmp(net, "off");
+}
+
 static long selector_tpoff(void)
 {
 	uintptr_t tp;
@@ -78,8 +85,13 @@ static void defuse_init(int argc, char **argv, char **envp)
 	traced = trace_init(getenv("DEFUSE_TRACE"));
 
 	defuse_objects_patch_loaded();
-	if (defuse_sigsys_install() == 0)
-		defuse_sud_arm();
+	/*
+	 * While SUD is armed every system call of the process takes the
+	 * kernel's slow entry path (about 40-60 ns here, docs/capture.md), so
+	 * DEFUSE_NET=off trades the net for speed when all code is patched.
+	 */
+	if (defuse_sigsys_install() == 0 && !net_off())
+		defuse_g.net = defuse_sud_arm() == 0;
 
 	if (marker && !strcmp(marker, "1"))
 		sys6(TEST_MARKER_NR, defuse_gate_own_begin, defuse_gate_own_end,

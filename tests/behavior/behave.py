@@ -35,6 +35,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 SKIP = 77
 
@@ -78,8 +79,18 @@ def run_step(step, scratch, env, prefix):
                          else subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          start_new_session=True)
+    leftover = False
     try:
         out, err = p.communicate(step.stdin)
+        # Anything of the command's still running a moment later?
+        for _ in range(40):
+            try:
+                os.killpg(p.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            leftover = True
     finally:
         try:
             os.killpg(p.pid, signal.SIGKILL)
@@ -88,7 +99,9 @@ def run_step(step, scratch, env, prefix):
         if p.returncode is None:
             p.kill()
             p.wait()
-    return Result(p.returncode, out, err)
+    r = Result(p.returncode, out, err)
+    r.leftover = leftover
+    return r
 
 
 def normalize(data, scratch):
@@ -811,6 +824,9 @@ def run_case(name, args, tools, base):
             problems.append('stdout differs')
         if st.cmp_stderr and n.err != c.err:
             problems.append('stderr differs')
+        if n.leftover != c.leftover:
+            problems.append('processes left running after the command: '
+                            'native %s, defuse %s' % (n.leftover, c.leftover))
         if problems:
             failed = True
             print('DIFFERENT: %s: %s' % (label, '; '.join(problems)))
@@ -856,10 +872,12 @@ def main():
     if not args.case or args.case not in CASES or not args.defuse:
         ap.error('need --defuse and one of: ' + ', '.join(CASES))
 
+    # Steps run in scratch directories: make every program path absolute.
+    args.defuse = os.path.abspath(args.defuse)
     tools = {}
     for t in args.tool:
         k, _, v = t.partition('=')
-        tools[k] = v
+        tools[k] = os.path.abspath(v) if v else ''
     for k in CASES[args.case][1]:
         if k not in tools:
             tools[k] = shutil.which(k) or ''

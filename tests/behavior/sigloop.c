@@ -150,14 +150,51 @@ static long blocked_in(pid_t tid)
 	return strtol(buf, NULL, 10);
 }
 
+/*
+ * Waits are bounded so that a lost signal or a call that never blocks shows
+ * up as a failure instead of a hang; the bound is far above any real delay.
+ */
+#define PATIENCE_NS (30LL * 1000000000)
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static void wait_blocked(pid_t tid, long nr1, long nr2)
 {
+	long long deadline = now_ns() + PATIENCE_NS;
+	long nr;
+
 	for (;;) {
-		long nr = blocked_in(tid);
+		nr = blocked_in(tid);
 		if (nr == nr1 || nr == nr2)
 			return;
+		if (now_ns() > deadline)
+			break;
 		pause_us(200);
 	}
+	printf("FAIL: the main thread never slept in system call %ld "
+	       "(last seen: %ld)\n", nr1, nr);
+	failures++;
+}
+
+/* Wait for the handler count to pass `before`; 0 if it never does. */
+static int wait_handled(unsigned before, int spin)
+{
+	long long deadline = now_ns() + PATIENCE_NS;
+
+	while (atomic_load(&sh->handled) == before) {
+		if (now_ns() > deadline)
+			return 0;
+		if (spin)
+			sched_yield();
+		else
+			pause_us(100);
+	}
+	return 1;
 }
 
 /* ---------- phase A ---------- */
@@ -182,8 +219,10 @@ static void *phase_a_helper(void *arg)
 	wait_blocked(main_tid, nr, alt);
 	if (syscall(SYS_tgkill, getpid(), main_tid, SIGUSR1))
 		die("tgkill");
-	while (atomic_load(&sh->handled) == before)
-		pause_us(100);
+	if (!wait_handled(before, 0)) {
+		printf("FAIL: SIGUSR1 sent in phase A was never handled\n");
+		failures++;
+	}
 	if (pa->op == OP_SLEEP)
 		return NULL;	/* nanosleep is never restarted */
 	if (!restart)
@@ -314,8 +353,8 @@ static void send_storm(int use_kill, pid_t target_pid, pid_t tid)
 						SIGUSR1);
 		if (r)
 			die("send signal");
-		while (atomic_load(&sh->handled) == before)
-			sched_yield();
+		if (!wait_handled(before, 1))
+			fprintf(stderr, "sigloop: signal %u never handled\n", i);
 		if (i % 7 == 0)
 			pause_us(i % 13 * 10);
 	}

@@ -208,7 +208,8 @@ static void *send_usr1_later(void *arg)
 
 	/* Wait until the main thread sleeps in rt_sigsuspend. */
 	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	for (;;) {
+	/* Bounded (30 s), so that a call that never sleeps cannot hang us. */
+	for (int i = 0; i < 150000; i++) {
 		f = fopen(path, "r");
 		if (!f)
 			die(path);

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Sets up, builds and runs every test, then the unit tests again in an
+# ASan/UBSan build.  Ends with "N passed, N failed"; exits non-zero if any
+# test failed.
+set -u
+cd "$(dirname "$0")/.."
+./scripts/setup.sh || exit 1
+
+status=0
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+
+[ -f build-asan/build.ninja ] ||
+	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+ninja -C build-asan >/dev/null || status=1
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build-asan --suite unit --print-errorlogs || status=1
+
+python3 scripts/summarize-tests.py build/meson-logs/testlog.json \
+	build-asan/meson-logs/testlog.json || status=1
+exit $status
