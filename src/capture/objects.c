@@ -55,9 +55,13 @@ static int build_id(const uint8_t *notes, size_t size, char *key, size_t keycap)
 	return -1;
 }
 
-/* Patches one executable segment; key is NULL when it has no build-id. */
+/*
+ * Patches one executable segment.  idhex is NULL when the object has no
+ * build-id (then no caching).  The planner reads the object from `file`, or
+ * from descriptor `fd` when fd >= 0.
+ */
 static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_t vaddr,
-			  const char *name)
+			  const char *name, const char *file, int fd)
 {
 	struct plan plan;
 	struct tramp_stats st;
@@ -72,8 +76,11 @@ static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_
 		cached = plan_cache_load(key, code, size, &plan) == 0;
 	}
 	if (!cached) {
-		if (plan_build(code, size, &plan)) {
-			defuse_log("cannot disassemble ", name, "; its calls go to the SUD net");
+		if (plan_from_planner(file, fd, vaddr, code, size, &plan)) {
+			/* Still captured, by the net, only slower: say so when asked. */
+			if (defuse_g.debug)
+				defuse_log("no patch plan for ", name,
+					   "; its calls go to the SUD net");
 			return;
 		}
 		if (idhex)
@@ -108,6 +115,7 @@ static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 {
 	char idhex[96];
 	int have_id = -1;
+	const char *name = info->dlpi_name ? info->dlpi_name : "";
 
 	(void)sz, (void)arg;
 	if (skip_object(info->dlpi_name, info->dlpi_addr, info->dlpi_phdr,
@@ -126,8 +134,8 @@ static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
 			patch_segment((uint8_t *)(info->dlpi_addr + ph->p_vaddr),
 				      ph->p_filesz, have_id ? NULL : idhex, ph->p_vaddr,
-				      info->dlpi_name && *info->dlpi_name ?
-				      info->dlpi_name : "the program");
+				      *name ? name : "the program",
+				      *name ? name : "/proc/self/exe", -1);
 	}
 	return 0;
 }
@@ -188,7 +196,7 @@ long defuse_objects_mapped_cold(void *argp)
 		if ((uintptr_t)&defuse_objects_patch_loaded - start < ph[i].p_filesz)
 			continue;	/* ourselves */
 		patch_segment((uint8_t *)start, ph[i].p_filesz, have_id ? NULL : idhex,
-			      ph[i].p_vaddr, "a loaded library");
+			      ph[i].p_vaddr, "a loaded library", NULL, fd);
 	}
 	return 0;
 }

@@ -36,15 +36,41 @@ struct plan {
 	struct plan_site *sites;
 };
 
+/* The serialised form (cache files, the planner's output): header, sites. */
+#define PLAN_MAGIC "DFPLAN02"
+
+struct plan_file_header {
+	char magic[8];
+	uint64_t size;		/* of the code segment */
+	uint32_t nsites, nrefused;
+};
+
 /*
- * Finds the sites of a code segment of `size` bytes at `code`.  Fills *out
- * (sites allocated with malloc).  Returns 0, or -1 if the disassembler
- * cannot be used.
+ * Finds the sites of a code segment of `size` bytes at `code` (planner only;
+ * it links capstone).  Fills *out (sites allocated with malloc).  Returns 0,
+ * or -1 if the disassembler cannot be used.
  */
 int plan_build(const uint8_t *code, size_t size, struct plan *out);
+
+/*
+ * Parses a serialised plan for the segment at `code` and checks every site
+ * against the code in memory.  0 and *out filled (sites malloc'ed), or -1.
+ */
+int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
+	       struct plan *out);
 
 /* Cache by build-id: 0 on a hit (sites allocated with malloc), -1 on a miss. */
 int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out);
 void plan_cache_store(const char *key, size_t size, const struct plan *p);
+/* Resolves the cache directory; NULL when caching is off or impossible. */
+const char *plan_cache_dir(void);
+
+/*
+ * Runs the planner program on `file` (a path, or "/proc/self/fd/N") for the
+ * segment at `vaddr` of `size` bytes, and parses its output.  Raw system
+ * calls only, safe in any context.  0 and *out filled, or -1.
+ */
+int plan_from_planner(const char *file, int fd, uint64_t vaddr, const uint8_t *code,
+		      size_t size, struct plan *out);
 
 #endif

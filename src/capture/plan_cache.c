@@ -15,17 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pwd.h>
 #include <unistd.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
-
-#define PLAN_MAGIC "DFPLAN01"
-
-struct plan_file_header {
-	char magic[8];
-	uint64_t size;		/* of the code segment */
-	uint32_t nsites, nrefused;
-};
 
 static char cache_dir[512];
 static int cache_state;		/* 0 unknown, 1 usable, -1 off */
@@ -53,7 +46,19 @@ static int dir_is_private(const char *path)
 	       st.st_uid == geteuid() && !(st.st_mode & 022);
 }
 
-static const char *dir(void)
+/* $HOME, or the password database's idea of it when HOME is unset. */
+static const char *home_dir(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (home && *home == '/')
+		return home;
+	pw = getpwuid(geteuid());
+	return pw && pw->pw_dir && *pw->pw_dir == '/' ? pw->pw_dir : NULL;
+}
+
+const char *plan_cache_dir(void)
 {
 	const char *env, *home;
 	int n = -1;
@@ -68,7 +73,7 @@ static const char *dir(void)
 		n = snprintf(cache_dir, sizeof(cache_dir), "%s", env);
 	else if ((env = getenv("XDG_CACHE_HOME")) && *env == '/')
 		n = snprintf(cache_dir, sizeof(cache_dir), "%s/defuse", env);
-	else if ((home = getenv("HOME")) && *home == '/')
+	else if ((home = home_dir()))
 		n = snprintf(cache_dir, sizeof(cache_dir), "%s/.cache/defuse", home);
 	if (n <= 0 || n >= (int)sizeof(cache_dir) - 160)
 		return NULL;
@@ -78,13 +83,47 @@ static const char *dir(void)
 	return cache_dir;
 }
 
-int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out)
+int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
+	       struct plan *out)
 {
-	const char *d = dir();
-	char path[768];
 	struct plan_file_header h;
 	size_t bytes;
-	int fd, ok = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (len < sizeof(h))
+		return -1;
+	memcpy(&h, buf, sizeof(h));
+	bytes = (size_t)h.nsites * sizeof(*out->sites);
+	if (memcmp(h.magic, PLAN_MAGIC, 8) || h.size != size || h.nsites > size / 2 ||
+	    len != sizeof(h) + bytes)
+		return -1;
+	out->sites = malloc(bytes ? bytes : 1);
+	if (!out->sites)
+		return -1;
+	memcpy(out->sites, (const char *)buf + sizeof(h), bytes);
+	for (uint32_t i = 0; i < h.nsites; i++) {
+		const struct plan_site *s = &out->sites[i];
+
+		if (s->len < 5 || s->len > SITE_WINDOW_MAX || s->off + (size_t)s->len > size ||
+		    s->sys_off + 2u > s->len || memcmp(code + s->off, s->bytes, s->len) ||
+		    (i && s->off < s[-1].off + s[-1].len)) {
+			free(out->sites);
+			memset(out, 0, sizeof(*out));
+			return -1;
+		}
+	}
+	out->nsites = h.nsites;
+	out->nrefused = h.nrefused;
+	return 0;
+}
+
+int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out)
+{
+	const char *d = plan_cache_dir();
+	char path[768];
+	struct stat st;
+	char *buf = NULL;
+	int fd, r = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (!d)
@@ -93,35 +132,18 @@ int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct pl
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -1;
-	if (read(fd, &h, sizeof(h)) != sizeof(h) || memcmp(h.magic, PLAN_MAGIC, 8) ||
-	    h.size != size || h.nsites > size / 2)
-		goto out;
-	bytes = (size_t)h.nsites * sizeof(*out->sites);
-	out->sites = malloc(bytes ? bytes : 1);
-	if (!out->sites || read(fd, out->sites, bytes) != (ssize_t)bytes)
-		goto out;
-	for (uint32_t i = 0; i < h.nsites; i++) {
-		const struct plan_site *s = &out->sites[i];
-
-		if (s->len < 5 || s->len > SITE_WINDOW_MAX || s->off + (size_t)s->len > size ||
-		    s->sys_off + 2u > s->len || memcmp(code + s->off, s->bytes, s->len))
-			goto out;
-	}
-	out->nsites = h.nsites;
-	out->nrefused = h.nrefused;
-	ok = 1;
-out:
+	if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && st.st_size > 0 &&
+	    st.st_size < (1 << 24) && (buf = malloc(st.st_size)) &&
+	    read(fd, buf, st.st_size) == st.st_size)
+		r = plan_parse(buf, st.st_size, code, size, out);
+	free(buf);
 	close(fd);
-	if (!ok) {
-		free(out->sites);
-		memset(out, 0, sizeof(*out));
-	}
-	return ok ? 0 : -1;
+	return r;
 }
 
 void plan_cache_store(const char *key, size_t size, const struct plan *p)
 {
-	const char *d = dir();
+	const char *d = plan_cache_dir();
 	char path[768], tmp[800];
 	struct plan_file_header h = { .size = size, .nsites = p->nsites,
 				      .nrefused = p->nrefused };

@@ -36,8 +36,10 @@ void fmt_strn(struct fmt *f, const char *s, size_t n)
 		n = r;
 		f->truncated = 1;
 	}
-	memcpy(f->buf + f->len, s, n);
-	f->len += n;
+	if (n) {
+		memcpy(f->buf + f->len, s, n);
+		f->len += n;
+	}
 }
 
 void fmt_str(struct fmt *f, const char *s)

@@ -122,6 +122,14 @@ static const struct xlat statx_masks[] = {
 	{ 0x4000, "STATX_MNT_ID_UNIQUE" },
 };
 
+static const struct xlat statx_attrs[] = {
+	{ 0x4, "STATX_ATTR_COMPRESSED" },	{ 0x10, "STATX_ATTR_IMMUTABLE" },
+	{ 0x20, "STATX_ATTR_APPEND" },		{ 0x40, "STATX_ATTR_NODUMP" },
+	{ 0x800, "STATX_ATTR_ENCRYPTED" },	{ 0x1000, "STATX_ATTR_AUTOMOUNT" },
+	{ 0x2000, "STATX_ATTR_MOUNT_ROOT" },	{ 0x100000, "STATX_ATTR_VERITY" },
+	{ 0x200000, "STATX_ATTR_DAX" },
+};
+
 static const struct xlat seek_whences[] = {
 	{ 0, "SEEK_SET" }, { 1, "SEEK_CUR" }, { 2, "SEEK_END" },
 	{ 3, "SEEK_DATA" }, { 4, "SEEK_HOLE" },
@@ -150,6 +158,12 @@ static const struct xlat socket_types[] = {
 	{ 1, "SOCK_STREAM" },	{ 2, "SOCK_DGRAM" },	{ 3, "SOCK_RAW" },
 	{ 4, "SOCK_RDM" },	{ 5, "SOCK_SEQPACKET" },	{ 6, "SOCK_DCCP" },
 	{ 10, "SOCK_PACKET" },
+};
+
+static const struct xlat ip_protocols[] = {
+	{ 0, "IPPROTO_IP" },	{ 1, "IPPROTO_ICMP" },	{ 6, "IPPROTO_TCP" },
+	{ 17, "IPPROTO_UDP" },	{ 41, "IPPROTO_IPV6" },	{ 58, "IPPROTO_ICMPV6" },
+	{ 132, "IPPROTO_SCTP" },	{ 255, "IPPROTO_RAW" },
 };
 
 static const struct xlat socket_flags[] = {
@@ -191,6 +205,21 @@ static const struct xlat madvise_advice[] = {
 	{ 100, "MADV_HWPOISON" },	{ 101, "MADV_SOFT_OFFLINE" },
 };
 
+static const struct xlat fadvise_advice[] = {
+	{ 0, "POSIX_FADV_NORMAL" },	{ 1, "POSIX_FADV_RANDOM" },
+	{ 2, "POSIX_FADV_SEQUENTIAL" },	{ 3, "POSIX_FADV_WILLNEED" },
+	{ 4, "POSIX_FADV_DONTNEED" },	{ 5, "POSIX_FADV_NOREUSE" },
+};
+
+#define SA_RESTORER_	0x04000000
+static const struct xlat sigaction_flags[] = {
+	{ 0x04000000, "SA_RESTORER" },	{ 0x08000000, "SA_ONSTACK" },
+	{ 0x10000000, "SA_RESTART" },	{ 0x40000000, "SA_NODEFER" },
+	{ 0x80000000, "SA_RESETHAND" },	{ 0x4, "SA_SIGINFO" },
+	{ 0x1, "SA_NOCLDSTOP" },	{ 0x2, "SA_NOCLDWAIT" },
+	{ 0x400, "SA_UNSUPPORTED" },	{ 0x800, "SA_EXPOSE_TAGBITS" },
+};
+
 static const struct xlat wait_options[] = {
 	{ 1, "WNOHANG" },		{ 2, "WSTOPPED" },
 	{ 4, "WEXITED" },		{ 8, "WCONTINUED" },
@@ -228,8 +257,38 @@ static const struct xlat epoll_flags[] = {
 	{ 02000000, "EPOLL_CLOEXEC" },
 };
 
+static const struct xlat epoll_events[] = {
+	{ 0x1, "EPOLLIN" },		{ 0x2, "EPOLLPRI" },
+	{ 0x4, "EPOLLOUT" },		{ 0x8, "EPOLLERR" },
+	{ 0x10, "EPOLLHUP" },		{ 0x20, "EPOLLNVAL" },
+	{ 0x40, "EPOLLRDNORM" },	{ 0x80, "EPOLLRDBAND" },
+	{ 0x100, "EPOLLWRNORM" },	{ 0x200, "EPOLLWRBAND" },
+	{ 0x400, "EPOLLMSG" },		{ 0x2000, "EPOLLRDHUP" },
+	{ 1u << 28, "EPOLLEXCLUSIVE" },	{ 1u << 29, "EPOLLWAKEUP" },
+	{ 1u << 30, "EPOLLONESHOT" },	{ 1u << 31, "EPOLLET" },
+};
+
 static const struct xlat eventfd_flags[] = {
 	{ 1, "EFD_SEMAPHORE" }, { 02000000, "EFD_CLOEXEC" }, { 04000, "EFD_NONBLOCK" },
+};
+
+#define CSIGNAL_			0xff
+#define CLONE_PARENT_SETTID_	0x100000
+#define CLONE_SETTLS_		0x80000
+#define CLONE_CHILD_TID_	(0x200000 | 0x1000000)
+static const struct xlat clone_flags[] = {
+	{ 0x100, "CLONE_VM" },			{ 0x200, "CLONE_FS" },
+	{ 0x400, "CLONE_FILES" },		{ 0x800, "CLONE_SIGHAND" },
+	{ 0x1000, "CLONE_PIDFD" },		{ 0x2000, "CLONE_PTRACE" },
+	{ 0x4000, "CLONE_VFORK" },		{ 0x8000, "CLONE_PARENT" },
+	{ 0x10000, "CLONE_THREAD" },		{ 0x20000, "CLONE_NEWNS" },
+	{ 0x40000, "CLONE_SYSVSEM" },		{ 0x80000, "CLONE_SETTLS" },
+	{ 0x100000, "CLONE_PARENT_SETTID" },	{ 0x200000, "CLONE_CHILD_CLEARTID" },
+	{ 0x400000, "CLONE_DETACHED" },		{ 0x800000, "CLONE_UNTRACED" },
+	{ 0x1000000, "CLONE_CHILD_SETTID" },	{ 0x2000000, "CLONE_NEWCGROUP" },
+	{ 0x4000000, "CLONE_NEWUTS" },		{ 0x8000000, "CLONE_NEWIPC" },
+	{ 0x10000000, "CLONE_NEWUSER" },	{ 0x20000000, "CLONE_NEWPID" },
+	{ 0x40000000, "CLONE_NEWNET" },		{ 0x80000000, "CLONE_IO" },
 };
 
 static const struct xlat fd_flags[] = {
@@ -814,6 +873,183 @@ static void put_stat(struct fmt *f, unsigned long addr)
 	fmt_str(f, ", ...}");
 }
 
+/*
+ * struct statx: stx_mask at 0, stx_attributes at 8, stx_mode at 28,
+ * stx_size at 40.
+ */
+static void put_statx(struct fmt *f, unsigned long addr)
+{
+	unsigned char stx[48];
+
+	if (read_exact(stx, addr, sizeof(stx)) < 0) {
+		fmt_hex(f, addr);
+		return;
+	}
+	fmt_str(f, "{stx_mask=");
+	FLAGS(f, statx_masks, load32(stx));
+	fmt_str(f, ", stx_attributes=");
+	FLAGS(f, statx_attrs, load64(stx + 8));
+	fmt_str(f, ", stx_mode=");
+	put_st_mode(f, load32(stx + 28) & 0xffff);
+	fmt_str(f, ", stx_size=");
+	fmt_udec(f, load64(stx + 40));
+	fmt_str(f, ", ...}");
+}
+
+/* A resource limit as strace shows it: 8192*1024, RLIM64_INFINITY. */
+static void put_rlim(struct fmt *f, uint64_t v)
+{
+	if (v == ~0ULL) {
+		fmt_str(f, "RLIM64_INFINITY");
+	} else if (v > 0 && v % 1024 == 0) {
+		fmt_udec(f, v / 1024);
+		fmt_str(f, "*1024");
+	} else {
+		fmt_udec(f, v);
+	}
+}
+
+static void put_rlimit(struct fmt *f, unsigned long addr)
+{
+	unsigned char rl[16];
+
+	if (read_exact(rl, addr, sizeof(rl)) < 0) {
+		fmt_hex(f, addr);
+		return;
+	}
+	fmt_str(f, "{rlim_cur=");
+	put_rlim(f, load64(rl));
+	fmt_str(f, ", rlim_max=");
+	put_rlim(f, load64(rl + 8));
+	fmt_char(f, '}');
+}
+
+/* AF_UNIX: the path, or "@name" for the abstract namespace. */
+static void put_sockaddr_un(struct fmt *f, const char *sa, size_t len)
+{
+	const char *path = sa + 2;
+	size_t n = len > 2 ? len - 2 : 0;
+
+	fmt_str(f, ", sun_path=");
+	if (n && path[0] == '\0') {
+		fmt_char(f, '@');
+		fmt_quoted(f, path + 1, n - 1, n - 1);
+	} else {
+		fmt_quoted(f, path, d_strnlen(path, n), n);
+	}
+}
+
+/* AF_INET: htons(port) and the dotted address. */
+static void put_sockaddr_in(struct fmt *f, const unsigned char *sa)
+{
+	fmt_str(f, ", sin_port=htons(");
+	fmt_udec(f, (unsigned)sa[2] << 8 | sa[3]);
+	fmt_str(f, "), sin_addr=inet_addr(\"");
+	for (int i = 4; i < 8; i++) {
+		fmt_udec(f, sa[i]);
+		if (i < 7)
+			fmt_char(f, '.');
+	}
+	fmt_str(f, "\")");
+}
+
+/* A socket address of len bytes; families other than these print as "...". */
+static void put_sockaddr(struct fmt *f, unsigned long addr, unsigned long len)
+{
+	unsigned char sa[110];
+	unsigned family;
+
+	if (len < 2 || len > sizeof(sa) || read_exact(sa, addr, len) < 0) {
+		put_ptr(f, addr);
+		return;
+	}
+	family = (unsigned)(sa[0] | sa[1] << 8);
+	fmt_str(f, "{sa_family=");
+	VALUE(f, socket_families, family, "AF_???");
+	if (family == 1)
+		put_sockaddr_un(f, (const char *)sa, len);
+	else if (family == 2 && len >= 8)
+		put_sockaddr_in(f, sa);
+	else
+		fmt_str(f, ", ...");
+	fmt_char(f, '}');
+}
+
+static void put_sighandler(struct fmt *f, unsigned long h)
+{
+	if (h == 0)
+		fmt_str(f, "SIG_DFL");
+	else if (h == 1)
+		fmt_str(f, "SIG_IGN");
+	else if (h == ~0UL)
+		fmt_str(f, "SIG_ERR");
+	else
+		fmt_hex(f, h);
+}
+
+/*
+ * The kernel's struct sigaction on x86-64: handler at 0, flags at 8,
+ * restorer at 16, mask at 24.
+ */
+static void put_sigaction(struct fmt *f, unsigned long addr)
+{
+	unsigned char sa[32];
+	uint64_t flags;
+
+	if (read_exact(sa, addr, sizeof(sa)) < 0) {
+		fmt_hex(f, addr);
+		return;
+	}
+	flags = load64(sa + 8);
+	fmt_str(f, "{sa_handler=");
+	put_sighandler(f, load64(sa));
+	fmt_str(f, ", sa_mask=");
+	put_sigset(f, load64(sa + 24));
+	fmt_str(f, ", sa_flags=");
+	FLAGS(f, sigaction_flags, flags);
+	if (flags & SA_RESTORER_) {
+		fmt_str(f, ", sa_restorer=");
+		put_ptr(f, load64(sa + 16));
+	}
+	fmt_char(f, '}');
+}
+
+/* struct utsname: 65-byte fields; strace shows the first two. */
+static void put_utsname(struct fmt *f, unsigned long addr)
+{
+	char uts[130];
+
+	if (read_exact(uts, addr, sizeof(uts)) < 0) {
+		fmt_hex(f, addr);
+		return;
+	}
+	fmt_str(f, "{sysname=");
+	fmt_quoted(f, uts, d_strnlen(uts, 65), 65);
+	fmt_str(f, ", nodename=");
+	fmt_quoted(f, uts + 65, d_strnlen(uts + 65, 65), 65);
+	fmt_str(f, ", ...}");
+}
+
+/* struct epoll_event, packed on x86-64: events at 0, data at 4. */
+static void put_epoll_event(struct fmt *f, unsigned long addr)
+{
+	unsigned char ev[12];
+	uint64_t data;
+
+	if (read_exact(ev, addr, sizeof(ev)) < 0) {
+		fmt_hex(f, addr);
+		return;
+	}
+	data = load64(ev + 4);
+	fmt_str(f, "{events=");
+	FLAGS(f, epoll_events, load32(ev));
+	fmt_str(f, ", data={u32=");
+	fmt_udec(f, (uint32_t)data);
+	fmt_str(f, ", u64=");
+	fmt_udec(f, data);
+	fmt_str(f, "}}");
+}
+
 static void put_timespec(struct fmt *f, unsigned long addr)
 {
 	unsigned char ts[16];
@@ -949,23 +1185,14 @@ static void put_iovec(struct fmt *f, unsigned long addr, long count,
 /* execve's argv: ["ls", "-l"], cut after ARRAY_MAX_SHOWN strings. */
 static void put_argv(struct fmt *f, unsigned long addr)
 {
-	unsigned long i;
+	unsigned char p[8];
 
-	if (!addr) {
-		fmt_str(f, "NULL");
+	if (read_exact(p, addr, 8) < 0) {
+		put_ptr(f, addr);
 		return;
 	}
 	fmt_char(f, '[');
-	for (i = 0;; i++) {
-		unsigned char p[8];
-
-		if (read_exact(p, addr + i * 8, 8) < 0) {
-			fmt_str(f, i ? ", " : "");
-			fmt_hex(f, addr + i * 8);
-			break;
-		}
-		if (!load64(p))
-			break;
+	for (unsigned long i = 0; load64(p); i++) {
 		if (i)
 			fmt_str(f, ", ");
 		if (i == ARRAY_MAX_SHOWN) {
@@ -973,6 +1200,10 @@ static void put_argv(struct fmt *f, unsigned long addr)
 			break;
 		}
 		put_cstr(f, load64(p), TRACE_STRLEN);
+		if (read_exact(p, addr + (i + 1) * 8, 8) < 0) {
+			fmt_str(f, ", ...");
+			break;
+		}
 	}
 	fmt_char(f, ']');
 }
@@ -1030,6 +1261,10 @@ enum arg_kind {
 	A_STATXFLAGS,	/* AT_STATX_SYNC_AS_STAT|AT_* */
 	A_STATXMASK,	/* STATX_* */
 	A_STAT,		/* struct stat, filled by the call */
+	A_STATX,	/* struct statx, filled by the call */
+	A_RLIM_IN,	/* struct rlimit given to the call */
+	A_RLIM_OUT,	/* struct rlimit filled by the call */
+	A_SOCKADDR,	/* socket address; its length in the next argument */
 	A_ARGV,		/* execve argv */
 	A_ENVP,		/* execve envp */
 	A_SIGNAL,	/* SIGTERM */
@@ -1046,9 +1281,15 @@ enum arg_kind {
 	A_FAMILY,	/* AF_* */
 	A_SOCKTYPE,	/* SOCK_STREAM|SOCK_CLOEXEC */
 	A_SOCKFLAGS,	/* SOCK_CLOEXEC|SOCK_NONBLOCK */
+	A_SOCKPROTO,	/* protocol, named for AF_INET and AF_INET6 */
+	A_EPOLLEVENT,	/* struct epoll_event given to the call */
 	A_ARCHPRCTL,	/* ARCH_* */
 	A_RLIMIT,	/* RLIMIT_* */
 	A_MADVISE,	/* MADV_* */
+	A_FADVISE,	/* POSIX_FADV_* */
+	A_SIGACT_IN,	/* struct sigaction given to the call */
+	A_SIGACT_OUT,	/* struct sigaction filled by the call */
+	A_UTSNAME,	/* struct utsname filled by the call */
 	A_WSTATUS,	/* wait status filled by the call */
 	A_WOPTIONS,	/* WNOHANG... */
 	A_TIMERFLAGS,	/* TIMER_ABSTIME */
@@ -1091,7 +1332,7 @@ static const struct signature signatures[SYSCALL_NR_LIMIT] = {
 	SIG(__NR_mprotect, R_DEC, A_PTR, A_ULONG, A_PROT),
 	SIG(__NR_munmap, R_DEC, A_PTR, A_ULONG),
 	SIG(__NR_brk, R_HEX, A_PTR),
-	SIG(__NR_rt_sigaction, R_DEC, A_SIGNAL, A_PTR, A_PTR, A_ULONG),
+	SIG(__NR_rt_sigaction, R_DEC, A_SIGNAL, A_SIGACT_IN, A_SIGACT_OUT, A_ULONG),
 	SIG(__NR_rt_sigprocmask, R_DEC, A_SIGHOW, A_SIGSET_IN, A_SIGSET_OUT, A_ULONG),
 	SIG(__NR_ioctl, R_DEC, A_INT, A_IOCTL, A_PTR),
 	SIG(__NR_pread64, R_DEC, A_INT, A_OUTBUF, A_ULONG, A_LONG),
@@ -1108,26 +1349,26 @@ static const struct signature signatures[SYSCALL_NR_LIMIT] = {
 	SIG(__NR_nanosleep, R_DEC, A_TS_IN, A_PTR),
 	SIG(__NR_alarm, R_DEC, A_UINT),
 	SIG(__NR_sendfile, R_DEC, A_INT, A_INT, A_PTR, A_ULONG),
-	SIG(__NR_socket, R_DEC, A_FAMILY, A_SOCKTYPE, A_INT),
-	SIG(__NR_connect, R_DEC, A_INT, A_PTR, A_INT),
+	SIG(__NR_socket, R_DEC, A_FAMILY, A_SOCKTYPE, A_SOCKPROTO),
+	SIG(__NR_connect, R_DEC, A_INT, A_SOCKADDR, A_INT),
 	SIG(__NR_accept, R_DEC, A_INT, A_PTR, A_PTR),
-	SIG(__NR_sendto, R_DEC, A_INT, A_INBUF, A_ULONG, A_HEX, A_PTR, A_INT),
+	SIG(__NR_sendto, R_DEC, A_INT, A_INBUF, A_ULONG, A_HEX, A_SOCKADDR, A_INT),
 	SIG(__NR_recvfrom, R_DEC, A_INT, A_OUTBUF, A_ULONG, A_HEX, A_PTR, A_PTR),
 	SIG(__NR_sendmsg, R_DEC, A_INT, A_PTR, A_HEX),
 	SIG(__NR_recvmsg, R_DEC, A_INT, A_PTR, A_HEX),
 	SIG(__NR_shutdown, R_DEC, A_INT, A_INT),
-	SIG(__NR_bind, R_DEC, A_INT, A_PTR, A_INT),
+	SIG(__NR_bind, R_DEC, A_INT, A_SOCKADDR, A_INT),
 	SIG(__NR_listen, R_DEC, A_INT, A_INT),
 	SIG(__NR_getsockname, R_DEC, A_INT, A_PTR, A_PTR),
 	SIG(__NR_getpeername, R_DEC, A_INT, A_PTR, A_PTR),
-	SIG(__NR_socketpair, R_DEC, A_FAMILY, A_SOCKTYPE, A_INT, A_FDPAIR),
+	SIG(__NR_socketpair, R_DEC, A_FAMILY, A_SOCKTYPE, A_SOCKPROTO, A_FDPAIR),
 	SIG(__NR_setsockopt, R_DEC, A_INT, A_INT, A_INT, A_PTR, A_INT),
 	SIG(__NR_getsockopt, R_DEC, A_INT, A_INT, A_INT, A_PTR, A_PTR),
 	SIG(__NR_execve, R_DEC, A_PATH, A_ARGV, A_ENVP),
 	SIG(__NR_exit, R_DEC, A_INT),
 	SIG(__NR_wait4, R_DEC, A_INT, A_WSTATUS, A_WOPTIONS, A_PTR),
 	SIG(__NR_kill, R_DEC, A_INT, A_SIGNAL),
-	SIG(__NR_uname, R_DEC, A_PTR),
+	SIG(__NR_uname, R_DEC, A_UTSNAME),
 	SIG(__NR_fcntl, R_FCNTL, A_INT),	/* the rest: put_fcntl_args */
 	SIG(__NR_flock, R_DEC, A_INT, A_FLOCKOP),
 	SIG(__NR_fsync, R_DEC, A_INT),
@@ -1152,7 +1393,7 @@ static const struct signature signatures[SYSCALL_NR_LIMIT] = {
 	SIG(__NR_fchown, R_DEC, A_INT, A_INT, A_INT),
 	SIG(__NR_lchown, R_DEC, A_PATH, A_INT, A_INT),
 	SIG(__NR_umask, R_OCT, A_MODE),
-	SIG(__NR_getrlimit, R_DEC, A_RLIMIT, A_PTR),
+	SIG(__NR_getrlimit, R_DEC, A_RLIMIT, A_RLIM_OUT),
 	SIG(__NR_setuid, R_DEC, A_INT),
 	SIG(__NR_setgid, R_DEC, A_INT),
 	SIG(__NR_setpgid, R_DEC, A_INT, A_INT),
@@ -1165,7 +1406,7 @@ static const struct signature signatures[SYSCALL_NR_LIMIT] = {
 	SIG(__NR_mlock, R_DEC, A_PTR, A_ULONG),
 	SIG(__NR_munlock, R_DEC, A_PTR, A_ULONG),
 	SIG(__NR_arch_prctl, R_DEC, A_ARCHPRCTL, A_PTR),
-	SIG(__NR_setrlimit, R_DEC, A_RLIMIT, A_PTR),
+	SIG(__NR_setrlimit, R_DEC, A_RLIMIT, A_RLIM_IN),
 	SIG(__NR_chroot, R_DEC, A_PATH),
 	SIG(__NR_mount, R_DEC, A_PATH, A_PATH, A_STR, A_HEX, A_PTR),
 	SIG(__NR_umount2, R_DEC, A_PATH, A_HEX),
@@ -1187,13 +1428,13 @@ static const struct signature signatures[SYSCALL_NR_LIMIT] = {
 	SIG(__NR_futex, R_DEC, A_PTR),		/* the rest: put_futex_args */
 	SIG(__NR_getdents64, R_DEC, A_INT, A_DIRENTS, A_UINT),
 	SIG(__NR_set_tid_address, R_DEC, A_PTR),
-	SIG(__NR_fadvise64, R_DEC, A_INT, A_LONG, A_LONG, A_INT),
+	SIG(__NR_fadvise64, R_DEC, A_INT, A_LONG, A_LONG, A_FADVISE),
 	SIG(__NR_clock_gettime, R_DEC, A_CLOCK, A_TS_OUT),
 	SIG(__NR_clock_getres, R_DEC, A_CLOCK, A_TS_OUT),
 	SIG(__NR_clock_nanosleep, R_DEC, A_CLOCK, A_TIMERFLAGS, A_TS_IN, A_PTR),
 	SIG(__NR_exit_group, R_DEC, A_INT),
 	SIG(__NR_epoll_wait, R_DEC, A_INT, A_PTR, A_INT, A_INT),
-	SIG(__NR_epoll_ctl, R_DEC, A_INT, A_EPOLLOP, A_INT, A_PTR),
+	SIG(__NR_epoll_ctl, R_DEC, A_INT, A_EPOLLOP, A_INT, A_EPOLLEVENT),
 	SIG(__NR_tgkill, R_DEC, A_INT, A_INT, A_SIGNAL),
 	SIG(__NR_waitid, R_DEC, A_INT, A_INT, A_PTR, A_WOPTIONS, A_PTR),
 	SIG(__NR_inotify_add_watch, R_DEC, A_INT, A_PATH, A_HEX),
@@ -1221,13 +1462,13 @@ static const struct signature signatures[SYSCALL_NR_LIMIT] = {
 	SIG(__NR_epoll_create1, R_DEC, A_EPOLLFLAGS),
 	SIG(__NR_dup3, R_DEC, A_INT, A_INT, A_FDFLAGS),
 	SIG(__NR_pipe2, R_DEC, A_FDPAIR, A_FDFLAGS),
-	SIG(__NR_prlimit64, R_DEC, A_INT, A_RLIMIT, A_PTR, A_PTR),
+	SIG(__NR_prlimit64, R_DEC, A_INT, A_RLIMIT, A_RLIM_IN, A_RLIM_OUT),
 	SIG(__NR_syncfs, R_DEC, A_INT),
 	SIG(__NR_renameat2, R_DEC, A_DIRFD, A_PATH, A_DIRFD, A_PATH, A_RENAMEFLAGS),
 	SIG(__NR_getrandom, R_DEC, A_OUTBUF_HEX, A_ULONG, A_GRNDFLAGS),
 	SIG(__NR_memfd_create, R_DEC, A_STR, A_MFDFLAGS),
 	SIG(__NR_copy_file_range, R_DEC, A_INT, A_PTR, A_INT, A_PTR, A_ULONG, A_HEX),
-	SIG(__NR_statx, R_DEC, A_DIRFD, A_PATH, A_STATXFLAGS, A_STATXMASK, A_PTR),
+	SIG(__NR_statx, R_DEC, A_DIRFD, A_PATH, A_STATXFLAGS, A_STATXMASK, A_STATX),
 	SIG(__NR_rseq, R_DEC, A_PTR, A_HEX, A_INT, A_HEX),
 	SIG(__NR_clone3, R_DEC, A_PTR, A_ULONG),
 	SIG(__NR_close_range, R_DEC, A_UINT, A_UINT, A_HEX),
@@ -1315,6 +1556,7 @@ static int put_scalar(struct fmt *f, int kind, long v)
 	case A_ARCHPRCTL:	VALUE(f, arch_prctl_codes, u, "ARCH_???"); break;
 	case A_RLIMIT:		VALUE(f, rlimit_resources, u, "RLIMIT_???"); break;
 	case A_MADVISE:		VALUE(f, madvise_advice, u, "MADV_???"); break;
+	case A_FADVISE:		VALUE(f, fadvise_advice, u, "POSIX_FADV_???"); break;
 	case A_WOPTIONS:	FLAGS(f, wait_options, u); break;
 	case A_TIMERFLAGS:	FLAGS(f, timer_flags, u); break;
 	case A_RENAMEFLAGS:	FLAGS(f, rename_flags, u); break;
@@ -1347,6 +1589,10 @@ static void put_output(struct call *c, int kind, int i)
 	case A_OUTBUF:		put_data(f, v, ret, 0); break;
 	case A_OUTBUF_HEX:	put_data(f, v, ret, 1); break;
 	case A_STAT:		put_stat(f, v); break;
+	case A_STATX:		put_statx(f, v); break;
+	case A_SIGACT_OUT:	put_sigaction(f, v); break;
+	case A_UTSNAME:		put_utsname(f, v); break;
+	case A_RLIM_OUT:	put_rlimit(f, v); break;
 	case A_CWD:		put_path(f, v); break;
 	case A_TS_OUT:		put_timespec(f, v); break;
 	case A_SIGSET_OUT:	put_sigset_at(f, v); break;
@@ -1356,6 +1602,17 @@ static void put_output(struct call *c, int kind, int i)
 	case A_IOV_OUT:		put_iovec(f, v, (int)c->arg[i + 1], ret); break;
 	default:		fmt_hex(f, v); break;
 	}
+}
+
+/* The protocol argument of socket(): named where the family gives it names. */
+static void put_sock_proto(struct call *c, int i)
+{
+	int family = (int)c->arg[0];
+
+	if (family == 2 || family == 10)
+		VALUE(c->out, ip_protocols, (unsigned long)c->arg[i], "IPPROTO_???");
+	else
+		fmt_dec(c->out, (int)c->arg[i]);
 }
 
 /* Kinds that read the program's memory. */
@@ -1372,7 +1629,12 @@ static void put_memory(struct call *c, int kind, int i)
 	case A_ENVP:		put_envp(f, v); break;
 	case A_TS_IN:		v ? put_timespec(f, v) : put_ptr(f, v); break;
 	case A_SIGSET_IN:	v ? put_sigset_at(f, v) : put_ptr(f, v); break;
+	case A_RLIM_IN:		v ? put_rlimit(f, v) : put_ptr(f, v); break;
+	case A_EPOLLEVENT:	v ? put_epoll_event(f, v) : put_ptr(f, v); break;
+	case A_SIGACT_IN:	v ? put_sigaction(f, v) : put_ptr(f, v); break;
+	case A_SOCKADDR:	put_sockaddr(f, v, (unsigned long)c->arg[i + 1]); break;
 	case A_IOV_IN:		put_iovec(f, v, (int)c->arg[i + 1], ~0UL); break;
+	case A_SOCKPROTO:	put_sock_proto(c, i); break;
 	default:		put_output(c, kind, i); break;
 	}
 }
@@ -1499,6 +1761,40 @@ static void put_futex_args(struct call *c)
 	}
 }
 
+/*
+ * clone(flags, stack, parent_tid, child_tid, tls) on x86-64, printed the
+ * way strace does: named fields, the tid and tls pointers only when the
+ * flags make the kernel use them.
+ */
+static void put_clone_args(struct call *c)
+{
+	struct fmt *f = c->out;
+	unsigned long flags = (unsigned long)c->arg[0];
+
+	fmt_str(f, "child_stack=");
+	put_ptr(f, (unsigned long)c->arg[1]);
+	fmt_str(f, ", flags=");
+	if (flags & ~(unsigned long)CSIGNAL_) {
+		FLAGS(f, clone_flags, flags & ~(unsigned long)CSIGNAL_);
+		if (flags & CSIGNAL_)
+			fmt_char(f, '|');
+	}
+	if (flags & CSIGNAL_ || !flags)
+		put_signal(f, (int)(flags & CSIGNAL_));
+	if (flags & CLONE_PARENT_SETTID_) {
+		fmt_str(f, ", parent_tid=");
+		put_ptr(f, (unsigned long)c->arg[2]);
+	}
+	if (flags & CLONE_SETTLS_) {
+		fmt_str(f, ", tls=");
+		put_ptr(f, (unsigned long)c->arg[4]);
+	}
+	if (flags & CLONE_CHILD_TID_) {
+		fmt_str(f, ", child_tidptr=");
+		put_ptr(f, (unsigned long)c->arg[3]);
+	}
+}
+
 static void put_call_args(struct call *c)
 {
 	const struct signature *s;
@@ -1513,6 +1809,10 @@ static void put_call_args(struct call *c)
 	}
 	if (c->nr == __NR_futex) {
 		put_futex_args(c);
+		return;
+	}
+	if (c->nr == __NR_clone) {
+		put_clone_args(c);
 		return;
 	}
 	s = &signatures[c->nr];
