@@ -764,10 +764,11 @@ static void put_pending(struct fmt *f, int pending, int next)
 }
 
 /*
- * Streams the NUL-terminated string at addr into f, quoted, in page-sized
- * pieces: a piece that stays inside one page is readable whole or not at
- * all, and nothing past the terminator is touched.  Longer than max: cut,
- * with "..." after the quote.  Returns -1 when the string is unreadable.
+ * Streams the NUL-terminated string at addr into f, quoted.  No read
+ * crosses a page boundary, so a string that ends just before an unmapped
+ * page reads fine, and the stack buffer stays small however long the path.
+ * Longer than max: cut, with "..." after the quote.  Returns -1 when the
+ * string is unreadable (f then holds a partial string the caller drops).
  */
 static int stream_cstr(struct fmt *f, unsigned long addr, size_t max)
 {
@@ -778,7 +779,8 @@ static int stream_cstr(struct fmt *f, unsigned long addr, size_t max)
 
 	fmt_char(f, '"');
 	do {
-		size_t want = min_size(min_size(sizeof(buf), PAGE_SIZE - (addr & (PAGE_SIZE - 1))),
+		size_t to_page_end = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
+		size_t want = min_size(min_size(sizeof(buf), to_page_end),
 				       max + 1 - total);
 		long got = defuse_read_user(buf, (const void *)addr, want);
 		size_t n;
@@ -1208,24 +1210,41 @@ static void put_argv(struct fmt *f, unsigned long addr)
 	fmt_char(f, ']');
 }
 
-/* execve's envp, as strace prints it without -v: the address, then the count in a comment. */
+/*
+ * Entries before the NULL that ends a pointer array, or -1 if it cannot be
+ * read; a chunk of pointers per read, as environments run to hundreds.
+ */
+static long count_pointers(unsigned long addr)
+{
+	unsigned char buf[256];
+	long n = 0;
+
+	for (int chunk = 0; chunk < 4096; chunk++) {
+		size_t to_page_end = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
+		long got = defuse_read_user(buf, (const void *)addr,
+					    min_size(sizeof(buf), to_page_end));
+
+		if (got < 8)
+			return -1;
+		for (long off = 0; off + 8 <= got; off += 8, n++) {
+			if (!load64(buf + off))
+				return n;
+		}
+		addr += (unsigned long)got & ~7UL;
+	}
+	return -1;
+}
+
+/* execve's envp as strace shows it without -v: the address, a count. */
 static void put_envp(struct fmt *f, unsigned long addr)
 {
-	unsigned long n;
+	long n = addr ? count_pointers(addr) : -1;
 
 	put_ptr(f, addr);
-	if (!addr)
+	if (n < 0)
 		return;
-	for (n = 0; n < 1000000; n++) {
-		unsigned char p[8];
-
-		if (read_exact(p, addr + n * 8, 8) < 0)
-			return;
-		if (!load64(p))
-			break;
-	}
 	fmt_str(f, " /* ");
-	fmt_udec(f, n);
+	fmt_dec(f, n);
 	fmt_str(f, " vars */");
 }
 
