@@ -48,6 +48,11 @@ struct defuse_thread {
 				   through libc go to the kernel untouched */
 	char tracing;		/* this thread's calls are traced */
 	char sigsys_blocked;	/* the program believes SIGSYS is blocked */
+	char sigsys_pending;	/* a non-SUD SIGSYS arrived while "blocked" */
+	long sigsys_info[16];	/* its siginfo, re-sent on unblock */
+	long pid;		/* getpid(), cached per thread: a vfork child
+				   shares the parent's memory but not the
+				   other threads' TLS */
 	long clone_nr;		/* the clone-family call in flight */
 	uint64_t clone_t0;	/* its start time, for the trace */
 };
@@ -95,8 +100,11 @@ int defuse_sigsys_install(void) HIDDEN;
 long defuse_sig_action(struct defuse_syscall *sc) HIDDEN;
 long defuse_sig_procmask(struct defuse_syscall *sc) HIDDEN;
 long defuse_sig_masked_wait(struct defuse_syscall *sc) HIDDEN;
+long defuse_sig_pending(struct defuse_syscall *sc) HIDDEN;
 void defuse_sig_chain_app(int sig, void *si, void *uc) HIDDEN;
-void defuse_sig_init(void) HIDDEN;
+void defuse_sig_init(const char *exec_state) HIDDEN;
+/* "DEFUSE_SIGSYS=..." carrying the program's SIGSYS state across exec, or NULL. */
+const char *defuse_sig_exec_state(void) HIDDEN;
 
 /* exec.c: a new program image is captured again. */
 long defuse_exec(struct defuse_syscall *sc) HIDDEN;

@@ -20,6 +20,7 @@ enum special_kind {
 	SP_SIGACTION,
 	SP_SIGPROCMASK,
 	SP_SIGMASKED_WAIT,
+	SP_SIGPENDING,
 	SP_EXEC,
 	SP_FDGUARD,
 	SP_MMAP,
@@ -34,6 +35,7 @@ void defuse_dispatch_init(void)
 	special[SYS_rt_sigaction] = SP_SIGACTION;
 	special[SYS_rt_sigprocmask] = SP_SIGPROCMASK;
 	special[SYS_rt_sigsuspend] = SP_SIGMASKED_WAIT;
+	special[SYS_rt_sigpending] = SP_SIGPENDING;
 	special[SYS_ppoll] = SP_SIGMASKED_WAIT;
 	special[SYS_pselect6] = SP_SIGMASKED_WAIT;
 	special[SYS_epoll_pwait] = SP_SIGMASKED_WAIT;
@@ -120,6 +122,8 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 		return defuse_sig_procmask(sc);
 	case SP_SIGMASKED_WAIT:
 		return defuse_sig_masked_wait(sc);
+	case SP_SIGPENDING:
+		return defuse_sig_pending(sc);
 	case SP_EXEC:
 		return defuse_exec(sc);
 	case SP_FDGUARD:

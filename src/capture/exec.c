@@ -40,7 +40,9 @@ void defuse_exec_init(char **envp)
 	for (; envp && *envp; envp++) {
 		unsigned n = slen(*envp) + 1;
 
-		if (!starts(*envp, "DEFUSE_") || keep_len + n > KEEP_MAX)
+		/* DEFUSE_SIGSYS is per exec, not per session (signals.c). */
+		if (!starts(*envp, "DEFUSE_") || starts(*envp, "DEFUSE_SIGSYS=") ||
+		    keep_len + n > KEEP_MAX)
 			continue;
 		__builtin_memcpy(keep_buf + keep_len, *envp, n);
 		keep_len += n;
@@ -83,18 +85,20 @@ long defuse_exec(struct defuse_syscall *sc)
 		if (starts(envp[n], "LD_PRELOAD="))
 			app_preload = envp[n] + 11;
 	strbytes = 32 + slen(defuse_g.preload_path) + (app_preload ? slen(app_preload) : 0);
-	size = (n + keep_count + 2) * sizeof(char *) + strbytes;
+	size = (n + keep_count + 3) * sizeof(char *) + strbytes;
 	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
 		return -ENOMEM;
-	strs = (char *)(nenv + n + keep_count + 2);
+	strs = (char *)(nenv + n + keep_count + 3);
 
 	for (i = 0; i < n; i++)
 		if (!starts(envp[i], "LD_PRELOAD=") && !starts(envp[i], "DEFUSE_"))
 			nenv[j++] = envp[i];
 	for (const char *k = keep_buf; k < keep_buf + keep_len; k += slen(k) + 1)
 		nenv[j++] = (char *)k;
+	if (defuse_sig_exec_state())
+		nenv[j++] = (char *)defuse_sig_exec_state();
 
 	/* LD_PRELOAD=ours[:the program's others] */
 	nenv[j++] = put(strs, &pos, "LD_PRELOAD=");
@@ -119,7 +123,6 @@ long defuse_exec(struct defuse_syscall *sc)
 	sc->a[envi] = (long)nenv;
 	r = defuse_forward(sc);
 	/* Only a failed exec comes back. */
-	sc->a[envi] = (long)envp;
 	sys2(SYS_munmap, nenv, size);
 	return r;
 }

@@ -81,7 +81,8 @@ static void defuse_init(int argc, char **argv, char **envp)
 	defuse_exec_init(envp);
 	defuse_dispatch_init();
 	defuse_usermem_refresh_pid();
-	defuse_sig_init();
+	defuse_sig_init(getenv("DEFUSE_SIGSYS"));
+	unsetenv("DEFUSE_SIGSYS");	/* state for this image only */
 	traced = trace_init(getenv("DEFUSE_TRACE"));
 
 	defuse_objects_patch_loaded();

@@ -26,10 +26,51 @@ struct ksigaction {
    assumption like the kernel's own sigaction races (last writer wins). */
 static struct ksigaction app_sigsys;
 
-void defuse_sig_init(void)
+/*
+ * Across exec the kernel keeps an ignored disposition and the signal mask,
+ * but it only ever saw DEFUSE's handler and an unblocked SIGSYS.  The
+ * program's view travels in DEFUSE_SIGSYS (exec.c puts it in the new
+ * environment) and is restored here.
+ */
+const char *defuse_sig_exec_state(void)
+{
+	int ign = app_sigsys.handler == SIG_IGN, blocked = defuse_self.sigsys_blocked;
+
+	if (ign && blocked)
+		return "DEFUSE_SIGSYS=ignored,blocked";
+	if (ign)
+		return "DEFUSE_SIGSYS=ignored";
+	if (blocked)
+		return "DEFUSE_SIGSYS=blocked";
+	return NULL;
+}
+
+static int has_word(const char *s, const char *w)
+{
+	for (; s && *s; s++) {
+		const char *a = s, *b = w;
+
+		while (*b && *a == *b)
+			a++, b++;
+		if (!*b && (*a == ',' || !*a))
+			return 1;
+		while (*s && *s != ',')
+			s++;
+		if (!*s)
+			break;
+	}
+	return 0;
+}
+
+void defuse_sig_init(const char *exec_state)
 {
 	struct ksigaction old;
 	unsigned long mask = 0;
+
+	if (has_word(exec_state, "ignored"))
+		app_sigsys.handler = SIG_IGN;
+	if (has_word(exec_state, "blocked"))
+		defuse_self.sigsys_blocked = 1;
 
 	/* An ignored SIGSYS survives exec: remember it as the program's. */
 	if (!sys_failed(sys4(SYS_rt_sigaction, SIGSYS, NULL, &old, 8)) &&
@@ -61,6 +102,8 @@ long defuse_sig_action(struct defuse_syscall *sc)
 			return -EFAULT;
 		app_sigsys = act;
 		app_sigsys.mask &= ~SIGSYS_BIT;
+		if (act.handler == SIG_IGN)
+			defuse_self.sigsys_pending = 0;
 		return 0;
 	}
 	if (!(act.mask & SIGSYS_BIT))
@@ -76,6 +119,19 @@ plain:
 		return defuse_copy_out(uold, &old, sizeof(old)) ? -EFAULT : 0;
 	}
 	return defuse_forward(sc);
+}
+
+/*
+ * A SIGSYS held back while the program had it blocked is sent again, with
+ * its original siginfo, once the program unblocks it.
+ */
+static void redeliver_if_unblocked(void)
+{
+	if (!defuse_self.sigsys_pending || defuse_self.sigsys_blocked)
+		return;
+	defuse_self.sigsys_pending = 0;
+	sys4(SYS_rt_tgsigqueueinfo, sys0(SYS_getpid), sys0(SYS_gettid), SIGSYS,
+	     defuse_self.sigsys_info);
 }
 
 long defuse_sig_procmask(struct defuse_syscall *sc)
@@ -103,17 +159,54 @@ long defuse_sig_procmask(struct defuse_syscall *sc)
 			defuse_self.sigsys_blocked = 0;
 		}
 	}
-	if (!uold)
-		return defuse_forward(sc);
-	sc->a[2] = (long)&old;
+	if (uold)
+		sc->a[2] = (long)&old;
 	r = defuse_forward(sc);
 	if (sys_failed(r)) {
 		defuse_self.sigsys_blocked = was_blocked;
 		return r;
 	}
+	redeliver_if_unblocked();
+	if (!uold)
+		return r;
 	if (was_blocked)
 		old |= SIGSYS_BIT;
 	return defuse_copy_out(uold, &old, sizeof(old)) ? -EFAULT : r;
+}
+
+long defuse_sig_pending(struct defuse_syscall *sc)
+{
+	unsigned long set;
+	long r;
+
+	if ((unsigned long)sc->a[1] != 8 || !sc->a[0])
+		return defuse_forward(sc);
+	r = defuse_forward(sc);
+	if (sys_failed(r) || !defuse_self.sigsys_pending)
+		return r;
+	if (defuse_copy_in(&set, (void *)sc->a[0], 8))
+		return -EFAULT;
+	set |= SIGSYS_BIT;
+	return defuse_copy_out((void *)sc->a[0], &set, 8) ? -EFAULT : r;
+}
+
+/*
+ * While the call waits, the program's view of SIGSYS follows the temporary
+ * mask (a handler run meanwhile sees it), and a held-back SIGSYS is let
+ * through if the temporary mask unblocks it.
+ */
+static long wait_with_mask(struct defuse_syscall *sc, int idx, unsigned long *set)
+{
+	char was = defuse_self.sigsys_blocked;
+	long r;
+
+	defuse_self.sigsys_blocked = (*set & SIGSYS_BIT) != 0;
+	*set &= ~SIGSYS_BIT;
+	sc->a[idx] = (long)set;
+	redeliver_if_unblocked();
+	r = defuse_forward(sc);
+	defuse_self.sigsys_blocked = was;
+	return r;
 }
 
 /*
@@ -147,12 +240,19 @@ long defuse_sig_masked_wait(struct defuse_syscall *sc)
 			return defuse_forward(sc);
 		if (defuse_copy_in(&set, ps.p, 8))
 			return -EFAULT;
-		if (!(set & SIGSYS_BIT))
-			return defuse_forward(sc);
-		set &= ~SIGSYS_BIT;
-		ps.p = &set;
-		sc->a[5] = (long)&ps;
-		return defuse_forward(sc);
+		{
+			char was = defuse_self.sigsys_blocked;
+			long r;
+
+			defuse_self.sigsys_blocked = (set & SIGSYS_BIT) != 0;
+			set &= ~SIGSYS_BIT;
+			ps.p = &set;
+			sc->a[5] = (long)&ps;
+			redeliver_if_unblocked();
+			r = defuse_forward(sc);
+			defuse_self.sigsys_blocked = was;
+			return r;
+		}
 	default:
 		return defuse_forward(sc);
 	}
@@ -160,11 +260,7 @@ long defuse_sig_masked_wait(struct defuse_syscall *sc)
 		return defuse_forward(sc);
 	if (defuse_copy_in(&set, (void *)sc->a[idx], 8))
 		return -EFAULT;
-	if (set & SIGSYS_BIT) {
-		set &= ~SIGSYS_BIT;
-		sc->a[idx] = (long)&set;
-	}
-	return defuse_forward(sc);
+	return wait_with_mask(sc, idx, &set);
 }
 
 /*
@@ -179,6 +275,12 @@ void defuse_sig_chain_app(int sig, void *si, void *uc)
 
 	if (act.handler == SIG_IGN)
 		return;
+	if (defuse_self.sigsys_blocked) {
+		/* Blocked, as far as the program knows: keep it pending. */
+		__builtin_memcpy(defuse_self.sigsys_info, si, sizeof(defuse_self.sigsys_info));
+		defuse_self.sigsys_pending = 1;
+		return;
+	}
 	if (act.handler == SIG_DFL) {
 		/* Die of SIGSYS as the program would: default action, re-raise;
 		   the signal is delivered when this handler returns. */

@@ -9,19 +9,22 @@
 #include "capture/capture.h"
 #include "common/sys.h"
 
-/* Set at start-up and in every clone child (see defuse_clone_child). */
-static long self_pid;
-
+/*
+ * The pid is cached per thread, refreshed at start-up, in every clone child
+ * and in the parent after a clone (a vfork child wrote its own pid into the
+ * TLS it shares with the suspended parent thread).  Not a global: a vfork
+ * child must not change what the parent's other threads use.
+ */
 void defuse_usermem_refresh_pid(void)
 {
-	__atomic_store_n(&self_pid, sys0(SYS_getpid), __ATOMIC_RELAXED);
+	defuse_self.pid = sys0(SYS_getpid);
 }
 
 long defuse_read_user(void *dst, const void *src, unsigned long n)
 {
 	struct iovec local = { dst, n }, remote = { (void *)src, n };
 
-	return sys6(SYS_process_vm_readv, __atomic_load_n(&self_pid, __ATOMIC_RELAXED),
+	return sys6(SYS_process_vm_readv, defuse_self.pid,
 		    &local, 1, &remote, 1, 0);
 }
 
@@ -29,7 +32,7 @@ long defuse_write_user(void *dst, const void *src, unsigned long n)
 {
 	struct iovec local = { (void *)src, n }, remote = { dst, n };
 
-	return sys6(SYS_process_vm_writev, __atomic_load_n(&self_pid, __ATOMIC_RELAXED),
+	return sys6(SYS_process_vm_writev, defuse_self.pid,
 		    &local, 1, &remote, 1, 0);
 }
 
