@@ -240,13 +240,13 @@ def main():
              '<= 30 ns added', 30),
             ('write', '(a) write(/dev/null, 1) via glibc (patched site)',
              args.calls, '<= 30 ns added', 30),
-            ('raw-getppid', '(b) getppid, `syscall` in the program (SUD)',
+            ('raw-getppid', '(b) getppid, inline `syscall` in the program',
              args.sud_calls, None, None),
-            ('raw-write', '(b) write, `syscall` in the program (SUD)',
+            ('raw-write', '(b) write, inline `syscall` in the program',
              args.sud_calls, None, None),
-            ('jit-getppid', '(b) getppid, `syscall` in run-time code (SUD)',
+            ('jit-getppid', '(b) getppid, `syscall` in run-time code (SUD net)',
              args.sud_calls, None, None),
-            ('jit-write', '(b) write, `syscall` in run-time code (SUD)',
+            ('jit-write', '(b) write, `syscall` in run-time code (SUD net)',
              args.sud_calls, None, None)):
         argv = [sloop, mode, str(n)]
         measure(Row(label, 'ns/call', target, tv),
@@ -286,6 +286,10 @@ def main():
     out.append('|---|---|---|---|---|---|---|')
     for r in rows:
         out.append(row_line(r))
+    out.append('')
+    out.append('An inline `syscall` in the program is trapped by the SUD net '
+               'unless DEFUSE also patches the program\'s own code at load; '
+               'a `syscall` in a page made at run time is always trapped.')
     errors = [r for r in rows if r.error]
     if errors:
         out.append('')

@@ -69,6 +69,7 @@ struct defuse_global {
 	char preload_path[512];		/* this library, for LD_PRELOAD at exec */
 	int debug;			/* DEFUSE_DEBUG set */
 	int net;			/* SUD armed (DEFUSE_NET is not "off") */
+	int test_marker;		/* DEFUSE_TEST_MARKER=1 (tests/capture) */
 };
 extern struct defuse_global defuse_g HIDDEN;
 
@@ -91,6 +92,13 @@ long defuse_clone_child(struct defuse_syscall *sc) HIDDEN;
 long defuse_clone_parent(struct defuse_syscall *sc) HIDDEN;
 long defuse_sigreturn_hook(struct defuse_syscall *sc) HIDDEN;
 void defuse_dispatch_init(void) HIDDEN;
+
+/*
+ * A call DEFUSE answered itself, without the kernel: under
+ * DEFUSE_TEST_MARKER=1, tell the outside observer with an invalid call
+ * 0xdee(nr) from the own gate, so strace can count what it cannot see.
+ */
+void defuse_note_emulated(long nr) HIDDEN;
 
 /* sigsys.c: the net. */
 int defuse_sud_arm(void) HIDDEN;

@@ -53,6 +53,12 @@ void defuse_dispatch_init(void)
 	special[SYS_exit_group] = SP_NORETURN;
 }
 
+void defuse_note_emulated(long nr)
+{
+	if (defuse_g.test_marker)
+		sys1(0xdee, nr);
+}
+
 long defuse_forward(const struct defuse_syscall *sc)
 {
 	return defuse_gate_forward(sc->nr, sc->a[0], sc->a[1], sc->a[2],
@@ -147,6 +153,7 @@ static long traced(struct defuse_syscall *sc, int kind)
 	uint64_t t0;
 	long r;
 
+	trace_count(sc->nr);
 	if (kind == SP_NORETURN) {
 		trace_record(sc, 0, 0, 0);
 		return defuse_forward(sc);
@@ -188,8 +195,10 @@ long defuse_clone_before(struct defuse_syscall *sc)
 	struct defuse_thread *self = &defuse_self;
 
 	self->clone_nr = sc->nr;
-	if (self->tracing)
+	if (self->tracing) {
+		trace_count(sc->nr);
 		self->clone_t0 = trace_now();
+	}
 	return sc->nr;
 }
 
@@ -227,7 +236,9 @@ long defuse_clone_child(struct defuse_syscall *sc)
 
 long defuse_sigreturn_hook(struct defuse_syscall *sc)
 {
-	if (defuse_self.tracing)
+	if (defuse_self.tracing) {
+		trace_count(sc->nr);
 		trace_record(sc, 0, 0, 0);
+	}
 	return sc->nr;
 }

@@ -94,7 +94,8 @@ static void defuse_init(int argc, char **argv, char **envp)
 	if (defuse_sigsys_install() == 0 && !net_off())
 		defuse_g.net = defuse_sud_arm() == 0;
 
-	if (marker && !strcmp(marker, "1"))
+	defuse_g.test_marker = marker && !strcmp(marker, "1");
+	if (defuse_g.test_marker)
 		sys6(TEST_MARKER_NR, defuse_gate_own_begin, defuse_gate_own_end,
 		     defuse_gate_forward_begin, defuse_gate_forward_end, 0, 0);
 	defuse_g.ready = 1;

@@ -121,13 +121,17 @@ long defuse_fd_guard(struct defuse_syscall *sc)
 {
 	switch (sc->nr) {
 	case SYS_close:
-		if (defuse_fd_is_reserved(sc->a[0]))
+		if (defuse_fd_is_reserved(sc->a[0])) {
+			defuse_note_emulated(sc->nr);
 			return -EBADF;
+		}
 		break;
 	case SYS_dup2:
 	case SYS_dup3:
-		if (defuse_fd_is_reserved(sc->a[0]))
+		if (defuse_fd_is_reserved(sc->a[0])) {
+			defuse_note_emulated(sc->nr);
 			return -EBADF;
+		}
 		if (defuse_fd_is_reserved(sc->a[1]))
 			evict(sc->a[1]);
 		break;

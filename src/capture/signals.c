@@ -97,6 +97,7 @@ long defuse_sig_action(struct defuse_syscall *sc)
 	if (defuse_copy_in(&act, uact, sizeof(act)))
 		return -EFAULT;
 	if (sig == SIGSYS) {
+		defuse_note_emulated(sc->nr);
 		old = app_sigsys;
 		if (uold && defuse_copy_out(uold, &old, sizeof(old)))
 			return -EFAULT;
@@ -115,6 +116,7 @@ long defuse_sig_action(struct defuse_syscall *sc)
 plain:
 	if (sig == SIGSYS && uold && (unsigned long)sc->a[3] == 8) {
 		/* A query: answer with the program's view. */
+		defuse_note_emulated(sc->nr);
 		old = app_sigsys;
 		return defuse_copy_out(uold, &old, sizeof(old)) ? -EFAULT : 0;
 	}

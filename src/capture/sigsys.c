@@ -63,6 +63,9 @@ static long trapped_clone(struct defuse_syscall *sc)
 	uint64_t t0 = defuse_self.tracing ? trace_now() : 0;
 	struct defuse_syscall call = *sc;
 
+	if (defuse_self.tracing)
+		trace_count(sc->nr);
+
 	switch (sc->nr) {
 	case SYS_vfork:
 		call.nr = SYS_clone;

@@ -179,13 +179,22 @@ static void write_line(const struct defuse_syscall *sc, long ret, int finished)
 	sys3(SYS_write, out_fd, buf, f.len);
 }
 
+static struct trace_row *row(long nr)
+{
+	return &table->row[(unsigned long)nr < TRACE_NR_MAX ? nr : TRACE_NR_MAX - 1];
+}
+
+void trace_count(long nr)
+{
+	if (table)
+		__atomic_add_fetch(&row(nr)->calls, 1, __ATOMIC_RELAXED);
+}
+
 void trace_record(const struct defuse_syscall *sc, long ret, uint64_t ns, int finished)
 {
 	if (table) {
-		unsigned long i = (unsigned long)sc->nr < TRACE_NR_MAX ? sc->nr : TRACE_NR_MAX - 1;
-		struct trace_row *r = &table->row[i];
+		struct trace_row *r = row(sc->nr);
 
-		__atomic_add_fetch(&r->calls, 1, __ATOMIC_RELAXED);
 		if (finished && sys_failed(ret))
 			__atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
 		if (ns)
@@ -198,11 +207,9 @@ void trace_record(const struct defuse_syscall *sc, long ret, uint64_t ns, int fi
 void trace_record_exec_failed(const struct defuse_syscall *sc, long ret, uint64_t ns)
 {
 	if (table) {
-		unsigned long i = (unsigned long)sc->nr < TRACE_NR_MAX ? sc->nr : TRACE_NR_MAX - 1;
-
 		if (sys_failed(ret))
-			__atomic_add_fetch(&table->row[i].errors, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&table->row[i].nsec, ns, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&row(sc->nr)->errors, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&row(sc->nr)->nsec, ns, __ATOMIC_RELAXED);
 	}
 	if (out_fd >= 0)
 		write_line(sc, ret, 1);

@@ -23,7 +23,14 @@ int trace_init(const char *spec) HIDDEN;
 uint64_t trace_now(void) HIDDEN;
 
 /*
- * Records one call: its counters, and its line when lines are wanted.
+ * Counts one call as it starts, as strace does: a process killed inside a
+ * call (SIGPIPE in write) has still made it.
+ */
+void trace_count(long nr) HIDDEN;
+
+/*
+ * Records how one counted call ended: errors, time, and its line when lines
+ * are wanted.
  * finished == 0 for calls that do not return (exit, a successful execve):
  * they are recorded before they happen, with ret ignored.
  */

@@ -56,6 +56,36 @@ import tempfile
 
 MARKER_NR = 0xDEF
 MARKER_NAMES = frozenset({'syscall_0x%x' % MARKER_NR, 'syscall_%d' % MARKER_NR})
+
+# A call DEFUSE answered itself (the kernel never saw it) is announced, under
+# DEFUSE_TEST_MARKER=1, by the invalid call 0xdee(nr) from the own gate.
+EMULATED_NR = 0xDEE
+EMULATED_NAMES = frozenset({'syscall_0x%x' % EMULATED_NR, 'syscall_%d' % EMULATED_NR})
+
+
+def _syscall_names(header='/usr/include/x86_64-linux-gnu/asm/unistd_64.h'):
+    names = {}
+    try:
+        for line in open(header):
+            m = re.match(r'#define __NR_(\w+)\s+(\d+)', line)
+            if m:
+                names[int(m.group(2))] = m.group(1)
+    except OSError:
+        pass
+    return names
+
+
+SYSCALL_NAMES = _syscall_names()
+
+
+def emulated_name(line):
+    """The name of the call an 0xdee note stands for."""
+    first = line.args.split(',')[0].strip() if line.args else ''
+    try:
+        nr = int(first, 0)
+    except ValueError:
+        raise LogError('line %d: cannot read the number in %r' % (line.lineno, line.text))
+    return SYSCALL_NAMES.get(nr, 'syscall_0x%x' % nr)
 CLONE_NAMES = frozenset({'clone', 'clone3', 'fork', 'vfork'})
 EXEC_NAMES = frozenset({'execve', 'execveat'})
 SYSCALL_INSN_LEN = 2        # `syscall` is 0f 05; strace prints the IP after it
@@ -238,6 +268,7 @@ def analyse(lines):
 
     # Pass 1: who cloned whom, and every own/forward range in the log.
     parent = {}
+    clone_ip = {}
     for ln in parsed:
         if ln.kind in ('call', 'resumed') and ln.name in CLONE_NAMES:
             child = ln.int_result()
@@ -248,10 +279,16 @@ def analyse(lines):
                         'reuse); the oracle cannot tell the two apart'
                         % (ln.lineno, child, ln.name))
                 parent[child] = ln.tid
+                clone_ip[child] = ln.ip
         elif ln.kind in ('call', 'unfinished') and ln.name in MARKER_NAMES:
             own, fwd = parse_marker_args(ln)
             a.own_ranges.add(own)
             a.forward_ranges.add(fwd)
+
+    # Processes DEFUSE starts for itself (the planner, on a plan-cache miss)
+    # come from an own-gate clone: they and their descendants are not the
+    # program's ("own" state, never counted, no marker expected).
+    own_children = {c for c, ip in clone_ip.items() if insn_in(ip, a.own_ranges)}
 
     # Pass 2: states, in log order.
     a.root_tid = parsed[0].tid
@@ -267,14 +304,17 @@ def analyse(lines):
             if p not in state:
                 raise LogError('line %d: tid %d appears before its parent %d'
                                % (ln.lineno, tid, p))
-            state[tid] = state[p]
+            state[tid] = 'own' if tid in own_children else state[p]
         a.tids.add(tid)
 
         if ln.kind in ('signal', 'exit'):
             continue
         if ln.kind == 'resumed':
-            if _successful_exec(ln):
+            if _successful_exec(ln) and state[tid] != 'own':
                 _new_image(a, state, image_of, ln)
+            continue
+        if state[tid] == 'own':
+            a.excluded[ln.name].append(('own', ln))
             continue
 
         # A call: complete or unfinished.
@@ -286,6 +326,10 @@ def analyse(lines):
                 im.marker = ln
         if state[tid] != 'post':
             a.excluded[ln.name].append(('pre', ln))
+        elif ln.name in EMULATED_NAMES and insn_in(ln.ip, a.own_ranges):
+            name = emulated_name(ln)
+            a.counts[name] += 1
+            a.counted[name].append(ln)
         elif insn_in(ln.ip, a.own_ranges):
             a.excluded[ln.name].append(('own', ln))
         else:
@@ -389,21 +433,37 @@ def format_table(expected, actual, only_diff=False):
     return '\n'.join([head, '-' * len(head)] + rows)
 
 
-def explain(analysis, name, limit=20):
-    """The S.log lines behind the strace count of one syscall name."""
+def explain(analysis, name, defuse_count, limit=25):
+    """The S.log lines behind the strace count of one syscall name.
+
+    When DEFUSE saw fewer calls, one of the counted lines escaped it; when it
+    saw more, it counted something the rule excludes: the lines it may have
+    taken (from before the marker of their image, or from an own gate) are
+    listed too, own ones first.
+    """
     out = []
     counted = analysis.counted.get(name, [])
-    out.append('  %s: %d counted line(s) in S.log%s'
-               % (name, len(counted), ', first %d:' % limit if len(counted) > limit else ':'))
+    out.append('%s: strace %d, defuse %d; counted S.log lines%s'
+               % (name, len(counted), defuse_count,
+                  ' (first %d)' % limit if len(counted) > limit else ''))
     for ln in counted[:limit]:
-        out.append('    %6d: %s' % (ln.lineno, ln.text))
-    excl = analysis.excluded.get(name, [])
-    if excl:
-        out.append('  %s: %d line(s) not counted (pre = before the marker of '
-                   'its image, own = from an own gate)%s'
-                   % (name, len(excl), ', last %d:' % limit if len(excl) > limit else ':'))
-        for why, ln in excl[-limit:]:
-            out.append('    %6d: [%s] %s' % (ln.lineno, why, ln.text))
+        out.append('  %7d: %s' % (ln.lineno, ln.text))
+    if defuse_count > len(counted):
+        excl = analysis.excluded.get(name, [])
+        own = [ln for why, ln in excl if why == 'own']
+        pre = [ln for why, ln in excl if why == 'pre']
+        if own:
+            out.append('  from an own gate, not counted%s:'
+                       % (' (first %d)' % limit if len(own) > limit else ''))
+            out += ['  %7d: %s' % (ln.lineno, ln.text) for ln in own[:limit]]
+        if pre:
+            out.append('  before the marker of their image, not counted%s:'
+                       % (' (last %d)' % limit if len(pre) > limit else ''))
+            out += ['  %7d: %s' % (ln.lineno, ln.text) for ln in pre[-limit:]]
+    if analysis.restarted.get(name):
+        out.append('  note: %d counted %s line(s) returned ERESTART*: the '
+                   'kernel restarts those by re-executing the same syscall '
+                   'instruction' % (analysis.restarted[name], name))
     return '\n'.join(out)
 
 
@@ -487,6 +547,7 @@ def run(defuse, argv, logdir, name='capture', expects=(), allow_unmarked=False,
         say('FAIL: no defuse binary at %s' % defuse)
         return 1
 
+    argv = list(argv)
     os.makedirs(logdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix=name + '-', dir=logdir)
     tmp = os.path.join(work, 'tmp')
@@ -496,12 +557,12 @@ def run(defuse, argv, logdir, name='capture', expects=(), allow_unmarked=False,
     stdout = os.path.join(work, 'stdout.txt')
     stderr = os.path.join(work, 'stderr.txt')
     cmd = [strace, '-f', '-i', '-qq', '-o', slog, '--',
-           os.path.abspath(defuse), 'trace', '-c', '-f', '-o', dtxt, '--'] + list(argv)
+           os.path.abspath(defuse), 'trace', '-c', '-f', '-o', dtxt, '--'] + argv
     env = dict(os.environ, DEFUSE_TEST_MARKER='1', TMPDIR=tmp)
 
     say('run: DEFUSE_TEST_MARKER=1 TMPDIR=%s %s' % (tmp, ' '.join(cmd)))
     with open(stdout, 'wb') as so, open(stderr, 'wb') as se:
-        rc = subprocess.run(cmd, env=env, cwd=tmp, stdin=subprocess.DEVNULL,
+        rc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL,
                             stdout=so, stderr=se).returncode
 
     problems = []
@@ -540,10 +601,8 @@ def run(defuse, argv, logdir, name='capture', expects=(), allow_unmarked=False,
             say('note: %d counted call(s) did not enter the kernel from a '
                 'forward gate: %s' % (off, ', '.join(
                     '%s %d' % kv for kv in sorted(analysis.outside_forward.items()))))
-    if analysis is not None and defuse_counts is not None:
-        say(format_table(analysis.counts, defuse_counts))
-
     if not problems:
+        say(format_table(analysis.counts, defuse_counts))
         say('PASS: %s' % name)
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -551,19 +610,14 @@ def run(defuse, argv, logdir, name='capture', expects=(), allow_unmarked=False,
             say('logs kept in %s' % work)
         return 0
 
-    say('')
     for p in problems:
         say('FAIL: %s' % p)
     if diff:
         say('')
         say(format_table(analysis.counts, defuse_counts, only_diff=True))
-        say('')
-        for n, _, _ in diff:
-            say(explain(analysis, n))
-            if analysis.restarted.get(n):
-                say('  note: %d of the counted %s lines returned ERESTART*: the '
-                    'kernel re-executed the syscall instruction itself'
-                    % (analysis.restarted[n], n))
+        for n, _, d in diff:
+            say('')
+            say(explain(analysis, n, d))
     say('')
     say('stdout of the run:')
     say(_tail(stdout))
