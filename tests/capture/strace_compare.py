@@ -26,7 +26,10 @@ thread id is either "pre" (not captured yet) or "post":
   parent's `resumed` line);
 - a successful execve/execveat sets its tid to pre (the new image's loader
   runs before DEFUSE does);
-- a marker line sets its tid to post and records the two ranges.
+- a marker line sets its tid to post and records the two ranges;
+- a tid created by a clone from an own gate is a DEFUSE helper (the planner)
+  and "own", as are its descendants: nothing in it counts, and its exec needs
+  no marker.
 
 A line is counted, under its syscall name, iff its tid is post and it does not
 come from an own gate: the `syscall` instruction, which starts 2 bytes before
@@ -36,10 +39,17 @@ itself comes from the own gate, so it is never counted.  `<unfinished ...>`
 lines are counted, `resumed` lines never; signal (`--- SIG ---`) and exit
 (`+++ ... +++`) lines are not calls.
 
+Calls DEFUSE answers itself never reach the kernel (rt_sigaction of SIGSYS,
+prctl of SUD, later calls on DEFUSE mounts), yet `defuse trace` counts them.
+DEFUSE announces each with the invalid call 0xdee(nr) from its own gate; in a
+post tid such a note counts as one call of nr, named from asm/unistd_64.h.
+
 The test passes iff strace's count equals DEFUSE's for every syscall name, and
 the run is not vacuous: the program exited 0, every image a process of the
 program exec'ed announced itself with a marker, and calls were counted at all
-(plus any --expect minimums).
+(plus any --expect minimums).  With --expect-escape NAME (a negative test,
+e.g. under DEFUSE_NET=off) the counts must instead differ for exactly the
+given names, strace seeing more.
 
 Usage: strace_compare.py --defuse BUILD/src/defuse [--logdir DIR] -- PROGRAM ARGS
 Exit status: 0 pass, 1 fail, 77 skip (strace missing or unable to trace).
@@ -80,12 +90,17 @@ SYSCALL_NAMES = _syscall_names()
 
 def emulated_name(line):
     """The name of the call an 0xdee note stands for."""
-    first = line.args.split(',')[0].strip() if line.args else ''
+    first = re.split(r'[,)]', line.args or '')[0].strip()
     try:
         nr = int(first, 0)
     except ValueError:
         raise LogError('line %d: cannot read the number in %r' % (line.lineno, line.text))
+    if not SYSCALL_NAMES:
+        raise LogError('line %d: cannot name emulated call %d: no syscall table '
+                       '(asm/unistd_64.h, from linux-libc-dev)' % (line.lineno, nr))
     return SYSCALL_NAMES.get(nr, 'syscall_0x%x' % nr)
+
+
 CLONE_NAMES = frozenset({'clone', 'clone3', 'fork', 'vfork'})
 EXEC_NAMES = frozenset({'execve', 'execveat'})
 SYSCALL_INSN_LEN = 2        # `syscall` is 0f 05; strace prints the IP after it
@@ -467,8 +482,14 @@ def explain(analysis, name, defuse_count, limit=25):
     return '\n'.join(out)
 
 
-def check(analysis, defuse_counts, expects=(), allow_unmarked=False):
-    """Every reason the run fails; empty when it passes."""
+def check(analysis, defuse_counts, expects=(), allow_unmarked=False,
+          escapes=()):
+    """Every reason the run fails, and the count differences.
+
+    escapes: names whose calls are meant to escape DEFUSE in this run (a
+    negative test of the oracle): then the counts must differ for exactly
+    those names, with strace seeing more, and agree everywhere else.
+    """
     problems = []
     if not analysis.markers:
         problems.append('no marker (syscall 0x%x) in S.log: DEFUSE never finished '
@@ -492,6 +513,15 @@ def check(analysis, defuse_counts, expects=(), allow_unmarked=False):
             problems.append('expected at least %d %s call(s) after start-up, '
                             'strace saw %d' % (least, name, analysis.counts.get(name, 0)))
     diff = compare(analysis.counts, defuse_counts)
+    if escapes:
+        escaped = {n for n, s, d in diff if s > d}
+        if escaped != set(escapes) or len(diff) != len(escaped):
+            problems.append('expected calls of exactly %s to escape DEFUSE '
+                            '(strace > defuse), got differences in %s'
+                            % (', '.join(sorted(escapes)),
+                               ', '.join(n for n, _, _ in diff) or 'nothing'))
+            return problems, diff
+        return problems, []
     if diff:
         problems.append('%d syscall name(s) counted differently'
                         % len(diff))
@@ -528,7 +558,7 @@ def _tail(path, n=40):
 
 
 def run(defuse, argv, logdir, name='capture', expects=(), allow_unmarked=False,
-        keep=False, out=sys.stdout):
+        keep=False, out=sys.stdout, escapes=()):
     """Run one case; returns the exit status (0 pass, 1 fail, 77 skip)."""
     def say(*a):
         print(*a, file=out)
@@ -587,7 +617,8 @@ def run(defuse, argv, logdir, name='capture', expects=(), allow_unmarked=False,
         problems.append('D.txt: %s' % e)
         defuse_counts = None
     if analysis is not None and defuse_counts is not None:
-        more, diff = check(analysis, defuse_counts, expects, allow_unmarked)
+        more, diff = check(analysis, defuse_counts, expects, allow_unmarked,
+                           escapes)
         problems += more
 
     if analysis is not None:
@@ -648,6 +679,10 @@ def main(argv=None):
                     help='strace must count at least N calls of NAME')
     ap.add_argument('--allow-unmarked', action='store_true',
                     help='accept exec\'ed images without a marker (static binaries)')
+    ap.add_argument('--expect-escape', action='append', default=[],
+                    metavar='NAME',
+                    help='negative test: calls of NAME must escape DEFUSE '
+                         '(strace counts more), and only those')
     ap.add_argument('--keep', action='store_true', help='keep the logs on success too')
     ap.add_argument('command', nargs=argparse.REMAINDER)
     args = ap.parse_args(argv)
@@ -657,7 +692,7 @@ def main(argv=None):
     if not cmd:
         ap.error('no PROGRAM after --')
     return run(args.defuse, cmd, args.logdir, args.name, args.expect,
-               args.allow_unmarked, args.keep)
+               args.allow_unmarked, args.keep, escapes=args.expect_escape)
 
 
 if __name__ == '__main__':

@@ -285,6 +285,49 @@ class Counting(unittest.TestCase):
         self.assertEqual(dict(a.counts), {'wait4': 1, 'nanosleep': 1, 'restart_syscall': 1})
         self.assertEqual(dict(a.restarted), {'nanosleep': 1})
 
+    def test_emulated_calls_are_counted_from_their_note(self):
+        # rt_sigaction(SIGSYS) is answered by DEFUSE; the note 0xdee(13) from
+        # the own gate stands for it.  A note from anywhere else is no note.
+        a = sc.analyse(program(f'''
+            101   {OWN_A} syscall_0xdee(0xd, 0, 0, 0, 0, 0) = -1 ENOSYS (Function not implemented)
+            101   {FWD_A} rt_sigaction(SIGINT, NULL, {{sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}}, 8) = 0
+            101   {OWN_A} syscall_0xdee(0x9d, 0, 0, 0, 0, 0 <unfinished ...>
+            101   {OWN_A} <... syscall_0xdee resumed>) = -1 ENOSYS (Function not implemented)
+            101   {LIBC} syscall_0xdee(0xd, 0, 0, 0, 0, 0) = -1 ENOSYS (Function not implemented)
+        '''))
+        self.assertEqual(dict(a.counts), {'rt_sigaction': 2, 'prctl': 1, 'syscall_0xdee': 1})
+
+    def test_emulated_note_before_the_marker_is_not_counted(self):
+        lines = program('')
+        at = next(i for i, l in enumerate(lines) if 'syscall_0xdef' in l)
+        lines.insert(at, f'101   {OWN_A} syscall_0xdee(0xd, 0, 0, 0, 0, 0) = -1 ENOSYS (Function not implemented)')
+        self.assertEqual(dict(sc.analyse(lines).counts), {})
+
+    def test_emulated_note_unreadable(self):
+        with self.assertRaises(sc.LogError):
+            sc.analyse(program(f'''
+                101   {OWN_A} syscall_0xdee(what, 0, 0, 0, 0, 0) = -1 ENOSYS (Function not implemented)
+            '''))
+
+    def test_defuse_helper_processes_are_not_the_program(self):
+        # DEFUSE forks its planner from the own gate, after the marker: the
+        # helper, its exec and everything it and its children do are DEFUSE's.
+        a = sc.analyse(program(f'''
+            101   {OWN_A} clone(child_stack=NULL, flags=0 <unfinished ...>
+            101   {OWN_A} <... clone resumed>) = 105
+            105   {OWN_A} execve("/build/src/defuse-planner", ["defuse-planner"], 0x7ffd /* 0 vars */ <unfinished ...>
+            105   [00007f4b2350ab70] <... execve resumed>) = 0
+            105   [00007f4b2350ab80] openat(AT_FDCWD, "/proc/self/fd/7", O_RDONLY) = 3
+            105   [00007f4b2350ab90] clone(child_stack=NULL, flags=SIGCHLD) = 106
+            106   [00007f4b2350ab90] write(1, "x", 1) = 1
+            105   [00007f4b2350ab90] exit_group(0)  = ?
+            101   {OWN_A} wait4(105, NULL, __WALL, NULL) = 105
+            101   {FWD_A} getppid()      = 100
+        '''))
+        self.assertEqual(dict(a.counts), {'getppid': 1})
+        self.assertEqual(a.unmarked_images(), [])
+        self.assertEqual([im.tid for im in a.images], [101])
+
     def test_unknown_tid_is_an_error(self):
         with self.assertRaisesRegex(sc.LogError, 'without a clone'):
             sc.analyse(program(f'''
@@ -373,6 +416,16 @@ class Check(unittest.TestCase):
         problems, _ = sc.check(a, {'getppid': 2, 'exit_group': 1},
                                expects=[('getppid', 3)])
         self.assertEqual(len(problems), 1)
+
+    def test_expected_escapes(self):
+        a = sc.analyse(program(self.BODY))
+        ok = sc.check(a, {'getppid': 0, 'exit_group': 1}, escapes=['getppid'])
+        self.assertEqual(ok, ([], []))
+        for defuse in ({'getppid': 2, 'exit_group': 1},     # nothing escaped
+                       {'getppid': 0, 'exit_group': 0},     # more than expected
+                       {'getppid': 3, 'exit_group': 1}):    # defuse saw more
+            problems, _ = sc.check(a, defuse, escapes=['getppid'])
+            self.assertEqual(len(problems), 1, defuse)
 
     def test_vacuous_runs_fail(self):
         # No marker at all: nothing counted, an empty summary "matches".
