@@ -13,8 +13,10 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cpuid.h>
 #include "capture/capture.h"
+#include "capture/plan.h"
 #include "common/sys.h"
 #include "trace/trace.h"
 
@@ -66,6 +68,54 @@ static long selector_tpoff(void)
 	return (long)((uintptr_t)&defuse_self.sud_selector - tp);
 }
 
+/*
+ * The program sees the environment it would see without DEFUSE: our
+ * LD_PRELOAD entry and the DEFUSE_* settings are taken out (they were copied
+ * for exec.c, which puts them back in every new image).
+ */
+static void hide_from_environment(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	size_t ours = strlen(defuse_g.preload_path);
+	char *names[64];
+	int n = 0;
+
+	if (pre && ours) {
+		char rest[4096];
+		size_t len = 0;
+
+		for (const char *p = pre; *p;) {
+			size_t w = strcspn(p, ": ");
+
+			if (w && !(w == ours && !memcmp(p, defuse_g.preload_path, w)) &&
+			    len + w + 2 < sizeof(rest)) {
+				if (len)
+					rest[len++] = ':';
+				memcpy(rest + len, p, w);
+				len += w;
+			}
+			p += w;
+			p += strspn(p, ": ");
+		}
+		rest[len] = 0;
+		if (len)
+			setenv("LD_PRELOAD", rest, 1);
+		else
+			unsetenv("LD_PRELOAD");
+	}
+	for (char **e = environ; *e && n < 64; e++) {
+		if (strncmp(*e, "DEFUSE_", 7))
+			continue;
+		names[n] = strndup(*e, strcspn(*e, "="));
+		if (names[n])
+			n++;
+	}
+	for (int i = 0; i < n; i++) {
+		unsetenv(names[i]);
+		free(names[i]);
+	}
+}
+
 __attribute__((constructor))
 static void defuse_init(int argc, char **argv, char **envp)
 {
@@ -82,9 +132,9 @@ static void defuse_init(int argc, char **argv, char **envp)
 	defuse_dispatch_init();
 	defuse_usermem_refresh_pid();
 	defuse_sig_init(getenv("DEFUSE_SIGSYS"));
-	unsetenv("DEFUSE_SIGSYS");	/* state for this image only */
 	traced = trace_init(getenv("DEFUSE_TRACE"));
 
+	plan_cache_dir();	/* reads DEFUSE_CACHE_DIR before it is hidden */
 	defuse_objects_patch_loaded();
 	/*
 	 * While SUD is armed every system call of the process takes the
@@ -94,6 +144,7 @@ static void defuse_init(int argc, char **argv, char **envp)
 	if (defuse_sigsys_install() == 0 && !net_off())
 		defuse_g.net = defuse_sud_arm() == 0;
 
+	hide_from_environment();
 	defuse_g.test_marker = marker && !strcmp(marker, "1");
 	if (defuse_g.test_marker)
 		sys6(TEST_MARKER_NR, defuse_gate_own_begin, defuse_gate_own_end,

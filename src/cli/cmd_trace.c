@@ -74,7 +74,7 @@ int cmd_trace(int argc, char **argv)
 		return 2;
 	}
 	if (outpath) {
-		out = fopen(outpath, "w");
+		out = fopen(outpath, "we");	/* not inherited by the command */
 		if (!out) {
 			fprintf(stderr, "defuse trace: %s: %s\n", outpath, strerror(errno));
 			return 2;
@@ -109,5 +109,5 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (out != stderr)
 		fclose(out);
-	return status;
+	launch_exit_like(status);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,7 +66,8 @@ static void forward_signal(int sig)
 		kill(root_child, sig);
 }
 
-static void child_exec(char **argv, char *const *extra_env, const char *preload)
+/* Sets the environment up for DEFUSE and replaces this process by argv. */
+static void exec_with_preload(char **argv, char *const *extra_env, const char *preload)
 {
 	const char *old = getenv("LD_PRELOAD");
 	char *value;
@@ -97,7 +99,37 @@ static void child_exec(char **argv, char *const *extra_env, const char *preload)
 	setenv("LD_PRELOAD", value, 1);
 	execvp(argv[0], argv);
 	fprintf(stderr, "defuse: cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+}
+
+int launch_exec(char **argv)
+{
+	char preload[PATH_MAX];
+
+	if (launch_find_preload(preload, sizeof(preload)))
+		return 127;
+	fflush(NULL);
+	exec_with_preload(argv, NULL, preload);
+	return errno == ENOENT ? 127 : 126;
+}
+
+void launch_exit_like(int wstatus)
+{
+	if (WIFSIGNALED(wstatus)) {
+		int sig = WTERMSIG(wstatus);
+		struct rlimit none = { 0, 0 };
+		sigset_t set;
+
+		/* Die of the same signal, without a core of our own. */
+		setrlimit(RLIMIT_CORE, &none);
+		fflush(NULL);
+		signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(sig);
+		exit(128 + sig);
+	}
+	exit(WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 127);
 }
 
 int launch_and_wait(char **argv, char *const *extra_env, int *root_pid_out)
@@ -118,8 +150,10 @@ int launch_and_wait(char **argv, char *const *extra_env, int *root_pid_out)
 		perror("defuse: fork");
 		return 127;
 	}
-	if (pid == 0)
-		child_exec(argv, extra_env, preload);
+	if (pid == 0) {
+		exec_with_preload(argv, extra_env, preload);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
 	root_child = pid;
 	if (root_pid_out)
 		*root_pid_out = pid;
@@ -141,9 +175,5 @@ int launch_and_wait(char **argv, char *const *extra_env, int *root_pid_out)
 		if (w == pid)
 			root_status = status;
 	}
-	if (root_status < 0)
-		return 127;
-	if (WIFSIGNALED(root_status))
-		return 128 + WTERMSIG(root_status);
-	return WEXITSTATUS(root_status);
+	return root_status < 0 ? 127 << 8 : root_status;
 }

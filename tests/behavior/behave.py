@@ -71,10 +71,12 @@ class Result:
 
 def run_step(step, scratch, env, prefix):
     """Run one step in its own session; kill whatever it leaves behind."""
+    cwd = os.path.normpath(os.path.join(scratch, step.cwd))
     e = dict(env)
+    e['PWD'] = cwd      # as a shell would set it (sh wrappers add it anyway)
     e.update(step.env)
     argv = prefix + step.argv
-    p = subprocess.Popen(argv, cwd=os.path.join(scratch, step.cwd), env=e,
+    p = subprocess.Popen(argv, cwd=cwd, env=e,
                          stdin=subprocess.PIPE if step.stdin is not None
                          else subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -84,9 +86,7 @@ def run_step(step, scratch, env, prefix):
         out, err = p.communicate(step.stdin)
         # Anything of the command's still running a moment later?
         for _ in range(40):
-            try:
-                os.killpg(p.pid, 0)
-            except ProcessLookupError:
+            if not group_running(p.pid):
                 break
             time.sleep(0.05)
         else:
@@ -102,6 +102,23 @@ def run_step(step, scratch, env, prefix):
     r = Result(p.returncode, out, err)
     r.leftover = leftover
     return r
+
+
+def group_running(pgid):
+    """Whether a process of group pgid runs (zombies do not count: orphans
+    wait for whoever reaps them, which need not be quick)."""
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(')') + 2:].split()
+        if int(fields[2]) == pgid and fields[0] not in 'ZX':
+            return True
+    return False
 
 
 def normalize(data, scratch):
@@ -731,6 +748,59 @@ def case_strace(ctx):
     ], []
 
 
+FDS_PY = r'''
+import os, subprocess, sys
+# The lowest free numbers go to the program: 0-2 are stdio, so 3 comes next.
+a = os.open('/dev/null', os.O_RDONLY)
+b = os.dup(a)
+print('open ->', a, 'dup ->', b)
+os.dup2(a, 7)
+print('dup2 onto 7 ->', os.readlink('/proc/self/fd/7'))
+os.close(7)
+try:
+    os.close(7)
+except OSError as e:
+    print('second close:', e.errno)
+print('fcntl F_DUPFD from 0 ->', __import__('fcntl').fcntl(a, 0, 0))
+r, w = os.pipe()
+print('pipe ->', r, w)
+# A child started with close_fds sees only stdio; one without sees ours too.
+out = subprocess.check_output([sys.executable, '-c',
+    'import os; print(os.open("/dev/null", os.O_RDONLY))'])
+print('child with close_fds opens ->', out.decode().strip())
+out = subprocess.check_output([sys.executable, '-c',
+    'import os; print(os.open("/dev/null", os.O_RDONLY))'], close_fds=False)
+print('child without close_fds opens ->', out.decode().strip())
+'''
+
+
+@case('fds', needs=('python3',))
+def case_fds(ctx):
+    # Descriptor numbers are the kernel's and the program's alone.
+    write(os.path.join(ctx.dir, 'fds.py'), FDS_PY)
+    return [
+        Step([ctx.tool('python3'), 'fds.py']),
+        Step(['bash', '-c', 'exec 3</dev/null 4>out.txt; '
+              'readlink /proc/$$/fd/3 /proc/$$/fd/4; exec {n}<fds.py; '
+              'echo "next named fd: $n"']),
+    ], []
+
+
+@case('environ', needs=('python3',))
+def case_environ(ctx):
+    # The environment a program sees is the one it was given: nothing added
+    # (LD_PRELOAD included), also after `env -i` and across exec.
+    return [
+        Step(['env', '-i', '/usr/bin/env']),
+        Step(['env', '-i', 'A=1', 'B=2', '/usr/bin/env']),
+        Step(['/usr/bin/env'], sort_stdout=True),
+        Step(['bash', '-c', 'env | sort; exec env -u HOME /usr/bin/env | sort']),
+        Step([ctx.tool('python3'), '-c',
+              'import os; print(sorted(os.environ))'],
+             env={'PYENV_VERSION': os.environ.get('PYENV_VERSION', '')}),
+    ], []
+
+
 def sig_case(mode, restart):
     def fn(ctx):
         return [Step([ctx.tool('sigloop'), mode, restart],
@@ -743,9 +813,14 @@ for _m in ('thread', 'child'):
         case('sigloop-%s-%s' % (_m, _r), needs=('sigloop',))(sig_case(_m, _r))
 
 
-@case('sigsys', needs=('sigsys',))
-def case_sigsys(ctx):
-    return [Step([ctx.tool('sigsys')])], []
+def sigsys_case(via):
+    def fn(ctx):
+        return [Step([ctx.tool('sigsys'), via])], []
+    return fn
+
+
+case('sigsys', needs=('sigsys',))(sigsys_case('inline'))
+case('sigsys-jit', needs=('sigsys',))(sigsys_case('jit'))
 
 
 # ---------------------------------------------------------------------------

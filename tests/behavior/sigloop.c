@@ -13,16 +13,18 @@
  * off the CPU inside it), then sends SIGUSR1.  The kernel's answer is then
  * fixed: without SA_RESTART a blocked pipe read or write fails with EINTR;
  * with SA_RESTART it is restarted and completes when the helper unblocks it;
- * clock_nanosleep fails with EINTR either way.  Each call is made once through
- * glibc (a patched site under capture) and once through a `syscall`
- * instruction in this program (which capture can only catch with its SUD net).
+ * clock_nanosleep fails with EINTR either way.  Each call is made three ways:
+ * through glibc (a patched site under capture), through a `syscall`
+ * instruction in this program (patched too if capture patches the program),
+ * and through a `syscall` instruction in a page of code made at run time,
+ * which only capture's SUD net can catch.
  *
  * Phase B is a storm: a producer process writes a known byte sequence into a
  * pipe while a sender (a thread, or a child process) sends SIGUSR1 to the
  * main thread a fixed number of times, each time waiting for the handler to
  * run before sending the next, so every signal is delivered and counted.  The
- * main thread reads the pipe, writes to /dev/null and sleeps, alternating
- * glibc calls and inline `syscall` instructions.  Checked: every byte arrives
+ * main thread reads the pipe, writes to /dev/null and sleeps, rotating
+ * through the three ways of making the calls.  Checked: every byte arrives
  * in order, every handler run is counted, and no call fails except with EINTR
  * where the kernel allows it (never for a pipe read under SA_RESTART, never
  * for a write to /dev/null).
@@ -70,10 +72,37 @@ static long raw4(long nr, long a, long b, long c, long d)
 	return ret;
 }
 
-/* Inline system calls, returning -1 and setting errno like glibc does. */
-static long raw(long nr, long a, long b, long c, long d)
+/*
+ * The same in a page made at run time:
+ * mov %rdi,%rax; mov %rsi,%rdi; mov %rdx,%rsi; mov %rcx,%rdx; mov %r8,%r10;
+ * syscall; ret
+ */
+static const unsigned char jit_code[] = {
+	0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca,
+	0x4d, 0x89, 0xc2, 0x0f, 0x05, 0xc3,
+};
+static long (*jit4)(long nr, long a, long b, long c, long d);
+
+static void make_jit(void)
 {
-	long r = raw4(nr, a, b, c, d);
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		abort();
+	memcpy(p, jit_code, sizeof jit_code);
+	if (mprotect(p, 4096, PROT_READ | PROT_EXEC))
+		abort();
+	jit4 = (long (*)(long, long, long, long, long))p;
+}
+
+/* How a system call is made. */
+enum via { VIA_GLIBC, VIA_INLINE, VIA_JIT };
+static const char *via_name[] = { "glibc", "inline", "jit" };
+
+/* Raw system calls, returning -1 and setting errno like glibc does. */
+static long rawvia(enum via via, long nr, long a, long b, long c, long d)
+{
+	long r = via == VIA_JIT ? jit4(nr, a, b, c, d) : raw4(nr, a, b, c, d);
 	if (r < 0 && r > -4096) {
 		errno = (int)-r;
 		return -1;
@@ -102,9 +131,11 @@ static void on_usr1(int sig)
 	(void)sig;
 	if (write(devnull, &c, 1) != 1)
 		atomic_fetch_add(&sh->handler_errors, 1);
-	if (raw(SYS_write, devnull, (long)&c, 1, 0) != 1)
+	if (rawvia(VIA_INLINE, SYS_write, devnull, (long)&c, 1, 0) != 1)
 		atomic_fetch_add(&sh->handler_errors, 1);
-	if (raw(SYS_getppid, 0, 0, 0, 0) != getppid())
+	if (rawvia(VIA_JIT, SYS_write, devnull, (long)&c, 1, 0) != 1)
+		atomic_fetch_add(&sh->handler_errors, 1);
+	if (rawvia(VIA_JIT, SYS_getppid, 0, 0, 0, 0) != getppid())
 		atomic_fetch_add(&sh->handler_errors, 1);
 	errno = saved;
 	atomic_fetch_add(&sh->handled, 1);
@@ -240,7 +271,7 @@ static void *phase_a_helper(void *arg)
 	return NULL;
 }
 
-static void phase_a(enum op op, int inline_call)
+static void phase_a(enum op op, enum via via)
 {
 	static const char *names[] = { "read", "write", "clock_nanosleep" };
 	struct phase_a pa = { .op = op };
@@ -268,20 +299,20 @@ static void phase_a(enum op op, int inline_call)
 
 	errno = 0;
 	if (op == OP_READ) {
-		if (inline_call)
-			r = raw(SYS_read, pa.fds[0], (long)&c, 1, 0);
+		if (via != VIA_GLIBC)
+			r = rawvia(via, SYS_read, pa.fds[0], (long)&c, 1, 0);
 		else
 			r = read(pa.fds[0], &c, 1);
 	} else if (op == OP_WRITE) {
-		if (inline_call)
-			r = raw(SYS_write, pa.fds[1], (long)&c, 1, 0);
+		if (via != VIA_GLIBC)
+			r = rawvia(via, SYS_write, pa.fds[1], (long)&c, 1, 0);
 		else
 			r = write(pa.fds[1], &c, 1);
 	} else {
 		struct timespec ts = { 30, 0 }, rem = { 0, 0 };
-		if (inline_call)
-			r = raw(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0,
-				(long)&ts, (long)&rem);
+		if (via != VIA_GLIBC)
+			r = rawvia(via, SYS_clock_nanosleep, CLOCK_MONOTONIC, 0,
+				   (long)&ts, (long)&rem);
 		else {
 			/* glibc returns the error number instead of -1. */
 			int e = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &rem);
@@ -295,8 +326,7 @@ static void phase_a(enum op op, int inline_call)
 	err = errno;
 	pthread_join(th, NULL);
 
-	printf("phase A %-6s %-15s -> ", inline_call ? "inline" : "glibc",
-	       names[op]);
+	printf("phase A %-6s %-15s -> ", via_name[via], names[op]);
 	if (r < 0)
 		printf("-1 %s\n", err == EINTR ? "EINTR" : strerror(err));
 	else if (op == OP_READ)
@@ -407,14 +437,16 @@ static void phase_b(int use_child)
 	}
 
 	while (!eof || !storm_done) {
-		int use_raw = iter++ & 1;
+		enum via via = (enum via)(iter++ % 3);
 		ssize_t n;
 		struct timespec ts = { 0, 1000 };
 
 		if (!eof) {
 			errno = 0;
-			n = use_raw ? raw(SYS_read, p[0], (long)buf, sizeof buf, 0)
-				    : read(p[0], buf, sizeof buf);
+			n = via != VIA_GLIBC
+				? rawvia(via, SYS_read, p[0], (long)buf,
+					 sizeof buf, 0)
+				: read(p[0], buf, sizeof buf);
 			if (n < 0) {
 				if (errno == EINTR)
 					read_eintr++;
@@ -427,22 +459,24 @@ static void phase_b(int use_child)
 					if (buf[i] != pattern(got + (uint64_t)i))
 						bad_bytes++;
 				got += (uint64_t)n;
-				ssize_t w = use_raw
-					? raw(SYS_write, devnull, (long)buf, n, 0)
+				ssize_t w = via != VIA_GLIBC
+					? rawvia(via, SYS_write, devnull,
+						 (long)buf, n, 0)
 					: write(devnull, buf, (size_t)n);
 				if (w != n)
 					errors++;
 			}
 		}
 		errno = 0;
-		if ((use_raw ? raw(SYS_nanosleep, (long)&ts, 0, 0, 0)
+		if ((via != VIA_GLIBC
+			     ? rawvia(via, SYS_nanosleep, (long)&ts, 0, 0, 0)
 			     : nanosleep(&ts, NULL))) {
 			if (errno == EINTR)
 				sleep_eintr++;
 			else
 				errors++;
 		}
-		if (raw(SYS_getppid, 0, 0, 0, 0) != getppid())
+		if (rawvia(VIA_JIT, SYS_getppid, 0, 0, 0, 0) != getppid())
 			errors++;
 
 		if (use_child) {
@@ -512,13 +546,14 @@ int main(int argc, char **argv)
 	if (devnull < 0)
 		die("/dev/null");
 	main_tid = (pid_t)syscall(SYS_gettid);
+	make_jit();
 	install();
 
 	printf("sigloop %s %s\n", argv[1], argv[2]);
-	for (int inl = 0; inl < 2; inl++) {
-		phase_a(OP_READ, inl);
-		phase_a(OP_WRITE, inl);
-		phase_a(OP_SLEEP, inl);
+	for (enum via via = VIA_GLIBC; via <= VIA_JIT; via++) {
+		phase_a(OP_READ, via);
+		phase_a(OP_WRITE, via);
+		phase_a(OP_SLEEP, via);
 	}
 	phase_b(use_child);
 	printf("handler runs in total: %u\n", atomic_load(&sh->handled));

@@ -9,9 +9,14 @@
  * kernel carries them.  All output is deterministic; a native run is the
  * reference.
  *
- *   sigsys            run every check
- *   sigsys exec-ign   (internal) the image exec'ed with SIGSYS ignored
- *   sigsys exec-mask  (internal) the image exec'ed with SIGSYS blocked
+ *   sigsys inline|jit            run every check
+ *   sigsys exec-ign inline|jit   (internal) the image exec'ed with SIGSYS ignored
+ *   sigsys exec-mask inline|jit  (internal) the image exec'ed with SIGSYS blocked
+ *
+ * "inline" makes its raw system calls with a `syscall` instruction in this
+ * program's code (which capture may patch); "jit" with one in a page made at
+ * run time, which only capture's SUD net can catch: then the traps happen
+ * while the program blocks SIGSYS, inside its own SIGSYS handler, and so on.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -33,15 +39,42 @@ static volatile int last_signo, last_code, last_pid_ok, last_value;
 static volatile int inline_ok, glibc_ok, mask_sys, mask_usr2;
 static volatile pid_t last_tid;
 
+static const char *via = "inline";
+static long (*jit4)(long nr, long a, long b, long c, long d);
+
 static long raw(long nr, long a, long b, long c, long d)
 {
 	long ret;
 	register long r10 __asm__("r10") = d;
+
+	if (jit4)
+		return jit4(nr, a, b, c, d);
 	__asm__ volatile("syscall"
 			 : "=a"(ret)
 			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
 			 : "rcx", "r11", "memory");
 	return ret;
+}
+
+/*
+ * mov %rdi,%rax; mov %rsi,%rdi; mov %rdx,%rsi; mov %rcx,%rdx; mov %r8,%r10;
+ * syscall; ret
+ */
+static const unsigned char jit_code[] = {
+	0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca,
+	0x4d, 0x89, 0xc2, 0x0f, 0x05, 0xc3,
+};
+
+static void make_jit(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		abort();
+	memcpy(p, jit_code, sizeof jit_code);
+	if (mprotect(p, 4096, PROT_READ | PROT_EXEC))
+		abort();
+	jit4 = (long (*)(long, long, long, long, long))p;
 }
 
 static void die(const char *what)
@@ -200,6 +233,19 @@ static void on_usr1(int sig)
 	usr1_mask_sys = sigismember(&cur, SIGSYS);
 }
 
+/* A handler on a small alternate stack that makes system calls. */
+static volatile int alt_ok, alt_on_stack;
+static char *alt_base;
+static void on_usr2_alt(int sig)
+{
+	char here;
+
+	(void)sig;
+	alt_on_stack = &here > alt_base && &here < alt_base + SIGSTKSZ;
+	alt_ok = raw(SYS_getppid, 0, 0, 0, 0) == getppid() &&
+		 raw(SYS_write, 1, (long)"", 0, 0) == 0;
+}
+
 static void *send_usr1_later(void *arg)
 {
 	pid_t tid = *(pid_t *)arg;
@@ -239,7 +285,7 @@ static int run_child(const char *what, const char *arg, int ign, int block)
 		if (block)
 			block_sigsys(SIG_BLOCK);
 		if (arg) {
-			execl(self, self, arg, (char *)NULL);
+			execl(self, self, arg, via, (char *)NULL);
 			die("execl");
 		}
 		struct rlimit rl = { 0, 0 };
@@ -302,14 +348,23 @@ int main(int argc, char **argv)
 
 	self = argv[0];
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 2 && !strcmp(argv[1], "exec-ign"))
+	if (argc >= 2 && strcmp(argv[argc - 1], "inline") &&
+	    strcmp(argv[argc - 1], "jit"))
+		argc = 0;
+	if (argc >= 2) {
+		via = argv[argc - 1];
+		if (!strcmp(via, "jit"))
+			make_jit();
+	}
+	if (argc == 3 && !strcmp(argv[1], "exec-ign"))
 		return exec_ign();
-	if (argc == 2 && !strcmp(argv[1], "exec-mask"))
+	if (argc == 3 && !strcmp(argv[1], "exec-mask"))
 		return exec_mask();
-	if (argc != 1) {
-		fprintf(stderr, "usage: sigsys\n");
+	if (argc != 2) {
+		fprintf(stderr, "usage: sigsys inline|jit\n");
 		return 2;
 	}
+	printf("raw system calls: %s\n", via);
 
 	print_disposition("initial disposition:");
 	print_mask("initial mask:");
@@ -417,6 +472,30 @@ int main(int argc, char **argv)
 		pthread_join(th, NULL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		print_mask("  mask after sigsuspend:");
+	}
+
+	/* A handler on an alternate stack of SIGSTKSZ bytes. */
+	{
+		struct sigaction sa;
+		stack_t ss = { .ss_size = SIGSTKSZ }, old;
+
+		alt_base = malloc(SIGSTKSZ);
+		ss.ss_sp = alt_base;
+		if (!alt_base || sigaltstack(&ss, &old))
+			die("sigaltstack");
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_usr2_alt;
+		sa.sa_flags = SA_ONSTACK;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR2, &sa, NULL);
+		raise(SIGUSR2);
+		printf("%-34s on it: %s, system calls: %s\n",
+		       "handler on a SIGSTKSZ altstack:",
+		       alt_on_stack ? "yes" : "NO", alt_ok ? "ok" : "WRONG");
+		signal(SIGUSR2, SIG_DFL);
+		ss.ss_flags = SS_DISABLE;
+		sigaltstack(&ss, NULL);
+		free(alt_base);
 	}
 
 	/* SA_RESETHAND: one run, then the default again. */
