@@ -49,6 +49,7 @@ struct defuse_thread {
 	char tracing;		/* this thread's calls are traced */
 	char sigsys_blocked;	/* the program believes SIGSYS is blocked */
 	char sigsys_pending;	/* a non-SUD SIGSYS arrived while "blocked" */
+	char net_armed;		/* SUD is armed in this thread */
 	long sigsys_info[16];	/* its siginfo, re-sent on unblock */
 	long pid;		/* getpid(), cached per thread: a vfork child
 				   shares the parent's memory but not the
@@ -68,7 +69,9 @@ struct defuse_global {
 	long selector_tpoff;		/* &defuse_self.sud_selector - %fs base */
 	char preload_path[512];		/* this library, for LD_PRELOAD at exec */
 	int debug;			/* DEFUSE_DEBUG set */
-	int net;			/* SUD armed (DEFUSE_NET is not "off") */
+	int net_mode;			/* DEFUSE_NET: NET_AUTO, NET_ON, NET_OFF */
+	int net_wanted;			/* threads should have SUD armed; only
+					   ever goes from 0 to 1 (see net.c) */
 	int test_marker;		/* DEFUSE_TEST_MARKER=1 (tests/capture) */
 };
 extern struct defuse_global defuse_g HIDDEN;
@@ -100,6 +103,18 @@ void defuse_dispatch_init(void) HIDDEN;
  */
 void defuse_note_emulated(long nr) HIDDEN;
 
+/* net.c: when the SUD net is armed. */
+enum { NET_AUTO, NET_ON, NET_OFF };
+void defuse_net_init(const char *mode) HIDDEN;
+void defuse_net_want(const char *why) HIDDEN;
+void defuse_net_catch_up(void) HIDDEN;
+void defuse_net_watch(const struct defuse_syscall *sc, long ret) HIDDEN;
+static inline void defuse_net_check(void)
+{
+	if (unlikely(defuse_g.net_wanted != defuse_self.net_armed))
+		defuse_net_catch_up();
+}
+
 /* sigsys.c: the net. */
 int defuse_sud_arm(void) HIDDEN;
 int defuse_sigsys_install(void) HIDDEN;
@@ -126,6 +141,8 @@ extern int defuse_fd_nreserved HIDDEN;
 
 /* objects.c: finds and patches the syscall sites of loaded code. */
 void defuse_objects_patch_loaded(void) HIDDEN;
+/* Code seen that is not fully patched (refused sites, no plan, ...). */
+int defuse_objects_unpatched(void) HIDDEN;
 void defuse_objects_mapped(long addr, long len, long prot, long fd, long off) HIDDEN;
 long defuse_objects_mapped_cold(void *args) HIDDEN;
 

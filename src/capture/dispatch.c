@@ -48,6 +48,8 @@ void defuse_dispatch_init(void)
 	special[SYS_close_range] = SP_FDGUARD;
 	special[SYS_mmap] = SP_MMAP;
 	special[SYS_mprotect] = SP_MMAP;
+	special[SYS_pkey_mprotect] = SP_MMAP;
+	special[SYS_shmat] = SP_MMAP;
 	special[SYS_prctl] = SP_PRCTL;
 	special[SYS_exit] = SP_NORETURN;
 	special[SYS_exit_group] = SP_NORETURN;
@@ -85,15 +87,20 @@ void defuse_objects_mapped(long addr, long len, long prot, long fd, long off)
 	defuse_self.in_defuse = was;
 }
 
-/* A new executable mapping may be a library being loaded: patch it. */
+/*
+ * New executable memory: a library being loaded gets patched; code that
+ * cannot be patched arms the net (net.c) before it can run.
+ */
 static long do_mmap(struct defuse_syscall *sc)
 {
 	long r = defuse_forward(sc);
 
-	if (sys_failed(r) || !(sc->a[2] & PROT_EXEC))
+	if (sys_failed(r))
 		return r;
-	if (sc->nr == SYS_mmap && !(sc->a[3] & MAP_ANONYMOUS) && (int)sc->a[4] >= 0)
+	if (sc->nr == SYS_mmap && (sc->a[2] & PROT_EXEC) &&
+	    !(sc->a[3] & MAP_ANONYMOUS) && (int)sc->a[4] >= 0)
 		defuse_objects_mapped(r, sc->a[1], sc->a[2], sc->a[4], sc->a[5]);
+	defuse_net_watch(sc, r);
 	return r;
 }
 
@@ -178,6 +185,7 @@ long defuse_dispatch(struct defuse_syscall *sc)
 
 	if (unlikely(self->in_defuse))
 		return own(sc);
+	defuse_net_check();
 	kind = special_kind(sc->nr);
 	if (unlikely(self->tracing))
 		return traced(sc, kind);
@@ -194,6 +202,8 @@ long defuse_clone_before(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
 
+	/* Armed before the clone: a vfork child shares this TLS. */
+	defuse_net_check();
 	self->clone_nr = sc->nr;
 	if (self->tracing) {
 		trace_count(sc->nr);
@@ -229,8 +239,8 @@ long defuse_clone_child(struct defuse_syscall *sc)
 	self->sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 	self->tracing = defuse_g.trace && defuse_g.follow;
 	defuse_usermem_refresh_pid();
-	if (defuse_g.net)
-		defuse_sud_arm();
+	self->net_armed = 0;	/* SUD is not inherited */
+	defuse_net_catch_up();
 	return sc->nr;
 }
 

@@ -53,13 +53,6 @@ static void find_self(void)
 	}
 }
 
-static int net_off(void)
-{
-	const char *net = getenv("DEFUSE_NET");
-
-	return net && !strcmp(net, "off");
-}
-
 static long selector_tpoff(void)
 {
 	uintptr_t tp;
@@ -136,13 +129,14 @@ static void defuse_init(int argc, char **argv, char **envp)
 
 	plan_cache_dir();	/* reads DEFUSE_CACHE_DIR before it is hidden */
 	defuse_objects_patch_loaded();
-	/*
-	 * While SUD is armed every system call of the process takes the
-	 * kernel's slow entry path (about 40-60 ns here, docs/capture.md), so
-	 * DEFUSE_NET=off trades the net for speed when all code is patched.
-	 */
-	if (defuse_sigsys_install() == 0 && !net_off())
-		defuse_g.net = defuse_sud_arm() == 0;
+	/* The handler first: a net armed later must find it in place. */
+	if (defuse_sigsys_install() == 0) {
+		defuse_net_init(getenv("DEFUSE_NET"));
+		if (defuse_objects_unpatched())
+			defuse_net_want("code with unpatched syscall sites");
+	} else {
+		defuse_g.net_mode = NET_OFF;
+	}
 
 	hide_from_environment();
 	defuse_g.test_marker = marker && !strcmp(marker, "1");

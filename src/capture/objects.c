@@ -3,9 +3,9 @@
  * start-up (dl_iterate_phdr) and when the loader maps a new one later
  * (dlopen: an executable file mapping seen by defuse_dispatch).
  *
- * Left alone: DEFUSE itself (its gates must stay raw), the vDSO (kernel
- * memory; its fallbacks are rare and the net catches them) and capstone
- * (used only by DEFUSE, and it makes no system calls of its own).
+ * Left alone: DEFUSE itself (its gates must stay raw).  The vDSO is patched
+ * too: its clock fallbacks make real system calls.  It is no file, so the
+ * planner gets a copy of its image in a memfd.
  */
 #include <elf.h>
 #include <link.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
 #include "capture/trampoline.h"
@@ -22,6 +23,12 @@ struct patch_totals {
 	uint32_t objects, sites, refused, mismatched;
 };
 static struct patch_totals totals;
+static int unpatched;	/* sites or objects left to the net */
+
+int defuse_objects_unpatched(void)
+{
+	return __atomic_load_n(&unpatched, __ATOMIC_RELAXED);
+}
 
 static void hex(char *out, const uint8_t *p, size_t n)
 {
@@ -81,14 +88,19 @@ static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_
 			if (defuse_g.debug)
 				defuse_log("no patch plan for ", name,
 					   "; its calls go to the SUD net");
+			__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
 			return;
 		}
 		if (idhex)
 			plan_cache_store(key, size, &plan);
 	}
-	if (tramp_apply(code, size, &plan, &st))
+	if (tramp_apply(code, size, &plan, &st)) {
 		defuse_log("no trampoline memory in reach of ", name,
 			   "; its calls go to the SUD net");
+		__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
+	}
+	if (plan.nrefused || st.mismatched || st.patched < plan.nsites)
+		__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
 	totals.objects++;
 	totals.sites += st.patched;
 	totals.refused += plan.nrefused;
@@ -96,18 +108,59 @@ static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_
 	free(plan.sites);
 }
 
-static int skip_object(const char *name, uintptr_t base, const ElfW(Phdr) *ph, int n)
+static int skip_object(const ElfW(Phdr) *ph, int n, uintptr_t base)
 {
 	uintptr_t self = (uintptr_t)&defuse_objects_patch_loaded;
 
-	if (base == getauxval(AT_SYSINFO_EHDR))
-		return 1;
-	if (name && (strstr(name, "linux-vdso") || strstr(name, "libcapstone")))
-		return 1;
 	for (int i = 0; i < n; i++)
 		if (ph[i].p_type == PT_LOAD && self >= base + ph[i].p_vaddr &&
 		    self < base + ph[i].p_vaddr + ph[i].p_memsz)
 			return 1;
+	return 0;
+}
+
+static int is_vdso(const struct dl_phdr_info *info)
+{
+	uintptr_t vdso = getauxval(AT_SYSINFO_EHDR);
+
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_LOAD && info->dlpi_phdr[i].p_offset == 0)
+			return vdso && info->dlpi_addr + info->dlpi_phdr[i].p_vaddr == vdso;
+	return 0;
+}
+
+/* The vDSO's image as a file for the planner: a memfd holding a copy. */
+static int patch_vdso(struct dl_phdr_info *info)
+{
+	const Elf64_Ehdr *eh = (const void *)getauxval(AT_SYSINFO_EHDR);
+	size_t len = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	char idhex[96];
+	int have_id = -1;
+	long fd;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_offset + ph->p_filesz > len)
+			len = ph->p_offset + ph->p_filesz;
+		if (ph->p_type == PT_NOTE && have_id)
+			have_id = build_id((const uint8_t *)(info->dlpi_addr + ph->p_vaddr),
+					   ph->p_filesz, idhex, sizeof(idhex));
+	}
+	fd = sys2(SYS_memfd_create, "defuse-vdso", MFD_CLOEXEC);
+	if (sys_failed(fd))
+		return 0;
+	if (sys3(SYS_write, fd, eh, len) == (long)len) {
+		for (int i = 0; i < info->dlpi_phnum; i++) {
+			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+			if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
+				patch_segment((uint8_t *)(info->dlpi_addr + ph->p_vaddr),
+					      ph->p_filesz, have_id ? NULL : idhex,
+					      ph->p_vaddr, "the vDSO", NULL, fd);
+		}
+	}
+	sys1(SYS_close, fd);
 	return 0;
 }
 
@@ -118,9 +171,10 @@ static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 	const char *name = info->dlpi_name ? info->dlpi_name : "";
 
 	(void)sz, (void)arg;
-	if (skip_object(info->dlpi_name, info->dlpi_addr, info->dlpi_phdr,
-			info->dlpi_phnum))
+	if (skip_object(info->dlpi_phdr, info->dlpi_phnum, info->dlpi_addr))
 		return 0;
+	if (is_vdso(info))
+		return patch_vdso(info);
 	for (int i = 0; i < info->dlpi_phnum && have_id; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
@@ -167,16 +221,18 @@ long defuse_objects_mapped_cold(void *argp)
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[32];
 	char idhex[96];
-	int have_id = -1;
+	int have_id = -1, code_segments = 0;
 
+	/* Executable memory that is not an x86-64 ELF object: unpatched code. */
 	if (sys4(SYS_pread64, fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
 	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
-	    eh.e_phnum == 0 || eh.e_phnum > 32)
+	    eh.e_phnum == 0 || eh.e_phnum > 32 ||
+	    sys4(SYS_pread64, fd, ph, eh.e_phnum * sizeof(*ph), eh.e_phoff) !=
+	    (long)(eh.e_phnum * sizeof(*ph))) {
+		__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
 		return 0;
-	if (sys4(SYS_pread64, fd, ph, eh.e_phnum * sizeof(*ph), eh.e_phoff) !=
-	    (long)(eh.e_phnum * sizeof(*ph)))
-		return 0;
+	}
 	for (int i = 0; i < eh.e_phnum && have_id; i++) {
 		uint8_t notes[1024];
 
@@ -190,13 +246,21 @@ long defuse_objects_mapped_cold(void *argp)
 		uintptr_t start;
 
 		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) ||
-		    ph[i].p_offset < off || ph[i].p_offset + ph[i].p_filesz > off + len)
+		    ph[i].p_offset + ph[i].p_filesz <= off || ph[i].p_offset >= off + len)
 			continue;
+		code_segments++;
+		if (ph[i].p_offset < off || ph[i].p_offset + ph[i].p_filesz > off + len) {
+			/* Only part of a code segment: cannot be planned. */
+			__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
+			continue;
+		}
 		start = addr + (ph[i].p_offset - off);
 		if ((uintptr_t)&defuse_objects_patch_loaded - start < ph[i].p_filesz)
 			continue;	/* ourselves */
 		patch_segment((uint8_t *)start, ph[i].p_filesz, have_id ? NULL : idhex,
 			      ph[i].p_vaddr, "a loaded library", NULL, fd);
 	}
+	if (!code_segments)
+		__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
 	return 0;
 }

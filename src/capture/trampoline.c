@@ -24,6 +24,7 @@
  * and pick one of the three.  Each object gets its own trampoline region
  * within +-2 GiB so the jumps can be rel32.
  */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "capture/capture.h"
@@ -218,6 +219,8 @@ int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tram
 	uintptr_t page_hi = ((uintptr_t)code + size + 4095) & ~4095UL;
 	uint8_t **targets;
 	uint32_t i;
+	int writable;
+	long mem = -1;
 
 	memset(st, 0, sizeof(*st));
 	if (!plan->nsites)
@@ -244,23 +247,39 @@ int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tram
 	}
 	sys3(SYS_mprotect, r.base, r.size, PROT_READ | PROT_EXEC);
 
-	if (sys_failed(sys3(SYS_mprotect, page_lo, page_hi - page_lo,
-			    PROT_READ | PROT_WRITE | PROT_EXEC)))
-		goto out;
+	/*
+	 * Code pages are made writable for the moment of patching.  Where the
+	 * kernel refuses (the vDSO), the writes go through /proc/self/mem,
+	 * which copies the page on write as a debugger's breakpoint would.
+	 */
+	writable = !sys_failed(sys3(SYS_mprotect, page_lo, page_hi - page_lo,
+				    PROT_READ | PROT_WRITE | PROT_EXEC));
+	if (!writable) {
+		mem = sys3(SYS_open, "/proc/self/mem", O_RDWR | O_CLOEXEC, 0);
+		if (sys_failed(mem))
+			goto out;
+	}
 	for (i = 0; i < plan->nsites; i++) {
 		const struct plan_site *s = &plan->sites[i];
-		uint8_t *site = code + s->off;
+		uint8_t *site = code + s->off, jmp[SITE_WINDOW_MAX];
 		int32_t rel;
 
 		if (!targets[i])
 			continue;
-		memset(site + 5, 0xcc, s->len - 5);
 		rel = (int32_t)(targets[i] - (site + 5));
-		memcpy(site + 1, &rel, 4);
-		site[0] = 0xe9;
+		jmp[0] = 0xe9;
+		memcpy(jmp + 1, &rel, 4);
+		memset(jmp + 5, 0xcc, s->len - 5);
+		if (writable)
+			memcpy(site, jmp, s->len);
+		else if (sys4(SYS_pwrite64, mem, jmp, s->len, (long)site) != s->len)
+			continue;
 		st->patched++;
 	}
-	sys3(SYS_mprotect, page_lo, page_hi - page_lo, PROT_READ | PROT_EXEC);
+	if (writable)
+		sys3(SYS_mprotect, page_lo, page_hi - page_lo, PROT_READ | PROT_EXEC);
+	else
+		sys1(SYS_close, mem);
 out:
 	sys2(SYS_munmap, targets, plan->nsites * sizeof(*targets));
 	return 0;

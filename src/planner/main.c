@@ -32,6 +32,20 @@ static int read_full(int fd, void *buf, size_t n, off_t off)
 	return 0;
 }
 
+static int by_offset(const void *a, const void *b)
+{
+	const struct plan_site *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Sections come in header order; plans are read in address order. */
+static int sort_sites(struct plan *p)
+{
+	qsort(p->sites, p->nsites, sizeof(*p->sites), by_offset);
+	return 0;
+}
+
 static int write_full(int fd, const void *buf, size_t n)
 {
 	size_t done = 0;
@@ -44,6 +58,51 @@ static int write_full(int fd, const void *buf, size_t n)
 		done += r;
 	}
 	return 0;
+}
+
+/*
+ * Plans the parts of the segment that sections mark as code, when the file
+ * has section headers: a linear sweep over headers, symbol tables or
+ * read-only data sharing the segment (the vDSO, old-layout executables)
+ * could invent `syscall` instructions in them.  Without section headers the
+ * whole segment is swept.
+ */
+static int plan_code_sections(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *ph,
+			      const uint8_t *code, struct plan *out)
+{
+	Elf64_Shdr sh;
+	int found = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (eh->e_shoff == 0 || eh->e_shentsize != sizeof(sh) || eh->e_shnum == 0)
+		return plan_build(code, ph->p_filesz, out);
+	for (int i = 0; i < eh->e_shnum; i++) {
+		struct plan part;
+		uint64_t start;
+		void *more;
+
+		if (read_full(fd, &sh, sizeof(sh), eh->e_shoff + (off_t)i * sizeof(sh)))
+			return -1;
+		if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR) ||
+		    sh.sh_offset < ph->p_offset ||
+		    sh.sh_offset + sh.sh_size > ph->p_offset + ph->p_filesz)
+			continue;
+		found = 1;
+		start = sh.sh_offset - ph->p_offset;
+		if (plan_build(code + start, sh.sh_size, &part))
+			return -1;
+		more = realloc(out->sites, (out->nsites + part.nsites + 1) * sizeof(*out->sites));
+		if (!more)
+			return -1;
+		out->sites = more;
+		for (uint32_t k = 0; k < part.nsites; k++) {
+			out->sites[out->nsites] = part.sites[k];
+			out->sites[out->nsites++].off += start;
+		}
+		out->nrefused += part.nrefused;
+		free(part.sites);
+	}
+	return found ? sort_sites(out) : plan_build(code, ph->p_filesz, out);
 }
 
 int main(int argc, char **argv)
@@ -80,7 +139,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	code = malloc(size ? size : 1);
-	if (!code || read_full(fd, code, size, ph.p_offset) || plan_build(code, size, &plan)) {
+	if (!code || read_full(fd, code, size, ph.p_offset) ||
+	    plan_code_sections(fd, &eh, &ph, code, &plan)) {
 		fprintf(stderr, "defuse-planner: %s: cannot read or disassemble\n", argv[1]);
 		return 1;
 	}
