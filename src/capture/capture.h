@@ -28,6 +28,14 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* The kernel's struct sigaction (glibc's has another layout). */
+struct ksigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	unsigned long mask;
+};
+
 /* The registers of one system call, in the kernel's order. */
 struct defuse_syscall {
 	long nr;
@@ -63,7 +71,6 @@ extern __thread struct defuse_thread defuse_self
 
 /* Process-wide state, written once at start-up. */
 struct defuse_global {
-	int ready;			/* start-up finished */
 	int trace;			/* a trace table or output is attached */
 	int follow;			/* trace children and threads (-f) */
 	long selector_tpoff;		/* &defuse_self.sud_selector - %fs base */

@@ -143,7 +143,6 @@ static void defuse_init(int argc, char **argv, char **envp)
 	if (defuse_g.test_marker)
 		sys6(TEST_MARKER_NR, defuse_gate_own_begin, defuse_gate_own_end,
 		     defuse_gate_forward_begin, defuse_gate_forward_end, 0, 0);
-	defuse_g.ready = 1;
 	defuse_self.tracing = traced;
 	defuse_self.in_defuse = 0;
 }

@@ -2,14 +2,6 @@
 #include "capture/capture.h"
 #include "common/sys.h"
 
-static unsigned long slen(const char *s)
-{
-	unsigned long n = 0;
-	while (s[n])
-		n++;
-	return n;
-}
-
 void defuse_log(const char *a, const char *b, const char *c)
 {
 	char buf[512];
@@ -24,7 +16,6 @@ void defuse_log(const char *a, const char *b, const char *c)
 	}
 	buf[n++] = '\n';
 	sys3(SYS_write, 2, buf, n);
-	(void)slen;
 }
 
 char *defuse_ltoa(long v, char buf[24])

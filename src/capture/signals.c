@@ -15,15 +15,11 @@
 
 #define SIGSYS_BIT (1UL << (SIGSYS - 1))
 
-struct ksigaction {
-	void *handler;
-	unsigned long flags;
-	void *restorer;
-	unsigned long mask;
-};
-
-/* The program's SIGSYS action; written under a lock-free single writer
-   assumption like the kernel's own sigaction races (last writer wins). */
+/*
+ * The program's SIGSYS action.  Not locked: two threads setting it at the
+ * same moment could mix their fields, where the kernel would serialise
+ * them.  No known program does that with SIGSYS.
+ */
 static struct ksigaction app_sigsys;
 
 /*

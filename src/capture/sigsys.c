@@ -17,17 +17,13 @@
 #include <signal.h>
 #include <ucontext.h>
 #include <linux/sched.h>
+
+#ifndef CLONE_ARGS_SIZE_VER0
+#define CLONE_ARGS_SIZE_VER0 64
+#endif
 #include "capture/capture.h"
 #include "common/sys.h"
 #include "trace/trace.h"
-
-/* The kernel's struct sigaction, which glibc's differs from. */
-struct ksigaction {
-	void *handler;
-	unsigned long flags;
-	void *restorer;
-	unsigned long mask;
-};
 
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
@@ -41,7 +37,7 @@ int defuse_sud_arm(void)
 	if (sys_failed(r)) {
 		char b[24];
 		defuse_log("cannot arm Syscall User Dispatch: error ",
-			   defuse_ltoa(-r, b), " (calls outside libc escape capture)");
+			   defuse_ltoa(-r, b), " (unpatched code escapes capture)");
 		return -1;
 	}
 	return 0;
@@ -53,8 +49,8 @@ int defuse_sud_arm(void)
  * return through the signal frame.  A vfork child would share this very
  * stack with its suspended parent and wreck the parent's signal frame, so
  * vfork is run as a fork that still suspends the parent (CLONE_VFORK
- * without CLONE_VM): the only difference a conforming program can see is
- * none, since POSIX leaves writes by a vfork child undefined.
+ * without CLONE_VM).  A conforming program cannot tell: POSIX leaves what
+ * a vfork child writes to memory undefined.
  */
 static long trapped_clone(struct defuse_syscall *sc)
 {
@@ -79,10 +75,20 @@ static long trapped_clone(struct defuse_syscall *sc)
 			goto unsupported;
 		break;
 	case SYS_clone3:
-		if ((unsigned long)sc->a[1] < sizeof(ca) - 16 ||
-		    (unsigned long)sc->a[1] > sizeof(ca))
-			goto unsupported;
-		__builtin_memcpy(&ca, (void *)sc->a[0], sc->a[1]);
+		/* Too small: the kernel rejects it.  Larger than we know:
+		   only the flags (the first field) can be looked at. */
+		if ((unsigned long)sc->a[1] < CLONE_ARGS_SIZE_VER0)
+			break;
+		__builtin_memset(&ca, 0, sizeof(ca));
+		if (defuse_copy_in(&ca, (void *)sc->a[0],
+				   (unsigned long)sc->a[1] > sizeof(ca) ? sizeof(ca.flags) :
+				   (unsigned long)sc->a[1]))
+			return -EFAULT;
+		if ((unsigned long)sc->a[1] > sizeof(ca)) {
+			if (ca.flags & CLONE_VM)
+				goto unsupported;
+			break;
+		}
 		if ((ca.flags & CLONE_VM) && !ca.stack && (ca.flags & CLONE_VFORK))
 			ca.flags &= ~CLONE_VM;
 		else if (ca.flags & CLONE_VM)

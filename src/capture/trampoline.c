@@ -181,19 +181,32 @@ static uint8_t *emit_site(struct region *r, const struct plan_site *s, uint8_t *
 	return start;
 }
 
-/* A region within rel32 reach of [lo, hi): below the code, else above it. */
+/* Can every byte of [lo, hi) jump to every byte of [a, b) with a rel32? */
+static int in_reach(uintptr_t lo, uintptr_t hi, uintptr_t a, uintptr_t b)
+{
+	const uintptr_t max = 0x7ff00000;	/* 2 GiB less a margin */
+
+	return (a >= lo ? b - lo : hi - a) < max;
+}
+
+/*
+ * A region within rel32 reach of [lo, hi), as close as a free address
+ * allows: tried 1 MiB apart, alternately below and above the code.
+ */
 static int region_alloc(struct region *r, uintptr_t lo, uintptr_t hi, size_t size)
 {
-	const uintptr_t step = 1 << 20, reach = 0x70000000;
+	const uintptr_t step = 1 << 20;
 
 	size = (size + 4095) & ~4095UL;
-	for (uintptr_t d = step; d < reach; d += step) {
+	for (uintptr_t d = step; d < 0x80000000UL; d += step) {
 		uintptr_t cand[2] = { (lo & ~4095UL) - d - size, ((hi + 4095) & ~4095UL) + d };
 
 		for (int i = 0; i < 2; i++) {
 			long p;
 
-			if (cand[i] < 0x10000 || (i == 0 && cand[i] > lo))
+			/* i == 0 wrapped below address 0, or out of reach. */
+			if (cand[i] < 0x10000 || (i == 0 && cand[i] > lo) ||
+			    !in_reach(lo, hi, cand[i], cand[i] + size))
 				continue;
 			p = sys6(SYS_mmap, cand[i], size, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
