@@ -20,45 +20,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "rawsys.h"
 
-typedef long (*sys3_fn)(long nr, long a, long b, long c);
-
-static long raw3(long nr, long a, long b, long c)
+/* rawsys4() and the run-time stub come from tests/common/rawsys.h. */
+static rawsys_fn4 make_jit(void)
 {
-	long ret;
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
+	rawsys_fn4 jit = rawsys_jit4();
 
-/*
- * mov %rdi,%rax; mov %rsi,%rdi; mov %rdx,%rsi; mov %rcx,%rdx; syscall; ret
- */
-static const unsigned char jit_code[] = {
-	0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca,
-	0x0f, 0x05, 0xc3,
-};
-
-static sys3_fn make_jit(void)
-{
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("mmap");
+	if (!jit) {
+		perror("rawsys_jit4");
 		exit(2);
 	}
-	memcpy(p, jit_code, sizeof jit_code);
-	if (mprotect(p, 4096, PROT_READ | PROT_EXEC)) {
-		perror("mprotect");
-		exit(2);
-	}
-	return (sys3_fn)p;
+	return jit;
 }
 
 static double now_ns(void)
@@ -74,7 +50,7 @@ int main(int argc, char **argv)
 	long n, bad = 0;
 	int fd;
 	char c = 'x';
-	sys3_fn jit = NULL;
+	rawsys_fn4 jit = NULL;
 	pid_t ppid = getppid();
 	double t0, t1;
 
@@ -110,13 +86,13 @@ int main(int argc, char **argv)
 	else if (!strcmp(mode, "write"))
 		RUN(write(fd, &c, 1), 1);
 	else if (!strcmp(mode, "raw-getppid"))
-		RUN(raw3(SYS_getppid, 0, 0, 0), ppid);
+		RUN(rawsys4(SYS_getppid, 0, 0, 0, 0), ppid);
 	else if (!strcmp(mode, "raw-write"))
-		RUN(raw3(SYS_write, fd, (long)&c, 1), 1);
+		RUN(rawsys4(SYS_write, fd, (long)&c, 1, 0), 1);
 	else if (!strcmp(mode, "jit-getppid"))
-		RUN(jit(SYS_getppid, 0, 0, 0), ppid);
+		RUN(jit(SYS_getppid, 0, 0, 0, 0), ppid);
 	else if (!strcmp(mode, "jit-write"))
-		RUN(jit(SYS_write, fd, (long)&c, 1), 1);
+		RUN(jit(SYS_write, fd, (long)&c, 1, 0), 1);
 	else {
 		fprintf(stderr, "syscall_loop: unknown mode %s\n", mode);
 		return 2;

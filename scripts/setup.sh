@@ -20,6 +20,17 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build >/dev/null
+# Quiet when all is well, the whole story when not.
+quiet() {
+	log=$(mktemp)
+	if ! "$@" >"$log" 2>&1; then
+		cat "$log"
+		rm -f "$log"
+		echo "setup: failed: $*" >&2
+		exit 1
+	fi
+	rm -f "$log"
+}
+[ -f build/build.ninja ] || quiet meson setup build
+quiet ninja -C build
 echo "setup: built ./build/src/defuse"

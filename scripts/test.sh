@@ -10,8 +10,10 @@ status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 
 [ -f build-asan/build.ninja ] ||
-	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
-ninja -C build-asan >/dev/null || status=1
+	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null ||
+	status=1
+ninja -C build-asan > build-asan.log 2>&1 || { cat build-asan.log; status=1; }
+rm -f build-asan.log
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-asan --suite unit --print-errorlogs || status=1
 

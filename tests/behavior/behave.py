@@ -852,7 +852,7 @@ def run_case(name, args, tools, base):
         'XDG_CACHE_HOME': os.environ.get('XDG_CACHE_HOME') or os.path.join(
             os.environ.get('HOME', '/root'), '.cache'),
     }
-    for k in ('DEFUSE_DEBUG', 'DEFUSE_LOG'):
+    for k in ('DEFUSE_DEBUG', 'DEFUSE_LOG', 'DEFUSE_NET'):
         if k in os.environ:
             env[k] = os.environ[k]
     if args.mode == 'run':

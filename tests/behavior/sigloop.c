@@ -45,6 +45,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "rawsys.h"
 
 #define STORM_SIGNALS 10000
 #define STORM_BYTES   (4u << 20)
@@ -61,38 +62,17 @@ struct shared {
 };
 static struct shared *sh;
 
-static long raw4(long nr, long a, long b, long c, long d)
-{
-	long ret;
-	register long r10 __asm__("r10") = d;
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
 /*
- * The same in a page made at run time:
- * mov %rdi,%rax; mov %rsi,%rdi; mov %rdx,%rsi; mov %rcx,%rdx; mov %r8,%r10;
- * syscall; ret
+ * The two raw ways (tests/common/rawsys.h): rawsys4() is a `syscall`
+ * instruction in this program, jit4 one in a page made at run time.
  */
-static const unsigned char jit_code[] = {
-	0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca,
-	0x4d, 0x89, 0xc2, 0x0f, 0x05, 0xc3,
-};
-static long (*jit4)(long nr, long a, long b, long c, long d);
+static rawsys_fn4 jit4;
 
 static void make_jit(void)
 {
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	jit4 = rawsys_jit4();
+	if (!jit4)
 		abort();
-	memcpy(p, jit_code, sizeof jit_code);
-	if (mprotect(p, 4096, PROT_READ | PROT_EXEC))
-		abort();
-	jit4 = (long (*)(long, long, long, long, long))p;
 }
 
 /* How a system call is made. */
@@ -102,7 +82,7 @@ static const char *via_name[] = { "glibc", "inline", "jit" };
 /* Raw system calls, returning -1 and setting errno like glibc does. */
 static long rawvia(enum via via, long nr, long a, long b, long c, long d)
 {
-	long r = via == VIA_JIT ? jit4(nr, a, b, c, d) : raw4(nr, a, b, c, d);
+	long r = via == VIA_JIT ? jit4(nr, a, b, c, d) : rawsys4(nr, a, b, c, d);
 	if (r < 0 && r > -4096) {
 		errno = (int)-r;
 		return -1;

@@ -25,11 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "rawsys.h"
 
 static const char *self;
 
@@ -40,41 +40,21 @@ static volatile int inline_ok, glibc_ok, mask_sys, mask_usr2;
 static volatile pid_t last_tid;
 
 static const char *via = "inline";
-static long (*jit4)(long nr, long a, long b, long c, long d);
+/* Set for "jit": the stub in a page made at run time (rawsys.h). */
+static rawsys_fn4 jit4;
 
 static long raw(long nr, long a, long b, long c, long d)
 {
-	long ret;
-	register long r10 __asm__("r10") = d;
-
 	if (jit4)
 		return jit4(nr, a, b, c, d);
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-			 : "rcx", "r11", "memory");
-	return ret;
+	return rawsys4(nr, a, b, c, d);
 }
-
-/*
- * mov %rdi,%rax; mov %rsi,%rdi; mov %rdx,%rsi; mov %rcx,%rdx; mov %r8,%r10;
- * syscall; ret
- */
-static const unsigned char jit_code[] = {
-	0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca,
-	0x4d, 0x89, 0xc2, 0x0f, 0x05, 0xc3,
-};
 
 static void make_jit(void)
 {
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	jit4 = rawsys_jit4();
+	if (!jit4)
 		abort();
-	memcpy(p, jit_code, sizeof jit_code);
-	if (mprotect(p, 4096, PROT_READ | PROT_EXEC))
-		abort();
-	jit4 = (long (*)(long, long, long, long, long))p;
 }
 
 static void die(const char *what)
