@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include "capture/capture.h"
 #include "common/sys.h"
+#include "core/core.h"
 #include "trace/trace.h"
 
 #define NR_SPECIAL 512
@@ -150,6 +151,28 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 	}
 }
 
+/*
+ * A call that may concern a mount goes to the core, which is ordinary C:
+ * vector state saved, DEFUSE's and the module's own calls straight to the
+ * kernel.  Handlers may rewrite arguments, so the core gets a copy.
+ */
+static long core_call(const struct defuse_syscall *sc)
+{
+	struct defuse_syscall copy = *sc;
+	char was = defuse_self.in_defuse;
+	long r;
+
+	defuse_self.in_defuse = 1;
+	r = defuse_call_xsaved(core_handle, &copy);
+	defuse_self.in_defuse = was;
+	return r;
+}
+
+static inline int for_core(const struct defuse_syscall *sc)
+{
+	return unlikely(core_nmounts) && core_routes(sc->nr) && core_route(sc);
+}
+
 static inline int special_kind(unsigned long nr)
 {
 	return nr < NR_SPECIAL ? special[nr] : SP_NONE;
@@ -168,12 +191,12 @@ static long traced(struct defuse_syscall *sc, int kind)
 	if (kind == SP_EXEC) {
 		trace_record(sc, 0, 0, 0);
 		t0 = trace_now();
-		r = defuse_exec(sc);
+		r = for_core(sc) ? core_call(sc) : defuse_exec(sc);
 		trace_record_exec_failed(sc, r, trace_now() - t0);
 		return r;
 	}
 	t0 = trace_now();
-	r = kind ? do_special(sc, kind) : defuse_forward(sc);
+	r = for_core(sc) ? core_call(sc) : kind ? do_special(sc, kind) : defuse_forward(sc);
 	trace_record(sc, r, trace_now() - t0, 1);
 	return r;
 }
@@ -189,6 +212,8 @@ long defuse_dispatch(struct defuse_syscall *sc)
 	kind = special_kind(sc->nr);
 	if (unlikely(self->tracing))
 		return traced(sc, kind);
+	if (for_core(sc))
+		return core_call(sc);
 	if (likely(kind == SP_NONE))
 		return defuse_forward(sc);
 	return do_special(sc, kind);

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include "capture/capture.h"
 #include "common/sys.h"
+#include "core/core.h"
 
 #define KEEP_MAX 4096
 
@@ -40,8 +41,9 @@ void defuse_exec_init(char **envp)
 	for (; envp && *envp; envp++) {
 		unsigned n = slen(*envp) + 1;
 
-		/* DEFUSE_SIGSYS is per exec, not per session (signals.c). */
+		/* DEFUSE_SIGSYS and DEFUSE_CWD are per exec, not per session. */
 		if (!starts(*envp, "DEFUSE_") || starts(*envp, "DEFUSE_SIGSYS=") ||
+		    starts(*envp, "DEFUSE_CWD=") ||
 		    keep_len + n > KEEP_MAX)
 			continue;
 		__builtin_memcpy(keep_buf + keep_len, *envp, n);
@@ -85,12 +87,12 @@ long defuse_exec(struct defuse_syscall *sc)
 		if (starts(envp[n], "LD_PRELOAD="))
 			app_preload = envp[n] + 11;
 	strbytes = 32 + slen(defuse_g.preload_path) + (app_preload ? slen(app_preload) : 0);
-	size = (n + keep_count + 3) * sizeof(char *) + strbytes;
+	size = (n + keep_count + 4) * sizeof(char *) + strbytes;
 	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
 		return -ENOMEM;
-	strs = (char *)(nenv + n + keep_count + 3);
+	strs = (char *)(nenv + n + keep_count + 4);
 
 	for (i = 0; i < n; i++)
 		if (!starts(envp[i], "LD_PRELOAD=") && !starts(envp[i], "DEFUSE_"))
@@ -99,6 +101,8 @@ long defuse_exec(struct defuse_syscall *sc)
 		nenv[j++] = (char *)k;
 	if (defuse_sig_exec_state())
 		nenv[j++] = (char *)defuse_sig_exec_state();
+	if (core_cwd_env[0])
+		nenv[j++] = core_cwd_env;
 
 	/* LD_PRELOAD=ours[:the program's others] */
 	nenv[j++] = put(strs, &pos, "LD_PRELOAD=");

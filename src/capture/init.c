@@ -17,6 +17,7 @@
 #include <cpuid.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
+#include "core/core.h"
 #include "common/sys.h"
 #include "trace/trace.h"
 
@@ -129,6 +130,9 @@ static void defuse_init(int argc, char **argv, char **envp)
 
 	plan_cache_dir();	/* reads DEFUSE_CACHE_DIR before it is hidden */
 	defuse_objects_patch_loaded();
+	/* Modules are loaded (and patched) after libc: their calls then go
+	   through trampolines, which send them straight on (in_defuse). */
+	core_init(getenv("DEFUSE_MOUNTS"));
 	/* The handler first: a net armed later must find it in place. */
 	if (defuse_sigsys_install() == 0) {
 		defuse_net_init(getenv("DEFUSE_NET"));

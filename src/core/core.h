@@ -1,0 +1,65 @@
+/*
+ * The core: mounts, path resolution, descriptors of files under a mount.
+ *
+ * route.c (hot, runs at every path or descriptor call while mounts exist)
+ * decides cheaply whether a call can concern a mount at all; only then does
+ * vfs.c (cold: ordinary C, behind an extended-state save) resolve the path
+ * and call the module.  Without mounts none of this runs.
+ */
+#ifndef DEFUSE_CORE_H
+#define DEFUSE_CORE_H
+
+#include <limits.h>
+#include <defuse/module.h>
+#include "capture/capture.h"
+
+#define CORE_MOUNTS_MAX 16
+
+struct core_mount {
+	char point[PATH_MAX];	/* canonical absolute path, no trailing '/' */
+	size_t len;
+	const char *base;	/* last component of point */
+	size_t baselen;
+	const struct defuse_module *mod;
+	const struct defuse_ops *ops;
+	void *priv;
+	int resolves;		/* DEFUSE_MODULE_RESOLVES */
+};
+
+extern struct core_mount core_mounts[CORE_MOUNTS_MAX] HIDDEN;
+extern int core_nmounts HIDDEN;
+
+/*
+ * A descriptor the program got from a mount (kernel-backed file or
+ * directory): which mount, and its path there, for *at calls, fchdir and
+ * getcwd.  Indexed by descriptor number; NULL for everything else.
+ */
+struct core_fd {
+	int mount;
+	char path[];		/* mount-relative, starts with '/' */
+};
+
+#define CORE_FD_MAX 65536
+extern struct core_fd **core_fds HIDDEN;
+extern int core_nfds HIDDEN;		/* entries in use */
+
+/*
+ * The current directory, when it is inside a mount (the kernel's own cwd
+ * is then the mount point, for programs DEFUSE does not capture).
+ */
+extern int core_cwd_mount HIDDEN;	/* -1: the kernel's cwd is the truth */
+
+/* mounts.c: reads DEFUSE_MOUNTS; exits the process on a bad mount. */
+void core_init(const char *spec) HIDDEN;
+
+/* route.c: may this call concern a mount? */
+int core_route(const struct defuse_syscall *sc) HIDDEN;
+int core_routes(long nr) HIDDEN;	/* the core may want this call */
+void core_route_init(void) HIDDEN;
+
+/* vfs.c: serves a routed call (through defuse_call_xsaved). */
+long core_handle(void *sc) HIDDEN;
+void core_cwd_init(const char *inherited) HIDDEN;
+extern char core_cwd_env[] HIDDEN;
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * The mount table, from DEFUSE_MOUNTS (set by `defuse run -m`, or by hand
+ * with LD_PRELOAD): one mount per line,
+ *
+ *     MOUNTPOINT=MODULE[:ARGS]
+ *
+ * MOUNTPOINT an existing directory; MODULE a name (found in
+ * $DEFUSE_MODULE_PATH, then next to libdefuse.so in modules/) or a path to
+ * the module's .so; ARGS handed to the module's init.  Every process of the
+ * tree loads the modules and starts its mounts at start-up.  A mount that
+ * cannot start ends the process with a message and status 127: running the
+ * program without its file system would give silently wrong answers.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/core.h"
+
+struct core_mount core_mounts[CORE_MOUNTS_MAX];
+int core_nmounts;
+
+static __attribute__((noreturn)) void fail(const char *line, const char *why)
+{
+	fprintf(stderr, "defuse: mount '%s': %s\n", line, why);
+	_exit(127);
+}
+
+static void *try_open(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return NULL;
+	return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+}
+
+/* Finds and loads a module by name or path; NULL with *why set. */
+static void *load_module(const char *name, char *why, size_t whylen)
+{
+	char path[PATH_MAX];
+	const char *dirs = getenv("DEFUSE_MODULE_PATH");
+	const char *self = defuse_g.preload_path;
+	const char *slash = strrchr(self, '/');
+	int selfdir = slash ? (int)(slash - self) : 0;
+	void *h;
+
+	if (strchr(name, '/')) {
+		h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+		if (!h)
+			snprintf(why, whylen, "cannot load module %s: %s", name, dlerror());
+		return h;
+	}
+	for (const char *d = dirs; d && *d;) {
+		size_t n = strcspn(d, ":");
+
+		snprintf(path, sizeof(path), "%.*s/%s.so", (int)n, d, name);
+		if ((h = try_open(path)))
+			return h;
+		snprintf(path, sizeof(path), "%.*s/%s/%s.so", (int)n, d, name, name);
+		if ((h = try_open(path)))
+			return h;
+		d += n + (d[n] == ':');
+	}
+	/* Installed: LIBDIR/defuse/modules/; build tree: build/modules/NAME/. */
+	snprintf(path, sizeof(path), "%.*s/modules/%s.so", selfdir, self, name);
+	if ((h = try_open(path)))
+		return h;
+	snprintf(path, sizeof(path), "%.*s/../modules/%s/%s.so", selfdir, self, name, name);
+	if ((h = try_open(path)))
+		return h;
+	snprintf(why, whylen, "unknown module '%s' (looked in DEFUSE_MODULE_PATH and "
+		 "%.*s/modules)", name, selfdir, self);
+	return NULL;
+}
+
+static void add_mount(char *line)
+{
+	struct core_mount *m = &core_mounts[core_nmounts];
+	char *eq = strchr(line, '='), *colon, why[512] = "";
+	char real[PATH_MAX];
+	struct stat st;
+	void *h;
+	int r;
+
+	if (core_nmounts == CORE_MOUNTS_MAX)
+		fail(line, "too many mounts");
+	if (!eq || eq == line || !eq[1])
+		fail(line, "expected MOUNTPOINT=MODULE[:ARGS]");
+	*eq = 0;
+	if (stat(line, &st) || !S_ISDIR(st.st_mode) || !realpath(line, real)) {
+		int e = errno;
+
+		*eq = '=';
+		fail(line, e == ENOENT ? "mount point does not exist" :
+		     "mount point is not a directory");
+	}
+	if (!strcmp(real, "/")) {
+		*eq = '=';
+		fail(line, "cannot mount on /");
+	}
+	*eq = '=';
+	colon = strchr(eq + 1, ':');
+	if (colon)
+		*colon = 0;
+	h = load_module(eq + 1, why, sizeof(why));
+	if (!h)
+		fail(line, why);
+	m->mod = dlsym(h, DEFUSE_MODULE_SYMBOL);
+	if (!m->mod || !m->mod->ops || m->mod->api_version != DEFUSE_API_VERSION ||
+	    m->mod->ops_size > sizeof(struct defuse_ops))
+		fail(line, "not a DEFUSE module of API version 1");
+	m->ops = m->mod->ops;
+	m->resolves = (m->mod->flags & DEFUSE_MODULE_RESOLVES) != 0;
+	r = m->ops->init ? m->ops->init(colon ? colon + 1 : "", &m->priv, why, sizeof(why)) : 0;
+	if (colon)
+		*colon = ':';
+	if (r < 0)
+		fail(line, why[0] ? why : strerror(-r));
+	strcpy(m->point, real);
+	m->len = strlen(m->point);
+	m->base = strrchr(m->point, '/') ? strrchr(m->point, '/') + 1 : m->point;
+	m->baselen = strlen(m->base);
+	core_nmounts++;
+}
+
+void core_init(const char *spec)
+{
+	char *copy, *line, *save = NULL;
+
+	if (!spec || !*spec)
+		return;
+	copy = strdup(spec);
+	if (!copy)
+		fail(spec, "out of memory");
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (*line)
+			add_mount(line);
+	free(copy);
+	core_cwd_init(getenv("DEFUSE_CWD"));
+	core_fds = calloc(CORE_FD_MAX, sizeof(*core_fds));
+	if (!core_fds)
+		fail(spec, "out of memory");
+	core_route_init();
+}

@@ -1,0 +1,976 @@
+/*
+ * Serving a call that route.c sent here: resolve its path(s) component by
+ * component as the kernel would, then either pass the call on to the kernel
+ * (the path ends outside every mount) or call the mount's module.
+ *
+ * Runs behind defuse_call_xsaved with in_defuse set (see core_call in
+ * capture/dispatch.c): ordinary C, and the module's own system calls go
+ * straight to the kernel.
+ *
+ * Resolution (resolve()):
+ *   - The kernel part is walked lexically: "." skipped, ".." drops a
+ *     component.  Kernel symbolic links are not followed by DEFUSE, so one
+ *     that leads into a mount is not seen (docs/core.md).
+ *   - Entering a mount point switches to the mount.  A module that resolves
+ *     paths itself (DEFUSE_MODULE_RESOLVES) gets the rest of the path as is;
+ *     when it answers -EXDEV (resolution would leave its root) the path is
+ *     resolved again strictly.
+ *   - Strictly, inside a mount, every component but a last one that is not
+ *     to be followed is looked up (getattr); symbolic links are read and
+ *     spliced in (absolute ones restart at the kernel's root), ".." at the
+ *     mount's root leaves the mount to the mount point's parent, 40 links
+ *     give ELOOP, a non-directory in the middle gives ENOTDIR.
+ *   - If the path never touched a mount, the original call goes to the
+ *     kernel unchanged, so kernel semantics stay exact.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <utime.h>
+#include "common/sys.h"
+#include "core/core.h"
+
+#define MAXLINKS 40
+#define SYS_fchmodat2_ 452
+
+/* Where a path leads. */
+struct loc {
+	int mount;		/* index in core_mounts, or -1: the kernel */
+	int touched;		/* resolution went through a mount */
+	int strict;		/* resolved fully by the core */
+	char path[PATH_MAX];	/* mount-relative, or absolute for the kernel */
+};
+
+static char cwd_path[PATH_MAX] = "/";	/* inside core_cwd_mount */
+
+/*
+ * "DEFUSE_CWD=/mount/point/dir" while the cwd is inside a mount, else "":
+ * exec.c passes it to the new image (whose kernel cwd is only the mount
+ * point), which takes it up in core_cwd_init.
+ */
+char core_cwd_env[PATH_MAX + 16];
+
+static void set_cwd(int mount, const char *path)
+{
+	core_cwd_mount = mount;
+	if (mount < 0) {
+		core_cwd_env[0] = 0;
+		return;
+	}
+	snprintf(cwd_path, sizeof(cwd_path), "%s", path);
+	snprintf(core_cwd_env, sizeof(core_cwd_env), "DEFUSE_CWD=%s%s",
+		 core_mounts[mount].point, strcmp(path, "/") ? path : "");
+}
+
+static int is_dotdot(const char *c, size_t n) { return n == 2 && c[0] == '.' && c[1] == '.'; }
+static int is_dot(const char *c, size_t n) { return n == 1 && c[0] == '.'; }
+
+/* Appends "/name" to a path buffer; "/" stays a single slash. */
+static int push(char *buf, const char *c, size_t n)
+{
+	size_t len = strlen(buf);
+
+	if (len == 1 && buf[0] == '/')
+		len = 0;
+	if (len + 1 + n + 1 > PATH_MAX)
+		return -ENAMETOOLONG;
+	buf[len] = '/';
+	memcpy(buf + len + 1, c, n);
+	buf[len + 1 + n] = 0;
+	return 0;
+}
+
+/* Drops the last component; "/" (or "") stays the root. */
+static void pop(char *buf)
+{
+	char *s = strrchr(buf, '/');
+
+	if (!s || s == buf) {
+		buf[0] = '/';
+		buf[1] = 0;
+		return;
+	}
+	*s = 0;
+}
+
+static int mount_at(const char *kpath)
+{
+	for (int i = 0; i < core_nmounts; i++)
+		if (!strcmp(core_mounts[i].point, kpath))
+			return i;
+	return -1;
+}
+
+static long getattr(int m, const char *path, struct stat *st, int flags)
+{
+	const struct core_mount *mt = &core_mounts[m];
+
+	return mt->ops->getattr ? mt->ops->getattr(mt->priv, path, st, flags) : -ENOSYS;
+}
+
+/* The starting directory of a relative path. */
+static int start_at(long dfd, struct loc *l)
+{
+	char link[64];
+	long n;
+
+	if ((int)dfd == AT_FDCWD) {
+		if (core_cwd_mount >= 0) {
+			l->mount = core_cwd_mount;
+			l->touched = 1;
+			strcpy(l->path, cwd_path);
+			return 0;
+		}
+		n = sys2(SYS_getcwd, l->path, PATH_MAX);
+		return n < 0 ? (int)n : 0;
+	}
+	if (dfd >= 0 && dfd < CORE_FD_MAX && core_fds[dfd]) {
+		l->mount = core_fds[dfd]->mount;
+		l->touched = 1;
+		strcpy(l->path, core_fds[dfd]->path);
+		return 0;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", dfd);
+	n = sys3(SYS_readlink, link, l->path, PATH_MAX - 1);
+	if (n < 0)
+		return n == -ENOENT ? -EBADF : (int)n;
+	l->path[n] = 0;
+	if (l->path[0] != '/')
+		return -ENOTDIR;	/* a pipe, a socket: the kernel will say */
+	return 0;
+}
+
+/*
+ * Resolves upath relative to dfd.  follow: whether a symbolic link in the
+ * last component is followed.  strict: resolve inside mounts here even if
+ * the module could.  Returns 0, or -errno.
+ */
+static int resolve(long dfd, const char *upath, int follow, int strict, struct loc *l)
+{
+	char rest[2 * PATH_MAX], tmp[PATH_MAX];
+	size_t plen = strnlen(upath, PATH_MAX);
+	int links = 0, r, trailing;
+
+	l->mount = -1;
+	l->touched = 0;
+	l->strict = strict;
+	if (plen == PATH_MAX)
+		return -ENAMETOOLONG;
+	if (plen == 0)
+		return -ENOENT;
+	trailing = upath[plen - 1] == '/';
+	if (upath[0] == '/') {
+		strcpy(l->path, "/");
+	} else if ((r = start_at(dfd, l)) < 0) {
+		return r;
+	}
+	memcpy(rest, upath, plen + 1);
+	if (l->mount < 0 && (r = mount_at(l->path)) >= 0) {
+		l->mount = r;
+		l->touched = 1;
+		strcpy(l->path, "/");
+	}
+
+	for (char *p = rest;;) {
+		char *c;
+		size_t n;
+		int last;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		c = p;
+		while (*p && *p != '/')
+			p++;
+		n = p - c;
+		while (*p == '/')
+			p++;
+		last = !*p;
+		if (is_dot(c, n))
+			continue;
+
+		if (l->mount < 0) {
+			if (is_dotdot(c, n)) {
+				pop(l->path);
+				continue;
+			}
+			if ((r = push(l->path, c, n)) < 0)
+				return r;
+			if ((r = mount_at(l->path)) >= 0) {
+				l->mount = r;
+				l->touched = 1;
+				strcpy(l->path, "/");
+				if (!strict && core_mounts[r].resolves && *p) {
+					/* The module resolves the rest, ".." and all. */
+					size_t len = strlen(p);
+
+					if (1 + len + 1 > PATH_MAX)
+						return -ENAMETOOLONG;
+					l->path[0] = '/';
+					memcpy(l->path + 1, p, len + 1);
+					return 0;
+				}
+			}
+			continue;
+		}
+
+		/* Inside mount l->mount. */
+		if (!strict && core_mounts[l->mount].resolves) {
+			/* Started inside the mount (cwd, dirfd): hand the rest over. */
+			if (strlen(l->path) + 1 + n + 1 + strlen(p) + 1 > PATH_MAX)
+				return -ENAMETOOLONG;
+			if ((r = push(l->path, c, n)) < 0)
+				return r;
+			if (*p) {
+				strcat(l->path, "/");
+				strcat(l->path, p);
+			} else if (trailing) {
+				strcat(l->path, "/");
+			}
+			return 0;
+		}
+		if (is_dotdot(c, n)) {
+			if (!strcmp(l->path, "/")) {
+				/* Out of the mount's root, to the mount point's parent. */
+				strcpy(l->path, core_mounts[l->mount].point);
+				l->mount = -1;
+				pop(l->path);
+			} else {
+				pop(l->path);
+			}
+			continue;
+		}
+		if ((r = push(l->path, c, n)) < 0)
+			return r;
+		if (!last || follow || trailing) {
+			struct stat st;
+			long g = getattr(l->mount, l->path, &st, DEFUSE_NOFOLLOW);
+			ssize_t tl;
+
+			if (g == -ENOENT && last)
+				break;	/* to be created */
+			if (g < 0)
+				return g;
+			if (S_ISLNK(st.st_mode) && (!last || follow)) {
+				const struct core_mount *mt = &core_mounts[l->mount];
+
+				if (++links > MAXLINKS)
+					return -ELOOP;
+				if (!mt->ops->readlink)
+					return -ENOSYS;
+				tl = mt->ops->readlink(mt->priv, l->path, tmp, sizeof(tmp) - 1);
+				if (tl < 0)
+					return tl;
+				tmp[tl] = 0;
+				if (tl + 1 + strlen(p) + 1 > sizeof(rest))
+					return -ENAMETOOLONG;
+				/* rest := target "/" remainder; p points into rest. */
+				memmove(rest + tl + 1, p, strlen(p) + 1);
+				memcpy(rest, tmp, tl);
+				rest[tl] = '/';
+				p = rest;
+				pop(l->path);
+				if (tmp[0] == '/') {
+					l->mount = -1;
+					strcpy(l->path, "/");
+				}
+				continue;
+			}
+			if (!S_ISDIR(st.st_mode) && (!last || trailing))
+				return -ENOTDIR;
+		}
+	}
+	return 0;
+}
+
+/* ---- descriptor table ------------------------------------------------ */
+
+static void fd_forget(long fd)
+{
+	if (fd < 0 || fd >= CORE_FD_MAX || !core_fds[fd])
+		return;
+	free(core_fds[fd]);
+	core_fds[fd] = NULL;
+	core_nfds--;
+}
+
+static void fd_remember(long fd, int m, const char *path)
+{
+	size_t n = strlen(path) + 1;
+	struct core_fd *f;
+
+	if (fd < 0 || fd >= CORE_FD_MAX)
+		return;
+	fd_forget(fd);
+	f = malloc(sizeof(*f) + n);
+	if (!f)
+		return;
+	f->mount = m;
+	memcpy(f->path, path, n);
+	core_fds[fd] = f;
+	core_nfds++;
+}
+
+static void fd_copy(long from, long to)
+{
+	if (from == to || from < 0 || from >= CORE_FD_MAX)
+		return;
+	if (core_fds[from])
+		fd_remember(to, core_fds[from]->mount, core_fds[from]->path);
+	else
+		fd_forget(to);
+}
+
+/* ---- helpers --------------------------------------------------------- */
+
+#define OPS(l) (core_mounts[(l)->mount].ops)
+#define PRIV(l) (core_mounts[(l)->mount].priv)
+
+/* Calls op; if a resolving module says -EXDEV, resolves strictly and retries. */
+#define WITH_RETRY(res, l, dfd, upath, follow, expr)			\
+	do {								\
+		res = (expr);						\
+		if (res == -EXDEV && !(l)->strict) {			\
+			int rr_ = resolve(dfd, upath, follow, 1, l);	\
+			if (rr_ < 0) { res = rr_; break; }		\
+			if ((l)->mount < 0) { res = -EXDEV_KERNEL; break; } \
+			res = (expr);					\
+		}							\
+	} while (0)
+
+/* Internal: after a strict retry the path left every mount. */
+#define EXDEV_KERNEL 100000
+
+/* The call with path argument i (and dirfd argument d, if any) replaced. */
+static long kernel_at(const struct defuse_syscall *sc, int d, int i, const char *path)
+{
+	struct defuse_syscall k = *sc;
+
+	if (d >= 0)
+		k.a[d] = AT_FDCWD;
+	k.a[i] = (long)path;
+	return defuse_forward(&k);
+}
+
+static long fd_forward(const struct defuse_syscall *sc)
+{
+	return defuse_fd_nreserved ? defuse_fd_guard((struct defuse_syscall *)sc)
+				   : defuse_forward(sc);
+}
+
+static int nofollow(int at_flags)
+{
+	return (at_flags & AT_SYMLINK_NOFOLLOW) ? DEFUSE_NOFOLLOW : 0;
+}
+
+/* ---- the calls --------------------------------------------------------- */
+
+static long do_open(const struct defuse_syscall *sc, long dfd, int pi, int di,
+		    int flags, mode_t mode)
+{
+	const char *upath = (const char *)sc->a[pi];
+	int follow = !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL));
+	struct defuse_open o = { 0, -1 };
+	struct loc l;
+	long r = resolve(dfd, upath, follow, 0, &l);
+
+	if (r < 0)
+		return r;
+	if (l.mount < 0)
+		return l.touched ? kernel_at(sc, di, pi, l.path) : defuse_forward(sc);
+	if (!OPS(&l)->open)
+		return -ENOSYS;
+	WITH_RETRY(r, &l, dfd, upath, follow, OPS(&l)->open(PRIV(&l), l.path, flags, mode, &o));
+	if (r == -EXDEV_KERNEL)
+		return kernel_at(sc, di, pi, l.path);
+	if (r < 0)
+		return r;
+	if (o.kernel_fd < 0) {
+		/* Emulated files need the placeholder descriptors of the fd
+		   model, which are not built yet. */
+		if (OPS(&l)->release)
+			OPS(&l)->release(PRIV(&l), o.fh);
+		if (defuse_g.debug)
+			defuse_log("emulated files are not supported yet: ", l.path, NULL);
+		return -EOPNOTSUPP;
+	}
+	if (OPS(&l)->release)
+		OPS(&l)->release(PRIV(&l), o.fh);
+	fd_remember(o.kernel_fd, l.mount, l.path);
+	return o.kernel_fd;
+}
+
+static void to_statx(const struct stat *st, struct statx *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->stx_mask = STATX_BASIC_STATS;
+	x->stx_blksize = st->st_blksize;
+	x->stx_nlink = st->st_nlink;
+	x->stx_uid = st->st_uid;
+	x->stx_gid = st->st_gid;
+	x->stx_mode = st->st_mode;
+	x->stx_ino = st->st_ino;
+	x->stx_size = st->st_size;
+	x->stx_blocks = st->st_blocks;
+	x->stx_atime.tv_sec = st->st_atim.tv_sec;
+	x->stx_atime.tv_nsec = st->st_atim.tv_nsec;
+	x->stx_mtime.tv_sec = st->st_mtim.tv_sec;
+	x->stx_mtime.tv_nsec = st->st_mtim.tv_nsec;
+	x->stx_ctime.tv_sec = st->st_ctim.tv_sec;
+	x->stx_ctime.tv_nsec = st->st_ctim.tv_nsec;
+	x->stx_rdev_major = major(st->st_rdev);
+	x->stx_rdev_minor = minor(st->st_rdev);
+	x->stx_dev_major = major(st->st_dev);
+	x->stx_dev_minor = minor(st->st_dev);
+}
+
+/* The access(2) decision from mode bits, for modules without access. */
+static int access_from_stat(const struct stat *st, int mode)
+{
+	uid_t uid = geteuid();
+	unsigned bits;
+
+	if (mode == F_OK)
+		return 0;
+	if (uid == 0) {
+		if ((mode & X_OK) && !S_ISDIR(st->st_mode) && !(st->st_mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	bits = st->st_uid == uid ? (st->st_mode >> 6) & 7 :
+	       st->st_gid == getegid() ? (st->st_mode >> 3) & 7 : st->st_mode & 7;
+	return ((mode & R_OK) && !(bits & 4)) || ((mode & W_OK) && !(bits & 2)) ||
+	       ((mode & X_OK) && !(bits & 1)) ? -EACCES : 0;
+}
+
+static long copy_out(void *dst, const void *src, size_t n)
+{
+	return defuse_copy_out(dst, src, n);
+}
+
+/* One path, one module operation: the common shape of most calls. */
+enum op {
+	OP_STAT, OP_STATX, OP_ACCESS, OP_MKDIR, OP_MKNOD, OP_UNLINK, OP_RMDIR,
+	OP_READLINK, OP_CHMOD, OP_CHOWN, OP_TRUNCATE, OP_UTIMENS, OP_STATFS,
+	OP_CHDIR, OP_SYMLINK, OP_GETXATTR, OP_SETXATTR, OP_LISTXATTR,
+	OP_REMOVEXATTR, OP_EXEC,
+};
+
+struct onepath {
+	enum op op;
+	int dfd_arg, path_arg;	/* dfd_arg -1: AT_FDCWD */
+	int follow;
+	int flags;		/* DEFUSE_NOFOLLOW for the module */
+};
+
+static long run_op(const struct defuse_syscall *sc, const struct onepath *d,
+		   struct loc *l);
+
+static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
+{
+	long dfd = d->dfd_arg >= 0 ? sc->a[d->dfd_arg] : AT_FDCWD;
+	const char *upath = (const char *)sc->a[d->path_arg];
+	struct loc l;
+	long r;
+
+	r = resolve(dfd, upath, d->follow, 0, &l);
+	if (r < 0)
+		return r;
+	if (l.mount < 0)
+		goto kernel;
+	WITH_RETRY(r, &l, dfd, upath, d->follow, run_op(sc, d, &l));
+	if (r != -EXDEV_KERNEL)
+		return r;
+kernel:
+	if (d->op == OP_CHDIR) {
+		r = l.touched ? kernel_at(sc, -1, d->path_arg, l.path) : defuse_forward(sc);
+		if (r == 0)
+			set_cwd(-1, NULL);
+		return r;
+	}
+	return l.touched ? kernel_at(sc, d->dfd_arg, d->path_arg, l.path) : defuse_forward(sc);
+}
+
+static long times_from_user(const struct defuse_syscall *sc, struct timespec ts[2],
+			    const struct timespec **tp)
+{
+	switch (sc->nr) {
+	case SYS_utimensat:
+		if (!sc->a[2]) {
+			*tp = NULL;
+			return 0;
+		}
+		if (defuse_copy_in(ts, (void *)sc->a[2], 2 * sizeof(*ts)))
+			return -EFAULT;
+		break;
+	case SYS_utime: {
+		struct utimbuf u;
+
+		if (!sc->a[1]) {
+			*tp = NULL;
+			return 0;
+		}
+		if (defuse_copy_in(&u, (void *)sc->a[1], sizeof(u)))
+			return -EFAULT;
+		ts[0] = (struct timespec){ u.actime, 0 };
+		ts[1] = (struct timespec){ u.modtime, 0 };
+		break;
+	}
+	default: {	/* utimes, futimesat: struct timeval[2] */
+		struct timeval tv[2];
+		const void *src = (void *)sc->a[sc->nr == SYS_utimes ? 1 : 2];
+
+		if (!src) {
+			*tp = NULL;
+			return 0;
+		}
+		if (defuse_copy_in(tv, src, sizeof(tv)))
+			return -EFAULT;
+		for (int i = 0; i < 2; i++) {
+			if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+				return -EINVAL;
+			ts[i] = (struct timespec){ tv[i].tv_sec, tv[i].tv_usec * 1000 };
+		}
+	}
+	}
+	*tp = ts;
+	return 0;
+}
+
+/* Extended attributes, through a heap buffer of at most XATTR_SIZE_MAX. */
+static long xattr_op(const struct defuse_syscall *sc, const struct onepath *d,
+		     const struct loc *l)
+{
+	const struct defuse_ops *ops = OPS(l);
+	int list = d->op == OP_LISTXATTR;
+	size_t size = sc->a[list ? 2 : 3];
+	void *uval = (void *)sc->a[list ? 1 : 2];
+	const char *name = (const char *)sc->a[1];
+	char *buf = NULL;
+	long r;
+
+	if (size > 65536)
+		size = 65536;
+	if (size && !(buf = malloc(size)))
+		return -ENOMEM;
+	if (d->op == OP_SETXATTR) {
+		if ((size_t)sc->a[3] > 65536)
+			r = -E2BIG;
+		else if (size && defuse_copy_in(buf, uval, size))
+			r = -EFAULT;
+		else
+			r = ops->setxattr ? ops->setxattr(PRIV(l), l->path, name, buf, size,
+							  sc->a[4], d->flags) : -EOPNOTSUPP;
+	} else {
+		if (list)
+			r = ops->listxattr ? ops->listxattr(PRIV(l), l->path, buf, size,
+							    d->flags) : -EOPNOTSUPP;
+		else
+			r = ops->getxattr ? ops->getxattr(PRIV(l), l->path, name, buf, size,
+							  d->flags) : -EOPNOTSUPP;
+		if (r > 0 && size && copy_out(uval, buf, r) < 0)
+			r = -EFAULT;
+	}
+	free(buf);
+	return r;
+}
+
+static long run_op(const struct defuse_syscall *sc, const struct onepath *d, struct loc *l)
+{
+	const struct defuse_ops *ops = OPS(l);
+	void *priv = PRIV(l);
+	struct stat st;
+	long r;
+
+	switch (d->op) {
+	case OP_STAT:
+		if (!ops->getattr)
+			return -ENOSYS;
+		r = ops->getattr(priv, l->path, &st, d->flags);
+		if (r < 0)
+			return r;
+		return copy_out((void *)sc->a[sc->nr == SYS_newfstatat ? 2 : 1], &st, sizeof(st));
+	case OP_STATX: {
+		struct statx x;
+
+		if (ops->statx) {
+			r = ops->statx(priv, l->path, d->flags, sc->a[3], &x);
+		} else {
+			r = getattr(l->mount, l->path, &st, d->flags);
+			if (r == 0)
+				to_statx(&st, &x);
+		}
+		if (r < 0)
+			return r;
+		return copy_out((void *)sc->a[4], &x, sizeof(x));
+	}
+	case OP_ACCESS: {
+		int mode = sc->a[sc->nr == SYS_access ? 1 : 2];
+
+		if (mode & ~(R_OK | W_OK | X_OK))
+			return -EINVAL;
+		if (ops->access)
+			return ops->access(priv, l->path, mode, d->flags);
+		r = getattr(l->mount, l->path, &st, 0);
+		return r < 0 ? r : access_from_stat(&st, mode);
+	}
+	case OP_MKDIR:
+		return ops->mkdir ? ops->mkdir(priv, l->path,
+					       sc->a[sc->nr == SYS_mkdir ? 1 : 2]) : -ENOSYS;
+	case OP_MKNOD: {
+		mode_t mode = sc->a[sc->nr == SYS_mknod ? 1 : 2];
+		dev_t dev = sc->a[sc->nr == SYS_mknod ? 2 : 3];
+
+		if (!S_ISREG(mode) && !S_ISFIFO(mode) && (mode & S_IFMT))
+			return -EOPNOTSUPP;	/* devices, sockets: not in a mount */
+		return ops->mknod ? ops->mknod(priv, l->path, mode, dev) : -ENOSYS;
+	}
+	case OP_UNLINK:
+		return ops->unlink ? ops->unlink(priv, l->path) : -ENOSYS;
+	case OP_RMDIR:
+		return ops->rmdir ? ops->rmdir(priv, l->path) : -ENOSYS;
+	case OP_READLINK: {
+		char buf[PATH_MAX];
+		long size = sc->a[sc->nr == SYS_readlink ? 2 : 3];
+		void *ubuf = (void *)sc->a[sc->nr == SYS_readlink ? 1 : 2];
+
+		if (size <= 0)
+			return -EINVAL;
+		if (!ops->readlink)
+			return -ENOSYS;
+		r = ops->readlink(priv, l->path, buf, sizeof(buf));
+		if (r < 0)
+			return r;
+		if (r > size)
+			r = size;
+		return copy_out(ubuf, buf, r) < 0 ? -EFAULT : r;
+	}
+	case OP_CHMOD:
+		return ops->chmod ? ops->chmod(priv, l->path,
+					       sc->a[sc->nr == SYS_chmod ? 1 : 2] & 07777,
+					       d->flags) : -ENOSYS;
+	case OP_CHOWN: {
+		int at = sc->nr == SYS_fchownat;
+
+		return ops->chown ? ops->chown(priv, l->path, sc->a[at ? 2 : 1],
+					       sc->a[at ? 3 : 2], d->flags) : -ENOSYS;
+	}
+	case OP_TRUNCATE:
+		if (sc->a[1] < 0)
+			return -EINVAL;
+		return ops->truncate ? ops->truncate(priv, l->path, sc->a[1]) : -ENOSYS;
+	case OP_UTIMENS: {
+		struct timespec ts[2];
+		const struct timespec *tp;
+
+		if ((r = times_from_user(sc, ts, &tp)) < 0)
+			return r;
+		return ops->utimens ? ops->utimens(priv, l->path, tp, d->flags) : -ENOSYS;
+	}
+	case OP_STATFS: {
+		struct statfs sf;
+
+		if (!ops->statfs)
+			return -ENOSYS;
+		r = ops->statfs(priv, l->path, &sf);
+		return r < 0 ? r : copy_out((void *)sc->a[1], &sf, sizeof(sf));
+	}
+	case OP_CHDIR:
+		r = getattr(l->mount, l->path, &st, 0);
+		if (r < 0)
+			return r;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		if (ops->access && (r = ops->access(priv, l->path, X_OK, 0)) < 0)
+			return r;
+		/* The kernel's cwd: the mount point, for programs not captured. */
+		sys1(SYS_chdir, core_mounts[l->mount].point);
+		set_cwd(l->mount, l->path);
+		return 0;
+	case OP_SYMLINK: {
+		const char *target = (const char *)sc->a[0];
+
+		return ops->symlink ? ops->symlink(priv, target, l->path) : -ENOSYS;
+	}
+	case OP_GETXATTR:
+	case OP_SETXATTR:
+	case OP_LISTXATTR:
+		return xattr_op(sc, d, l);
+	case OP_REMOVEXATTR:
+		return ops->removexattr ? ops->removexattr(priv, l->path,
+							   (const char *)sc->a[1], d->flags)
+					: -EOPNOTSUPP;
+	case OP_EXEC: {
+		/* The kernel cannot see into the mount: exec the open file. */
+		struct defuse_open o = { 0, -1 };
+		struct defuse_syscall x = { .nr = SYS_execveat };
+		int argi = sc->nr == SYS_execve ? 1 : 2;
+
+		if (!ops->open)
+			return -ENOSYS;
+		r = ops->open(priv, l->path, O_RDONLY, 0, &o);
+		if (r < 0)
+			return r;
+		if (ops->release)
+			ops->release(priv, o.fh);
+		if (o.kernel_fd < 0)
+			return -EOPNOTSUPP;
+		/* Not close-on-exec: a #! script's interpreter opens it by
+		   /dev/fd/N. */
+		x.a[0] = o.kernel_fd;
+		x.a[1] = (long)"";
+		x.a[2] = sc->a[argi];
+		x.a[3] = sc->a[argi + 1];
+		x.a[4] = AT_EMPTY_PATH;
+		r = defuse_exec(&x);
+		sys1(SYS_close, o.kernel_fd);
+		return r;
+	}
+	}
+	return -ENOSYS;
+}
+
+/* rename, link and friends: two paths, both in one mount or neither. */
+static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, int p2,
+		      int follow1, int is_link)
+{
+	long dfd1 = d1 >= 0 ? sc->a[d1] : AT_FDCWD, dfd2 = d2 >= 0 ? sc->a[d2] : AT_FDCWD;
+	const char *u1 = (const char *)sc->a[p1], *u2 = (const char *)sc->a[p2];
+	struct loc a, b;
+	unsigned flags = sc->nr == SYS_renameat2 ? sc->a[4] : 0;
+	long r;
+
+	if ((r = resolve(dfd1, u1, follow1, 1, &a)) < 0)
+		return r;
+	if ((r = resolve(dfd2, u2, 0, 1, &b)) < 0)
+		return r;
+	if (a.mount < 0 && b.mount < 0) {
+		struct defuse_syscall k = *sc;
+
+		if (!a.touched && !b.touched)
+			return defuse_forward(sc);
+		if (d1 >= 0)
+			k.a[d1] = AT_FDCWD;
+		if (d2 >= 0)
+			k.a[d2] = AT_FDCWD;
+		k.a[p1] = (long)a.path;
+		k.a[p2] = (long)b.path;
+		return defuse_forward(&k);
+	}
+	if (a.mount != b.mount)
+		return -EXDEV;
+	if (is_link)
+		return OPS(&a)->link ? OPS(&a)->link(PRIV(&a), a.path, b.path) : -ENOSYS;
+	return OPS(&a)->rename ? OPS(&a)->rename(PRIV(&a), a.path, b.path, flags) : -ENOSYS;
+}
+
+/* ---- descriptors and the current directory ---------------------------- */
+
+static long do_fd_call(const struct defuse_syscall *sc)
+{
+	long r;
+
+	switch (sc->nr) {
+	case SYS_close:
+		r = fd_forward(sc);
+		fd_forget(sc->a[0]);	/* gone even on EINTR (Linux) */
+		return r;
+	case SYS_dup:
+		r = defuse_forward(sc);
+		if (r >= 0)
+			fd_copy(sc->a[0], r);
+		return r;
+	case SYS_dup2:
+	case SYS_dup3:
+		r = fd_forward(sc);
+		if (r >= 0)
+			fd_copy(sc->a[0], sc->a[1]);
+		return r;
+	case SYS_fcntl:
+		r = defuse_forward(sc);
+		if (r >= 0)
+			fd_copy(sc->a[0], r);
+		return r;
+	case SYS_close_range:
+		r = fd_forward(sc);
+		if (r == 0 && !(sc->a[2] & CLOSE_RANGE_CLOEXEC))
+			for (unsigned long fd = sc->a[0];
+			     fd <= (unsigned long)sc->a[1] && fd < CORE_FD_MAX; fd++)
+				fd_forget(fd);
+		return r;
+	case SYS_fchdir:
+		r = defuse_forward(sc);
+		if (r < 0)
+			return r;
+		if (sc->a[0] >= 0 && sc->a[0] < CORE_FD_MAX && core_fds[sc->a[0]])
+			set_cwd(core_fds[sc->a[0]]->mount, core_fds[sc->a[0]]->path);
+		else
+			set_cwd(-1, NULL);
+		return r;
+	case SYS_getcwd: {
+		char buf[PATH_MAX];
+		const struct core_mount *m = &core_mounts[core_cwd_mount];
+		size_t n;
+
+		if (strcmp(cwd_path, "/"))
+			n = snprintf(buf, sizeof(buf), "%s%s", m->point, cwd_path);
+		else
+			n = snprintf(buf, sizeof(buf), "%s", m->len ? m->point : "/");
+		if (n + 1 > (size_t)sc->a[1])
+			return -ERANGE;
+		return copy_out((void *)sc->a[0], buf, n + 1) < 0 ? -EFAULT : (long)(n + 1);
+	}
+	}
+	return defuse_forward(sc);
+}
+
+/* ---- entry ------------------------------------------------------------- */
+
+static long open_how_call(const struct defuse_syscall *sc)
+{
+	struct open_how how;
+
+	if ((unsigned long)sc->a[3] < sizeof(how))
+		return -EINVAL;
+	if (defuse_copy_in(&how, (void *)sc->a[2], sizeof(how)))
+		return -EFAULT;
+	if (how.resolve)
+		return -EOPNOTSUPP;	/* RESOLVE_* under a mount: not yet */
+	return do_open(sc, sc->a[0], 1, 0, how.flags, how.mode);
+}
+
+long core_handle(void *arg)
+{
+	const struct defuse_syscall *sc = arg;
+	long nr = sc->nr;
+	struct onepath d = { .dfd_arg = -1, .path_arg = 0, .follow = 1 };
+	int at = -1;
+
+	switch (nr) {
+	case SYS_open:
+		return do_open(sc, AT_FDCWD, 0, -1, sc->a[1], sc->a[2]);
+	case SYS_creat:
+		return do_open(sc, AT_FDCWD, 0, -1, O_CREAT | O_WRONLY | O_TRUNC, sc->a[1]);
+	case SYS_openat:
+		return do_open(sc, sc->a[0], 1, 0, sc->a[2], sc->a[3]);
+	case SYS_openat2:
+		return open_how_call(sc);
+
+	case SYS_close: case SYS_dup: case SYS_dup2: case SYS_dup3: case SYS_fcntl:
+	case SYS_close_range: case SYS_fchdir: case SYS_getcwd:
+		return do_fd_call(sc);
+
+	case SYS_rename:
+		return two_paths(sc, -1, 0, -1, 1, 0, 0);
+	case SYS_renameat: case SYS_renameat2:
+		return two_paths(sc, 0, 1, 2, 3, 0, 0);
+	case SYS_link:
+		return two_paths(sc, -1, 0, -1, 1, 0, 1);
+	case SYS_linkat:
+		return two_paths(sc, 0, 1, 2, 3, (sc->a[4] & AT_SYMLINK_FOLLOW) != 0, 1);
+
+	case SYS_stat: d.op = OP_STAT; break;
+	case SYS_lstat: d.op = OP_STAT; d.follow = 0; break;
+	case SYS_newfstatat: d.op = OP_STAT; at = 3; break;
+	case SYS_statx: d.op = OP_STATX; at = 2; break;
+	case SYS_access: d.op = OP_ACCESS; break;
+	case SYS_faccessat: d.op = OP_ACCESS; d.dfd_arg = 0; d.path_arg = 1; break;
+	case SYS_faccessat2: d.op = OP_ACCESS; at = 3; break;
+	case SYS_mkdir: d.op = OP_MKDIR; d.follow = 0; break;
+	case SYS_mkdirat: d.op = OP_MKDIR; d.dfd_arg = 0; d.path_arg = 1; d.follow = 0; break;
+	case SYS_mknod: d.op = OP_MKNOD; d.follow = 0; break;
+	case SYS_mknodat: d.op = OP_MKNOD; d.dfd_arg = 0; d.path_arg = 1; d.follow = 0; break;
+	case SYS_rmdir: d.op = OP_RMDIR; d.follow = 0; break;
+	case SYS_unlink: d.op = OP_UNLINK; d.follow = 0; break;
+	case SYS_unlinkat:
+		d.op = (sc->a[2] & AT_REMOVEDIR) ? OP_RMDIR : OP_UNLINK;
+		if (sc->a[2] & ~AT_REMOVEDIR)
+			return -EINVAL;
+		d.dfd_arg = 0; d.path_arg = 1; d.follow = 0;
+		break;
+	case SYS_symlink: d.op = OP_SYMLINK; d.path_arg = 1; d.follow = 0; break;
+	case SYS_symlinkat: d.op = OP_SYMLINK; d.dfd_arg = 1; d.path_arg = 2; d.follow = 0; break;
+	case SYS_readlink: d.op = OP_READLINK; d.follow = 0; break;
+	case SYS_readlinkat: d.op = OP_READLINK; d.dfd_arg = 0; d.path_arg = 1; d.follow = 0; break;
+	case SYS_chmod: d.op = OP_CHMOD; break;
+	case SYS_fchmodat: d.op = OP_CHMOD; d.dfd_arg = 0; d.path_arg = 1; break;
+	case SYS_fchmodat2_: d.op = OP_CHMOD; at = 3; break;
+	case SYS_chown: d.op = OP_CHOWN; break;
+	case SYS_lchown: d.op = OP_CHOWN; d.follow = 0; d.flags = DEFUSE_NOFOLLOW; break;
+	case SYS_fchownat: d.op = OP_CHOWN; at = 4; break;
+	case SYS_truncate: d.op = OP_TRUNCATE; break;
+	case SYS_utime: case SYS_utimes: d.op = OP_UTIMENS; break;
+	case SYS_futimesat: d.op = OP_UTIMENS; d.dfd_arg = 0; d.path_arg = 1; break;
+	case SYS_utimensat:
+		if (!sc->a[1])
+			return defuse_forward(sc);	/* futimens on a kernel fd */
+		d.op = OP_UTIMENS; at = 3;
+		break;
+	case SYS_statfs: d.op = OP_STATFS; break;
+	case SYS_chdir: d.op = OP_CHDIR; break;
+	case SYS_getxattr: d.op = OP_GETXATTR; break;
+	case SYS_lgetxattr: d.op = OP_GETXATTR; d.follow = 0; d.flags = DEFUSE_NOFOLLOW; break;
+	case SYS_setxattr: d.op = OP_SETXATTR; break;
+	case SYS_lsetxattr: d.op = OP_SETXATTR; d.follow = 0; d.flags = DEFUSE_NOFOLLOW; break;
+	case SYS_listxattr: d.op = OP_LISTXATTR; break;
+	case SYS_llistxattr: d.op = OP_LISTXATTR; d.follow = 0; d.flags = DEFUSE_NOFOLLOW; break;
+	case SYS_removexattr: d.op = OP_REMOVEXATTR; break;
+	case SYS_lremovexattr: d.op = OP_REMOVEXATTR; d.follow = 0; d.flags = DEFUSE_NOFOLLOW; break;
+	case SYS_execve: d.op = OP_EXEC; break;
+	case SYS_execveat:
+		if (sc->a[4] & AT_EMPTY_PATH && !*(const char *)sc->a[1])
+			return defuse_exec((struct defuse_syscall *)sc);
+		d.op = OP_EXEC; d.dfd_arg = 0; d.path_arg = 1;
+		d.follow = !(sc->a[4] & AT_SYMLINK_NOFOLLOW);
+		break;
+	default:
+		return defuse_forward(sc);
+	}
+	if (at >= 0) {
+		/* *at calls with a flags argument. */
+		long f = sc->a[at];
+
+		d.dfd_arg = 0;
+		d.path_arg = 1;
+		if ((f & AT_EMPTY_PATH) && !*(const char *)sc->a[1])
+			return defuse_forward(sc);	/* the dirfd itself: a kernel fd */
+		d.follow = !(f & AT_SYMLINK_NOFOLLOW);
+		d.flags = nofollow(f);
+	}
+	if (!d.follow && !d.flags &&
+	    (d.op == OP_STAT || d.op == OP_STATX || d.op == OP_CHMOD || d.op == OP_UTIMENS))
+		d.flags = DEFUSE_NOFOLLOW;
+	return one_path(sc, &d);
+}
+
+/*
+ * A program started with its cwd under a mount point is inside the mount;
+ * DEFUSE_CWD (from the image that exec'ed us) says where exactly.
+ */
+void core_cwd_init(const char *inherited)
+{
+	char cwd[PATH_MAX];
+
+	if (inherited && *inherited == '/' && strlen(inherited) < sizeof(cwd))
+		strcpy(cwd, inherited);
+	else if (!getcwd(cwd, sizeof(cwd)))
+		return;
+	for (int i = 0; i < core_nmounts; i++) {
+		const struct core_mount *m = &core_mounts[i];
+
+		if (strncmp(cwd, m->point, m->len) || (cwd[m->len] && cwd[m->len] != '/'))
+			continue;
+		set_cwd(i, cwd[m->len] ? cwd + m->len : "/");
+		return;
+	}
+}
