@@ -215,6 +215,16 @@ struct defuse_ops {
 	int (*releasedir)(void *priv, uint64_t fh);
 };
 
+/**
+ * Host service: sets a descriptor the module keeps for itself (a root
+ * directory, a connection) aside, so it does not take a number the program
+ * would get, and the program's close, dup2 and close_range cannot touch it.
+ * Returns the descriptor's new number (the old one is closed), or -errno.
+ * Declared weak: outside DEFUSE (a unit test, the FUSE bridge) it is NULL,
+ * so call it as `fd = defuse_keep_fd ? defuse_keep_fd(fd) : fd`.
+ */
+extern int defuse_keep_fd(int fd) __attribute__((weak));
+
 /** Module flags (struct defuse_module.flags). */
 #define DEFUSE_MODULE_NOT_SIGNAL_SAFE 0x1 /* the core blocks signals around calls */
 #define DEFUSE_MODULE_RESOLVES        0x2 /* resolves ".." and symlinks itself (see top) */

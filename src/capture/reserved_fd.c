@@ -13,7 +13,7 @@
 #include "capture/capture.h"
 #include "common/sys.h"
 
-#define RESERVED_MAX 8
+#define RESERVED_MAX 64
 
 static int reserved[RESERVED_MAX];
 int defuse_fd_nreserved;

@@ -149,6 +149,9 @@ int core_route(const struct defuse_syscall *sc)
 
 	switch (kind_of[sc->nr]) {
 	case R_PATH:
+		/* Leaving a mount's cwd must be seen, wherever the new one is. */
+		if (sc->nr == SYS_chdir && core_cwd_mount >= 0)
+			return 1;
 		a = &args_of[sc->nr];
 		if (path_may_hit(a->dfd1 >= 0 ? sc->a[a->dfd1] : AT_FDCWD,
 				 (const char *)sc->a[a->path1]))

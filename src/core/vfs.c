@@ -157,9 +157,12 @@ static int start_at(long dfd, struct loc *l)
 static int resolve(long dfd, const char *upath, int follow, int strict, struct loc *l)
 {
 	char rest[2 * PATH_MAX], tmp[PATH_MAX];
-	size_t plen = strnlen(upath, PATH_MAX);
+	size_t plen;
 	int links = 0, r, trailing;
 
+	if (!upath)
+		return -EFAULT;
+	plen = strnlen(upath, PATH_MAX);
 	l->mount = -1;
 	l->touched = 0;
 	l->strict = strict;
@@ -700,6 +703,8 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 	case OP_SYMLINK: {
 		const char *target = (const char *)sc->a[0];
 
+		if (!target)
+			return -EFAULT;
 		return ops->symlink ? ops->symlink(priv, target, l->path) : -ENOSYS;
 	}
 	case OP_GETXATTR:
@@ -928,7 +933,7 @@ long core_handle(void *arg)
 	case SYS_lremovexattr: d.op = OP_REMOVEXATTR; d.follow = 0; d.flags = DEFUSE_NOFOLLOW; break;
 	case SYS_execve: d.op = OP_EXEC; break;
 	case SYS_execveat:
-		if (sc->a[4] & AT_EMPTY_PATH && !*(const char *)sc->a[1])
+		if ((sc->a[4] & AT_EMPTY_PATH) && sc->a[1] && !*(const char *)sc->a[1])
 			return defuse_exec((struct defuse_syscall *)sc);
 		d.op = OP_EXEC; d.dfd_arg = 0; d.path_arg = 1;
 		d.follow = !(sc->a[4] & AT_SYMLINK_NOFOLLOW);
@@ -942,7 +947,7 @@ long core_handle(void *arg)
 
 		d.dfd_arg = 0;
 		d.path_arg = 1;
-		if ((f & AT_EMPTY_PATH) && !*(const char *)sc->a[1])
+		if ((f & AT_EMPTY_PATH) && (!sc->a[1] || !*(const char *)sc->a[1]))
 			return defuse_forward(sc);	/* the dirfd itself: a kernel fd */
 		d.follow = !(f & AT_SYMLINK_NOFOLLOW);
 		d.flags = nofollow(f);
