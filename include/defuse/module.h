@@ -225,6 +225,13 @@ struct defuse_ops {
  */
 extern int defuse_keep_fd(int fd) __attribute__((weak));
 
+/**
+ * Closes a descriptor set aside with defuse_keep_fd (a plain close would
+ * leave its number marked as DEFUSE's).  Returns 0 or -errno.  Weak like
+ * defuse_keep_fd: outside DEFUSE, close the descriptor yourself.
+ */
+extern int defuse_close_kept(int fd) __attribute__((weak));
+
 /** Module flags (struct defuse_module.flags). */
 #define DEFUSE_MODULE_NOT_SIGNAL_SAFE 0x1 /* the core blocks signals around calls */
 #define DEFUSE_MODULE_RESOLVES        0x2 /* resolves ".." and symlinks itself (see top) */

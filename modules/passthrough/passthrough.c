@@ -155,7 +155,10 @@ static int open_beneath_as(const struct pt *pt, const char *path, int flags,
 		.mode = mode,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
-	unsigned int tries = (flags & O_PATH) ? 1u << 20 : 64;
+	/* Without O_NONBLOCK an open cannot fail with EAGAIN by itself (a
+	   lease makes it wait), so EAGAIN is the lookup race: keep trying,
+	   however busy the rest of the system is with renames. */
+	unsigned int tries = (flags & O_PATH) || !(flags & O_NONBLOCK) ? 1u << 20 : 64;
 	long fd;
 
 	do
@@ -966,6 +969,17 @@ static int pt_open(void *priv, const char *path, int flags, mode_t mode,
 		return r;
 	}
 	if ((flags & O_PATH) || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+		/* Under DEFUSE, the module's descriptor must not take the number
+		   the program's placeholder should get (module.h). */
+		if (defuse_keep_fd) {
+			int kept = defuse_keep_fd(fd);
+
+			if (kept < 0) {
+				close(fd);
+				return kept;
+			}
+			fd = kept;
+		}
 		out->fh = (uint64_t)fd;
 		out->kernel_fd = -1;
 	} else if (flags & O_APPEND) {
@@ -1023,6 +1037,8 @@ static int pt_release(void *priv, uint64_t fh)
 {
 	(void)priv;
 	if (fh == PT_NOFH)
+		return 0;
+	if (defuse_close_kept && defuse_close_kept(fh_fd(fh)) == 0)
 		return 0;
 	return (int)ret(close(fh_fd(fh)));
 }

@@ -58,6 +58,8 @@ struct defuse_thread {
 	char sigsys_blocked;	/* the program believes SIGSYS is blocked */
 	char sigsys_pending;	/* a non-SUD SIGSYS arrived while "blocked" */
 	char net_armed;		/* SUD is armed in this thread */
+	char vfork_child;	/* a vfork child: memory shared with the
+				   suspended parent (core/fdtable.c) */
 	long sigsys_info[16];	/* its siginfo, re-sent on unblock */
 	long pid;		/* getpid(), cached per thread: a vfork child
 				   shares the parent's memory but not the
@@ -142,6 +144,7 @@ void defuse_exec_init(char **envp) HIDDEN;
 
 /* reserved_fd.c: descriptors DEFUSE keeps open inside the program. */
 int defuse_fd_reserve(int fd) HIDDEN;
+int defuse_fd_release(int fd) HIDDEN;
 int defuse_fd_is_reserved(long fd) HIDDEN;
 long defuse_fd_guard(struct defuse_syscall *sc) HIDDEN;
 extern int defuse_fd_nreserved HIDDEN;

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <sys/mman.h>
+#include <linux/sched.h>
 #include "capture/capture.h"
 #include "common/sys.h"
 #include "core/core.h"
@@ -244,6 +245,7 @@ long defuse_clone_parent(struct defuse_syscall *sc)
 
 	/* A vfork child shares our memory and wrote its own pid there. */
 	defuse_usermem_refresh_pid();
+	self->vfork_child = 0;
 	if (self->tracing && !self->in_defuse) {
 		struct defuse_syscall call = *sc;
 
@@ -251,6 +253,31 @@ long defuse_clone_parent(struct defuse_syscall *sc)
 		trace_record(&call, r, trace_now() - self->clone_t0, 1);
 	}
 	return r;
+}
+
+/* Does the child of this clone-family call share the parent's memory as a
+   vfork child (its own descriptor table, the parent's heap)? */
+static int shares_parent_memory(const struct defuse_syscall *sc)
+{
+	unsigned long flags;
+	/* In a trampoline's child %rax, and so sc->nr, is 0 (the result); the
+	   call is in the TLS, copied or shared (a new thread has neither). */
+	long nr = sc->nr ? sc->nr : defuse_self.clone_nr;
+
+	switch (nr) {
+	case SYS_vfork:
+		return 1;
+	case SYS_clone:
+		flags = sc->a[0];
+		break;
+	case SYS_clone3:
+		if (defuse_copy_in(&flags, (void *)sc->a[0], sizeof(flags)))
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	return (flags & CLONE_VM) && !(flags & CLONE_FILES) && !(flags & CLONE_THREAD);
 }
 
 /*
@@ -263,6 +290,7 @@ long defuse_clone_child(struct defuse_syscall *sc)
 
 	self->sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 	self->tracing = defuse_g.trace && defuse_g.follow;
+	self->vfork_child = shares_parent_memory(sc);
 	defuse_usermem_refresh_pid();
 	self->net_armed = 0;	/* SUD is not inherited */
 	defuse_net_catch_up();

@@ -1,10 +1,15 @@
 /*
- * Descriptors DEFUSE keeps open inside the program (the trace output, later
- * modules' descriptors).  They sit at the top of the descriptor range, are
- * close-on-exec, and are invisible to the program's close/dup2/dup3/
+ * Descriptors DEFUSE keeps open inside the program: the trace output, and
+ * modules' own descriptors (module.h: defuse_keep_fd), which can be one per
+ * emulated open file.  They live in a reserved band at the top of the
+ * descriptor range, so they never take a number the program would get, are
+ * close-on-exec, and are invisible to the program's close, dup2, dup3 and
  * close_range: closing one gives EBADF as for a descriptor that was never
  * open, and dup2 onto one first moves ours out of the way, so the program
  * gets exactly the number it asked for.
+ *
+ * The band is a bitmap of BAND descriptors below the soft RLIMIT_NOFILE
+ * (capped at 65536), fixed at the first reservation.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,71 +18,136 @@
 #include "capture/capture.h"
 #include "common/sys.h"
 
-#define RESERVED_MAX 64
+#define BAND 4096
 
-static int reserved[RESERVED_MAX];
+static long band_lo = -1, band_hi;	/* [lo, hi) */
+static unsigned long used[BAND / (8 * sizeof(unsigned long))];
+static long cursor;			/* where to look for a free slot next */
+static int lock;			/* reservations: rare, a spin lock is fine */
 int defuse_fd_nreserved;
+
+#define BITS (8 * sizeof(unsigned long))
+
+static int bit(long fd)
+{
+	long i = fd - band_lo;
+
+	return band_lo >= 0 && i >= 0 && i < band_hi - band_lo &&
+	       (used[i / BITS] >> (i % BITS)) & 1;
+}
+
+static void set_bit(long fd, int on)
+{
+	long i = fd - band_lo;
+
+	if (on)
+		used[i / BITS] |= 1UL << (i % BITS);
+	else
+		used[i / BITS] &= ~(1UL << (i % BITS));
+}
 
 int defuse_fd_is_reserved(long fd)
 {
-	for (int i = 0; i < defuse_fd_nreserved; i++)
-		if (reserved[i] == fd)
-			return 1;
-	return 0;
+	return bit(fd);
 }
 
-/* The highest free descriptor number below the soft limit, or -1. */
-static int free_top_fd(void)
+static void band_init(void)
 {
 	struct rlimit rl;
-	long top;
+	long top = 1024;
 
-	if (sys_failed(sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl)))
-		return -1;
-	top = rl.rlim_cur > 65536 ? 65536 : (long)rl.rlim_cur;
-	for (long fd = top - 1; fd > top - 256 && fd > 2; fd--)
-		if (!defuse_fd_is_reserved(fd) &&
-		    sys2(SYS_fcntl, fd, F_GETFD) == -EBADF)
+	if (!sys_failed(sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl)))
+		top = rl.rlim_cur > 65536 ? 65536 : (long)rl.rlim_cur;
+	band_hi = top;
+	band_lo = top > 2 * BAND ? top - BAND : top / 2;
+	cursor = band_hi - 1;
+}
+
+/* A free number in the band, from the top down; -1 if none. */
+static long free_slot(void)
+{
+	long n = band_hi - band_lo;
+
+	for (long k = 0; k < n; k++) {
+		long fd = cursor - k;
+
+		if (fd < band_lo)
+			fd += n;
+		if (!bit(fd) && sys2(SYS_fcntl, fd, F_GETFD) == -EBADF) {
+			cursor = fd - 1 < band_lo ? band_hi - 1 : fd - 1;
 			return fd;
+		}
+	}
 	return -1;
 }
 
-/* Moves fd to a free number at the top; returns the new number or -errno. */
-static int move_high(int fd)
+static void take(void)
 {
-	int to = free_top_fd();
-	long r;
+	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+		;
+}
 
-	if (to < 0)
-		return fd;	/* keep it where it is rather than fail */
+static void give(void)
+{
+	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Moves fd into the band; returns its new number, or -errno. */
+int defuse_fd_reserve(int fd)
+{
+	long to, r;
+
+	take();
+	if (band_lo < 0)
+		band_init();
+	to = free_slot();
+	if (to < 0) {
+		give();
+		return -EMFILE;
+	}
 	r = sys3(SYS_dup3, fd, to, O_CLOEXEC);
-	if (sys_failed(r))
+	if (sys_failed(r)) {
+		give();
 		return r;
+	}
 	sys1(SYS_close, fd);
+	set_bit(to, 1);
+	defuse_fd_nreserved++;
+	give();
 	return to;
 }
 
-int defuse_fd_reserve(int fd)
+/* Closes a reserved descriptor and gives its number back. */
+int defuse_fd_release(int fd)
 {
-	if (defuse_fd_nreserved == RESERVED_MAX)
-		return -EMFILE;
-	fd = move_high(fd);
-	if (fd < 0)
-		return fd;
-	reserved[defuse_fd_nreserved++] = fd;
-	return fd;
+	take();
+	if (!bit(fd)) {
+		give();
+		return -EBADF;
+	}
+	set_bit(fd, 0);
+	defuse_fd_nreserved--;
+	give();
+	return sys1(SYS_close, fd);
 }
 
 /* The program wants number `fd` for itself: move ours elsewhere. */
 static void evict(long fd)
 {
-	for (int i = 0; i < defuse_fd_nreserved; i++)
-		if (reserved[i] == fd) {
-			int to = move_high(fd);
+	long to;
 
-			if (to >= 0)
-				reserved[i] = to;
-		}
+	take();
+	to = free_slot();
+	if (to >= 0 && !sys_failed(sys3(SYS_dup3, fd, to, O_CLOEXEC))) {
+		set_bit(to, 1);
+		set_bit(fd, 0);
+		sys1(SYS_close, fd);
+	}
+	give();
+	/* A module that kept `fd` must hear of the move: not yet possible
+	   (module.h); reported when DEFUSE_DEBUG is set. */
+	if (to >= 0 && defuse_g.debug)
+		defuse_log("moved a reserved descriptor out of the program's way", NULL, NULL);
 }
 
 /*
@@ -93,24 +163,31 @@ static long close_range_around(struct defuse_syscall *sc)
 	if (lo > hi)
 		return defuse_forward(sc);
 	while (lo <= hi) {
-		unsigned long end = hi;
+		unsigned long end = lo;
 
-		for (int i = 0; i < defuse_fd_nreserved; i++) {
-			unsigned long fd = reserved[i];
-
-			if (fd >= lo && fd <= end)
-				end = fd - 1 < end ? fd - 1 : end;
-		}
-		if (defuse_fd_is_reserved(lo)) {
+		if (bit(lo)) {
+			if (lo == hi)
+				break;
 			lo++;
 			continue;
 		}
+		/* The run of non-reserved numbers from lo. */
+		if ((long)lo < band_lo && hi >= (unsigned long)band_lo)
+			end = band_lo - 1;
+		else
+			end = hi;
+		for (unsigned long fd = lo > (unsigned long)band_lo ? lo : (unsigned long)band_lo;
+		     fd <= end && (long)fd < band_hi; fd++)
+			if (bit(fd)) {
+				end = fd - 1;
+				break;
+			}
 		if (first)
 			r = defuse_gate_forward(SYS_close_range, lo, end, sc->a[2], 0, 0, 0);
 		else
 			r = sys3(SYS_close_range, lo, end, sc->a[2]);
 		first = 0;
-		if (sys_failed(r) || end == hi)
+		if (sys_failed(r) || end >= hi)
 			break;
 		lo = end + 1;
 	}

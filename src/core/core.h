@@ -36,7 +36,33 @@ extern int core_nmounts HIDDEN;
  */
 struct core_fd {
 	int mount;
+	struct core_open *open;	/* emulated file: its description; NULL for
+				   a kernel-backed descriptor */
 	char path[];		/* mount-relative, starts with '/' */
+};
+
+/*
+ * The shared part of an emulated open file description: the first page of
+ * the placeholder's memfd, mapped shared, so that dup and fork share offset
+ * and status flags as POSIX says, across processes.
+ */
+#define CORE_OFD_MAGIC 0x444f4644u	/* "DFOD" */
+struct core_ofd {
+	uint32_t magic;
+	int32_t lock;		/* futex word, shared between processes:
+				   0 free, 1 taken, 2 taken with waiters */
+	int64_t offset;
+	int32_t flags;		/* O_ACCMODE and the status flags */
+	int32_t mount;
+	char path[3072];	/* mount-relative, for a new image to reopen */
+};
+
+/* Per process: one emulated open file description. */
+struct core_open {
+	int refs;		/* this process's descriptors referring to it */
+	int mount;
+	uint64_t fh;		/* the module's handle (valid in this process) */
+	struct core_ofd *ofd;	/* the shared record */
 };
 
 #define CORE_FD_MAX 65536
@@ -54,8 +80,19 @@ void core_init(const char *spec) HIDDEN;
 
 /* route.c: may this call concern a mount? */
 int core_route(const struct defuse_syscall *sc) HIDDEN;
-int core_routes(long nr) HIDDEN;	/* the core may want this call */
+int core_routes(long nr) HIDDEN;
+int core_is_path_call(long nr) HIDDEN;	/* the core may want this call */
 void core_route_init(void) HIDDEN;
+
+/* fdtable.c: the descriptor table. */
+void core_fd_remember(long fd, int mount, const char *path, struct core_open *open);
+void core_fd_forget(long fd);
+void core_fd_copy(long from, long to);
+
+/* emulated.c: emulated files (module-served I/O behind a placeholder). */
+long core_emulated_open(int mount, const char *path, int flags, uint64_t fh);
+long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f);
+void core_emulated_adopt_all(void);
 
 /* vfs.c: serves a routed call (through defuse_call_xsaved). */
 long core_handle(void *sc) HIDDEN;

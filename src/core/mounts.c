@@ -83,6 +83,12 @@ __attribute__((visibility("default"))) int defuse_keep_fd(int fd)
 	return defuse_fd_reserve(fd);
 }
 
+/* ... and given back. */
+__attribute__((visibility("default"))) int defuse_close_kept(int fd)
+{
+	return defuse_fd_release(fd);
+}
+
 static void add_mount(char *line)
 {
 	struct core_mount *m = &core_mounts[core_nmounts];
@@ -151,4 +157,5 @@ void core_init(const char *spec)
 	if (!core_fds)
 		fail(spec, "out of memory");
 	core_route_init();
+	core_emulated_adopt_all();
 }

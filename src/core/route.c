@@ -32,7 +32,10 @@ struct path_args {
 static struct path_args args_of[NR_ROUTE];
 static unsigned char kind_of[NR_ROUTE];
 
-enum { R_NONE, R_PATH, R_FD, R_CWD };
+enum { R_NONE, R_PATH, R_FD, R_CWD, R_FDIO };
+
+/* For R_FDIO: which argument is the descriptor. */
+static signed char fd_arg[NR_ROUTE];
 
 #define P1(nr, p)		do { kind_of[nr] = R_PATH; args_of[nr] = (struct path_args){ -1, p, -1, -1 }; } while (0)
 #define PAT(nr, d, p)		do { kind_of[nr] = R_PATH; args_of[nr] = (struct path_args){ d, p, -1, -1 }; } while (0)
@@ -60,6 +63,22 @@ void core_route_init(void)
 	P1(SYS_lremovexattr, 0);
 	P1(SYS_execve, 0); PAT(SYS_execveat, 0, 1);
 
+	/* Calls on a descriptor that an emulated file must answer. */
+	static const short fdio[] = {
+		SYS_read, SYS_write, SYS_pread64, SYS_pwrite64, SYS_readv, SYS_writev,
+		SYS_preadv, SYS_pwritev, SYS_preadv2, SYS_pwritev2, SYS_lseek, SYS_fstat,
+		SYS_getdents64, SYS_getdents, SYS_ftruncate, SYS_fsync, SYS_fdatasync,
+		SYS_fallocate, SYS_fchmod, SYS_fchown, SYS_fstatfs, SYS_fadvise64,
+		SYS_flock, SYS_ioctl, SYS_readahead, SYS_sync_file_range, SYS_syncfs,
+		SYS_fgetxattr, SYS_fsetxattr, SYS_flistxattr, SYS_fremovexattr,
+		SYS_sendfile, SYS_copy_file_range, SYS_splice, SYS_tee, SYS_mmap,
+	};
+	for (unsigned i = 0; i < sizeof(fdio) / sizeof(fdio[0]); i++) {
+		kind_of[fdio[i]] = R_FDIO;
+		fd_arg[fdio[i]] = 0;
+	}
+	fd_arg[SYS_mmap] = 4;
+
 	kind_of[SYS_close] = R_FD;
 	kind_of[SYS_dup] = R_FD;
 	kind_of[SYS_dup2] = R_FD;
@@ -70,6 +89,11 @@ void core_route_init(void)
 	kind_of[SYS_getcwd] = R_CWD;
 }
 
+int core_is_path_call(long nr)
+{
+	return (unsigned long)nr < NR_ROUTE && (kind_of[nr] == R_PATH || kind_of[nr] == R_CWD);
+}
+
 int core_routes(long nr)
 {
 	return (unsigned long)nr < NR_ROUTE && kind_of[nr] != R_NONE;
@@ -78,6 +102,11 @@ int core_routes(long nr)
 static int is_mount_fd(long fd)
 {
 	return fd >= 0 && fd < CORE_FD_MAX && core_fds[fd];
+}
+
+static int is_emulated_fd(long fd)
+{
+	return fd >= 0 && fd < CORE_FD_MAX && core_fds[fd] && core_fds[fd]->open;
 }
 
 static int comp_eq(const char *c, size_t n, const char *s, size_t sn)
@@ -177,6 +206,15 @@ int core_route(const struct defuse_syscall *sc)
 		}
 	case R_CWD:
 		return core_cwd_mount >= 0;
+	case R_FDIO:
+		if (is_emulated_fd(sc->a[(int)fd_arg[sc->nr]]))
+			return 1;
+		/* The other end of a copy between descriptors. */
+		if (sc->nr == SYS_sendfile || sc->nr == SYS_splice || sc->nr == SYS_tee)
+			return is_emulated_fd(sc->a[sc->nr == SYS_sendfile ? 1 : 2]);
+		if (sc->nr == SYS_copy_file_range)
+			return is_emulated_fd(sc->a[2]);
+		return 0;
 	}
 	return 0;
 }

@@ -296,48 +296,15 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 	return 0;
 }
 
-/* ---- descriptor table ------------------------------------------------ */
-
-static void fd_forget(long fd)
-{
-	if (fd < 0 || fd >= CORE_FD_MAX || !core_fds[fd])
-		return;
-	free(core_fds[fd]);
-	core_fds[fd] = NULL;
-	core_nfds--;
-}
-
-static void fd_remember(long fd, int m, const char *path)
-{
-	size_t n = strlen(path) + 1;
-	struct core_fd *f;
-
-	if (fd < 0 || fd >= CORE_FD_MAX)
-		return;
-	fd_forget(fd);
-	f = malloc(sizeof(*f) + n);
-	if (!f)
-		return;
-	f->mount = m;
-	memcpy(f->path, path, n);
-	core_fds[fd] = f;
-	core_nfds++;
-}
-
-static void fd_copy(long from, long to)
-{
-	if (from == to || from < 0 || from >= CORE_FD_MAX)
-		return;
-	if (core_fds[from])
-		fd_remember(to, core_fds[from]->mount, core_fds[from]->path);
-	else
-		fd_forget(to);
-}
+#define fd_forget core_fd_forget
+#define fd_copy core_fd_copy
 
 /* ---- helpers --------------------------------------------------------- */
 
 #define OPS(l) (core_mounts[(l)->mount].ops)
 #define PRIV(l) (core_mounts[(l)->mount].priv)
+#define OPS_M(m) (core_mounts[m].ops)
+#define PRIV_M(m) (core_mounts[m].priv)
 
 /* Calls op; if a resolving module says -EXDEV, resolves strictly and retries. */
 #define WITH_RETRY(res, l, dfd, upath, follow, expr)			\
@@ -398,18 +365,11 @@ static long do_open(const struct defuse_syscall *sc, long dfd, int pi, int di,
 		return kernel_at(sc, di, pi, l.path);
 	if (r < 0)
 		return r;
-	if (o.kernel_fd < 0) {
-		/* Emulated files need the placeholder descriptors of the fd
-		   model, which are not built yet. */
-		if (OPS(&l)->release)
-			OPS(&l)->release(PRIV(&l), o.fh);
-		if (defuse_g.debug)
-			defuse_log("emulated files are not supported yet: ", l.path, NULL);
-		return -EOPNOTSUPP;
-	}
+	if (o.kernel_fd < 0)
+		return core_emulated_open(l.mount, l.path, flags, o.fh);
 	if (OPS(&l)->release)
 		OPS(&l)->release(PRIV(&l), o.fh);
-	fd_remember(o.kernel_fd, l.mount, l.path);
+	core_fd_remember(o.kernel_fd, l.mount, l.path, NULL);
 	return o.kernel_fd;
 }
 
@@ -854,12 +814,91 @@ static long open_how_call(const struct defuse_syscall *sc)
 	return do_open(sc, sc->a[0], 1, 0, how.flags, how.mode);
 }
 
+/* The emulated file behind descriptor fd, or NULL. */
+static struct core_fd *emulated(long fd)
+{
+	return fd >= 0 && fd < CORE_FD_MAX && core_fds[fd] && core_fds[fd]->open
+	       ? core_fds[fd] : NULL;
+}
+
 long core_handle(void *arg)
 {
 	const struct defuse_syscall *sc = arg;
 	long nr = sc->nr;
 	struct onepath d = { .dfd_arg = -1, .path_arg = 0, .follow = 1 };
 	int at = -1;
+	struct core_fd *e;
+
+	switch (nr) {
+	case SYS_mmap:
+		if ((e = emulated(sc->a[4])))
+			return core_emulated_call(sc, e);
+		return defuse_forward(sc);
+	case SYS_sendfile: case SYS_copy_file_range: case SYS_splice: case SYS_tee:
+		/* Copies between descriptors with an emulated end: not yet. */
+		if (defuse_g.debug)
+			defuse_log("copy between descriptors with an emulated file: "
+				   "not supported yet", NULL, NULL);
+		return -EOPNOTSUPP;
+	case SYS_fchdir:
+		if ((e = emulated(sc->a[0]))) {
+			struct stat st;
+
+			if (OPS_M(e->mount)->getattr &&
+			    OPS_M(e->mount)->getattr(PRIV_M(e->mount), e->path, &st, 0) == 0 &&
+			    !S_ISDIR(st.st_mode))
+				return -ENOTDIR;
+			sys1(SYS_chdir, core_mounts[e->mount].point);
+			set_cwd(e->mount, e->path);
+			return 0;
+		}
+		break;
+	case SYS_newfstatat:
+		if ((sc->a[3] & AT_EMPTY_PATH) && sc->a[1] && !*(const char *)sc->a[1] &&
+		    (e = emulated(sc->a[0]))) {
+			struct defuse_syscall f = { .nr = SYS_fstat, .a = { sc->a[0], sc->a[2] } };
+
+			return core_emulated_call(&f, e);
+		}
+		break;
+	case SYS_statx:
+		if ((sc->a[2] & AT_EMPTY_PATH) && sc->a[1] && !*(const char *)sc->a[1] &&
+		    (e = emulated(sc->a[0]))) {
+			struct stat st;
+			struct statx x;
+			long r = OPS_M(e->mount)->fgetattr
+				 ? OPS_M(e->mount)->fgetattr(PRIV_M(e->mount), e->open->fh, &st)
+				 : -ENOSYS;
+
+			if (r < 0)
+				return r;
+			to_statx(&st, &x);
+			return copy_out((void *)sc->a[4], &x, sizeof(x));
+		}
+		break;
+	case SYS_utimensat:
+		if (!sc->a[1] && (e = emulated(sc->a[0]))) {
+			struct timespec ts[2];
+			const struct timespec *tp;
+			long r = times_from_user(sc, ts, &tp);
+
+			if (r < 0)
+				return r;
+			return OPS_M(e->mount)->utimens
+			       ? OPS_M(e->mount)->utimens(PRIV_M(e->mount), e->path, tp, 0)
+			       : -ENOSYS;
+		}
+		break;
+	case SYS_fcntl:
+		if ((e = emulated(sc->a[0])))
+			return core_emulated_call(sc, e);
+		break;
+	default:
+		if (nr != SYS_close && nr != SYS_dup && nr != SYS_dup2 && nr != SYS_dup3 &&
+		    nr != SYS_close_range && (e = emulated(sc->a[0])) &&
+		    !(nr >= 0 && core_is_path_call(nr)))
+			return core_emulated_call(sc, e);
+	}
 
 	switch (nr) {
 	case SYS_open:

@@ -1,0 +1,528 @@
+/*
+ * Emulated files: the module serves every read and write.
+ *
+ * The program still gets a kernel descriptor, the placeholder, so the
+ * kernel keeps numbering, dup, close-on-exec and inheritance.  It is an
+ * O_PATH descriptor of a small memfd whose first page, mapped shared, holds
+ * the open file description's state (struct core_ofd: offset, status
+ * flags, a lock).  dup shares the placeholder and so the page; fork shares
+ * the page too, so parent and child move one offset, as POSIX says.  An
+ * O_PATH descriptor fails loudly (EBADF) if a call ever reached the kernel
+ * with it, instead of reading something else.
+ *
+ * Offsets move under the description's lock, a futex in the shared page,
+ * so concurrent reads and writes of threads and processes each get their
+ * own range, and O_APPEND writes land at the end of the file.
+ *
+ * A placeholder describes itself: after exec, the new image finds its
+ * placeholders among its descriptors (a memfd named "defuse-ofd"), maps the
+ * record and reopens the file through the module by the path kept there
+ * (core_emulated_adopt_all).  A file renamed or removed meanwhile cannot be
+ * reopened: its descriptor then fails with EBADF.
+ *
+ * Not yet: mmap (paging), record and flock locks, SCM_RIGHTS and
+ * pidfd_getfd adoption (issue 4): those calls give EOPNOTSUPP or ENODEV.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
+#include "common/sys.h"
+#include "core/core.h"
+
+#define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+
+/* ---- the shared lock ------------------------------------------------- */
+
+static void ofd_lock(struct core_ofd *o)
+{
+	int c = 0;
+
+	if (__atomic_compare_exchange_n(&o->lock, &c, 1, 0, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return;
+	if (c != 2)
+		c = __atomic_exchange_n(&o->lock, 2, __ATOMIC_ACQUIRE);
+	while (c != 0) {
+		sys4(SYS_futex, &o->lock, FUTEX_WAIT, 2, NULL);
+		c = __atomic_exchange_n(&o->lock, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+static void ofd_unlock(struct core_ofd *o)
+{
+	if (__atomic_fetch_sub(&o->lock, 1, __ATOMIC_RELEASE) != 1) {
+		__atomic_store_n(&o->lock, 0, __ATOMIC_RELEASE);
+		sys3(SYS_futex, &o->lock, FUTEX_WAKE, 1);
+	}
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
+{
+	const struct core_mount *m = &core_mounts[mount];
+	struct core_open *open = malloc(sizeof(*open));
+	struct core_ofd *ofd = MAP_FAILED;
+	char link[64];
+	long mfd = -1, ph = -ENOMEM;
+
+	if (!open)
+		goto fail;
+	mfd = sys2(SYS_memfd_create, "defuse-ofd", MFD_CLOEXEC);
+	if (mfd < 0 || (ph = sys2(SYS_ftruncate, mfd, 4096)) < 0)
+		goto fail;
+	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (sys_failed((long)ofd)) {
+		ph = (long)ofd;
+		ofd = MAP_FAILED;
+		goto fail;
+	}
+	ofd->magic = CORE_OFD_MAGIC;
+	ofd->offset = 0;
+	ofd->flags = (flags & (O_ACCMODE | STATUS_FLAGS | O_PATH)) | O_LARGEFILE;
+	ofd->mount = mount;
+	snprintf(ofd->path, sizeof(ofd->path), "%s", path);
+	/*
+	 * The placeholder, with the program's close-on-exec flag, takes the
+	 * memfd's number: the lowest free one when the program opened, as the
+	 * kernel would have given (the module's own descriptor is kept out of
+	 * the way, module.h: defuse_keep_fd).
+	 */
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", mfd);
+	ph = sys3(SYS_open, link, O_PATH | O_CLOEXEC, 0);
+	if (ph < 0)
+		goto fail;
+	if (sys_failed(sys3(SYS_dup3, ph, mfd, flags & O_CLOEXEC))) {
+		sys1(SYS_close, ph);
+		ph = -EMFILE;
+		goto fail;
+	}
+	sys1(SYS_close, ph);
+	ph = mfd;
+	open->refs = 0;
+	open->mount = mount;
+	open->fh = fh;
+	open->ofd = ofd;
+	core_fd_remember(ph, mount, path, open);
+	return ph;
+fail:
+	if (m->ops->release)
+		m->ops->release(m->priv, fh);
+	if (ofd != MAP_FAILED)
+		sys2(SYS_munmap, ofd, 4096);
+	if (mfd >= 0)
+		sys1(SYS_close, mfd);
+	free(open);
+	return ph < 0 ? ph : -ENOMEM;
+}
+
+/* One placeholder inherited through exec: map its record, reopen the file. */
+static void adopt(int fd)
+{
+	char link[64];
+	struct core_ofd *ofd;
+	struct core_open *open;
+	struct defuse_open o = { 0, -1 };
+	const struct core_mount *m;
+	long rw, r;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	rw = sys3(SYS_open, link, O_RDWR | O_CLOEXEC, 0);
+	if (rw < 0)
+		return;
+	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);
+	sys1(SYS_close, rw);
+	if (sys_failed((long)ofd))
+		return;
+	if (ofd->magic != CORE_OFD_MAGIC || ofd->mount < 0 || ofd->mount >= core_nmounts)
+		goto drop;
+	m = &core_mounts[ofd->mount];
+	r = m->ops->open ? m->ops->open(m->priv, ofd->path,
+					ofd->flags & (O_ACCMODE | O_PATH | O_NOATIME | O_DIRECT),
+					0, &o) : -ENOSYS;
+	if (r < 0)
+		goto drop;
+	if (o.kernel_fd >= 0) {		/* the module changed its mind */
+		sys1(SYS_close, o.kernel_fd);
+		goto drop;
+	}
+	open = malloc(sizeof(*open));
+	if (!open) {
+		if (m->ops->release)
+			m->ops->release(m->priv, o.fh);
+		goto drop;
+	}
+	open->refs = 0;
+	open->mount = ofd->mount;
+	open->fh = o.fh;
+	open->ofd = ofd;
+	core_fd_remember(fd, ofd->mount, ofd->path, open);
+	return;
+drop:
+	sys2(SYS_munmap, ofd, 4096);
+}
+
+void core_emulated_adopt_all(void)
+{
+	char buf[4096], link[64], target[64];
+	long dir = sys3(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	long n;
+
+	if (dir < 0)
+		return;
+	while ((n = sys3(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + off);
+			long fd, len;
+
+			off += e->d_reclen;
+			if (e->d_name[0] < '0' || e->d_name[0] > '9')
+				continue;
+			fd = strtol(e->d_name, NULL, 10);
+			if (fd == dir || defuse_fd_is_reserved(fd))
+				continue;
+			snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
+			len = sys3(SYS_readlink, link, target, sizeof(target) - 1);
+			if (len <= 0)
+				continue;
+			target[len] = 0;
+			if (!strncmp(target, "/memfd:defuse-ofd", 17))
+				adopt(fd);
+		}
+	}
+	sys1(SYS_close, dir);
+}
+
+/* ---- data ------------------------------------------------------------- */
+
+#define OPS(f) (core_mounts[(f)->open->mount].ops)
+#define PRIV(f) (core_mounts[(f)->open->mount].priv)
+
+static long file_size(struct core_fd *f, off_t *size)
+{
+	struct stat st;
+	long r = OPS(f)->fgetattr ? OPS(f)->fgetattr(PRIV(f), f->open->fh, &st) : -ENOSYS;
+
+	if (r == 0)
+		*size = st.st_size;
+	return r;
+}
+
+static int can_read(const struct core_fd *f)
+{
+	int acc = f->open->ofd->flags & O_ACCMODE;
+
+	return !(f->open->ofd->flags & O_PATH) && (acc == O_RDONLY || acc == O_RDWR);
+}
+
+static int can_write(const struct core_fd *f)
+{
+	int acc = f->open->ofd->flags & O_ACCMODE;
+
+	return !(f->open->ofd->flags & O_PATH) && (acc == O_WRONLY || acc == O_RDWR);
+}
+
+/*
+ * One transfer at `off` (or, when off is NULL, at the description's offset,
+ * which then moves).  O_APPEND writes go to the end of the file, even
+ * positioned ones, as on Linux.
+ */
+static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const off_t *off)
+{
+	struct core_ofd *o = f->open->ofd;
+	const struct defuse_ops *ops = OPS(f);
+	off_t at;
+	long r;
+
+	if (writing ? !can_write(f) : !can_read(f))
+		return -EBADF;
+	if (writing ? !ops->write : !ops->read)
+		return -EINVAL;
+	if (off && *off < 0)
+		return -EINVAL;
+	if (!off || (writing && (o->flags & O_APPEND)))
+		ofd_lock(o);
+	else
+		goto positioned;
+	at = o->offset;
+	if (writing && (o->flags & O_APPEND) && (r = file_size(f, &at)) < 0)
+		goto out;
+	r = writing ? ops->write(PRIV(f), f->open->fh, buf, n, at)
+		    : ops->read(PRIV(f), f->open->fh, buf, n, at);
+	if (r > 0 && !off)
+		o->offset = at + r;	/* a positioned write leaves it, even appending */
+out:
+	ofd_unlock(o);
+	return r;
+positioned:
+	return writing ? ops->write(PRIV(f), f->open->fh, buf, n, *off)
+		       : ops->read(PRIV(f), f->open->fh, buf, n, *off);
+}
+
+/* readv and friends: one transfer per iovec, stopping at a short one. */
+static long transfer_v(struct core_fd *f, int writing, const struct iovec *uiov, long cnt,
+		       const off_t *off)
+{
+	struct iovec iov[64];
+	long total = 0, done = 0;
+	off_t pos = off ? *off : 0;
+
+	if (cnt < 0 || cnt > 1024)
+		return -EINVAL;
+	while (done < cnt) {
+		long k = cnt - done < 64 ? cnt - done : 64;
+
+		if (defuse_copy_in(iov, uiov + done, k * sizeof(*iov)))
+			return total ? total : -EFAULT;
+		for (long i = 0; i < k; i++) {
+			long r;
+
+			if (!iov[i].iov_len)
+				continue;
+			r = transfer(f, writing, iov[i].iov_base, iov[i].iov_len, off ? &pos : NULL);
+			if (r < 0)
+				return total ? total : r;
+			total += r;
+			pos += r;
+			if ((size_t)r < iov[i].iov_len)
+				return total;
+		}
+		done += k;
+	}
+	return total;
+}
+
+static long do_lseek(struct core_fd *f, off_t off, int whence)
+{
+	struct core_ofd *o = f->open->ofd;
+	off_t size, to;
+	long r = 0;
+
+	ofd_lock(o);
+	switch (whence) {
+	case SEEK_SET:
+		to = off;
+		break;
+	case SEEK_CUR:
+		to = o->offset + off;
+		break;
+	case SEEK_END:
+		if ((r = file_size(f, &size)) < 0)
+			goto out;
+		to = size + off;
+		break;
+	case SEEK_DATA:
+	case SEEK_HOLE:
+		if (OPS(f)->seek_data) {
+			to = OPS(f)->seek_data(PRIV(f), f->open->fh, off, whence);
+			if (to < 0) {
+				r = to;
+				goto out;
+			}
+			break;
+		}
+		/* No holes: all data up to the end, which is the one hole. */
+		if ((r = file_size(f, &size)) < 0)
+			goto out;
+		if (off < 0 || off >= size) {
+			r = -ENXIO;
+			goto out;
+		}
+		to = whence == SEEK_DATA ? off : size;
+		break;
+	default:
+		r = -EINVAL;
+		goto out;
+	}
+	if (to < 0) {
+		r = -EINVAL;
+		goto out;
+	}
+	o->offset = to;
+	r = to;
+out:
+	ofd_unlock(o);
+	return r;
+}
+
+/* ---- directories -------------------------------------------------------- */
+
+struct dents {
+	char *buf;
+	size_t cap, len;
+	int64_t next;		/* position after the last entry taken */
+};
+
+static int fill_dirent(void *ctx, const char *name, uint64_t ino, unsigned char type,
+		       int64_t next)
+{
+	struct dents *d = ctx;
+	size_t namelen = strlen(name);
+	size_t reclen = (offsetof(struct dirent64, d_name) + namelen + 1 + 7) & ~7UL;
+	struct dirent64 *e;
+
+	if (d->len + reclen > d->cap)
+		return 1;
+	e = (struct dirent64 *)(d->buf + d->len);
+	memset(e, 0, reclen);
+	e->d_ino = ino;
+	e->d_off = next;
+	e->d_reclen = reclen;
+	e->d_type = type;
+	memcpy(e->d_name, name, namelen);
+	d->len += reclen;
+	d->next = next;
+	return 0;
+}
+
+static long do_getdents(struct core_fd *f, void *ubuf, size_t count)
+{
+	struct core_ofd *o = f->open->ofd;
+	struct dents d = { .cap = count > 65536 ? 65536 : count };
+	long r;
+
+	if (!OPS(f)->readdir)
+		return -ENOTDIR;
+	d.buf = malloc(d.cap ? d.cap : 1);
+	if (!d.buf)
+		return -ENOMEM;
+	ofd_lock(o);
+	d.next = o->offset;
+	r = OPS(f)->readdir(PRIV(f), f->open->fh, o->offset, fill_dirent, &d);
+	if (r == 0 && d.len == 0 && d.next != o->offset)
+		r = -EINVAL;
+	if (r == 0 && d.len && defuse_copy_out(ubuf, d.buf, d.len))
+		r = -EFAULT;
+	if (r == 0) {
+		o->offset = d.next;
+		r = d.len;
+	}
+	ofd_unlock(o);
+	free(d.buf);
+	return r;
+}
+
+/* ---- the calls ------------------------------------------------------------ */
+
+static long do_fstat(struct core_fd *f, void *ust)
+{
+	struct stat st;
+	long r = OPS(f)->fgetattr ? OPS(f)->fgetattr(PRIV(f), f->open->fh, &st)
+				  : OPS(f)->getattr ? OPS(f)->getattr(PRIV(f), f->path, &st, 0)
+						    : -ENOSYS;
+
+	return r < 0 ? r : defuse_copy_out(ust, &st, sizeof(st));
+}
+
+static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
+{
+	struct core_ofd *o = f->open->ofd;
+	long r;
+
+	switch (sc->a[1]) {
+	case F_GETFL:
+		return o->flags;
+	case F_SETFL:
+		ofd_lock(o);
+		o->flags = (o->flags & ~STATUS_FLAGS) | (sc->a[2] & STATUS_FLAGS);
+		ofd_unlock(o);
+		return 0;
+	case F_GETFD:
+	case F_SETFD:
+		return defuse_forward(sc);	/* the placeholder's own flag */
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = defuse_forward(sc);
+		if (r >= 0)
+			core_fd_copy(sc->a[0], r);
+		return r;
+	}
+	if (defuse_g.debug)
+		defuse_log("fcntl command not supported on emulated files", NULL, NULL);
+	return -EOPNOTSUPP;
+}
+
+long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
+{
+	const struct defuse_ops *ops = OPS(f);
+	void *priv = PRIV(f);
+	off_t off;
+
+	switch (sc->nr) {
+	case SYS_read:
+		return transfer(f, 0, (void *)sc->a[1], sc->a[2], NULL);
+	case SYS_write:
+		return transfer(f, 1, (void *)sc->a[1], sc->a[2], NULL);
+	case SYS_pread64:
+		off = sc->a[3];
+		return transfer(f, 0, (void *)sc->a[1], sc->a[2], &off);
+	case SYS_pwrite64:
+		off = sc->a[3];
+		return transfer(f, 1, (void *)sc->a[1], sc->a[2], &off);
+	case SYS_readv:
+	case SYS_writev:
+		return transfer_v(f, sc->nr == SYS_writev, (void *)sc->a[1], sc->a[2], NULL);
+	case SYS_preadv:
+	case SYS_pwritev:
+	case SYS_preadv2:
+	case SYS_pwritev2:
+		off = sc->a[3];
+		if ((sc->nr == SYS_preadv2 || sc->nr == SYS_pwritev2) && off == -1)
+			return transfer_v(f, sc->nr == SYS_pwritev2, (void *)sc->a[1], sc->a[2],
+					  NULL);
+		return transfer_v(f, sc->nr == SYS_pwritev || sc->nr == SYS_pwritev2,
+				  (void *)sc->a[1], sc->a[2], &off);
+	case SYS_lseek:
+		return do_lseek(f, sc->a[1], sc->a[2]);
+	case SYS_fstat:
+		return do_fstat(f, (void *)sc->a[1]);
+	case SYS_getdents64:
+		return do_getdents(f, (void *)sc->a[1], sc->a[2]);
+	case SYS_ftruncate:
+		if (sc->a[1] < 0)
+			return -EINVAL;
+		if (!can_write(f))
+			return -EINVAL;
+		return ops->ftruncate ? ops->ftruncate(priv, f->open->fh, sc->a[1]) : -ENOSYS;
+	case SYS_fsync:
+	case SYS_fdatasync:
+		return ops->fsync ? ops->fsync(priv, f->open->fh, sc->nr == SYS_fdatasync) : 0;
+	case SYS_fallocate:
+		if (!can_write(f))
+			return -EBADF;
+		return ops->fallocate ? ops->fallocate(priv, f->open->fh, sc->a[1], sc->a[2],
+						       sc->a[3]) : -EOPNOTSUPP;
+	case SYS_fchmod:
+		return ops->chmod ? ops->chmod(priv, f->path, sc->a[1] & 07777, 0) : -ENOSYS;
+	case SYS_fchown:
+		return ops->chown ? ops->chown(priv, f->path, sc->a[1], sc->a[2], 0) : -ENOSYS;
+	case SYS_fstatfs: {
+		struct statfs sf;
+		long r = ops->statfs ? ops->statfs(priv, f->path, &sf) : -ENOSYS;
+
+		return r < 0 ? r : defuse_copy_out((void *)sc->a[1], &sf, sizeof(sf));
+	}
+	case SYS_fadvise64:
+		return 0;	/* advice */
+	case SYS_fcntl:
+		return do_fcntl(sc, f);
+	case SYS_mmap:
+		return -ENODEV;	/* paging of emulated files: not yet */
+	}
+	if (defuse_g.debug) {
+		char n[24];
+
+		defuse_log("not supported on an emulated file: system call ",
+			   defuse_ltoa(sc->nr, n), NULL);
+	}
+	return -EOPNOTSUPP;
+}
