@@ -97,6 +97,8 @@ void core_emulated_adopt_all(void);
 /* vfs.c: serves a routed call (through defuse_call_xsaved). */
 long core_handle(void *sc) HIDDEN;
 void core_cwd_init(const char *inherited) HIDDEN;
+/* Writes a result into the program's memory; -EFAULT for a bad pointer. */
+long core_copy_out(void *dst, const void *src, size_t n) HIDDEN;
 extern char core_cwd_env[] HIDDEN;
 
 #endif

@@ -400,7 +400,7 @@ static long do_getdents(struct core_fd *f, void *ubuf, size_t count)
 	r = OPS(f)->readdir(PRIV(f), f->open->fh, o->offset, fill_dirent, &d);
 	if (r == 0 && d.len == 0 && d.next != o->offset)
 		r = -EINVAL;
-	if (r == 0 && d.len && defuse_copy_out(ubuf, d.buf, d.len))
+	if (r == 0 && d.len && core_copy_out(ubuf, d.buf, d.len))
 		r = -EFAULT;
 	if (r == 0) {
 		o->offset = d.next;
@@ -420,7 +420,7 @@ static long do_fstat(struct core_fd *f, void *ust)
 				  : OPS(f)->getattr ? OPS(f)->getattr(PRIV(f), f->path, &st, 0)
 						    : -ENOSYS;
 
-	return r < 0 ? r : defuse_copy_out(ust, &st, sizeof(st));
+	return r < 0 ? r : core_copy_out(ust, &st, sizeof(st));
 }
 
 static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
@@ -509,7 +509,7 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 		struct statfs sf;
 		long r = ops->statfs ? ops->statfs(priv, f->path, &sf) : -ENOSYS;
 
-		return r < 0 ? r : defuse_copy_out((void *)sc->a[1], &sf, sizeof(sf));
+		return r < 0 ? r : core_copy_out((void *)sc->a[1], &sf, sizeof(sf));
 	}
 	case SYS_fadvise64:
 		return 0;	/* advice */
