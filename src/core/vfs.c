@@ -617,8 +617,9 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 
 		if (mode & ~(R_OK | W_OK | X_OK))
 			return -EINVAL;
-		if (ops->access)
-			return ops->access(priv, l->path, mode, d->flags);
+		if (ops->access)	/* faccessat2's own flags, as module.h says */
+			return ops->access(priv, l->path, mode,
+					   sc->nr == SYS_faccessat2 ? (int)sc->a[3] : 0);
 		r = getattr(l->mount, l->path, &st, 0);
 		return r < 0 ? r : access_from_stat(&st, mode);
 	}
@@ -629,8 +630,6 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 		mode_t mode = sc->a[sc->nr == SYS_mknod ? 1 : 2];
 		dev_t dev = sc->a[sc->nr == SYS_mknod ? 2 : 3];
 
-		if (!S_ISREG(mode) && !S_ISFIFO(mode) && (mode & S_IFMT))
-			return -EOPNOTSUPP;	/* devices, sockets: not in a mount */
 		return ops->mknod ? ops->mknod(priv, l->path, mode, dev) : -ENOSYS;
 	}
 	case OP_UNLINK:
@@ -849,6 +848,25 @@ static long open_how_call(const struct defuse_syscall *sc)
 	return do_open(sc, sc->a[0], 1, 0, how.flags, how.mode);
 }
 
+/* The flags each *at call accepts; others give EINVAL, before the lookup. */
+static long valid_at_flags(long nr)
+{
+	switch (nr) {
+	case SYS_newfstatat:
+		return AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT;
+	case SYS_statx:
+		return AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT |
+		       AT_STATX_SYNC_TYPE;
+	case SYS_faccessat2:
+		return AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH;
+	case SYS_fchownat:
+	case SYS_fchmodat2_:
+	case SYS_utimensat:
+		return AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH;
+	}
+	return ~0L;
+}
+
 /* The emulated file behind descriptor fd, or NULL. */
 static struct core_fd *emulated(long fd)
 {
@@ -956,6 +974,8 @@ long core_handle(void *arg)
 	case SYS_link:
 		return two_paths(sc, -1, 0, -1, 1, 0, 1);
 	case SYS_linkat:
+		if (sc->a[4] & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+			return -EINVAL;
 		return two_paths(sc, 0, 1, 2, 3, (sc->a[4] & AT_SYMLINK_FOLLOW) != 0, 1);
 
 	case SYS_stat: d.op = OP_STAT; break;
@@ -1016,8 +1036,13 @@ long core_handle(void *arg)
 		return defuse_forward(sc);
 	}
 	if (at >= 0) {
-		/* *at calls with a flags argument. */
+		/* *at calls with a flags argument, checked before any lookup. */
 		long f = sc->a[at];
+
+		if (f & ~valid_at_flags(nr))
+			return -EINVAL;
+		if (nr == SYS_statx && ((unsigned)sc->a[3] & STATX__RESERVED))
+			return -EINVAL;
 
 		d.dfd_arg = 0;
 		d.path_arg = 1;
