@@ -423,6 +423,48 @@ static long do_fstat(struct core_fd *f, void *ust)
 	return r < 0 ? r : core_copy_out(ust, &st, sizeof(st));
 }
 
+/*
+ * mmap of an emulated file.  MAP_PRIVATE gets a copy of the file's pages:
+ * POSIX leaves unspecified whether later changes to the file show in a
+ * private mapping, so a snapshot is a conforming answer.  MAP_SHARED needs
+ * user-space paging (userfaultfd, DESIGN.md section 3): not yet, ENODEV.
+ */
+static long do_mmap_private(const struct defuse_syscall *sc, struct core_fd *f)
+{
+	unsigned long len = sc->a[1];
+	long prot = sc->a[2], flags = sc->a[3], p, r = 0;
+	off_t off = sc->a[5], done = 0;
+
+	if ((flags & MAP_TYPE) != MAP_PRIVATE) {
+		if (defuse_g.debug)
+			defuse_log("MAP_SHARED of an emulated file is not supported yet", NULL, NULL);
+		return -ENODEV;
+	}
+	if (!can_read(f))
+		return -EACCES;
+	if (!len || (off & 4095))
+		return -EINVAL;
+	p = sys6(SYS_mmap, sc->a[0], len, PROT_READ | PROT_WRITE,
+		 (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sys_failed(p))
+		return p;
+	while ((unsigned long)done < len) {
+		r = OPS(f)->read(PRIV(f), f->open->fh, (char *)p + done, len - done, off + done);
+		if (r <= 0)
+			break;
+		done += r;
+	}
+	if (r < 0) {
+		sys2(SYS_munmap, p, len);
+		return r;
+	}
+	if (prot != (PROT_READ | PROT_WRITE))
+		sys3(SYS_mprotect, p, len, prot);
+	if (prot & PROT_EXEC)
+		defuse_net_want("code mapped from an emulated file");
+	return p;
+}
+
 static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
 {
 	struct core_ofd *o = f->open->ofd;
@@ -432,6 +474,8 @@ static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
 	case F_GETFL:
 		return o->flags;
 	case F_SETFL:
+		if (o->flags & O_PATH)
+			return -EBADF;	/* as the kernel for O_PATH descriptors */
 		ofd_lock(o);
 		o->flags = (o->flags & ~STATUS_FLAGS) | (sc->a[2] & STATUS_FLAGS);
 		ofd_unlock(o);
@@ -516,7 +560,7 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 	case SYS_fcntl:
 		return do_fcntl(sc, f);
 	case SYS_mmap:
-		return -ENODEV;	/* paging of emulated files: not yet */
+		return do_mmap_private(sc, f);
 	}
 	if (defuse_g.debug) {
 		char n[24];

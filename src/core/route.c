@@ -195,8 +195,11 @@ int core_route(const struct defuse_syscall *sc)
 		case SYS_dup3:
 			return is_mount_fd(sc->a[0]) || is_mount_fd(sc->a[1]);
 		case SYS_fcntl:
-			return (sc->a[1] == F_DUPFD || sc->a[1] == F_DUPFD_CLOEXEC) &&
-			       is_mount_fd(sc->a[0]);
+			/* An emulated file answers every command; a kernel-backed
+			   one only needs the table kept for dups. */
+			return is_emulated_fd(sc->a[0]) ||
+			       ((sc->a[1] == F_DUPFD || sc->a[1] == F_DUPFD_CLOEXEC) &&
+				is_mount_fd(sc->a[0]));
 		case SYS_close_range:
 			return core_nfds > 0;
 		case SYS_fchdir:

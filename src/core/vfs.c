@@ -583,6 +583,45 @@ static long xattr_op(const struct defuse_syscall *sc, const struct onepath *d,
 	return r;
 }
 
+/*
+ * The content of an emulated file in a memfd, for execveat: the kernel can
+ * only run what it can read.  The mode bits come along so the kernel's
+ * execute permission check sees the file's.
+ */
+static long copy_to_memfd(int mount, uint64_t fh, long *err)
+{
+	const struct defuse_ops *ops = core_mounts[mount].ops;
+	void *priv = core_mounts[mount].priv;
+	char *buf = malloc(65536);
+	struct stat st;
+	long mfd, n;
+	off_t off = 0;
+
+	*err = 0;
+	if (!buf || !ops->read || !ops->fgetattr || ops->fgetattr(priv, fh, &st) < 0) {
+		free(buf);
+		return -EACCES;
+	}
+	mfd = sys2(SYS_memfd_create, "defuse-exec", 0);
+	if (mfd < 0) {
+		free(buf);
+		return mfd;
+	}
+	while ((n = ops->read(priv, fh, buf, 65536, off)) > 0) {
+		if (sys4(SYS_pwrite64, mfd, buf, n, off) != n) {
+			n = -EIO;
+			break;
+		}
+		off += n;
+	}
+	free(buf);
+	if (n < 0 || sys_failed(sys2(SYS_fchmod, mfd, st.st_mode & 07777))) {
+		sys1(SYS_close, mfd);
+		return n < 0 ? n : -EACCES;
+	}
+	return mfd;
+}
+
 static long run_op(const struct defuse_syscall *sc, const struct onepath *d, struct loc *l)
 {
 	const struct defuse_ops *ops = OPS(l);
@@ -720,10 +759,18 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 		r = ops->open(priv, l->path, O_RDONLY, 0, &o);
 		if (r < 0)
 			return r;
-		if (ops->release)
+		if (o.kernel_fd < 0) {
+			/* An emulated file: the kernel gets a copy to run. */
+			long mfd = copy_to_memfd(l->mount, o.fh, &r);
+
+			if (ops->release)
+				ops->release(priv, o.fh);
+			if (mfd < 0)
+				return mfd;
+			o.kernel_fd = mfd;
+		} else if (ops->release) {
 			ops->release(priv, o.fh);
-		if (o.kernel_fd < 0)
-			return -EOPNOTSUPP;
+		}
 		/* Not close-on-exec: a #! script's interpreter opens it by
 		   /dev/fd/N. */
 		x.a[0] = o.kernel_fd;
