@@ -462,6 +462,26 @@ static int access_as_is(const struct pt *pt, const char *path, int mode, int fla
  * Asynchronous signals stay blocked meanwhile, so that no handler runs
  * with the borrowed IDs.
  */
+/*
+ * statx, for what struct stat cannot carry (birth time, attributes): the
+ * object opened O_PATH beneath the root, then statx on the descriptor.
+ */
+static int pt_statx(void *priv, const char *path, int flags, unsigned int mask,
+		    struct statx *stx)
+{
+	const struct pt *pt = priv;
+	int fd, r;
+
+	if (flags & ~DEFUSE_NOFOLLOW)
+		return -EINVAL;
+	fd = open_beneath(pt, path, O_PATH | ((flags & DEFUSE_NOFOLLOW) ? O_NOFOLLOW : 0), 0);
+	if (fd < 0)
+		return fd;
+	r = (int)ret(statx(fd, "", AT_EMPTY_PATH, mask, stx));
+	close_keep_errno(fd);
+	return r;
+}
+
 static int pt_access(void *priv, const char *path, int mode, int flags)
 {
 	uid_t ruid, fsuid;
@@ -1120,6 +1140,7 @@ static const struct defuse_ops pt_ops = {
 	.init = pt_init,
 	.destroy = pt_destroy,
 	.getattr = pt_getattr,
+	.statx = pt_statx,
 	.access = pt_access,
 	.readlink = pt_readlink,
 	.mknod = pt_mknod,

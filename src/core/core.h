@@ -81,7 +81,8 @@ void core_init(const char *spec) HIDDEN;
 /* route.c: may this call concern a mount? */
 int core_route(const struct defuse_syscall *sc) HIDDEN;
 int core_routes(long nr) HIDDEN;
-int core_is_path_call(long nr) HIDDEN;	/* the core may want this call */
+int core_is_path_call(long nr) HIDDEN;
+long core_fd_link(const char *p, const char **rest) HIDDEN;	/* the core may want this call */
 void core_route_init(void) HIDDEN;
 
 /* fdtable.c: the descriptor table. */

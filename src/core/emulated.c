@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
+#include <sys/ioctl.h>
 #include "common/sys.h"
 #include "core/core.h"
 
@@ -561,6 +562,13 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 		return do_fcntl(sc, f);
 	case SYS_mmap:
 		return do_mmap_private(sc, f);
+	case SYS_ioctl:
+		/* A regular file: close-on-exec ioctls act on the placeholder,
+		   the rest are not for files. */
+		if (sc->a[1] == FIOCLEX || sc->a[1] == FIONCLEX)
+			return sys3(SYS_fcntl, sc->a[0], F_SETFD,
+				    sc->a[1] == FIOCLEX ? FD_CLOEXEC : 0);
+		return -ENOTTY;
 	}
 	if (defuse_g.debug) {
 		char n[24];

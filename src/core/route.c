@@ -155,12 +155,48 @@ static int under_a_mount(const char *p)
 	return 0;
 }
 
+/*
+ * "/proc/self/fd/N", "/proc/thread-self/fd/N" or "/dev/fd/N" naming a
+ * descriptor: the number, and where the rest of the path starts; -1 if not.
+ * For an emulated file these magic links lead to the placeholder, so the
+ * core must answer them (tar's fchmodat goes through /proc/self/fd).
+ */
+long core_fd_link(const char *p, const char **rest)
+{
+	static const char *const prefixes[] = {
+		"/proc/self/fd/", "/proc/thread-self/fd/", "/dev/fd/",
+	};
+
+	for (unsigned i = 0; i < 3; i++) {
+		const char *a = prefixes[i], *q = p;
+		long n = 0;
+
+		while (*a && *q == *a)
+			a++, q++;
+		if (*a || *q < '0' || *q > '9')
+			continue;
+		while (*q >= '0' && *q <= '9' && n < CORE_FD_MAX)
+			n = n * 10 + (*q++ - '0');
+		if (*q && *q != '/')
+			return -1;
+		*rest = q;
+		return n;
+	}
+	return -1;
+}
+
 static int path_may_hit(long dfd, const char *p)
 {
 	if (!p)
 		return is_mount_fd(dfd);
-	if (p[0] == '/')
+	if (p[0] == '/') {
+		const char *rest;
+		long fd = core_nfds ? core_fd_link(p, &rest) : -1;
+
+		if (fd >= 0 && is_emulated_fd(fd))
+			return 1;
 		return under_a_mount(p) || suspicious_components(p + 1, 0);
+	}
 	if (p[0] == 0)
 		return is_mount_fd(dfd);
 	if (dfd == AT_FDCWD || (int)dfd == AT_FDCWD) {

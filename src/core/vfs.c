@@ -152,7 +152,8 @@ static int start_at(long dfd, struct loc *l)
 
 /*
  * Resolves upath relative to dfd.  follow: whether a symbolic link in the
- * last component is followed.  strict: resolve inside mounts here even if
+ * last component is followed (1), not followed but for a trailing slash (0),
+ * or never: the call acts on the name itself, as unlink and rmdir (-1).  strict: resolve inside mounts here even if
  * the module could.  Returns 0, or -errno.
  */
 static int resolve(long dfd, const char *upath, int follow, int strict, struct loc *l)
@@ -173,7 +174,18 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 		return -ENOENT;
 	trailing = upath[plen - 1] == '/';
 	if (upath[0] == '/') {
+		const char *after;
+		long fd = core_fd_link(upath, &after);
+
 		strcpy(l->path, "/");
+		if (fd >= 0 && fd < CORE_FD_MAX && core_fds[fd] && core_fds[fd]->open) {
+			/* The magic link of an emulated file: the file itself. */
+			l->mount = core_fds[fd]->mount;
+			l->touched = 1;
+			strcpy(l->path, core_fds[fd]->path);
+			upath = after;
+			plen = strlen(after);
+		}
 	} else if ((r = start_at(dfd, l)) < 0) {
 		return r;
 	}
@@ -256,7 +268,7 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 		}
 		if ((r = push(l->path, c, n)) < 0)
 			return r;
-		if (!last || follow || trailing) {
+		if (!last || follow > 0 || trailing) {
 			struct stat st;
 			long g = getattr(l->mount, l->path, &st, DEFUSE_NOFOLLOW);
 			ssize_t tl;
@@ -265,7 +277,10 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 				break;	/* to be created */
 			if (g < 0)
 				return g;
-			if (S_ISLNK(st.st_mode) && (!last || follow)) {
+			/* A trailing slash makes a lookup follow the last one too,
+			   but not a call on the name itself (follow < 0). */
+			if (S_ISLNK(st.st_mode) &&
+			    (!last || follow > 0 || (trailing && follow == 0))) {
 				const struct core_mount *mt = &core_mounts[l->mount];
 
 				if (++links > MAXLINKS)
@@ -1098,6 +1113,9 @@ long core_handle(void *arg)
 		d.follow = !(f & AT_SYMLINK_NOFOLLOW);
 		d.flags = nofollow(f);
 	}
+	if (d.op == OP_UNLINK || d.op == OP_RMDIR || d.op == OP_MKDIR ||
+	    d.op == OP_MKNOD || d.op == OP_SYMLINK)
+		d.follow = -1;
 	if (!d.follow && !d.flags &&
 	    (d.op == OP_STAT || d.op == OP_STATX || d.op == OP_CHMOD || d.op == OP_UTIMENS))
 		d.flags = DEFUSE_NOFOLLOW;
