@@ -111,6 +111,8 @@ void defuse_dispatch_init(void) HIDDEN;
  * 0xdee(nr) from the own gate, so strace can count what it cannot see.
  */
 void defuse_note_emulated(long nr) HIDDEN;
+#define DEFUSE_TEST_MARKER_NR	0xdef	/* end of start-up, with the gates */
+#define DEFUSE_TEST_EMULATED_NR	0xdee	/* a call answered without the kernel */
 
 /* net.c: when the SUD net is armed. */
 enum { NET_AUTO, NET_ON, NET_OFF };

@@ -60,7 +60,7 @@ void defuse_dispatch_init(void)
 void defuse_note_emulated(long nr)
 {
 	if (defuse_g.test_marker)
-		sys1(0xdee, nr);
+		sys1(DEFUSE_TEST_EMULATED_NR, nr);
 }
 
 long defuse_forward(const struct defuse_syscall *sc)
@@ -76,17 +76,27 @@ static long own(const struct defuse_syscall *sc)
 }
 
 /*
- * Patching runs ordinary C (capstone, malloc): save the program's vector
- * registers, and let DEFUSE's own calls through libc pass straight on.
+ * Runs ordinary C (the core, a module, the planner's output parser, malloc)
+ * from a syscall site: the program's vector registers are saved around it,
+ * and the calls that code makes through libc pass straight to the kernel.
  */
+static long call_cold(long (*fn)(void *), void *arg)
+{
+	char was = defuse_self.in_defuse;
+	long r;
+
+	defuse_self.in_defuse = 1;
+	r = defuse_call_xsaved(fn, arg);
+	defuse_self.in_defuse = was;
+	return r;
+}
+
+/* A library's code was mapped: patch it. */
 void defuse_objects_mapped(long addr, long len, long prot, long fd, long off)
 {
 	long args[5] = { addr, len, prot, fd, off };
-	char was = defuse_self.in_defuse;
 
-	defuse_self.in_defuse = 1;
-	defuse_call_xsaved(defuse_objects_mapped_cold, args);
-	defuse_self.in_defuse = was;
+	call_cold(defuse_objects_mapped_cold, args);
 }
 
 /*
@@ -152,21 +162,13 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 	}
 }
 
-/*
- * A call that may concern a mount goes to the core, which is ordinary C:
- * vector state saved, DEFUSE's and the module's own calls straight to the
- * kernel.  Handlers may rewrite arguments, so the core gets a copy.
- */
+/* A call that may concern a mount goes to the core (ordinary C); handlers
+   may rewrite arguments, so the core gets a copy. */
 static long core_call(const struct defuse_syscall *sc)
 {
 	struct defuse_syscall copy = *sc;
-	char was = defuse_self.in_defuse;
-	long r;
 
-	defuse_self.in_defuse = 1;
-	r = defuse_call_xsaved(core_handle, &copy);
-	defuse_self.in_defuse = was;
-	return r;
+	return call_cold(core_handle, &copy);
 }
 
 static inline int for_core(const struct defuse_syscall *sc)

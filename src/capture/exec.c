@@ -11,39 +11,26 @@
 #include <sys/mman.h>
 #include "capture/capture.h"
 #include "common/sys.h"
+#include "common/util.h"
 #include "core/core.h"
 
 #define KEEP_MAX 4096
+/* Entries added to the program's environment: DEFUSE_SIGSYS, DEFUSE_CWD,
+   LD_PRELOAD, and the terminating NULL. */
+#define ADDED_ENTRIES 4
 
 /* "DEFUSE_...=..." strings of our own environment, NUL-separated. */
 static char keep_buf[KEEP_MAX];
 static unsigned keep_len, keep_count;
 
-static int starts(const char *s, const char *p)
-{
-	while (*p)
-		if (*s++ != *p++)
-			return 0;
-	return 1;
-}
-
-static unsigned slen(const char *s)
-{
-	unsigned n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
-
 void defuse_exec_init(char **envp)
 {
 	for (; envp && *envp; envp++) {
-		unsigned n = slen(*envp) + 1;
+		unsigned n = d_strlen(*envp) + 1;
 
 		/* DEFUSE_SIGSYS and DEFUSE_CWD are per exec, not per session. */
-		if (!starts(*envp, "DEFUSE_") || starts(*envp, "DEFUSE_SIGSYS=") ||
-		    starts(*envp, "DEFUSE_CWD=") ||
+		if (!d_startswith(*envp, "DEFUSE_") || d_startswith(*envp, "DEFUSE_SIGSYS=") ||
+		    d_startswith(*envp, "DEFUSE_CWD=") ||
 		    keep_len + n > KEEP_MAX)
 			continue;
 		__builtin_memcpy(keep_buf + keep_len, *envp, n);
@@ -56,7 +43,7 @@ void defuse_exec_init(char **envp)
 static char *put(char *dst, unsigned *pos, const char *src)
 {
 	char *start = dst + *pos;
-	unsigned n = slen(src);
+	unsigned n = d_strlen(src);
 
 	__builtin_memcpy(start, src, n);
 	*pos += n;
@@ -67,7 +54,7 @@ static char *put(char *dst, unsigned *pos, const char *src)
 static int is_ours(const char *p, unsigned n)
 {
 	const char *ours = defuse_g.preload_path;
-	unsigned m = slen(ours);
+	unsigned m = d_strlen(ours);
 
 	return n == m && !__builtin_memcmp(p, ours, n);
 }
@@ -84,20 +71,20 @@ long defuse_exec(struct defuse_syscall *sc)
 	long r;
 
 	for (; envp && envp[n]; n++)
-		if (starts(envp[n], "LD_PRELOAD="))
+		if (d_startswith(envp[n], "LD_PRELOAD="))
 			app_preload = envp[n] + 11;
-	strbytes = 32 + slen(defuse_g.preload_path) + (app_preload ? slen(app_preload) : 0);
-	size = (n + keep_count + 4) * sizeof(char *) + strbytes;
+	strbytes = 32 + d_strlen(defuse_g.preload_path) + (app_preload ? d_strlen(app_preload) : 0);
+	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes;
 	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
 		return -ENOMEM;
-	strs = (char *)(nenv + n + keep_count + 4);
+	strs = (char *)(nenv + n + keep_count + ADDED_ENTRIES);
 
 	for (i = 0; i < n; i++)
-		if (!starts(envp[i], "LD_PRELOAD=") && !starts(envp[i], "DEFUSE_"))
+		if (!d_startswith(envp[i], "LD_PRELOAD=") && !d_startswith(envp[i], "DEFUSE_"))
 			nenv[j++] = envp[i];
-	for (const char *k = keep_buf; k < keep_buf + keep_len; k += slen(k) + 1)
+	for (const char *k = keep_buf; k < keep_buf + keep_len; k += d_strlen(k) + 1)
 		nenv[j++] = (char *)k;
 	if (defuse_sig_exec_state())
 		nenv[j++] = (char *)defuse_sig_exec_state();

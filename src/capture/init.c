@@ -28,8 +28,6 @@ __thread struct defuse_thread defuse_self
 struct defuse_global defuse_g;
 long defuse_xsave_size;
 
-#define TEST_MARKER_NR 0xdef
-
 static void find_xsave_size(void)
 {
 	unsigned a, b, c, d;
@@ -145,7 +143,7 @@ static void defuse_init(int argc, char **argv, char **envp)
 	hide_from_environment();
 	defuse_g.test_marker = marker && !strcmp(marker, "1");
 	if (defuse_g.test_marker)
-		sys6(TEST_MARKER_NR, defuse_gate_own_begin, defuse_gate_own_end,
+		sys6(DEFUSE_TEST_MARKER_NR, defuse_gate_own_begin, defuse_gate_own_end,
 		     defuse_gate_forward_begin, defuse_gate_forward_end, 0, 0);
 	defuse_self.tracing = traced;
 	defuse_self.in_defuse = 0;

@@ -24,19 +24,13 @@
 #include <sys/shm.h>
 #include "capture/capture.h"
 #include "common/sys.h"
-
-static int streq(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return *a == *b;
-}
+#include "common/util.h"
 
 void defuse_net_init(const char *mode)
 {
-	defuse_g.net_mode = !mode ? NET_AUTO : streq(mode, "on") ? NET_ON :
-			    streq(mode, "off") ? NET_OFF : NET_AUTO;
-	if (mode && !streq(mode, "on") && !streq(mode, "off") && !streq(mode, "auto"))
+	defuse_g.net_mode = !mode ? NET_AUTO : !d_strcmp(mode, "on") ? NET_ON :
+			    !d_strcmp(mode, "off") ? NET_OFF : NET_AUTO;
+	if (mode && !!d_strcmp(mode, "on") && !!d_strcmp(mode, "off") && !!d_strcmp(mode, "auto"))
 		defuse_log("DEFUSE_NET=", mode, " is not auto, on or off; using auto");
 	if (defuse_g.net_mode == NET_ON)
 		defuse_net_want("DEFUSE_NET=on");

@@ -15,6 +15,13 @@
 
 #define CORE_MOUNTS_MAX 16
 
+/* fchmodat2 (Linux 6.6) is newer than the system call headers we build with. */
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2_ 452
+#else
+#define SYS_fchmodat2_ SYS_fchmodat2
+#endif
+
 struct core_mount {
 	char point[PATH_MAX];	/* canonical absolute path, no trailing '/' */
 	size_t len;
@@ -68,6 +75,20 @@ struct core_open {
 #define CORE_FD_MAX 65536
 extern struct core_fd **core_fds HIDDEN;
 extern int core_nfds HIDDEN;		/* entries in use */
+
+/* The entry of descriptor fd, or NULL (any number, even a bad one). */
+static inline struct core_fd *core_fd_get(long fd)
+{
+	return fd >= 0 && fd < CORE_FD_MAX ? core_fds[fd] : NULL;
+}
+
+/* The entry of fd if it is an emulated file's placeholder, else NULL. */
+static inline struct core_fd *core_fd_emulated(long fd)
+{
+	struct core_fd *f = core_fd_get(fd);
+
+	return f && f->open ? f : NULL;
+}
 
 /*
  * The current directory, when it is inside a mount (the kernel's own cwd

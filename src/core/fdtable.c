@@ -37,7 +37,7 @@ void core_fd_forget(long fd)
 {
 	struct core_fd *f;
 
-	if (fd < 0 || fd >= CORE_FD_MAX || !(f = core_fds[fd]) || shared_with_parent())
+	if (!(f = core_fd_get(fd)) || shared_with_parent())
 		return;
 	core_fds[fd] = NULL;
 	core_nfds--;
@@ -71,9 +71,9 @@ void core_fd_copy(long from, long to)
 {
 	struct core_fd *f;
 
-	if (from == to || from < 0 || from >= CORE_FD_MAX)
+	if (from == to)
 		return;
-	f = core_fds[from];
+	f = core_fd_get(from);
 	if (f)
 		core_fd_remember(to, f->mount, f->path, f->open);
 	else

@@ -17,6 +17,7 @@
  */
 #include <fcntl.h>
 #include <sys/syscall.h>
+#include "common/util.h"
 #include "core/core.h"
 
 struct core_fd **core_fds;
@@ -53,7 +54,7 @@ void core_route_init(void)
 	P2(SYS_link, 0, 1); PAT2(SYS_linkat, 0, 1, 2, 3);
 	P1(SYS_symlink, 1); PAT(SYS_symlinkat, 1, 2);
 	P1(SYS_readlink, 0); PAT(SYS_readlinkat, 0, 1);
-	P1(SYS_chmod, 0); PAT(SYS_fchmodat, 0, 1); PAT(452 /* fchmodat2 */, 0, 1);
+	P1(SYS_chmod, 0); PAT(SYS_fchmodat, 0, 1); PAT(SYS_fchmodat2_, 0, 1);
 	P1(SYS_chown, 0); P1(SYS_lchown, 0); PAT(SYS_fchownat, 0, 1);
 	P1(SYS_truncate, 0); P1(SYS_utime, 0); P1(SYS_utimes, 0);
 	PAT(SYS_futimesat, 0, 1); PAT(SYS_utimensat, 0, 1);
@@ -101,22 +102,12 @@ int core_routes(long nr)
 
 static int is_mount_fd(long fd)
 {
-	return fd >= 0 && fd < CORE_FD_MAX && core_fds[fd];
+	return core_fd_get(fd) != NULL;
 }
 
 static int is_emulated_fd(long fd)
 {
-	return fd >= 0 && fd < CORE_FD_MAX && core_fds[fd] && core_fds[fd]->open;
-}
-
-static int comp_eq(const char *c, size_t n, const char *s, size_t sn)
-{
-	if (n != sn)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (c[i] != s[i])
-			return 0;
-	return 1;
+	return core_fd_emulated(fd) != NULL;
 }
 
 /* Any "", "." or ".." component, or one named like a mount point? */
@@ -135,7 +126,8 @@ static int suspicious_components(const char *p, int names_too)
 			return 1;
 		if (names_too)
 			for (int i = 0; i < core_nmounts; i++)
-				if (comp_eq(c, n, core_mounts[i].base, core_mounts[i].baselen))
+				if (n == core_mounts[i].baselen &&
+				    !memcmp(c, core_mounts[i].base, n))
 					return 1;
 	}
 	return 0;

@@ -41,7 +41,6 @@
 #include "core/core.h"
 
 #define MAXLINKS 40
-#define SYS_fchmodat2_ 452
 
 /* Where a path leads. */
 struct loc {
@@ -134,10 +133,10 @@ static int start_at(long dfd, struct loc *l)
 		n = sys2(SYS_getcwd, l->path, PATH_MAX);
 		return n < 0 ? (int)n : 0;
 	}
-	if (dfd >= 0 && dfd < CORE_FD_MAX && core_fds[dfd]) {
-		l->mount = core_fds[dfd]->mount;
+	if (core_fd_get(dfd)) {
+		l->mount = core_fd_get(dfd)->mount;
 		l->touched = 1;
-		strcpy(l->path, core_fds[dfd]->path);
+		strcpy(l->path, core_fd_get(dfd)->path);
 		return 0;
 	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%ld", dfd);
@@ -175,14 +174,14 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 	trailing = upath[plen - 1] == '/';
 	if (upath[0] == '/') {
 		const char *after;
-		long fd = core_fd_link(upath, &after);
+		struct core_fd *e = core_fd_emulated(core_fd_link(upath, &after));
 
 		strcpy(l->path, "/");
-		if (fd >= 0 && fd < CORE_FD_MAX && core_fds[fd] && core_fds[fd]->open) {
+		if (e) {
 			/* The magic link of an emulated file: the file itself. */
-			l->mount = core_fds[fd]->mount;
+			l->mount = e->mount;
 			l->touched = 1;
-			strcpy(l->path, core_fds[fd]->path);
+			strcpy(l->path, e->path);
 			upath = after;
 			plen = strlen(after);
 		}
@@ -311,9 +310,6 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 	}
 	return 0;
 }
-
-#define fd_forget core_fd_forget
-#define fd_copy core_fd_copy
 
 /* ---- helpers --------------------------------------------------------- */
 
@@ -844,37 +840,37 @@ static long do_fd_call(const struct defuse_syscall *sc)
 	switch (sc->nr) {
 	case SYS_close:
 		r = fd_forward(sc);
-		fd_forget(sc->a[0]);	/* gone even on EINTR (Linux) */
+		core_fd_forget(sc->a[0]);	/* gone even on EINTR (Linux) */
 		return r;
 	case SYS_dup:
 		r = defuse_forward(sc);
 		if (r >= 0)
-			fd_copy(sc->a[0], r);
+			core_fd_copy(sc->a[0], r);
 		return r;
 	case SYS_dup2:
 	case SYS_dup3:
 		r = fd_forward(sc);
 		if (r >= 0)
-			fd_copy(sc->a[0], sc->a[1]);
+			core_fd_copy(sc->a[0], sc->a[1]);
 		return r;
 	case SYS_fcntl:
 		r = defuse_forward(sc);
 		if (r >= 0)
-			fd_copy(sc->a[0], r);
+			core_fd_copy(sc->a[0], r);
 		return r;
 	case SYS_close_range:
 		r = fd_forward(sc);
 		if (r == 0 && !(sc->a[2] & CLOSE_RANGE_CLOEXEC))
 			for (unsigned long fd = sc->a[0];
 			     fd <= (unsigned long)sc->a[1] && fd < CORE_FD_MAX; fd++)
-				fd_forget(fd);
+				core_fd_forget(fd);
 		return r;
 	case SYS_fchdir:
 		r = defuse_forward(sc);
 		if (r < 0)
 			return r;
-		if (sc->a[0] >= 0 && sc->a[0] < CORE_FD_MAX && core_fds[sc->a[0]])
-			set_cwd(core_fds[sc->a[0]]->mount, core_fds[sc->a[0]]->path);
+		if (core_fd_get(sc->a[0]))
+			set_cwd(core_fd_get(sc->a[0])->mount, core_fd_get(sc->a[0])->path);
 		else
 			set_cwd(-1, NULL);
 		return r;
@@ -929,13 +925,6 @@ static long valid_at_flags(long nr)
 	return ~0L;
 }
 
-/* The emulated file behind descriptor fd, or NULL. */
-static struct core_fd *emulated(long fd)
-{
-	return fd >= 0 && fd < CORE_FD_MAX && core_fds[fd] && core_fds[fd]->open
-	       ? core_fds[fd] : NULL;
-}
-
 long core_handle(void *arg)
 {
 	const struct defuse_syscall *sc = arg;
@@ -946,7 +935,7 @@ long core_handle(void *arg)
 
 	switch (nr) {
 	case SYS_mmap:
-		if ((e = emulated(sc->a[4])))
+		if ((e = core_fd_emulated(sc->a[4])))
 			return core_emulated_call(sc, e);
 		return defuse_forward(sc);
 	case SYS_sendfile: case SYS_copy_file_range: case SYS_splice: case SYS_tee:
@@ -956,7 +945,7 @@ long core_handle(void *arg)
 				   "not supported yet", NULL, NULL);
 		return -EOPNOTSUPP;
 	case SYS_fchdir:
-		if ((e = emulated(sc->a[0]))) {
+		if ((e = core_fd_emulated(sc->a[0]))) {
 			struct stat st;
 
 			if (OPS_M(e->mount)->getattr &&
@@ -970,7 +959,7 @@ long core_handle(void *arg)
 		break;
 	case SYS_newfstatat:
 		if ((sc->a[3] & AT_EMPTY_PATH) && sc->a[1] && !*(const char *)sc->a[1] &&
-		    (e = emulated(sc->a[0]))) {
+		    (e = core_fd_emulated(sc->a[0]))) {
 			struct defuse_syscall f = { .nr = SYS_fstat, .a = { sc->a[0], sc->a[2] } };
 
 			return core_emulated_call(&f, e);
@@ -978,7 +967,7 @@ long core_handle(void *arg)
 		break;
 	case SYS_statx:
 		if ((sc->a[2] & AT_EMPTY_PATH) && sc->a[1] && !*(const char *)sc->a[1] &&
-		    (e = emulated(sc->a[0]))) {
+		    (e = core_fd_emulated(sc->a[0]))) {
 			struct stat st;
 			struct statx x;
 			long r = OPS_M(e->mount)->fgetattr
@@ -992,7 +981,7 @@ long core_handle(void *arg)
 		}
 		break;
 	case SYS_utimensat:
-		if (!sc->a[1] && (e = emulated(sc->a[0]))) {
+		if (!sc->a[1] && (e = core_fd_emulated(sc->a[0]))) {
 			struct timespec ts[2];
 			const struct timespec *tp;
 			long r = times_from_user(sc, ts, &tp);
@@ -1005,12 +994,12 @@ long core_handle(void *arg)
 		}
 		break;
 	case SYS_fcntl:
-		if ((e = emulated(sc->a[0])))
+		if ((e = core_fd_emulated(sc->a[0])))
 			return core_emulated_call(sc, e);
 		break;
 	default:
 		if (nr != SYS_close && nr != SYS_dup && nr != SYS_dup2 && nr != SYS_dup3 &&
-		    nr != SYS_close_range && (e = emulated(sc->a[0])) &&
+		    nr != SYS_close_range && (e = core_fd_emulated(sc->a[0])) &&
 		    !(nr >= 0 && core_is_path_call(nr)))
 			return core_emulated_call(sc, e);
 	}

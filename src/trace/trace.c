@@ -13,6 +13,7 @@
 #include <time.h>
 #include "common/fmt.h"
 #include "common/sys.h"
+#include "common/util.h"
 #include "trace/counters.h"
 #include "trace/format.h"
 #include "trace/trace.h"
@@ -96,11 +97,8 @@ static void find_vdso_clock(void)
 	if (!sym || !str || !hash)
 		return;
 	for (uint32_t i = 0; i < hash[1]; i++) {
-		const char *n = str + sym[i].st_name, *want = "__vdso_clock_gettime";
-
-		while (*n && *n == *want)
-			n++, want++;
-		if (!*n && !*want && sym[i].st_value) {
+		if (!d_strcmp(str + sym[i].st_name, "__vdso_clock_gettime") &&
+		    sym[i].st_value) {
 			vdso_clock_gettime = (void *)(sym[i].st_value + bias);
 			return;
 		}
