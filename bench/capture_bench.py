@@ -28,13 +28,14 @@ The table goes to stdout and to bench/results/capture-DATE.md.
 import argparse
 import datetime
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchlib import cell, describe_machine, fmt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -88,23 +89,8 @@ class Row:
         self.native, self.defuse, self.error = [], [], None
 
 
-def fmt(v):
-    if v is None:
-        return '-'
-    if abs(v) >= 100:
-        return '%.0f' % v
-    if abs(v) >= 10:
-        return '%.1f' % v
-    if abs(v) >= 1:
-        return '%.2f' % v
-    return '%.3f' % v
 
 
-def cell(vals):
-    if not vals:
-        return '-'
-    return '%s (%s-%s)' % (fmt(statistics.median(vals)), fmt(min(vals)),
-                           fmt(max(vals)))
 
 
 def row_line(r):
@@ -137,24 +123,6 @@ def cache_entries(d):
     return n
 
 
-def describe_machine():
-    cpu = platform.processor() or '?'
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        rev = subprocess.run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'],
-                             capture_output=True, text=True).stdout.strip()
-    except OSError:
-        rev = ''
-    return 'Linux %s, %s, %d CPUs; DEFUSE %s' % (
-        platform.release(), cpu, os.cpu_count() or 0,
-        ('commit ' + rev) if rev else 'uncommitted tree')
 
 
 def main():

@@ -38,7 +38,6 @@ after a failure or SIGINT/SIGTERM.
 import argparse
 import datetime
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -46,6 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from benchlib import cell, describe_machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -156,25 +157,8 @@ class Row:
         self.errors = {}
 
 
-def fmt(v):
-    if v is None:
-        return '-'
-    if abs(v) >= 100:
-        return '%.0f' % v
-    if abs(v) >= 10:
-        return '%.1f' % v
-    if abs(v) >= 1:
-        return '%.2f' % v
-    return '%.3f' % v
 
 
-def cell(vals, err):
-    if err:
-        return 'error'
-    if not vals:
-        return '-'
-    return '%s (%s-%s)' % (fmt(statistics.median(vals)), fmt(min(vals)),
-                           fmt(max(vals)))
 
 
 def ratio(r, system):
@@ -203,27 +187,6 @@ def row_line(r):
         target)
 
 
-def describe_machine():
-    cpu = platform.processor() or '?'
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        rev = subprocess.run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'],
-                             capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(['git', '-C', ROOT, 'status', '--porcelain'],
-                               capture_output=True, text=True).stdout.strip()
-    except OSError:
-        rev, dirty = '', ''
-    return 'Linux %s, %s, %d CPUs; DEFUSE %s' % (
-        platform.release(), cpu, os.cpu_count() or 0,
-        ('commit %s%s' % (rev, ' + uncommitted changes' if dirty else ''))
-        if rev else 'uncommitted tree')
 
 
 def main():
