@@ -54,3 +54,22 @@ def describe_machine():
         platform.release(), cpu, os.cpu_count() or 0,
         ('commit %s%s' % (rev, ' + uncommitted changes' if dirty else ''))
         if rev else 'uncommitted tree')
+
+
+def fs_type(path):
+    """The type of the file system holding path, from /proc/self/mounts."""
+    best, typ = '', '?'
+    real = os.path.realpath(path)
+    try:
+        with open('/proc/self/mounts') as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mnt = parts[1].replace('\\040', ' ')
+                if (real == mnt or real.startswith(mnt.rstrip('/') + '/')) \
+                        and len(mnt) >= len(best):
+                    best, typ = mnt, parts[2]
+    except OSError:
+        pass
+    return typ

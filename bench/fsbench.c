@@ -9,13 +9,28 @@
  *   fsbench large   DIR [MIB] [REQ_KIB]
  *                                write then read one file of MIB MiB (default
  *                                128) in requests of REQ_KIB KiB (default 1024)
+ *   fsbench growing DIR [N] [MIB]
+ *                                write then read N files (default 2048) of
+ *                                linearly growing sizes that sum to MIB MiB
+ *                                (default 128), one call per file
+ *   fsbench mmap    DIR [MIB]    map a file of MIB MiB (default 128, written
+ *                                untimed) read-only and touch one byte per KiB
  *
  * DIR must exist; the workload works in a fresh subdirectory of it and
  * removes it afterwards (untimed).  Results go to stdout as KEY=VALUE lines:
  * ns per operation (create_ns, stat_ns, open_ns, access_ns, chmod_ns,
  * unlink_ns, readdir_ns per entry), us per file (small_write_us,
  * small_read_us), MB/s (large_write_mbs, large_read_mbs; 1 MB = 1e6 bytes)
- * with the elapsed time beside them (large_write_ms, large_read_ms).
+ * with the elapsed time beside them (large_write_ms, large_read_ms), ms for
+ * the whole set (grow_write_ms, grow_read_ms, mmap_ms).
+ * Each timed phase also prints the context switches it caused: PHASE_vcs and
+ * PHASE_ivcs (voluntary, involuntary) of this process, and, when the
+ * environment names a file-system daemon (FSBENCH_DAEMON_PID=PID), the same
+ * for all of that process's threads as PHASE_dvcs and PHASE_divcs (read from
+ * /proc between phases, outside the timed part).  PHASE is the time key
+ * without its unit suffix (create, small_write, grow_read, mmap, ...).
+ * Small and growing files are written with one write() and read with one
+ * read() per file, as the paper measures them; larger requests loop.
  * Writes are not followed by fsync: the figures are interface costs on the
  * page cache.  Exit status 0 on success, 1 with a message on any error.
  */
@@ -28,6 +43,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +61,65 @@ static void die(const char *what, const char *path)
     fprintf(stderr, "fsbench: %s %s: %s\n", what, path ? path : "",
             strerror(errno));
     exit(1);
+}
+
+/* Context switches of this process and of the daemon, taken between phases. */
+struct ctxsw {
+    long vcs, ivcs, dvcs, divcs;
+};
+
+static long daemon_pid = -1;
+
+/* Sum over the daemon's threads: a FUSE daemon serves from several. */
+static void daemon_ctxsw(long *v, long *iv)
+{
+    char path[64], line[256], tpath[128];
+    *v = *iv = 0;
+    snprintf(path, sizeof path, "/proc/%ld/task", daemon_pid);
+    DIR *d = opendir(path);
+    if (!d)
+        die("opendir (is FSBENCH_DAEMON_PID alive?)", path);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(tpath, sizeof tpath, "%s/%.32s/status", path, e->d_name);
+        FILE *f = fopen(tpath, "re");
+        if (!f)
+            continue; /* the thread ended meanwhile */
+        while (fgets(line, sizeof line, f)) {
+            long n;
+            if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+                *v += n;
+            else if (sscanf(line, "nonvoluntary_ctxt_switches: %ld", &n) == 1)
+                *iv += n;
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+static struct ctxsw ctx_now(void)
+{
+    struct rusage ru;
+    struct ctxsw c = {0, 0, 0, 0};
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        die("getrusage", NULL);
+    c.vcs = ru.ru_nvcsw;
+    c.ivcs = ru.ru_nivcsw;
+    if (daemon_pid > 0)
+        daemon_ctxsw(&c.dvcs, &c.divcs);
+    return c;
+}
+
+static void ctx_print(const char *phase, struct ctxsw a)
+{
+    struct ctxsw b = ctx_now();
+    printf("%s_vcs=%ld\n%s_ivcs=%ld\n", phase, b.vcs - a.vcs, phase,
+           b.ivcs - a.ivcs);
+    if (daemon_pid > 0)
+        printf("%s_dvcs=%ld\n%s_divcs=%ld\n", phase, b.dvcs - a.dvcs, phase,
+               b.divcs - a.divcs);
 }
 
 static char workdir[4096];
@@ -101,7 +177,9 @@ static int cmd_meta(const char *dir, long n)
     char **names = make_names(n);
     struct stat st;
     double t0, t;
+    struct ctxsw c;
 
+    c = ctx_now();
     t0 = now_ns();
     for (long i = 0; i < n; i++) {
         int fd = open(names[i], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
@@ -111,14 +189,18 @@ static int cmd_meta(const char *dir, long n)
     }
     t = now_ns();
     printf("create_ns=%.1f\n", (t - t0) / n);
+    ctx_print("create", c);
 
+    c = ctx_now();
     t0 = now_ns();
     for (long i = 0; i < n; i++)
         if (stat(names[i], &st) != 0)
             die("stat", names[i]);
     t = now_ns();
     printf("stat_ns=%.1f\n", (t - t0) / n);
+    ctx_print("stat", c);
 
+    c = ctx_now();
     t0 = now_ns();
     for (long i = 0; i < n; i++) {
         int fd = open(names[i], O_RDONLY | O_CLOEXEC);
@@ -128,27 +210,34 @@ static int cmd_meta(const char *dir, long n)
     }
     t = now_ns();
     printf("open_ns=%.1f\n", (t - t0) / n);
+    ctx_print("open", c);
 
+    c = ctx_now();
     t0 = now_ns();
     for (long i = 0; i < n; i++)
         if (access(names[i], R_OK | W_OK) != 0)
             die("access", names[i]);
     t = now_ns();
     printf("access_ns=%.1f\n", (t - t0) / n);
+    ctx_print("access", c);
 
+    c = ctx_now();
     t0 = now_ns();
     for (long i = 0; i < n; i++)
         if (chmod(names[i], (i & 1) ? 0600 : 0640) != 0)
             die("chmod", names[i]);
     t = now_ns();
     printf("chmod_ns=%.1f\n", (t - t0) / n);
+    ctx_print("chmod", c);
 
+    c = ctx_now();
     t0 = now_ns();
     for (long i = 0; i < n; i++)
         if (unlink(names[i]) != 0)
             die("unlink", names[i]);
     t = now_ns();
     printf("unlink_ns=%.1f\n", (t - t0) / n);
+    ctx_print("unlink", c);
 
     free_names(names, n);
     remove_workdir();
@@ -166,6 +255,7 @@ static int cmd_readdir(const char *dir, long n, long passes)
         close(fd);
     }
     long seen = 0;
+    struct ctxsw c = ctx_now();
     double t0 = now_ns();
     for (long p = 0; p < passes; p++) {
         DIR *d = opendir(workdir);
@@ -185,6 +275,7 @@ static int cmd_readdir(const char *dir, long n, long passes)
         return 1;
     }
     printf("readdir_ns=%.1f\n", (t - t0) / seen);
+    ctx_print("readdir", c);
     free_names(names, n);
     remove_workdir();
     return 0;
@@ -221,46 +312,131 @@ static size_t read_all(int fd, char *buf, size_t len, const char *path)
     return got;
 }
 
+/* Reads exactly len bytes: one read() for a regular file, as the
+ * paper's "one call per file"; a short read is an error, not end of file. */
+static void read_exact(int fd, char *buf, size_t len, const char *path)
+{
+    if (read_all(fd, buf, len, path) != len) {
+        fprintf(stderr, "fsbench: %s: file shorter than %zu bytes\n", path,
+                len);
+        exit(1);
+    }
+}
+
+static void write_file(const char *path, const char *buf, size_t len)
+{
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die("create", path);
+    write_all(fd, buf, len, path);
+    if (close(fd) != 0)
+        die("close", path);
+}
+
+static void read_file(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die("open", path);
+    read_exact(fd, buf, len, path);
+    close(fd);
+}
+
+static char *pattern(size_t len)
+{
+    char *buf = malloc(len ? len : 1);
+    if (!buf)
+        die("malloc", NULL);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)('a' + i % 26);
+    return buf;
+}
+
 static int cmd_small(const char *dir, long n, long size)
 {
     make_workdir(dir, "small");
     char **names = make_names(n);
-    char *buf = malloc(size + 1), *in = malloc(size + 1);
-    if (!buf || !in)
+    char *buf = pattern(size), *in = malloc(size);
+    if (!in)
         die("malloc", NULL);
-    for (long i = 0; i < size; i++)
-        buf[i] = (char)('a' + i % 26);
 
+    struct ctxsw c = ctx_now();
     double t0 = now_ns();
-    for (long i = 0; i < n; i++) {
-        int fd = open(names[i], O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-        if (fd < 0)
-            die("create", names[i]);
-        write_all(fd, buf, size, names[i]);
-        if (close(fd) != 0)
-            die("close", names[i]);
-    }
+    for (long i = 0; i < n; i++)
+        write_file(names[i], buf, size);
     double t = now_ns();
     printf("small_write_us=%.3f\n", (t - t0) / n / 1e3);
+    ctx_print("small_write", c);
 
+    int differ = 0;
+    c = ctx_now();
     t0 = now_ns();
     for (long i = 0; i < n; i++) {
-        int fd = open(names[i], O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            die("open", names[i]);
-        /* Ask for one byte more than the size to see end of file. */
-        size_t got = read_all(fd, in, size + 1, names[i]);
-        close(fd);
-        if (got != (size_t)size) {
-            fprintf(stderr, "fsbench: %s: read %zu bytes, expected %ld\n",
-                    names[i], got, size);
-            return 1;
-        }
+        read_file(names[i], in, size);
+        differ |= in[size - 1] != buf[size - 1];
     }
     t = now_ns();
     printf("small_read_us=%.3f\n", (t - t0) / n / 1e3);
-    if (memcmp(buf, in, size) != 0) {
+    ctx_print("small_read", c);
+    if (differ || memcmp(buf, in, size) != 0) {
         fprintf(stderr, "fsbench: small files: data differ\n");
+        return 1;
+    }
+    free(buf);
+    free(in);
+    free_names(names, n);
+    remove_workdir();
+    return 0;
+}
+
+/* Sizes grow linearly (size i proportional to i + 1) and sum to total. */
+static size_t grow_size(long i, long n, size_t total)
+{
+    unsigned __int128 a = (unsigned __int128)total * (unsigned long)i
+                          * (unsigned long)(i + 1);
+    unsigned __int128 b = (unsigned __int128)total * (unsigned long)(i + 1)
+                          * (unsigned long)(i + 2);
+    unsigned long d = (unsigned long)n * (unsigned long)(n + 1);
+    return (size_t)(b / d - a / d);
+}
+
+static int cmd_growing(const char *dir, long n, long mib)
+{
+    make_workdir(dir, "growing");
+    char **names = make_names(n);
+    size_t total = (size_t)mib << 20, max = 0, sum = 0;
+    for (long i = 0; i < n; i++) {
+        size_t sz = grow_size(i, n, total);
+        sum += sz;
+        if (sz > max)
+            max = sz;
+    }
+    if (sum != total) {
+        fprintf(stderr, "fsbench: growing sizes sum to %zu, not %zu\n", sum,
+                total);
+        return 1;
+    }
+    char *buf = pattern(max), *in = malloc(max ? max : 1);
+    if (!in)
+        die("malloc", NULL);
+
+    struct ctxsw c = ctx_now();
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        write_file(names[i], buf, grow_size(i, n, total));
+    double t = now_ns();
+    printf("grow_write_ms=%.3f\n", (t - t0) / 1e6);
+    ctx_print("grow_write", c);
+
+    c = ctx_now();
+    t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        read_file(names[i], in, grow_size(i, n, total));
+    t = now_ns();
+    printf("grow_read_ms=%.3f\n", (t - t0) / 1e6);
+    ctx_print("grow_read", c);
+    if (memcmp(buf, in, grow_size(n - 1, n, total)) != 0) {
+        fprintf(stderr, "fsbench: growing files: data differ\n");
         return 1;
     }
     free(buf);
@@ -273,7 +449,9 @@ static int cmd_small(const char *dir, long n, long size)
 static int cmd_large(const char *dir, long mib, long req_kib)
 {
     make_workdir(dir, "large");
-    size_t req = (size_t)req_kib * 1024, total = (size_t)mib << 20;
+    size_t total = (size_t)mib << 20, req = (size_t)req_kib * 1024;
+    if (req > total)
+        req = total;
     char *buf = malloc(req);
     if (!buf)
         die("malloc", NULL);
@@ -282,43 +460,87 @@ static int cmd_large(const char *dir, long mib, long req_kib)
     char path[4400];
     snprintf(path, sizeof path, "%s/large", workdir);
 
+    struct ctxsw c = ctx_now();
     double t0 = now_ns();
     int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0)
         die("create", path);
     for (size_t off = 0; off < total; off += req)
-        write_all(fd, buf, req, path);
+        write_all(fd, buf, req < total - off ? req : total - off, path);
     if (close(fd) != 0)
         die("close", path);
     double t = now_ns();
     printf("large_write_mbs=%.1f\nlarge_write_ms=%.3f\n",
            total / ((t - t0) / 1e9) / 1e6, (t - t0) / 1e6);
+    ctx_print("large_write", c);
 
+    c = ctx_now();
     t0 = now_ns();
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         die("open", path);
-    size_t got = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf, req);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            die("read", path);
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
+    for (size_t off = 0; off < total; off += req)
+        read_exact(fd, buf, req < total - off ? req : total - off, path);
     close(fd);
     t = now_ns();
-    if (got != total) {
-        fprintf(stderr, "fsbench: %s: read %zu bytes, expected %zu\n", path,
-                got, total);
-        return 1;
-    }
     printf("large_read_mbs=%.1f\nlarge_read_ms=%.3f\n",
            total / ((t - t0) / 1e9) / 1e6, (t - t0) / 1e6);
+    ctx_print("large_read", c);
+    for (size_t i = 0; i < req; i += 4096)
+        if (buf[i] != (char)(i * 7 + 1)) {
+            fprintf(stderr, "fsbench: %s: data differ\n", path);
+            return 1;
+        }
+    free(buf);
+    remove_workdir();
+    return 0;
+}
+
+/* MAP_PRIVATE and read-only, so that every system can serve it (emulated
+ * files give private mappings a snapshot; shared ones are not there yet). */
+static int cmd_mmap(const char *dir, long mib)
+{
+    make_workdir(dir, "mmap");
+    size_t total = (size_t)mib << 20, chunk = 1 << 20;
+    char *buf = malloc(chunk);
+    if (!buf)
+        die("malloc", NULL);
+    for (size_t i = 0; i < chunk; i++)
+        buf[i] = (char)(i >> 10);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/mapped", workdir);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die("create", path);
+    for (size_t off = 0; off < total; off += chunk)
+        write_all(fd, buf, chunk, path);
+    if (close(fd) != 0)
+        die("close", path);
+
+    unsigned long sum = 0;
+    struct ctxsw c = ctx_now();
+    double t0 = now_ns();
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die("open", path);
+    const volatile unsigned char *m =
+        mmap(NULL, total, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED)
+        die("mmap", path);
+    for (size_t off = 0; off < total; off += 1024)
+        sum += m[off];
+    munmap((void *)m, total);
+    close(fd);
+    double t = now_ns();
+    printf("mmap_ms=%.3f\n", (t - t0) / 1e6);
+    ctx_print("mmap", c);
+    /* Byte k KiB into every MiB holds k (mod 256): 4 * (0 + ... + 255). */
+    unsigned long want = (unsigned long)mib * 4 * (255 * 256 / 2);
+    if (sum != want) {
+        fprintf(stderr, "fsbench: mmap scan summed %lu, expected %lu\n", sum,
+                want);
+        return 1;
+    }
     free(buf);
     remove_workdir();
     return 0;
@@ -342,11 +564,21 @@ int main(int argc, char **argv)
     if (argc < 3) {
         fprintf(stderr,
                 "usage: fsbench meta DIR [N] | readdir DIR [N] [PASSES] |\n"
-                "       small DIR [N] [SIZE] | large DIR [MIB] [REQ_KIB]\n");
+                "       small DIR [N] [SIZE] | large DIR [MIB] [REQ_KIB] |\n"
+                "       growing DIR [N] [MIB] | mmap DIR [MIB]\n");
         return 2;
     }
     const char *cmd = argv[1], *dir = argv[2];
     setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *dp = getenv("FSBENCH_DAEMON_PID");
+    if (dp && *dp) {
+        char *end;
+        daemon_pid = strtol(dp, &end, 10);
+        if (*end || daemon_pid <= 0) {
+            fprintf(stderr, "fsbench: bad FSBENCH_DAEMON_PID '%s'\n", dp);
+            return 2;
+        }
+    }
     if (!strcmp(cmd, "meta"))
         return cmd_meta(dir, arg(argc, argv, 3, 10000));
     if (!strcmp(cmd, "readdir"))
@@ -357,6 +589,11 @@ int main(int argc, char **argv)
                          arg(argc, argv, 4, 14129));
     if (!strcmp(cmd, "large"))
         return cmd_large(dir, arg(argc, argv, 3, 128), arg(argc, argv, 4, 1024));
+    if (!strcmp(cmd, "growing"))
+        return cmd_growing(dir, arg(argc, argv, 3, 2048),
+                           arg(argc, argv, 4, 128));
+    if (!strcmp(cmd, "mmap"))
+        return cmd_mmap(dir, arg(argc, argv, 3, 128));
     fprintf(stderr, "fsbench: unknown workload '%s'\n", cmd);
     return 2;
 }

@@ -1,0 +1,1089 @@
+#!/usr/bin/env python3
+"""DEFUSE benchmark suite: the paper's evaluation, every system side by side.
+
+Systems (each on its own backing directory under one scratch directory):
+  native          the scratch directory itself
+  fuse-default    `defuse mount MNT passthrough:DIR` (the FUSE bridge) with
+                  libfuse's default options
+  fuse-tuned      the same with caching, writeback, large requests and
+                  multithreading (--fuse-tuned-options)
+  kernel-backed   `defuse run -m MNT=passthrough:DIR -- ...`
+  emulated        `defuse run -m MNT=passthrough:emulated=DIR -- ...`
+The FUSE rows say "n/a: REASON" when the bridge is not built or /dev/fuse is
+unusable; everything else still runs.
+
+Workloads (sizes for --full, the issue's; --quick shrinks them):
+  fsbench (timed inside one process, bench/fsbench.c): create, stat,
+  open+close, access, chmod, unlink of 10,000 files; readdir of 10,000
+  entries; 4096 files of 14,129 B and 2048 files of linearly growing sizes
+  summing to 128 MiB, each written then read with one call per file; one
+  128 MiB file written and read with one call; an mmap scan of a 128 MiB file
+  (one byte per KiB);
+  whole commands (timed from outside, DEFUSE start-up included): untar of a
+  generated source tree, `cp -r` of it, `grep -r` and `find -exec wc -l`
+  over it, `make -j2` of a generated C project;
+  exec with N inherited descriptors (bench/exec_fds.c) for N = 1, 500, 1000,
+  2000, 4000, plus `defuse run` with N kernel descriptors outside the mounts,
+  which isolates FD stashing from capture's own start-up.
+
+Every round runs every workload on every system, the system order rotating
+from round to round, so that noise hits all alike; medians with min and max
+of --runs rounds (at least 5, except --tiny).  Context switches: voluntary and
+involuntary, of the application (getrusage, children included) and of the
+FUSE daemon (all its threads, /proc/PID/task/*/status), medians per run.
+
+Output, in --out (default bench/results/DATE/): results.md (tables, targets
+of DESIGN.md section 5), results.csv (one line per workload and system),
+ratios.png, ctxsw.png, exec.png (gnuplot; skipped with a note if gnuplot is
+missing), and the .dat/.gp files behind them.  Exit status 1 if any
+measurement failed (not for n/a), 2 on bad usage.
+
+  python3 bench/suite.py [--quick|--full|--tiny] [--build build] [--out DIR]
+"""
+
+import argparse
+import csv
+import datetime
+import io
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+
+from benchlib import cell, describe_machine, fmt, fs_type
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TIMEOUT = 1800  # seconds for any one command
+
+SIZES = {
+    'full': dict(meta=10000, readdir=10000, small_n=4096, small_size=14129,
+                 grow_n=2048, grow_mib=128, large_mib=128, mmap_mib=128,
+                 tree_dirs=48, tree_files=64, proj_files=64,
+                 exec_ns=[1, 500, 1000, 2000, 4000], execs=100, runs=5),
+    'quick': dict(meta=2000, readdir=2000, small_n=1024, small_size=14129,
+                  grow_n=512, grow_mib=32, large_mib=32, mmap_mib=32,
+                  tree_dirs=12, tree_files=32, proj_files=16,
+                  exec_ns=[1, 500, 1000, 2000, 4000], execs=20, runs=5),
+    'tiny': dict(meta=50, readdir=50, small_n=20, small_size=14129,
+                 grow_n=16, grow_mib=1, large_mib=1, mmap_mib=1,
+                 tree_dirs=2, tree_files=4, proj_files=3,
+                 exec_ns=[1, 50], execs=3, runs=1),
+}
+
+SYSTEMS = ['native', 'fuse-default', 'fuse-tuned', 'kernel-backed',
+           'emulated']
+# Only for the exec rows: `defuse run` with N kernel descriptors.
+CAPTURE_ONLY = 'capture-only'
+LABEL = {'native': 'native', 'fuse-default': 'FUSE default',
+         'fuse-tuned': 'FUSE tuned', 'kernel-backed': 'DEFUSE kernel-backed',
+         'emulated': 'DEFUSE emulated',
+         CAPTURE_ONLY: 'defuse run, N kernel fds'}
+DEFUSE_SYSTEMS = ('kernel-backed', 'emulated')
+FUSE_SYSTEMS = ('fuse-default', 'fuse-tuned')
+
+# libfuse's knobs for a fast FUSE file system: kernel caching of entries and
+# attributes, writeback caching, 1 MiB requests, many worker threads.
+TUNED_OPTIONS = ('entry_timeout=60,attr_timeout=60,negative_timeout=60,'
+                 'writeback_cache,max_read=1048576,max_threads=16')
+
+GREP_PATTERN = 'TODO'
+
+
+class Failed(Exception):
+    pass
+
+
+# --- rows -----------------------------------------------------------------
+
+class Row:
+    """One workload figure: values, context switches and status per system."""
+
+    def __init__(self, key, group, label, unit, targets):
+        self.key, self.group, self.label, self.unit = key, group, label, unit
+        self.targets = targets  # names of DESIGN.md section 5 targets
+        self.vals = {}     # system -> [time per run]
+        self.ctx = {}      # system -> [(vcs, ivcs, dvcs, divcs) per run]
+        self.status = {}   # system -> 'error: ...' or 'n/a: ...'
+
+    def add(self, system, value, ctx):
+        self.vals.setdefault(system, []).append(value)
+        self.ctx.setdefault(system, []).append(ctx)
+
+    def median(self, system):
+        if self.status.get(system) or not self.vals.get(system):
+            return None
+        return statistics.median(self.vals[system])
+
+    def ctx_median(self, system, i):
+        if self.status.get(system) or not self.ctx.get(system):
+            return None
+        got = [c[i] for c in self.ctx[system] if c[i] is not None]
+        return statistics.median(got) if got else None
+
+    def ratio(self, system, base):
+        a, b = self.median(system), self.median(base)
+        if a is None or b is None or b <= 0:
+            return None
+        return a / b
+
+
+# --- the source tree and the C project ------------------------------------
+
+WORDS = ('buffer length inode offset cache entry mount module path lookup '
+         'descriptor request reply flags mode owner group size block page '
+         'read write open close flush sync lock unlock error retry').split()
+
+
+def c_file(rng, tag, nfun):
+    out = ['/* %s: generated for the DEFUSE benchmark */' % tag,
+           '#include "common.h"', '']
+    for i in range(nfun):
+        w = rng.sample(WORDS, 3)
+        out.append('/* %s the %s of the %s%s */' % (
+            w[0], w[1], w[2], ' (%s: %s)' % (GREP_PATTERN, rng.choice(WORDS))
+            if rng.random() < 0.1 else ''))
+        out.append('int %s_%s_%d(int x)' % (tag, w[0], i))
+        out.append('{')
+        for j in range(rng.randint(2, 12)):
+            out.append('    x = x * %d + %d; /* %s */' % (
+                rng.randint(2, 97), rng.randint(0, 999), rng.choice(WORDS)))
+        out.append('    return x;')
+        out.append('}')
+        out.append('')
+    return '\n'.join(out) + '\n'
+
+
+def make_tarball(path, top, files):
+    """A tarball with fixed names, order, owners and times: deterministic."""
+    with tarfile.open(path, 'w', format=tarfile.GNU_FORMAT) as tar:
+        dirs = set()
+        for name, _ in files:
+            parts = name.split('/')[:-1]
+            for k in range(1, len(parts) + 1):
+                dirs.add('/'.join(parts[:k]))
+        entries = sorted([(d, None) for d in dirs] + list(files))
+        for name, data in [(top, None)] + [(top + '/' + n, d)
+                                           for n, d in entries]:
+            info = tarfile.TarInfo(name)
+            info.mtime = 1700000000
+            info.uid = info.gid = 0
+            info.uname = info.gname = 'root'
+            if data is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                raw = data.encode()
+                info.size, info.mode = len(raw), 0o644
+                tar.addfile(info, io.BytesIO(raw))
+    return 1 + len(dirs) + len(files)
+
+
+def gen_tree(path, ndirs, nfiles):
+    """A source tree: ndirs directories of nfiles C files and a README."""
+    rng = random.Random(5)
+    files = []
+    for d in range(ndirs):
+        for f in range(nfiles):
+            tag = 'd%02d_f%02d' % (d, f)
+            files.append(('dir%02d/sub/file%02d.c' % (d, f)
+                          if f % 4 == 3 else 'dir%02d/file%02d.c' % (d, f),
+                          c_file(rng, tag, rng.randint(3, 40))))
+    files.append(('README', 'A generated tree.\n' * 20))
+    return make_tarball(path, 'tree', files)
+
+
+def gen_project(path, nfiles):
+    """A C project whose Makefile builds prog from src/*.c with make -j2."""
+    rng = random.Random(7)
+    files = [('include/common.h', '#include <stdio.h>\n')]
+    calls = []
+    for i in range(nfiles):
+        tag = 'u%03d' % i
+        text = c_file(rng, tag, 30)
+        files.append(('src/%s.c' % tag, text))
+        first = [ln for ln in text.splitlines() if ln.startswith('int ')][0]
+        name = first.split()[1].split('(')[0]
+        calls.append((name, first))
+    main = ['#include "common.h"']
+    main += ['%s;' % decl for _, decl in calls]
+    main += ['int main(void)', '{', '    unsigned long s = 0;']
+    main += ['    s += (unsigned)%s(%d);' % (n, k) for k, (n, _) in
+             enumerate(calls)]
+    main += ['    printf("%lu\\n", s);', '    return 0;', '}']
+    files.append(('main.c', '\n'.join(main) + '\n'))
+    files.append(('Makefile',
+                  'CC ?= cc\n'
+                  'CFLAGS ?= -O1 -Iinclude\n'
+                  'OBJS = main.o $(patsubst %.c,%.o,$(wildcard src/*.c))\n'
+                  'prog: $(OBJS)\n\t$(CC) -o $@ $(OBJS)\n'
+                  '%.o: %.c include/common.h\n\t$(CC) $(CFLAGS) -c -o $@ $<\n'
+                  'clean:\n\trm -f prog $(OBJS)\n'))
+    return make_tarball(path, 'proj', files)
+
+
+def count_tree(d):
+    n = 1
+    for _, dirs, files in os.walk(d):
+        n += len(dirs) + len(files)
+    return n
+
+
+def rm(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+# --- systems ----------------------------------------------------------------
+
+class System:
+    def __init__(self, name):
+        self.name = name
+        self.prefix = []      # argv prefix that runs a command on the system
+        self.work = None      # the directory programs use
+        self.view = None      # the same directory, as the suite sees it
+        self.outside = None   # for capture-only: a directory outside mounts
+        self.env = {}
+        self.daemon = None    # FUSE daemon pid
+        self.na = None        # reason when the system cannot run here
+        self.mounted = None   # FUSE mount point to undo
+
+
+def bridge_reason(defuse):
+    """None if `defuse mount` exists and FUSE is usable, else why not."""
+    try:
+        p = subprocess.run([defuse, 'mount', '--help'], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return 'n/a: bridge not built (%s)' % e
+    text = p.stdout + p.stderr
+    if 'unknown command' in text or 'mount' not in text:
+        return 'n/a: bridge not built (`defuse mount` unknown)'
+    if not os.path.exists('/dev/fuse'):
+        return 'n/a: /dev/fuse unavailable'
+    try:
+        os.close(os.open('/dev/fuse', os.O_RDWR))
+    except OSError as e:
+        return 'n/a: /dev/fuse unusable (%s)' % e.strerror
+    return None
+
+
+def find_daemon(mnt):
+    """The pid of the process serving mnt: the one whose command line names
+    it (the bridge daemonizes, so it is not our child)."""
+    me = os.getpid()
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                args = f.read().split(b'\0')
+        except OSError:
+            continue
+        if mnt.encode() in args and any(b'defuse' in a for a in args[:2]):
+            return int(pid)
+    return None
+
+
+def daemon_ctx(pid):
+    """(voluntary, involuntary) switches summed over pid's threads."""
+    v = iv = 0
+    base = '/proc/%d/task' % pid
+    try:
+        tids = os.listdir(base)
+    except OSError:
+        raise Failed('FUSE daemon %d is gone' % pid)
+    for tid in tids:
+        try:
+            with open('%s/%s/status' % (base, tid)) as f:
+                for line in f:
+                    if line.startswith('voluntary_ctxt_switches:'):
+                        v += int(line.split()[1])
+                    elif line.startswith('nonvoluntary_ctxt_switches:'):
+                        iv += int(line.split()[1])
+        except OSError:
+            pass  # the thread ended meanwhile
+    return v, iv
+
+
+def fuse_mount(defuse, system, data, mnt, options):
+    argv = [defuse, 'mount', mnt, 'passthrough:%s' % data]
+    if options:
+        argv += ['-o', options]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    if p.returncode != 0 or not os.path.ismount(mnt):
+        raise Failed('`%s` failed (%d): %s' % (' '.join(argv), p.returncode,
+                                               p.stderr.strip()[-400:]))
+    system.mounted = mnt
+    system.daemon = find_daemon(mnt)
+    if system.daemon is None:
+        raise Failed('no daemon process found for %s' % mnt)
+
+
+def fuse_umount(defuse, mnt):
+    for argv in ([defuse, 'umount', mnt], ['fusermount3', '-u', mnt],
+                 ['umount', mnt]):
+        try:
+            subprocess.run(argv, capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if not os.path.ismount(mnt):
+            return True
+    print('suite: could not unmount %s' % mnt, file=sys.stderr)
+    return False
+
+
+# --- running things -----------------------------------------------------------
+
+def run(argv, env=None, capture=False):
+    """Run argv; return (ms, rusage, stdout).  Raise Failed on failure."""
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                             stdout=out if capture else subprocess.DEVNULL,
+                             stderr=err, env=env, start_new_session=True)
+        timer = threading.Timer(TIMEOUT, lambda: os.killpg(p.pid,
+                                                           signal.SIGKILL))
+        timer.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        finally:
+            timer.cancel()
+        ms = (time.perf_counter() - t0) * 1e3
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            raise Failed('`%s` exited %d: %s' % (
+                ' '.join(argv)[:300], p.returncode,
+                err.read().decode(errors='replace').strip()[-500:]))
+        out.seek(0)
+        return ms, ru, out.read().decode(errors='replace')
+
+
+def keyvals(text):
+    vals = {}
+    for line in text.splitlines():
+        if '=' in line:
+            k, v = line.split('=', 1)
+            try:
+                vals[k] = float(v)
+            except ValueError:
+                pass
+    return vals
+
+
+class Suite:
+    def __init__(self, args, sizes):
+        self.args, self.s = args, sizes
+        self.defuse = os.path.abspath(os.path.join(args.build, 'src',
+                                                   'defuse'))
+        self.fsbench = os.path.abspath(os.path.join(args.build, 'bench',
+                                                    'fsbench'))
+        self.exec_fds = os.path.abspath(os.path.join(args.build, 'bench',
+                                                     'exec_fds'))
+        self.rows = {}
+        self.order = []
+        self.notes = []
+        self.systems = {}
+
+    def row(self, key, group, label, unit, targets=()):
+        if key not in self.rows:
+            self.rows[key] = Row(key, group, label, unit, targets)
+            self.order.append(key)
+        return self.rows[key]
+
+    def env_for(self, system):
+        env = dict(os.environ)
+        env.update(system.env)
+        return env
+
+    # -- set-up --
+
+    def setup(self, root):
+        s = self.s
+        self.tarball = os.path.join(root, 'tree.tar')
+        self.tree_entries = gen_tree(self.tarball, s['tree_dirs'],
+                                     s['tree_files'])
+        self.projball = os.path.join(root, 'proj.tar')
+        gen_project(self.projball, s['proj_files'])
+        self.notes.append('source tree: %d entries, %.1f MB as a tarball '
+                          '(generated, deterministic)' % (
+                              self.tree_entries,
+                              os.path.getsize(self.tarball) / 1e6))
+        self.notes.append('C project: %d units + main.c, `make -j2` '
+                          '(cc -O1)' % s['proj_files'])
+        fuse_na = bridge_reason(self.defuse)
+        for name in SYSTEMS + [CAPTURE_ONLY]:
+            sy = System(name)
+            self.systems[name] = sy
+            data = os.path.join(root, name + '-data')
+            mnt = os.path.join(root, name + '-mnt')
+            if name == 'native':
+                os.mkdir(data)
+                sy.work = sy.view = data
+            elif name in FUSE_SYSTEMS:
+                if fuse_na:
+                    sy.na = fuse_na
+                    continue
+                os.mkdir(data)
+                os.mkdir(mnt)
+                opts = (self.args.fuse_default_options if name ==
+                        'fuse-default' else self.args.fuse_tuned_options)
+                try:
+                    fuse_mount(self.defuse, sy, data, mnt, opts)
+                except (Failed, subprocess.TimeoutExpired) as e:
+                    sy.na = 'error: %s' % e
+                    if os.path.ismount(mnt):
+                        fuse_umount(self.defuse, mnt)
+                    continue
+                sy.work = sy.view = mnt
+                sy.env = {'FSBENCH_DAEMON_PID': str(sy.daemon)}
+                self.notes.append('%s: `defuse mount %s passthrough:%s%s`' % (
+                    LABEL[name], os.path.basename(mnt), os.path.basename(data),
+                    ' -o %s' % opts if opts else ''))
+            else:
+                os.mkdir(data)
+                os.mkdir(mnt)
+                spec = 'emulated=' + data if name == 'emulated' else data
+                if name == CAPTURE_ONLY:
+                    spec = data
+                sy.prefix = [self.defuse, 'run', '-m', '%s=passthrough:%s'
+                             % (mnt, spec), '--']
+                sy.work, sy.view = mnt, data
+                if name == CAPTURE_ONLY:
+                    sy.outside = os.path.join(root, 'outside')
+                    os.mkdir(sy.outside)
+            if sy.prefix:
+                try:
+                    run(sy.prefix + ['true'])
+                except Failed as e:
+                    sy.na = 'error: cannot start: %s' % e
+                    continue
+            if name != CAPTURE_ONLY:
+                for ball in (self.tarball, self.projball):
+                    subprocess.run(['tar', 'xf', ball, '-C', sy.view],
+                                   check=True)
+
+    def teardown(self):
+        for sy in self.systems.values():
+            if sy.mounted:
+                if fuse_umount(self.defuse, sy.mounted):
+                    sy.mounted = None
+
+    # -- one measurement --
+
+    def fsbench_group(self, sy, gname, gargs, phases, rnd):
+        """phases: (row key, fsbench time key, phase name)."""
+        rows = [self.rows[k] for k, _, _ in phases]
+        if any(r.status.get(sy.name) for r in rows):
+            return
+        try:
+            _, _, text = run(sy.prefix + [self.fsbench, gname, sy.work]
+                             + gargs, env=self.env_for(sy), capture=True)
+            vals = keyvals(text)
+            for r, (_, tkey, ph) in zip(rows, phases):
+                if tkey not in vals:
+                    raise Failed('fsbench printed no %s' % tkey)
+                r.add(sy.name, vals[tkey],
+                      (vals.get(ph + '_vcs'), vals.get(ph + '_ivcs'),
+                       vals.get(ph + '_dvcs'), vals.get(ph + '_divcs')))
+        except Failed as e:
+            self.fail(rows, sy, e)
+
+    def command(self, sy, r, argv, before=None, after=None, check=None,
+                rnd=0):
+        if r.status.get(sy.name):
+            return
+        try:
+            if before:
+                before(sy)
+            d0 = daemon_ctx(sy.daemon) if sy.daemon else None
+            ms, ru, _ = run(sy.prefix + argv(sy), env=self.env_for(sy))
+            d1 = daemon_ctx(sy.daemon) if sy.daemon else None
+            if check and rnd == 0:
+                check(sy)
+            r.add(sy.name, ms, (ru.ru_nvcsw, ru.ru_nivcsw,
+                                d1[0] - d0[0] if d0 else None,
+                                d1[1] - d0[1] if d0 else None))
+        except (Failed, OSError, subprocess.CalledProcessError) as e:
+            self.fail([r], sy, e)
+        finally:
+            if after:
+                try:
+                    after(sy)
+                except OSError as e:
+                    self.fail([r], sy, 'cleaning up: %s' % e)
+
+    def fail(self, rows, sy, e):
+        print('  error (%s, %s): %s' % (rows[0].label, sy.name, e),
+              file=sys.stderr, flush=True)
+        for r in rows:
+            r.status[sy.name] = 'error: %s' % str(e).replace('\n', ' ')[:400]
+
+    # -- the workloads --
+
+    def define(self):
+        s = self.s
+        meta = lambda k, lbl: (k, lbl)
+        self.groups = []
+        mphases = []
+        for ph, lbl in (('create', 'create'), ('stat', 'stat'),
+                        ('open', 'open+close'), ('access', 'access'),
+                        ('chmod', 'chmod'), ('unlink', 'unlink')):
+            self.row('meta-' + ph, 'metadata', '%s x%d' % (lbl, s['meta']),
+                     'ns/op', ('native', 'fuse10'))
+            mphases.append(('meta-' + ph, ph + '_ns', ph))
+        self.groups.append(('meta', [str(s['meta'])], mphases))
+        self.row('readdir', 'metadata', 'readdir of %d' % s['readdir'],
+                 'ns/entry', ('native',))
+        self.groups.append(('readdir', [str(s['readdir'])],
+                            [('readdir', 'readdir_ns', 'readdir')]))
+        small = '%d x %d B' % (s['small_n'], s['small_size'])
+        self.row('small-write', 'files', small + ': write', 'us/file',
+                 ('native', 'fuse5'))
+        self.row('small-read', 'files', small + ': read', 'us/file',
+                 ('native', 'fuse5'))
+        self.groups.append(('small', [str(s['small_n']), str(s['small_size'])],
+                            [('small-write', 'small_write_us', 'small_write'),
+                             ('small-read', 'small_read_us', 'small_read')]))
+        grow = '%d growing files, %d MiB' % (s['grow_n'], s['grow_mib'])
+        self.row('grow-write', 'files', grow + ': write', 'ms', ('native',))
+        self.row('grow-read', 'files', grow + ': read', 'ms', ('native',))
+        self.groups.append(('growing', [str(s['grow_n']), str(s['grow_mib'])],
+                            [('grow-write', 'grow_write_ms', 'grow_write'),
+                             ('grow-read', 'grow_read_ms', 'grow_read')]))
+        large = 'one %d MiB file' % s['large_mib']
+        self.row('large-write', 'files', large + ': write', 'ms',
+                 ('native', 'emulated'))
+        self.row('large-read', 'files', large + ': read', 'ms',
+                 ('native', 'emulated'))
+        self.groups.append(('large', [str(s['large_mib']),
+                                      str(s['large_mib'] * 1024)],
+                            [('large-write', 'large_write_ms', 'large_write'),
+                             ('large-read', 'large_read_ms', 'large_read')]))
+        self.row('mmap', 'files', 'mmap scan, %d MiB, 1 B/KiB' % s['mmap_mib'],
+                 'ms', ('native',))
+        self.groups.append(('mmap', [str(s['mmap_mib'])],
+                            [('mmap', 'mmap_ms', 'mmap')]))
+        del meta
+
+        self.cmds = []
+        t = os.path.join
+
+        def untar_before(sy):
+            os.mkdir(t(sy.view, 'untar'))
+
+        def untar_check(sy):
+            got = count_tree(t(sy.view, 'untar', 'tree'))
+            if got != self.tree_entries:
+                raise Failed('untar gave %d entries, expected %d'
+                             % (got, self.tree_entries))
+
+        def copy_check(sy):
+            got = count_tree(t(sy.view, 'copy'))
+            if got != self.tree_entries:
+                raise Failed('cp -r gave %d entries, expected %d'
+                             % (got, self.tree_entries))
+
+        def make_after(sy):
+            for name in os.listdir(t(sy.view, 'proj', 'src')):
+                if name.endswith('.o'):
+                    os.unlink(t(sy.view, 'proj', 'src', name))
+            for name in ('main.o', 'prog'):
+                rm(t(sy.view, 'proj', name))
+
+        def make_check(sy):
+            _, _, out = run([t(sy.view, 'proj', 'prog')], capture=True)
+            if self.prog_out is None:
+                self.prog_out = out
+            elif out != self.prog_out:
+                raise Failed('the built program printed %r, natively %r'
+                             % (out, self.prog_out))
+
+        self.prog_out = None
+        self.cmds = [
+            ('untar', 'untar of the tree (%d entries)' % self.tree_entries,
+             lambda sy: ['tar', 'xf', self.tarball, '-C',
+                         t(sy.work, 'untar')],
+             untar_before, lambda sy: rm(t(sy.view, 'untar')), untar_check),
+            ('cp', 'cp -r of the tree',
+             lambda sy: ['cp', '-r', t(sy.work, 'tree'), t(sy.work, 'copy')],
+             None, lambda sy: rm(t(sy.view, 'copy')), copy_check),
+            ('grep', 'grep -r over the tree',
+             lambda sy: ['grep', '-r', '-l', GREP_PATTERN, t(sy.work, 'tree')],
+             None, None, None),
+            ('wc', 'find -exec wc -l over the tree',
+             lambda sy: ['find', t(sy.work, 'tree'), '-type', 'f', '-exec',
+                         'wc', '-l', '{}', '+'],
+             None, None, None),
+            ('make', 'make -j2 of a C project',
+             lambda sy: ['make', '-s', '-j2', '-C', t(sy.work, 'proj')],
+             None, make_after, make_check),
+        ]
+        for key, label, *_ in self.cmds:
+            self.row(key, 'programs', label, 'ms', ('native', 'fuse2'))
+        for n in s['exec_ns']:
+            self.row('exec-%d' % n, 'exec', 'exec, %d inherited fds' % n,
+                     'us/exec', ('paper',))
+
+    def round(self, rnd):
+        names = [n for n in SYSTEMS if not self.systems[n].na]
+        k = rnd % len(names)
+        order = names[k:] + names[:k]
+        print('round %d/%d (%s)' % (rnd + 1, self.s['runs'],
+                                    ', '.join(order)),
+              file=sys.stderr, flush=True)
+        for gname, gargs, phases in self.groups:
+            for n in order:
+                self.fsbench_group(self.systems[n], gname, gargs, phases, rnd)
+        for key, _, argv, before, after, check in self.cmds:
+            for n in order:
+                self.command(self.systems[n], self.rows[key], argv, before,
+                             after, check, rnd)
+        for n in self.s['exec_ns']:
+            r = self.rows['exec-%d' % n]
+            for name in order + [CAPTURE_ONLY]:
+                sy = self.systems[name]
+                if r.status.get(name) or sy.na:
+                    continue
+                where = sy.outside or sy.work
+                try:
+                    _, _, text = run(sy.prefix + [self.exec_fds, where, str(n),
+                                                  str(self.s['execs'])],
+                                     env=self.env_for(sy), capture=True)
+                    v = keyvals(text)
+                    r.add(name, v['exec_us'], (v.get('exec_vcs'),
+                                               v.get('exec_ivcs'), None, None))
+                except (Failed, KeyError) as e:
+                    self.fail([r], sy, e)
+
+    def mark_na(self):
+        for sy in self.systems.values():
+            if sy.na:
+                for r in self.rows.values():
+                    r.status[sy.name] = sy.na
+
+
+# --- reporting ----------------------------------------------------------------
+
+def speedup(r, fuse, system):
+    """How many times faster system is than fuse (FUSE median / median)."""
+    x = r.ratio(fuse, system)
+    return x
+
+
+def verdicts(r):
+    """The DESIGN.md section 5 targets that apply to row r, judged."""
+    out = []
+    x = lambda v: '%.2fx' % v
+
+    def judge(ok):
+        return 'met' if ok else 'NOT met'
+
+    kb = r.ratio('kernel-backed', 'native')
+    if 'native' in r.targets:
+        out.append('kernel-backed <= 1.10x native: %s' % (
+            '-' if kb is None else '%s (%s)' % (judge(kb <= 1.10), x(kb))))
+    if 'emulated' in r.targets:
+        em = r.ratio('emulated', 'native')
+        out.append('emulated <= 1.10x native: %s' % (
+            '-' if em is None else '%s (%s)' % (judge(em <= 1.10), x(em))))
+    for tag, want in (('fuse10', 10), ('fuse5', 5), ('fuse2', 2)):
+        if tag in r.targets:
+            parts = []
+            for f in FUSE_SYSTEMS:
+                s = speedup(r, f, 'kernel-backed')
+                parts.append('%s %s' % (LABEL[f].split()[1], '-' if s is None
+                                        else '%s (%.1fx)' % (judge(s >= want),
+                                                             s)))
+            out.append('kernel-backed >= %dx faster than FUSE: %s'
+                       % (want, ', '.join(parts)))
+    if 'paper' in r.targets:
+        out.append('paper: ~3.8 us + 0.004 us/fd added')
+    return out
+
+
+def cnt(v):
+    """A count or a median of counts: whole numbers without decimals."""
+    return '%d' % v if v == int(v) else '%.1f' % v
+
+
+def ctx_cell(r, system):
+    v, iv = r.ctx_median(system, 0), r.ctx_median(system, 1)
+    if r.status.get(system):
+        return r.status[system].split(':')[0]
+    if v is None:
+        return '-'
+    s = '%s/%s' % (cnt(v), cnt(iv))
+    dv, div = r.ctx_median(system, 2), r.ctx_median(system, 3)
+    if dv is not None:
+        s += ' + daemon %s/%s' % (cnt(dv), cnt(div))
+    return s
+
+
+def val_cell(r, system):
+    st = r.status.get(system)
+    if st:
+        return st.split(':')[0]  # the reason is under the table
+    return cell(r.vals.get(system, []))
+
+
+def linear_fit(xs, ys):
+    if len(xs) < 2:
+        return None
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    sxx = sum((a - mx) ** 2 for a in xs)
+    if sxx == 0:
+        return None
+    b = sum((a - mx) * (c - my) for a, c in zip(xs, ys)) / sxx
+    return my - b * mx, b
+
+
+def report(suite, args, mode, started, elapsed):
+    rows = [suite.rows[k] for k in suite.order]
+    systems = SYSTEMS
+    out = []
+    out.append('# DEFUSE benchmark suite, %s' % started.strftime(
+        '%Y-%m-%d %H:%M'))
+    out.append('')
+    out.append('- machine: %s' % describe_machine())
+    out.append('- command: `%s`' % ' '.join(['python3', 'bench/suite.py']
+                                            + sys.argv[1:]))
+    out.append('- mode %s: %d runs; each round runs every workload on every '
+               'system, the order rotating; median (min-max); %.0f s in all'
+               % (mode, suite.s['runs'], elapsed))
+    out.append('- scratch: %s (%s)' % (args.scratch, fs_type(args.scratch)))
+    for n in suite.notes:
+        out.append('- %s' % n)
+    out.append('- fsbench rows are timed inside the program (no start-up); '
+               'program rows are whole commands (DEFUSE rows include '
+               '`defuse run` start-up)')
+    for sy in SYSTEMS + [CAPTURE_ONLY]:
+        if suite.systems[sy].na:
+            out.append('- %s: %s' % (LABEL[sy], suite.systems[sy].na))
+
+    out.append('')
+    out.append('## Times')
+    out.append('')
+    out.append('| workload | unit | ' + ' | '.join(LABEL[s] for s in systems)
+               + ' |')
+    out.append('|---|---|' + '---|' * len(systems))
+    for r in rows:
+        out.append('| %s | %s | %s |' % (r.label, r.unit, ' | '.join(
+            val_cell(r, s) for s in systems)))
+
+    out.append('')
+    out.append('## Ratios and targets (DESIGN.md section 5)')
+    out.append('')
+    out.append('Time / native time (lower is better), and how many times '
+               'faster than FUSE (FUSE time / time).')
+    out.append('')
+    rs = lambda v: '-' if v is None else '%.2fx' % v
+    out.append('| workload | FUSE default / native | FUSE tuned / native | '
+               'kernel-backed / native | emulated / native | '
+               'kernel-backed vs FUSE default, tuned | '
+               'emulated vs FUSE default, tuned | targets |')
+    out.append('|---|---|---|---|---|---|---|---|')
+    for r in rows:
+        if r.group == 'exec':
+            continue
+        out.append('| %s | %s | %s | %s | %s | %s, %s | %s, %s | %s |' % (
+            r.label, rs(r.ratio('fuse-default', 'native')),
+            rs(r.ratio('fuse-tuned', 'native')),
+            rs(r.ratio('kernel-backed', 'native')),
+            rs(r.ratio('emulated', 'native')),
+            rs(speedup(r, 'fuse-default', 'kernel-backed')),
+            rs(speedup(r, 'fuse-tuned', 'kernel-backed')),
+            rs(speedup(r, 'fuse-default', 'emulated')),
+            rs(speedup(r, 'fuse-tuned', 'emulated')),
+            '; '.join(verdicts(r))))
+
+    out.append('')
+    out.append('## Context switches')
+    out.append('')
+    out.append('Voluntary/involuntary, median per run: of the application '
+               '(for fsbench rows, the timed phase only; for programs, the '
+               'command and its children), and of the FUSE daemon (all '
+               'threads).  Target: app + file system voluntary <= native + '
+               '10.')
+    out.append('')
+    out.append('| workload | ' + ' | '.join(LABEL[s] for s in systems) +
+               ' | target |')
+    out.append('|---|' + '---|' * (len(systems) + 1))
+    for r in rows:
+        if r.group == 'exec':
+            continue
+        nat = r.ctx_median('native', 0)
+        ver = []
+        for s in DEFUSE_SYSTEMS:
+            v = r.ctx_median(s, 0)
+            if v is None or nat is None:
+                ver.append('%s -' % s)
+            else:
+                ver.append('%s %s' % (s, 'met' if v <= nat + 10 else
+                                      'NOT met'))
+        out.append('| %s | %s | %s |' % (r.label, ' | '.join(
+            ctx_cell(r, s) for s in systems), ', '.join(ver)))
+
+    out.append('')
+    out.append('## Exec with N inherited descriptors (FD stashing)')
+    out.append('')
+    out.append('us per fork + exec + wait of a program that exits at once, '
+               'with N descriptors of one file open (%d execs per run).  '
+               '"capture-only" is `defuse run` with N kernel descriptors '
+               'outside the mounts: the difference to it is what stashing '
+               'costs; the difference to native adds capture\'s start-up.'
+               % suite.s['execs'])
+    out.append('')
+    esys = systems + [CAPTURE_ONLY]
+    out.append('| N | ' + ' | '.join(LABEL[s] for s in esys) +
+               ' | kernel-backed - native | emulated - native | '
+               'kernel-backed - capture-only | emulated - capture-only |')
+    out.append('|---|' + '---|' * (len(esys) + 4))
+    diffs = {s: [] for s in DEFUSE_SYSTEMS}
+    for n in suite.s['exec_ns']:
+        r = suite.rows['exec-%d' % n]
+        d = []
+        for base in ('native', CAPTURE_ONLY):
+            for s in DEFUSE_SYSTEMS:
+                a, b = r.median(s), r.median(base)
+                d.append(None if a is None or b is None else a - b)
+                if base == CAPTURE_ONLY and a is not None and b is not None:
+                    diffs[s].append((n, a - b))
+        out.append('| %d | %s | %s |' % (n, ' | '.join(
+            val_cell(r, s) for s in esys), ' | '.join(
+                '-' if v is None else ('+' if v >= 0 else '') + fmt(v)
+                for v in d)))
+    out.append('')
+    for s in DEFUSE_SYSTEMS:
+        fit = linear_fit([a for a, _ in diffs[s]], [b for _, b in diffs[s]])
+        if fit:
+            out.append('- stashing, %s: %.1f us + %.4f us per descriptor '
+                       '(least squares over N; the paper: about 3.8 us + '
+                       '0.004 us per descriptor)' % (s, fit[0], fit[1]))
+    out.append('')
+    out.append('![time / native](ratios.png)')
+    out.append('![context switches](ctxsw.png)')
+    out.append('![exec with N descriptors](exec.png)')
+
+    errors = [(r, s, st) for r in rows for s, st in r.status.items()
+              if st.startswith('error') and not suite.systems[s].na]
+    if errors:
+        out.append('')
+        out.append('## Errors')
+        out.append('')
+        for r, s, st in errors:
+            out.append('- %s, %s: %s' % (r.label, LABEL[s], st[:300]))
+    errors += [s for s in suite.systems.values()
+               if s.na and s.na.startswith('error')]
+    return '\n'.join(out) + '\n', bool(errors)
+
+
+def write_csv(suite, path):
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['group', 'workload', 'unit', 'system', 'status', 'runs',
+                    'median', 'min', 'max', 'values', 'ratio_native',
+                    'ratio_fuse_default', 'ratio_fuse_tuned', 'app_vcs',
+                    'app_ivcs', 'daemon_vcs', 'daemon_ivcs'])
+        num = lambda v: '' if v is None else '%.6g' % v
+        for k in suite.order:
+            r = suite.rows[k]
+            systems = SYSTEMS + ([CAPTURE_ONLY] if r.group == 'exec' else [])
+            for s in systems:
+                vals = r.vals.get(s, []) if not r.status.get(s) else []
+                w.writerow([r.group, r.label, r.unit, s,
+                            r.status.get(s, 'ok'), len(vals),
+                            num(r.median(s)),
+                            num(min(vals)) if vals else '',
+                            num(max(vals)) if vals else '',
+                            ';'.join('%.6g' % v for v in vals),
+                            num(r.ratio(s, 'native')),
+                            num(r.ratio(s, 'fuse-default')),
+                            num(r.ratio(s, 'fuse-tuned'))]
+                           + [num(r.ctx_median(s, i)) for i in range(4)])
+
+
+def plots(suite, outdir):
+    """gnuplot PNGs; returns a note if they could not be made."""
+    rows = [suite.rows[k] for k in suite.order]
+    others = [s for s in SYSTEMS if s != 'native']
+    cols = list(others)
+    q = lambda v: '?' if v is None else '%.6g' % v
+    with open(os.path.join(outdir, 'ratios.dat'), 'w') as f:
+        f.write('# workload ' + ' '.join(others) + '\n')
+        for r in rows:
+            if r.group != 'exec':
+                f.write('"%s" %s\n' % (r.label, ' '.join(
+                    q(r.ratio(s, 'native')) for s in others)))
+    with open(os.path.join(outdir, 'ctxsw.dat'), 'w') as f:
+        f.write('# workload, 1 + voluntary switches (app + daemon): '
+                + ' '.join(SYSTEMS) + '\n')
+        for r in rows:
+            if r.group == 'exec':
+                continue
+            vals = []
+            for s in SYSTEMS:
+                a, d = r.ctx_median(s, 0), r.ctx_median(s, 2)
+                vals.append(q(None if a is None else 1 + a + (d or 0)))
+            f.write('"%s" %s\n' % (r.label, ' '.join(vals)))
+    esys = SYSTEMS + [CAPTURE_ONLY]
+    with open(os.path.join(outdir, 'exec.dat'), 'w') as f:
+        f.write('# N ' + ' '.join(esys) + '\n')
+        for n in suite.s['exec_ns']:
+            r = suite.rows['exec-%d' % n]
+            f.write('%d %s\n' % (n, ' '.join(q(r.median(s)) for s in esys)))
+
+    title = lambda s: LABEL[s].replace('_', ' ')
+    has = lambda s, group: any(
+        suite.rows[k].median(s) is not None for k in suite.order
+        if (suite.rows[k].group == 'exec') == (group == 'exec'))
+    others = [s for s in others if has(s, '') and has('native', '')]
+    esys_plot = [s for s in esys if has(s, 'exec')]
+    csys = [s for s in SYSTEMS if has(s, '')]
+    if not others or not esys_plot:
+        return 'plots: not enough measurements to plot'
+    gp = ['set terminal pngcairo size 1400,700 noenhanced font ",10"',
+          'set datafile missing "?"',
+          'set style data histogram',
+          'set style histogram clustered gap 1',
+          'set style fill solid 0.8 border -1',
+          'set xtics rotate by -40 scale 0',
+          'set key top left',
+          'set bmargin 12',
+          'set rmargin 10',
+          'set grid ytics',
+          'set logscale y',
+          'set output "ratios.png"',
+          'set title "time / native time (log scale; 1 = native)"',
+          'plot ' + ', '.join('"ratios.dat" using %d:xtic(1) title "%s"'
+                              % (cols.index(s) + 2, title(s))
+                              for s in others),
+          'set output "ctxsw.png"',
+          'set title "1 + voluntary context switches, application + FUSE '
+          'daemon (log scale)"',
+          'plot ' + ', '.join('"ctxsw.dat" using %d:xtic(1) title "%s"'
+                              % (SYSTEMS.index(s) + 2, title(s))
+                              for s in csys),
+          'unset logscale y',
+          'set style data linespoints',
+          'set xtics norotate',
+          'set xlabel "inherited descriptors"',
+          'set ylabel "us per fork + exec + wait"',
+          'set output "exec.png"',
+          'set title "exec with N inherited descriptors"',
+          'plot ' + ', '.join('"exec.dat" using 1:%d title "%s"'
+                              % (esys.index(s) + 2, title(s))
+                              for s in esys_plot),
+          'set output']
+    with open(os.path.join(outdir, 'plots.gp'), 'w') as f:
+        f.write('\n'.join(gp) + '\n')
+    gnuplot = shutil.which('gnuplot')
+    if not gnuplot:
+        return 'plots: gnuplot not installed (scripts/setup.sh installs ' \
+               'gnuplot-nox); the data and plots.gp are in the results'
+    p = subprocess.run([gnuplot, 'plots.gp'], cwd=outdir, capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        return 'plots: gnuplot failed: %s' % p.stderr.strip()[-300:]
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    m = ap.add_mutually_exclusive_group()
+    m.add_argument('--quick', action='store_true',
+                   help='smaller counts, 5 runs: a few minutes (default)')
+    m.add_argument('--full', action='store_true', help="the issue's sizes")
+    m.add_argument('--tiny', action='store_true',
+                   help='tiny sizes and 1 run: a smoke run, not figures')
+    ap.add_argument('--build', default=os.path.join(ROOT, 'build'),
+                    help='the Meson build directory (default: build)')
+    ap.add_argument('--out', help='results directory (default '
+                    'bench/results/DATE)')
+    ap.add_argument('--runs', type=int, help='rounds (default 5; >= 5 '
+                    'except with --tiny)')
+    ap.add_argument('--scratch', default='/dev/shm' if os.path.isdir(
+        '/dev/shm') else tempfile.gettempdir(),
+        help='where the backing directories go (default /dev/shm: tmpfs '
+             'shows interface costs; give an ext4 directory for realism)')
+    ap.add_argument('--fuse-default-options', default='',
+                    help='-o options of the FUSE default system (none)')
+    ap.add_argument('--fuse-tuned-options', default=TUNED_OPTIONS,
+                    help='-o options of the FUSE tuned system (default %s)'
+                    % TUNED_OPTIONS)
+    args = ap.parse_args()
+    mode = 'full' if args.full else 'tiny' if args.tiny else 'quick'
+    sizes = dict(SIZES[mode])
+    if args.runs is not None:
+        if args.runs < 5 and mode != 'tiny':
+            ap.error('--runs must be at least 5 (medians of at least 5 runs)')
+        if args.runs < 1:
+            ap.error('--runs must be at least 1')
+        sizes['runs'] = args.runs
+    args.build = os.path.abspath(args.build)
+    args.scratch = os.path.abspath(args.scratch)
+
+    suite = Suite(args, sizes)
+    for p in (suite.defuse, suite.fsbench, suite.exec_fds):
+        if not os.access(p, os.X_OK):
+            print('suite: %s is missing; build first (meson setup %s && '
+                  'ninja -C %s)' % (p, args.build, args.build),
+                  file=sys.stderr)
+            return 2
+    started = datetime.datetime.now()
+    outdir = os.path.abspath(args.out or os.path.join(
+        HERE, 'results', started.strftime('%Y%m%d-%H%M%S') +
+        ('' if mode == 'full' else '-' + mode)))
+    os.makedirs(outdir, exist_ok=True)
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    root = tempfile.mkdtemp(prefix='defuse-suite-', dir=args.scratch)
+    t0 = time.monotonic()
+    try:
+        suite.setup(root)
+        suite.define()
+        suite.mark_na()
+        for rnd in range(sizes['runs']):
+            suite.round(rnd)
+    except KeyboardInterrupt:
+        print('suite: interrupted', file=sys.stderr)
+        return 130
+    finally:
+        suite.teardown()
+        if not any(sy.mounted for sy in suite.systems.values()):
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print('suite: left %s (a FUSE mount is still there)' % root,
+                  file=sys.stderr)
+    elapsed = time.monotonic() - t0
+
+    note = plots(suite, outdir)
+    if note:
+        suite.notes.append(note)
+    text, errors = report(suite, args, mode, started, elapsed)
+    with open(os.path.join(outdir, 'results.md'), 'w') as f:
+        f.write(text)
+    write_csv(suite, os.path.join(outdir, 'results.csv'))
+    sys.stdout.write(text)
+    print('\nwritten to %s' % outdir, file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
