@@ -15,6 +15,9 @@ static void usage(FILE *out)
 		"  run    run PROGRAM with every system call captured by DEFUSE\n"
 		"  trace  count or print PROGRAM's system calls, like strace\n"
 		"         (defuse trace [-c] [-f] [-o FILE] -- PROGRAM [ARGS...])\n"
+		"  mount  serve a module through kernel FUSE, for every process\n"
+		"         (defuse mount MOUNTPOINT MODULE[:ARGS] [-o OPTIONS] [-f])\n"
+		"  umount unmount what defuse mount mounted (defuse umount MOUNTPOINT)\n"
 		"\n"
 		"defuse COMMAND --help shows a command's options.\n");
 }
@@ -37,6 +40,10 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "mount"))
+		return cmd_mount(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "umount"))
+		return cmd_umount(argc - 1, argv + 1);
 	fprintf(stderr, "defuse: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -11,7 +11,6 @@
  * cannot start ends the process with a message and status 127: running the
  * program without its file system would give silently wrong answers.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core/core.h"
+#include "core/module_find.h"
 
 struct core_mount core_mounts[CORE_MOUNTS_MAX];
 int core_nmounts;
@@ -27,54 +27,6 @@ static __attribute__((noreturn)) void fail(const char *line, const char *why)
 {
 	fprintf(stderr, "defuse: mount '%s': %s\n", line, why);
 	_exit(127);
-}
-
-static void *try_open(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) || !S_ISREG(st.st_mode))
-		return NULL;
-	return dlopen(path, RTLD_NOW | RTLD_LOCAL);
-}
-
-/* Finds and loads a module by name or path; NULL with *why set. */
-static void *load_module(const char *name, char *why, size_t whylen)
-{
-	char path[PATH_MAX];
-	const char *dirs = getenv("DEFUSE_MODULE_PATH");
-	const char *self = defuse_g.preload_path;
-	const char *slash = strrchr(self, '/');
-	int selfdir = slash ? (int)(slash - self) : 0;
-	void *h;
-
-	if (strchr(name, '/')) {
-		h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-		if (!h)
-			snprintf(why, whylen, "cannot load module %s: %s", name, dlerror());
-		return h;
-	}
-	for (const char *d = dirs; d && *d;) {
-		size_t n = strcspn(d, ":");
-
-		snprintf(path, sizeof(path), "%.*s/%s.so", (int)n, d, name);
-		if ((h = try_open(path)))
-			return h;
-		snprintf(path, sizeof(path), "%.*s/%s/%s.so", (int)n, d, name, name);
-		if ((h = try_open(path)))
-			return h;
-		d += n + (d[n] == ':');
-	}
-	/* Installed: LIBDIR/defuse/modules/; build tree: build/modules/NAME/. */
-	snprintf(path, sizeof(path), "%.*s/modules/%s.so", selfdir, self, name);
-	if ((h = try_open(path)))
-		return h;
-	snprintf(path, sizeof(path), "%.*s/../modules/%s/%s.so", selfdir, self, name, name);
-	if ((h = try_open(path)))
-		return h;
-	snprintf(why, whylen, "unknown module '%s' (looked in DEFUSE_MODULE_PATH and "
-		 "%.*s/modules)", name, selfdir, self);
-	return NULL;
 }
 
 /* The host service of module.h: a module's private descriptor set aside. */
@@ -95,7 +47,6 @@ static void add_mount(char *line)
 	char *eq = strchr(line, '='), *colon, why[512] = "";
 	char real[PATH_MAX];
 	struct stat st;
-	void *h;
 	int r;
 
 	if (core_nmounts == CORE_MOUNTS_MAX)
@@ -118,13 +69,9 @@ static void add_mount(char *line)
 	colon = strchr(eq + 1, ':');
 	if (colon)
 		*colon = 0;
-	h = load_module(eq + 1, why, sizeof(why));
-	if (!h)
+	m->mod = module_find(eq + 1, defuse_g.preload_path, why, sizeof(why));
+	if (!m->mod)
 		fail(line, why);
-	m->mod = dlsym(h, DEFUSE_MODULE_SYMBOL);
-	if (!m->mod || !m->mod->ops || m->mod->api_version != DEFUSE_API_VERSION ||
-	    m->mod->ops_size > sizeof(struct defuse_ops))
-		fail(line, "not a DEFUSE module of API version 1");
 	m->ops = m->mod->ops;
 	m->resolves = (m->mod->flags & DEFUSE_MODULE_RESOLVES) != 0;
 	r = m->ops->init ? m->ops->init(colon ? colon + 1 : "", &m->priv, why, sizeof(why)) : 0;

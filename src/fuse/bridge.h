@@ -1,0 +1,42 @@
+/*
+ * The FUSE bridge: one DEFUSE module served through kernel FUSE with
+ * libfuse3's high-level (path-based) API, so that processes DEFUSE does not
+ * capture see the same file system (docs/fuse.md).
+ */
+#ifndef DEFUSE_FUSE_BRIDGE_H
+#define DEFUSE_FUSE_BRIDGE_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <defuse/module.h>
+
+struct bridge {
+	const struct defuse_module *mod;
+	const struct defuse_ops *ops;
+	void *priv;
+	/* Parsed -o options that tune the connection (writeback_cache, ...),
+	   applied in the FUSE init callback. */
+	struct fuse_conn_info_opts *conn_opts;
+	/* The kernel caches writes and places O_APPEND writes itself: our
+	   descriptors must then not append on their own. */
+	int writeback;
+	/* Root daemon: each request runs with its caller's file-system
+	   identity, as the module would in the caller's own process. */
+	int switch_creds;
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t *groups;
+};
+
+extern struct bridge bridge;
+
+/* Sent to a serving thread when the kernel interrupts its request. */
+#define BRIDGE_INTR_SIGNAL SIGUSR1
+
+/* The module's operations as libfuse operations (ops.c). */
+extern const struct fuse_operations bridge_ops;
+
+#endif

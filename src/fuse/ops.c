@@ -1,0 +1,745 @@
+/*
+ * The module's operations as libfuse high-level operations.
+ *
+ * The kernel resolves paths itself and hands libfuse one inode at a time,
+ * so every path we pass on names exactly the object to act on: the module
+ * is always asked not to follow a last-component symbolic link
+ * (DEFUSE_NOFOLLOW), and its O_NOFOLLOW-free open is only ever reached for
+ * non-links.  Open files are `struct handle`: when the module answered open
+ * with a kernel descriptor (kernel_fd), the data goes through that
+ * descriptor here, as it would in a captured process, and the module's fh is
+ * released at once (module.h); otherwise every call goes to the module.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include "fuse/bridge.h"
+
+#define OPS (bridge.ops)
+#define PRIV (bridge.priv)
+
+struct handle {
+	uint64_t fh;	/* the module's handle, when kfd < 0 */
+	int kfd;	/* the module's kernel descriptor, or -1 */
+	int flags;	/* open(2) flags as the module saw them */
+	int is_dir;
+	char path[];	/* at open: for the rare call that needs a path but
+			   gets only the handle (it may be stale after a rename) */
+};
+
+static struct handle *H(const struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+static struct handle *new_handle(const char *path, int flags, int is_dir)
+{
+	size_t n = strlen(path) + 1;
+	struct handle *h = malloc(sizeof(*h) + n);
+
+	if (!h)
+		return NULL;
+	h->fh = 0;
+	h->kfd = -1;
+	h->flags = flags;
+	h->is_dir = is_dir;
+	memcpy(h->path, path, n);
+	return h;
+}
+
+static int neg_errno(long r)
+{
+	return r < 0 ? -errno : 0;
+}
+
+/* ---- The caller's identity ------------------------------------------ */
+
+/*
+ * Only a root daemon can take its callers' identities, and only callers of
+ * another identity need it (allow_other).  setfsuid, setfsgid and the raw
+ * setgroups call change the calling thread only (glibc's setgroups would
+ * change every thread), so concurrent requests do not interfere.
+ */
+struct caller {
+	int switched;
+};
+
+static void as_caller(struct caller *c)
+{
+	const struct fuse_context *ctx = fuse_get_context();
+	gid_t groups[256];
+	int n;
+
+	c->switched = 0;
+	if (!bridge.switch_creds || !ctx || (ctx->uid == bridge.uid && ctx->gid == bridge.gid))
+		return;
+	n = fuse_getgroups(256, groups);
+	if (n < 0 || n > 256)
+		n = 0;
+	syscall(SYS_setgroups, n, groups);
+	syscall(SYS_setfsgid, ctx->gid);
+	syscall(SYS_setfsuid, ctx->uid);
+	c->switched = 1;
+}
+
+static void as_self(struct caller *c)
+{
+	if (!c->switched)
+		return;
+	syscall(SYS_setfsuid, bridge.uid);
+	syscall(SYS_setfsgid, bridge.gid);
+	syscall(SYS_setgroups, bridge.ngroups, bridge.groups);
+}
+
+/* Runs EXPR (an int-valued module call) as the caller. */
+#define AS_CALLER(EXPR) ({			\
+	struct caller c_;			\
+	long r_;				\
+	as_caller(&c_);				\
+	r_ = (EXPR);				\
+	as_self(&c_);				\
+	r_;					\
+})
+
+/* ---- Metadata ------------------------------------------------------- */
+
+static void statx_to_stat(const struct statx *x, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = x->stx_mode;
+	st->st_nlink = x->stx_nlink;
+	st->st_uid = x->stx_uid;
+	st->st_gid = x->stx_gid;
+	st->st_size = (off_t)x->stx_size;
+	st->st_blocks = (blkcnt_t)x->stx_blocks;
+	st->st_blksize = (blksize_t)x->stx_blksize;
+	st->st_ino = x->stx_ino;
+	st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
+	st->st_atim.tv_sec = x->stx_atime.tv_sec;
+	st->st_atim.tv_nsec = x->stx_atime.tv_nsec;
+	st->st_mtim.tv_sec = x->stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = x->stx_mtime.tv_nsec;
+	st->st_ctim.tv_sec = x->stx_ctime.tv_sec;
+	st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
+}
+
+/* getattr, or statx when the module has only that (module.h's fallback the other way). */
+static int path_stat(const char *path, struct stat *st)
+{
+	struct statx x;
+	int r;
+
+	if (OPS->getattr)
+		return OPS->getattr(PRIV, path, st, DEFUSE_NOFOLLOW);
+	if (!OPS->statx)
+		return -ENOSYS;
+	r = OPS->statx(PRIV, path, DEFUSE_NOFOLLOW, STATX_BASIC_STATS, &x);
+	if (r == 0)
+		statx_to_stat(&x, st);
+	return r;
+}
+
+static int b_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	if (fi) {
+		struct handle *h = H(fi);
+
+		if (h->kfd >= 0)
+			return neg_errno(fstat(h->kfd, st));
+		if (!h->is_dir && OPS->fgetattr)
+			return OPS->fgetattr(PRIV, h->fh, st);
+		path = path ? path : h->path;
+	}
+	if (!path)
+		return -ESTALE;
+	return AS_CALLER(path_stat(path, st));
+}
+
+static int b_readlink(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (!OPS->readlink)
+		return -ENOSYS;
+	if (size == 0)
+		return -EINVAL;
+	n = AS_CALLER(OPS->readlink(PRIV, path, buf, size - 1));
+	if (n < 0)
+		return (int)n;
+	buf[n] = 0;
+	return 0;
+}
+
+static int b_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	return OPS->mknod ? AS_CALLER(OPS->mknod(PRIV, path, mode, rdev)) : -ENOSYS;
+}
+
+static int b_mkdir(const char *path, mode_t mode)
+{
+	return OPS->mkdir ? AS_CALLER(OPS->mkdir(PRIV, path, mode)) : -ENOSYS;
+}
+
+static int b_unlink(const char *path)
+{
+	return OPS->unlink ? AS_CALLER(OPS->unlink(PRIV, path)) : -ENOSYS;
+}
+
+static int b_rmdir(const char *path)
+{
+	return OPS->rmdir ? AS_CALLER(OPS->rmdir(PRIV, path)) : -ENOSYS;
+}
+
+static int b_symlink(const char *target, const char *path)
+{
+	return OPS->symlink ? AS_CALLER(OPS->symlink(PRIV, target, path)) : -ENOSYS;
+}
+
+static int b_rename(const char *from, const char *to, unsigned int flags)
+{
+	return OPS->rename ? AS_CALLER(OPS->rename(PRIV, from, to, flags)) : -ENOSYS;
+}
+
+static int b_link(const char *from, const char *to)
+{
+	return OPS->link ? AS_CALLER(OPS->link(PRIV, from, to)) : -ENOSYS;
+}
+
+static int b_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	if (fi && H(fi)->kfd >= 0)
+		return neg_errno(fchmod(H(fi)->kfd, mode));
+	if (!path && fi)
+		path = H(fi)->path;
+	return OPS->chmod ? AS_CALLER(OPS->chmod(PRIV, path, mode, DEFUSE_NOFOLLOW)) : -ENOSYS;
+}
+
+static int b_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	if (fi && H(fi)->kfd >= 0)
+		return neg_errno(fchown(H(fi)->kfd, uid, gid));
+	if (!path && fi)
+		path = H(fi)->path;
+	return OPS->chown ? AS_CALLER(OPS->chown(PRIV, path, uid, gid, DEFUSE_NOFOLLOW))
+			  : -ENOSYS;
+}
+
+static int b_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	if (fi) {
+		struct handle *h = H(fi);
+
+		if (h->kfd >= 0)
+			return neg_errno(ftruncate(h->kfd, size));
+		if (OPS->ftruncate)
+			return OPS->ftruncate(PRIV, h->fh, size);
+		path = path ? path : h->path;
+	}
+	return OPS->truncate ? AS_CALLER(OPS->truncate(PRIV, path, size)) : -ENOSYS;
+}
+
+static int b_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	if (fi && H(fi)->kfd >= 0)
+		return neg_errno(futimens(H(fi)->kfd, tv));
+	if (!path && fi)
+		path = H(fi)->path;
+	return OPS->utimens ? AS_CALLER(OPS->utimens(PRIV, path, tv, DEFUSE_NOFOLLOW))
+			    : -ENOSYS;
+}
+
+static int b_statfs(const char *path, struct statvfs *sv)
+{
+	struct statfs sf;
+	int r;
+
+	if (!OPS->statfs)
+		return -ENOSYS;
+	r = AS_CALLER(OPS->statfs(PRIV, path, &sf));
+	if (r < 0)
+		return r;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = (unsigned long)sf.f_bsize;
+	sv->f_frsize = (unsigned long)(sf.f_frsize ? sf.f_frsize : sf.f_bsize);
+	sv->f_blocks = sf.f_blocks;
+	sv->f_bfree = sf.f_bfree;
+	sv->f_bavail = sf.f_bavail;
+	sv->f_files = sf.f_files;
+	sv->f_ffree = sf.f_ffree;
+	sv->f_favail = sf.f_ffree;
+	sv->f_namemax = (unsigned long)sf.f_namelen;
+	return 0;
+}
+
+/*
+ * access(2) and chdir come here only without default_permissions.  The
+ * request runs with the caller's file-system IDs, which the kernel set to
+ * the real IDs for access(2): hence AT_EACCESS.
+ */
+static int b_access(const char *path, int mask)
+{
+	const struct fuse_context *ctx = fuse_get_context();
+	struct stat st;
+	int r, bits;
+
+	if (OPS->access)
+		return AS_CALLER(OPS->access(PRIV, path, mask, AT_EACCESS | AT_SYMLINK_NOFOLLOW));
+	/* module.h's fallback: decide from the mode and owner. */
+	r = AS_CALLER(path_stat(path, &st));
+	if (r < 0 || mask == F_OK)
+		return r;
+	if (ctx->uid == 0) {
+		if ((mask & X_OK) && !S_ISDIR(st.st_mode) && !(st.st_mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	bits = ctx->uid == st.st_uid ? (int)(st.st_mode >> 6) :
+	       ctx->gid == st.st_gid ? (int)(st.st_mode >> 3) : (int)st.st_mode;
+	return (mask & ~bits & 7) ? -EACCES : 0;
+}
+
+/* ---- Extended attributes -------------------------------------------- */
+
+static int b_setxattr(const char *path, const char *name, const char *value, size_t size,
+		      int flags)
+{
+	return OPS->setxattr ? AS_CALLER(OPS->setxattr(PRIV, path, name, value, size, flags,
+						       DEFUSE_NOFOLLOW))
+			     : -EOPNOTSUPP;
+}
+
+static int b_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	return OPS->getxattr ? (int)AS_CALLER(OPS->getxattr(PRIV, path, name, value, size,
+							    DEFUSE_NOFOLLOW))
+			     : -EOPNOTSUPP;
+}
+
+static int b_listxattr(const char *path, char *list, size_t size)
+{
+	return OPS->listxattr ? (int)AS_CALLER(OPS->listxattr(PRIV, path, list, size,
+							      DEFUSE_NOFOLLOW))
+			      : -EOPNOTSUPP;
+}
+
+static int b_removexattr(const char *path, const char *name)
+{
+	return OPS->removexattr ? AS_CALLER(OPS->removexattr(PRIV, path, name, DEFUSE_NOFOLLOW))
+				: -EOPNOTSUPP;
+}
+
+/* ---- Open files ----------------------------------------------------- */
+
+/* Calls the module's open and makes the handle. */
+static int open_common(const char *path, int flags, mode_t mode, struct fuse_file_info *fi)
+{
+	struct defuse_open out = { .fh = 0, .kernel_fd = -1 };
+	struct handle *h;
+	int r;
+
+	if (!OPS->open)
+		return -ENOSYS;
+	/* Our buffers are not aligned for O_DIRECT; the kernel's page cache
+	   is bypassed by direct_io instead, which is what O_DIRECT asks. */
+	if (flags & O_DIRECT) {
+		flags &= ~O_DIRECT;
+		fi->direct_io = 1;
+	}
+	if (bridge.writeback) {
+		/* The kernel places appending writes and may read to fill a
+		   page of a write-only file. */
+		flags &= ~O_APPEND;
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+	}
+	h = new_handle(path, flags, 0);
+	if (!h)
+		return -ENOMEM;
+	r = AS_CALLER(OPS->open(PRIV, path, flags | O_CLOEXEC, mode, &out));
+	if (r < 0) {
+		free(h);
+		return r;
+	}
+	if (out.kernel_fd >= 0) {
+		/* The file is the kernel's from here on (module.h). */
+		h->kfd = out.kernel_fd;
+		if (OPS->release)
+			OPS->release(PRIV, out.fh);
+	} else {
+		h->fh = out.fh;
+	}
+	fi->fh = (uintptr_t)h;
+	return 0;
+}
+
+static int b_open(const char *path, struct fuse_file_info *fi)
+{
+	return open_common(path, fi->flags, 0, fi);
+}
+
+static int b_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return open_common(path, fi->flags | O_CREAT, mode, fi);
+}
+
+static int b_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+	struct fuse_bufvec *bv = malloc(sizeof(*bv));
+	ssize_t n;
+
+	(void)path;
+	if (!bv)
+		return -ENOMEM;
+	*bv = FUSE_BUFVEC_INIT(size);
+	if (h->kfd >= 0) {
+		/* libfuse reads (or splices) straight from the descriptor. */
+		bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv->buf[0].fd = h->kfd;
+		bv->buf[0].pos = off;
+		*bufp = bv;
+		return 0;
+	}
+	if (!OPS->read) {
+		free(bv);
+		return -ENOSYS;
+	}
+	bv->buf[0].mem = malloc(size ? size : 1);
+	if (!bv->buf[0].mem) {
+		free(bv);
+		return -ENOMEM;
+	}
+	n = OPS->read(PRIV, h->fh, bv->buf[0].mem, size, off);
+	if (n < 0) {
+		free(bv->buf[0].mem);
+		free(bv);
+		return (int)n;
+	}
+	bv->buf[0].size = (size_t)n;
+	*bufp = bv;
+	return 0;
+}
+
+/* Appends to an emulated file are placed at its end here, one at a time. */
+static pthread_mutex_t append_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int emulated_write(struct handle *h, const char *data, size_t size, off_t off)
+{
+	size_t done = 0;
+	int append = (h->flags & O_APPEND) && !bridge.writeback;
+	ssize_t n = 0;
+
+	if (!OPS->write)
+		return -ENOSYS;
+	if (append) {
+		struct stat st;
+		int r;
+
+		pthread_mutex_lock(&append_lock);
+		r = OPS->fgetattr ? OPS->fgetattr(PRIV, h->fh, &st) : path_stat(h->path, &st);
+		if (r < 0) {
+			pthread_mutex_unlock(&append_lock);
+			return r;
+		}
+		off = st.st_size;
+	}
+	while (done < size) {
+		n = OPS->write(PRIV, h->fh, data + done, size - done, off + (off_t)done);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (append)
+		pthread_mutex_unlock(&append_lock);
+	return done ? (int)done : (n < 0 ? (int)n : 0);
+}
+
+static int b_write_buf(const char *path, struct fuse_bufvec *src, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+	size_t size = fuse_buf_size(src);
+	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+	ssize_t n;
+	char *mem;
+
+	(void)path;
+	if (h->kfd >= 0) {
+		if (src->count == 1 && !(src->buf[0].flags & FUSE_BUF_IS_FD)) {
+			n = pwrite(h->kfd, src->buf[0].mem, size, off);
+			return n < 0 ? -errno : (int)n;
+		}
+		dst.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		dst.buf[0].fd = h->kfd;
+		dst.buf[0].pos = off;
+		return (int)fuse_buf_copy(&dst, src, 0);
+	}
+	if (src->count == 1 && !(src->buf[0].flags & FUSE_BUF_IS_FD))
+		return emulated_write(h, src->buf[0].mem, size, off);
+	mem = malloc(size ? size : 1);
+	if (!mem)
+		return -ENOMEM;
+	dst.buf[0].mem = mem;
+	n = fuse_buf_copy(&dst, src, 0);
+	n = n < 0 ? n : emulated_write(h, mem, (size_t)n, off);
+	free(mem);
+	return (int)n;
+}
+
+static int b_flush(const char *path, struct fuse_file_info *fi)
+{
+	/* Writes are not buffered here; locks are the kernel's (docs/fuse.md). */
+	(void)path;
+	(void)fi;
+	return 0;
+}
+
+static int b_release(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+
+	(void)path;
+	if (h->kfd >= 0)
+		close(h->kfd);
+	else if (OPS->release)
+		OPS->release(PRIV, h->fh);
+	free(h);
+	return 0;
+}
+
+static int b_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+
+	(void)path;
+	if (h->kfd >= 0)
+		return neg_errno(datasync ? fdatasync(h->kfd) : fsync(h->kfd));
+	return OPS->fsync ? OPS->fsync(PRIV, h->fh, datasync) : -ENOSYS;
+}
+
+static int b_fallocate(const char *path, int mode, off_t off, off_t len,
+		       struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+
+	(void)path;
+	if (h->kfd >= 0)
+		return neg_errno(fallocate(h->kfd, mode, off, len));
+	return OPS->fallocate ? OPS->fallocate(PRIV, h->fh, mode, off, len) : -EOPNOTSUPP;
+}
+
+/* Only SEEK_DATA and SEEK_HOLE come here; -ENOSYS lets the kernel treat
+   the whole file as data, module.h's fallback. */
+static off_t b_lseek(const char *path, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+	off_t r;
+
+	(void)path;
+	if (h->kfd >= 0) {
+		r = lseek(h->kfd, off, whence);
+		return r < 0 ? -errno : r;
+	}
+	return OPS->seek_data ? OPS->seek_data(PRIV, h->fh, off, whence) : -ENOSYS;
+}
+
+static ssize_t b_copy_file_range(const char *pin, struct fuse_file_info *fin, off_t oin,
+				 const char *pout, struct fuse_file_info *fout, off_t oout,
+				 size_t len, int flags)
+{
+	struct handle *in = H(fin), *out = H(fout);
+	ssize_t n;
+
+	(void)pin;
+	(void)pout;
+	/* Emulated ends: the kernel falls back to copying through read and write. */
+	if (in->kfd < 0 || out->kfd < 0)
+		return -EOPNOTSUPP;
+	n = copy_file_range(in->kfd, &oin, out->kfd, &oout, len, (unsigned int)flags);
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * flock locks belong to an open file description, and each FUSE open is one
+ * kernel descriptor here: locking it gives the caller exactly flock's
+ * semantics, shared with processes that use the backing file directly (the
+ * in-process fast path).  A blocking request waits in this thread until
+ * granted or interrupted (-o intr, on by default).
+ */
+static int b_flock(const char *path, struct fuse_file_info *fi, int op)
+{
+	struct handle *h = H(fi);
+
+	(void)path;
+	if (h->kfd < 0)
+		return -ENOLCK;
+	return neg_errno(flock(h->kfd, op));
+}
+
+/* ---- Directories ---------------------------------------------------- */
+
+static int b_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct defuse_open out = { .fh = 0, .kernel_fd = -1 };
+	struct handle *h = new_handle(path, O_RDONLY | O_DIRECTORY, 1);
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	if (OPS->opendir) {
+		r = AS_CALLER(OPS->opendir(PRIV, path, &h->fh));
+	} else if (OPS->open) {
+		/* As in a captured process: readdir on what open gave. */
+		r = AS_CALLER(OPS->open(PRIV, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &out));
+		if (r == 0 && out.kernel_fd >= 0) {
+			h->kfd = out.kernel_fd;
+			if (OPS->release)
+				OPS->release(PRIV, out.fh);
+		} else {
+			h->fh = out.fh;
+		}
+	} else {
+		r = -ENOSYS;
+	}
+	if (r < 0) {
+		free(h);
+		return r;
+	}
+	fi->fh = (uintptr_t)h;
+	return 0;
+}
+
+struct fill_ctx {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill_one(void *ctx, const char *name, uint64_t ino, unsigned char type, int64_t next)
+{
+	struct fill_ctx *c = ctx;
+	struct stat st;
+
+	memset(&st, 0, sizeof(st));
+	st.st_ino = ino;
+	st.st_mode = DTTOIF(type);
+	return c->filler(c->buf, name, &st, next, 0) ? 1 : 0;
+}
+
+/* A kernel directory descriptor listed the way the module's readdir would. */
+static int list_kfd(int fd, off_t pos, struct fill_ctx *c)
+{
+	char buf[16384] __attribute__((aligned(8)));
+	ssize_t n;
+
+	if (lseek(fd, pos, SEEK_SET) < 0)
+		return -errno;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n;) {
+			const struct dirent64 *d = (const void *)(buf + i);
+
+			if (fill_one(c, d->d_name, d->d_ino, d->d_type, d->d_off))
+				return 0;
+			i += d->d_reclen;
+		}
+	}
+	return n < 0 ? -errno : 0;
+}
+
+static int b_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		     struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct handle *h = H(fi);
+	struct fill_ctx c = { buf, filler };
+
+	(void)path;
+	(void)flags;
+	if (h->kfd >= 0)
+		return list_kfd(h->kfd, off, &c);
+	return OPS->readdir ? OPS->readdir(PRIV, h->fh, off, fill_one, &c) : -ENOSYS;
+}
+
+static int b_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+
+	(void)path;
+	if (h->kfd >= 0)
+		close(h->kfd);
+	else if (OPS->opendir ? OPS->releasedir != NULL : OPS->release != NULL)
+		(OPS->opendir ? OPS->releasedir : OPS->release)(PRIV, h->fh);
+	free(h);
+	return 0;
+}
+
+/* ---- Life cycle ----------------------------------------------------- */
+
+/*
+ * The module was started before the mount (so that a failing init leaves
+ * nothing mounted) and is ended after the loop: nothing to do here but the
+ * connection's settings.
+ */
+static void *b_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	/* Unlinked open files stay usable through their handle, instead of
+	   libfuse's .fuse_hidden renames, which both views would see. */
+	cfg->hard_remove = 1;
+	/* Hard links and tools that compare inodes see the module's numbers. */
+	cfg->use_ino = 1;
+	/* Reads and writes go by handle: no path to build per request. */
+	cfg->nullpath_ok = 1;
+	/* A request whose caller got a signal is interrupted (main.c). */
+	cfg->intr = 1;
+	cfg->intr_signal = BRIDGE_INTR_SIGNAL;
+	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC & conn->capable;
+	if (bridge.conn_opts)
+		fuse_apply_conn_info_opts(bridge.conn_opts, conn);
+	bridge.writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
+	return NULL;
+}
+
+const struct fuse_operations bridge_ops = {
+	.getattr = b_getattr,
+	.readlink = b_readlink,
+	.mknod = b_mknod,
+	.mkdir = b_mkdir,
+	.unlink = b_unlink,
+	.rmdir = b_rmdir,
+	.symlink = b_symlink,
+	.rename = b_rename,
+	.link = b_link,
+	.chmod = b_chmod,
+	.chown = b_chown,
+	.truncate = b_truncate,
+	.open = b_open,
+	.statfs = b_statfs,
+	.flush = b_flush,
+	.release = b_release,
+	.fsync = b_fsync,
+	.setxattr = b_setxattr,
+	.getxattr = b_getxattr,
+	.listxattr = b_listxattr,
+	.removexattr = b_removexattr,
+	.opendir = b_opendir,
+	.readdir = b_readdir,
+	.releasedir = b_releasedir,
+	.init = b_init,
+	.access = b_access,
+	.create = b_create,
+	.utimens = b_utimens,
+	.write_buf = b_write_buf,
+	.read_buf = b_read_buf,
+	.flock = b_flock,
+	.fallocate = b_fallocate,
+	.copy_file_range = b_copy_file_range,
+	.lseek = b_lseek,
+};
