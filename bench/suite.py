@@ -89,10 +89,19 @@ LABEL = {'native': 'native', 'fuse-default': 'FUSE default',
 DEFUSE_SYSTEMS = ('kernel-backed', 'emulated')
 FUSE_SYSTEMS = ('fuse-default', 'fuse-tuned')
 
-# libfuse's knobs for a fast FUSE file system: kernel caching of entries and
-# attributes, writeback caching, 1 MiB requests, many worker threads.
+# libfuse's own defaults (high-level API): one second of entry and attribute
+# caching, no negative caching, a multithreaded loop.  The bridge itself
+# defaults to no caching at all (coherence with captured processes,
+# docs/fuse.md), so they are given explicitly.
+DEFAULT_OPTIONS = 'entry_timeout=1,attr_timeout=1,negative_timeout=0'
+# The knobs of a fast FUSE file system: long entry, attribute and negative
+# caching, page cache kept across opens, writeback caching, 1 MiB writes and
+# read-ahead, one /dev/fuse clone per worker thread and idle workers kept.
+# (max_read is refused by libfuse 3.14's high-level API: "init() and
+# fuse_session_new() requested different maximum read size".)
 TUNED_OPTIONS = ('entry_timeout=60,attr_timeout=60,negative_timeout=60,'
-                 'writeback_cache,max_read=1048576,max_threads=16')
+                 'kernel_cache,writeback_cache,max_write=1048576,'
+                 'max_readahead=1048576,clone_fd,max_idle_threads=16')
 
 GREP_PATTERN = 'TODO'
 
@@ -258,15 +267,19 @@ class System:
         self.mounted = None   # FUSE mount point to undo
 
 
-def bridge_reason(defuse):
-    """None if `defuse mount` exists and FUSE is usable, else why not."""
+def bridge_help(defuse):
     try:
         p = subprocess.run([defuse, 'mount', '--help'], capture_output=True,
                            text=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return 'n/a: bridge not built (%s)' % e
-    text = p.stdout + p.stderr
-    if 'unknown command' in text or 'mount' not in text:
+        return str(e)
+    return p.stdout + p.stderr
+
+
+def bridge_reason(defuse):
+    """None if `defuse mount` exists and FUSE is usable, else why not."""
+    text = bridge_help(defuse)
+    if 'unknown command' in text or 'MOUNTPOINT' not in text:
         return 'n/a: bridge not built (`defuse mount` unknown)'
     if not os.path.exists('/dev/fuse'):
         return 'n/a: /dev/fuse unavailable'
@@ -315,18 +328,27 @@ def daemon_ctx(pid):
     return v, iv
 
 
-def fuse_mount(defuse, system, data, mnt, options):
+def fuse_mount(defuse, system, data, mnt, options, pidfile):
+    """Mount; pidfile (None if the bridge has no such option) names the
+    daemon, else it is found by its command line."""
+    opts = ','.join(o for o in (options, pidfile and 'pidfile=' + pidfile)
+                    if o)
     argv = [defuse, 'mount', mnt, 'passthrough:%s' % data]
-    if options:
-        argv += ['-o', options]
+    if opts:
+        argv += ['-o', opts]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL)
-    if p.returncode != 0 or not os.path.ismount(mnt):
+    if os.path.ismount(mnt):
+        system.mounted = mnt
+    if p.returncode != 0 or not system.mounted:
         raise Failed('`%s` failed (%d): %s' % (' '.join(argv), p.returncode,
                                                p.stderr.strip()[-400:]))
-    system.mounted = mnt
-    system.daemon = find_daemon(mnt)
-    if system.daemon is None:
+    try:
+        with open(pidfile) as f:
+            system.daemon = int(f.read().strip())
+    except (TypeError, OSError, ValueError):
+        system.daemon = find_daemon(mnt)
+    if system.daemon is None or not os.path.isdir('/proc/%d' % system.daemon):
         raise Failed('no daemon process found for %s' % mnt)
 
 
@@ -440,8 +462,10 @@ class Suite:
                 os.mkdir(mnt)
                 opts = (self.args.fuse_default_options if name ==
                         'fuse-default' else self.args.fuse_tuned_options)
+                pidfile = (os.path.join(root, name + '.pid')
+                           if 'pidfile' in bridge_help(self.defuse) else None)
                 try:
-                    fuse_mount(self.defuse, sy, data, mnt, opts)
+                    fuse_mount(self.defuse, sy, data, mnt, opts, pidfile)
                 except (Failed, subprocess.TimeoutExpired) as e:
                     sy.na = 'error: %s' % e
                     if os.path.ismount(mnt):
@@ -1018,8 +1042,9 @@ def main():
         '/dev/shm') else tempfile.gettempdir(),
         help='where the backing directories go (default /dev/shm: tmpfs '
              'shows interface costs; give an ext4 directory for realism)')
-    ap.add_argument('--fuse-default-options', default='',
-                    help='-o options of the FUSE default system (none)')
+    ap.add_argument('--fuse-default-options', default=DEFAULT_OPTIONS,
+                    help="-o options of the FUSE default system (libfuse's "
+                    'defaults: %s)' % DEFAULT_OPTIONS)
     ap.add_argument('--fuse-tuned-options', default=TUNED_OPTIONS,
                     help='-o options of the FUSE tuned system (default %s)'
                     % TUNED_OPTIONS)
