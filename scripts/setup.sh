@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential meson ninja-build pkg-config libcapstone-dev
-libcmocka-dev strace python3 git make tar coreutils findutils"
+libcmocka-dev strace python3 git make tar coreutils findutils gnuplot-nox"
 
 missing=""
 for p in $PACKAGES; do
