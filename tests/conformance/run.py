@@ -14,7 +14,10 @@ in fresh scratch trees, once per run:
             DEFUSE mount has: EXDEV across it, RESOLVE_NO_XDEV, EBUSY on
             rmdir of it and so on are then compared like everything else;
   kernel    `defuse run -m BASE=passthrough:BACKING -- fsops BASE ...`;
-  emulated  the same with `passthrough:emulated=BACKING`.
+  emulated  the same with `passthrough:emulated=BACKING`;
+  fuse      `defuse mount BASE PASSTHROUGH.so:BACKING` (the FUSE bridge),
+            then fsops runs plainly, without DEFUSE, on that kernel FUSE
+            mount; `defuse umount BASE` before the trees are compared.
 
 Each mounted run must print exactly what the native run printed (a unified
 diff is shown otherwise), exit the same way, and leave the same trees: the
@@ -75,7 +78,8 @@ ENOENT as ENOTDIR; --break=tree leaves an extra directory) and exactly the
 cases that must notice have to fail.
 
 Exit status: 0 all passed, 1 a failure, 2 bad usage or a broken case,
-77 skipped (printed reason: mount namespaces unavailable).
+77 skipped (printed reason: mount namespaces unavailable, or /dev/fuse
+unusable with --modes fuse).
 """
 
 import argparse
@@ -438,6 +442,61 @@ def defuse_cmd(opts, lay, case, mode):
             '--', opts.fsops, lay.base, case.file, case.name]
 
 
+def fuse_one_run(opts, scratch, case):
+    """Like one_run, on a FUSE mount of the backing directory that lives
+    only as long as the case's program runs (unmounted even on failure)."""
+    lay = Layout(scratch, 'f')
+    lay.create()
+    setup(case, lay)
+    pidfile = os.path.join(scratch, 'fuse.pid')
+    m = subprocess.run([opts.defuse, 'mount', lay.base,
+                        '%s:%s' % (opts.module, lay.backing), '-o', 'pidfile=' + pidfile],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if m.returncode:
+        status, out, err = 'defuse mount failed (%s)' % m.returncode, '', m.stderr
+    else:
+        try:
+            status, out, err = run([opts.fsops, lay.base, case.file, case.name], scratch)
+        finally:
+            err += fuse_unmount(opts, lay.base, pidfile)
+    return Result(status, out, err, snapshot(lay.top, lay), snapshot(lay.backing, lay))
+
+
+def fuse_unmount(opts, base, pidfile):
+    """Unmounts base and waits for the bridge to end; returns any complaint."""
+    said = ''
+    u = subprocess.run([opts.defuse, 'umount', base], capture_output=True, text=True)
+    if u.returncode:
+        said += u.stderr
+        subprocess.run(['umount', '-l', base], capture_output=True)
+    try:
+        pid = int(open(pidfile).read())
+    except (OSError, ValueError):
+        return said
+    # The bridge is no child of ours: it has gone once it is a zombie or
+    # has been reaped.
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline:
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                if f.read().rsplit(')', 1)[1].split()[0] == 'Z':
+                    return said
+        except (OSError, IndexError):
+            return said
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    return said + 'defuse-fuse %d did not exit after the unmount: killed\n' % pid
+
+
+def check_fuse():
+    """Why the fuse mode cannot run here, or None."""
+    try:
+        os.close(os.open('/dev/fuse', os.O_RDWR))
+    except OSError as e:
+        return '/dev/fuse: %s' % e.strerror
+    return None
+
+
 class Result:
     def __init__(self, status, out, err, tops, backing):
         self.status, self.out, self.err = status, out, err
@@ -523,7 +582,7 @@ def main():
     opts.fsops = os.path.abspath(opts.fsops)
     modes = [m for m in opts.modes.split(',') if m]
     for m in modes:
-        if m not in ('kernel', 'emulated'):
+        if m not in ('kernel', 'emulated', 'fuse'):
             ap.error('unknown mode ' + m)
     if not opts.self_test and not opts.show:
         if not opts.defuse or not opts.module:
@@ -541,6 +600,10 @@ def main():
     if why:
         print('SKIP: the native runs need a private mount namespace with a bind '
               'mount (root or CAP_SYS_ADMIN): ' + why)
+        return 77
+    why = 'fuse' in modes and not opts.self_test and not opts.show and check_fuse()
+    if why:
+        print('SKIP: the fuse mode needs a usable FUSE device: ' + why)
         return 77
 
     try:
@@ -617,8 +680,11 @@ def differential(opts, cases, root, modes):
         check_native(case, want)
         bad = []
         for k, mode in enumerate(modes):
-            got = one_run(scratch, mode[0], case,
-                          lambda lay: defuse_cmd(opts, lay, case, mode))
+            if mode == 'fuse':
+                got = fuse_one_run(opts, scratch, case)
+            else:
+                got = one_run(scratch, mode[0], case,
+                              lambda lay: defuse_cmd(opts, lay, case, mode))
             msgs = compare(case, want, got, mode)
             reason = known.get((case.name, mode)) or known.get(('*', mode))
             if reason and msgs:
@@ -643,7 +709,7 @@ def differential(opts, cases, root, modes):
         if bad:
             failed.append('%s[%s]' % (case.name, ','.join(bad)))
             if opts.keep:
-                print('    scratch: %s (n: native; k: kernel, e: emulated)' % scratch)
+                print('    scratch: %s (n: native; k: kernel, e: emulated, f: fuse)' % scratch)
         else:
             print('ok   %s' % case.name)
         if not (bad and opts.keep):
