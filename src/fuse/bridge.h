@@ -22,6 +22,8 @@ struct bridge {
 	/* The kernel caches writes and places O_APPEND writes itself: our
 	   descriptors must then not append on their own. */
 	int writeback;
+	/* -o direct_io: no page cache for file data. */
+	int direct_io;
 	/* Root daemon: each request runs with its caller's file-system
 	   identity, as the module would in the caller's own process. */
 	int switch_creds;

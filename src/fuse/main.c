@@ -48,12 +48,14 @@ static void usage(FILE *out)
 		"  -f            foreground\n"
 		"  -s            single-threaded (same as -o threads=1)\n"
 		"  -d            libfuse debug output (implies -f)\n"
-		"  -o threads=N  serve with at most N threads (default: libfuse's pool)\n"
+		"  -o threads=N  serve with at most N threads (default: libfuse's pool\n"
+		"                of 10; max_threads=N is the same)\n"
 		"  -o max_idle_threads=N, -o clone_fd   thread pool tuning\n"
 		"  -o pidfile=PATH   write the serving process's pid to PATH\n"
 		"  -o ...        FUSE options: allow_other, default_permissions, ro,\n"
 		"                attr_timeout=S, entry_timeout=S, negative_timeout=S,\n"
 		"                kernel_cache, auto_cache, direct_io, writeback_cache,\n"
+		"                auto_unmount,\n"
 		"                max_read=N, max_write=N, max_readahead=N, ...\n"
 		"  defaults: attr_timeout=0,entry_timeout=0,negative_timeout=0\n"
 		"  (no kernel caching of names or attributes: see docs/fuse.md)\n");
@@ -109,6 +111,13 @@ static int take_opt(struct opts *o, char *opt)
 	}
 	if (!strncmp(opt, "threads=", 8))
 		return parse_long("threads", opt + 8, 1, &o->threads);
+	if (!strncmp(opt, "max_threads=", 12))
+		return parse_long("max_threads", opt + 12, 1, &o->threads);
+	/* A field of libfuse's configuration, but no option of libfuse 3.14. */
+	if (!strcmp(opt, "direct_io")) {
+		bridge.direct_io = 1;
+		return 0;
+	}
 	if (!strncmp(opt, "max_idle_threads=", 17))
 		return parse_long("max_idle_threads", opt + 17, 0, &o->max_idle);
 	if (!strcmp(opt, "clone_fd")) {

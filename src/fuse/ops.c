@@ -700,6 +700,8 @@ static void *b_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* A request whose caller got a signal is interrupted (main.c). */
 	cfg->intr = 1;
 	cfg->intr_signal = BRIDGE_INTR_SIGNAL;
+	if (bridge.direct_io)
+		cfg->direct_io = 1;
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC & conn->capable;
 	if (bridge.conn_opts)
 		fuse_apply_conn_info_opts(bridge.conn_opts, conn);
