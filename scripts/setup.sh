@@ -5,7 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential meson ninja-build pkg-config libcapstone-dev
-libcmocka-dev strace python3 git make tar coreutils findutils gnuplot-nox"
+libcmocka-dev strace python3 git make tar coreutils findutils gnuplot-nox
+libfuse3-dev fuse3"
 
 missing=""
 for p in $PACKAGES; do

@@ -423,7 +423,7 @@ int main(int argc, char **argv)
 	int ready = -1, r;
 
 	if (parse_args(argc, argv, &o)) {
-		usage(stderr);
+		fprintf(stderr, "(defuse mount --help shows the options)\n");
 		return 2;
 	}
 	if (check_mountpoint(o.mountpoint, real) || check_device())
