@@ -1178,6 +1178,6 @@ EXPORT const struct defuse_module defuse_module_v1 = {
 	.ops_size = sizeof(struct defuse_ops),
 	.name = "passthrough",
 	.description = "a local directory (ARGS: DIR, or emulated=DIR to serve file data in the module)",
-	.flags = 0,
+	.flags = DEFUSE_MODULE_RESOLVES,
 	.ops = &pt_ops,
 };

@@ -150,6 +150,49 @@ static int start_at(long dfd, struct loc *l)
 }
 
 /*
+ * Appends the rest of a path, from component rest on, to a mount-relative
+ * path for a module that resolves paths itself: "." and empty components
+ * dropped, ".." and symbolic links left for the module, a trailing slash
+ * kept (it asks for a directory, as does a last "." component, which
+ * becomes one).
+ */
+static int hand_over(char *path, const char *rest, int trailing)
+{
+	int want_dir = 0;
+
+	for (const char *p = rest;;) {
+		const char *c;
+		size_t n;
+		int r;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		c = p;
+		while (*p && *p != '/')
+			p++;
+		n = p - c;
+		if (is_dot(c, n)) {
+			want_dir = 1;
+		} else {
+			if ((r = push(path, c, n)) < 0)
+				return r;
+			want_dir = 0;
+		}
+	}
+	if ((want_dir || trailing) && strcmp(path, "/")) {
+		size_t len = strlen(path);
+
+		if (len + 2 > PATH_MAX)
+			return -ENAMETOOLONG;
+		path[len] = '/';
+		path[len + 1] = 0;
+	}
+	return 0;
+}
+
+/*
  * Resolves upath relative to dfd.  follow: whether a symbolic link in the
  * last component is followed (1), not followed but for a trailing slash (0),
  * or never: the call acts on the name itself, as unlink and rmdir (-1).  strict: resolve inside mounts here even if
@@ -225,35 +268,16 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 				l->mount = r;
 				l->touched = 1;
 				strcpy(l->path, "/");
-				if (!strict && core_mounts[r].resolves && *p) {
-					/* The module resolves the rest, ".." and all. */
-					size_t len = strlen(p);
-
-					if (1 + len + 1 > PATH_MAX)
-						return -ENAMETOOLONG;
-					l->path[0] = '/';
-					memcpy(l->path + 1, p, len + 1);
-					return 0;
-				}
+				if (!strict && core_mounts[r].resolves && *p)
+					return hand_over(l->path, p, trailing);
 			}
 			continue;
 		}
 
 		/* Inside mount l->mount. */
-		if (!strict && core_mounts[l->mount].resolves) {
+		if (!strict && core_mounts[l->mount].resolves)
 			/* Started inside the mount (cwd, dirfd): hand the rest over. */
-			if (strlen(l->path) + 1 + n + 1 + strlen(p) + 1 > PATH_MAX)
-				return -ENAMETOOLONG;
-			if ((r = push(l->path, c, n)) < 0)
-				return r;
-			if (*p) {
-				strcat(l->path, "/");
-				strcat(l->path, p);
-			} else if (trailing) {
-				strcat(l->path, "/");
-			}
-			return 0;
-		}
+			return hand_over(l->path, c, trailing);
 		if (is_dotdot(c, n)) {
 			if (!strcmp(l->path, "/")) {
 				/* Out of the mount's root, to the mount point's parent. */
@@ -313,6 +337,24 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 
 /* ---- helpers --------------------------------------------------------- */
 
+/*
+ * fchdir: the descriptor's path may have come from a module that resolves
+ * paths itself, so it can still hold symbolic links; getcwd must show the
+ * directory's own path, so resolve it once more here.
+ */
+static void set_cwd_canonical(int mount, const char *path)
+{
+	char abs[PATH_MAX];
+	struct loc l;
+
+	if (snprintf(abs, sizeof(abs), "%s%s", core_mounts[mount].point, path) < (int)sizeof(abs) &&
+	    resolve(AT_FDCWD, abs, 1, 1, &l) == 0 && l.mount == mount)
+		path = l.path;
+	set_cwd(mount, path);
+}
+
+
+
 #define OPS(l) (core_mounts[(l)->mount].ops)
 #define PRIV(l) (core_mounts[(l)->mount].priv)
 #define OPS_M(m) (core_mounts[m].ops)
@@ -364,7 +406,10 @@ static long do_open(const struct defuse_syscall *sc, long dfd, int pi, int di,
 	int follow = !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL));
 	struct defuse_open o = { 0, -1 };
 	struct loc l;
-	long r = resolve(dfd, upath, follow, 0, &l);
+	/* A directory's path is kept for *at calls and fchdir: it must be
+	   the one the kernel would find, without ".." or symbolic links,
+	   which only the core's own resolution gives. */
+	long r = resolve(dfd, upath, follow, (flags & (O_DIRECTORY | O_PATH)) != 0, &l);
 
 	if (r < 0)
 		return r;
@@ -492,7 +537,8 @@ static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 	struct loc l;
 	long r;
 
-	r = resolve(dfd, upath, d->follow, 0, &l);
+	/* The cwd is kept as a path: chdir needs the kernel's own answer. */
+	r = resolve(dfd, upath, d->follow, d->op == OP_CHDIR, &l);
 	if (r < 0)
 		return r;
 	if (l.mount < 0)
@@ -870,7 +916,7 @@ static long do_fd_call(const struct defuse_syscall *sc)
 		if (r < 0)
 			return r;
 		if (core_fd_get(sc->a[0]))
-			set_cwd(core_fd_get(sc->a[0])->mount, core_fd_get(sc->a[0])->path);
+			set_cwd_canonical(core_fd_get(sc->a[0])->mount, core_fd_get(sc->a[0])->path);
 		else
 			set_cwd(-1, NULL);
 		return r;
@@ -953,7 +999,7 @@ long core_handle(void *arg)
 			    !S_ISDIR(st.st_mode))
 				return -ENOTDIR;
 			sys1(SYS_chdir, core_mounts[e->mount].point);
-			set_cwd(e->mount, e->path);
+			set_cwd_canonical(e->mount, e->path);
 			return 0;
 		}
 		break;

@@ -200,7 +200,9 @@ static void test_module_object(void **state)
 	assert_string_equal(g_mod->name, "passthrough");
 	assert_non_null(g_mod->description);
 	assert_true(strlen(g_mod->description) > 10);
-	assert_int_equal(g_mod->flags, 0);	/* signal-safe: no blocking needed */
+	/* Signal-safe (no blocking needed), and resolves paths itself
+	   beneath its root (openat2 RESOLVE_BENEATH). */
+	assert_int_equal(g_mod->flags, DEFUSE_MODULE_RESOLVES);
 	assert_non_null(o);
 	/* everything but after_fork_child (nothing to redo in a child) */
 	assert_null(o->after_fork_child);
