@@ -24,6 +24,8 @@ struct bridge {
 	int writeback;
 	/* -o direct_io: no page cache for file data. */
 	int direct_io;
+	/* -o max_read=N, or 0. */
+	unsigned int max_read;
 	/* Root daemon: each request runs with its caller's file-system
 	   identity, as the module would in the caller's own process. */
 	int switch_creds;

@@ -113,6 +113,16 @@ static int take_opt(struct opts *o, char *opt)
 		return parse_long("threads", opt + 8, 1, &o->threads);
 	if (!strncmp(opt, "max_threads=", 12))
 		return parse_long("max_threads", opt + 12, 1, &o->threads);
+	/* A mount option that libfuse 3.14 also wants in the connection's
+	   settings at init (else "different maximum read size"): kept for
+	   both. */
+	if (!strncmp(opt, "max_read=", 9)) {
+		long v;
+
+		if (parse_long("max_read", opt + 9, 1, &v))
+			return -1;
+		bridge.max_read = (unsigned int)v;
+	}
 	/* A field of libfuse's configuration, but no option of libfuse 3.14. */
 	if (!strcmp(opt, "direct_io")) {
 		bridge.direct_io = 1;

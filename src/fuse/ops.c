@@ -705,6 +705,8 @@ static void *b_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC & conn->capable;
 	if (bridge.conn_opts)
 		fuse_apply_conn_info_opts(bridge.conn_opts, conn);
+	if (bridge.max_read)
+		conn->max_read = bridge.max_read;
 	bridge.writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
 	return NULL;
 }
