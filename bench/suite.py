@@ -418,6 +418,7 @@ class Suite:
         self.order = []
         self.notes = []
         self.systems = {}
+        self.capture_table, self.capture_error = [], None
 
     def row(self, key, group, label, unit, targets=()):
         if key not in self.rows:
@@ -893,9 +894,19 @@ def report(suite, args, mode, started, elapsed):
     for s in DEFUSE_SYSTEMS:
         fit = linear_fit([a for a, _ in diffs[s]], [b for _, b in diffs[s]])
         if fit:
-            out.append('- stashing, %s: %.1f us + %.4f us per descriptor '
-                       '(least squares over N; the paper: about 3.8 us + '
-                       '0.004 us per descriptor)' % (s, fit[0], fit[1]))
+            out.append('- %s minus capture-only, fitted (least squares '
+                       'over N): %.1f us %s %.4f us per descriptor (the '
+                       'paper: about 3.8 us + 0.004 us per descriptor)'
+                       % (s, fit[0], '-' if fit[1] < 0 else '+',
+                          abs(fit[1])))
+    if suite.capture_table or suite.capture_error:
+        out.append('')
+        out.append('## Capture costs (bench/capture_bench.py, paired runs)')
+        out.append('')
+        out.extend(suite.capture_table)
+        if suite.capture_error:
+            out.append('')
+            out.append('- error: %s' % suite.capture_error)
     out.append('')
     out.append('![time / native](ratios.png)')
     out.append('![context switches](ctxsw.png)')
@@ -911,7 +922,7 @@ def report(suite, args, mode, started, elapsed):
             out.append('- %s, %s: %s' % (r.label, LABEL[s], st[:300]))
     errors += [s for s in suite.systems.values()
                if s.na and s.na.startswith('error')]
-    return '\n'.join(out) + '\n', bool(errors)
+    return '\n'.join(out) + '\n', bool(errors or suite.capture_error)
 
 
 def write_csv(suite, path):
@@ -1024,6 +1035,29 @@ def plots(suite, outdir):
     return None
 
 
+def capture_costs(suite, args, mode, outdir):
+    """The capture benchmark's own paired runs (a captured call, start-up
+    per exec), its table taken into the report."""
+    print('capture costs: bench/capture_bench.py ...', file=sys.stderr,
+          flush=True)
+    path = os.path.join(outdir, 'capture.md')
+    argv = [sys.executable, os.path.join(HERE, 'capture_bench.py'),
+            '--build', args.build, '--out', path]
+    if mode == 'quick':
+        argv.append('--quick')
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True)
+    try:
+        with open(path) as f:
+            suite.capture_table = [ln.rstrip('\n') for ln in f
+                                   if ln.startswith('|')]
+    except OSError:
+        suite.capture_table = []
+    if p.returncode != 0:
+        suite.capture_error = 'bench/capture_bench.py exited %d: %s' % (
+            p.returncode, p.stderr.strip()[-300:])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     m = ap.add_mutually_exclusive_group()
@@ -1048,6 +1082,9 @@ def main():
     ap.add_argument('--fuse-tuned-options', default=TUNED_OPTIONS,
                     help='-o options of the FUSE tuned system (default %s)'
                     % TUNED_OPTIONS)
+    ap.add_argument('--no-capture', action='store_true',
+                    help='skip the capture costs (bench/capture_bench.py; '
+                    'never run with --tiny)')
     args = ap.parse_args()
     mode = 'full' if args.full else 'tiny' if args.tiny else 'quick'
     sizes = dict(SIZES[mode])
@@ -1097,6 +1134,8 @@ def main():
             print('suite: left %s (a FUSE mount is still there)' % root,
                   file=sys.stderr)
     elapsed = time.monotonic() - t0
+    if mode != 'tiny' and not args.no_capture:
+        capture_costs(suite, args, mode, outdir)
 
     note = plots(suite, outdir)
     if note:
