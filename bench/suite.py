@@ -1012,6 +1012,8 @@ def plots(suite, outdir):
                               % (SYSTEMS.index(s) + 2, title(s))
                               for s in csys),
           'unset logscale y',
+          'set bmargin',
+          'set rmargin',
           'set style data linespoints',
           'set xtics norotate',
           'set xlabel "inherited descriptors"',
