@@ -354,17 +354,21 @@ static int open_common(const char *path, int flags, mode_t mode, struct fuse_fil
 		flags &= ~O_DIRECT;
 		fi->direct_io = 1;
 	}
-	if (bridge.writeback) {
-		/* The kernel places appending writes and may read to fill a
-		   page of a write-only file. */
-		flags &= ~O_APPEND;
-		if ((flags & O_ACCMODE) == O_WRONLY)
-			flags = (flags & ~O_ACCMODE) | O_RDWR;
-	}
+	if (bridge.writeback)
+		flags &= ~O_APPEND;	/* the kernel places appending writes */
 	h = new_handle(path, flags, 0);
 	if (!h)
 		return -ENOMEM;
-	r = AS_CALLER(OPS->open(PRIV, path, flags | O_CLOEXEC, mode, &out));
+	r = -EACCES;
+	if (bridge.writeback && (flags & O_ACCMODE) == O_WRONLY) {
+		/* The kernel may read to fill a page it caches for writing. */
+		r = AS_CALLER(OPS->open(PRIV, path, (flags & ~O_ACCMODE) | O_RDWR | O_CLOEXEC,
+					mode, &out));
+		if (r == 0)
+			h->flags = (flags & ~O_ACCMODE) | O_RDWR;
+	}
+	if (r == -EACCES)
+		r = AS_CALLER(OPS->open(PRIV, path, flags | O_CLOEXEC, mode, &out));
 	if (r < 0) {
 		free(h);
 		return r;
