@@ -679,8 +679,10 @@ static int b_releasedir(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (h->kfd >= 0)
 		close(h->kfd);
-	else if (OPS->opendir ? OPS->releasedir != NULL : OPS->release != NULL)
-		(OPS->opendir ? OPS->releasedir : OPS->release)(PRIV, h->fh);
+	else if (OPS->opendir && OPS->releasedir)
+		OPS->releasedir(PRIV, h->fh);
+	else if (!OPS->opendir && OPS->release)
+		OPS->release(PRIV, h->fh);	/* it came from open (b_opendir) */
 	free(h);
 	return 0;
 }
