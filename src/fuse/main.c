@@ -196,7 +196,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				fprintf(stderr, ME ": -o needs options\n");
 				return -1;
 			}
-			if (take_opts(o, list))
+			/* Split a copy: ps shows the options as given. */
+			list = strdup(list);
+			if (!list || take_opts(o, list))
 				return -1;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, ME ": unknown option '%s'\n", a);
