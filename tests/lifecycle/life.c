@@ -1,0 +1,814 @@
+/*
+ * Process lifecycle cases (issue 4), one per promise:
+ *
+ *     life CASE DIR
+ *
+ * DIR is an empty scratch directory: natively a plain directory, under
+ * DEFUSE a mount point (run.py runs both and compares).  Each case prints
+ * only what must be the same everywhere (no pids, no paths, no timings) and
+ * exits 0; any unexpected result is printed as "FAIL ..." with exit 1.
+ * Cases that exec re-run this program (/proc/self/exe) in a child role,
+ * named with a leading '-'.  Every loop is bounded; nothing waits on time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *dir;
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("FAIL ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" (errno %s)\n", strerrorname_np(errno) ? strerrorname_np(errno) : "0");
+	fflush(stdout);
+	exit(1);
+}
+
+#define CHECK(x) do { if (!(x)) fail("%s:%d: %s", __FILE__, __LINE__, #x); } while (0)
+
+static char *at(const char *name)
+{
+	static char buf[8][4096];
+	static int i;
+	char *b = buf[i++ % 8];
+
+	snprintf(b, sizeof(buf[0]), "%s/%s", dir, name);
+	return b;
+}
+
+static int mkfile(const char *name, const char *data, int flags)
+{
+	int fd = open(at(name), O_RDWR | O_CREAT | O_TRUNC | flags, 0644);
+
+	CHECK(fd >= 0);
+	if (data)
+		CHECK(write(fd, data, strlen(data)) == (ssize_t)strlen(data));
+	return fd;
+}
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static ssize_t readn(int fd, char *buf, size_t n)
+{
+	ssize_t r = read(fd, buf, n);
+
+	if (r >= 0)
+		buf[r] = 0;
+	return r;
+}
+
+static int reap(pid_t pid)
+{
+	int st;
+
+	CHECK(waitpid(pid, &st, 0) == pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Re-runs this program as ROLE with the given arguments. */
+static void exec_self(const char *role, char *const extra[], char **envp)
+{
+	char *argv[16] = { "life", (char *)role, (char *)dir };
+	int n = 3;
+
+	for (; extra && *extra && n < 15; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	execve("/proc/self/exe", argv, envp ? envp : environ);
+	fail("exec");
+}
+
+static char *num(int v)
+{
+	static char buf[8][16];
+	static int i;
+	char *b = buf[i++ % 8];
+
+	snprintf(b, sizeof(buf[0]), "%d", v);
+	return b;
+}
+
+/* ---- fork ------------------------------------------------------------- */
+
+/* Parent and child move one offset, reading and writing, turn by turn. */
+static int case_fork_offsets(void)
+{
+	int fd = mkfile("f", "0123456789abcdefghij", 0), go[2], back[2];
+	char buf[64];
+	pid_t pid;
+
+	CHECK(lseek(fd, 0, SEEK_SET) == 0);
+	CHECK(pipe(go) == 0 && pipe(back) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		close(back[0]);
+		CHECK(read(go[0], buf, 1) == 1);
+		CHECK(readn(fd, buf, 4) == 4);
+		say("child read %s at %ld\n", buf, (long)lseek(fd, 0, SEEK_CUR));
+		CHECK(write(fd, "CH", 2) == 2);
+		CHECK(fcntl(fd, F_SETFL, O_APPEND) == 0);
+		CHECK(write(back[1], "x", 1) == 1);
+		CHECK(read(go[0], buf, 1) == 1);
+		CHECK(readn(fd, buf, 3) == 3);
+		say("child read %s\n", buf);
+		close(fd);
+		_exit(0);
+	}
+	close(go[0]);
+	close(back[1]);
+	CHECK(readn(fd, buf, 3) == 3);
+	say("parent read %s\n", buf);
+	CHECK(write(go[1], "x", 1) == 1);
+	CHECK(read(back[0], buf, 1) == 1);
+	say("parent sees offset %ld, flags append %d\n", (long)lseek(fd, 0, SEEK_CUR),
+	    !!(fcntl(fd, F_GETFL) & O_APPEND));
+	CHECK(write(fd, "PA", 2) == 2);	/* appends: the child set O_APPEND */
+	CHECK(lseek(fd, 12, SEEK_SET) == 12);
+	CHECK(write(go[1], "x", 1) == 1);
+	CHECK(reap(pid) == 0);
+	say("parent offset after child %ld\n", (long)lseek(fd, 0, SEEK_CUR));
+	CHECK(pread(fd, buf, 63, 0) > 0);
+	say("file %s\n", buf);
+	close(fd);
+	return 0;
+}
+
+/* O_APPEND from parent and child, in turns and at once. */
+static int case_fork_append(void)
+{
+	int fd = mkfile("log", "", O_APPEND), sync[2];
+	char buf[8192];
+	pid_t pid;
+	int n = 200, p = 0, c = 0;	/* p: 1000 per P1 line */
+
+	CHECK(pipe(sync) == 0);
+	CHECK(write(fd, "P0\n", 3) == 3);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(sync[0]);
+		CHECK(write(fd, "C0\n", 3) == 3);
+		CHECK(write(sync[1], "x", 1) == 1);
+		for (int i = 0; i < n; i++)
+			CHECK(write(fd, "cc\n", 3) == 3);
+		_exit(0);
+	}
+	close(sync[1]);
+	CHECK(read(sync[0], buf, 1) == 1);
+	CHECK(write(fd, "P1\n", 3) == 3);
+	for (int i = 0; i < n; i++)
+		CHECK(write(fd, "pp\n", 3) == 3);
+	CHECK(reap(pid) == 0);
+	CHECK(pread(fd, buf, 6, 0) == 6);
+	buf[6] = 0;
+	say("first lines %s", buf);
+	ssize_t len = pread(fd, buf, sizeof(buf), 0);
+	CHECK(len > 0);
+	for (ssize_t i = 6; i + 3 <= len; i += 3) {
+		if (!memcmp(buf + i, "P1\n", 3))
+			p += 1000;
+		else if (!memcmp(buf + i, "pp\n", 3))
+			p++;
+		else if (!memcmp(buf + i, "cc\n", 3))
+			c++;
+		else
+			fail("torn record at %zd", i);
+	}
+	say("size %zd, parent records %d, child records %d\n", len, p, c);
+	say("offset %ld\n", (long)lseek(fd, 0, SEEK_CUR));
+	close(fd);
+	CHECK(unlink(at("log")) == 0);	/* its order differs run to run */
+	return 0;
+}
+
+/* ---- exec ------------------------------------------------------------- */
+
+/* dup'ed descriptors share one description across exec. */
+static int case_dup_exec(void)
+{
+	int fd = mkfile("f", "abcdefghijklmnop", 0);
+
+	CHECK(dup2(fd, 7) == 7 && dup2(fd, 9) == 9);
+	close(fd);
+	CHECK(lseek(7, 2, SEEK_SET) == 2);
+	exec_self("-dup-exec", NULL, NULL);
+	return 1;
+}
+
+static int role_dup_exec(void)
+{
+	char buf[16];
+
+	CHECK(readn(7, buf, 3) == 3);
+	say("read 7: %s\n", buf);
+	CHECK(readn(9, buf, 3) == 3);
+	say("read 9 continues: %s\n", buf);
+	CHECK(write(7, "XY", 2) == 2);
+	say("offset 9: %ld\n", (long)lseek(9, 0, SEEK_CUR));
+	close(7);
+	CHECK(readn(9, buf, 20) == 6);
+	say("after close 7, read 9: %s\n", buf);
+	return 0;
+}
+
+/* Close-on-exec is honoured and a reused number is never misrouted. */
+static int case_cloexec_exec(void)
+{
+	int a = mkfile("a", "AAAA", O_CLOEXEC), b = mkfile("b", "BBBB", 0);
+	int c = mkfile("c", "CCCC", 0);
+
+	CHECK(dup2(a, 20) == 20 && fcntl(20, F_SETFD, FD_CLOEXEC) == 0);
+	CHECK(dup2(b, 21) == 21 && dup3(a, 22, O_CLOEXEC) == 22);
+	CHECK(fcntl(c, F_SETFD, FD_CLOEXEC) == 0);
+	close(a);
+	close(b);
+	close(c);
+	/* numbers 20 and 22 close at exec; 21 survives */
+	exec_self("-cloexec-exec", NULL, NULL);
+	return 1;
+}
+
+static int role_cloexec_exec(void)
+{
+	char buf[16];
+	int fd;
+
+	say("20 open %d, 22 open %d, 21 open %d\n", fcntl(20, F_GETFD) >= 0,
+	    fcntl(22, F_GETFD) >= 0, fcntl(21, F_GETFD) >= 0);
+	CHECK(lseek(21, 0, SEEK_SET) == 0 && readn(21, buf, 8) == 4);
+	say("21 reads %s\n", buf);
+	CHECK(read(20, buf, 1) < 0 && errno == EBADF);
+	/* The lowest free numbers are reused by new opens. */
+	CHECK(dup2(21, 19) == 19);
+	for (int i = 3; i < 19; i++)
+		if (fcntl(i, F_GETFD) < 0)
+			CHECK(dup2(21, i) == i);
+	fd = open(at("c"), O_RDONLY);
+	CHECK(fd == 20);
+	CHECK(readn(fd, buf, 8) == 4);
+	say("reused 20 reads %s\n", buf);
+	fd = mkfile("d", "DDDD", 0);
+	CHECK(fd == 22);
+	CHECK(pread(22, buf, 8, 0) == 4);
+	say("reused 22 is d: %.4s\n", buf);
+	return 0;
+}
+
+/* posix_spawn, system and popen children read inherited descriptors. */
+static int case_spawn(void)
+{
+	int fd = mkfile("f", "line one\nline two\nline three\n", 0);
+	char cmd[256], buf[256], *argv[] = { "life", "-read-fd", (char *)dir, NULL, NULL };
+	pid_t pid;
+	FILE *p;
+
+	CHECK(lseek(fd, 0, SEEK_SET) == 0);
+	argv[3] = num(fd);
+	CHECK(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ) == 0);
+	CHECK(reap(pid) == 0);
+	say("parent offset after spawn %ld\n", (long)lseek(fd, 0, SEEK_CUR));
+	snprintf(cmd, sizeof(cmd), "/proc/%d/exe -read-fd %s %d", getpid(), dir, fd);
+	CHECK(system(cmd) == 0);
+	say("parent offset after system %ld\n", (long)lseek(fd, 0, SEEK_CUR));
+	p = popen(cmd, "r");
+	CHECK(p);
+	while (fgets(buf, sizeof(buf), p))
+		say("popen: %s", buf);
+	CHECK(pclose(p) == 0);
+	say("parent offset after popen %ld\n", (long)lseek(fd, 0, SEEK_CUR));
+	return 0;
+}
+
+/* One line from the inherited descriptor argv[3]. */
+static int role_read_fd(int fd)
+{
+	char buf[64];
+	int n = 0;
+
+	while (n < 63 && read(fd, buf + n, 1) == 1 && buf[n] != '\n')
+		n++;
+	buf[n] = 0;
+	say("child read '%s'\n", buf);
+	return 0;
+}
+
+/* `env -i`: an exec with an empty environment keeps DEFUSE and the fds. */
+static int case_env_i(void)
+{
+	int fd = mkfile("f", "kept across env -i\n", 0);
+	char *extra[] = { num(fd), NULL }, *empty[] = { NULL };
+
+	CHECK(lseek(fd, 5, SEEK_SET) == 5);
+	exec_self("-env-i", extra, empty);
+	return 1;
+}
+
+static int role_env_i(int fd)
+{
+	char buf[64];
+	int f;
+
+	say("environment empty: %d\n", environ[0] == NULL);
+	CHECK(readn(fd, buf, 63) > 0);
+	say("inherited: %s", buf);
+	f = open(at("f"), O_RDONLY);
+	CHECK(f >= 0 && readn(f, buf, 4) == 4);
+	say("by path: %s\n", buf);
+	return 0;
+}
+
+/* exec from a current directory inside the mount. */
+static int case_cwd_exec(void)
+{
+	int fd;
+
+	CHECK(mkdir(at("sub"), 0755) == 0);
+	CHECK(mkdir(at("sub/deeper"), 0755) == 0);
+	fd = mkfile("sub/deeper/rel", "relative\n", 0);
+	close(fd);
+	CHECK(chdir(at("sub/deeper")) == 0);
+	exec_self("-cwd-exec", NULL, NULL);
+	return 1;
+}
+
+static int role_cwd_exec(void)
+{
+	char cwd[4096], buf[64];
+	size_t n = strlen(dir);
+	int fd;
+
+	CHECK(getcwd(cwd, sizeof(cwd)));
+	say("cwd %s\n", strncmp(cwd, dir, n) ? "outside" : cwd + n);
+	fd = open("rel", O_RDONLY);
+	CHECK(fd >= 0 && readn(fd, buf, 63) > 0);
+	say("rel: %s", buf);
+	CHECK(chdir("..") == 0);
+	fd = open("deeper/rel", O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK(mkfile("sub/new", "made from inside\n", 0) >= 0);
+	return 0;
+}
+
+/* vfork + exec: the child's exec inherits the description. */
+static int case_vfork_exec(void)
+{
+	int fd = mkfile("f", "vfork data here\n", 0);
+	char *argv[] = { "life", "-read-fd", (char *)dir, num(fd), NULL };
+	pid_t pid;
+
+	CHECK(lseek(fd, 6, SEEK_SET) == 6);
+	pid = vfork();
+	if (pid == 0) {
+		execve("/proc/self/exe", argv, environ);
+		_exit(127);
+	}
+	CHECK(pid > 0);
+	CHECK(reap(pid) == 0);
+	say("parent offset %ld\n", (long)lseek(fd, 0, SEEK_CUR));
+	CHECK(write(fd, "!", 1) == 1);
+	return 0;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+#define NTHREADS 8
+#define ROUNDS 300
+
+static int shared_fd;
+static unsigned char seen[NTHREADS * ROUNDS];
+static int victim = -1;
+
+static void *worker(void *arg)
+{
+	long id = (long)arg;
+	char name[32], buf[64], want[64];
+
+	snprintf(name, sizeof(name), "t%ld", id);
+	for (int i = 0; i < ROUNDS; i++) {
+		int fd, d;
+
+		/* own file: open, write, dup, read back through the dup, close */
+		fd = open(at(name), O_RDWR | O_CREAT | O_TRUNC, 0644);
+		CHECK(fd >= 0);
+		snprintf(want, sizeof(want), "thread %ld round %d\n", id, i);
+		CHECK(write(fd, want, strlen(want)) == (ssize_t)strlen(want));
+		d = dup(fd);
+		CHECK(d >= 0);
+		CHECK(lseek(d, 0, SEEK_SET) == 0);
+		close(fd);
+		CHECK(readn(d, buf, 63) == (ssize_t)strlen(want) && !strcmp(buf, want));
+		close(d);
+		/* shared description: every record read exactly once */
+		{
+			unsigned char rec[4];
+			ssize_t r = read(shared_fd, rec, 4);
+
+			CHECK(r == 4);
+			unsigned idx = rec[0] | rec[1] << 8 | rec[2] << 16;
+
+			CHECK(idx < sizeof(seen));
+			__atomic_add_fetch(&seen[idx], 1, __ATOMIC_RELAXED);
+		}
+		/* positioned writes to our own slice */
+		CHECK(pwrite(shared_fd, "w", 1, NTHREADS * ROUNDS * 4 + id * ROUNDS + i) == 1);
+		/* a descriptor closed under a reader's feet: data or EBADF */
+		if (id == 0 && i % 10 == 0)
+			__atomic_store_n(&victim, dup(shared_fd), __ATOMIC_RELEASE);
+		if (id == 1) {
+			int v = __atomic_exchange_n(&victim, -1, __ATOMIC_ACQUIRE);
+
+			if (v >= 0)
+				close(v);
+		}
+		if (id >= 2) {
+			int v = __atomic_load_n(&victim, __ATOMIC_ACQUIRE);
+			char c;
+
+			if (v >= 0) {
+				ssize_t r = pread(v, &c, 1, 0);
+
+				/* the number may already hold another file: any data is fine */
+				CHECK(r == 1 || (r < 0 && errno == EBADF));
+			}
+		}
+	}
+	return NULL;
+}
+
+static int case_threads(void)
+{
+	pthread_t t[NTHREADS];
+	int fd = mkfile("shared", NULL, 0), ok = 1;
+	unsigned char rec[4];
+
+	for (unsigned i = 0; i < NTHREADS * ROUNDS; i++) {
+		rec[0] = i, rec[1] = i >> 8, rec[2] = i >> 16, rec[3] = '\n';
+		CHECK(write(fd, rec, 4) == 4);
+	}
+	CHECK(lseek(fd, 0, SEEK_SET) == 0);
+	shared_fd = fd;
+	for (long i = 0; i < NTHREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, worker, (void *)i) == 0);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	for (unsigned i = 0; i < sizeof(seen); i++)
+		ok &= seen[i] == 1;
+	say("every record read once: %d\n", ok);
+	say("offset %ld, size %ld\n", (long)lseek(fd, 0, SEEK_CUR), (long)lseek(fd, 0, SEEK_END));
+	if (victim >= 0)
+		close(victim);
+	close(fd);
+	return 0;
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static int sig_fd, sig_dup;
+static volatile sig_atomic_t handled;
+
+static void on_usr1(int sig)
+{
+	int saved = errno, fd;
+	char c;
+
+	(void)sig;
+	/* Through the interrupted loop's own description (its lock) ... */
+	if (lseek(sig_dup, 0, SEEK_CUR) < 0 || pread(sig_fd, &c, 1, 0) != 1)
+		_exit(3);
+	/* ... and the descriptor table: open, write, read back, close. */
+	fd = open(at("handler"), O_RDWR | O_CREAT, 0644);
+	if (fd < 0 || pwrite(fd, "h", 1, 0) != 1 || pread(fd, &c, 1, 0) != 1 || c != 'h')
+		_exit(4);
+	close(fd);
+	handled++;
+	errno = saved;
+}
+
+static int case_signal_io(void)
+{
+	char block[512], back[512];
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	pid_t parent = getpid(), pid;
+	int st, loops = 0;
+
+	sig_fd = mkfile("sig", "s", 0);
+	sig_dup = dup(sig_fd);
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		for (int i = 0; i < 3000; i++) {
+			kill(parent, SIGUSR1);
+			if (i % 8 == 0)
+				sched_yield();
+		}
+		_exit(0);
+	}
+	memset(block, 'm', sizeof(block));
+	for (;;) {
+		int done = waitpid(pid, &st, WNOHANG) == pid;
+
+		CHECK(lseek(sig_fd, 0, SEEK_SET) == 0);
+		CHECK(write(sig_fd, block, sizeof(block)) == sizeof(block));
+		CHECK(lseek(sig_fd, 0, SEEK_SET) == 0);
+		CHECK(read(sig_fd, back, sizeof(back)) == sizeof(back));
+		CHECK(!memcmp(block, back, sizeof(back)));
+		loops++;
+		if (done)
+			break;
+	}
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	raise(SIGUSR1);	/* at least one, whatever the scheduler did */
+	say("main loop consistent, handler ran: %d\n", handled > 0);
+	return 0;
+}
+
+/* ---- fd passing ------------------------------------------------------- */
+
+static void send_fd(int sock, int fd)
+{
+	char c = 'F', cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	CHECK(sendmsg(sock, &m, 0) == 1);
+}
+
+static int recv_fd(int sock)
+{
+	char c, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *h;
+	int fd;
+
+	CHECK(recvmsg(sock, &m, 0) == 1);
+	h = CMSG_FIRSTHDR(&m);
+	CHECK(h && h->cmsg_type == SCM_RIGHTS);
+	memcpy(&fd, CMSG_DATA(h), sizeof(int));
+	return fd;
+}
+
+/*
+ * SCM_RIGHTS to a process that started before the file was opened (a new
+ * image: it never saw the descriptor), both ways; then pidfd_getfd.
+ */
+static int case_scm_rights(void)
+{
+	int sv[2], fd, got, pidfd;
+	char buf[64], c;
+	pid_t pid;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char *extra[] = { num(sv[1]), NULL };
+
+		close(sv[0]);
+		exec_self("-scm-child", extra, NULL);
+	}
+	close(sv[1]);
+	fd = mkfile("sent", "0123456789", 0);
+	CHECK(lseek(fd, 2, SEEK_SET) == 2);
+	send_fd(sv[0], fd);
+	CHECK(read(sv[0], &c, 1) == 1);
+	say("parent offset after child read %ld\n", (long)lseek(fd, 0, SEEK_CUR));
+	CHECK(readn(fd, buf, 63) > 0);
+	say("parent reads %s\n", buf);
+	/* The child's own file, sent back. */
+	got = recv_fd(sv[0]);
+	CHECK(readn(got, buf, 63) > 0);
+	say("parent reads child's file: %s\n", buf);
+	/* pidfd_getfd of a number the child names. */
+	CHECK(read(sv[0], &c, 1) == 1);
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	CHECK(pidfd >= 0);
+	got = syscall(SYS_pidfd_getfd, pidfd, (int)c, 0);
+	CHECK(got >= 0);
+	CHECK(readn(got, buf, 63) > 0);
+	say("pidfd_getfd reads %s\n", buf);
+	CHECK(write(got, "+P", 2) == 2);
+	CHECK(write(sv[0], "k", 1) == 1);
+	CHECK(reap(pid) == 0);
+	return 0;
+}
+
+static int role_scm_child(int sock)
+{
+	char buf[64];
+	int fd = recv_fd(sock), own;
+
+	CHECK(readn(fd, buf, 3) == 3);
+	say("child reads %s\n", buf);
+	CHECK(write(fd, "ab", 2) == 2);
+	CHECK(write(sock, "r", 1) == 1);
+	own = mkfile("child", "from the child", 0);
+	CHECK(lseek(own, 5, SEEK_SET) == 5);
+	send_fd(sock, own);
+	own = mkfile("child2", "by number", 0);
+	CHECK(lseek(own, 3, SEEK_SET) == 3);
+	buf[0] = own;
+	CHECK(write(sock, buf, 1) == 1);
+	CHECK(read(sock, buf, 1) == 1);
+	say("child offset after pidfd_getfd use %ld\n", (long)lseek(own, 0, SEEK_CUR));
+	return 0;
+}
+
+/* ---- locks -------------------------------------------------------------- */
+
+enum { POSIX, OFD, FLOCK };
+
+static int lk(int kind, int fd, int type, int wait)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+
+	if (kind == FLOCK)
+		return flock(fd, (type == F_UNLCK ? LOCK_UN : type == F_RDLCK ? LOCK_SH : LOCK_EX) |
+				 (wait ? 0 : LOCK_NB));
+	if (kind == POSIX)
+		return fcntl(fd, wait ? F_SETLKW : F_SETLK, &fl);
+	return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+}
+
+static const char *res(int r)
+{
+	return r == 0 ? "ok" : errno == EAGAIN || errno == EWOULDBLOCK ? "busy" :
+	       strerrorname_np(errno);
+}
+
+/* Who holds [0,10) as F_GETLK (or F_OFD_GETLK) sees it. */
+static const char *holder(int kind, int fd, pid_t parent)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+
+	if (kind == FLOCK)
+		return "-";
+	CHECK(fcntl(fd, kind == POSIX ? F_GETLK : F_OFD_GETLK, &fl) == 0);
+	if (fl.l_type == F_UNLCK)
+		return "none";
+	return fl.l_pid == -1 ? "ofd" : fl.l_pid == parent ? "parent" :
+	       fl.l_pid == getpid() ? "self" : "other";
+}
+
+/*
+ * Each lock type against another process: contention, F_GETLK, release on
+ * close, blocking wait, release on exit.
+ */
+static int case_lock(int kind)
+{
+	int fd, p2c[2], c2p[2], st;
+	pid_t parent = getpid(), pid;
+	char c;
+
+	fd = mkfile("lockme", "0123456789", 0);
+	CHECK(pipe(p2c) == 0 && pipe(c2p) == 0);
+	say("parent lock: %s\n", res(lk(kind, fd, F_WRLCK, 0)));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int mine = open(at("lockme"), O_RDWR);
+
+		close(p2c[1]);
+		close(c2p[0]);
+		CHECK(mine >= 0);
+		/* 1: contention, and who holds it */
+		say("child try: %s, holder %s\n", res(lk(kind, mine, F_WRLCK, 0)),
+		    holder(kind, mine, parent));
+		if (kind == POSIX)	/* POSIX locks are not inherited */
+			say("child try through the inherited fd: %s\n",
+			    res(lk(kind, fd, F_WRLCK, 0)));
+		else			/* the others belong to the description */
+			say("child lock through the inherited fd: %s\n",
+			    res(lk(kind, fd, F_WRLCK, 0)));
+		close(fd);
+		CHECK(write(c2p[1], "1", 1) == 1);
+		/* 2: the parent released it by a close */
+		CHECK(read(p2c[0], &c, 1) == 1);
+		say("child after release by close: %s\n", res(lk(kind, mine, F_WRLCK, 0)));
+		CHECK(write(c2p[1], "2", 1) == 1);
+		/* 3: the parent waits for it; we exit holding it */
+		CHECK(read(p2c[0], &c, 1) == 1);
+		_exit(0);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	CHECK(read(c2p[0], &c, 1) == 1);
+	/* Release by close: for POSIX locks any close of the file by the
+	   process; for the others the description's last descriptor (the
+	   child closed its copy). */
+	if (kind == POSIX) {
+		int other = open(at("lockme"), O_RDONLY);
+
+		CHECK(other >= 0);
+		close(other);
+		say("parent holder after closing another fd: %s\n", holder(kind, fd, parent));
+	} else {
+		close(fd);
+		fd = open(at("lockme"), O_RDWR);
+		CHECK(fd >= 0);
+	}
+	CHECK(write(p2c[1], "x", 1) == 1);
+	CHECK(read(c2p[0], &c, 1) == 1);
+	say("parent while child holds: %s, holder %s\n", res(lk(kind, fd, F_WRLCK, 0)),
+	    holder(kind, fd, parent));
+	say("parent read lock while child holds: %s\n", res(lk(kind, fd, F_RDLCK, 0)));
+	/* The child exits once we are about to wait: its exit releases it. */
+	CHECK(write(p2c[1], "x", 1) == 1);
+	say("parent waited: %s\n", res(lk(kind, fd, F_WRLCK, 1)));
+	CHECK(waitpid(pid, &st, 0) == pid);
+	say("child exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	say("holder seen by a new process: ");
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int mine = open(at("lockme"), O_RDONLY);
+
+		say("%s, try read lock %s\n", holder(kind, mine, parent),
+		    res(lk(kind, mine, F_RDLCK, 0)));
+		_exit(0);
+	}
+	CHECK(reap(pid) == 0);
+	say("parent unlock %s, then a new process may: ", res(lk(kind, fd, F_UNLCK, 0)));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int mine = open(at("lockme"), O_RDWR);
+
+		say("%s\n", res(lk(kind, mine, F_WRLCK, 0)));
+		_exit(0);
+	}
+	CHECK(reap(pid) == 0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *c;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: life CASE DIR\n");
+		return 2;
+	}
+	c = argv[1];
+	dir = argv[2];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(c, "fork-offsets")) return case_fork_offsets();
+	if (!strcmp(c, "fork-append")) return case_fork_append();
+	if (!strcmp(c, "dup-exec")) return case_dup_exec();
+	if (!strcmp(c, "-dup-exec")) return role_dup_exec();
+	if (!strcmp(c, "cloexec-exec")) return case_cloexec_exec();
+	if (!strcmp(c, "-cloexec-exec")) return role_cloexec_exec();
+	if (!strcmp(c, "spawn")) return case_spawn();
+	if (!strcmp(c, "-read-fd") && argc > 3) return role_read_fd(atoi(argv[3]));
+	if (!strcmp(c, "env-i")) return case_env_i();
+	if (!strcmp(c, "-env-i") && argc > 3) return role_env_i(atoi(argv[3]));
+	if (!strcmp(c, "cwd-exec")) return case_cwd_exec();
+	if (!strcmp(c, "-cwd-exec")) return role_cwd_exec();
+	if (!strcmp(c, "vfork-exec")) return case_vfork_exec();
+	if (!strcmp(c, "threads")) return case_threads();
+	if (!strcmp(c, "signal-io")) return case_signal_io();
+	if (!strcmp(c, "scm-rights")) return case_scm_rights();
+	if (!strcmp(c, "-scm-child") && argc > 3) return role_scm_child(atoi(argv[3]));
+	if (!strcmp(c, "lock-posix")) return case_lock(POSIX);
+	if (!strcmp(c, "lock-ofd")) return case_lock(OFD);
+	if (!strcmp(c, "lock-flock")) return case_lock(FLOCK);
+	fprintf(stderr, "life: unknown case '%s'\n", c);
+	return 2;
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Lifecycle cases (issue 4), natively and through DEFUSE, compared.
+
+    run.py --life LIFE --defuse DEFUSE --module PASSTHROUGH.so CASE...
+
+Each CASE of `life` (tests/lifecycle/life.c) runs three times in a fresh
+scratch directory S:
+
+  native    life CASE S/n
+  kernel    defuse run -m S/k=passthrough:S/kb -- life CASE S/k
+  emulated  defuse run -m S/e=passthrough:emulated=S/eb -- life CASE S/e
+
+The two DEFUSE runs must print exactly what the native one printed, exit the
+same way, leave their backing directory (S/kb, S/eb) holding the same tree
+as S/n (names, types, sizes, contents), and leave their mount point empty.
+The native run must itself succeed (exit 0, no FAIL line), so a case whose
+expectations are wrong is noticed too.  S is removed afterwards, whatever
+happened.
+
+Exit status: 0 all passed, 1 a failure, 2 bad usage.
+"""
+import argparse
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def tree(root):
+    """Everything comparable under root, as a sorted list of lines."""
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(d, root)
+        for name in sorted(dirs + files):
+            p = os.path.join(d, name)
+            r = os.path.normpath(os.path.join(rel, name))
+            if os.path.islink(p):
+                out.append(f"{r} -> {os.readlink(p)}")
+            elif os.path.isdir(p):
+                out.append(f"{r}/")
+            else:
+                with open(p, "rb") as f:
+                    data = f.read()
+                out.append(f"{r} {len(data)} {data!r}")
+    return out
+
+
+def run(cmd):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def one_case(args, case):
+    ok = True
+    s = tempfile.mkdtemp(prefix="defuse-life-")
+    try:
+        native = os.path.join(s, "n")
+        os.mkdir(native)
+        rc, out, err = run([args.life, case, native])
+        if rc != 0 or "FAIL" in out:
+            print(f"{case}: native run failed (exit {rc}):\n{out}{err}")
+            return False
+        want_tree = tree(native)
+        for mode, spec in (("kernel", ""), ("emulated", "emulated=")):
+            point, backing = os.path.join(s, mode[0]), os.path.join(s, mode[0] + "b")
+            os.mkdir(point)
+            os.mkdir(backing)
+            cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
+                   "--", args.life, case, point]
+            rc2, out2, err2 = run(cmd)
+            bad = []
+            if rc2 != rc:
+                bad.append(f"exit {rc2}, native {rc}")
+            if out2 != out:
+                bad.append("output differs:\n" + "".join(difflib.unified_diff(
+                    out.splitlines(True), out2.splitlines(True), "native", mode)))
+            got_tree = tree(backing)
+            if got_tree != want_tree:
+                bad.append("tree differs:\n" + "\n".join(difflib.unified_diff(
+                    want_tree, got_tree, "native", mode, lineterm="")))
+            if os.listdir(point):
+                bad.append(f"mount point not empty: {os.listdir(point)}")
+            if bad:
+                ok = False
+                print(f"{case} [{mode}]: " + "\n".join(bad))
+                if err2:
+                    print(f"stderr:\n{err2}")
+            else:
+                print(f"{case} [{mode}]: ok")
+        if ok:
+            sys.stdout.write("".join("  | " + line for line in out.splitlines(True)))
+        return ok
+    finally:
+        shutil.rmtree(s, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--life", required=True)
+    ap.add_argument("--defuse", required=True)
+    ap.add_argument("--module", required=True)
+    ap.add_argument("cases", nargs="+")
+    args = ap.parse_args()
+    # The cases change directory: every path handed down must be absolute.
+    args.life, args.defuse, args.module = (os.path.abspath(p) for p in
+                                           (args.life, args.defuse, args.module))
+    for p in (args.life, args.defuse, args.module):
+        if not os.path.exists(p):
+            print(f"run.py: {p}: not found", file=sys.stderr)
+            return 2
+    ok = all([one_case(args, c) for c in args.cases])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
