@@ -41,6 +41,20 @@
 
 #define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 
+/*
+ * The kernel marks every open on a 64-bit system O_LARGEFILE and F_GETFL
+ * shows it; glibc defines O_LARGEFILE as 0 there, so name the kernel's bit.
+ */
+#define KERNEL_O_LARGEFILE 0100000
+
+/*
+ * preadv2/pwritev2 flags served here (uapi/linux/fs.h; RWF_NOAPPEND is newer
+ * than some headers).  HIPRI and NOWAIT are hints a module call satisfies
+ * as it is; any other flag gets the kernel's EOPNOTSUPP.
+ */
+#define RWF_NOAPPEND_ 0x20
+#define RWF_SERVED (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND_)
+
 /* ---- the shared lock ------------------------------------------------- */
 
 static void ofd_lock(struct core_ofd *o)
@@ -89,7 +103,13 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	}
 	ofd->magic = CORE_OFD_MAGIC;
 	ofd->offset = 0;
-	ofd->flags = (flags & (O_ACCMODE | STATUS_FLAGS | O_PATH)) | O_LARGEFILE;
+	/* What F_GETFL shows: the open's flags but those that only acted
+	   at open; an O_PATH descriptor keeps only how it was looked up. */
+	if (flags & O_PATH)
+		ofd->flags = flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW);
+	else
+		ofd->flags = (flags & (O_ACCMODE | STATUS_FLAGS | O_SYNC | O_DSYNC | O_TMPFILE |
+				       O_NOFOLLOW)) | KERNEL_O_LARGEFILE;
 	ofd->mount = mount;
 	snprintf(ofd->path, sizeof(ofd->path), "%s", path);
 	/*
@@ -235,12 +255,16 @@ static int can_write(const struct core_fd *f)
 /*
  * One transfer at `off` (or, when off is NULL, at the description's offset,
  * which then moves).  O_APPEND writes go to the end of the file, even
- * positioned ones, as on Linux.
+ * positioned ones, as on Linux; rwf (pwritev2's flags) can ask for that
+ * append, or waive it, for one call.
  */
-static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const off_t *off)
+static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const off_t *off,
+		     int rwf)
 {
 	struct core_ofd *o = f->open->ofd;
 	const struct defuse_ops *ops = OPS(f);
+	int append = writing && ((o->flags & O_APPEND) ? !(rwf & RWF_NOAPPEND_)
+						       : (rwf & RWF_APPEND) != 0);
 	off_t at;
 	long r;
 
@@ -250,12 +274,12 @@ static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const 
 		return -EINVAL;
 	if (off && *off < 0)
 		return -EINVAL;
-	if (!off || (writing && (o->flags & O_APPEND)))
+	if (!off || append)
 		ofd_lock(o);
 	else
 		goto positioned;
 	at = o->offset;
-	if (writing && (o->flags & O_APPEND) && (r = file_size(f, &at)) < 0)
+	if (append && (r = file_size(f, &at)) < 0)
 		goto out;
 	r = writing ? ops->write(PRIV(f), f->open->fh, buf, n, at)
 		    : ops->read(PRIV(f), f->open->fh, buf, n, at);
@@ -271,7 +295,7 @@ positioned:
 
 /* readv and friends: one transfer per iovec, stopping at a short one. */
 static long transfer_v(struct core_fd *f, int writing, const struct iovec *uiov, long cnt,
-		       const off_t *off)
+		       const off_t *off, int rwf)
 {
 	struct iovec iov[64];
 	long total = 0, done = 0;
@@ -289,7 +313,8 @@ static long transfer_v(struct core_fd *f, int writing, const struct iovec *uiov,
 
 			if (!iov[i].iov_len)
 				continue;
-			r = transfer(f, writing, iov[i].iov_base, iov[i].iov_len, off ? &pos : NULL);
+			r = transfer(f, writing, iov[i].iov_base, iov[i].iov_len, off ? &pos : NULL,
+				     rwf);
 			if (r < 0)
 				return total ? total : r;
 			total += r;
@@ -361,6 +386,7 @@ struct dents {
 	char *buf;
 	size_t cap, len;
 	int64_t next;		/* position after the last entry taken */
+	int full;		/* an entry did not fit */
 };
 
 static int fill_dirent(void *ctx, const char *name, uint64_t ino, unsigned char type,
@@ -371,8 +397,10 @@ static int fill_dirent(void *ctx, const char *name, uint64_t ino, unsigned char 
 	size_t reclen = (offsetof(struct dirent64, d_name) + namelen + 1 + 7) & ~7UL;
 	struct dirent64 *e;
 
-	if (d->len + reclen > d->cap)
+	if (d->len + reclen > d->cap) {
+		d->full = 1;
 		return 1;
+	}
 	e = (struct dirent64 *)(d->buf + d->len);
 	memset(e, 0, reclen);
 	e->d_ino = ino;
@@ -399,8 +427,8 @@ static long do_getdents(struct core_fd *f, void *ubuf, size_t count)
 	ofd_lock(o);
 	d.next = o->offset;
 	r = OPS(f)->readdir(PRIV(f), f->open->fh, o->offset, fill_dirent, &d);
-	if (r == 0 && d.len == 0 && d.next != o->offset)
-		r = -EINVAL;
+	if (r == 0 && d.len == 0 && (d.full || d.next != o->offset))
+		r = -EINVAL;	/* not even one entry fits, as the kernel says */
 	if (r == 0 && d.len && core_copy_out(ubuf, d.buf, d.len))
 		r = -EFAULT;
 	if (r == 0) {
@@ -413,6 +441,25 @@ static long do_getdents(struct core_fd *f, void *ubuf, size_t count)
 }
 
 /* ---- the calls ------------------------------------------------------------ */
+
+/* preadv2/pwritev2: offset -1 is the description's; flags as the kernel's. */
+static long transfer_v2(struct core_fd *f, const struct defuse_syscall *sc)
+{
+	int writing = sc->nr == SYS_pwritev2, rwf = (int)sc->a[5];
+	off_t off = sc->a[3];
+	long r;
+
+	if ((unsigned long)sc->a[5] & ~(unsigned long)RWF_SERVED)
+		return -EOPNOTSUPP;
+	r = transfer_v(f, writing, (void *)sc->a[1], sc->a[2], off == -1 ? NULL : &off, rwf);
+	if (r > 0 && writing && (rwf & (RWF_DSYNC | RWF_SYNC)) && OPS(f)->fsync) {
+		long s = OPS(f)->fsync(PRIV(f), f->open->fh, !(rwf & RWF_SYNC));
+
+		if (s < 0)
+			return s;
+	}
+	return r;
+}
 
 static long do_fstat(struct core_fd *f, void *ust)
 {
@@ -502,30 +549,33 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 	void *priv = PRIV(f);
 	off_t off;
 
+	/* An O_PATH descriptor only names the file: the kernel answers
+	   EBADF to everything but these. */
+	if ((f->open->ofd->flags & O_PATH) && sc->nr != SYS_fstat && sc->nr != SYS_fstatfs &&
+	    sc->nr != SYS_fcntl)
+		return -EBADF;
+
 	switch (sc->nr) {
 	case SYS_read:
-		return transfer(f, 0, (void *)sc->a[1], sc->a[2], NULL);
+		return transfer(f, 0, (void *)sc->a[1], sc->a[2], NULL, 0);
 	case SYS_write:
-		return transfer(f, 1, (void *)sc->a[1], sc->a[2], NULL);
+		return transfer(f, 1, (void *)sc->a[1], sc->a[2], NULL, 0);
 	case SYS_pread64:
 		off = sc->a[3];
-		return transfer(f, 0, (void *)sc->a[1], sc->a[2], &off);
+		return transfer(f, 0, (void *)sc->a[1], sc->a[2], &off, 0);
 	case SYS_pwrite64:
 		off = sc->a[3];
-		return transfer(f, 1, (void *)sc->a[1], sc->a[2], &off);
+		return transfer(f, 1, (void *)sc->a[1], sc->a[2], &off, 0);
 	case SYS_readv:
 	case SYS_writev:
-		return transfer_v(f, sc->nr == SYS_writev, (void *)sc->a[1], sc->a[2], NULL);
+		return transfer_v(f, sc->nr == SYS_writev, (void *)sc->a[1], sc->a[2], NULL, 0);
 	case SYS_preadv:
 	case SYS_pwritev:
+		off = sc->a[3];
+		return transfer_v(f, sc->nr == SYS_pwritev, (void *)sc->a[1], sc->a[2], &off, 0);
 	case SYS_preadv2:
 	case SYS_pwritev2:
-		off = sc->a[3];
-		if ((sc->nr == SYS_preadv2 || sc->nr == SYS_pwritev2) && off == -1)
-			return transfer_v(f, sc->nr == SYS_pwritev2, (void *)sc->a[1], sc->a[2],
-					  NULL);
-		return transfer_v(f, sc->nr == SYS_pwritev || sc->nr == SYS_pwritev2,
-				  (void *)sc->a[1], sc->a[2], &off);
+		return transfer_v2(f, sc);
 	case SYS_lseek:
 		return do_lseek(f, sc->a[1], sc->a[2]);
 	case SYS_fstat:
@@ -541,6 +591,10 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 	case SYS_fsync:
 	case SYS_fdatasync:
 		return ops->fsync ? ops->fsync(priv, f->open->fh, sc->nr == SYS_fdatasync) : 0;
+	case SYS_syncfs:
+		/* API v1 has no whole-file-system sync: this file's data is
+		   what the program can be sure of through its descriptor. */
+		return ops->fsync ? ops->fsync(priv, f->open->fh, 0) : 0;
 	case SYS_fallocate:
 		if (!can_write(f))
 			return -EBADF;

@@ -556,6 +556,33 @@ kernel:
 	return l.touched ? kernel_at(sc, d->dfd_arg, d->path_arg, l.path) : defuse_forward(sc);
 }
 
+/*
+ * AT_EMPTY_PATH with an empty path: the call acts on its dirfd itself.  A
+ * kernel descriptor (one outside the mounts, or a kernel-backed file's own)
+ * is the kernel's business; an emulated file or a cwd inside a mount is
+ * the module's, on the object itself (a symbolic link opened O_PATH is not
+ * followed).
+ */
+static long empty_path(const struct defuse_syscall *sc, struct onepath *d)
+{
+	long dfd = sc->a[d->dfd_arg];
+	struct core_fd *e = core_fd_emulated(dfd);
+	struct loc l = { .touched = 1, .strict = 1 };
+
+	if (e) {
+		l.mount = e->mount;
+		snprintf(l.path, sizeof(l.path), "%s", e->path);
+	} else if ((int)dfd == AT_FDCWD && core_cwd_mount >= 0) {
+		l.mount = core_cwd_mount;
+		snprintf(l.path, sizeof(l.path), "%s", cwd_path);
+	} else {
+		return defuse_forward(sc);
+	}
+	d->follow = 0;
+	d->flags = DEFUSE_NOFOLLOW;
+	return run_op(sc, d, &l);
+}
+
 static long times_from_user(const struct defuse_syscall *sc, struct timespec ts[2],
 			    const struct timespec **tp)
 {
@@ -1004,7 +1031,7 @@ long core_handle(void *arg)
 		}
 		break;
 	case SYS_newfstatat:
-		if ((sc->a[3] & AT_EMPTY_PATH) && sc->a[1] && !*(const char *)sc->a[1] &&
+		if ((sc->a[3] & AT_EMPTY_PATH) && (!sc->a[1] || !*(const char *)sc->a[1]) &&
 		    (e = core_fd_emulated(sc->a[0]))) {
 			struct defuse_syscall f = { .nr = SYS_fstat, .a = { sc->a[0], sc->a[2] } };
 
@@ -1012,7 +1039,7 @@ long core_handle(void *arg)
 		}
 		break;
 	case SYS_statx:
-		if ((sc->a[2] & AT_EMPTY_PATH) && sc->a[1] && !*(const char *)sc->a[1] &&
+		if ((sc->a[2] & AT_EMPTY_PATH) && (!sc->a[1] || !*(const char *)sc->a[1]) &&
 		    (e = core_fd_emulated(sc->a[0]))) {
 			struct stat st;
 			struct statx x;
@@ -1034,6 +1061,8 @@ long core_handle(void *arg)
 
 			if (r < 0)
 				return r;
+			if (e->open->ofd->flags & O_PATH)
+				return -EBADF;	/* futimens needs an open file */
 			return OPS_M(e->mount)->utimens
 			       ? OPS_M(e->mount)->utimens(PRIV_M(e->mount), e->path, tp, 0)
 			       : -ENOSYS;
@@ -1143,10 +1172,10 @@ long core_handle(void *arg)
 
 		d.dfd_arg = 0;
 		d.path_arg = 1;
-		if ((f & AT_EMPTY_PATH) && (!sc->a[1] || !*(const char *)sc->a[1]))
-			return defuse_forward(sc);	/* the dirfd itself: a kernel fd */
 		d.follow = !(f & AT_SYMLINK_NOFOLLOW);
 		d.flags = nofollow(f);
+		if ((f & AT_EMPTY_PATH) && (!sc->a[1] || !*(const char *)sc->a[1]))
+			return empty_path(sc, &d);
 	}
 	if (d.op == OP_UNLINK || d.op == OP_RMDIR || d.op == OP_MKDIR ||
 	    d.op == OP_MKNOD || d.op == OP_SYMLINK)
