@@ -288,10 +288,35 @@ static void obj_done(struct obj *o)
 	o->own = -1;
 }
 
+/* Whether a path ("/a/b", "a/b/") has a parent below the root. */
+static bool has_parent(const char *path)
+{
+	const char *rel = rel_of(path), *slash = strchr(rel, '/');
+
+	while (slash && slash[1] == '/')
+		slash++;
+	return slash && slash[1];
+}
+
 static int obj_at(const struct pt *pt, const char *path, bool follow, struct obj *o)
 {
 	struct name_at at;
-	int r = parent_at(pt, path, &at);
+	int r;
+
+	/*
+	 * A followed path below the root: one openat2 of the object itself
+	 * costs less than opening its parent and then asking whether the
+	 * name is a symbolic link.
+	 */
+	if (follow && has_parent(path)) {
+		int fd = open_beneath(pt, path, O_PATH, 0);
+
+		if (fd < 0)
+			return fd;
+		*o = (struct obj){ fd, "", AT_EMPTY_PATH, fd };
+		return 0;
+	}
+	r = parent_at(pt, path, &at);
 
 	if (r)
 		return r;
@@ -1134,6 +1159,13 @@ static int pt_releasedir(void *priv, uint64_t fh)
 	return (int)ret(close(fh_fd(fh)));
 }
 
+/* Emulated: fh is our own descriptor of the file, one per open. */
+static int pt_lock_fd(void *priv, uint64_t fh)
+{
+	(void)priv;
+	return fh == PT_NOFH ? -EBADF : fh_fd(fh);
+}
+
 /* ---- The module ----------------------------------------------------- */
 
 static const struct defuse_ops pt_ops = {
@@ -1171,6 +1203,7 @@ static const struct defuse_ops pt_ops = {
 	.opendir = pt_opendir,
 	.readdir = pt_readdir,
 	.releasedir = pt_releasedir,
+	.lock_fd = pt_lock_fd,
 };
 
 EXPORT const struct defuse_module defuse_module_v1 = {
