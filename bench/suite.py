@@ -95,13 +95,12 @@ FUSE_SYSTEMS = ('fuse-default', 'fuse-tuned')
 # docs/fuse.md), so they are given explicitly.
 DEFAULT_OPTIONS = 'entry_timeout=1,attr_timeout=1,negative_timeout=0'
 # The knobs of a fast FUSE file system: long entry, attribute and negative
-# caching, page cache kept across opens, writeback caching, 1 MiB writes and
-# read-ahead, one /dev/fuse clone per worker thread and idle workers kept.
-# (max_read is refused by libfuse 3.14's high-level API: "init() and
-# fuse_session_new() requested different maximum read size".)
+# caching, page cache kept across opens, writeback caching, 1 MiB requests
+# and read-ahead, one /dev/fuse clone per worker thread, idle workers kept.
 TUNED_OPTIONS = ('entry_timeout=60,attr_timeout=60,negative_timeout=60,'
-                 'kernel_cache,writeback_cache,max_write=1048576,'
-                 'max_readahead=1048576,clone_fd,max_idle_threads=16')
+                 'kernel_cache,writeback_cache,max_read=1048576,'
+                 'max_write=1048576,max_readahead=1048576,clone_fd,'
+                 'max_idle_threads=16')
 
 GREP_PATTERN = 'TODO'
 
