@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Where the metadata loops' time goes: system calls per operation and a
+CPU profile, natively and on DEFUSE mounts.
+
+  python3 bench/profile_meta.py [--build build] [-n 10000] [--out FILE]
+
+1. System calls per operation: `strace -f -c`-style counts taken from a full
+   `strace -f` log of `fsbench meta DIR N` (N = --strace-n, default 1000),
+   split into the six timed phases at the lines fsbench prints between them
+   (create, stat, open+close, access, chmod, unlink), divided by N: natively,
+   kernel-backed and emulated.  DEFUSE's own calls (module, core) are
+   included, since strace sees every call the process makes.
+2. A sampled CPU profile (`perf record -e cpu-clock -g`; this machine has no
+   hardware counters) of the kernel-backed loop with N = -n files: the share
+   of the kernel, libdefuse.so, the module and the program, the top symbols,
+   and the system calls whose kernel time dominates.
+
+The report (Markdown) goes to stdout and to --out (default
+bench/results/profile-meta-DATE.md).  Needs strace and perf; says which is
+missing and skips that part.  Scratch directories are removed on exit.
+"""
+
+import argparse
+import collections
+import datetime
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from benchlib import describe_machine
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PHASES = ['create', 'stat', 'open', 'access', 'chmod', 'unlink']
+LINE = re.compile(r'^(?:\[pid\s+)?(\d+)\]?\s+([a-z_0-9]+)\(')
+# strace prints raw numbers for calls it does not know.
+NAMES = {'syscall_0x1c4': 'fchmodat2'}
+
+
+def strace_counts(prefix, fsbench, workdir, n, log):
+    """{phase: Counter(syscall -> calls per op)} from one strace'd run."""
+    subprocess.run(['strace', '-f', '-qq', '-o', log] + prefix +
+                   [fsbench, 'meta', workdir, str(n)], check=True,
+                   stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    counts = {p: collections.Counter() for p in PHASES}
+    phase = 0
+    with open(log) as f:
+        for line in f:
+            m = LINE.match(line)
+            if not m or phase >= len(PHASES):
+                continue
+            name = NAMES.get(m.group(2), m.group(2))
+            if name == 'write' and '_ns=' in line:
+                phase += 1
+            elif name == 'getrusage':
+                # The last getrusage before "PHASE_ns=" starts the phase.
+                counts[PHASES[phase]].clear()
+            else:
+                counts[PHASES[phase]][name] += 1
+    return {p: {k: v / n for k, v in c.items() if v / n >= 0.01}
+            for p, c in counts.items()}
+
+
+def perf_profile(prefix, fsbench, workdir, n, data):
+    subprocess.run(['perf', 'record', '-q', '-F', '10000', '-e', 'cpu-clock',
+                    '-g', '-o', data, '--'] + prefix +
+                   [fsbench, 'meta', workdir, str(n)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   stdin=subprocess.DEVNULL)
+
+    def report(*extra):
+        p = subprocess.run(['perf', 'report', '-i', data, '--stdio',
+                            '-g', 'none'] + list(extra),
+                           capture_output=True, text=True)
+        rows = []
+        for line in p.stdout.splitlines():
+            parts = line.split()
+            if parts and parts[0].endswith('%'):
+                rows.append(parts)
+        return rows
+
+    dsos = report('--no-children', '--sort', 'dso')
+    syms = report('--no-children', '--sort', 'dso,sym')
+    calls = [r for r in report('--children', '--sort', 'sym')
+             if r[-1].startswith(('__x64_sys_', '__do_sys_'))]
+    return dsos, syms, calls
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--build', default=os.path.join(ROOT, 'build'))
+    ap.add_argument('-n', type=int, default=10000,
+                    help='files in the profiled loop (default 10000)')
+    ap.add_argument('--strace-n', type=int, default=1000,
+                    help='files in the strace\'d loops (default 1000)')
+    ap.add_argument('--scratch', default='/dev/shm')
+    ap.add_argument('--out')
+    args = ap.parse_args()
+    defuse = os.path.abspath(os.path.join(args.build, 'src', 'defuse'))
+    fsbench = os.path.abspath(os.path.join(args.build, 'bench', 'fsbench'))
+    for p in (defuse, fsbench):
+        if not os.access(p, os.X_OK):
+            print('profile_meta: %s is missing; build first' % p,
+                  file=sys.stderr)
+            return 2
+
+    root = tempfile.mkdtemp(prefix='defuse-profile-', dir=args.scratch)
+    out = ['# Metadata loops: where the time goes, %s' %
+           datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), '',
+           '- machine: %s' % describe_machine(),
+           '- command: `python3 bench/profile_meta.py %s`' %
+           ' '.join(sys.argv[1:]), '']
+    try:
+        dirs = {}
+        for name in ('native', 'kb-mnt', 'kb-data', 'em-mnt', 'em-data'):
+            dirs[name] = os.path.join(root, name)
+            os.mkdir(dirs[name])
+        systems = [
+            ('native', [], dirs['native']),
+            ('kernel-backed', [defuse, 'run', '-m', '%s=passthrough:%s' % (
+                dirs['kb-mnt'], dirs['kb-data']), '--'], dirs['kb-mnt']),
+            ('emulated', [defuse, 'run', '-m',
+                          '%s=passthrough:emulated=%s' % (
+                              dirs['em-mnt'], dirs['em-data']), '--'],
+             dirs['em-mnt']),
+        ]
+        if shutil.which('strace'):
+            out.append('## System calls per operation (strace -f, N = %d)'
+                       % args.strace_n)
+            out.append('')
+            out.append('| operation | ' + ' | '.join(s for s, _, _ in systems)
+                       + ' |')
+            out.append('|---|' + '---|' * len(systems))
+            got = {}
+            for name, prefix, work in systems:
+                got[name] = strace_counts(prefix, fsbench, work,
+                                          args.strace_n,
+                                          os.path.join(root, name + '.log'))
+            for ph in PHASES:
+                cells = []
+                for name, _, _ in systems:
+                    c = got[name][ph]
+                    cells.append('%.1f: %s' % (sum(c.values()), ', '.join(
+                        '%s %s' % (k, ('%.2f' % v).rstrip('0').rstrip('.'))
+                        for k, v in sorted(c.items(), key=lambda x: -x[1]))))
+                out.append('| %s | %s |' % ('open+close' if ph == 'open'
+                                            else ph, ' | '.join(cells)))
+            out.append('')
+        else:
+            out.append('- strace not installed: no system call counts')
+        if shutil.which('perf'):
+            _, prefix, work = systems[1]
+            dsos, syms, calls = perf_profile(prefix, fsbench, work, args.n,
+                                             os.path.join(root, 'perf.data'))
+            out.append('## CPU profile, kernel-backed, N = %d (perf record '
+                       '-e cpu-clock)' % args.n)
+            out.append('')
+            out.append('Share of samples by object: ' + ', '.join(
+                '%s %s' % (r[1], r[0]) for r in dsos[:6]))
+            out.append('')
+            out.append('Kernel time by system call (children included): ' +
+                       ', '.join('%s %s' % (r[-1].replace('__x64_sys_', '')
+                                            .replace('__do_sys_', ''), r[0])
+                                 for r in calls[:8]))
+            out.append('')
+            out.append('| self | object | symbol |')
+            out.append('|---|---|---|')
+            for r in syms[:20]:
+                out.append('| %s | %s | %s |' % (r[0], r[1], ' '.join(r[3:])))
+            out.append('')
+        else:
+            out.append('- perf not installed: no CPU profile')
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    text = '\n'.join(out) + '\n'
+    sys.stdout.write(text)
+    path = args.out or os.path.join(HERE, 'results', 'profile-meta-%s.md' %
+                                    datetime.datetime.now().strftime(
+                                        '%Y%m%d-%H%M%S'))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(text)
+    print('\nwritten to %s' % path, file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
