@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Where the metadata loops' time goes: system calls per operation and a
-CPU profile, natively and on DEFUSE mounts.
+"""Where DEFUSE's time goes, for the targets the suite shows missed: the
+metadata loops (system calls per operation, CPU profile) and exec with many
+inherited descriptors (CPU profile).
 
-  python3 bench/profile_meta.py [--build build] [-n 10000] [--out FILE]
+  python3 bench/profile.py [--build build] [-n 10000] [--fds 2000] [--out FILE]
 
 1. System calls per operation: `strace -f -c`-style counts taken from a full
    `strace -f` log of `fsbench meta DIR N` (N = --strace-n, default 1000),
@@ -14,9 +15,12 @@ CPU profile, natively and on DEFUSE mounts.
    hardware counters) of the kernel-backed loop with N = -n files: the share
    of the kernel, libdefuse.so, the module and the program, the top symbols,
    and the system calls whose kernel time dominates.
+3. The same profile of `exec_fds` under `defuse run` with --fds kernel
+   descriptors outside the mounts (capture's start-up scan of inherited
+   descriptors), by system call.
 
 The report (Markdown) goes to stdout and to --out (default
-bench/results/profile-meta-DATE.md).  Needs strace and perf; says which is
+bench/results/profile-DATE.md).  Needs strace and perf; says which is
 missing and skips that part.  Scratch directories are removed on exit.
 """
 
@@ -64,10 +68,9 @@ def strace_counts(prefix, fsbench, workdir, n, log):
             for p, c in counts.items()}
 
 
-def perf_profile(prefix, fsbench, workdir, n, data):
+def perf_profile(argv, data):
     subprocess.run(['perf', 'record', '-q', '-F', '10000', '-e', 'cpu-clock',
-                    '-g', '-o', data, '--'] + prefix +
-                   [fsbench, 'meta', workdir, str(n)], check=True,
+                    '-g', '-o', data, '--'] + argv, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    stdin=subprocess.DEVNULL)
 
@@ -96,14 +99,17 @@ def main():
                     help='files in the profiled loop (default 10000)')
     ap.add_argument('--strace-n', type=int, default=1000,
                     help='files in the strace\'d loops (default 1000)')
+    ap.add_argument('--fds', type=int, default=2000,
+                    help='inherited descriptors in the exec profile')
     ap.add_argument('--scratch', default='/dev/shm')
     ap.add_argument('--out')
     args = ap.parse_args()
     defuse = os.path.abspath(os.path.join(args.build, 'src', 'defuse'))
     fsbench = os.path.abspath(os.path.join(args.build, 'bench', 'fsbench'))
-    for p in (defuse, fsbench):
+    exec_fds = os.path.abspath(os.path.join(args.build, 'bench', 'exec_fds'))
+    for p in (defuse, fsbench, exec_fds):
         if not os.access(p, os.X_OK):
-            print('profile_meta: %s is missing; build first' % p,
+            print('profile: %s is missing; build first' % p,
                   file=sys.stderr)
             return 2
 
@@ -111,7 +117,7 @@ def main():
     out = ['# Metadata loops: where the time goes, %s' %
            datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), '',
            '- machine: %s' % describe_machine(),
-           '- command: `python3 bench/profile_meta.py %s`' %
+           '- command: `python3 bench/profile.py %s`' %
            ' '.join(sys.argv[1:]), '']
     try:
         dirs = {}
@@ -153,8 +159,9 @@ def main():
             out.append('- strace not installed: no system call counts')
         if shutil.which('perf'):
             _, prefix, work = systems[1]
-            dsos, syms, calls = perf_profile(prefix, fsbench, work, args.n,
-                                             os.path.join(root, 'perf.data'))
+            dsos, syms, calls = perf_profile(
+                prefix + [fsbench, 'meta', work, str(args.n)],
+                os.path.join(root, 'perf.data'))
             out.append('## CPU profile, kernel-backed, N = %d (perf record '
                        '-e cpu-clock)' % args.n)
             out.append('')
@@ -171,13 +178,29 @@ def main():
             for r in syms[:20]:
                 out.append('| %s | %s | %s |' % (r[0], r[1], ' '.join(r[3:])))
             out.append('')
+            outside = os.path.join(root, 'outside')
+            os.mkdir(outside)
+            dsos, syms, calls = perf_profile(
+                prefix + [exec_fds, outside, str(args.fds), '20'],
+                os.path.join(root, 'perf-exec.data'))
+            out.append('## CPU profile, exec with %d kernel descriptors under '
+                       '`defuse run` (20 execs)' % args.fds)
+            out.append('')
+            out.append('Share of samples by object: ' + ', '.join(
+                '%s %s' % (r[1], r[0]) for r in dsos[:6]))
+            out.append('')
+            out.append('Kernel time by system call (children included): ' +
+                       ', '.join('%s %s' % (r[-1].replace('__x64_sys_', '')
+                                            .replace('__do_sys_', ''), r[0])
+                                 for r in calls[:8]))
+            out.append('')
         else:
             out.append('- perf not installed: no CPU profile')
     finally:
         shutil.rmtree(root, ignore_errors=True)
     text = '\n'.join(out) + '\n'
     sys.stdout.write(text)
-    path = args.out or os.path.join(HERE, 'results', 'profile-meta-%s.md' %
+    path = args.out or os.path.join(HERE, 'results', 'profile-%s.md' %
                                     datetime.datetime.now().strftime(
                                         '%Y%m%d-%H%M%S'))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
