@@ -213,6 +213,23 @@ struct defuse_ops {
 	int (*readdir)(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill,
 		       void *ctx);
 	int (*releasedir)(void *priv, uint64_t fh);
+
+	/* ---- Added in API v1 (the core checks ops_size before using them) -- */
+
+	/**
+	 * Locks of an emulated open file: a kernel descriptor, of the file's
+	 * backing inode, that belongs to this open file alone (opened for fh,
+	 * with its access mode) and stays open until release.  The core takes
+	 * the program's record (F_SETLK...), open-file-description (F_OFD_*)
+	 * and flock locks on it, so the kernel enforces them: between threads
+	 * and processes, against other programs using the backing file, and
+	 * releases them on close and at exit.  The module keeps ownership; it
+	 * must not open and close other descriptors of that inode meanwhile
+	 * (closing any descriptor of a file drops the process's record locks).
+	 * Returns the descriptor, or -errno.  NULL: the lock calls on the
+	 * module's emulated files fail with EOPNOTSUPP.
+	 */
+	int (*lock_fd)(void *priv, uint64_t fh);
 };
 
 /**
