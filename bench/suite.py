@@ -507,7 +507,7 @@ class Suite:
 
     # -- one measurement --
 
-    def fsbench_group(self, sy, gname, gargs, phases, rnd):
+    def fsbench_group(self, sy, gname, gargs, phases):
         """phases: (row key, fsbench time key, phase name)."""
         rows = [self.rows[k] for k, _, _ in phases]
         if any(r.status.get(sy.name) for r in rows):
@@ -559,7 +559,6 @@ class Suite:
 
     def define(self):
         s = self.s
-        meta = lambda k, lbl: (k, lbl)
         self.groups = []
         mphases = []
         for ph, lbl in (('create', 'create'), ('stat', 'stat'),
@@ -600,7 +599,6 @@ class Suite:
                  'ms', ('native',))
         self.groups.append(('mmap', [str(s['mmap_mib'])],
                             [('mmap', 'mmap_ms', 'mmap')]))
-        del meta
 
         self.cmds = []
         t = os.path.join
@@ -670,7 +668,7 @@ class Suite:
               file=sys.stderr, flush=True)
         for gname, gargs, phases in self.groups:
             for n in order:
-                self.fsbench_group(self.systems[n], gname, gargs, phases, rnd)
+                self.fsbench_group(self.systems[n], gname, gargs, phases)
         for key, _, argv, before, after, check in self.cmds:
             for n in order:
                 self.command(self.systems[n], self.rows[key], argv, before,
@@ -703,8 +701,7 @@ class Suite:
 
 def speedup(r, fuse, system):
     """How many times faster system is than fuse (FUSE median / median)."""
-    x = r.ratio(fuse, system)
-    return x
+    return r.ratio(fuse, system)
 
 
 def verdicts(r):
