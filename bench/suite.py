@@ -39,6 +39,9 @@ missing), and the .dat/.gp files behind them.  Exit status 1 if any
 measurement failed (not for n/a), 2 on bad usage.
 
   python3 bench/suite.py [--quick|--full|--tiny] [--build build] [--out DIR]
+                         [--scratch DIR] [--systems LIST] [--workloads LIST]
+--systems and --workloads pick subsets (comma-separated; see --help), for
+working on one path; native always runs, since every ratio needs it.
 """
 
 import argparse
@@ -101,6 +104,9 @@ TUNED_OPTIONS = ('entry_timeout=60,attr_timeout=60,negative_timeout=60,'
                  'kernel_cache,writeback_cache,max_read=1048576,'
                  'max_write=1048576,max_readahead=1048576,clone_fd,'
                  'max_idle_threads=16')
+
+WORKLOADS = ['meta', 'readdir', 'small', 'growing', 'large', 'mmap', 'untar',
+             'cp', 'grep', 'wc', 'make', 'exec']
 
 GREP_PATTERN = 'TODO'
 
@@ -451,6 +457,11 @@ class Suite:
             self.systems[name] = sy
             data = os.path.join(root, name + '-data')
             mnt = os.path.join(root, name + '-mnt')
+            if name not in self.args.systems and not (
+                    name == CAPTURE_ONLY and 'kernel-backed' in
+                    self.args.systems):
+                sy.na = 'n/a: not selected (--systems)'
+                continue
             if name == 'native':
                 os.mkdir(data)
                 sy.work = sy.view = data
@@ -658,6 +669,18 @@ class Suite:
         for n in s['exec_ns']:
             self.row('exec-%d' % n, 'exec', 'exec, %d inherited fds' % n,
                      'us/exec', ('paper',))
+
+        # --workloads: keep only what was asked for.
+        want = set(self.args.workloads)
+        self.groups = [g for g in self.groups if g[0] in want]
+        self.cmds = [c for c in self.cmds if c[0] in want]
+        if 'exec' not in want:
+            s['exec_ns'] = []
+        kept = {k for _, _, phases in self.groups for k, _, _ in phases}
+        kept |= {c[0] for c in self.cmds}
+        kept |= {'exec-%d' % n for n in s['exec_ns']}
+        self.order = [k for k in self.order if k in kept]
+        self.rows = {k: self.rows[k] for k in self.order}
 
     def round(self, rnd):
         names = [n for n in SYSTEMS if not self.systems[n].na]
@@ -983,8 +1006,6 @@ def plots(suite, outdir):
     others = [s for s in others if has(s, '') and has('native', '')]
     esys_plot = [s for s in esys if has(s, 'exec')]
     csys = [s for s in SYSTEMS if has(s, '')]
-    if not others or not esys_plot:
-        return 'plots: not enough measurements to plot'
     gp = ['set terminal pngcairo size 1400,700 noenhanced font ",10"',
           'set datafile missing "?"',
           'set style data histogram',
@@ -995,31 +1016,40 @@ def plots(suite, outdir):
           'set bmargin 12',
           'set rmargin 10',
           'set grid ytics',
-          'set logscale y',
-          'set output "ratios.png"',
-          'set title "time / native time (log scale; 1 = native)"',
-          'plot ' + ', '.join('"ratios.dat" using %d:xtic(1) title "%s"'
-                              % (cols.index(s) + 2, title(s))
-                              for s in others),
-          'set output "ctxsw.png"',
-          'set title "1 + voluntary context switches, application + FUSE '
-          'daemon (log scale)"',
-          'plot ' + ', '.join('"ctxsw.dat" using %d:xtic(1) title "%s"'
-                              % (SYSTEMS.index(s) + 2, title(s))
-                              for s in csys),
-          'unset logscale y',
-          'set bmargin',
-          'set rmargin',
-          'set style data linespoints',
-          'set xtics norotate',
-          'set xlabel "inherited descriptors"',
-          'set ylabel "us per fork + exec + wait"',
-          'set output "exec.png"',
-          'set title "exec with N inherited descriptors"',
-          'plot ' + ', '.join('"exec.dat" using 1:%d title "%s"'
-                              % (esys.index(s) + 2, title(s))
-                              for s in esys_plot),
-          'set output']
+          'set logscale y']
+    made = []
+    if others:
+        made.append('ratios.png')
+        gp += ['set output "ratios.png"',
+               'set title "time / native time (log scale; 1 = native)"',
+               'plot ' + ', '.join('"ratios.dat" using %d:xtic(1) title "%s"'
+                                   % (cols.index(s) + 2, title(s))
+                                   for s in others)]
+    if csys:
+        made.append('ctxsw.png')
+        gp += ['set output "ctxsw.png"',
+               'set title "1 + voluntary context switches, application + '
+               'FUSE daemon (log scale)"',
+               'plot ' + ', '.join('"ctxsw.dat" using %d:xtic(1) title "%s"'
+                                   % (SYSTEMS.index(s) + 2, title(s))
+                                   for s in csys)]
+    if esys_plot:
+        made.append('exec.png')
+        gp += ['unset logscale y',
+               'set bmargin',
+               'set rmargin',
+               'set style data linespoints',
+               'set xtics norotate',
+               'set xlabel "inherited descriptors"',
+               'set ylabel "us per fork + exec + wait"',
+               'set output "exec.png"',
+               'set title "exec with N inherited descriptors"',
+               'plot ' + ', '.join('"exec.dat" using 1:%d title "%s"'
+                                   % (esys.index(s) + 2, title(s))
+                                   for s in esys_plot)]
+    gp.append('set output')
+    if not made:
+        return 'plots: nothing measured to plot'
     with open(os.path.join(outdir, 'plots.gp'), 'w') as f:
         f.write('\n'.join(gp) + '\n')
     gnuplot = shutil.which('gnuplot')
@@ -1080,10 +1110,24 @@ def main():
     ap.add_argument('--fuse-tuned-options', default=TUNED_OPTIONS,
                     help='-o options of the FUSE tuned system (default %s)'
                     % TUNED_OPTIONS)
+    ap.add_argument('--systems', default=','.join(SYSTEMS),
+                    help='comma-separated subset of %s (native is always '
+                    'run: ratios need it)' % ','.join(SYSTEMS))
+    ap.add_argument('--workloads', default=','.join(WORKLOADS),
+                    help='comma-separated subset of %s' % ','.join(WORKLOADS))
     ap.add_argument('--no-capture', action='store_true',
                     help='skip the capture costs (bench/capture_bench.py; '
                     'never run with --tiny)')
     args = ap.parse_args()
+    for opt, known in (('systems', SYSTEMS), ('workloads', WORKLOADS)):
+        got = [w for w in getattr(args, opt).split(',') if w]
+        bad = [w for w in got if w not in known]
+        if bad or not got:
+            ap.error('--%s: unknown %s (known: %s)' % (
+                opt, ', '.join(bad) or 'empty list', ', '.join(known)))
+        setattr(args, opt, got)
+    if 'native' not in args.systems:
+        args.systems.append('native')
     mode = 'full' if args.full else 'tiny' if args.tiny else 'quick'
     sizes = dict(SIZES[mode])
     if args.runs is not None:
