@@ -58,6 +58,10 @@ struct defuse_thread {
 	char sigsys_blocked;	/* the program believes SIGSYS is blocked */
 	char sigsys_pending;	/* a non-SUD SIGSYS arrived while "blocked" */
 	char net_armed;		/* SUD is armed in this thread */
+	char sig_interruptible;	/* DEFUSE waits in the kernel for the program
+				   (a lock): signals are not deferred */
+	unsigned long sig_deferred; /* signals that arrived while DEFUSE ran,
+				   delivered when it returns (signals.c) */
 	char vfork_child;	/* a vfork child: memory shared with the
 				   suspended parent (core/fdtable.c) */
 	long sigsys_info[16];	/* its siginfo, re-sent on unblock */
@@ -137,6 +141,9 @@ long defuse_sig_masked_wait(struct defuse_syscall *sc) HIDDEN;
 long defuse_sig_pending(struct defuse_syscall *sc) HIDDEN;
 void defuse_sig_chain_app(int sig, void *si, void *uc) HIDDEN;
 void defuse_sig_init(const char *exec_state) HIDDEN;
+/* Signals that arrive while DEFUSE runs wait until it returns: */
+void defuse_sig_flush(void) HIDDEN;		/* ... delivers them */
+void defuse_sig_interruptible(int on) HIDDEN;	/* ... but not around a kernel wait */
 /* "DEFUSE_SIGSYS=..." carrying the program's SIGSYS state across exec, or NULL. */
 const char *defuse_sig_exec_state(void) HIDDEN;
 

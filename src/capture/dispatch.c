@@ -88,6 +88,8 @@ static long call_cold(long (*fn)(void *), void *arg)
 	defuse_self.in_defuse = 1;
 	r = defuse_call_xsaved(fn, arg);
 	defuse_self.in_defuse = was;
+	if (unlikely(defuse_self.sig_deferred) && !was)
+		defuse_sig_flush();
 	return r;
 }
 
@@ -171,6 +173,28 @@ static long core_call(const struct defuse_syscall *sc)
 	return call_cold(core_handle, &copy);
 }
 
+/*
+ * The kernel refused a descriptor the core did not know: it may be an
+ * emulated file's placeholder that came by SCM_RIGHTS or pidfd_getfd.  If
+ * so it is adopted and the call served; otherwise the EBADF stands.
+ */
+static long adopt_cold(void *arg)
+{
+	const struct defuse_syscall *sc = arg;
+
+	if (!core_emulated_adopt_fd(sc->nr == SYS_mmap ? sc->a[4] : sc->a[0]))
+		return -EBADF;
+	return core_handle(arg);
+}
+
+static long adopt_and_retry(const struct defuse_syscall *sc, long r)
+{
+	struct defuse_syscall copy = *sc;
+
+	(void)r;
+	return call_cold(adopt_cold, &copy);
+}
+
 static inline int for_core(const struct defuse_syscall *sc)
 {
 	return unlikely(core_nmounts) && core_routes(sc->nr) && core_route(sc);
@@ -217,8 +241,13 @@ long defuse_dispatch(struct defuse_syscall *sc)
 		return traced(sc, kind);
 	if (for_core(sc))
 		return core_call(sc);
-	if (likely(kind == SP_NONE))
-		return defuse_forward(sc);
+	if (likely(kind == SP_NONE)) {
+		long r = defuse_forward(sc);
+
+		if (unlikely(r == -EBADF) && core_nmounts && core_routes(sc->nr))
+			return adopt_and_retry(sc, r);
+		return r;
+	}
 	return do_special(sc, kind);
 }
 
@@ -286,6 +315,29 @@ static int shares_parent_memory(const struct defuse_syscall *sc)
  * First code a new thread or process runs.  SUD is not inherited by a clone
  * child, so the net is armed again before the program's code runs.
  */
+/* Is the child of this clone-family call a new process with its own
+   memory (fork)? */
+static int is_forked_process(const struct defuse_syscall *sc)
+{
+	unsigned long flags;
+	long nr = sc->nr ? sc->nr : defuse_self.clone_nr;
+
+	switch (nr) {
+	case SYS_fork:
+		return 1;
+	case SYS_clone:
+		flags = sc->a[0];
+		break;
+	case SYS_clone3:
+		if (defuse_copy_in(&flags, (void *)sc->a[0], sizeof(flags)))
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	return !(flags & (CLONE_VM | CLONE_THREAD));
+}
+
 long defuse_clone_child(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
@@ -293,9 +345,14 @@ long defuse_clone_child(struct defuse_syscall *sc)
 	self->sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 	self->tracing = defuse_g.trace && defuse_g.follow;
 	self->vfork_child = shares_parent_memory(sc);
+	self->sig_deferred = 0;
+	self->sig_interruptible = 0;
 	defuse_usermem_refresh_pid();
 	self->net_armed = 0;	/* SUD is not inherited */
 	defuse_net_catch_up();
+	/* Modules recreate their per-process resources (module.h). */
+	if (unlikely(core_nmounts) && is_forked_process(sc))
+		call_cold(core_after_fork_child, NULL);
 	return sc->nr;
 }
 

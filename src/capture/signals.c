@@ -10,10 +10,93 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/ucontext.h>
 #include "capture/capture.h"
 #include "common/sys.h"
 
 #define SIGSYS_BIT (1UL << (SIGSYS - 1))
+
+/*
+ * The program's handlers run behind a wrapper, so that none runs while
+ * DEFUSE itself does (in_defuse: the core, a module).  A handler may do I/O
+ * on a mount; were it to run in the middle of the core, it could wait for
+ * a lock its own thread holds (an open file description's futex, a module's
+ * mutex) or find a structure half-changed.  So a signal that arrives then is
+ * deferred: its siginfo is kept, the signal stays blocked in the thread when
+ * the wrapper returns (the interrupted context's mask), and when DEFUSE
+ * returns to the program (dispatch.c: call_cold) it is queued again with the
+ * same siginfo and unblocked, so the handler runs as if the signal had come
+ * just after the call.  The one exception is a wait in the kernel on the
+ * program's behalf (a blocking lock: sig_interruptible), where the handler
+ * runs at once and the wait ends with EINTR or restarts (SA_RESTART), as the
+ * kernel's own wait would.
+ */
+#define NSIGS 65
+static struct ksigaction app_act[NSIGS];	/* the program's, while wrapped */
+static __thread long deferred_info[NSIGS][16]
+	__attribute__((tls_model("initial-exec")));
+
+static int is_handler(const void *h)
+{
+	return h != SIG_DFL && h != SIG_IGN;
+}
+
+static void call_app(int sig, void *si, void *uc)
+{
+	struct ksigaction act = app_act[sig];
+
+	if (act.flags & SA_RESETHAND) {
+		/* Not left to the kernel: a deferred signal must still find
+		   the handler when it comes again. */
+		struct ksigaction dfl = { SIG_DFL, 0, NULL, 0 };
+
+		sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+		app_act[sig].handler = SIG_DFL;
+	}
+	if (!is_handler(act.handler))
+		return;		/* changed meanwhile by another thread */
+	if (act.flags & SA_SIGINFO)
+		((void (*)(int, void *, void *))act.handler)(sig, si, uc);
+	else
+		((void (*)(int))act.handler)(sig);
+}
+
+static void wrapper(int sig, void *si, void *uc)
+{
+	struct defuse_thread *self = &defuse_self;
+	char was, intr;
+
+	if (self->in_defuse && !self->sig_interruptible) {
+		__builtin_memcpy(deferred_info[sig], si, sizeof(deferred_info[sig]));
+		self->sig_deferred |= 1UL << (sig - 1);
+		((ucontext_t *)uc)->uc_sigmask.__val[0] |= 1UL << (sig - 1);
+		return;
+	}
+	was = self->in_defuse;
+	intr = self->sig_interruptible;
+	self->in_defuse = 0;
+	self->sig_interruptible = 0;
+	call_app(sig, si, uc);
+	self->in_defuse = was;
+	self->sig_interruptible = intr;
+}
+
+void defuse_sig_interruptible(int on)
+{
+	defuse_self.sig_interruptible = on;
+}
+
+void defuse_sig_flush(void)
+{
+	unsigned long set = defuse_self.sig_deferred;
+	long pid = sys0(SYS_getpid), tid = sys0(SYS_gettid);
+
+	defuse_self.sig_deferred = 0;
+	for (int sig = 1; sig < NSIGS; sig++)
+		if (set & (1UL << (sig - 1)))
+			sys4(SYS_rt_tgsigqueueinfo, pid, tid, sig, deferred_info[sig]);
+	sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, NULL, 8);
+}
 
 /*
  * The program's SIGSYS action.  Not locked: two threads setting it at the
@@ -81,6 +164,36 @@ void defuse_sig_init(const char *exec_state)
 	}
 }
 
+/* Any other signal: the program's handler goes behind the wrapper. */
+static long other_action(struct defuse_syscall *sc, int sig, const struct ksigaction *act)
+{
+	void *uold = (void *)sc->a[2];
+	struct ksigaction k, old, prev = app_act[sig];
+	long r;
+
+	if (act) {
+		k = *act;
+		k.mask &= ~SIGSYS_BIT;
+		if (is_handler(act->handler)) {
+			k.handler = (void *)wrapper;
+			k.flags = (act->flags | SA_SIGINFO) & ~SA_RESETHAND;
+			app_act[sig] = *act;
+		}
+		sc->a[1] = (long)&k;
+	}
+	sc->a[2] = uold ? (long)&old : 0;
+	r = defuse_forward(sc);
+	if (sys_failed(r)) {
+		app_act[sig] = prev;
+		return r;
+	}
+	if (!uold)
+		return r;
+	if (old.handler == (void *)wrapper)
+		old = prev;
+	return defuse_copy_out(uold, &old, sizeof(old)) ? -EFAULT : r;
+}
+
 long defuse_sig_action(struct defuse_syscall *sc)
 {
 	int sig = sc->a[0];
@@ -88,35 +201,24 @@ long defuse_sig_action(struct defuse_syscall *sc)
 	void *uold = (void *)sc->a[2];
 	struct ksigaction act, old;
 
-	if ((unsigned long)sc->a[3] != 8 || !uact)
-		goto plain;
-	if (defuse_copy_in(&act, uact, sizeof(act)))
+	if ((unsigned long)sc->a[3] != 8 || sig <= 0 || sig >= NSIGS ||
+	    sig == SIGKILL || sig == SIGSTOP)
+		return defuse_forward(sc);
+	if (uact && defuse_copy_in(&act, uact, sizeof(act)))
 		return -EFAULT;
-	if (sig == SIGSYS) {
-		defuse_note_emulated(sc->nr);
-		old = app_sigsys;
-		if (uold && defuse_copy_out(uold, &old, sizeof(old)))
-			return -EFAULT;
-		app_sigsys = act;
-		app_sigsys.mask &= ~SIGSYS_BIT;
-		if (act.handler == SIG_IGN)
-			defuse_self.sigsys_pending = 0;
-		return 0;
-	}
-	if (!(act.mask & SIGSYS_BIT))
-		goto plain;
-	act.mask &= ~SIGSYS_BIT;
-	sc->a[1] = (long)&act;
-	return defuse_forward(sc);
-
-plain:
-	if (sig == SIGSYS && uold && (unsigned long)sc->a[3] == 8) {
-		/* A query: answer with the program's view. */
-		defuse_note_emulated(sc->nr);
-		old = app_sigsys;
-		return defuse_copy_out(uold, &old, sizeof(old)) ? -EFAULT : 0;
-	}
-	return defuse_forward(sc);
+	if (sig != SIGSYS)
+		return other_action(sc, sig, uact ? &act : NULL);
+	defuse_note_emulated(sc->nr);
+	old = app_sigsys;
+	if (uold && defuse_copy_out(uold, &old, sizeof(old)))
+		return -EFAULT;
+	if (!uact)
+		return 0;	/* a query: the program's view */
+	app_sigsys = act;
+	app_sigsys.mask &= ~SIGSYS_BIT;
+	if (act.handler == SIG_IGN)
+		defuse_self.sigsys_pending = 0;
+	return 0;
 }
 
 /*

@@ -40,8 +40,10 @@ extern int core_nmounts HIDDEN;
  * A descriptor the program got from a mount (kernel-backed file or
  * directory): which mount, and its path there, for *at calls, fchdir and
  * getcwd.  Indexed by descriptor number; NULL for everything else.
+ * Reference-counted, from a type-stable pool (fdtable.c explains).
  */
 struct core_fd {
+	int refs;		/* the slot's, and each call using it */
 	int mount;
 	struct core_open *open;	/* emulated file: its description; NULL for
 				   a kernel-backed descriptor */
@@ -66,17 +68,30 @@ struct core_ofd {
 
 /* Per process: one emulated open file description. */
 struct core_open {
-	int refs;		/* this process's descriptors referring to it */
+	int refs;		/* this process's entries referring to it */
 	int mount;
 	uint64_t fh;		/* the module's handle (valid in this process) */
 	struct core_ofd *ofd;	/* the shared record */
+	int lock_fd;		/* the module's kernel descriptor that carries
+				   the program's locks (defuse_ops.lock_fd), or
+				   -1; the module's, not closed by the core */
 };
+
+/* Does module m's ops table (built against an older module.h) have op? */
+#define CORE_HAS_OP(m, op)						\
+	((m)->mod->ops_size >= offsetof(struct defuse_ops, op) +	\
+	 sizeof(((struct defuse_ops *)0)->op) && (m)->ops->op)
 
 #define CORE_FD_MAX 65536
 extern struct core_fd **core_fds HIDDEN;
 extern int core_nfds HIDDEN;		/* entries in use */
 
-/* The entry of descriptor fd, or NULL (any number, even a bad one). */
+/*
+ * The entry of descriptor fd, or NULL (any number, even a bad one), without
+ * a reference: a peek, for routing.  The entry may be closed and recycled
+ * by another thread meanwhile (its memory stays valid); a call that uses
+ * it takes a reference with core_fd_acquire.
+ */
 static inline struct core_fd *core_fd_get(long fd)
 {
 	return fd >= 0 && fd < CORE_FD_MAX ? core_fds[fd] : NULL;
@@ -106,15 +121,34 @@ int core_is_path_call(long nr) HIDDEN;
 long core_fd_link(const char *p, const char **rest) HIDDEN;	/* the core may want this call */
 void core_route_init(void) HIDDEN;
 
-/* fdtable.c: the descriptor table. */
+/* fdtable.c: the descriptor table (thread-safe, no lock, no malloc). */
 void core_fd_remember(long fd, int mount, const char *path, struct core_open *open);
 void core_fd_forget(long fd);
 void core_fd_copy(long from, long to);
+/* The entry of fd with a reference held, or NULL; give it back with
+   core_fd_release. */
+struct core_fd *core_fd_acquire(long fd) HIDDEN;
+void core_fd_release(struct core_fd *f) HIDDEN;
+void core_open_get(struct core_open *o) HIDDEN;
+void core_open_put(struct core_open *o) HIDDEN;
+/* Type-stable memory, async-signal-safe: objects of up to PATH_MAX and a
+   bit, never unmapped; free with the size they were allocated with. */
+void *core_pool_alloc(size_t n) HIDDEN;
+void core_pool_free(void *p, size_t n) HIDDEN;
 
 /* emulated.c: emulated files (module-served I/O behind a placeholder). */
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh);
 long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f);
 void core_emulated_adopt_all(void);
+/* An fd unknown to the table that may be a placeholder received by
+   SCM_RIGHTS or pidfd_getfd: adopt it.  1 if it now is an emulated fd. */
+int core_emulated_adopt_fd(long fd) HIDDEN;
+/* A descriptor of description o is being closed (record locks go). */
+void core_emulated_closing(const struct core_open *o) HIDDEN;
+
+/* fdtable.c: in a forked child, before the program runs again: each
+   module's after_fork_child hook. */
+long core_after_fork_child(void *unused) HIDDEN;
 
 /* vfs.c: serves a routed call (through defuse_call_xsaved). */
 long core_handle(void *sc) HIDDEN;

@@ -20,8 +20,20 @@
  * (core_emulated_adopt_all).  A file renamed or removed meanwhile cannot be
  * reopened: its descriptor then fails with EBADF.
  *
- * Not yet: mmap (paging), record and flock locks, SCM_RIGHTS and
- * pidfd_getfd adoption (issue 4): those calls give EOPNOTSUPP or ENODEV.
+ * Threads: every call holds a reference to its descriptor's entry, and so
+ * to the description (fdtable.c), for as long as it runs.  Signals: a
+ * handler never runs while this code does (signals.c defers it), so the
+ * futex lock and the pools are never re-entered from the same thread.
+ *
+ * Locks (record, OFD, flock) are the kernel's: a module that has a kernel
+ * file behind each open file gives it to the core (defuse_ops.lock_fd), and
+ * the program's locks are taken on it (docs/core.md, "Locks").
+ *
+ * Received placeholders (SCM_RIGHTS, pidfd_getfd) are adopted on first use
+ * (core_emulated_adopt_fd).
+ *
+ * Not yet: MAP_SHARED mappings (paging); locks of a module without lock_fd
+ * (EOPNOTSUPP).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +48,7 @@
 #include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include "common/sys.h"
 #include "core/core.h"
 
@@ -82,16 +95,31 @@ static void ofd_unlock(struct core_ofd *o)
 
 /* ---- open ------------------------------------------------------------- */
 
+/* This process's side of a description (no reference yet). */
+static struct core_open *new_open(int mount, uint64_t fh, struct core_ofd *ofd)
+{
+	const struct core_mount *m = &core_mounts[mount];
+	struct core_open *open = core_pool_alloc(sizeof(*open));
+
+	if (!open)
+		return NULL;
+	open->mount = mount;
+	open->fh = fh;
+	open->ofd = ofd;
+	open->lock_fd = -1;
+	if (!(ofd->flags & O_PATH) && CORE_HAS_OP(m, lock_fd))
+		open->lock_fd = m->ops->lock_fd(m->priv, fh);
+	return open;
+}
+
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 {
 	const struct core_mount *m = &core_mounts[mount];
-	struct core_open *open = malloc(sizeof(*open));
+	struct core_open *open = NULL;
 	struct core_ofd *ofd = MAP_FAILED;
 	char link[64];
 	long mfd = -1, ph = -ENOMEM;
 
-	if (!open)
-		goto fail;
 	mfd = sys2(SYS_memfd_create, "defuse-ofd", MFD_CLOEXEC);
 	if (mfd < 0 || (ph = sys2(SYS_ftruncate, mfd, 4096)) < 0)
 		goto fail;
@@ -129,11 +157,17 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	}
 	sys1(SYS_close, ph);
 	ph = mfd;
-	open->refs = 0;
-	open->mount = mount;
-	open->fh = fh;
-	open->ofd = ofd;
+	if (!(open = new_open(mount, fh, ofd))) {
+		ph = -ENOMEM;
+		goto fail;
+	}
 	core_fd_remember(ph, mount, path, open);
+	if (!core_fd_get(ph)) {
+		core_open_get(open);	/* out of memory: release it all */
+		core_open_put(open);
+		sys1(SYS_close, ph);
+		return -ENOMEM;
+	}
 	return ph;
 fail:
 	if (m->ops->release)
@@ -142,7 +176,6 @@ fail:
 		sys2(SYS_munmap, ofd, 4096);
 	if (mfd >= 0)
 		sys1(SYS_close, mfd);
-	free(open);
 	return ph < 0 ? ph : -ENOMEM;
 }
 
@@ -176,16 +209,12 @@ static void adopt(int fd)
 		sys1(SYS_close, o.kernel_fd);
 		goto drop;
 	}
-	open = malloc(sizeof(*open));
+	open = new_open(ofd->mount, o.fh, ofd);
 	if (!open) {
 		if (m->ops->release)
 			m->ops->release(m->priv, o.fh);
 		goto drop;
 	}
-	open->refs = 0;
-	open->mount = ofd->mount;
-	open->fh = o.fh;
-	open->ofd = ofd;
 	core_fd_remember(fd, ofd->mount, ofd->path, open);
 	return;
 drop:
@@ -221,6 +250,30 @@ void core_emulated_adopt_all(void)
 		}
 	}
 	sys1(SYS_close, dir);
+}
+
+/*
+ * A descriptor the table does not know, that the kernel refused (EBADF): a
+ * placeholder that arrived by SCM_RIGHTS or pidfd_getfd is adopted as an
+ * inherited one is; the record, and so the offset, is the sender's.
+ */
+int core_emulated_adopt_fd(long fd)
+{
+	char link[64], target[64];
+	long len;
+
+	if (fd < 0 || fd >= CORE_FD_MAX || core_fd_get(fd) || defuse_fd_is_reserved(fd) ||
+	    defuse_self.vfork_child)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
+	len = sys3(SYS_readlink, link, target, sizeof(target) - 1);
+	if (len <= 0)
+		return 0;
+	target[len] = 0;
+	if (strncmp(target, "/memfd:defuse-ofd", 17))
+		return 0;
+	adopt(fd);
+	return core_fd_emulated(fd) != NULL;
 }
 
 /* ---- data ------------------------------------------------------------- */
@@ -416,14 +469,12 @@ static int fill_dirent(void *ctx, const char *name, uint64_t ino, unsigned char 
 static long do_getdents(struct core_fd *f, void *ubuf, size_t count)
 {
 	struct core_ofd *o = f->open->ofd;
-	struct dents d = { .cap = count > 65536 ? 65536 : count };
+	char buf[8192];		/* no malloc: a signal handler may be here */
+	struct dents d = { .buf = buf, .cap = count > sizeof(buf) ? sizeof(buf) : count };
 	long r;
 
 	if (!OPS(f)->readdir)
 		return -ENOTDIR;
-	d.buf = malloc(d.cap ? d.cap : 1);
-	if (!d.buf)
-		return -ENOMEM;
 	ofd_lock(o);
 	d.next = o->offset;
 	r = OPS(f)->readdir(PRIV(f), f->open->fh, o->offset, fill_dirent, &d);
@@ -436,7 +487,6 @@ static long do_getdents(struct core_fd *f, void *ubuf, size_t count)
 		r = d.len;
 	}
 	ofd_unlock(o);
-	free(d.buf);
 	return r;
 }
 
@@ -513,6 +563,79 @@ static long do_mmap_private(const struct defuse_syscall *sc, struct core_fd *f)
 	return p;
 }
 
+/* ---- locks -------------------------------------------------------------- */
+
+/*
+ * Set once this process took a record (POSIX) lock on an emulated file;
+ * from then on every close of an emulated descriptor drops the process's
+ * record locks on its file, as closing any descriptor of a file does.
+ */
+int core_posix_locked;
+
+/* A blocking wait for a lock: a signal may interrupt it (EINTR, or a
+   restart under SA_RESTART), as the kernel's own wait. */
+static long lock_wait(long nr, long fd, long cmd, void *arg)
+{
+	long r;
+
+	defuse_sig_interruptible(1);
+	r = sys3(nr, fd, cmd, arg);
+	defuse_sig_interruptible(0);
+	return r;
+}
+
+static long do_lock(const struct defuse_syscall *sc, struct core_fd *f)
+{
+	int cmd = sc->a[1], lfd = f->open->lock_fd;
+	int getlk = cmd == F_GETLK || cmd == F_OFD_GETLK;
+	int wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+	struct flock fl;
+	long r;
+
+	if (f->open->ofd->flags & O_PATH)
+		return -EBADF;
+	if (lfd < 0)
+		return -EOPNOTSUPP;
+	if (defuse_copy_in(&fl, (void *)sc->a[2], sizeof(fl)))
+		return -EFAULT;
+	if (fl.l_whence == SEEK_CUR) {
+		/* The lock's descriptor has its own offset: make it absolute. */
+		int64_t at = __atomic_load_n(&f->open->ofd->offset, __ATOMIC_RELAXED);
+
+		if (__builtin_add_overflow(fl.l_start, at, &fl.l_start))
+			return -EOVERFLOW;
+		fl.l_whence = SEEK_SET;
+	}
+	r = wait ? lock_wait(SYS_fcntl, lfd, cmd, &fl) : sys3(SYS_fcntl, lfd, cmd, &fl);
+	if (r == 0 && getlk)
+		return core_copy_out((void *)sc->a[2], &fl, sizeof(fl));
+	if (r == 0 && (cmd == F_SETLK || cmd == F_SETLKW) && fl.l_type != F_UNLCK)
+		__atomic_store_n(&core_posix_locked, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+static long do_flock(const struct core_fd *f, int op)
+{
+	int lfd = f->open->lock_fd;
+
+	if (f->open->ofd->flags & O_PATH)
+		return -EBADF;
+	if (lfd < 0)
+		return -EOPNOTSUPP;
+	if (!(op & LOCK_NB) && (op & ~LOCK_NB) != LOCK_UN)
+		return lock_wait(SYS_flock, lfd, op, NULL);
+	return sys2(SYS_flock, lfd, op);
+}
+
+/* Closing a descriptor of a file drops the process's record locks on it. */
+void core_emulated_closing(const struct core_open *o)
+{
+	struct flock all = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+	if (o && o->lock_fd >= 0 && __atomic_load_n(&core_posix_locked, __ATOMIC_RELAXED))
+		sys3(SYS_fcntl, o->lock_fd, F_SETLK, &all);
+}
+
 static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
 {
 	struct core_ofd *o = f->open->ofd;
@@ -537,13 +660,42 @@ static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
 		if (r >= 0)
 			core_fd_copy(sc->a[0], r);
 		return r;
+	case F_GETLK:
+	case F_SETLK:
+	case F_SETLKW:
+	case F_OFD_GETLK:
+	case F_OFD_SETLK:
+	case F_OFD_SETLKW:
+		return do_lock(sc, f);
 	}
 	if (defuse_g.debug)
 		defuse_log("fcntl command not supported on emulated files", NULL, NULL);
 	return -EOPNOTSUPP;
 }
 
-long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
+static long call(const struct defuse_syscall *sc, struct core_fd *f);
+
+/*
+ * The caller found f by a peek; the call holds its own reference for as
+ * long as it runs.  If the descriptor was closed meanwhile, the kernel
+ * answers (EBADF, or the file that took the number since).
+ */
+long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *hint)
+{
+	struct core_fd *f = core_fd_acquire(sc->nr == SYS_mmap ? sc->a[4] : sc->a[0]);
+	long r;
+
+	(void)hint;
+	if (!f || !f->open) {
+		core_fd_release(f);
+		return defuse_forward(sc);
+	}
+	r = call(sc, f);
+	core_fd_release(f);
+	return r;
+}
+
+static long call(const struct defuse_syscall *sc, struct core_fd *f)
 {
 	const struct defuse_ops *ops = OPS(f);
 	void *priv = PRIV(f);
@@ -614,6 +766,8 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 		return 0;	/* advice */
 	case SYS_fcntl:
 		return do_fcntl(sc, f);
+	case SYS_flock:
+		return do_flock(f, sc->a[1]);
 	case SYS_mmap:
 		return do_mmap_private(sc, f);
 	case SYS_ioctl:

@@ -4,45 +4,208 @@
  * right across close, dup*, fcntl(F_DUPFD*) and close_range (vfs.c); a
  * forked child has its own copy, as it has its own kernel table.
  *
+ * Threads.  Any number of threads open, close, dup, read and write at once,
+ * so the table takes no lock:
+ *   - a slot changes by one atomic exchange (install, remove);
+ *   - an entry is reference-counted: the slot holds one reference, every
+ *     call using it another (core_fd_acquire / core_fd_release), so a close
+ *     racing a read frees the entry only when the read is done: the read
+ *     completes, or, if it came after the close, misses the slot and goes
+ *     to the kernel, which says EBADF, as for a kernel file;
+ *   - entries and descriptions come from type-stable pools (never unmapped,
+ *     recycled through lock-free free lists): the hot routing code peeks at
+ *     slots without a reference (core_fd_get), and a stale peek reads a
+ *     valid, at worst recycled, object, never unmapped memory.
+ * No malloc either: a signal handler may open or close in the middle of the
+ * program's own malloc (signals.c defers signals that arrive while DEFUSE
+ * itself runs, so DEFUSE's own state is never re-entered).
+ *
  * A vfork child shares this memory with its suspended parent but has a
  * table of its own in the kernel: its changes must not touch ours, so they
  * are skipped (the child execs or exits soon; defuse_self.vfork_child).
  */
-#include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "common/sys.h"
 #include "core/core.h"
+
+/* ---- pools ------------------------------------------------------------ */
+
+/*
+ * Size classes; objects never leave their class, so a stale pointer always
+ * points at an object of its type.  The free list head is a pointer with a
+ * 16-bit tag in its top bits (user addresses fit in 47), against ABA.
+ */
+#define NCLASS 4
+static const size_t class_size[NCLASS] = {
+	64, 256, 1024, sizeof(struct core_fd) + PATH_MAX,
+};
+
+struct free_obj {
+	struct free_obj *next;
+};
+
+static uint64_t free_head[NCLASS];
+
+#define TAG_SHIFT 48
+#define PTR_MASK ((1ULL << TAG_SHIFT) - 1)
+
+static void pool_push(int c, void *p)
+{
+	struct free_obj *o = p;
+	uint64_t h = __atomic_load_n(&free_head[c], __ATOMIC_RELAXED), n;
+
+	do {
+		o->next = (struct free_obj *)(h & PTR_MASK);
+		n = (uint64_t)(uintptr_t)o | ((h >> TAG_SHIFT) + 1) << TAG_SHIFT;
+	} while (!__atomic_compare_exchange_n(&free_head[c], &h, n, 1, __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+}
+
+static void *pool_pop(int c)
+{
+	uint64_t h = __atomic_load_n(&free_head[c], __ATOMIC_ACQUIRE), n;
+	struct free_obj *o;
+
+	do {
+		o = (struct free_obj *)(h & PTR_MASK);
+		if (!o)
+			return NULL;
+		/* o may be popped and reused meanwhile: its memory stays mapped,
+		   and the tag makes the exchange fail. */
+		n = (uint64_t)(uintptr_t)__atomic_load_n(&o->next, __ATOMIC_RELAXED) |
+		    ((h >> TAG_SHIFT) + 1) << TAG_SHIFT;
+	} while (!__atomic_compare_exchange_n(&free_head[c], &h, n, 1, __ATOMIC_ACQUIRE,
+					      __ATOMIC_ACQUIRE));
+	return o;
+}
+
+static int class_of(size_t n)
+{
+	for (int c = 0; c < NCLASS; c++)
+		if (n <= class_size[c])
+			return c;
+	return -1;
+}
+
+/* A zeroed object of at least n bytes, or NULL. */
+void *core_pool_alloc(size_t n)
+{
+	int c = class_of(n);
+	size_t sz, chunk;
+	char *p;
+	void *o;
+
+	if (c < 0)
+		return NULL;
+	while (!(o = pool_pop(c))) {
+		/* A new chunk, carved into the free list; rare. */
+		sz = (class_size[c] + 15) & ~15UL;
+		chunk = sz * 32 < 65536 ? 65536 : (sz * 32 + 4095) & ~4095UL;
+		p = (char *)sys6(SYS_mmap, 0, chunk, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (sys_failed((long)p))
+			return NULL;
+		for (size_t off = 0; off + sz <= chunk; off += sz)
+			pool_push(c, p + off);
+	}
+	memset(o, 0, class_size[c]);
+	return o;
+}
+
+void core_pool_free(void *p, size_t n)
+{
+	if (p)
+		pool_push(class_of(n), p);
+}
+
+/* ---- entries ------------------------------------------------------------ */
 
 static int shared_with_parent(void)
 {
 	return defuse_self.vfork_child;
 }
 
+static size_t entry_size(const struct core_fd *f)
+{
+	return sizeof(*f) + strlen(f->path) + 1;
+}
+
+void core_open_get(struct core_open *o)
+{
+	__atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
+}
+
 /* Drops one reference; the last one releases the module's handle. */
-static void open_put(struct core_open *o)
+void core_open_put(struct core_open *o)
 {
 	const struct core_mount *m;
 
-	if (!o || --o->refs > 0)
+	if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	m = &core_mounts[o->mount];
+	if (o->lock_fd >= 0)
+		defuse_fd_release(o->lock_fd);
 	if (m->ops->release)
 		m->ops->release(m->priv, o->fh);
 	sys2(SYS_munmap, o->ofd, 4096);
-	free(o);
+	core_pool_free(o, sizeof(*o));
+}
+
+void core_fd_release(struct core_fd *f)
+{
+	if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	core_open_put(f->open);
+	core_pool_free(f, entry_size(f));
+}
+
+struct core_fd *core_fd_acquire(long fd)
+{
+	struct core_fd *f;
+	int r;
+
+	if (fd < 0 || fd >= CORE_FD_MAX || !core_fds)
+		return NULL;
+	for (;;) {
+		f = __atomic_load_n(&core_fds[fd], __ATOMIC_ACQUIRE);
+		if (!f)
+			return NULL;
+		r = __atomic_load_n(&f->refs, __ATOMIC_RELAXED);
+		/* 0: being freed (already out of its slot); else take one only
+		   while it is alive, then make sure it is still this slot's. */
+		while (r > 0 && !__atomic_compare_exchange_n(&f->refs, &r, r + 1, 1,
+							     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			;
+		if (r <= 0)
+			continue;
+		if (__atomic_load_n(&core_fds[fd], __ATOMIC_ACQUIRE) == f)
+			return f;
+		core_fd_release(f);
+	}
+}
+
+/* Puts f (holding one reference for the slot) in slot fd. */
+static void install(long fd, struct core_fd *f)
+{
+	struct core_fd *old = __atomic_exchange_n(&core_fds[fd], f, __ATOMIC_ACQ_REL);
+
+	if (old && old->open)
+		core_emulated_closing(old->open);
+	if (f && !old)
+		__atomic_add_fetch(&core_nfds, 1, __ATOMIC_RELAXED);
+	else if (!f && old)
+		__atomic_sub_fetch(&core_nfds, 1, __ATOMIC_RELAXED);
+	core_fd_release(old);
 }
 
 void core_fd_forget(long fd)
 {
-	struct core_fd *f;
-
-	if (!(f = core_fd_get(fd)) || shared_with_parent())
+	if (fd < 0 || fd >= CORE_FD_MAX || shared_with_parent() ||
+	    !__atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED))
 		return;
-	core_fds[fd] = NULL;
-	core_nfds--;
-	open_put(f->open);
-	free(f);
+	install(fd, NULL);
 }
 
 void core_fd_remember(long fd, int mount, const char *path, struct core_open *open)
@@ -52,30 +215,55 @@ void core_fd_remember(long fd, int mount, const char *path, struct core_open *op
 
 	if (fd < 0 || fd >= CORE_FD_MAX || shared_with_parent())
 		return;
-	f = malloc(sizeof(*f) + n);
-	if (open)
-		open->refs++;
-	core_fd_forget(fd);
+	if (n > PATH_MAX)
+		n = PATH_MAX;
+	f = core_pool_alloc(sizeof(*f) + n);
 	if (!f) {
-		open_put(open);
+		/* Out of memory: the descriptor is left to the kernel. */
+		core_fd_forget(fd);
 		return;
 	}
+	if (open)
+		core_open_get(open);
+	f->refs = 1;
 	f->mount = mount;
 	f->open = open;
-	memcpy(f->path, path, n);
-	core_fds[fd] = f;
-	core_nfds++;
+	memcpy(f->path, path, n - 1);
+	f->path[n - 1] = 0;
+	install(fd, f);
 }
 
 void core_fd_copy(long from, long to)
 {
 	struct core_fd *f;
 
-	if (from == to)
+	if (from == to || shared_with_parent())
 		return;
-	f = core_fd_get(from);
+	f = core_fd_acquire(from);
 	if (f)
 		core_fd_remember(to, f->mount, f->path, f->open);
 	else
 		core_fd_forget(to);
+	core_fd_release(f);
+}
+
+/* ---- fork ------------------------------------------------------------- */
+
+/*
+ * The child has the parent's table, entries and descriptions (its kernel
+ * table is a copy too, and the records are shared pages): nothing to
+ * redo.  References other threads of the parent held are lost with them
+ * (those entries are never freed here: a small leak, no harm).  Modules
+ * get their hook.
+ */
+long core_after_fork_child(void *unused)
+{
+	(void)unused;
+	for (int i = 0; i < core_nmounts; i++) {
+		const struct core_mount *m = &core_mounts[i];
+
+		if (m->ops->after_fork_child)
+			m->ops->after_fork_child(m->priv);
+	}
+	return 0;
 }

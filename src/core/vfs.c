@@ -912,9 +912,10 @@ static long do_fd_call(const struct defuse_syscall *sc)
 
 	switch (sc->nr) {
 	case SYS_close:
-		r = fd_forward(sc);
-		core_fd_forget(sc->a[0]);	/* gone even on EINTR (Linux) */
-		return r;
+		/* Out of the table before the kernel frees the number, which
+		   another thread's open may take at once (fdtable.c). */
+		core_fd_forget(sc->a[0]);
+		return fd_forward(sc);
 	case SYS_dup:
 		r = defuse_forward(sc);
 		if (r >= 0)
