@@ -18,6 +18,8 @@ inherited descriptors (CPU profile).
 3. The same profile of `exec_fds` under `defuse run` with --fds kernel
    descriptors outside the mounts (capture's start-up scan of inherited
    descriptors), by system call.
+4. System calls of whole programs (`strace -f -c`): `grep -r` and `cp -r`
+   over the suite's generated tree, natively and kernel-backed.
 
 The report (Markdown) goes to stdout and to --out (default
 bench/results/profile-DATE.md).  Needs strace and perf; says which is
@@ -35,6 +37,7 @@ import sys
 import tempfile
 
 from benchlib import describe_machine
+import suite  # the generated source tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -66,6 +69,64 @@ def strace_counts(prefix, fsbench, workdir, n, log):
                 counts[PHASES[phase]][name] += 1
     return {p: {k: v / n for k, v in c.items() if v / n >= 0.01}
             for p, c in counts.items()}
+
+
+def total_calls(argv, log):
+    """{syscall: calls} of argv and its children, from strace -f -c."""
+    subprocess.run(['strace', '-f', '-qq', '-c', '-o', log] + argv,
+                   check=True, stdout=subprocess.DEVNULL,
+                   stdin=subprocess.DEVNULL)
+    calls = {}
+    with open(log) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 5 and parts[0][0].isdigit() and \
+                    parts[-1] != 'total':
+                calls[NAMES.get(parts[-1], parts[-1])] = int(parts[3])
+    return calls
+
+
+def program_counts(systems, views, root):
+    """grep -r and cp -r over the suite's generated tree: the system calls
+    of the whole command, natively and kernel-backed."""
+    tarball = os.path.join(root, 'tree.tar')
+    entries = suite.gen_tree(tarball, 48, 64)
+    out = ['## System calls of whole programs (strace -f -c), over the '
+           "suite's tree (%d entries)" % entries, '',
+           '| program | ' + ' | '.join(s for s, _, _ in systems) + ' |',
+           '|---|' + '---|' * len(systems)]
+    for view in views:
+        subprocess.run(['tar', 'xf', tarball, '-C', view], check=True)
+    for label, argv in (
+            ('grep -r', lambda w: ['grep', '-r', '-l', suite.GREP_PATTERN,
+                                   os.path.join(w, 'tree')]),
+            ('cp -r', lambda w: ['cp', '-r', os.path.join(w, 'tree'),
+                                 os.path.join(w, 'copy')])):
+        cells = []
+        for name, prefix, work in systems:
+            c = total_calls(prefix + argv(work), os.path.join(
+                root, 'prog.log'))
+            top = sorted(c.items(), key=lambda x: -x[1])[:7]
+            cells.append('%d: %s' % (sum(c.values()), ', '.join(
+                '%s %d' % kv for kv in top)))
+        out.append('| %s | %s |' % (label, ' | '.join(cells)))
+    out.append('')
+    if shutil.which('perf'):
+        _, prefix, work = systems[1]
+        # Ten greps in one shell: enough samples at 10 kHz.
+        dsos, syms, _ = perf_profile(
+            prefix + ['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do '
+                      'grep -r -l %s "$0" >/dev/null; done'
+                      % suite.GREP_PATTERN, os.path.join(work, 'tree')],
+            os.path.join(root, 'perf-grep.data'))
+        ours = [r for r in syms if r[1] in ('libdefuse.so', 'passthrough.so')]
+        out.append('CPU profile of `grep -r` (10 runs), kernel-backed: ' + ', '.join(
+            '%s %s' % (r[1], r[0]) for r in dsos[:6]))
+        out.append('')
+        out.append('Top DEFUSE symbols: ' + ', '.join(
+            '%s %s' % (' '.join(r[3:]), r[0]) for r in ours[:8]))
+        out.append('')
+    return out
 
 
 def perf_profile(argv, data):
@@ -114,7 +175,7 @@ def main():
             return 2
 
     root = tempfile.mkdtemp(prefix='defuse-profile-', dir=args.scratch)
-    out = ['# Metadata loops: where the time goes, %s' %
+    out = ['# Where the time goes, %s' %
            datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), '',
            '- machine: %s' % describe_machine(),
            '- command: `python3 bench/profile.py %s`' %
@@ -155,6 +216,8 @@ def main():
                 out.append('| %s | %s |' % ('open+close' if ph == 'open'
                                             else ph, ' | '.join(cells)))
             out.append('')
+            out.extend(program_counts(systems[:2], [dirs['native'],
+                                                    dirs['kb-data']], root))
         else:
             out.append('- strace not installed: no system call counts')
         if shutil.which('perf'):
