@@ -29,7 +29,13 @@ struct path_args {
 	signed char dfd1, path1, dfd2, path2;
 };
 
-#define NR_ROUTE 460
+#define NR_ROUTE 467
+
+/* The *xattrat calls (Linux 6.13) are newer than our system call headers. */
+#define SYS_setxattrat_ 463
+#define SYS_getxattrat_ 464
+#define SYS_listxattrat_ 465
+#define SYS_removexattrat_ 466
 static struct path_args args_of[NR_ROUTE];
 static unsigned char kind_of[NR_ROUTE];
 
@@ -62,6 +68,8 @@ void core_route_init(void)
 	P1(SYS_getxattr, 0); P1(SYS_lgetxattr, 0); P1(SYS_setxattr, 0); P1(SYS_lsetxattr, 0);
 	P1(SYS_listxattr, 0); P1(SYS_llistxattr, 0); P1(SYS_removexattr, 0);
 	P1(SYS_lremovexattr, 0);
+	PAT(SYS_setxattrat_, 0, 1); PAT(SYS_getxattrat_, 0, 1);
+	PAT(SYS_listxattrat_, 0, 1); PAT(SYS_removexattrat_, 0, 1);
 	P1(SYS_execve, 0); PAT(SYS_execveat, 0, 1);
 
 	/* Calls on a descriptor that an emulated file must answer. */
@@ -179,8 +187,8 @@ long core_fd_link(const char *p, const char **rest)
 
 static int path_may_hit(long dfd, const char *p)
 {
-	if (!p)
-		return is_mount_fd(dfd);
+	if (!p || p[0] == 0)	/* AT_EMPTY_PATH: the directory itself */
+		return ((int)dfd == AT_FDCWD && core_cwd_mount >= 0) || is_mount_fd(dfd);
 	if (p[0] == '/') {
 		const char *rest;
 		long fd = core_nfds ? core_fd_link(p, &rest) : -1;
@@ -189,8 +197,6 @@ static int path_may_hit(long dfd, const char *p)
 			return 1;
 		return under_a_mount(p) || suspicious_components(p + 1, 0);
 	}
-	if (p[0] == 0)
-		return is_mount_fd(dfd);
 	if (dfd == AT_FDCWD || (int)dfd == AT_FDCWD) {
 		if (core_cwd_mount >= 0)
 			return 1;

@@ -47,6 +47,9 @@ struct loc {
 	int mount;		/* index in core_mounts, or -1: the kernel */
 	int touched;		/* resolution went through a mount */
 	int strict;		/* resolved fully by the core */
+	int mountpoint;		/* a call on a name (follow < 0) names a mount
+				   point: the directory underneath, in the
+				   kernel's file system (path is its path) */
 	char path[PATH_MAX];	/* mount-relative, or absolute for the kernel */
 };
 
@@ -102,6 +105,39 @@ static void pop(char *buf)
 	*s = 0;
 }
 
+/*
+ * Calls on a name (unlink, rmdir, mkdir, rename, link's new name...) look up
+ * only the directory part; the last component's kind decides before the
+ * name is ever looked at, as in the kernel.
+ */
+enum { LAST_NORM, LAST_DOT, LAST_DOTDOT, LAST_ROOT };
+
+/* The kind of path's last component; dir gets the part before it ("." if
+   none); *trailing: a slash after it. */
+static int split_last(const char *path, char dir[PATH_MAX], int *trailing)
+{
+	size_t len = strnlen(path, PATH_MAX), e = len, b;
+
+	while (e > 0 && path[e - 1] == '/')
+		e--;
+	*trailing = e < len;
+	if (e == 0) {
+		strcpy(dir, "/");
+		return len ? LAST_ROOT : LAST_NORM;	/* "" is ENOENT later */
+	}
+	for (b = e; b > 0 && path[b - 1] != '/'; b--)
+		;
+	if (b == 0 || len == PATH_MAX) {
+		strcpy(dir, ".");
+	} else {
+		memcpy(dir, path, b);
+		dir[b] = 0;
+	}
+	if (is_dot(path + b, e - b))
+		return LAST_DOT;
+	return is_dotdot(path + b, e - b) ? LAST_DOTDOT : LAST_NORM;
+}
+
 static int mount_at(const char *kpath)
 {
 	for (int i = 0; i < core_nmounts; i++)
@@ -115,6 +151,25 @@ static long getattr(int m, const char *path, struct stat *st, int flags)
 	const struct core_mount *mt = &core_mounts[m];
 
 	return mt->ops->getattr ? mt->ops->getattr(mt->priv, path, st, flags) : -ENOSYS;
+}
+
+/* A mount descriptor a relative path starts from: is it a directory? */
+static int start_is_dir(long dfd)
+{
+	struct core_fd *f = core_fd_get(dfd);
+	const struct defuse_ops *ops = core_mounts[f->mount].ops;
+	struct stat st;
+	long r;
+
+	if (!f->open)
+		r = sys2(SYS_fstat, dfd, &st);	/* the kernel-backed file itself */
+	else if (ops->fgetattr)
+		r = ops->fgetattr(core_mounts[f->mount].priv, f->open->fh, &st);
+	else
+		r = getattr(f->mount, f->path, &st, 0);
+	if (r < 0)
+		return r;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 /* The starting directory of a relative path. */
@@ -202,7 +257,7 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 {
 	char rest[2 * PATH_MAX], tmp[PATH_MAX];
 	size_t plen;
-	int links = 0, r, trailing;
+	int links = 0, r, trailing, check_start;
 
 	if (!upath)
 		return -EFAULT;
@@ -210,6 +265,11 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 	l->mount = -1;
 	l->touched = 0;
 	l->strict = strict;
+	l->mountpoint = 0;
+	/* The kernel wants a directory to start from: a descriptor of a file
+	   fails any non-empty path with ENOTDIR.  Inside a mount the lookups
+	   find that out, except for a path that starts with "." or "..". */
+	check_start = upath[0] && upath[0] != '/' && (int)dfd != AT_FDCWD && core_fd_get(dfd);
 	if (plen == PATH_MAX)
 		return -ENAMETOOLONG;
 	if (plen == 0)
@@ -254,6 +314,11 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 		while (*p == '/')
 			p++;
 		last = !*p;
+		if (check_start) {
+			check_start = 0;
+			if ((is_dot(c, n) || is_dotdot(c, n)) && (r = start_is_dir(dfd)) < 0)
+				return r;
+		}
 		if (is_dot(c, n))
 			continue;
 
@@ -265,6 +330,13 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 			if ((r = push(l->path, c, n)) < 0)
 				return r;
 			if ((r = mount_at(l->path)) >= 0) {
+				if (last && follow < 0) {
+					/* rmdir, rename, unlink... of the mount point
+					   itself: a name in the parent's file system. */
+					l->mountpoint = 1;
+					l->touched = 1;
+					continue;
+				}
 				l->mount = r;
 				l->touched = 1;
 				strcpy(l->path, "/");
@@ -336,6 +408,22 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 }
 
 /* ---- helpers --------------------------------------------------------- */
+
+/*
+ * The directory part of a call on a name, which must exist: resolve() lets
+ * a missing last component through for calls that create it.
+ */
+static int resolve_dir(long dfd, const char *dir, struct loc *l)
+{
+	struct stat st;
+	int r = resolve(dfd, dir, 1, 1, l);
+
+	if (r < 0 || l->mount < 0)
+		return r;
+	if ((r = getattr(l->mount, l->path, &st, 0)) < 0)
+		return r;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
 
 /*
  * fchdir: the descriptor's path may have come from a module that resolves
@@ -525,10 +613,44 @@ struct onepath {
 	int dfd_arg, path_arg;	/* dfd_arg -1: AT_FDCWD */
 	int follow;
 	int flags;		/* DEFUSE_NOFOLLOW for the module */
+	const struct defuse_syscall *orig;	/* the program's call, when sc is
+						   its path-only twin (*xattrat) */
 };
+
+/* What goes to the kernel unchanged: the program's own call. */
+#define ORIG(sc, d) ((d)->orig ? (d)->orig : (sc))
 
 static long run_op(const struct defuse_syscall *sc, const struct onepath *d,
 		   struct loc *l);
+
+/*
+ * A call on a name whose last component is ".", ".." or the root: only the
+ * directory part is looked up, then the kernel's answer for such a name.
+ */
+static long not_a_name(const struct defuse_syscall *sc, const struct onepath *d,
+		       long dfd, const char *dir, int type)
+{
+	struct loc l;
+	long r = resolve_dir(dfd, dir, &l);
+
+	if (r < 0)
+		return r;
+	if (!l.touched)
+		return defuse_forward(ORIG(sc, d));
+	if (l.mount < 0) {
+		if ((r = push(l.path, type == LAST_DOT ? "." : "..", type == LAST_DOT ? 1 : 2)) < 0)
+			return r;
+		return kernel_at(sc, d->dfd_arg, d->path_arg, l.path);
+	}
+	switch (d->op) {
+	case OP_RMDIR:
+		return type == LAST_DOT ? -EINVAL : type == LAST_DOTDOT ? -ENOTEMPTY : -EBUSY;
+	case OP_UNLINK:
+		return -EISDIR;
+	default:	/* mkdir, mknod, symlink */
+		return -EEXIST;
+	}
+}
 
 static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 {
@@ -537,6 +659,13 @@ static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 	struct loc l;
 	long r;
 
+	if (d->follow < 0 && upath) {
+		char dir[PATH_MAX];
+		int trailing, type = split_last(upath, dir, &trailing);
+
+		if (type != LAST_NORM)
+			return not_a_name(sc, d, dfd, dir, type);
+	}
 	/* The cwd is kept as a path: chdir needs the kernel's own answer. */
 	r = resolve(dfd, upath, d->follow, d->op == OP_CHDIR, &l);
 	if (r < 0)
@@ -547,13 +676,17 @@ static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 	if (r != -EXDEV_KERNEL)
 		return r;
 kernel:
+	/* Underneath is an empty directory the kernel would remove. */
+	if (l.mountpoint && d->op == OP_RMDIR)
+		return -EBUSY;
 	if (d->op == OP_CHDIR) {
 		r = l.touched ? kernel_at(sc, -1, d->path_arg, l.path) : defuse_forward(sc);
 		if (r == 0)
 			set_cwd(-1, NULL);
 		return r;
 	}
-	return l.touched ? kernel_at(sc, d->dfd_arg, d->path_arg, l.path) : defuse_forward(sc);
+	return l.touched ? kernel_at(sc, d->dfd_arg, d->path_arg, l.path)
+			 : defuse_forward(ORIG(sc, d));
 }
 
 /*
@@ -576,11 +709,34 @@ static long empty_path(const struct defuse_syscall *sc, struct onepath *d)
 		l.mount = core_cwd_mount;
 		snprintf(l.path, sizeof(l.path), "%s", cwd_path);
 	} else {
-		return defuse_forward(sc);
+		return defuse_forward(ORIG(sc, d));
 	}
 	d->follow = 0;
 	d->flags = DEFUSE_NOFOLLOW;
 	return run_op(sc, d, &l);
+}
+
+/*
+ * readlinkat(fd, "") reads the symbolic link fd was opened on (O_PATH |
+ * O_NOFOLLOW); anything else has no link to read: ENOENT.
+ */
+static long readlink_empty(const struct defuse_syscall *sc, const struct onepath *d)
+{
+	long dfd = sc->a[0];
+	struct core_fd *e = (int)dfd == AT_FDCWD ? NULL : core_fd_emulated(dfd);
+	struct loc l = { .touched = 1, .strict = 1 };
+	long r;
+
+	if ((long)sc->a[3] <= 0 && ((int)dfd == AT_FDCWD ? core_cwd_mount >= 0 : e != NULL))
+		return -EINVAL;
+	if ((int)dfd == AT_FDCWD && core_cwd_mount >= 0)
+		return -ENOENT;	/* the cwd is a directory */
+	if (!e)
+		return defuse_forward(sc);	/* a kernel descriptor, maybe kernel-backed */
+	l.mount = e->mount;
+	snprintf(l.path, sizeof(l.path), "%s", e->path);
+	r = run_op(sc, d, &l);
+	return r == -EINVAL ? -ENOENT : r;
 }
 
 static long times_from_user(const struct defuse_syscall *sc, struct timespec ts[2],
@@ -870,37 +1026,166 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 	return -ENOSYS;
 }
 
-/* rename, link and friends: two paths, both in one mount or neither. */
+/* Does the name l leads to exist (not following a last symbolic link)? */
+static long name_exists(const struct loc *l)
+{
+	struct stat st;
+
+	if (l->mount >= 0)
+		return getattr(l->mount, l->path, &st, DEFUSE_NOFOLLOW);
+	return sys4(SYS_newfstatat, AT_FDCWD, l->path, &st, AT_SYMLINK_NOFOLLOW);
+}
+
+/*
+ * linkat(fd, "", ..., AT_EMPTY_PATH) of a kernel-backed file: the kernel
+ * links the very file (also an O_TMPFILE one, which has no name) into a
+ * descriptor of the new name's directory that the module hands out.  A
+ * module that keeps directories to itself gets a link by path.
+ */
+static long link_fd(long fd, const struct loc *a, const struct loc *b)
+{
+	const struct defuse_ops *ops = OPS(b);
+	struct defuse_open o = { 0, -1 };
+	char dir[PATH_MAX];
+	const char *name = strrchr(b->path, '/') + 1;
+	long r;
+
+	memcpy(dir, b->path, name - b->path);
+	dir[name - b->path] = 0;
+	if (!ops->open)
+		return -ENOSYS;
+	r = ops->open(PRIV(b), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o);
+	if (r < 0)
+		return r;
+	if (ops->release)
+		ops->release(PRIV(b), o.fh);
+	if (o.kernel_fd < 0)
+		return ops->link ? ops->link(PRIV(b), a->path, b->path) : -ENOSYS;
+	r = sys5(SYS_linkat, fd, "", o.kernel_fd, name, AT_EMPTY_PATH);
+	sys1(SYS_close, o.kernel_fd);
+	return r;
+}
+
+/* A kernel path for a name that is "." or "..": where the kernel says why. */
+static int kernel_name(struct loc *l, int type)
+{
+	return type == LAST_NORM ? 0 : push(l->path, type == LAST_DOT ? "." : "..",
+					    type == LAST_DOT ? 1 : 2);
+}
+
+/*
+ * rename, link and friends: two paths, both in one mount or neither.  As in
+ * the kernel: the two directories are looked up, then EXDEV, then the kinds
+ * of the names, then the names themselves.  Renaming a mount point, or onto
+ * one, is EBUSY (the directory underneath is the kernel's).
+ */
 static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, int p2,
 		      int follow1, int is_link)
 {
 	long dfd1 = d1 >= 0 ? sc->a[d1] : AT_FDCWD, dfd2 = d2 >= 0 ? sc->a[d2] : AT_FDCWD;
 	const char *u1 = (const char *)sc->a[p1], *u2 = (const char *)sc->a[p2];
+	char dir[PATH_MAX];
 	struct loc a, b;
 	unsigned flags = sc->nr == SYS_renameat2 ? sc->a[4] : 0;
+	int ta = LAST_NORM, tb = LAST_NORM, trail1 = 0, trail2 = 0, empty = 0;
 	long r;
 
-	if ((r = resolve(dfd1, u1, follow1, 1, &a)) < 0)
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
+		return -EINVAL;
+	if ((flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+
+	if (is_link && (sc->a[4] & AT_EMPTY_PATH) && u1 && !*u1) {
+		/* The file dfd1 refers to itself. */
+		struct core_fd *f = (int)dfd1 == AT_FDCWD ? NULL : core_fd_get(dfd1);
+
+		empty = 1;
+		a.mount = -1;
+		a.touched = 0;
+		a.mountpoint = 0;
+		if ((int)dfd1 == AT_FDCWD && core_cwd_mount >= 0) {
+			a.mount = core_cwd_mount;
+			strcpy(a.path, cwd_path);
+		} else if (f) {
+			a.mount = f->mount;
+			snprintf(a.path, sizeof(a.path), "%s", f->path);
+		}
+	} else {
+		if (!is_link && u1 && (ta = split_last(u1, dir, &trail1)) != LAST_NORM)
+			r = resolve_dir(dfd1, dir, &a);
+		else
+			r = resolve(dfd1, u1, is_link ? follow1 : -1, 1, &a);
+		if (r < 0)
+			return r;
+	}
+	if (u2 && (tb = split_last(u2, dir, &trail2)) != LAST_NORM)
+		r = resolve_dir(dfd2, dir, &b);
+	else
+		r = resolve(dfd2, u2, -1, 1, &b);
+	if (r < 0)
 		return r;
-	if ((r = resolve(dfd2, u2, 0, 1, &b)) < 0)
-		return r;
+
 	if (a.mount < 0 && b.mount < 0) {
 		struct defuse_syscall k = *sc;
+		struct stat st;
 
 		if (!a.touched && !b.touched)
 			return defuse_forward(sc);
-		if (d1 >= 0)
-			k.a[d1] = AT_FDCWD;
+		if (!is_link && (a.mountpoint || b.mountpoint) && !ta && !tb) {
+			r = sys4(SYS_newfstatat, AT_FDCWD, a.path, &st, AT_SYMLINK_NOFOLLOW);
+			return r < 0 ? r : -EBUSY;
+		}
+		if ((r = kernel_name(&a, ta)) < 0 || (r = kernel_name(&b, tb)) < 0)
+			return r;
+		if (!empty) {
+			if (d1 >= 0)
+				k.a[d1] = AT_FDCWD;
+			k.a[p1] = (long)a.path;
+		}
 		if (d2 >= 0)
 			k.a[d2] = AT_FDCWD;
-		k.a[p1] = (long)a.path;
 		k.a[p2] = (long)b.path;
 		return defuse_forward(&k);
 	}
+	if (is_link) {
+		/* The new name is checked before the two file systems. */
+		if (tb != LAST_NORM || b.mountpoint)
+			return -EEXIST;
+		if (trail2 || a.mount != b.mount) {
+			r = name_exists(&b);
+			if (r == 0)
+				return -EEXIST;
+			if (trail2 || r != -ENOENT)
+				return r;
+		}
+	}
 	if (a.mount != b.mount)
 		return -EXDEV;
-	if (is_link)
+	if (is_link) {
+		struct core_fd *f = empty && (int)dfd1 != AT_FDCWD ? core_fd_get(dfd1) : NULL;
+
+		if (f && !f->open)
+			return link_fd(dfd1, &a, &b);
+		if (f && (f->open->ofd->flags & O_TMPFILE) == O_TMPFILE)
+			/* An emulated O_TMPFILE file has no name the module could
+			   link by (module.h has no link of an open file): the
+			   kernel's answer for a file that cannot be linked. */
+			return -ENOENT;
 		return OPS(&a)->link ? OPS(&a)->link(PRIV(&a), a.path, b.path) : -ENOSYS;
+	}
+	if (ta != LAST_NORM)
+		return -EBUSY;
+	if (tb != LAST_NORM)
+		return (flags & RENAME_NOREPLACE) ? -EEXIST : -EBUSY;
+	if (trail1 || trail2) {
+		/* Trailing slashes are for directories only. */
+		struct stat st;
+
+		if ((r = getattr(a.mount, a.path, &st, DEFUSE_NOFOLLOW)) < 0)
+			return r;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+	}
 	return OPS(&a)->rename ? OPS(&a)->rename(PRIV(&a), a.path, b.path, flags) : -ENOSYS;
 }
 
@@ -978,6 +1263,68 @@ static long open_how_call(const struct defuse_syscall *sc)
 	if (how.resolve)
 		return -EOPNOTSUPP;	/* RESOLVE_* under a mount: not yet */
 	return do_open(sc, sc->a[0], 1, 0, how.flags, how.mode);
+}
+
+/*
+ * setxattrat & co. (Linux 6.13): the same as the path calls, on a dirfd and
+ * with AT_* flags; served as their path-only twin (dirfd in argument 5).
+ */
+#define SYS_setxattrat_ 463
+#define SYS_getxattrat_ 464
+#define SYS_listxattrat_ 465
+#define SYS_removexattrat_ 466
+
+struct xattr_args_v0 {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+
+static long xattrat_call(const struct defuse_syscall *sc)
+{
+	struct defuse_syscall t = { .a = { sc->a[1], sc->a[3], 0, 0, 0, sc->a[0] } };
+	struct onepath d = { .dfd_arg = 5, .path_arg = 0, .orig = sc };
+	unsigned at = sc->a[2];
+	struct xattr_args_v0 x;
+
+	if (at & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	switch (sc->nr) {
+	case SYS_setxattrat_:
+	case SYS_getxattrat_:
+		if ((unsigned long)sc->a[5] < sizeof(x))
+			return -EINVAL;
+		if ((unsigned long)sc->a[5] > 4096)
+			return -E2BIG;
+		if (defuse_copy_in(&x, (void *)sc->a[4], sizeof(x)))
+			return -EFAULT;
+		t.a[2] = x.value;
+		t.a[3] = x.size;
+		if (sc->nr == SYS_setxattrat_) {
+			t.nr = SYS_setxattr;
+			t.a[4] = x.flags;
+			d.op = OP_SETXATTR;
+		} else {
+			if (x.flags)
+				return -EINVAL;
+			t.nr = SYS_getxattr;
+			d.op = OP_GETXATTR;
+		}
+		break;
+	case SYS_listxattrat_:
+		t.nr = SYS_listxattr;
+		t.a[2] = sc->a[4];
+		d.op = OP_LISTXATTR;
+		break;
+	default:
+		t.nr = SYS_removexattr;
+		d.op = OP_REMOVEXATTR;
+	}
+	d.follow = !(at & AT_SYMLINK_NOFOLLOW);
+	d.flags = nofollow(at);
+	if ((at & AT_EMPTY_PATH) && (!sc->a[1] || !*(const char *)sc->a[1]))
+		return empty_path(&t, &d);
+	return one_path(&t, &d);
 }
 
 /* The flags each *at call accepts; others give EINVAL, before the lookup. */
@@ -1089,6 +1436,9 @@ long core_handle(void *arg)
 		return do_open(sc, sc->a[0], 1, 0, sc->a[2], sc->a[3]);
 	case SYS_openat2:
 		return open_how_call(sc);
+	case SYS_setxattrat_: case SYS_getxattrat_: case SYS_listxattrat_:
+	case SYS_removexattrat_:
+		return xattrat_call(sc);
 
 	case SYS_close: case SYS_dup: case SYS_dup2: case SYS_dup3: case SYS_fcntl:
 	case SYS_close_range: case SYS_fchdir: case SYS_getcwd:
@@ -1127,7 +1477,11 @@ long core_handle(void *arg)
 	case SYS_symlink: d.op = OP_SYMLINK; d.path_arg = 1; d.follow = 0; break;
 	case SYS_symlinkat: d.op = OP_SYMLINK; d.dfd_arg = 1; d.path_arg = 2; d.follow = 0; break;
 	case SYS_readlink: d.op = OP_READLINK; d.follow = 0; break;
-	case SYS_readlinkat: d.op = OP_READLINK; d.dfd_arg = 0; d.path_arg = 1; d.follow = 0; break;
+	case SYS_readlinkat:
+		d.op = OP_READLINK; d.dfd_arg = 0; d.path_arg = 1; d.follow = 0;
+		if (sc->a[1] && !*(const char *)sc->a[1])
+			return readlink_empty(sc, &d);
+		break;
 	case SYS_chmod: d.op = OP_CHMOD; break;
 	case SYS_fchmodat: d.op = OP_CHMOD; d.dfd_arg = 0; d.path_arg = 1; break;
 	case SYS_fchmodat2_: d.op = OP_CHMOD; at = 3; break;
