@@ -216,6 +216,9 @@ int core_route(const struct defuse_syscall *sc)
 		if (sc->nr == SYS_chdir && core_cwd_mount >= 0)
 			return 1;
 		a = &args_of[sc->nr];
+		/* RESOLVE_IN_ROOT: even an absolute path starts at the dirfd. */
+		if (sc->nr == SYS_openat2 && is_mount_fd(sc->a[0]))
+			return 1;
 		if (path_may_hit(a->dfd1 >= 0 ? sc->a[a->dfd1] : AT_FDCWD,
 				 (const char *)sc->a[a->path1]))
 			return 1;

@@ -253,11 +253,55 @@ static int hand_over(char *path, const char *rest, int trailing)
  * or never: the call acts on the name itself, as unlink and rmdir (-1).  strict: resolve inside mounts here even if
  * the module could.  Returns 0, or -errno.
  */
+static int resolve_how(long dfd, const char *upath, int follow, int strict, struct loc *l,
+		       unsigned how);
+
 static int resolve(long dfd, const char *upath, int follow, int strict, struct loc *l)
 {
+	return resolve_how(dfd, upath, follow, strict, l, 0);
+}
+
+/*
+ * Back at the start of a scoped lookup (RESOLVE_BENEATH, RESOLVE_IN_ROOT)?
+ * Such a walk never goes above its start, so the path there is the start's
+ * whenever it is in the same place and of the same length.
+ */
+static int at_root(const struct loc *l, int mount, size_t len)
+{
+	return l->mount == mount && strlen(l->path) == len;
+}
+
+/* The starting directory of a relative path, switched into the mount if it
+   is a mount point. */
+static int start_in(long dfd, struct loc *l)
+{
+	int r = start_at(dfd, l);
+
+	if (r < 0)
+		return r;
+	if (l->mount < 0 && (r = mount_at(l->path)) >= 0) {
+		l->mount = r;
+		l->touched = 1;
+		strcpy(l->path, "/");
+	}
+	return 0;
+}
+
+/*
+ * how: openat2's RESOLVE_* flags, for a strict resolution (the kernel part
+ * stays lexical: its symbolic links are the kernel's business):
+ * NO_SYMLINKS: ELOOP at a link to follow; NO_MAGICLINKS: ELOOP at an
+ * emulated file's /proc/self/fd link; NO_XDEV: EXDEV when the walk enters
+ * or leaves a mount; BENEATH: EXDEV for an absolute path or link, or ".."
+ * at the starting directory; IN_ROOT: those stay at the starting directory.
+ */
+static int resolve_how(long dfd, const char *upath, int follow, int strict, struct loc *l,
+		       unsigned how)
+{
 	char rest[2 * PATH_MAX], tmp[PATH_MAX];
-	size_t plen;
-	int links = 0, r, trailing, check_start;
+	size_t plen, rootlen = 0;
+	int links = 0, r, trailing, check_start, rootm = -2;
+	int scoped = how & (RESOLVE_BENEATH | RESOLVE_IN_ROOT);
 
 	if (!upath)
 		return -EFAULT;
@@ -275,11 +319,15 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 	if (plen == 0)
 		return -ENOENT;
 	trailing = upath[plen - 1] == '/';
-	if (upath[0] == '/') {
+	if (upath[0] == '/' && (how & RESOLVE_BENEATH))
+		return -EXDEV;
+	if (upath[0] == '/' && !(how & RESOLVE_IN_ROOT)) {
 		const char *after;
 		struct core_fd *e = core_fd_emulated(core_fd_link(upath, &after));
 
 		strcpy(l->path, "/");
+		if (e && (how & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)))
+			return -ELOOP;
 		if (e) {
 			/* The magic link of an emulated file: the file itself. */
 			l->mount = e->mount;
@@ -288,7 +336,7 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 			upath = after;
 			plen = strlen(after);
 		}
-	} else if ((r = start_at(dfd, l)) < 0) {
+	} else if ((r = start_in(dfd, l)) < 0) {
 		return r;
 	}
 	memcpy(rest, upath, plen + 1);
@@ -296,6 +344,10 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 		l->mount = r;
 		l->touched = 1;
 		strcpy(l->path, "/");
+	}
+	if (scoped) {
+		rootm = l->mount;
+		rootlen = strlen(l->path);
 	}
 
 	for (char *p = rest;;) {
@@ -324,6 +376,11 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 
 		if (l->mount < 0) {
 			if (is_dotdot(c, n)) {
+				if (scoped && at_root(l, rootm, rootlen)) {
+					if (how & RESOLVE_BENEATH)
+						return -EXDEV;
+					continue;
+				}
 				pop(l->path);
 				continue;
 			}
@@ -337,6 +394,8 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 					l->touched = 1;
 					continue;
 				}
+				if (how & RESOLVE_NO_XDEV)
+					return -EXDEV;
 				l->mount = r;
 				l->touched = 1;
 				strcpy(l->path, "/");
@@ -351,7 +410,14 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 			/* Started inside the mount (cwd, dirfd): hand the rest over. */
 			return hand_over(l->path, c, trailing);
 		if (is_dotdot(c, n)) {
+			if (scoped && at_root(l, rootm, rootlen)) {
+				if (how & RESOLVE_BENEATH)
+					return -EXDEV;
+				continue;
+			}
 			if (!strcmp(l->path, "/")) {
+				if (how & RESOLVE_NO_XDEV)
+					return -EXDEV;
 				/* Out of the mount's root, to the mount point's parent. */
 				strcpy(l->path, core_mounts[l->mount].point);
 				l->mount = -1;
@@ -378,7 +444,7 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 			    (!last || follow > 0 || (trailing && follow == 0))) {
 				const struct core_mount *mt = &core_mounts[l->mount];
 
-				if (++links > MAXLINKS)
+				if (++links > MAXLINKS || (how & RESOLVE_NO_SYMLINKS))
 					return -ELOOP;
 				if (!mt->ops->readlink)
 					return -ENOSYS;
@@ -395,6 +461,15 @@ static int resolve(long dfd, const char *upath, int follow, int strict, struct l
 				p = rest;
 				pop(l->path);
 				if (tmp[0] == '/') {
+					if (how & RESOLVE_BENEATH)
+						return -EXDEV;
+					if (how & RESOLVE_IN_ROOT) {
+						if ((r = start_in(dfd, l)) < 0)
+							return r;
+						continue;
+					}
+					if (how & RESOLVE_NO_XDEV)
+						return -EXDEV;
 					l->mount = -1;
 					strcpy(l->path, "/");
 				}
@@ -487,8 +562,13 @@ static int nofollow(int at_flags)
 
 /* ---- the calls --------------------------------------------------------- */
 
-static long do_open(const struct defuse_syscall *sc, long dfd, int pi, int di,
-		    int flags, mode_t mode)
+/*
+ * ksc: the call to give the kernel with a resolved path (openat2: without
+ * the scoping RESOLVE_* flags, which the core has applied); how: those
+ * flags.
+ */
+static long do_open(const struct defuse_syscall *sc, const struct defuse_syscall *ksc,
+		    long dfd, int pi, int di, int flags, mode_t mode, unsigned how)
 {
 	const char *upath = (const char *)sc->a[pi];
 	int follow = !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL));
@@ -497,17 +577,17 @@ static long do_open(const struct defuse_syscall *sc, long dfd, int pi, int di,
 	/* A directory's path is kept for *at calls and fchdir: it must be
 	   the one the kernel would find, without ".." or symbolic links,
 	   which only the core's own resolution gives. */
-	long r = resolve(dfd, upath, follow, (flags & (O_DIRECTORY | O_PATH)) != 0, &l);
+	long r = resolve_how(dfd, upath, follow, (flags & (O_DIRECTORY | O_PATH)) || how, &l, how);
 
 	if (r < 0)
 		return r;
 	if (l.mount < 0)
-		return l.touched ? kernel_at(sc, di, pi, l.path) : defuse_forward(sc);
+		return l.touched ? kernel_at(ksc, di, pi, l.path) : defuse_forward(sc);
 	if (!OPS(&l)->open)
 		return -ENOSYS;
 	WITH_RETRY(r, &l, dfd, upath, follow, OPS(&l)->open(PRIV(&l), l.path, flags, mode, &o));
 	if (r == -EXDEV_KERNEL)
-		return kernel_at(sc, di, pi, l.path);
+		return kernel_at(ksc, di, pi, l.path);
 	if (r < 0)
 		return r;
 	if (o.kernel_fd < 0)
@@ -1252,17 +1332,75 @@ static long do_fd_call(const struct defuse_syscall *sc)
 
 /* ---- entry ------------------------------------------------------------- */
 
+/* open(2)'s flags as the kernel knows them (glibc's O_LARGEFILE is 0). */
+#define KERNEL_O_LARGEFILE 0100000
+#define VALID_OPEN_FLAGS							\
+	(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND |	\
+	 O_NONBLOCK | O_SYNC | O_DSYNC | O_ASYNC | O_DIRECT |		\
+	 KERNEL_O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME |	\
+	 O_CLOEXEC | O_PATH | O_TMPFILE)
+#define VALID_RESOLVE_FLAGS						\
+	(RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS |	\
+	 RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_CACHED)
+
+/*
+ * openat2: struct open_how checked as the kernel does, in its order, before
+ * any lookup; then the RESOLVE_* flags applied by the core's own walk.
+ * RESOLVE_CACHED means nothing in-process: the kernel may fail it with
+ * EAGAIN, and does at once for calls that would create or truncate.
+ */
 static long open_how_call(const struct defuse_syscall *sc)
 {
-	struct open_how how;
+	struct open_how how, kh;
+	struct defuse_syscall k = *sc;
+	size_t size = sc->a[3];
+	uint64_t fl;
 
-	if ((unsigned long)sc->a[3] < sizeof(how))
+	if (size < sizeof(how))
 		return -EINVAL;
+	if (size > 4096)
+		return -E2BIG;
 	if (defuse_copy_in(&how, (void *)sc->a[2], sizeof(how)))
 		return -EFAULT;
-	if (how.resolve)
-		return -EOPNOTSUPP;	/* RESOLVE_* under a mount: not yet */
-	return do_open(sc, sc->a[0], 1, 0, how.flags, how.mode);
+	for (size_t off = sizeof(how); off < size; off += sizeof(uint64_t)) {
+		/* A newer, larger struct: what we do not know must be zero. */
+		uint64_t extra = 0;
+		size_t n = size - off < sizeof(extra) ? size - off : sizeof(extra);
+
+		if (defuse_copy_in(&extra, (const char *)sc->a[2] + off, n))
+			return -EFAULT;
+		if (extra)
+			return -E2BIG;
+	}
+	fl = how.flags;
+	if (fl & ~(uint64_t)VALID_OPEN_FLAGS)
+		return -EINVAL;
+	if (how.resolve & ~(uint64_t)VALID_RESOLVE_FLAGS)
+		return -EINVAL;
+	if ((how.resolve & RESOLVE_BENEATH) && (how.resolve & RESOLVE_IN_ROOT))
+		return -EINVAL;
+	if ((fl & O_CREAT) || (fl & O_TMPFILE) == O_TMPFILE) {
+		if (how.mode & ~(uint64_t)07777)
+			return -EINVAL;
+	} else if (how.mode) {
+		return -EINVAL;
+	}
+	if ((fl & (O_DIRECTORY | O_CREAT)) == (O_DIRECTORY | O_CREAT))
+		return -EINVAL;
+	if (fl & (O_TMPFILE & ~O_DIRECTORY)) {
+		if ((fl & (O_TMPFILE | O_CREAT)) != O_TMPFILE || (fl & O_ACCMODE) == O_RDONLY)
+			return -EINVAL;
+	} else if ((fl & O_PATH) && (fl & ~(uint64_t)(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))) {
+		return -EINVAL;
+	}
+	if ((how.resolve & RESOLVE_CACHED) && (fl & (O_TRUNC | O_CREAT | (O_TMPFILE & ~O_DIRECTORY))))
+		return -EAGAIN;
+	kh = how;
+	kh.resolve &= ~(uint64_t)(RESOLVE_BENEATH | RESOLVE_IN_ROOT);
+	k.a[2] = (long)&kh;
+	k.a[3] = sizeof(kh);
+	return do_open(sc, &k, sc->a[0], 1, 0, (int)fl, how.mode,
+		       how.resolve & ~(uint64_t)RESOLVE_CACHED);
 }
 
 /*
@@ -1429,11 +1567,11 @@ long core_handle(void *arg)
 
 	switch (nr) {
 	case SYS_open:
-		return do_open(sc, AT_FDCWD, 0, -1, sc->a[1], sc->a[2]);
+		return do_open(sc, sc, AT_FDCWD, 0, -1, sc->a[1], sc->a[2], 0);
 	case SYS_creat:
-		return do_open(sc, AT_FDCWD, 0, -1, O_CREAT | O_WRONLY | O_TRUNC, sc->a[1]);
+		return do_open(sc, sc, AT_FDCWD, 0, -1, O_CREAT | O_WRONLY | O_TRUNC, sc->a[1], 0);
 	case SYS_openat:
-		return do_open(sc, sc->a[0], 1, 0, sc->a[2], sc->a[3]);
+		return do_open(sc, sc, sc->a[0], 1, 0, sc->a[2], sc->a[3], 0);
 	case SYS_openat2:
 		return open_how_call(sc);
 	case SYS_setxattrat_: case SYS_getxattrat_: case SYS_listxattrat_:
