@@ -230,6 +230,16 @@ struct defuse_ops {
 	 * module's emulated files fail with EOPNOTSUPP.
 	 */
 	int (*lock_fd)(void *priv, uint64_t fh);
+
+	/**
+	 * An O_APPEND write of an emulated file: writes size bytes at the end
+	 * of the file, atomically with respect to every other write to it
+	 * (other open files, other processes), and sets *end to the offset
+	 * just after the data.  Returns the count.  NULL: the core writes at
+	 * the size fgetattr reports, under the open file's own lock, so two
+	 * open files of one file appending at once can overwrite each other.
+	 */
+	ssize_t (*append)(void *priv, uint64_t fh, const void *buf, size_t size, off_t *end);
 };
 
 /**

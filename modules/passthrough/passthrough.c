@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/fsuid.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -1045,6 +1046,19 @@ static ssize_t pt_write(void *priv, uint64_t fh, const void *buf, size_t size, o
 	return ret(pwrite(fh_fd(fh), buf, size, off));
 }
 
+/* The kernel appends atomically (RWF_APPEND) and moves our offset past it. */
+static ssize_t pt_append(void *priv, uint64_t fh, const void *buf, size_t size, off_t *end)
+{
+	struct iovec iov = { (void *)buf, size };
+	ssize_t n;
+
+	(void)priv;
+	n = pwritev2(fh_fd(fh), &iov, 1, -1, RWF_APPEND);
+	if (n >= 0)
+		*end = lseek(fh_fd(fh), 0, SEEK_CUR);
+	return ret(n);
+}
+
 static int pt_fgetattr(void *priv, uint64_t fh, struct stat *st)
 {
 	(void)priv;
@@ -1204,6 +1218,7 @@ static const struct defuse_ops pt_ops = {
 	.readdir = pt_readdir,
 	.releasedir = pt_releasedir,
 	.lock_fd = pt_lock_fd,
+	.append = pt_append,
 };
 
 EXPORT const struct defuse_module defuse_module_v1 = {

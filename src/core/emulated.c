@@ -332,6 +332,16 @@ static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const 
 	else
 		goto positioned;
 	at = o->offset;
+	if (append && CORE_HAS_OP(&core_mounts[f->open->mount], append)) {
+		/* Atomic at the end, also against other descriptions of the
+		   file (the lock above is this description's only). */
+		off_t end;
+
+		r = ops->append(PRIV(f), f->open->fh, buf, n, &end);
+		if (r > 0 && !off)
+			o->offset = end;
+		goto out;
+	}
 	if (append && (r = file_size(f, &at)) < 0)
 		goto out;
 	r = writing ? ops->write(PRIV(f), f->open->fh, buf, n, at)
