@@ -770,6 +770,54 @@ kernel:
 }
 
 /*
+ * A mount's root is a mount root (STATX_ATTR_MOUNT_ROOT), as a bind mount's
+ * is; the backing directory seldom is.  Known by identity, since a path
+ * handed to a resolving module may reach the root by ".." or a link.
+ * stx_mnt_id stays the backing file system's (docs/core.md).
+ */
+static struct { uint64_t dev, ino; int known; } root_id[CORE_MOUNTS_MAX];
+
+static void mount_root_attr(int m, struct statx *x)
+{
+	x->stx_attributes_mask |= STATX_ATTR_MOUNT_ROOT;
+	if (!__atomic_load_n(&root_id[m].known, __ATOMIC_ACQUIRE)) {
+		struct stat st;
+
+		if (getattr(m, "/", &st, 0) < 0)
+			return;
+		root_id[m].dev = st.st_dev;
+		root_id[m].ino = st.st_ino;
+		__atomic_store_n(&root_id[m].known, 1, __ATOMIC_RELEASE);
+	}
+	if (x->stx_ino == root_id[m].ino &&
+	    makedev(x->stx_dev_major, x->stx_dev_minor) == root_id[m].dev)
+		x->stx_attributes |= STATX_ATTR_MOUNT_ROOT;
+}
+
+/*
+ * statx of an emulated file's descriptor: fgetattr is the truth (the file
+ * may have been renamed or unlinked); the module's statx of its path adds
+ * what struct stat cannot carry when it still finds the same file.
+ */
+static long statx_emulated(const struct defuse_syscall *sc, struct core_fd *e)
+{
+	const struct defuse_ops *ops = OPS_M(e->mount);
+	void *priv = PRIV_M(e->mount);
+	struct stat st;
+	struct statx x;
+	long r = ops->fgetattr ? ops->fgetattr(priv, e->open->fh, &st)
+			       : getattr(e->mount, e->path, &st, DEFUSE_NOFOLLOW);
+
+	if (r < 0)
+		return r;
+	if (!ops->statx || ops->statx(priv, e->path, DEFUSE_NOFOLLOW, sc->a[3], &x) < 0 ||
+	    x.stx_ino != st.st_ino || makedev(x.stx_dev_major, x.stx_dev_minor) != st.st_dev)
+		to_statx(&st, &x);
+	mount_root_attr(e->mount, &x);
+	return core_copy_out((void *)sc->a[4], &x, sizeof(x));
+}
+
+/*
  * AT_EMPTY_PATH with an empty path: the call acts on its dirfd itself.  A
  * kernel descriptor (one outside the mounts, or a kernel-backed file's own)
  * is the kernel's business; an emulated file or a cwd inside a mount is
@@ -782,12 +830,26 @@ static long empty_path(const struct defuse_syscall *sc, struct onepath *d)
 	struct core_fd *e = core_fd_emulated(dfd);
 	struct loc l = { .touched = 1, .strict = 1 };
 
+	if (e && d->op == OP_STATX)
+		return statx_emulated(sc, e);
 	if (e) {
 		l.mount = e->mount;
 		snprintf(l.path, sizeof(l.path), "%s", e->path);
 	} else if ((int)dfd == AT_FDCWD && core_cwd_mount >= 0) {
 		l.mount = core_cwd_mount;
 		snprintf(l.path, sizeof(l.path), "%s", cwd_path);
+	} else if (d->op == OP_STATX && (int)dfd != AT_FDCWD && core_fd_get(dfd)) {
+		/* A kernel-backed descriptor, maybe of the mount's root: the
+		   kernel sees the backing directory, which is no mount root. */
+		struct defuse_syscall k = *sc;
+		struct statx x;
+		long r;
+
+		k.a[4] = (long)&x;
+		if ((r = defuse_forward(&k)) < 0)
+			return r;
+		mount_root_attr(core_fd_get(dfd)->mount, &x);
+		return core_copy_out((void *)sc->a[4], &x, sizeof(x)) < 0 ? -EFAULT : r;
 	} else {
 		return defuse_forward(ORIG(sc, d));
 	}
@@ -969,6 +1031,7 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 		}
 		if (r < 0)
 			return r;
+		mount_root_attr(l->mount, &x);
 		return core_copy_out((void *)sc->a[4], &x, sizeof(x));
 	}
 	case OP_ACCESS: {
@@ -1524,21 +1587,6 @@ long core_handle(void *arg)
 			return core_emulated_call(&f, e);
 		}
 		break;
-	case SYS_statx:
-		if ((sc->a[2] & AT_EMPTY_PATH) && (!sc->a[1] || !*(const char *)sc->a[1]) &&
-		    (e = core_fd_emulated(sc->a[0]))) {
-			struct stat st;
-			struct statx x;
-			long r = OPS_M(e->mount)->fgetattr
-				 ? OPS_M(e->mount)->fgetattr(PRIV_M(e->mount), e->open->fh, &st)
-				 : -ENOSYS;
-
-			if (r < 0)
-				return r;
-			to_statx(&st, &x);
-			return core_copy_out((void *)sc->a[4], &x, sizeof(x));
-		}
-		break;
 	case SYS_utimensat:
 		if (!sc->a[1] && (e = core_fd_emulated(sc->a[0]))) {
 			struct timespec ts[2];
@@ -1660,7 +1708,8 @@ long core_handle(void *arg)
 
 		if (f & ~valid_at_flags(nr))
 			return -EINVAL;
-		if (nr == SYS_statx && ((unsigned)sc->a[3] & STATX__RESERVED))
+		if (nr == SYS_statx && (((unsigned)sc->a[3] & STATX__RESERVED) ||
+					(f & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE))
 			return -EINVAL;
 
 		d.dfd_arg = 0;
