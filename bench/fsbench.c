@@ -24,10 +24,11 @@
  * with the elapsed time beside them (large_write_ms, large_read_ms), ms for
  * the whole set (grow_write_ms, grow_read_ms, mmap_ms).
  * Each timed phase also prints the context switches it caused: PHASE_vcs and
- * PHASE_ivcs (voluntary, involuntary) of this process, and, when the
- * environment names a file-system daemon (FSBENCH_DAEMON_PID=PID), the same
- * for all of that process's threads as PHASE_dvcs and PHASE_divcs (read from
- * /proc between phases, outside the timed part).  PHASE is the time key
+ * PHASE_ivcs (voluntary, involuntary) of this process, and its CPU time
+ * (PHASE_cpu_ms, user + system); when the environment names a file-system
+ * daemon (FSBENCH_DAEMON_PID=PID), the same for all of that process's
+ * threads as PHASE_dvcs, PHASE_divcs and PHASE_dcpu_ms (read from /proc
+ * between phases, outside the timed part; CPU time in clock ticks).  PHASE is the time key
  * without its unit suffix (create, small_write, grow_read, mmap, ...).
  * Small and growing files are written with one write() and read with one
  * read() per file, as the paper measures them; larger requests loop.
@@ -66,6 +67,7 @@ static void die(const char *what, const char *path)
 /* Context switches of this process and of the daemon, taken between phases. */
 struct ctxsw {
     long vcs, ivcs, dvcs, divcs;
+    double cpu_ms, dcpu_ms; /* user + system time */
 };
 
 static long daemon_pid = -1;
@@ -99,27 +101,55 @@ static void daemon_ctxsw(long *v, long *iv)
     closedir(d);
 }
 
+/* The whole daemon's CPU time, exited threads included (/proc/PID/stat
+ * fields 14 and 15, in clock ticks). */
+static double daemon_cpu_ms(void)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", daemon_pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        die("fopen (is FSBENCH_DAEMON_PID alive?)", path);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name may hold spaces and parentheses: skip past the last ')'. */
+    char *p = strrchr(buf, ')');
+    unsigned long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                     &ut, &st) != 2) {
+        fprintf(stderr, "fsbench: cannot parse %s\n", path);
+        exit(1);
+    }
+    return (ut + st) * 1e3 / sysconf(_SC_CLK_TCK);
+}
+
 static struct ctxsw ctx_now(void)
 {
     struct rusage ru;
-    struct ctxsw c = {0, 0, 0, 0};
+    struct ctxsw c = {0, 0, 0, 0, 0, 0};
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         die("getrusage", NULL);
     c.vcs = ru.ru_nvcsw;
     c.ivcs = ru.ru_nivcsw;
-    if (daemon_pid > 0)
+    c.cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+               (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    if (daemon_pid > 0) {
         daemon_ctxsw(&c.dvcs, &c.divcs);
+        c.dcpu_ms = daemon_cpu_ms();
+    }
     return c;
 }
 
 static void ctx_print(const char *phase, struct ctxsw a)
 {
     struct ctxsw b = ctx_now();
-    printf("%s_vcs=%ld\n%s_ivcs=%ld\n", phase, b.vcs - a.vcs, phase,
-           b.ivcs - a.ivcs);
+    printf("%s_vcs=%ld\n%s_ivcs=%ld\n%s_cpu_ms=%.3f\n", phase, b.vcs - a.vcs,
+           phase, b.ivcs - a.ivcs, phase, b.cpu_ms - a.cpu_ms);
     if (daemon_pid > 0)
-        printf("%s_dvcs=%ld\n%s_divcs=%ld\n", phase, b.dvcs - a.dvcs, phase,
-               b.divcs - a.divcs);
+        printf("%s_dvcs=%ld\n%s_divcs=%ld\n%s_dcpu_ms=%.1f\n", phase,
+               b.dvcs - a.dvcs, phase, b.divcs - a.divcs, phase,
+               b.dcpu_ms - a.dcpu_ms);
 }
 
 static char workdir[4096];

@@ -26,7 +26,7 @@ import suite  # noqa: E402  (the sizes and names the suite uses)
 HEADER = ['group', 'workload', 'unit', 'system', 'status', 'runs', 'median',
           'min', 'max', 'values', 'ratio_native', 'ratio_fuse_default',
           'ratio_fuse_tuned', 'app_vcs', 'app_ivcs', 'daemon_vcs',
-          'daemon_ivcs']
+          'daemon_ivcs', 'app_cpu_ms', 'daemon_cpu_ms']
 
 
 def mounts_under(path):
@@ -103,12 +103,20 @@ def check(outdir, problems):
         except ValueError:
             bad('%s: no context switches of the application' % where)
         daemon = r['system'] in suite.FUSE_SYSTEMS and r['group'] != 'exec'
-        if daemon != bool(r['daemon_vcs']):
-            bad('%s: daemon switches %r where %s expected' % (
-                where, r['daemon_vcs'], 'some' if daemon else 'none'))
+        for col in ('daemon_vcs', 'daemon_cpu_ms'):
+            if daemon != bool(r[col]):
+                bad('%s: %s %r where %s expected' % (
+                    where, col, r[col], 'some' if daemon else 'none'))
+        if r['group'] != 'exec':
+            try:
+                if float(r['app_cpu_ms']) < 0:
+                    bad('%s: negative CPU time' % where)
+            except ValueError:
+                bad('%s: no CPU time of the application' % where)
     with open(md_path) as f:
         md = f.read()
     for head in ('## Times', '## Ratios and targets', '## Context switches',
+                 '## CPU time',
                  '## Exec with N inherited descriptors', '- machine: Linux'):
         if head not in md:
             bad('results.md has no "%s"' % head)

@@ -124,7 +124,10 @@ class Row:
         self.key, self.group, self.label, self.unit = key, group, label, unit
         self.targets = targets  # names of DESIGN.md section 5 targets
         self.vals = {}     # system -> [time per run]
-        self.ctx = {}      # system -> [(vcs, ivcs, dvcs, divcs) per run]
+        # system -> [(vcs, ivcs, dvcs, divcs, cpu_ms, dcpu_ms) per run]:
+        # context switches and CPU time (user + system) of the application
+        # and of the FUSE daemon (None where there is none)
+        self.ctx = {}
         self.status = {}   # system -> 'error: ...' or 'n/a: ...'
 
     def add(self, system, value, ctx):
@@ -312,8 +315,20 @@ def find_daemon(mnt):
     return None
 
 
+def daemon_cpu_ms(pid):
+    """The daemon's user + system time, exited threads included."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        raise Failed('FUSE daemon %d is gone' % pid)
+    return (int(fields[11]) + int(fields[12])) * 1e3 / os.sysconf(
+        'SC_CLK_TCK')
+
+
 def daemon_ctx(pid):
-    """(voluntary, involuntary) switches summed over pid's threads."""
+    """(voluntary, involuntary, cpu ms) of pid, switches summed over its
+    threads."""
     v = iv = 0
     base = '/proc/%d/task' % pid
     try:
@@ -330,7 +345,7 @@ def daemon_ctx(pid):
                         iv += int(line.split()[1])
         except OSError:
             pass  # the thread ended meanwhile
-    return v, iv
+    return v, iv, daemon_cpu_ms(pid)
 
 
 def fuse_mount(defuse, system, data, mnt, options, pidfile):
@@ -530,9 +545,10 @@ class Suite:
             for r, (_, tkey, ph) in zip(rows, phases):
                 if tkey not in vals:
                     raise Failed('fsbench printed no %s' % tkey)
-                r.add(sy.name, vals[tkey],
-                      (vals.get(ph + '_vcs'), vals.get(ph + '_ivcs'),
-                       vals.get(ph + '_dvcs'), vals.get(ph + '_divcs')))
+                r.add(sy.name, vals[tkey], tuple(
+                    vals.get(ph + k) for k in ('_vcs', '_ivcs', '_dvcs',
+                                               '_divcs', '_cpu_ms',
+                                               '_dcpu_ms')))
         except Failed as e:
             self.fail(rows, sy, e)
 
@@ -550,7 +566,9 @@ class Suite:
                 check(sy)
             r.add(sy.name, ms, (ru.ru_nvcsw, ru.ru_nivcsw,
                                 d1[0] - d0[0] if d0 else None,
-                                d1[1] - d0[1] if d0 else None))
+                                d1[1] - d0[1] if d0 else None,
+                                (ru.ru_utime + ru.ru_stime) * 1e3,
+                                d1[2] - d0[2] if d0 else None))
         except (Failed, OSError, subprocess.CalledProcessError) as e:
             self.fail([r], sy, e)
         finally:
@@ -709,7 +727,8 @@ class Suite:
                                      env=self.env_for(sy), capture=True)
                     v = keyvals(text)
                     r.add(name, v['exec_us'], (v.get('exec_vcs'),
-                                               v.get('exec_ivcs'), None, None))
+                                               v.get('exec_ivcs'), None, None,
+                                               None, None))
                 except (Failed, KeyError) as e:
                     self.fail([r], sy, e)
 
@@ -775,6 +794,15 @@ def ctx_cell(r, system):
     if dv is not None:
         s += ' + daemon %s/%s' % (cnt(dv), cnt(div))
     return s
+
+
+def cpu_cell(r, system):
+    if r.status.get(system):
+        return r.status[system].split(':')[0]
+    a, d = r.ctx_median(system, 4), r.ctx_median(system, 5)
+    if a is None:
+        return '-'
+    return fmt(a) + ('' if d is None else ' + daemon %s' % fmt(d))
 
 
 def val_cell(r, system):
@@ -882,6 +910,22 @@ def report(suite, args, mode, started, elapsed):
             ctx_cell(r, s) for s in systems), ', '.join(ver)))
 
     out.append('')
+    out.append('## CPU time')
+    out.append('')
+    out.append('User + system time, ms, median per run: of the application '
+               '(as above) + of the FUSE daemon (whole process, in clock '
+               'ticks).  Beside the wall time, it tells working from '
+               'waiting.')
+    out.append('')
+    out.append('| workload | ' + ' | '.join(LABEL[s] for s in systems) + ' |')
+    out.append('|---|' + '---|' * len(systems))
+    for r in rows:
+        if r.group == 'exec':
+            continue
+        out.append('| %s | %s |' % (r.label, ' | '.join(
+            cpu_cell(r, s) for s in systems)))
+
+    out.append('')
     out.append('## Exec with N inherited descriptors (FD stashing)')
     out.append('')
     out.append('us per fork + exec + wait of a program that exits at once, '
@@ -951,7 +995,8 @@ def write_csv(suite, path):
         w.writerow(['group', 'workload', 'unit', 'system', 'status', 'runs',
                     'median', 'min', 'max', 'values', 'ratio_native',
                     'ratio_fuse_default', 'ratio_fuse_tuned', 'app_vcs',
-                    'app_ivcs', 'daemon_vcs', 'daemon_ivcs'])
+                    'app_ivcs', 'daemon_vcs', 'daemon_ivcs', 'app_cpu_ms',
+                    'daemon_cpu_ms'])
         num = lambda v: '' if v is None else '%.6g' % v
         for k in suite.order:
             r = suite.rows[k]
@@ -967,7 +1012,7 @@ def write_csv(suite, path):
                             num(r.ratio(s, 'native')),
                             num(r.ratio(s, 'fuse-default')),
                             num(r.ratio(s, 'fuse-tuned'))]
-                           + [num(r.ctx_median(s, i)) for i in range(4)])
+                           + [num(r.ctx_median(s, i)) for i in range(6)])
 
 
 def plots(suite, outdir):
