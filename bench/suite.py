@@ -1081,13 +1081,12 @@ def plots(suite, outdir):
                                    for s in csys)]
     if esys_plot:
         made.append('exec.png')
-        gp += ['unset logscale y',
-               'set bmargin',
+        gp += ['set bmargin',
                'set rmargin',
                'set style data linespoints',
                'set xtics norotate',
                'set xlabel "inherited descriptors"',
-               'set ylabel "us per fork + exec + wait"',
+               'set ylabel "us per fork + exec + wait (log scale)"',
                'set output "exec.png"',
                'set title "exec with N inherited descriptors"',
                'plot ' + ', '.join('"exec.dat" using 1:%d title "%s"'
