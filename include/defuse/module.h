@@ -27,11 +27,13 @@
  *  - Every operation pointer may be NULL.  The core then falls back as each
  *    operation's comment says, or fails the call with -ENOSYS (-EOPNOTSUPP
  *    for extended attributes and fallocate).
- *  - Operations may be called from any thread, at the same time, also from a
- *    signal handler that interrupted another operation of the same module in
- *    the same thread: a module must be thread-safe and must not hold a lock
- *    across a call that can be interrupted, unless it says otherwise in
- *    struct defuse_module.flags.
+ *  - Operations may be called from any thread, at the same time: a module
+ *    must be thread-safe.  They are never re-entered from a signal handler
+ *    in the same thread: a signal that arrives while DEFUSE or a module runs
+ *    waits until the call returns to the program (docs/core.md, "Process
+ *    lifecycle"), so a module may hold its own locks across its calls.
+ *    For the same reason a blocking operation is not interrupted by
+ *    signals; it should not block indefinitely.
  *  - A module's own system calls (made through libc or raw) go straight to
  *    the kernel: DEFUSE never routes them back into any mount.
  *
@@ -115,7 +117,14 @@ struct defuse_ops {
 	/**
 	 * In the child, right after fork, before the program's code runs: a
 	 * module that owns threads or connections must recreate them here (a
-	 * forked child has only the calling thread).  Open handles stay valid.
+	 * forked child has only the calling thread; locks other threads held
+	 * at the fork stay held).  Called for fork and for clone without
+	 * CLONE_VM, once per mount; not for vfork (the child shares the
+	 * parent's memory until it execs) nor for threads.  Open handles stay
+	 * valid: parent and child share every open file description, so a
+	 * handle's state must live where both see it (a kernel descriptor,
+	 * shared memory).  After exec the new image starts the mounts again
+	 * (init) and reopens inherited emulated files by path.
 	 */
 	void (*after_fork_child)(void *priv);
 

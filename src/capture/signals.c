@@ -61,12 +61,26 @@ static void call_app(int sig, void *si, void *uc)
 		((void (*)(int))act.handler)(sig);
 }
 
+/*
+ * A fault of the interrupted code itself cannot wait: the instruction would
+ * fault again with the signal blocked, and the kernel would kill the
+ * process.  Its handler runs at once, as without DEFUSE.
+ */
+static int synchronous(int sig, const void *si)
+{
+	int code = ((const siginfo_t *)si)->si_code;
+
+	return code > 0 && code != SI_KERNEL &&
+	       (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+		sig == SIGTRAP);
+}
+
 static void wrapper(int sig, void *si, void *uc)
 {
 	struct defuse_thread *self = &defuse_self;
 	char was, intr;
 
-	if (self->in_defuse && !self->sig_interruptible) {
+	if (self->in_defuse && !self->sig_interruptible && !synchronous(sig, si)) {
 		__builtin_memcpy(deferred_info[sig], si, sizeof(deferred_info[sig]));
 		self->sig_deferred |= 1UL << (sig - 1);
 		((ucontext_t *)uc)->uc_sigmask.__val[0] |= 1UL << (sig - 1);
