@@ -212,8 +212,10 @@ int core_route(const struct defuse_syscall *sc)
 
 	switch (kind_of[sc->nr]) {
 	case R_PATH:
-		/* Leaving a mount's cwd must be seen, wherever the new one is. */
-		if (sc->nr == SYS_chdir && core_cwd_mount >= 0)
+		/* Leaving a mount's cwd must be seen, wherever the new one is,
+		   and so must entering one through a kernel symbolic link
+		   (chdir is rare). */
+		if (sc->nr == SYS_chdir)
 			return 1;
 		a = &args_of[sc->nr];
 		/* RESOLVE_IN_ROOT: even an absolute path starts at the dirfd. */

@@ -42,6 +42,9 @@
 
 #define MAXLINKS 40
 
+/* resolve_how: walk the kernel part physically from the start. */
+#define RES_PHYSICAL 0x10000
+
 /* Where a path leads. */
 struct loc {
 	int mount;		/* index in core_mounts, or -1: the kernel */
@@ -136,6 +139,23 @@ static int split_last(const char *path, char dir[PATH_MAX], int *trailing)
 	if (is_dot(path + b, e - b))
 		return LAST_DOT;
 	return is_dotdot(path + b, e - b) ? LAST_DOTDOT : LAST_NORM;
+}
+
+/*
+ * Is kpath a mount point's ancestor?  Mount points are canonical, so such a
+ * directory is no symbolic link: no need to read it.
+ */
+static int on_mount_path(const char *kpath)
+{
+	size_t n = strlen(kpath);
+
+	if (n == 1)
+		return 1;	/* "/" */
+	for (int i = 0; i < core_nmounts; i++)
+		if (core_mounts[i].len > n && !memcmp(core_mounts[i].point, kpath, n) &&
+		    core_mounts[i].point[n] == '/')
+			return 1;
+	return 0;
 }
 
 static int mount_at(const char *kpath)
@@ -300,6 +320,7 @@ static int resolve_how(long dfd, const char *upath, int follow, int strict, stru
 {
 	char rest[2 * PATH_MAX], tmp[PATH_MAX];
 	size_t plen, rootlen = 0;
+	ssize_t tl;
 	int links = 0, r, trailing, check_start, rootm = -2;
 	int scoped = how & (RESOLVE_BENEATH | RESOLVE_IN_ROOT);
 
@@ -386,6 +407,13 @@ static int resolve_how(long dfd, const char *upath, int follow, int strict, stru
 			}
 			if ((r = push(l->path, c, n)) < 0)
 				return r;
+			if ((l->touched || (how & RES_PHYSICAL)) && !on_mount_path(l->path) &&
+			    (!last || follow > 0 || (trailing && follow == 0))) {
+				/* A kernel symbolic link, maybe into a mount. */
+				tl = sys3(SYS_readlink, l->path, tmp, sizeof(tmp) - 1);
+				if (tl >= 0)
+					goto splice;
+			}
 			if ((r = mount_at(l->path)) >= 0) {
 				if (last && follow < 0) {
 					/* rmdir, rename, unlink... of the mount point
@@ -432,7 +460,6 @@ static int resolve_how(long dfd, const char *upath, int follow, int strict, stru
 		if (!last || follow > 0 || trailing) {
 			struct stat st;
 			long g = getattr(l->mount, l->path, &st, DEFUSE_NOFOLLOW);
-			ssize_t tl;
 
 			if (g == -ENOENT && last)
 				break;	/* to be created */
@@ -444,13 +471,14 @@ static int resolve_how(long dfd, const char *upath, int follow, int strict, stru
 			    (!last || follow > 0 || (trailing && follow == 0))) {
 				const struct core_mount *mt = &core_mounts[l->mount];
 
-				if (++links > MAXLINKS || (how & RESOLVE_NO_SYMLINKS))
-					return -ELOOP;
 				if (!mt->ops->readlink)
 					return -ENOSYS;
 				tl = mt->ops->readlink(mt->priv, l->path, tmp, sizeof(tmp) - 1);
 				if (tl < 0)
 					return tl;
+splice:
+				if (++links > MAXLINKS || (how & RESOLVE_NO_SYMLINKS))
+					return -ELOOP;
 				tmp[tl] = 0;
 				if (tl + 1 + strlen(p) + 1 > sizeof(rest))
 					return -ENAMETOOLONG;
@@ -468,7 +496,7 @@ static int resolve_how(long dfd, const char *upath, int follow, int strict, stru
 							return r;
 						continue;
 					}
-					if (how & RESOLVE_NO_XDEV)
+					if ((how & RESOLVE_NO_XDEV) && l->mount >= 0)
 						return -EXDEV;
 					l->mount = -1;
 					strcpy(l->path, "/");
@@ -581,8 +609,15 @@ static long do_open(const struct defuse_syscall *sc, const struct defuse_syscall
 
 	if (r < 0)
 		return r;
-	if (l.mount < 0)
-		return l.touched ? kernel_at(ksc, di, pi, l.path) : defuse_forward(sc);
+	if (l.mount < 0) {
+		r = l.touched ? kernel_at(ksc, di, pi, l.path) : defuse_forward(sc);
+		/* Through a kernel symbolic link into a mount (docs/core.md)? */
+		if ((r != -ENOENT && r != -ENOTDIR) ||
+		    resolve_how(dfd, upath, follow, 1, &l, how | RES_PHYSICAL) < 0 || !l.touched)
+			return r;
+		if (l.mount < 0)
+			return kernel_at(ksc, di, pi, l.path);
+	}
 	if (!OPS(&l)->open)
 		return -ENOSYS;
 	WITH_RETRY(r, &l, dfd, upath, follow, OPS(&l)->open(PRIV(&l), l.path, flags, mode, &o));
@@ -761,12 +796,26 @@ kernel:
 		return -EBUSY;
 	if (d->op == OP_CHDIR) {
 		r = l.touched ? kernel_at(sc, -1, d->path_arg, l.path) : defuse_forward(sc);
-		if (r == 0)
+		if (r == 0) {
+			/* A kernel symbolic link may have led to a mount point:
+			   the kernel's own cwd says. */
 			set_cwd(-1, NULL);
-		return r;
+			core_cwd_init(NULL);
+			return 0;
+		}
+	} else {
+		r = l.touched ? kernel_at(sc, d->dfd_arg, d->path_arg, l.path)
+			      : defuse_forward(ORIG(sc, d));
 	}
-	return l.touched ? kernel_at(sc, d->dfd_arg, d->path_arg, l.path)
-			 : defuse_forward(ORIG(sc, d));
+	/* Through a kernel symbolic link into a mount (docs/core.md)? */
+	if ((r != -ENOENT && r != -ENOTDIR) ||
+	    resolve_how(dfd, upath, d->follow, 1, &l, RES_PHYSICAL) < 0 || !l.touched)
+		return r;
+	if (l.mount >= 0)
+		return run_op(sc, d, &l);
+	if (d->op == OP_CHDIR)
+		return r;	/* a way in and out again: the kernel knew */
+	return kernel_at(sc, d->dfd_arg, d->path_arg, l.path);
 }
 
 /*
@@ -1268,6 +1317,18 @@ static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, i
 	if (r < 0)
 		return r;
 
+	/* A kernel part may hold kernel symbolic links into a mount. */
+	if (a.mount != b.mount || (a.mount < 0 && !a.touched && !b.touched)) {
+		struct loc p;
+
+		if (a.mount < 0 && !a.touched && !empty && ta == LAST_NORM &&
+		    resolve_how(dfd1, u1, is_link ? follow1 : -1, 1, &p, RES_PHYSICAL) == 0 &&
+		    p.touched)
+			a = p;
+		if (b.mount < 0 && !b.touched && tb == LAST_NORM &&
+		    resolve_how(dfd2, u2, -1, 1, &p, RES_PHYSICAL) == 0 && p.touched)
+			b = p;
+	}
 	if (a.mount < 0 && b.mount < 0) {
 		struct defuse_syscall k = *sc;
 		struct stat st;
