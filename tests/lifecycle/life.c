@@ -223,7 +223,15 @@ static int case_dup_exec(void)
 	CHECK(dup2(fd, 7) == 7 && dup2(fd, 9) == 9);
 	close(fd);
 	CHECK(lseek(7, 2, SEEK_SET) == 2);
-	exec_self("-dup-exec", NULL, NULL);
+	{
+		/* fexecve this time: the image by descriptor */
+		char *argv[] = { "life", "-dup-exec", (char *)dir, NULL };
+		int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+		CHECK(self >= 0);
+		fexecve(self, argv, environ);
+		fail("fexecve");
+	}
 	return 1;
 }
 
@@ -788,6 +796,73 @@ static int case_lock(int kind)
 	return 0;
 }
 
+/* Locks between threads of one process, each with its own open file. */
+static int lk_res[3];
+
+static void *lock_thread(void *arg)
+{
+	int kind = (long)arg, fd = open(at("lockme"), O_RDWR);
+
+	CHECK(fd >= 0);
+	lk_res[kind] = lk(kind, fd, F_WRLCK, 0) == 0 ? 0 : errno;
+	close(fd);
+	return NULL;
+}
+
+static int case_lock_threads(void)
+{
+	int fd = mkfile("lockme", "0123456789", 0);
+	pthread_t t;
+
+	for (int kind = POSIX; kind <= FLOCK; kind++) {
+		say("%s held by the main thread: %s\n", kind == POSIX ? "posix" :
+		    kind == OFD ? "ofd" : "flock", res(lk(kind, fd, F_WRLCK, 0)));
+		CHECK(pthread_create(&t, NULL, lock_thread, (void *)(long)kind) == 0);
+		pthread_join(t, NULL);
+		errno = lk_res[kind];
+		say("  another thread's open: %s\n", res(lk_res[kind] ? -1 : 0));
+		lk(kind, fd, F_UNLCK, 0);
+	}
+	return 0;
+}
+
+/*
+ * A record lock survives another open of the file by the same process (only
+ * a close drops it): an OFD lock of another open conflicts with it, and so
+ * does another process.
+ */
+static int case_lock_reopen(void)
+{
+	int fd = mkfile("lockme", "0123456789", 0), again;
+	pid_t pid;
+
+	say("posix lock: %s\n", res(lk(POSIX, fd, F_WRLCK, 0)));
+	again = open(at("lockme"), O_RDWR);
+	CHECK(again >= 0);
+	say("another open's OFD lock: %s\n", res(lk(OFD, again, F_WRLCK, 0)));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int mine = open(at("lockme"), O_RDWR);
+
+		say("another process: %s\n", res(lk(POSIX, mine, F_WRLCK, 0)));
+		_exit(0);
+	}
+	CHECK(reap(pid) == 0);
+	close(again);
+	say("after closing the other open, another process: ");
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int mine = open(at("lockme"), O_RDWR);
+
+		say("%s\n", res(lk(POSIX, mine, F_WRLCK, 0)));
+		_exit(0);
+	}
+	CHECK(reap(pid) == 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *c;
@@ -819,6 +894,8 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "lock-posix")) return case_lock(POSIX);
 	if (!strcmp(c, "lock-ofd")) return case_lock(OFD);
 	if (!strcmp(c, "lock-flock")) return case_lock(FLOCK);
+	if (!strcmp(c, "lock-threads")) return case_lock_threads();
+	if (!strcmp(c, "lock-reopen")) return case_lock_reopen();
 	fprintf(stderr, "life: unknown case '%s'\n", c);
 	return 2;
 }

@@ -63,6 +63,16 @@ SANITIZED_ENV = {
 }
 extra_env = {}
 
+# Known differences: (case, mode) -> why.  Such a run must differ (an
+# expected failure); if it matches the native run, the entry is stale and
+# the case fails, so that it is taken off.
+KNOWN_DIFFERENCES = {
+    ("lock-reopen", "emulated"):
+        "opening a file again drops the process's record locks on it: the "
+        "module's new descriptor moves to DEFUSE's band by dup and close, and "
+        "closing any descriptor of a file drops them (docs/core.md)",
+}
+
 # Cases that cannot run in the sanitized build, and why (meson shows SKIP).
 SANITIZED_SKIP = {
     "spawn": "system() and popen() children abort inside ASan (a report from "
@@ -108,11 +118,18 @@ def one_case(args, case):
                     want_tree, got_tree, "native", mode, lineterm="")))
             if os.listdir(point):
                 bad.append(f"mount point not empty: {os.listdir(point)}")
-            if bad:
+            known = KNOWN_DIFFERENCES.get((case, mode))
+            if bad and known:
+                print(f"{case} [{mode}]: expected failure: {known}\n" + "\n".join(bad))
+            elif bad:
                 ok = False
                 print(f"{case} [{mode}]: " + "\n".join(bad))
                 if err2:
                     print(f"stderr:\n{err2}")
+            elif known:
+                ok = False
+                print(f"{case} [{mode}]: passes now, but is listed as a known "
+                      f"difference in run.py: take it off")
             else:
                 print(f"{case} [{mode}]: ok")
         if ok:
