@@ -28,6 +28,7 @@ enum special_kind {
 	SP_MMAP,
 	SP_PRCTL,
 	SP_NORETURN,
+	SP_FDRECV,
 };
 
 static unsigned char special[NR_SPECIAL];
@@ -55,6 +56,9 @@ void defuse_dispatch_init(void)
 	special[SYS_prctl] = SP_PRCTL;
 	special[SYS_exit] = SP_NORETURN;
 	special[SYS_exit_group] = SP_NORETURN;
+	special[SYS_recvmsg] = SP_FDRECV;
+	special[SYS_recvmmsg] = SP_FDRECV;
+	special[SYS_pidfd_getfd] = SP_FDRECV;
 }
 
 void defuse_note_emulated(long nr)
@@ -134,6 +138,35 @@ static long do_prctl(struct defuse_syscall *sc)
 }
 
 /*
+ * Descriptors that arrive from another process (SCM_RIGHTS, pidfd_getfd)
+ * may be emulated files' placeholders: the core adopts them at once, so
+ * that even calls the kernel would answer for the placeholder itself
+ * (fstat, F_GETFL) see the file.  Only when mounts exist and descriptors
+ * actually arrived.
+ */
+static long adopt_received_cold(void *arg)
+{
+	const long *a = arg;
+
+	core_emulated_adopt_received(a[0], a[1], a[2]);
+	return 0;
+}
+
+static long fd_received(struct defuse_syscall *sc)
+{
+	long r = defuse_forward(sc), args[3] = { sc->nr, r, sc->a[1] };
+
+	if (sys_failed(r) || !core_nmounts)
+		return r;
+	if (sc->nr == SYS_recvmsg && !core_received_rights((const void *)sc->a[1]))
+		return r;
+	if (sc->nr == SYS_recvmmsg && r <= 0)
+		return r;
+	call_cold(adopt_received_cold, args);
+	return r;
+}
+
+/*
  * Handlers may rewrite arguments (a sanitised signal mask, a new envp), so
  * they get a copy: the trampoline restores the program's registers from sc,
  * and a `syscall` instruction leaves them as they were.
@@ -157,6 +190,8 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 		return defuse_fd_nreserved ? defuse_fd_guard(sc) : defuse_forward(sc);
 	case SP_MMAP:
 		return do_mmap(sc);
+	case SP_FDRECV:
+		return fd_received(sc);
 	case SP_PRCTL:
 		return do_prctl(sc);
 	default:

@@ -143,6 +143,15 @@ void core_emulated_adopt_all(void);
 /* An fd unknown to the table that may be a placeholder received by
    SCM_RIGHTS or pidfd_getfd: adopt it.  1 if it now is an emulated fd. */
 int core_emulated_adopt_fd(long fd) HIDDEN;
+/* Descriptors just received (recvmsg/recvmmsg: result and msghdr;
+   pidfd_getfd: the new descriptor): adopt the placeholders among them. */
+void core_emulated_adopt_received(long nr, long result, long msg) HIDDEN;
+/* Hot: does this msghdr (after recvmsg) carry control data at all? */
+static inline int core_received_rights(const void *msg)
+{
+	/* struct msghdr: msg_controllen is the sixth word */
+	return msg && ((const unsigned long *)msg)[5] != 0;
+}
 /* A descriptor of description o is being closed (record locks go). */
 void core_emulated_closing(const struct core_open *o) HIDDEN;
 

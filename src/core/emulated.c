@@ -49,6 +49,7 @@
 #include <sys/uio.h>
 #include <sys/ioctl.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include "common/sys.h"
 #include "core/core.h"
 
@@ -274,6 +275,37 @@ int core_emulated_adopt_fd(long fd)
 		return 0;
 	adopt(fd);
 	return core_fd_emulated(fd) != NULL;
+}
+
+static void adopt_rights(const struct msghdr *m)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; CMSG_LEN((i + 1) * sizeof(int)) <= c->cmsg_len; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			core_emulated_adopt_fd(fd);
+		}
+	}
+}
+
+void core_emulated_adopt_received(long nr, long result, long msg)
+{
+	if (nr == SYS_pidfd_getfd) {
+		core_emulated_adopt_fd(result);
+	} else if (nr == SYS_recvmsg) {
+		adopt_rights((const struct msghdr *)msg);
+	} else if (nr == SYS_recvmmsg) {
+		const struct mmsghdr *v = (const struct mmsghdr *)msg;
+
+		for (long i = 0; i < result; i++)
+			if (v[i].msg_hdr.msg_controllen)
+				adopt_rights(&v[i].msg_hdr);
+	}
 }
 
 /* ---- data ------------------------------------------------------------- */

@@ -640,6 +640,12 @@ static int case_scm_rights(void)
 	CHECK(pidfd >= 0);
 	got = syscall(SYS_pidfd_getfd, pidfd, (int)c, 0);
 	CHECK(got >= 0);
+	{
+		struct stat st;
+
+		CHECK(fstat(got, &st) == 0);
+		say("pidfd_getfd size %ld\n", (long)st.st_size);
+	}
 	CHECK(readn(got, buf, 63) > 0);
 	say("pidfd_getfd reads %s\n", buf);
 	CHECK(write(got, "+P", 2) == 2);
@@ -652,7 +658,12 @@ static int role_scm_child(int sock)
 {
 	char buf[64];
 	int fd = recv_fd(sock), own;
+	struct stat st;
 
+	/* The first calls on it are ones the kernel could answer itself. */
+	CHECK(fstat(fd, &st) == 0);
+	say("child: received size %ld, access mode rdwr %d, append %d\n", (long)st.st_size,
+	    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR, !!(fcntl(fd, F_GETFL) & O_APPEND));
 	CHECK(readn(fd, buf, 3) == 3);
 	say("child reads %s\n", buf);
 	CHECK(write(fd, "ab", 2) == 2);
