@@ -27,6 +27,7 @@ Exit status: 0 all passed, 1 a failure, 2 bad usage, 77 skipped.
 """
 import argparse
 import difflib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -50,7 +51,9 @@ def tree(root):
             else:
                 with open(p, "rb") as f:
                     data = f.read()
-                out.append(f"{r} {len(data)} {data!r}")
+                shown = data if len(data) <= 64 else (
+                    "sha256:" + hashlib.sha256(data).hexdigest()[:16])
+                out.append(f"{r} {len(data)} {shown!r}")
     return out
 
 
