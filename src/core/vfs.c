@@ -142,15 +142,16 @@ static int split_last(const char *path, char dir[PATH_MAX], int *trailing)
 }
 
 /*
- * Is kpath a mount point's ancestor?  Mount points are canonical, so such a
- * directory is no symbolic link: no need to read it.
+ * Need kpath not be read as a possible symbolic link?  A mount point's
+ * ancestor is none (mount points are canonical); /proc holds magic links,
+ * which the kernel follows to their object, not to the text readlink gives.
  */
 static int on_mount_path(const char *kpath)
 {
 	size_t n = strlen(kpath);
 
-	if (n == 1)
-		return 1;	/* "/" */
+	if (n == 1 || !strncmp(kpath, "/proc/", 6))
+		return 1;
 	for (int i = 0; i < core_nmounts; i++)
 		if (core_mounts[i].len > n && !memcmp(core_mounts[i].point, kpath, n) &&
 		    core_mounts[i].point[n] == '/')
@@ -1563,23 +1564,23 @@ static long xattrat_call(const struct defuse_syscall *sc)
 		t.a[2] = x.value;
 		t.a[3] = x.size;
 		if (sc->nr == SYS_setxattrat_) {
-			t.nr = SYS_setxattr;
+			t.nr = (at & AT_SYMLINK_NOFOLLOW) ? SYS_lsetxattr : SYS_setxattr;
 			t.a[4] = x.flags;
 			d.op = OP_SETXATTR;
 		} else {
 			if (x.flags)
 				return -EINVAL;
-			t.nr = SYS_getxattr;
+			t.nr = (at & AT_SYMLINK_NOFOLLOW) ? SYS_lgetxattr : SYS_getxattr;
 			d.op = OP_GETXATTR;
 		}
 		break;
 	case SYS_listxattrat_:
-		t.nr = SYS_listxattr;
+		t.nr = (at & AT_SYMLINK_NOFOLLOW) ? SYS_llistxattr : SYS_listxattr;
 		t.a[2] = sc->a[4];
 		d.op = OP_LISTXATTR;
 		break;
 	default:
-		t.nr = SYS_removexattr;
+		t.nr = (at & AT_SYMLINK_NOFOLLOW) ? SYS_lremovexattr : SYS_removexattr;
 		d.op = OP_REMOVEXATTR;
 	}
 	d.follow = !(at & AT_SYMLINK_NOFOLLOW);
