@@ -222,11 +222,10 @@ static long adopt_cold(void *arg)
 	return core_handle(arg);
 }
 
-static long adopt_and_retry(const struct defuse_syscall *sc, long r)
+static long adopt_and_retry(const struct defuse_syscall *sc)
 {
 	struct defuse_syscall copy = *sc;
 
-	(void)r;
 	return call_cold(adopt_cold, &copy);
 }
 
@@ -280,7 +279,7 @@ long defuse_dispatch(struct defuse_syscall *sc)
 		long r = defuse_forward(sc);
 
 		if (unlikely(r == -EBADF) && core_nmounts && core_routes(sc->nr))
-			return adopt_and_retry(sc, r);
+			return adopt_and_retry(sc);
 		return r;
 	}
 	return do_special(sc, kind);
