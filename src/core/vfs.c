@@ -193,8 +193,65 @@ static int start_is_dir(long dfd)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+/*
+ * Where a kernel-backed descriptor's directory is in its mount now (the
+ * core keeps the path it was opened by, which a rename makes stale): the
+ * kernel knows the backing path of the descriptor and of the mount's root.
+ * 0, -ENOENT if it was removed, -1 if it cannot be told.
+ */
+static int fd_path_now(long fd, const struct core_fd *f, char out[PATH_MAX])
+{
+	const struct core_mount *m = &core_mounts[f->mount];
+	struct defuse_open o = { 0, -1 };
+	char link[64], root[PATH_MAX];
+	long n, rn;
+
+	if (f->open || !m->ops->open || m->ops->open(m->priv, "/", O_PATH | O_DIRECTORY |
+						       O_CLOEXEC, 0, &o) < 0)
+		return -1;
+	if (m->ops->release)
+		m->ops->release(m->priv, o.fh);
+	if (o.kernel_fd < 0)
+		return -1;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", o.kernel_fd);
+	rn = sys3(SYS_readlink, link, root, PATH_MAX - 1);
+	sys1(SYS_close, o.kernel_fd);
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
+	n = sys3(SYS_readlink, link, out, PATH_MAX - 1);
+	if (rn <= 0 || n <= 0)
+		return -1;
+	out[n] = 0;
+	if (n > 10 && !strcmp(out + n - 10, " (deleted)"))
+		return -ENOENT;
+	if (rn == 1)
+		rn = 0;	/* the backing root is "/" */
+	if (strncmp(out, root, rn) || (out[rn] && out[rn] != '/'))
+		return -1;	/* moved out of the mount's backing tree */
+	memmove(out, out + rn, n - rn + 1);
+	if (!out[0])
+		strcpy(out, "/");
+	return 0;
+}
+
+/*
+ * A relative path failed from a kernel-backed directory descriptor: was the
+ * directory renamed since it was opened?  Then the walk is worth redoing
+ * from where it is now (RES_FRESH).
+ */
+static int dirfd_moved(long dfd, const char *upath)
+{
+	struct core_fd *f = (int)dfd == AT_FDCWD ? NULL : core_fd_get(dfd);
+	char now[PATH_MAX];
+
+	return f && !f->open && upath && upath[0] && upath[0] != '/' &&
+	       fd_path_now(dfd, f, now) == 0 && strcmp(now, f->path);
+}
+
+/* resolve_how: a kernel-backed dirfd's path asked of the kernel. */
+#define RES_FRESH 0x20000
+
 /* The starting directory of a relative path. */
-static int start_at(long dfd, struct loc *l)
+static int start_at(long dfd, struct loc *l, unsigned how)
 {
 	char link[64];
 	long n;
@@ -212,7 +269,8 @@ static int start_at(long dfd, struct loc *l)
 	if (core_fd_get(dfd)) {
 		l->mount = core_fd_get(dfd)->mount;
 		l->touched = 1;
-		strcpy(l->path, core_fd_get(dfd)->path);
+		if (!(how & RES_FRESH) || fd_path_now(dfd, core_fd_get(dfd), l->path) < 0)
+			strcpy(l->path, core_fd_get(dfd)->path);
 		return 0;
 	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%ld", dfd);
@@ -294,9 +352,9 @@ static int at_root(const struct loc *l, int mount, size_t len)
 
 /* The starting directory of a relative path, switched into the mount if it
    is a mount point. */
-static int start_in(long dfd, struct loc *l)
+static int start_in(long dfd, struct loc *l, unsigned how)
 {
-	int r = start_at(dfd, l);
+	int r = start_at(dfd, l, how);
 
 	if (r < 0)
 		return r;
@@ -358,7 +416,7 @@ static int resolve_how(long dfd, const char *upath, int follow, int strict, stru
 			upath = after;
 			plen = strlen(after);
 		}
-	} else if ((r = start_in(dfd, l)) < 0) {
+	} else if ((r = start_in(dfd, l, how)) < 0) {
 		return r;
 	}
 	memcpy(rest, upath, plen + 1);
@@ -493,7 +551,7 @@ splice:
 					if (how & RESOLVE_BENEATH)
 						return -EXDEV;
 					if (how & RESOLVE_IN_ROOT) {
-						if ((r = start_in(dfd, l)) < 0)
+						if ((r = start_in(dfd, l, how)) < 0)
 							return r;
 						continue;
 					}
@@ -596,8 +654,21 @@ static int nofollow(int at_flags)
  * the scoping RESOLVE_* flags, which the core has applied); how: those
  * flags.
  */
+static long do_open_how(const struct defuse_syscall *sc, const struct defuse_syscall *ksc,
+			long dfd, int pi, int di, int flags, mode_t mode, unsigned how);
+
 static long do_open(const struct defuse_syscall *sc, const struct defuse_syscall *ksc,
 		    long dfd, int pi, int di, int flags, mode_t mode, unsigned how)
+{
+	long r = do_open_how(sc, ksc, dfd, pi, di, flags, mode, how);
+
+	if ((r == -ENOENT || r == -ENOTDIR) && dirfd_moved(dfd, (const char *)sc->a[pi]))
+		r = do_open_how(sc, ksc, dfd, pi, di, flags, mode, how | RES_FRESH);
+	return r;
+}
+
+static long do_open_how(const struct defuse_syscall *sc, const struct defuse_syscall *ksc,
+			long dfd, int pi, int di, int flags, mode_t mode, unsigned how)
 {
 	const char *upath = (const char *)sc->a[pi];
 	int follow = !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL));
@@ -768,11 +839,13 @@ static long not_a_name(const struct defuse_syscall *sc, const struct onepath *d,
 	}
 }
 
+static long one_path_how(const struct defuse_syscall *sc, const struct onepath *d,
+			 unsigned how);
+
 static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 {
 	long dfd = d->dfd_arg >= 0 ? sc->a[d->dfd_arg] : AT_FDCWD;
 	const char *upath = (const char *)sc->a[d->path_arg];
-	struct loc l;
 	long r;
 
 	if (d->follow < 0 && upath) {
@@ -782,8 +855,22 @@ static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 		if (type != LAST_NORM)
 			return not_a_name(sc, d, dfd, dir, type);
 	}
+	r = one_path_how(sc, d, 0);
+	if ((r == -ENOENT || r == -ENOTDIR) && dirfd_moved(dfd, upath))
+		r = one_path_how(sc, d, RES_FRESH);
+	return r;
+}
+
+static long one_path_how(const struct defuse_syscall *sc, const struct onepath *d,
+			 unsigned how)
+{
+	long dfd = d->dfd_arg >= 0 ? sc->a[d->dfd_arg] : AT_FDCWD;
+	const char *upath = (const char *)sc->a[d->path_arg];
+	struct loc l;
+	long r;
+
 	/* The cwd is kept as a path: chdir needs the kernel's own answer. */
-	r = resolve(dfd, upath, d->follow, d->op == OP_CHDIR, &l);
+	r = resolve_how(dfd, upath, d->follow, d->op == OP_CHDIR || how, &l, how);
 	if (r < 0)
 		return r;
 	if (l.mount < 0)
@@ -810,7 +897,7 @@ kernel:
 	}
 	/* Through a kernel symbolic link into a mount (docs/core.md)? */
 	if ((r != -ENOENT && r != -ENOTDIR) ||
-	    resolve_how(dfd, upath, d->follow, 1, &l, RES_PHYSICAL) < 0 || !l.touched)
+	    resolve_how(dfd, upath, d->follow, 1, &l, how | RES_PHYSICAL) < 0 || !l.touched)
 		return r;
 	if (l.mount >= 0)
 		return run_op(sc, d, &l);
@@ -1429,15 +1516,19 @@ static long do_fd_call(const struct defuse_syscall *sc)
 			     fd <= (unsigned long)sc->a[1] && fd < CORE_FD_MAX; fd++)
 				core_fd_forget(fd);
 		return r;
-	case SYS_fchdir:
+	case SYS_fchdir: {
+		struct core_fd *f = core_fd_get(sc->a[0]);
+		char now[PATH_MAX];
+
 		r = defuse_forward(sc);
 		if (r < 0)
 			return r;
-		if (core_fd_get(sc->a[0]))
-			set_cwd_canonical(core_fd_get(sc->a[0])->mount, core_fd_get(sc->a[0])->path);
+		if (f)	/* where the directory is now, if it was renamed */
+			set_cwd_canonical(f->mount, fd_path_now(sc->a[0], f, now) == 0 ? now : f->path);
 		else
 			set_cwd(-1, NULL);
 		return r;
+	}
 	case SYS_getcwd: {
 		char buf[PATH_MAX];
 		const struct core_mount *m = &core_mounts[core_cwd_mount];
