@@ -22,6 +22,12 @@
 #define SYS_fchmodat2_ SYS_fchmodat2
 #endif
 
+/* So are the *xattrat calls (Linux 6.13). */
+#define SYS_setxattrat_ 463
+#define SYS_getxattrat_ 464
+#define SYS_listxattrat_ 465
+#define SYS_removexattrat_ 466
+
 struct core_mount {
 	char point[PATH_MAX];	/* canonical absolute path, no trailing '/' */
 	size_t len;

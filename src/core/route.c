@@ -8,7 +8,10 @@
  *     has "." / ".." / empty components (lexical resolution needed);
  *   - it is relative to a directory inside a mount (the cwd, a dirfd);
  *   - it is relative to a kernel directory and has a ".." component or a
- *     component named like a mount point's last component.
+ *     component named like a mount point's last component;
+ *   - it is empty (AT_EMPTY_PATH) and its directory is in a mount;
+ *   - it is chdir's (a kernel symbolic link may lead into a mount), or
+ *     openat2's with a mount's dirfd (RESOLVE_IN_ROOT).
  * Kernel symbolic links that lead into a mount are not seen here: see
  * docs/core.md.
  *
@@ -30,12 +33,6 @@ struct path_args {
 };
 
 #define NR_ROUTE 467
-
-/* The *xattrat calls (Linux 6.13) are newer than our system call headers. */
-#define SYS_setxattrat_ 463
-#define SYS_getxattrat_ 464
-#define SYS_listxattrat_ 465
-#define SYS_removexattrat_ 466
 static struct path_args args_of[NR_ROUTE];
 static unsigned char kind_of[NR_ROUTE];
 

@@ -1623,11 +1623,6 @@ static long open_how_call(const struct defuse_syscall *sc)
  * setxattrat & co. (Linux 6.13): the same as the path calls, on a dirfd and
  * with AT_* flags; served as their path-only twin (dirfd in argument 5).
  */
-#define SYS_setxattrat_ 463
-#define SYS_getxattrat_ 464
-#define SYS_listxattrat_ 465
-#define SYS_removexattrat_ 466
-
 struct xattr_args_v0 {
 	uint64_t value;
 	uint32_t size;
