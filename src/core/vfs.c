@@ -8,9 +8,12 @@
  * straight to the kernel.
  *
  * Resolution (resolve()):
- *   - The kernel part is walked lexically: "." skipped, ".." drops a
- *     component.  Kernel symbolic links are not followed by DEFUSE, so one
- *     that leads into a mount is not seen (docs/core.md).
+ *   - The kernel part is walked lexically ("." skipped, ".." drops a
+ *     component) until the walk touches a mount; after that, or when the
+ *     kernel failed a routed call with ENOENT/ENOTDIR, physically: each
+ *     component is tried with readlink, so a kernel symbolic link may lead
+ *     (back) into a mount.  A path that route.c sends straight to the
+ *     kernel is not seen at all (docs/core.md).
  *   - Entering a mount point switches to the mount.  A module that resolves
  *     paths itself (DEFUSE_MODULE_RESOLVES) gets the rest of the path as is;
  *     when it answers -EXDEV (resolution would leave its root) the path is
@@ -22,6 +25,10 @@
  *     give ELOOP, a non-directory in the middle gives ENOTDIR.
  *   - If the path never touched a mount, the original call goes to the
  *     kernel unchanged, so kernel semantics stay exact.
+ *   - Calls on a name (unlink, rmdir, mkdir, rename...) look up the
+ *     directory part only and decide on a last ".", ".." or "/" by its kind;
+ *     a mount point named from outside is a name in its parent's file
+ *     system (EBUSY, as for a kernel mount).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -367,12 +374,16 @@ static int start_in(long dfd, struct loc *l, unsigned how)
 }
 
 /*
- * how: openat2's RESOLVE_* flags, for a strict resolution (the kernel part
- * stays lexical: its symbolic links are the kernel's business):
+ * how: openat2's RESOLVE_* flags, for a strict resolution:
  * NO_SYMLINKS: ELOOP at a link to follow; NO_MAGICLINKS: ELOOP at an
  * emulated file's /proc/self/fd link; NO_XDEV: EXDEV when the walk enters
  * or leaves a mount; BENEATH: EXDEV for an absolute path or link, or ".."
  * at the starting directory; IN_ROOT: those stay at the starting directory.
+ * And the core's own: RES_PHYSICAL reads the kernel part's symbolic links
+ * from the start (otherwise only once the walk has touched a mount: until
+ * then the kernel part is lexical, and a path that stays there goes to the
+ * kernel as it is); RES_FRESH asks the kernel where a kernel-backed dirfd's
+ * directory is now.
  */
 static int resolve_how(long dfd, const char *upath, int follow, int strict, struct loc *l,
 		       unsigned how)
