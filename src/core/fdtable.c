@@ -145,8 +145,7 @@ void core_open_put(struct core_open *o)
 	if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	m = &core_mounts[o->mount];
-	if (o->lock_fd >= 0)
-		defuse_fd_release(o->lock_fd);
+	/* lock_fd is the module's: it goes with the handle. */
 	if (m->ops->release)
 		m->ops->release(m->priv, o->fh);
 	sys2(SYS_munmap, o->ofd, 4096);
