@@ -612,7 +612,7 @@ static long do_mmap_private(const struct defuse_syscall *sc, struct core_fd *f)
  * from then on every close of an emulated descriptor drops the process's
  * record locks on its file, as closing any descriptor of a file does.
  */
-int core_posix_locked;
+static int core_posix_locked;
 
 /* A blocking wait for a lock: a signal may interrupt it (EINTR, or a
    restart under SA_RESTART), as the kernel's own wait. */
