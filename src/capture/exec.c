@@ -8,6 +8,7 @@
  * of the program are kept, after ours.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include "capture/capture.h"
 #include "common/sys.h"
@@ -16,8 +17,11 @@
 
 #define KEEP_MAX 4096
 /* Entries added to the program's environment: DEFUSE_SIGSYS, DEFUSE_CWD,
-   LD_PRELOAD, and the terminating NULL. */
-#define ADDED_ENTRIES 4
+   DEFUSE_FDS, LD_PRELOAD, and the terminating NULL. */
+#define ADDED_ENTRIES 5
+
+/* The kernel's limit on one environment string (MAX_ARG_STRLEN). */
+#define STASH_MAX (128 * 1024)
 
 /* "DEFUSE_...=..." strings of our own environment, NUL-separated. */
 static char keep_buf[KEEP_MAX];
@@ -28,9 +32,10 @@ void defuse_exec_init(char **envp)
 	for (; envp && *envp; envp++) {
 		unsigned n = d_strlen(*envp) + 1;
 
-		/* DEFUSE_SIGSYS and DEFUSE_CWD are per exec, not per session. */
+		/* DEFUSE_SIGSYS, DEFUSE_CWD and DEFUSE_FDS are per exec, not
+		   per session. */
 		if (!d_startswith(*envp, "DEFUSE_") || d_startswith(*envp, "DEFUSE_SIGSYS=") ||
-		    d_startswith(*envp, "DEFUSE_CWD=") ||
+		    d_startswith(*envp, "DEFUSE_CWD=") || d_startswith(*envp, "DEFUSE_FDS=") ||
 		    keep_len + n > KEEP_MAX)
 			continue;
 		__builtin_memcpy(keep_buf + keep_len, *envp, n);
@@ -59,6 +64,54 @@ static int is_ours(const char *p, unsigned n)
 	return n == m && !__builtin_memcmp(p, ours, n);
 }
 
+/*
+ * "DEFUSE_FDS=FD:INO,...": the emulated files' placeholders that survive
+ * this exec (not close-on-exec) and their memfds' inodes, so that the new
+ * image adopts exactly those (core_emulated_adopt_inherited) instead of
+ * looking at every descriptor it has.  "DEFUSE_FDS=scan" when the list does
+ * not fit in one environment string.  Returns the string, or NULL when no
+ * placeholder survives.  Reads the table without references: an entry
+ * closed meanwhile by another thread is stale but mapped, and the new image
+ * checks every number against its inode anyway.
+ */
+static char *stash_list(char *buf)
+{
+	int total, seen = 0, any = 0;
+	unsigned pos = 0;
+
+	if (!core_nmounts || !core_fds)
+		return NULL;
+	total = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
+	put(buf, &pos, "DEFUSE_FDS=");
+	for (long fd = 0; fd < CORE_FD_MAX && seen < total; fd++) {
+		struct core_fd *f = __atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED);
+		struct core_open *open;
+		char num[24];
+		long fdflags;
+
+		if (!f)
+			continue;
+		seen++;
+		if (!(open = f->open))
+			continue;
+		fdflags = sys3(SYS_fcntl, fd, F_GETFD, 0);
+		if (fdflags < 0 || (fdflags & FD_CLOEXEC))
+			continue;	/* gone at this exec, or already gone */
+		if (pos + 2 * sizeof(num) + 2 >= STASH_MAX) {
+			pos = 0;
+			put(buf, &pos, "DEFUSE_FDS=scan");
+			break;
+		}
+		if (any++)
+			buf[pos++] = ',';
+		put(buf, &pos, defuse_ltoa(fd, num));
+		buf[pos++] = ':';
+		put(buf, &pos, defuse_ltoa((long)open->ofd->ino, num));
+	}
+	buf[pos] = 0;
+	return any ? buf : NULL;
+}
+
 long defuse_exec(struct defuse_syscall *sc)
 {
 	int envi = sc->nr == SYS_execve ? 2 : 3;
@@ -74,7 +127,8 @@ long defuse_exec(struct defuse_syscall *sc)
 		if (d_startswith(envp[n], "LD_PRELOAD="))
 			app_preload = envp[n] + 11;
 	strbytes = 32 + d_strlen(defuse_g.preload_path) + (app_preload ? d_strlen(app_preload) : 0);
-	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes;
+	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes +
+	       (core_nmounts ? STASH_MAX : 0);
 	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
@@ -90,6 +144,8 @@ long defuse_exec(struct defuse_syscall *sc)
 		nenv[j++] = (char *)defuse_sig_exec_state();
 	if (core_cwd_env[0])
 		nenv[j++] = core_cwd_env;
+	if (core_nmounts && (nenv[j] = stash_list(strs + strbytes)))
+		j++;
 
 	/* LD_PRELOAD=ours[:the program's others] */
 	nenv[j++] = put(strs, &pos, "LD_PRELOAD=");

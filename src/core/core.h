@@ -69,6 +69,8 @@ struct core_ofd {
 	int64_t offset;
 	int32_t flags;		/* O_ACCMODE and the status flags */
 	int32_t mount;
+	uint64_t ino;		/* the memfd's inode: a new image checks that
+				   an inherited number still is this placeholder */
 	char path[3072];	/* mount-relative, for a new image to reopen */
 };
 
@@ -145,7 +147,9 @@ void core_pool_free(void *p, size_t n) HIDDEN;
 /* emulated.c: emulated files (module-served I/O behind a placeholder). */
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh);
 long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f);
-void core_emulated_adopt_all(void);
+/* At start-up: adopt the placeholders an exec handed down (DEFUSE_FDS,
+   written by exec.c: "FD:INO,..."; "scan": look at every descriptor). */
+void core_emulated_adopt_inherited(const char *list);
 /* An fd unknown to the table that may be a placeholder received by
    SCM_RIGHTS or pidfd_getfd: adopt it.  1 if it now is an emulated fd. */
 int core_emulated_adopt_fd(long fd) HIDDEN;

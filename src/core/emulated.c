@@ -14,11 +14,12 @@
  * so concurrent reads and writes of threads and processes each get their
  * own range, and O_APPEND writes land at the end of the file.
  *
- * A placeholder describes itself: after exec, the new image finds its
- * placeholders among its descriptors (a memfd named "defuse-ofd"), maps the
- * record and reopens the file through the module by the path kept there
- * (core_emulated_adopt_all).  A file renamed or removed meanwhile cannot be
- * reopened: its descriptor then fails with EBADF.
+ * A placeholder describes itself: exec hands the new image the numbers of
+ * the placeholders that survive it (DEFUSE_FDS, exec.c); the new image
+ * checks each is still that memfd, maps the record and reopens the file
+ * through the module by the path kept there (core_emulated_adopt_inherited).
+ * A file renamed or removed meanwhile cannot be reopened: its descriptor
+ * then fails with EBADF.
  *
  * Threads: every call holds a reference to its descriptor's entry, and so
  * to the description (fdtable.c), for as long as it runs.  Signals: a
@@ -118,6 +119,7 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	const struct core_mount *m = &core_mounts[mount];
 	struct core_open *open = NULL;
 	struct core_ofd *ofd = MAP_FAILED;
+	struct stat st;
 	char link[64];
 	long mfd = -1, ph = -ENOMEM;
 
@@ -131,6 +133,7 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 		goto fail;
 	}
 	ofd->magic = CORE_OFD_MAGIC;
+	ofd->ino = sys2(SYS_fstat, mfd, &st) == 0 ? st.st_ino : 0;
 	ofd->offset = 0;
 	/* What F_GETFL shows: the open's flags but those that only acted
 	   at open; an O_PATH descriptor keeps only how it was looked up. */
@@ -222,7 +225,7 @@ drop:
 	sys2(SYS_munmap, ofd, 4096);
 }
 
-void core_emulated_adopt_all(void)
+static void adopt_all(void)
 {
 	char buf[4096], link[64], target[64];
 	long dir = sys3(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -251,6 +254,36 @@ void core_emulated_adopt_all(void)
 		}
 	}
 	sys1(SYS_close, dir);
+}
+
+/*
+ * The exec'ing image listed its placeholders that survive the exec (exec.c),
+ * so only those are looked at: a new image does not pay for descriptors that
+ * are not DEFUSE's.  Each is checked (still the same memfd) before it is
+ * adopted.
+ */
+void core_emulated_adopt_inherited(const char *list)
+{
+	if (!list)
+		return;
+	if (!strcmp(list, "scan")) {
+		adopt_all();
+		return;
+	}
+	while (*list) {
+		char *end;
+		long fd = strtol(list, &end, 10);
+		unsigned long long ino;
+		struct stat st;
+
+		if (end == list || *end != ':')
+			return;		/* not ours: written only by exec.c */
+		ino = strtoull(end + 1, &end, 10);
+		if (fd >= 0 && fd < CORE_FD_MAX && !defuse_fd_is_reserved(fd) &&
+		    sys2(SYS_fstat, fd, &st) == 0 && st.st_ino == ino)
+			adopt(fd);
+		list = *end == ',' ? end + 1 : end;
+	}
 }
 
 /*

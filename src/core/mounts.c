@@ -104,5 +104,5 @@ void core_init(const char *spec)
 	if (!core_fds)
 		fail(spec, "out of memory");
 	core_route_init();
-	core_emulated_adopt_all();
+	core_emulated_adopt_inherited(getenv("DEFUSE_FDS"));
 }
