@@ -72,16 +72,61 @@ static char cwd_path[PATH_MAX] = "/";	/* inside core_cwd_mount */
  */
 char core_cwd_env[PATH_MAX + 16];
 
-static void set_cwd(int mount, const char *path)
+/*
+ * A kernel-backed mount's cwd also has a kernel handle: an O_PATH
+ * descriptor of its backing directory (in DEFUSE's reserved band), opened
+ * through the module at chdir, so that the kernel can say where the cwd is
+ * after a rename, or that it was removed.  Opened at the first routed call
+ * when the cwd was inherited (the modules may not serve yet at start-up).
+ */
+static int cwd_kfd = -1;
+static int cwd_kfd_pending;
+
+/* The cwd's path inside core_cwd_mount. */
+static void cwd_path_set(const char *path)
 {
+	snprintf(cwd_path, sizeof(cwd_path), "%s", path);
+	snprintf(core_cwd_env, sizeof(core_cwd_env), "DEFUSE_CWD=%s%s",
+		 core_mounts[core_cwd_mount].point, strcmp(path, "/") ? path : "");
+}
+
+static void cwd_handle_open(void)
+{
+	const struct core_mount *m = &core_mounts[core_cwd_mount];
+	struct defuse_open o = { 0, -1 };
+
+	cwd_kfd_pending = 0;
+	if (!m->ops->open ||
+	    m->ops->open(m->priv, cwd_path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o) < 0)
+		return;
+	if (m->ops->release)
+		m->ops->release(m->priv, o.fh);
+	if (o.kernel_fd >= 0 && (cwd_kfd = defuse_keep_fd(o.kernel_fd)) < 0) {
+		sys1(SYS_close, o.kernel_fd);	/* no room in the band: as emulated */
+		cwd_kfd = -1;
+	}
+}
+
+static void set_cwd_deferred(int mount, const char *path)
+{
+	if (cwd_kfd >= 0)
+		defuse_close_kept(cwd_kfd);
+	cwd_kfd = -1;
+	cwd_kfd_pending = 0;
 	core_cwd_mount = mount;
 	if (mount < 0) {
 		core_cwd_env[0] = 0;
 		return;
 	}
-	snprintf(cwd_path, sizeof(cwd_path), "%s", path);
-	snprintf(core_cwd_env, sizeof(core_cwd_env), "DEFUSE_CWD=%s%s",
-		 core_mounts[mount].point, strcmp(path, "/") ? path : "");
+	cwd_path_set(path);
+	cwd_kfd_pending = 1;
+}
+
+static void set_cwd(int mount, const char *path)
+{
+	set_cwd_deferred(mount, path);
+	if (cwd_kfd_pending)
+		cwd_handle_open();
 }
 
 static int is_dotdot(const char *c, size_t n) { return n == 2 && c[0] == '.' && c[1] == '.'; }
@@ -206,26 +251,50 @@ static int start_is_dir(long dfd)
  * kernel knows the backing path of the descriptor and of the mount's root.
  * 0, -ENOENT if it was removed, -1 if it cannot be told.
  */
-static int fd_path_now(long fd, const struct core_fd *f, char out[PATH_MAX])
-{
-	const struct core_mount *m = &core_mounts[f->mount];
-	struct defuse_open o = { 0, -1 };
-	char link[64], root[PATH_MAX];
-	long n, rn;
+static char *root_kpath[CORE_MOUNTS_MAX];
 
-	if (f->open || !m->ops->open || m->ops->open(m->priv, "/", O_PATH | O_DIRECTORY |
-						       O_CLOEXEC, 0, &o) < 0)
-		return -1;
-	if (m->ops->release)
-		m->ops->release(m->priv, o.fh);
+/* The kernel's path of mount m's backing root, if the module hands out a
+   kernel descriptor of it; NULL otherwise. */
+static const char *mount_root_kpath(int m)
+{
+	const struct core_mount *mt = &core_mounts[m];
+	struct defuse_open o = { 0, -1 };
+	char link[64], root[PATH_MAX], *dup, *none = NULL;
+	long rn;
+
+	if (root_kpath[m])
+		return root_kpath[m];
+	if (!mt->ops->open || mt->ops->open(mt->priv, "/", O_PATH | O_DIRECTORY | O_CLOEXEC,
+					    0, &o) < 0)
+		return NULL;
+	if (mt->ops->release)
+		mt->ops->release(mt->priv, o.fh);
 	if (o.kernel_fd < 0)
-		return -1;
+		return NULL;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", o.kernel_fd);
 	rn = sys3(SYS_readlink, link, root, PATH_MAX - 1);
 	sys1(SYS_close, o.kernel_fd);
-	snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
+	if (rn <= 0 || !(dup = strndup(root, rn)))
+		return NULL;
+	if (!__atomic_compare_exchange_n(&root_kpath[m], &none, dup, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		free(dup);	/* another thread was first */
+	return root_kpath[m];
+}
+
+/* Where kernel descriptor kfd's directory is in mount m now. */
+static int kfd_path_now(int m, long kfd, char out[PATH_MAX])
+{
+	const char *root = mount_root_kpath(m);
+	char link[64];
+	long n, rn;
+
+	if (!root)
+		return -1;
+	rn = strlen(root);
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", kfd);
 	n = sys3(SYS_readlink, link, out, PATH_MAX - 1);
-	if (rn <= 0 || n <= 0)
+	if (n <= 0)
 		return -1;
 	out[n] = 0;
 	if (n > 10 && !strcmp(out + n - 10, " (deleted)"))
@@ -238,6 +307,44 @@ static int fd_path_now(long fd, const struct core_fd *f, char out[PATH_MAX])
 	if (!out[0])
 		strcpy(out, "/");
 	return 0;
+}
+
+static int fd_path_now(long fd, const struct core_fd *f, char out[PATH_MAX])
+{
+	return f->open ? -1 : kfd_path_now(f->mount, fd, out);
+}
+
+/*
+ * A relative path failed while the cwd is in a kernel-backed mount: 1 if
+ * the cwd was renamed meanwhile (cwd_path follows it: walk again), 2 if it
+ * was removed, 0 otherwise.
+ */
+static int cwd_changed(long dfd, const char *upath)
+{
+	char now[PATH_MAX];
+	int r;
+
+	if ((int)dfd != AT_FDCWD || core_cwd_mount < 0 || cwd_kfd < 0 || !upath ||
+	    !upath[0] || upath[0] == '/')
+		return 0;
+	r = kfd_path_now(core_cwd_mount, cwd_kfd, now);
+	if (r == -ENOENT)
+		return 2;
+	if (r < 0 || !strcmp(now, cwd_path))
+		return 0;
+	cwd_path_set(now);
+	return 1;
+}
+
+/* Only "." components: what a removed directory still answers. */
+static int only_dots(const char *p)
+{
+	for (; *p; p++)
+		if (*p != '.' && *p != '/')
+			return 0;
+		else if (p[0] == '.' && p[1] == '.')
+			return 0;
+	return 1;
 }
 
 /*
@@ -673,8 +780,12 @@ static long do_open(const struct defuse_syscall *sc, const struct defuse_syscall
 {
 	long r = do_open_how(sc, ksc, dfd, pi, di, flags, mode, how);
 
-	if ((r == -ENOENT || r == -ENOTDIR) && dirfd_moved(dfd, (const char *)sc->a[pi]))
-		r = do_open_how(sc, ksc, dfd, pi, di, flags, mode, how | RES_FRESH);
+	if (r != -ENOENT && r != -ENOTDIR)
+		return r;
+	if (dirfd_moved(dfd, (const char *)sc->a[pi]))
+		return do_open_how(sc, ksc, dfd, pi, di, flags, mode, how | RES_FRESH);
+	if (cwd_changed(dfd, (const char *)sc->a[pi]) == 1)
+		return do_open_how(sc, ksc, dfd, pi, di, flags, mode, how);
 	return r;
 }
 
@@ -867,8 +978,22 @@ static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 			return not_a_name(sc, d, dfd, dir, type);
 	}
 	r = one_path_how(sc, d, 0);
-	if ((r == -ENOENT || r == -ENOTDIR) && dirfd_moved(dfd, upath))
-		r = one_path_how(sc, d, RES_FRESH);
+	if (r != -ENOENT && r != -ENOTDIR)
+		return r;
+	if (dirfd_moved(dfd, upath))
+		return one_path_how(sc, d, RES_FRESH);
+	switch (cwd_changed(dfd, upath)) {
+	case 1:
+		return one_path_how(sc, d, 0);
+	case 2:
+		if (only_dots(upath)) {
+			/* The removed cwd itself: the kernel still has it. */
+			char p[64];
+
+			snprintf(p, sizeof(p), "/proc/self/fd/%d/.", cwd_kfd);
+			return kernel_at(sc, d->dfd_arg, d->path_arg, p);
+		}
+	}
 	return r;
 }
 
@@ -1545,6 +1670,15 @@ static long do_fd_call(const struct defuse_syscall *sc)
 		const struct core_mount *m = &core_mounts[core_cwd_mount];
 		size_t n;
 
+		if (cwd_kfd >= 0) {
+			/* Renamed or removed meanwhile?  The kernel knows. */
+			int k = kfd_path_now(core_cwd_mount, cwd_kfd, buf);
+
+			if (k == -ENOENT)
+				return -ENOENT;
+			if (k == 0 && strcmp(buf, cwd_path))
+				cwd_path_set(buf);
+		}
 		if (strcmp(cwd_path, "/"))
 			n = snprintf(buf, sizeof(buf), "%s%s", m->point, cwd_path);
 		else
@@ -1713,6 +1847,9 @@ long core_handle(void *arg)
 	struct onepath d = { .dfd_arg = -1, .path_arg = 0, .follow = 1 };
 	int at = -1;
 	struct core_fd *e;
+
+	if (cwd_kfd_pending)
+		cwd_handle_open();
 
 	switch (nr) {
 	case SYS_mmap:
@@ -1904,7 +2041,7 @@ void core_cwd_init(const char *inherited)
 
 		if (strncmp(cwd, m->point, m->len) || (cwd[m->len] && cwd[m->len] != '/'))
 			continue;
-		set_cwd(i, cwd[m->len] ? cwd + m->len : "/");
+		set_cwd_deferred(i, cwd[m->len] ? cwd + m->len : "/");
 		return;
 	}
 }
