@@ -226,6 +226,24 @@ static long getattr(int m, const char *path, struct stat *st, int flags)
 	return mt->ops->getattr ? mt->ops->getattr(mt->priv, path, st, flags) : -ENOSYS;
 }
 
+/*
+ * Could a kernel symbolic link on the way of a path that stayed in the
+ * kernel have led into a mount?  Not if the kernel walks it without
+ * meeting one: one system call spares reading every component.
+ */
+static int maybe_via_link(long dfd, const char *upath)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+	long fd;
+
+	if (!upath)
+		return 0;
+	fd = sys4(SYS_openat2, dfd, upath, &how, sizeof(how));
+	if (fd >= 0)
+		sys1(SYS_close, fd);
+	return fd == -ELOOP;
+}
+
 /* A mount descriptor a relative path starts from: is it a directory? */
 static int start_is_dir(long dfd)
 {
@@ -806,7 +824,7 @@ static long do_open_how(const struct defuse_syscall *sc, const struct defuse_sys
 	if (l.mount < 0) {
 		r = l.touched ? kernel_at(ksc, di, pi, l.path) : defuse_forward(sc);
 		/* Through a kernel symbolic link into a mount (docs/core.md)? */
-		if ((r != -ENOENT && r != -ENOTDIR) ||
+		if ((r != -ENOENT && r != -ENOTDIR) || (!l.touched && !maybe_via_link(dfd, upath)) ||
 		    resolve_how(dfd, upath, follow, 1, &l, how | RES_PHYSICAL) < 0 || !l.touched)
 			return r;
 		if (l.mount < 0)
@@ -1032,7 +1050,7 @@ kernel:
 			      : defuse_forward(ORIG(sc, d));
 	}
 	/* Through a kernel symbolic link into a mount (docs/core.md)? */
-	if ((r != -ENOENT && r != -ENOTDIR) ||
+	if ((r != -ENOENT && r != -ENOTDIR) || (!l.touched && !maybe_via_link(dfd, upath)) ||
 	    resolve_how(dfd, upath, d->follow, 1, &l, how | RES_PHYSICAL) < 0 || !l.touched)
 		return r;
 	if (l.mount >= 0)
@@ -1546,10 +1564,11 @@ static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, i
 		struct loc p;
 
 		if (a.mount < 0 && !a.touched && !empty && ta == LAST_NORM &&
+		    maybe_via_link(dfd1, u1) &&
 		    resolve_how(dfd1, u1, is_link ? follow1 : -1, 1, &p, RES_PHYSICAL) == 0 &&
 		    p.touched)
 			a = p;
-		if (b.mount < 0 && !b.touched && tb == LAST_NORM &&
+		if (b.mount < 0 && !b.touched && tb == LAST_NORM && maybe_via_link(dfd2, u2) &&
 		    resolve_how(dfd2, u2, -1, 1, &p, RES_PHYSICAL) == 0 && p.touched)
 			b = p;
 	}
