@@ -150,6 +150,12 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f);
 /* At start-up: adopt the placeholders an exec handed down (DEFUSE_FDS,
    written by exec.c: "FD:INO,..."; "scan": look at every descriptor). */
 void core_emulated_adopt_inherited(const char *list);
+/* One read or write of an emulated file, at *off or at (and moving) the
+   description's offset; f held by the caller (core_fd_acquire). */
+long core_emulated_rw(struct core_fd *f, int writing, void *buf, size_t n,
+		      const off_t *off) HIDDEN;
+/* copy.c: sendfile, copy_file_range, splice and tee with an emulated end. */
+long core_copy_call(const struct defuse_syscall *sc) HIDDEN;
 /* An fd unknown to the table that may be a placeholder received by
    SCM_RIGHTS or pidfd_getfd: adopt it.  1 if it now is an emulated fd. */
 int core_emulated_adopt_fd(long fd) HIDDEN;

@@ -421,6 +421,11 @@ positioned:
 		       : ops->read(PRIV(f), f->open->fh, buf, n, *off);
 }
 
+long core_emulated_rw(struct core_fd *f, int writing, void *buf, size_t n, const off_t *off)
+{
+	return transfer(f, writing, buf, n, off, 0);
+}
+
 /* readv and friends: one transfer per iovec, stopping at a short one. */
 static long transfer_v(struct core_fd *f, int writing, const struct iovec *uiov, long cnt,
 		       const off_t *off, int rwf)

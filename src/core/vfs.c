@@ -1257,6 +1257,27 @@ static long xattr_op(const struct defuse_syscall *sc, const struct onepath *d,
 }
 
 /*
+ * f*xattr on an emulated file: the module's xattr operations on its path
+ * (the arguments after the descriptor are those of the path calls).
+ */
+static long fd_xattr(const struct defuse_syscall *sc, const struct core_fd *e)
+{
+	struct onepath d = { .follow = 1 };
+	struct loc l = { .mount = e->mount, .touched = 1, .strict = 1 };
+
+	if (e->open->ofd->flags & O_PATH)
+		return -EBADF;
+	switch (sc->nr) {
+	case SYS_fgetxattr: d.op = OP_GETXATTR; break;
+	case SYS_fsetxattr: d.op = OP_SETXATTR; break;
+	case SYS_flistxattr: d.op = OP_LISTXATTR; break;
+	default: d.op = OP_REMOVEXATTR; break;
+	}
+	snprintf(l.path, sizeof(l.path), "%s", e->path);
+	return run_op(sc, &d, &l);
+}
+
+/*
  * The content of an emulated file in a memfd, for execveat: the kernel can
  * only run what it can read.  The mode bits come along so the kernel's
  * execute permission check sees the file's.
@@ -1876,11 +1897,17 @@ long core_handle(void *arg)
 			return core_emulated_call(sc, e);
 		return defuse_forward(sc);
 	case SYS_sendfile: case SYS_copy_file_range: case SYS_splice: case SYS_tee:
-		/* Copies between descriptors with an emulated end: not yet. */
-		if (defuse_g.debug)
-			defuse_log("copy between descriptors with an emulated file: "
-				   "not supported yet", NULL, NULL);
-		return -EOPNOTSUPP;
+		/* Routed: one end is an emulated file (copy.c). */
+		return core_copy_call(sc);
+	case SYS_fgetxattr: case SYS_fsetxattr: case SYS_flistxattr: case SYS_fremovexattr:
+		if ((e = core_fd_acquire(sc->a[0])) && e->open) {
+			long r = fd_xattr(sc, e);
+
+			core_fd_release(e);
+			return r;
+		}
+		core_fd_release(e);
+		break;
 	case SYS_fchdir:
 		if ((e = core_fd_emulated(sc->a[0]))) {
 			struct stat st;
