@@ -98,6 +98,11 @@ extern long defuse_xsave_size HIDDEN;
 void defuse_gate_own_sigreturn(void) HIDDEN;
 void defuse_gate_forward_sigreturn(void) HIDDEN;
 __attribute__((noreturn)) void defuse_gate_forward_sigreturn_at(void *frame) HIDDEN;
+/* gate.S: a caught thread-making clone, run after the SIGSYS handler
+   returned (sigsys.c); the parent resumes at defuse_sud_clone_resume. */
+void defuse_gate_forward_clone(void) HIDDEN;
+extern __thread uintptr_t defuse_sud_clone_resume
+	__attribute__((tls_model("initial-exec"))) HIDDEN;
 
 /* dispatch.c: the one C entry point for every captured call. */
 long defuse_dispatch(struct defuse_syscall *sc) HIDDEN;

@@ -92,6 +92,42 @@ defuse_gate_forward_sigreturn_at:
 	ud2
 	.size	defuse_gate_forward_sigreturn_at, . - defuse_gate_forward_sigreturn_at
 
+/*
+ * defuse_gate_forward_clone: a clone-family call that makes a thread on a
+ * new stack (CLONE_VM) and that the net caught.  The child cannot start in
+ * the SIGSYS handler: it would run the handler's return on a stack that is
+ * not its own.  So the handler only points the interrupted context here and
+ * returns; this code then runs with the program's registers exactly as they
+ * were at its `syscall` (nr in %rax), does what a trampoline does for the
+ * clone family, and resumes after the program's `syscall`: the parent at
+ * defuse_sud_clone_resume (its TLS), the child at the address the handler
+ * left just below the child's stack top (the child may get a new TLS).
+ * %rcx and %r11 are free afterwards, as a `syscall` clobbers them.
+ */
+	.globl	defuse_gate_forward_clone
+	.hidden	defuse_gate_forward_clone
+	.type	defuse_gate_forward_clone, @function
+defuse_gate_forward_clone:
+	leaq	-128(%rsp), %rsp		/* the red zone stays intact */
+	leaq	defuse_clone_before(%rip), %r11
+	call	defuse_tramp_hook
+	leaq	128(%rsp), %rsp
+	syscall
+	testq	%rax, %rax
+	jnz	1f
+	leaq	-128(%rsp), %rsp		/* child, on its own stack */
+	leaq	defuse_clone_child(%rip), %r11
+	call	defuse_tramp_hook
+	leaq	128(%rsp), %rsp
+	jmp	*-8(%rsp)
+1:	leaq	-128(%rsp), %rsp		/* parent (or the error) */
+	leaq	defuse_clone_parent(%rip), %r11
+	call	defuse_tramp_hook
+	leaq	128(%rsp), %rsp
+	movq	defuse_sud_clone_resume@gottpoff(%rip), %r11
+	jmp	*%fs:(%r11)
+	.size	defuse_gate_forward_clone, . - defuse_gate_forward_clone
+
 defuse_gate_forward_end:
 defuse_gate_end:
 

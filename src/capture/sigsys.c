@@ -43,6 +43,46 @@ int defuse_sud_arm(void)
 	return 0;
 }
 
+__thread uintptr_t defuse_sud_clone_resume;
+
+/*
+ * The stack a thread-making clone (CLONE_VM) gives its child: its top, or 0
+ * when there is none or it cannot be read.
+ */
+static uintptr_t child_stack_top(const struct defuse_syscall *sc)
+{
+	struct clone_args ca;
+
+	if (sc->nr == SYS_clone)
+		return sc->a[1];
+	if ((unsigned long)sc->a[1] < CLONE_ARGS_SIZE_VER0)
+		return 0;
+	__builtin_memset(&ca, 0, sizeof(ca));
+	if (defuse_copy_in(&ca, (void *)sc->a[0], CLONE_ARGS_SIZE_VER0))
+		return 0;
+	return ca.stack ? ca.stack + ca.stack_size : 0;
+}
+
+/*
+ * A thread-making clone caught by the net: the child cannot start inside
+ * this handler, so the clone runs after the handler returns, from
+ * defuse_gate_forward_clone (gate.S).  The child's resume address goes just
+ * below its stack top, which it does not use yet.  Returns 0, or -errno
+ * for the program when there is no stack to start the child on.
+ */
+static long clone_after_handler(const struct defuse_syscall *sc, greg_t *g)
+{
+	uintptr_t top = child_stack_top(sc), resume = g[REG_RIP];
+
+	if (!top)
+		return -ENOSYS;
+	if (defuse_copy_out((void *)(top - sizeof(resume)), &resume, sizeof(resume)))
+		return -EFAULT;
+	defuse_sud_clone_resume = resume;
+	g[REG_RIP] = (greg_t)defuse_gate_forward_clone;
+	return 0;
+}
+
 /*
  * A clone-family call caught by the net (a raw `syscall` in the program).
  * Children that get their own copy of memory come back here and simply
@@ -52,15 +92,14 @@ int defuse_sud_arm(void)
  * without CLONE_VM).  A conforming program cannot tell: POSIX leaves what
  * a vfork child writes to memory undefined.
  */
+#define TRAPPED_THREAD 1L	/* not a result: run it after the handler */
+
 static long trapped_clone(struct defuse_syscall *sc)
 {
 	struct clone_args ca;
 	long r;
 	uint64_t t0 = defuse_self.tracing ? trace_now() : 0;
 	struct defuse_syscall call = *sc;
-
-	if (defuse_self.tracing)
-		trace_count(sc->nr);
 
 	switch (sc->nr) {
 	case SYS_vfork:
@@ -82,8 +121,10 @@ static long trapped_clone(struct defuse_syscall *sc)
 		__builtin_memset(&ca, 0, sizeof(ca));
 		if (defuse_copy_in(&ca, (void *)sc->a[0],
 				   (unsigned long)sc->a[1] > sizeof(ca) ? sizeof(ca.flags) :
-				   (unsigned long)sc->a[1]))
-			return -EFAULT;
+				   (unsigned long)sc->a[1])) {
+			r = -EFAULT;
+			goto done;
+		}
 		if ((unsigned long)sc->a[1] > sizeof(ca)) {
 			if (ca.flags & CLONE_VM)
 				goto unsupported;
@@ -98,6 +139,8 @@ static long trapped_clone(struct defuse_syscall *sc)
 	default:
 		break;
 	}
+	if (defuse_self.tracing)
+		trace_count(sc->nr);
 	r = defuse_forward(&call);
 	if (r == 0) {
 		defuse_clone_child(sc);
@@ -107,15 +150,16 @@ static long trapped_clone(struct defuse_syscall *sc)
 		trace_record(sc, r, trace_now() - t0, 1);
 	return r;
 
+done:
+	if (defuse_self.tracing) {
+		trace_count(sc->nr);
+		trace_record(sc, r, trace_now() - t0, 1);
+	}
+	return r;
+
 unsupported:
-	/*
-	 * A thread made by a raw clone instruction would start on a new stack
-	 * inside this handler.  Not supported yet: refuse loudly rather than
-	 * crash in the child.
-	 */
-	defuse_log("raw clone with CLONE_VM and a new stack outside libc is not "
-		   "supported; returning ENOSYS", NULL, NULL);
-	return -ENOSYS;
+	/* Counted by defuse_clone_before, when it runs. */
+	return TRAPPED_THREAD;
 }
 
 static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
@@ -143,9 +187,20 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 	case SYS_clone:
 	case SYS_clone3:
 	case SYS_fork:
-	case SYS_vfork:
-		g[REG_RAX] = trapped_clone(&sc);
+	case SYS_vfork: {
+		long r = trapped_clone(&sc);
+
+		if (r == TRAPPED_THREAD) {
+			/* %rax keeps the number for the clone that follows. */
+			r = clone_after_handler(&sc, g);
+			if (r == 0)
+				return;
+			defuse_log("a caught clone that makes a thread has no stack "
+				   "to start it on", NULL, NULL);
+		}
+		g[REG_RAX] = r;
 		return;
+	}
 	default:
 		g[REG_RAX] = defuse_dispatch(&sc);
 	}

@@ -12,9 +12,8 @@ scratch directory S:
 
 With --sanitized (an ASan/UBSan build: the program, libdefuse.so and the
 module all instrumented) every run gets ASAN_OPTIONS/UBSAN_OPTIONS that
-stop at the first error, and the DEFUSE runs DEFUSE_NET=off: the
-sanitizer's runtime has unpatchable system call sites, which would arm the
-SUD net, and threads are not created through the net yet.
+stop at the first error.  The sanitizer's runtime has unpatchable system
+call sites, so the SUD net is armed in those runs.
 
 The two DEFUSE runs must print exactly what the native one printed, exit the
 same way, leave their backing directory (S/kb, S/eb) holding the same tree
@@ -62,7 +61,6 @@ SANITIZED_ENV = {
     # suite's business (the patch planner keeps its plan to the end).
     "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0:abort_on_error=1",
     "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
-    "DEFUSE_NET": "off",
 }
 extra_env = {}
 
