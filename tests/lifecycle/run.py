@@ -75,12 +75,7 @@ KNOWN_DIFFERENCES = {
 }
 
 # Cases that cannot run in the sanitized build, and why (meson shows SKIP).
-SANITIZED_SKIP = {
-    "spawn": "system() and popen() children abort inside ASan (a report from "
-             "the instrumented capture engine's dispatch at a syscall site, "
-             "then a failed ASan CHECK walking that stack): the hot path is "
-             "not sanitizable as built; the case runs in the plain build",
-}
+SANITIZED_SKIP = {}
 
 
 def run(cmd):
