@@ -81,6 +81,9 @@ char core_cwd_env[PATH_MAX + 16];
  */
 static int cwd_kfd = -1;
 static int cwd_kfd_pending;
+/* Per mount: does the module hand out kernel descriptors of directories?
+   0 not known yet, 1 yes, -1 no (an emulating module: not asked again). */
+static signed char kernel_dirs[CORE_MOUNTS_MAX];
 
 /* The cwd's path inside core_cwd_mount. */
 static void cwd_path_set(const char *path)
@@ -96,11 +99,12 @@ static void cwd_handle_open(void)
 	struct defuse_open o = { 0, -1 };
 
 	cwd_kfd_pending = 0;
-	if (!m->ops->open ||
+	if (kernel_dirs[core_cwd_mount] < 0 || !m->ops->open ||
 	    m->ops->open(m->priv, cwd_path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o) < 0)
 		return;
 	if (m->ops->release)
 		m->ops->release(m->priv, o.fh);
+	kernel_dirs[core_cwd_mount] = o.kernel_fd >= 0 ? 1 : -1;
 	if (o.kernel_fd >= 0 && (cwd_kfd = defuse_keep_fd(o.kernel_fd)) < 0) {
 		sys1(SYS_close, o.kernel_fd);	/* no room in the band: as emulated */
 		cwd_kfd = -1;
@@ -1424,8 +1428,10 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 			return -ENOTDIR;
 		if (ops->access && (r = ops->access(priv, l->path, X_OK, 0)) < 0)
 			return r;
-		/* The kernel's cwd: the mount point, for programs not captured. */
-		sys1(SYS_chdir, core_mounts[l->mount].point);
+		/* The kernel's cwd: the mount point, for programs not captured
+		   (already there when the cwd stays in this mount). */
+		if (core_cwd_mount != l->mount)
+			sys1(SYS_chdir, core_mounts[l->mount].point);
 		set_cwd(l->mount, l->path);
 		return 0;
 	case OP_SYMLINK: {
