@@ -198,8 +198,8 @@ static int split_last(const char *path, char dir[PATH_MAX], int *trailing)
 }
 
 /*
- * Need kpath not be read as a possible symbolic link?  A mount point's
- * ancestor is none (mount points are canonical); /proc holds magic links,
+ * Need kpath not be read as a possible symbolic link?  A mount point and
+ * its ancestors are none (mount points are canonical); /proc holds magic links,
  * which the kernel follows to their object, not to the text readlink gives.
  */
 static int on_mount_path(const char *kpath)
@@ -209,9 +209,9 @@ static int on_mount_path(const char *kpath)
 	if (n == 1 || !strncmp(kpath, "/proc/", 6))
 		return 1;
 	for (int i = 0; i < core_nmounts; i++)
-		if (core_mounts[i].len > n && !memcmp(core_mounts[i].point, kpath, n) &&
-		    core_mounts[i].point[n] == '/')
-			return 1;
+		if (core_mounts[i].len >= n && !memcmp(core_mounts[i].point, kpath, n) &&
+		    (core_mounts[i].point[n] == '/' || !core_mounts[i].point[n]))
+			return 1;	/* on the way to a mount point, or one */
 	return 0;
 }
 
