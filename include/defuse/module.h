@@ -268,6 +268,18 @@ extern int defuse_keep_fd(int fd) __attribute__((weak));
  */
 extern int defuse_close_kept(int fd) __attribute__((weak));
 
+/**
+ * Whether the calling thread's file-system user and group IDs are its real
+ * ones, as they are unless the program is set-user-ID or changed its IDs.
+ * access(2) checks with the real IDs, so a module that looks paths up with
+ * its own system calls (which use the file-system IDs) has to switch IDs
+ * for access only when this says 0.  Cached per thread and forgotten at
+ * every set*id call the thread makes, so it costs no system call in the
+ * common case.  Weak like defuse_keep_fd: outside DEFUSE it is NULL; then
+ * compare getuid() with setfsuid(-1) yourself.
+ */
+extern int defuse_fs_ids_are_real(void) __attribute__((weak));
+
 /** Module flags (struct defuse_module.flags). */
 #define DEFUSE_MODULE_NOT_SIGNAL_SAFE 0x1 /* the core blocks signals around calls */
 #define DEFUSE_MODULE_RESOLVES        0x2 /* resolves ".." and symlinks itself (see top) */

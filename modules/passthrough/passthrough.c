@@ -522,6 +522,8 @@ static int pt_access(void *priv, const char *path, int mode, int flags)
 		return -EINVAL;
 	if (flags & AT_EACCESS)
 		return access_as_is(priv, path, mode, flags);
+	if (defuse_fs_ids_are_real && defuse_fs_ids_are_real())
+		return access_as_is(priv, path, mode, flags);	/* the common case */
 	ruid = getuid();
 	rgid = getgid();
 	fsuid = (uid_t)setfsuid((uid_t)-1);	/* an invalid ID: only reads */

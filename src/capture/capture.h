@@ -62,6 +62,9 @@ struct defuse_thread {
 				   (a lock): signals are not deferred */
 	unsigned long sig_deferred; /* signals that arrived while DEFUSE ran,
 				   delivered when it returns (signals.c) */
+	char ids_known;		/* defuse_fs_ids_are_real's answer: 0 not
+				   known (a set*id call forgets it), 1 yes,
+				   2 no */
 	char vfork_child;	/* a vfork child: memory shared with the
 				   suspended parent (core/fdtable.c) */
 	long sigsys_info[16];	/* its siginfo, re-sent on unblock */

@@ -29,6 +29,7 @@ enum special_kind {
 	SP_PRCTL,
 	SP_NORETURN,
 	SP_FDRECV,
+	SP_SETID,
 };
 
 static unsigned char special[NR_SPECIAL];
@@ -59,6 +60,14 @@ void defuse_dispatch_init(void)
 	special[SYS_recvmsg] = SP_FDRECV;
 	special[SYS_recvmmsg] = SP_FDRECV;
 	special[SYS_pidfd_getfd] = SP_FDRECV;
+	special[SYS_setuid] = SP_SETID;
+	special[SYS_setgid] = SP_SETID;
+	special[SYS_setreuid] = SP_SETID;
+	special[SYS_setregid] = SP_SETID;
+	special[SYS_setresuid] = SP_SETID;
+	special[SYS_setresgid] = SP_SETID;
+	special[SYS_setfsuid] = SP_SETID;
+	special[SYS_setfsgid] = SP_SETID;
 }
 
 void defuse_note_emulated(long nr)
@@ -194,6 +203,14 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 		return fd_received(sc);
 	case SP_PRCTL:
 		return do_prctl(sc);
+	case SP_SETID: {
+		/* This thread's IDs may change: forget what modules were told
+		   (core/creds.c). */
+		long r = defuse_forward(sc);
+
+		defuse_self.ids_known = 0;
+		return r;
+	}
 	default:
 		return defuse_forward(sc);
 	}

@@ -97,6 +97,7 @@
  *   mknod P MODE DEV   mknodat D P MODE DEV
  *   copy_file_range IN (NULL|OFF) OUT (NULL|OFF) LEN FLAGS
  *   sendfile OUT IN (NULL|OFF) COUNT   (offsets after the call are printed)
+ *   setresuid R E S, setresgid R E S, setfsuid ID   (raw: this thread only)
  *   flock FD OP
  *   fcntl FD F_DUPFD|F_DUPFD_CLOEXEC N    fcntl FD F_GETFD|F_GETFL
  *   fcntl FD F_SETFD|F_SETFL ARG
@@ -1799,6 +1800,26 @@ static void do_sendfile(void)
 		sbput(&xd, " off=%lld", (long long)off);
 }
 
+/* Raw setresuid/setresgid: this thread's IDs only (glibc's wrappers would
+   make every thread change, which fsops does not need). */
+static void do_setresuid(void)
+{
+	nargs_between(3, 3);
+	SC(SYS_setresuid, (uid_t)num(0), (uid_t)num(1), (uid_t)num(2));
+}
+
+static void do_setresgid(void)
+{
+	nargs_between(3, 3);
+	SC(SYS_setresgid, (gid_t)num(0), (gid_t)num(1), (gid_t)num(2));
+}
+
+static void do_setfsuid(void)
+{
+	nargs_between(1, 1);
+	SC(SYS_setfsuid, (uid_t)num(0));
+}
+
 static void do_flock(void)
 {
 	nargs_between(2, 2);
@@ -1964,6 +1985,7 @@ static const struct op ops[] = {
 	{"mknod", do_mknod}, {"mknodat", do_mknodat},
 	{"copy_file_range", do_copy_file_range}, {"sendfile", do_sendfile},
 	{"flock", do_flock}, {"fcntl", do_fcntl},
+	{"setresuid", do_setresuid}, {"setresgid", do_setresgid}, {"setfsuid", do_setfsuid},
 	{"dup", do_dup}, {"dup2", do_dup2}, {"dup3", do_dup3}, {"close_range", do_close_range},
 	{"sleep", do_sleep}, {"umask", do_umask},
 };
