@@ -111,11 +111,23 @@ static void cwd_handle_open(void)
 	}
 }
 
+/*
+ * The cwd's handle, for this process: a vfork child shares our memory (and
+ * cwd_kfd) but not our descriptor table, so it neither uses nor replaces
+ * the parent's handle; it goes without one until it execs.
+ */
+static int cwd_handle(void)
+{
+	return defuse_self.vfork_child ? -1 : cwd_kfd;
+}
+
 static void set_cwd_deferred(int mount, const char *path)
 {
-	if (cwd_kfd >= 0)
-		defuse_close_kept(cwd_kfd);
-	cwd_kfd = -1;
+	if (!defuse_self.vfork_child) {
+		if (cwd_kfd >= 0)
+			defuse_close_kept(cwd_kfd);
+		cwd_kfd = -1;
+	}
 	cwd_kfd_pending = 0;
 	core_cwd_mount = mount;
 	if (mount < 0) {
@@ -123,7 +135,7 @@ static void set_cwd_deferred(int mount, const char *path)
 		return;
 	}
 	cwd_path_set(path);
-	cwd_kfd_pending = 1;
+	cwd_kfd_pending = !defuse_self.vfork_child;
 }
 
 static void set_cwd(int mount, const char *path)
@@ -346,10 +358,10 @@ static int cwd_changed(long dfd, const char *upath)
 	char now[PATH_MAX];
 	int r;
 
-	if ((int)dfd != AT_FDCWD || core_cwd_mount < 0 || cwd_kfd < 0 || !upath ||
+	if ((int)dfd != AT_FDCWD || core_cwd_mount < 0 || cwd_handle() < 0 || !upath ||
 	    !upath[0] || upath[0] == '/')
 		return 0;
-	r = kfd_path_now(core_cwd_mount, cwd_kfd, now);
+	r = kfd_path_now(core_cwd_mount, cwd_handle(), now);
 	if (r == -ENOENT)
 		return 2;
 	if (r < 0 || !strcmp(now, cwd_path))
@@ -1012,7 +1024,7 @@ static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 			/* The removed cwd itself: the kernel still has it. */
 			char p[64];
 
-			snprintf(p, sizeof(p), "/proc/self/fd/%d/.", cwd_kfd);
+			snprintf(p, sizeof(p), "/proc/self/fd/%d/.", cwd_handle());
 			return kernel_at(sc, d->dfd_arg, d->path_arg, p);
 		}
 	}
@@ -1716,9 +1728,9 @@ static long do_fd_call(const struct defuse_syscall *sc)
 		const struct core_mount *m = &core_mounts[core_cwd_mount];
 		size_t n;
 
-		if (cwd_kfd >= 0) {
+		if (cwd_handle() >= 0) {
 			/* Renamed or removed meanwhile?  The kernel knows. */
-			int k = kfd_path_now(core_cwd_mount, cwd_kfd, buf);
+			int k = kfd_path_now(core_cwd_mount, cwd_handle(), buf);
 
 			if (k == -ENOENT)
 				return -ENOENT;
