@@ -73,17 +73,29 @@ static char cwd_path[PATH_MAX] = "/";	/* inside core_cwd_mount */
 char core_cwd_env[PATH_MAX + 16];
 
 /*
- * A kernel-backed mount's cwd also has a kernel handle: an O_PATH
- * descriptor of its backing directory (in DEFUSE's reserved band), opened
- * through the module at chdir, so that the kernel can say where the cwd is
- * after a rename, or that it was removed.  Opened at the first routed call
- * when the cwd was inherited (the modules may not serve yet at start-up).
+ * The cwd also has a kernel handle, so that the kernel can say where it is
+ * after a rename, or that it was removed: an O_PATH descriptor of its
+ * backing directory, opened through the module at chdir and kept in
+ * DEFUSE's reserved band (kernel-backed), or the module's own open of it
+ * kept until the next chdir, whose descriptor lock_fd gives (emulated).
+ * Opened at the first routed call when the cwd was inherited (the modules
+ * may not serve yet at start-up).
  */
-static int cwd_kfd = -1;
+static int cwd_kfd = -1;	/* the descriptor to ask the kernel about */
 static int cwd_kfd_pending;
-/* Per mount: does the module hand out kernel descriptors of directories?
-   0 not known yet, 1 yes, -1 no (an emulating module: not asked again). */
+static uint64_t cwd_fh;		/* emulated: the module's handle behind it */
+static int cwd_fh_mount = -1;	/* ... and its mount; -1: cwd_kfd is ours */
+/* Per mount: can the cwd have a handle?  0 not known yet, 1 yes, -1 no
+   (the module gives neither kernel descriptors nor lock_fd). */
 static signed char kernel_dirs[CORE_MOUNTS_MAX];
+
+/* The module's kernel descriptor behind handle fh of mount m, or -1. */
+static int handle_kfd(int m, uint64_t fh)
+{
+	const struct core_mount *mt = &core_mounts[m];
+
+	return CORE_HAS_OP(mt, lock_fd) ? mt->ops->lock_fd(mt->priv, fh) : -1;
+}
 
 /* The cwd's path inside core_cwd_mount. */
 static void cwd_path_set(const char *path)
@@ -102,11 +114,18 @@ static void cwd_handle_open(void)
 	if (kernel_dirs[core_cwd_mount] < 0 || !m->ops->open ||
 	    m->ops->open(m->priv, cwd_path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o) < 0)
 		return;
+	if (o.kernel_fd < 0 && (cwd_kfd = handle_kfd(core_cwd_mount, o.fh)) >= 0) {
+		cwd_fh = o.fh;	/* the module's descriptor lives as long as fh */
+		cwd_fh_mount = core_cwd_mount;
+		kernel_dirs[core_cwd_mount] = 1;
+		return;
+	}
+	cwd_kfd = -1;
 	if (m->ops->release)
 		m->ops->release(m->priv, o.fh);
 	kernel_dirs[core_cwd_mount] = o.kernel_fd >= 0 ? 1 : -1;
 	if (o.kernel_fd >= 0 && (cwd_kfd = defuse_keep_fd(o.kernel_fd)) < 0) {
-		sys1(SYS_close, o.kernel_fd);	/* no room in the band: as emulated */
+		sys1(SYS_close, o.kernel_fd);	/* no room in the band: none */
 		cwd_kfd = -1;
 	}
 }
@@ -124,9 +143,12 @@ static int cwd_handle(void)
 static void set_cwd_deferred(int mount, const char *path)
 {
 	if (!defuse_self.vfork_child) {
-		if (cwd_kfd >= 0)
+		if (cwd_kfd >= 0 && cwd_fh_mount < 0)
 			defuse_close_kept(cwd_kfd);
+		else if (cwd_kfd >= 0 && core_mounts[cwd_fh_mount].ops->release)
+			core_mounts[cwd_fh_mount].ops->release(core_mounts[cwd_fh_mount].priv, cwd_fh);
 		cwd_kfd = -1;
+		cwd_fh_mount = -1;
 	}
 	cwd_kfd_pending = 0;
 	core_cwd_mount = mount;
@@ -295,19 +317,23 @@ static const char *mount_root_kpath(int m)
 	struct defuse_open o = { 0, -1 };
 	char link[64], root[PATH_MAX], *dup, *none = NULL;
 	long rn;
+	int kfd;
 
 	if (root_kpath[m])
 		return root_kpath[m];
 	if (!mt->ops->open || mt->ops->open(mt->priv, "/", O_PATH | O_DIRECTORY | O_CLOEXEC,
 					    0, &o) < 0)
 		return NULL;
+	kfd = o.kernel_fd >= 0 ? o.kernel_fd : handle_kfd(m, o.fh);
+	rn = -1;
+	if (kfd >= 0) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", kfd);
+		rn = sys3(SYS_readlink, link, root, PATH_MAX - 1);
+	}
+	if (o.kernel_fd >= 0)
+		sys1(SYS_close, o.kernel_fd);
 	if (mt->ops->release)
 		mt->ops->release(mt->priv, o.fh);
-	if (o.kernel_fd < 0)
-		return NULL;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", o.kernel_fd);
-	rn = sys3(SYS_readlink, link, root, PATH_MAX - 1);
-	sys1(SYS_close, o.kernel_fd);
 	if (rn <= 0 || !(dup = strndup(root, rn)))
 		return NULL;
 	if (!__atomic_compare_exchange_n(&root_kpath[m], &none, dup, 0, __ATOMIC_ACQ_REL,
@@ -343,9 +369,14 @@ static int kfd_path_now(int m, long kfd, char out[PATH_MAX])
 	return 0;
 }
 
+/* The same for a mount's descriptor: kernel-backed, its own; emulated,
+   the module's behind its handle. */
 static int fd_path_now(long fd, const struct core_fd *f, char out[PATH_MAX])
 {
-	return f->open ? -1 : kfd_path_now(f->mount, fd, out);
+	long kfd = !f->open ? fd : f->open->lock_fd >= 0 ? f->open->lock_fd
+			     : handle_kfd(f->mount, f->open->fh);
+
+	return kfd < 0 ? -1 : kfd_path_now(f->mount, kfd, out);
 }
 
 /*
@@ -391,7 +422,7 @@ static int dirfd_moved(long dfd, const char *upath)
 	struct core_fd *f = (int)dfd == AT_FDCWD ? NULL : core_fd_get(dfd);
 	char now[PATH_MAX];
 
-	return f && !f->open && upath && upath[0] && upath[0] != '/' &&
+	return f && upath && upath[0] && upath[0] != '/' &&
 	       fd_path_now(dfd, f, now) == 0 && strcmp(now, f->path);
 }
 
@@ -1929,13 +1960,15 @@ long core_handle(void *arg)
 	case SYS_fchdir:
 		if ((e = core_fd_emulated(sc->a[0]))) {
 			struct stat st;
+			char now[PATH_MAX];	/* where it is, if it was renamed */
+			const char *path = fd_path_now(sc->a[0], e, now) == 0 ? now : e->path;
 
 			if (OPS_M(e->mount)->getattr &&
-			    OPS_M(e->mount)->getattr(PRIV_M(e->mount), e->path, &st, 0) == 0 &&
+			    OPS_M(e->mount)->getattr(PRIV_M(e->mount), path, &st, 0) == 0 &&
 			    !S_ISDIR(st.st_mode))
 				return -ENOTDIR;
 			sys1(SYS_chdir, core_mounts[e->mount].point);
-			set_cwd_canonical(e->mount, e->path);
+			set_cwd_canonical(e->mount, path);
 			return 0;
 		}
 		break;
