@@ -72,6 +72,13 @@ struct defuse_thread {
 				   shares the parent's memory but not the
 				   other threads' TLS */
 	long clone_nr;		/* the clone-family call in flight */
+	uintptr_t cold_stack;	/* top of the stack cold code runs on
+				   (cold_stack.c), or 0 */
+	long cold_stack_tid;	/* the thread it was made for */
+	uintptr_t prog_sp;	/* the program's stack pointer (about) when
+				   cold code was entered */
+	long cwd_saved;		/* the core's cwd, kept from a child that
+				   shares our memory (core_cwd_save) */
 	uint64_t clone_t0;	/* its start time, for the trace */
 };
 
@@ -94,7 +101,11 @@ extern struct defuse_global defuse_g HIDDEN;
 
 /* stubs.S */
 void defuse_tramp_hook(void) HIDDEN;
-long defuse_call_xsaved(long (*fn)(void *), void *arg) HIDDEN;
+/* Runs fn(arg) with the extended state saved, on stack_top if not 0. */
+long defuse_call_xsaved(long (*fn)(void *), void *arg, uintptr_t stack_top) HIDDEN;
+/* cold_stack.c: this thread's stack for cold code (0: none to be had). */
+uintptr_t defuse_cold_stack(void) HIDDEN;
+void defuse_cold_stack_exit(void) HIDDEN;
 extern long defuse_xsave_size HIDDEN;
 
 /* gate.S: entry points that are not plain calls. */

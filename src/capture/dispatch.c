@@ -98,8 +98,15 @@ static long call_cold(long (*fn)(void *), void *arg)
 	char was = defuse_self.in_defuse;
 	long r;
 
+	uintptr_t stack = 0;
+
+	if (!was) {
+		/* From the program's stack to DEFUSE's own (cold_stack.c). */
+		defuse_self.prog_sp = (uintptr_t)__builtin_frame_address(0);
+		stack = defuse_cold_stack();
+	}
 	defuse_self.in_defuse = 1;
-	r = defuse_call_xsaved(fn, arg);
+	r = defuse_call_xsaved(fn, arg, stack);
 	defuse_self.in_defuse = was;
 	if (unlikely(defuse_self.sig_deferred) && !was)
 		defuse_sig_flush();
@@ -203,6 +210,10 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 		return fd_received(sc);
 	case SP_PRCTL:
 		return do_prctl(sc);
+	case SP_NORETURN:
+		if (sc->nr == SYS_exit)
+			defuse_cold_stack_exit();	/* the thread ends */
+		return defuse_forward(sc);
 	case SP_SETID: {
 		/* This thread's IDs may change: forget what modules were told
 		   (core/creds.c). */
@@ -264,7 +275,7 @@ static long traced(struct defuse_syscall *sc, int kind)
 	trace_count(sc->nr);
 	if (kind == SP_NORETURN) {
 		trace_record(sc, 0, 0, 0);
-		return defuse_forward(sc);
+		return do_special(sc, kind);
 	}
 	if (kind == SP_EXEC) {
 		trace_record(sc, 0, 0, 0);
@@ -306,6 +317,8 @@ long defuse_dispatch(struct defuse_syscall *sc)
  * The clone family runs inline in the trampoline (the child must come back
  * on its own stack, which C cannot do); these hooks run around it.
  */
+static int shares_parent_memory(const struct defuse_syscall *sc);
+
 long defuse_clone_before(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
@@ -313,6 +326,9 @@ long defuse_clone_before(struct defuse_syscall *sc)
 	/* Armed before the clone: a vfork child shares this TLS. */
 	defuse_net_check();
 	self->clone_nr = sc->nr;
+	/* A child sharing our memory would make its chdir ours. */
+	if (unlikely(core_nmounts) && shares_parent_memory(sc))
+		self->cwd_saved = call_cold(core_cwd_save, NULL);
 	if (self->tracing) {
 		trace_count(sc->nr);
 		self->clone_t0 = trace_now();
@@ -328,6 +344,10 @@ long defuse_clone_parent(struct defuse_syscall *sc)
 	/* A vfork child shares our memory and wrote its own pid there. */
 	defuse_usermem_refresh_pid();
 	self->vfork_child = 0;
+	if (self->cwd_saved) {
+		call_cold(core_cwd_restore, (void *)self->cwd_saved);
+		self->cwd_saved = 0;
+	}
 	if (self->tracing && !self->in_defuse) {
 		struct defuse_syscall call = *sc;
 

@@ -44,14 +44,15 @@ defuse_tramp_hook:
 	.size	defuse_tramp_hook, . - defuse_tramp_hook
 
 /*
- * long defuse_call_xsaved(long (*fn)(void *), void *arg)
+ * long defuse_call_xsaved(long (*fn)(void *), void *arg, uintptr_t stack_top)
  *
  * Runs fn(arg) with the whole extended register state (x87, SSE, AVX, ...)
  * saved around it.  Slow paths reached from a syscall site that must call
  * ordinary C code (capstone, when a library is dlopen'ed) go through here,
  * because the program expects its vector registers to survive a syscall.
  * defuse_xsave_size is set at start-up from CPUID leaf 0xD; 0 means the CPU
- * has no XSAVE and FXSAVE's 512 bytes are used instead.
+ * has no XSAVE and FXSAVE's 512 bytes are used instead.  With stack_top not
+ * 0, fn runs on that stack (DEFUSE's own, cold_stack.c), the save area too.
  */
 	.globl	defuse_call_xsaved
 	.hidden	defuse_call_xsaved
@@ -63,7 +64,10 @@ defuse_call_xsaved:
 	pushq	%r12
 	movq	%rdi, %rbx
 	movq	%rsi, %r12
-	movq	defuse_xsave_size(%rip), %rax
+	testq	%rdx, %rdx
+	jz	1f
+	movq	%rdx, %rsp
+1:	movq	defuse_xsave_size(%rip), %rax
 	testq	%rax, %rax
 	jz	.Lfx
 	subq	%rax, %rsp

@@ -178,6 +178,11 @@ long core_after_fork_child(void *unused) HIDDEN;
 /* vfs.c: serves a routed call (through defuse_call_xsaved). */
 long core_handle(void *sc) HIDDEN;
 void core_cwd_init(const char *inherited) HIDDEN;
+/* Around a clone whose child shares our memory (vfork, posix_spawn): the
+   cwd state saved (returns a handle, 0 if out of memory), then restored
+   and freed when the parent resumes.  For call_cold. */
+long core_cwd_save(void *unused) HIDDEN;
+long core_cwd_restore(void *saved) HIDDEN;
 /* Writes a result into the program's memory; -EFAULT for a bad pointer. */
 long core_copy_out(void *dst, const void *src, size_t n) HIDDEN;
 extern char core_cwd_env[] HIDDEN;

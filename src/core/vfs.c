@@ -167,6 +167,45 @@ static void set_cwd(int mount, const char *path)
 		cwd_handle_open();
 }
 
+/*
+ * A vfork child (or any clone that shares our memory but not our
+ * descriptors: posix_spawn's) changes its own cwd in our variables:
+ * dispatch.c saves ours before such a clone and puts them back when the
+ * parent resumes.  The cwd handle is never touched by such a child
+ * (cwd_handle).
+ */
+struct cwd_saved {
+	int mount, kfd_pending;
+	char path[PATH_MAX];
+};
+
+long core_cwd_save(void *unused)
+{
+	struct cwd_saved *s = malloc(sizeof(*s));
+
+	(void)unused;
+	if (s) {
+		s->mount = core_cwd_mount;
+		s->kfd_pending = cwd_kfd_pending;
+		memcpy(s->path, cwd_path, sizeof(s->path));
+	}
+	return (long)s;
+}
+
+long core_cwd_restore(void *saved)
+{
+	struct cwd_saved *s = saved;
+
+	core_cwd_mount = s->mount;
+	cwd_kfd_pending = s->kfd_pending;
+	if (s->mount >= 0)
+		cwd_path_set(s->path);
+	else
+		core_cwd_env[0] = 0;
+	free(s);
+	return 0;
+}
+
 static int is_dotdot(const char *c, size_t n) { return n == 2 && c[0] == '.' && c[1] == '.'; }
 static int is_dot(const char *c, size_t n) { return n == 1 && c[0] == '.'; }
 
@@ -938,14 +977,17 @@ static int access_from_stat(const struct stat *st, int mode)
 /*
  * Results go to the program's memory.  A bad pointer must give EFAULT, so
  * in general through process_vm_writev (about 1 us).  A buffer on the
- * calling thread's own stack, between here and the stack's top, is mapped
- * for sure: most stat buffers are, and get a plain copy.
+ * calling thread's own stack, between the program's stack pointer and the
+ * stack's top, is mapped for sure: most stat buffers are, and get a plain
+ * copy.
  */
 static __thread uintptr_t stack_lo, stack_hi;
 
 static int on_my_stack(const void *dst, size_t n)
 {
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), d = (uintptr_t)dst;
+	/* The core runs on a stack of DEFUSE's (capture/cold_stack.c): where
+	   the program's stack pointer was is kept for it. */
+	uintptr_t sp = defuse_self.prog_sp, d = (uintptr_t)dst;
 
 	if (!stack_hi) {
 		pthread_attr_t a;

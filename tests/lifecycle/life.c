@@ -417,6 +417,53 @@ static int case_vfork_exec(void)
 	return 0;
 }
 
+/*
+ * Children that share the parent's memory (vfork, posix_spawn) and change
+ * directory before exec: the parent's cwd stays its own.
+ */
+static int case_vfork_chdir(void)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { "life", "-where", (char *)dir, NULL };
+	char cwd[4096];
+	size_t n = strlen(dir);
+	pid_t pid;
+
+	CHECK(mkdir(at("sub"), 0755) == 0);
+	CHECK(mkdir(at("other"), 0755) == 0);
+	CHECK(chdir(at("sub")) == 0);
+	pid = vfork();
+	if (pid == 0) {
+		if (chdir("../other") != 0)
+			_exit(126);
+		execve("/proc/self/exe", argv, environ);
+		_exit(127);
+	}
+	CHECK(pid > 0);
+	CHECK(reap(pid) == 0);
+	CHECK(getcwd(cwd, sizeof(cwd)));
+	say("parent after vfork: %s\n", strncmp(cwd, dir, n) ? "outside" : cwd + n);
+	CHECK(posix_spawn_file_actions_init(&fa) == 0);
+	CHECK(posix_spawn_file_actions_addchdir_np(&fa, "../other") == 0);
+	CHECK(posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ) == 0);
+	CHECK(reap(pid) == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	CHECK(getcwd(cwd, sizeof(cwd)));
+	say("parent after posix_spawn: %s\n", strncmp(cwd, dir, n) ? "outside" : cwd + n);
+	CHECK(access("../other", F_OK) == 0 && access("../sub", F_OK) == 0);
+	return 0;
+}
+
+static int role_where(void)
+{
+	char cwd[4096];
+	size_t n = strlen(dir);
+
+	CHECK(getcwd(cwd, sizeof(cwd)));
+	say("child: %s\n", strncmp(cwd, dir, n) ? "outside" : cwd + n);
+	return 0;
+}
+
 /* ---- threads ------------------------------------------------------------ */
 
 #define NTHREADS 8
@@ -935,6 +982,8 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "cwd-exec")) return case_cwd_exec();
 	if (!strcmp(c, "-cwd-exec")) return role_cwd_exec();
 	if (!strcmp(c, "vfork-exec")) return case_vfork_exec();
+	if (!strcmp(c, "vfork-chdir")) return case_vfork_chdir();
+	if (!strcmp(c, "-where")) return role_where();
 	if (!strcmp(c, "threads")) return case_threads();
 	if (!strcmp(c, "signal-io")) return case_signal_io();
 	if (!strcmp(c, "scm-rights")) return case_scm_rights();
