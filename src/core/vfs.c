@@ -1204,10 +1204,10 @@ static long statx_emulated(const struct defuse_syscall *sc, struct core_fd *e)
  * the module's, on the object itself (a symbolic link opened O_PATH is not
  * followed).
  */
-static long empty_path(const struct defuse_syscall *sc, struct onepath *d)
+static long empty_path_of(const struct defuse_syscall *sc, struct onepath *d,
+			  struct core_fd *e)
 {
 	long dfd = sc->a[d->dfd_arg];
-	struct core_fd *e = core_fd_emulated(dfd);
 	struct loc l = { .touched = 1, .strict = 1 };
 
 	if (e && d->op == OP_STATX)
@@ -1239,13 +1239,38 @@ static long empty_path(const struct defuse_syscall *sc, struct onepath *d)
 }
 
 /*
+ * The entry of an emulated descriptor with a reference held, for a call
+ * that uses its handle or path (another thread may close it meanwhile), or
+ * NULL; give it back with core_fd_release.
+ */
+static struct core_fd *emulated_held(long fd)
+{
+	struct core_fd *e = (int)fd == AT_FDCWD ? NULL : core_fd_acquire(fd);
+
+	if (e && !e->open) {
+		core_fd_release(e);
+		e = NULL;
+	}
+	return e;
+}
+
+static long empty_path(const struct defuse_syscall *sc, struct onepath *d)
+{
+	struct core_fd *e = emulated_held(sc->a[d->dfd_arg]);
+	long r = empty_path_of(sc, d, e);
+
+	core_fd_release(e);
+	return r;
+}
+
+/*
  * readlinkat(fd, "") reads the symbolic link fd was opened on (O_PATH |
  * O_NOFOLLOW); anything else has no link to read: ENOENT.
  */
-static long readlink_empty(const struct defuse_syscall *sc, const struct onepath *d)
+static long readlink_empty_of(const struct defuse_syscall *sc, const struct onepath *d,
+			      const struct core_fd *e)
 {
 	long dfd = sc->a[0];
-	struct core_fd *e = (int)dfd == AT_FDCWD ? NULL : core_fd_emulated(dfd);
 	struct loc l = { .touched = 1, .strict = 1 };
 	long r;
 
@@ -1259,6 +1284,15 @@ static long readlink_empty(const struct defuse_syscall *sc, const struct onepath
 	snprintf(l.path, sizeof(l.path), "%s", e->path);
 	r = run_op(sc, d, &l);
 	return r == -EINVAL ? -ENOENT : r;
+}
+
+static long readlink_empty(const struct defuse_syscall *sc, const struct onepath *d)
+{
+	struct core_fd *e = emulated_held(sc->a[0]);
+	long r = readlink_empty_of(sc, d, e);
+
+	core_fd_release(e);
+	return r;
 }
 
 static long times_from_user(const struct defuse_syscall *sc, struct timespec ts[2],
@@ -1971,6 +2005,38 @@ static long valid_at_flags(long nr)
 	return ~0L;
 }
 
+/* fchdir to an emulated directory (held by the caller). */
+static long fchdir_emulated(const struct defuse_syscall *sc, const struct core_fd *e)
+{
+	struct stat st;
+	char now[PATH_MAX];	/* where it is, if it was renamed */
+	const char *path = fd_path_now(sc->a[0], e, now) == 0 ? now : e->path;
+
+	if (OPS_M(e->mount)->getattr &&
+	    OPS_M(e->mount)->getattr(PRIV_M(e->mount), path, &st, 0) == 0 &&
+	    !S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	sys1(SYS_chdir, core_mounts[e->mount].point);
+	set_cwd_canonical(e->mount, path);
+	return 0;
+}
+
+/* futimens (utimensat with a NULL path) on an emulated file (held). */
+static long futimens_emulated(const struct defuse_syscall *sc, const struct core_fd *e)
+{
+	struct timespec ts[2];
+	const struct timespec *tp;
+	long r = times_from_user(sc, ts, &tp);
+
+	if (r < 0)
+		return r;
+	if (e->open->ofd->flags & O_PATH)
+		return -EBADF;	/* futimens needs an open file */
+	return OPS_M(e->mount)->utimens
+	       ? OPS_M(e->mount)->utimens(PRIV_M(e->mount), e->path, tp, 0)
+	       : -ENOSYS;
+}
+
 long core_handle(void *arg)
 {
 	const struct defuse_syscall *sc = arg;
@@ -2000,18 +2066,11 @@ long core_handle(void *arg)
 		core_fd_release(e);
 		break;
 	case SYS_fchdir:
-		if ((e = core_fd_emulated(sc->a[0]))) {
-			struct stat st;
-			char now[PATH_MAX];	/* where it is, if it was renamed */
-			const char *path = fd_path_now(sc->a[0], e, now) == 0 ? now : e->path;
+		if ((e = emulated_held(sc->a[0]))) {
+			long r = fchdir_emulated(sc, e);
 
-			if (OPS_M(e->mount)->getattr &&
-			    OPS_M(e->mount)->getattr(PRIV_M(e->mount), path, &st, 0) == 0 &&
-			    !S_ISDIR(st.st_mode))
-				return -ENOTDIR;
-			sys1(SYS_chdir, core_mounts[e->mount].point);
-			set_cwd_canonical(e->mount, path);
-			return 0;
+			core_fd_release(e);
+			return r;
 		}
 		break;
 	case SYS_newfstatat:
@@ -2023,18 +2082,11 @@ long core_handle(void *arg)
 		}
 		break;
 	case SYS_utimensat:
-		if (!sc->a[1] && (e = core_fd_emulated(sc->a[0]))) {
-			struct timespec ts[2];
-			const struct timespec *tp;
-			long r = times_from_user(sc, ts, &tp);
+		if (!sc->a[1] && (e = emulated_held(sc->a[0]))) {
+			long r = futimens_emulated(sc, e);
 
-			if (r < 0)
-				return r;
-			if (e->open->ofd->flags & O_PATH)
-				return -EBADF;	/* futimens needs an open file */
-			return OPS_M(e->mount)->utimens
-			       ? OPS_M(e->mount)->utimens(PRIV_M(e->mount), e->path, tp, 0)
-			       : -ENOSYS;
+			core_fd_release(e);
+			return r;
 		}
 		break;
 	case SYS_fcntl:
