@@ -97,6 +97,13 @@ static char *stash_list(char *buf)
 		fdflags = sys3(SYS_fcntl, fd, F_GETFD, 0);
 		if (fdflags < 0 || (fdflags & FD_CLOEXEC))
 			continue;	/* gone at this exec, or already gone */
+		if (!open->ofd->ino) {
+			struct stat st;
+
+			if (sys2(SYS_fstat, fd, &st) < 0)
+				continue;
+			open->ofd->ino = st.st_ino;	/* the same for every dup */
+		}
 		if (pos + 2 * sizeof(num) + 2 >= STASH_MAX) {
 			pos = 0;
 			put(buf, &pos, "DEFUSE_FDS=scan");

@@ -69,8 +69,9 @@ struct core_ofd {
 	int64_t offset;
 	int32_t flags;		/* O_ACCMODE and the status flags */
 	int32_t mount;
-	uint64_t ino;		/* the memfd's inode: a new image checks that
-				   an inherited number still is this placeholder */
+	uint64_t ino;		/* the memfd's inode (0 until the first exec
+				   asks): a new image checks that an inherited
+				   number still is this placeholder */
 	char path[3072];	/* mount-relative, for a new image to reopen */
 };
 

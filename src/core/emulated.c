@@ -119,7 +119,6 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	const struct core_mount *m = &core_mounts[mount];
 	struct core_open *open = NULL;
 	struct core_ofd *ofd = MAP_FAILED;
-	struct stat st;
 	char link[64];
 	long mfd = -1, ph = -ENOMEM;
 
@@ -133,7 +132,7 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 		goto fail;
 	}
 	ofd->magic = CORE_OFD_MAGIC;
-	ofd->ino = sys2(SYS_fstat, mfd, &st) == 0 ? st.st_ino : 0;
+	ofd->ino = 0;		/* asked for at the first exec (exec.c) */
 	ofd->offset = 0;
 	/* What F_GETFL shows: the open's flags but those that only acted
 	   at open; an O_PATH descriptor keeps only how it was looked up. */
