@@ -357,58 +357,50 @@ long defuse_clone_parent(struct defuse_syscall *sc)
 	return r;
 }
 
-/* Does the child of this clone-family call share the parent's memory as a
-   vfork child (its own descriptor table, the parent's heap)? */
-static int shares_parent_memory(const struct defuse_syscall *sc)
+/*
+ * The clone flags of a clone-family call, as clone(2) would take them:
+ * fork is CLONE_nothing, vfork CLONE_VM | CLONE_VFORK.  In a trampoline's
+ * child %rax, and so sc->nr, is 0 (the result); the call is in the TLS,
+ * copied or shared (a new thread has neither: 0, a thread's flags).
+ */
+static unsigned long clone_flags(const struct defuse_syscall *sc)
 {
-	unsigned long flags;
-	/* In a trampoline's child %rax, and so sc->nr, is 0 (the result); the
-	   call is in the TLS, copied or shared (a new thread has neither). */
-	long nr = sc->nr ? sc->nr : defuse_self.clone_nr;
+	unsigned long flags = CLONE_VM | CLONE_THREAD;
 
-	switch (nr) {
+	switch (sc->nr ? sc->nr : defuse_self.clone_nr) {
+	case SYS_fork:
+		return 0;
 	case SYS_vfork:
-		return 1;
+		return CLONE_VM | CLONE_VFORK;
 	case SYS_clone:
-		flags = sc->a[0];
-		break;
+		return sc->a[0];
 	case SYS_clone3:
 		if (defuse_copy_in(&flags, (void *)sc->a[0], sizeof(flags)))
-			return 0;
-		break;
-	default:
-		return 0;
+			return CLONE_VM | CLONE_THREAD;
+		return flags;
 	}
+	return flags;
+}
+
+/* Does the child share the parent's memory as a vfork child does (its own
+   descriptor table, the parent's heap)? */
+static int shares_parent_memory(const struct defuse_syscall *sc)
+{
+	unsigned long flags = clone_flags(sc);
+
 	return (flags & CLONE_VM) && !(flags & CLONE_FILES) && !(flags & CLONE_THREAD);
+}
+
+/* Is the child a new process with its own memory (fork)? */
+static int is_forked_process(const struct defuse_syscall *sc)
+{
+	return !(clone_flags(sc) & (CLONE_VM | CLONE_THREAD));
 }
 
 /*
  * First code a new thread or process runs.  SUD is not inherited by a clone
  * child, so the net is armed again before the program's code runs.
  */
-/* Is the child of this clone-family call a new process with its own
-   memory (fork)? */
-static int is_forked_process(const struct defuse_syscall *sc)
-{
-	unsigned long flags;
-	long nr = sc->nr ? sc->nr : defuse_self.clone_nr;
-
-	switch (nr) {
-	case SYS_fork:
-		return 1;
-	case SYS_clone:
-		flags = sc->a[0];
-		break;
-	case SYS_clone3:
-		if (defuse_copy_in(&flags, (void *)sc->a[0], sizeof(flags)))
-			return 0;
-		break;
-	default:
-		return 0;
-	}
-	return !(flags & (CLONE_VM | CLONE_THREAD));
-}
-
 long defuse_clone_child(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;

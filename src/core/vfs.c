@@ -501,6 +501,21 @@ static int start_at(long dfd, struct loc *l, unsigned how)
 	return 0;
 }
 
+/* The next component of a path from p on: its start (NULL: none left). */
+static const char *next_name(const char *p, size_t *n)
+{
+	const char *c;
+
+	while (*p == '/')
+		p++;
+	if (!*p)
+		return NULL;
+	for (c = p; *p && *p != '/'; p++)
+		;
+	*n = p - c;
+	return c;
+}
+
 /*
  * Appends the rest of a path, from component rest on, to a mount-relative
  * path for a module that resolves paths itself: "." and empty components
@@ -511,20 +526,12 @@ static int start_at(long dfd, struct loc *l, unsigned how)
 static int hand_over(char *path, const char *rest, int trailing)
 {
 	int want_dir = 0;
+	const char *c;
+	size_t n;
 
-	for (const char *p = rest;;) {
-		const char *c;
-		size_t n;
+	for (const char *p = rest; (c = next_name(p, &n)); p = c + n) {
 		int r;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		c = p;
-		while (*p && *p != '/')
-			p++;
-		n = p - c;
 		if (is_dot(c, n)) {
 			want_dir = 1;
 		} else {
@@ -657,16 +664,10 @@ static int resolve_how(long dfd, const char *upath, int follow, int strict, stru
 		size_t n;
 		int last;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
+		if (!(c = (char *)next_name(p, &n)))
 			break;
-		c = p;
-		while (*p && *p != '/')
-			p++;
-		n = p - c;
-		while (*p == '/')
-			p++;
+		for (p = c + n; *p == '/'; p++)
+			;
 		last = !*p;
 		if (check_start) {
 			check_start = 0;
