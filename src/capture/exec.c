@@ -65,10 +65,11 @@ static int is_ours(const char *p, unsigned n)
 }
 
 /*
- * "DEFUSE_FDS=FD:INO,...": the emulated files' placeholders that survive
- * this exec (not close-on-exec) and their memfds' inodes, so that the new
- * image adopts exactly those (core_emulated_adopt_inherited) instead of
- * looking at every descriptor it has.  "DEFUSE_FDS=scan" when the list does
+ * "DEFUSE_FDS=FD:INO[:LOCKFD],...": the emulated files' placeholders that
+ * survive this exec (not close-on-exec), their memfds' inodes and the
+ * descriptors their locks are on, so that the new image adopts exactly
+ * those (core_emulated_adopt_inherited) instead of looking at every
+ * descriptor it has, and keeps the locks, as exec keeps them.  "DEFUSE_FDS=scan" when the list does
  * not fit in one environment string.  Returns the string, or NULL when no
  * placeholder survives.  Reads the table without references: an entry
  * closed meanwhile by another thread is stale but mapped, and the new image
@@ -114,9 +115,33 @@ static char *stash_list(char *buf)
 		put(buf, &pos, defuse_ltoa(fd, num));
 		buf[pos++] = ':';
 		put(buf, &pos, defuse_ltoa((long)open->ofd->ino, num));
+		/* Its locks live on the module's descriptor, which must then
+		   outlive the exec as they do (the new image takes it over). */
+		if (open->lock_fd >= 0 && sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0) {
+			buf[pos++] = ':';
+			put(buf, &pos, defuse_ltoa(open->lock_fd, num));
+		}
 	}
 	buf[pos] = 0;
 	return any ? buf : NULL;
+}
+
+/* The exec failed: the lock descriptors stash_list lent are ours again. */
+static void stash_undo(void)
+{
+	int total = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED), seen = 0;
+
+	if (!core_fds)
+		return;
+	for (long fd = 0; fd < CORE_FD_MAX && seen < total; fd++) {
+		struct core_fd *f = __atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED);
+
+		if (!f)
+			continue;
+		seen++;
+		if (f->open && f->open->lock_fd >= 0)
+			sys3(SYS_fcntl, f->open->lock_fd, F_SETFD, FD_CLOEXEC);
+	}
 }
 
 long defuse_exec(struct defuse_syscall *sc)
@@ -178,5 +203,7 @@ long defuse_exec(struct defuse_syscall *sc)
 	r = defuse_forward(sc);
 	/* Only a failed exec comes back. */
 	sys2(SYS_munmap, nenv, size);
+	if (core_nmounts)
+		stash_undo();
 	return r;
 }

@@ -83,7 +83,9 @@ struct core_open {
 	struct core_ofd *ofd;	/* the shared record */
 	int lock_fd;		/* the module's kernel descriptor that carries
 				   the program's locks (defuse_ops.lock_fd), or
-				   -1; the module's, not closed by the core */
+				   -1; the module's, not closed by the core... */
+	int lock_fd_inherited;	/* ...unless it came through exec with the
+				   locks on it (DEFUSE_FDS): then the core's */
 };
 
 /* Does module m's ops table (built against an older module.h) have op? */

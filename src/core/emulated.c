@@ -18,6 +18,8 @@
  * the placeholders that survive it (DEFUSE_FDS, exec.c); the new image
  * checks each is still that memfd, maps the record and reopens the file
  * through the module by the path kept there (core_emulated_adopt_inherited).
+ * Placeholders of one description (dups) share one adoption, as they
+ * shared one description before.
  * A file renamed or removed meanwhile cannot be reopened: its descriptor
  * then fails with EBADF.
  *
@@ -109,6 +111,7 @@ static struct core_open *new_open(int mount, uint64_t fh, struct core_ofd *ofd)
 	open->fh = fh;
 	open->ofd = ofd;
 	open->lock_fd = -1;
+	open->lock_fd_inherited = 0;
 	if (!(ofd->flags & O_PATH) && CORE_HAS_OP(m, lock_fd))
 		open->lock_fd = m->ops->lock_fd(m->priv, fh);
 	return open;
@@ -256,6 +259,26 @@ static void adopt_all(void)
 }
 
 /*
+ * The descriptor the old image kept placeholder fd's locks on came through
+ * the exec: it becomes this image's lock descriptor for the file (in
+ * DEFUSE's band, close-on-exec again), so flock and OFD locks held before
+ * the exec are still held, as exec promises.  Several placeholders of one
+ * description name the same descriptor; the first takes it.
+ */
+static void take_inherited_locks(long fd, long lock_fd)
+{
+	struct core_fd *e = core_fd_acquire(fd);
+	int kept;
+
+	if (e && e->open && lock_fd != e->open->lock_fd && !defuse_fd_is_reserved(lock_fd) &&
+	    sys2(SYS_fcntl, lock_fd, F_GETFD) >= 0 && (kept = defuse_fd_reserve(lock_fd)) >= 0) {
+		e->open->lock_fd = kept;
+		e->open->lock_fd_inherited = 1;
+	}
+	core_fd_release(e);
+}
+
+/*
  * The exec'ing image listed its placeholders that survive the exec (exec.c),
  * so only those are looked at: a new image does not pay for descriptors that
  * are not DEFUSE's.  Each is checked (still the same memfd) before it is
@@ -269,20 +292,44 @@ void core_emulated_adopt_inherited(const char *list)
 		adopt_all();
 		return;
 	}
+	/* Which description (memfd inode) was adopted through which
+	   descriptor: a hash table, open addressing, sized for the list. */
+	size_t cap = 16;
+
+	for (const char *p = list; *p; p++)
+		cap += *p == ',' ? 2 : 0;
+	struct seen { unsigned long long ino; long fd; } *seen = calloc(cap, sizeof(*seen));
+
 	while (*list) {
 		char *end;
-		long fd = strtol(list, &end, 10);
+		long fd = strtol(list, &end, 10), lock_fd = -1;
 		unsigned long long ino;
 		struct stat st;
+		size_t h;
 
 		if (end == list || *end != ':')
-			return;		/* not ours: written only by exec.c */
+			break;		/* not ours: written only by exec.c */
 		ino = strtoull(end + 1, &end, 10);
-		if (fd >= 0 && fd < CORE_FD_MAX && !defuse_fd_is_reserved(fd) &&
-		    sys2(SYS_fstat, fd, &st) == 0 && st.st_ino == ino)
-			adopt(fd);
+		if (*end == ':')
+			lock_fd = strtol(end + 1, &end, 10);
 		list = *end == ',' ? end + 1 : end;
+		if (fd < 0 || fd >= CORE_FD_MAX || defuse_fd_is_reserved(fd) ||
+		    sys2(SYS_fstat, fd, &st) != 0 || st.st_ino != ino || !ino)
+			continue;
+		for (h = seen ? ino % cap : 0; seen && seen[h].ino && seen[h].ino != ino;
+		     h = (h + 1) % cap)
+			;
+		if (seen && seen[h].ino == ino) {
+			core_fd_copy(seen[h].fd, fd);	/* a dup of one adopted */
+			continue;
+		}
+		adopt(fd);
+		if (lock_fd >= 0)
+			take_inherited_locks(fd, lock_fd);
+		if (seen && core_fd_emulated(fd))
+			seen[h] = (struct seen){ ino, fd };
 	}
+	free(seen);
 }
 
 /*

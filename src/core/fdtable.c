@@ -145,7 +145,10 @@ void core_open_put(struct core_open *o)
 	if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	m = &core_mounts[o->mount];
-	/* lock_fd is the module's: it goes with the handle. */
+	/* lock_fd is the module's: it goes with the handle, but for one
+	   handed down by exec (emulated.c, core_emulated_adopt_inherited). */
+	if (o->lock_fd_inherited)
+		defuse_fd_release(o->lock_fd);
 	if (m->ops->release)
 		m->ops->release(m->priv, o->fh);
 	sys2(SYS_munmap, o->ofd, 4096);

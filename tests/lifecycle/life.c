@@ -464,6 +464,51 @@ static int role_where(void)
 	return 0;
 }
 
+/*
+ * Locks outlive exec: a flock taken before exec is still held by the new
+ * image (through the descriptor and its dup), against another process.
+ */
+static int case_flock_exec(void)
+{
+	int fd = mkfile("lk", "x", 0), d;
+
+	CHECK(flock(fd, LOCK_EX) == 0);
+	d = dup(fd);
+	CHECK(d >= 0);
+	exec_self("-flock-held", (char *[]){ num(fd), num(d), NULL }, NULL);
+	return 1;
+}
+
+/* Another process tries the lock: prints what it got. */
+static void other_tries(const char *when)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int o = open(at("lk"), O_RDONLY);
+
+		if (o < 0)
+			_exit(3);
+		if (flock(o, LOCK_EX | LOCK_NB) == 0)
+			say("%s: other process got the lock\n", when);
+		else
+			say("%s: other process: %s\n", when,
+			    errno == EWOULDBLOCK ? "EWOULDBLOCK" : strerror(errno));
+		_exit(0);
+	}
+	CHECK(reap(pid) == 0);
+}
+
+static int role_flock_held(int fd, int d)
+{
+	other_tries("after exec");	/* before this image touches the lock */
+	CHECK(flock(d, LOCK_EX | LOCK_NB) == 0);	/* the same description */
+	CHECK(flock(fd, LOCK_UN) == 0);
+	other_tries("after unlock");
+	return 0;
+}
+
 /* ---- threads ------------------------------------------------------------ */
 
 #define NTHREADS 8
@@ -983,6 +1028,9 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "-cwd-exec")) return role_cwd_exec();
 	if (!strcmp(c, "vfork-exec")) return case_vfork_exec();
 	if (!strcmp(c, "vfork-chdir")) return case_vfork_chdir();
+	if (!strcmp(c, "flock-exec")) return case_flock_exec();
+	if (!strcmp(c, "-flock-held") && argc > 4)
+		return role_flock_held(atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(c, "-where")) return role_where();
 	if (!strcmp(c, "threads")) return case_threads();
 	if (!strcmp(c, "signal-io")) return case_signal_io();
