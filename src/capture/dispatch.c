@@ -96,9 +96,8 @@ static long own(const struct defuse_syscall *sc)
 static long call_cold(long (*fn)(void *), void *arg)
 {
 	char was = defuse_self.in_defuse;
-	long r;
-
 	uintptr_t stack = 0;
+	long r;
 
 	if (!was) {
 		/* From the program's stack to DEFUSE's own (cold_stack.c). */
