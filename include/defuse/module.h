@@ -235,6 +235,11 @@ struct defuse_ops {
 	 * releases them on close and at exit.  The module keeps ownership; it
 	 * must not open and close other descriptors of that inode meanwhile
 	 * (closing any descriptor of a file drops the process's record locks).
+	 * The core also uses it to ask the kernel where an open directory is
+	 * now (after a rename), so it must be a descriptor of the open file
+	 * itself.  Across exec the core hands it to the new image, which owns
+	 * it from then on (with the locks on it) and closes it itself: the
+	 * module must not count on it after an exec.
 	 * Returns the descriptor, or -errno.  NULL: the lock calls on the
 	 * module's emulated files fail with EOPNOTSUPP.
 	 */
