@@ -65,35 +65,65 @@ static int is_ours(const char *p, unsigned n)
 }
 
 /*
+ * The next entry of the core's descriptor table after descriptor *fd (start
+ * at -1), or NULL once all *left entries the table held were seen.  Reads
+ * without references: an entry closed meanwhile by another thread is stale
+ * but mapped (core/fdtable.c).
+ */
+static struct core_fd *next_entry(long *fd, int *left)
+{
+	while (*left > 0 && ++*fd < CORE_FD_MAX) {
+		struct core_fd *f = __atomic_load_n(&core_fds[*fd], __ATOMIC_RELAXED);
+
+		if (f) {
+			--*left;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* The lock descriptors stash_list lent to the exec are ours again. */
+static void stash_undo(void)
+{
+	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
+	struct core_fd *f;
+	long fd = -1;
+
+	if (!core_fds)
+		return;
+	while ((f = next_entry(&fd, &left)))
+		if (f->open && f->open->lock_fd >= 0)
+			sys3(SYS_fcntl, f->open->lock_fd, F_SETFD, FD_CLOEXEC);
+}
+
+/*
  * "DEFUSE_FDS=FD:INO[:LOCKFD],...": the emulated files' placeholders that
  * survive this exec (not close-on-exec), their memfds' inodes and the
  * descriptors their locks are on, so that the new image adopts exactly
  * those (core_emulated_adopt_inherited) instead of looking at every
- * descriptor it has, and keeps the locks, as exec keeps them.  "DEFUSE_FDS=scan" when the list does
- * not fit in one environment string.  Returns the string, or NULL when no
- * placeholder survives.  Reads the table without references: an entry
- * closed meanwhile by another thread is stale but mapped, and the new image
- * checks every number against its inode anyway.
+ * descriptor it has, and keeps the locks, as exec keeps them.
+ * "DEFUSE_FDS=scan" when the list does not fit in one environment string.
+ * Returns the string, or NULL when no placeholder survives.  The new image
+ * checks every number against its inode, so a stale entry does no harm.
  */
 static char *stash_list(char *buf)
 {
-	int total, seen = 0, any = 0;
+	int left, any = 0;
+	struct core_fd *f;
 	unsigned pos = 0;
+	long fd = -1;
 
 	if (!core_nmounts || !core_fds)
 		return NULL;
-	total = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
+	left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
 	put(buf, &pos, "DEFUSE_FDS=");
-	for (long fd = 0; fd < CORE_FD_MAX && seen < total; fd++) {
-		struct core_fd *f = __atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED);
-		struct core_open *open;
+	while ((f = next_entry(&fd, &left))) {
+		struct core_open *open = f->open;
 		char num[24];
 		long fdflags;
 
-		if (!f)
-			continue;
-		seen++;
-		if (!(open = f->open))
+		if (!open)
 			continue;
 		fdflags = sys3(SYS_fcntl, fd, F_GETFD, 0);
 		if (fdflags < 0 || (fdflags & FD_CLOEXEC))
@@ -105,7 +135,9 @@ static char *stash_list(char *buf)
 				continue;
 			open->ofd->ino = st.st_ino;	/* the same for every dup */
 		}
-		if (pos + 2 * sizeof(num) + 2 >= STASH_MAX) {
+		/* ",FD:INO:LOCKFD" and the final NUL must fit. */
+		if (pos + 3 * sizeof(num) + 4 >= STASH_MAX) {
+			stash_undo();	/* the new image will not take them */
 			pos = 0;
 			put(buf, &pos, "DEFUSE_FDS=scan");
 			break;
@@ -116,32 +148,17 @@ static char *stash_list(char *buf)
 		buf[pos++] = ':';
 		put(buf, &pos, defuse_ltoa((long)open->ofd->ino, num));
 		/* Its locks live on the module's descriptor, which must then
-		   outlive the exec as they do (the new image takes it over). */
-		if (open->lock_fd >= 0 && sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0) {
+		   outlive the exec as they do (the new image takes it over);
+		   only if it ever had one: each costs the new image a
+		   descriptor of DEFUSE's band. */
+		if (open->lock_fd >= 0 && __atomic_load_n(&open->ofd->locked, __ATOMIC_RELAXED) &&
+		    sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0) {
 			buf[pos++] = ':';
 			put(buf, &pos, defuse_ltoa(open->lock_fd, num));
 		}
 	}
 	buf[pos] = 0;
 	return any ? buf : NULL;
-}
-
-/* The exec failed: the lock descriptors stash_list lent are ours again. */
-static void stash_undo(void)
-{
-	int total = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED), seen = 0;
-
-	if (!core_fds)
-		return;
-	for (long fd = 0; fd < CORE_FD_MAX && seen < total; fd++) {
-		struct core_fd *f = __atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED);
-
-		if (!f)
-			continue;
-		seen++;
-		if (f->open && f->open->lock_fd >= 0)
-			sys3(SYS_fcntl, f->open->lock_fd, F_SETFD, FD_CLOEXEC);
-	}
 }
 
 long defuse_exec(struct defuse_syscall *sc)

@@ -69,6 +69,8 @@ struct core_ofd {
 	int64_t offset;
 	int32_t flags;		/* O_ACCMODE and the status flags */
 	int32_t mount;
+	int32_t locked;		/* a lock call was made on it, by any process:
+				   its lock descriptor must outlive an exec */
 	uint64_t ino;		/* the memfd's inode (0 until the first exec
 				   asks): a new image checks that an inherited
 				   number still is this placeholder */

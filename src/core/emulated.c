@@ -136,6 +136,7 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	}
 	ofd->magic = CORE_OFD_MAGIC;
 	ofd->ino = 0;		/* asked for at the first exec (exec.c) */
+	ofd->locked = 0;
 	ofd->offset = 0;
 	/* What F_GETFL shows: the open's flags but those that only acted
 	   at open; an O_PATH descriptor keeps only how it was looked up. */
@@ -185,6 +186,20 @@ fail:
 	return ph < 0 ? ph : -ENOMEM;
 }
 
+/* Is fd an emulated file's placeholder (a memfd named "defuse-ofd")? */
+static int is_placeholder(long fd)
+{
+	char link[64], target[64];
+	long len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
+	len = sys3(SYS_readlink, link, target, sizeof(target) - 1);
+	if (len <= 0)
+		return 0;
+	target[len] = 0;
+	return !strncmp(target, "/memfd:defuse-ofd", 17);
+}
+
 /* One placeholder inherited through exec: map its record, reopen the file. */
 static void adopt(int fd)
 {
@@ -229,7 +244,7 @@ drop:
 
 static void adopt_all(void)
 {
-	char buf[4096], link[64], target[64];
+	char buf[4096];
 	long dir = sys3(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	long n;
 
@@ -238,20 +253,13 @@ static void adopt_all(void)
 	while ((n = sys3(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n;) {
 			struct dirent64 *e = (struct dirent64 *)(buf + off);
-			long fd, len;
+			long fd;
 
 			off += e->d_reclen;
 			if (e->d_name[0] < '0' || e->d_name[0] > '9')
 				continue;
 			fd = strtol(e->d_name, NULL, 10);
-			if (fd == dir || defuse_fd_is_reserved(fd))
-				continue;
-			snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
-			len = sys3(SYS_readlink, link, target, sizeof(target) - 1);
-			if (len <= 0)
-				continue;
-			target[len] = 0;
-			if (!strncmp(target, "/memfd:defuse-ofd", 17))
+			if (fd != dir && !defuse_fd_is_reserved(fd) && is_placeholder(fd))
 				adopt(fd);
 		}
 	}
@@ -339,18 +347,8 @@ void core_emulated_adopt_inherited(const char *list)
  */
 int core_emulated_adopt_fd(long fd)
 {
-	char link[64], target[64];
-	long len;
-
 	if (fd < 0 || fd >= CORE_FD_MAX || core_fd_get(fd) || defuse_fd_is_reserved(fd) ||
-	    defuse_self.vfork_child)
-		return 0;
-	snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
-	len = sys3(SYS_readlink, link, target, sizeof(target) - 1);
-	if (len <= 0)
-		return 0;
-	target[len] = 0;
-	if (strncmp(target, "/memfd:defuse-ofd", 17))
+	    defuse_self.vfork_child || !is_placeholder(fd))
 		return 0;
 	adopt(fd);
 	return core_fd_emulated(fd) != NULL;
@@ -732,6 +730,8 @@ static long do_lock(const struct defuse_syscall *sc, struct core_fd *f)
 			return -EOVERFLOW;
 		fl.l_whence = SEEK_SET;
 	}
+	if (!getlk)
+		__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
 	r = wait ? lock_wait(SYS_fcntl, lfd, cmd, &fl) : sys3(SYS_fcntl, lfd, cmd, &fl);
 	if (r == 0 && getlk)
 		return core_copy_out((void *)sc->a[2], &fl, sizeof(fl));
@@ -748,6 +748,7 @@ static long do_flock(const struct core_fd *f, int op)
 		return -EBADF;
 	if (lfd < 0)
 		return -EOPNOTSUPP;
+	__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
 	if (!(op & LOCK_NB) && (op & ~LOCK_NB) != LOCK_UN)
 		return lock_wait(SYS_flock, lfd, op, NULL);
 	return sys2(SYS_flock, lfd, op);
