@@ -175,6 +175,8 @@ int defuse_fd_reserve(int fd) HIDDEN;
 int defuse_fd_release(int fd) HIDDEN;
 int defuse_fd_is_reserved(long fd) HIDDEN;
 long defuse_fd_guard(struct defuse_syscall *sc) HIDDEN;
+long defuse_fd_limit_call(struct defuse_syscall *sc) HIDDEN;
+void defuse_fd_after_fork(void) HIDDEN;
 extern int defuse_fd_nreserved HIDDEN;
 
 /* objects.c: finds and patches the syscall sites of loaded code. */

@@ -5,7 +5,8 @@
  * TLS load, two compares and the forward through the gate.  Calls that need
  * care even when nothing is traced are marked in special[]: those that could
  * take SIGSYS away from DEFUSE, those that replace the process image, those
- * that could close DEFUSE's own descriptors, and mappings of new code.
+ * that could close DEFUSE's own descriptors or ask for the descriptor limit
+ * (reserved_fd.c), and mappings of new code.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -30,6 +31,7 @@ enum special_kind {
 	SP_NORETURN,
 	SP_FDRECV,
 	SP_SETID,
+	SP_FDLIMIT,
 };
 
 static unsigned char special[NR_SPECIAL];
@@ -50,6 +52,9 @@ void defuse_dispatch_init(void)
 	special[SYS_dup2] = SP_FDGUARD;
 	special[SYS_dup3] = SP_FDGUARD;
 	special[SYS_close_range] = SP_FDGUARD;
+	special[SYS_getrlimit] = SP_FDLIMIT;
+	special[SYS_setrlimit] = SP_FDLIMIT;
+	special[SYS_prlimit64] = SP_FDLIMIT;
 	special[SYS_mmap] = SP_MMAP;
 	special[SYS_mprotect] = SP_MMAP;
 	special[SYS_pkey_mprotect] = SP_MMAP;
@@ -202,7 +207,9 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 	case SP_EXEC:
 		return defuse_exec(sc);
 	case SP_FDGUARD:
-		return defuse_fd_nreserved ? defuse_fd_guard(sc) : defuse_forward(sc);
+		return defuse_fd_guard(sc);
+	case SP_FDLIMIT:
+		return defuse_fd_limit_call(sc);
 	case SP_MMAP:
 		return do_mmap(sc);
 	case SP_FDRECV:
@@ -412,6 +419,8 @@ long defuse_clone_child(struct defuse_syscall *sc)
 	defuse_usermem_refresh_pid();
 	self->net_armed = 0;	/* SUD is not inherited */
 	defuse_net_catch_up();
+	if (is_forked_process(sc))
+		defuse_fd_after_fork();
 	/* Modules recreate their per-process resources (module.h). */
 	if (unlikely(core_nmounts) && is_forked_process(sc))
 		call_cold(core_after_fork_child, NULL);

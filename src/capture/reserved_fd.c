@@ -1,44 +1,70 @@
 /*
  * Descriptors DEFUSE keeps open inside the program: the trace output, and
  * modules' own descriptors (module.h: defuse_keep_fd), which can be one per
- * emulated open file.  They live in a reserved band at the top of the
- * descriptor range, so they never take a number the program would get, are
- * close-on-exec, and are invisible to the program's close, dup2, dup3 and
- * close_range: closing one gives EBADF as for a descriptor that was never
- * open, and dup2 onto one first moves ours out of the way, so the program
- * gets exactly the number it asked for.
+ * emulated open file.  They must never be where the program can reach
+ * them: a program may use any number below its limit, and a dup2 onto one
+ * of ours would silently send a module's reads and writes to the program's
+ * file (moving ours out of the way cannot be made safe: another thread may
+ * be inside the module with the old number in a register).
  *
- * The band is a bitmap of BAND descriptors below the soft RLIMIT_NOFILE
- * (capped at 65536), fixed at the first reservation.
+ * So they live in a band *above* the program's RLIMIT_NOFILE.  At the first
+ * reservation the top of the kernel's hard limit (at most 65536, so the
+ * kernel's descriptor table stays small) becomes the band, and the program
+ * is told, truthfully, that its hard limit ends where the band begins:
+ * getrlimit/setrlimit/prlimit64 on RLIMIT_NOFILE of the own process are
+ * answered here (defuse_fd_limit_call), and the kernel's soft limit is kept
+ * at the program's.  The kernel then refuses the program every band number
+ * by itself (EBADF, EMFILE), exactly as for any number above a limit.
+ *
+ * The kernel places a descriptor only below the soft limit, so a
+ * reservation lifts it for the one dup3 into the band and lowers it again,
+ * under a lock.  A child forked while another thread held that lock starts
+ * with the lock free and the program's limit back (defuse_fd_after_fork).
+ * When the band is full it grows downwards, lowering the program's limits
+ * with it, down to half of the range at most.
+ *
+ * close, dup2, dup3 and close_range of band numbers are answered as the
+ * kernel answers numbers above the limit (EBADF), and a close_range over
+ * the whole range leaves the band alone.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/resource.h>
 #include <linux/close_range.h>
 #include "capture/capture.h"
 #include "common/sys.h"
 
-#define BAND 4096
+#define BAND_TOP_MAX 65536	/* the band ends at min(hard limit, this) */
+#define BAND_FIRST 4096		/* its first size, if the range allows */
 
 static long band_lo = -1, band_hi;	/* [lo, hi) */
-static unsigned long used[BAND / (8 * sizeof(unsigned long))];
+static unsigned long used[BAND_TOP_MAX / 2 / (8 * sizeof(unsigned long))];
 static long cursor;			/* where to look for a free slot next */
-static int lock;			/* reservations: rare, a spin lock is fine */
+static struct rlimit prog;		/* RLIMIT_NOFILE as the program sees it */
+static unsigned long kernel_hard;	/* and the kernel's hard limit */
+static int lock;			/* 0 free, 1 taken, 2 with waiters */
 int defuse_fd_nreserved;
 
 #define BITS (8 * sizeof(unsigned long))
 
+/* Bit i of the bitmap is number band_hi - 1 - i: the band grows down. */
+static long index_of(long fd)
+{
+	return band_hi - 1 - fd;
+}
+
 static int bit(long fd)
 {
-	long i = fd - band_lo;
+	long i = index_of(fd);
 
-	return band_lo >= 0 && i >= 0 && i < band_hi - band_lo &&
+	return band_lo >= 0 && fd >= band_lo && fd < band_hi &&
 	       (used[i / BITS] >> (i % BITS)) & 1;
 }
 
 static void set_bit(long fd, int on)
 {
-	long i = fd - band_lo;
+	long i = index_of(fd);
 
 	if (on)
 		used[i / BITS] |= 1UL << (i % BITS);
@@ -51,45 +77,99 @@ int defuse_fd_is_reserved(long fd)
 	return bit(fd);
 }
 
+/* ---- the lock --------------------------------------------------------- */
+
+static void take(void)
+{
+	int c = 0;
+
+	if (__atomic_compare_exchange_n(&lock, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	if (c != 2)
+		c = __atomic_exchange_n(&lock, 2, __ATOMIC_ACQUIRE);
+	while (c != 0) {
+		sys4(SYS_futex, &lock, FUTEX_WAIT_PRIVATE, 2, NULL);
+		c = __atomic_exchange_n(&lock, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+static void give(void)
+{
+	if (__atomic_exchange_n(&lock, 0, __ATOMIC_RELEASE) == 2)
+		sys3(SYS_futex, &lock, FUTEX_WAKE_PRIVATE, 1);
+}
+
+/* ---- limits --------------------------------------------------------- */
+
+static long set_kernel_soft(unsigned long soft)
+{
+	struct rlimit rl = { soft, kernel_hard };
+
+	return sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, NULL);
+}
+
+/* The program's limits end at lo (under the lock). */
+static void program_below(long lo)
+{
+	band_lo = lo;
+	if (prog.rlim_max > (unsigned long)lo)
+		prog.rlim_max = lo;
+	if (prog.rlim_cur > (unsigned long)lo) {
+		prog.rlim_cur = lo;
+		set_kernel_soft(lo);
+	}
+}
+
 static void band_init(void)
 {
-	struct rlimit rl;
-	long top = 1024;
+	struct rlimit rl = { 1024, 1024 };
+	long top;
 
-	if (!sys_failed(sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl)))
-		top = rl.rlim_cur > 65536 ? 65536 : (long)rl.rlim_cur;
+	sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl);
+	prog = rl;
+	kernel_hard = rl.rlim_max;
+	top = rl.rlim_max > BAND_TOP_MAX ? BAND_TOP_MAX : (long)rl.rlim_max;
 	band_hi = top;
-	band_lo = top > 2 * BAND ? top - BAND : top / 2;
-	cursor = band_hi - 1;
+	cursor = top - 1;
+	program_below(top - (top >= 4 * BAND_FIRST ? BAND_FIRST : top / 4));
+}
+
+/*
+ * The band is full: take the next numbers down, as many again, if the
+ * program keeps at least half of the range.  Numbers the program still has
+ * open there stay its own (free_slot skips them).
+ */
+static int band_grow(void)
+{
+	long lo = band_lo - (band_hi - band_lo);
+
+	if (lo < band_hi / 2)
+		lo = band_hi / 2;
+	if (lo >= band_lo)
+		return 0;
+	cursor = band_lo - 1;
+	program_below(lo);
+	return 1;
 }
 
 /* A free number in the band, from the top down; -1 if none. */
 static long free_slot(void)
 {
-	long n = band_hi - band_lo;
+	do {
+		long n = band_hi - band_lo;
 
-	for (long k = 0; k < n; k++) {
-		long fd = cursor - k;
+		for (long k = 0; k < n; k++) {
+			long fd = cursor - k;
 
-		if (fd < band_lo)
-			fd += n;
-		if (!bit(fd) && sys2(SYS_fcntl, fd, F_GETFD) == -EBADF) {
-			cursor = fd - 1 < band_lo ? band_hi - 1 : fd - 1;
-			return fd;
+			if (fd < band_lo)
+				fd += n;
+			if (!bit(fd) && sys2(SYS_fcntl, fd, F_GETFD) == -EBADF) {
+				cursor = fd - 1 < band_lo ? band_hi - 1 : fd - 1;
+				return fd;
+			}
 		}
-	}
+	} while (band_grow());
 	return -1;
-}
-
-static void take(void)
-{
-	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
-		;
-}
-
-static void give(void)
-{
-	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
 }
 
 /* Moves fd into the band; returns its new number, or -errno. */
@@ -105,7 +185,10 @@ int defuse_fd_reserve(int fd)
 		give();
 		return -EMFILE;
 	}
+	/* The kernel places descriptors below the soft limit only. */
+	set_kernel_soft(band_hi);
 	r = sys3(SYS_dup3, fd, to, O_CLOEXEC);
+	set_kernel_soft(prog.rlim_cur);
 	if (sys_failed(r)) {
 		give();
 		return r;
@@ -131,23 +214,69 @@ int defuse_fd_release(int fd)
 	return sys1(SYS_close, fd);
 }
 
-/* The program wants number `fd` for itself: move ours elsewhere. */
-static void evict(long fd)
+/*
+ * In a forked child, before the program runs again: the only thread left
+ * is the one that forked, so a lock another thread held is free, and if
+ * that thread had lifted the soft limit for a moment, it comes down again.
+ */
+void defuse_fd_after_fork(void)
 {
-	long to;
+	if (__atomic_load_n(&lock, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&lock, 0, __ATOMIC_RELAXED);
+		set_kernel_soft(prog.rlim_cur);
+	}
+}
 
+/*
+ * getrlimit, setrlimit and prlimit64 of RLIMIT_NOFILE of this process: the
+ * program's limits, which end where the band begins.  Raising the hard
+ * limit past that fails as an unprivileged raise does (EPERM).
+ */
+static long limit_call(const struct rlimit *unew, struct rlimit *uold)
+{
+	struct rlimit new, old;
+	long r = 0;
+
+	if (unew && defuse_copy_in(&new, unew, sizeof(new)))
+		return -EFAULT;
+	if (unew && new.rlim_cur > new.rlim_max)
+		return -EINVAL;
 	take();
-	to = free_slot();
-	if (to >= 0 && !sys_failed(sys3(SYS_dup3, fd, to, O_CLOEXEC))) {
-		set_bit(to, 1);
-		set_bit(fd, 0);
-		sys1(SYS_close, fd);
+	old = prog;
+	if (unew && new.rlim_max > prog.rlim_max) {
+		r = -EPERM;
+	} else if (unew) {
+		r = set_kernel_soft(new.rlim_cur);
+		if (!sys_failed(r))
+			prog = new;
 	}
 	give();
-	/* A module that kept `fd` must hear of the move: not yet possible
-	   (module.h); reported when DEFUSE_DEBUG is set. */
-	if (to >= 0 && defuse_g.debug)
-		defuse_log("moved a reserved descriptor out of the program's way", NULL, NULL);
+	if (!sys_failed(r) && uold && defuse_copy_out(uold, &old, sizeof(old)))
+		return -EFAULT;
+	return r;
+}
+
+long defuse_fd_limit_call(struct defuse_syscall *sc)
+{
+	long pid = sc->a[0];
+
+	if (__atomic_load_n(&band_lo, __ATOMIC_RELAXED) < 0)
+		return defuse_forward(sc);
+	switch (sc->nr) {
+	case SYS_getrlimit:
+		if (sc->a[0] == RLIMIT_NOFILE)
+			return limit_call(NULL, (void *)sc->a[1]);
+		break;
+	case SYS_setrlimit:
+		if (sc->a[0] == RLIMIT_NOFILE)
+			return limit_call((void *)sc->a[1], NULL);
+		break;
+	case SYS_prlimit64:
+		if (sc->a[1] == RLIMIT_NOFILE && (pid == 0 || pid == defuse_self.pid))
+			return limit_call((void *)sc->a[2], (void *)sc->a[3]);
+		break;
+	}
+	return defuse_forward(sc);
 }
 
 /*
@@ -205,12 +334,15 @@ long defuse_fd_guard(struct defuse_syscall *sc)
 		break;
 	case SYS_dup2:
 	case SYS_dup3:
-		if (defuse_fd_is_reserved(sc->a[0])) {
+		/* A number in the band is above the program's limit: EBADF,
+		   also while a reservation lifts the kernel's limit. */
+		if (defuse_fd_is_reserved(sc->a[0]) ||
+		    (band_lo >= 0 && sc->a[0] != sc->a[1] &&
+		     (unsigned long)sc->a[1] >= prog.rlim_cur &&
+		     (unsigned long)sc->a[1] < (unsigned long)band_hi)) {
 			defuse_note_emulated(sc->nr);
 			return -EBADF;
 		}
-		if (defuse_fd_is_reserved(sc->a[1]))
-			evict(sc->a[1]);
 		break;
 	case SYS_close_range:
 		return close_range_around(sc);

@@ -64,10 +64,10 @@ struct core_fd {
 #define CORE_OFD_MAGIC 0x444f4644u	/* "DFOD" */
 struct core_ofd {
 	uint32_t magic;
-	int32_t lock;		/* futex word, shared between processes:
-				   0 free, 1 taken, 2 taken with waiters */
-	int64_t offset;
-	int32_t flags;		/* O_ACCMODE and the status flags */
+	int32_t lock;		/* appends of a module without an append
+				   operation: the owner's thread ID, or 0 */
+	int64_t offset;		/* moved by compare-and-swap (emulated.c) */
+	int32_t flags;		/* O_ACCMODE and the status flags (idem) */
 	int32_t mount;
 	int32_t locked;		/* a lock call was made on it, by any process:
 				   its lock descriptor must outlive an exec */

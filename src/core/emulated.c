@@ -10,9 +10,11 @@
  * O_PATH descriptor fails loudly (EBADF) if a call ever reached the kernel
  * with it, instead of reading something else.
  *
- * Offsets move under the description's lock, a futex in the shared page,
- * so concurrent reads and writes of threads and processes each get their
- * own range, and O_APPEND writes land at the end of the file.
+ * Offsets move by compare-and-swap in the shared page, so concurrent reads
+ * and writes of threads and processes each get their own range, O_APPEND
+ * writes land at the end of the file, and no sharer that is stopped or
+ * killed in the middle of a call can hold up the others (a lock there would
+ * be held in user space, where the kernel's f_pos lock never is).
  *
  * A placeholder describes itself: exec hands the new image the numbers of
  * the placeholders that survive it (DEFUSE_FDS, exec.c); the new image
@@ -26,7 +28,7 @@
  * Threads: every call holds a reference to its descriptor's entry, and so
  * to the description (fdtable.c), for as long as it runs.  Signals: a
  * handler never runs while this code does (signals.c defers it), so the
- * futex lock and the pools are never re-entered from the same thread.
+ * append lock and the pools are never re-entered from the same thread.
  *
  * Locks (record, OFD, flock) are the kernel's: a module that has a kernel
  * file behind each open file gives it to the core (defuse_ops.lock_fd), and
@@ -72,29 +74,67 @@
 #define RWF_NOAPPEND_ 0x20
 #define RWF_SERVED (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND_)
 
-/* ---- the shared lock ------------------------------------------------- */
+/* ---- the shared record, without a lock -------------------------------- */
 
-static void ofd_lock(struct core_ofd *o)
+/*
+ * A description is shared between processes, and any of them may be
+ * stopped or killed at any instruction.  The kernel holds its f_pos lock
+ * only inside a system call, where neither can happen; a lock of ours would
+ * be held in user space, across module calls, and a sharer stopped or killed
+ * while holding it would stall or hang every other one.  So the offset and
+ * the status flags move by compare-and-swap, and the one step that needs
+ * mutual exclusion (an append by a module without an append operation)
+ * takes a lock that knows its owner and is taken back from a dead one.
+ */
+
+static int64_t offset_now(const struct core_ofd *o)
 {
-	int c = 0;
+	return __atomic_load_n(&o->offset, __ATOMIC_ACQUIRE);
+}
 
-	if (__atomic_compare_exchange_n(&o->lock, &c, 1, 0, __ATOMIC_ACQUIRE,
-					__ATOMIC_RELAXED))
-		return;
-	if (c != 2)
-		c = __atomic_exchange_n(&o->lock, 2, __ATOMIC_ACQUIRE);
-	while (c != 0) {
-		sys4(SYS_futex, &o->lock, FUTEX_WAIT, 2, NULL);
-		c = __atomic_exchange_n(&o->lock, 2, __ATOMIC_ACQUIRE);
+/* Moves the offset from *at to to, unless it moved meanwhile (then *at is
+   where it is now). */
+static int offset_move(struct core_ofd *o, int64_t *at, int64_t to)
+{
+	return __atomic_compare_exchange_n(&o->offset, at, to, 0, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+/* The offset after an append ending at end: appends are ordered by where
+   they landed, so the last one in that order sets it. */
+static void offset_at_least(struct core_ofd *o, int64_t end)
+{
+	int64_t at = offset_now(o);
+
+	while (at < end && !offset_move(o, &at, end))
+		;
+}
+
+/*
+ * The append lock: the owner's thread ID, 0 when free.  A waiter that finds
+ * the owner gone (killed inside its append) takes the lock over.  A stopped
+ * owner still holds it: only appends of modules without the append
+ * operation wait for it (module.h).
+ */
+static void append_lock(struct core_ofd *o)
+{
+	int32_t me = sys0(SYS_gettid), owner = 0;
+	struct timespec tick = { 0, 1000000 };
+
+	while (!__atomic_compare_exchange_n(&o->lock, &owner, me, 0, __ATOMIC_ACQUIRE,
+					    __ATOMIC_RELAXED)) {
+		if (sys_failed(sys4(SYS_futex, &o->lock, FUTEX_WAIT, owner, &tick)) &&
+		    sys2(SYS_kill, owner, 0) == -ESRCH)
+			__atomic_compare_exchange_n(&o->lock, &owner, 0, 0, __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED);
+		owner = 0;
 	}
 }
 
-static void ofd_unlock(struct core_ofd *o)
+static void append_unlock(struct core_ofd *o)
 {
-	if (__atomic_fetch_sub(&o->lock, 1, __ATOMIC_RELEASE) != 1) {
-		__atomic_store_n(&o->lock, 0, __ATOMIC_RELEASE);
-		sys3(SYS_futex, &o->lock, FUTEX_WAKE, 1);
-	}
+	__atomic_store_n(&o->lock, 0, __ATOMIC_RELEASE);
+	sys3(SYS_futex, &o->lock, FUTEX_WAKE, 1);
 }
 
 /* ---- open ------------------------------------------------------------- */
@@ -414,6 +454,62 @@ static int can_write(const struct core_fd *f)
 	return !(f->open->ofd->flags & O_PATH) && (acc == O_WRONLY || acc == O_RDWR);
 }
 
+/* The description's offset moves by the count read: a read that raced
+   another move of it is repeated where the offset now is, as if the kernel
+   had run the two one after the other (reading changes nothing). */
+static long read_at_offset(struct core_fd *f, void *buf, size_t n)
+{
+	struct core_ofd *o = f->open->ofd;
+	int64_t at = offset_now(o);
+	long r;
+
+	do
+		r = OPS(f)->read(PRIV(f), f->open->fh, buf, n, at);
+	while (r > 0 && !offset_move(o, &at, at + r));
+	return r;
+}
+
+/* A write claims its range first, so that concurrent writers of one
+   description each get their own; a short write gives back what it did not
+   use, unless the offset moved on meanwhile. */
+static long write_at_offset(struct core_fd *f, const void *buf, size_t n)
+{
+	struct core_ofd *o = f->open->ofd;
+	int64_t at = offset_now(o), end;
+	long r;
+
+	do
+		if (__builtin_add_overflow(at, (int64_t)n, &end))
+			return -EFBIG;
+	while (!offset_move(o, &at, end));
+	r = OPS(f)->write(PRIV(f), f->open->fh, buf, n, at);
+	if (r < (long)n)
+		offset_move(o, &end, at + (r > 0 ? r : 0));
+	return r;
+}
+
+/* O_APPEND: at the end of the file, atomically with every other write when
+   the module can do it (defuse_ops.append). */
+static long append(struct core_fd *f, const void *buf, size_t n, int move)
+{
+	struct core_ofd *o = f->open->ofd;
+	off_t end;
+	long r;
+
+	if (CORE_HAS_OP(&core_mounts[f->open->mount], append)) {
+		r = OPS(f)->append(PRIV(f), f->open->fh, buf, n, &end);
+	} else {
+		append_lock(o);
+		r = file_size(f, &end);
+		if (r == 0 && (r = OPS(f)->write(PRIV(f), f->open->fh, buf, n, end)) > 0)
+			end += r;
+		append_unlock(o);
+	}
+	if (r > 0 && move)
+		offset_at_least(o, end);
+	return r;
+}
+
 /*
  * One transfer at `off` (or, when off is NULL, at the description's offset,
  * which then moves).  O_APPEND writes go to the end of the file, even
@@ -423,12 +519,8 @@ static int can_write(const struct core_fd *f)
 static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const off_t *off,
 		     int rwf)
 {
-	struct core_ofd *o = f->open->ofd;
+	const struct core_ofd *o = f->open->ofd;
 	const struct defuse_ops *ops = OPS(f);
-	int append = writing && ((o->flags & O_APPEND) ? !(rwf & RWF_NOAPPEND_)
-						       : (rwf & RWF_APPEND) != 0);
-	off_t at;
-	long r;
 
 	if (writing ? !can_write(f) : !can_read(f))
 		return -EBADF;
@@ -436,33 +528,12 @@ static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const 
 		return -EINVAL;
 	if (off && *off < 0)
 		return -EINVAL;
-	if (!off || append)
-		ofd_lock(o);
-	else
-		goto positioned;
-	at = o->offset;
-	if (append && CORE_HAS_OP(&core_mounts[f->open->mount], append)) {
-		/* Atomic at the end, also against other descriptions of the
-		   file (the lock above is this description's only). */
-		off_t end;
-
-		r = ops->append(PRIV(f), f->open->fh, buf, n, &end);
-		if (r > 0 && !off)
-			o->offset = end;
-		goto out;
-	}
-	if (append && (r = file_size(f, &at)) < 0)
-		goto out;
-	r = writing ? ops->write(PRIV(f), f->open->fh, buf, n, at)
-		    : ops->read(PRIV(f), f->open->fh, buf, n, at);
-	if (r > 0 && !off)
-		o->offset = at + r;	/* a positioned write leaves it, even appending */
-out:
-	ofd_unlock(o);
-	return r;
-positioned:
-	return writing ? ops->write(PRIV(f), f->open->fh, buf, n, *off)
-		       : ops->read(PRIV(f), f->open->fh, buf, n, *off);
+	if (writing && ((o->flags & O_APPEND) ? !(rwf & RWF_NOAPPEND_) : (rwf & RWF_APPEND)))
+		return append(f, buf, n, !off);	/* a positioned one leaves the offset */
+	if (off)
+		return writing ? ops->write(PRIV(f), f->open->fh, buf, n, *off)
+			       : ops->read(PRIV(f), f->open->fh, buf, n, *off);
+	return writing ? write_at_offset(f, buf, n) : read_at_offset(f, buf, n);
 }
 
 long core_emulated_rw(struct core_fd *f, int writing, void *buf, size_t n, const off_t *off)
@@ -507,54 +578,48 @@ static long transfer_v(struct core_fd *f, int writing, const struct iovec *uiov,
 static long do_lseek(struct core_fd *f, off_t off, int whence)
 {
 	struct core_ofd *o = f->open->ofd;
+	int64_t at = offset_now(o);
 	off_t size, to;
-	long r = 0;
+	long r;
 
-	ofd_lock(o);
 	switch (whence) {
 	case SEEK_SET:
 		to = off;
 		break;
 	case SEEK_CUR:
-		to = o->offset + off;
-		break;
+		/* Relative to where it is when it moves. */
+		do
+			if (__builtin_add_overflow(at, off, &to) || to < 0)
+				return -EINVAL;
+		while (!offset_move(o, &at, to));
+		return to;
 	case SEEK_END:
 		if ((r = file_size(f, &size)) < 0)
-			goto out;
+			return r;
 		to = size + off;
 		break;
 	case SEEK_DATA:
 	case SEEK_HOLE:
 		if (OPS(f)->seek_data) {
 			to = OPS(f)->seek_data(PRIV(f), f->open->fh, off, whence);
-			if (to < 0) {
-				r = to;
-				goto out;
-			}
+			if (to < 0)
+				return to;
 			break;
 		}
 		/* No holes: all data up to the end, which is the one hole. */
 		if ((r = file_size(f, &size)) < 0)
-			goto out;
-		if (off < 0 || off >= size) {
-			r = -ENXIO;
-			goto out;
-		}
+			return r;
+		if (off < 0 || off >= size)
+			return -ENXIO;
 		to = whence == SEEK_DATA ? off : size;
 		break;
 	default:
-		r = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-	if (to < 0) {
-		r = -EINVAL;
-		goto out;
-	}
-	o->offset = to;
-	r = to;
-out:
-	ofd_unlock(o);
-	return r;
+	if (to < 0)
+		return -EINVAL;
+	__atomic_store_n(&o->offset, to, __ATOMIC_RELEASE);
+	return to;
 }
 
 /* ---- directories -------------------------------------------------------- */
@@ -599,19 +664,18 @@ static long do_getdents(struct core_fd *f, void *ubuf, size_t count)
 
 	if (!OPS(f)->readdir)
 		return -ENOTDIR;
-	ofd_lock(o);
-	d.next = o->offset;
-	r = OPS(f)->readdir(PRIV(f), f->open->fh, o->offset, fill_dirent, &d);
-	if (r == 0 && d.len == 0 && (d.full || d.next != o->offset))
-		r = -EINVAL;	/* not even one entry fits, as the kernel says */
-	if (r == 0 && d.len && core_copy_out(ubuf, d.buf, d.len))
-		r = -EFAULT;
-	if (r == 0) {
-		o->offset = d.next;
-		r = d.len;
+	/* Listing changes nothing: repeated if the offset moved meanwhile. */
+	for (int64_t at = offset_now(o);; d.len = 0, d.full = 0) {
+		d.next = at;
+		r = OPS(f)->readdir(PRIV(f), f->open->fh, at, fill_dirent, &d);
+		if (r == 0 && d.len == 0 && (d.full || d.next != at))
+			return -EINVAL;	/* not even one entry fits, as the kernel says */
+		if (r < 0 || offset_move(o, &at, d.next))
+			break;
 	}
-	ofd_unlock(o);
-	return r;
+	if (r == 0 && d.len && core_copy_out(ubuf, d.buf, d.len))
+		return -EFAULT;
+	return r < 0 ? r : (long)d.len;
 }
 
 /* ---- the calls ------------------------------------------------------------ */
@@ -774,10 +838,12 @@ static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
 	case F_SETFL:
 		if (o->flags & O_PATH)
 			return -EBADF;	/* as the kernel for O_PATH descriptors */
-		ofd_lock(o);
-		o->flags = (o->flags & ~STATUS_FLAGS) | (sc->a[2] & STATUS_FLAGS);
-		ofd_unlock(o);
-		return 0;
+		for (int32_t was = __atomic_load_n(&o->flags, __ATOMIC_RELAXED);;)
+			if (__atomic_compare_exchange_n(&o->flags, &was,
+							(was & ~STATUS_FLAGS) |
+								(sc->a[2] & STATUS_FLAGS),
+							0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+				return 0;
 	case F_GETFD:
 	case F_SETFD:
 		return defuse_forward(sc);	/* the placeholder's own flag */
