@@ -20,8 +20,9 @@
  * reservation lifts it for the one dup3 into the band and lowers it again,
  * under a lock.  A child forked while another thread held that lock starts
  * with the lock free and the program's limit back (defuse_fd_after_fork).
- * When the band is full it grows downwards, lowering the program's limits
- * with it, down to half of the range at most.
+ * The band starts small (kernel-backed mounts need one or two numbers) and,
+ * when full, doubles downwards, lowering the program's limits with it, down
+ * to half of the range at most (emulated files need one number each).
  *
  * close, dup2, dup3 and close_range of band numbers are answered as the
  * kernel answers numbers above the limit (EBADF), and a close_range over
@@ -36,7 +37,7 @@
 #include "common/sys.h"
 
 #define BAND_TOP_MAX 65536	/* the band ends at min(hard limit, this) */
-#define BAND_FIRST 4096		/* its first size, if the range allows */
+#define BAND_FIRST 64		/* its first size, if the range allows */
 
 static long band_lo = -1, band_hi;	/* [lo, hi) */
 static unsigned long used[BAND_TOP_MAX / 2 / (8 * sizeof(unsigned long))];
@@ -131,7 +132,7 @@ static void band_init(void)
 	top = rl.rlim_max > BAND_TOP_MAX ? BAND_TOP_MAX : (long)rl.rlim_max;
 	band_hi = top;
 	cursor = top - 1;
-	program_below(top - (top >= 4 * BAND_FIRST ? BAND_FIRST : top / 4));
+	program_below(top - (top >= 16 * BAND_FIRST ? BAND_FIRST : top / 16 + 1));
 }
 
 /*
