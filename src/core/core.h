@@ -118,11 +118,69 @@ static inline struct core_fd *core_fd_emulated(long fd)
 	return f && f->open ? f : NULL;
 }
 
+/* The module's kernel descriptor behind handle fh of mount m (lock_fd),
+   or -1. */
+static inline int core_handle_kfd(int m, uint64_t fh)
+{
+	const struct core_mount *mt = &core_mounts[m];
+
+	return CORE_HAS_OP(mt, lock_fd) ? mt->ops->lock_fd(mt->priv, fh) : -1;
+}
+
 /*
- * The current directory, when it is inside a mount (the kernel's own cwd
- * is then the mount point, for programs DEFUSE does not capture).
+ * cwd.c: the current directory, when it is inside a mount (the kernel's
+ * own cwd is then the mount point, for programs DEFUSE does not capture).
+ * Never changed once published: a chdir publishes another.  Others read
+ * mount and path; the rest is cwd.c's.
  */
-extern int core_cwd_mount HIDDEN;	/* -1: the kernel's cwd is the truth */
+struct core_cwd {
+	int refs;		/* the publication's, and each holder's */
+	short mount;
+	char pending;		/* its handle is opened at the next routed call */
+	struct core_cwd *owner;	/* the object whose handle this one uses (a
+				   rename noticed), held; NULL: its own */
+	int kfd;		/* the handle (core_cwd_kfd), or -1 */
+	int fh_mount;		/* emulated: kfd is the module's, behind
+				   handle fh; -1: a descriptor of ours */
+	uint64_t fh;
+	char path[PATH_MAX];	/* mount-relative, starts with '/' */
+};
+/* NULL: the kernel's cwd is the truth. */
+extern struct core_cwd *core_cwd_now HIDDEN;
+/* A child that shares our memory (vfork) has a cwd of its own. */
+extern __thread char core_cwd_own __attribute__((tls_model("initial-exec"))) HIDDEN;
+
+/* Hot (route.c): may a relative path, or the cwd itself, be in a mount? */
+static inline int core_cwd_inside(void)
+{
+	return __atomic_load_n(&core_cwd_now, __ATOMIC_RELAXED) || core_cwd_own;
+}
+
+/* Serves fn(arg) as one call: every look at the cwd inside sees the same. */
+long core_cwd_call(long (*fn)(void *), void *arg) HIDDEN;
+/* The cwd of the call being served (held until it ends), or NULL. */
+const struct core_cwd *core_cwd_snap(void) HIDDEN;
+/* Its handle: a kernel descriptor of its backing directory, or -1. */
+int core_cwd_kfd(const struct core_cwd *c) HIDDEN;
+/* The call's cwd was renamed to path (same mount): the call goes on with
+   the new path, which becomes the cwd unless a chdir came first.  0, or
+   -ENOMEM. */
+int core_cwd_moved(const char *path) HIDDEN;
+/*
+ * chdir and fchdir: under a lock that orders every change, kstep sets the
+ * kernel's cwd (now: the cwd it replaces) and returns 0, or fails and
+ * nothing changes; then path in mount is the cwd, or for mount -1 the
+ * kernel's cwd (a symbolic link may have led to a mount point).  Returns
+ * kstep's result, or -ENOMEM before anything changed.
+ */
+long core_cwd_change(int mount, const char *path,
+		     long (*kstep)(const struct core_cwd *now, void *arg), void *arg) HIDDEN;
+/* At start-up: the cwd DEFUSE_CWD names, or the kernel's.  0 or -ENOMEM. */
+int core_cwd_init(const char *inherited) HIDDEN;
+/* In a forked child, before the program runs again. */
+void core_cwd_after_fork(void) HIDDEN;
+/* "DEFUSE_CWD=..." for exec, or "". */
+extern char core_cwd_env[] HIDDEN;
 
 /* mounts.c: reads DEFUSE_MOUNTS; exits the process on a bad mount. */
 void core_init(const char *spec) HIDDEN;
@@ -182,14 +240,13 @@ long core_after_fork_child(void *unused) HIDDEN;
 
 /* vfs.c: serves a routed call (through defuse_call_xsaved). */
 long core_handle(void *sc) HIDDEN;
-void core_cwd_init(const char *inherited) HIDDEN;
-/* Around a clone whose child shares our memory (vfork, posix_spawn): the
-   cwd state saved (returns a handle, 0 if out of memory), then restored
-   and freed when the parent resumes.  For call_cold. */
+/* cwd.c: around a clone whose child shares our memory (vfork,
+   posix_spawn): the child gets a cwd of its own (the handle returned,
+   never 0, says what to put back), dropped when the parent resumes.  For
+   call_cold. */
 long core_cwd_save(void *unused) HIDDEN;
 long core_cwd_restore(void *saved) HIDDEN;
 /* Writes a result into the program's memory; -EFAULT for a bad pointer. */
 long core_copy_out(void *dst, const void *src, size_t n) HIDDEN;
-extern char core_cwd_env[] HIDDEN;
 
 #endif

@@ -261,6 +261,7 @@ void core_fd_copy(long from, long to)
 long core_after_fork_child(void *unused)
 {
 	(void)unused;
+	core_cwd_after_fork();
 	for (int i = 0; i < core_nmounts; i++) {
 		const struct core_mount *m = &core_mounts[i];
 

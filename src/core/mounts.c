@@ -99,7 +99,8 @@ void core_init(const char *spec)
 		if (*line)
 			add_mount(line);
 	free(copy);
-	core_cwd_init(getenv("DEFUSE_CWD"));
+	if (core_cwd_init(getenv("DEFUSE_CWD")) < 0)
+		fail(spec, "out of memory");
 	core_fds = calloc(CORE_FD_MAX, sizeof(*core_fds));
 	if (!core_fds)
 		fail(spec, "out of memory");

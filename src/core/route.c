@@ -25,7 +25,6 @@
 
 struct core_fd **core_fds;
 int core_nfds;
-int core_cwd_mount = -1;
 
 /* Which arguments are (dirfd, path) pairs, per system call. */
 struct path_args {
@@ -185,7 +184,7 @@ long core_fd_link(const char *p, const char **rest)
 static int path_may_hit(long dfd, const char *p)
 {
 	if (!p || p[0] == 0)	/* AT_EMPTY_PATH: the directory itself */
-		return ((int)dfd == AT_FDCWD && core_cwd_mount >= 0) || is_mount_fd(dfd);
+		return ((int)dfd == AT_FDCWD && core_cwd_inside()) || is_mount_fd(dfd);
 	if (p[0] == '/') {
 		const char *rest;
 		long fd = core_nfds ? core_fd_link(p, &rest) : -1;
@@ -195,7 +194,7 @@ static int path_may_hit(long dfd, const char *p)
 		return under_a_mount(p) || suspicious_components(p + 1, 0);
 	}
 	if (dfd == AT_FDCWD || (int)dfd == AT_FDCWD) {
-		if (core_cwd_mount >= 0)
+		if (core_cwd_inside())
 			return 1;
 	} else if (is_mount_fd(dfd)) {
 		return 1;
@@ -239,12 +238,12 @@ int core_route(const struct defuse_syscall *sc)
 		case SYS_close_range:
 			return core_nfds > 0;
 		case SYS_fchdir:
-			return core_cwd_mount >= 0 || is_mount_fd(sc->a[0]);
+			return core_cwd_inside() || is_mount_fd(sc->a[0]);
 		default:	/* close, dup */
 			return is_mount_fd(sc->a[0]);
 		}
 	case R_CWD:
-		return core_cwd_mount >= 0;
+		return core_cwd_inside();
 	case R_FDIO:
 		if (is_emulated_fd(sc->a[(int)fd_arg[sc->nr]]))
 			return 1;

@@ -63,149 +63,6 @@ struct loc {
 	char path[PATH_MAX];	/* mount-relative, or absolute for the kernel */
 };
 
-static char cwd_path[PATH_MAX] = "/";	/* inside core_cwd_mount */
-
-/*
- * "DEFUSE_CWD=/mount/point/dir" while the cwd is inside a mount, else "":
- * exec.c passes it to the new image (whose kernel cwd is only the mount
- * point), which takes it up in core_cwd_init.
- */
-char core_cwd_env[PATH_MAX + 16];
-
-/*
- * The cwd also has a kernel handle, so that the kernel can say where it is
- * after a rename, or that it was removed: an O_PATH descriptor of its
- * backing directory, opened through the module at chdir and kept in
- * DEFUSE's reserved band (kernel-backed), or the module's own open of it
- * kept until the next chdir, whose descriptor lock_fd gives (emulated).
- * Opened at the first routed call when the cwd was inherited (the modules
- * may not serve yet at start-up).
- */
-static int cwd_kfd = -1;	/* the descriptor to ask the kernel about */
-static int cwd_kfd_pending;
-static uint64_t cwd_fh;		/* emulated: the module's handle behind it */
-static int cwd_fh_mount = -1;	/* ... and its mount; -1: cwd_kfd is ours */
-/* Per mount: can the cwd have a handle?  0 not known yet, 1 yes, -1 no
-   (the module gives neither kernel descriptors nor lock_fd). */
-static signed char kernel_dirs[CORE_MOUNTS_MAX];
-
-/* The module's kernel descriptor behind handle fh of mount m, or -1. */
-static int handle_kfd(int m, uint64_t fh)
-{
-	const struct core_mount *mt = &core_mounts[m];
-
-	return CORE_HAS_OP(mt, lock_fd) ? mt->ops->lock_fd(mt->priv, fh) : -1;
-}
-
-/* The cwd's path inside core_cwd_mount. */
-static void cwd_path_set(const char *path)
-{
-	snprintf(cwd_path, sizeof(cwd_path), "%s", path);
-	snprintf(core_cwd_env, sizeof(core_cwd_env), "DEFUSE_CWD=%s%s",
-		 core_mounts[core_cwd_mount].point, strcmp(path, "/") ? path : "");
-}
-
-static void cwd_handle_open(void)
-{
-	const struct core_mount *m = &core_mounts[core_cwd_mount];
-	struct defuse_open o = { 0, -1 };
-
-	cwd_kfd_pending = 0;
-	if (kernel_dirs[core_cwd_mount] < 0 || !m->ops->open ||
-	    m->ops->open(m->priv, cwd_path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o) < 0)
-		return;
-	if (o.kernel_fd < 0 && (cwd_kfd = handle_kfd(core_cwd_mount, o.fh)) >= 0) {
-		cwd_fh = o.fh;	/* the module's descriptor lives as long as fh */
-		cwd_fh_mount = core_cwd_mount;
-		kernel_dirs[core_cwd_mount] = 1;
-		return;
-	}
-	cwd_kfd = -1;
-	if (m->ops->release)
-		m->ops->release(m->priv, o.fh);
-	kernel_dirs[core_cwd_mount] = o.kernel_fd >= 0 ? 1 : -1;
-	if (o.kernel_fd >= 0 && (cwd_kfd = defuse_keep_fd(o.kernel_fd)) < 0) {
-		sys1(SYS_close, o.kernel_fd);	/* no room in the band: none */
-		cwd_kfd = -1;
-	}
-}
-
-/*
- * The cwd's handle, for this process: a vfork child shares our memory (and
- * cwd_kfd) but not our descriptor table, so it neither uses nor replaces
- * the parent's handle; it goes without one until it execs.
- */
-static int cwd_handle(void)
-{
-	return defuse_self.vfork_child ? -1 : cwd_kfd;
-}
-
-static void set_cwd_deferred(int mount, const char *path)
-{
-	if (!defuse_self.vfork_child) {
-		if (cwd_kfd >= 0 && cwd_fh_mount < 0)
-			defuse_close_kept(cwd_kfd);
-		else if (cwd_kfd >= 0 && core_mounts[cwd_fh_mount].ops->release)
-			core_mounts[cwd_fh_mount].ops->release(core_mounts[cwd_fh_mount].priv, cwd_fh);
-		cwd_kfd = -1;
-		cwd_fh_mount = -1;
-	}
-	cwd_kfd_pending = 0;
-	core_cwd_mount = mount;
-	if (mount < 0) {
-		core_cwd_env[0] = 0;
-		return;
-	}
-	cwd_path_set(path);
-	cwd_kfd_pending = !defuse_self.vfork_child;
-}
-
-static void set_cwd(int mount, const char *path)
-{
-	set_cwd_deferred(mount, path);
-	if (cwd_kfd_pending)
-		cwd_handle_open();
-}
-
-/*
- * A vfork child (or any clone that shares our memory but not our
- * descriptors: posix_spawn's) changes its own cwd in our variables:
- * dispatch.c saves ours before such a clone and puts them back when the
- * parent resumes.  The cwd handle is never touched by such a child
- * (cwd_handle).
- */
-struct cwd_saved {
-	int mount, kfd_pending;
-	char path[PATH_MAX];
-};
-
-long core_cwd_save(void *unused)
-{
-	struct cwd_saved *s = malloc(sizeof(*s));
-
-	(void)unused;
-	if (s) {
-		s->mount = core_cwd_mount;
-		s->kfd_pending = cwd_kfd_pending;
-		memcpy(s->path, cwd_path, sizeof(s->path));
-	}
-	return (long)s;
-}
-
-long core_cwd_restore(void *saved)
-{
-	struct cwd_saved *s = saved;
-
-	core_cwd_mount = s->mount;
-	cwd_kfd_pending = s->kfd_pending;
-	if (s->mount >= 0)
-		cwd_path_set(s->path);
-	else
-		core_cwd_env[0] = 0;
-	free(s);
-	return 0;
-}
-
 static int is_dotdot(const char *c, size_t n) { return n == 2 && c[0] == '.' && c[1] == '.'; }
 static int is_dot(const char *c, size_t n) { return n == 1 && c[0] == '.'; }
 
@@ -363,7 +220,7 @@ static const char *mount_root_kpath(int m)
 	if (!mt->ops->open || mt->ops->open(mt->priv, "/", O_PATH | O_DIRECTORY | O_CLOEXEC,
 					    0, &o) < 0)
 		return NULL;
-	kfd = o.kernel_fd >= 0 ? o.kernel_fd : handle_kfd(m, o.fh);
+	kfd = o.kernel_fd >= 0 ? o.kernel_fd : core_handle_kfd(m, o.fh);
 	rn = -1;
 	if (kfd >= 0) {
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", kfd);
@@ -413,31 +270,31 @@ static int kfd_path_now(int m, long kfd, char out[PATH_MAX])
 static int fd_path_now(long fd, const struct core_fd *f, char out[PATH_MAX])
 {
 	long kfd = !f->open ? fd : f->open->lock_fd >= 0 ? f->open->lock_fd
-			     : handle_kfd(f->mount, f->open->fh);
+			     : core_handle_kfd(f->mount, f->open->fh);
 
 	return kfd < 0 ? -1 : kfd_path_now(f->mount, kfd, out);
 }
 
 /*
- * A relative path failed while the cwd is in a kernel-backed mount: 1 if
- * the cwd was renamed meanwhile (cwd_path follows it: walk again), 2 if it
- * was removed, 0 otherwise.
+ * A relative path failed while the cwd is in a mount: 1 if the cwd was
+ * renamed meanwhile (the call's cwd follows it: walk again), 2 if it was
+ * removed, 0 otherwise, -ENOMEM if it cannot follow.
  */
 static int cwd_changed(long dfd, const char *upath)
 {
+	const struct core_cwd *c;
 	char now[PATH_MAX];
 	int r;
 
-	if ((int)dfd != AT_FDCWD || core_cwd_mount < 0 || cwd_handle() < 0 || !upath ||
-	    !upath[0] || upath[0] == '/')
+	if ((int)dfd != AT_FDCWD || !upath || !upath[0] || upath[0] == '/' ||
+	    !(c = core_cwd_snap()) || core_cwd_kfd(c) < 0)
 		return 0;
-	r = kfd_path_now(core_cwd_mount, cwd_handle(), now);
+	r = kfd_path_now(c->mount, core_cwd_kfd(c), now);
 	if (r == -ENOENT)
 		return 2;
-	if (r < 0 || !strcmp(now, cwd_path))
+	if (r < 0 || !strcmp(now, c->path))
 		return 0;
-	cwd_path_set(now);
-	return 1;
+	return core_cwd_moved(now) < 0 ? -ENOMEM : 1;
 }
 
 /* Only "." components: what a removed directory still answers. */
@@ -475,10 +332,12 @@ static int start_at(long dfd, struct loc *l, unsigned how)
 	long n;
 
 	if ((int)dfd == AT_FDCWD) {
-		if (core_cwd_mount >= 0) {
-			l->mount = core_cwd_mount;
+		const struct core_cwd *c = core_cwd_snap();
+
+		if (c) {
+			l->mount = c->mount;
 			l->touched = 1;
-			strcpy(l->path, cwd_path);
+			strcpy(l->path, c->path);
 			return 0;
 		}
 		n = sys2(SYS_getcwd, l->path, PATH_MAX);
@@ -810,22 +669,6 @@ static int resolve_dir(long dfd, const char *dir, struct loc *l)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-/*
- * fchdir: the descriptor's path may have come from a module that resolves
- * paths itself, so it can still hold symbolic links; getcwd must show the
- * directory's own path, so resolve it once more here.
- */
-static void set_cwd_canonical(int mount, const char *path)
-{
-	char abs[PATH_MAX];
-	struct loc l;
-
-	if (snprintf(abs, sizeof(abs), "%s%s", core_mounts[mount].point, path) < (int)sizeof(abs) &&
-	    resolve(AT_FDCWD, abs, 1, 1, &l) == 0 && l.mount == mount)
-		path = l.path;
-	set_cwd(mount, path);
-}
-
 
 
 #define OPS(l) (core_mounts[(l)->mount].ops)
@@ -870,6 +713,45 @@ static int nofollow(int at_flags)
 	return (at_flags & AT_SYMLINK_NOFOLLOW) ? DEFUSE_NOFOLLOW : 0;
 }
 
+/*
+ * What a change of directory asks of the kernel (core_cwd_change runs it
+ * under the cwd's lock): the program's call, with path if not NULL; else,
+ * for a cwd inside mount point, a chdir to that mount point, unless the cwd
+ * is in that mount already (always: even then).
+ */
+struct kchdir {
+	const struct defuse_syscall *sc;
+	const char *path;
+	int point, always;
+};
+
+static long kchdir(const struct core_cwd *now, void *arg)
+{
+	const struct kchdir *k = arg;
+
+	if (k->sc)
+		return k->path ? kernel_at(k->sc, -1, 0, k->path) : defuse_forward(k->sc);
+	if (k->always || !now || now->mount != k->point)
+		sys1(SYS_chdir, core_mounts[k->point].point);
+	return 0;
+}
+
+/*
+ * fchdir: the descriptor's path may have come from a module that resolves
+ * paths itself, so it can still hold symbolic links; getcwd must show the
+ * directory's own path, so resolve it once more here.
+ */
+static long chdir_canonical(int mount, const char *path, struct kchdir *k)
+{
+	char abs[PATH_MAX];
+	struct loc l;
+
+	if (snprintf(abs, sizeof(abs), "%s%s", core_mounts[mount].point, path) < (int)sizeof(abs) &&
+	    resolve(AT_FDCWD, abs, 1, 1, &l) == 0 && l.mount == mount)
+		path = l.path;
+	return core_cwd_change(mount, path, kchdir, k);
+}
+
 /* ---- the calls --------------------------------------------------------- */
 
 /*
@@ -889,8 +771,12 @@ static long do_open(const struct defuse_syscall *sc, const struct defuse_syscall
 		return r;
 	if (dirfd_moved(dfd, (const char *)sc->a[pi]))
 		return do_open_how(sc, ksc, dfd, pi, di, flags, mode, how | RES_FRESH);
-	if (cwd_changed(dfd, (const char *)sc->a[pi]) == 1)
+	switch (cwd_changed(dfd, (const char *)sc->a[pi])) {
+	case 1:
 		return do_open_how(sc, ksc, dfd, pi, di, flags, mode, how);
+	case -ENOMEM:
+		return -ENOMEM;
+	}
 	return r;
 }
 
@@ -1091,6 +977,8 @@ static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 	if (dirfd_moved(dfd, upath))
 		return one_path_how(sc, d, RES_FRESH);
 	switch (cwd_changed(dfd, upath)) {
+	case -ENOMEM:
+		return -ENOMEM;
 	case 1:
 		return one_path_how(sc, d, 0);
 	case 2:
@@ -1098,7 +986,7 @@ static long one_path(const struct defuse_syscall *sc, const struct onepath *d)
 			/* The removed cwd itself: the kernel still has it. */
 			char p[64];
 
-			snprintf(p, sizeof(p), "/proc/self/fd/%d/.", cwd_handle());
+			snprintf(p, sizeof(p), "/proc/self/fd/%d/.", core_cwd_kfd(core_cwd_snap()));
 			return kernel_at(sc, d->dfd_arg, d->path_arg, p);
 		}
 	}
@@ -1127,14 +1015,13 @@ kernel:
 	if (l.mountpoint && d->op == OP_RMDIR)
 		return -EBUSY;
 	if (d->op == OP_CHDIR) {
-		r = l.touched ? kernel_at(sc, -1, d->path_arg, l.path) : defuse_forward(sc);
-		if (r == 0) {
-			/* A kernel symbolic link may have led to a mount point:
-			   the kernel's own cwd says. */
-			set_cwd(-1, NULL);
-			core_cwd_init(NULL);
-			return 0;
-		}
+		/* A kernel symbolic link may have led to a mount point: the
+		   kernel's own cwd says (core_cwd_change). */
+		struct kchdir k = { .sc = sc, .path = l.touched ? l.path : NULL };
+
+		r = core_cwd_change(-1, NULL, kchdir, &k);
+		if (r == 0 || r == -ENOMEM)
+			return r;
 	} else {
 		r = l.touched ? kernel_at(sc, d->dfd_arg, d->path_arg, l.path)
 			      : defuse_forward(ORIG(sc, d));
@@ -1210,15 +1097,16 @@ static long empty_path_of(const struct defuse_syscall *sc, struct onepath *d,
 {
 	long dfd = sc->a[d->dfd_arg];
 	struct loc l = { .touched = 1, .strict = 1 };
+	const struct core_cwd *c;
 
 	if (e && d->op == OP_STATX)
 		return statx_emulated(sc, e);
 	if (e) {
 		l.mount = e->mount;
 		snprintf(l.path, sizeof(l.path), "%s", e->path);
-	} else if ((int)dfd == AT_FDCWD && core_cwd_mount >= 0) {
-		l.mount = core_cwd_mount;
-		snprintf(l.path, sizeof(l.path), "%s", cwd_path);
+	} else if ((int)dfd == AT_FDCWD && (c = core_cwd_snap())) {
+		l.mount = c->mount;
+		snprintf(l.path, sizeof(l.path), "%s", c->path);
 	} else if (d->op == OP_STATX && (int)dfd != AT_FDCWD && core_fd_get(dfd)) {
 		/* A kernel-backed descriptor, maybe of the mount's root: the
 		   kernel sees the backing directory, which is no mount root. */
@@ -1273,11 +1161,12 @@ static long readlink_empty_of(const struct defuse_syscall *sc, const struct onep
 {
 	long dfd = sc->a[0];
 	struct loc l = { .touched = 1, .strict = 1 };
+	int cwd_in = (int)dfd == AT_FDCWD && core_cwd_snap();
 	long r;
 
-	if ((long)sc->a[3] <= 0 && ((int)dfd == AT_FDCWD ? core_cwd_mount >= 0 : e != NULL))
+	if ((long)sc->a[3] <= 0 && ((int)dfd == AT_FDCWD ? cwd_in : e != NULL))
 		return -EINVAL;
-	if ((int)dfd == AT_FDCWD && core_cwd_mount >= 0)
+	if (cwd_in)
 		return -ENOENT;	/* the cwd is a directory */
 	if (!e)
 		return defuse_forward(sc);	/* a kernel descriptor, maybe kernel-backed */
@@ -1550,10 +1439,8 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 			return r;
 		/* The kernel's cwd: the mount point, for programs not captured
 		   (already there when the cwd stays in this mount). */
-		if (core_cwd_mount != l->mount)
-			sys1(SYS_chdir, core_mounts[l->mount].point);
-		set_cwd(l->mount, l->path);
-		return 0;
+		return core_cwd_change(l->mount, l->path, kchdir,
+				       &(struct kchdir){ .point = l->mount });
 	case OP_SYMLINK: {
 		const char *target = (const char *)sc->a[0];
 
@@ -1679,14 +1566,15 @@ static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, i
 	if (is_link && (sc->a[4] & AT_EMPTY_PATH) && u1 && !*u1) {
 		/* The file dfd1 refers to itself. */
 		struct core_fd *f = (int)dfd1 == AT_FDCWD ? NULL : core_fd_get(dfd1);
+		const struct core_cwd *c = (int)dfd1 == AT_FDCWD ? core_cwd_snap() : NULL;
 
 		empty = 1;
 		a.mount = -1;
 		a.touched = 0;
 		a.mountpoint = 0;
-		if ((int)dfd1 == AT_FDCWD && core_cwd_mount >= 0) {
-			a.mount = core_cwd_mount;
-			strcpy(a.path, cwd_path);
+		if (c) {
+			a.mount = c->mount;
+			strcpy(a.path, c->path);
 		} else if (f) {
 			a.mount = f->mount;
 			snprintf(a.path, sizeof(a.path), "%s", f->path);
@@ -1785,6 +1673,51 @@ static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, i
 
 /* ---- descriptors and the current directory ---------------------------- */
 
+/* fchdir of a kernel-backed directory, or of a kernel one. */
+static long fchdir_kernel(const struct defuse_syscall *sc)
+{
+	struct core_fd *f = core_fd_acquire(sc->a[0]);
+	struct kchdir k = { .sc = sc };
+	char now[PATH_MAX];	/* where it is, if it was renamed */
+	long r;
+
+	if (f)
+		r = chdir_canonical(f->mount, fd_path_now(sc->a[0], f, now) == 0 ? now : f->path, &k);
+	else
+		r = core_cwd_change(-1, NULL, kchdir, &k);
+	core_fd_release(f);
+	return r;
+}
+
+/* getcwd with c, the call's cwd. */
+static long getcwd_of(const struct defuse_syscall *sc, const struct core_cwd *c)
+{
+	char buf[PATH_MAX], path[PATH_MAX];
+	const char *point;
+	size_t n;
+	int k;
+
+	if (!c)
+		return defuse_forward(sc);	/* it left the mounts meanwhile */
+	point = core_mounts[c->mount].point;
+	/* Renamed or removed meanwhile?  The kernel knows. */
+	k = core_cwd_kfd(c) >= 0 ? kfd_path_now(c->mount, core_cwd_kfd(c), path) : -1;
+	if (k == -ENOENT)
+		return -ENOENT;
+	if (k < 0)
+		strcpy(path, c->path);
+	else if (strcmp(path, c->path))
+		core_cwd_moved(path);	/* for later calls too, if memory
+					   allows (c is not the call's then) */
+	if (strcmp(path, "/"))
+		n = snprintf(buf, sizeof(buf), "%s%s", point, path);
+	else
+		n = snprintf(buf, sizeof(buf), "%s", point);
+	if (n + 1 > (size_t)sc->a[1])
+		return -ERANGE;
+	return core_copy_out((void *)sc->a[0], buf, n + 1) < 0 ? -EFAULT : (long)(n + 1);
+}
+
 static long do_fd_call(const struct defuse_syscall *sc)
 {
 	long r;
@@ -1818,41 +1751,10 @@ static long do_fd_call(const struct defuse_syscall *sc)
 			     fd <= (unsigned long)sc->a[1] && fd < CORE_FD_MAX; fd++)
 				core_fd_forget(fd);
 		return r;
-	case SYS_fchdir: {
-		struct core_fd *f = core_fd_get(sc->a[0]);
-		char now[PATH_MAX];
-
-		r = defuse_forward(sc);
-		if (r < 0)
-			return r;
-		if (f)	/* where the directory is now, if it was renamed */
-			set_cwd_canonical(f->mount, fd_path_now(sc->a[0], f, now) == 0 ? now : f->path);
-		else
-			set_cwd(-1, NULL);
-		return r;
-	}
-	case SYS_getcwd: {
-		char buf[PATH_MAX];
-		const struct core_mount *m = &core_mounts[core_cwd_mount];
-		size_t n;
-
-		if (cwd_handle() >= 0) {
-			/* Renamed or removed meanwhile?  The kernel knows. */
-			int k = kfd_path_now(core_cwd_mount, cwd_handle(), buf);
-
-			if (k == -ENOENT)
-				return -ENOENT;
-			if (k == 0 && strcmp(buf, cwd_path))
-				cwd_path_set(buf);
-		}
-		if (strcmp(cwd_path, "/"))
-			n = snprintf(buf, sizeof(buf), "%s%s", m->point, cwd_path);
-		else
-			n = snprintf(buf, sizeof(buf), "%s", m->len ? m->point : "/");
-		if (n + 1 > (size_t)sc->a[1])
-			return -ERANGE;
-		return core_copy_out((void *)sc->a[0], buf, n + 1) < 0 ? -EFAULT : (long)(n + 1);
-	}
+	case SYS_fchdir:
+		return fchdir_kernel(sc);
+	case SYS_getcwd:
+		return getcwd_of(sc, core_cwd_snap());
 	}
 	return defuse_forward(sc);
 }
@@ -2017,9 +1919,7 @@ static long fchdir_emulated(const struct defuse_syscall *sc, const struct core_f
 	    OPS_M(e->mount)->getattr(PRIV_M(e->mount), path, &st, 0) == 0 &&
 	    !S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	sys1(SYS_chdir, core_mounts[e->mount].point);
-	set_cwd_canonical(e->mount, path);
-	return 0;
+	return chdir_canonical(e->mount, path, &(struct kchdir){ .point = e->mount, .always = 1 });
 }
 
 /* futimens (utimensat with a NULL path) on an emulated file (held). */
@@ -2038,16 +1938,13 @@ static long futimens_emulated(const struct defuse_syscall *sc, const struct core
 	       : -ENOSYS;
 }
 
-long core_handle(void *arg)
+static long handle(void *arg)
 {
 	const struct defuse_syscall *sc = arg;
 	long nr = sc->nr;
 	struct onepath d = { .dfd_arg = -1, .path_arg = 0, .follow = 1 };
 	int at = -1;
 	struct core_fd *e;
-
-	if (cwd_kfd_pending)
-		cwd_handle_open();
 
 	switch (nr) {
 	case SYS_mmap:
@@ -2216,24 +2113,8 @@ long core_handle(void *arg)
 	return one_path(sc, &d);
 }
 
-/*
- * A program started with its cwd under a mount point is inside the mount;
- * DEFUSE_CWD (from the image that exec'ed us) says where exactly.
- */
-void core_cwd_init(const char *inherited)
+/* One call, one cwd: a chdir in another thread meanwhile is after it. */
+long core_handle(void *arg)
 {
-	char cwd[PATH_MAX];
-
-	if (inherited && *inherited == '/' && strlen(inherited) < sizeof(cwd))
-		strcpy(cwd, inherited);
-	else if (!getcwd(cwd, sizeof(cwd)))
-		return;
-	for (int i = 0; i < core_nmounts; i++) {
-		const struct core_mount *m = &core_mounts[i];
-
-		if (strncmp(cwd, m->point, m->len) || (cwd[m->len] && cwd[m->len] != '/'))
-			continue;
-		set_cwd_deferred(i, cwd[m->len] ? cwd + m->len : "/");
-		return;
-	}
+	return core_cwd_call(handle, arg);
 }

@@ -465,6 +465,97 @@ static int role_where(void)
 }
 
 /*
+ * The cwd under threads: one thread changes directory back and forth
+ * between two directories that both hold a file f (by chdir and by
+ * fchdir), while others open "f" and ask getcwd again and again.  Each call
+ * sees one cwd or the other, never something in between: natively no open
+ * fails and getcwd always names one of the two.  The counts are printed,
+ * not asserted, so that a difference shows how many.
+ */
+#define RACE_OPENERS 4
+#define RACE_OPENS 200000	/* in all */
+
+static int race_stop;
+static char race_dir[2][4096];
+
+static void *race_chdir(void *unused)
+{
+	int fd[2] = { open(race_dir[0], O_RDONLY | O_DIRECTORY),
+		      open(race_dir[1], O_RDONLY | O_DIRECTORY) };
+	long bad = 0;
+
+	(void)unused;
+	CHECK(fd[0] >= 0 && fd[1] >= 0);
+	for (unsigned i = 0; !__atomic_load_n(&race_stop, __ATOMIC_RELAXED); i++)
+		bad += (i & 2 ? fchdir(fd[i & 1]) : chdir(race_dir[i & 1])) != 0;
+	close(fd[0]);
+	close(fd[1]);
+	return (void *)bad;
+}
+
+/* Failed opens, and getcwd answers that are neither directory. */
+struct race_count {
+	long open_failed, cwd_wrong;
+	int first_errno;
+};
+
+static void *race_open(void *arg)
+{
+	struct race_count *c = arg;
+	char buf[4096];
+
+	for (int i = 0; i < RACE_OPENS / RACE_OPENERS; i++) {
+		int fd = open("f", O_RDONLY);
+
+		if (fd < 0) {
+			if (!c->open_failed++)
+				c->first_errno = errno;
+		} else {
+			close(fd);
+		}
+		if (i % 16 == 0 && (!getcwd(buf, sizeof(buf)) ||
+				    (strcmp(buf, race_dir[0]) && strcmp(buf, race_dir[1]))))
+			c->cwd_wrong++;
+	}
+	return NULL;
+}
+
+static int case_cwd_race(void)
+{
+	pthread_t mover, t[RACE_OPENERS];
+	struct race_count c[RACE_OPENERS] = { 0 };
+	long open_failed = 0, cwd_wrong = 0;
+	void *chdir_failed;
+
+	for (int i = 0; i < 2; i++) {
+		CHECK(mkdir(at(i ? "b" : "a"), 0755) == 0);
+		close(mkfile(i ? "b/f" : "a/f", "f\n", 0));
+		/* getcwd's own spelling of the directory, to compare with. */
+		CHECK(chdir(at(i ? "b" : "a")) == 0);
+		CHECK(getcwd(race_dir[i], sizeof(race_dir[i])));
+	}
+	CHECK(pthread_create(&mover, NULL, race_chdir, NULL) == 0);
+	for (int i = 0; i < RACE_OPENERS; i++)
+		CHECK(pthread_create(&t[i], NULL, race_open, &c[i]) == 0);
+	for (int i = 0; i < RACE_OPENERS; i++) {
+		pthread_join(t[i], NULL);
+		open_failed += c[i].open_failed;
+		cwd_wrong += c[i].cwd_wrong;
+		if (c[i].open_failed)
+			fprintf(stderr, "cwd-race: opens failed with %s\n",
+				strerrorname_np(c[i].first_errno));
+	}
+	__atomic_store_n(&race_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(mover, &chdir_failed);
+	say("%d opens of \"f\" failed: %ld\n", RACE_OPENS / RACE_OPENERS * RACE_OPENERS,
+	    open_failed);
+	say("getcwd naming neither directory: %ld\n", cwd_wrong);
+	say("chdir or fchdir failed: %ld\n", (long)chdir_failed);
+	CHECK(chdir("/") == 0);
+	return 0;
+}
+
+/*
  * Locks outlive exec: a flock taken before exec is still held by the new
  * image (through the descriptor and its dup), against another process.
  */
@@ -1033,6 +1124,7 @@ int main(int argc, char **argv)
 		return role_flock_held(atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(c, "-where")) return role_where();
 	if (!strcmp(c, "threads")) return case_threads();
+	if (!strcmp(c, "cwd-race")) return case_cwd_race();
 	if (!strcmp(c, "signal-io")) return case_signal_io();
 	if (!strcmp(c, "scm-rights")) return case_scm_rights();
 	if (!strcmp(c, "-scm-child") && argc > 3) return role_scm_child(atoi(argv[3]));
