@@ -16,7 +16,7 @@
  */
 #include <sys/mman.h>
 #include "capture/capture.h"
-#include "common/sys.h"
+#include "kernel/sys.h"
 
 #define COLD_STACK (512 * 1024)
 #define CACHE 32

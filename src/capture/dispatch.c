@@ -12,8 +12,8 @@
 #include <sys/mman.h>
 #include <linux/sched.h>
 #include "capture/capture.h"
-#include "common/sys.h"
-#include "core/core.h"
+#include "kernel/sys.h"
+#include "core/entry.h"
 #include "trace/trace.h"
 
 #define NR_SPECIAL 512
@@ -75,30 +75,14 @@ void defuse_dispatch_init(void)
 	special[SYS_setfsgid] = SP_SETID;
 }
 
-void defuse_note_emulated(long nr)
-{
-	if (defuse_g.test_marker)
-		sys1(DEFUSE_TEST_EMULATED_NR, nr);
-}
-
-long defuse_forward(const struct defuse_syscall *sc)
-{
-	return defuse_gate_forward(sc->nr, sc->a[0], sc->a[1], sc->a[2],
-				   sc->a[3], sc->a[4], sc->a[5]);
-}
-
 static long own(const struct defuse_syscall *sc)
 {
 	return defuse_gate_own(sc->nr, sc->a[0], sc->a[1], sc->a[2],
 			       sc->a[3], sc->a[4], sc->a[5]);
 }
 
-/*
- * Runs ordinary C (the core, a module, the planner's output parser, malloc)
- * from a syscall site: the program's vector registers are saved around it,
- * and the calls that code makes through libc pass straight to the kernel.
- */
-static long call_cold(long (*fn)(void *), void *arg)
+/* capture.h says what this is for. */
+long defuse_call_cold(long (*fn)(void *), void *arg)
 {
 	char was = defuse_self.in_defuse;
 	uintptr_t stack = 0;
@@ -122,7 +106,7 @@ void defuse_objects_mapped(long addr, long len, long prot, long fd, long off)
 {
 	long args[5] = { addr, len, prot, fd, off };
 
-	call_cold(defuse_objects_mapped_cold, args);
+	defuse_call_cold(defuse_objects_mapped_cold, args);
 }
 
 /*
@@ -164,14 +148,6 @@ static long do_prctl(struct defuse_syscall *sc)
  * (fstat, F_GETFL) see the file.  Only when mounts exist and descriptors
  * actually arrived.
  */
-static long adopt_received_cold(void *arg)
-{
-	const long *a = arg;
-
-	core_emulated_adopt_received(a[0], a[1], a[2]);
-	return 0;
-}
-
 static long fd_received(struct defuse_syscall *sc)
 {
 	long r = defuse_forward(sc), args[3] = { sc->nr, r, sc->a[1] };
@@ -182,7 +158,7 @@ static long fd_received(struct defuse_syscall *sc)
 		return r;
 	if (sc->nr == SYS_recvmmsg && r <= 0)
 		return r;
-	call_cold(adopt_received_cold, args);
+	defuse_call_cold(core_fds_received, args);
 	return r;
 }
 
@@ -233,39 +209,36 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 	}
 }
 
-/* A call that may concern a mount goes to the core (ordinary C); handlers
-   may rewrite arguments, so the core gets a copy. */
+/*
+ * A call that may concern a mount goes to the core (ordinary C); handlers
+ * may rewrite arguments, so the core gets a copy.  Code the core mapped
+ * from an emulated file cannot have been patched: the net is armed for it.
+ */
 static long core_call(const struct defuse_syscall *sc)
 {
 	struct defuse_syscall copy = *sc;
+	long r = defuse_call_cold(core_handle, &copy);
 
-	return call_cold(core_handle, &copy);
+	if (sc->nr == SYS_mmap && (sc->a[2] & PROT_EXEC) && !sys_failed(r))
+		defuse_net_want("code mapped from an emulated file");
+	return r;
 }
 
 /*
  * The kernel refused a descriptor the core did not know: it may be an
  * emulated file's placeholder that came by SCM_RIGHTS or pidfd_getfd.  If
- * so it is adopted and the call served; otherwise the EBADF stands.
+ * so the core adopts it and serves the call; otherwise the EBADF stands.
  */
-static long adopt_cold(void *arg)
-{
-	const struct defuse_syscall *sc = arg;
-
-	if (!core_emulated_adopt_fd(sc->nr == SYS_mmap ? sc->a[4] : sc->a[0]))
-		return -EBADF;
-	return core_handle(arg);
-}
-
 static long adopt_and_retry(const struct defuse_syscall *sc)
 {
 	struct defuse_syscall copy = *sc;
 
-	return call_cold(adopt_cold, &copy);
+	return defuse_call_cold(core_adopt_and_handle, &copy);
 }
 
 static inline int for_core(const struct defuse_syscall *sc)
 {
-	return unlikely(core_nmounts) && core_routes(sc->nr) && core_route(sc);
+	return core_wants(sc);
 }
 
 static inline int special_kind(unsigned long nr)
@@ -286,7 +259,7 @@ static long traced(struct defuse_syscall *sc, int kind)
 	if (kind == SP_EXEC) {
 		trace_record(sc, 0, 0, 0);
 		t0 = trace_now();
-		r = for_core(sc) ? core_call(sc) : defuse_exec(sc);
+		r = do_special(sc, kind);	/* a copy: exec rewrites envp */
 		trace_record_exec_failed(sc, r, trace_now() - t0);
 		return r;
 	}
@@ -307,6 +280,8 @@ long defuse_dispatch(struct defuse_syscall *sc)
 	kind = special_kind(sc->nr);
 	if (unlikely(self->tracing))
 		return traced(sc, kind);
+	if (unlikely(kind == SP_EXEC))
+		return do_special(sc, kind);	/* the core has its say there */
 	if (for_core(sc))
 		return core_call(sc);
 	if (likely(kind == SP_NONE)) {
@@ -332,9 +307,11 @@ long defuse_clone_before(struct defuse_syscall *sc)
 	/* Armed before the clone: a vfork child shares this TLS. */
 	defuse_net_check();
 	self->clone_nr = sc->nr;
+	self->clone_in_defuse = self->in_defuse;
+	self->clone_sig_deferred = self->sig_deferred;
 	/* A child sharing our memory would make its chdir ours. */
 	if (unlikely(core_nmounts) && shares_parent_memory(sc))
-		self->cwd_saved = call_cold(core_cwd_save, NULL);
+		self->cwd_saved = defuse_call_cold(core_cwd_save, NULL);
 	if (self->tracing) {
 		trace_count(sc->nr);
 		self->clone_t0 = trace_now();
@@ -347,11 +324,18 @@ long defuse_clone_parent(struct defuse_syscall *sc)
 	struct defuse_thread *self = &defuse_self;
 	long r = sc->nr;	/* the trampoline passes the result in %rax */
 
-	/* A vfork child shares our memory and wrote its own pid there. */
+	/*
+	 * A vfork child shares this TLS and may have left it changed: its
+	 * pid, and, when it exec'd from inside DEFUSE (a file in a mount, or
+	 * any exec with mounts: capture/exec.c), in_defuse set and maybe
+	 * signals of its own deferred.  Ours are what they were before.
+	 */
+	self->in_defuse = self->clone_in_defuse;
+	self->sig_deferred = self->clone_sig_deferred;
 	defuse_usermem_refresh_pid();
 	self->vfork_child = 0;
 	if (self->cwd_saved) {
-		call_cold(core_cwd_restore, (void *)self->cwd_saved);
+		defuse_call_cold(core_cwd_restore, (void *)self->cwd_saved);
 		self->cwd_saved = 0;
 	}
 	if (self->tracing && !self->in_defuse) {
@@ -412,7 +396,7 @@ long defuse_clone_child(struct defuse_syscall *sc)
 	struct defuse_thread *self = &defuse_self;
 
 	self->sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
-	self->tracing = defuse_g.trace && defuse_g.follow;
+	self->tracing = trace_follows();
 	self->vfork_child = shares_parent_memory(sc);
 	self->sig_deferred = 0;
 	self->sig_interruptible = 0;
@@ -423,7 +407,7 @@ long defuse_clone_child(struct defuse_syscall *sc)
 		defuse_fd_after_fork();
 	/* Modules recreate their per-process resources (module.h). */
 	if (unlikely(core_nmounts) && is_forked_process(sc))
-		call_cold(core_after_fork_child, NULL);
+		defuse_call_cold(core_after_fork_child, NULL);
 	return sc->nr;
 }
 

@@ -11,9 +11,9 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include "capture/capture.h"
-#include "common/sys.h"
+#include "kernel/sys.h"
 #include "common/util.h"
-#include "core/core.h"
+#include "core/entry.h"
 
 #define KEEP_MAX 4096
 /* Entries added to the program's environment: DEFUSE_SIGSYS, DEFUSE_CWD,
@@ -64,104 +64,9 @@ static int is_ours(const char *p, unsigned n)
 	return n == m && !__builtin_memcmp(p, ours, n);
 }
 
-/*
- * The next entry of the core's descriptor table after descriptor *fd (start
- * at -1), or NULL once all *left entries the table held were seen.  Reads
- * without references: an entry closed meanwhile by another thread is stale
- * but mapped (core/fdtable.c).
- */
-static struct core_fd *next_entry(long *fd, int *left)
-{
-	while (*left > 0 && ++*fd < CORE_FD_MAX) {
-		struct core_fd *f = __atomic_load_n(&core_fds[*fd], __ATOMIC_RELAXED);
-
-		if (f) {
-			--*left;
-			return f;
-		}
-	}
-	return NULL;
-}
-
-/* The lock descriptors stash_list lent to the exec are ours again. */
-static void stash_undo(void)
-{
-	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
-	struct core_fd *f;
-	long fd = -1;
-
-	if (!core_fds)
-		return;
-	while ((f = next_entry(&fd, &left)))
-		if (f->open && f->open->lock_fd >= 0)
-			sys3(SYS_fcntl, f->open->lock_fd, F_SETFD, FD_CLOEXEC);
-}
-
-/*
- * "DEFUSE_FDS=FD:INO[:LOCKFD],...": the emulated files' placeholders that
- * survive this exec (not close-on-exec), their memfds' inodes and the
- * descriptors their locks are on, so that the new image adopts exactly
- * those (core_emulated_adopt_inherited) instead of looking at every
- * descriptor it has, and keeps the locks, as exec keeps them.
- * "DEFUSE_FDS=scan" when the list does not fit in one environment string.
- * Returns the string, or NULL when no placeholder survives.  The new image
- * checks every number against its inode, so a stale entry does no harm.
- */
-static char *stash_list(char *buf)
-{
-	int left, any = 0;
-	struct core_fd *f;
-	unsigned pos = 0;
-	long fd = -1;
-
-	if (!core_nmounts || !core_fds)
-		return NULL;
-	left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
-	put(buf, &pos, "DEFUSE_FDS=");
-	while ((f = next_entry(&fd, &left))) {
-		struct core_open *open = f->open;
-		char num[24];
-		long fdflags;
-
-		if (!open)
-			continue;
-		fdflags = sys3(SYS_fcntl, fd, F_GETFD, 0);
-		if (fdflags < 0 || (fdflags & FD_CLOEXEC))
-			continue;	/* gone at this exec, or already gone */
-		if (!open->ofd->ino) {
-			struct stat st;
-
-			if (sys2(SYS_fstat, fd, &st) < 0)
-				continue;
-			open->ofd->ino = st.st_ino;	/* the same for every dup */
-		}
-		/* ",FD:INO:LOCKFD" and the final NUL must fit. */
-		if (pos + 3 * sizeof(num) + 4 >= STASH_MAX) {
-			stash_undo();	/* the new image will not take them */
-			pos = 0;
-			put(buf, &pos, "DEFUSE_FDS=scan");
-			break;
-		}
-		if (any++)
-			buf[pos++] = ',';
-		put(buf, &pos, defuse_ltoa(fd, num));
-		buf[pos++] = ':';
-		put(buf, &pos, defuse_ltoa((long)open->ofd->ino, num));
-		/* Its locks live on the module's descriptor, which must then
-		   outlive the exec as they do (the new image takes it over);
-		   only if it ever had one: each costs the new image a
-		   descriptor of DEFUSE's band. */
-		if (open->lock_fd >= 0 && __atomic_load_n(&open->ofd->locked, __ATOMIC_RELAXED) &&
-		    sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0) {
-			buf[pos++] = ':';
-			put(buf, &pos, defuse_ltoa(open->lock_fd, num));
-		}
-	}
-	buf[pos] = 0;
-	return any ? buf : NULL;
-}
-
-long defuse_exec(struct defuse_syscall *sc)
+/* Runs sc with DEFUSE's environment put back; with the core's hand-down
+   too when cold (mounts exist: called through defuse_call_cold). */
+static long exec_with_env(struct defuse_syscall *sc, int cold)
 {
 	int envi = sc->nr == SYS_execve ? 2 : 3;
 	char **envp = (char **)sc->a[envi];
@@ -177,7 +82,7 @@ long defuse_exec(struct defuse_syscall *sc)
 			app_preload = envp[n] + 11;
 	strbytes = 32 + d_strlen(defuse_g.preload_path) + (app_preload ? d_strlen(app_preload) : 0);
 	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes +
-	       (core_nmounts ? STASH_MAX : 0);
+	       (cold ? STASH_MAX : 0);
 	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
@@ -191,9 +96,9 @@ long defuse_exec(struct defuse_syscall *sc)
 		nenv[j++] = (char *)k;
 	if (defuse_sig_exec_state())
 		nenv[j++] = (char *)defuse_sig_exec_state();
-	if (core_cwd_env[0])
-		nenv[j++] = core_cwd_env;
-	if (core_nmounts && (nenv[j] = stash_list(strs + strbytes)))
+	if (cold && (nenv[j] = (char *)core_exec_cwd_env()))
+		j++;
+	if (cold && (nenv[j] = core_exec_fds_env(strs + strbytes, STASH_MAX)))
 		j++;
 
 	/* LD_PRELOAD=ours[:the program's others] */
@@ -220,7 +125,28 @@ long defuse_exec(struct defuse_syscall *sc)
 	r = defuse_forward(sc);
 	/* Only a failed exec comes back. */
 	sys2(SYS_munmap, nenv, size);
-	if (core_nmounts)
-		stash_undo();
+	if (cold)
+		core_exec_fds_undo();
 	return r;
+}
+
+/* With mounts: the core says what to run (a file in a mount is run from
+   a descriptor) and what to hand down. */
+static long exec_cold(void *arg)
+{
+	struct defuse_syscall *sc = arg;
+	struct core_exec x = { .call = *sc, .fd = -1 };
+	long r = core_wants(sc) ? core_exec_resolve(sc, &x) : 0;
+
+	if (r < 0)
+		return r;
+	r = exec_with_env(&x.call, 1);
+	if (x.fd >= 0)
+		sys1(SYS_close, x.fd);
+	return r;
+}
+
+long defuse_exec(struct defuse_syscall *sc)
+{
+	return core_nmounts ? defuse_call_cold(exec_cold, sc) : exec_with_env(sc, 0);
 }

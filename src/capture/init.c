@@ -17,15 +17,11 @@
 #include <cpuid.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
-#include "core/core.h"
-#include "common/sys.h"
+#include "core/entry.h"
+#include "kernel/sys.h"
 #include "trace/trace.h"
 
-__thread struct defuse_thread defuse_self
-	__attribute__((tls_model("initial-exec"))) = {
-	.sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK,
-};
-struct defuse_global defuse_g;
+struct capture_global capture_g;
 long defuse_xsave_size;
 
 static void find_xsave_size(void)
@@ -108,17 +104,18 @@ static void hide_from_environment(void)
 	}
 }
 
-__attribute__((constructor))
-static void defuse_init(int argc, char **argv, char **envp)
+static long init_cold(void *arg)
 {
+	char **envp = arg;
 	const char *marker = getenv("DEFUSE_TEST_MARKER");
 	int traced;
 
-	(void)argc, (void)argv;
-	defuse_self.in_defuse = 1;
 	defuse_g.debug = getenv("DEFUSE_DEBUG") != NULL;
-	defuse_g.selector_tpoff = selector_tpoff();
-	find_xsave_size();
+	capture_g.selector_tpoff = selector_tpoff();
+	defuse_gate_hooks = (struct defuse_gate_hooks){
+		(void *)defuse_clone_before, (void *)defuse_clone_child,
+		(void *)defuse_clone_parent, (void *)defuse_tramp_hook,
+	};
 	find_self();
 	defuse_exec_init(envp);
 	defuse_dispatch_init();
@@ -137,7 +134,7 @@ static void defuse_init(int argc, char **argv, char **envp)
 		if (defuse_objects_unpatched())
 			defuse_net_want("code with unpatched syscall sites");
 	} else {
-		defuse_g.net_mode = NET_OFF;
+		capture_g.net_mode = NET_OFF;
 	}
 
 	hide_from_environment();
@@ -146,5 +143,22 @@ static void defuse_init(int argc, char **argv, char **envp)
 		sys6(DEFUSE_TEST_MARKER_NR, defuse_gate_own_begin, defuse_gate_own_end,
 		     defuse_gate_forward_begin, defuse_gate_forward_end, 0, 0);
 	defuse_self.tracing = traced;
+	return 0;
+}
+
+/*
+ * Start-up needs tens of KiB of stack (paths of PATH_MAX, the loader's own
+ * work for a module's dlopen, posix_spawn of the planner), and a program
+ * may run with much less (ulimit -s 16): it runs on DEFUSE's own stack
+ * (cold_stack.c), as every later piece of cold code does.
+ */
+__attribute__((constructor))
+static void defuse_init(int argc, char **argv, char **envp)
+{
+	(void)argc, (void)argv;
+	defuse_self.in_defuse = 1;
+	find_xsave_size();
+	defuse_self.prog_sp = (uintptr_t)__builtin_frame_address(0);
+	defuse_call_xsaved(init_cold, envp, defuse_cold_stack());
 	defuse_self.in_defuse = 0;
 }

@@ -23,32 +23,32 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include "capture/capture.h"
-#include "common/sys.h"
+#include "kernel/sys.h"
 #include "common/util.h"
 
 void defuse_net_init(const char *mode)
 {
-	defuse_g.net_mode = !mode ? NET_AUTO : !d_strcmp(mode, "on") ? NET_ON :
+	capture_g.net_mode = !mode ? NET_AUTO : !d_strcmp(mode, "on") ? NET_ON :
 			    !d_strcmp(mode, "off") ? NET_OFF : NET_AUTO;
 	if (mode && !!d_strcmp(mode, "on") && !!d_strcmp(mode, "off") && !!d_strcmp(mode, "auto"))
 		defuse_log("DEFUSE_NET=", mode, " is not auto, on or off; using auto");
-	if (defuse_g.net_mode == NET_ON)
+	if (capture_g.net_mode == NET_ON)
 		defuse_net_want("DEFUSE_NET=on");
 }
 
 void defuse_net_want(const char *why)
 {
-	if (defuse_g.net_mode == NET_OFF || defuse_g.net_wanted)
+	if (capture_g.net_mode == NET_OFF || capture_g.net_wanted)
 		return;
 	if (defuse_g.debug)
 		defuse_log("arming the SUD net: ", why, NULL);
-	__atomic_store_n(&defuse_g.net_wanted, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&capture_g.net_wanted, 1, __ATOMIC_RELEASE);
 	defuse_net_catch_up();
 }
 
 void defuse_net_catch_up(void)
 {
-	if (defuse_self.net_armed || !defuse_g.net_wanted)
+	if (defuse_self.net_armed || !capture_g.net_wanted)
 		return;
 	defuse_self.sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 	defuse_self.net_armed = defuse_sud_arm() == 0;

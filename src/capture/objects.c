@@ -17,7 +17,7 @@
 #include "capture/capture.h"
 #include "capture/plan.h"
 #include "capture/trampoline.h"
-#include "common/sys.h"
+#include "kernel/sys.h"
 
 struct patch_totals {
 	uint32_t objects, sites, refused, mismatched;

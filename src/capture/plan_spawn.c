@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
-#include "common/sys.h"
+#include "kernel/sys.h"
 
 static void planner_path(char *out, size_t cap)
 {

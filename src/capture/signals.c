@@ -12,7 +12,7 @@
 #include <signal.h>
 #include <sys/ucontext.h>
 #include "capture/capture.h"
-#include "common/sys.h"
+#include "kernel/sys.h"
 
 #define SIGSYS_BIT (1UL << (SIGSYS - 1))
 
@@ -93,11 +93,6 @@ static void wrapper(int sig, void *si, void *uc)
 	call_app(sig, si, uc);
 	self->in_defuse = was;
 	self->sig_interruptible = intr;
-}
-
-void defuse_sig_interruptible(int on)
-{
-	defuse_self.sig_interruptible = on;
 }
 
 void defuse_sig_flush(void)

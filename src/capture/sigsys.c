@@ -22,7 +22,7 @@
 #define CLONE_ARGS_SIZE_VER0 64
 #endif
 #include "capture/capture.h"
-#include "common/sys.h"
+#include "kernel/sys.h"
 #include "trace/trace.h"
 
 #ifndef SA_RESTORER
@@ -43,7 +43,6 @@ int defuse_sud_arm(void)
 	return 0;
 }
 
-__thread uintptr_t defuse_sud_clone_resume;
 
 /*
  * The stack a thread-making clone (CLONE_VM) gives its child: its top, or 0

@@ -30,7 +30,7 @@
 #include "capture/capture.h"
 #include "capture/plan.h"
 #include "capture/trampoline.h"
-#include "common/sys.h"
+#include "kernel/sys.h"
 
 #define TRAMP_MAX 320		/* bytes one trampoline may need, at most */
 #define REGION_HDR 64		/* pointers the trampolines call through */
@@ -103,7 +103,7 @@ static void emit_hook(struct emit *e, const struct region *r, void *hook)
 static void emit_selector(struct emit *e, uint8_t v)
 {
 	b1(e, 0x64), b1(e, 0xc6), b1(e, 0x04), b1(e, 0x25);
-	b4(e, (int32_t)defuse_g.selector_tpoff);
+	b4(e, (int32_t)capture_g.selector_tpoff);
 	b1(e, v);
 }
 

@@ -13,7 +13,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include "common/sys.h"
+#include "kernel/sys.h"
 #include "core/core.h"
 
 #define BOUNCE (128 * 1024)

@@ -11,7 +11,7 @@
 
 #include <limits.h>
 #include <defuse/module.h>
-#include "capture/capture.h"
+#include "core/entry.h"
 
 #define CORE_MOUNTS_MAX 16
 
@@ -40,7 +40,6 @@ struct core_mount {
 };
 
 extern struct core_mount core_mounts[CORE_MOUNTS_MAX] HIDDEN;
-extern int core_nmounts HIDDEN;
 
 /*
  * A descriptor the program got from a mount (kernel-backed file or
@@ -182,12 +181,7 @@ void core_cwd_after_fork(void) HIDDEN;
 /* "DEFUSE_CWD=..." for exec, or "". */
 extern char core_cwd_env[] HIDDEN;
 
-/* mounts.c: reads DEFUSE_MOUNTS; exits the process on a bad mount. */
-void core_init(const char *spec) HIDDEN;
-
-/* route.c: may this call concern a mount? */
-int core_route(const struct defuse_syscall *sc) HIDDEN;
-int core_routes(long nr) HIDDEN;
+/* route.c: may this call concern a mount? (core_route, core_routes: entry.h) */
 int core_is_path_call(long nr) HIDDEN;
 long core_fd_link(const char *p, const char **rest) HIDDEN;	/* the core may want this call */
 void core_route_init(void) HIDDEN;
@@ -225,27 +219,13 @@ int core_emulated_adopt_fd(long fd) HIDDEN;
 /* Descriptors just received (recvmsg/recvmmsg: result and msghdr;
    pidfd_getfd: the new descriptor): adopt the placeholders among them. */
 void core_emulated_adopt_received(long nr, long result, long msg) HIDDEN;
-/* Hot: does this msghdr (after recvmsg) carry control data at all? */
-static inline int core_received_rights(const void *msg)
-{
-	/* struct msghdr: msg_controllen is the sixth word */
-	return msg && ((const unsigned long *)msg)[5] != 0;
-}
 /* A descriptor of description o is being closed (record locks go). */
 void core_emulated_closing(const struct core_open *o) HIDDEN;
 
-/* fdtable.c: in a forked child, before the program runs again: each
-   module's after_fork_child hook. */
-long core_after_fork_child(void *unused) HIDDEN;
+/* fdtable.c: core_after_fork_child (entry.h) runs each module's
+   after_fork_child hook. */
 
-/* vfs.c: serves a routed call (through defuse_call_xsaved). */
-long core_handle(void *sc) HIDDEN;
-/* cwd.c: around a clone whose child shares our memory (vfork,
-   posix_spawn): the child gets a cwd of its own (the handle returned,
-   never 0, says what to put back), dropped when the parent resumes.  For
-   call_cold. */
-long core_cwd_save(void *unused) HIDDEN;
-long core_cwd_restore(void *saved) HIDDEN;
+/* vfs.c: core_handle, core_exec_resolve, core_cwd_save/restore (entry.h). */
 /* Writes a result into the program's memory; -EFAULT for a bad pointer. */
 long core_copy_out(void *dst, const void *src, size_t n) HIDDEN;
 

@@ -6,7 +6,7 @@
  * thread made a set*id call (dispatch.c, SP_SETID): IDs are per thread in
  * Linux, and glibc's setuid() makes every thread call the kernel itself.
  */
-#include "common/sys.h"
+#include "kernel/sys.h"
 #include "core/core.h"
 
 __attribute__((visibility("default"))) int defuse_fs_ids_are_real(void)

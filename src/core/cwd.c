@@ -44,7 +44,6 @@
 #include <unistd.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
-#include "common/sys.h"
 #include "core/core.h"
 
 #define TLS __attribute__((tls_model("initial-exec")))

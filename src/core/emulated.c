@@ -55,7 +55,7 @@
 #include <sys/ioctl.h>
 #include <sys/file.h>
 #include <sys/socket.h>
-#include "common/sys.h"
+#include "kernel/sys.h"
 #include "core/core.h"
 
 #define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
@@ -425,6 +425,23 @@ void core_emulated_adopt_received(long nr, long result, long msg)
 	}
 }
 
+long core_fds_received(void *args)
+{
+	const long *a = args;
+
+	core_emulated_adopt_received(a[0], a[1], a[2]);
+	return 0;
+}
+
+long core_adopt_and_handle(void *arg)
+{
+	const struct defuse_syscall *sc = arg;
+
+	if (!core_emulated_adopt_fd(sc->nr == SYS_mmap ? sc->a[4] : sc->a[0]))
+		return -EBADF;
+	return core_handle(arg);
+}
+
 /* ---- data ------------------------------------------------------------- */
 
 #define OPS(f) (core_mounts[(f)->open->mount].ops)
@@ -744,10 +761,10 @@ static long do_mmap_private(const struct defuse_syscall *sc, struct core_fd *f)
 		sys2(SYS_munmap, p, len);
 		return r;
 	}
+	/* Code mapped this way cannot have been patched: capture arms its
+	   net on seeing PROT_EXEC come back from here (dispatch.c). */
 	if (prot != (PROT_READ | PROT_WRITE))
 		sys3(SYS_mprotect, p, len, prot);
-	if (prot & PROT_EXEC)
-		defuse_net_want("code mapped from an emulated file");
 	return p;
 }
 

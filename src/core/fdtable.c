@@ -27,7 +27,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
-#include "common/sys.h"
+#include "kernel/sys.h"
 #include "core/core.h"
 
 /* ---- pools ------------------------------------------------------------ */

@@ -44,7 +44,7 @@
 #include <stdio.h>
 #include <unistd.h>
 #include <utime.h>
-#include "common/sys.h"
+#include "kernel/sys.h"
 #include "core/core.h"
 
 #define MAXLINKS 40
@@ -692,14 +692,43 @@ static int resolve_dir(long dfd, const char *dir, struct loc *l)
 #define EXDEV_KERNEL 100000
 
 /* The call with path argument i (and dirfd argument d, if any) replaced. */
+/*
+ * exec: the core decides what the kernel is to run, capture runs it with
+ * DEFUSE's environment put back (capture/exec.c).  A program inside a
+ * mount becomes execveat of the open file (run_op, OP_EXEC); a path that
+ * leads out of the mounts becomes the kernel path it leads to.  While
+ * core_exec_resolve runs, exec_req collects that call instead of making it.
+ */
+static __thread struct core_exec *exec_req;
+
+static int collecting_exec(const struct defuse_syscall *k)
+{
+	return exec_req && (k->nr == SYS_execve || k->nr == SYS_execveat);
+}
+
+/* The program's call, or the exec it stands for, goes to the kernel. */
+static long kernel_call(const struct defuse_syscall *k)
+{
+	if (!collecting_exec(k))
+		return defuse_forward(k);
+	exec_req->call = *k;
+	return 0;
+}
+
 static long kernel_at(const struct defuse_syscall *sc, int d, int i, const char *path)
 {
 	struct defuse_syscall k = *sc;
 
 	if (d >= 0)
 		k.a[d] = AT_FDCWD;
+	if (collecting_exec(&k)) {
+		/* path lives in the caller's frame: keep a copy */
+		if (strlen(path) >= sizeof(exec_req->path))
+			return -ENAMETOOLONG;
+		path = strcpy(exec_req->path, path);
+	}
 	k.a[i] = (long)path;
-	return defuse_forward(&k);
+	return kernel_call(&k);
 }
 
 static long fd_forward(const struct defuse_syscall *sc)
@@ -1024,7 +1053,7 @@ kernel:
 			return r;
 	} else {
 		r = l.touched ? kernel_at(sc, d->dfd_arg, d->path_arg, l.path)
-			      : defuse_forward(ORIG(sc, d));
+			      : kernel_call(ORIG(sc, d));
 	}
 	/* Through a kernel symbolic link into a mount (docs/core.md)? */
 	if ((r != -ENOENT && r != -ENOTDIR) || (!l.touched && !maybe_via_link(dfd, upath)) ||
@@ -1486,9 +1515,13 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 		x.a[2] = sc->a[argi];
 		x.a[3] = sc->a[argi + 1];
 		x.a[4] = AT_EMPTY_PATH;
-		r = defuse_exec(&x);
-		sys1(SYS_close, o.kernel_fd);
-		return r;
+		if (!exec_req) {	/* only core_exec_resolve asks */
+			sys1(SYS_close, o.kernel_fd);
+			return -ENOSYS;
+		}
+		exec_req->call = x;
+		exec_req->fd = o.kernel_fd;
+		return 0;
 	}
 	}
 	return -ENOSYS;
@@ -2080,7 +2113,7 @@ static long handle(void *arg)
 	case SYS_execve: d.op = OP_EXEC; break;
 	case SYS_execveat:
 		if ((sc->a[4] & AT_EMPTY_PATH) && sc->a[1] && !*(const char *)sc->a[1])
-			return defuse_exec((struct defuse_syscall *)sc);
+			return kernel_call(sc);	/* the descriptor is the kernel's */
 		d.op = OP_EXEC; d.dfd_arg = 0; d.path_arg = 1;
 		d.follow = !(sc->a[4] & AT_SYMLINK_NOFOLLOW);
 		break;
@@ -2111,6 +2144,22 @@ static long handle(void *arg)
 	    (d.op == OP_STAT || d.op == OP_STATX || d.op == OP_CHMOD || d.op == OP_UTIMENS))
 		d.flags = DEFUSE_NOFOLLOW;
 	return one_path(sc, &d);
+}
+
+long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
+{
+	long r;
+
+	x->call = *sc;
+	x->fd = -1;
+	exec_req = x;
+	r = core_handle((void *)sc);
+	exec_req = NULL;
+	if (r < 0 && x->fd >= 0) {
+		sys1(SYS_close, x->fd);
+		x->fd = -1;
+	}
+	return r;
 }
 
 /* One call, one cwd: a chdir in another thread meanwhile is after it. */

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include "common/fmt.h"
-#include "common/sys.h"
+#include "kernel/sys.h"
 #include "common/util.h"
 #include "trace/counters.h"
 #include "trace/format.h"
@@ -20,6 +20,8 @@
 
 static struct trace_table *table;
 static int out_fd = -1;
+static int attached;		/* a table or output is attached */
+static int follow;		/* -f: children and threads too */
 static int (*vdso_clock_gettime)(clockid_t, struct timespec *);
 
 static long parse_field(const char *spec, const char *name, long dflt)
@@ -124,7 +126,7 @@ int trace_init(const char *spec)
 	tfd = parse_field(spec, "table", -1);
 	ofd = parse_field(spec, "out", -1);
 	root = parse_field(spec, "root", -1);
-	defuse_g.follow = parse_field(spec, "follow", 0) != 0;
+	follow = parse_field(spec, "follow", 0) != 0;
 	if (pid <= 0)
 		return 0;
 	find_vdso_clock();
@@ -158,8 +160,13 @@ int trace_init(const char *spec)
 	}
 	if (!table && out_fd < 0)
 		return 0;
-	defuse_g.trace = 1;
-	return defuse_g.follow || sys0(SYS_getpid) == root;
+	attached = 1;
+	return follow || sys0(SYS_getpid) == root;
+}
+
+int trace_follows(void)
+{
+	return attached && follow;
 }
 
 static void write_line(const struct defuse_syscall *sc, long ret, int finished)

@@ -14,10 +14,13 @@
 #define DEFUSE_TRACE_TRACE_H
 
 #include <stdint.h>
-#include "capture/capture.h"
+#include "kernel/kernel.h"
 
 /* Reads DEFUSE_TRACE; returns 1 when this process image traces. */
 int trace_init(const char *spec) HIDDEN;
+
+/* Should a new thread or child process trace its calls (-f)? */
+int trace_follows(void) HIDDEN;
 
 /* Monotonic nanoseconds through the vDSO (no system call). */
 uint64_t trace_now(void) HIDDEN;

@@ -1,6 +1,5 @@
 /* Diagnostics that are safe anywhere: a signal handler, a syscall site. */
-#include "capture/capture.h"
-#include "common/sys.h"
+#include "kernel/kernel.h"
 
 void defuse_log(const char *a, const char *b, const char *c)
 {

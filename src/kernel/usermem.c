@@ -6,8 +6,7 @@
  */
 #include <errno.h>
 #include <sys/uio.h>
-#include "capture/capture.h"
-#include "common/sys.h"
+#include "kernel/kernel.h"
 
 /*
  * The pid is cached per thread, refreshed at start-up, in every clone child

@@ -102,6 +102,8 @@ defuse_gate_forward_sigreturn_at:
  * clone family, and resumes after the program's `syscall`: the parent at
  * defuse_sud_clone_resume (its TLS), the child at the address the handler
  * left just below the child's stack top (the child may get a new TLS).
+ * Capture's hooks are reached through defuse_gate_hooks (kernel.h), which
+ * capture fills at start-up: this layer names nothing above it.
  * %rcx and %r11 are free afterwards, as a `syscall` clobbers them.
  */
 	.globl	defuse_gate_forward_clone
@@ -109,20 +111,20 @@ defuse_gate_forward_sigreturn_at:
 	.type	defuse_gate_forward_clone, @function
 defuse_gate_forward_clone:
 	leaq	-128(%rsp), %rsp		/* the red zone stays intact */
-	leaq	defuse_clone_before(%rip), %r11
-	call	defuse_tramp_hook
+	movq	defuse_gate_hooks+0(%rip), %r11	/* clone_before */
+	call	*defuse_gate_hooks+24(%rip)
 	leaq	128(%rsp), %rsp
 	syscall
 	testq	%rax, %rax
 	jnz	1f
 	leaq	-128(%rsp), %rsp		/* child, on its own stack */
-	leaq	defuse_clone_child(%rip), %r11
-	call	defuse_tramp_hook
+	movq	defuse_gate_hooks+8(%rip), %r11	/* clone_child */
+	call	*defuse_gate_hooks+24(%rip)
 	leaq	128(%rsp), %rsp
 	jmp	*-8(%rsp)
 1:	leaq	-128(%rsp), %rsp		/* parent (or the error) */
-	leaq	defuse_clone_parent(%rip), %r11
-	call	defuse_tramp_hook
+	movq	defuse_gate_hooks+16(%rip), %r11	/* clone_parent */
+	call	*defuse_gate_hooks+24(%rip)
 	leaq	128(%rsp), %rsp
 	movq	defuse_sud_clone_resume@gottpoff(%rip), %r11
 	jmp	*%fs:(%r11)

@@ -1,0 +1,78 @@
+/*
+ * The core's one face to capture: everything capture may call, and nothing
+ * else (tests/layers checks that capture names no other core symbol).  The
+ * core never calls capture; both stand on the kernel layer.
+ *
+ * "Hot" functions run at the syscall site (no vector registers, no libc);
+ * "cold" ones must be entered through capture's call_cold (extended state
+ * saved, DEFUSE's own stack), and have its signature where they are passed
+ * to it directly.
+ */
+#ifndef DEFUSE_CORE_ENTRY_H
+#define DEFUSE_CORE_ENTRY_H
+
+#include <limits.h>
+#include "kernel/kernel.h"
+
+/* Start-up: reads DEFUSE_MOUNTS; exits the process on a bad mount (cold). */
+void core_init(const char *spec) HIDDEN;
+
+/* Mounts exist at all (set once at start-up). */
+extern int core_nmounts HIDDEN;
+
+/* Hot: may this call concern a mount?  No system call, no lock. */
+int core_routes(long nr) HIDDEN;
+int core_route(const struct defuse_syscall *sc) HIDDEN;
+static inline int core_wants(const struct defuse_syscall *sc)
+{
+	return unlikely(core_nmounts) && core_routes(sc->nr) && core_route(sc);
+}
+
+/* Cold: serves a call core_wants. */
+long core_handle(void *sc) HIDDEN;
+
+/* Cold: the kernel said EBADF to a call the core did not want: if its
+   descriptor is a placeholder received from another process, adopt it and
+   serve the call; else EBADF stands. */
+long core_adopt_and_handle(void *sc) HIDDEN;
+
+/* Hot: does this msghdr (after recvmsg) carry control data at all? */
+static inline int core_received_rights(const void *msg)
+{
+	/* struct msghdr: msg_controllen is the sixth word */
+	return msg && ((const unsigned long *)msg)[5] != 0;
+}
+/* Cold: descriptors just arrived (args: nr, result, msghdr or mmsghdr):
+   adopt the placeholders among them. */
+long core_fds_received(void *args) HIDDEN;
+
+/* Cold: around a clone whose child shares our memory (vfork,
+   posix_spawn): the cwd saved (a handle, never 0; it allocates nothing),
+   then restored when the parent resumes (cwd.c). */
+long core_cwd_save(void *unused) HIDDEN;
+long core_cwd_restore(void *saved) HIDDEN;
+
+/* Cold: in a forked child, before the program runs again. */
+long core_after_fork_child(void *unused) HIDDEN;
+
+/*
+ * Cold: exec.  core_exec_resolve says what the kernel is to run for the
+ * program's execve/execveat (call: the program's own, the kernel path it
+ * leads to, or execveat of a mount file the core opened, fd, to close if
+ * the exec fails); returns 0, or -errno for the program.  The hand-down
+ * strings for the new image go into the environment capture builds.
+ */
+struct core_exec {
+	struct defuse_syscall call;
+	int fd;
+	char path[PATH_MAX];
+};
+long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x) HIDDEN;
+/* "DEFUSE_CWD=..." or NULL. */
+const char *core_exec_cwd_env(void) HIDDEN;
+/* "DEFUSE_FDS=..." written into buf (cap bytes), or NULL if nothing is
+   handed down; core_exec_fds_undo after an exec that failed. */
+char *core_exec_fds_env(char *buf, unsigned long cap) HIDDEN;
+void core_exec_fds_undo(void) HIDDEN;
+
+#endif

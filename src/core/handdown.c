@@ -1,0 +1,119 @@
+/*
+ * What the core hands to the image an exec starts: the cwd inside a mount
+ * (DEFUSE_CWD, vfs.c keeps it) and the emulated files that survive the exec
+ * (DEFUSE_FDS).  Capture puts the strings into the new image's environment
+ * (capture/exec.c); the new image reads them back (core_cwd_init,
+ * core_emulated_adopt_inherited).
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include "core/core.h"
+
+/*
+ * The next entry of the descriptor table after descriptor *fd (start at
+ * -1), or NULL once all *left entries the table held were seen.  Reads
+ * without references: an entry closed meanwhile by another thread is stale
+ * but mapped (fdtable.c).
+ */
+static struct core_fd *next_entry(long *fd, int *left)
+{
+	while (*left > 0 && ++*fd < CORE_FD_MAX) {
+		struct core_fd *f = __atomic_load_n(&core_fds[*fd], __ATOMIC_RELAXED);
+
+		if (f) {
+			--*left;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* The lock descriptors core_exec_fds_env lent to the exec are ours again. */
+void core_exec_fds_undo(void)
+{
+	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
+	struct core_fd *f;
+	long fd = -1;
+
+	if (!core_fds)
+		return;
+	while ((f = next_entry(&fd, &left)))
+		if (f->open && f->open->lock_fd >= 0)
+			sys3(SYS_fcntl, f->open->lock_fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* Appends src to dst at *pos. */
+static void put(char *dst, unsigned long *pos, const char *src)
+{
+	while (*src)
+		dst[(*pos)++] = *src++;
+}
+
+/*
+ * "DEFUSE_FDS=FD:INO[:LOCKFD],...": the emulated files' placeholders that
+ * survive this exec (not close-on-exec), their memfds' inodes and the
+ * descriptors their locks are on, so that the new image adopts exactly
+ * those (core_emulated_adopt_inherited) instead of looking at every
+ * descriptor it has, and keeps the locks, as exec keeps them.
+ * "DEFUSE_FDS=scan" when the list does not fit.  NULL when no placeholder
+ * survives.  The new image checks every number against its inode, so a
+ * stale entry does no harm.
+ */
+char *core_exec_fds_env(char *buf, unsigned long cap)
+{
+	int left, any = 0;
+	struct core_fd *f;
+	unsigned long pos = 0;
+	long fd = -1;
+
+	if (!core_nmounts || !core_fds || cap < 64)
+		return NULL;
+	left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
+	put(buf, &pos, "DEFUSE_FDS=");
+	while ((f = next_entry(&fd, &left))) {
+		struct core_open *open = f->open;
+		char num[24];
+		long fdflags;
+
+		if (!open)
+			continue;
+		fdflags = sys3(SYS_fcntl, fd, F_GETFD, 0);
+		if (fdflags < 0 || (fdflags & FD_CLOEXEC))
+			continue;	/* gone at this exec, or already gone */
+		if (!open->ofd->ino) {
+			struct stat st;
+
+			if (sys2(SYS_fstat, fd, &st) < 0)
+				continue;
+			open->ofd->ino = st.st_ino;	/* the same for every dup */
+		}
+		/* ",FD:INO:LOCKFD" and the final NUL must fit. */
+		if (pos + 3 * sizeof(num) + 4 >= cap) {
+			core_exec_fds_undo();	/* the new image will not take them */
+			pos = 0;
+			put(buf, &pos, "DEFUSE_FDS=scan");
+			break;
+		}
+		if (any++)
+			buf[pos++] = ',';
+		put(buf, &pos, defuse_ltoa(fd, num));
+		buf[pos++] = ':';
+		put(buf, &pos, defuse_ltoa((long)open->ofd->ino, num));
+		/* Its locks live on the module's descriptor, which must then
+		   outlive the exec as they do (the new image takes it over);
+		   only if it ever had one: each costs the new image a
+		   descriptor of DEFUSE's band. */
+		if (open->lock_fd >= 0 && __atomic_load_n(&open->ofd->locked, __ATOMIC_RELAXED) &&
+		    sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0) {
+			buf[pos++] = ':';
+			put(buf, &pos, defuse_ltoa(open->lock_fd, num));
+		}
+	}
+	buf[pos] = 0;
+	return any ? buf : NULL;
+}
+
+const char *core_exec_cwd_env(void)
+{
+	return core_cwd_env[0] ? core_cwd_env : NULL;
+}

@@ -1,0 +1,21 @@
+/*
+ * The state every layer shares: one struct per thread, one per process.
+ */
+#include "kernel/kernel.h"
+
+/* From linux/prctl.h (which clashes with glibc's sys/prctl.h). */
+#define SYSCALL_DISPATCH_FILTER_BLOCK 1
+
+__thread struct defuse_thread defuse_self
+	__attribute__((tls_model("initial-exec"))) = {
+	.sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK,
+};
+struct defuse_global defuse_g;
+struct defuse_gate_hooks defuse_gate_hooks;
+__thread uintptr_t defuse_sud_clone_resume __attribute__((tls_model("initial-exec")));
+
+void defuse_note_emulated(long nr)
+{
+	if (defuse_g.test_marker)
+		sys1(DEFUSE_TEST_EMULATED_NR, nr);
+}
