@@ -22,6 +22,8 @@
 
 /* The kernel's limit on one environment string (MAX_ARG_STRLEN). */
 #define STASH_MAX (128 * 1024)
+/* "DEFUSE_CWD=" and a path. */
+#define CWD_MAX (PATH_MAX + 16)
 
 /* "DEFUSE_...=..." strings of our own environment, NUL-separated. */
 static char keep_buf[KEEP_MAX];
@@ -82,7 +84,7 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 			app_preload = envp[n] + 11;
 	strbytes = 32 + d_strlen(defuse_g.preload_path) + (app_preload ? d_strlen(app_preload) : 0);
 	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes +
-	       (cold ? STASH_MAX : 0);
+	       (cold ? STASH_MAX + CWD_MAX : 0);
 	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
@@ -96,7 +98,7 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 		nenv[j++] = (char *)k;
 	if (defuse_sig_exec_state())
 		nenv[j++] = (char *)defuse_sig_exec_state();
-	if (cold && (nenv[j] = (char *)core_exec_cwd_env()))
+	if (cold && (nenv[j] = core_exec_cwd_env(strs + strbytes + STASH_MAX, CWD_MAX)))
 		j++;
 	if (cold && (nenv[j] = core_exec_fds_env(strs + strbytes, STASH_MAX)))
 		j++;

@@ -176,10 +176,11 @@ long core_cwd_change(int mount, const char *path,
 		     long (*kstep)(const struct core_cwd *now, void *arg), void *arg) HIDDEN;
 /* At start-up: the cwd DEFUSE_CWD names, or the kernel's.  0 or -ENOMEM. */
 int core_cwd_init(const char *inherited) HIDDEN;
+/* "DEFUSE_CWD=..." of this thread's cwd into buf; 0 if not in a mount. */
+int core_cwd_env(char *buf, size_t cap) HIDDEN;
 /* In a forked child, before the program runs again. */
 void core_cwd_after_fork(void) HIDDEN;
 /* "DEFUSE_CWD=..." for exec, or "". */
-extern char core_cwd_env[] HIDDEN;
 
 /* route.c: may this call concern a mount? (core_route, core_routes: entry.h) */
 int core_is_path_call(long nr) HIDDEN;

@@ -55,7 +55,6 @@ struct core_cwd *core_cwd_now;
  * exec passes it to the new image (whose kernel cwd is only the mount
  * point), which takes it up in core_cwd_init.  Written under the lock.
  */
-char core_cwd_env[PATH_MAX + 16];
 
 /* A child sharing our memory: its own cwd (core_cwd_own set). */
 __thread char core_cwd_own TLS;
@@ -299,16 +298,6 @@ static struct core_cwd *now_locked(void)
 	return core_cwd_own ? own_cwd : __atomic_load_n(&core_cwd_now, __ATOMIC_RELAXED);
 }
 
-static void env_write(const struct core_cwd *c)
-{
-	if (!c) {
-		core_cwd_env[0] = 0;
-		return;
-	}
-	snprintf(core_cwd_env, sizeof(core_cwd_env), "DEFUSE_CWD=%s%s",
-		 core_mounts[c->mount].point, strcmp(c->path, "/") ? c->path : "");
-}
-
 /* Under the lock: c (its reference given) becomes this thread's cwd; the
    one it replaces is returned, reference and all. */
 static struct core_cwd *swap_locked(struct core_cwd *c)
@@ -321,7 +310,6 @@ static struct core_cwd *swap_locked(struct core_cwd *c)
 	} else {
 		old = __atomic_exchange_n(&core_cwd_now, c, __ATOMIC_ACQ_REL);
 	}
-	env_write(c);
 	return old;
 }
 
@@ -466,6 +454,27 @@ long core_cwd_save(void *unused)
 	return (long)mine | 1 | (nested ? 2 : 0);
 }
 
+/*
+ * "DEFUSE_CWD=..." for the image an exec of this thread starts, into buf;
+ * 0 when the kernel's cwd is the truth.  Made from a reference to this
+ * thread's cwd (a vfork child's own), so a chdir of another thread at the
+ * same time hands down the old cwd or the new one, never a mix.
+ */
+int core_cwd_env(char *buf, size_t cap)
+{
+	struct core_cwd *c = core_cwd_own ? own_cwd : get(&core_cwd_now);
+	int n;
+
+	if (!c)
+		return 0;
+	if (core_cwd_own)
+		hold(c);
+	n = snprintf(buf, cap, "DEFUSE_CWD=%s%s", core_mounts[c->mount].point,
+		     strcmp(c->path, "/") ? c->path : "");
+	put(c);
+	return n > 0 && (size_t)n < cap;
+}
+
 long core_cwd_restore(void *saved)
 {
 	long h = (long)saved;
@@ -475,7 +484,6 @@ long core_cwd_restore(void *saved)
 	child = own_cwd;
 	core_cwd_own = (h & 2) != 0;
 	own_cwd = core_cwd_own ? mine : NULL;
-	env_write(now_locked());	/* the child may have written its own */
 	unlock();
 	put(child);
 	if (!(h & 2))

@@ -68,8 +68,9 @@ struct core_exec {
 	char path[PATH_MAX];
 };
 long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x) HIDDEN;
-/* "DEFUSE_CWD=..." or NULL. */
-const char *core_exec_cwd_env(void) HIDDEN;
+/* "DEFUSE_CWD=..." written into buf (cap bytes), or NULL: the cwd of the
+   exec'ing thread, when it is inside a mount. */
+char *core_exec_cwd_env(char *buf, unsigned long cap) HIDDEN;
 /* "DEFUSE_FDS=..." written into buf (cap bytes), or NULL if nothing is
    handed down; core_exec_fds_undo after an exec that failed. */
 char *core_exec_fds_env(char *buf, unsigned long cap) HIDDEN;

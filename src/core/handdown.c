@@ -113,7 +113,7 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 	return any ? buf : NULL;
 }
 
-const char *core_exec_cwd_env(void)
+char *core_exec_cwd_env(char *buf, unsigned long cap)
 {
-	return core_cwd_env[0] ? core_cwd_env : NULL;
+	return core_cwd_env(buf, cap) ? buf : NULL;
 }
