@@ -143,8 +143,7 @@ static long exec_cold(void *arg)
 	if (r < 0)
 		return r;
 	r = exec_with_env(&x.call, 1);
-	if (x.fd >= 0)
-		sys1(SYS_close, x.fd);
+	core_exec_undo(&x);
 	return r;
 }
 

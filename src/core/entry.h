@@ -65,9 +65,18 @@ long core_after_fork_child(void *unused) HIDDEN;
 struct core_exec {
 	struct defuse_syscall call;
 	int fd;
-	char path[PATH_MAX];
+	char path[PATH_MAX];	/* storage for what call names: */
+	char script[PATH_MAX];	/* ...a "#!" script's interpreter, its */
+	char interp[256];	/* argument and the script's name, and */
+	char iarg[256];
+	char **argv;		/* the argument vector (mmap'd) */
+	unsigned long argv_size;
+	int depth;		/* scripts run by scripts */
 };
 long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x) HIDDEN;
+/* After an exec that failed (one that worked left nothing): closes and
+   frees what core_exec_resolve left in x. */
+void core_exec_undo(struct core_exec *x) HIDDEN;
 /* "DEFUSE_CWD=..." written into buf (cap bytes), or NULL: the cwd of the
    exec'ing thread, when it is inside a mount. */
 char *core_exec_cwd_env(char *buf, unsigned long cap) HIDDEN;

@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -1358,6 +1359,95 @@ static long copy_to_memfd(int mount, uint64_t fh, long *err)
 	return mfd;
 }
 
+static long handle(void *arg);
+
+/*
+ * A "#!" script in a mount is run as the kernel runs one (binfmt_script),
+ * but here: the interpreter gets the path the program named, so "$0" is
+ * "./configure", not the "/dev/fd/N" an execveat of the open file would
+ * give, and the interpreter opens the script through DEFUSE by that path.
+ * -ENOEXEC: not a script (exec the file itself).
+ */
+static long exec_script(const struct defuse_syscall *sc, long kfd)
+{
+	char line[256], *p, *end, *interp, *arg = NULL;
+	int argi = sc->nr == SYS_execve ? 1 : 2;
+	const char *name = (const char *)sc->a[argi - 1];
+	char *const *uargv = (char *const *)sc->a[argi];
+	struct core_exec *x = exec_req;
+	long n = sys4(SYS_pread64, kfd, line, sizeof(line) - 1, 0), argc = 0, k = 0;
+	struct defuse_syscall run = { .nr = SYS_execve };
+
+	if (n < 2 || line[0] != '#' || line[1] != '!')
+		return -ENOEXEC;
+	/* The script itself must be executable, as the kernel checks. */
+	if (sys5(SYS_faccessat2, kfd, "", X_OK, AT_EMPTY_PATH | AT_EACCESS, 0) < 0)
+		return -EACCES;
+	line[n] = 0;
+	end = memchr(line, '\n', n);
+	if (!end) {
+		if (n == sizeof(line) - 1)
+			return -ENOEXEC;	/* the interpreter may be cut short */
+		end = line + n;
+	}
+	while (end > line + 2 && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*end = 0;
+	for (p = line + 2; *p == ' ' || *p == '\t'; p++)
+		;
+	if (!*p)
+		return -ENOEXEC;
+	interp = p;
+	while (*p && *p != ' ' && *p != '\t')
+		p++;
+	if (*p) {
+		*p++ = 0;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		arg = *p ? p : NULL;
+	}
+	/* What the interpreter is handed as the script's name: the path as
+	   the program gave it (relative to a dirfd: through /dev/fd). */
+	if (sc->nr == SYS_execveat && (int)sc->a[0] != AT_FDCWD && name[0] != '/')
+		snprintf(x->script, sizeof(x->script), "/dev/fd/%d/%s", (int)sc->a[0], name);
+	else if (strlen(name) < sizeof(x->script))
+		strcpy(x->script, name);
+	else
+		return -ENAMETOOLONG;
+	if (strlen(interp) >= sizeof(x->interp) || (arg && strlen(arg) >= sizeof(x->iarg)))
+		return -ENOEXEC;
+	strcpy(x->interp, interp);
+	if (arg)
+		strcpy(x->iarg, arg);
+	/* interp [arg] script argv[1]... */
+	while (uargv && uargv[argc])
+		argc++;
+	char **argv = (char **)sys6(SYS_mmap, 0, (argc + 4) * sizeof(char *),
+				    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sys_failed((long)argv))
+		return (long)argv;
+	argv[k++] = x->interp;
+	if (arg)
+		argv[k++] = x->iarg;
+	argv[k++] = x->script;
+	for (long i = 1; i < argc; i++)
+		argv[k++] = uargv[i];
+	argv[k] = NULL;
+	if (x->argv)
+		sys2(SYS_munmap, x->argv, x->argv_size);
+	x->argv = argv;
+	x->argv_size = (argc + 4) * sizeof(char *);
+	run.a[0] = (long)x->interp;
+	run.a[1] = (long)argv;
+	run.a[2] = sc->a[argi + 1];
+	x->call = run;
+	/* The interpreter may be in a mount, or a script itself (as deep as
+	   the kernel goes: BINPRM's 5 levels). */
+	if (++x->depth > 4)
+		return -ELOOP;
+	return handle(&run);
+}
+
 static long run_op(const struct defuse_syscall *sc, const struct onepath *d, struct loc *l)
 {
 	const struct defuse_ops *ops = OPS(l);
@@ -1508,17 +1598,20 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 		} else if (ops->release) {
 			ops->release(priv, o.fh);
 		}
-		/* Not close-on-exec: a #! script's interpreter opens it by
-		   /dev/fd/N. */
+		if (!exec_req) {	/* only core_exec_resolve asks */
+			sys1(SYS_close, o.kernel_fd);
+			return -ENOSYS;
+		}
+		r = exec_script(sc, o.kernel_fd);
+		if (r != -ENOEXEC) {
+			sys1(SYS_close, o.kernel_fd);
+			return r;
+		}
 		x.a[0] = o.kernel_fd;
 		x.a[1] = (long)"";
 		x.a[2] = sc->a[argi];
 		x.a[3] = sc->a[argi + 1];
 		x.a[4] = AT_EMPTY_PATH;
-		if (!exec_req) {	/* only core_exec_resolve asks */
-			sys1(SYS_close, o.kernel_fd);
-			return -ENOSYS;
-		}
 		exec_req->call = x;
 		exec_req->fd = o.kernel_fd;
 		return 0;
@@ -2152,14 +2245,24 @@ long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
 
 	x->call = *sc;
 	x->fd = -1;
+	x->argv = NULL;
+	x->depth = 0;
 	exec_req = x;
 	r = core_handle((void *)sc);
 	exec_req = NULL;
-	if (r < 0 && x->fd >= 0) {
-		sys1(SYS_close, x->fd);
-		x->fd = -1;
-	}
+	if (r < 0)
+		core_exec_undo(x);
 	return r;
+}
+
+void core_exec_undo(struct core_exec *x)
+{
+	if (x->fd >= 0)
+		sys1(SYS_close, x->fd);
+	if (x->argv)
+		sys2(SYS_munmap, x->argv, x->argv_size);
+	x->fd = -1;
+	x->argv = NULL;
 }
 
 /* One call, one cwd: a chdir in another thread meanwhile is after it. */

@@ -397,6 +397,53 @@ static int role_cwd_exec(void)
 	return 0;
 }
 
+/*
+ * "#!" scripts in the directory, run by relative and absolute path, from a
+ * shell and by a direct execve: the interpreter gets the name the program
+ * used ($0), the one argument of the "#!" line, and the script's own
+ * arguments; one that is not executable is refused (EACCES); one whose
+ * interpreter does not exist gives ENOENT.
+ */
+static int case_script_exec(void)
+{
+	char *argv[] = { "./s.sh", "one", "two words", NULL };
+	int status, fd;
+	pid_t pid;
+
+	fd = mkfile("s.sh", "#!/bin/sh\necho \"0=$0 1=$1 2=$2\"\n", 0);
+	CHECK(fd >= 0 && fchmod(fd, 0755) == 0);
+	close(fd);
+	fd = mkfile("arg.sh", "#! /bin/sh -e  \necho \"arg 0=$0\"; false; echo not reached\n", 0);
+	CHECK(fd >= 0 && fchmod(fd, 0755) == 0);
+	close(fd);
+	fd = mkfile("noexec.sh", "#!/bin/sh\necho never\n", 0);
+	close(fd);
+	fd = mkfile("lost.sh", "#!/nonexistent/interpreter\n", 0);
+	CHECK(fd >= 0 && fchmod(fd, 0755) == 0);
+	close(fd);
+	CHECK(chdir(dir) == 0);
+	fflush(stdout);
+	CHECK(system("./s.sh a b; ./arg.sh; echo \"arg exit $?\"") != -1);
+	fd = mkfile("where.sh", "#!/bin/sh\ncase $0 in /*/where.sh) echo \"0 absolute $1\";; "
+			       "?*/where.sh) echo \"0 relative $1\";; *) echo \"0=$0\";; esac\n", 0);
+	CHECK(fd >= 0 && fchmod(fd, 0755) == 0);
+	close(fd);
+	CHECK(system("\"$PWD/where.sh\" here; sh -c 'cd .. && exec \"$0\"/where.sh up' "
+		     "\"$(basename \"$PWD\")\"") != -1);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		execv("./s.sh", argv);
+		_exit(99);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	say("direct exit %d\n", WEXITSTATUS(status));
+	errno = 0;
+	say("noexec: %s\n", execv("./noexec.sh", argv) < 0 ? strerror(errno) : "ran");
+	say("lost: %s\n", execv("./lost.sh", argv) < 0 ? strerror(errno) : "ran");
+	return 0;
+}
+
 /* vfork + exec: the child's exec inherits the description. */
 static int case_vfork_exec(void)
 {
@@ -1116,6 +1163,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "env-i")) return case_env_i();
 	if (!strcmp(c, "-env-i") && argc > 3) return role_env_i(atoi(argv[3]));
 	if (!strcmp(c, "cwd-exec")) return case_cwd_exec();
+	if (!strcmp(c, "script-exec")) return case_script_exec();
 	if (!strcmp(c, "-cwd-exec")) return role_cwd_exec();
 	if (!strcmp(c, "vfork-exec")) return case_vfork_exec();
 	if (!strcmp(c, "vfork-chdir")) return case_vfork_chdir();
