@@ -7,9 +7,12 @@
  *                  so the program's reads, writes, mmap and locks on it run
  *                  at native speed and never come back to the module.
  *   emulated=DIR   emulated: open keeps the descriptor to itself and serves
- *                  read, write, fgetattr, ftruncate, fsync, fallocate,
- *                  seek_data and release through it (pread and pwrite at the
- *                  offset the core gives).  This is how DEFUSE's emulation
+ *                  read, write, append, fgetattr, ftruncate, fchmod, fchown,
+ *                  futimens, flink, fsync, fallocate, seek_data, readdir and
+ *                  release through it (pread and pwrite at the offset the
+ *                  host gives), and hands it over for locks (lock_fd).
+ *                  Also what a host that cannot take a kernel descriptor
+ *                  (no DEFUSE_CAP_KERNEL_FD) gets.  This is how DEFUSE's emulation
  *                  path is exercised over a real file system.  FIFOs and
  *                  device nodes have no data of their own to emulate and are
  *                  always answered with a kernel descriptor.
@@ -369,7 +372,8 @@ static void say(char *why, size_t why_len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int pt_init(const char *args, void **priv, char *why, size_t why_len)
+static int pt_init(const char *args, struct defuse_conn *conn, void **priv, char *why,
+		   size_t why_len)
 {
 	const char *dir = args ? args : "";
 	bool emulated = false;
@@ -380,6 +384,8 @@ static int pt_init(const char *args, void **priv, char *why, size_t why_len)
 		emulated = true;
 		dir += 9;
 	}
+	if (!(conn->capable & DEFUSE_CAP_KERNEL_FD))
+		emulated = true;	/* the host cannot take our descriptors */
 	if (!*dir) {
 		say(why, why_len, "passthrough: no backing directory (ARGS: DIR or emulated=DIR)");
 		return -EINVAL;
@@ -430,7 +436,8 @@ static void pt_destroy(void *priv)
 {
 	struct pt *pt = priv;
 
-	close(pt->root);
+	if (!defuse_close_kept || defuse_close_kept(pt->root) < 0)
+		close(pt->root);
 	free(pt);
 }
 
@@ -1094,27 +1101,60 @@ static off_t pt_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 	return (off_t)ret(lseek(fh_fd(fh), off, whence));
 }
 
-static int pt_release(void *priv, uint64_t fh)
+static void pt_release(void *priv, uint64_t fh)
 {
 	(void)priv;
 	if (fh == PT_NOFH)
-		return 0;
+		return;
 	if (defuse_close_kept && defuse_close_kept(fh_fd(fh)) == 0)
-		return 0;
-	return (int)ret(close(fh_fd(fh)));
+		return;
+	close(fh_fd(fh));
+}
+
+/* fchmod, fchown, futimens of an emulated file: on our descriptor of it. */
+static int pt_fchmod(void *priv, uint64_t fh, mode_t mode)
+{
+	(void)priv;
+	return (int)ret(fchmod(fh_fd(fh), mode));
+}
+
+static int pt_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
+{
+	(void)priv;
+	return (int)ret(fchown(fh_fd(fh), uid, gid));
+}
+
+static int pt_futimens(void *priv, uint64_t fh, const struct timespec times[2])
+{
+	(void)priv;
+	return (int)ret(futimens(fh_fd(fh), times));
+}
+
+/*
+ * A name for the open file (O_TMPFILE's way to one): linkat of our
+ * descriptor.  AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (ENOENT without);
+ * the /proc magic link, followed, links the same file without it.
+ */
+static int pt_flink(void *priv, uint64_t fh, const char *newpath)
+{
+	char proc[PROC_PATH_MAX];
+	struct name_at t;
+	int r, fd = fh_fd(fh);
+
+	if (fd < 0)
+		return -EBADF;
+	r = parent_at(priv, newpath, &t);
+	if (r)
+		return r;
+	r = (int)ret(linkat(fd, "", t.dirfd, t.name, AT_EMPTY_PATH));
+	if (r == -ENOENT)
+		r = (int)ret(linkat(AT_FDCWD, proc_fd_path(proc, fd, NULL), t.dirfd, t.name,
+				    AT_SYMLINK_FOLLOW));
+	name_done(&t);
+	return r;
 }
 
 /* ---- Directories ---------------------------------------------------- */
-
-static int pt_opendir(void *priv, const char *path, uint64_t *fh)
-{
-	int fd = open_beneath(priv, path, O_RDONLY | O_DIRECTORY, 0);
-
-	if (fd < 0)
-		return fd;
-	*fh = (uint64_t)fd;
-	return 0;
-}
 
 /* getdents64 from pos on fd, handing each entry to fill. */
 static int list_from(int fd, int64_t pos, defuse_fill_dir fill, void *ctx)
@@ -1138,8 +1178,7 @@ static int list_from(int fd, int64_t pos, defuse_fill_dir fill, void *ctx)
 }
 
 /*
- * The handle is a directory descriptor (from opendir, or from an emulated
- * open).  Its offset is shared, so lseek + getdents64 must not interleave
+ * The handle is a directory descriptor (from an emulated open).  Its offset is shared, so lseek + getdents64 must not interleave
  * with another readdir of the same handle: we try-lock a slot for the
  * descriptor, and if it is taken (another thread, or a signal handler that
  * interrupted us) read through a private descriptor of the same directory
@@ -1167,12 +1206,6 @@ static int pt_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill
 	r = list_from(own, pos, fill, ctx);
 	close_keep_errno(own);
 	return r;
-}
-
-static int pt_releasedir(void *priv, uint64_t fh)
-{
-	(void)priv;
-	return (int)ret(close(fh_fd(fh)));
 }
 
 /* Emulated: fh is our own descriptor of the file, one per open. */
@@ -1215,15 +1248,17 @@ static const struct defuse_ops pt_ops = {
 	.fsync = pt_fsync,
 	.fallocate = pt_fallocate,
 	.seek_data = pt_seek_data,
+	.fchmod = pt_fchmod,
+	.fchown = pt_fchown,
+	.futimens = pt_futimens,
+	.flink = pt_flink,
 	.release = pt_release,
-	.opendir = pt_opendir,
 	.readdir = pt_readdir,
-	.releasedir = pt_releasedir,
 	.lock_fd = pt_lock_fd,
 	.append = pt_append,
 };
 
-EXPORT const struct defuse_module defuse_module_v1 = {
+EXPORT const struct defuse_module defuse_module_v2 = {
 	.api_version = DEFUSE_API_VERSION,
 	.ops_size = sizeof(struct defuse_ops),
 	.name = "passthrough",

@@ -32,6 +32,7 @@ enum special_kind {
 	SP_FDRECV,
 	SP_SETID,
 	SP_FDLIMIT,
+	SP_UMASK,
 };
 
 static unsigned char special[NR_SPECIAL];
@@ -73,6 +74,7 @@ void defuse_dispatch_init(void)
 	special[SYS_setresgid] = SP_SETID;
 	special[SYS_setfsuid] = SP_SETID;
 	special[SYS_setfsgid] = SP_SETID;
+	special[SYS_umask] = SP_UMASK;
 }
 
 static long own(const struct defuse_syscall *sc)
@@ -195,7 +197,20 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 	case SP_NORETURN:
 		if (sc->nr == SYS_exit)
 			defuse_cold_stack_exit();	/* the thread ends */
+		else if (unlikely(core_nmounts))
+			/* The process ends: through exit(3), the mounts end
+			   too (module.h: destroy). */
+			defuse_call_cold(core_fini, NULL);
 		return defuse_forward(sc);
+	case SP_UMASK: {
+		/* The core applies the umask to modes it hands modules. A
+		   vfork child's umask is its own, its memory the parent's. */
+		long r = defuse_forward(sc);
+
+		if (!defuse_self.vfork_child)
+			defuse_g.umask = sc->a[0] & 0777;
+		return r;
+	}
 	case SP_SETID: {
 		/* This thread's IDs may change: forget what modules were told
 		   (core/creds.c). */

@@ -125,6 +125,11 @@ static long init_cold(void *arg)
 
 	plan_cache_dir();	/* reads DEFUSE_CACHE_DIR before it is hidden */
 	defuse_objects_patch_loaded();
+	/* The umask, for the modes the core hands modules (module.h): asked
+	   of the kernel while the process has one thread, then followed at
+	   each umask call (dispatch.c). */
+	defuse_g.umask = (unsigned int)sys1(SYS_umask, 0);
+	sys1(SYS_umask, defuse_g.umask);
 	/* Modules are loaded (and patched) after libc: their calls then go
 	   through trampolines, which send them straight on (in_defuse). */
 	core_init(getenv("DEFUSE_MOUNTS"));

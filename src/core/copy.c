@@ -53,16 +53,13 @@ static void end_close(struct end *e)
 static const struct stat *end_stat(struct end *e, long *err)
 {
 	if (!e->have_st) {
-		const struct core_mount *m = e->f ? &core_mounts[e->f->open->mount] : NULL;
 		long r;
 
-		if (!m)
+		if (!e->f)
 			r = sys2(SYS_fstat, e->fd, &e->st);
-		else if (m->ops->fgetattr)
-			r = m->ops->fgetattr(m->priv, e->f->open->fh, &e->st);
 		else
-			r = m->ops->getattr ? m->ops->getattr(m->priv, e->f->path, &e->st, 0)
-					    : -ENOSYS;
+			r = mod_fgetattr(CORE_REF(e->f->open->mount), e->f->open->fh, e->f->path,
+					 &e->st);
 		if (r < 0) {
 			*err = r;
 			return NULL;

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <defuse/module.h>
 #include "core/entry.h"
+#include "module/call.h"
 
 #define CORE_MOUNTS_MAX 16
 
@@ -33,11 +34,13 @@ struct core_mount {
 	size_t len;
 	const char *base;	/* last component of point */
 	size_t baselen;
-	const struct defuse_module *mod;
-	const struct defuse_ops *ops;
-	void *priv;
+	struct defuse_mount_ref ref;	/* the started module: every call
+					   goes through module/call.h */
 	int resolves;		/* DEFUSE_MODULE_RESOLVES */
 };
+
+/* The module of mount m, for the adapter's mod_* calls. */
+#define CORE_REF(m) (&core_mounts[m].ref)
 
 extern struct core_mount core_mounts[CORE_MOUNTS_MAX] HIDDEN;
 
@@ -89,11 +92,6 @@ struct core_open {
 				   locks on it (DEFUSE_FDS): then the core's */
 };
 
-/* Does module m's ops table (built against an older module.h) have op? */
-#define CORE_HAS_OP(m, op)						\
-	((m)->mod->ops_size >= offsetof(struct defuse_ops, op) +	\
-	 sizeof(((struct defuse_ops *)0)->op) && (m)->ops->op)
-
 #define CORE_FD_MAX 65536
 extern struct core_fd **core_fds HIDDEN;
 extern int core_nfds HIDDEN;		/* entries in use */
@@ -121,9 +119,9 @@ static inline struct core_fd *core_fd_emulated(long fd)
    or -1. */
 static inline int core_handle_kfd(int m, uint64_t fh)
 {
-	const struct core_mount *mt = &core_mounts[m];
+	int fd = mod_lock_fd(CORE_REF(m), fh);
 
-	return CORE_HAS_OP(mt, lock_fd) ? mt->ops->lock_fd(mt->priv, fh) : -1;
+	return fd >= 0 ? fd : -1;
 }
 
 /*
@@ -189,7 +187,9 @@ void core_route_init(void) HIDDEN;
 
 /* fdtable.c: the descriptor table (thread-safe, no lock, no malloc). */
 void core_fd_remember(long fd, int mount, const char *path, struct core_open *open);
-void core_fd_forget(long fd);
+/* Drops fd from the table: 0, or what the module's flush answered for a
+   descriptor of an emulated file (close returns it). */
+long core_fd_forget(long fd);
 void core_fd_copy(long from, long to);
 /* The entry of fd with a reference held, or NULL; give it back with
    core_fd_release. */
@@ -220,8 +220,12 @@ int core_emulated_adopt_fd(long fd) HIDDEN;
 /* Descriptors just received (recvmsg/recvmmsg: result and msghdr;
    pidfd_getfd: the new descriptor): adopt the placeholders among them. */
 void core_emulated_adopt_received(long nr, long result, long msg) HIDDEN;
-/* A descriptor of description o is being closed (record locks go). */
-void core_emulated_closing(const struct core_open *o) HIDDEN;
+/* A descriptor of description o is being closed: the module's flush, and
+   the process's record locks go.  Returns flush's answer. */
+int core_emulated_closing(const struct core_open *o) HIDDEN;
+/* The last descriptor of description o in this process is gone: its OFD
+   and flock locks kept by the module go (fdtable.c, before release). */
+void core_emulated_last_close(struct core_open *o) HIDDEN;
 
 /* fdtable.c: core_after_fork_child (entry.h) runs each module's
    after_fork_child hook. */

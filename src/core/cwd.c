@@ -154,17 +154,14 @@ static void hold(struct core_cwd *c)
 /* The handle behind c (c's own, not a successor's). */
 static void handle_close(const struct core_cwd *c)
 {
-	const struct core_mount *m;
-
 	if (c->kfd < 0)
 		return;
 	if (c->fh_mount < 0) {
 		defuse_close_kept(c->kfd);
 		return;
 	}
-	m = &core_mounts[c->fh_mount];
-	if (m->ops->release)	/* the module's descriptor goes with it */
-		m->ops->release(m->priv, c->fh);
+	/* the module's descriptor goes with it */
+	mod_release(CORE_REF(c->fh_mount), c->fh);
 }
 
 static void put(struct core_cwd *c)
@@ -207,12 +204,11 @@ static struct core_cwd *get(struct core_cwd **slot)
 /* Opens c's handle through the module, if the mount can give one. */
 static void handle_open(struct core_cwd *c)
 {
-	const struct core_mount *m = &core_mounts[c->mount];
 	struct defuse_open o = { 0, -1 };
 	int kfd;
 
-	if (__atomic_load_n(&can_handle[c->mount], __ATOMIC_RELAXED) < 0 || !m->ops->open ||
-	    m->ops->open(m->priv, c->path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o) < 0)
+	if (__atomic_load_n(&can_handle[c->mount], __ATOMIC_RELAXED) < 0 ||
+	    mod_open(CORE_REF(c->mount), c->path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o) < 0)
 		return;
 	if (o.kernel_fd < 0 && (kfd = core_handle_kfd(c->mount, o.fh)) >= 0) {
 		/* Emulated: the module's descriptor lives as long as fh. */
@@ -222,8 +218,7 @@ static void handle_open(struct core_cwd *c)
 		__atomic_store_n(&c->kfd, kfd, __ATOMIC_RELEASE);
 		return;
 	}
-	if (m->ops->release)
-		m->ops->release(m->priv, o.fh);
+	mod_release(CORE_REF(c->mount), o.fh);
 	__atomic_store_n(&can_handle[c->mount], o.kernel_fd >= 0 ? 1 : -1, __ATOMIC_RELAXED);
 	if (o.kernel_fd < 0)
 		return;

@@ -30,15 +30,19 @@
  * handler never runs while this code does (signals.c defers it), so the
  * append lock and the pools are never re-entered from the same thread.
  *
- * Locks (record, OFD, flock) are the kernel's: a module that has a kernel
- * file behind each open file gives it to the core (defuse_ops.lock_fd), and
- * the program's locks are taken on it (docs/core.md, "Locks").
+ * Locks (record, OFD, flock) are the kernel's when a module has a kernel
+ * file behind each open file and gives it to the core (defuse_ops.lock_fd):
+ * the program's locks are taken on it (docs/core.md, "Locks").  Otherwise
+ * the module's own lock operations keep them (getlk, setlk, flock), or
+ * there are none (ENOLCK), as module.h says.
+ *
+ * Every call into the module goes through the module adapter
+ * (module/call.h), which keeps module.h's fallbacks.
  *
  * Received placeholders (SCM_RIGHTS, pidfd_getfd) are adopted on first use
  * (core_emulated_adopt_fd).
  *
- * Not yet: MAP_SHARED mappings (paging); locks of a module without lock_fd
- * (EOPNOTSUPP).
+ * Not yet: MAP_SHARED mappings (paging).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -142,7 +146,6 @@ static void append_unlock(struct core_ofd *o)
 /* This process's side of a description (no reference yet). */
 static struct core_open *new_open(int mount, uint64_t fh, struct core_ofd *ofd)
 {
-	const struct core_mount *m = &core_mounts[mount];
 	struct core_open *open = core_pool_alloc(sizeof(*open));
 
 	if (!open)
@@ -152,14 +155,13 @@ static struct core_open *new_open(int mount, uint64_t fh, struct core_ofd *ofd)
 	open->ofd = ofd;
 	open->lock_fd = -1;
 	open->lock_fd_inherited = 0;
-	if (!(ofd->flags & O_PATH) && CORE_HAS_OP(m, lock_fd))
-		open->lock_fd = m->ops->lock_fd(m->priv, fh);
+	if (!(ofd->flags & O_PATH))
+		open->lock_fd = core_handle_kfd(mount, fh);
 	return open;
 }
 
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 {
-	const struct core_mount *m = &core_mounts[mount];
 	struct core_open *open = NULL;
 	struct core_ofd *ofd = MAP_FAILED;
 	char link[64];
@@ -217,8 +219,7 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	}
 	return ph;
 fail:
-	if (m->ops->release)
-		m->ops->release(m->priv, fh);
+	mod_release(CORE_REF(mount), fh);
 	if (ofd != MAP_FAILED)
 		sys2(SYS_munmap, ofd, 4096);
 	if (mfd >= 0)
@@ -247,7 +248,6 @@ static void adopt(int fd)
 	struct core_ofd *ofd;
 	struct core_open *open;
 	struct defuse_open o = { 0, -1 };
-	const struct core_mount *m;
 	long rw, r;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -260,10 +260,8 @@ static void adopt(int fd)
 		return;
 	if (ofd->magic != CORE_OFD_MAGIC || ofd->mount < 0 || ofd->mount >= core_nmounts)
 		goto drop;
-	m = &core_mounts[ofd->mount];
-	r = m->ops->open ? m->ops->open(m->priv, ofd->path,
-					ofd->flags & (O_ACCMODE | O_PATH | O_NOATIME | O_DIRECT),
-					0, &o) : -ENOSYS;
+	r = mod_open(CORE_REF(ofd->mount), ofd->path,
+		     ofd->flags & (O_ACCMODE | O_PATH | O_NOATIME | O_DIRECT), 0, &o);
 	if (r < 0)
 		goto drop;
 	if (o.kernel_fd >= 0) {		/* the module changed its mind */
@@ -272,8 +270,7 @@ static void adopt(int fd)
 	}
 	open = new_open(ofd->mount, o.fh, ofd);
 	if (!open) {
-		if (m->ops->release)
-			m->ops->release(m->priv, o.fh);
+		mod_release(CORE_REF(ofd->mount), o.fh);
 		goto drop;
 	}
 	core_fd_remember(fd, ofd->mount, ofd->path, open);
@@ -444,17 +441,17 @@ long core_adopt_and_handle(void *arg)
 
 /* ---- data ------------------------------------------------------------- */
 
-#define OPS(f) (core_mounts[(f)->open->mount].ops)
-#define PRIV(f) (core_mounts[(f)->open->mount].priv)
+#define REF(f) CORE_REF((f)->open->mount)
 
 static long file_size(struct core_fd *f, off_t *size)
 {
 	struct stat st;
-	long r = OPS(f)->fgetattr ? OPS(f)->fgetattr(PRIV(f), f->open->fh, &st) : -ENOSYS;
+	long r = mod_fgetattr(REF(f), f->open->fh, f->path, &st);
 
-	if (r == 0)
-		*size = st.st_size;
-	return r;
+	if (r < 0)
+		return r;
+	*size = st.st_size;
+	return 0;
 }
 
 static int can_read(const struct core_fd *f)
@@ -481,7 +478,7 @@ static long read_at_offset(struct core_fd *f, void *buf, size_t n)
 	long r;
 
 	do
-		r = OPS(f)->read(PRIV(f), f->open->fh, buf, n, at);
+		r = mod_read(REF(f), f->open->fh, buf, n, at);
 	while (r > 0 && !offset_move(o, &at, at + r));
 	return r;
 }
@@ -499,29 +496,32 @@ static long write_at_offset(struct core_fd *f, const void *buf, size_t n)
 		if (__builtin_add_overflow(at, (int64_t)n, &end))
 			return -EFBIG;
 	while (!offset_move(o, &at, end));
-	r = OPS(f)->write(PRIV(f), f->open->fh, buf, n, at);
+	r = mod_write(REF(f), f->open->fh, buf, n, at);
 	if (r < (long)n)
 		offset_move(o, &end, at + (r > 0 ? r : 0));
 	return r;
 }
 
+static void append_take(void *o)
+{
+	append_lock(o);
+}
+
+static void append_give(void *o)
+{
+	append_unlock(o);
+}
+
 /* O_APPEND: at the end of the file, atomically with every other write when
-   the module can do it (defuse_ops.append). */
+   the module can do it (defuse_ops.append); else the description's append
+   lock orders them (module.h's fallback, kept by the adapter). */
 static long append(struct core_fd *f, const void *buf, size_t n, int move)
 {
 	struct core_ofd *o = f->open->ofd;
 	off_t end;
 	long r;
 
-	if (CORE_HAS_OP(&core_mounts[f->open->mount], append)) {
-		r = OPS(f)->append(PRIV(f), f->open->fh, buf, n, &end);
-	} else {
-		append_lock(o);
-		r = file_size(f, &end);
-		if (r == 0 && (r = OPS(f)->write(PRIV(f), f->open->fh, buf, n, end)) > 0)
-			end += r;
-		append_unlock(o);
-	}
+	r = mod_append(REF(f), f->open->fh, f->path, buf, n, &end, append_take, append_give, o);
 	if (r > 0 && move)
 		offset_at_least(o, end);
 	return r;
@@ -537,19 +537,16 @@ static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const 
 		     int rwf)
 {
 	const struct core_ofd *o = f->open->ofd;
-	const struct defuse_ops *ops = OPS(f);
 
 	if (writing ? !can_write(f) : !can_read(f))
 		return -EBADF;
-	if (writing ? !ops->write : !ops->read)
-		return -EINVAL;
 	if (off && *off < 0)
 		return -EINVAL;
 	if (writing && ((o->flags & O_APPEND) ? !(rwf & RWF_NOAPPEND_) : (rwf & RWF_APPEND)))
 		return append(f, buf, n, !off);	/* a positioned one leaves the offset */
 	if (off)
-		return writing ? ops->write(PRIV(f), f->open->fh, buf, n, *off)
-			       : ops->read(PRIV(f), f->open->fh, buf, n, *off);
+		return writing ? mod_write(REF(f), f->open->fh, buf, n, *off)
+			       : mod_read(REF(f), f->open->fh, buf, n, *off);
 	return writing ? write_at_offset(f, buf, n) : read_at_offset(f, buf, n);
 }
 
@@ -617,18 +614,9 @@ static long do_lseek(struct core_fd *f, off_t off, int whence)
 		break;
 	case SEEK_DATA:
 	case SEEK_HOLE:
-		if (OPS(f)->seek_data) {
-			to = OPS(f)->seek_data(PRIV(f), f->open->fh, off, whence);
-			if (to < 0)
-				return to;
-			break;
-		}
-		/* No holes: all data up to the end, which is the one hole. */
-		if ((r = file_size(f, &size)) < 0)
-			return r;
-		if (off < 0 || off >= size)
-			return -ENXIO;
-		to = whence == SEEK_DATA ? off : size;
+		to = mod_seek_data(REF(f), f->open->fh, f->path, off, whence);
+		if (to < 0)
+			return to;
 		break;
 	default:
 		return -EINVAL;
@@ -679,12 +667,10 @@ static long do_getdents(struct core_fd *f, void *ubuf, size_t count)
 	struct dents d = { .buf = buf, .cap = count > sizeof(buf) ? sizeof(buf) : count };
 	long r;
 
-	if (!OPS(f)->readdir)
-		return -ENOTDIR;
 	/* Listing changes nothing: repeated if the offset moved meanwhile. */
 	for (int64_t at = offset_now(o);; d.len = 0, d.full = 0) {
 		d.next = at;
-		r = OPS(f)->readdir(PRIV(f), f->open->fh, at, fill_dirent, &d);
+		r = mod_readdir(REF(f), f->open->fh, at, fill_dirent, &d);
 		if (r == 0 && d.len == 0 && (d.full || d.next != at))
 			return -EINVAL;	/* not even one entry fits, as the kernel says */
 		if (r < 0 || offset_move(o, &at, d.next))
@@ -707,8 +693,8 @@ static long transfer_v2(struct core_fd *f, const struct defuse_syscall *sc)
 	if ((unsigned long)sc->a[5] & ~(unsigned long)RWF_SERVED)
 		return -EOPNOTSUPP;
 	r = transfer_v(f, writing, (void *)sc->a[1], sc->a[2], off == -1 ? NULL : &off, rwf);
-	if (r > 0 && writing && (rwf & (RWF_DSYNC | RWF_SYNC)) && OPS(f)->fsync) {
-		long s = OPS(f)->fsync(PRIV(f), f->open->fh, !(rwf & RWF_SYNC));
+	if (r > 0 && writing && (rwf & (RWF_DSYNC | RWF_SYNC))) {
+		long s = mod_fsync(REF(f), f->open->fh, !(rwf & RWF_SYNC));
 
 		if (s < 0)
 			return s;
@@ -719,9 +705,7 @@ static long transfer_v2(struct core_fd *f, const struct defuse_syscall *sc)
 static long do_fstat(struct core_fd *f, void *ust)
 {
 	struct stat st;
-	long r = OPS(f)->fgetattr ? OPS(f)->fgetattr(PRIV(f), f->open->fh, &st)
-				  : OPS(f)->getattr ? OPS(f)->getattr(PRIV(f), f->path, &st, 0)
-						    : -ENOSYS;
+	long r = mod_fgetattr(REF(f), f->open->fh, f->path, &st);
 
 	return r < 0 ? r : core_copy_out(ust, &st, sizeof(st));
 }
@@ -752,7 +736,7 @@ static long do_mmap_private(const struct defuse_syscall *sc, struct core_fd *f)
 	if (sys_failed(p))
 		return p;
 	while ((unsigned long)done < len) {
-		r = OPS(f)->read(PRIV(f), f->open->fh, (char *)p + done, len - done, off + done);
+		r = mod_read(REF(f), f->open->fh, (char *)p + done, len - done, off + done);
 		if (r <= 0)
 			break;
 		done += r;
@@ -789,6 +773,165 @@ static long lock_wait(long nr, long fd, long cmd, void *arg)
 	return r;
 }
 
+/*
+ * Locks kept by the module (no lock_fd: module.h's getlk, setlk, flock).
+ * Set once this process took a record lock that way: every close of an
+ * emulated descriptor then tells the module to drop the process's record
+ * locks on that file.
+ */
+static int mod_posix_locked;
+
+/* The owners module.h speaks of: a record lock's is the process; an OFD or
+   flock lock's the open file description, named by its record's memfd
+   inode (shared by dup, fork and exec; the top bit keeps the two kinds
+   apart). */
+static uint64_t process_owner(void)
+{
+	return (uint64_t)sys0(SYS_getpid);
+}
+
+static uint64_t description_owner(struct core_fd *f, long fd)
+{
+	struct core_ofd *o = f->open->ofd;
+	uint64_t ino = __atomic_load_n(&o->ino, __ATOMIC_RELAXED);
+	struct stat st;
+
+	if (!ino && sys2(SYS_fstat, fd, &st) == 0)
+		__atomic_store_n(&o->ino, ino = st.st_ino, __ATOMIC_RELAXED);
+	return 1ULL << 63 | ino;
+}
+
+/*
+ * A waiting lock call (F_SETLKW, flock without LOCK_NB) on the module's
+ * locks: asked without waiting, and again while there is a conflict, so
+ * that a signal for the program ends the wait (EINTR) without a handler
+ * ever running inside the module (module.h).
+ */
+static long lock_retry(long (*try)(void *), void *arg)
+{
+	long r, ns = 1000000;
+
+	while ((r = try(arg)) == -EAGAIN || r == -EWOULDBLOCK) {
+		struct timespec t = { 0, ns };
+
+		if (defuse_self.sig_deferred)
+			return -EINTR;
+		sys2(SYS_nanosleep, &t, NULL);
+		if (defuse_self.sig_deferred)
+			return -EINTR;
+		if (ns < 32000000)
+			ns *= 2;
+	}
+	return r;
+}
+
+/*
+ * The program's struct flock made absolute, as the kernel does before it
+ * looks at any lock (flock_to_posix_lock): l_whence SEEK_SET, l_start the
+ * first byte, l_len 0 for "to the end".
+ */
+static long lock_range(struct core_fd *f, struct flock *fl)
+{
+	int64_t base, start, len = fl->l_len;
+	off_t size;
+	long r;
+
+	if (fl->l_type != F_RDLCK && fl->l_type != F_WRLCK && fl->l_type != F_UNLCK)
+		return -EINVAL;
+	switch (fl->l_whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = __atomic_load_n(&f->open->ofd->offset, __ATOMIC_RELAXED);
+		break;
+	case SEEK_END:
+		if ((r = file_size(f, &size)) < 0)
+			return r;
+		base = size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (__builtin_add_overflow(base, (int64_t)fl->l_start, &start))
+		return -EOVERFLOW;
+	if (start < 0)
+		return -EINVAL;
+	if (len > 0) {
+		int64_t end;
+
+		if (__builtin_add_overflow(start, len - 1, &end))
+			return -EOVERFLOW;
+	} else if (len < 0) {
+		if (start + len < 0)
+			return -EINVAL;
+		start += len;
+		len = -len;
+	}
+	fl->l_whence = SEEK_SET;
+	fl->l_start = start;
+	fl->l_len = len;
+	return 0;
+}
+
+struct setlk_call {
+	const struct defuse_mount_ref *ref;
+	uint64_t fh, owner;
+	const struct flock *fl;
+	int op;
+};
+
+static long try_setlk(void *arg)
+{
+	struct setlk_call *c = arg;
+
+	return mod_setlk(c->ref, c->fh, c->owner, c->fl, 0);
+}
+
+static long try_flock(void *arg)
+{
+	struct setlk_call *c = arg;
+
+	return mod_flock(c->ref, c->fh, c->owner, c->op | LOCK_NB);
+}
+
+/* fcntl's lock commands on the module's own locks (module.h, getlk...). */
+static long module_lock(const struct defuse_syscall *sc, struct core_fd *f, struct flock *fl)
+{
+	int cmd = sc->a[1], ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+	int getlk = cmd == F_GETLK || cmd == F_OFD_GETLK;
+	struct flock req = *fl;
+	struct setlk_call c = { REF(f), f->open->fh, 0, &req, 0 };
+	long r;
+
+	if (ofd && fl->l_pid != 0)
+		return -EINVAL;
+	if ((r = lock_range(f, &req)) < 0)
+		return r;
+	if (!getlk && ((req.l_type == F_RDLCK && !can_read(f)) ||
+		       (req.l_type == F_WRLCK && !can_write(f))))
+		return -EBADF;
+	c.owner = ofd ? description_owner(f, sc->a[0]) : process_owner();
+	req.l_pid = ofd ? -1 : (pid_t)sys0(SYS_getpid);
+	if (getlk) {
+		r = mod_getlk(c.ref, c.fh, c.owner, &req);
+		if (r < 0)
+			return r;
+		if (req.l_type == F_UNLCK)
+			fl->l_type = F_UNLCK;	/* nothing in the way: only the type says so */
+		else
+			*fl = req;
+		return core_copy_out((void *)sc->a[2], fl, sizeof(*fl));
+	}
+	if (!mod_has_setlk(c.ref))
+		return -ENOLCK;
+	__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
+	r = cmd == F_SETLKW || cmd == F_OFD_SETLKW ? lock_retry(try_setlk, &c) : try_setlk(&c);
+	if (r == 0 && !ofd && req.l_type != F_UNLCK)
+		__atomic_store_n(&mod_posix_locked, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
 static long do_lock(const struct defuse_syscall *sc, struct core_fd *f)
 {
 	int cmd = sc->a[1], lfd = f->open->lock_fd;
@@ -799,10 +942,10 @@ static long do_lock(const struct defuse_syscall *sc, struct core_fd *f)
 
 	if (f->open->ofd->flags & O_PATH)
 		return -EBADF;
-	if (lfd < 0)
-		return -EOPNOTSUPP;
 	if (defuse_copy_in(&fl, (void *)sc->a[2], sizeof(fl)))
 		return -EFAULT;
+	if (lfd < 0)
+		return module_lock(sc, f, &fl);
 	if (fl.l_whence == SEEK_CUR) {
 		/* The lock's descriptor has its own offset: make it absolute. */
 		int64_t at = __atomic_load_n(&f->open->ofd->offset, __ATOMIC_RELAXED);
@@ -821,27 +964,71 @@ static long do_lock(const struct defuse_syscall *sc, struct core_fd *f)
 	return r;
 }
 
-static long do_flock(const struct core_fd *f, int op)
+static long do_flock(struct core_fd *f, long fd, int op)
 {
-	int lfd = f->open->lock_fd;
+	int lfd = f->open->lock_fd, kind = op & ~LOCK_NB;
+	struct setlk_call c = { REF(f), f->open->fh, 0, NULL, op & ~LOCK_NB };
 
 	if (f->open->ofd->flags & O_PATH)
 		return -EBADF;
-	if (lfd < 0)
-		return -EOPNOTSUPP;
+	if (lfd >= 0) {
+		__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
+		if (!(op & LOCK_NB) && kind != LOCK_UN)
+			return lock_wait(SYS_flock, lfd, op, NULL);
+		return sys2(SYS_flock, lfd, op);
+	}
+	if (kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN)
+		return -EINVAL;
+	if (!mod_has_flock(c.ref))
+		return -ENOLCK;
 	__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
-	if (!(op & LOCK_NB) && (op & ~LOCK_NB) != LOCK_UN)
-		return lock_wait(SYS_flock, lfd, op, NULL);
-	return sys2(SYS_flock, lfd, op);
+	c.owner = description_owner(f, fd);
+	if (!(op & LOCK_NB) && kind != LOCK_UN)
+		return lock_retry(try_flock, &c);
+	return try_flock(&c);
 }
 
-/* Closing a descriptor of a file drops the process's record locks on it. */
-void core_emulated_closing(const struct core_open *o)
+/*
+ * Closing a descriptor of a file: the module's flush, then the process's
+ * record locks on the file go, as closing any descriptor of a file drops
+ * them (kernel-kept on lock_fd, or the module's).
+ */
+int core_emulated_closing(const struct core_open *o)
 {
 	struct flock all = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+	int r;
 
-	if (o && o->lock_fd >= 0 && __atomic_load_n(&core_posix_locked, __ATOMIC_RELAXED))
+	if (!o)
+		return 0;
+	r = (o->ofd->flags & O_PATH) ? 0 : mod_flush(CORE_REF(o->mount), o->fh);
+	if (o->lock_fd >= 0 && __atomic_load_n(&core_posix_locked, __ATOMIC_RELAXED))
 		sys3(SYS_fcntl, o->lock_fd, F_SETLK, &all);
+	else if (o->lock_fd < 0 && __atomic_load_n(&mod_posix_locked, __ATOMIC_RELAXED)) {
+		all.l_pid = (pid_t)sys0(SYS_getpid);
+		mod_setlk(CORE_REF(o->mount), o->fh, process_owner(), &all, 0);
+	}
+	return r;
+}
+
+/*
+ * This process's last descriptor of a description is gone: the OFD and
+ * flock locks the module keeps for it go, before release (module.h; kernel
+ * locks on lock_fd go with the descriptor).  A description a fork shares
+ * is released per process, so another process's hold is not seen.
+ */
+void core_emulated_last_close(struct core_open *o)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(o->mount);
+	struct flock all = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_pid = -1 };
+	uint64_t owner = 1ULL << 63 | __atomic_load_n(&o->ofd->ino, __ATOMIC_RELAXED);
+
+	if (o->lock_fd >= 0 || !__atomic_load_n(&o->ofd->locked, __ATOMIC_RELAXED) ||
+	    !o->ofd->ino)
+		return;
+	if (mod_has_setlk(ref))
+		mod_setlk(ref, o->fh, owner, &all, 0);
+	if (mod_has_flock(ref))
+		mod_flock(ref, o->fh, owner, LOCK_UN);
 }
 
 static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
@@ -907,8 +1094,8 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *hint)
 
 static long call(const struct defuse_syscall *sc, struct core_fd *f)
 {
-	const struct defuse_ops *ops = OPS(f);
-	void *priv = PRIV(f);
+	const struct defuse_mount_ref *ref = REF(f);
+	uint64_t fh = f->open->fh;
 	off_t off;
 
 	/* An O_PATH descriptor only names the file: the kernel answers
@@ -949,26 +1136,25 @@ static long call(const struct defuse_syscall *sc, struct core_fd *f)
 			return -EINVAL;
 		if (!can_write(f))
 			return -EINVAL;
-		return ops->ftruncate ? ops->ftruncate(priv, f->open->fh, sc->a[1]) : -ENOSYS;
+		return mod_ftruncate(ref, fh, f->path, sc->a[1]);
 	case SYS_fsync:
 	case SYS_fdatasync:
-		return ops->fsync ? ops->fsync(priv, f->open->fh, sc->nr == SYS_fdatasync) : 0;
+		return mod_fsync(ref, fh, sc->nr == SYS_fdatasync);
 	case SYS_syncfs:
-		/* API v1 has no whole-file-system sync: this file's data is
+		/* The API has no whole-file-system sync: this file's data is
 		   what the program can be sure of through its descriptor. */
-		return ops->fsync ? ops->fsync(priv, f->open->fh, 0) : 0;
+		return mod_fsync(ref, fh, 0);
 	case SYS_fallocate:
 		if (!can_write(f))
 			return -EBADF;
-		return ops->fallocate ? ops->fallocate(priv, f->open->fh, sc->a[1], sc->a[2],
-						       sc->a[3]) : -EOPNOTSUPP;
+		return mod_fallocate(ref, fh, sc->a[1], sc->a[2], sc->a[3]);
 	case SYS_fchmod:
-		return ops->chmod ? ops->chmod(priv, f->path, sc->a[1] & 07777, 0) : -ENOSYS;
+		return mod_fchmod(ref, fh, f->path, sc->a[1] & 07777);
 	case SYS_fchown:
-		return ops->chown ? ops->chown(priv, f->path, sc->a[1], sc->a[2], 0) : -ENOSYS;
+		return mod_fchown(ref, fh, f->path, sc->a[1], sc->a[2]);
 	case SYS_fstatfs: {
 		struct statfs sf;
-		long r = ops->statfs ? ops->statfs(priv, f->path, &sf) : -ENOSYS;
+		long r = mod_statfs(ref, f->path, &sf);
 
 		return r < 0 ? r : core_copy_out((void *)sc->a[1], &sf, sizeof(sf));
 	}
@@ -977,7 +1163,7 @@ static long call(const struct defuse_syscall *sc, struct core_fd *f)
 	case SYS_fcntl:
 		return do_fcntl(sc, f);
 	case SYS_flock:
-		return do_flock(f, sc->a[1]);
+		return do_flock(f, sc->a[0], sc->a[1]);
 	case SYS_mmap:
 		return do_mmap_private(sc, f);
 	case SYS_ioctl:

@@ -55,6 +55,10 @@ long core_cwd_restore(void *saved) HIDDEN;
 /* Cold: in a forked child, before the program runs again. */
 long core_after_fork_child(void *unused) HIDDEN;
 
+/* Cold: at exit_group: ends every mount (the modules' destroy) when the
+   process is ending through exit(3) with one thread (mounts.c). */
+long core_fini(void *unused) HIDDEN;
+
 /*
  * Cold: exec.  core_exec_resolve says what the kernel is to run for the
  * program's execve/execveat (call: the program's own, the kernel path it

@@ -140,17 +140,14 @@ void core_open_get(struct core_open *o)
 /* Drops one reference; the last one releases the module's handle. */
 void core_open_put(struct core_open *o)
 {
-	const struct core_mount *m;
-
 	if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
-	m = &core_mounts[o->mount];
+	core_emulated_last_close(o);
 	/* lock_fd is the module's: it goes with the handle, but for one
 	   handed down by exec (emulated.c, core_emulated_adopt_inherited). */
 	if (o->lock_fd_inherited)
 		defuse_fd_release(o->lock_fd);
-	if (m->ops->release)
-		m->ops->release(m->priv, o->fh);
+	mod_release(CORE_REF(o->mount), o->fh);
 	sys2(SYS_munmap, o->ofd, 4096);
 	core_pool_free(o, sizeof(*o));
 }
@@ -188,26 +185,29 @@ struct core_fd *core_fd_acquire(long fd)
 	}
 }
 
-/* Puts f (holding one reference for the slot) in slot fd. */
-static void install(long fd, struct core_fd *f)
+/* Puts f (holding one reference for the slot) in slot fd.  Returns what
+   the module's flush said of the emulated file that was there. */
+static int install(long fd, struct core_fd *f)
 {
 	struct core_fd *old = __atomic_exchange_n(&core_fds[fd], f, __ATOMIC_ACQ_REL);
+	int r = 0;
 
 	if (old && old->open)
-		core_emulated_closing(old->open);
+		r = core_emulated_closing(old->open);
 	if (f && !old)
 		__atomic_add_fetch(&core_nfds, 1, __ATOMIC_RELAXED);
 	else if (!f && old)
 		__atomic_sub_fetch(&core_nfds, 1, __ATOMIC_RELAXED);
 	core_fd_release(old);
+	return r;
 }
 
-void core_fd_forget(long fd)
+long core_fd_forget(long fd)
 {
 	if (fd < 0 || fd >= CORE_FD_MAX || shared_with_parent() ||
 	    !__atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED))
-		return;
-	install(fd, NULL);
+		return 0;
+	return install(fd, NULL);
 }
 
 void core_fd_remember(long fd, int mount, const char *path, struct core_open *open)
@@ -262,11 +262,7 @@ long core_after_fork_child(void *unused)
 {
 	(void)unused;
 	core_cwd_after_fork();
-	for (int i = 0; i < core_nmounts; i++) {
-		const struct core_mount *m = &core_mounts[i];
-
-		if (m->ops->after_fork_child)
-			m->ops->after_fork_child(m->priv);
-	}
+	for (int i = 0; i < core_nmounts; i++)
+		mod_after_fork_child(CORE_REF(i));
 	return 0;
 }

@@ -56,18 +56,55 @@ static void *load(const char *name, const char *self, char *why, size_t whylen)
 	return NULL;
 }
 
+/*
+ * A module built against another version of module.h exports another
+ * symbol (defuse_module_vN): say which, so that its author knows what to
+ * do, rather than "not a module".
+ */
+static int other_version(void *h)
+{
+	char sym[32];
+
+	for (int v = 1; v < 100; v++) {
+		if (v == DEFUSE_API_VERSION)
+			continue;
+		snprintf(sym, sizeof(sym), "defuse_module_v%d", v);
+		if (dlsym(h, sym))
+			return v;
+	}
+	return 0;
+}
+
 const struct defuse_module *module_find(const char *name, const char *self,
 					char *why, size_t whylen)
 {
 	const struct defuse_module *mod;
 	void *h = load(name, self, why, whylen);
+	int v;
 
 	if (!h)
 		return NULL;
 	mod = dlsym(h, DEFUSE_MODULE_SYMBOL);
-	if (!mod || !mod->ops || mod->api_version != DEFUSE_API_VERSION ||
-	    mod->ops_size > sizeof(struct defuse_ops)) {
-		snprintf(why, whylen, "not a DEFUSE module of API version 1");
+	if (!mod && (v = other_version(h))) {
+		snprintf(why, whylen, "module %s was built for DEFUSE module API v%d; this DEFUSE "
+			 "serves v%d: rebuild it against include/defuse/module.h", name, v,
+			 DEFUSE_API_VERSION);
+		return NULL;
+	}
+	if (!mod) {
+		snprintf(why, whylen, "%s is not a DEFUSE module (it exports no %s)", name,
+			 DEFUSE_MODULE_SYMBOL);
+		return NULL;
+	}
+	if (mod->api_version != DEFUSE_API_VERSION || mod->ops_size != sizeof(struct defuse_ops)) {
+		snprintf(why, whylen, "module %s was built for DEFUSE module API v%u (operations "
+			 "of %u bytes); this DEFUSE serves v%d (%zu bytes): rebuild it against "
+			 "include/defuse/module.h", name, mod->api_version, mod->ops_size,
+			 DEFUSE_API_VERSION, sizeof(struct defuse_ops));
+		return NULL;
+	}
+	if (!mod->ops) {
+		snprintf(why, whylen, "module %s has no operations (ops is NULL)", name);
 		return NULL;
 	}
 	return mod;

@@ -7,11 +7,14 @@
  * MOUNTPOINT an existing directory; MODULE a name (found in
  * $DEFUSE_MODULE_PATH, then next to libdefuse.so in modules/) or a path to
  * the module's .so; ARGS handed to the module's init.  Every process of the
- * tree loads the modules and starts its mounts at start-up.  A mount that
+ * tree loads the modules and starts its mounts at start-up (every image:
+ * again after exec), and ends them when it ends through exit(3)
+ * (core_fini: module.h, destroy).  A mount that
  * cannot start ends the process with a message and status 127: running the
  * program without its file system would give silently wrong answers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,8 @@
 #include <unistd.h>
 #include "core/core.h"
 #include "core/module_find.h"
+#include "kernel/sys.h"
+#include "module/call.h"
 
 struct core_mount core_mounts[CORE_MOUNTS_MAX];
 int core_nmounts;
@@ -44,6 +49,7 @@ __attribute__((visibility("default"))) int defuse_close_kept(int fd)
 static void add_mount(char *line)
 {
 	struct core_mount *m = &core_mounts[core_nmounts];
+	const struct defuse_module *mod;
 	char *eq = strchr(line, '='), *colon, why[512] = "";
 	char real[PATH_MAX];
 	struct stat st;
@@ -69,12 +75,11 @@ static void add_mount(char *line)
 	colon = strchr(eq + 1, ':');
 	if (colon)
 		*colon = 0;
-	m->mod = module_find(eq + 1, defuse_g.preload_path, why, sizeof(why));
-	if (!m->mod)
+	mod = module_find(eq + 1, defuse_g.preload_path, why, sizeof(why));
+	if (!mod)
 		fail(line, why);
-	m->ops = m->mod->ops;
-	m->resolves = (m->mod->flags & DEFUSE_MODULE_RESOLVES) != 0;
-	r = m->ops->init ? m->ops->init(colon ? colon + 1 : "", &m->priv, why, sizeof(why)) : 0;
+	m->resolves = (mod->flags & DEFUSE_MODULE_RESOLVES) != 0;
+	r = mod_start(&m->ref, mod, DEFUSE_HOST_PROCESS, colon ? colon + 1 : "", why, sizeof(why));
 	if (colon)
 		*colon = ':';
 	if (r < 0)
@@ -106,4 +111,67 @@ void core_init(const char *spec)
 		fail(spec, "out of memory");
 	core_route_init();
 	core_emulated_adopt_inherited(getenv("DEFUSE_FDS"));
+}
+
+/* ---- the end ---------------------------------------------------------- */
+
+/*
+ * module.h's destroy, in process: when the process ends through exit(3).
+ * libdefuse.so's destructor runs inside exit, after the program's atexit
+ * handlers and the destructors of libraries loaded after it, but before
+ * stdio's last flush, which may still write to a file in a mount: so the
+ * destructor only notes that the end is a normal one, and the mounts end at
+ * the process's very last call, exit_group (capture's dispatch calls
+ * core_fini there).  An _exit, or an exit_group of the program's own, comes
+ * without the note: nothing is destroyed, as the kernel would not run a
+ * destructor either.
+ */
+static int ending_normally;
+
+__attribute__((destructor)) static void core_exit_noted(void)
+{
+	/* A vfork child's exit would end the mounts of the parent it shares
+	   memory with. */
+	if (!defuse_self.vfork_child)
+		ending_normally = 1;
+}
+
+/* The number of threads of this process (/proc/self/stat, field 20), or
+   0 if it cannot be told. */
+static long thread_count(void)
+{
+	char buf[1024];
+	long fd = sys3(SYS_open, "/proc/self/stat", O_RDONLY | O_CLOEXEC, 0), n;
+	char *p;
+	int field = 2;
+
+	if (fd < 0)
+		return 0;
+	n = sys3(SYS_read, fd, buf, sizeof(buf) - 1);
+	sys1(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');	/* the command name may hold anything */
+	if (!p)
+		return 0;
+	for (p++; *p && field < 20; p++)
+		if (*p == ' ')
+			field++;
+	return strtol(p, NULL, 10);
+}
+
+long core_fini(void *unused)
+{
+	(void)unused;
+	/* Another thread could be inside a module right now. */
+	if (!ending_normally || defuse_self.vfork_child || thread_count() != 1)
+		return 0;
+	ending_normally = 0;
+	for (int i = core_nmounts - 1; i >= 0; i--)
+		mod_destroy(&core_mounts[i].ref);
+	/* Nothing of the program runs any more; should anything still call,
+	   the kernel answers it. */
+	core_nmounts = 0;
+	return 0;
 }

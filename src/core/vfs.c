@@ -156,9 +156,7 @@ static int mount_at(const char *kpath)
 
 static long getattr(int m, const char *path, struct stat *st, int flags)
 {
-	const struct core_mount *mt = &core_mounts[m];
-
-	return mt->ops->getattr ? mt->ops->getattr(mt->priv, path, st, flags) : -ENOSYS;
+	return mod_getattr(CORE_REF(m), path, st, flags);
 }
 
 /*
@@ -183,16 +181,13 @@ static int maybe_via_link(long dfd, const char *upath)
 static int start_is_dir(long dfd)
 {
 	struct core_fd *f = core_fd_get(dfd);
-	const struct defuse_ops *ops = core_mounts[f->mount].ops;
 	struct stat st;
 	long r;
 
 	if (!f->open)
 		r = sys2(SYS_fstat, dfd, &st);	/* the kernel-backed file itself */
-	else if (ops->fgetattr)
-		r = ops->fgetattr(core_mounts[f->mount].priv, f->open->fh, &st);
 	else
-		r = getattr(f->mount, f->path, &st, 0);
+		r = mod_fgetattr(CORE_REF(f->mount), f->open->fh, f->path, &st);
 	if (r < 0)
 		return r;
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
@@ -210,7 +205,6 @@ static char *root_kpath[CORE_MOUNTS_MAX];
    kernel descriptor of it; NULL otherwise. */
 static const char *mount_root_kpath(int m)
 {
-	const struct core_mount *mt = &core_mounts[m];
 	struct defuse_open o = { 0, -1 };
 	char link[64], root[PATH_MAX], *dup, *none = NULL;
 	long rn;
@@ -218,8 +212,7 @@ static const char *mount_root_kpath(int m)
 
 	if (root_kpath[m])
 		return root_kpath[m];
-	if (!mt->ops->open || mt->ops->open(mt->priv, "/", O_PATH | O_DIRECTORY | O_CLOEXEC,
-					    0, &o) < 0)
+	if (mod_open(CORE_REF(m), "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o) < 0)
 		return NULL;
 	kfd = o.kernel_fd >= 0 ? o.kernel_fd : core_handle_kfd(m, o.fh);
 	rn = -1;
@@ -229,8 +222,7 @@ static const char *mount_root_kpath(int m)
 	}
 	if (o.kernel_fd >= 0)
 		sys1(SYS_close, o.kernel_fd);
-	if (mt->ops->release)
-		mt->ops->release(mt->priv, o.fh);
+	mod_release(CORE_REF(m), o.fh);
 	if (rn <= 0 || !(dup = strndup(root, rn)))
 		return NULL;
 	if (!__atomic_compare_exchange_n(&root_kpath[m], &none, dup, 0, __ATOMIC_ACQ_REL,
@@ -611,11 +603,7 @@ static int resolve_how(long dfd, const char *upath, int follow, int strict, stru
 			   but not a call on the name itself (follow < 0). */
 			if (S_ISLNK(st.st_mode) &&
 			    (!last || follow > 0 || (trailing && follow == 0))) {
-				const struct core_mount *mt = &core_mounts[l->mount];
-
-				if (!mt->ops->readlink)
-					return -ENOSYS;
-				tl = mt->ops->readlink(mt->priv, l->path, tmp, sizeof(tmp) - 1);
+				tl = mod_readlink(CORE_REF(l->mount), l->path, tmp, sizeof(tmp) - 1);
 				if (tl < 0)
 					return tl;
 splice:
@@ -672,10 +660,8 @@ static int resolve_dir(long dfd, const char *dir, struct loc *l)
 
 
 
-#define OPS(l) (core_mounts[(l)->mount].ops)
-#define PRIV(l) (core_mounts[(l)->mount].priv)
-#define OPS_M(m) (core_mounts[m].ops)
-#define PRIV_M(m) (core_mounts[m].priv)
+/* The module of the mount a location is in (module/call.h). */
+#define REF(l) CORE_REF((l)->mount)
 
 /* Calls op; if a resolving module says -EXDEV, resolves strictly and retries. */
 #define WITH_RETRY(res, l, dfd, upath, follow, expr)			\
@@ -833,17 +819,17 @@ static long do_open_how(const struct defuse_syscall *sc, const struct defuse_sys
 		if (l.mount < 0)
 			return kernel_at(ksc, di, pi, l.path);
 	}
-	if (!OPS(&l)->open)
-		return -ENOSYS;
-	WITH_RETRY(r, &l, dfd, upath, follow, OPS(&l)->open(PRIV(&l), l.path, flags, mode, &o));
+	/* The caller's umask on a new file's mode (module.h: the host's). */
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+		mode = mod_umasked(mode & 07777, defuse_g.umask);
+	WITH_RETRY(r, &l, dfd, upath, follow, mod_open(REF(&l), l.path, flags, mode, &o));
 	if (r == -EXDEV_KERNEL)
 		return kernel_at(ksc, di, pi, l.path);
 	if (r < 0)
 		return r;
 	if (o.kernel_fd < 0)
 		return core_emulated_open(l.mount, l.path, flags, o.fh);
-	if (OPS(&l)->release)
-		OPS(&l)->release(PRIV(&l), o.fh);
+	mod_release(REF(&l), o.fh);
 	core_fd_remember(o.kernel_fd, l.mount, l.path, NULL);
 	return o.kernel_fd;
 }
@@ -872,23 +858,28 @@ static void to_statx(const struct stat *st, struct statx *x)
 	x->stx_dev_minor = minor(st->st_dev);
 }
 
-/* The access(2) decision from mode bits, for modules without access. */
-static int access_from_stat(const struct stat *st, int mode)
+/* The caller's supplementary groups (module.h's access fallback asks). */
+static int caller_groups(void *arg, gid_t *out, int max)
 {
-	uid_t uid = geteuid();
-	unsigned bits;
+	(void)arg;
+	return (int)sys2(SYS_getgroups, max, out);
+}
 
-	if (mode == F_OK)
-		return 0;
-	if (uid == 0) {
-		if ((mode & X_OK) && !S_ISDIR(st->st_mode) && !(st->st_mode & 0111))
-			return -EACCES;
-		return 0;
-	}
-	bits = st->st_uid == uid ? (st->st_mode >> 6) & 7 :
-	       st->st_gid == getegid() ? (st->st_mode >> 3) & 7 : st->st_mode & 7;
-	return ((mode & R_OK) && !(bits & 4)) || ((mode & W_OK) && !(bits & 2)) ||
-	       ((mode & X_OK) && !(bits & 1)) ? -EACCES : 0;
+/* The caller's IDs: arg non-NULL for the effective ones. */
+static void caller_ids(void *arg, uid_t *uid, gid_t *gid)
+{
+	*uid = sys0(arg ? SYS_geteuid : SYS_getuid);
+	*gid = sys0(arg ? SYS_getegid : SYS_getgid);
+}
+
+/* Who asks, for the access fallback: the effective IDs (AT_EACCESS, and
+   chdir's search permission), else the real ones, as access(2). */
+static const struct mod_caller *caller(int effective, struct mod_caller *who)
+{
+	who->ids = caller_ids;
+	who->groups = caller_groups;
+	who->arg = effective ? (void *)1 : NULL;
+	return who;
 }
 
 /*
@@ -1099,16 +1090,14 @@ static void mount_root_attr(int m, struct statx *x)
  */
 static long statx_emulated(const struct defuse_syscall *sc, struct core_fd *e)
 {
-	const struct defuse_ops *ops = OPS_M(e->mount);
-	void *priv = PRIV_M(e->mount);
+	const struct defuse_mount_ref *ref = CORE_REF(e->mount);
 	struct stat st;
 	struct statx x;
-	long r = ops->fgetattr ? ops->fgetattr(priv, e->open->fh, &st)
-			       : getattr(e->mount, e->path, &st, DEFUSE_NOFOLLOW);
+	long r = mod_fgetattr(ref, e->open->fh, e->path, &st);
 
 	if (r < 0)
 		return r;
-	if (!ops->statx || ops->statx(priv, e->path, DEFUSE_NOFOLLOW, sc->a[3], &x) < 0 ||
+	if (mod_statx(ref, e->path, DEFUSE_NOFOLLOW, sc->a[3], &x) < 0 ||
 	    x.stx_ino != st.st_ino || makedev(x.stx_dev_major, x.stx_dev_minor) != st.st_dev)
 		to_statx(&st, &x);
 	mount_root_attr(e->mount, &x);
@@ -1265,7 +1254,6 @@ static long times_from_user(const struct defuse_syscall *sc, struct timespec ts[
 static long xattr_op(const struct defuse_syscall *sc, const struct onepath *d,
 		     const struct loc *l)
 {
-	const struct defuse_ops *ops = OPS(l);
 	int list = d->op == OP_LISTXATTR;
 	size_t size = sc->a[list ? 2 : 3];
 	void *uval = (void *)sc->a[list ? 1 : 2];
@@ -1283,15 +1271,12 @@ static long xattr_op(const struct defuse_syscall *sc, const struct onepath *d,
 		else if (size && defuse_copy_in(buf, uval, size))
 			r = -EFAULT;
 		else
-			r = ops->setxattr ? ops->setxattr(PRIV(l), l->path, name, buf, size,
-							  sc->a[4], d->flags) : -EOPNOTSUPP;
+			r = mod_setxattr(REF(l), l->path, name, buf, size, sc->a[4], d->flags);
 	} else {
 		if (list)
-			r = ops->listxattr ? ops->listxattr(PRIV(l), l->path, buf, size,
-							    d->flags) : -EOPNOTSUPP;
+			r = mod_listxattr(REF(l), l->path, buf, size, d->flags);
 		else
-			r = ops->getxattr ? ops->getxattr(PRIV(l), l->path, name, buf, size,
-							  d->flags) : -EOPNOTSUPP;
+			r = mod_getxattr(REF(l), l->path, name, buf, size, d->flags);
 		if (r > 0 && size && core_copy_out(uval, buf, r) < 0)
 			r = -EFAULT;
 	}
@@ -1325,17 +1310,16 @@ static long fd_xattr(const struct defuse_syscall *sc, const struct core_fd *e)
  * only run what it can read.  The mode bits come along so the kernel's
  * execute permission check sees the file's.
  */
-static long copy_to_memfd(int mount, uint64_t fh, long *err)
+static long copy_to_memfd(int mount, uint64_t fh, const char *path, long *err)
 {
-	const struct defuse_ops *ops = core_mounts[mount].ops;
-	void *priv = core_mounts[mount].priv;
+	const struct defuse_mount_ref *ref = CORE_REF(mount);
 	char *buf = malloc(65536);
 	struct stat st;
 	long mfd, n;
 	off_t off = 0;
 
 	*err = 0;
-	if (!buf || !ops->read || !ops->fgetattr || ops->fgetattr(priv, fh, &st) < 0) {
+	if (!buf || mod_fgetattr(ref, fh, path, &st) < 0) {
 		free(buf);
 		return -EACCES;
 	}
@@ -1344,7 +1328,7 @@ static long copy_to_memfd(int mount, uint64_t fh, long *err)
 		free(buf);
 		return mfd;
 	}
-	while ((n = ops->read(priv, fh, buf, 65536, off)) > 0) {
+	while ((n = mod_read(ref, fh, buf, 65536, off)) > 0) {
 		if (sys4(SYS_pwrite64, mfd, buf, n, off) != n) {
 			n = -EIO;
 			break;
@@ -1450,29 +1434,21 @@ static long exec_script(const struct defuse_syscall *sc, long kfd)
 
 static long run_op(const struct defuse_syscall *sc, const struct onepath *d, struct loc *l)
 {
-	const struct defuse_ops *ops = OPS(l);
-	void *priv = PRIV(l);
+	const struct defuse_mount_ref *ref = REF(l);
+	struct mod_caller who;
 	struct stat st;
 	long r;
 
 	switch (d->op) {
 	case OP_STAT:
-		if (!ops->getattr)
-			return -ENOSYS;
-		r = ops->getattr(priv, l->path, &st, d->flags);
+		r = mod_getattr(ref, l->path, &st, d->flags);
 		if (r < 0)
 			return r;
 		return core_copy_out((void *)sc->a[sc->nr == SYS_newfstatat ? 2 : 1], &st, sizeof(st));
 	case OP_STATX: {
 		struct statx x;
 
-		if (ops->statx) {
-			r = ops->statx(priv, l->path, d->flags, sc->a[3], &x);
-		} else {
-			r = getattr(l->mount, l->path, &st, d->flags);
-			if (r == 0)
-				to_statx(&st, &x);
-		}
+		r = mod_statx(ref, l->path, d->flags, sc->a[3], &x);
 		if (r < 0)
 			return r;
 		mount_root_attr(l->mount, &x);
@@ -1483,25 +1459,24 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 
 		if (mode & ~(R_OK | W_OK | X_OK))
 			return -EINVAL;
-		if (ops->access)	/* faccessat2's own flags, as module.h says */
-			return ops->access(priv, l->path, mode,
-					   sc->nr == SYS_faccessat2 ? (int)sc->a[3] : 0);
-		r = getattr(l->mount, l->path, &st, 0);
-		return r < 0 ? r : access_from_stat(&st, mode);
+		/* faccessat2's own flags, as module.h says */
+		return mod_access(ref, l->path, mode, sc->nr == SYS_faccessat2 ? (int)sc->a[3] : 0,
+				  caller(sc->nr == SYS_faccessat2 && (sc->a[3] & AT_EACCESS),
+					 &who));
 	}
-	case OP_MKDIR:
-		return ops->mkdir ? ops->mkdir(priv, l->path,
-					       sc->a[sc->nr == SYS_mkdir ? 1 : 2]) : -ENOSYS;
+	case OP_MKDIR:	/* the caller's umask applied (module.h) */
+		return mod_mkdir(ref, l->path, mod_umasked(sc->a[sc->nr == SYS_mkdir ? 1 : 2] & 07777,
+							   defuse_g.umask));
 	case OP_MKNOD: {
 		mode_t mode = sc->a[sc->nr == SYS_mknod ? 1 : 2];
 		dev_t dev = sc->a[sc->nr == SYS_mknod ? 2 : 3];
 
-		return ops->mknod ? ops->mknod(priv, l->path, mode, dev) : -ENOSYS;
+		return mod_mknod(ref, l->path, mod_umasked(mode, defuse_g.umask), dev);
 	}
 	case OP_UNLINK:
-		return ops->unlink ? ops->unlink(priv, l->path) : -ENOSYS;
+		return mod_unlink(ref, l->path);
 	case OP_RMDIR:
-		return ops->rmdir ? ops->rmdir(priv, l->path) : -ENOSYS;
+		return mod_rmdir(ref, l->path);
 	case OP_READLINK: {
 		char buf[PATH_MAX];
 		long size = sc->a[sc->nr == SYS_readlink ? 2 : 3];
@@ -1509,9 +1484,7 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 
 		if (size <= 0)
 			return -EINVAL;
-		if (!ops->readlink)
-			return -ENOSYS;
-		r = ops->readlink(priv, l->path, buf, sizeof(buf));
+		r = mod_readlink(ref, l->path, buf, sizeof(buf));
 		if (r < 0)
 			return r;
 		if (r > size)
@@ -1519,33 +1492,26 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 		return core_copy_out(ubuf, buf, r) < 0 ? -EFAULT : r;
 	}
 	case OP_CHMOD:
-		return ops->chmod ? ops->chmod(priv, l->path,
-					       sc->a[sc->nr == SYS_chmod ? 1 : 2] & 07777,
-					       d->flags) : -ENOSYS;
+		return mod_chmod(ref, l->path, sc->a[sc->nr == SYS_chmod ? 1 : 2] & 07777, d->flags);
 	case OP_CHOWN: {
 		int at = sc->nr == SYS_fchownat;
 
-		return ops->chown ? ops->chown(priv, l->path, sc->a[at ? 2 : 1],
-					       sc->a[at ? 3 : 2], d->flags) : -ENOSYS;
+		return mod_chown(ref, l->path, sc->a[at ? 2 : 1], sc->a[at ? 3 : 2], d->flags);
 	}
 	case OP_TRUNCATE:
-		if (sc->a[1] < 0)
-			return -EINVAL;
-		return ops->truncate ? ops->truncate(priv, l->path, sc->a[1]) : -ENOSYS;
+		return mod_truncate(ref, l->path, sc->a[1]);
 	case OP_UTIMENS: {
 		struct timespec ts[2];
 		const struct timespec *tp;
 
 		if ((r = times_from_user(sc, ts, &tp)) < 0)
 			return r;
-		return ops->utimens ? ops->utimens(priv, l->path, tp, d->flags) : -ENOSYS;
+		return mod_utimens(ref, l->path, tp, d->flags);
 	}
 	case OP_STATFS: {
 		struct statfs sf;
 
-		if (!ops->statfs)
-			return -ENOSYS;
-		r = ops->statfs(priv, l->path, &sf);
+		r = mod_statfs(ref, l->path, &sf);
 		return r < 0 ? r : core_copy_out((void *)sc->a[1], &sf, sizeof(sf));
 	}
 	case OP_CHDIR:
@@ -1554,7 +1520,8 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 			return r;
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
-		if (ops->access && (r = ops->access(priv, l->path, X_OK, 0)) < 0)
+		/* chdir needs search permission, with the effective IDs */
+		if ((r = mod_access(ref, l->path, X_OK, AT_EACCESS, caller(1, &who))) < 0)
 			return r;
 		/* The kernel's cwd: the mount point, for programs not captured
 		   (already there when the cwd stays in this mount). */
@@ -1565,38 +1532,33 @@ static long run_op(const struct defuse_syscall *sc, const struct onepath *d, str
 
 		if (!target)
 			return -EFAULT;
-		return ops->symlink ? ops->symlink(priv, target, l->path) : -ENOSYS;
+		return mod_symlink(ref, target, l->path);
 	}
 	case OP_GETXATTR:
 	case OP_SETXATTR:
 	case OP_LISTXATTR:
 		return xattr_op(sc, d, l);
 	case OP_REMOVEXATTR:
-		return ops->removexattr ? ops->removexattr(priv, l->path,
-							   (const char *)sc->a[1], d->flags)
-					: -EOPNOTSUPP;
+		return mod_removexattr(ref, l->path, (const char *)sc->a[1], d->flags);
 	case OP_EXEC: {
 		/* The kernel cannot see into the mount: exec the open file. */
 		struct defuse_open o = { 0, -1 };
 		struct defuse_syscall x = { .nr = SYS_execveat };
 		int argi = sc->nr == SYS_execve ? 1 : 2;
 
-		if (!ops->open)
-			return -ENOSYS;
-		r = ops->open(priv, l->path, O_RDONLY, 0, &o);
+		r = mod_open(ref, l->path, O_RDONLY, 0, &o);
 		if (r < 0)
 			return r;
 		if (o.kernel_fd < 0) {
 			/* An emulated file: the kernel gets a copy to run. */
-			long mfd = copy_to_memfd(l->mount, o.fh, &r);
+			long mfd = copy_to_memfd(l->mount, o.fh, l->path, &r);
 
-			if (ops->release)
-				ops->release(priv, o.fh);
+			mod_release(ref, o.fh);
 			if (mfd < 0)
 				return mfd;
 			o.kernel_fd = mfd;
-		} else if (ops->release) {
-			ops->release(priv, o.fh);
+		} else {
+			mod_release(ref, o.fh);
 		}
 		if (!exec_req) {	/* only core_exec_resolve asks */
 			sys1(SYS_close, o.kernel_fd);
@@ -1638,7 +1600,6 @@ static long name_exists(const struct loc *l)
  */
 static long link_fd(long fd, const struct loc *a, const struct loc *b)
 {
-	const struct defuse_ops *ops = OPS(b);
 	struct defuse_open o = { 0, -1 };
 	char dir[PATH_MAX];
 	const char *name = strrchr(b->path, '/') + 1;
@@ -1646,15 +1607,12 @@ static long link_fd(long fd, const struct loc *a, const struct loc *b)
 
 	memcpy(dir, b->path, name - b->path);
 	dir[name - b->path] = 0;
-	if (!ops->open)
-		return -ENOSYS;
-	r = ops->open(PRIV(b), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o);
+	r = mod_open(REF(b), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o);
 	if (r < 0)
 		return r;
-	if (ops->release)
-		ops->release(PRIV(b), o.fh);
+	mod_release(REF(b), o.fh);
 	if (o.kernel_fd < 0)
-		return ops->link ? ops->link(PRIV(b), a->path, b->path) : -ENOSYS;
+		return mod_link(REF(b), a->path, b->path);
 	r = sys5(SYS_linkat, fd, "", o.kernel_fd, name, AT_EMPTY_PATH);
 	sys1(SYS_close, o.kernel_fd);
 	return r;
@@ -1681,7 +1639,7 @@ static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, i
 	char dir[PATH_MAX];
 	struct loc a, b;
 	unsigned flags = sc->nr == SYS_renameat2 ? sc->a[4] : 0;
-	int ta = LAST_NORM, tb = LAST_NORM, trail1 = 0, trail2 = 0, empty = 0;
+	int ta = LAST_NORM, tb = LAST_NORM, trail1 = 0, trail2 = 0, empty = 0, magic = 0;
 	long r;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
@@ -1689,7 +1647,20 @@ static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, i
 	if ((flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)) && (flags & RENAME_EXCHANGE))
 		return -EINVAL;
 
-	if (is_link && (sc->a[4] & AT_EMPTY_PATH) && u1 && !*u1) {
+	if (is_link && follow1 && u1 && u1[0] == '/') {
+		/* linkat of /proc/self/fd/N, followed, of an emulated file: the
+		   open file itself, as with AT_EMPTY_PATH (O_TMPFILE's way to a
+		   name, with no privilege needed). */
+		const char *after;
+		long n = core_fd_link(u1, &after);
+
+		if (n >= 0 && !*after && core_fd_emulated(n)) {
+			dfd1 = n;
+			u1 = "";
+			magic = 1;
+		}
+	}
+	if (is_link && ((sc->a[4] & AT_EMPTY_PATH) || magic) && u1 && !*u1) {
 		/* The file dfd1 refers to itself. */
 		struct core_fd *f = (int)dfd1 == AT_FDCWD ? NULL : core_fd_get(dfd1);
 		const struct core_cwd *c = (int)dfd1 == AT_FDCWD ? core_cwd_snap() : NULL;
@@ -1770,16 +1741,17 @@ static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, i
 	if (a.mount != b.mount)
 		return -EXDEV;
 	if (is_link) {
-		struct core_fd *f = empty && (int)dfd1 != AT_FDCWD ? core_fd_get(dfd1) : NULL;
+		struct core_fd *f = empty && (int)dfd1 != AT_FDCWD ? core_fd_acquire(dfd1) : NULL;
 
 		if (f && !f->open)
-			return link_fd(dfd1, &a, &b);
-		if (f && (f->open->ofd->flags & O_TMPFILE) == O_TMPFILE)
-			/* An emulated O_TMPFILE file has no name the module could
-			   link by (module.h has no link of an open file): the
-			   kernel's answer for a file that cannot be linked. */
-			return -ENOENT;
-		return OPS(&a)->link ? OPS(&a)->link(PRIV(&a), a.path, b.path) : -ENOSYS;
+			r = link_fd(dfd1, &a, &b);
+		else if (f)	/* an emulated file: the module links the open file */
+			r = mod_flink(REF(&a), f->open->fh, f->path,
+				      (f->open->ofd->flags & O_TMPFILE) == O_TMPFILE, b.path);
+		else
+			r = mod_link(REF(&a), a.path, b.path);
+		core_fd_release(f);
+		return r;
 	}
 	if (ta != LAST_NORM)
 		return -EBUSY;
@@ -1794,7 +1766,7 @@ static long two_paths(const struct defuse_syscall *sc, int d1, int p1, int d2, i
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
 	}
-	return OPS(&a)->rename ? OPS(&a)->rename(PRIV(&a), a.path, b.path, flags) : -ENOSYS;
+	return mod_rename(REF(&a), a.path, b.path, flags);
 }
 
 /* ---- descriptors and the current directory ---------------------------- */
@@ -1849,11 +1821,15 @@ static long do_fd_call(const struct defuse_syscall *sc)
 	long r;
 
 	switch (sc->nr) {
-	case SYS_close:
+	case SYS_close: {
 		/* Out of the table before the kernel frees the number, which
-		   another thread's open may take at once (fdtable.c). */
-		core_fd_forget(sc->a[0]);
-		return fd_forward(sc);
+		   another thread's open may take at once (fdtable.c).  An
+		   emulated file's flush says what close returns (module.h). */
+		long flushed = core_fd_forget(sc->a[0]);
+
+		r = fd_forward(sc);
+		return r < 0 ? r : flushed < 0 ? flushed : r;
+	}
 	case SYS_dup:
 		r = defuse_forward(sc);
 		if (r >= 0)
@@ -2041,9 +2017,7 @@ static long fchdir_emulated(const struct defuse_syscall *sc, const struct core_f
 	char now[PATH_MAX];	/* where it is, if it was renamed */
 	const char *path = fd_path_now(sc->a[0], e, now) == 0 ? now : e->path;
 
-	if (OPS_M(e->mount)->getattr &&
-	    OPS_M(e->mount)->getattr(PRIV_M(e->mount), path, &st, 0) == 0 &&
-	    !S_ISDIR(st.st_mode))
+	if (getattr(e->mount, path, &st, 0) == 0 && !S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	return chdir_canonical(e->mount, path, &(struct kchdir){ .point = e->mount, .always = 1 });
 }
@@ -2059,9 +2033,7 @@ static long futimens_emulated(const struct defuse_syscall *sc, const struct core
 		return r;
 	if (e->open->ofd->flags & O_PATH)
 		return -EBADF;	/* futimens needs an open file */
-	return OPS_M(e->mount)->utimens
-	       ? OPS_M(e->mount)->utimens(PRIV_M(e->mount), e->path, tp, 0)
-	       : -ENOSYS;
+	return mod_futimens(CORE_REF(e->mount), e->open->fh, e->path, tp);
 }
 
 static long handle(void *arg)

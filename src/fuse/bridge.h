@@ -11,11 +11,12 @@
 #include <signal.h>
 #include <sys/types.h>
 #include <defuse/module.h>
+#include "module/call.h"
 
 struct bridge {
-	const struct defuse_module *mod;
-	const struct defuse_ops *ops;
-	void *priv;
+	/* The started module: every call goes through the adapter
+	   (module/call.h), as in a captured process. */
+	struct defuse_mount_ref ref;
 	/* Parsed -o options that tune the connection (writeback_cache, ...),
 	   applied in the FUSE init callback. */
 	struct fuse_conn_info_opts *conn_opts;
@@ -42,5 +43,9 @@ extern struct bridge bridge;
 
 /* The module's operations as libfuse operations (ops.c). */
 extern const struct fuse_operations bridge_ops;
+/* Whether record locks go to ops.c (.lock), rather than being kept by the
+   FUSE kernel module: the module keeps locks itself, or has no kernel
+   descriptor to take them on. */
+int bridge_wants_lock(void);
 
 #endif

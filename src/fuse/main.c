@@ -288,6 +288,7 @@ static int start_module(const char *spec)
 {
 	char self[PATH_MAX], why[512] = "", *name;
 	const char *colon = strchr(spec, ':');
+	const struct defuse_module *mod;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	int r;
 
@@ -298,16 +299,17 @@ static int start_module(const char *spec)
 		free(name);
 		return -1;
 	}
-	bridge.mod = module_find(name, self, why, sizeof(why));
-	if (!bridge.mod) {
-		fprintf(stderr, ME ": module '%s': %s\n", name, why);
+	mod = module_find(name, self, why, sizeof(why));
+	if (!mod) {
+		/* why names the module, as `defuse run` shows it */
+		fprintf(stderr, ME ": %s\n", why);
 		free(name);
 		return -1;
 	}
-	bridge.ops = bridge.mod->ops;
-	r = bridge.ops->init ? bridge.ops->init(colon ? colon + 1 : "", &bridge.priv, why,
-						sizeof(why)) : 0;
+	r = mod_start(&bridge.ref, mod, DEFUSE_HOST_FUSE, colon ? colon + 1 : "", why,
+		      sizeof(why));
 	if (r < 0) {
+		bridge.ref.ops = NULL;	/* started it was not: no destroy */
 		fprintf(stderr, ME ": module '%s' failed to start: %s\n", name,
 			why[0] ? why : strerror(-r));
 		free(name);
@@ -319,10 +321,33 @@ static int start_module(const char *spec)
 
 static void stop_module(void)
 {
-	if (bridge.ops && bridge.ops->destroy)
-		bridge.ops->destroy(bridge.priv);
-	bridge.ops = NULL;
+	if (bridge.ref.ops)
+		mod_destroy(&bridge.ref);
 }
+
+/*
+ * libfuse's arguments: our defaults first, so that the user's -o overrides
+ * them, then "ro" for a read-only module (module.h: the bridge mounts it
+ * read-only, so that the kernel answers EROFS itself, in its order).
+ */
+static int build_args(struct fuse_args *args, char *argv0, const struct opts *o, int ro)
+{
+	char defaults[256];
+
+	snprintf(defaults, sizeof(defaults),
+		 "attr_timeout=0,entry_timeout=0,negative_timeout=0,subtype=defuse,"
+		 "fsname=defuse");
+	return fuse_opt_add_arg(args, argv0) || fuse_opt_add_arg(args, "-o") ||
+	       fuse_opt_add_arg(args, defaults) ||
+	       (o->fuse_opts && (fuse_opt_add_arg(args, "-o") ||
+				 fuse_opt_add_arg(args, o->fuse_opts))) ||
+	       (ro && (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, "ro"))) ||
+	       (o->debug && fuse_opt_add_arg(args, "-d"));
+}
+
+/* The operations for this module: record locks come to the bridge only
+   when it can answer them as in process (ops.c, b_lock). */
+static struct fuse_operations module_ops;
 
 static int write_pidfile(const char *path)
 {
@@ -429,7 +454,7 @@ static int serve(struct fuse *f, const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	char real[PATH_MAX], defaults[256];
+	char real[PATH_MAX];
 	struct opts o;
 	struct fuse *f;
 	int ready = -1, r;
@@ -441,15 +466,7 @@ int main(int argc, char **argv)
 	if (check_mountpoint(o.mountpoint, real) || check_device())
 		return 1;
 
-	/* Our defaults first, so that the user's -o overrides them. */
-	snprintf(defaults, sizeof(defaults),
-		 "attr_timeout=0,entry_timeout=0,negative_timeout=0,subtype=defuse,"
-		 "fsname=defuse");
-	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, defaults) ||
-	    (o.fuse_opts && (fuse_opt_add_arg(&args, "-o") ||
-			     fuse_opt_add_arg(&args, o.fuse_opts))) ||
-	    (o.debug && fuse_opt_add_arg(&args, "-d"))) {
+	if (build_args(&args, argv[0], &o, 0)) {
 		fprintf(stderr, ME ": out of memory\n");
 		return 1;
 	}
@@ -458,6 +475,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, ME ": bad -o options\n");
 		return 2;
 	}
+	/* The options checked here, in the caller's process; the session
+	   that serves is made once the module said what it is. */
 	f = fuse_new(&args, &bridge_ops, sizeof(bridge_ops), NULL);
 	if (!f) {
 		fprintf(stderr, ME ": bad -o options (libfuse's reason above)\n");
@@ -470,6 +489,19 @@ int main(int argc, char **argv)
 	   must be the server's. */
 	if (start_module(o.spec)) {
 		fuse_destroy(f);
+		return 1;
+	}
+	fuse_destroy(f);
+	fuse_opt_free_args(&args);
+	free(bridge.conn_opts);
+	module_ops = bridge_ops;
+	if (!bridge_wants_lock())
+		module_ops.lock = NULL;	/* the FUSE kernel module keeps them */
+	if (build_args(&args, argv[0], &o, bridge.ref.readonly) ||
+	    !(bridge.conn_opts = fuse_parse_conn_info_opts(&args)) ||
+	    !(f = fuse_new(&args, &module_ops, sizeof(module_ops), NULL))) {
+		fprintf(stderr, ME ": cannot set up the FUSE session\n");
+		stop_module();
 		return 1;
 	}
 	bridge.uid = geteuid();

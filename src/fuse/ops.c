@@ -9,6 +9,11 @@
  * with a kernel descriptor (kernel_fd), the data goes through that
  * descriptor here, as it would in a captured process, and the module's fh is
  * released at once (module.h); otherwise every call goes to the module.
+ *
+ * Every call into the module goes through the module adapter
+ * (src/module/call.h), which keeps module.h's fallbacks and the read-only
+ * policy exactly as the in-process host does; directories are opened with
+ * the module's open and listed with readdir on that handle, as in process.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,8 +29,7 @@
 #include <unistd.h>
 #include "fuse/bridge.h"
 
-#define OPS (bridge.ops)
-#define PRIV (bridge.priv)
+#define REF (&bridge.ref)
 
 struct handle {
 	uint64_t fh;	/* the module's handle, when kfd < 0 */
@@ -112,40 +116,10 @@ static void as_self(struct caller *c)
 
 /* ---- Metadata ------------------------------------------------------- */
 
-static void statx_to_stat(const struct statx *x, struct stat *st)
+/* The path of a call that may come with a handle only (nullpath_ok). */
+static const char *path_of(const char *path, const struct handle *h)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_mode = x->stx_mode;
-	st->st_nlink = x->stx_nlink;
-	st->st_uid = x->stx_uid;
-	st->st_gid = x->stx_gid;
-	st->st_size = (off_t)x->stx_size;
-	st->st_blocks = (blkcnt_t)x->stx_blocks;
-	st->st_blksize = (blksize_t)x->stx_blksize;
-	st->st_ino = x->stx_ino;
-	st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
-	st->st_atim.tv_sec = x->stx_atime.tv_sec;
-	st->st_atim.tv_nsec = x->stx_atime.tv_nsec;
-	st->st_mtim.tv_sec = x->stx_mtime.tv_sec;
-	st->st_mtim.tv_nsec = x->stx_mtime.tv_nsec;
-	st->st_ctim.tv_sec = x->stx_ctime.tv_sec;
-	st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
-}
-
-/* getattr, or statx when the module has only that (module.h's fallback the other way). */
-static int path_stat(const char *path, struct stat *st)
-{
-	struct statx x;
-	int r;
-
-	if (OPS->getattr)
-		return OPS->getattr(PRIV, path, st, DEFUSE_NOFOLLOW);
-	if (!OPS->statx)
-		return -ENOSYS;
-	r = OPS->statx(PRIV, path, DEFUSE_NOFOLLOW, STATX_BASIC_STATS, &x);
-	if (r == 0)
-		statx_to_stat(&x, st);
-	return r;
+	return path ? path : h->path;
 }
 
 static int b_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -155,106 +129,99 @@ static int b_getattr(const char *path, struct stat *st, struct fuse_file_info *f
 
 		if (h->kfd >= 0)
 			return neg_errno(fstat(h->kfd, st));
-		if (!h->is_dir && OPS->fgetattr)
-			return OPS->fgetattr(PRIV, h->fh, st);
-		path = path ? path : h->path;
+		return mod_fgetattr(REF, h->fh, path_of(path, h), st);
 	}
 	if (!path)
 		return -ESTALE;
-	return AS_CALLER(path_stat(path, st));
+	return AS_CALLER(mod_getattr(REF, path, st, DEFUSE_NOFOLLOW));
 }
 
 static int b_readlink(const char *path, char *buf, size_t size)
 {
 	ssize_t n;
 
-	if (!OPS->readlink)
-		return -ENOSYS;
 	if (size == 0)
 		return -EINVAL;
-	n = AS_CALLER(OPS->readlink(PRIV, path, buf, size - 1));
+	n = AS_CALLER(mod_readlink(REF, path, buf, size - 1));
 	if (n < 0)
 		return (int)n;
 	buf[n] = 0;
 	return 0;
 }
 
+/* Modes come with the caller's umask applied by the kernel (no
+   FUSE_CAP_DONT_MASK), as module.h wants them. */
 static int b_mknod(const char *path, mode_t mode, dev_t rdev)
 {
-	return OPS->mknod ? AS_CALLER(OPS->mknod(PRIV, path, mode, rdev)) : -ENOSYS;
+	return AS_CALLER(mod_mknod(REF, path, mode, rdev));
 }
 
 static int b_mkdir(const char *path, mode_t mode)
 {
-	return OPS->mkdir ? AS_CALLER(OPS->mkdir(PRIV, path, mode)) : -ENOSYS;
+	return AS_CALLER(mod_mkdir(REF, path, mode & 07777));
 }
 
 static int b_unlink(const char *path)
 {
-	return OPS->unlink ? AS_CALLER(OPS->unlink(PRIV, path)) : -ENOSYS;
+	return AS_CALLER(mod_unlink(REF, path));
 }
 
 static int b_rmdir(const char *path)
 {
-	return OPS->rmdir ? AS_CALLER(OPS->rmdir(PRIV, path)) : -ENOSYS;
+	return AS_CALLER(mod_rmdir(REF, path));
 }
 
 static int b_symlink(const char *target, const char *path)
 {
-	return OPS->symlink ? AS_CALLER(OPS->symlink(PRIV, target, path)) : -ENOSYS;
+	return AS_CALLER(mod_symlink(REF, target, path));
 }
 
 static int b_rename(const char *from, const char *to, unsigned int flags)
 {
-	return OPS->rename ? AS_CALLER(OPS->rename(PRIV, from, to, flags)) : -ENOSYS;
+	return AS_CALLER(mod_rename(REF, from, to, flags));
 }
 
 static int b_link(const char *from, const char *to)
 {
-	return OPS->link ? AS_CALLER(OPS->link(PRIV, from, to)) : -ENOSYS;
+	return AS_CALLER(mod_link(REF, from, to));
 }
 
+/* With a handle (fchmod, fchown, ftruncate, futimens): the open file's own
+   operation, else the path one. */
 static int b_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	if (fi && H(fi)->kfd >= 0)
 		return neg_errno(fchmod(H(fi)->kfd, mode));
-	if (!path && fi)
-		path = H(fi)->path;
-	return OPS->chmod ? AS_CALLER(OPS->chmod(PRIV, path, mode, DEFUSE_NOFOLLOW)) : -ENOSYS;
+	if (fi)
+		return AS_CALLER(mod_fchmod(REF, H(fi)->fh, path_of(path, H(fi)), mode));
+	return AS_CALLER(mod_chmod(REF, path, mode, DEFUSE_NOFOLLOW));
 }
 
 static int b_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
 	if (fi && H(fi)->kfd >= 0)
 		return neg_errno(fchown(H(fi)->kfd, uid, gid));
-	if (!path && fi)
-		path = H(fi)->path;
-	return OPS->chown ? AS_CALLER(OPS->chown(PRIV, path, uid, gid, DEFUSE_NOFOLLOW))
-			  : -ENOSYS;
+	if (fi)
+		return AS_CALLER(mod_fchown(REF, H(fi)->fh, path_of(path, H(fi)), uid, gid));
+	return AS_CALLER(mod_chown(REF, path, uid, gid, DEFUSE_NOFOLLOW));
 }
 
 static int b_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
-	if (fi) {
-		struct handle *h = H(fi);
-
-		if (h->kfd >= 0)
-			return neg_errno(ftruncate(h->kfd, size));
-		if (OPS->ftruncate)
-			return OPS->ftruncate(PRIV, h->fh, size);
-		path = path ? path : h->path;
-	}
-	return OPS->truncate ? AS_CALLER(OPS->truncate(PRIV, path, size)) : -ENOSYS;
+	if (fi && H(fi)->kfd >= 0)
+		return neg_errno(ftruncate(H(fi)->kfd, size));
+	if (fi)
+		return AS_CALLER(mod_ftruncate(REF, H(fi)->fh, path_of(path, H(fi)), size));
+	return AS_CALLER(mod_truncate(REF, path, size));
 }
 
 static int b_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	if (fi && H(fi)->kfd >= 0)
 		return neg_errno(futimens(H(fi)->kfd, tv));
-	if (!path && fi)
-		path = H(fi)->path;
-	return OPS->utimens ? AS_CALLER(OPS->utimens(PRIV, path, tv, DEFUSE_NOFOLLOW))
-			    : -ENOSYS;
+	if (fi)
+		return AS_CALLER(mod_futimens(REF, H(fi)->fh, path_of(path, H(fi)), tv));
+	return AS_CALLER(mod_utimens(REF, path, tv, DEFUSE_NOFOLLOW));
 }
 
 static int b_statfs(const char *path, struct statvfs *sv)
@@ -262,9 +229,7 @@ static int b_statfs(const char *path, struct statvfs *sv)
 	struct statfs sf;
 	int r;
 
-	if (!OPS->statfs)
-		return -ENOSYS;
-	r = AS_CALLER(OPS->statfs(PRIV, path, &sf));
+	r = AS_CALLER(mod_statfs(REF, path, &sf));
 	if (r < 0)
 		return r;
 	memset(sv, 0, sizeof(*sv));
@@ -280,31 +245,33 @@ static int b_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
+/* The caller's supplementary groups, asked of the kernel only when the
+   access fallback needs them. */
+static int caller_groups(void *arg, gid_t *out, int max)
+{
+	(void)arg;
+	return fuse_getgroups(max, out);
+}
+
 /*
  * access(2) and chdir come here only without default_permissions.  The
  * request runs with the caller's file-system IDs, which the kernel set to
  * the real IDs for access(2): hence AT_EACCESS.
  */
-static int b_access(const char *path, int mask)
+static void caller_ids(void *arg, uid_t *uid, gid_t *gid)
 {
 	const struct fuse_context *ctx = fuse_get_context();
-	struct stat st;
-	int r, bits;
 
-	if (OPS->access)
-		return AS_CALLER(OPS->access(PRIV, path, mask, AT_EACCESS | AT_SYMLINK_NOFOLLOW));
-	/* module.h's fallback: decide from the mode and owner. */
-	r = AS_CALLER(path_stat(path, &st));
-	if (r < 0 || mask == F_OK)
-		return r;
-	if (ctx->uid == 0) {
-		if ((mask & X_OK) && !S_ISDIR(st.st_mode) && !(st.st_mode & 0111))
-			return -EACCES;
-		return 0;
-	}
-	bits = ctx->uid == st.st_uid ? (int)(st.st_mode >> 6) :
-	       ctx->gid == st.st_gid ? (int)(st.st_mode >> 3) : (int)st.st_mode;
-	return (mask & ~bits & 7) ? -EACCES : 0;
+	(void)arg;
+	*uid = ctx->uid;
+	*gid = ctx->gid;
+}
+
+static int b_access(const char *path, int mask)
+{
+	struct mod_caller who = { caller_ids, caller_groups, NULL };
+
+	return AS_CALLER(mod_access(REF, path, mask, AT_EACCESS | AT_SYMLINK_NOFOLLOW, &who));
 }
 
 /* ---- Extended attributes -------------------------------------------- */
@@ -312,29 +279,22 @@ static int b_access(const char *path, int mask)
 static int b_setxattr(const char *path, const char *name, const char *value, size_t size,
 		      int flags)
 {
-	return OPS->setxattr ? AS_CALLER(OPS->setxattr(PRIV, path, name, value, size, flags,
-						       DEFUSE_NOFOLLOW))
-			     : -EOPNOTSUPP;
+	return AS_CALLER(mod_setxattr(REF, path, name, value, size, flags, DEFUSE_NOFOLLOW));
 }
 
 static int b_getxattr(const char *path, const char *name, char *value, size_t size)
 {
-	return OPS->getxattr ? (int)AS_CALLER(OPS->getxattr(PRIV, path, name, value, size,
-							    DEFUSE_NOFOLLOW))
-			     : -EOPNOTSUPP;
+	return (int)AS_CALLER(mod_getxattr(REF, path, name, value, size, DEFUSE_NOFOLLOW));
 }
 
 static int b_listxattr(const char *path, char *list, size_t size)
 {
-	return OPS->listxattr ? (int)AS_CALLER(OPS->listxattr(PRIV, path, list, size,
-							      DEFUSE_NOFOLLOW))
-			      : -EOPNOTSUPP;
+	return (int)AS_CALLER(mod_listxattr(REF, path, list, size, DEFUSE_NOFOLLOW));
 }
 
 static int b_removexattr(const char *path, const char *name)
 {
-	return OPS->removexattr ? AS_CALLER(OPS->removexattr(PRIV, path, name, DEFUSE_NOFOLLOW))
-				: -EOPNOTSUPP;
+	return AS_CALLER(mod_removexattr(REF, path, name, DEFUSE_NOFOLLOW));
 }
 
 /* ---- Open files ----------------------------------------------------- */
@@ -346,8 +306,6 @@ static int open_common(const char *path, int flags, mode_t mode, struct fuse_fil
 	struct handle *h;
 	int r;
 
-	if (!OPS->open)
-		return -ENOSYS;
 	/* Our buffers are not aligned for O_DIRECT; the kernel's page cache
 	   is bypassed by direct_io instead, which is what O_DIRECT asks. */
 	if (flags & O_DIRECT) {
@@ -356,19 +314,19 @@ static int open_common(const char *path, int flags, mode_t mode, struct fuse_fil
 	}
 	if (bridge.writeback)
 		flags &= ~O_APPEND;	/* the kernel places appending writes */
-	h = new_handle(path, flags, 0);
+	h = new_handle(path, flags, (flags & O_DIRECTORY) != 0);
 	if (!h)
 		return -ENOMEM;
 	r = -EACCES;
 	if (bridge.writeback && (flags & O_ACCMODE) == O_WRONLY) {
 		/* The kernel may read to fill a page it caches for writing. */
-		r = AS_CALLER(OPS->open(PRIV, path, (flags & ~O_ACCMODE) | O_RDWR | O_CLOEXEC,
-					mode, &out));
+		r = AS_CALLER(mod_open(REF, path, (flags & ~O_ACCMODE) | O_RDWR | O_CLOEXEC,
+				       mode, &out));
 		if (r == 0)
 			h->flags = (flags & ~O_ACCMODE) | O_RDWR;
 	}
 	if (r == -EACCES)
-		r = AS_CALLER(OPS->open(PRIV, path, flags | O_CLOEXEC, mode, &out));
+		r = AS_CALLER(mod_open(REF, path, flags | O_CLOEXEC, mode, &out));
 	if (r < 0) {
 		free(h);
 		return r;
@@ -376,8 +334,7 @@ static int open_common(const char *path, int flags, mode_t mode, struct fuse_fil
 	if (out.kernel_fd >= 0) {
 		/* The file is the kernel's from here on (module.h). */
 		h->kfd = out.kernel_fd;
-		if (OPS->release)
-			OPS->release(PRIV, out.fh);
+		mod_release(REF, out.fh);
 	} else {
 		h->fh = out.fh;
 	}
@@ -414,16 +371,12 @@ static int b_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, 
 		*bufp = bv;
 		return 0;
 	}
-	if (!OPS->read) {
-		free(bv);
-		return -ENOSYS;
-	}
 	bv->buf[0].mem = malloc(size ? size : 1);
 	if (!bv->buf[0].mem) {
 		free(bv);
 		return -ENOMEM;
 	}
-	n = OPS->read(PRIV, h->fh, bv->buf[0].mem, size, off);
+	n = mod_read(REF, h->fh, bv->buf[0].mem, size, off);
 	if (n < 0) {
 		free(bv->buf[0].mem);
 		free(bv);
@@ -434,37 +387,38 @@ static int b_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, 
 	return 0;
 }
 
-/* Appends to an emulated file are placed at its end here, one at a time. */
+/* Appends of a module without append are placed at the end here, one at a
+   time (module.h's fallback, kept by the adapter with this lock). */
 static pthread_mutex_t append_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void append_take(void *m)
+{
+	pthread_mutex_lock(m);
+}
+
+static void append_give(void *m)
+{
+	pthread_mutex_unlock(m);
+}
 
 static int emulated_write(struct handle *h, const char *data, size_t size, off_t off)
 {
 	size_t done = 0;
-	int append = (h->flags & O_APPEND) && !bridge.writeback;
 	ssize_t n = 0;
 
-	if (!OPS->write)
-		return -ENOSYS;
-	if (append) {
-		struct stat st;
-		int r;
+	if ((h->flags & O_APPEND) && !bridge.writeback) {
+		off_t end;
 
-		pthread_mutex_lock(&append_lock);
-		r = OPS->fgetattr ? OPS->fgetattr(PRIV, h->fh, &st) : path_stat(h->path, &st);
-		if (r < 0) {
-			pthread_mutex_unlock(&append_lock);
-			return r;
-		}
-		off = st.st_size;
+		n = mod_append(REF, h->fh, h->path, data, size, &end, append_take, append_give,
+			       &append_lock);
+		return (int)n;
 	}
 	while (done < size) {
-		n = OPS->write(PRIV, h->fh, data + done, size - done, off + (off_t)done);
+		n = mod_write(REF, h->fh, data + done, size - done, off + (off_t)done);
 		if (n <= 0)
 			break;
 		done += (size_t)n;
 	}
-	if (append)
-		pthread_mutex_unlock(&append_lock);
 	return done ? (int)done : (n < 0 ? (int)n : 0);
 }
 
@@ -500,14 +454,18 @@ static int b_write_buf(const char *path, struct fuse_bufvec *src, off_t off,
 	return (int)n;
 }
 
+/* Every close of a descriptor of the open file (module.h: flush).  Record
+   locks of the closing owner are dropped by libfuse itself, through
+   b_lock, when the module keeps them. */
 static int b_flush(const char *path, struct fuse_file_info *fi)
 {
-	/* Writes are not buffered here; locks are the kernel's (docs/fuse.md). */
+	struct handle *h = H(fi);
+
 	(void)path;
-	(void)fi;
-	return 0;
+	return h->kfd >= 0 ? 0 : mod_flush(REF, h->fh);
 }
 
+/* Files and directories alike: both were opened by the module's open. */
 static int b_release(const char *path, struct fuse_file_info *fi)
 {
 	struct handle *h = H(fi);
@@ -515,12 +473,13 @@ static int b_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (h->kfd >= 0)
 		close(h->kfd);
-	else if (OPS->release)
-		OPS->release(PRIV, h->fh);
+	else
+		mod_release(REF, h->fh);
 	free(h);
 	return 0;
 }
 
+/* fsync and fsyncdir. */
 static int b_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	struct handle *h = H(fi);
@@ -528,7 +487,7 @@ static int b_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	(void)path;
 	if (h->kfd >= 0)
 		return neg_errno(datasync ? fdatasync(h->kfd) : fsync(h->kfd));
-	return OPS->fsync ? OPS->fsync(PRIV, h->fh, datasync) : -ENOSYS;
+	return mod_fsync(REF, h->fh, datasync);
 }
 
 static int b_fallocate(const char *path, int mode, off_t off, off_t len,
@@ -539,22 +498,20 @@ static int b_fallocate(const char *path, int mode, off_t off, off_t len,
 	(void)path;
 	if (h->kfd >= 0)
 		return neg_errno(fallocate(h->kfd, mode, off, len));
-	return OPS->fallocate ? OPS->fallocate(PRIV, h->fh, mode, off, len) : -EOPNOTSUPP;
+	return mod_fallocate(REF, h->fh, mode, off, len);
 }
 
-/* Only SEEK_DATA and SEEK_HOLE come here; -ENOSYS lets the kernel treat
-   the whole file as data, module.h's fallback. */
+/* Only SEEK_DATA and SEEK_HOLE come here (the kernel keeps offsets). */
 static off_t b_lseek(const char *path, off_t off, int whence, struct fuse_file_info *fi)
 {
 	struct handle *h = H(fi);
 	off_t r;
 
-	(void)path;
 	if (h->kfd >= 0) {
 		r = lseek(h->kfd, off, whence);
 		return r < 0 ? -errno : r;
 	}
-	return OPS->seek_data ? OPS->seek_data(PRIV, h->fh, off, whence) : -ENOSYS;
+	return mod_seek_data(REF, h->fh, path_of(path, h), off, whence);
 }
 
 static ssize_t b_copy_file_range(const char *pin, struct fuse_file_info *fin, off_t oin,
@@ -573,54 +530,79 @@ static ssize_t b_copy_file_range(const char *pin, struct fuse_file_info *fin, of
 	return n < 0 ? -errno : n;
 }
 
+/* ---- Locks ---------------------------------------------------------- */
+
+/*
+ * The kernel descriptor an open file's locks go on: the file's own
+ * (kernel_fd), or the module's lock_fd; -1 when the module keeps locks
+ * itself or has none.
+ */
+static int lock_kfd(const struct handle *h)
+{
+	int fd;
+
+	if (h->kfd >= 0)
+		return h->kfd;
+	fd = mod_lock_fd(REF, h->fh);
+	return fd >= 0 ? fd : -1;
+}
+
 /*
  * flock locks belong to an open file description, and each FUSE open is one
- * kernel descriptor here: locking it gives the caller exactly flock's
- * semantics, shared with processes that use the backing file directly (the
- * in-process fast path).  A blocking request waits in this thread until
- * granted or interrupted (-o intr, on by default).
+ * handle here: a kernel descriptor of its own gives the caller exactly
+ * flock's semantics, shared with processes that use the backing file
+ * directly (the in-process fast path).  Otherwise the module's flock with
+ * the kernel's owner for the open file, or ENOLCK, as in process.  A
+ * blocking request waits in this thread until granted or interrupted
+ * (-o intr, on by default).
  */
 static int b_flock(const char *path, struct fuse_file_info *fi, int op)
 {
 	struct handle *h = H(fi);
+	int fd = lock_kfd(h);
 
 	(void)path;
-	if (h->kfd < 0)
-		return -ENOLCK;
-	return neg_errno(flock(h->kfd, op));
+	if (fd >= 0)
+		return neg_errno(flock(fd, op));
+	return mod_flock(REF, h->fh, fi->lock_owner, op);
+}
+
+/*
+ * Record and OFD locks, registered only when the module keeps locks itself
+ * (setlk) or has no kernel descriptor to take them on (no lock_fd): then
+ * every request comes here, with the owner the kernel gives.  A file with a
+ * kernel descriptor takes them there as OFD locks of this FUSE open (the
+ * daemon is one process: POSIX locks of its own would all be one owner's).
+ * Without registration the FUSE kernel module keeps record locks itself.
+ */
+static int b_lock(const char *path, struct fuse_file_info *fi, int cmd, struct flock *lock)
+{
+	struct handle *h = H(fi);
+	int fd = lock_kfd(h);
+
+	(void)path;
+	if (fd >= 0) {
+		int ofd = cmd == F_GETLK ? F_OFD_GETLK : cmd == F_SETLKW ? F_OFD_SETLKW : F_OFD_SETLK;
+
+		lock->l_pid = 0;
+		return neg_errno(fcntl(fd, ofd, lock));
+	}
+	if (cmd == F_GETLK)
+		return mod_getlk(REF, h->fh, fi->lock_owner, lock);
+	return mod_setlk(REF, h->fh, fi->lock_owner, lock, cmd == F_SETLKW);
+}
+
+int bridge_wants_lock(void)
+{
+	return mod_has_setlk(REF) || !mod_has_lock_fd(REF);
 }
 
 /* ---- Directories ---------------------------------------------------- */
 
+/* As in a captured process: the module's open, then readdir on its handle. */
 static int b_opendir(const char *path, struct fuse_file_info *fi)
 {
-	struct defuse_open out = { .fh = 0, .kernel_fd = -1 };
-	struct handle *h = new_handle(path, O_RDONLY | O_DIRECTORY, 1);
-	int r;
-
-	if (!h)
-		return -ENOMEM;
-	if (OPS->opendir) {
-		r = AS_CALLER(OPS->opendir(PRIV, path, &h->fh));
-	} else if (OPS->open) {
-		/* As in a captured process: readdir on what open gave. */
-		r = AS_CALLER(OPS->open(PRIV, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &out));
-		if (r == 0 && out.kernel_fd >= 0) {
-			h->kfd = out.kernel_fd;
-			if (OPS->release)
-				OPS->release(PRIV, out.fh);
-		} else {
-			h->fh = out.fh;
-		}
-	} else {
-		r = -ENOSYS;
-	}
-	if (r < 0) {
-		free(h);
-		return r;
-	}
-	fi->fh = (uintptr_t)h;
-	return 0;
+	return open_common(path, O_RDONLY | O_DIRECTORY, 0, fi);
 }
 
 struct fill_ctx {
@@ -669,22 +651,7 @@ static int b_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
 	(void)flags;
 	if (h->kfd >= 0)
 		return list_kfd(h->kfd, off, &c);
-	return OPS->readdir ? OPS->readdir(PRIV, h->fh, off, fill_one, &c) : -ENOSYS;
-}
-
-static int b_releasedir(const char *path, struct fuse_file_info *fi)
-{
-	struct handle *h = H(fi);
-
-	(void)path;
-	if (h->kfd >= 0)
-		close(h->kfd);
-	else if (OPS->opendir && OPS->releasedir)
-		OPS->releasedir(PRIV, h->fh);
-	else if (!OPS->opendir && OPS->release)
-		OPS->release(PRIV, h->fh);	/* it came from open (b_opendir) */
-	free(h);
-	return 0;
+	return mod_readdir(REF, h->fh, off, fill_one, &c);
 }
 
 /* ---- Life cycle ----------------------------------------------------- */
@@ -709,6 +676,8 @@ static void *b_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	if (bridge.direct_io)
 		cfg->direct_io = 1;
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC & conn->capable;
+	/* The kernel applies the caller's umask (module.h's mode contract). */
+	conn->want &= ~FUSE_CAP_DONT_MASK;
 	if (bridge.conn_opts)
 		fuse_apply_conn_info_opts(bridge.conn_opts, conn);
 	if (bridge.max_read)
@@ -741,10 +710,12 @@ const struct fuse_operations bridge_ops = {
 	.removexattr = b_removexattr,
 	.opendir = b_opendir,
 	.readdir = b_readdir,
-	.releasedir = b_releasedir,
+	.releasedir = b_release,
+	.fsyncdir = b_fsync,
 	.init = b_init,
 	.access = b_access,
 	.create = b_create,
+	.lock = b_lock,
 	.utimens = b_utimens,
 	.write_buf = b_write_buf,
 	.read_buf = b_read_buf,

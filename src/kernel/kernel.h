@@ -99,6 +99,11 @@ struct defuse_global {
 					   and for finding modules beside it */
 	int debug;			/* DEFUSE_DEBUG set */
 	int test_marker;		/* DEFUSE_TEST_MARKER=1 (tests/capture) */
+	unsigned int umask;		/* capture: the process's umask, read at
+					   start-up and kept at every umask(2)
+					   the program makes; the core applies
+					   it to modes it hands a module
+					   (module.h) */
 };
 extern struct defuse_global defuse_g HIDDEN;
 

@@ -3,7 +3,8 @@
 
     check.py --src SRC_DIR --build BUILD_SRC_DIR
 
-Bottom up: common, kernel, trace, core, capture.  A layer may use only the
+Bottom up: common, kernel, module (the module adapter), trace, core,
+capture.  A layer may use only the
 layers below it, and capture may reach the core only through the core's
 entry header (core/entry.h).  Checked two ways, so that neither a header
 nor a stray symbol can sneak an arrow upwards:
@@ -25,7 +26,7 @@ import re
 import subprocess
 import sys
 
-LAYERS = ["common", "kernel", "trace", "core", "capture"]
+LAYERS = ["common", "kernel", "module", "trace", "core", "capture"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/([^"]+)"', re.M)
 

@@ -438,24 +438,10 @@ long b_open(struct be *b, const char *p, int flags, mode_t mode)
 	return h;
 }
 
+/* A directory to list: the module opens directories with open (module.h). */
 long b_opendir(struct be *b, const char *p)
 {
-	long h = new_handle(b);
-	struct be_file *f = &b->files[h];
-
-	*f = (struct be_file){ .used = false, .dir_api = true, .fd = -1 };
-	if (is_mod(b)) {
-		int r = h_ops->opendir(b->priv, p, &f->fh);
-
-		if (r < 0)
-			return r;
-	} else {
-		f->fd = openat(b->dirfd, rel(b, p), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (f->fd < 0)
-			return -errno;
-	}
-	f->used = true;
-	return h;
+	return b_open(b, p, O_RDONLY | O_DIRECTORY, 0);
 }
 
 /* An emulated file: the module serves it through fh. */
@@ -573,10 +559,7 @@ long b_close(struct be *b, long h)
 		return nat(close(f->fd));
 	if (f->fd >= 0)
 		close(f->fd);	/* kernel_fd: ours now */
-	if (f->dir_api)
-		r = h_ops->releasedir(b->priv, f->fh);
-	else
-		r = h_ops->release(b->priv, f->fh);
+	h_ops->release(b->priv, f->fh);
 	return r;
 }
 
@@ -773,7 +756,8 @@ static void list_rec(struct be *b, const char *p, int chunk, const char *label)
 	long h = b_opendir(b, p), r = h;
 
 	if (h >= 0) {
-		if (is_mod(b))
+		/* kernel-backed: the module handed over a descriptor */
+		if (is_mod(b) && b->files[h].fd < 0)
 			r = list_fh(b, b->files[h].fh, &ns, chunk);
 		else
 			r = list_fd(b->files[h].fd, &ns);

@@ -31,7 +31,6 @@ enum be_kind {
 
 struct be_file {
 	bool used;
-	bool dir_api;	/* opened with opendir (module: releasedir) */
 	int fd;		/* native descriptor, or the module's kernel_fd, or -1 */
 	uint64_t fh;	/* module handle */
 	int flags;

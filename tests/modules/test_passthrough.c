@@ -80,6 +80,10 @@ static const char *scratch(char buf[PATH_MAX], const char *name)
 /* ---- The three backends of the differential suite ----------------------- */
 
 static struct be g_be[3];
+
+/* What the in-process host offers at init (module.h, struct defuse_conn). */
+static struct defuse_conn g_conn = { .host = DEFUSE_HOST_PROCESS,
+				     .capable = DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_READONLY };
 static const char *const g_dirs[3] = { "A", "B", "C" };
 
 static void *mount_dir(const char *dir, bool emulated)
@@ -89,7 +93,7 @@ static void *mount_dir(const char *dir, bool emulated)
 	int r;
 
 	snprintf(args, sizeof args, "%s%s", emulated ? "emulated=" : "", dir);
-	r = h_ops->init(args, &priv, why, sizeof why);
+	r = h_ops->init(args, &g_conn, &priv, why, sizeof why);
 	if (r)
 		fail_msg("init(%s) = %d: %s", args, r, why);
 	return priv;
@@ -204,8 +208,13 @@ static void test_module_object(void **state)
 	   beneath its root (openat2 RESOLVE_BENEATH). */
 	assert_int_equal(g_mod->flags, DEFUSE_MODULE_RESOLVES);
 	assert_non_null(o);
-	/* everything but after_fork_child (nothing to redo in a child) */
+	/* everything but after_fork_child (nothing to redo in a child),
+	   flush (nothing buffered) and the lock operations (lock_fd instead) */
 	assert_null(o->after_fork_child);
+	assert_null(o->flush);
+	assert_null(o->getlk);
+	assert_null(o->setlk);
+	assert_null(o->flock);
 	void (*const all[])(void) = {
 		(void (*)(void))o->init, (void (*)(void))o->destroy, (void (*)(void))o->getattr,
 		(void (*)(void))o->access, (void (*)(void))o->readlink, (void (*)(void))o->mknod,
@@ -217,14 +226,15 @@ static void test_module_object(void **state)
 		(void (*)(void))o->removexattr, (void (*)(void))o->open, (void (*)(void))o->read,
 		(void (*)(void))o->write, (void (*)(void))o->fgetattr, (void (*)(void))o->ftruncate,
 		(void (*)(void))o->fsync, (void (*)(void))o->fallocate, (void (*)(void))o->seek_data,
-		(void (*)(void))o->release, (void (*)(void))o->opendir, (void (*)(void))o->readdir,
-		(void (*)(void))o->releasedir,
+		(void (*)(void))o->release, (void (*)(void))o->readdir, (void (*)(void))o->statx,
+		(void (*)(void))o->append, (void (*)(void))o->fchmod, (void (*)(void))o->fchown,
+		(void (*)(void))o->futimens, (void (*)(void))o->flink, (void (*)(void))o->lock_fd,
 	};
 	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
 		assert_non_null(all[i]);
 }
 
-/* The only defined, default-visibility dynamic symbol is defuse_module_v1. */
+/* The only defined, default-visibility dynamic symbol is defuse_module_v2. */
 static void test_exports(void **state)
 {
 	int fd = open(g_modpath, O_RDONLY | O_CLOEXEC);
@@ -281,7 +291,7 @@ static int try_init(const char *args, void **priv, char *why, size_t len)
 	*priv = NULL;
 	if (why && len)
 		memset(why, 'X', len);
-	return h_ops->init(args, priv, why, len);
+	return h_ops->init(args, &g_conn, priv, why, len);
 }
 
 /* init fails with err and a reason starting "passthrough: " and holding want. */
@@ -323,7 +333,7 @@ static void init_works(const char *args, bool emulated)
 		assert_int_equal(pwrite(o.kernel_fd, "k", 1, 0), 1);
 		close(o.kernel_fd);
 	}
-	assert_int_equal(h_ops->release(priv, o.fh), 0);
+	h_ops->release(priv, o.fh);
 	h_ops->destroy(priv);
 }
 
@@ -521,7 +531,7 @@ static void attack(struct be *b)
 	char buf[256], outside[PATH_MAX];
 	struct stat st;
 	struct statfs sfs;
-	uint64_t fh;
+	struct defuse_open dop;
 
 	for (size_t i = 0; i < sizeof escapes / sizeof *escapes; i++) {
 		const char *p = escapes[i];
@@ -546,7 +556,7 @@ static void attack(struct be *b)
 		CONF(o->getxattr(b->priv, p, "user.pwn", buf, sizeof buf, 0));
 		CONF(o->listxattr(b->priv, p, buf, sizeof buf, 0));
 		CONF(o->statfs(b->priv, p, &sfs));
-		CONF(o->opendir(b->priv, p, &fh));
+		CONF(o->open(b->priv, p, O_RDONLY | O_DIRECTORY, 0, &dop));
 	}
 	/* Paths that name an outside object without following the last component. */
 	for (size_t i = 0; i < sizeof outside_parents / sizeof *outside_parents; i++) {
@@ -722,6 +732,7 @@ static void test_threads(void **state)
 	pthread_t th[T_THREADS];
 	atomic_int failures = 0;
 	char name[32];
+	struct defuse_open d = { .fh = 0, .kernel_fd = -1 };
 	uint64_t dfh;
 
 	(void)state;
@@ -733,7 +744,9 @@ static void test_threads(void **state)
 	}
 	assert_int_equal(h_ops->open(b->priv, "/data", O_RDWR | O_CREAT, 0644, &o), 0);
 	assert_int_equal(o.kernel_fd, -1);
-	assert_int_equal(h_ops->opendir(b->priv, "/many", &dfh), 0);
+	assert_int_equal(h_ops->open(b->priv, "/many", O_RDONLY | O_DIRECTORY, 0, &d), 0);
+	assert_int_equal(d.kernel_fd, -1);
+	dfh = d.fh;
 	for (int i = 0; i < T_THREADS; i++) {
 		t[i] = (struct tctx){ b->priv, o.fh, dfh, i, &failures, "" };
 		assert_int_equal(pthread_create(&th[i], NULL, t_worker, &t[i]), 0);
@@ -744,8 +757,8 @@ static void test_threads(void **state)
 		if (t[i].msg[0])
 			print_error("%s\n", t[i].msg);
 	assert_int_equal(atomic_load(&failures), 0);
-	assert_int_equal(h_ops->releasedir(b->priv, dfh), 0);
-	assert_int_equal(h_ops->release(b->priv, o.fh), 0);
+	h_ops->release(b->priv, dfh);
+	h_ops->release(b->priv, o.fh);
 	case_cleanup();
 }
 
@@ -872,8 +885,7 @@ static void test_no_allocation(void **state)
 #else
 	char buf[4096];
 	struct stat st;
-	struct defuse_open o;
-	uint64_t dfh;
+	struct defuse_open o, d;
 	long allocs;
 	int n = 0;
 
@@ -906,9 +918,13 @@ static void test_no_allocation(void **state)
 			h_ops->mkdir(priv, "/n", 0755);
 			h_ops->rename(priv, "/n", "/d/n", 0);
 			h_ops->rmdir(priv, "/d/n");
-			h_ops->opendir(priv, "/d", &dfh);
-			h_ops->readdir(priv, dfh, 0, count_fill, &n);
-			h_ops->releasedir(priv, dfh);
+			d = (struct defuse_open){ 0, -1 };
+			h_ops->open(priv, "/d", O_RDONLY | O_DIRECTORY, 0, &d);
+			if (d.kernel_fd >= 0)
+				close(d.kernel_fd);
+			else
+				h_ops->readdir(priv, d.fh, 0, count_fill, &n);
+			h_ops->release(priv, d.fh);
 		}
 		t_counting = false;
 		allocs = t_allocs;

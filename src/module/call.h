@@ -1,0 +1,179 @@
+/*
+ * The module adapter: the one place where the module API's contract
+ * (include/defuse/module.h) is kept for both hosts.  Every call a host
+ * makes into a module goes through a mod_* function here, which calls the
+ * operation or, when it is NULL, does what module.h promises for it, and
+ * applies the read-only policy (DEFUSE_MODULE_READONLY).  The in-process
+ * core (src/core) and the FUSE bridge (src/fuse) both use it, so a module
+ * gives the same answers through either.
+ *
+ * Layer: above kernel, below trace and the core (docs/architecture.md); it
+ * uses nothing but the module's operations and the C string functions.
+ * Async-signal-safe: no allocation, no stdio, no locks, no system calls of
+ * its own (a lock a fallback needs, the append one, is the host's,
+ * passed in).  Paths, handles and kernel descriptors stay the host's
+ * business: the adapter gets the open file's path where a fallback needs
+ * it, and never sees a kernel-backed file.
+ */
+#ifndef DEFUSE_MODULE_CALL_H
+#define DEFUSE_MODULE_CALL_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <defuse/module.h>
+
+/* One started mount of a module, as a host holds it. */
+struct defuse_mount_ref {
+	const struct defuse_module *mod;
+	const struct defuse_ops *ops;
+	void *priv;
+	int readonly;		/* DEFUSE_MODULE_READONLY, or init wanted
+				   DEFUSE_CAP_READONLY */
+	uint32_t want;		/* the capabilities init kept (conn.want) */
+};
+
+/*
+ * Who makes a call, for the fallbacks that decide permissions (access),
+ * asked only when a fallback needs it (a module with access never costs
+ * the host a look at the caller): ids gives the user and group ID to
+ * check with; groups, asked only when the owner and group do not decide,
+ * fills up to max supplementary group IDs and returns how many (or < 0).
+ */
+struct mod_caller {
+	void (*ids)(void *arg, uid_t *uid, gid_t *gid);
+	int (*groups)(void *arg, gid_t *out, int max);
+	void *arg;
+};
+
+/* What the host offers every module (struct defuse_conn.capable). */
+#define MOD_HOST_CAPS (DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_READONLY)
+
+/* The mode a creating call hands the module: the caller's umask applied to
+   the permission bits (module.h, "Modes"). */
+static inline mode_t mod_umasked(mode_t mode, mode_t umask)
+{
+	return mode & ~(umask & 0777);
+}
+
+/* ---- Life cycle ---------------------------------------------------- */
+
+/* Starts a mount of mod for host (DEFUSE_HOST_*): init with the host's
+   offer.  0, or -errno with a reason in why (maybe empty). */
+int mod_start(struct defuse_mount_ref *ref, const struct defuse_module *mod, uint32_t host,
+	      const char *args, char *why, size_t why_len);
+void mod_destroy(struct defuse_mount_ref *ref);
+void mod_after_fork_child(const struct defuse_mount_ref *ref);
+
+/* ---- By path -------------------------------------------------------- */
+
+int mod_getattr(const struct defuse_mount_ref *ref, const char *path, struct stat *st,
+		int flags);
+int mod_statx(const struct defuse_mount_ref *ref, const char *path, int flags,
+	      unsigned int mask, struct statx *stx);
+int mod_access(const struct defuse_mount_ref *ref, const char *path, int mode, int flags,
+	       const struct mod_caller *who);
+ssize_t mod_readlink(const struct defuse_mount_ref *ref, const char *path, char *buf,
+		     size_t size);
+int mod_statfs(const struct defuse_mount_ref *ref, const char *path, struct statfs *st);
+int mod_mknod(const struct defuse_mount_ref *ref, const char *path, mode_t mode, dev_t dev);
+int mod_mkdir(const struct defuse_mount_ref *ref, const char *path, mode_t mode);
+int mod_unlink(const struct defuse_mount_ref *ref, const char *path);
+int mod_rmdir(const struct defuse_mount_ref *ref, const char *path);
+int mod_symlink(const struct defuse_mount_ref *ref, const char *target, const char *path);
+int mod_rename(const struct defuse_mount_ref *ref, const char *from, const char *to,
+	       unsigned int flags);
+int mod_link(const struct defuse_mount_ref *ref, const char *from, const char *to);
+int mod_chmod(const struct defuse_mount_ref *ref, const char *path, mode_t mode, int flags);
+int mod_chown(const struct defuse_mount_ref *ref, const char *path, uid_t uid, gid_t gid,
+	      int flags);
+int mod_truncate(const struct defuse_mount_ref *ref, const char *path, off_t size);
+int mod_utimens(const struct defuse_mount_ref *ref, const char *path,
+		const struct timespec times[2], int flags);
+ssize_t mod_getxattr(const struct defuse_mount_ref *ref, const char *path, const char *name,
+		     void *value, size_t size, int flags);
+int mod_setxattr(const struct defuse_mount_ref *ref, const char *path, const char *name,
+		 const void *value, size_t size, int xflags, int flags);
+ssize_t mod_listxattr(const struct defuse_mount_ref *ref, const char *path, char *list,
+		      size_t size, int flags);
+int mod_removexattr(const struct defuse_mount_ref *ref, const char *path, const char *name,
+		    int flags);
+
+/* ---- Open files ------------------------------------------------------
+ * path: the path the file was opened by (for the fallbacks to path
+ * operations; it may be stale after a rename).  out->kernel_fd is -1
+ * unless the module handed one over. */
+
+int mod_open(const struct defuse_mount_ref *ref, const char *path, int flags, mode_t mode,
+	     struct defuse_open *out);
+void mod_release(const struct defuse_mount_ref *ref, uint64_t fh);
+int mod_flush(const struct defuse_mount_ref *ref, uint64_t fh);
+
+/* The hot pair: one test, one call (module.h: NULL is EINVAL). */
+static inline ssize_t mod_read(const struct defuse_mount_ref *ref, uint64_t fh, void *buf,
+			       size_t size, off_t off)
+{
+	return ref->ops->read ? ref->ops->read(ref->priv, fh, buf, size, off) : -EINVAL;
+}
+
+static inline ssize_t mod_write(const struct defuse_mount_ref *ref, uint64_t fh,
+				const void *buf, size_t size, off_t off)
+{
+	return ref->ops->write ? ref->ops->write(ref->priv, fh, buf, size, off) : -EINVAL;
+}
+
+/*
+ * An O_APPEND write.  Without the module's append: lock(arg), the size
+ * from fgetattr, a write there, unlock(arg): the host's lock orders the
+ * appends of one open file description (module.h).
+ */
+ssize_t mod_append(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
+		   const void *buf, size_t size, off_t *end,
+		   void (*lock)(void *), void (*unlock)(void *), void *arg);
+int mod_fgetattr(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
+		 struct stat *st);
+int mod_ftruncate(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
+		  off_t size);
+int mod_fchmod(const struct defuse_mount_ref *ref, uint64_t fh, const char *path, mode_t mode);
+int mod_fchown(const struct defuse_mount_ref *ref, uint64_t fh, const char *path, uid_t uid,
+	       gid_t gid);
+int mod_futimens(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
+		 const struct timespec times[2]);
+/* tmpfile: the file was opened O_TMPFILE (it has no name to link by). */
+int mod_flink(const struct defuse_mount_ref *ref, uint64_t fh, const char *path, int tmpfile,
+	      const char *newpath);
+int mod_fsync(const struct defuse_mount_ref *ref, uint64_t fh, int datasync);
+int mod_fallocate(const struct defuse_mount_ref *ref, uint64_t fh, int mode, off_t off,
+		  off_t len);
+off_t mod_seek_data(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
+		    off_t off, int whence);
+int mod_readdir(const struct defuse_mount_ref *ref, uint64_t fh, int64_t pos,
+		defuse_fill_dir fill, void *ctx);
+
+/* ---- Locks ----------------------------------------------------------
+ * The order is the host's: a kernel descriptor first (mod_lock_fd: the
+ * descriptor, or -ENOLCK when the module keeps none), then these, which
+ * give -ENOLCK without the module's operation. */
+
+int mod_lock_fd(const struct defuse_mount_ref *ref, uint64_t fh);
+/* Does the module keep locks itself (setlk, flock), or give a kernel
+   descriptor to take them on (lock_fd)? */
+static inline int mod_has_lock_fd(const struct defuse_mount_ref *ref)
+{
+	return ref->ops->lock_fd != NULL;
+}
+static inline int mod_has_setlk(const struct defuse_mount_ref *ref)
+{
+	return ref->ops->setlk != NULL;
+}
+static inline int mod_has_flock(const struct defuse_mount_ref *ref)
+{
+	return ref->ops->flock != NULL;
+}
+int mod_getlk(const struct defuse_mount_ref *ref, uint64_t fh, uint64_t owner,
+	      struct flock *lock);
+int mod_setlk(const struct defuse_mount_ref *ref, uint64_t fh, uint64_t owner,
+	      const struct flock *lock, int wait);
+int mod_flock(const struct defuse_mount_ref *ref, uint64_t fh, uint64_t owner, int op);
+
+#endif
