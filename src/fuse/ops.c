@@ -36,6 +36,10 @@ struct handle {
 	int kfd;	/* the module's kernel descriptor, or -1 */
 	int flags;	/* open(2) flags as the module saw them */
 	int is_dir;
+	/* Owners that took record or OFD locks kept by the module through
+	   this open: their locks go when it is released (b_release). */
+	uint64_t owners[8];
+	int nowners;
 	char path[];	/* at open: for the rare call that needs a path but
 			   gets only the handle (it may be stale after a rename) */
 };
@@ -56,6 +60,7 @@ static struct handle *new_handle(const char *path, int flags, int is_dir)
 	h->kfd = -1;
 	h->flags = flags;
 	h->is_dir = is_dir;
+	h->nowners = 0;
 	memcpy(h->path, path, n);
 	return h;
 }
@@ -471,10 +476,22 @@ static int b_release(const char *path, struct fuse_file_info *fi)
 	struct handle *h = H(fi);
 
 	(void)path;
-	if (h->kfd >= 0)
+	if (h->kfd >= 0) {
 		close(h->kfd);
-	else
+	} else {
+		/* The open file description is gone: its OFD locks with it,
+		   as the kernel drops them at the last close (FUSE sends no
+		   unlock for them: the kernel keeps no local copy). */
+		struct flock all = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+		for (int i = 0; i < h->nowners; i++)
+			mod_setlk(REF, h->fh, h->owners[i], &all, 0);
+		/* Its flock locks too (libfuse leaves that to the file
+		   system: flock_release); a kernel descriptor's go with it. */
+		if (fi->flock_release && mod_lock_fd(REF, h->fh) < 0)
+			mod_flock(REF, h->fh, fi->lock_owner, LOCK_UN);
 		mod_release(REF, h->fh);
+	}
 	free(h);
 	return 0;
 }
@@ -589,6 +606,17 @@ static int b_lock(const char *path, struct fuse_file_info *fi, int cmd, struct f
 	}
 	if (cmd == F_GETLK)
 		return mod_getlk(REF, h->fh, fi->lock_owner, lock);
+	if (lock->l_type != F_UNLCK) {
+		static pthread_mutex_t owners_lock = PTHREAD_MUTEX_INITIALIZER;
+		int i;
+
+		pthread_mutex_lock(&owners_lock);
+		for (i = 0; i < h->nowners && h->owners[i] != fi->lock_owner; i++)
+			;
+		if (i == h->nowners && i < 8)
+			h->owners[h->nowners++] = fi->lock_owner;
+		pthread_mutex_unlock(&owners_lock);
+	}
 	return mod_setlk(REF, h->fh, fi->lock_owner, lock, cmd == F_SETLKW);
 }
 
