@@ -1,0 +1,900 @@
+/*
+ * Hostile programs (issue 15, items 1-3): things an ordinary program may do
+ * that DEFUSE must survive.
+ *
+ *     hostile CASE DIR [COUNT]
+ *
+ * DIR is an empty scratch directory: natively a plain directory, under
+ * DEFUSE a mount point (run.py runs both and compares).  COUNT, or else the
+ * environment variable HOSTILE_COUNT, sets the case's iteration count (forks
+ * or rounds), so that a slow build can run few and a soak run many; the
+ * count is printed, so all runs of one test must get the same.
+ *
+ * Each case prints only what must be the same everywhere (no pids, no
+ * paths, no timings, no descriptor numbers) and exits 0; an unexpected
+ * result is printed as a "FAIL ..." line with exit 1.  A hang is a failure
+ * too: every wait for another process or thread gives up after HANG_GUARD
+ * seconds with a FAIL line, and run.py kills a run that outlives its own
+ * timeout.  Nothing else depends on time.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HANG_GUARD 60	/* seconds; far above any normal wait here */
+
+static const char *dir;
+static void (*on_fail)(void);	/* cleanup before a FAIL exit */
+
+static const char *ename(int e)
+{
+	const char *n = e ? strerrorname_np(e) : "0";
+
+	return n ? n : "?";
+}
+
+/*
+ * Ends the process at once: _exit, not exit, because other threads may
+ * still be inside DEFUSE (or hung there), and exit's handlers would run
+ * under them.
+ */
+static void fail(const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	printf("FAIL ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (e)
+		printf(" (errno %s)", ename(e));
+	printf("\n");
+	fflush(stdout);
+	if (on_fail)
+		on_fail();
+	_exit(1);
+}
+
+#define CHECK(x) do { if (!(x)) fail("%s:%d: %s", __FILE__, __LINE__, #x); } while (0)
+
+/* A failure that is no system call's: no errno shown. */
+#define FAILX(...) (errno = 0, fail(__VA_ARGS__))
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+/* DIR/name; per thread, since worker threads build paths at once. */
+static char *at(const char *name)
+{
+	static __thread char buf[4][4096];
+	static __thread int i;
+	char *b = buf[i++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%s/%s", dir, name);
+	return b;
+}
+
+static void put(const char *name, const char *data, size_t len)
+{
+	int fd = open(at(name), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	CHECK(fd >= 0);
+	CHECK(write(fd, data, len) == (ssize_t)len);
+	CHECK(close(fd) == 0);
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* A short sleep that grows, for polling loops: quick at first, cheap later. */
+static void nap(long *ns)
+{
+	struct timespec t = { 0, *ns };
+
+	nanosleep(&t, NULL);
+	if (*ns < 1000000)
+		*ns *= 2;
+}
+
+/*
+ * Waits for pid for at most HANG_GUARD seconds; returns its exit code (or
+ * 128 + signal), or -1 if it did not finish (then it is killed and
+ * reaped, so that nothing is left behind).
+ */
+static int reap_bounded(pid_t pid)
+{
+	double end = now() + HANG_GUARD;
+	long ns = 20000;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		CHECK(r == 0 || (r < 0 && errno == EINTR));
+		if (now() > end)
+			break;
+		nap(&ns);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* Waits until *c >= want, for at most HANG_GUARD seconds; 0 if it never is. */
+static int until(const long *c, long want)
+{
+	double end = now() + HANG_GUARD;
+	long ns = 20000;
+
+	while (__atomic_load_n(c, __ATOMIC_ACQUIRE) < want) {
+		if (now() > end)
+			return 0;
+		nap(&ns);
+	}
+	return 1;
+}
+
+static long count(int argc, char **argv, long def)
+{
+	const char *s = argc > 3 ? argv[3] : getenv("HOSTILE_COUNT");
+	long n = s && *s ? atol(s) : def;
+
+	return n > 0 ? n : def;
+}
+
+/* ---- 1. fork while other threads are inside DEFUSE --------------------- */
+
+/*
+ * One thread forks again and again while WORKERS threads keep calling into
+ * DEFUSE.  A fork copies only the forking thread, so any lock another
+ * thread held at that moment is held forever in the child unless DEFUSE
+ * takes care; the child's own calls on the mount must still complete.
+ * Before the fix about one child in 60 hung (mixed: one in 25), hence 500
+ * forks (mixed: 200, where each fork is slower): a pass is no accident.
+ */
+
+#define WORKERS 16
+#define SHARED_LEN 4096
+
+enum kind { K_WRITE, K_READDIR, K_STAT, K_MKDIR, K_RENAME, K_DUP, K_READ, NKINDS };
+
+static int stop;		/* workers: finish the round and return */
+static long started;		/* workers that completed a first round */
+static int shared_fd = -1;	/* one description all threads share */
+
+static int all_x(const char *b, ssize_t n)
+{
+	for (ssize_t i = 0; i < n; i++)
+		if (b[i] != 'x')
+			return 0;
+	return 1;
+}
+
+/* One round of one kind of call; every round leaves the tree as it was. */
+static void one_round(enum kind k, int id, long i)
+{
+	char name[32], name2[32], data[32], buf[128];
+	struct stat st;
+	int fd, len, seen;
+	DIR *d;
+	struct dirent *e;
+	off_t off = (i * 64) % SHARED_LEN;
+
+	switch (k) {
+	case K_WRITE:
+		snprintf(name, sizeof(name), "w%02d", id);
+		len = snprintf(data, sizeof(data), "worker %02d\n", id);
+		fd = open(at(name), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		CHECK(fd >= 0);
+		CHECK(write(fd, data, len) == len);
+		CHECK(close(fd) == 0);
+		break;
+	case K_READDIR:
+		d = opendir(dir);
+		CHECK(d);
+		seen = 0;
+		while ((e = readdir(d)))
+			seen += !strcmp(e->d_name, "shared");
+		CHECK(seen == 1);
+		CHECK(closedir(d) == 0);
+		break;
+	case K_STAT:
+		CHECK(stat(at("shared"), &st) == 0);
+		CHECK(S_ISREG(st.st_mode) && st.st_size == SHARED_LEN);
+		break;
+	case K_MKDIR:
+		snprintf(name, sizeof(name), "m%02d", id);
+		CHECK(mkdir(at(name), 0755) == 0);
+		CHECK(rmdir(at(name)) == 0);
+		break;
+	case K_RENAME:
+		snprintf(name, sizeof(name), "r%02d.a", id);
+		snprintf(name2, sizeof(name2), "r%02d.b", id);
+		CHECK(rename(at(name), at(name2)) == 0);
+		CHECK(rename(at(name2), at(name)) == 0);
+		break;
+	case K_DUP:
+		fd = dup(shared_fd);
+		CHECK(fd >= 0);
+		CHECK(close(fd) == 0);
+		fd = fcntl(shared_fd, F_DUPFD_CLOEXEC, 3);
+		CHECK(fd >= 0);
+		CHECK(close(fd) == 0);
+		break;
+	case K_READ:
+		/* The offset is shared and raced for: any amount, all 'x'. */
+		CHECK(lseek(shared_fd, off, SEEK_SET) == off);
+		len = read(shared_fd, buf, 64);
+		CHECK(len >= 0 && all_x(buf, len));
+		CHECK(pread(shared_fd, buf, 64, off) == 64 && all_x(buf, 64));
+		break;
+	default:
+		break;
+	}
+}
+
+struct worker { pthread_t t; int id; enum kind kind; };
+
+static void *worker(void *arg)
+{
+	struct worker *w = arg;
+	long i = 0;
+
+	do {
+		one_round(w->kind, w->id, i);
+		if (i++ == 0)
+			__atomic_add_fetch(&started, 1, __ATOMIC_RELEASE);
+	} while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE));
+	return NULL;
+}
+
+/*
+ * What the child of fork number i does on the mount before it exits: write
+ * a file, and in the mixed case one more kind of call, a different one each
+ * time (all of them in every child would make each child slow to get
+ * through the workers' contention, for no more coverage).
+ */
+static void child_io(int mixed, long i)
+{
+	/* A failed CHECK here prints FAIL and exits 1: the parent reports it. */
+	one_round(K_WRITE, 99, 0);
+	if (mixed) {
+		enum kind k = (enum kind)(i % NKINDS);
+
+		if (k == K_RENAME) {
+			CHECK(rename(at("w99"), at("w99.b")) == 0);
+			CHECK(rename(at("w99.b"), at("w99")) == 0);
+		} else if (k == K_READDIR) {
+			/* Not opendir: in the ASan build its malloc can hang
+			   the child of a threaded parent, even natively (that
+			   allocator's locks are not made safe across fork). */
+			char buf[4096];
+			int fd = open(dir, O_RDONLY | O_DIRECTORY), seen = 0;
+			long n;
+
+			CHECK(fd >= 0);
+			while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+				for (long o = 0; o < n; o += ((struct dirent64 *)(buf + o))->d_reclen)
+					seen += !strcmp(((struct dirent64 *)(buf + o))->d_name, "shared");
+			CHECK(n == 0 && seen == 1);
+			CHECK(close(fd) == 0);
+		} else {
+			one_round(k, 99, i);
+		}
+	}
+	_exit(0);
+}
+
+static int case_fork(int mixed, long forks)
+{
+	struct worker w[WORKERS];
+	char x[SHARED_LEN], name[32];
+	struct timespec end;
+
+	memset(x, 'x', sizeof(x));
+	put("shared", x, sizeof(x));
+	shared_fd = open(at("shared"), O_RDONLY);
+	CHECK(shared_fd >= 0);
+	for (int i = 0; i < WORKERS; i++) {
+		w[i].id = i;
+		w[i].kind = mixed ? (enum kind)(i % NKINDS) : K_WRITE;
+		if (w[i].kind == K_RENAME) {
+			snprintf(name, sizeof(name), "r%02d.a", i);
+			put(name, "rename me\n", 10);
+		}
+		CHECK(pthread_create(&w[i].t, NULL, worker, &w[i]) == 0);
+	}
+	/* Fork only once every worker is busy inside DEFUSE. */
+	if (!until(&started, WORKERS))
+		FAILX("a worker never finished its first round");
+	for (long i = 0; i < forks; i++) {
+		pid_t pid = fork();
+		int st;
+
+		CHECK(pid >= 0);
+		if (pid == 0)
+			child_io(mixed, i);
+		st = reap_bounded(pid);
+		if (st < 0)
+			FAILX("child hung (fork %ld of %ld)", i + 1, forks);
+		if (st != 0)
+			FAILX("child exited with status %d (fork %ld)", st, i + 1);
+	}
+	say("forks %ld ok\n", forks);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += HANG_GUARD;
+	for (int i = 0; i < WORKERS; i++)
+		if (pthread_timedjoin_np(w[i].t, NULL, &end) != 0)
+			FAILX("worker %d hung", i);
+	say("workers %d ok\n", WORKERS);
+	CHECK(close(shared_fd) == 0);
+	return 0;
+}
+
+/* ---- 2. a process sharing a description dies or stops in a write -------- */
+
+/*
+ * A survivor process and a series of writers share one description (one
+ * inherited descriptor, one file offset) of a mount file and write 64-byte
+ * records through it.  Each writer is killed while it writes (with stop:
+ * first stopped for 50 ms, then killed).  Whatever state a writer dies or
+ * stops in, the survivor must keep writing, and every one of its records
+ * must be in the file, whole; the killed writers' records may be there,
+ * partly or not at all.
+ */
+
+#define REC 64
+
+struct board {			/* in shared memory: survivor, writers, parent */
+	long survivor;		/* records the survivor has written */
+	long writer;		/* records the current writer has written */
+	int stop;		/* survivor: stop writing and exit */
+};
+
+static struct board *board;
+static pid_t survivor_pid, writer_pid;
+
+static void record(char *r, char who, long seq)
+{
+	int n = snprintf(r, REC, "<%c:%08ld:", who, seq);
+
+	for (int i = n; i < REC - 1; i++)
+		r[i] = 'a' + (seq + i) % 26;
+	r[REC - 1] = '\n';
+}
+
+static void kill_all(void)
+{
+	if (writer_pid > 0)
+		kill(writer_pid, SIGKILL);
+	if (survivor_pid > 0)
+		kill(survivor_pid, SIGKILL);
+}
+
+static void survivor(int fd)
+{
+	struct timespec pause = { 0, 100000 };
+	char r[REC];
+
+	/* Paced, so that the file stays small; it still writes throughout. */
+	for (long seq = 0; !__atomic_load_n(&board->stop, __ATOMIC_ACQUIRE); seq++) {
+		record(r, 'S', seq);
+		CHECK(write(fd, r, REC) == REC);
+		__atomic_store_n(&board->survivor, seq + 1, __ATOMIC_RELEASE);
+		nanosleep(&pause, NULL);
+	}
+	_exit(0);
+}
+
+static void writer(int fd)
+{
+	char r[REC];
+
+	for (long seq = 0;; seq++) {
+		record(r, 'V', seq);
+		CHECK(write(fd, r, REC) == REC);
+		__atomic_store_n(&board->writer, seq + 1, __ATOMIC_RELEASE);
+	}
+}
+
+/* Every survivor record 0..n-1 once and whole; prints what is wrong. */
+static int check_survivor(long n)
+{
+	struct stat st;
+	char *buf, want[REC];
+	unsigned char *seen;
+	long missing = 0, repeated = 0, damaged = 0;
+	ssize_t got = 0, r;
+	int fd = open(at("log"), O_RDONLY);
+
+	CHECK(fd >= 0 && fstat(fd, &st) == 0);
+	buf = malloc(st.st_size + 1);
+	seen = calloc(n + 1, 1);
+	CHECK(buf && seen);
+	while (got < st.st_size && (r = read(fd, buf + got, st.st_size - got)) > 0)
+		got += r;
+	CHECK(got == st.st_size);
+	CHECK(close(fd) == 0);
+	/* Records need not be at multiples of 64: a killed writer's may be cut. */
+	for (ssize_t i = 0; i + 2 < got; i++) {
+		long seq;
+
+		if (buf[i] != '<' || buf[i + 1] != 'S' || buf[i + 2] != ':')
+			continue;
+		if (i + REC > got || sscanf(buf + i + 3, "%8ld", &seq) != 1 ||
+		    seq < 0 || seq >= n) {
+			damaged++;
+			continue;
+		}
+		record(want, 'S', seq);
+		if (memcmp(buf + i, want, REC))
+			damaged++;
+		else if (seen[seq]++)
+			repeated++;
+	}
+	for (long s = 0; s < n; s++)
+		missing += !seen[s];
+	free(buf);
+	free(seen);
+	if (missing || repeated || damaged)
+		say("FAIL survivor records: %ld of %ld missing, %ld repeated, %ld damaged\n",
+		    missing, n, repeated, damaged);
+	return !(missing || repeated || damaged);
+}
+
+static int case_sharer(int stop_first, long rounds)
+{
+	int fd, st;
+
+	board = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(board != MAP_FAILED);
+	on_fail = kill_all;
+	/* No O_APPEND: the shared offset is what the writers contend for. */
+	fd = open(at("log"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	survivor_pid = fork();
+	CHECK(survivor_pid >= 0);
+	if (survivor_pid == 0)
+		survivor(fd);
+	if (!until(&board->survivor, 1))
+		FAILX("the survivor never wrote");
+	for (long r = 0; r < rounds; r++) {
+		long before;
+
+		__atomic_store_n(&board->writer, 0, __ATOMIC_RELEASE);
+		writer_pid = fork();
+		CHECK(writer_pid >= 0);
+		if (writer_pid == 0)
+			writer(fd);
+		/* Vary how far the writer gets before it is hit. */
+		if (!until(&board->writer, 1 + r % 8))
+			FAILX("writer blocked (round %ld): a lock left by an earlier writer?", r + 1);
+		if (stop_first) {
+			struct timespec t = { 0, 50000000 };
+
+			CHECK(kill(writer_pid, SIGSTOP) == 0);
+			nanosleep(&t, NULL);
+		}
+		CHECK(kill(writer_pid, SIGKILL) == 0);
+		st = reap_bounded(writer_pid);
+		writer_pid = 0;
+		if (st != 128 + SIGKILL)
+			FAILX("writer ended with status %d, not killed (round %ld)", st, r + 1);
+		/* The survivor must get on: a few more records after the kill. */
+		before = __atomic_load_n(&board->survivor, __ATOMIC_ACQUIRE);
+		if (!until(&board->survivor, before + 3))
+			FAILX("survivor blocked after the writer was killed (round %ld)", r + 1);
+	}
+	__atomic_store_n(&board->stop, 1, __ATOMIC_RELEASE);
+	st = reap_bounded(survivor_pid);
+	survivor_pid = 0;
+	if (st != 0)
+		FAILX("survivor %s", st < 0 ? "hung at the end" : "failed");
+	CHECK(close(fd) == 0);
+	say("rounds %ld: every writer killed%s\n", rounds, stop_first ? " while stopped" : "");
+	if (check_survivor(board->survivor))
+		say("survivor records all present and whole\n");
+	else
+		st = 1;
+	CHECK(unlink(at("log")) == 0);
+	return st;
+}
+
+/* ---- 3. the program's dup2 over numbers DEFUSE might use ---------------- */
+
+/*
+ * DEFUSE keeps descriptors of its own (a module's root directory, one per
+ * emulated open file) at high numbers.  A program may dup2 onto any number
+ * below its soft RLIMIT_NOFILE and close it again, and may lower that
+ * limit; neither may disturb the mount.  Results are printed line by line
+ * (a FAIL line for a wrong one) so a diff shows everything that broke.
+ */
+
+#define NM 4
+#define XDATA "outside file: DEFUSE must never write here\n"
+
+static char scratch[4096], xpath[4200];
+static int status;
+
+static void cleanup_scratch(void)
+{
+	if (xpath[0])
+		unlink(xpath);
+	if (scratch[0])
+		rmdir(scratch);
+}
+
+static void result(const char *what, int good, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (good) {
+		say("%s: ok\n", what);
+		return;
+	}
+	status = 1;
+	printf("FAIL %s: ", what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	say("\n");
+}
+
+/* Reads all of fd from offset 0 into buf (NUL-terminated); -errno on error. */
+static ssize_t slurp(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, 0);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return n;
+}
+
+static ssize_t slurp_path(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = slurp(fd, buf, size);
+	close(fd);
+	return n;
+}
+
+/* s with newlines and other unprintables escaped, for a one-line report. */
+static const char *esc(const char *s)
+{
+	static char out[1024];
+	size_t n = 0;
+
+	for (; *s && n + 5 < sizeof(out); s++)
+		if (*s >= 32 && *s < 127 && *s != '\\')
+			out[n++] = *s;
+		else
+			n += snprintf(out + n, sizeof(out) - n, "\\x%02x", (unsigned char)*s);
+	out[n] = 0;
+	return out;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* The mount's names, sorted and joined, or an error name. */
+static void listing(char *out, size_t size)
+{
+	char names[64][256];
+	int n = 0;
+	size_t len = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	out[0] = 0;
+	if (!d) {
+		snprintf(out, size, "opendir: %s", ename(errno));
+		return;
+	}
+	while ((e = readdir(d)) && n < 64)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			snprintf(names[n++], sizeof(names[0]), "%s", e->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
+	for (int i = 0; i < n && len < size; i++)
+		len += snprintf(out + len, size - len, "%s%s", i ? " " : "", names[i]);
+}
+
+static int x = -1, m[NM], ro = -1, dfd = -1;
+
+/*
+ * Everything the program does with the mount still works, and the outside
+ * file is untouched.  Round r writes its own suffix to each mount file and
+ * makes its own new file and directory, so rounds can follow each other.
+ */
+static void check_mount(int r)
+{
+	char what[128], want[256], buf[4096], name[32];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	for (int i = 0; i < NM; i++) {
+		n = snprintf(buf, sizeof(buf), "m%d-w%d;", i, r);
+		snprintf(what, sizeof(what), "m%d: write through its descriptor", i);
+		result(what, write(m[i], buf, n) == n, "%s", ename(errno));
+		n = snprintf(want, sizeof(want), "m%d-initial;", i);
+		for (int k = 1; k <= r; k++)
+			n += snprintf(want + n, sizeof(want) - n, "m%d-w%d;", i, k);
+		snprintf(what, sizeof(what), "m%d: read back through its descriptor", i);
+		n = slurp(m[i], buf, sizeof(buf));
+		result(what, n >= 0 && !strcmp(buf, want), "%s", n < 0 ? ename(-n) : esc(buf));
+		snprintf(what, sizeof(what), "m%d: read back by path", i);
+		snprintf(name, sizeof(name), "m%d", i);
+		n = slurp_path(at(name), buf, sizeof(buf));
+		result(what, n >= 0 && !strcmp(buf, want), "%s", n < 0 ? ename(-n) : esc(buf));
+		if (i == 0) {
+			n = slurp(ro, buf, sizeof(buf));
+			result("m0: read through a second, read-only descriptor",
+			       n >= 0 && !strcmp(buf, want), "%s", n < 0 ? ename(-n) : esc(buf));
+		}
+	}
+
+	n = slurp(x, buf, sizeof(buf));
+	result("outside file through its descriptor: unchanged", n >= 0 && !strcmp(buf, XDATA),
+	       "%s", n < 0 ? ename(-n) : esc(buf));
+	n = slurp_path(xpath, buf, sizeof(buf));
+	result("outside file by path: unchanged", n >= 0 && !strcmp(buf, XDATA),
+	       "%s", n < 0 ? ename(-n) : esc(buf));
+
+	snprintf(name, sizeof(name), "new%d", r);
+	fd = open(at(name), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	result("open and write a new mount file", fd >= 0 && write(fd, "new;", 4) == 4,
+	       "%s", ename(errno));
+	if (fd >= 0)
+		close(fd);
+	n = slurp_path(at(name), buf, sizeof(buf));
+	result("read the new file", n >= 0 && !strcmp(buf, "new;"), "%s", n < 0 ? ename(-n) : esc(buf));
+	result("fstatat through the program's directory descriptor",
+	       fstatat(dfd, name, &st, 0) == 0 && st.st_size == 4, "%s", ename(errno));
+	snprintf(name, sizeof(name), "sub%d", r);
+	result("mkdir in the mount", mkdir(at(name), 0755) == 0, "%s", ename(errno));
+	result("stat the new directory", stat(at(name), &st) == 0 && S_ISDIR(st.st_mode),
+	       "%s", ename(errno));
+	fd = openat(dfd, "m1", O_RDONLY);
+	n = fd < 0 ? -errno : slurp(fd, buf, sizeof(buf));
+	result("openat through the program's directory descriptor",
+	       n >= 0 && !strncmp(buf, "m1-initial;", 11), "%s", n < 0 ? ename(-n) : esc(buf));
+	if (fd >= 0)
+		close(fd);
+	n = snprintf(want, sizeof(want), "m0 m1 m2 m3");
+	for (int k = 1; k <= r; k++)
+		n += snprintf(want + n, sizeof(want) - n, " new%d", k);
+	for (int k = 1; k <= r; k++)
+		n += snprintf(want + n, sizeof(want) - n, " sub%d", k);
+	listing(buf, sizeof(buf));
+	result("listing", !strcmp(buf, want), "%s", buf);
+}
+
+/*
+ * dup2 of an outside file x onto every number the program may use near the
+ * top of its range, and onto any open number it did not open itself.  With
+ * keep, the copies stay open while the mount is used (a write that went to
+ * DEFUSE's descriptor of a mount file would land in x), then are closed;
+ * without, each is closed at once (DEFUSE's descriptor is gone).
+ */
+static int case_dup2_band(int keep)
+{
+	const char *tmp = getenv("TMPDIR");
+	int targets[4096], nt = 0, kept[4096], nk = 0;
+	int ebadf = 0, other = 0, other_errno = 0, read_x = 1, closed = 1;
+	char own[65536] = { 0 }, name[32], buf[4096];
+	struct rlimit rl;
+	ssize_t n;
+	DIR *d;
+	struct dirent *e;
+
+	/* The outside file lives in a scratch directory of its own, not DIR. */
+	snprintf(scratch, sizeof(scratch), "%s/defuse-hostile-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	CHECK(mkdtemp(scratch));
+	on_fail = cleanup_scratch;
+	snprintf(xpath, sizeof(xpath), "%s/x", scratch);
+	x = open(xpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(x >= 0);
+	CHECK(write(x, XDATA, strlen(XDATA)) == (ssize_t)strlen(XDATA));
+
+	for (int i = 0; i < NM; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		m[i] = open(at(name), O_RDWR | O_CREAT | O_TRUNC, 0644);
+		CHECK(m[i] >= 0);
+		n = snprintf(buf, sizeof(buf), "m%d-initial;", i);
+		CHECK(write(m[i], buf, n) == n);
+	}
+	ro = open(at("m0"), O_RDONLY);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK(ro >= 0 && dfd >= 0);
+
+	/* What this program holds; everything else it may take over. */
+	own[0] = own[1] = own[2] = 1;
+	own[x] = own[ro] = own[dfd] = 1;
+	for (int i = 0; i < NM; i++)
+		own[m[i]] = 1;
+
+	/* The top 64 numbers below the soft limit the program is told of. */
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	for (long fd = rl.rlim_cur > 64 ? (long)rl.rlim_cur - 64 : 3;
+	     fd < (long)rl.rlim_cur && fd < (long)sizeof(own); fd++)
+		if (!own[fd]) {
+			own[fd] = 2;
+			targets[nt++] = fd;
+		}
+	/* And every other open number (natively none; under DEFUSE its own,
+	   if the program can see them).  Gathered first: the listing's own
+	   descriptor is not a target. */
+	d = opendir("/proc/self/fd");
+	CHECK(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			long fd = atol(e->d_name);
+
+			if (fd >= 3 && fd != dirfd(d) && fd < (long)sizeof(own) && !own[fd] &&
+			    nt < (int)(sizeof(targets) / sizeof(targets[0]))) {
+				own[fd] = 2;
+				targets[nt++] = fd;
+			}
+		}
+	closedir(d);
+	qsort(targets, nt, sizeof(targets[0]), cmp_int);
+
+	/* Which numbers fail (EBADF: above a limit DEFUSE lowered) may differ
+	   from natively; any other failure, or a wrong copy, may not. */
+	for (int i = 0; i < nt; i++) {
+		int t = targets[i];
+
+		if (dup2(x, t) != t) {
+			if (errno == EBADF) {
+				ebadf++;
+			} else {
+				other++;
+				other_errno = errno;
+			}
+			continue;
+		}
+		read_x &= slurp(t, buf, sizeof(buf)) == (ssize_t)strlen(XDATA) && !strcmp(buf, XDATA);
+		if (keep)
+			kept[nk++] = t;
+		else
+			closed &= close(t) == 0;
+	}
+	result("dup2 of an outside file onto the top 64 numbers and every unknown one",
+	       !other, "%d failed otherwise than EBADF, e.g. %s", other, ename(other_errno));
+	result(keep ? "each copy reads the outside file" :
+		      "each copy reads the outside file and closes", read_x && closed,
+	       "read right: %s, closed: %s", read_x ? "yes" : "no", closed ? "yes" : "no");
+
+	check_mount(1);
+	if (keep) {
+		for (int i = 0; i < nk; i++)
+			closed &= close(kept[i]) == 0;
+		result("closing the copies", closed, "not all closed");
+		check_mount(2);
+	}
+
+	for (int i = 0; i < NM; i++)
+		close(m[i]);
+	close(ro);
+	close(dfd);
+	close(x);
+	cleanup_scratch();
+	return status;
+}
+
+/*
+ * The program lowers its own soft limit to 64, then opens a mount file
+ * again and again: every open must work until the limit, and fail with
+ * EMFILE there, as natively.
+ */
+static int case_low_limit(void)
+{
+	struct rlimit rl;
+	int fds[1024], n = 0, err = 0, reads = 1, fd;
+	char buf[64];
+	struct stat st;
+
+	put("f", "low;", 4);
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	CHECK(rl.rlim_cur >= 64);
+	rl.rlim_cur = 64;
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	for (int i = 0; i < 1024; i++) {
+		fd = open(at("f"), O_RDWR);
+		if (fd < 0) {
+			err = errno;
+			break;
+		}
+		fds[n++] = fd;
+		reads &= slurp(fd, buf, sizeof(buf)) == 4 && !strcmp(buf, "low;");
+	}
+	say("opened >= 40: %s\n", n >= 40 ? "yes" : "no");
+	say("every one read its file: %s\n", reads ? "yes" : "no");
+	say("first error: %s\n", err ? ename(err) : "none");
+	if (n >= 40 && err == EMFILE) {
+		/* Room again once some are closed. */
+		for (int i = 0; i < 4; i++)
+			CHECK(close(fds[--n]) == 0);
+		fd = open(at("f"), O_RDWR);
+		result("open after closing some", fd >= 0 && slurp(fd, buf, sizeof(buf)) == 4,
+		       "%s", ename(errno));
+		if (fd >= 0)
+			fds[n++] = fd;
+	} else {
+		status = 1;
+	}
+	while (n > 0)
+		close(fds[--n]);
+	result("mkdir after", mkdir(at("sub"), 0755) == 0, "%s", ename(errno));
+	result("stat after", stat(at("sub"), &st) == 0 && S_ISDIR(st.st_mode), "%s", ename(errno));
+	fd = open(at("f"), O_RDWR | O_APPEND);
+	result("write after", fd >= 0 && write(fd, "more;", 5) == 5, "%s", ename(errno));
+	if (fd >= 0)
+		close(fd);
+	fd = open(at("f"), O_RDONLY);
+	result("read after", fd >= 0 && slurp(fd, buf, sizeof(buf)) == 9 &&
+	       !strcmp(buf, "low;more;"), "%s", fd < 0 ? ename(errno) : esc(buf));
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *c;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: hostile CASE DIR [COUNT]\n");
+		return 2;
+	}
+	c = argv[1];
+	dir = argv[2];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(c, "fork-threads")) return case_fork(0, count(argc, argv, 500));
+	if (!strcmp(c, "fork-mixed")) return case_fork(1, count(argc, argv, 200));
+	if (!strcmp(c, "kill-sharer")) return case_sharer(0, count(argc, argv, 50));
+	if (!strcmp(c, "stop-sharer")) return case_sharer(1, count(argc, argv, 50));
+	if (!strcmp(c, "dup2-band")) return case_dup2_band(0);
+	if (!strcmp(c, "dup2-band-keep")) return case_dup2_band(1);
+	if (!strcmp(c, "low-limit")) return case_low_limit();
+	fprintf(stderr, "hostile: unknown case '%s'\n", c);
+	return 2;
+}

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Hostile-program cases (issue 15), natively and through DEFUSE, compared.
+
+    run.py --prog HOSTILE --defuse DEFUSE --module PASSTHROUGH.so
+           [--timeout SECONDS] [--nofile N] [--sanitized] CASE...
+
+Each CASE of `hostile` (tests/reliability/hostile.c) runs three times in a
+fresh scratch directory S, as tests/lifecycle/run.py does:
+
+  native    hostile CASE S/n
+  kernel    defuse run -m S/k=passthrough:S/kb -- hostile CASE S/k
+  emulated  defuse run -m S/e=passthrough:emulated=S/eb -- hostile CASE S/e
+
+The DEFUSE runs must print exactly what the native one printed, exit the
+same way, leave their backing directory holding the same tree as S/n, and
+leave their mount point empty.  The native run must itself pass (exit 0, no
+FAIL line).
+
+These cases exist because DEFUSE used to hang in them, so each run has a
+time limit (--timeout, default 90 s, far above a normal run): a run that
+outlives it is killed with its whole process group and reported as hung.
+Every run starts a process group of its own so that nothing it started
+outlives it either.
+
+--nofile N lowers the soft RLIMIT_NOFILE to N before the program (and so
+before DEFUSE) starts, as `ulimit -n N` in a shell would.
+
+With --sanitized (an ASan/UBSan build) every run gets ASAN_OPTIONS and
+UBSAN_OPTIONS that stop at the first error.
+
+Exit status: 0 all passed, 1 a failure, 2 bad usage.
+"""
+import argparse
+import difflib
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+
+def tree(root):
+    """Everything comparable under root, as a sorted list of lines."""
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(d, root)
+        for name in sorted(dirs + files):
+            p = os.path.join(d, name)
+            r = os.path.normpath(os.path.join(rel, name))
+            if os.path.islink(p):
+                out.append(f"{r} -> {os.readlink(p)}")
+            elif os.path.isdir(p):
+                out.append(f"{r}/")
+            else:
+                with open(p, "rb") as f:
+                    data = f.read()
+                shown = data if len(data) <= 64 else (
+                    "sha256:" + hashlib.sha256(data).hexdigest()[:16])
+                out.append(f"{r} {len(data)} {shown!r}")
+    return out
+
+
+SANITIZED_ENV = {
+    # As in tests/lifecycle/run.py: libdefuse.so is preloaded before the
+    # runtime; leaks are not this suite's business.
+    "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0:abort_on_error=1",
+    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+}
+
+
+def run(cmd, args, extra_env):
+    """(exit code or None if hung, stdout, stderr) of one run."""
+    def limit():
+        if args.nofile:
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (args.nofile, hard))
+
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, start_new_session=True,
+                         preexec_fn=limit, env={**os.environ, **extra_env})
+    hung = None
+    try:
+        out, err = p.communicate(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        # Either the program itself, or something it started that still
+        # holds its output; both count as hung.
+        hung = (f"hung: still running after {args.timeout} s, killed"
+                if p.poll() is None else
+                f"hung: exited {p.returncode}, but a process it started was "
+                f"still running after {args.timeout} s, killed")
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if hung:
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            # Held open by a process outside the group: give up on it.
+            out, err = b"", b""
+        err = err + f"\n{hung}\n".encode()
+    return (None if hung else p.returncode,
+            out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+def one_case(args, case, extra_env):
+    ok = True
+    s = tempfile.mkdtemp(prefix="defuse-rel-")
+    try:
+        native = os.path.join(s, "n")
+        os.mkdir(native)
+        rc, out, err = run([args.prog, case, native], args, extra_env)
+        if rc != 0 or "FAIL" in out:
+            how = "hung" if rc is None else f"exit {rc}"
+            print(f"{case}: native run failed ({how}):\n{out}{err}")
+            return False
+        want_tree = tree(native)
+        for mode, spec in (("kernel", ""), ("emulated", "emulated=")):
+            point, backing = os.path.join(s, mode[0]), os.path.join(s, mode[0] + "b")
+            os.mkdir(point)
+            os.mkdir(backing)
+            cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
+                   "--", args.prog, case, point]
+            rc2, out2, err2 = run(cmd, args, extra_env)
+            bad = []
+            if rc2 is None:
+                bad.append(f"hung (no exit within {args.timeout} s; killed)")
+            elif rc2 != rc:
+                bad.append(f"exit {rc2}, native {rc}")
+            if out2 != out:
+                bad.append("output differs:\n" + "".join(difflib.unified_diff(
+                    out.splitlines(True), out2.splitlines(True), "native", mode)))
+            got_tree = tree(backing)
+            if got_tree != want_tree and rc2 is not None:
+                diff = list(difflib.unified_diff(want_tree, got_tree, "native", mode,
+                                                 lineterm=""))
+                if len(diff) > 40:
+                    diff = diff[:40] + [f"... {len(diff) - 40} more lines"]
+                bad.append("tree differs:\n" + "\n".join(diff))
+            if os.listdir(point):
+                bad.append(f"mount point not empty: {os.listdir(point)}")
+            if bad:
+                ok = False
+                print(f"{case} [{mode}]: " + "\n".join(bad))
+                if err2:
+                    print(f"stderr:\n{err2}")
+            else:
+                print(f"{case} [{mode}]: ok")
+        if ok:
+            sys.stdout.write("".join("  | " + line for line in out.splitlines(True)))
+        return ok
+    finally:
+        shutil.rmtree(s, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--prog", required=True)
+    ap.add_argument("--defuse", required=True)
+    ap.add_argument("--module", required=True)
+    ap.add_argument("--timeout", type=float, default=90,
+                    help="seconds one run may take before it counts as hung")
+    ap.add_argument("--nofile", type=int, default=0,
+                    help="soft RLIMIT_NOFILE to start the runs with")
+    ap.add_argument("--sanitized", action="store_true",
+                    help="an ASan/UBSan build (see the top)")
+    ap.add_argument("cases", nargs="+")
+    args = ap.parse_args()
+    extra_env = dict(SANITIZED_ENV) if args.sanitized else {}
+    # The cases are handed paths from the scratch directory: all absolute.
+    args.prog, args.defuse, args.module = (os.path.abspath(p) for p in
+                                           (args.prog, args.defuse, args.module))
+    for p in (args.prog, args.defuse, args.module):
+        if not os.path.exists(p):
+            print(f"run.py: {p}: not found", file=sys.stderr)
+            return 2
+    ok = all([one_case(args, c, extra_env) for c in args.cases])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
