@@ -374,11 +374,13 @@ struct defuse_ops {
 		    struct defuse_open *out);
 
 	/**
-	 * The open file is gone: in process the last descriptor of the open
-	 * file description was closed in every process that shared it (also
-	 * at exec for an inherited file the new image could not reopen);
-	 * bridge: FUSE release.  Not called at process exit (the process's
-	 * memory goes; kernel descriptors close by themselves).
+	 * The open file is gone.  In process: this process closed its last
+	 * descriptor of the open file description.  Each process that shares
+	 * it by fork releases its own (the child's instance is a copy of the
+	 * parent's, handles included); not called at process exit, exec or
+	 * kill (the memory goes, kernel descriptors close by themselves).
+	 * Bridge: FUSE release, when the kernel drops the file, after the
+	 * last close returned.
 	 * NULL: nothing is done.
 	 */
 	void (*release)(void *priv, uint64_t fh);
@@ -386,10 +388,13 @@ struct defuse_ops {
 	/**
 	 * A descriptor of the open file is being closed: called at every
 	 * close(2) (also dup2 or close_range over it) of an emulated file,
-	 * before release for the last one, as FUSE's flush: the place to
+	 * before release for the last one, as FUSE's flush (not for O_PATH
+	 * descriptors nor directories; in process: directories opened
+	 * O_DIRECTORY, as every listing program opens them).  The place to
 	 * report a deferred write error, which close returns.  In process it
-	 * runs in the closing process; descriptors still open when a process
-	 * ends are not flushed.  Bridge: FUSE flush.
+	 * runs in the closing process; descriptors the kernel closes itself
+	 * (at exit, close-on-exec at exec) are not flushed.  Bridge: FUSE
+	 * flush.
 	 * NULL: 0.
 	 */
 	int (*flush)(void *priv, uint64_t fh);

@@ -1000,7 +1000,10 @@ int core_emulated_closing(const struct core_open *o)
 
 	if (!o)
 		return 0;
-	r = (o->ofd->flags & O_PATH) ? 0 : mod_flush(CORE_REF(o->mount), o->fh);
+	/* Not for O_PATH descriptors (FUSE never opens those) nor directories
+	   opened O_DIRECTORY (FUSE has no flush for directories). */
+	r = (o->ofd->flags & O_PATH) || (o->ofd->flags & O_TMPFILE) == O_DIRECTORY
+	    ? 0 : mod_flush(CORE_REF(o->mount), o->fh);
 	if (o->lock_fd >= 0 && __atomic_load_n(&core_posix_locked, __ATOMIC_RELAXED))
 		sys3(SYS_fcntl, o->lock_fd, F_SETLK, &all);
 	else if (o->lock_fd < 0 && __atomic_load_n(&mod_posix_locked, __ATOMIC_RELAXED)) {
