@@ -110,14 +110,12 @@ static void stat_to_statx(const struct stat *st, struct statx *x)
 	x->stx_dev_minor = minor(st->st_dev);
 }
 
-int mod_getattr(const struct defuse_mount_ref *ref, const char *path, struct stat *st,
-		int flags)
+int mod_getattr_from_statx(const struct defuse_mount_ref *ref, const char *path,
+			   struct stat *st, int flags)
 {
 	struct statx x;
 	int r;
 
-	if (OPS->getattr)
-		return OPS->getattr(PRIV, path, st, flags);
 	if (!OPS->statx)
 		return -ENOSYS;
 	r = OPS->statx(PRIV, path, flags, STATX_BASIC_STATS, &x);

@@ -67,8 +67,17 @@ void mod_after_fork_child(const struct defuse_mount_ref *ref);
 
 /* ---- By path -------------------------------------------------------- */
 
-int mod_getattr(const struct defuse_mount_ref *ref, const char *path, struct stat *st,
-		int flags);
+/* getattr is the host's lookup, once per path component: inline when the
+   module has it, the statx fallback out of line. */
+int mod_getattr_from_statx(const struct defuse_mount_ref *ref, const char *path,
+			   struct stat *st, int flags);
+static inline int mod_getattr(const struct defuse_mount_ref *ref, const char *path,
+			      struct stat *st, int flags)
+{
+	if (ref->ops->getattr)
+		return ref->ops->getattr(ref->priv, path, st, flags);
+	return mod_getattr_from_statx(ref, path, st, flags);
+}
 int mod_statx(const struct defuse_mount_ref *ref, const char *path, int flags,
 	      unsigned int mask, struct statx *stx);
 int mod_access(const struct defuse_mount_ref *ref, const char *path, int mode, int flags,
