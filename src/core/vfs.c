@@ -834,30 +834,6 @@ static long do_open_how(const struct defuse_syscall *sc, const struct defuse_sys
 	return o.kernel_fd;
 }
 
-static void to_statx(const struct stat *st, struct statx *x)
-{
-	memset(x, 0, sizeof(*x));
-	x->stx_mask = STATX_BASIC_STATS;
-	x->stx_blksize = st->st_blksize;
-	x->stx_nlink = st->st_nlink;
-	x->stx_uid = st->st_uid;
-	x->stx_gid = st->st_gid;
-	x->stx_mode = st->st_mode;
-	x->stx_ino = st->st_ino;
-	x->stx_size = st->st_size;
-	x->stx_blocks = st->st_blocks;
-	x->stx_atime.tv_sec = st->st_atim.tv_sec;
-	x->stx_atime.tv_nsec = st->st_atim.tv_nsec;
-	x->stx_mtime.tv_sec = st->st_mtim.tv_sec;
-	x->stx_mtime.tv_nsec = st->st_mtim.tv_nsec;
-	x->stx_ctime.tv_sec = st->st_ctim.tv_sec;
-	x->stx_ctime.tv_nsec = st->st_ctim.tv_nsec;
-	x->stx_rdev_major = major(st->st_rdev);
-	x->stx_rdev_minor = minor(st->st_rdev);
-	x->stx_dev_major = major(st->st_dev);
-	x->stx_dev_minor = minor(st->st_dev);
-}
-
 /* The caller's supplementary groups (module.h's access fallback asks). */
 static int caller_groups(void *arg, gid_t *out, int max)
 {
@@ -1099,7 +1075,7 @@ static long statx_emulated(const struct defuse_syscall *sc, struct core_fd *e)
 		return r;
 	if (mod_statx(ref, e->path, DEFUSE_NOFOLLOW, sc->a[3], &x) < 0 ||
 	    x.stx_ino != st.st_ino || makedev(x.stx_dev_major, x.stx_dev_minor) != st.st_dev)
-		to_statx(&st, &x);
+		mod_stat_to_statx(&st, &x);
 	mount_root_attr(e->mount, &x);
 	return core_copy_out((void *)sc->a[4], &x, sizeof(x));
 }

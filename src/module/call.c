@@ -86,7 +86,7 @@ static void statx_to_stat(const struct statx *x, struct stat *st)
 	st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
 }
 
-static void stat_to_statx(const struct stat *st, struct statx *x)
+void mod_stat_to_statx(const struct stat *st, struct statx *x)
 {
 	memset(x, 0, sizeof(*x));
 	x->stx_mask = STATX_BASIC_STATS;
@@ -134,7 +134,7 @@ int mod_statx(const struct defuse_mount_ref *ref, const char *path, int flags,
 		return OPS->statx(PRIV, path, flags, mask, stx);
 	r = mod_getattr(ref, path, &st, flags);
 	if (r == 0)
-		stat_to_statx(&st, stx);
+		mod_stat_to_statx(&st, stx);
 	return r;
 }
 

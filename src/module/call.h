@@ -78,6 +78,9 @@ static inline int mod_getattr(const struct defuse_mount_ref *ref, const char *pa
 		return ref->ops->getattr(ref->priv, path, st, flags);
 	return mod_getattr_from_statx(ref, path, st, flags);
 }
+/* What struct stat can tell of a statx (STATX_BASIC_STATS), for a host
+   that has only a stat of the file. */
+void mod_stat_to_statx(const struct stat *st, struct statx *x);
 int mod_statx(const struct defuse_mount_ref *ref, const char *path, int flags,
 	      unsigned int mask, struct statx *stx);
 int mod_access(const struct defuse_mount_ref *ref, const char *path, int mode, int flags,
