@@ -32,7 +32,6 @@ Exit status: 0 all passed, 1 a failure, 2 bad usage.
 """
 import argparse
 import difflib
-import hashlib
 import os
 import resource
 import shutil
@@ -41,35 +40,8 @@ import subprocess
 import sys
 import tempfile
 
-
-def tree(root):
-    """Everything comparable under root, as a sorted list of lines."""
-    out = []
-    for d, dirs, files in os.walk(root):
-        dirs.sort()
-        rel = os.path.relpath(d, root)
-        for name in sorted(dirs + files):
-            p = os.path.join(d, name)
-            r = os.path.normpath(os.path.join(rel, name))
-            if os.path.islink(p):
-                out.append(f"{r} -> {os.readlink(p)}")
-            elif os.path.isdir(p):
-                out.append(f"{r}/")
-            else:
-                with open(p, "rb") as f:
-                    data = f.read()
-                shown = data if len(data) <= 64 else (
-                    "sha256:" + hashlib.sha256(data).hexdigest()[:16])
-                out.append(f"{r} {len(data)} {shown!r}")
-    return out
-
-
-SANITIZED_ENV = {
-    # As in tests/lifecycle/run.py: libdefuse.so is preloaded before the
-    # runtime; leaks are not this suite's business.
-    "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0:abort_on_error=1",
-    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
-}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from difftest import SANITIZED_ENV, tree  # noqa: E402
 
 
 def run(cmd, args, extra_env):
