@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "defuse_config.h"
 #include "cli/commands.h"
+#include "cli/launch.h"
 
 /* defuse-fuse next to this executable (build tree, or installed beside it),
    else in the library directory. */
@@ -45,16 +46,55 @@ static int find_bridge(char *path, size_t cap)
 	return access(path, X_OK);
 }
 
+/*
+ * The module of MOUNTPOINT MODULE[:ARGS], found where defuse-fuse will look
+ * (beside itself), so that an unknown name is reported with the places
+ * that exist.  The rest of the command line is the bridge's to check: this
+ * only skips what its parser skips (src/fuse/main.c).  Returns 0 when the
+ * bridge should go on, else the exit status.
+ */
+static int check_module(int argc, char **argv, const char *bridge)
+{
+	const char *spec = NULL;
+	char name[PATH_MAX], found[PATH_MAX];
+	int npos = 0;
+	size_t n;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			return 0;
+		if (!strcmp(a, "-o"))
+			i++;
+		else if (!(a[0] == '-' && a[1]) && npos++ == 1)
+			spec = a;
+	}
+	if (!spec)
+		return 0;
+	n = strcspn(spec, ":");
+	if (!n || n >= sizeof(name))
+		return 0;
+	memcpy(name, spec, n);
+	name[n] = 0;
+	if (strchr(name, '/') || !launch_find_module(name, bridge, found, sizeof(found)))
+		return 0;
+	launch_unknown_module(stderr, "defuse mount", name, bridge);
+	return 1;	/* the bridge's status for a module it cannot load */
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	char bridge[PATH_MAX];
+	int r;
 
-	(void)argc;
 	if (find_bridge(bridge, sizeof(bridge))) {
 		fprintf(stderr, "defuse mount: cannot find defuse-fuse (looked next to the "
 			"defuse executable and in %s; set DEFUSE_FUSE_BRIDGE)\n", DEFUSE_LIBDIR);
 		return 127;
 	}
+	if ((r = check_module(argc, argv, bridge)))
+		return r;
 	argv[0] = bridge;
 	fflush(NULL);
 	execv(bridge, argv);
