@@ -180,10 +180,10 @@ int core_cwd_env(char *buf, size_t cap) HIDDEN;
 void core_cwd_after_fork(void) HIDDEN;
 /* "DEFUSE_CWD=..." for exec, or "". */
 
-/* route.c: may this call concern a mount? (core_route, core_routes: entry.h) */
-int core_is_path_call(long nr) HIDDEN;
-long core_fd_link(const char *p, const char **rest) HIDDEN;	/* the core may want this call */
-void core_route_init(void) HIDDEN;
+/* route.c: may this call concern a mount? (core_route, core_routes:
+   entry.h).  And: the descriptor a "/proc/self/fd/N", "/dev/fd/N"... path
+   names, and where the rest of the path starts; -1 if none. */
+long core_fd_link(const char *p, const char **rest) HIDDEN;
 
 /* fdtable.c: the descriptor table (thread-safe, no lock, no malloc). */
 void core_fd_remember(long fd, int mount, const char *path, struct core_open *open);
@@ -204,6 +204,7 @@ void core_pool_free(void *p, size_t n) HIDDEN;
 
 /* emulated.c: emulated files (module-served I/O behind a placeholder). */
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh);
+/* A call on emulated file f, held by the caller (core_fd_acquire). */
 long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f);
 /* At start-up: adopt the placeholders an exec handed down (DEFUSE_FDS,
    written by exec.c: "FD:INO,..."; "scan": look at every descriptor). */
@@ -230,7 +231,8 @@ void core_emulated_last_close(struct core_open *o) HIDDEN;
 /* fdtable.c: core_after_fork_child (entry.h) runs each module's
    after_fork_child hook. */
 
-/* vfs.c: core_handle, core_exec_resolve, core_cwd_save/restore (entry.h). */
+/* syscalls.c and the handlers it names (syscalls.h): core_handle;
+   exec_resolve.c: core_exec_resolve.  program.c: */
 /* Writes a result into the program's memory; -EFAULT for a bad pointer. */
 long core_copy_out(void *dst, const void *src, size_t n) HIDDEN;
 

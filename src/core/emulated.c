@@ -61,6 +61,7 @@
 #include <sys/socket.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/syscalls.h"
 
 #define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 
@@ -433,8 +434,10 @@ long core_fds_received(void *args)
 long core_adopt_and_handle(void *arg)
 {
 	const struct defuse_syscall *sc = arg;
+	const struct core_sysdesc *d = core_sysdesc_of(sc->nr);
+	long fd = d->fd >= 0 ? sc->a[d->fd] : d->dfd >= 0 ? sc->a[d->dfd] : -1;
 
-	if (!core_emulated_adopt_fd(sc->nr == SYS_mmap ? sc->a[4] : sc->a[0]))
+	if (fd < 0 || !core_emulated_adopt_fd(fd))
 		return -EBADF;
 	return core_handle(arg);
 }
@@ -1073,29 +1076,8 @@ static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
 	return -EOPNOTSUPP;
 }
 
-static long call(const struct defuse_syscall *sc, struct core_fd *f);
-
-/*
- * The caller found f by a peek; the call holds its own reference for as
- * long as it runs.  If the descriptor was closed meanwhile, the kernel
- * answers (EBADF, or the file that took the number since).
- */
-long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *hint)
-{
-	struct core_fd *f = core_fd_acquire(sc->nr == SYS_mmap ? sc->a[4] : sc->a[0]);
-	long r;
-
-	(void)hint;
-	if (!f || !f->open) {
-		core_fd_release(f);
-		return defuse_forward(sc);
-	}
-	r = call(sc, f);
-	core_fd_release(f);
-	return r;
-}
-
-static long call(const struct defuse_syscall *sc, struct core_fd *f)
+/* The calls on an emulated file (f held by the caller: fdops.c, copy.c). */
+long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 {
 	const struct defuse_mount_ref *ref = REF(f);
 	uint64_t fh = f->open->fh;

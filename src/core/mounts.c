@@ -109,7 +109,6 @@ void core_init(const char *spec)
 	core_fds = calloc(CORE_FD_MAX, sizeof(*core_fds));
 	if (!core_fds)
 		fail(spec, "out of memory");
-	core_route_init();
 	core_emulated_adopt_inherited(getenv("DEFUSE_FDS"));
 }
 

@@ -1,7 +1,8 @@
 /*
  * Routing: may a call concern a mount?  Runs on every path or descriptor
  * call while mounts exist, so it only looks at strings and tables, makes no
- * system call and errs on the side of "yes" (vfs.c then decides for real).
+ * system call and errs on the side of "yes" (the handlers syscalls.c names
+ * then decide for real).  What each call's arguments are: syscalls.c.
  *
  * A path can reach a mount when:
  *   - it is absolute and starts with a mount point (whole components), or
@@ -22,87 +23,10 @@
 #include <sys/syscall.h>
 #include "common/util.h"
 #include "core/core.h"
+#include "core/syscalls.h"
 
 struct core_fd **core_fds;
 int core_nfds;
-
-/* Which arguments are (dirfd, path) pairs, per system call. */
-struct path_args {
-	signed char dfd1, path1, dfd2, path2;
-};
-
-#define NR_ROUTE 467
-static struct path_args args_of[NR_ROUTE];
-static unsigned char kind_of[NR_ROUTE];
-
-enum { R_NONE, R_PATH, R_FD, R_CWD, R_FDIO };
-
-/* For R_FDIO: which argument is the descriptor. */
-static signed char fd_arg[NR_ROUTE];
-
-#define P1(nr, p)		do { kind_of[nr] = R_PATH; args_of[nr] = (struct path_args){ -1, p, -1, -1 }; } while (0)
-#define PAT(nr, d, p)		do { kind_of[nr] = R_PATH; args_of[nr] = (struct path_args){ d, p, -1, -1 }; } while (0)
-#define P2(nr, p, q)		do { kind_of[nr] = R_PATH; args_of[nr] = (struct path_args){ -1, p, -1, q }; } while (0)
-#define PAT2(nr, d, p, e, q)	do { kind_of[nr] = R_PATH; args_of[nr] = (struct path_args){ d, p, e, q }; } while (0)
-
-void core_route_init(void)
-{
-	P1(SYS_open, 0); PAT(SYS_openat, 0, 1); PAT(SYS_openat2, 0, 1); P1(SYS_creat, 0);
-	P1(SYS_stat, 0); P1(SYS_lstat, 0); PAT(SYS_newfstatat, 0, 1); PAT(SYS_statx, 0, 1);
-	P1(SYS_access, 0); PAT(SYS_faccessat, 0, 1); PAT(SYS_faccessat2, 0, 1);
-	P1(SYS_mkdir, 0); PAT(SYS_mkdirat, 0, 1); P1(SYS_mknod, 0); PAT(SYS_mknodat, 0, 1);
-	P1(SYS_rmdir, 0); P1(SYS_unlink, 0); PAT(SYS_unlinkat, 0, 1);
-	P2(SYS_rename, 0, 1); PAT2(SYS_renameat, 0, 1, 2, 3); PAT2(SYS_renameat2, 0, 1, 2, 3);
-	P2(SYS_link, 0, 1); PAT2(SYS_linkat, 0, 1, 2, 3);
-	P1(SYS_symlink, 1); PAT(SYS_symlinkat, 1, 2);
-	P1(SYS_readlink, 0); PAT(SYS_readlinkat, 0, 1);
-	P1(SYS_chmod, 0); PAT(SYS_fchmodat, 0, 1); PAT(SYS_fchmodat2_, 0, 1);
-	P1(SYS_chown, 0); P1(SYS_lchown, 0); PAT(SYS_fchownat, 0, 1);
-	P1(SYS_truncate, 0); P1(SYS_utime, 0); P1(SYS_utimes, 0);
-	PAT(SYS_futimesat, 0, 1); PAT(SYS_utimensat, 0, 1);
-	P1(SYS_statfs, 0); P1(SYS_chdir, 0);
-	P1(SYS_getxattr, 0); P1(SYS_lgetxattr, 0); P1(SYS_setxattr, 0); P1(SYS_lsetxattr, 0);
-	P1(SYS_listxattr, 0); P1(SYS_llistxattr, 0); P1(SYS_removexattr, 0);
-	P1(SYS_lremovexattr, 0);
-	PAT(SYS_setxattrat_, 0, 1); PAT(SYS_getxattrat_, 0, 1);
-	PAT(SYS_listxattrat_, 0, 1); PAT(SYS_removexattrat_, 0, 1);
-	P1(SYS_execve, 0); PAT(SYS_execveat, 0, 1);
-
-	/* Calls on a descriptor that an emulated file must answer. */
-	static const short fdio[] = {
-		SYS_read, SYS_write, SYS_pread64, SYS_pwrite64, SYS_readv, SYS_writev,
-		SYS_preadv, SYS_pwritev, SYS_preadv2, SYS_pwritev2, SYS_lseek, SYS_fstat,
-		SYS_getdents64, SYS_getdents, SYS_ftruncate, SYS_fsync, SYS_fdatasync,
-		SYS_fallocate, SYS_fchmod, SYS_fchown, SYS_fstatfs, SYS_fadvise64,
-		SYS_flock, SYS_ioctl, SYS_readahead, SYS_sync_file_range, SYS_syncfs,
-		SYS_fgetxattr, SYS_fsetxattr, SYS_flistxattr, SYS_fremovexattr,
-		SYS_sendfile, SYS_copy_file_range, SYS_splice, SYS_tee, SYS_mmap,
-	};
-	for (unsigned i = 0; i < sizeof(fdio) / sizeof(fdio[0]); i++) {
-		kind_of[fdio[i]] = R_FDIO;
-		fd_arg[fdio[i]] = 0;
-	}
-	fd_arg[SYS_mmap] = 4;
-
-	kind_of[SYS_close] = R_FD;
-	kind_of[SYS_dup] = R_FD;
-	kind_of[SYS_dup2] = R_FD;
-	kind_of[SYS_dup3] = R_FD;
-	kind_of[SYS_fcntl] = R_FD;
-	kind_of[SYS_close_range] = R_FD;
-	kind_of[SYS_fchdir] = R_FD;
-	kind_of[SYS_getcwd] = R_CWD;
-}
-
-int core_is_path_call(long nr)
-{
-	return (unsigned long)nr < NR_ROUTE && (kind_of[nr] == R_PATH || kind_of[nr] == R_CWD);
-}
-
-int core_routes(long nr)
-{
-	return (unsigned long)nr < NR_ROUTE && kind_of[nr] != R_NONE;
-}
 
 static int is_mount_fd(long fd)
 {
@@ -202,57 +126,54 @@ static int path_may_hit(long dfd, const char *p)
 	return suspicious_components(p, 1);
 }
 
+int core_routes(long nr)
+{
+	return (unsigned long)nr < CORE_NR && core_sys[nr].kind != CORE_K_NONE;
+}
+
 int core_route(const struct defuse_syscall *sc)
 {
-	const struct path_args *a;
+	const struct core_sysdesc *d = &core_sys[sc->nr];
 
-	switch (kind_of[sc->nr]) {
-	case R_PATH:
+	switch (d->kind) {
+	case CORE_K_PATH:
 		/* Leaving a mount's cwd must be seen, wherever the new one is,
 		   and so must entering one through a kernel symbolic link
 		   (chdir is rare). */
-		if (sc->nr == SYS_chdir)
+		if (d->op == OP_CHDIR)
 			return 1;
-		a = &args_of[sc->nr];
 		/* RESOLVE_IN_ROOT: even an absolute path starts at the dirfd. */
 		if (sc->nr == SYS_openat2 && is_mount_fd(sc->a[0]))
 			return 1;
-		if (path_may_hit(a->dfd1 >= 0 ? sc->a[a->dfd1] : AT_FDCWD,
-				 (const char *)sc->a[a->path1]))
+		if (path_may_hit(d->dfd >= 0 ? sc->a[d->dfd] : AT_FDCWD,
+				 (const char *)sc->a[d->path]))
 			return 1;
-		return a->path2 >= 0 &&
-		       path_may_hit(a->dfd2 >= 0 ? sc->a[a->dfd2] : AT_FDCWD,
-				    (const char *)sc->a[a->path2]);
-	case R_FD:
+		return d->path2 >= 0 &&
+		       path_may_hit(d->dfd2 >= 0 ? sc->a[d->dfd2] : AT_FDCWD,
+				    (const char *)sc->a[d->path2]);
+	case CORE_K_FD:
 		/* Upkeep of the descriptor table, only where a mount fd is involved. */
-		switch (sc->nr) {
-		case SYS_dup2:
-		case SYS_dup3:
-			return is_mount_fd(sc->a[0]) || is_mount_fd(sc->a[1]);
-		case SYS_fcntl:
+		switch (d->op) {
+		case OP_DUP2:
+			return is_mount_fd(sc->a[d->fd]) || is_mount_fd(sc->a[d->fd2]);
+		case OP_FCNTL:
 			/* An emulated file answers every command; a kernel-backed
 			   one only needs the table kept for dups. */
 			return is_emulated_fd(sc->a[0]) ||
 			       ((sc->a[1] == F_DUPFD || sc->a[1] == F_DUPFD_CLOEXEC) &&
 				is_mount_fd(sc->a[0]));
-		case SYS_close_range:
+		case OP_CLOSE_RANGE:
 			return core_nfds > 0;
-		case SYS_fchdir:
+		case OP_FCHDIR:
 			return core_cwd_inside() || is_mount_fd(sc->a[0]);
 		default:	/* close, dup */
-			return is_mount_fd(sc->a[0]);
+			return is_mount_fd(sc->a[d->fd]);
 		}
-	case R_CWD:
+	case CORE_K_CWD:
 		return core_cwd_inside();
-	case R_FDIO:
-		if (is_emulated_fd(sc->a[(int)fd_arg[sc->nr]]))
-			return 1;
-		/* The other end of a copy between descriptors. */
-		if (sc->nr == SYS_sendfile || sc->nr == SYS_splice || sc->nr == SYS_tee)
-			return is_emulated_fd(sc->a[sc->nr == SYS_sendfile ? 1 : 2]);
-		if (sc->nr == SYS_copy_file_range)
-			return is_emulated_fd(sc->a[2]);
-		return 0;
+	case CORE_K_FDIO:
+		/* An emulated file, at either end of a copy. */
+		return is_emulated_fd(sc->a[d->fd]) || (d->fd2 >= 0 && is_emulated_fd(sc->a[d->fd2]));
 	}
 	return 0;
 }

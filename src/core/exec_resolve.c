@@ -1,0 +1,241 @@
+/*
+ * exec: the core decides what the kernel is to run, capture runs it with
+ * DEFUSE's environment put back (capture/exec.c).  A program inside a
+ * mount becomes execveat of the open file (an emulated one: of a copy in a
+ * memfd), a "#!" script in a mount runs its interpreter as the kernel
+ * would, and a path that leads out of the mounts becomes the kernel path
+ * it leads to.  While core_exec_resolve runs, exec_req collects that call
+ * instead of making it: every handler gives the kernel its call through
+ * core_kernel_call, which is where the collecting happens.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include "kernel/sys.h"
+#include "core/core.h"
+#include "core/resolve.h"
+#include "core/syscalls.h"
+
+static __thread struct core_exec *exec_req;
+
+static int collecting_exec(const struct defuse_syscall *k)
+{
+	return exec_req && (k->nr == SYS_execve || k->nr == SYS_execveat);
+}
+
+long core_kernel_call(const struct defuse_syscall *k)
+{
+	if (!collecting_exec(k))
+		return defuse_forward(k);
+	exec_req->call = *k;
+	return 0;
+}
+
+long core_kernel_at(const struct defuse_syscall *sc, const struct core_sysdesc *d,
+		    const char *path)
+{
+	struct defuse_syscall k = *sc;
+
+	if (d->dfd >= 0)
+		k.a[d->dfd] = AT_FDCWD;
+	if (collecting_exec(&k)) {
+		/* path lives in the caller's frame: keep a copy */
+		if (strlen(path) >= sizeof(exec_req->path))
+			return -ENAMETOOLONG;
+		path = strcpy(exec_req->path, path);
+	}
+	k.a[d->path] = (long)path;
+	return core_kernel_call(&k);
+}
+
+/*
+ * The content of an emulated file in a memfd, for execveat: the kernel can
+ * only run what it can read.  The mode bits come along so the kernel's
+ * execute permission check sees the file's.
+ */
+static long copy_to_memfd(int mount, uint64_t fh, const char *path)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(mount);
+	char *buf = malloc(65536);
+	struct stat st;
+	long mfd, n;
+	off_t off = 0;
+
+	if (!buf || mod_fgetattr(ref, fh, path, &st) < 0) {
+		free(buf);
+		return -EACCES;
+	}
+	mfd = sys2(SYS_memfd_create, "defuse-exec", 0);
+	if (mfd < 0) {
+		free(buf);
+		return mfd;
+	}
+	while ((n = mod_read(ref, fh, buf, 65536, off)) > 0) {
+		if (sys4(SYS_pwrite64, mfd, buf, n, off) != n) {
+			n = -EIO;
+			break;
+		}
+		off += n;
+	}
+	free(buf);
+	if (n < 0 || sys_failed(sys2(SYS_fchmod, mfd, st.st_mode & 07777))) {
+		sys1(SYS_close, mfd);
+		return n < 0 ? n : -EACCES;
+	}
+	return mfd;
+}
+
+/*
+ * A "#!" script in a mount is run as the kernel runs one (binfmt_script),
+ * but here: the interpreter gets the path the program named, so "$0" is
+ * "./configure", not the "/dev/fd/N" an execveat of the open file would
+ * give, and the interpreter opens the script through DEFUSE by that path.
+ * -ENOEXEC: not a script (exec the file itself).
+ */
+static long exec_script(const struct core_call *c, long kfd)
+{
+	char line[256], *p, *end, *interp, *arg = NULL;
+	char *const *uargv = (char *const *)c->arg[0];
+	struct core_exec *x = exec_req;
+	long n = sys4(SYS_pread64, kfd, line, sizeof(line) - 1, 0), argc = 0, k = 0;
+	struct defuse_syscall run = { .nr = SYS_execve };
+
+	if (n < 2 || line[0] != '#' || line[1] != '!')
+		return -ENOEXEC;
+	/* The script itself must be executable, as the kernel checks. */
+	if (sys5(SYS_faccessat2, kfd, "", X_OK, AT_EMPTY_PATH | AT_EACCESS, 0) < 0)
+		return -EACCES;
+	line[n] = 0;
+	end = memchr(line, '\n', n);
+	if (!end) {
+		if (n == sizeof(line) - 1)
+			return -ENOEXEC;	/* the interpreter may be cut short */
+		end = line + n;
+	}
+	while (end > line + 2 && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*end = 0;
+	for (p = line + 2; *p == ' ' || *p == '\t'; p++)
+		;
+	if (!*p)
+		return -ENOEXEC;
+	interp = p;
+	while (*p && *p != ' ' && *p != '\t')
+		p++;
+	if (*p) {
+		*p++ = 0;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		arg = *p ? p : NULL;
+	}
+	/* What the interpreter is handed as the script's name: the path as
+	   the program gave it (relative to a dirfd: through /dev/fd). */
+	if ((int)c->dfd != AT_FDCWD && c->path[0] != '/')
+		snprintf(x->script, sizeof(x->script), "/dev/fd/%d/%s", (int)c->dfd, c->path);
+	else if (strlen(c->path) < sizeof(x->script))
+		strcpy(x->script, c->path);
+	else
+		return -ENAMETOOLONG;
+	if (strlen(interp) >= sizeof(x->interp) || (arg && strlen(arg) >= sizeof(x->iarg)))
+		return -ENOEXEC;
+	strcpy(x->interp, interp);
+	if (arg)
+		strcpy(x->iarg, arg);
+	/* interp [arg] script argv[1]... */
+	while (uargv && uargv[argc])
+		argc++;
+	char **argv = (char **)sys6(SYS_mmap, 0, (argc + 4) * sizeof(char *),
+				    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sys_failed((long)argv))
+		return (long)argv;
+	argv[k++] = x->interp;
+	if (arg)
+		argv[k++] = x->iarg;
+	argv[k++] = x->script;
+	for (long i = 1; i < argc; i++)
+		argv[k++] = uargv[i];
+	argv[k] = NULL;
+	if (x->argv)
+		sys2(SYS_munmap, x->argv, x->argv_size);
+	x->argv = argv;
+	x->argv_size = (argc + 4) * sizeof(char *);
+	run.a[0] = (long)x->interp;
+	run.a[1] = (long)argv;
+	run.a[2] = c->arg[1];
+	x->call = run;
+	/* The interpreter may be in a mount, or a script itself (as deep as
+	   the kernel goes: BINPRM's 5 levels). */
+	if (++x->depth > 4)
+		return -ELOOP;
+	return core_dispatch(&run);
+}
+
+long core_exec_open(const struct core_call *c, const struct core_loc *l)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(l->mount);
+	struct defuse_open o = { 0, -1 };
+	struct defuse_syscall x = { .nr = SYS_execveat };
+	long r = mod_open(ref, l->path, O_RDONLY, 0, &o);
+
+	if (r < 0)
+		return r;
+	if (o.kernel_fd < 0) {
+		/* An emulated file: the kernel gets a copy to run. */
+		long mfd = copy_to_memfd(l->mount, o.fh, l->path);
+
+		mod_release(ref, o.fh);
+		if (mfd < 0)
+			return mfd;
+		o.kernel_fd = mfd;
+	} else {
+		mod_release(ref, o.fh);
+	}
+	if (!exec_req) {	/* only core_exec_resolve asks */
+		sys1(SYS_close, o.kernel_fd);
+		return -ENOSYS;
+	}
+	r = exec_script(c, o.kernel_fd);
+	if (r != -ENOEXEC) {
+		sys1(SYS_close, o.kernel_fd);
+		return r;
+	}
+	/* The kernel cannot see into the mount: exec the open file. */
+	x.a[0] = o.kernel_fd;
+	x.a[1] = (long)"";
+	x.a[2] = c->arg[0];
+	x.a[3] = c->arg[1];
+	x.a[4] = AT_EMPTY_PATH;
+	exec_req->call = x;
+	exec_req->fd = o.kernel_fd;
+	return 0;
+}
+
+long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
+{
+	long r;
+
+	x->call = *sc;
+	x->fd = -1;
+	x->argv = NULL;
+	x->depth = 0;
+	exec_req = x;
+	r = core_handle((void *)sc);
+	exec_req = NULL;
+	if (r < 0)
+		core_exec_undo(x);
+	return r;
+}
+
+void core_exec_undo(struct core_exec *x)
+{
+	if (x->fd >= 0)
+		sys1(SYS_close, x->fd);
+	if (x->argv)
+		sys2(SYS_munmap, x->argv, x->argv_size);
+	x->fd = -1;
+	x->argv = NULL;
+}

@@ -1,0 +1,200 @@
+/*
+ * The core's one table of system calls (syscalls.h), and the entry that
+ * serves a routed call: decode it once, then run its handler.
+ *
+ * A row says what kind of call it is (route.c), where its arguments are,
+ * what core_resolve is to do with its path before the AT_* flags say more,
+ * which AT_* flags it takes, and which handler serves it.  A call missing
+ * here is never routed, so it goes to the kernel as it is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include "core/core.h"
+#include "core/resolve.h"
+#include "core/syscalls.h"
+
+/* Rows start from every position "none" and name what they have: a later
+   designator overrides an earlier one by design. */
+#pragma GCC diagnostic ignored "-Woverride-init"
+
+#define ROW(kind_, op_, h_, ...)						\
+	{ .kind = (kind_), .op = (op_), .handler = (h_), .dfd = -1, .path = -1,	\
+	  .dfd2 = -1, .path2 = -1, .at = -1, .fd = -1, .fd2 = -1, __VA_ARGS__ }
+
+/* One path: the path in argument p, no dirfd / its dirfd in argument d. */
+#define P(op, p, ...)		ROW(CORE_K_PATH, op, core_h_path, .path = p, __VA_ARGS__)
+#define PAT(op, d, p, ...)	ROW(CORE_K_PATH, op, core_h_path, .dfd = d, .path = p, __VA_ARGS__)
+/* Two: rename and link. */
+#define P2(op, p, q)		ROW(CORE_K_PATH, op, core_h_two_paths, .path = p, .path2 = q)
+#define PAT2(op, ...)		ROW(CORE_K_PATH, op, core_h_two_paths, .dfd = 0, .path = 1, \
+				    .dfd2 = 2, .path2 = 3, __VA_ARGS__)
+/* Descriptor table upkeep, and work on an open file. */
+#define FD(op, h, ...)		ROW(CORE_K_FD, op, h, .fd = 0, __VA_ARGS__)
+#define IO(...)			ROW(CORE_K_FDIO, OP_FDIO, core_h_fdio, .fd = 0, __VA_ARGS__)
+#define COPY(in, out)		ROW(CORE_K_FDIO, OP_COPY, core_h_copy, .fd = in, .fd2 = out)
+#define FXATTR			ROW(CORE_K_FDIO, OP_FXATTR, core_h_fxattr, .fd = 0)
+
+#define FOLLOW		.res = CORE_RES_FOLLOW
+#define NAME		.res = CORE_RES_NAME
+#define LCALL		.nofollow = DEFUSE_NOFOLLOW	/* lstat, lchown... */
+#define AT(i, valid)	.at = (i), .at_valid = (valid)
+#define NOFOLLOW_EMPTY	(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
+
+const struct core_sysdesc core_sys[CORE_NR] = {
+	[SYS_open]	= ROW(CORE_K_PATH, OP_OPEN, core_h_open, .path = 0),
+	[SYS_creat]	= ROW(CORE_K_PATH, OP_CREAT, core_h_open, .path = 0),
+	[SYS_openat]	= ROW(CORE_K_PATH, OP_OPEN, core_h_open, .dfd = 0, .path = 1),
+	[SYS_openat2]	= ROW(CORE_K_PATH, OP_OPEN, core_h_openat2, .dfd = 0, .path = 1),
+
+	[SYS_stat]	= P(OP_STAT, 0, FOLLOW),
+	[SYS_lstat]	= P(OP_STAT, 0, LCALL),
+	[SYS_newfstatat] = PAT(OP_STAT, 0, 1, FOLLOW, AT(3, NOFOLLOW_EMPTY | AT_NO_AUTOMOUNT)),
+	[SYS_statx]	= PAT(OP_STATX, 0, 1, FOLLOW,
+			      AT(2, NOFOLLOW_EMPTY | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)),
+	[SYS_access]	= P(OP_ACCESS, 0, FOLLOW),
+	[SYS_faccessat]	= PAT(OP_ACCESS, 0, 1, FOLLOW),
+	[SYS_faccessat2] = PAT(OP_ACCESS, 0, 1, FOLLOW, AT(3, NOFOLLOW_EMPTY | AT_EACCESS)),
+	[SYS_readlink]	= P(OP_READLINK, 0),
+	[SYS_readlinkat] = PAT(OP_READLINK, 0, 1),
+	[SYS_statfs]	= P(OP_STATFS, 0, FOLLOW),
+	[SYS_chdir]	= P(OP_CHDIR, 0, FOLLOW),
+	[SYS_execve]	= P(OP_EXEC, 0, FOLLOW),
+	[SYS_execveat]	= PAT(OP_EXEC, 0, 1, FOLLOW, AT(4, NOFOLLOW_EMPTY)),
+
+	[SYS_mkdir]	= P(OP_MKDIR, 0, NAME),
+	[SYS_mkdirat]	= PAT(OP_MKDIR, 0, 1, NAME),
+	[SYS_mknod]	= P(OP_MKNOD, 0, NAME),
+	[SYS_mknodat]	= PAT(OP_MKNOD, 0, 1, NAME),
+	[SYS_rmdir]	= P(OP_RMDIR, 0, NAME),
+	[SYS_unlink]	= P(OP_UNLINK, 0, NAME),
+	[SYS_unlinkat]	= PAT(OP_UNLINK, 0, 1, NAME, AT(2, AT_REMOVEDIR)),
+	[SYS_symlink]	= P(OP_SYMLINK, 1, NAME),
+	[SYS_symlinkat]	= PAT(OP_SYMLINK, 1, 2, NAME),
+
+	[SYS_chmod]	= P(OP_CHMOD, 0, FOLLOW),
+	[SYS_fchmodat]	= PAT(OP_CHMOD, 0, 1, FOLLOW),
+	[SYS_fchmodat2_] = PAT(OP_CHMOD, 0, 1, FOLLOW, AT(3, NOFOLLOW_EMPTY)),
+	[SYS_chown]	= P(OP_CHOWN, 0, FOLLOW),
+	[SYS_lchown]	= P(OP_CHOWN, 0, LCALL),
+	[SYS_fchownat]	= PAT(OP_CHOWN, 0, 1, FOLLOW, AT(4, NOFOLLOW_EMPTY)),
+	[SYS_truncate]	= P(OP_TRUNCATE, 0, FOLLOW),
+	[SYS_utime]	= P(OP_UTIMENS, 0, FOLLOW, .times = CORE_UTIMBUF),
+	[SYS_utimes]	= P(OP_UTIMENS, 0, FOLLOW, .times = CORE_TIMEVAL),
+	[SYS_futimesat]	= PAT(OP_UTIMENS, 0, 1, FOLLOW, .times = CORE_TIMEVAL),
+	[SYS_utimensat]	= PAT(OP_UTIMENS, 0, 1, FOLLOW, .times = CORE_TIMESPEC,
+			      AT(3, NOFOLLOW_EMPTY)),
+
+	[SYS_getxattr]	= P(OP_GETXATTR, 0, FOLLOW),
+	[SYS_lgetxattr]	= P(OP_GETXATTR, 0, LCALL),
+	[SYS_setxattr]	= P(OP_SETXATTR, 0, FOLLOW),
+	[SYS_lsetxattr]	= P(OP_SETXATTR, 0, LCALL),
+	[SYS_listxattr]	= P(OP_LISTXATTR, 0, FOLLOW),
+	[SYS_llistxattr] = P(OP_LISTXATTR, 0, LCALL),
+	[SYS_removexattr] = P(OP_REMOVEXATTR, 0, FOLLOW),
+	[SYS_lremovexattr] = P(OP_REMOVEXATTR, 0, LCALL),
+	/* The *xattrat calls (Linux 6.13) are served as their path-only twin:
+	   the handler decodes again. */
+	[SYS_setxattrat_] = ROW(CORE_K_PATH, OP_SETXATTR, core_h_xattrat, .dfd = 0, .path = 1),
+	[SYS_getxattrat_] = ROW(CORE_K_PATH, OP_GETXATTR, core_h_xattrat, .dfd = 0, .path = 1),
+	[SYS_listxattrat_] = ROW(CORE_K_PATH, OP_LISTXATTR, core_h_xattrat, .dfd = 0, .path = 1),
+	[SYS_removexattrat_] = ROW(CORE_K_PATH, OP_REMOVEXATTR, core_h_xattrat, .dfd = 0,
+				   .path = 1),
+
+	[SYS_rename]	= P2(OP_RENAME, 0, 1),
+	[SYS_renameat]	= PAT2(OP_RENAME),
+	[SYS_renameat2]	= PAT2(OP_RENAME),
+	[SYS_link]	= P2(OP_LINK, 0, 1),
+	[SYS_linkat]	= PAT2(OP_LINK, AT(4, AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)),
+
+	[SYS_close]	= FD(OP_CLOSE, core_h_fd_table),
+	[SYS_dup]	= FD(OP_DUP, core_h_fd_table),
+	[SYS_dup2]	= FD(OP_DUP2, core_h_fd_table, .fd2 = 1),
+	[SYS_dup3]	= FD(OP_DUP2, core_h_fd_table, .fd2 = 1),
+	[SYS_close_range] = FD(OP_CLOSE_RANGE, core_h_fd_table),
+	[SYS_fcntl]	= FD(OP_FCNTL, core_h_fcntl),
+	[SYS_fchdir]	= FD(OP_FCHDIR, core_h_fchdir),
+	[SYS_getcwd]	= ROW(CORE_K_CWD, OP_GETCWD, core_h_getcwd),
+
+	/* The emulated-file code (emulated.c) serves these itself. */
+	[SYS_read] = IO(), [SYS_write] = IO(), [SYS_pread64] = IO(), [SYS_pwrite64] = IO(),
+	[SYS_readv] = IO(), [SYS_writev] = IO(), [SYS_preadv] = IO(), [SYS_pwritev] = IO(),
+	[SYS_preadv2] = IO(), [SYS_pwritev2] = IO(), [SYS_lseek] = IO(), [SYS_fstat] = IO(),
+	[SYS_getdents64] = IO(), [SYS_getdents] = IO(), [SYS_ftruncate] = IO(),
+	[SYS_fsync] = IO(), [SYS_fdatasync] = IO(), [SYS_fallocate] = IO(),
+	[SYS_fchmod] = IO(), [SYS_fchown] = IO(), [SYS_fstatfs] = IO(),
+	[SYS_fadvise64] = IO(), [SYS_flock] = IO(), [SYS_ioctl] = IO(),
+	[SYS_readahead] = IO(), [SYS_sync_file_range] = IO(), [SYS_syncfs] = IO(),
+	[SYS_mmap]	= IO(.fd = 4),
+	[SYS_fgetxattr] = FXATTR, [SYS_fsetxattr] = FXATTR,
+	[SYS_flistxattr] = FXATTR, [SYS_fremovexattr] = FXATTR,
+	/* Either end may be the emulated one (copy.c). */
+	[SYS_sendfile]	= COPY(1, 0),
+	[SYS_copy_file_range] = COPY(0, 2),
+	[SYS_splice]	= COPY(0, 2),
+	[SYS_tee]	= COPY(0, 1),
+};
+
+/* The decoding every handler reads; -errno for flags the call refuses
+   before any lookup, as the kernel does. */
+static long decode(const struct defuse_syscall *sc, struct core_call *c)
+{
+	const struct core_sysdesc *d = core_sysdesc_of(sc->nr);
+
+	c->sc = sc;
+	c->orig = sc;
+	c->d = d;
+	c->op = d->op;
+	c->dfd = d->dfd >= 0 ? sc->a[d->dfd] : AT_FDCWD;
+	c->path = d->path >= 0 ? (const char *)sc->a[d->path] : NULL;
+	c->arg = &sc->a[(d->path >= 0 ? d->path : d->fd >= 0 ? d->fd : -1) + 1];
+	c->at = d->at >= 0 ? (unsigned)sc->a[d->at] : 0;
+	c->res = d->res;
+	c->nofollow = d->nofollow;
+	c->fd = NULL;
+	if (d->at < 0)
+		return 0;
+	if (c->at & ~d->at_valid)
+		return -EINVAL;
+	if (c->op == OP_STATX && (((unsigned)c->arg[1] & STATX__RESERVED) ||
+				  (c->at & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE))
+		return -EINVAL;
+	if (c->at & AT_SYMLINK_NOFOLLOW) {
+		c->res &= ~CORE_RES_FOLLOW;
+		c->nofollow = DEFUSE_NOFOLLOW;
+	}
+	if (c->op == OP_UNLINK && (c->at & AT_REMOVEDIR))
+		c->op = OP_RMDIR;
+	return 0;
+}
+
+long core_dispatch(const struct defuse_syscall *sc)
+{
+	struct core_call c;
+	long r = decode(sc, &c);
+
+	if (r < 0)
+		return r;
+	if (!c.d->handler)
+		return defuse_forward(sc);
+	return c.d->handler(&c);
+}
+
+static long dispatch_void(void *sc)
+{
+	return core_dispatch(sc);
+}
+
+/*
+ * Work on an open file needs no cwd; everything else is served as one
+ * call with one cwd: a chdir in another thread meanwhile comes after it.
+ */
+long core_handle(void *arg)
+{
+	const struct defuse_syscall *sc = arg;
+
+	if (core_sysdesc_of(sc->nr)->kind == CORE_K_FDIO)
+		return core_dispatch(sc);
+	return core_cwd_call(dispatch_void, arg);
+}
