@@ -19,7 +19,8 @@ static void usage(FILE *out)
 		"         (defuse mount MOUNTPOINT MODULE[:ARGS] [-o OPTIONS] [-f])\n"
 		"  umount unmount what defuse mount mounted (defuse umount MOUNTPOINT)\n"
 		"\n"
-		"defuse COMMAND --help shows a command's options.\n");
+		"defuse COMMAND --help shows a command's options; man defuse, all of\n"
+		"them, and man defuse-module, how to write a module.\n");
 }
 
 int main(int argc, char **argv)
