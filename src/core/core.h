@@ -3,8 +3,9 @@
  *
  * route.c (hot, runs at every path or descriptor call while mounts exist)
  * decides cheaply whether a call can concern a mount at all; only then does
- * vfs.c (cold: ordinary C, behind an extended-state save) resolve the path
- * and call the module.  Without mounts none of this runs.
+ * the handler syscalls.c's table names (cold: ordinary C, behind an
+ * extended-state save) resolve the path (resolve.c) and call the module.
+ * Without mounts none of this runs.
  */
 #ifndef DEFUSE_CORE_H
 #define DEFUSE_CORE_H

@@ -4,7 +4,7 @@
  * The kernel cannot see into a mount, so while the cwd is inside one the
  * kernel's own cwd is only the mount point and the core keeps the truth:
  * the mount, the path there, and a kernel handle of the directory that
- * says where it went after a rename (vfs.c asks).
+ * says where it went after a rename (resolve.c asks).
  *
  * Threads.  Any thread may chdir while others resolve relative paths, so
  * that state is one immutable object (struct core_cwd) behind one pointer,

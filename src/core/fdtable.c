@@ -1,7 +1,7 @@
 /*
  * The core's descriptor table: which of the program's descriptors belong to
  * a mount (and for emulated files, to which open file description).  Kept
- * right across close, dup*, fcntl(F_DUPFD*) and close_range (vfs.c); a
+ * right across close, dup*, fcntl(F_DUPFD*) and close_range (fdops.c); a
  * forked child has its own copy, as it has its own kernel table.
  *
  * Threads.  Any number of threads open, close, dup, read and write at once,

@@ -1,6 +1,6 @@
 /*
  * What the core hands to the image an exec starts: the cwd inside a mount
- * (DEFUSE_CWD, vfs.c keeps it) and the emulated files that survive the exec
+ * (DEFUSE_CWD, cwd.c keeps it) and the emulated files that survive the exec
  * (DEFUSE_FDS).  Capture puts the strings into the new image's environment
  * (capture/exec.c); the new image reads them back (core_cwd_init,
  * core_emulated_adopt_inherited).
