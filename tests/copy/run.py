@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Copies with an emulated end (issue 14, item 6), natively and through
+DEFUSE, compared.
+
+    run.py --prog COPYTEST --defuse DEFUSE --module PASSTHROUGH.so
+           [--timeout SECONDS] [--sanitized] CASE...
+
+Each CASE of `copytest` (tests/copy/copytest.c) runs three times in a fresh
+scratch directory S:
+
+  native    copytest CASE S/n S/no
+  kernel    defuse run -m S/k=passthrough:S/kb -- copytest CASE S/k S/ko
+  emulated  defuse run -m S/e=passthrough:emulated=S/eb -- copytest CASE S/e S/eo
+
+(S/*o: a directory outside the mount, for the other end of a copy.)  The
+DEFUSE runs must print exactly what the native one printed, exit the same
+way, and leave the same trees behind (backing directory and outside
+directory), and the mount point empty.  The native run must itself pass.
+
+These cases used to hang DEFUSE (a splice into a pipe wrote more than the
+pipe holds), so each run has a time limit (--timeout, default 90 s, far
+above a normal run; copytest also stops itself after 60 s): a run that
+outlives it is killed with its process group and reported as hung.
+
+With --sanitized (an ASan/UBSan build) every run gets ASAN_OPTIONS and
+UBSAN_OPTIONS that stop at the first error.
+
+Exit status: 0 all passed, 1 a failure, 2 bad usage.
+"""
+import argparse
+import difflib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from difftest import SANITIZED_ENV, tree  # noqa: E402
+
+
+def run(cmd, timeout, extra_env):
+    """(exit code or None if hung, stdout, stderr) of one run."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, start_new_session=True,
+                         env={**os.environ, **extra_env})
+    hung = False
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        hung = True
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if hung:
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            out, err = b"", b""
+        err += f"\nhung: still running after {timeout} s, killed\n".encode()
+    return (None if hung else p.returncode,
+            out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+def how(rc):
+    if rc is None:
+        return "hung"
+    return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+
+
+def diff(a, b, name_a, name_b, limit=40):
+    d = list(difflib.unified_diff(a, b, name_a, name_b, lineterm=""))
+    if len(d) > limit:
+        d = d[:limit] + [f"... {len(d) - limit} more lines"]
+    return "\n".join(d)
+
+
+def one_case(args, case, extra_env):
+    s = tempfile.mkdtemp(prefix="defuse-copy-")
+    try:
+        native, nout = os.path.join(s, "n"), os.path.join(s, "no")
+        os.mkdir(native)
+        os.mkdir(nout)
+        rc, out, err = run([args.prog, case, native, nout], args.timeout, extra_env)
+        if rc != 0 or "FAIL" in out:
+            print(f"{case}: native run failed ({how(rc)}):\n{out}{err}")
+            return False
+        want = (tree(native), tree(nout))
+        ok = True
+        for mode, spec in (("kernel", ""), ("emulated", "emulated=")):
+            point, backing = os.path.join(s, mode[0]), os.path.join(s, mode[0] + "b")
+            outside = os.path.join(s, mode[0] + "o")
+            for d in (point, backing, outside):
+                os.mkdir(d)
+            cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
+                   "--", args.prog, case, point, outside]
+            rc2, out2, err2 = run(cmd, args.timeout, extra_env)
+            bad = []
+            if rc2 != rc:
+                bad.append(f"{how(rc2)}, native {how(rc)}")
+            if out2 != out:
+                bad.append("output differs:\n" + "".join(difflib.unified_diff(
+                    out.splitlines(True), out2.splitlines(True), "native", mode)))
+            if rc2 is not None:
+                for (w, g, what) in ((want[0], tree(backing), "backing tree"),
+                                     (want[1], tree(outside), "outside tree")):
+                    if w != g:
+                        bad.append(f"{what} differs:\n" + diff(w, g, "native", mode))
+            if os.listdir(point):
+                bad.append(f"mount point not empty: {os.listdir(point)}")
+            if bad:
+                ok = False
+                print(f"{case} [{mode}]: " + "\n".join(bad))
+                if err2:
+                    print(f"stderr:\n{err2}")
+            else:
+                print(f"{case} [{mode}]: ok")
+        if ok:
+            sys.stdout.write("".join("  | " + line for line in out.splitlines(True)))
+        return ok
+    finally:
+        shutil.rmtree(s, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--prog", required=True)
+    ap.add_argument("--defuse", required=True)
+    ap.add_argument("--module", required=True)
+    ap.add_argument("--timeout", type=float, default=90,
+                    help="seconds one run may take before it counts as hung")
+    ap.add_argument("--sanitized", action="store_true",
+                    help="an ASan/UBSan build (see the top)")
+    ap.add_argument("cases", nargs="+")
+    args = ap.parse_args()
+    extra_env = dict(SANITIZED_ENV) if args.sanitized else {}
+    args.prog, args.defuse, args.module = (os.path.abspath(p) for p in
+                                           (args.prog, args.defuse, args.module))
+    for p in (args.prog, args.defuse, args.module):
+        if not os.path.exists(p):
+            print(f"run.py: {p}: not found", file=sys.stderr)
+            return 2
+    ok = all([one_case(args, c, extra_env) for c in args.cases])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
