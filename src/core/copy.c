@@ -458,6 +458,11 @@ static long do_copy_file_range(const struct defuse_syscall *sc, struct end *in,
 		return -EINVAL;
 	if (!readable(in) || !writable(out) || (out->flags & O_APPEND))
 		return -EBADF;
+	/* Across file systems the kernel refuses, even for 0 bytes; an
+	   emulated file counts as its backing file's (the module's st_dev),
+	   as a kernel-backed one is. */
+	if (si->st_dev != so->st_dev)
+		return -EXDEV;
 	/* Where each end starts: its own offset unless one is given. */
 	at_in = pinp ? pin : in->f ? __atomic_load_n(offset_of(in), __ATOMIC_ACQUIRE)
 				   : sys3(SYS_lseek, in->fd, 0, SEEK_CUR);
