@@ -29,8 +29,15 @@
 static char keep_buf[KEEP_MAX];
 static unsigned keep_len, keep_count;
 
+/* Every image after the first of a tree has it: its mounts started once
+   already (core/mounts.c: a mount whose module cannot start again is then
+   served as removed, not refused). */
+static const char inherited[] = "DEFUSE_INHERITED=1";
+
 void defuse_exec_init(char **envp)
 {
+	int seen = 0;
+
 	for (; envp && *envp; envp++) {
 		unsigned n = d_strlen(*envp) + 1;
 
@@ -40,8 +47,14 @@ void defuse_exec_init(char **envp)
 		    d_startswith(*envp, "DEFUSE_CWD=") || d_startswith(*envp, "DEFUSE_FDS=") ||
 		    keep_len + n > KEEP_MAX)
 			continue;
+		seen |= d_startswith(*envp, "DEFUSE_INHERITED=");
 		__builtin_memcpy(keep_buf + keep_len, *envp, n);
 		keep_len += n;
+		keep_count++;
+	}
+	if (!seen && keep_len + sizeof(inherited) <= KEEP_MAX) {
+		__builtin_memcpy(keep_buf + keep_len, inherited, sizeof(inherited));
+		keep_len += sizeof(inherited);
 		keep_count++;
 	}
 }

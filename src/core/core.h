@@ -38,6 +38,10 @@ struct core_mount {
 	struct defuse_mount_ref ref;	/* the started module: every call
 					   goes through module/call.h */
 	int resolves;		/* DEFUSE_MODULE_RESOLVES */
+	int dead;		/* 0, or -errno: its module could not start
+				   again in this image (its backing directory
+				   was removed, say): every path in it gets
+				   that error, and nothing calls the module */
 };
 
 /* The module of mount m, for the adapter's mod_* calls. */

@@ -208,6 +208,7 @@ static void handle_open(struct core_cwd *c)
 	int kfd;
 
 	if (__atomic_load_n(&can_handle[c->mount], __ATOMIC_RELAXED) < 0 ||
+	    core_mounts[c->mount].dead ||
 	    mod_open(CORE_REF(c->mount), c->path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o) < 0)
 		return;
 	if (o.kernel_fd < 0 && (kfd = core_handle_kfd(c->mount, o.fh)) >= 0) {

@@ -259,7 +259,8 @@ static void adopt(int fd)
 	sys1(SYS_close, rw);
 	if (sys_failed((long)ofd))
 		return;
-	if (ofd->magic != CORE_OFD_MAGIC || ofd->mount < 0 || ofd->mount >= core_nmounts)
+	if (ofd->magic != CORE_OFD_MAGIC || ofd->mount < 0 || ofd->mount >= core_nmounts ||
+	    core_mounts[ofd->mount].dead)
 		goto drop;
 	r = mod_open(CORE_REF(ofd->mount), ofd->path,
 		     ofd->flags & (O_ACCMODE | O_PATH | O_NOATIME | O_DIRECT), 0, &o);

@@ -263,6 +263,7 @@ long core_after_fork_child(void *unused)
 	(void)unused;
 	core_cwd_after_fork();
 	for (int i = 0; i < core_nmounts; i++)
-		mod_after_fork_child(CORE_REF(i));
+		if (!core_mounts[i].dead)
+			mod_after_fork_child(CORE_REF(i));
 	return 0;
 }

@@ -11,7 +11,8 @@
  * again after exec), and ends them when it ends through exit(3)
  * (core_fini: module.h, destroy).  A mount that
  * cannot start ends the process with a message and status 127: running the
- * program without its file system would give silently wrong answers.
+ * program without its file system would give silently wrong answers; in
+ * an image exec'd later, it is served as removed (dead_mount).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,25 @@ __attribute__((visibility("default"))) int defuse_close_kept(int fd)
 	return defuse_fd_release(fd);
 }
 
+/*
+ * A mount that started in the first image of the tree but cannot start in
+ * this one (exec'd later: DEFUSE_INHERITED, capture/exec.c) is served as
+ * gone: every path in it fails with the error, as natively every path in
+ * a removed directory does, while the rest of the program works.  Ending
+ * the process instead would take every later exec of the tree down with
+ * one removed directory.
+ */
+static int dead_mount(struct core_mount *m, const char *point, int err)
+{
+	if (!getenv("DEFUSE_INHERITED"))
+		return 0;
+	if (defuse_g.debug)
+		defuse_log("mount could not start again: served as removed", point, NULL);
+	snprintf(m->point, sizeof(m->point), "%s", point);
+	m->dead = err < 0 && err > -4096 ? err : -ENOENT;
+	return 1;
+}
+
 static void add_mount(char *line)
 {
 	struct core_mount *m = &core_mounts[core_nmounts];
@@ -63,6 +83,10 @@ static void add_mount(char *line)
 	if (stat(line, &st) || !S_ISDIR(st.st_mode) || !realpath(line, real)) {
 		int e = errno;
 
+		if (line[0] == '/' && dead_mount(m, line, -ENOENT)) {
+			*eq = '=';
+			goto added;
+		}
 		*eq = '=';
 		fail(line, e == ENOENT ? "mount point does not exist" :
 		     "mount point is not a directory");
@@ -82,9 +106,12 @@ static void add_mount(char *line)
 	r = mod_start(&m->ref, mod, DEFUSE_HOST_PROCESS, colon ? colon + 1 : "", why, sizeof(why));
 	if (colon)
 		*colon = ':';
+	if (r < 0 && dead_mount(m, real, r))
+		goto added;
 	if (r < 0)
 		fail(line, why[0] ? why : strerror(-r));
 	strcpy(m->point, real);
+added:
 	m->len = strlen(m->point);
 	m->base = strrchr(m->point, '/') ? strrchr(m->point, '/') + 1 : m->point;
 	m->baselen = strlen(m->base);
@@ -168,7 +195,8 @@ long core_fini(void *unused)
 		return 0;
 	ending_normally = 0;
 	for (int i = core_nmounts - 1; i >= 0; i--)
-		mod_destroy(&core_mounts[i].ref);
+		if (!core_mounts[i].dead)
+			mod_destroy(&core_mounts[i].ref);
 	/* Nothing of the program runs any more; should anything still call,
 	   the kernel answers it. */
 	core_nmounts = 0;

@@ -403,7 +403,8 @@ static bool at_root(const struct core_loc *l, int mount, size_t len)
 	return l->mount == mount && strlen(l->path) == len;
 }
 
-int core_resolve(long dfd, const char *upath, unsigned flags, struct core_loc *l)
+/* core_resolve's walk; the result may be in a dead mount (mounts.c). */
+static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 {
 	char rest[2 * PATH_MAX], tmp[PATH_MAX];
 	size_t plen, rootlen = 0;
@@ -518,7 +519,9 @@ int core_resolve(long dfd, const char *upath, unsigned flags, struct core_loc *l
 			continue;
 		}
 
-		/* Inside mount l->mount. */
+		/* Inside mount l->mount, whose module must be there to ask. */
+		if (core_mounts[l->mount].dead)
+			return core_mounts[l->mount].dead;
 		if (!strict && core_mounts[l->mount].resolves)
 			/* Started inside the mount (cwd, dirfd): hand the rest over. */
 			return hand_over(l, c, trailing);
@@ -584,6 +587,15 @@ splice:
 		}
 	}
 	return 0;
+}
+
+int core_resolve(long dfd, const char *upath, unsigned flags, struct core_loc *l)
+{
+	int r = walk(dfd, upath, flags, l);
+
+	if (r == 0 && core_in_mount(l) && core_mounts[l->mount].dead)
+		return core_mounts[l->mount].dead;
+	return r;
 }
 
 int core_resolve_dir(long dfd, const char *dir, struct core_loc *l)

@@ -877,6 +877,46 @@ static int case_low_limit(void)
 	return status;
 }
 
+/*
+ * The backing directory removed under a running tree (item 7): the images
+ * exec'd after it still run, paths in the mount fail as paths in a
+ * removed directory do, and everything else works.  HOSTILE_BACKING names
+ * the directory to remove (natively DIR itself).
+ */
+static int case_backing_removed(void)
+{
+	static const char *const cmds[] = {
+		"cat \"$DIR/f\"", "ls \"$DIR\"", "echo x > \"$DIR/new\"", "mkdir \"$DIR/d\"",
+		"true", "ls / > /dev/null", "cd \"$DIR\"",
+	};
+	const char *backing = getenv("HOSTILE_BACKING");
+	char cmd[PATH_MAX + 64];
+	int fd, status = 0;
+
+	if (!backing || !*backing) {
+		printf("FAIL HOSTILE_BACKING not set\n");
+		return 1;
+	}
+	fd = open(at("f"), O_CREAT | O_WRONLY, 0644);
+	result("write before", fd >= 0 && write(fd, "data", 4) == 4, "%s", ename(errno));
+	if (fd >= 0)
+		close(fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", backing);
+	result("rm -rf of the directory", system(cmd) == 0, "%s", ename(errno));
+	/* The mount point as a shell variable: no path in the output. */
+	setenv("DIR", dir, 1);
+	for (unsigned i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		int r;
+
+		snprintf(cmd, sizeof(cmd), "%s 2>/dev/null", cmds[i]);
+		r = system(cmd);
+		printf("%s: exit %d\n", cmds[i], WIFEXITED(r) ? WEXITSTATUS(r) : -1);
+	}
+	/* Back as it was, empty, so that run.py's tree comparison sees it. */
+	mkdir(backing, 0755);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	const char *c;
@@ -895,6 +935,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "dup2-band")) return case_dup2_band(0);
 	if (!strcmp(c, "dup2-band-keep")) return case_dup2_band(1);
 	if (!strcmp(c, "low-limit")) return case_low_limit();
+	if (!strcmp(c, "backing-removed")) return case_backing_removed();
 	fprintf(stderr, "hostile: unknown case '%s'\n", c);
 	return 2;
 }

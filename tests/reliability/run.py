@@ -86,7 +86,8 @@ def one_case(args, case, extra_env):
     try:
         native = os.path.join(s, "n")
         os.mkdir(native)
-        rc, out, err = run([args.prog, case, native], args, extra_env)
+        rc, out, err = run([args.prog, case, native], args,
+                           {**extra_env, "HOSTILE_BACKING": native})
         if rc != 0 or "FAIL" in out:
             how = "hung" if rc is None else f"exit {rc}"
             print(f"{case}: native run failed ({how}):\n{out}{err}")
@@ -98,7 +99,7 @@ def one_case(args, case, extra_env):
             os.mkdir(backing)
             cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
                    "--", args.prog, case, point]
-            rc2, out2, err2 = run(cmd, args, extra_env)
+            rc2, out2, err2 = run(cmd, args, {**extra_env, "HOSTILE_BACKING": backing})
             bad = []
             if rc2 is None:
                 bad.append(f"hung (no exit within {args.timeout} s; killed)")
