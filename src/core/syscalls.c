@@ -136,6 +136,8 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_tee]	= COPY(0, 1),
 };
 
+const struct core_sysdesc core_sys_none = ROW(CORE_K_NONE, OP_NONE, NULL);
+
 /* The decoding every handler reads; -errno for flags the call refuses
    before any lookup, as the kernel does. */
 static long decode(const struct defuse_syscall *sc, struct core_call *c)

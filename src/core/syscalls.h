@@ -66,10 +66,11 @@ struct core_sysdesc {
 };
 
 extern const struct core_sysdesc core_sys[CORE_NR] HIDDEN;
+extern const struct core_sysdesc core_sys_none HIDDEN;	/* CORE_K_NONE */
 
 static inline const struct core_sysdesc *core_sysdesc_of(long nr)
 {
-	return (unsigned long)nr < CORE_NR ? &core_sys[nr] : &core_sys[0];
+	return (unsigned long)nr < CORE_NR ? &core_sys[nr] : &core_sys_none;
 }
 
 /*
