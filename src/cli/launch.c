@@ -258,6 +258,10 @@ static void exec_with_preload(char **argv, char *const *extra_env, const char *p
 		value = (char *)preload;
 	}
 	setenv("LD_PRELOAD", value, 1);
+	/* The program starts a tree of its own, even when this command runs
+	   inside another DEFUSE tree: a mount that cannot start must be
+	   refused, not served as removed (core/mounts.c). */
+	unsetenv("DEFUSE_INHERITED");
 	exec_program(argv);
 	fprintf(stderr, "defuse: cannot run %s: %s\n", argv[0], strerror(errno));
 }

@@ -252,6 +252,7 @@ def fuse_mode(defuse, contract):
 
 def refuse_mode(defuse, so):
     errors = 0
+    so = os.path.abspath(so)    # defuse run passes module paths on absolute
     want = REFUSAL.format(so=so)
     with tempfile.TemporaryDirectory(prefix='defuse-api-') as d:
         mnt = os.path.join(d, 'mnt')
