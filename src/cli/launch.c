@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "defuse_config.h"
 #include "cli/launch.h"
+#include "common/elf.h"
 
 void (*launch_started_hook)(int root_pid);
 
@@ -182,6 +183,44 @@ int launch_in_mount(const char *prog, const char *mounts)
 }
 
 /*
+ * A program libdefuse.so cannot be loaded into (statically linked, 32-bit:
+ * common/elf.h) would see the mount points' empty directories, silently.
+ * While mounts exist it is refused with one clear line, unless
+ * DEFUSE_ALLOW_UNCAPTURED is set; libdefuse.so refuses its exec the same
+ * way later in the tree (core/exec_resolve.c).  A program in a mount is
+ * left to that check.  Looked up in PATH as execvp does.
+ */
+static int uncapturable(const char *prog)
+{
+	char path[PATH_MAX], head[4096];
+	const char *dirs = getenv("PATH");
+	ssize_t n = -1;
+	int fd = -1;
+
+	if (strchr(prog, '/')) {
+		fd = open(prog, O_RDONLY | O_CLOEXEC);
+	} else {
+		for (const char *d = dirs ? dirs : "/usr/bin:/bin"; fd < 0 && *d;) {
+			size_t len = strcspn(d, ":");
+
+			if (snprintf(path, sizeof(path), "%.*s%s%s", (int)len, d, len ? "/" : "",
+				     prog) < (int)sizeof(path) && access(path, X_OK) == 0)
+				fd = open(path, O_RDONLY | O_CLOEXEC);
+			d += len + (d[len] == ':');
+		}
+	}
+	if (fd < 0)
+		return 0;	/* exec says why */
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n <= 0 || elf_loads_preload(head, n) != 0)
+		return 0;
+	fprintf(stderr, "defuse: %s: a statically linked or 32-bit program cannot be served "
+		"the mounts (DEFUSE_ALLOW_UNCAPTURED=1 runs it without them)\n", prog);
+	return 1;
+}
+
+/*
  * Replaces this process by argv[0], searched in PATH as execvp does.
  *
  * This CLI is not captured (it is linked statically, and nothing preloads
@@ -200,6 +239,10 @@ static void exec_program(char **argv)
 {
 	int argc = 0;
 	char **via;
+
+	if (getenv("DEFUSE_MOUNTS") && !getenv("DEFUSE_ALLOW_UNCAPTURED") &&
+	    uncapturable(argv[0]))
+		_exit(126);	/* as a shell for a program it cannot run */
 
 	if (launch_in_mount(argv[0], getenv("DEFUSE_MOUNTS"))) {
 		while (argv[argc])

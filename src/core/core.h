@@ -236,6 +236,10 @@ void core_emulated_last_close(struct core_open *o) HIDDEN;
 /* fdtable.c: core_after_fork_child (entry.h) runs each module's
    after_fork_child hook. */
 
+/* exec_resolve.c: exec of a program DEFUSE cannot be in is refused while
+   mounts exist, unless DEFUSE_ALLOW_UNCAPTURED is set (read at start-up). */
+extern int core_allow_uncaptured HIDDEN;
+
 /* syscalls.c and the handlers it names (syscalls.h): core_handle;
    exec_resolve.c: core_exec_resolve.  program.c: */
 /* Writes a result into the program's memory; -EFAULT for a bad pointer. */

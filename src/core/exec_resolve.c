@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include "common/elf.h"
 #include "kernel/sys.h"
 #include "core/core.h"
 #include "core/resolve.h"
@@ -214,6 +215,52 @@ long core_exec_open(const struct core_call *c, const struct core_loc *l)
 	return 0;
 }
 
+/*
+ * Will the image DEFUSE be in it?  Only a dynamically linked x86-64 program
+ * loads libdefuse.so (LD_PRELOAD is the dynamic loader's); a statically
+ * linked one, or a 32-bit one, would make its calls straight to the kernel
+ * and find the mount points' empty directories: silently wrong answers
+ * (issue 14: `busybox ls MNT` listed nothing and exited 0).  So while
+ * mounts exist such a program is refused with one clear line, unless
+ * DEFUSE_ALLOW_UNCAPTURED is set (mounts.c reads it).  1: capturable, or
+ * not a program DEFUSE can tell (the kernel decides: a script, an error).
+ */
+int core_allow_uncaptured;
+
+static int capturable(const struct defuse_syscall *k)
+{
+	char head[4096];
+	long fd, n;
+
+	if (k->nr == SYS_execveat && (int)k->a[0] >= 0 && (k->a[4] & AT_EMPTY_PATH) &&
+	    !*(const char *)k->a[1])
+		fd = k->a[0];
+	else if (k->nr == SYS_execve)
+		fd = sys3(SYS_open, k->a[0], O_RDONLY | O_CLOEXEC, 0);
+	else
+		return 1;	/* relative to a kernel dirfd: rare, let it be */
+	if (fd < 0)
+		return 1;
+	n = sys4(SYS_pread64, fd, head, sizeof(head), 0);
+	if (k->nr == SYS_execve)
+		sys1(SYS_close, fd);
+	return n <= 0 || elf_loads_preload(head, n) != 0;
+}
+
+static long refuse_uncaptured(const struct defuse_syscall *prog)
+{
+	char line[PATH_MAX + 200];
+	const char *name = prog->nr == SYS_execve || prog->nr == SYS_execveat ?
+			   (const char *)prog->a[prog->nr == SYS_execve ? 0 : 1] : "?";
+	int n = snprintf(line, sizeof(line),
+			 "defuse: %s: a statically linked or 32-bit program cannot be served "
+			 "the mounts (DEFUSE_ALLOW_UNCAPTURED=1 runs it without them)\n", name);
+
+	if (n > 0)
+		sys3(SYS_write, 2, line, n < (int)sizeof(line) ? n : (int)sizeof(line) - 1);
+	return -EPERM;
+}
+
 long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
 {
 	long r;
@@ -225,6 +272,8 @@ long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
 	exec_req = x;
 	r = core_handle((void *)sc);
 	exec_req = NULL;
+	if (r == 0 && !core_allow_uncaptured && !capturable(&x->call))
+		r = refuse_uncaptured(sc);
 	if (r < 0)
 		core_exec_undo(x);
 	return r;

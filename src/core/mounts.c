@@ -124,6 +124,7 @@ void core_init(const char *spec)
 
 	if (!spec || !*spec)
 		return;
+	core_allow_uncaptured = getenv("DEFUSE_ALLOW_UNCAPTURED") != NULL;
 	copy = strdup(spec);
 	if (!copy)
 		fail(spec, "out of memory");

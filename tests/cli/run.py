@@ -13,6 +13,8 @@
   man-pages      groff finds nothing to warn about in docs/man/*
   man-ops        every operation of module.h is in defuse-module(7)
   man-example    defuse-module(7)'s example module builds and works
+  static-program a static program is refused while mounts exist (issue 14,
+                 item 7), also by an exec inside the tree
 
 Each case checks exit statuses, messages and output, never timings.  Exit
 status 0: pass, 1: fail, 77: skipped (reason printed).  By hand:
@@ -38,6 +40,7 @@ class Case:
         self.defuse = os.path.abspath(args.defuse)
         self.source = os.path.abspath(args.source)
         self.scratch = scratch
+        self.static = os.path.abspath(args.static) if args.static else ''
         self.checks = 0
 
     def run(self, argv, cwd=None, env=None, input=None):
@@ -357,7 +360,33 @@ def case_man_example(c):
     c.expect('the example serves its ARGS', r, (0, 'hello: there\nnote\nro\n', ''))
 
 
+def case_static_program(c):
+    """A program libdefuse.so cannot be loaded into would see the mount
+    points' empty directories: refused with one line while mounts exist,
+    by the CLI and by libdefuse.so's exec, unless DEFUSE_ALLOW_UNCAPTURED."""
+    if not c.static:
+        print('static-program: skipped: no static test program (no static libc, '
+              'or a sanitizer build)')
+        return SKIP
+    mnt, src = c.tree()
+    why = 'a statically linked or 32-bit program cannot be served the mounts'
+    for mode, spec in modes(mnt, src):
+        code, out, err = c.defuse_run([spec], [c.static])
+        c.expect(f'{mode}: the CLI refuses it: status', (code, out), (126, ''))
+        c.expect_in(f'{mode}: the CLI refuses it: message', why, err)
+        c.expect(f'{mode}: one line', err.count('\n'), 1)
+        code, out, err = c.defuse_run([spec], ['sh', '-c', f'{c.static}; echo "rc=$?"'])
+        c.expect(f'{mode}: an exec in the tree is refused: status', (code, out), (0, 'rc=126\n'))
+        c.expect_in(f'{mode}: an exec in the tree is refused: message', why, err)
+        r = c.defuse_run([spec], ['sh', '-c', c.static],
+                         env={'DEFUSE_ALLOW_UNCAPTURED': '1'})
+        c.expect(f'{mode}: DEFUSE_ALLOW_UNCAPTURED runs it', r, (0, 'static ran\n', ''))
+    r = c.defuse_run([], [c.static])
+    c.expect('without mounts it runs', r, (0, 'static ran\n', ''))
+
+
 CASES = {
+    'static-program': case_static_program,
     'in-mount': case_in_mount,
     'path-search': case_path_search,
     'relative': case_relative,
@@ -375,6 +404,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--defuse', required=True)
     ap.add_argument('--source', required=True, help='the source tree')
+    ap.add_argument('--static', default='', help='a statically linked test program')
     ap.add_argument('case', choices=sorted(CASES))
     args = ap.parse_args()
     scratch = tempfile.mkdtemp(prefix='defuse-cli-')
