@@ -191,15 +191,58 @@ static int b_link(const char *from, const char *to)
 	return AS_CALLER(mod_link(REF, from, to));
 }
 
+/* The caller's identity for the module's access check (b_access). */
+static void caller_ids(void *arg, uid_t *uid, gid_t *gid);
+static int caller_groups(void *arg, gid_t *out, int max);
+
+/*
+ * A write, truncate or chown by a caller without CAP_FSETID clears the
+ * file's set-user-ID bit (and set-group-ID with group execute).  FUSE asks
+ * the file system for it with a plain mode SETATTR (the bridge does not
+ * take FUSE_HANDLE_KILLPRIV, which would cost a getattr per write), and the
+ * kernel clears them for any such caller, owner or not (ATTR_FORCE).  Run
+ * as a caller who does not own the file, the module's chmod refuses
+ * (EPERM), and the write failed with it.  So a chmod refused as the caller
+ * that only takes S_ISUID or S_ISGID off a regular file's mode is done as
+ * the daemon, when the caller may write the file (so could clear them by
+ * writing anyway).  An explicit chmod u-s by such a caller then succeeds
+ * too, where the kernel would refuse it.
+ */
+static int kill_suid(const char *path, const struct handle *h, mode_t mode)
+{
+	struct mod_caller who = { caller_ids, caller_groups, NULL };
+	mode_t cur, gone;
+	struct stat st;
+
+	if (!bridge.switch_creds || (h ? mod_fgetattr(REF, h->fh, path_of(path, h), &st)
+				       : mod_getattr(REF, path, &st, DEFUSE_NOFOLLOW)) < 0)
+		return -EPERM;
+	cur = st.st_mode & 07777;
+	gone = cur & ~(mode & 07777);
+	if (!S_ISREG(st.st_mode) || (mode & 07777 & ~cur) || !gone ||
+	    (gone & ~(mode_t)(S_ISUID | S_ISGID)))
+		return -EPERM;
+	/* An open handle was opened for writing: the kernel sends it only
+	   from a truncate of that open. */
+	if (!h && AS_CALLER(mod_access(REF, path, W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW, &who)))
+		return -EPERM;
+	return h ? mod_fchmod(REF, h->fh, path_of(path, h), mode & 07777)
+		 : mod_chmod(REF, path, mode & 07777, DEFUSE_NOFOLLOW);
+}
+
 /* With a handle (fchmod, fchown, ftruncate, futimens): the open file's own
    operation, else the path one. */
 static int b_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	int r;
+
 	if (fi && H(fi)->kfd >= 0)
 		return neg_errno(fchmod(H(fi)->kfd, mode));
 	if (fi)
-		return AS_CALLER(mod_fchmod(REF, H(fi)->fh, path_of(path, H(fi)), mode));
-	return AS_CALLER(mod_chmod(REF, path, mode, DEFUSE_NOFOLLOW));
+		r = AS_CALLER(mod_fchmod(REF, H(fi)->fh, path_of(path, H(fi)), mode));
+	else
+		r = AS_CALLER(mod_chmod(REF, path, mode, DEFUSE_NOFOLLOW));
+	return r == -EPERM ? kill_suid(path, fi ? H(fi) : NULL, mode) : r;
 }
 
 static int b_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
