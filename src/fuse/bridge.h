@@ -8,6 +8,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <defuse/module.h>
@@ -47,5 +48,9 @@ extern const struct fuse_operations bridge_ops;
    FUSE kernel module: the module keeps locks itself, or has no kernel
    descriptor to take them on. */
 int bridge_wants_lock(void);
+/* Once mounted, before serving: the bridge reads the kernel's requests and
+   writes the replies itself (ops.c), to answer fstat of open files that no
+   longer have a name.  0, or a negative errno. */
+int bridge_io_start(struct fuse_session *se);
 
 #endif

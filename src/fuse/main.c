@@ -523,6 +523,13 @@ int main(int argc, char **argv)
 		stop_module();
 		return 1;
 	}
+	if ((r = bridge_io_start(fuse_get_session(f))) < 0) {
+		fprintf(stderr, ME ": cannot set up the FUSE session: %s\n", strerror(-r));
+		fuse_unmount(f);
+		fuse_destroy(f);
+		stop_module();
+		return 1;
+	}
 	if (o.pidfile && write_pidfile(o.pidfile)) {
 		fuse_unmount(f);
 		fuse_destroy(f);
