@@ -128,6 +128,14 @@ static long xattr_op(const struct core_call *c, const struct core_loc *l)
 	return r;
 }
 
+/* A slash at the end of the path the program gave. */
+static bool slash_last(const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+
+	return n && p[n - 1] == '/';
+}
+
 /* The call's operation on what l names in its mount. */
 static long run_op(const struct core_call *c, const struct core_loc *l)
 {
@@ -159,6 +167,12 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 	case OP_MKDIR:	/* (path, mode): the caller's umask applied (module.h) */
 		return mod_mkdir(ref, l->path, mod_umasked(arg[0] & 07777, defuse_g.umask));
 	case OP_MKNOD:	/* (path, mode, dev) */
+		if (slash_last(c->path) && l->strict)
+			/* Only a directory may have a slash after it: the
+			   kernel's answer, EEXIST or ENOENT (core_resolve
+			   found no non-directory there). */
+			return mod_getattr(ref, l->path, &st, DEFUSE_NOFOLLOW) == 0 ? -EEXIST
+											: -ENOENT;
 		return mod_mknod(ref, l->path, mod_umasked(arg[0], defuse_g.umask), arg[1]);
 	case OP_UNLINK:
 		return mod_unlink(ref, l->path);
@@ -203,6 +217,9 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 
 		if (!target)
 			return -EFAULT;
+		if (slash_last(c->path) && l->strict)	/* as for mknod */
+			return mod_getattr(ref, l->path, &st, DEFUSE_NOFOLLOW) == 0 ? -EEXIST
+											: -ENOENT;
 		return mod_symlink(ref, target, l->path);
 	}
 	case OP_GETXATTR:

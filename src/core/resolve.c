@@ -365,9 +365,10 @@ static const char *next_name(const char *p, size_t *n)
  * kept (it asks for a directory, as does a last "." component, which
  * becomes one).
  */
-static int hand_over(struct core_loc *l, const char *rest, int trailing)
+static int hand_over(struct core_loc *l, const char *rest)
 {
-	bool want_dir = false;
+	size_t len = strlen(rest);
+	bool want_dir = false, trailing = len && rest[len - 1] == '/';
 	const char *c;
 	size_t n;
 
@@ -383,8 +384,7 @@ static int hand_over(struct core_loc *l, const char *rest, int trailing)
 		}
 	}
 	if ((want_dir || trailing) && strcmp(l->path, "/")) {
-		size_t len = strlen(l->path);
-
+		len = strlen(l->path);
 		if (len + 2 > sizeof(l->path))
 			return -ENAMETOOLONG;
 		l->path[len] = '/';
@@ -409,12 +409,12 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 	char rest[2 * PATH_MAX], tmp[PATH_MAX];
 	size_t plen, rootlen = 0;
 	ssize_t tl;
-	int links = 0, r, trailing, check_start, rootm = -2;
+	int links = 0, r, check_start, rootm = -2;
 	bool scoped = flags & (CORE_RES_BENEATH | CORE_RES_IN_ROOT);
-	bool strict, follow_last;
+	bool strict;
 
-	/* Every flag but these two asks for the core's own walk. */
-	if (flags & ~(CORE_RES_FOLLOW | CORE_RES_NAME))
+	/* Every flag but these asks for the core's own walk. */
+	if (flags & ~(CORE_RES_FOLLOW | CORE_RES_NAME | CORE_RES_CREATE))
 		flags |= CORE_RES_STRICT;
 	strict = flags & CORE_RES_STRICT;
 	l->where = CORE_UNTOUCHED;
@@ -432,10 +432,6 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 		return -ENAMETOOLONG;
 	if (plen == 0)
 		return -ENOENT;
-	trailing = upath[plen - 1] == '/';
-	/* Is a symbolic link as the last component followed?  A trailing
-	   slash makes a lookup follow it, but not a call on the name. */
-	follow_last = (flags & CORE_RES_FOLLOW) || (trailing && !(flags & CORE_RES_NAME));
 	if (upath[0] == '/' && (flags & CORE_RES_BENEATH))
 		return -EXDEV;
 	if (upath[0] == '/' && !(flags & CORE_RES_IN_ROOT)) {
@@ -467,13 +463,19 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 	for (char *p = rest;;) {
 		char *c;
 		size_t n;
-		bool last;
+		bool last, slashed, follow_last;
 
 		if (!(c = (char *)next_name(p, &n)))
 			break;
+		/* A slash after the last component (the program's, or a link
+		   target's) asks for a directory. */
+		slashed = c[n] == '/';
 		for (p = c + n; *p == '/'; p++)
 			;
 		last = !*p;
+		/* Is a symbolic link as the last component followed?  A slash
+		   after it makes a lookup follow it, not a call on the name. */
+		follow_last = (flags & CORE_RES_FOLLOW) || (slashed && !(flags & CORE_RES_NAME));
 		if (check_start) {
 			check_start = 0;
 			if ((is_dot(c, n) || is_dotdot(c, n)) && (r = start_is_dir(dfd)) < 0)
@@ -514,7 +516,7 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 					return -EXDEV;
 				enter(l, r);
 				if (!strict && core_mounts[r].resolves && *p)
-					return hand_over(l, p, trailing);
+					return hand_over(l, p);
 			}
 			continue;
 		}
@@ -524,7 +526,7 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 			return core_mounts[l->mount].dead;
 		if (!strict && core_mounts[l->mount].resolves)
 			/* Started inside the mount (cwd, dirfd): hand the rest over. */
-			return hand_over(l, c, trailing);
+			return hand_over(l, c);
 		if (is_dotdot(c, n)) {
 			if (scoped && at_root(l, rootm, rootlen)) {
 				if (flags & CORE_RES_BENEATH)
@@ -543,7 +545,7 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 		}
 		if ((r = PUSH(l, c, n)) < 0)
 			return r;
-		if (!last || follow_last || trailing) {
+		if (!last || follow_last || slashed) {
 			struct stat st;
 			long g = mod_getattr(CORE_REF(l->mount), l->path, &st, DEFUSE_NOFOLLOW);
 
@@ -555,16 +557,18 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 				tl = mod_readlink(CORE_REF(l->mount), l->path, tmp, sizeof(tmp) - 1);
 				if (tl < 0)
 					return tl;
+				if (tl == 0)
+					return -ENOENT;	/* an empty target, as the kernel */
 splice:
 				if (++links > MAXLINKS || (flags & CORE_RES_NO_SYMLINKS))
 					return -ELOOP;
 				tmp[tl] = 0;
-				if (tl + 1 + strlen(p) + 1 > sizeof(rest))
+				if (tl + strlen(c + n) + 1 > sizeof(rest))
 					return -ENAMETOOLONG;
-				/* rest := target "/" remainder; p points into rest. */
-				memmove(rest + tl + 1, p, strlen(p) + 1);
+				/* rest := target, then what followed the link's
+				   name, slashes and all (c + n points into rest). */
+				memmove(rest + tl, c + n, strlen(c + n) + 1);
 				memcpy(rest, tmp, tl);
-				rest[tl] = '/';
 				p = rest;
 				pop(l->path);
 				if (tmp[0] == '/') {
@@ -582,8 +586,13 @@ splice:
 				}
 				continue;
 			}
-			if (!S_ISDIR(st.st_mode) && (!last || trailing))
+			if (!S_ISDIR(st.st_mode) && (!last || slashed)) {
+				/* A call that creates the name finds it taken
+				   first (mkdir "f/": EEXIST, as the kernel). */
+				if (last && (flags & CORE_RES_CREATE))
+					return -EEXIST;
 				return -ENOTDIR;
+			}
 		}
 	}
 	return 0;

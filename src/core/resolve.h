@@ -20,6 +20,10 @@ enum core_res_flags {
 	   slash, and a mount point named from outside is a name in its
 	   parent's file system. */
 	CORE_RES_NAME = 1 << 1,
+	/* The call creates the last component (mkdir, mknod, symlink): an
+	   existing non-directory with a slash after it is EEXIST, not
+	   ENOTDIR.  With CORE_RES_NAME. */
+	CORE_RES_CREATE = 1 << 10,
 	/* Resolve inside mounts here, even for a module that resolves paths
 	   itself (DEFUSE_MODULE_RESOLVES), which otherwise gets the rest of
 	   the path as it is. */

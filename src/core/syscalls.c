@@ -38,6 +38,7 @@
 
 #define FOLLOW		.res = CORE_RES_FOLLOW
 #define NAME		.res = CORE_RES_NAME
+#define CREATE		.res = CORE_RES_NAME | CORE_RES_CREATE
 #define LCALL		.nofollow = DEFUSE_NOFOLLOW	/* lstat, lchown... */
 #define AT(i, valid)	.at = (i), .at_valid = (valid)
 #define NOFOLLOW_EMPTY	(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
@@ -63,15 +64,15 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_execve]	= P(OP_EXEC, 0, FOLLOW),
 	[SYS_execveat]	= PAT(OP_EXEC, 0, 1, FOLLOW, AT(4, NOFOLLOW_EMPTY)),
 
-	[SYS_mkdir]	= P(OP_MKDIR, 0, NAME),
-	[SYS_mkdirat]	= PAT(OP_MKDIR, 0, 1, NAME),
-	[SYS_mknod]	= P(OP_MKNOD, 0, NAME),
-	[SYS_mknodat]	= PAT(OP_MKNOD, 0, 1, NAME),
+	[SYS_mkdir]	= P(OP_MKDIR, 0, CREATE),
+	[SYS_mkdirat]	= PAT(OP_MKDIR, 0, 1, CREATE),
+	[SYS_mknod]	= P(OP_MKNOD, 0, CREATE),
+	[SYS_mknodat]	= PAT(OP_MKNOD, 0, 1, CREATE),
 	[SYS_rmdir]	= P(OP_RMDIR, 0, NAME),
 	[SYS_unlink]	= P(OP_UNLINK, 0, NAME),
 	[SYS_unlinkat]	= PAT(OP_UNLINK, 0, 1, NAME, AT(2, AT_REMOVEDIR)),
-	[SYS_symlink]	= P(OP_SYMLINK, 1, NAME),
-	[SYS_symlinkat]	= PAT(OP_SYMLINK, 1, 2, NAME),
+	[SYS_symlink]	= P(OP_SYMLINK, 1, CREATE),
+	[SYS_symlinkat]	= PAT(OP_SYMLINK, 1, 2, CREATE),
 
 	[SYS_chmod]	= P(OP_CHMOD, 0, FOLLOW),
 	[SYS_fchmodat]	= PAT(OP_CHMOD, 0, 1, FOLLOW),

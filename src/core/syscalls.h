@@ -55,7 +55,7 @@ struct core_sysdesc {
 	signed char at;			/* the AT_* flags */
 	signed char fd, fd2;		/* CORE_K_FD, CORE_K_FDIO: the
 					   descriptor(s) */
-	unsigned char res;		/* core_resolve's flags (resolve.h)
+	unsigned short res;		/* core_resolve's flags (resolve.h)
 					   before the AT_* flags */
 	unsigned char nofollow;		/* DEFUSE_NOFOLLOW for the module
 					   (lstat, lchown, l*xattr) */

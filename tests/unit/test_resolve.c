@@ -553,12 +553,11 @@ static void test_last_link(void **state)
 }
 
 /*
- * RESOLVER BUG (reported): a link whose target ends in a slash asks for a
- * directory, as a trailing slash of the path does.  Natively, with
- * lx -> "f/" and f a regular file, stat("lx") and open("lx") fail with
- * ENOTDIR; core_resolve(MNT "/lx", CORE_RES_FOLLOW) returns 0 at "/f",
- * because only the program's own trailing slash is remembered.  This
- * checks the native answer and fails until resolve.c is fixed.
+ * A link whose target ends in a slash asks for a directory, as a trailing
+ * slash of the path does: natively, with lx -> "f/" and f a regular file,
+ * stat("lx") and open("lx") fail with ENOTDIR.  (The resolver used to
+ * remember only the program's own trailing slash and answered "/f".)  A
+ * call that creates the name finds it taken first: EEXIST.
  */
 static void test_link_target_trailing_slash(void **state)
 {
@@ -566,6 +565,8 @@ static void test_link_target_trailing_slash(void **state)
 	IN_MOUNT(res(AT_FDCWD, MNT "/lx", 0), M_TREE, "/lx");
 	FAILS(res(AT_FDCWD, MNT "/lx/", 0), ENOTDIR);
 	FAILS(res(AT_FDCWD, MNT "/lx", CORE_RES_FOLLOW), ENOTDIR);
+	FAILS(res(AT_FDCWD, MNT "/f/", CORE_RES_NAME), ENOTDIR);
+	FAILS(res(AT_FDCWD, MNT "/f/", CORE_RES_NAME | CORE_RES_CREATE), EEXIST);
 }
 
 /* ---- ELOOP ---------------------------------------------------------------- */
