@@ -15,6 +15,9 @@
 #include "kernel/sys.h"
 
 #define SIGSYS_BIT (1UL << (SIGSYS - 1))
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
 
 /*
  * The program's handlers run behind a wrapper, so that none runs while
@@ -41,16 +44,24 @@ static int is_handler(const void *h)
 	return h != SIG_DFL && h != SIG_IGN;
 }
 
+/* Faults: DEFUSE's own handler stays installed for them (fault_handler). */
+static int is_fault_sig(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS;
+}
+
 static void call_app(int sig, void *si, void *uc)
 {
 	struct ksigaction act = app_act[sig];
 
 	if (act.flags & SA_RESETHAND) {
 		/* Not left to the kernel: a deferred signal must still find
-		   the handler when it comes again. */
+		   the handler when it comes again.  A fault's handler stays
+		   DEFUSE's, now acting for the default. */
 		struct ksigaction dfl = { SIG_DFL, 0, NULL, 0 };
 
-		sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+		if (!is_fault_sig(sig))
+			sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
 		app_act[sig].handler = SIG_DFL;
 	}
 	if (!is_handler(act.handler))
@@ -93,6 +104,70 @@ static void wrapper(int sig, void *si, void *uc)
 	call_app(sig, si, uc);
 	self->in_defuse = was;
 	self->sig_interruptible = intr;
+}
+
+/*
+ * SIGSEGV and SIGBUS always reach this handler first, whatever the
+ * program's action, so that a load of DEFUSE's probe (kernel/probe.S) that
+ * faults on a bad pointer of the program's resumes at its EFAULT exit
+ * instead of killing the program: the kernel would have said EFAULT.  Any
+ * other fault is the program's: its handler runs as through the wrapper;
+ * with the default action (or SIGSEGV ignored, which the kernel does not
+ * honour for a fault) the action becomes the default and the instruction
+ * faults again, so the process dies of it as it would have, core dump and
+ * all; a SIGSEGV sent by kill is sent again.  Costs: /proc/PID/status
+ * shows the two as caught, and an ignored SIGSEGV or SIGBUS is not kept
+ * across exec.
+ */
+static void fault_handler(int sig, void *si, void *uc)
+{
+	ucontext_t *u = uc;
+	uintptr_t ip = u->uc_mcontext.gregs[REG_RIP];
+	struct ksigaction dfl = { SIG_DFL, 0, NULL, 0 };
+
+	if (ip >= (uintptr_t)defuse_probe_begin && ip < (uintptr_t)defuse_probe_end) {
+		u->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)defuse_probe_fault;
+		return;
+	}
+	if (is_handler(app_act[sig].handler)) {
+		wrapper(sig, si, uc);
+		return;
+	}
+	if (!synchronous(sig, si) && app_act[sig].handler == SIG_IGN)
+		return;
+	sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+	if (!synchronous(sig, si))
+		sys3(SYS_tgkill, sys0(SYS_getpid), sys0(SYS_gettid), sig);
+}
+
+/* The kernel's action for a fault: the program's flags, mask and restorer
+   (ours when it set none), DEFUSE's handler. */
+static struct ksigaction fault_action(const struct ksigaction *app)
+{
+	struct ksigaction k = *app;
+
+	k.handler = (void *)fault_handler;
+	k.flags = (app->flags | SA_SIGINFO) & ~SA_RESETHAND;
+	k.mask &= ~SIGSYS_BIT;
+	if (!(k.flags & SA_RESTORER)) {
+		k.flags |= SA_RESTORER;
+		k.restorer = (void *)defuse_gate_own_sigreturn;
+	}
+	return k;
+}
+
+/* At start-up: the fault handler in; the action found (the default,
+   ignored through exec, or a handler a sanitizer runtime set before
+   DEFUSE started) kept as the program's. */
+static void fault_init(int sig)
+{
+	struct ksigaction old, k;
+
+	if (sys_failed(sys4(SYS_rt_sigaction, sig, NULL, &old, 8)))
+		return;
+	app_act[sig] = old;
+	k = fault_action(&old);
+	sys4(SYS_rt_sigaction, sig, &k, NULL, 8);
 }
 
 void defuse_sig_flush(void)
@@ -160,6 +235,8 @@ void defuse_sig_init(const char *exec_state)
 	if (has_word(exec_state, "blocked"))
 		defuse_self.sigsys_blocked = 1;
 
+	fault_init(SIGSEGV);
+	fault_init(SIGBUS);
 	/* An ignored SIGSYS survives exec: remember it as the program's. */
 	if (!sys_failed(sys4(SYS_rt_sigaction, SIGSYS, NULL, &old, 8)) &&
 	    old.handler == SIG_IGN)
@@ -183,7 +260,10 @@ static long other_action(struct defuse_syscall *sc, int sig, const struct ksigac
 	if (act) {
 		k = *act;
 		k.mask &= ~SIGSYS_BIT;
-		if (is_handler(act->handler)) {
+		if (is_fault_sig(sig)) {
+			k = fault_action(act);
+			app_act[sig] = *act;
+		} else if (is_handler(act->handler)) {
 			k.handler = (void *)wrapper;
 			k.flags = (act->flags | SA_SIGINFO) & ~SA_RESETHAND;
 			app_act[sig] = *act;
@@ -198,7 +278,7 @@ static long other_action(struct defuse_syscall *sc, int sig, const struct ksigac
 	}
 	if (!uold)
 		return r;
-	if (old.handler == (void *)wrapper)
+	if (old.handler == (void *)wrapper || old.handler == (void *)fault_handler)
 		old = prev;
 	return defuse_copy_out(uold, &old, sizeof(old)) ? -EFAULT : r;
 }

@@ -105,6 +105,8 @@ static long xattr_op(const struct core_call *c, const struct core_loc *l)
 	char *buf = NULL;
 	long r;
 
+	if (!list && name && defuse_probe_strnlen(name, 256) < 0)
+		return -EFAULT;
 	if (size > 65536)
 		size = 65536;
 	if (size && !(buf = malloc(size)))
@@ -227,6 +229,8 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 	case OP_LISTXATTR:
 		return xattr_op(c, l);
 	case OP_REMOVEXATTR:	/* (path, name) */
+		if (arg[0] && defuse_probe_strnlen((const char *)arg[0], 256) < 0)
+			return -EFAULT;
 		return mod_removexattr(ref, l->path, (const char *)arg[0], c->nofollow);
 	case OP_EXEC:
 		return core_exec_open(c, l);

@@ -16,8 +16,9 @@
  * Kernel symbolic links that lead into a mount are not seen here: see
  * docs/core.md.
  *
- * Reads the path from the program's memory directly: a bad pointer faults
- * here instead of giving EFAULT (docs/core.md).
+ * Reads the path from the program's memory directly, once it has been
+ * probed (kernel/probe.S): a bad pointer goes to the core, which answers
+ * EFAULT.
  */
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -107,6 +108,9 @@ long core_fd_link(const char *p, const char **rest)
 
 static int path_may_hit(long dfd, const char *p)
 {
+	/* A bad pointer: the core answers EFAULT, as the kernel would. */
+	if (p && defuse_probe_strnlen(p, PATH_MAX) < 0)
+		return 1;
 	if (!p || p[0] == 0)	/* AT_EMPTY_PATH: the directory itself */
 		return ((int)dfd == AT_FDCWD && core_cwd_inside()) || is_mount_fd(dfd);
 	if (p[0] == '/') {

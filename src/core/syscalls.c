@@ -139,6 +139,12 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 
 const struct core_sysdesc core_sys_none = ROW(CORE_K_NONE, OP_NONE, NULL);
 
+/* 0 if s is NULL or a string the program can read, else -EFAULT. */
+static long readable(const char *s)
+{
+	return s && defuse_probe_strnlen(s, PATH_MAX) < 0 ? -EFAULT : 0;
+}
+
 /* The decoding every handler reads; -errno for flags the call refuses
    before any lookup, as the kernel does. */
 static long decode(const struct defuse_syscall *sc, struct core_call *c)
@@ -156,19 +162,25 @@ static long decode(const struct defuse_syscall *sc, struct core_call *c)
 	c->res = d->res;
 	c->nofollow = d->nofollow;
 	c->fd = NULL;
-	if (d->at < 0)
-		return 0;
-	if (c->at & ~d->at_valid)
-		return -EINVAL;
-	if (c->op == OP_STATX && (((unsigned)c->arg[1] & STATX__RESERVED) ||
-				  (c->at & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE))
-		return -EINVAL;
-	if (c->at & AT_SYMLINK_NOFOLLOW) {
-		c->res &= ~CORE_RES_FOLLOW;
-		c->nofollow = DEFUSE_NOFOLLOW;
+	if (d->at >= 0) {
+		if (c->at & ~d->at_valid)
+			return -EINVAL;
+		if (c->op == OP_STATX && (((unsigned)c->arg[1] & STATX__RESERVED) ||
+					  (c->at & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE))
+			return -EINVAL;
+		if (c->at & AT_SYMLINK_NOFOLLOW) {
+			c->res &= ~CORE_RES_FOLLOW;
+			c->nofollow = DEFUSE_NOFOLLOW;
+		}
+		if (c->op == OP_UNLINK && (c->at & AT_REMOVEDIR))
+			c->op = OP_RMDIR;
 	}
-	if (c->op == OP_UNLINK && (c->at & AT_REMOVEDIR))
-		c->op = OP_RMDIR;
+	/* The strings the call names, after its flags, as the kernel reads
+	   them: a bad pointer is EFAULT, never a crash. */
+	if (d->kind == CORE_K_PATH &&
+	    (readable(c->path) < 0 || (d->path2 >= 0 && readable((const char *)sc->a[d->path2]) < 0) ||
+	     (c->op == OP_SYMLINK && readable((const char *)sc->a[0]) < 0)))
+		return -EFAULT;
 	return 0;
 }
 

@@ -151,6 +151,13 @@ extern int defuse_fd_nreserved HIDDEN;
 
 /* usermem.c: the program's memory, checked by the kernel (EFAULT, no crash). */
 long defuse_read_user(void *dst, const void *src, unsigned long n) HIDDEN;
+/* probe.S: the length of a string of the program's if it ends within max
+   bytes, max if not, -EFAULT if it cannot be read (no system call: a
+   fault there is caught by capture's SIGSEGV/SIGBUS handler, which resumes
+   at defuse_probe_fault when the faulting instruction lies between
+   defuse_probe_begin and defuse_probe_end). */
+long defuse_probe_strnlen(const char *s, unsigned long max) HIDDEN;
+extern const char defuse_probe_begin[], defuse_probe_end[], defuse_probe_fault[] HIDDEN;
 long defuse_write_user(void *dst, const void *src, unsigned long n) HIDDEN;
 int defuse_copy_in(void *dst, const void *src, unsigned long n) HIDDEN;
 int defuse_copy_out(void *dst, const void *src, unsigned long n) HIDDEN;

@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
 #include <sys/mman.h>
+#include <sys/xattr.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -878,6 +880,104 @@ static int case_low_limit(void)
 }
 
 /*
+ * Bad pointers (issue 14, item 5): every path or name DEFUSE reads gives
+ * EFAULT, as the kernel does, never a crash; a fault of DEFUSE's own probe
+ * never reaches the program's SIGSEGV handler, while the program's own
+ * faults still do, and still kill it under the default action.
+ */
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t faults;
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	faults++;
+	siglongjmp(fault_jmp, 1);
+}
+
+static void bad_call(const char *what, long r)
+{
+	printf("%s: %s\n", what, r < 0 ? ename(errno) : "ok");
+}
+
+static int case_bad_pointers(void)
+{
+	const char *bad = (const char *)0xdeadc0de;
+	volatile int *unmapped = (volatile int *)0xdeadc0e0;	/* aligned */
+	long pg = sysconf(_SC_PAGESIZE);
+	char *two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *runs_out;	/* a string without its end: the page after cannot be
+			   read (PROT_NONE: nothing else may be mapped there) */
+	struct sigaction sa = { .sa_handler = on_segv }, old;
+	struct stat st;
+	int fd, status;
+	pid_t pid;
+
+	if (two == MAP_FAILED || mprotect(two + pg, pg, PROT_NONE))
+		return printf("FAIL mmap: %s\n", ename(errno)), 1;
+	memset(two, 'a', pg);
+	runs_out = two + pg - 100;
+	if (chdir(dir))
+		return printf("FAIL chdir: %s\n", ename(errno)), 1;
+	fd = open("f", O_CREAT | O_WRONLY, 0644);
+	if (fd >= 0)
+		close(fd);
+	mkdir("d", 0755);
+	for (int i = 0; i < 2; i++) {
+		const char *b = i ? runs_out : bad;
+
+		printf("-- %s\n", i ? "a string running into an unmapped page" : "0xdeadc0de");
+		bad_call("unlink", unlink(b));
+		bad_call("stat", stat(b, &st));
+		bad_call("lstat", lstat(b, &st));
+		bad_call("open", open(b, O_RDONLY));
+		bad_call("openat in the mount", openat(AT_FDCWD, b, O_RDONLY));
+		bad_call("mkdir", mkdir(b, 0755));
+		bad_call("rmdir", rmdir(b));
+		bad_call("access", access(b, F_OK));
+		bad_call("chdir", chdir(b));
+		bad_call("truncate", truncate(b, 0));
+		bad_call("rename from", rename(b, "g"));
+		bad_call("rename to", rename("f", b));
+		bad_call("link to", link("f", b));
+		bad_call("symlink target", symlink(b, "l"));
+		bad_call("symlink name", symlink("f", b));
+		bad_call("setxattr name", setxattr("f", b, "v", 1, 0));
+		bad_call("removexattr name", removexattr("f", b));
+		bad_call("stat of the real file", stat("f", &st));
+	}
+	/* The program's own handler: none of the above reached it. */
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGSEGV, NULL, &old);
+	printf("SIGSEGV action after: %s\n", old.sa_handler == on_segv ? "the program's" : "other");
+	bad_call("unlink with a handler", unlink(bad));
+	printf("handler calls after bad pointers: %d\n", (int)faults);
+	if (!sigsetjmp(fault_jmp, 1))
+		*(volatile int *)unmapped = 1;	/* the program's own fault */
+	printf("handler calls after its own fault: %d\n", (int)faults);
+	if (!sigsetjmp(fault_jmp, 1))
+		kill(getpid(), SIGSEGV);
+	printf("handler calls after kill: %d\n", (int)faults);
+	/* The default action, and an ignored SIGSEGV, still kill at a fault. */
+	for (int ign = 0; ign < 2; ign++) {
+		pid = fork();
+		if (pid == 0) {
+			signal(SIGSEGV, ign ? SIG_IGN : SIG_DFL);
+			unlink(bad);
+			*(volatile int *)unmapped = 1;
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		printf("child with SIGSEGV %s: %s\n", ign ? "ignored" : "default",
+		       WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV ? "killed by SIGSEGV"
+									  : "not killed");
+	}
+	if (chdir("/"))
+		return 1;
+	return 0;
+}
+
+/*
  * The backing directory removed under a running tree (item 7): the images
  * exec'd after it still run, paths in the mount fail as paths in a
  * removed directory do, and everything else works.  HOSTILE_BACKING names
@@ -936,6 +1036,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "dup2-band-keep")) return case_dup2_band(1);
 	if (!strcmp(c, "low-limit")) return case_low_limit();
 	if (!strcmp(c, "backing-removed")) return case_backing_removed();
+	if (!strcmp(c, "bad-pointers")) return case_bad_pointers();
 	fprintf(stderr, "hostile: unknown case '%s'\n", c);
 	return 2;
 }

@@ -1,0 +1,42 @@
+/*
+ * Reading the program's memory where a bad pointer must give EFAULT, not
+ * a crash, on the hot path, where process_vm_readv (a system call, about
+ * 1 us) costs too much: the loads below may fault, and when one does,
+ * DEFUSE's SIGSEGV/SIGBUS handler (capture/signals.c) sees the faulting
+ * instruction inside [defuse_probe_begin, defuse_probe_end) and resumes at
+ * defuse_probe_fault, which returns -EFAULT, as the kernel's exception
+ * tables do for copy_from_user.  Nothing here touches the stack before the
+ * load, so the resumed `ret` returns to the caller.
+ */
+	.text
+	.globl	defuse_probe_begin, defuse_probe_end, defuse_probe_fault
+	.hidden	defuse_probe_begin, defuse_probe_end, defuse_probe_fault
+
+/*
+ * long defuse_probe_strnlen(const char *s, unsigned long max):
+ * the length of s if it ends within max bytes, max if not, -EFAULT if a
+ * byte before its end (or before max) cannot be read.
+ */
+	.globl	defuse_probe_strnlen
+	.hidden	defuse_probe_strnlen
+	.type	defuse_probe_strnlen, @function
+defuse_probe_strnlen:
+	xorl	%eax, %eax
+defuse_probe_begin:
+1:	cmpq	%rsi, %rax
+	jae	2f
+	cmpb	$0, (%rdi,%rax)
+	je	2f
+	incq	%rax
+	jmp	1b
+defuse_probe_end:
+2:	ret
+	.size	defuse_probe_strnlen, . - defuse_probe_strnlen
+
+	.type	defuse_probe_fault, @function
+defuse_probe_fault:
+	movq	$-14, %rax		/* -EFAULT */
+	ret
+	.size	defuse_probe_fault, . - defuse_probe_fault
+
+	.section .note.GNU-stack, "", @progbits
