@@ -140,8 +140,10 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 	r = defuse_forward(sc);
 	/* Only a failed exec comes back. */
 	sys2(SYS_munmap, nenv, size);
-	if (cold)
+	if (cold) {
 		core_exec_fds_undo();
+		core_exec_cwd_undo();
+	}
 	return r;
 }
 

@@ -179,8 +179,11 @@ long core_cwd_change(int mount, const char *path,
 		     long (*kstep)(const struct core_cwd *now, void *arg), void *arg) HIDDEN;
 /* At start-up: the cwd DEFUSE_CWD names, or the kernel's.  0 or -ENOMEM. */
 int core_cwd_init(const char *inherited) HIDDEN;
-/* "DEFUSE_CWD=..." of this thread's cwd into buf; 0 if not in a mount. */
+/* "DEFUSE_CWD=[FD:]..." of this thread's cwd into buf, its handle FD left
+   open for the exec; 0 if not in a mount.  core_cwd_env_undo after an exec
+   that failed. */
 int core_cwd_env(char *buf, size_t cap) HIDDEN;
+void core_cwd_env_undo(void) HIDDEN;
 /* In a forked child, before the program runs again. */
 void core_cwd_after_fork(void) HIDDEN;
 /* "DEFUSE_CWD=..." for exec, or "". */

@@ -40,7 +40,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -409,21 +411,45 @@ int core_cwd_moved(const char *path)
 
 /* ---- start-up, vfork, fork ---------------------------------------------- */
 
+/* The handle an exec handed down (DEFUSE_CWD=FD:...) becomes c's. */
+static void take_handle(struct core_cwd *c, long fd)
+{
+	struct stat st;
+	int kfd;
+
+	if (sys2(SYS_fstat, fd, &st) < 0 || !S_ISDIR(st.st_mode) || (kfd = defuse_keep_fd(fd)) < 0) {
+		sys1(SYS_close, fd);
+		return;
+	}
+	c->kfd = kfd;
+	c->fh_mount = -1;
+	c->pending = 0;
+}
+
 int core_cwd_init(const char *inherited)
 {
 	struct core_cwd *c = obj_new(), *old;
-	char cwd[PATH_MAX];
+	char cwd[PATH_MAX], *end;
+	long fd = -1;
 
 	if (!c)
 		return -ENOMEM;
+	if (inherited && *inherited >= '0' && *inherited <= '9') {
+		fd = strtol(inherited, &end, 10);
+		inherited = *end == ':' ? end + 1 : NULL;
+	}
 	if (inherited && *inherited == '/' && strlen(inherited) < sizeof(cwd))
 		strcpy(cwd, inherited);
 	else if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = 0;
 	if (!place(c, cwd)) {
+		if (fd >= 0)
+			sys1(SYS_close, fd);
 		put(c);
 		return 0;
 	}
+	if (fd >= 0)
+		take_handle(c, fd);
 	lock();
 	old = swap_locked(c);
 	unlock();
@@ -451,24 +477,61 @@ long core_cwd_save(void *unused)
 }
 
 /*
- * "DEFUSE_CWD=..." for the image an exec of this thread starts, into buf;
- * 0 when the kernel's cwd is the truth.  Made from a reference to this
- * thread's cwd (a vfork child's own), so a chdir of another thread at the
- * same time hands down the old cwd or the new one, never a mix.
+ * The handle an exec of this thread was lent (core_cwd_env), and the cwd
+ * it belongs to, held so that no chdir can close it before the exec is
+ * done; given back by core_cwd_env_undo when the exec failed.  A vfork
+ * child's cwd is held by the child already (core_cwd_save).
+ */
+static __thread int lent_kfd TLS = -1;
+static __thread struct core_cwd *lent_obj TLS;
+
+/*
+ * "DEFUSE_CWD=[FD:]PATH" for the image an exec of this thread starts, into
+ * buf; 0 when the kernel's cwd is the truth.  Made from a reference to
+ * this thread's cwd (a vfork child's own), so a chdir of another thread at
+ * the same time hands down the old cwd or the new one, never a mix.  FD is
+ * its handle, left open across the exec: the new image then has the very
+ * directory, as a kernel cwd would be, even once it was renamed or
+ * removed.  (A vfork child's table is a copy of its parent's, so the
+ * parent's handle number is the child's too.)
  */
 int core_cwd_env(char *buf, size_t cap)
 {
 	struct core_cwd *c = core_cwd_own ? own_cwd : get(&core_cwd_now);
-	int n;
+	const struct core_cwd *o;
+	const char *point, *path;
+	int n, kfd;
 
+	lent_kfd = -1;
+	lent_obj = NULL;
 	if (!c)
 		return 0;
 	if (core_cwd_own)
 		hold(c);
-	n = snprintf(buf, cap, "DEFUSE_CWD=%s%s", core_mounts[c->mount].point,
-		     strcmp(c->path, "/") ? c->path : "");
-	put(c);
+	o = c->owner ? c->owner : c;
+	kfd = __atomic_load_n(&o->kfd, __ATOMIC_ACQUIRE);
+	point = core_mounts[c->mount].point;
+	path = strcmp(c->path, "/") ? c->path : "";
+	if (kfd >= 0 && sys3(SYS_fcntl, kfd, F_SETFD, 0) == 0) {
+		lent_kfd = kfd;
+		n = snprintf(buf, cap, "DEFUSE_CWD=%d:%s%s", kfd, point, path);
+	} else {
+		n = snprintf(buf, cap, "DEFUSE_CWD=%s%s", point, path);
+	}
+	if (lent_kfd >= 0 && !core_cwd_own)
+		lent_obj = c;	/* its reference, until the exec is done */
+	else
+		put(c);
 	return n > 0 && (size_t)n < cap;
+}
+
+void core_cwd_env_undo(void)
+{
+	if (lent_kfd >= 0)
+		sys3(SYS_fcntl, lent_kfd, F_SETFD, FD_CLOEXEC);
+	lent_kfd = -1;
+	put(lent_obj);
+	lent_obj = NULL;
 }
 
 long core_cwd_restore(void *saved)

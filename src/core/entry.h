@@ -84,6 +84,8 @@ void core_exec_undo(struct core_exec *x) HIDDEN;
 /* "DEFUSE_CWD=..." written into buf (cap bytes), or NULL: the cwd of the
    exec'ing thread, when it is inside a mount. */
 char *core_exec_cwd_env(char *buf, unsigned long cap) HIDDEN;
+/* After an exec that failed: the cwd's handle lent to it is DEFUSE's again. */
+void core_exec_cwd_undo(void) HIDDEN;
 /* "DEFUSE_FDS=..." written into buf (cap bytes), or NULL if nothing is
    handed down; core_exec_fds_undo after an exec that failed. */
 char *core_exec_fds_env(char *buf, unsigned long cap) HIDDEN;

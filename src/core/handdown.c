@@ -117,3 +117,8 @@ char *core_exec_cwd_env(char *buf, unsigned long cap)
 {
 	return core_cwd_env(buf, cap) ? buf : NULL;
 }
+
+void core_exec_cwd_undo(void)
+{
+	core_cwd_env_undo();
+}

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/openat2.h>
 #include "kernel/sys.h"
 #include "core/core.h"
@@ -79,6 +80,13 @@ static long open_path(const struct core_call *c, const struct defuse_syscall *ks
 		return open_once(c, ksc, flags, mode, res);
 	case CORE_AGAIN_FRESH:
 		return open_once(c, ksc, flags, mode, res | CORE_RES_FRESH);
+	case CORE_AGAIN_CWD_GONE: {
+		/* The removed cwd itself ("ls ."): the kernel still has it. */
+		char p[64];
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/.", core_cwd_kfd(core_cwd_snap()));
+		return core_kernel_at(ksc, c->d, p);
+	}
 	case -ENOMEM:
 		return -ENOMEM;
 	}

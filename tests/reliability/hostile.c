@@ -880,6 +880,48 @@ static int case_low_limit(void)
 }
 
 /*
+ * The cwd's directory removed from under it (item 7): natively "." still
+ * answers (an empty directory with no links), in this process and in the
+ * programs it execs, whose kernel cwd is the same directory.
+ */
+static int case_cwd_removed(void)
+{
+	const char *backing = getenv("HOSTILE_BACKING");
+	char cmd[PATH_MAX + 64];
+	struct stat st;
+	DIR *d;
+	int n = 0;
+
+	if (!backing || !*backing)
+		return printf("FAIL HOSTILE_BACKING not set\n"), 1;
+	if (mkdir(at("sub"), 0755) || chdir(at("sub")))
+		return printf("FAIL mkdir/chdir: %s\n", ename(errno)), 1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", backing);
+	result("rm -rf of the directory's contents", system(cmd) == 0, "%s", ename(errno));
+	printf("stat .: %s", stat(".", &st) ? ename(errno) : "ok");
+	if (!stat(".", &st))
+		printf(" dir=%d nlink=%d", S_ISDIR(st.st_mode), (int)st.st_nlink);
+	printf("\n");
+	if ((d = opendir("."))) {
+		while (readdir(d))
+			n++;
+		closedir(d);
+		printf("opendir .: %d entries\n", n);
+	} else {
+		printf("opendir .: %s\n", ename(errno));
+	}
+	printf("open f in it: %s\n", open("f", O_CREAT | O_WRONLY, 0644) < 0 ? ename(errno) : "ok");
+	fflush(stdout);
+	/* Programs exec'd there have the same cwd. */
+	system("stat -c 'exec stat .: %F %h' . 2>/dev/null || echo 'exec stat .: failed';"
+	       "echo \"exec ls .: $(ls -a . 2>/dev/null | wc -l) entries, status $?\"");
+	printf("chdir ..: %s\n", chdir("..") ? ename(errno) : "ok");
+	if (chdir("/"))
+		return 1;
+	return 0;
+}
+
+/*
  * Bad pointers (issue 14, item 5): every path or name DEFUSE reads gives
  * EFAULT, as the kernel does, never a crash; a fault of DEFUSE's own probe
  * never reaches the program's SIGSEGV handler, while the program's own
@@ -1037,6 +1079,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "low-limit")) return case_low_limit();
 	if (!strcmp(c, "backing-removed")) return case_backing_removed();
 	if (!strcmp(c, "bad-pointers")) return case_bad_pointers();
+	if (!strcmp(c, "cwd-removed")) return case_cwd_removed();
 	fprintf(stderr, "hostile: unknown case '%s'\n", c);
 	return 2;
 }
