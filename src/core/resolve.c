@@ -186,9 +186,7 @@ static int start_is_dir(long dfd)
  */
 static char *root_kpath[CORE_MOUNTS_MAX];
 
-/* The kernel's path of mount m's backing root, if the module hands out a
-   kernel descriptor of it; NULL otherwise. */
-static const char *mount_root_kpath(int m)
+const char *core_mount_root_kpath(int m)
 {
 	struct defuse_open o = { 0, -1 };
 	char link[64], root[PATH_MAX], *dup, *none = NULL;
@@ -218,7 +216,7 @@ static const char *mount_root_kpath(int m)
 
 int core_kfd_path_now(int m, long kfd, char out[PATH_MAX])
 {
-	const char *root = mount_root_kpath(m);
+	const char *root = core_mount_root_kpath(m);
 	char link[64];
 	long n, rn;
 

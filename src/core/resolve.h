@@ -118,6 +118,10 @@ int core_path_push(char *path, size_t cap, const char *name, size_t n);
    kernel have led into a mount?  One openat2 says. */
 bool core_maybe_via_link(long dfd, const char *upath);
 
+/* The kernel's path of mount m's backing root, if the module hands out a
+   kernel descriptor of it (or of a handle's: lock_fd); NULL otherwise. */
+const char *core_mount_root_kpath(int m);
+
 /* Where kernel descriptor kfd's directory is in mount m now: 0 (out:
    mount-relative), -ENOENT if it was removed, -1 if it cannot be told. */
 int core_kfd_path_now(int m, long kfd, char out[PATH_MAX]);

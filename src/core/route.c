@@ -21,7 +21,10 @@
  * EFAULT.
  */
 #include <fcntl.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include "common/util.h"
 #include "core/core.h"
 #include "core/syscalls.h"
@@ -130,6 +133,47 @@ static int path_may_hit(long dfd, const char *p)
 	return suspicious_components(p, 1);
 }
 
+/*
+ * A Unix socket address that may name a file in a mount: read with the
+ * probe (a bad pointer goes to the core, which says EFAULT).  Abstract
+ * addresses and other families never do.
+ */
+static int unix_addr_may_hit(const void *addr, long len)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	unsigned short family;
+	long n = len - (long)offsetof(struct sockaddr_un, sun_path);
+
+	if (!addr || n <= 0)
+		return 0;
+	if (n > (long)sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	if (defuse_probe_read(&family, addr, sizeof(family)) < 0 ||
+	    defuse_probe_read(buf, (const char *)addr + offsetof(struct sockaddr_un, sun_path),
+			      n) < 0)
+		return 1;
+	if (family != AF_UNIX || !buf[0])
+		return 0;
+	buf[n] = 0;
+	return path_may_hit(AT_FDCWD, buf);
+}
+
+static int socket_may_hit(const struct core_sysdesc *d, const struct defuse_syscall *sc)
+{
+	struct { void *name; unsigned len; } msg;	/* struct msghdr's start */
+
+	switch (d->op) {
+	case OP_SOCKNAME:
+		return __atomic_load_n(&core_sock_named, __ATOMIC_RELAXED);
+	case OP_SENDMSG:
+		if (defuse_probe_read(&msg, (const void *)sc->a[d->addr], sizeof(msg)) < 0)
+			return 1;
+		return unix_addr_may_hit(msg.name, msg.len);
+	default:
+		return unix_addr_may_hit((const void *)sc->a[d->addr], sc->a[d->alen]);
+	}
+}
+
 int core_routes(long nr)
 {
 	return (unsigned long)nr < CORE_NR && core_sys[nr].kind != CORE_K_NONE;
@@ -178,6 +222,8 @@ int core_route(const struct defuse_syscall *sc)
 	case CORE_K_FDIO:
 		/* An emulated file, at either end of a copy. */
 		return is_emulated_fd(sc->a[d->fd]) || (d->fd2 >= 0 && is_emulated_fd(sc->a[d->fd2]));
+	case CORE_K_SOCK:
+		return socket_may_hit(d, sc);
 	}
 	return 0;
 }

@@ -21,7 +21,8 @@
 
 #define ROW(kind_, op_, h_, ...)						\
 	{ .kind = (kind_), .op = (op_), .handler = (h_), .dfd = -1, .path = -1,	\
-	  .dfd2 = -1, .path2 = -1, .at = -1, .fd = -1, .fd2 = -1, __VA_ARGS__ }
+	  .dfd2 = -1, .path2 = -1, .at = -1, .fd = -1, .fd2 = -1, .addr = -1,	\
+	  .alen = -1, __VA_ARGS__ }
 
 /* One path: the path in argument p, no dirfd / its dirfd in argument d. */
 #define P(op, p, ...)		ROW(CORE_K_PATH, op, core_h_path, .path = p, __VA_ARGS__)
@@ -35,6 +36,10 @@
 #define IO(...)			ROW(CORE_K_FDIO, OP_FDIO, core_h_fdio, .fd = 0, __VA_ARGS__)
 #define COPY(in, out)		ROW(CORE_K_FDIO, OP_COPY, core_h_copy, .fd = in, .fd2 = out)
 #define FXATTR			ROW(CORE_K_FDIO, OP_FXATTR, core_h_fxattr, .fd = 0)
+/* A socket address given, or returned. */
+#define SOCK(op, a, l)		ROW(CORE_K_SOCK, op, core_h_sock_addr, .fd = 0, .addr = a, .alen = l)
+#define SOCKNAME(a, l)		ROW(CORE_K_SOCK, OP_SOCKNAME, core_h_sock_name, .fd = 0, \
+				    .addr = a, .alen = l)
 
 #define FOLLOW		.res = CORE_RES_FOLLOW
 #define NAME		.res = CORE_RES_NAME
@@ -135,6 +140,17 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_copy_file_range] = COPY(0, 2),
 	[SYS_splice]	= COPY(0, 2),
 	[SYS_tee]	= COPY(0, 1),
+
+	/* A Unix socket's path may name a file in a mount (sockets.c). */
+	[SYS_bind]	= SOCK(OP_BIND, 1, 2),
+	[SYS_connect]	= SOCK(OP_CONNECT, 1, 2),
+	[SYS_sendto]	= SOCK(OP_CONNECT, 4, 5),
+	[SYS_sendmsg]	= SOCK(OP_SENDMSG, 1, -1),
+	[SYS_getsockname] = SOCKNAME(1, 2),
+	[SYS_getpeername] = SOCKNAME(1, 2),
+	[SYS_accept]	= SOCKNAME(1, 2),
+	[SYS_accept4]	= SOCKNAME(1, 2),
+	[SYS_recvfrom]	= SOCKNAME(4, 5),
 };
 
 const struct core_sysdesc core_sys_none = ROW(CORE_K_NONE, OP_NONE, NULL);

@@ -22,6 +22,8 @@ enum core_kind {
 	CORE_K_CWD,	/* getcwd */
 	CORE_K_FDIO,	/* works on an open file: an emulated file's is
 			   the core's (the descriptor in .fd, or .fd2) */
+	CORE_K_SOCK,	/* a Unix socket's address, which may name a file
+			   in a mount (.addr, .alen; sockets.c) */
 };
 
 /* What the core does: the handler's operation, whatever the call's shape. */
@@ -38,6 +40,9 @@ enum core_op {
 	OP_CLOSE, OP_DUP, OP_DUP2, OP_FCNTL, OP_CLOSE_RANGE, OP_FCHDIR, OP_GETCWD,
 	/* an open file */
 	OP_FDIO, OP_FXATTR, OP_COPY,
+	/* a socket's address: given (bind; connect and sendto; sendmsg's
+	   msghdr), or returned (getsockname, getpeername, accept, recvfrom) */
+	OP_BIND, OP_CONNECT, OP_SENDMSG, OP_SOCKNAME,
 };
 
 /* OP_UTIMENS: the times argument's type. */
@@ -55,6 +60,9 @@ struct core_sysdesc {
 	signed char at;			/* the AT_* flags */
 	signed char fd, fd2;		/* CORE_K_FD, CORE_K_FDIO: the
 					   descriptor(s) */
+	signed char addr, alen;		/* CORE_K_SOCK: the address and its
+					   length (OP_SOCKNAME: a pointer to
+					   it); OP_SENDMSG: the msghdr */
 	unsigned short res;		/* core_resolve's flags (resolve.h)
 					   before the AT_* flags */
 	unsigned char nofollow;		/* DEFUSE_NOFOLLOW for the module
@@ -113,6 +121,13 @@ long core_h_getcwd(struct core_call *c);
 long core_h_fdio(struct core_call *c);
 long core_h_fxattr(struct core_call *c);
 long core_h_copy(struct core_call *c);
+long core_h_sock_addr(struct core_call *c);
+long core_h_sock_name(struct core_call *c);
+
+/* sockets.c: set once a Unix socket address in a mount went to the kernel
+   as its backing path: the addresses the kernel returns are shown as
+   the program named them from then on. */
+extern int core_sock_named;
 
 /* ---- what the handlers share ---- */
 

@@ -157,6 +157,8 @@ long defuse_read_user(void *dst, const void *src, unsigned long n) HIDDEN;
    at defuse_probe_fault when the faulting instruction lies between
    defuse_probe_begin and defuse_probe_end). */
 long defuse_probe_strnlen(const char *s, unsigned long max) HIDDEN;
+/* The same way: n bytes of the program's at src into dst; 0 or -EFAULT. */
+long defuse_probe_read(void *dst, const void *src, unsigned long n) HIDDEN;
 extern const char defuse_probe_begin[], defuse_probe_end[], defuse_probe_fault[] HIDDEN;
 long defuse_write_user(void *dst, const void *src, unsigned long n) HIDDEN;
 int defuse_copy_in(void *dst, const void *src, unsigned long n) HIDDEN;

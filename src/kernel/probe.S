@@ -29,9 +29,28 @@ defuse_probe_begin:
 	je	2f
 	incq	%rax
 	jmp	1b
-defuse_probe_end:
 2:	ret
 	.size	defuse_probe_strnlen, . - defuse_probe_strnlen
+
+/*
+ * long defuse_probe_read(void *dst, const void *src, unsigned long n):
+ * copies n bytes of the program's; 0, or -EFAULT.
+ */
+	.globl	defuse_probe_read
+	.hidden	defuse_probe_read
+	.type	defuse_probe_read, @function
+defuse_probe_read:
+	xorl	%ecx, %ecx
+3:	cmpq	%rdx, %rcx
+	jae	4f
+	movzbl	(%rsi,%rcx), %eax
+	movb	%al, (%rdi,%rcx)
+	incq	%rcx
+	jmp	3b
+4:	xorl	%eax, %eax
+	ret
+	.size	defuse_probe_read, . - defuse_probe_read
+defuse_probe_end:
 
 	.type	defuse_probe_fault, @function
 defuse_probe_fault:

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Unix sockets whose path is a file in DIR (issue 14, item 3):
+
+    unix_sockets.py unix-sockets DIR
+
+bind, connect, sendto and sendmsg by absolute and relative path, the
+socket file seen by stat, chmod, rename, link, open and unlink, the names
+getsockname and getpeername give back, and the errors (in use, missing).
+Prints one line per step; run.py compares it natively and through DEFUSE.
+Leaves no socket file behind (the tree is compared too).
+"""
+import os
+import socket
+import stat
+import sys
+
+
+def main():
+    d = sys.argv[2]
+    os.chdir(d)
+    out = []
+
+    def step(name, f):
+        try:
+            r = f()
+            out.append(f"{name}: ok{'' if r is None else ' ' + repr(r)}")
+        except OSError as e:
+            out.append(f"{name}: {os.strerror(e.errno)}")
+
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    step("bind by absolute path", lambda: srv.bind(os.path.join(d, "srv.sock")))
+    step("getsockname is the path bound",
+         lambda: srv.getsockname() == os.path.join(d, "srv.sock"))
+    step("listen", lambda: srv.listen(4))
+    step("stat says socket", lambda: stat.S_ISSOCK(os.stat("srv.sock").st_mode))
+    step("chmod", lambda: os.chmod("srv.sock", 0o600))
+    step("mode", lambda: oct(stat.S_IMODE(os.lstat("srv.sock").st_mode)))
+    cli = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    step("connect by relative path", lambda: cli.connect("srv.sock"))
+    step("getpeername", lambda: cli.getpeername() == os.path.join(d, "srv.sock"))
+    conn, _ = srv.accept()
+    step("data both ways", lambda: (cli.send(b"ping"), conn.recv(8), conn.send(b"pong"),
+                                    cli.recv(8))[1::2])
+    step("bind the same path again", lambda: socket.socket(socket.AF_UNIX).bind("srv.sock"))
+    step("rename", lambda: os.rename("srv.sock", "moved.sock"))
+    step("link", lambda: os.link("moved.sock", "linked.sock"))
+    step("open a socket", lambda: os.open("moved.sock", os.O_RDONLY))
+    step("connect after rename", lambda: socket.socket(socket.AF_UNIX).connect("moved.sock"))
+    step("unlink", lambda: os.unlink("moved.sock"))
+    step("unlink the link", lambda: os.unlink("linked.sock"))
+    step("connect once unlinked", lambda: socket.socket(socket.AF_UNIX).connect("moved.sock"))
+    os.mkdir("sub")
+    dg = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    step("datagram bind by relative path", lambda: dg.bind("sub/dg.sock"))
+    step("getsockname of a relative bind", lambda: dg.getsockname())
+    snd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    step("sendto", lambda: snd.sendto(b"x", "sub/dg.sock"))
+    step("sendmsg", lambda: snd.sendmsg([b"y"], [], 0, os.path.join(d, "sub", "dg.sock")))
+    step("recv", lambda: dg.recv(4) + dg.recv(4))
+    step("through ..", lambda: snd.sendto(b"z", "sub/../sub/dg.sock"))
+    step("recv again", lambda: dg.recv(4))
+    step("connect to a missing path", lambda: socket.socket(socket.AF_UNIX).connect("none.sock"))
+    step("bind in a missing directory", lambda: socket.socket(socket.AF_UNIX).bind("no/x.sock"))
+    step("abstract names are no files",
+         lambda: socket.socket(socket.AF_UNIX).bind(b"\0defuse-test-%d" % os.getpid()))
+    os.unlink("sub/dg.sock")
+    os.rmdir("sub")
+    print("\n".join(out))
+    print("left:", sorted(os.listdir(".")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
