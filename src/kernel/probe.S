@@ -16,6 +16,12 @@
  * long defuse_probe_strnlen(const char *s, unsigned long max):
  * the length of s if it ends within max bytes, max if not, -EFAULT if a
  * byte before its end (or before max) cannot be read.
+ *
+ * Bytes one at a time up to an 8-byte boundary, then words: an aligned
+ * word never crosses a page, so it reads nothing the bytes before the end
+ * (or before max) would not have made fault.  A word holds a zero byte
+ * when (w - 0x01..01) & ~w & 0x80..80 is not zero, and its lowest set bit
+ * marks the first one.
  */
 	.globl	defuse_probe_strnlen
 	.hidden	defuse_probe_strnlen
@@ -23,13 +29,36 @@
 defuse_probe_strnlen:
 	xorl	%eax, %eax
 defuse_probe_begin:
-1:	cmpq	%rsi, %rax
-	jae	2f
-	cmpb	$0, (%rdi,%rax)
-	je	2f
+1:	cmpq	%rsi, %rax		/* the head, byte by byte */
+	jae	9f
+	leaq	(%rdi,%rax), %rcx
+	testb	$7, %cl
+	jz	2f
+	cmpb	$0, (%rcx)
+	je	9f
 	incq	%rax
 	jmp	1b
-2:	ret
+2:	movabsq	$0x0101010101010101, %r8
+	movabsq	$0x8080808080808080, %r9
+3:	movq	(%rdi,%rax), %rcx	/* aligned words */
+	movq	%rcx, %rdx
+	subq	%r8, %rdx
+	notq	%rcx
+	andq	%rcx, %rdx
+	andq	%r9, %rdx
+	jnz	4f
+	addq	$8, %rax
+	cmpq	%rsi, %rax
+	jb	3b
+	movq	%rsi, %rax		/* no end within max */
+	ret
+4:	bsfq	%rdx, %rdx		/* the first zero byte */
+	shrq	$3, %rdx
+	addq	%rdx, %rax
+	cmpq	%rsi, %rax
+	jbe	9f
+	movq	%rsi, %rax
+9:	ret
 	.size	defuse_probe_strnlen, . - defuse_probe_strnlen
 
 /*
