@@ -1,16 +1,19 @@
 /*
  * Unix sockets whose path names a file in a mount.  The kernel binds and
  * connects by path, and cannot see into a mount: the path goes to the
- * kernel as the file's backing path (the module must hand out kernel
- * descriptors, of the file's directory at least: core_mount_root_kpath),
- * so the socket file is made, found and removed in the backing directory,
- * where the mount's stat, chmod, rename and unlink see it.
+ * kernel as the file's backing path (its directory as the module hands it
+ * out: a kernel descriptor, or the one behind its handle, read back from
+ * /proc/self/fd), so the socket file is made, found and removed in the
+ * backing directory, where the mount's stat, chmod, rename and unlink see
+ * it.
  *
  * The kernel then keeps that backing path as the socket's name.  The
  * addresses it returns (getsockname, getpeername, accept, recvfrom) are
  * rewritten in this process once it gave such an address
  * (core_sock_named): to the name as this process bound it (a relative
- * one too), else to the path in the mount; a process that never gave one
+ * one too), else to the path in the mount (a backing path under the
+ * mount's backing root, as passthrough lays them out); a process that
+ * never gave one
  * (a peer started outside, or after an exec) sees the backing path.
  * recvmsg's address is not rewritten yet.  A module without kernel directories cannot hold a
  * socket file: EOPNOTSUPP, not a socket in the wrong place.
@@ -74,6 +77,40 @@ static const char *bound_as(const char *kpath)
 }
 
 /*
+ * The kernel's path of what l names in its mount, into out: its directory's
+ * kernel path and its name.  -EOPNOTSUPP for a module whose directories
+ * have no kernel descriptor: no socket file can live there.
+ */
+static int backing_path(const struct core_loc *l, char *out, size_t cap)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(l->mount);
+	const char *name = strrchr(l->path, '/') + 1;
+	struct defuse_open o = { 0, -1 };
+	char dir[PATH_MAX], link[64], kdir[PATH_MAX];
+	long kfd, n;
+	int r;
+
+	memcpy(dir, l->path, name - l->path);
+	dir[name - l->path] = 0;
+	if ((r = mod_open(ref, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o)) < 0)
+		return r;
+	kfd = o.kernel_fd >= 0 ? o.kernel_fd : core_handle_kfd(l->mount, o.fh);
+	n = -EOPNOTSUPP;
+	if (kfd >= 0) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%ld", kfd);
+		n = sys3(SYS_readlink, link, kdir, sizeof(kdir) - 1);
+	}
+	if (o.kernel_fd >= 0)
+		sys1(SYS_close, o.kernel_fd);
+	mod_release(ref, o.fh);
+	if (n < 0)
+		return n == -EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
+	kdir[n] = 0;
+	n = snprintf(out, cap, "%s/%s", strcmp(kdir, "/") ? kdir : "", name);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : (int)n;
+}
+
+/*
  * The kernel's address for the program's *un (len bytes): into *k, its
  * length returned; 0 when the program's address stands as it is (not a
  * path in a mount), or -errno.
@@ -82,7 +119,6 @@ static long kernel_address(const struct core_call *c, const struct sockaddr_un *
 			   struct sockaddr_un *k)
 {
 	char path[sizeof(un->sun_path) + 1];
-	const char *root;
 	struct core_loc l;
 	unsigned res = CORE_RES_STRICT |
 		       (c->op == OP_BIND ? CORE_RES_NAME | CORE_RES_CREATE : CORE_RES_FOLLOW);
@@ -99,10 +135,10 @@ static long kernel_address(const struct core_call *c, const struct sockaddr_un *
 	if (l.where == CORE_UNTOUCHED)
 		return 0;
 	if (core_in_mount(&l)) {
-		if (!(root = core_mount_root_kpath(l.mount)))
-			return -EOPNOTSUPP;
-		n = snprintf(k->sun_path, sizeof(k->sun_path), "%s%s", strcmp(root, "/") ? root : "",
-			     l.path);
+		if (!strcmp(l.path, "/"))
+			return c->op == OP_BIND ? -EADDRINUSE : -ECONNREFUSED;	/* the root */
+		if ((n = backing_path(&l, k->sun_path, sizeof(k->sun_path))) < 0)
+			return n;
 	} else {
 		n = snprintf(k->sun_path, sizeof(k->sun_path), "%s", l.path);
 	}
