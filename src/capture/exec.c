@@ -17,13 +17,17 @@
 
 #define KEEP_MAX 4096
 /* Entries added to the program's environment: DEFUSE_SIGSYS, DEFUSE_CWD,
-   DEFUSE_FDS, LD_PRELOAD, and the terminating NULL. */
-#define ADDED_ENTRIES 5
+   DEFUSE_FDS, DEFUSE_LD_LIBRARY_PATH, LD_PRELOAD, and the terminating
+   NULL. */
+#define ADDED_ENTRIES 6
 
 /* The kernel's limit on one environment string (MAX_ARG_STRLEN). */
 #define STASH_MAX (128 * 1024)
 /* "DEFUSE_CWD=" and a path. */
 #define CWD_MAX (PATH_MAX + 16)
+/* LD_LIBRARY_PATH rewritten and the program's own (core/exec_resolve.c):
+   values longer than a quarter of this are passed on as they are. */
+#define LIBPATH_MAX (64 * 1024)
 
 /* "DEFUSE_...=..." strings of our own environment, NUL-separated. */
 static char keep_buf[KEEP_MAX];
@@ -45,7 +49,7 @@ void defuse_exec_init(char **envp)
 		   per session. */
 		if (!d_startswith(*envp, "DEFUSE_") || d_startswith(*envp, "DEFUSE_SIGSYS=") ||
 		    d_startswith(*envp, "DEFUSE_CWD=") || d_startswith(*envp, "DEFUSE_FDS=") ||
-		    keep_len + n > KEEP_MAX)
+		    d_startswith(*envp, "DEFUSE_LD_LIBRARY_PATH=") || keep_len + n > KEEP_MAX)
 			continue;
 		seen |= d_startswith(*envp, "DEFUSE_INHERITED=");
 		__builtin_memcpy(keep_buf + keep_len, *envp, n);
@@ -86,8 +90,8 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 	int envi = sc->nr == SYS_execve ? 2 : 3;
 	char **envp = (char **)sc->a[envi];
 	unsigned long n = 0, strbytes, size, i, j = 0;
-	const char *app_preload = NULL;
-	char **nenv;
+	const char *app_preload = NULL, *libpath = NULL;
+	char **nenv, *newlib = NULL;
 	char *strs;
 	unsigned pos = 0;
 	long r;
@@ -95,18 +99,30 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 	for (; envp && envp[n]; n++)
 		if (d_startswith(envp[n], "LD_PRELOAD="))
 			app_preload = envp[n] + 11;
+		else if (d_startswith(envp[n], "LD_LIBRARY_PATH="))
+			libpath = envp[n] + 16;
 	strbytes = 32 + d_strlen(defuse_g.preload_path) + (app_preload ? d_strlen(app_preload) : 0);
 	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes +
-	       (cold ? STASH_MAX + CWD_MAX : 0);
+	       (cold ? STASH_MAX + CWD_MAX + (libpath ? LIBPATH_MAX : 0) : 0);
 	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
 		return -ENOMEM;
 	strs = (char *)(nenv + n + keep_count + ADDED_ENTRIES);
+	/* The loader of the new image searches before DEFUSE runs there:
+	   directories in mounts as kernel paths. */
+	if (cold && libpath)
+		newlib = core_exec_library_path(libpath, strs + strbytes + STASH_MAX + CWD_MAX,
+						LIBPATH_MAX);
 
 	for (i = 0; i < n; i++)
-		if (!d_startswith(envp[i], "LD_PRELOAD=") && !d_startswith(envp[i], "DEFUSE_"))
+		if (!d_startswith(envp[i], "LD_PRELOAD=") && !d_startswith(envp[i], "DEFUSE_") &&
+		    !(newlib && d_startswith(envp[i], "LD_LIBRARY_PATH=")))
 			nenv[j++] = envp[i];
+	if (newlib) {
+		nenv[j++] = newlib;
+		nenv[j++] = newlib + d_strlen(newlib) + 1;
+	}
 	for (const char *k = keep_buf; k < keep_buf + keep_len; k += d_strlen(k) + 1)
 		nenv[j++] = (char *)k;
 	if (defuse_sig_exec_state())

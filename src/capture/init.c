@@ -63,7 +63,7 @@ static long selector_tpoff(void)
  */
 static void hide_from_environment(void)
 {
-	const char *pre = getenv("LD_PRELOAD");
+	const char *pre = getenv("LD_PRELOAD"), *lib = getenv("DEFUSE_LD_LIBRARY_PATH");
 	size_t ours = strlen(defuse_g.preload_path);
 	char *names[64];
 	int n = 0;
@@ -91,6 +91,10 @@ static void hide_from_environment(void)
 		else
 			unsetenv("LD_PRELOAD");
 	}
+	/* The program's own LD_LIBRARY_PATH, which exec.c had made kernel
+	   paths for the loader. */
+	if (lib)
+		setenv("LD_LIBRARY_PATH", lib, 1);
 	for (char **e = environ; *e && n < 64; e++) {
 		if (strncmp(*e, "DEFUSE_", 7))
 			continue;

@@ -84,6 +84,11 @@ void core_exec_undo(struct core_exec *x) HIDDEN;
 /* "DEFUSE_CWD=..." written into buf (cap bytes), or NULL: the cwd of the
    exec'ing thread, when it is inside a mount. */
 char *core_exec_cwd_env(char *buf, unsigned long cap) HIDDEN;
+/* LD_LIBRARY_PATH's value with its directories in mounts made kernel
+   paths, for the new image's dynamic loader (it searches before DEFUSE
+   runs): "LD_LIBRARY_PATH=...\0DEFUSE_LD_LIBRARY_PATH=<value>\0" in buf,
+   or NULL if nothing changes or it does not fit in cap bytes. */
+char *core_exec_library_path(const char *value, char *buf, unsigned long cap) HIDDEN;
 /* After an exec that failed: the cwd's handle lent to it is DEFUSE's again. */
 void core_exec_cwd_undo(void) HIDDEN;
 /* "DEFUSE_FDS=..." written into buf (cap bytes), or NULL if nothing is

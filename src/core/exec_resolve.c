@@ -175,6 +175,24 @@ static long exec_script(const struct core_call *c, long kfd)
 	return core_dispatch(&run);
 }
 
+/*
+ * The kernel's path of a file the module opened, if it has one the kernel
+ * will find again: not an emulated file's memfd copy, not a file removed
+ * meanwhile.  1 and out filled, or 0.
+ */
+static int kernel_path(long kfd, char *out, size_t cap)
+{
+	char link[64];
+	long n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", kfd);
+	n = sys3(SYS_readlink, link, out, cap - 1);
+	if (n <= 0 || out[0] != '/')
+		return 0;
+	out[n] = 0;
+	return !(n > 10 && !strcmp(out + n - 10, " (deleted)")) && strncmp(out, "/memfd:", 7);
+}
+
 long core_exec_open(const struct core_call *c, const struct core_loc *l)
 {
 	const struct defuse_mount_ref *ref = CORE_REF(l->mount);
@@ -203,6 +221,19 @@ long core_exec_open(const struct core_call *c, const struct core_loc *l)
 	if (r != -ENOEXEC) {
 		sys1(SYS_close, o.kernel_fd);
 		return r;
+	}
+	if (kernel_path(o.kernel_fd, exec_req->path, sizeof(exec_req->path))) {
+		/* A kernel file the module handed out: exec it by its path,
+		   so that the loader's $ORIGIN is its directory (RPATH
+		   $ORIGIN finds the libraries beside it) and AT_EXECFN a
+		   path, as natively, not /dev/fd/N. */
+		sys1(SYS_close, o.kernel_fd);
+		x.nr = SYS_execve;
+		x.a[0] = (long)exec_req->path;
+		x.a[1] = c->arg[0];
+		x.a[2] = c->arg[1];
+		exec_req->call = x;
+		return 0;
 	}
 	/* The kernel cannot see into the mount: exec the open file. */
 	x.a[0] = o.kernel_fd;
@@ -259,6 +290,104 @@ static long refuse_uncaptured(const struct defuse_syscall *prog)
 	if (n > 0)
 		sys3(SYS_write, 2, line, n < (int)sizeof(line) ? n : (int)sizeof(line) - 1);
 	return -EPERM;
+}
+
+/*
+ * A directory of LD_LIBRARY_PATH as the dynamic loader must see it: it
+ * searches before DEFUSE runs in the new image, so an entry in a mount
+ * becomes the kernel path of the directory the module hands out (a mount
+ * with no kernel descriptors keeps the entry: the loader will not find
+ * the library there, as before).  Appends to out at *pos; 1 if it changed.
+ */
+static int library_dir(const char *entry, size_t n, char *out, size_t cap, size_t *pos)
+{
+	char dir[PATH_MAX], kdir[PATH_MAX], link[64];
+	const char *use = NULL;
+	struct core_loc l;
+	struct defuse_open o = { 0, -1 };
+	long kfd, k = -1;
+	size_t len;
+
+	if (n < sizeof(dir) && entry[0] != '$') {
+		memcpy(dir, entry, n);
+		dir[n] = 0;
+		if (core_resolve(AT_FDCWD, n ? dir : ".", CORE_RES_FOLLOW | CORE_RES_STRICT, &l) == 0) {
+			if (l.where == CORE_KERNEL) {
+				use = l.path;
+			} else if (core_in_mount(&l) &&
+				   mod_open(CORE_REF(l.mount), l.path, O_PATH | O_DIRECTORY | O_CLOEXEC,
+					    0, &o) == 0) {
+				kfd = o.kernel_fd >= 0 ? o.kernel_fd : core_handle_kfd(l.mount, o.fh);
+				if (kfd >= 0) {
+					snprintf(link, sizeof(link), "/proc/self/fd/%ld", kfd);
+					k = sys3(SYS_readlink, link, kdir, sizeof(kdir) - 1);
+				}
+				if (o.kernel_fd >= 0)
+					sys1(SYS_close, o.kernel_fd);
+				mod_release(CORE_REF(l.mount), o.fh);
+				if (k > 0 && kdir[0] == '/') {
+					kdir[k] = 0;
+					use = kdir;
+				}
+			}
+		}
+	}
+	len = use ? strlen(use) : n;
+	if (*pos + len + 1 >= cap)
+		return -1;
+	memcpy(out + *pos, use ? use : entry, len);
+	*pos += len;
+	return use != NULL;
+}
+
+struct library_path {
+	const char *value;
+	char *buf;
+	unsigned long cap;
+};
+
+/* core_exec_library_path, as one call with one cwd (cwd.c). */
+static long library_path(void *arg)
+{
+	static const char var[] = "LD_LIBRARY_PATH=", saved[] = "DEFUSE_LD_LIBRARY_PATH=";
+	const struct library_path *a = arg;
+	const char *value = a->value;
+	char *buf = a->buf;
+	unsigned long cap = a->cap;
+	size_t pos = sizeof(var) - 1, vlen = strlen(value);
+	int changed = 0, r;
+
+	/* An empty value is no list (glibc ignores it); an empty entry in a
+	   list is the cwd. */
+	if (!vlen || cap < sizeof(var) + sizeof(saved) + 2 * vlen)
+		return 0;
+	memcpy(buf, var, pos);
+	for (const char *p = value;;) {
+		size_t n = strcspn(p, ":;");
+
+		if ((r = library_dir(p, n, buf, cap - sizeof(saved) - vlen - 1, &pos)) < 0)
+			return 0;
+		changed |= r;
+		if (!p[n])
+			break;
+		buf[pos++] = p[n];
+		p += n + 1;
+	}
+	if (!changed)
+		return 0;
+	buf[pos++] = 0;
+	/* The program's own value, which the new image shows it again
+	   (capture/init.c). */
+	memcpy(buf + pos, saved, sizeof(saved) - 1);
+	memcpy(buf + pos + sizeof(saved) - 1, value, vlen + 1);
+	return 1;
+}
+
+char *core_exec_library_path(const char *value, char *buf, unsigned long cap)
+{
+	struct library_path a = { value, buf, cap };
+
+	return core_cwd_call(library_path, &a) == 1 ? buf : NULL;
 }
 
 long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)

@@ -94,6 +94,8 @@ def one_case(args, case, extra_env):
             return False
         want_tree = tree(native)
         for mode, spec in (("kernel", ""), ("emulated", "emulated=")):
+            if mode not in args.modes.split(","):
+                continue
             point, backing = os.path.join(s, mode[0]), os.path.join(s, mode[0] + "b")
             os.mkdir(point)
             os.mkdir(backing)
@@ -142,6 +144,8 @@ def main():
                     help="soft RLIMIT_NOFILE to start the runs with")
     ap.add_argument("--sanitized", action="store_true",
                     help="an ASan/UBSan build (see the top)")
+    ap.add_argument("--modes", default="kernel,emulated",
+                    help="the mount modes to compare with the native run")
     ap.add_argument("cases", nargs="+")
     args = ap.parse_args()
     extra_env = dict(SANITIZED_ENV) if args.sanitized else {}
