@@ -1,0 +1,56 @@
+/*
+ * Space inside the segment: power-of-two size classes, each with a free
+ * list threaded through its free objects, fed from a bump pointer.  Objects
+ * are aligned to their size (up to a page), so data pages are page-aligned.
+ * Freed space is reused by its class, never returned to the system (the
+ * segment's pages stay resident once touched).  Caller holds the lock.
+ */
+#include "memfs.h"
+
+#include <string.h>
+
+static unsigned class_of(uint64_t size)
+{
+	unsigned c = MEMFS_MIN_CLASS;
+
+	while (c < MEMFS_NCLASS - 1 && (1ULL << c) < size)
+		c++;
+	return c;
+}
+
+uint64_t mem_class_size(uint64_t size)
+{
+	return 1ULL << class_of(size);
+}
+
+uint64_t mem_alloc(struct memfs *m, uint64_t size)
+{
+	struct seg_hdr *h = m->h;
+	unsigned c = class_of(size);
+	uint64_t sz = 1ULL << c, align = sz < MEMFS_PAGE ? sz : MEMFS_PAGE, off;
+
+	if (size > m->size)
+		return 0;
+	if ((off = h->free[c])) {
+		h->free[c] = *(uint64_t *)P(m, off);
+	} else {
+		off = (h->brk + align - 1) & ~(align - 1);
+		if (off + sz > h->size || off + sz < off)
+			return 0;
+		h->brk = off + sz;
+	}
+	memset(P(m, off), 0, sz);
+	h->used += sz;
+	return off;
+}
+
+void mem_free(struct memfs *m, uint64_t off, uint64_t size)
+{
+	unsigned c = class_of(size);
+
+	if (!off)
+		return;
+	*(uint64_t *)P(m, off) = m->h->free[c];
+	m->h->free[c] = off;
+	m->h->used -= 1ULL << c;
+}

@@ -1,0 +1,237 @@
+/*
+ * Directories and path walks.  A directory is an array of entries in the
+ * order they were added; each entry's cookie (its readdir position) is
+ * fixed for its life, so a listing resumed at a position after concurrent
+ * changes neither repeats nor skips an entry that stayed (a renamed one is
+ * a new entry and may be seen twice or not at all, as on tmpfs).  Lookup is
+ * a linear scan over 32-bit name hashes.  Caller holds the lock.
+ */
+#include "memfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint32_t hash_name(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (len--)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+struct mdent *dir_entries(struct memfs *m, struct mnode *d)
+{
+	return P(m, d->data);
+}
+
+static ssize_t dir_index(struct memfs *m, struct mnode *d, const char *name, size_t len)
+{
+	struct mdent *e = dir_entries(m, d);
+	uint32_t h = hash_name(name, len);
+
+	for (uint64_t i = 0; i < d->size; i++)
+		if (e[i].hash == h && e[i].len == len &&
+		    memcmp(P(m, e[i].name), name, len) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+int dir_find(struct memfs *m, struct mnode *d, const char *name, size_t len, uint64_t *ino)
+{
+	ssize_t i = dir_index(m, d, name, len);
+
+	if (i < 0)
+		return -ENOENT;
+	*ino = dir_entries(m, d)[i].ino;
+	return 0;
+}
+
+/* Adds name -> ino at the end (the caller checked it is free), and counts
+   a subdirectory's ".." in d's links.  Times are the caller's. */
+int dir_add(struct memfs *m, uint64_t dir, const char *name, size_t len, uint64_t ino)
+{
+	struct mnode *d = N(m, dir), *n = N(m, ino);
+	struct mdent *e;
+	uint64_t nm;
+
+	if (d->size == d->cap) {
+		uint64_t cap = d->cap ? d->cap * 2 : 8;
+		uint64_t arr = mem_alloc(m, cap * sizeof *e);
+
+		if (!arr)
+			return -ENOSPC;
+		if (d->size)
+			memcpy(P(m, arr), P(m, d->data), d->size * sizeof *e);
+		mem_free(m, d->data, d->cap * sizeof *e);
+		d->data = arr;
+		d->cap = cap;
+	}
+	if (!(nm = mem_alloc(m, len + 1)))
+		return -ENOSPC;
+	memcpy(P(m, nm), name, len);
+	e = dir_entries(m, d) + d->size++;
+	e->ino = ino;
+	e->cookie = d->next_cookie++;
+	e->name = nm;
+	e->hash = hash_name(name, len);
+	e->len = (uint16_t)len;
+	e->type = dt_of(n->mode);
+	if (S_ISDIR(n->mode)) {
+		n->parent = dir;
+		d->nlink++;
+	}
+	return 0;
+}
+
+/* Removes the entry; the caller drops the inode's links. */
+void dir_del(struct memfs *m, struct mnode *d, const char *name, size_t len)
+{
+	ssize_t i = dir_index(m, d, name, len);
+	struct mdent *e = dir_entries(m, d);
+
+	if (i < 0)
+		return;
+	if (e[i].type == DT_DIR)
+		d->nlink--;
+	mem_free(m, e[i].name, e[i].len + 1);
+	memmove(e + i, e + i + 1, (d->size - (uint64_t)i - 1) * sizeof *e);
+	d->size--;
+}
+
+/* Points an existing entry at another inode (rename over a name). */
+void dir_set(struct memfs *m, struct mnode *d, const char *name, size_t len, uint64_t ino)
+{
+	ssize_t i = dir_index(m, d, name, len);
+	struct mdent *e = dir_entries(m, d);
+	struct mnode *n = N(m, ino);
+	uint64_t dir = (uint64_t)((char *)d - m->base);
+
+	if (i < 0)
+		return;
+	if (e[i].type == DT_DIR)
+		d->nlink--;
+	e[i].ino = ino;
+	e[i].type = dt_of(n->mode);
+	if (S_ISDIR(n->mode)) {
+		n->parent = dir;
+		d->nlink++;
+	}
+}
+
+bool dir_empty(struct memfs *m, struct mnode *d)
+{
+	(void)m;
+	return d->size == 0;
+}
+
+void dir_free(struct memfs *m, struct mnode *d)
+{
+	struct mdent *e = dir_entries(m, d);
+
+	for (uint64_t i = 0; i < d->size; i++)
+		mem_free(m, e[i].name, e[i].len + 1);
+	mem_free(m, d->data, d->cap * sizeof *e);
+	d->data = d->cap = d->size = 0;
+}
+
+/*
+ * Walks path from dir.  The host hands over resolved paths, but a link in
+ * the last component is followed here when asked (and any link met on the
+ * way, for robustness): relative targets from the link's directory; an
+ * absolute one, or ".." above the root, would leave the mount: EXDEV.
+ */
+static int walk_from(struct memfs *m, struct cred *c, uint64_t cur, const char *p,
+		     bool follow, int *depth, uint64_t *out)
+{
+	while (*p) {
+		struct mnode *d = N(m, cur);
+		const char *s;
+		size_t len;
+		uint64_t next;
+		bool last;
+		int r;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		for (s = p; *s && *s != '/'; s++)
+			;
+		len = (size_t)(s - p);
+		last = true;
+		for (const char *t = s; *t; t++)
+			if (*t != '/')
+				last = false;
+		if (!S_ISDIR(d->mode))
+			return -ENOTDIR;
+		if ((r = may(m, c, d, X_OK)) < 0)
+			return r;
+		if (len > MEMFS_NAME_MAX)
+			return -ENAMETOOLONG;
+		if (len == 1 && p[0] == '.') {
+			next = cur;
+		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
+			if (cur == m->h->root)
+				return -EXDEV;
+			next = d->parent;
+		} else if ((r = dir_find(m, d, p, len, &next)) < 0) {
+			return r;
+		}
+		if (S_ISLNK(N(m, next)->mode) && (!last || follow || *s == '/')) {
+			const char *target = P(m, N(m, next)->data);
+
+			if (++*depth > MEMFS_SYMLOOP)
+				return -ELOOP;
+			if (target[0] == '/')
+				return -EXDEV;
+			if ((r = walk_from(m, c, cur, target, true, depth, &next)) < 0)
+				return r;
+		}
+		if (*s == '/' && last && !S_ISDIR(N(m, next)->mode))
+			return -ENOTDIR;
+		cur = next;
+		p = s;
+	}
+	*out = cur;
+	return 0;
+}
+
+int walk(struct memfs *m, struct cred *c, const char *path, bool follow, uint64_t *ino)
+{
+	int depth = 0;
+
+	return walk_from(m, c, m->h->root, path, follow, &depth, ino);
+}
+
+/* The directory holding path's last component, searchable by the caller,
+   and that component (len 0 for the root itself). */
+int walk_parent(struct memfs *m, struct cred *c, const char *path, uint64_t *dir,
+		const char **name, size_t *len)
+{
+	char buf[4096];
+	size_t n = strlen(path), k;
+	int r;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	for (k = n; k > 0 && path[k - 1] != '/'; k--)
+		;
+	*name = path + k;
+	*len = n - k;
+	if (k >= sizeof buf)
+		return -ENAMETOOLONG;
+	memcpy(buf, path, k);
+	buf[k] = 0;
+	if ((r = walk(m, c, buf, true, dir)) < 0)
+		return r;
+	if (!S_ISDIR(N(m, *dir)->mode))
+		return -ENOTDIR;
+	if (*len == 0)
+		return 0;
+	if (*len > MEMFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	return may(m, c, N(m, *dir), X_OK);
+}

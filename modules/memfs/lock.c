@@ -1,0 +1,200 @@
+/*
+ * Record, OFD and flock locks, kept in the segment so every process that
+ * mounts it sees and honours them.  Record and OFD locks share one space,
+ * as in Linux (an OFD lock conflicts with another process's record lock);
+ * flock locks are another.  A lock whose holder process no longer exists
+ * is dropped when it is found in the way: the host cannot release the
+ * locks of a killed process.  Caller holds the lock.
+ */
+#include "memfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+static bool same_owner(const struct mlock *l, uint64_t owner, uint32_t kind)
+{
+	return l->owner == owner && l->kind == kind;
+}
+
+static bool dead(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+static void unlink_lock(struct memfs *m, uint64_t *link)
+{
+	uint64_t off = *link;
+
+	*link = ((struct mlock *)P(m, off))->next;
+	mem_free(m, off, sizeof(struct mlock));
+	m->h->lock_seq++;
+}
+
+/* The first lock of another owner in the same space that conflicts with
+   [start, end] of type; locks of dead holders met on the way are freed. */
+static struct mlock *conflict(struct memfs *m, struct mnode *n, uint64_t owner, uint32_t kind,
+			      int type, int64_t start, int64_t end)
+{
+	bool flock_space = kind == MLK_FLOCK;
+	uint64_t *link = &n->locks;
+
+	while (*link) {
+		struct mlock *l = P(m, *link);
+
+		if ((l->kind == MLK_FLOCK) == flock_space && !same_owner(l, owner, kind) &&
+		    l->start <= end && start <= l->end &&
+		    (type == F_WRLCK || l->type == F_WRLCK)) {
+			if (!dead(l->holder))
+				return l;
+			unlink_lock(m, link);
+			continue;
+		}
+		link = &l->next;
+	}
+	return NULL;
+}
+
+static void range_of(const struct flock *fl, int64_t *start, int64_t *end)
+{
+	*start = fl->l_start;
+	*end = fl->l_len == 0 || fl->l_start > INT64_MAX - fl->l_len ? INT64_MAX
+								  : fl->l_start + fl->l_len - 1;
+}
+
+int lk_get(struct memfs *m, struct mnode *n, uint64_t owner, struct flock *fl)
+{
+	uint32_t kind = fl->l_pid == -1 ? MLK_OFD : MLK_POSIX;
+	int64_t start, end;
+	struct mlock *l;
+
+	range_of(fl, &start, &end);
+	l = conflict(m, n, owner, kind, fl->l_type, start, end);
+	if (!l) {
+		fl->l_type = F_UNLCK;
+		return 0;
+	}
+	fl->l_type = (short)l->type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = l->start;
+	fl->l_len = l->end == INT64_MAX ? 0 : l->end - l->start + 1;
+	fl->l_pid = l->pid;
+	return 0;
+}
+
+/* Takes [start, end] for owner, replacing, splitting and merging what the
+   owner held there, as POSIX says. */
+static int set_range(struct memfs *m, struct mnode *n, uint64_t owner, uint32_t kind,
+		     int type, int64_t start, int64_t end, pid_t pid, pid_t holder)
+{
+	uint64_t spare[2], *link;
+	int used = 0;
+
+	if (type != F_UNLCK && conflict(m, n, owner, kind, type, start, end))
+		return -EAGAIN;
+	/* Both objects a change may need, first, so it happens whole or not. */
+	spare[0] = mem_alloc(m, sizeof(struct mlock));
+	spare[1] = mem_alloc(m, sizeof(struct mlock));
+	if (!spare[0] || !spare[1]) {
+		mem_free(m, spare[0], sizeof(struct mlock));
+		mem_free(m, spare[1], sizeof(struct mlock));
+		return -ENOLCK;
+	}
+	for (link = &n->locks; *link;) {
+		struct mlock *l = P(m, *link);
+
+		if (!same_owner(l, owner, kind) || l->end < start || l->start > end) {
+			/* Adjacent locks of the same type merge into the new one. */
+			if (same_owner(l, owner, kind) && l->type == type &&
+			    ((end != INT64_MAX && l->start == end + 1) ||
+			     (start > 0 && l->end == start - 1))) {
+				if (l->start < start)
+					start = l->start;
+				if (l->end > end)
+					end = l->end;
+				unlink_lock(m, link);
+				continue;
+			}
+			link = &l->next;
+			continue;
+		}
+		if (l->type == type && type != F_UNLCK) {
+			/* The same type overlapping: absorb it. */
+			if (l->start < start)
+				start = l->start;
+			if (l->end > end)
+				end = l->end;
+			unlink_lock(m, link);
+			continue;
+		}
+		if (l->start < start && l->end > end) {
+			struct mlock *r = P(m, spare[used]);
+
+			*r = *l;
+			r->start = end + 1;
+			r->next = l->next;
+			l->next = spare[used++];
+			l->end = start - 1;
+			link = &r->next;
+			continue;
+		}
+		if (l->start < start) {
+			l->end = start - 1;
+		} else if (l->end > end) {
+			l->start = end + 1;
+		} else {
+			unlink_lock(m, link);
+			continue;
+		}
+		link = &l->next;
+	}
+	if (type != F_UNLCK) {
+		struct mlock *l = P(m, spare[used]);
+
+		l->owner = owner;
+		l->kind = kind;
+		l->type = type;
+		l->start = start;
+		l->end = end;
+		l->pid = pid;
+		l->holder = holder;
+		l->next = n->locks;
+		n->locks = spare[used++];
+	}
+	while (used < 2)
+		mem_free(m, spare[used++], sizeof(struct mlock));
+	m->h->lock_seq++;
+	return 0;
+}
+
+int lk_set(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock *fl)
+{
+	bool ofd = fl->l_pid == -1;
+	int64_t start, end;
+
+	range_of(fl, &start, &end);
+	return set_range(m, n, owner, ofd ? MLK_OFD : MLK_POSIX, fl->l_type, start, end,
+			 fl->l_pid, ofd ? getpid() : fl->l_pid);
+}
+
+int lk_flock(struct memfs *m, struct mnode *n, uint64_t owner, int op)
+{
+	int type;
+
+	switch (op & ~LOCK_NB) {
+	case LOCK_SH: type = F_RDLCK; break;
+	case LOCK_EX: type = F_WRLCK; break;
+	case LOCK_UN: type = F_UNLCK; break;
+	default: return -EINVAL;
+	}
+	return set_range(m, n, owner, MLK_FLOCK, type, 0, INT64_MAX, -1, getpid());
+}
+
+void lk_free_all(struct memfs *m, struct mnode *n)
+{
+	while (n->locks)
+		unlink_lock(m, &n->locks);
+}
