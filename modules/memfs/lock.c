@@ -161,8 +161,12 @@ static int set_range(struct memfs *m, struct mnode *n, uint64_t owner, uint32_t 
 		l->end = end;
 		l->pid = pid;
 		l->holder = holder;
-		l->next = n->locks;
-		n->locks = spare[used++];
+		/* Kept in order of start, so getlk reports the lowest
+		   conflicting range first. */
+		for (link = &n->locks; *link && ((struct mlock *)P(m, *link))->start <= start;)
+			link = &((struct mlock *)P(m, *link))->next;
+		l->next = *link;
+		*link = spare[used++];
 	}
 	while (used < 2)
 		mem_free(m, spare[used++], sizeof(struct mlock));

@@ -1,0 +1,442 @@
+/*
+ * memfs through the module API, without DEFUSE: the operations on their
+ * own, two mounts of one NAME (two instances, as two processes have),
+ * forked processes, locks between owners, and a process killed while
+ * holding the segment's lock.  Built with the module's sources so that the
+ * last can take the lock directly.  The segment is removed at exit, also
+ * after a failure.
+ */
+#include <defuse/module.h>
+
+#include "../../../modules/memfs/memfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+extern const struct defuse_module defuse_module_v2;
+static const struct defuse_ops *O;
+static char name[64], shm[128];
+static int failures;
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__,       \
+				__LINE__, #cond);                              \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+#define EQ(a, b)                                                               \
+	do {                                                                   \
+		long long a_ = (long long)(a), b_ = (long long)(b);            \
+		if (a_ != b_) {                                                \
+			fprintf(stderr, "%s:%d: FAILED: %s = %lld, want %lld\n", \
+				__FILE__, __LINE__, #a, a_, b_);               \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+static void cleanup(void)
+{
+	unlink(shm);
+}
+
+static void *mount_it(const char *args)
+{
+	struct defuse_conn conn = { .host = DEFUSE_HOST_PROCESS, .capable = DEFUSE_CAP_KERNEL_FD };
+	char why[256] = "";
+	void *priv = NULL;
+	int r = O->init(args, &conn, &priv, why, sizeof why);
+
+	if (r < 0) {
+		fprintf(stderr, "init %s: %d %s\n", args, r, why);
+		exit(1);
+	}
+	return priv;
+}
+
+static uint64_t open_fh(void *p, const char *path, int flags, mode_t mode)
+{
+	struct defuse_open o = { 0, -2 };
+	int r = O->open(p, path, flags, mode, &o);
+
+	EQ(r, 0);
+	EQ(o.kernel_fd, -1);
+	return o.fh;
+}
+
+static int put(void *p, const char *path, const char *s)
+{
+	uint64_t fh = open_fh(p, path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	ssize_t r = O->write(p, fh, s, strlen(s), 0);
+
+	O->release(p, fh);
+	return (int)r;
+}
+
+static ssize_t get(void *p, const char *path, char *buf, size_t size)
+{
+	uint64_t fh = open_fh(p, path, O_RDONLY, 0);
+	ssize_t r = O->read(p, fh, buf, size - 1, 0);
+
+	buf[r > 0 ? r : 0] = 0;
+	O->release(p, fh);
+	return r;
+}
+
+struct list {
+	char names[64][32];
+	int64_t next[64];
+	int n, limit;
+};
+
+static int fill(void *ctx, const char *nm, uint64_t ino, unsigned char type, int64_t next)
+{
+	struct list *l = ctx;
+
+	(void)ino, (void)type;
+	if (l->n >= l->limit)
+		return 1;
+	snprintf(l->names[l->n], 32, "%s", nm);
+	l->next[l->n++] = next;
+	return 0;
+}
+
+static void t_files(void *p)
+{
+	char buf[8192];
+	struct stat st;
+	uint64_t fh;
+
+	EQ(O->mkdir(p, "/d", 0755), 0);
+	EQ(O->mkdir(p, "/d", 0755), -EEXIST);
+	EQ(put(p, "/d/f", "hello"), 5);
+	EQ(get(p, "/d/f", buf, sizeof buf), 5);
+	CHECK(strcmp(buf, "hello") == 0);
+	EQ(O->getattr(p, "/d/nope", &st, 0), -ENOENT);
+	EQ(O->getattr(p, "/d/f/x", &st, 0), -ENOTDIR);
+	/* A hole reads as zeros and takes no blocks. */
+	fh = open_fh(p, "/d/f", O_RDWR, 0);
+	EQ(O->write(p, fh, "x", 1, 3 * 4096 + 10), 1);
+	EQ(O->fgetattr(p, fh, &st), 0);
+	EQ(st.st_size, 3 * 4096 + 11);
+	EQ(st.st_blocks, 2 * 8);
+	EQ(O->read(p, fh, buf, 4096, 4096), 4096);
+	CHECK(buf[0] == 0 && buf[4095] == 0);
+	EQ(O->seek_data(p, fh, 100, SEEK_HOLE), 4096);
+	EQ(O->seek_data(p, fh, 4096, SEEK_DATA), 3 * 4096);
+	/* Shrinking zeroes the tail: growing again shows zeros. */
+	EQ(O->ftruncate(p, fh, 2), 0);
+	EQ(O->ftruncate(p, fh, 10), 0);
+	EQ(O->read(p, fh, buf, 100, 0), 10);
+	CHECK(memcmp(buf, "he\0\0\0\0\0\0\0\0", 10) == 0);
+	EQ(O->fallocate(p, fh, 0, 0, 3 * 4096), 0);
+	EQ(O->fgetattr(p, fh, &st), 0);
+	EQ(st.st_size, 3 * 4096);
+	EQ(st.st_blocks, 3 * 8);
+	EQ(O->fallocate(p, fh, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096), 0);
+	EQ(O->fgetattr(p, fh, &st), 0);
+	EQ(st.st_blocks, 2 * 8);
+	EQ(O->fallocate(p, fh, FALLOC_FL_PUNCH_HOLE, 0, 1), -EOPNOTSUPP);
+	off_t end = 0;
+	EQ(O->append(p, fh, "END", 3, &end), 3);
+	EQ(end, 3 * 4096 + 3);
+	O->release(p, fh);
+	EQ(O->truncate(p, "/d", 0), -EISDIR);
+	EQ(O->unlink(p, "/d"), -EISDIR);
+	EQ(O->rmdir(p, "/d"), -ENOTEMPTY);
+	EQ(O->rmdir(p, "/d/f"), -ENOTDIR);
+	EQ(O->rmdir(p, "/"), -EBUSY);
+}
+
+static void t_links(void *p)
+{
+	char buf[256];
+	struct stat st;
+
+	EQ(O->link(p, "/d/f", "/d/g"), 0);
+	EQ(O->getattr(p, "/d/f", &st, 0), 0);
+	EQ(st.st_nlink, 2);
+	EQ(O->link(p, "/d", "/e"), -EPERM);
+	EQ(O->link(p, "/d/f", "/d/g"), -EEXIST);
+	EQ(O->symlink(p, "d/f", "/s"), 0);
+	EQ(O->readlink(p, "/s", buf, sizeof buf), 3);
+	EQ(O->readlink(p, "/d/f", buf, sizeof buf), -EINVAL);
+	EQ(O->getattr(p, "/s", &st, DEFUSE_NOFOLLOW), 0);
+	CHECK(S_ISLNK(st.st_mode));
+	EQ(O->getattr(p, "/s", &st, 0), 0);
+	CHECK(S_ISREG(st.st_mode));
+	EQ(O->symlink(p, "/abs", "/a"), 0);
+	EQ(O->getattr(p, "/a", &st, 0), -EXDEV);
+	EQ(O->symlink(p, "loop", "/loop"), 0);
+	EQ(O->getattr(p, "/loop", &st, 0), -ELOOP);
+	EQ(O->unlink(p, "/d/g"), 0);
+	EQ(O->getattr(p, "/d/f", &st, 0), 0);
+	EQ(st.st_nlink, 1);
+}
+
+static void t_rename(void *p)
+{
+	struct stat st, st2;
+	char buf[64];
+
+	EQ(put(p, "/r1", "one"), 3);
+	EQ(put(p, "/r2", "two"), 3);
+	EQ(O->rename(p, "/r1", "/r2", RENAME_NOREPLACE), -EEXIST);
+	EQ(O->rename(p, "/r1", "/r2", RENAME_EXCHANGE), 0);
+	EQ(get(p, "/r1", buf, sizeof buf), 3);
+	CHECK(strcmp(buf, "two") == 0);
+	EQ(O->rename(p, "/r1", "/r2", 0), 0);
+	EQ(O->getattr(p, "/r1", &st, 0), -ENOENT);
+	EQ(get(p, "/r2", buf, sizeof buf), 3);
+	CHECK(strcmp(buf, "two") == 0);
+	EQ(O->rename(p, "/r2", "/nope", RENAME_EXCHANGE), -ENOENT);
+	EQ(O->mkdir(p, "/m", 0755), 0);
+	EQ(O->mkdir(p, "/m/n", 0755), 0);
+	EQ(O->rename(p, "/m", "/m/n/x", 0), -EINVAL);
+	EQ(O->rename(p, "/r2", "/m", 0), -EISDIR);
+	EQ(O->rename(p, "/m", "/r2", 0), -ENOTDIR);
+	EQ(O->rename(p, "/m/n", "/d/n", 0), 0);
+	EQ(O->getattr(p, "/d", &st, 0), 0);
+	EQ(st.st_nlink, 3);
+	EQ(O->getattr(p, "/m", &st2, 0), 0);
+	EQ(st2.st_nlink, 2);
+	EQ(O->rename(p, "/m", "/d/n", 0), 0);	/* over an empty directory */
+	EQ(O->getattr(p, "/d", &st, 0), 0);
+	EQ(st.st_nlink, 3);
+}
+
+static void t_readdir(void *p)
+{
+	struct list l = { .limit = 64 };
+	uint64_t fh;
+	char path[32];
+
+	EQ(O->mkdir(p, "/ls", 0755), 0);
+	for (int i = 0; i < 10; i++) {
+		snprintf(path, sizeof path, "/ls/f%d", i);
+		EQ(put(p, path, "x"), 1);
+	}
+	fh = open_fh(p, "/ls", O_RDONLY | O_DIRECTORY, 0);
+	/* Read 5, then remove one already seen and one not, add one: the
+	   rest resumes exactly where it stopped. */
+	l.limit = 5;
+	EQ(O->readdir(p, fh, 0, fill, &l), 0);
+	EQ(l.n, 5);
+	CHECK(strcmp(l.names[0], ".") == 0 && strcmp(l.names[1], "..") == 0);
+	CHECK(strcmp(l.names[4], "f2") == 0);
+	EQ(O->unlink(p, "/ls/f0"), 0);
+	EQ(O->unlink(p, "/ls/f5"), 0);
+	EQ(put(p, "/ls/new", "y"), 1);
+	int64_t pos = l.next[4];
+	l.limit = 64;
+	l.n = 0;
+	EQ(O->readdir(p, fh, pos, fill, &l), 0);
+	EQ(l.n, 7);	/* f3 f4 f6 f7 f8 f9 new */
+	CHECK(strcmp(l.names[0], "f3") == 0 && strcmp(l.names[6], "new") == 0);
+	EQ(O->readdir(p, fh, l.next[6], fill, &l), 0);
+	EQ(l.n, 7);
+	O->release(p, fh);
+}
+
+static void t_attrs(void *p)
+{
+	struct stat st;
+	char buf[64];
+	struct timespec ts[2] = { { 1000, 5 }, { 2000, 7 } };
+
+	EQ(O->chmod(p, "/d/f", 04755, 0), 0);
+	EQ(O->getattr(p, "/d/f", &st, 0), 0);
+	EQ(st.st_mode, S_IFREG | 04755);
+	EQ(O->chown(p, "/d/f", 12, 34, 0), 0);
+	EQ(O->getattr(p, "/d/f", &st, 0), 0);
+	EQ(st.st_uid, 12);
+	EQ(st.st_gid, 34);
+	EQ(st.st_mode, S_IFREG | 0755);	/* chown drops set-user-ID */
+	EQ(O->utimens(p, "/d/f", ts, 0), 0);
+	EQ(O->getattr(p, "/d/f", &st, 0), 0);
+	EQ(st.st_atim.tv_sec, 1000);
+	EQ(st.st_mtim.tv_nsec, 7);
+	CHECK(st.st_ctim.tv_sec > 2000);
+	EQ(O->chmod(p, "/s", 0700, DEFUSE_NOFOLLOW), -EOPNOTSUPP);
+	EQ(O->setxattr(p, "/d/f", "user.a", "va", 2, 0, 0), 0);
+	EQ(O->setxattr(p, "/d/f", "user.a", "vb", 2, XATTR_CREATE, 0), -EEXIST);
+	EQ(O->setxattr(p, "/d/f", "user.b", "vb", 2, XATTR_REPLACE, 0), -ENODATA);
+	EQ(O->setxattr(p, "/d/f", "user.b", "", 0, 0, 0), 0);
+	EQ(O->getxattr(p, "/d/f", "user.a", buf, sizeof buf, 0), 2);
+	EQ(O->getxattr(p, "/d/f", "user.a", buf, 1, 0), -ERANGE);
+	EQ(O->listxattr(p, "/d/f", buf, sizeof buf, 0), 14);
+	EQ(O->removexattr(p, "/d/f", "user.a", 0), 0);
+	EQ(O->getxattr(p, "/d/f", "user.a", buf, sizeof buf, 0), -ENODATA);
+	EQ(O->setxattr(p, "/s", "user.a", "x", 1, 0, DEFUSE_NOFOLLOW), -EPERM);
+	EQ(O->setxattr(p, "/d/f", "bogus.a", "x", 1, 0, 0), -EOPNOTSUPP);
+	struct statfs sf;
+	EQ(O->statfs(p, "/", &sf), 0);
+	EQ(sf.f_bsize, 4096);
+	CHECK(sf.f_bfree < sf.f_blocks);
+}
+
+/* Bytes in use in the segment (a mount's state starts with its memfs). */
+static uint64_t used_of(void *p)
+{
+	return ((struct memfs *)p)->h->used;
+}
+
+static void t_unlinked_and_tmpfile(void *p, void *q)
+{
+	struct stat st;
+	char buf[16];
+	uint64_t used, fh, fq;
+
+	EQ(put(p, "/gone", "data"), 4);
+	used = used_of(p);
+	fh = open_fh(p, "/gone", O_RDONLY, 0);
+	fq = open_fh(q, "/gone", O_RDONLY, 0);	/* the other "process" */
+	EQ(O->unlink(p, "/gone"), 0);
+	EQ(O->getattr(q, "/gone", &st, 0), -ENOENT);
+	O->release(p, fh);
+	EQ(O->read(q, fq, buf, sizeof buf, 0), 4);
+	EQ(O->fgetattr(q, fq, &st), 0);
+	EQ(st.st_nlink, 0);
+	EQ(O->flink(q, fq, "/back"), -ENOENT);
+	O->release(q, fq);
+	/* All freed: page, inode, name, page table. */
+	EQ(used - used_of(p), 4096 + mem_class_size(sizeof(struct mnode)) + 32 + 32);
+
+	fh = open_fh(p, "/d", O_TMPFILE | O_RDWR, 0600);
+	EQ(O->write(p, fh, "tmp", 3, 0), 3);
+	EQ(O->flink(p, fh, "/d/named"), 0);
+	O->release(p, fh);
+	EQ(get(q, "/d/named", buf, sizeof buf), 3);
+	fh = open_fh(p, "/d", O_TMPFILE | O_RDWR | O_EXCL, 0600);
+	EQ(O->flink(p, fh, "/d/named2"), -ENOENT);
+	O->release(p, fh);
+}
+
+static void t_locks(void *p, void *q)
+{
+	uint64_t a = open_fh(p, "/d/f", O_RDWR, 0), b = open_fh(q, "/d/f", O_RDWR, 0);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 10, .l_len = 10,
+			    .l_pid = getppid() };
+
+	/* Record locks: owners 1 and 2 (two processes). */
+	EQ(O->setlk(p, a, 1, &fl, 0), 0);
+	fl.l_pid = getpid();
+	fl.l_start = 15;
+	fl.l_len = 1;
+	EQ(O->setlk(q, b, 2, &fl, 0), -EAGAIN);
+	fl.l_type = F_RDLCK;
+	EQ(O->getlk(q, b, 2, &fl), 0);
+	EQ(fl.l_type, F_WRLCK);
+	EQ(fl.l_start, 10);
+	EQ(fl.l_len, 10);
+	EQ(fl.l_pid, getppid());
+	/* Unlock the middle: the owner keeps both ends. */
+	fl = (struct flock){ .l_type = F_UNLCK, .l_start = 12, .l_len = 4, .l_pid = getppid() };
+	EQ(O->setlk(p, a, 1, &fl, 0), 0);
+	fl = (struct flock){ .l_type = F_WRLCK, .l_start = 12, .l_len = 4, .l_pid = getpid() };
+	EQ(O->setlk(q, b, 2, &fl, 0), 0);
+	fl = (struct flock){ .l_type = F_WRLCK, .l_start = 0, .l_len = 0, .l_pid = getpid() };
+	EQ(O->getlk(q, b, 3, &fl), 0);
+	EQ(fl.l_start, 10);
+	EQ(fl.l_len, 2);
+	/* An OFD lock conflicts with another owner's record lock. */
+	fl = (struct flock){ .l_type = F_RDLCK, .l_start = 18, .l_len = 1, .l_pid = -1 };
+	EQ(O->setlk(q, b, 1, &fl, 0), -EAGAIN);
+	fl = (struct flock){ .l_type = F_UNLCK, .l_start = 0, .l_len = 0, .l_pid = getppid() };
+	EQ(O->setlk(p, a, 1, &fl, 0), 0);
+	fl = (struct flock){ .l_type = F_UNLCK, .l_start = 0, .l_len = 0, .l_pid = getpid() };
+	EQ(O->setlk(q, b, 2, &fl, 0), 0);
+	/* flock: another space. */
+	EQ(O->flock(p, a, 7, LOCK_EX | LOCK_NB), 0);
+	EQ(O->flock(q, b, 8, LOCK_SH | LOCK_NB), -EAGAIN);
+	EQ(O->flock(p, a, 7, LOCK_UN), 0);
+	EQ(O->flock(q, b, 8, LOCK_SH | LOCK_NB), 0);
+	EQ(O->flock(p, a, 7, LOCK_SH | LOCK_NB), 0);
+	EQ(O->flock(q, b, 8, LOCK_UN), 0);
+	EQ(O->flock(p, a, 7, LOCK_UN), 0);
+
+	/* A lock whose holder died is dropped when found in the way. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		O->after_fork_child(p);
+		_exit(O->flock(p, a, 99, LOCK_EX | LOCK_NB) == 0 ? 0 : 1);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	EQ(WEXITSTATUS(status), 0);
+	EQ(O->flock(q, b, 8, LOCK_EX | LOCK_NB), 0);
+	EQ(O->flock(q, b, 8, LOCK_UN), 0);
+	O->release(p, a);
+	O->release(q, b);
+}
+
+/* A forked child writes through the shared segment; a process killed
+   while holding the segment's lock does not hang the next taker. */
+static void t_processes(void *p)
+{
+	char buf[64];
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		O->after_fork_child(p);
+		_exit(put(p, "/from-child", "child wrote") == 11 ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	EQ(WEXITSTATUS(status), 0);
+	EQ(get(p, "/from-child", buf, sizeof buf), 11);
+
+	pid = fork();
+	if (pid == 0) {
+		seg_lock((struct memfs *)p);
+		kill(getpid(), SIGKILL);
+		pause();
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status));
+	alarm(10);	/* a hang here is the failure */
+	EQ(put(p, "/after-kill", "ok"), 2);
+	alarm(0);
+}
+
+int main(void)
+{
+	void *p, *q;
+
+	O = defuse_module_v2.ops;
+	snprintf(name, sizeof name, "unit-%d", (int)getpid());
+	snprintf(shm, sizeof shm, "/dev/shm/defuse-memfs.%s", name);
+	atexit(cleanup);
+	char args[128];
+	snprintf(args, sizeof args, "%s,size=16M", name);
+	p = mount_it(args);
+	q = mount_it(name);	/* size comes from the segment */
+	t_files(p);
+	t_links(p);
+	t_rename(p);
+	t_readdir(p);
+	t_attrs(p);
+	t_unlinked_and_tmpfile(p, q);
+	t_locks(p, q);
+	t_processes(p);
+	char why[128];
+	struct defuse_conn conn = { 0 };
+	void *x;
+	EQ(O->init("../evil", &conn, &x, why, sizeof why), -EINVAL);
+	EQ(O->init("ok,size=zz", &conn, &x, why, sizeof why), -EINVAL);
+	O->destroy(p);
+	O->destroy(q);
+	printf("%s\n", failures ? "FAILED" : "ok");
+	return failures ? 1 : 0;
+}
