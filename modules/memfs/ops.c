@@ -302,6 +302,8 @@ static int create(struct memfs *m, struct cred *c, const char *path, mode_t mode
 	if (target) {
 		size_t tl = strlen(target);
 
+		if (tl == 0)
+			return -ENOENT;	/* the kernel's answer, after the name's */
 		if (tl >= PATH_MAX)
 			return -ENAMETOOLONG;
 		if (!(tgt = mem_alloc(m, tl + 1)))
