@@ -278,6 +278,7 @@ static int mfs_statfs(void *priv, const char *path, struct statfs *st)
 		st->f_files = m->h->inodes + st->f_bfree * (MEMFS_PAGE / 256);
 		st->f_ffree = st->f_bfree * (MEMFS_PAGE / 256);
 		st->f_namelen = MEMFS_NAME_MAX;
+		st->f_flags = 0x1020;	/* ST_VALID | ST_RELATIME, as tmpfs */
 	}
 	LEAVE(r);
 }
@@ -617,6 +618,10 @@ static int set_times(struct memfs *m, struct cred *c, uint64_t ino, const struct
 
 	if (tv && tv[0].tv_nsec == UTIME_OMIT && tv[1].tv_nsec == UTIME_OMIT)
 		return 0;
+	for (int i = 0; tv && i < 2; i++)
+		if (tv[i].tv_nsec != UTIME_NOW && tv[i].tv_nsec != UTIME_OMIT &&
+		    (tv[i].tv_nsec < 0 || tv[i].tv_nsec >= 1000000000))
+			return -EINVAL;
 	if (!is_owner(c, n)) {
 		if (!all_now)
 			return -EPERM;
