@@ -32,6 +32,38 @@ quiet() {
 	fi
 	rm -f "$log"
 }
+# Real source trees for the real-program tests (tests/realprog: zlib's
+# configure, make and make test on a mount), as Debian source packages into
+# build-sources/; without them those tests skip and say why.  The source
+# archive is the machine's own main archive (its first entry), asked for
+# its sources: the release's version, which every mirror keeps.
+fetch_sources() {
+	mkdir -p build-sources
+	for pkg in "$@"; do
+		ls build-sources/"$pkg"_*.orig.tar.* >/dev/null 2>&1 && continue
+		parts=$(mktemp -d)
+		for f in /etc/apt/sources.list.d/*.sources; do
+			[ -f "$f" ] && [ ! -f "$parts/main.sources" ] &&
+				awk '/^$/ { exit } { sub(/^Types: *deb$/, "Types: deb-src"); print }' \
+					"$f" >"$parts/main.sources"
+		done
+		[ -f "$parts/main.sources" ] || [ ! -f /etc/apt/sources.list ] ||
+			sed -n 's/^deb /deb-src /p' /etc/apt/sources.list | head -1 >"$parts/main.list"
+		opts="-o Dir::Etc::SourceParts=$parts -o Dir::Etc::SourceList=$parts/main.list"
+		SUDO=""
+		[ "$(id -u)" -eq 0 ] || SUDO=sudo
+		# shellcheck disable=SC2086
+		if $SUDO apt-get $opts update -qq >/dev/null 2>&1 &&
+		   (cd build-sources && apt-get $opts source --download-only "$pkg" >/dev/null 2>&1); then
+			echo "setup: fetched the source of $pkg"
+		else
+			echo "setup: could not fetch the source of $pkg (tests/realprog will skip)"
+		fi
+		rm -rf "$parts"
+	done
+}
+fetch_sources zlib
+
 [ -f build/build.ninja ] || quiet meson setup build
 quiet ninja -C build
 echo "setup: built ./build/src/defuse"
