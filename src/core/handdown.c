@@ -100,11 +100,13 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 		buf[pos++] = ':';
 		put(buf, &pos, defuse_ltoa((long)open->ofd->ino, num));
 		/* Its locks live on the module's descriptor, which must then
-		   outlive the exec as they do (the new image takes it over);
-		   only if it ever had one: each costs the new image a
+		   outlive the exec as they do (the new image takes it over),
+		   and be the one the new image locks on: a flock taken there
+		   belongs to this description, held while it is open anywhere
+		   (`( flock -x 9; ... ) 9>f`), not to a descriptor the new
+		   image would get by reopening.  Each costs the new image a
 		   descriptor of DEFUSE's band. */
-		if (open->lock_fd >= 0 && __atomic_load_n(&open->ofd->locked, __ATOMIC_RELAXED) &&
-		    sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0) {
+		if (open->lock_fd >= 0 && sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0) {
 			buf[pos++] = ':';
 			put(buf, &pos, defuse_ltoa(open->lock_fd, num));
 		}
