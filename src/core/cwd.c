@@ -417,7 +417,7 @@ static void take_handle(struct core_cwd *c, long fd)
 	struct stat st;
 	int kfd;
 
-	if (sys2(SYS_fstat, fd, &st) < 0 || !S_ISDIR(st.st_mode) || (kfd = defuse_keep_fd(fd)) < 0) {
+	if (sys2(SYS_fstat, fd, &st) < 0 || !S_ISDIR(st.st_mode) || (kfd = defuse_fd_adopt(fd)) < 0) {
 		sys1(SYS_close, fd);
 		return;
 	}

@@ -318,7 +318,7 @@ static void take_inherited_locks(long fd, long lock_fd)
 	int kept;
 
 	if (e && e->open && lock_fd != e->open->lock_fd && !defuse_fd_is_reserved(lock_fd) &&
-	    sys2(SYS_fcntl, lock_fd, F_GETFD) >= 0 && (kept = defuse_fd_reserve(lock_fd)) >= 0) {
+	    sys2(SYS_fcntl, lock_fd, F_GETFD) >= 0 && (kept = defuse_fd_adopt(lock_fd)) >= 0) {
 		e->open->lock_fd = kept;
 		e->open->lock_fd_inherited = 1;
 	}

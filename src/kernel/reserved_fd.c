@@ -173,6 +173,32 @@ static long free_slot(void)
 	return -1;
 }
 
+/*
+ * A descriptor that came through exec from the band of the image before
+ * (a lock descriptor, the cwd's handle): if it already sits at a free
+ * number of this band, as it does when the limits are the same, it is
+ * taken as it is (close-on-exec again: one system call, not five), the
+ * band grown down to it as the old image's had grown; otherwise moved as
+ * defuse_fd_reserve moves one.
+ */
+int defuse_fd_adopt(int fd)
+{
+	take();
+	if (band_lo < 0)
+		band_init();
+	while (fd < band_lo && fd >= band_hi / 2 && band_grow())
+		;
+	if (fd >= band_lo && fd < band_hi && !bit(fd) &&
+	    !sys_failed(sys3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC))) {
+		set_bit(fd, 1);
+		defuse_fd_nreserved++;
+		give();
+		return fd;
+	}
+	give();
+	return defuse_fd_reserve(fd);
+}
+
 /* Moves fd into the band; returns its new number, or -errno. */
 int defuse_fd_reserve(int fd)
 {
