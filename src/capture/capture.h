@@ -48,6 +48,7 @@ long defuse_call_xsaved(long (*fn)(void *), void *arg, uintptr_t stack_top) HIDD
 uintptr_t defuse_cold_stack(void) HIDDEN;
 void defuse_cold_stack_exit(void) HIDDEN;
 extern long defuse_xsave_size HIDDEN;
+extern long defuse_xsave_compact HIDDEN;	/* XSAVEC (init.c) */
 
 /* gate.S: entry points that are not plain calls. */
 void defuse_gate_own_sigreturn(void) HIDDEN;

@@ -23,7 +23,15 @@
 
 struct capture_global capture_g;
 long defuse_xsave_size;
+long defuse_xsave_compact;
 
+/*
+ * The save area's size for every component the OS enabled, and whether
+ * the CPU has XSAVEC: it writes only the components in use (a program
+ * that never touched AVX-512 or AMX tiles has them in their initial
+ * state), which on a CPU with AMX is under 1 KiB of some 11 KiB, and XRSTOR
+ * puts the others back to their initial state, as they were.
+ */
 static void find_xsave_size(void)
 {
 	unsigned a, b, c, d;
@@ -32,6 +40,8 @@ static void find_xsave_size(void)
 	    __get_cpuid_max(0, NULL) >= 0xd) {
 		__cpuid_count(0xd, 0, a, b, c, d);
 		defuse_xsave_size = b + 64;	/* room for the 64-byte alignment */
+		__cpuid_count(0xd, 1, a, b, c, d);
+		defuse_xsave_compact = (a >> 1) & 1;	/* XSAVEC */
 	}
 }
 

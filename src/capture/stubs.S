@@ -51,8 +51,10 @@ defuse_tramp_hook:
  * ordinary C code (capstone, when a library is dlopen'ed) go through here,
  * because the program expects its vector registers to survive a syscall.
  * defuse_xsave_size is set at start-up from CPUID leaf 0xD; 0 means the CPU
- * has no XSAVE and FXSAVE's 512 bytes are used instead.  With stack_top not
- * 0, fn runs on that stack (DEFUSE's own, cold_stack.c), the save area too.
+ * has no XSAVE and FXSAVE's 512 bytes are used instead.  XSAVEC, where the
+ * CPU has it (defuse_xsave_compact), writes only the components in use, and
+ * XRSTOR reads either format.  With stack_top not 0, fn runs on that stack
+ * (DEFUSE's own, cold_stack.c), the save area too.
  */
 	.globl	defuse_call_xsaved
 	.hidden	defuse_call_xsaved
@@ -81,8 +83,12 @@ defuse_call_xsaved:
 	jne	.Lzero
 	movl	$-1, %eax
 	movl	$-1, %edx
-	xsave64	(%rsp)
-	movq	%r12, %rdi
+	cmpq	$0, defuse_xsave_compact(%rip)
+	je	2f
+	xsavec64 (%rsp)
+	jmp	3f
+2:	xsave64	(%rsp)
+3:	movq	%r12, %rdi
 	call	*%rbx
 	movq	%rax, %rbx
 	movl	$-1, %eax
