@@ -75,9 +75,12 @@ static signed char can_handle[CORE_MOUNTS_MAX];
 /*
  * The free list: a pointer with a 16-bit tag in its top bits against ABA,
  * as fdtable.c's pools.  The link is the owner field, so that a free
- * object keeps a count of 0 and no reader can take it.
+ * object keeps a count of 0 and no reader can take it.  Objects are a
+ * page each (the path): a chunk of two costs a process whose cwd is in a
+ * mount two page faults at start-up, where sixteen cost sixteen; a chdir
+ * needs a new one only while the old is still held.
  */
-#define CHUNK 16
+#define CHUNK 2
 #define TAG_SHIFT 48
 #define PTR_MASK ((1ULL << TAG_SHIFT) - 1)
 static uint64_t free_head;
@@ -311,19 +314,28 @@ static struct core_cwd *swap_locked(struct core_cwd *c)
 	return old;
 }
 
-/* Which mount (if any) absolute path abs is in: c takes it up. */
-static int place(struct core_cwd *c, const char *abs)
+/* The mount absolute path abs is in, or -1. */
+static int mount_of(const char *abs)
 {
 	for (int i = 0; i < core_nmounts; i++) {
 		const struct core_mount *m = &core_mounts[i];
 
-		if (strncmp(abs, m->point, m->len) || (abs[m->len] && abs[m->len] != '/'))
-			continue;
-		fill(c, i, abs[m->len] ? abs + m->len : "/");
-		c->pending = !core_cwd_own;
-		return 1;
+		if (!strncmp(abs, m->point, m->len) && (!abs[m->len] || abs[m->len] == '/'))
+			return i;
 	}
-	return 0;
+	return -1;
+}
+
+/* Which mount (if any) absolute path abs is in: c takes it up. */
+static int place(struct core_cwd *c, const char *abs)
+{
+	int i = mount_of(abs);
+
+	if (i < 0)
+		return 0;
+	fill(c, i, abs[core_mounts[i].len] ? abs + core_mounts[i].len : "/");
+	c->pending = !core_cwd_own;
+	return 1;
 }
 
 long core_cwd_change(int mount, const char *path,
@@ -428,12 +440,10 @@ static void take_handle(struct core_cwd *c, long fd)
 
 int core_cwd_init(const char *inherited)
 {
-	struct core_cwd *c = obj_new(), *old;
+	struct core_cwd *c, *old;
 	char cwd[PATH_MAX], *end;
 	long fd = -1;
 
-	if (!c)
-		return -ENOMEM;
 	if (inherited && *inherited >= '0' && *inherited <= '9') {
 		fd = strtol(inherited, &end, 10);
 		inherited = *end == ':' ? end + 1 : NULL;
@@ -442,12 +452,14 @@ int core_cwd_init(const char *inherited)
 		strcpy(cwd, inherited);
 	else if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = 0;
-	if (!place(c, cwd)) {
+	/* Most programs start outside the mounts: no object, no pool (whose
+	   first chunk would cost a page fault per object). */
+	if (mount_of(cwd) < 0 || !(c = obj_new())) {
 		if (fd >= 0)
 			sys1(SYS_close, fd);
-		put(c);
-		return 0;
+		return mount_of(cwd) < 0 ? 0 : -ENOMEM;
 	}
+	place(c, cwd);
 	if (fd >= 0)
 		take_handle(c, fd);
 	lock();
