@@ -161,13 +161,17 @@ static struct ksigaction fault_action(const struct ksigaction *app)
    DEFUSE started) kept as the program's. */
 static void fault_init(int sig)
 {
-	struct ksigaction old, k;
+	struct ksigaction dfl = { SIG_DFL, 0, NULL, 0 }, old, k = fault_action(&dfl);
 
-	if (sys_failed(sys4(SYS_rt_sigaction, sig, NULL, &old, 8)))
+	/* One call sets ours and tells what was there; a handler found (rare)
+	   takes a second one, with its flags and mask. */
+	if (sys_failed(sys4(SYS_rt_sigaction, sig, &k, &old, 8)))
 		return;
 	app_act[sig] = old;
-	k = fault_action(&old);
-	sys4(SYS_rt_sigaction, sig, &k, NULL, 8);
+	if (is_handler(old.handler)) {
+		k = fault_action(&old);
+		sys4(SYS_rt_sigaction, sig, &k, NULL, 8);
+	}
 }
 
 void defuse_sig_flush(void)
