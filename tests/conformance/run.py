@@ -3,6 +3,8 @@
 
     run.py --fsops FSOPS --defuse DEFUSE --module PASSTHROUGH.so
            [--modes kernel,emulated] [-k SUBSTRING] [--keep] CASEFILE...
+    run.py --fsops FSOPS --defuse DEFUSE --memfs-module MEMFS.so
+           --modes memfs [--tmpdir /dev/shm] ... CASEFILE...
     run.py --fsops FSOPS --self-test CASEFILE...
 
 Each case of each CASEFILE (format: the comment at the top of fsops.c) runs
@@ -17,7 +19,19 @@ in fresh scratch trees, once per run:
   emulated  the same with `passthrough:emulated=BACKING`;
   fuse      `defuse mount BASE PASSTHROUGH.so:BACKING` (the FUSE bridge),
             then fsops runs plainly, without DEFUSE, on that kernel FUSE
-            mount; `defuse umount BASE` before the trees are compared.
+            mount; `defuse umount BASE` before the trees are compared;
+  memfs     `defuse run -m BASE=MEMFS.so:NAME -- fsops BASE ...` on a fresh
+            memfs segment (docs/memfs.md) of a NAME unique to the run: memfs
+            has no backing directory, so the case's setup is done inside the
+            mount (this runner's setup code run by python3 under `defuse
+            run`, with the mount point's mode first set to what a fresh
+            native directory gets), and the "backing tree" compared is the
+            mount's tree, walked by the same snapshot code under `defuse
+            run`.  The segment (/dev/shm/defuse-memfs.NAME) is removed after
+            the case, whatever happened.  memfs mimics tmpfs, so with this
+            mode the scratch directories (and so the native run) default to
+            /dev/shm; run it apart from the other modes, whose native runs
+            are on --tmpdir.
 
 Each mounted run must print exactly what the native run printed (a unified
 diff is shown otherwise), exit the same way, and leave the same trees: the
@@ -488,6 +502,66 @@ def fuse_unmount(opts, base, pidfile):
     return said + 'defuse-fuse %d did not exit after the unmount: killed\n' % pid
 
 
+class MemfsSetupFailed(Exception):
+    pass
+
+
+def memfs_one_run(opts, scratch, case, serial):
+    """Like one_run, on a fresh memfs segment: setup inside the mount, the
+    mount's tree as the backing tree; the segment is removed at the end."""
+    lay = Layout(scratch, 's')
+    lay.create()
+    name = 'conf-%d-%d' % (os.getpid(), serial)
+    segment = '/dev/shm/defuse-memfs.' + name
+
+    def under(argv):
+        return [opts.defuse, 'run', '-m', '%s=%s:%s' % (lay.base, opts.memfs_module, name),
+                '--'] + argv
+    me = [sys.executable, os.path.abspath(__file__)]
+    try:
+        status, out, err = run(under(me + ['--inside-setup', scratch, 's', case.file,
+                                           case.name]), scratch)
+        if status != 0:
+            return Result('setup inside memfs failed (%s)' % status, out, err,
+                          snapshot(lay.top, lay), [])
+        status, out, err = run(under([opts.fsops, lay.base, case.file, case.name]), scratch)
+        s, sout, serr = run(under(me + ['--inside-snapshot', scratch, 's']), scratch)
+        if s != 0:
+            err += 'snapshot of the memfs tree failed (%s):\n%s%s' % (s, sout, serr)
+            tree = ['(no snapshot)']
+        else:
+            tree = sout.splitlines()
+        return Result(status, out, err, snapshot(lay.top, lay), tree)
+    finally:
+        try:
+            os.unlink(segment)
+        except FileNotFoundError:
+            pass
+
+
+def inside(argv):
+    """The helpers memfs_one_run runs under `defuse run` (argv[0] is
+    --inside-setup or --inside-snapshot): the setup of a case done in the
+    mount, or the mount's tree printed one line per entry."""
+    scratch, tag = argv[1], argv[2]
+    lay = Layout(scratch, tag)
+    try:
+        if argv[0] == '--inside-setup':
+            um = os.umask(0)
+            os.umask(um)
+            os.chmod(lay.base, 0o777 & ~um)     # as os.mkdir of a backing directory
+            lay.backing = lay.base
+            case = [c for c in load_cases(argv[3]) if c.name == argv[4]][0]
+            setup(case, lay)
+        else:
+            for line in snapshot(lay.base, lay):
+                sys.stdout.write(line + '\n')
+    except CaseError as e:
+        sys.stderr.write('%s\n' % e)
+        return 1
+    return 0
+
+
 def check_fuse():
     """Why the fuse mode cannot run here, or None."""
     try:
@@ -562,6 +636,7 @@ def main():
     ap.add_argument('--fsops', required=True)
     ap.add_argument('--defuse')
     ap.add_argument('--module')
+    ap.add_argument('--memfs-module', help='memfs.so, for --modes memfs')
     ap.add_argument('--modes', default='kernel,emulated')
     ap.add_argument('-k', dest='pattern', help='only cases whose name contains this')
     ap.add_argument('--keep', action='store_true', help='keep the scratch directories')
@@ -582,14 +657,22 @@ def main():
     opts.fsops = os.path.abspath(opts.fsops)
     modes = [m for m in opts.modes.split(',') if m]
     for m in modes:
-        if m not in ('kernel', 'emulated', 'fuse'):
+        if m not in ('kernel', 'emulated', 'fuse', 'memfs'):
             ap.error('unknown mode ' + m)
+    if 'memfs' in modes and opts.tmpdir is None and os.path.isdir('/dev/shm'):
+        opts.tmpdir = '/dev/shm'
     if not opts.self_test and not opts.show:
-        if not opts.defuse or not opts.module:
-            ap.error('--defuse and --module are needed (or --self-test)')
-        opts.defuse = os.path.abspath(opts.defuse)
-        opts.module = os.path.abspath(opts.module)
-        for what, p in (('defuse', opts.defuse), ('module', opts.module)):
+        need = [('defuse', 'defuse')]
+        if [m for m in modes if m != 'memfs']:
+            need.append(('module', 'module'))
+        if 'memfs' in modes:
+            need.append(('memfs_module', 'memfs module'))
+        if any(not getattr(opts, a) for a, _ in need):
+            ap.error('--defuse and --module (--memfs-module for the memfs mode) '
+                     'are needed (or --self-test)')
+        for a, what in need:
+            p = os.path.abspath(getattr(opts, a))
+            setattr(opts, a, p)
             if not os.path.isfile(p):
                 print('error: %s not found: %s' % (what, p))
                 return 2
@@ -682,6 +765,8 @@ def differential(opts, cases, root, modes):
         for k, mode in enumerate(modes):
             if mode == 'fuse':
                 got = fuse_one_run(opts, scratch, case)
+            elif mode == 'memfs':
+                got = memfs_one_run(opts, scratch, case, i)
             else:
                 got = one_run(scratch, mode[0], case,
                               lambda lay: defuse_cmd(opts, lay, case, mode))
@@ -773,4 +858,6 @@ def self_test(opts, cases, root):
 
 
 if __name__ == '__main__':
+    if len(sys.argv) > 1 and sys.argv[1] in ('--inside-setup', '--inside-snapshot'):
+        sys.exit(inside(sys.argv[1:]))
     sys.exit(main())
