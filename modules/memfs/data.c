@@ -132,7 +132,9 @@ static void zero_in_page(struct memfs *m, struct mnode *n, uint64_t off, uint64_
 
 int data_truncate(struct memfs *m, struct mnode *n, uint64_t size)
 {
-	if (size > data_max(m))
+	/* Any sparse size up to MAX_LFS_FILESIZE, as tmpfs: the page table
+	   grows only with pages written. */
+	if (size > (uint64_t)INT64_MAX)
 		return -EFBIG;
 	if (size < n->size) {
 		/* The tail of the last page must read as zeros if the file
@@ -151,8 +153,10 @@ int data_truncate(struct memfs *m, struct mnode *n, uint64_t size)
 
 int data_allocate(struct memfs *m, struct mnode *n, uint64_t off, uint64_t len)
 {
-	if (off + len > data_max(m) || off + len < off)
+	if (off + len < off || off + len > (uint64_t)INT64_MAX)
 		return -EFBIG;
+	if (off + len > data_max(m))
+		return -ENOSPC;	/* more than the segment holds, as a full tmpfs */
 	for (uint64_t i = off / PG; i < (off + len + PG - 1) / PG; i++)
 		if (!page_at(m, n, i))
 			return -ENOSPC;
@@ -187,6 +191,12 @@ int64_t data_seek(struct memfs *m, struct mnode *n, uint64_t off, int whence)
 		return -ENXIO;
 	for (i = off / PG; i * PG < n->size; i++) {
 		bool data = i < n->cap && table(m, n)[i];
+
+		if (i >= n->cap) {	/* a hole to the end: no page past the table */
+			uint64_t at = i * PG > off ? i * PG : off;
+
+			return whence == SEEK_DATA ? -ENXIO : (int64_t)at;
+		}
 
 		if (data == (whence == SEEK_DATA)) {
 			uint64_t at = i * PG > off ? i * PG : off;

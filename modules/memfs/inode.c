@@ -149,6 +149,10 @@ void node_stat(struct memfs *m, uint64_t ino, struct stat *st)
 	st->st_size = S_ISDIR(n->mode) ? (off_t)(n->size + 2) * 20 : (off_t)n->size;
 	st->st_blksize = MEMFS_PAGE;
 	st->st_blocks = (blkcnt_t)(n->pages * (MEMFS_PAGE / 512));
+	/* tmpfs keeps a target of 128 bytes or more (with its NUL: more than
+	   SHORT_SYMLINK_LEN) in a page of its own. */
+	if (S_ISLNK(n->mode) && n->size + 1 > 128)
+		st->st_blocks = MEMFS_PAGE / 512;
 	st->st_atim.tv_sec = n->atime.sec;
 	st->st_atim.tv_nsec = n->atime.nsec;
 	st->st_mtim.tv_sec = n->mtime.sec;

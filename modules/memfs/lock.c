@@ -174,6 +174,21 @@ static int set_range(struct memfs *m, struct mnode *n, uint64_t owner, uint32_t 
 	return 0;
 }
 
+/* The holder to record for a lock of a description (flock, OFD) taken by
+   this process: the one already recorded for that description's lock if
+   it still lives.  A forked child converting the lock of a description it
+   shares with its parent must not make the lock die with it. */
+static pid_t desc_holder(struct memfs *m, struct mnode *n, uint64_t owner, uint32_t kind)
+{
+	for (uint64_t o = n->locks; o; o = ((struct mlock *)P(m, o))->next) {
+		struct mlock *l = P(m, o);
+
+		if (same_owner(l, owner, kind) && l->holder != getpid() && !dead(l->holder))
+			return l->holder;
+	}
+	return getpid();
+}
+
 int lk_set(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock *fl)
 {
 	bool ofd = fl->l_pid == -1;
@@ -181,7 +196,7 @@ int lk_set(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock 
 
 	range_of(fl, &start, &end);
 	return set_range(m, n, owner, ofd ? MLK_OFD : MLK_POSIX, fl->l_type, start, end,
-			 fl->l_pid, ofd ? getpid() : fl->l_pid);
+			 fl->l_pid, ofd ? desc_holder(m, n, owner, MLK_OFD) : fl->l_pid);
 }
 
 int lk_flock(struct memfs *m, struct mnode *n, uint64_t owner, int op)
@@ -194,7 +209,8 @@ int lk_flock(struct memfs *m, struct mnode *n, uint64_t owner, int op)
 	case LOCK_UN: type = F_UNLCK; break;
 	default: return -EINVAL;
 	}
-	return set_range(m, n, owner, MLK_FLOCK, type, 0, INT64_MAX, -1, getpid());
+	return set_range(m, n, owner, MLK_FLOCK, type, 0, INT64_MAX, -1,
+			 desc_holder(m, n, owner, MLK_FLOCK));
 }
 
 void lk_free_all(struct memfs *m, struct mnode *n)

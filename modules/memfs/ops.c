@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -336,6 +335,12 @@ static int mfs_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 
 	if ((mode & S_IFMT) == 0)
 		mode |= S_IFREG;
+	/* may_mknod, before the name is looked up */
+	if (S_ISDIR(mode))
+		LEAVE(-EPERM);
+	if (!S_ISREG(mode) && !S_ISCHR(mode) && !S_ISBLK(mode) && !S_ISFIFO(mode) &&
+	    !S_ISSOCK(mode))
+		LEAVE(-EINVAL);
 	if (((S_ISCHR(mode) || S_ISBLK(mode)) && c.uid != 0))
 		r = -EPERM;
 	else
@@ -350,7 +355,9 @@ static int mfs_mkdir(void *priv, const char *path, mode_t mode)
 	int r;
 	ENTER;
 
-	r = create(m, &c, path, S_IFDIR | (mode & 07777), 0, NULL);
+	/* vfs_mkdir keeps the permission and sticky bits only: set-group-ID
+	   comes from the parent (node_new), set-user-ID never. */
+	r = create(m, &c, path, S_IFDIR | (mode & (S_IRWXU | S_IRWXG | S_IRWXO | S_ISVTX)), 0, NULL);
 	LEAVE(r);
 }
 
@@ -578,7 +585,9 @@ static int set_owner(struct memfs *m, struct cred *c, uint64_t ino, uid_t uid, g
 	if (gid != (gid_t)-1 && c->uid != 0 &&
 	    (c->uid != n->uid || (gid != n->gid && !cred_in_group(c, gid))))
 		return -EPERM;
-	if (!S_ISDIR(n->mode) && (uid != (uid_t)-1 || gid != (gid_t)-1)) {
+	/* As the kernel's chown_common: ATTR_KILL_SUID|ATTR_KILL_SGID for
+	   every non-directory, even chown(-1, -1), even by root. */
+	if (!S_ISDIR(n->mode)) {
 		n->mode &= ~S_ISUID;
 		if ((n->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
 			n->mode &= ~S_ISGID;
@@ -695,8 +704,23 @@ static int mfs_utimens(void *priv, const char *path, const struct timespec times
 
 /* The kernel's xattr_permission for the namespaces memfs keeps: user.*
    (regular files and directories), trusted.* (root), security.*. */
+static int xa_may_ns(struct memfs *m, struct cred *c, struct mnode *n, const char *name,
+		     bool write);
+
+/* The namespace's rules, then an empty name in it ("user.") is EINVAL, as
+   the kernel's xattr_resolve_name. */
 static int xa_may(struct memfs *m, struct cred *c, struct mnode *n, const char *name,
 		  bool write)
+{
+	int r = xa_may_ns(m, c, n, name, write);
+
+	if (r == 0 && name[strcspn(name, ".") + 1] == 0)
+		return -EINVAL;
+	return r;
+}
+
+static int xa_may_ns(struct memfs *m, struct cred *c, struct mnode *n, const char *name,
+		     bool write)
 {
 	if (strncmp(name, "trusted.", 8) == 0) {
 		if (c->uid != 0)
@@ -802,6 +826,8 @@ static int do_open(struct mount *mt, struct cred *c, const char *path, int flags
 		if ((r = open_tmpfile(m, c, path, flags, mode, &ino)) < 0)
 			return r;
 		created = true;
+	} else if ((flags & O_CREAT) && (flags & O_DIRECTORY)) {
+		return -EINVAL;	/* build_open_flags, Linux 6.4 on */
 	} else if (flags & O_PATH) {
 		if ((r = walk(m, c, path, !(flags & O_NOFOLLOW), &ino)) < 0)
 			return r;
@@ -815,8 +841,8 @@ static int do_open(struct mount *mt, struct cred *c, const char *path, int flags
 
 		if ((r = walk_parent(m, c, path, &dir, &name, &len)) < 0)
 			return r;
-		if (len == 0)
-			return -EISDIR;
+		if (len == 0)	/* the root: it exists (do_open's order) */
+			return flags & O_EXCL ? -EEXIST : -EISDIR;
 		if (dir_find(m, N(m, dir), name, len, &ino) == 0) {
 			if (flags & O_EXCL)
 				return -EEXIST;
@@ -1030,10 +1056,14 @@ static int mfs_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len
 	struct mnode *n = N(m, h->ino);
 	uint64_t o = (uint64_t)off, l = (uint64_t)len;
 
+	if (off < 0 || len <= 0)
+		LEAVE(-EINVAL);	/* vfs_fallocate's first check */
 	if (S_ISDIR(n->mode))
 		LEAVE(-EISDIR);
 	if (!S_ISREG(n->mode))
 		LEAVE(-ENODEV);
+	if (o + l > (uint64_t)INT64_MAX)
+		LEAVE(-EFBIG);	/* past s_maxbytes (MAX_LFS_FILESIZE) */
 	/* tmpfs's modes: allocate (keeping the size or not), punch a hole. */
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
 		data_punch(m, n, o, l);

@@ -377,8 +377,88 @@ static void t_locks(void *p, void *q)
 	EQ(WEXITSTATUS(status), 0);
 	EQ(O->flock(q, b, 8, LOCK_EX | LOCK_NB), 0);
 	EQ(O->flock(q, b, 8, LOCK_UN), 0);
+
+	/* A forked child converting the lock of the description it shares
+	   with its parent, then exiting, leaves the parent's lock held
+	   (conformance flock-inherited-description). */
+	EQ(O->flock(p, a, 50, LOCK_EX | LOCK_NB), 0);
+	pid = fork();
+	if (pid == 0) {
+		O->after_fork_child(p);
+		_exit(O->flock(p, a, 50, LOCK_SH | LOCK_NB) == 0 ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	EQ(WEXITSTATUS(status), 0);
+	EQ(O->flock(q, b, 8, LOCK_EX | LOCK_NB), -EAGAIN);
+	EQ(O->flock(q, b, 8, LOCK_SH | LOCK_NB), 0);
+	EQ(O->flock(q, b, 8, LOCK_UN), 0);
+	EQ(O->flock(p, a, 50, LOCK_UN), 0);
 	O->release(p, a);
 	O->release(q, b);
+}
+
+/* Answers the conformance suite (tests/conformance, mode memfs) found
+   different from tmpfs's, now the kernel's. */
+static void t_kernel_answers(void *p)
+{
+	struct defuse_open o = { 0, -2 };
+	struct stat st;
+	char target[201];
+	uint64_t fh;
+
+	/* mkdir keeps no set-ID bits of its mode */
+	EQ(O->mkdir(p, "/k", 0755), 0);
+	EQ(O->mkdir(p, "/k/c", 02755), 0);
+	EQ(O->mkdir(p, "/k/s", 04755), 0);
+	EQ(O->getattr(p, "/k/c", &st, 0), 0);
+	EQ(st.st_mode, S_IFDIR | 0755);
+	EQ(O->getattr(p, "/k/s", &st, 0), 0);
+	EQ(st.st_mode, S_IFDIR | 0755);
+	/* mknod: no directories, no unknown types, before the name */
+	EQ(O->mknod(p, "/k/d", S_IFDIR | 0755, 0), -EPERM);
+	EQ(O->mknod(p, "/k/c", S_IFDIR | 0755, 0), -EPERM);
+	EQ(O->mknod(p, "/k/bad", 0170000, 0), -EINVAL);
+	EQ(O->getattr(p, "/k/bad", &st, 0), -ENOENT);
+	/* chown(-1, -1) of a non-directory drops set-ID bits, even by root */
+	EQ(put(p, "/k/f", "x"), 1);
+	EQ(O->chmod(p, "/k/f", 02755, 0), 0);
+	EQ(O->chown(p, "/k/f", -1, -1, 0), 0);
+	EQ(O->getattr(p, "/k/f", &st, 0), 0);
+	EQ(st.st_mode, S_IFREG | 0755);
+	/* open: O_CREAT|O_DIRECTORY is EINVAL; O_EXCL of the root EEXIST */
+	EQ(O->open(p, "/k/new", O_CREAT | O_DIRECTORY | O_RDONLY, 0755, &o), -EINVAL);
+	EQ(O->getattr(p, "/k/new", &st, 0), -ENOENT);
+	EQ(O->open(p, "/", O_CREAT | O_EXCL | O_RDONLY, 0755, &o), -EEXIST);
+	EQ(O->open(p, "/", O_CREAT | O_RDONLY, 0755, &o), -EISDIR);
+	/* a symbolic link of 128 bytes or more takes a page, as in tmpfs */
+	memset(target, 't', sizeof target - 1);
+	target[sizeof target - 1] = 0;
+	EQ(O->symlink(p, target, "/k/long"), 0);
+	EQ(O->getattr(p, "/k/long", &st, DEFUSE_NOFOLLOW), 0);
+	EQ(st.st_blocks, 8);
+	target[127] = 0;
+	EQ(O->symlink(p, target, "/k/short"), 0);
+	EQ(O->getattr(p, "/k/short", &st, DEFUSE_NOFOLLOW), 0);
+	EQ(st.st_blocks, 0);
+	/* a sparse size far past the segment (16M here) */
+	EQ(O->truncate(p, "/k/f", 1LL << 40), 0);
+	EQ(O->getattr(p, "/k/f", &st, 0), 0);
+	EQ(st.st_size, 1LL << 40);
+	EQ(st.st_blocks, 8);
+	fh = open_fh(p, "/k/f", O_RDWR, 0);
+	EQ(O->seek_data(p, fh, 1LL << 39, SEEK_DATA), -ENXIO);	/* at once, past the table */
+	EQ(O->seek_data(p, fh, 1LL << 39, SEEK_HOLE), 1LL << 39);
+	EQ(O->seek_data(p, fh, 0, SEEK_HOLE), 4096);
+	EQ(O->fallocate(p, fh, 0, 0, 0), -EINVAL);
+	EQ(O->fallocate(p, fh, 0, -1, 10), -EINVAL);
+	EQ(O->fallocate(p, fh, 0, 1LL << 40, 1LL << 30), -ENOSPC);
+	EQ(O->fallocate(p, fh, 0, INT64_MAX - 5, 10), -EFBIG);
+	O->release(p, fh);
+	EQ(O->truncate(p, "/k/f", 1), 0);
+	/* xattr: an empty name in a namespace */
+	EQ(O->setxattr(p, "/k/f", "user.", "v", 1, 0, 0), -EINVAL);
+	EQ(O->setxattr(p, "/k/f", "trusted.", "v", 1, 0, 0), -EINVAL);
+	EQ(O->setxattr(p, "/k/f", "user.n", "v", 1, 0, 0), 0);
 }
 
 /* A forked child writes through the shared segment; a process killed
@@ -430,6 +510,7 @@ int main(void)
 	t_unlinked_and_tmpfile(p, q);
 	t_locks(p, q);
 	t_processes(p);
+	t_kernel_answers(p);
 	char why[128];
 	struct defuse_conn conn = { 0 };
 	void *x;
