@@ -973,6 +973,9 @@ static long do_flock(struct core_fd *f, long fd, int op)
 	int lfd = f->open->lock_fd, kind = op & ~LOCK_NB;
 	struct setlk_call c = { REF(f), f->open->fh, 0, NULL, op & ~LOCK_NB };
 
+	/* Linux ignores LOCK_MAND (removed in 5.15) before anything else. */
+	if (op & LOCK_MAND)
+		return 0;
 	if (f->open->ofd->flags & O_PATH)
 		return -EBADF;
 	if (lfd >= 0) {

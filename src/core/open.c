@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <linux/openat2.h>
 #include "kernel/sys.h"
 #include "core/core.h"
@@ -45,6 +46,11 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 		if (!core_in_mount(&l))
 			return core_kernel_at(ksc, c->d, l.path);
 	}
+	/* A slash after the name asks for a directory, which O_CREAT cannot
+	   make: the kernel says EISDIR (a file there is ENOTDIR, from the
+	   walk).  A module that resolves paths itself sees the slash. */
+	if ((flags & O_CREAT) && l.strict && c->path[0] && c->path[strlen(c->path) - 1] == '/')
+		return -EISDIR;
 	/* The caller's umask on a new file's mode (module.h: the host's). */
 	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
 		mode = mod_umasked(mode & 07777, defuse_g.umask);

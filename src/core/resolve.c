@@ -602,6 +602,9 @@ int core_resolve(long dfd, const char *upath, unsigned flags, struct core_loc *l
 
 	if (r == 0 && core_in_mount(l) && core_mounts[l->mount].dead)
 		return core_mounts[l->mount].dead;
+	/* The core walked it all when the module does not resolve. */
+	if (r == 0 && core_in_mount(l) && !core_mounts[l->mount].resolves)
+		l->strict = true;
 	return r;
 }
 
