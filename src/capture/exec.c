@@ -96,6 +96,17 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 	unsigned pos = 0;
 	long r;
 
+	/* The program's vector and strings are read here: probed first, so
+	   a bad pointer is EFAULT, as the kernel's exec says, not a crash. */
+	for (char *e; envp; n++) {
+		if (defuse_probe_read(&e, &envp[n], sizeof(e)) < 0)
+			return -EFAULT;
+		if (!e)
+			break;
+		if (defuse_probe_strnlen(e, STASH_MAX) < 0)
+			return -EFAULT;
+	}
+	n = 0;
 	for (; envp && envp[n]; n++)
 		if (d_startswith(envp[n], "LD_PRELOAD="))
 			app_preload = envp[n] + 11;

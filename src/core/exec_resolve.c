@@ -146,9 +146,15 @@ static long exec_script(const struct core_call *c, long kfd)
 	strcpy(x->interp, interp);
 	if (arg)
 		strcpy(x->iarg, arg);
-	/* interp [arg] script argv[1]... */
-	while (uargv && uargv[argc])
-		argc++;
+	/* interp [arg] script argv[1]...: the program's vector read with the
+	   probe, so a bad pointer is EFAULT, as the kernel's exec says; the
+	   strings are the kernel's to read. */
+	for (char *p; uargv; argc++) {
+		if (defuse_probe_read(&p, &uargv[argc], sizeof(p)) < 0)
+			return -EFAULT;
+		if (!p)
+			break;
+	}
 	char **argv = (char **)sys6(SYS_mmap, 0, (argc + 4) * sizeof(char *),
 				    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)argv))
@@ -158,7 +164,7 @@ static long exec_script(const struct core_call *c, long kfd)
 		argv[k++] = x->iarg;
 	argv[k++] = x->script;
 	for (long i = 1; i < argc; i++)
-		argv[k++] = uargv[i];
+		argv[k++] = uargv[i];	/* probed above */
 	argv[k] = NULL;
 	if (x->argv)
 		sys2(SYS_munmap, x->argv, x->argv_size);

@@ -1118,6 +1118,23 @@ static int case_bad_pointers(void)
 		bad_call("removexattr name", removexattr("f", b));
 		bad_call("stat of the real file", stat("f", &st));
 	}
+	/* exec with a bad environment or argument vector: EFAULT, the
+	   program goes on (also for a "#!" script in the mount). */
+	{
+		char *good_argv[] = { "true", NULL };
+		char *bad_vec[] = { "X=1", (char *)bad, NULL };
+		int sfd = open("s.sh", O_CREAT | O_WRONLY | O_TRUNC, 0755);
+
+		if (sfd >= 0) {
+			if (write(sfd, "#!/bin/sh\n", 10) != 10)
+				printf("FAIL write s.sh\n");
+			close(sfd);
+		}
+		bad_call("execve, bad envp pointer", execve("/bin/true", good_argv, (char **)bad));
+		bad_call("execve, bad envp string", execve("/bin/true", good_argv, bad_vec));
+		bad_call("execve of a script, bad argv", execve("./s.sh", (char **)bad, NULL));
+		unlink("s.sh");
+	}
 	/* The program's own handler: none of the above reached it. */
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGSEGV, NULL, &old);
