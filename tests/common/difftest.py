@@ -1,8 +1,11 @@
 """What the differential runners share (tests/lifecycle/run.py,
-tests/reliability/run.py): how a run's resulting tree is compared, and the
-sanitizer settings of runs in an ASan/UBSan build."""
+tests/reliability/run.py, tests/copy/run.py): one run with a hang guard, how
+a run's resulting tree is compared, and the sanitizer settings of runs in an
+ASan/UBSan build."""
 import hashlib
 import os
+import signal
+import subprocess
 
 SANITIZED_ENV = {
     # libdefuse.so is preloaded before the runtime; leaks are not these
@@ -32,3 +35,37 @@ def tree(root):
                     "sha256:" + hashlib.sha256(data).hexdigest()[:16])
                 out.append(f"{r} {len(data)} {shown!r}")
     return out
+
+
+def run_guarded(cmd, timeout, extra_env=None, preexec_fn=None):
+    """(exit code, or None if it hung, stdout, stderr) of one run in a
+    session of its own, which is killed whole afterwards, hung or not: a
+    hang fails the case instead of stalling the suite, and nothing it
+    started outlives it."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, start_new_session=True,
+                         preexec_fn=preexec_fn, env={**os.environ, **(extra_env or {})})
+    hung = None
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Either the program itself, or something it started that still
+        # holds its output; both count as hung.
+        hung = (f"hung: still running after {timeout} s, killed"
+                if p.poll() is None else
+                f"hung: exited {p.returncode}, but a process it started was "
+                f"still running after {timeout} s, killed")
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if hung:
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            # Held open by a process outside the group: give up on it.
+            out, err = b"", b""
+        err = err + f"\n{hung}\n".encode()
+    return (None if hung else p.returncode,
+            out.decode(errors="replace"), err.decode(errors="replace"))

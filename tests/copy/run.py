@@ -31,38 +31,15 @@ import argparse
 import difflib
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from difftest import SANITIZED_ENV, tree  # noqa: E402
+from difftest import SANITIZED_ENV, run_guarded, tree  # noqa: E402
 
 
 def run(cmd, timeout, extra_env):
-    """(exit code or None if hung, stdout, stderr) of one run."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, start_new_session=True,
-                         env={**os.environ, **extra_env})
-    hung = False
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        hung = True
-    finally:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if hung:
-        try:
-            out, err = p.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            out, err = b"", b""
-        err += f"\nhung: still running after {timeout} s, killed\n".encode()
-    return (None if hung else p.returncode,
-            out.decode(errors="replace"), err.decode(errors="replace"))
+    return run_guarded(cmd, timeout, extra_env)
 
 
 def how(rc):

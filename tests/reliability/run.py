@@ -35,49 +35,22 @@ import difflib
 import os
 import resource
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from difftest import SANITIZED_ENV, tree  # noqa: E402
+from difftest import SANITIZED_ENV, run_guarded, tree  # noqa: E402
 
 
 def run(cmd, args, extra_env):
-    """(exit code or None if hung, stdout, stderr) of one run."""
+    """(exit code or None if hung, stdout, stderr) of one run, started with
+    the descriptor limit --nofile asks for."""
     def limit():
         if args.nofile:
             hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
             resource.setrlimit(resource.RLIMIT_NOFILE, (args.nofile, hard))
 
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, start_new_session=True,
-                         preexec_fn=limit, env={**os.environ, **extra_env})
-    hung = None
-    try:
-        out, err = p.communicate(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        # Either the program itself, or something it started that still
-        # holds its output; both count as hung.
-        hung = (f"hung: still running after {args.timeout} s, killed"
-                if p.poll() is None else
-                f"hung: exited {p.returncode}, but a process it started was "
-                f"still running after {args.timeout} s, killed")
-    finally:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if hung:
-        try:
-            out, err = p.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            # Held open by a process outside the group: give up on it.
-            out, err = b"", b""
-        err = err + f"\n{hung}\n".encode()
-    return (None if hung else p.returncode,
-            out.decode(errors="replace"), err.decode(errors="replace"))
+    return run_guarded(cmd, args.timeout, extra_env, limit)
 
 
 def one_case(args, case, extra_env):
