@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -35,6 +36,22 @@
 #define FALLOC_FL_PUNCH_HOLE 0x02
 #endif
 
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x4000U
+#endif
+#ifndef STATX_ATTR_DAX
+#define STATX_ATTR_DAX 0x200000
+#endif
+
+/* What statx answers beyond struct stat, as the running kernel does for a
+   tmpfs file: probed at init on the segment's own file (/dev/shm). */
+struct statx_like {
+	bool cm_always;		/* MTIME|CTIME even when not asked (before 6.13) */
+	uint32_t mnt_bits;	/* STATX_MNT_ID, STATX_MNT_ID_UNIQUE it gave */
+	uint64_t mnt_id, mnt_id_unique;	/* /dev/shm's mount */
+	uint64_t attr_mask;	/* without STATX_ATTR_MOUNT_ROOT (the host's) */
+};
+
 struct handle {
 	uint64_t ino;		/* 0: free */
 	int flags;		/* open's flags */
@@ -46,6 +63,7 @@ struct mount {
 	struct handle *h;	/* MAX_HANDLES, reserved, touched as used */
 	uint32_t free_head;	/* index + 1 of a free handle, 0: none */
 	uint32_t high;		/* handles ever used */
+	struct statx_like stx;	/* how the kernel answers statx on tmpfs */
 };
 
 /* Every operation: the caller's identity, then the lock. */
@@ -139,6 +157,35 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/*
+ * The segment's file is on tmpfs (/dev/shm): statx of it tells what the
+ * running kernel answers for tmpfs (mgtime file systems, since 6.13, drop
+ * MTIME and CTIME from the result unless asked for one) and the mount ID
+ * memfs reports, the one its storage is on.  Without statx: a kernel of
+ * before 6.13's answers, no mount ID.
+ */
+static void statx_probe(struct statx_like *l, const char *path)
+{
+	struct statx x;
+
+	l->cm_always = true;
+	l->attr_mask = STATX_ATTR_APPEND | STATX_ATTR_IMMUTABLE | STATX_ATTR_NODUMP |
+		       STATX_ATTR_AUTOMOUNT | STATX_ATTR_DAX;
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &x) == 0) {
+		l->cm_always = (x.stx_mask & STATX_MTIME) != 0;
+		l->attr_mask = x.stx_attributes_mask & ~(uint64_t)STATX_ATTR_MOUNT_ROOT;
+		if (x.stx_mask & STATX_MNT_ID) {
+			l->mnt_bits |= STATX_MNT_ID;
+			l->mnt_id = x.stx_mnt_id;
+		}
+	}
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID_UNIQUE, &x) == 0 &&
+	    (x.stx_mask & STATX_MNT_ID_UNIQUE)) {
+		l->mnt_bits |= STATX_MNT_ID_UNIQUE;
+		l->mnt_id_unique = x.stx_mnt_id;
+	}
+}
+
 static int mfs_init(const char *args, struct defuse_conn *conn, void **priv, char *why,
 		    size_t why_len)
 {
@@ -181,6 +228,7 @@ static int mfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 		free(mt);
 		return r;
 	}
+	statx_probe(&mt->stx, mt->m.shm_path);
 	*priv = mt;
 	return 0;
 }
@@ -220,6 +268,71 @@ static int mfs_getattr(void *priv, const char *path, struct stat *st, int flags)
 	if ((r = walk(m, &c, path, !(flags & DEFUSE_NOFOLLOW), &ino)) == 0)
 		node_stat(m, ino, st);
 	LEAVE(r);
+}
+
+/*
+ * statx as tmpfs answers it: the basic set (without MTIME and CTIME when
+ * neither is asked for, on a kernel that does so), the birth time when
+ * asked for, the mount ID (the unique one when asked for and known), no
+ * attributes set of those tmpfs supports (memfs keeps no chattr flags).
+ * The host adds STATX_ATTR_MOUNT_ROOT.
+ */
+static int mfs_statx(void *priv, const char *path, int flags, unsigned int mask,
+		     struct statx *x)
+{
+	const struct statx_like *l;
+	struct mts btime = { 0, 0 };
+	struct stat st;
+	uint64_t ino;
+	int r;
+	ENTER;
+
+	if ((r = walk(m, &c, path, !(flags & DEFUSE_NOFOLLOW), &ino)) == 0) {
+		node_stat(m, ino, &st);
+		btime = N(m, ino)->btime;
+	}
+	seg_unlock(m);
+	if (r < 0)
+		return r;
+	l = &mt->stx;
+	memset(x, 0, sizeof *x);
+	x->stx_mask = STATX_BASIC_STATS;
+	x->stx_blksize = (uint32_t)st.st_blksize;
+	x->stx_attributes_mask = l->attr_mask;
+	x->stx_nlink = (uint32_t)st.st_nlink;
+	x->stx_uid = st.st_uid;
+	x->stx_gid = st.st_gid;
+	x->stx_mode = (uint16_t)st.st_mode;
+	x->stx_ino = st.st_ino;
+	x->stx_size = (uint64_t)st.st_size;
+	x->stx_blocks = (uint64_t)st.st_blocks;
+	x->stx_atime.tv_sec = st.st_atim.tv_sec;
+	x->stx_atime.tv_nsec = (uint32_t)st.st_atim.tv_nsec;
+	if (l->cm_always || (mask & (STATX_MTIME | STATX_CTIME))) {
+		x->stx_mtime.tv_sec = st.st_mtim.tv_sec;
+		x->stx_mtime.tv_nsec = (uint32_t)st.st_mtim.tv_nsec;
+		x->stx_ctime.tv_sec = st.st_ctim.tv_sec;
+		x->stx_ctime.tv_nsec = (uint32_t)st.st_ctim.tv_nsec;
+	} else {
+		x->stx_mask &= ~(STATX_MTIME | STATX_CTIME);
+	}
+	if (mask & STATX_BTIME) {
+		x->stx_mask |= STATX_BTIME;
+		x->stx_btime.tv_sec = btime.sec;
+		x->stx_btime.tv_nsec = (uint32_t)btime.nsec;
+	}
+	x->stx_rdev_major = major(st.st_rdev);
+	x->stx_rdev_minor = minor(st.st_rdev);
+	x->stx_dev_major = major(st.st_dev);
+	x->stx_dev_minor = minor(st.st_dev);
+	if ((mask & STATX_MNT_ID_UNIQUE) && (l->mnt_bits & STATX_MNT_ID_UNIQUE)) {
+		x->stx_mask |= STATX_MNT_ID_UNIQUE;
+		x->stx_mnt_id = l->mnt_id_unique;
+	} else if (l->mnt_bits & STATX_MNT_ID) {
+		x->stx_mask |= STATX_MNT_ID;
+		x->stx_mnt_id = l->mnt_id;
+	}
+	return 0;
 }
 
 static int mfs_access(void *priv, const char *path, int mode, int flags)
@@ -1182,6 +1295,7 @@ static const struct defuse_ops memfs_ops = {
 	.destroy = mfs_destroy,
 	.after_fork_child = mfs_after_fork_child,
 	.getattr = mfs_getattr,
+	.statx = mfs_statx,
 	.access = mfs_access,
 	.readlink = mfs_readlink,
 	.statfs = mfs_statfs,

@@ -490,6 +490,99 @@ static void t_processes(void *p)
 	alarm(0);
 }
 
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x4000U
+#endif
+
+/* statx of memfs against statx of a tmpfs file (the segment's own, on
+   /dev/shm) for the same request: the same result mask and attribute
+   mask (less MOUNT_ROOT, the host's), /dev/shm's mount ID; a birth time
+   kept from creation, seen by another mount, moved by nothing. */
+static void t_statx(void *p, void *q)
+{
+	static const unsigned masks[] = {
+		0, STATX_TYPE, STATX_SIZE, STATX_MTIME, STATX_CTIME, STATX_BASIC_STATS,
+		STATX_BASIC_STATS | STATX_BTIME, STATX_TYPE | STATX_BTIME,
+		STATX_ALL, STATX_MNT_ID, STATX_MNT_ID_UNIQUE, STATX_ALL | STATX_MNT_ID_UNIQUE | 0x8000u,
+	};
+	struct timespec t0, t1, ts[2] = { { 1000, 5 }, { 2000, 7 } };
+	struct statx x, k;
+	struct stat st;
+	uint64_t fh;
+
+	clock_gettime(CLOCK_REALTIME, &t0);
+	EQ(O->mkdir(p, "/sx", 0755), 0);
+	EQ(put(p, "/sx/f", "hello"), 5);
+	clock_gettime(CLOCK_REALTIME, &t1);
+	EQ(O->symlink(p, "f", "/sx/l"), 0);
+	for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+		EQ(O->statx(p, "/sx/f", 0, masks[i], &x), 0);
+		EQ(statx(AT_FDCWD, shm, 0, masks[i], &k), 0);
+		EQ(x.stx_mask, k.stx_mask);
+		EQ(x.stx_attributes_mask, k.stx_attributes_mask & ~(uint64_t)STATX_ATTR_MOUNT_ROOT);
+		EQ(x.stx_attributes, 0);
+		EQ(x.stx_mnt_id, k.stx_mnt_id);
+		EQ(x.stx_blksize, 4096);
+		if (!(x.stx_mask & STATX_MTIME))
+			EQ(x.stx_mtime.tv_sec, 0);
+		if (!(x.stx_mask & STATX_BTIME))
+			EQ(x.stx_btime.tv_sec, 0);
+	}
+	EQ(O->statx(p, "/sx/f", 0, STATX_BASIC_STATS | STATX_BTIME, &x), 0);
+	EQ(O->getattr(p, "/sx/f", &st, 0), 0);
+	CHECK(x.stx_mask & STATX_BTIME);
+	EQ(x.stx_ino, st.st_ino);
+	EQ(x.stx_size, 5);
+	EQ(x.stx_blocks, st.st_blocks);
+	EQ(x.stx_mode, S_IFREG | 0644);
+	EQ(x.stx_nlink, 1);
+	EQ(x.stx_mtime.tv_sec, st.st_mtim.tv_sec);
+	EQ(x.stx_mtime.tv_nsec, st.st_mtim.tv_nsec);
+	EQ(x.stx_ctime.tv_nsec, st.st_ctim.tv_nsec);
+	CHECK(x.stx_btime.tv_sec > t0.tv_sec ||
+	      (x.stx_btime.tv_sec == t0.tv_sec && x.stx_btime.tv_nsec >= t0.tv_nsec));
+	CHECK(x.stx_btime.tv_sec < t1.tv_sec ||
+	      (x.stx_btime.tv_sec == t1.tv_sec && x.stx_btime.tv_nsec <= t1.tv_nsec));
+	struct statx_timestamp born = x.stx_btime;
+
+	/* Writes, times, modes, links and renames move other times, never it. */
+	fh = open_fh(p, "/sx/f", O_WRONLY | O_APPEND, 0);
+	EQ(O->write(p, fh, "more", 4, 5), 4);
+	O->release(p, fh);
+	EQ(O->utimens(p, "/sx/f", ts, 0), 0);
+	EQ(O->chmod(p, "/sx/f", 0600, 0), 0);
+	EQ(O->link(p, "/sx/f", "/sx/g"), 0);
+	EQ(O->rename(p, "/sx/f", "/sx/h", 0), 0);
+	EQ(O->statx(q, "/sx/h", 0, STATX_BTIME | STATX_MTIME, &x), 0);
+	EQ(x.stx_btime.tv_sec, born.tv_sec);
+	EQ(x.stx_btime.tv_nsec, born.tv_nsec);
+	EQ(x.stx_mtime.tv_sec, 2000);
+	EQ(x.stx_mtime.tv_nsec, 7);
+	EQ(x.stx_size, 9);
+	EQ(x.stx_nlink, 2);
+	EQ(x.stx_mode, S_IFREG | 0600);
+
+	/* Links followed or not; a directory; errors as getattr's. */
+	EQ(O->rename(p, "/sx/h", "/sx/f", 0), 0);
+	EQ(O->statx(p, "/sx/l", 0, STATX_BASIC_STATS, &x), 0);
+	EQ(x.stx_mode, S_IFREG | 0600);
+	EQ(O->statx(p, "/sx/l", DEFUSE_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &x), 0);
+	EQ(x.stx_mode, S_IFLNK | 0777);
+	EQ(x.stx_size, 1);
+	CHECK(x.stx_btime.tv_sec > born.tv_sec ||
+	      (x.stx_btime.tv_sec == born.tv_sec && x.stx_btime.tv_nsec > born.tv_nsec));
+	EQ(O->statx(p, "/sx", 0, STATX_BASIC_STATS, &x), 0);
+	EQ(x.stx_mode, S_IFDIR | 0755);
+	EQ(x.stx_size, 5 * 20);
+	EQ(x.stx_nlink, 2);
+	EQ(O->statx(p, "/sx/none", 0, STATX_BASIC_STATS, &x), -ENOENT);
+	EQ(O->statx(p, "/sx/f/x", 0, STATX_BASIC_STATS, &x), -ENOTDIR);
+	EQ(O->unlink(p, "/sx/g"), 0);
+	EQ(O->unlink(p, "/sx/f"), 0);
+	EQ(O->unlink(p, "/sx/l"), 0);
+	EQ(O->rmdir(p, "/sx"), 0);
+}
+
 int main(void)
 {
 	void *p, *q;
@@ -511,6 +604,7 @@ int main(void)
 	t_locks(p, q);
 	t_processes(p);
 	t_kernel_answers(p);
+	t_statx(p, q);
 	char why[128];
 	struct defuse_conn conn = { 0 };
 	void *x;
