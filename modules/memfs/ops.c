@@ -549,16 +549,19 @@ static bool inside(struct memfs *m, uint64_t dir, uint64_t anc)
 static int do_rename(struct memfs *m, struct cred *c, const char *from, const char *to,
 		     unsigned int flags)
 {
-	uint64_t od, nd, oi, ni = 0;
+	uint64_t od, nd, oi, ni = 0, wo = 0;
 	const char *on, *nn;
 	size_t ol, nl;
 	struct mnode *o, *x = NULL;
 	struct mts t;
 	int r;
 
-	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
-	    (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) ||
+	    (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) && flags & RENAME_EXCHANGE))
 		return -EINVAL;
+	/* A whiteout is a device node: CAP_MKNOD first, as the kernel. */
+	if ((flags & RENAME_WHITEOUT) && c->uid != 0)
+		return -EPERM;
 	if ((r = walk_parent(m, c, from, &od, &on, &ol)) < 0 ||
 	    (r = walk_parent(m, c, to, &nd, &nn, &nl)) < 0)
 		return r;
@@ -600,6 +603,10 @@ static int do_rename(struct memfs *m, struct cred *c, const char *from, const ch
 		return r;
 	if (x && !(flags & RENAME_EXCHANGE) && S_ISDIR(x->mode) && !dir_empty(m, x))
 		return -ENOTEMPTY;
+	/* RENAME_WHITEOUT leaves at the old name what tmpfs leaves: a
+	   character device 0:0 of mode 0, owned by the caller. */
+	if ((flags & RENAME_WHITEOUT) && !(wo = node_new(m, c, N(m, od), S_IFCHR)))
+		return -ENOSPC;
 	now(&t);
 	if (flags & RENAME_EXCHANGE) {
 		dir_set(m, N(m, od), on, ol, ni);
@@ -607,15 +614,27 @@ static int do_rename(struct memfs *m, struct cred *c, const char *from, const ch
 		x->ctime = t;
 	} else if (x) {
 		dir_set(m, N(m, nd), nn, nl, oi);
-		dir_del(m, N(m, od), on, ol);
+		if (wo)
+			dir_set(m, N(m, od), on, ol, wo);
+		else
+			dir_del(m, N(m, od), on, ol);
 		x->ctime = t;
 		x->nlink = S_ISDIR(x->mode) ? 0 : x->nlink - 1;
 		node_put(m, ni);
 	} else {
-		if ((r = dir_add(m, nd, nn, nl, oi)) < 0)
+		if ((r = dir_add(m, nd, nn, nl, oi)) < 0) {
+			if (wo) {
+				N(m, wo)->nlink = 0;
+				node_put(m, wo);
+			}
 			return r;
-		/* dir_add counted the directory in nd: drop od's count. */
-		dir_del(m, N(m, od), on, ol);
+		}
+		/* dir_add counted the directory in nd: drop od's count
+		   (dir_set does too). */
+		if (wo)
+			dir_set(m, N(m, od), on, ol, wo);
+		else
+			dir_del(m, N(m, od), on, ol);
 	}
 	o->ctime = t;
 	N(m, od)->mtime = N(m, od)->ctime = t;

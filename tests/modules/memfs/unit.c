@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -583,6 +584,54 @@ static void t_statx(void *p, void *q)
 	EQ(O->rmdir(p, "/sx"), 0);
 }
 
+/* RENAME_WHITEOUT: a character device 0:0 of mode 0 at the old name, as
+   tmpfs leaves; root only (CAP_MKNOD), never with RENAME_EXCHANGE. */
+static void t_whiteout(void *p)
+{
+	char buf[16];
+	struct stat st;
+
+	EQ(O->mkdir(p, "/w", 0755), 0);
+	EQ(put(p, "/w/a", "A"), 1);
+	EQ(O->rename(p, "/w/a", "/w/b", RENAME_WHITEOUT | RENAME_EXCHANGE), -EINVAL);
+	EQ(O->rename(p, "/w/a", "/w/b", RENAME_WHITEOUT), 0);
+	EQ(O->getattr(p, "/w/a", &st, DEFUSE_NOFOLLOW), 0);
+	EQ(st.st_mode, S_IFCHR);
+	EQ(st.st_rdev, 0);
+	EQ(st.st_nlink, 1);
+	EQ(st.st_uid, 0);
+	EQ(get(p, "/w/b", buf, sizeof buf), 1);
+	/* Over an existing name, with NOREPLACE refused there. */
+	EQ(put(p, "/w/x", "X"), 1);
+	EQ(O->rename(p, "/w/b", "/w/x", RENAME_WHITEOUT | RENAME_NOREPLACE), -EEXIST);
+	EQ(O->rename(p, "/w/b", "/w/x", RENAME_WHITEOUT), 0);
+	EQ(O->getattr(p, "/w/b", &st, DEFUSE_NOFOLLOW), 0);
+	EQ(st.st_mode, S_IFCHR);
+	EQ(get(p, "/w/x", buf, sizeof buf), 1);
+	EQ(buf[0], 'A');
+	/* A directory: the parent's link count follows the moved one. */
+	EQ(O->mkdir(p, "/w/d", 0755), 0);
+	EQ(O->mkdir(p, "/w/e", 0755), 0);
+	EQ(O->rename(p, "/w/d", "/w/e", RENAME_WHITEOUT), 0);
+	EQ(O->getattr(p, "/w", &st, 0), 0);
+	EQ(st.st_nlink, 3);
+	EQ(st.st_size, 7 * 20);	/* a, b, d whiteouts; x, e */
+	EQ(O->getattr(p, "/w/d", &st, DEFUSE_NOFOLLOW), 0);
+	EQ(st.st_mode, S_IFCHR);
+	EQ(O->getattr(p, "/w/e", &st, 0), 0);
+	CHECK(S_ISDIR(st.st_mode));
+	/* Not root: EPERM before any lookup. */
+	setfsuid(1000);
+	EQ(O->rename(p, "/w/none", "/w/f", RENAME_WHITEOUT), -EPERM);
+	setfsuid(0);
+	EQ(O->rename(p, "/w/none", "/w/f", RENAME_WHITEOUT), -ENOENT);
+	const char *names[] = { "/w/a", "/w/b", "/w/d", "/w/x" };
+	for (size_t i = 0; i < 4; i++)
+		EQ(O->unlink(p, names[i]), 0);
+	EQ(O->rmdir(p, "/w/e"), 0);
+	EQ(O->rmdir(p, "/w"), 0);
+}
+
 int main(void)
 {
 	void *p, *q;
@@ -605,6 +654,8 @@ int main(void)
 	t_processes(p);
 	t_kernel_answers(p);
 	t_statx(p, q);
+	if (geteuid() == 0)
+		t_whiteout(p);
 	char why[128];
 	struct defuse_conn conn = { 0 };
 	void *x;
