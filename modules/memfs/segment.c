@@ -83,9 +83,16 @@ int seg_open(struct memfs *m, const char *name, uint64_t size, char *why, size_t
 			goto fail;
 		}
 	} else if (m->h->version != MEMFS_VERSION || m->h->size != m->size) {
+		/* Another layout (or a damaged header): refused, never
+		   reformatted, since its files may still be wanted. */
+		snprintf(why, why_len, "memfs: %s is a segment of memfs layout %u, size %llu "
+			 "(this memfs: layout %u, size %llu); remove it to start afresh",
+			 m->shm_path, m->h->version, (unsigned long long)m->h->size,
+			 MEMFS_VERSION, (unsigned long long)m->size);
 		munmap(p, m->size);
-		errno = EPROTO;
-		goto fail;
+		flock(fd, LOCK_UN);
+		close(fd);
+		return -EPROTO;
 	}
 	flock(fd, LOCK_UN);
 	close(fd);	/* the mapping keeps the segment */

@@ -656,11 +656,23 @@ int main(void)
 	t_statx(p, q);
 	if (geteuid() == 0)
 		t_whiteout(p);
-	char why[128];
+	char why[512];
 	struct defuse_conn conn = { 0 };
 	void *x;
 	EQ(O->init("../evil", &conn, &x, why, sizeof why), -EINVAL);
 	EQ(O->init("ok,size=zz", &conn, &x, why, sizeof why), -EINVAL);
+	/* A segment of another layout version is refused, saying so. */
+	char vname[80], vshm[160];
+	snprintf(vname, sizeof vname, "%s-v", name);
+	snprintf(vshm, sizeof vshm, "/dev/shm/defuse-memfs.%s", vname);
+	O->destroy(mount_it(vname));
+	int vfd = open(vshm, O_RDWR);
+	uint32_t old = MEMFS_VERSION - 1;
+	EQ(pwrite(vfd, &old, sizeof old, offsetof(struct seg_hdr, version)), 4);
+	close(vfd);
+	EQ(O->init(vname, &conn, &x, why, sizeof why), -EPROTO);
+	CHECK(strstr(why, "layout") && strstr(why, "remove it"));
+	unlink(vshm);
 	O->destroy(p);
 	O->destroy(q);
 	printf("%s\n", failures ? "FAILED" : "ok");
