@@ -206,9 +206,12 @@ void core_fd_release(struct core_fd *f) HIDDEN;
 void core_open_get(struct core_open *o) HIDDEN;
 void core_open_put(struct core_open *o) HIDDEN;
 /* Type-stable memory, async-signal-safe: objects of up to PATH_MAX and a
-   bit, never unmapped; free with the size they were allocated with. */
-void *core_pool_alloc(size_t n) HIDDEN;
-void core_pool_free(void *p, size_t n) HIDDEN;
+   bit, never unmapped, never used for another kind; free with the kind
+   and size they were allocated with.  The first int of an object is its
+   reference count, which the caller sets and which stays 0 while free. */
+enum core_pool_kind { CORE_POOL_FD, CORE_POOL_OPEN, CORE_POOL_KINDS };
+void *core_pool_alloc(enum core_pool_kind k, size_t n) HIDDEN;
+void core_pool_free(enum core_pool_kind k, void *p, size_t n) HIDDEN;
 
 /* emulated.c: emulated files (module-served I/O behind a placeholder). */
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh);

@@ -147,7 +147,7 @@ static void append_unlock(struct core_ofd *o)
 /* This process's side of a description (no reference yet). */
 static struct core_open *new_open(int mount, uint64_t fh, struct core_ofd *ofd)
 {
-	struct core_open *open = core_pool_alloc(sizeof(*open));
+	struct core_open *open = core_pool_alloc(CORE_POOL_OPEN, sizeof(*open));
 
 	if (!open)
 		return NULL;

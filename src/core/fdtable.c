@@ -25,6 +25,7 @@
  * are skipped (the child execs or exits soon; defuse_self.vfork_child).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "kernel/sys.h"
@@ -33,9 +34,15 @@
 /* ---- pools ------------------------------------------------------------ */
 
 /*
- * Size classes; objects never leave their class, so a stale pointer always
- * points at an object of its type.  The free list head is a pointer with a
- * 16-bit tag in its top bits (user addresses fit in 47), against ABA.
+ * Size classes, one set per type (entries, descriptions): objects never
+ * leave their type and class, so a stale pointer always points at an
+ * object of its type.  The free list head is a pointer with a 16-bit tag
+ * in its top bits (user addresses fit in 47), against ABA.
+ *
+ * A free object keeps its reference count, the first word of both types,
+ * at 0: the link is the second word.  So a stale core_fd_acquire, which
+ * takes a reference only while the count is not 0, never takes one on a
+ * free object, and never changes its link.
  */
 #define NCLASS 4
 static const size_t class_size[NCLASS] = {
@@ -43,29 +50,34 @@ static const size_t class_size[NCLASS] = {
 };
 
 struct free_obj {
+	int refs;		/* 0 while free */
 	struct free_obj *next;
 };
+_Static_assert(offsetof(struct core_fd, refs) == offsetof(struct free_obj, refs) &&
+	       offsetof(struct core_open, refs) == offsetof(struct free_obj, refs),
+	       "a free object's count is where the live one's is");
 
-static uint64_t free_head[NCLASS];
+static uint64_t free_head[CORE_POOL_KINDS][NCLASS];
 
 #define TAG_SHIFT 48
 #define PTR_MASK ((1ULL << TAG_SHIFT) - 1)
 
-static void pool_push(int c, void *p)
+static void pool_push(uint64_t *head, void *p)
 {
 	struct free_obj *o = p;
-	uint64_t h = __atomic_load_n(&free_head[c], __ATOMIC_RELAXED), n;
+	uint64_t h = __atomic_load_n(head, __ATOMIC_RELAXED), n;
 
+	__atomic_store_n(&o->refs, 0, __ATOMIC_RELAXED);
 	do {
 		o->next = (struct free_obj *)(h & PTR_MASK);
 		n = (uint64_t)(uintptr_t)o | ((h >> TAG_SHIFT) + 1) << TAG_SHIFT;
-	} while (!__atomic_compare_exchange_n(&free_head[c], &h, n, 1, __ATOMIC_RELEASE,
+	} while (!__atomic_compare_exchange_n(head, &h, n, 1, __ATOMIC_RELEASE,
 					      __ATOMIC_RELAXED));
 }
 
-static void *pool_pop(int c)
+static void *pool_pop(uint64_t *head)
 {
-	uint64_t h = __atomic_load_n(&free_head[c], __ATOMIC_ACQUIRE), n;
+	uint64_t h = __atomic_load_n(head, __ATOMIC_ACQUIRE), n;
 	struct free_obj *o;
 
 	do {
@@ -76,7 +88,7 @@ static void *pool_pop(int c)
 		   and the tag makes the exchange fail. */
 		n = (uint64_t)(uintptr_t)__atomic_load_n(&o->next, __ATOMIC_RELAXED) |
 		    ((h >> TAG_SHIFT) + 1) << TAG_SHIFT;
-	} while (!__atomic_compare_exchange_n(&free_head[c], &h, n, 1, __ATOMIC_ACQUIRE,
+	} while (!__atomic_compare_exchange_n(head, &h, n, 1, __ATOMIC_ACQUIRE,
 					      __ATOMIC_ACQUIRE));
 	return o;
 }
@@ -89,8 +101,8 @@ static int class_of(size_t n)
 	return -1;
 }
 
-/* A zeroed object of at least n bytes, or NULL. */
-void *core_pool_alloc(size_t n)
+/* A zeroed object of kind k and at least n bytes, or NULL. */
+void *core_pool_alloc(enum core_pool_kind k, size_t n)
 {
 	int c = class_of(n);
 	size_t sz, chunk;
@@ -99,7 +111,7 @@ void *core_pool_alloc(size_t n)
 
 	if (c < 0)
 		return NULL;
-	while (!(o = pool_pop(c))) {
+	while (!(o = pool_pop(&free_head[k][c]))) {
 		/* A new chunk, carved into the free list; rare. */
 		sz = (class_size[c] + 15) & ~15UL;
 		chunk = sz * 32 < 65536 ? 65536 : (sz * 32 + 4095) & ~4095UL;
@@ -108,16 +120,17 @@ void *core_pool_alloc(size_t n)
 		if (sys_failed((long)p))
 			return NULL;
 		for (size_t off = 0; off + sz <= chunk; off += sz)
-			pool_push(c, p + off);
+			pool_push(&free_head[k][c], p + off);
 	}
-	memset(o, 0, class_size[c]);
+	/* The count last: a stale reader finds 0 until the owner sets it. */
+	memset((char *)o + sizeof(int), 0, class_size[c] - sizeof(int));
 	return o;
 }
 
-void core_pool_free(void *p, size_t n)
+void core_pool_free(enum core_pool_kind k, void *p, size_t n)
 {
 	if (p)
-		pool_push(class_of(n), p);
+		pool_push(&free_head[k][class_of(n)], p);
 }
 
 /* ---- entries ------------------------------------------------------------ */
@@ -149,7 +162,7 @@ void core_open_put(struct core_open *o)
 		defuse_fd_release(o->lock_fd);
 	mod_release(CORE_REF(o->mount), o->fh);
 	sys2(SYS_munmap, o->ofd, 4096);
-	core_pool_free(o, sizeof(*o));
+	core_pool_free(CORE_POOL_OPEN, o, sizeof(*o));
 }
 
 void core_fd_release(struct core_fd *f)
@@ -157,7 +170,7 @@ void core_fd_release(struct core_fd *f)
 	if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	core_open_put(f->open);
-	core_pool_free(f, entry_size(f));
+	core_pool_free(CORE_POOL_FD, f, entry_size(f));
 }
 
 struct core_fd *core_fd_acquire(long fd)
@@ -219,7 +232,7 @@ void core_fd_remember(long fd, int mount, const char *path, struct core_open *op
 		return;
 	if (n > PATH_MAX)
 		n = PATH_MAX;
-	f = core_pool_alloc(sizeof(*f) + n);
+	f = core_pool_alloc(CORE_POOL_FD, sizeof(*f) + n);
 	if (!f) {
 		/* Out of memory: the descriptor is left to the kernel. */
 		core_fd_forget(fd);
