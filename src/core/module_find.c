@@ -19,6 +19,22 @@ static void *try_open(const char *path)
 	return dlopen(path, RTLD_NOW | RTLD_LOCAL);
 }
 
+static int is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Appends a and b to the message in why, as far as it has room. */
+static void append(char *why, size_t whylen, const char *a, const char *b)
+{
+	size_t n = strlen(why);
+
+	if (n < whylen)
+		snprintf(why + n, whylen - n, "%s%s", a, b);
+}
+
 static void *load(const char *name, const char *self, char *why, size_t whylen)
 {
 	char path[PATH_MAX];
@@ -51,8 +67,17 @@ static void *load(const char *name, const char *self, char *why, size_t whylen)
 	snprintf(path, sizeof(path), "%.*s/../modules/%s/%s.so", selfdir, self, name, name);
 	if ((h = try_open(path)))
 		return h;
-	snprintf(why, whylen, "unknown module '%s' (looked in DEFUSE_MODULE_PATH and "
-		 "%.*s/modules)", name, selfdir, self);
+	/* Say where it looked: only the places that exist. */
+	snprintf(why, whylen, "unknown module '%s' (looked in", name);
+	if (dirs && *dirs)
+		append(why, whylen, " DEFUSE_MODULE_PATH=", dirs);
+	snprintf(path, sizeof(path), "%.*s/modules", selfdir, self);
+	if (is_dir(path))
+		append(why, whylen, " ", path);
+	snprintf(path, sizeof(path), "%.*s/../modules", selfdir, self);
+	if (is_dir(path))
+		append(why, whylen, " ", path);
+	append(why, whylen, ")", "");
 	return NULL;
 }
 
@@ -89,23 +114,20 @@ const struct defuse_module *module_find(const char *name, const char *self,
 		snprintf(why, whylen, "module %s was built for DEFUSE module API v%d; this DEFUSE "
 			 "serves v%d: rebuild it against include/defuse/module.h", name, v,
 			 DEFUSE_API_VERSION);
-		return NULL;
-	}
-	if (!mod) {
+	} else if (!mod) {
 		snprintf(why, whylen, "%s is not a DEFUSE module (it exports no %s)", name,
 			 DEFUSE_MODULE_SYMBOL);
-		return NULL;
-	}
-	if (mod->api_version != DEFUSE_API_VERSION || mod->ops_size != sizeof(struct defuse_ops)) {
+	} else if (mod->api_version != DEFUSE_API_VERSION ||
+		   mod->ops_size != sizeof(struct defuse_ops)) {
 		snprintf(why, whylen, "module %s was built for DEFUSE module API v%u (operations "
 			 "of %u bytes); this DEFUSE serves v%d (%zu bytes): rebuild it against "
 			 "include/defuse/module.h", name, mod->api_version, mod->ops_size,
 			 DEFUSE_API_VERSION, sizeof(struct defuse_ops));
-		return NULL;
-	}
-	if (!mod->ops) {
+	} else if (!mod->ops) {
 		snprintf(why, whylen, "module %s has no operations (ops is NULL)", name);
-		return NULL;
+	} else {
+		return mod;
 	}
-	return mod;
+	dlclose(h);	/* refused: nothing of it stays loaded */
+	return NULL;
 }
