@@ -83,6 +83,39 @@ static void the_open_file(long dfd, struct core_loc *a)
 	core_fd_release(f);
 }
 
+/* The rest of path below directory dir ("" for dir itself), or NULL. */
+static const char *below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strncmp(path, dir, n) || (path[n] && path[n] != '/'))
+		return NULL;
+	return path + n;
+}
+
+/*
+ * A rename in this process moved the cwd's directory, or one above it, in
+ * a mount whose module hands out no kernel descriptor to learn that from
+ * later (core_walk_again): the cwd follows it, as a kernel cwd would.
+ * (A rename by another process is not seen: the cwd stays a path there.)
+ */
+static void cwd_follows(int m, const char *from, const char *to, unsigned flags)
+{
+	const struct core_cwd *c = core_cwd_snap();
+	const char *rest, *base = to;
+	char now[PATH_MAX];
+
+	if (!c || c->mount != m || core_cwd_kfd(c) >= 0)
+		return;
+	if (!(rest = below(c->path, from))) {
+		if (!(flags & RENAME_EXCHANGE) || !(rest = below(c->path, to)))
+			return;
+		base = from;
+	}
+	if (snprintf(now, sizeof(now), "%s%s", base, rest) < (int)sizeof(now))
+		core_cwd_moved(now);
+}
+
 /* Both paths outside the mounts: the kernel's call, with the paths the
    walk found if it passed through a mount. */
 static long in_kernel(const struct core_call *c, struct core_loc *a, struct core_loc *b,
@@ -223,5 +256,8 @@ long core_h_two_paths(struct core_call *c)
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
 	}
-	return mod_rename(CORE_REF(a.mount), a.path, b.path, flags);
+	r = mod_rename(CORE_REF(a.mount), a.path, b.path, flags);
+	if (r == 0)
+		cwd_follows(a.mount, a.path, b.path, flags);
+	return r;
 }
