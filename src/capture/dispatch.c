@@ -152,10 +152,26 @@ static long do_prctl(struct defuse_syscall *sc)
  */
 static long fd_received(struct defuse_syscall *sc)
 {
-	long r = defuse_forward(sc), args[3] = { sc->nr, r, sc->a[1] };
+	struct { void *name; unsigned len; } m;	/* struct msghdr's start */
+	long cap = -1, r;
+
+	/* A sender's name may be a mount's backing path (core/sockets.c):
+	   the size of the program's buffer for it, before the kernel says
+	   how long the name is. */
+	if (sc->nr == SYS_recvmsg && unlikely(core_nmounts) &&
+	    __atomic_load_n(&core_sock_named, __ATOMIC_RELAXED) &&
+	    defuse_probe_read(&m, (const void *)sc->a[1], sizeof(m)) == 0 && m.name)
+		cap = m.len;
+	r = defuse_forward(sc);
+	long args[3] = { sc->nr, r, sc->a[1] };
 
 	if (sys_failed(r) || !core_nmounts)
 		return r;
+	if (cap >= 0) {
+		long named[2] = { sc->a[1], cap };
+
+		defuse_call_cold(core_sock_msg_received, named);
+	}
 	if (sc->nr == SYS_recvmsg && !core_received_rights((const void *)sc->a[1]))
 		return r;
 	if (sc->nr == SYS_recvmmsg && r <= 0)

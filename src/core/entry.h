@@ -46,6 +46,14 @@ static inline int core_received_rights(const void *msg)
    adopt the placeholders among them. */
 long core_fds_received(void *args) HIDDEN;
 
+/* Set once a Unix socket address in a mount went to the kernel as its
+   backing path (sockets.c): the names the kernel gives back are then the
+   core's to show as the program knows them. */
+extern int core_sock_named HIDDEN;
+/* Cold: recvmsg returned (args: the msghdr, its name buffer's size before
+   the call): a sender's backing path in msg_name as the program's. */
+long core_sock_msg_received(void *args) HIDDEN;
+
 /* Cold: around a clone whose child shares our memory (vfork,
    posix_spawn): the cwd saved (a handle, never 0; it allocates nothing),
    then restored when the parent resumes (cwd.c). */

@@ -8,15 +8,15 @@
  * it.
  *
  * The kernel then keeps that backing path as the socket's name.  The
- * addresses it returns (getsockname, getpeername, accept, recvfrom) are
- * rewritten in this process once it gave such an address
- * (core_sock_named): to the name as this process bound it (a relative
- * one too), else to the path in the mount (a backing path under the
- * mount's backing root, as passthrough lays them out); a process that
- * never gave one
- * (a peer started outside, or after an exec) sees the backing path.
- * recvmsg's address is not rewritten yet.  A module without kernel directories cannot hold a
- * socket file: EOPNOTSUPP, not a socket in the wrong place.
+ * addresses it returns (getsockname, getpeername, accept, recvfrom, and
+ * recvmsg's through capture, which also adopts the descriptors received:
+ * core_sock_msg_received) are rewritten in this process once it gave such
+ * an address (core_sock_named): to the name as this process bound it (a
+ * relative one too), else to the path in the mount (a backing path under
+ * the mount's backing root, as passthrough lays them out).  A process
+ * that never gave one (a peer started outside, or after an exec) sees the
+ * backing path.  A module without kernel directories cannot hold a socket
+ * file: EOPNOTSUPP, not a socket in the wrong place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -227,6 +227,29 @@ static long program_address(struct sockaddr_un *a, long len)
 		return PATH_AT + w + 1;
 	}
 	return len;
+}
+
+long core_sock_msg_received(void *arg)
+{
+	const long *a = arg;
+	struct msghdr msg, *umsg = (struct msghdr *)a[0];
+	struct sockaddr_un un, was;
+	long cap = a[1], n, w;
+
+	if (defuse_copy_in(&msg, umsg, sizeof(msg)) || !msg.msg_name)
+		return 0;
+	n = msg.msg_namelen;
+	/* Only a whole name can be rewritten: the kernel cut a longer one. */
+	if (n <= (long)PATH_AT || n > cap || n > (long)sizeof(un) ||
+	    defuse_copy_in(&un, msg.msg_name, n) || un.sun_family != AF_UNIX)
+		return 0;
+	was = un;
+	w = program_address(&un, n);
+	if (w == n && !memcmp(&was, &un, n))
+		return 0;
+	if (core_copy_out(msg.msg_name, &un, w < cap ? w : cap) == 0)
+		core_copy_out(&umsg->msg_namelen, &(socklen_t){ w }, sizeof(socklen_t));
+	return 0;
 }
 
 /* getsockname, getpeername, accept, accept4, recvfrom: the kernel's

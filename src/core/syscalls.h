@@ -124,10 +124,7 @@ long core_h_copy(struct core_call *c);
 long core_h_sock_addr(struct core_call *c);
 long core_h_sock_name(struct core_call *c);
 
-/* sockets.c: set once a Unix socket address in a mount went to the kernel
-   as its backing path: the addresses the kernel returns are shown as
-   the program named them from then on. */
-extern int core_sock_named;
+/* sockets.c: core_sock_named (entry.h). */
 
 /* ---- what the handlers share ---- */
 

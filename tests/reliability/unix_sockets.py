@@ -4,6 +4,7 @@
     unix_sockets.py unix-sockets DIR
 
 bind, connect, sendto and sendmsg by absolute and relative path, the
+sender's name recvfrom and recvmsg give, the
 socket file seen by stat, chmod, rename, link, open and unlink, the names
 getsockname and getpeername give back, and the errors (in use, missing).
 Prints one line per step; run.py compares it natively and through DEFUSE.
@@ -59,6 +60,14 @@ def main():
     step("recv", lambda: dg.recv(4) + dg.recv(4))
     step("through ..", lambda: snd.sendto(b"z", "sub/../sub/dg.sock"))
     step("recv again", lambda: dg.recv(4))
+    named = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    step("a sender bound by relative path", lambda: named.bind("sub/snd.sock"))
+    step("its datagram", lambda: named.sendto(b"w", "sub/dg.sock"))
+    step("recvfrom names the sender", lambda: dg.recvfrom(4))
+    step("its datagram again", lambda: named.sendto(b"v", os.path.join(d, "sub", "dg.sock")))
+    step("recvmsg names the sender", lambda: dg.recvmsg(4)[::3])
+    named.close()
+    os.unlink("sub/snd.sock")
     step("connect to a missing path", lambda: socket.socket(socket.AF_UNIX).connect("none.sock"))
     step("bind in a missing directory", lambda: socket.socket(socket.AF_UNIX).bind("no/x.sock"))
     step("abstract names are no files",
