@@ -61,6 +61,7 @@
 #include <sys/socket.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/resolve.h"
 #include "core/syscalls.h"
 
 #define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
@@ -231,15 +232,10 @@ fail:
 /* Is fd an emulated file's placeholder (a memfd named "defuse-ofd")? */
 static int is_placeholder(long fd)
 {
-	char link[64], target[64];
-	long len;
+	char target[64];
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
-	len = sys3(SYS_readlink, link, target, sizeof(target) - 1);
-	if (len <= 0)
-		return 0;
-	target[len] = 0;
-	return !strncmp(target, "/memfd:defuse-ofd", 17);
+	return core_fd_kpath(fd, target, sizeof(target)) > 0 &&
+	       !strncmp(target, "/memfd:defuse-ofd", 17);
 }
 
 /* One placeholder inherited through exec: map its record, reopen the file. */

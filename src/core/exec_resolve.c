@@ -188,14 +188,10 @@ static long exec_script(const struct core_call *c, long kfd)
  */
 static int kernel_path(long kfd, char *out, size_t cap)
 {
-	char link[64];
-	long n;
+	long n = core_fd_kpath(kfd, out, cap);
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%ld", kfd);
-	n = sys3(SYS_readlink, link, out, cap - 1);
 	if (n <= 0 || out[0] != '/')
 		return 0;
-	out[n] = 0;
 	return !(n > 10 && !strcmp(out + n - 10, " (deleted)")) && strncmp(out, "/memfd:", 7);
 }
 
@@ -307,35 +303,21 @@ static long refuse_uncaptured(const struct defuse_syscall *prog)
  */
 static int library_dir(const char *entry, size_t n, char *out, size_t cap, size_t *pos)
 {
-	char dir[PATH_MAX], kdir[PATH_MAX], link[64];
+	char dir[PATH_MAX], kdir[PATH_MAX];
 	const char *use = NULL;
 	struct core_loc l;
-	struct defuse_open o = { 0, -1 };
-	long kfd, k = -1;
 	size_t len;
 
 	if (n < sizeof(dir) && entry[0] != '$') {
 		memcpy(dir, entry, n);
 		dir[n] = 0;
 		if (core_resolve(AT_FDCWD, n ? dir : ".", CORE_RES_FOLLOW | CORE_RES_STRICT, &l) == 0) {
-			if (l.where == CORE_KERNEL) {
+			if (l.where == CORE_KERNEL)
 				use = l.path;
-			} else if (core_in_mount(&l) &&
-				   mod_open(CORE_REF(l.mount), l.path, O_PATH | O_DIRECTORY | O_CLOEXEC,
-					    0, &o) == 0) {
-				kfd = o.kernel_fd >= 0 ? o.kernel_fd : core_handle_kfd(l.mount, o.fh);
-				if (kfd >= 0) {
-					snprintf(link, sizeof(link), "/proc/self/fd/%ld", kfd);
-					k = sys3(SYS_readlink, link, kdir, sizeof(kdir) - 1);
-				}
-				if (o.kernel_fd >= 0)
-					sys1(SYS_close, o.kernel_fd);
-				mod_release(CORE_REF(l.mount), o.fh);
-				if (k > 0 && kdir[0] == '/') {
-					kdir[k] = 0;
-					use = kdir;
-				}
-			}
+			else if (core_in_mount(&l) &&
+				 core_dir_kpath(l.mount, l.path, kdir, sizeof(kdir)) > 0 &&
+				 kdir[0] == '/')
+				use = kdir;
 		}
 	}
 	len = use ? strlen(use) : n;

@@ -186,26 +186,42 @@ static int start_is_dir(long dfd)
  */
 static char *root_kpath[CORE_MOUNTS_MAX];
 
-const char *core_mount_root_kpath(int m)
+long core_fd_kpath(long kfd, char *out, size_t cap)
+{
+	char link[64];
+	long n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", kfd);
+	n = sys3(SYS_readlink, link, out, cap - 1);
+	if (n >= 0)
+		out[n] = 0;
+	return n;
+}
+
+long core_dir_kpath(int m, const char *dir, char *out, size_t cap)
 {
 	struct defuse_open o = { 0, -1 };
-	char link[64], root[PATH_MAX], *dup, *none = NULL;
-	long rn;
-	int kfd;
+	long kfd, n;
+	int r;
 
-	if (root_kpath[m])
-		return root_kpath[m];
-	if (mod_open(CORE_REF(m), "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o) < 0)
-		return NULL;
+	if ((r = mod_open(CORE_REF(m), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o)) < 0)
+		return r;
 	kfd = o.kernel_fd >= 0 ? o.kernel_fd : core_handle_kfd(m, o.fh);
-	rn = -1;
-	if (kfd >= 0) {
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", kfd);
-		rn = sys3(SYS_readlink, link, root, PATH_MAX - 1);
-	}
+	n = kfd < 0 ? -EOPNOTSUPP : core_fd_kpath(kfd, out, cap) <= 0 ? -EIO : (long)strlen(out);
 	if (o.kernel_fd >= 0)
 		sys1(SYS_close, o.kernel_fd);
 	mod_release(CORE_REF(m), o.fh);
+	return n;
+}
+
+const char *core_mount_root_kpath(int m)
+{
+	char root[PATH_MAX], *dup, *none = NULL;
+	long rn;
+
+	if (root_kpath[m])
+		return root_kpath[m];
+	rn = core_dir_kpath(m, "/", root, sizeof(root));
 	if (rn <= 0 || !(dup = strndup(root, rn)))
 		return NULL;
 	if (!__atomic_compare_exchange_n(&root_kpath[m], &none, dup, 0, __ATOMIC_ACQ_REL,
@@ -217,17 +233,13 @@ const char *core_mount_root_kpath(int m)
 int core_kfd_path_now(int m, long kfd, char out[PATH_MAX])
 {
 	const char *root = core_mount_root_kpath(m);
-	char link[64];
 	long n, rn;
 
 	if (!root)
 		return -1;
 	rn = strlen(root);
-	snprintf(link, sizeof(link), "/proc/self/fd/%ld", kfd);
-	n = sys3(SYS_readlink, link, out, PATH_MAX - 1);
-	if (n <= 0)
+	if ((n = core_fd_kpath(kfd, out, PATH_MAX)) <= 0)
 		return -1;
-	out[n] = 0;
 	if (n > 10 && !strcmp(out + n - 10, " (deleted)"))
 		return -ENOENT;
 	if (rn == 1)
@@ -294,7 +306,6 @@ int core_walk_again(long dfd, const char *upath)
 static int start_at(long dfd, struct core_loc *l, unsigned flags)
 {
 	struct core_fd *f;
-	char link[64];
 	long n;
 
 	if ((int)dfd == AT_FDCWD) {
@@ -319,11 +330,9 @@ static int start_at(long dfd, struct core_loc *l, unsigned flags)
 		return 0;
 	}
 	to_kernel(l);
-	snprintf(link, sizeof(link), "/proc/self/fd/%ld", dfd);
-	n = sys3(SYS_readlink, link, l->path, PATH_MAX - 1);
+	n = core_fd_kpath(dfd, l->path, PATH_MAX);
 	if (n < 0)
 		return n == -ENOENT ? -EBADF : (int)n;
-	l->path[n] = 0;
 	if (l->path[0] != '/')
 		return -ENOTDIR;	/* a pipe, a socket: the kernel will say */
 	return 0;

@@ -118,6 +118,16 @@ int core_path_push(char *path, size_t cap, const char *name, size_t n);
    kernel have led into a mount?  One openat2 says. */
 bool core_maybe_via_link(long dfd, const char *upath);
 
+/* The kernel's path of kernel descriptor kfd (its /proc/self/fd link),
+   NUL-terminated in out: its length, or -errno. */
+long core_fd_kpath(long kfd, char *out, size_t cap);
+
+/* The kernel's path of directory dir in mount m, as the module hands it
+   out (a kernel descriptor, or the one behind its handle), in out: its
+   length, or the module's -errno, -EOPNOTSUPP when it hands out none, or
+   -EIO when the kernel cannot say. */
+long core_dir_kpath(int m, const char *dir, char *out, size_t cap);
+
 /* The kernel's path of mount m's backing root, if the module hands out a
    kernel descriptor of it (or of a handle's: lock_fd); NULL otherwise. */
 const char *core_mount_root_kpath(int m);

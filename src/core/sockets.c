@@ -83,29 +83,14 @@ static const char *bound_as(const char *kpath)
  */
 static int backing_path(const struct core_loc *l, char *out, size_t cap)
 {
-	const struct defuse_mount_ref *ref = CORE_REF(l->mount);
 	const char *name = strrchr(l->path, '/') + 1;
-	struct defuse_open o = { 0, -1 };
-	char dir[PATH_MAX], link[64], kdir[PATH_MAX];
-	long kfd, n;
-	int r;
+	char dir[PATH_MAX], kdir[PATH_MAX];
+	long n;
 
 	memcpy(dir, l->path, name - l->path);
 	dir[name - l->path] = 0;
-	if ((r = mod_open(ref, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o)) < 0)
-		return r;
-	kfd = o.kernel_fd >= 0 ? o.kernel_fd : core_handle_kfd(l->mount, o.fh);
-	n = -EOPNOTSUPP;
-	if (kfd >= 0) {
-		snprintf(link, sizeof(link), "/proc/self/fd/%ld", kfd);
-		n = sys3(SYS_readlink, link, kdir, sizeof(kdir) - 1);
-	}
-	if (o.kernel_fd >= 0)
-		sys1(SYS_close, o.kernel_fd);
-	mod_release(ref, o.fh);
-	if (n < 0)
-		return n == -EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
-	kdir[n] = 0;
+	if ((n = core_dir_kpath(l->mount, dir, kdir, sizeof(kdir))) < 0)
+		return n;
 	n = snprintf(out, cap, "%s/%s", strcmp(kdir, "/") ? kdir : "", name);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : (int)n;
 }
