@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
 #include <linux/openat2.h>
 #include "kernel/sys.h"
 #include "core/core.h"
@@ -49,7 +48,7 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	/* A slash after the name asks for a directory, which O_CREAT cannot
 	   make: the kernel says EISDIR (a file there is ENOTDIR, from the
 	   walk).  A module that resolves paths itself sees the slash. */
-	if ((flags & O_CREAT) && l.strict && c->path[0] && c->path[strlen(c->path) - 1] == '/')
+	if ((flags & O_CREAT) && l.strict && core_slash_last(c->path))
 		return -EISDIR;
 	/* The caller's umask on a new file's mode (module.h: the host's). */
 	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)

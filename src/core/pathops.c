@@ -130,12 +130,20 @@ static long xattr_op(const struct core_call *c, const struct core_loc *l)
 	return r;
 }
 
-/* A slash at the end of the path the program gave. */
-static bool slash_last(const char *p)
+/*
+ * mknod or symlink of "name/", walked by the core: only a directory may
+ * have a slash after it, and these make none, so the kernel's answer,
+ * EEXIST or ENOENT (core_resolve found no non-directory there); 0 when the
+ * call goes on.
+ */
+static long slash_refused(const struct core_call *c, const struct core_loc *l)
 {
-	size_t n = p ? strlen(p) : 0;
+	struct stat st;
 
-	return n && p[n - 1] == '/';
+	if (!l->strict || !core_slash_last(c->path))
+		return 0;
+	return mod_getattr(CORE_REF(l->mount), l->path, &st, DEFUSE_NOFOLLOW) == 0 ? -EEXIST
+										  : -ENOENT;
 }
 
 /* The call's operation on what l names in its mount. */
@@ -169,12 +177,8 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 	case OP_MKDIR:	/* (path, mode): the caller's umask applied (module.h) */
 		return mod_mkdir(ref, l->path, mod_umasked(arg[0] & 07777, defuse_g.umask));
 	case OP_MKNOD:	/* (path, mode, dev) */
-		if (slash_last(c->path) && l->strict)
-			/* Only a directory may have a slash after it: the
-			   kernel's answer, EEXIST or ENOENT (core_resolve
-			   found no non-directory there). */
-			return mod_getattr(ref, l->path, &st, DEFUSE_NOFOLLOW) == 0 ? -EEXIST
-											: -ENOENT;
+		if ((r = slash_refused(c, l)) < 0)
+			return r;
 		return mod_mknod(ref, l->path, mod_umasked(arg[0], defuse_g.umask), arg[1]);
 	case OP_UNLINK:
 		return mod_unlink(ref, l->path);
@@ -219,9 +223,8 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 
 		if (!target)
 			return -EFAULT;
-		if (slash_last(c->path) && l->strict)	/* as for mknod */
-			return mod_getattr(ref, l->path, &st, DEFUSE_NOFOLLOW) == 0 ? -EEXIST
-											: -ENOENT;
+		if ((r = slash_refused(c, l)) < 0)
+			return r;
 		return mod_symlink(ref, target, l->path);
 	}
 	case OP_GETXATTR:

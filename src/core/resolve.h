@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <string.h>
 
 /* How a path is resolved: core_resolve's flag word. */
 enum core_res_flags {
@@ -109,6 +110,14 @@ enum core_last { CORE_LAST_NORM, CORE_LAST_DOT, CORE_LAST_DOTDOT, CORE_LAST_ROOT
 /* Its kind; dir gets the part before it ("." if none); *trailing: a slash
    follows it. */
 enum core_last core_split_last(const char *path, char dir[PATH_MAX], int *trailing);
+
+/* A slash at the end of path (a path the program gave, or NULL). */
+static inline bool core_slash_last(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	return n && path[n - 1] == '/';
+}
 
 /* Appends "/name" (n bytes) to path (of cap bytes); "/" stays one slash.
    0 or -ENAMETOOLONG. */
