@@ -47,6 +47,7 @@
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include "core/core.h"
+#include "core/resolve.h"
 
 #define TLS __attribute__((tls_model("initial-exec")))
 
@@ -320,7 +321,7 @@ static int mount_of(const char *abs)
 	for (int i = 0; i < core_nmounts; i++) {
 		const struct core_mount *m = &core_mounts[i];
 
-		if (!strncmp(abs, m->point, m->len) && (!abs[m->len] || abs[m->len] == '/'))
+		if (core_path_below(abs, m->point, m->len))
 			return i;
 	}
 	return -1;

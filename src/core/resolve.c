@@ -244,7 +244,7 @@ int core_kfd_path_now(int m, long kfd, char out[PATH_MAX])
 		return -ENOENT;
 	if (rn == 1)
 		rn = 0;	/* the backing root is "/" */
-	if (strncmp(out, root, rn) || (out[rn] && out[rn] != '/'))
+	if (!core_path_below(out, root, rn))
 		return -1;	/* moved out of the mount's backing tree */
 	memmove(out, out + rn, n - rn + 1);
 	if (!out[0])

@@ -111,6 +111,15 @@ enum core_last { CORE_LAST_NORM, CORE_LAST_DOT, CORE_LAST_DOTDOT, CORE_LAST_ROOT
    follows it. */
 enum core_last core_split_last(const char *path, char dir[PATH_MAX], int *trailing);
 
+/* The rest of path below directory dir, of n bytes, by whole components
+   ("" for dir itself), or NULL when path is not there. */
+static inline const char *core_path_below(const char *path, const char *dir, size_t n)
+{
+	if (strncmp(path, dir, n) || (path[n] && path[n] != '/'))
+		return NULL;
+	return path + n;
+}
+
 /* A slash at the end of path (a path the program gave, or NULL). */
 static inline bool core_slash_last(const char *path)
 {

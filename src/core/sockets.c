@@ -201,7 +201,7 @@ static long program_address(struct sockaddr_un *a, long len)
 		const char *root = core_mounts[m].dead ? NULL : core_mount_root_kpath(m);
 		size_t rl = root ? strlen(root) : 0;
 
-		if (!root || rl == 1 || strncmp(mine, root, rl) || (mine[rl] && mine[rl] != '/'))
+		if (!root || rl == 1 || !core_path_below(mine, root, rl))
 			continue;
 		w = snprintf(a->sun_path, sizeof(a->sun_path), "%s%s", core_mounts[m].point,
 			     mine + rl);

@@ -83,16 +83,6 @@ static void the_open_file(long dfd, struct core_loc *a)
 	core_fd_release(f);
 }
 
-/* The rest of path below directory dir ("" for dir itself), or NULL. */
-static const char *below(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (strncmp(path, dir, n) || (path[n] && path[n] != '/'))
-		return NULL;
-	return path + n;
-}
-
 /*
  * A rename in this process moved the cwd's directory, or one above it, in
  * a mount whose module hands out no kernel descriptor to learn that from
@@ -107,8 +97,8 @@ static void cwd_follows(int m, const char *from, const char *to, unsigned flags)
 
 	if (!c || c->mount != m || core_cwd_kfd(c) >= 0)
 		return;
-	if (!(rest = below(c->path, from))) {
-		if (!(flags & RENAME_EXCHANGE) || !(rest = below(c->path, to)))
+	if (!(rest = core_path_below(c->path, from, strlen(from)))) {
+		if (!(flags & RENAME_EXCHANGE) || !(rest = core_path_below(c->path, to, strlen(to))))
 			return;
 		base = from;
 	}
