@@ -2,6 +2,7 @@
 tests/reliability/run.py, tests/copy/run.py): one run with a hang guard, how
 a run's resulting tree is compared, and the sanitizer settings of runs in an
 ASan/UBSan build."""
+import difflib
 import hashlib
 import os
 import signal
@@ -69,3 +70,32 @@ def run_guarded(cmd, timeout, extra_env=None, preexec_fn=None):
         err = err + f"\n{hung}\n".encode()
     return (None if hung else p.returncode,
             out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+def how(rc):
+    """An exit code as people read it (None: the run hung)."""
+    if rc is None:
+        return "hung"
+    return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+
+
+def differences(mode, native, got, trees, point, limit=40):
+    """What a mode's run did otherwise than the native one, as lines (none:
+    the same).  native and got: (exit code, stdout); trees: (what, native
+    tree, the mode's tree) for each tree compared, not for a hung run;
+    point: the mount point, which must be left empty."""
+    bad = []
+    if got[0] != native[0]:
+        bad.append(f"{how(got[0])}, native {how(native[0])}")
+    if got[1] != native[1]:
+        bad.append("output differs:\n" + "".join(difflib.unified_diff(
+            native[1].splitlines(True), got[1].splitlines(True), "native", mode)))
+    for what, want, have in (trees if got[0] is not None else ()):
+        if want != have:
+            d = list(difflib.unified_diff(want, have, "native", mode, lineterm=""))
+            if len(d) > limit:
+                d = d[:limit] + [f"... {len(d) - limit} more lines"]
+            bad.append(f"{what} differs:\n" + "\n".join(d))
+    if os.listdir(point):
+        bad.append(f"mount point not empty: {os.listdir(point)}")
+    return bad

@@ -28,31 +28,13 @@ UBSAN_OPTIONS that stop at the first error.
 Exit status: 0 all passed, 1 a failure, 2 bad usage.
 """
 import argparse
-import difflib
 import os
 import shutil
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from difftest import SANITIZED_ENV, run_guarded, tree  # noqa: E402
-
-
-def run(cmd, timeout, extra_env):
-    return run_guarded(cmd, timeout, extra_env)
-
-
-def how(rc):
-    if rc is None:
-        return "hung"
-    return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
-
-
-def diff(a, b, name_a, name_b, limit=40):
-    d = list(difflib.unified_diff(a, b, name_a, name_b, lineterm=""))
-    if len(d) > limit:
-        d = d[:limit] + [f"... {len(d) - limit} more lines"]
-    return "\n".join(d)
+from difftest import SANITIZED_ENV, differences, how, run_guarded, tree  # noqa: E402
 
 
 def one_case(args, case, extra_env):
@@ -61,7 +43,7 @@ def one_case(args, case, extra_env):
         native, nout = os.path.join(s, "n"), os.path.join(s, "no")
         os.mkdir(native)
         os.mkdir(nout)
-        rc, out, err = run([args.prog, case, native, nout], args.timeout, extra_env)
+        rc, out, err = run_guarded([args.prog, case, native, nout], args.timeout, extra_env)
         if rc != 0 or "FAIL" in out:
             print(f"{case}: native run failed ({how(rc)}):\n{out}{err}")
             return False
@@ -74,20 +56,10 @@ def one_case(args, case, extra_env):
                 os.mkdir(d)
             cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
                    "--", args.prog, case, point, outside]
-            rc2, out2, err2 = run(cmd, args.timeout, extra_env)
-            bad = []
-            if rc2 != rc:
-                bad.append(f"{how(rc2)}, native {how(rc)}")
-            if out2 != out:
-                bad.append("output differs:\n" + "".join(difflib.unified_diff(
-                    out.splitlines(True), out2.splitlines(True), "native", mode)))
-            if rc2 is not None:
-                for (w, g, what) in ((want[0], tree(backing), "backing tree"),
-                                     (want[1], tree(outside), "outside tree")):
-                    if w != g:
-                        bad.append(f"{what} differs:\n" + diff(w, g, "native", mode))
-            if os.listdir(point):
-                bad.append(f"mount point not empty: {os.listdir(point)}")
+            rc2, out2, err2 = run_guarded(cmd, args.timeout, extra_env)
+            bad = differences(mode, (rc, out), (rc2, out2),
+                              (("backing tree", want[0], tree(backing)),
+                               ("outside tree", want[1], tree(outside))), point)
             if bad:
                 ok = False
                 print(f"{case} [{mode}]: " + "\n".join(bad))

@@ -25,7 +25,6 @@ happened.
 Exit status: 0 all passed, 1 a failure, 2 bad usage, 77 skipped.
 """
 import argparse
-import difflib
 import os
 import shutil
 import subprocess
@@ -33,7 +32,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from difftest import SANITIZED_ENV, tree  # noqa: E402
+from difftest import SANITIZED_ENV, differences, tree  # noqa: E402
 
 
 extra_env = {}
@@ -76,18 +75,8 @@ def one_case(args, case):
             cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
                    "--", args.life, case, point]
             rc2, out2, err2 = run(cmd)
-            bad = []
-            if rc2 != rc:
-                bad.append(f"exit {rc2}, native {rc}")
-            if out2 != out:
-                bad.append("output differs:\n" + "".join(difflib.unified_diff(
-                    out.splitlines(True), out2.splitlines(True), "native", mode)))
-            got_tree = tree(backing)
-            if got_tree != want_tree:
-                bad.append("tree differs:\n" + "\n".join(difflib.unified_diff(
-                    want_tree, got_tree, "native", mode, lineterm="")))
-            if os.listdir(point):
-                bad.append(f"mount point not empty: {os.listdir(point)}")
+            bad = differences(mode, (rc, out), (rc2, out2),
+                              (("tree", want_tree, tree(backing)),), point)
             known = KNOWN_DIFFERENCES.get((case, mode))
             if bad and known:
                 print(f"{case} [{mode}]: expected failure: {known}\n" + "\n".join(bad))

@@ -31,7 +31,6 @@ UBSAN_OPTIONS that stop at the first error.
 Exit status: 0 all passed, 1 a failure, 2 bad usage.
 """
 import argparse
-import difflib
 import os
 import resource
 import shutil
@@ -39,7 +38,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from difftest import SANITIZED_ENV, run_guarded, tree  # noqa: E402
+from difftest import SANITIZED_ENV, differences, how, run_guarded, tree  # noqa: E402
 
 
 def run(cmd, args, extra_env):
@@ -62,8 +61,7 @@ def one_case(args, case, extra_env):
         rc, out, err = run([args.prog, case, native], args,
                            {**extra_env, "HOSTILE_BACKING": native})
         if rc != 0 or "FAIL" in out:
-            how = "hung" if rc is None else f"exit {rc}"
-            print(f"{case}: native run failed ({how}):\n{out}{err}")
+            print(f"{case}: native run failed ({how(rc)}):\n{out}{err}")
             return False
         want_tree = tree(native)
         for mode, spec in (("kernel", ""), ("emulated", "emulated=")):
@@ -75,23 +73,8 @@ def one_case(args, case, extra_env):
             cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
                    "--", args.prog, case, point]
             rc2, out2, err2 = run(cmd, args, {**extra_env, "HOSTILE_BACKING": backing})
-            bad = []
-            if rc2 is None:
-                bad.append(f"hung (no exit within {args.timeout} s; killed)")
-            elif rc2 != rc:
-                bad.append(f"exit {rc2}, native {rc}")
-            if out2 != out:
-                bad.append("output differs:\n" + "".join(difflib.unified_diff(
-                    out.splitlines(True), out2.splitlines(True), "native", mode)))
-            got_tree = tree(backing)
-            if got_tree != want_tree and rc2 is not None:
-                diff = list(difflib.unified_diff(want_tree, got_tree, "native", mode,
-                                                 lineterm=""))
-                if len(diff) > 40:
-                    diff = diff[:40] + [f"... {len(diff) - 40} more lines"]
-                bad.append("tree differs:\n" + "\n".join(diff))
-            if os.listdir(point):
-                bad.append(f"mount point not empty: {os.listdir(point)}")
+            bad = differences(mode, (rc, out), (rc2, out2),
+                              (("tree", want_tree, tree(backing)),), point)
             if bad:
                 ok = False
                 print(f"{case} [{mode}]: " + "\n".join(bad))
