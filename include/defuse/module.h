@@ -560,7 +560,53 @@ struct defuse_ops {
 	/** flock(2): op LOCK_SH, LOCK_EX or LOCK_UN, with LOCK_NB or not (the
 	    in-process host always adds LOCK_NB, and retries). */
 	int (*flock)(void *priv, uint64_t fh, uint64_t owner, int op);
+
+	/*
+	 * Opening a file again by what it is, not by its name.  A process
+	 * that inherits an open file through exec, or that opens
+	 * /proc/self/fd/N (/dev/fd/N, /dev/stdin), must get the very file it
+	 * holds, as the kernel gives it: even when it was renamed, removed or
+	 * replaced under its name meanwhile.  A handle is the module's own
+	 * name for a file, kept for the file's whole life (NFS's file handle,
+	 * FUSE's inode number and generation, an inode index in memory).
+	 */
+	/**
+	 * Writes open file fh's handle into buf (at most size bytes; size is
+	 * at least DEFUSE_HANDLE_MAX) and returns its length (1 or more), or
+	 * -errno.  The host keeps it in the open file description, which other
+	 * processes and images share, so it must mean the same file in every
+	 * process that mounts the same file system; it is asked for at most
+	 * once per open file description, when it is first needed (exec, an
+	 * open of /proc/self/fd/N).
+	 * NULL (or NULL open_handle): the host reopens by path, checks that it
+	 * found the same file (st_dev and st_ino, through fgetattr) and fails
+	 * with EBADF (exec) or ESTALE (/proc/self/fd/N) when it did not.
+	 */
+	ssize_t (*file_handle)(void *priv, uint64_t fh, void *buf, size_t size);
+	/**
+	 * Opens the file a handle names, with open(2)'s access mode and
+	 * O_TRUNC, O_APPEND, O_DIRECTORY, O_PATH, O_NOATIME (O_CREAT and
+	 * O_EXCL never come), and fills *out as open does; kernel_fd in *out
+	 * is allowed, as for open.  The file may have no name any more: it
+	 * lives while some process holds it open, so the module must keep a
+	 * removed file whose handle an open file description carries for as
+	 * long as the description lives (in process: until release, and across
+	 * exec until the new image's open_handle took it).  Permissions are
+	 * checked as open checks them, with the caller's IDs.
+	 *
+	 * kfd, when not -1, is a kernel descriptor of the same file the host
+	 * lends for the call: the lock_fd the file's earlier open gave
+	 * (passed down through exec, or this process's own).  A module with
+	 * kernel files behind its files may reopen it (open
+	 * "/proc/self/fd/KFD"); it must neither close nor keep it.
+	 * Returns 0 or -errno: -ESTALE when the handle names no file any more.
+	 */
+	int (*open_handle)(void *priv, const void *handle, size_t len, int kfd, int flags,
+			   struct defuse_open *out);
 };
+
+/** The largest handle a module's file_handle may write. */
+#define DEFUSE_HANDLE_MAX 128
 
 /*
  * Host services, for modules running in process: libdefuse.so defines
@@ -606,7 +652,10 @@ extern int defuse_fs_ids_are_real(void) __attribute__((weak));
 /** The one object a module exports, under the name DEFUSE_MODULE_SYMBOL. */
 struct defuse_module {
 	uint32_t api_version;	/**< DEFUSE_API_VERSION the module was built with */
-	uint32_t ops_size;	/**< sizeof(struct defuse_ops) it was built with */
+	uint32_t ops_size;	/**< sizeof(struct defuse_ops) it was built with;
+				     operations added later at the end of the
+				     struct within one API version are NULL
+				     for a module built before them */
 	const char *name;	/**< short name, as in "-m /mnt=NAME:args" */
 	const char *description; /**< one line: what it serves, its ARGS */
 	uint32_t flags;		/**< DEFUSE_MODULE_* */

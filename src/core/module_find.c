@@ -4,6 +4,7 @@
  */
 #include <dlfcn.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,40 @@ static int other_version(void *h)
 	return 0;
 }
 
+/*
+ * Operations added to the end of struct defuse_ops within one API version
+ * (file_handle and open_handle came after v2's first release) keep modules
+ * built before them loadable: what such a module's table lacks is NULL,
+ * which module.h defines for every operation.
+ */
+#define OPS_V2_FIRST offsetof(struct defuse_ops, file_handle)
+
+static int ops_size_served(uint32_t size)
+{
+	return size == sizeof(struct defuse_ops) ||
+	       (size >= OPS_V2_FIRST && size < sizeof(struct defuse_ops) && size % sizeof(void *) == 0);
+}
+
+/* A copy of an older module's descriptor whose table has every operation
+   this DEFUSE knows, the missing ones NULL.  Kept for the process's life,
+   as the module itself is. */
+static const struct defuse_module *padded(const struct defuse_module *mod)
+{
+	struct defuse_module *copy = malloc(sizeof(*copy));
+	struct defuse_ops *ops = calloc(1, sizeof(*ops));
+
+	if (!copy || !ops) {
+		free(copy);
+		free(ops);
+		return NULL;
+	}
+	memcpy(ops, mod->ops, mod->ops_size);
+	*copy = *mod;
+	copy->ops = ops;
+	copy->ops_size = sizeof(*ops);
+	return copy;
+}
+
 const struct defuse_module *module_find(const char *name, const char *self,
 					char *why, size_t whylen)
 {
@@ -117,16 +152,17 @@ const struct defuse_module *module_find(const char *name, const char *self,
 	} else if (!mod) {
 		snprintf(why, whylen, "%s is not a DEFUSE module (it exports no %s)", name,
 			 DEFUSE_MODULE_SYMBOL);
-	} else if (mod->api_version != DEFUSE_API_VERSION ||
-		   mod->ops_size != sizeof(struct defuse_ops)) {
+	} else if (mod->api_version != DEFUSE_API_VERSION || !ops_size_served(mod->ops_size)) {
 		snprintf(why, whylen, "module %s was built for DEFUSE module API v%u (operations "
 			 "of %u bytes); this DEFUSE serves v%d (%zu bytes): rebuild it against "
 			 "include/defuse/module.h", name, mod->api_version, mod->ops_size,
 			 DEFUSE_API_VERSION, sizeof(struct defuse_ops));
 	} else if (!mod->ops) {
 		snprintf(why, whylen, "module %s has no operations (ops is NULL)", name);
-	} else {
+	} else if (mod->ops_size == sizeof(struct defuse_ops) || (mod = padded(mod))) {
 		return mod;
+	} else {
+		snprintf(why, whylen, "module %s: out of memory", name);
 	}
 	dlclose(h);	/* refused: nothing of it stays loaded */
 	return NULL;

@@ -22,7 +22,7 @@ struct row {
 #define OFF(t, m, n) { #t, #m, offsetof(struct t, m), n }
 
 static const struct row table[] = {
-	SIZE(defuse_ops, 344),
+	SIZE(defuse_ops, 360),
 	OFF(defuse_ops, init, 0),
 	OFF(defuse_ops, destroy, 8),
 	OFF(defuse_ops, after_fork_child, 16),
@@ -66,6 +66,8 @@ static const struct row table[] = {
 	OFF(defuse_ops, getlk, 320),
 	OFF(defuse_ops, setlk, 328),
 	OFF(defuse_ops, flock, 336),
+	OFF(defuse_ops, file_handle, 344),
+	OFF(defuse_ops, open_handle, 352),
 	SIZE(defuse_module, 40),
 	OFF(defuse_module, api_version, 0),
 	OFF(defuse_module, ops_size, 4),
@@ -97,6 +99,7 @@ static const struct row constants[] = {
 	{ "DEFUSE_HOST_FUSE", NULL, DEFUSE_HOST_FUSE, 2 },
 	{ "DEFUSE_CAP_KERNEL_FD", NULL, DEFUSE_CAP_KERNEL_FD, 0x1 },
 	{ "DEFUSE_CAP_READONLY", NULL, DEFUSE_CAP_READONLY, 0x2 },
+	{ "DEFUSE_HANDLE_MAX", NULL, DEFUSE_HANDLE_MAX, 128 },
 };
 
 /* Every member of struct defuse_ops is in the table: the sum of the
