@@ -128,6 +128,9 @@ void node_put(struct memfs *m, uint64_t ino)
 		mem_free(m, n->data, n->size + 1);
 	xa_free_all(m, n);
 	lk_free_all(m, n);
+	/* A handle kept somewhere must never match what takes this place
+	   (ops.c, mfs_open_handle). */
+	n->btime = (struct mts){ 0, 0 };
 	mem_free(m, ino, sizeof *n);
 	m->h->inodes--;
 }

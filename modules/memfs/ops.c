@@ -944,11 +944,42 @@ static int open_tmpfile(struct memfs *m, struct cred *c, const char *path, int f
 	return 0;
 }
 
+/* The checks and effects of opening ino, which exists, with flags (not
+   O_PATH): do_open's and open_handle's. */
+static int open_existing(struct memfs *m, struct cred *c, uint64_t ino, int flags)
+{
+	struct mnode *n = N(m, ino);
+	int acc = flags & O_ACCMODE, want = 0, r;
+
+	if (S_ISLNK(n->mode))
+		return -ELOOP;	/* O_NOFOLLOW */
+	if ((flags & O_DIRECTORY) && !S_ISDIR(n->mode))
+		return -ENOTDIR;
+	if (acc == O_RDONLY || acc == O_RDWR)
+		want |= R_OK;
+	if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
+		want |= W_OK;
+	if (S_ISDIR(n->mode) && (want & W_OK))
+		return -EISDIR;
+	if ((flags & O_CREAT) && S_ISDIR(n->mode))
+		return -EISDIR;
+	if ((r = may(m, c, n, want)) < 0)
+		return r;
+	if (S_ISFIFO(n->mode) || S_ISSOCK(n->mode) || S_ISCHR(n->mode) || S_ISBLK(n->mode))
+		return -ENXIO;	/* no kernel object behind them here */
+	if ((flags & O_TRUNC) && S_ISREG(n->mode)) {
+		data_truncate(m, n, 0);
+		kill_privs(c, n);
+		stamp_mc(n);
+	}
+	return 0;
+}
+
 static int do_open(struct mount *mt, struct cred *c, const char *path, int flags, mode_t mode,
 		   struct defuse_open *out)
 {
 	struct memfs *m = &mt->m;
-	int acc = flags & O_ACCMODE, want = 0, r;
+	int acc = flags & O_ACCMODE, r;
 	bool created = false;
 	uint64_t ino;
 
@@ -996,31 +1027,8 @@ static int do_open(struct mount *mt, struct cred *c, const char *path, int flags
 	} else if ((r = walk(m, c, path, !(flags & O_NOFOLLOW), &ino)) < 0) {
 		return r;
 	}
-	if (!created) {
-		struct mnode *n = N(m, ino);
-
-		if (S_ISLNK(n->mode))
-			return -ELOOP;	/* O_NOFOLLOW */
-		if ((flags & O_DIRECTORY) && !S_ISDIR(n->mode))
-			return -ENOTDIR;
-		if (acc == O_RDONLY || acc == O_RDWR)
-			want |= R_OK;
-		if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
-			want |= W_OK;
-		if (S_ISDIR(n->mode) && (want & W_OK))
-			return -EISDIR;
-		if ((flags & O_CREAT) && S_ISDIR(n->mode))
-			return -EISDIR;
-		if ((r = may(m, c, n, want)) < 0)
-			return r;
-		if (S_ISFIFO(n->mode) || S_ISSOCK(n->mode) || S_ISCHR(n->mode) || S_ISBLK(n->mode))
-			return -ENXIO;	/* no kernel object behind them here */
-		if ((flags & O_TRUNC) && S_ISREG(n->mode)) {
-			data_truncate(m, n, 0);
-			kill_privs(c, n);
-			stamp_mc(n);
-		}
-	}
+	if (!created && (r = open_existing(m, c, ino, flags)) < 0)
+		return r;
 done:
 	if (!(out->fh = handle_new(mt, ino, flags))) {
 		if (created && N(m, ino)->nlink == 0)
@@ -1037,6 +1045,62 @@ static int mfs_open(void *priv, const char *path, int flags, mode_t mode, struct
 	ENTER;
 
 	r = do_open(mt, &c, path, flags, mode, out);
+	LEAVE(r);
+}
+
+/*
+ * A file's handle: its inode (an offset in the segment, the same in every
+ * process) and its birth time, which an inode reused at that offset would
+ * not share.  open_handle is only asked while some open file description
+ * holds the file (module.h), so the inode is alive then; its open count
+ * says so before anything else of it is believed.
+ */
+struct mfs_handle {
+	uint64_t ino;
+	struct mts btime;
+};
+
+static ssize_t mfs_file_handle(void *priv, uint64_t fh, void *buf, size_t size)
+{
+	struct mfs_handle hd;
+	struct handle *h;
+	ssize_t r = -EBADF;
+	ENTER;
+
+	(void)c;
+	if ((h = handle_of(mt, fh)) && size >= sizeof(hd)) {
+		hd.ino = h->ino;
+		hd.btime = N(m, h->ino)->btime;
+		memcpy(buf, &hd, sizeof(hd));
+		r = sizeof(hd);
+	}
+	LEAVE(r);
+}
+
+static int mfs_open_handle(void *priv, const void *handle, size_t len, int kfd, int flags,
+			   struct defuse_open *out)
+{
+	struct mfs_handle hd;
+	struct mnode *n;
+	int r = -ESTALE;
+	ENTER;
+
+	(void)kfd;
+	if (len != sizeof(hd))
+		LEAVE(-ESTALE);
+	memcpy(&hd, handle, sizeof(hd));
+	if (hd.ino < sizeof(struct seg_hdr) || hd.ino % 8 || hd.ino > m->size - sizeof(*n))
+		LEAVE(-ESTALE);
+	n = N(m, hd.ino);
+	if (n->opens == 0 || n->btime.sec != hd.btime.sec || n->btime.nsec != hd.btime.nsec)
+		LEAVE(-ESTALE);
+	if (flags & O_PATH)
+		r = (flags & O_DIRECTORY) && !S_ISDIR(n->mode) ? -ENOTDIR : 0;
+	else
+		r = open_existing(m, &c, hd.ino, flags & ~O_NOFOLLOW);
+	if (r == 0 && !(out->fh = handle_new(mt, hd.ino, flags)))
+		r = -ENFILE;
+	out->kernel_fd = -1;
 	LEAVE(r);
 }
 
@@ -1351,6 +1415,8 @@ static const struct defuse_ops memfs_ops = {
 	.getlk = mfs_getlk,
 	.setlk = mfs_setlk,
 	.flock = mfs_flock,
+	.file_handle = mfs_file_handle,
+	.open_handle = mfs_open_handle,
 };
 
 EXPORT const struct defuse_module defuse_module_v2 = {

@@ -991,11 +991,12 @@ static int pt_removexattr(void *priv, const char *path, const char *name, int fl
  * A kernel-backed descriptor is the program's, opened with its flags
  * (O_CLOEXEC included); the module's own descriptors are close-on-exec.
  */
+static int opened(const struct pt *pt, int fd, int flags, struct defuse_open *out);
+
 static int pt_open(void *priv, const char *path, int flags, mode_t mode,
 		   struct defuse_open *out)
 {
 	const struct pt *pt = priv;
-	struct stat st;
 	int fd;
 
 	/* What open(2) does with flags and mode before openat2 would see them. */
@@ -1013,6 +1014,18 @@ static int pt_open(void *priv, const char *path, int flags, mode_t mode,
 			  : open_beneath_as(pt, path, flags, mode);
 	if (fd < 0)
 		return fd;
+	return opened(pt, fd, flags, out);
+}
+
+/*
+ * An open that got descriptor fd: kernel-backed, the program's; emulated,
+ * ours for regular files and directories (the program gets a
+ * placeholder), the program's for the rest (FIFOs, devices).
+ */
+static int opened(const struct pt *pt, int fd, int flags, struct defuse_open *out)
+{
+	struct stat st;
+
 	out->fh = PT_NOFH;
 	out->kernel_fd = fd;
 	if (!pt->emulated)
@@ -1215,6 +1228,61 @@ static int pt_lock_fd(void *priv, uint64_t fh)
 	return fh == PT_NOFH ? -EBADF : fh_fd(fh);
 }
 
+/*
+ * A file's handle is its device and inode.  Opening by handle needs a
+ * descriptor of the file (kfd: the host lends the lock descriptor an earlier
+ * open of it gave), reopened through /proc as the kernel reopens
+ * /proc/self/fd/N: a new open file description of the same inode, with the
+ * caller's permissions checked again.  Without one there is no unprivileged
+ * way from a handle to a file: ESTALE.
+ */
+struct pt_handle {
+	uint64_t dev, ino;
+};
+
+static ssize_t pt_file_handle(void *priv, uint64_t fh, void *buf, size_t size)
+{
+	struct pt_handle h;
+	struct stat st;
+
+	(void)priv;
+	if (fh == PT_NOFH || size < sizeof(h))
+		return -EBADF;
+	if (fstat(fh_fd(fh), &st))
+		return -errno;
+	h = (struct pt_handle){ st.st_dev, st.st_ino };
+	memcpy(buf, &h, sizeof(h));
+	return sizeof(h);
+}
+
+static int pt_open_handle(void *priv, const void *handle, size_t len, int kfd, int flags,
+			  struct defuse_open *out)
+{
+	const struct pt *pt = priv;
+	char self[40];
+	struct pt_handle h;
+	struct stat st;
+	int fd;
+
+	if (len != sizeof(h) || kfd < 0)
+		return -ESTALE;
+	memcpy(&h, handle, sizeof(h));
+	flags &= PT_OPEN_FLAGS & ~(O_CREAT | O_EXCL);
+	if (flags & O_PATH)
+		flags &= PT_PATH_FLAGS;
+	if (pt->emulated)
+		flags &= ~O_APPEND;	/* the host places appends (pt_append) */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", kfd);
+	fd = open(self, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || st.st_dev != h.dev || st.st_ino != h.ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return opened(pt, fd, flags, out);
+}
+
 /* ---- The module ----------------------------------------------------- */
 
 static const struct defuse_ops pt_ops = {
@@ -1255,6 +1323,8 @@ static const struct defuse_ops pt_ops = {
 	.release = pt_release,
 	.readdir = pt_readdir,
 	.lock_fd = pt_lock_fd,
+	.file_handle = pt_file_handle,
+	.open_handle = pt_open_handle,
 	.append = pt_append,
 };
 

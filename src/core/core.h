@@ -81,8 +81,20 @@ struct core_ofd {
 	uint64_t ino;		/* the memfd's inode (0 until the first exec
 				   asks): a new image checks that an inherited
 				   number still is this placeholder */
+	/* What the file is, so that a new image or an open of
+	   /proc/self/fd/N gets this very file even when its name is gone or
+	   names another one now: asked for once, at the first need
+	   (core_ofd_identify).  known: 0 not yet, CORE_OFD_HANDLE the
+	   module's handle, CORE_OFD_STAT only dev and file_ino. */
+	uint32_t known;
+	uint32_t handle_len;
+	uint64_t dev, file_ino;
+	unsigned char handle[DEFUSE_HANDLE_MAX];
 	char path[3072];	/* mount-relative, for a new image to reopen */
 };
+
+#define CORE_OFD_HANDLE 1
+#define CORE_OFD_STAT 2
 
 /* Per process: one emulated open file description. */
 struct core_open {
@@ -224,6 +236,14 @@ void core_emulated_adopt_inherited(const char *list);
    description's offset; f held by the caller (core_fd_acquire). */
 long core_emulated_rw(struct core_fd *f, int writing, void *buf, size_t n,
 		      const off_t *off) HIDDEN;
+/* What description o's file is (the module's handle, or its st_dev and
+   st_ino), written into its record once, for core_ofd_reopen. */
+void core_ofd_identify(const struct core_open *o) HIDDEN;
+/* Opens the file of record ofd again with flags (kfd: a kernel descriptor
+   of it to lend the module, or -1): this very file or -ESTALE, never one
+   that took its name. */
+int core_ofd_reopen(const struct core_ofd *ofd, int kfd, int flags, struct defuse_open *o)
+	HIDDEN;
 /* copy.c: sendfile, copy_file_range, splice and tee with an emulated end. */
 long core_copy_call(const struct defuse_syscall *sc) HIDDEN;
 /* An fd unknown to the table that may be a placeholder received by

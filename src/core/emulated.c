@@ -229,6 +229,66 @@ fail:
 	return ph < 0 ? ph : -ENOMEM;
 }
 
+/*
+ * Makes sure the record says what its file is: the module's handle, or its
+ * st_dev and st_ino when the module has no handles.  Asked once per
+ * description, at the first need (an exec hands it down, an open of
+ * /proc/self/fd/N), by whichever sharer needs it first; sharers that race
+ * write the same bytes, and `known` is stored last.  A failure leaves it
+ * unknown: a reopen then goes by the path as before.
+ */
+void core_ofd_identify(const struct core_open *o)
+{
+	struct core_ofd *ofd = o->ofd;
+	unsigned char h[DEFUSE_HANDLE_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (__atomic_load_n(&ofd->known, __ATOMIC_ACQUIRE))
+		return;
+	n = mod_file_handle(CORE_REF(o->mount), o->fh, h, sizeof(h));
+	if (n > 0) {
+		memcpy(ofd->handle, h, n);
+		ofd->handle_len = n;
+		__atomic_store_n(&ofd->known, CORE_OFD_HANDLE, __ATOMIC_RELEASE);
+	} else if (n == -ENOSYS && mod_fgetattr(CORE_REF(o->mount), o->fh, ofd->path, &st) == 0) {
+		ofd->dev = st.st_dev;
+		ofd->file_ino = st.st_ino;
+		__atomic_store_n(&ofd->known, CORE_OFD_STAT, __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * Opens the file of record ofd again, with flags, into *o: by the module's
+ * handle when the record has one (kfd, a descriptor of the file or -1, is
+ * lent to the module), else by the path, checked to be the same file when
+ * the record knows which that is.  0, or -errno: -ESTALE when the file is
+ * gone or its name is another file's now, never another file.
+ */
+int core_ofd_reopen(const struct core_ofd *ofd, int kfd, int flags, struct defuse_open *o)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(ofd->mount);
+	uint32_t known = __atomic_load_n(&ofd->known, __ATOMIC_ACQUIRE);
+	struct stat st;
+	int r;
+
+	if (known == CORE_OFD_HANDLE)
+		return mod_open_handle(ref, ofd->handle, ofd->handle_len, kfd, flags, o);
+	r = mod_open(ref, ofd->path, flags & ~(O_CREAT | O_EXCL), 0, o);
+	if (r < 0 || known != CORE_OFD_STAT)
+		return r;
+	r = o->kernel_fd >= 0 ? (int)sys2(SYS_fstat, o->kernel_fd, &st)
+			      : mod_fgetattr(ref, o->fh, ofd->path, &st);
+	if (r == 0 && st.st_dev == ofd->dev && st.st_ino == ofd->file_ino)
+		return 0;
+	if (o->kernel_fd >= 0)
+		sys1(SYS_close, o->kernel_fd);
+	else
+		mod_release(ref, o->fh);
+	o->kernel_fd = -1;
+	return -ESTALE;
+}
+
 /* Is fd an emulated file's placeholder (a memfd named "defuse-ofd")? */
 static int is_placeholder(long fd)
 {
@@ -238,8 +298,12 @@ static int is_placeholder(long fd)
 	       !strncmp(target, "/memfd:defuse-ofd", 17);
 }
 
-/* One placeholder inherited through exec: map its record, reopen the file. */
-static void adopt(int fd)
+/*
+ * One placeholder inherited through exec (or received): map its record,
+ * open the file again.  lock_fd: the descriptor the old image kept the
+ * description's locks on, inherited with it, or -1.
+ */
+static void adopt(int fd, long lock_fd)
 {
 	char link[64];
 	struct core_ofd *ofd;
@@ -258,8 +322,8 @@ static void adopt(int fd)
 	if (ofd->magic != CORE_OFD_MAGIC || ofd->mount < 0 || ofd->mount >= core_nmounts ||
 	    core_mounts[ofd->mount].dead)
 		goto drop;
-	r = mod_open(CORE_REF(ofd->mount), ofd->path,
-		     ofd->flags & (O_ACCMODE | O_PATH | O_NOATIME | O_DIRECT), 0, &o);
+	r = core_ofd_reopen(ofd, lock_fd, ofd->flags & (O_ACCMODE | O_PATH | O_NOATIME | O_DIRECT),
+			    &o);
 	if (r < 0)
 		goto drop;
 	if (o.kernel_fd >= 0) {		/* the module changed its mind */
@@ -295,7 +359,7 @@ static void adopt_all(void)
 				continue;
 			fd = strtol(e->d_name, NULL, 10);
 			if (fd != dir && !defuse_fd_is_reserved(fd) && is_placeholder(fd))
-				adopt(fd);
+				adopt(fd, -1);
 		}
 	}
 	sys1(SYS_close, dir);
@@ -366,7 +430,9 @@ void core_emulated_adopt_inherited(const char *list)
 			core_fd_copy(seen[h].fd, fd);	/* a dup of one adopted */
 			continue;
 		}
-		adopt(fd);
+		if (lock_fd >= 0 && (lock_fd >= CORE_FD_MAX || defuse_fd_is_reserved(lock_fd)))
+			lock_fd = -1;
+		adopt(fd, lock_fd);
 		if (lock_fd >= 0)
 			take_inherited_locks(fd, lock_fd);
 		if (seen && core_fd_emulated(fd))
@@ -385,7 +451,7 @@ int core_emulated_adopt_fd(long fd)
 	if (fd < 0 || fd >= CORE_FD_MAX || core_fd_get(fd) || defuse_fd_is_reserved(fd) ||
 	    defuse_self.vfork_child || !is_placeholder(fd))
 		return 0;
-	adopt(fd);
+	adopt(fd, -1);
 	return core_fd_emulated(fd) != NULL;
 }
 

@@ -80,6 +80,9 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 		fdflags = sys3(SYS_fcntl, fd, F_GETFD, 0);
 		if (fdflags < 0 || (fdflags & FD_CLOEXEC))
 			continue;	/* gone at this exec, or already gone */
+		/* What the file is, for the new image to open this very
+		   file again even if its name is gone (core_ofd_reopen). */
+		core_ofd_identify(open);
 		if (!open->ofd->ino) {
 			struct stat st;
 

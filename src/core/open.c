@@ -13,6 +13,53 @@
 #include "core/resolve.h"
 #include "core/syscalls.h"
 
+/* The open file behind a program's "/proc/self/fd/N" (also
+   /proc/thread-self/fd/N and /dev/fd/N) when N is an emulated file, held;
+   else NULL. */
+static struct core_fd *magic_link_of(const char *path)
+{
+	const char *after;
+	long n = path[0] == '/' && core_nfds ? core_fd_link(path, &after) : -1;
+	struct core_fd *e;
+
+	if (n < 0 || *after || !core_fd_emulated(n))
+		return NULL;
+	if ((e = core_fd_acquire(n)) && e->open)
+		return e;
+	core_fd_release(e);
+	return NULL;
+}
+
+/*
+ * An open through the magic link of an emulated file opens that very file
+ * again, a new open file description, as the kernel's does: even when it
+ * was renamed or removed, or another file has its name now.  Without
+ * O_PATH, O_NOFOLLOW refuses the link (ELOOP), and O_CREAT | O_EXCL finds
+ * it there (EEXIST).
+ */
+static long open_magic(struct core_fd *e, int flags)
+{
+	struct core_open *open = e->open;
+	struct defuse_open o = { 0, -1 };
+	int kfd;
+	long r;
+
+	if ((flags & O_CREAT) && (flags & O_EXCL))
+		return -EEXIST;
+	if ((flags & O_NOFOLLOW) && !(flags & O_PATH))
+		return -ELOOP;
+	core_ofd_identify(open);
+	kfd = open->lock_fd >= 0 ? open->lock_fd : core_handle_kfd(e->mount, open->fh);
+	r = core_ofd_reopen(open->ofd, kfd, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), &o);
+	if (r < 0)
+		return r;
+	if (o.kernel_fd < 0)
+		return core_emulated_open(e->mount, e->path, flags & ~(O_CREAT | O_EXCL), o.fh);
+	mod_release(CORE_REF(e->mount), o.fh);
+	core_fd_remember(o.kernel_fd, e->mount, e->path, NULL);
+	return o.kernel_fd;
+}
+
 /*
  * One walk and open.  ksc: the call to give the kernel with a resolved
  * path (openat2's without the scoping the core applied); res: the scoping,
@@ -22,6 +69,7 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 		      int flags, mode_t mode, unsigned res)
 {
 	struct defuse_open o = { 0, -1 };
+	struct core_fd *e;
 	struct core_loc l;
 	long r;
 
@@ -32,6 +80,12 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	   which only the core's own resolution gives. */
 	if (flags & (O_DIRECTORY | O_PATH))
 		res |= CORE_RES_STRICT;
+	if (!(res & CORE_RES_SCOPED) && (flags & O_TMPFILE) != O_TMPFILE && c->path &&
+	    (e = magic_link_of(c->path))) {
+		r = open_magic(e, flags);
+		core_fd_release(e);
+		return r;
+	}
 	if ((r = core_resolve(c->dfd, c->path, res, &l)) < 0)
 		return r;
 	if (!core_in_mount(&l)) {

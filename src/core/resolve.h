@@ -49,6 +49,10 @@ enum core_res_flags {
 	CORE_RES_IN_ROOT = 1 << 9,
 };
 
+/* Any of openat2's scoping. */
+#define CORE_RES_SCOPED (CORE_RES_NO_SYMLINKS | CORE_RES_NO_MAGICLINKS | CORE_RES_NO_XDEV | \
+			 CORE_RES_BENEATH | CORE_RES_IN_ROOT)
+
 /* openat2's RESOLVE_* bits as the flags above. */
 unsigned core_res_from_openat2(unsigned long long resolve);
 

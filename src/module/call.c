@@ -508,6 +508,41 @@ int mod_open(const struct defuse_mount_ref *ref, const char *path, int flags, mo
 	return r;
 }
 
+ssize_t mod_file_handle(const struct defuse_mount_ref *ref, uint64_t fh, void *buf,
+			size_t size)
+{
+	ssize_t n;
+
+	if (!OPS->file_handle || !OPS->open_handle)
+		return -ENOSYS;
+	n = OPS->file_handle(PRIV, fh, buf, size);
+	/* A length the buffer cannot hold is nonsense: no handle. */
+	return n == 0 || n > (ssize_t)size ? -EIO : n;
+}
+
+int mod_open_handle(const struct defuse_mount_ref *ref, const void *handle, size_t len,
+		    int kfd, int flags, struct defuse_open *out)
+{
+	int acc = flags & O_ACCMODE, r;
+
+	out->fh = 0;
+	out->kernel_fd = -1;
+	flags &= ~(O_CREAT | O_EXCL);
+	if (!OPS->open_handle)
+		return -ENOSYS;
+	/* No name to look at: a read-only file system refuses every open
+	   that writes, whatever the file is. */
+	if (ref->readonly && !(flags & O_PATH) &&
+	    (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC)))
+		return -EROFS;
+	r = OPS->open_handle(PRIV, handle, len, kfd, flags, out);
+	if (r > 0)
+		r = 0;
+	if (r < 0)
+		out->kernel_fd = -1;
+	return r;
+}
+
 void mod_release(const struct defuse_mount_ref *ref, uint64_t fh)
 {
 	if (OPS->release)

@@ -144,6 +144,15 @@ ssize_t mod_append(const struct defuse_mount_ref *ref, uint64_t fh, const char *
 		   void (*lock)(void *), void (*unlock)(void *), void *arg);
 int mod_fgetattr(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
 		 struct stat *st);
+/* file_handle, -ENOSYS unless the module has both file_handle and
+   open_handle (a handle is no use without the other), -EIO for a length
+   that does not fit. */
+ssize_t mod_file_handle(const struct defuse_mount_ref *ref, uint64_t fh, void *buf,
+			size_t size);
+/* open_handle, or -ENOSYS; the read-only policy as for open (-EROFS for
+   an open that writes). */
+int mod_open_handle(const struct defuse_mount_ref *ref, const void *handle, size_t len,
+		    int kfd, int flags, struct defuse_open *out);
 int mod_ftruncate(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
 		  off_t size);
 int mod_fchmod(const struct defuse_mount_ref *ref, uint64_t fh, const char *path, mode_t mode);

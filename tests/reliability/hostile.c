@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/xattr.h>
 #include <sys/resource.h>
@@ -1051,6 +1052,123 @@ static int case_cwd_removed(void)
 	return 0;
 }
 
+/* What the shell command cmd prints (its first 200 bytes), as "TEXT" or
+   a failure; fds not close-on-exec are its too. */
+static void show_run(const char *label, const char *cmd)
+{
+	char out[256] = "";
+	size_t n = 0;
+	FILE *p = popen(cmd, "r");
+	int st;
+
+	if (p) {
+		n = fread(out, 1, sizeof(out) - 1, p);
+		out[n] = 0;
+		st = pclose(p);
+	} else {
+		st = -1;
+	}
+	for (char *q = out; *q; q++)
+		if (*q == '\n')
+			*q = '|';
+	printf("%s: \"%s\" status %d\n", label, out, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* What reading fd from offset 0 gives, as show_run prints it. */
+static void show_read(const char *label, int fd)
+{
+	char buf[64];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n < 0) {
+		printf("%s: %s\n", label, ename(errno));
+		return;
+	}
+	buf[n] = 0;
+	for (char *q = buf; *q; q++)
+		if (*q == '\n')
+			*q = '|';
+	printf("%s: \"%s\"\n", label, buf);
+}
+
+/*
+ * Files removed, renamed or replaced while open (item 6): a descriptor
+ * still reads and writes the file it was opened on, in this process and
+ * in the programs it execs, and /proc/self/fd/N (/dev/fd/N) opens that
+ * very file again, a new open file description, never the one that took
+ * its name and never DEFUSE's own record.
+ */
+static int case_open_after_unlink(void)
+{
+	char cmd[512], link[64];
+	int g, h, k, r, a, b;
+
+	put("g", "gdata\n", 6);
+	put("h", "hdata\n", 6);
+	put("k", "kdata\n", 6);
+	if ((g = open(at("g"), O_RDONLY)) < 0 || (h = open(at("h"), O_RDWR)) < 0 ||
+	    (k = open(at("k"), O_RDWR | O_APPEND)) < 0)
+		return printf("FAIL open: %s\n", ename(errno)), 1;
+	unlink(at("g"));
+	rename(at("h"), at("h2"));
+	put("h", "other\n", 6);	/* another file under h's old name */
+	unlink(at("k"));
+
+	/* In this process. */
+	show_read("read of removed g", g);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", g);
+	r = open(link, O_RDONLY);
+	if (r < 0) {
+		printf("open of /proc/self/fd/G: %s\n", ename(errno));
+	} else {
+		show_read("open of /proc/self/fd/G", r);
+		close(r);
+	}
+	snprintf(link, sizeof(link), "/dev/fd/%d", h);
+	r = open(link, O_RDWR);
+	if (r < 0) {
+		printf("open of /dev/fd/H: %s\n", ename(errno));
+	} else {
+		show_read("open of /dev/fd/H (renamed, name taken)", r);
+		printf("pwrite through it: %s\n", pwrite(r, "HD", 2, 0) == 2 ? "ok" : ename(errno));
+		close(r);
+		show_read("h read through the first descriptor", h);
+	}
+	printf("O_CREAT|O_EXCL of the link: %s\n",
+	       open(link, O_CREAT | O_EXCL | O_RDWR, 0644) < 0 ? ename(errno) : "opened");
+	printf("O_NOFOLLOW of the link: %s\n",
+	       open(link, O_NOFOLLOW | O_RDONLY) < 0 ? ename(errno) : "opened");
+	/* A new open file description: a flock on it conflicts. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", h);
+	a = flock(h, LOCK_EX | LOCK_NB);
+	b = open(link, O_RDONLY);
+	printf("flock, then flock of a reopening: %s, %s\n", a ? ename(errno) : "ok",
+	       b < 0 ? ename(errno) : flock(b, LOCK_EX | LOCK_NB) ? ename(errno) : "ok");
+	if (b >= 0)
+		close(b);
+	flock(h, LOCK_UN);
+	fflush(stdout);
+
+	/* In programs this one execs (sh, then cat), which inherit them. */
+	snprintf(cmd, sizeof(cmd), "cat <&%d", g);
+	show_run("exec'd cat <&G (offset 0)", cmd);
+	snprintf(cmd, sizeof(cmd), "cat /proc/self/fd/%d", g);
+	show_run("exec'd cat /proc/self/fd/G", cmd);
+	snprintf(cmd, sizeof(cmd), "cat /dev/fd/%d", h);
+	show_run("exec'd cat /dev/fd/H", cmd);
+	snprintf(cmd, sizeof(cmd), "echo appended >&%d && cat /proc/self/fd/%d", k, k);
+	show_run("exec'd append to removed K, then cat it", cmd);
+	show_read("K read here after", k);
+	show_read("the new h by its name", (r = open(at("h"), O_RDONLY)));
+	close(r);
+	close(g);
+	close(h);
+	close(k);
+	unlink(at("h"));
+	unlink(at("h2"));
+	return status;
+}
+
 /*
  * Bad pointers (issue 14, item 5): every path or name DEFUSE reads gives
  * EFAULT, as the kernel does, never a crash; a fault of DEFUSE's own probe
@@ -1227,6 +1345,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "backing-removed")) return case_backing_removed();
 	if (!strcmp(c, "bad-pointers")) return case_bad_pointers();
 	if (!strcmp(c, "cwd-removed")) return case_cwd_removed();
+	if (!strcmp(c, "open-after-unlink")) return case_open_after_unlink();
 	if (!strcmp(c, "vector-registers")) return case_vector_registers();
 	fprintf(stderr, "hostile: unknown case '%s'\n", c);
 	return 2;

@@ -10,6 +10,7 @@ fresh scratch directory S, as tests/lifecycle/run.py does:
   native    hostile CASE S/n
   kernel    defuse run -m S/k=passthrough:S/kb -- hostile CASE S/k
   emulated  defuse run -m S/e=passthrough:emulated=S/eb -- hostile CASE S/e
+  memfs     defuse run -m S/m=MEMFS:NAME -- hostile CASE S/m   (--modes ...,memfs)
 
 The DEFUSE runs must print exactly what the native one printed, exit the
 same way, leave their backing directory holding the same tree as S/n, and
@@ -55,6 +56,7 @@ def run(cmd, args, extra_env):
 def one_case(args, case, extra_env):
     ok = True
     s = tempfile.mkdtemp(prefix="defuse-rel-")
+    shm = []
     try:
         native = os.path.join(s, "n")
         os.mkdir(native)
@@ -64,17 +66,24 @@ def one_case(args, case, extra_env):
             print(f"{case}: native run failed ({how(rc)}):\n{out}{err}")
             return False
         want_tree = tree(native)
-        for mode, spec in (("kernel", ""), ("emulated", "emulated=")):
+        for mode, spec in (("kernel", ""), ("emulated", "emulated="), ("memfs", None)):
             if mode not in args.modes.split(","):
                 continue
             point, backing = os.path.join(s, mode[0]), os.path.join(s, mode[0] + "b")
             os.mkdir(point)
             os.mkdir(backing)
-            cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
-                   "--", args.prog, case, point]
+            if spec is None:
+                # memfs has no backing directory: its segment, named
+                # after the scratch directory, goes with it.
+                segment = "rel-" + os.path.basename(s)
+                shm.append("/dev/shm/defuse-memfs." + segment)
+                mount = f"{point}={args.memfs}:{segment}"
+            else:
+                mount = f"{point}={args.module}:{spec}{backing}"
+            cmd = [args.defuse, "run", "-m", mount, "--", args.prog, case, point]
             rc2, out2, err2 = run(cmd, args, {**extra_env, "HOSTILE_BACKING": backing})
-            bad = differences(mode, (rc, out), (rc2, out2),
-                              (("tree", want_tree, tree(backing)),), point)
+            trees = (("tree", want_tree, tree(backing)),) if spec is not None else ()
+            bad = differences(mode, (rc, out), (rc2, out2), trees, point)
             if bad:
                 ok = False
                 print(f"{case} [{mode}]: " + "\n".join(bad))
@@ -87,6 +96,9 @@ def one_case(args, case, extra_env):
         return ok
     finally:
         shutil.rmtree(s, ignore_errors=True)
+        for f in shm:
+            if os.path.exists(f):
+                os.unlink(f)
 
 
 def main():
@@ -101,14 +113,21 @@ def main():
     ap.add_argument("--sanitized", action="store_true",
                     help="an ASan/UBSan build (see the top)")
     ap.add_argument("--modes", default="kernel,emulated",
-                    help="the mount modes to compare with the native run")
+                    help="the mount modes to compare with the native run "
+                         "(kernel, emulated, memfs)")
+    ap.add_argument("--memfs", help="memfs.so, for the memfs mode")
     ap.add_argument("cases", nargs="+")
     args = ap.parse_args()
     extra_env = dict(SANITIZED_ENV) if args.sanitized else {}
     # The cases are handed paths from the scratch directory: all absolute.
     args.prog, args.defuse, args.module = (os.path.abspath(p) for p in
                                            (args.prog, args.defuse, args.module))
-    for p in (args.prog, args.defuse, args.module):
+    if "memfs" in args.modes.split(","):
+        if not args.memfs:
+            print("run.py: the memfs mode needs --memfs", file=sys.stderr)
+            return 2
+        args.memfs = os.path.abspath(args.memfs)
+    for p in (args.prog, args.defuse, args.module) + ((args.memfs,) if args.memfs else ()):
         if not os.path.exists(p):
             print(f"run.py: {p}: not found", file=sys.stderr)
             return 2
