@@ -204,6 +204,11 @@ void core_cwd_after_fork(void) HIDDEN;
    entry.h).  And: the descriptor a "/proc/self/fd/N", "/dev/fd/N"... path
    names, and where the rest of the path starts; -1 if none. */
 long core_fd_link(const char *p, const char **rest) HIDDEN;
+/* emulated.c: such a path's emulated file, adopted if need be; -ESTALE: a
+   placeholder that cannot be; -1: none. */
+long core_fd_link_emulated(const char *p, const char **rest) HIDDEN;
+/* emulated.c: is fd a placeholder (the table may not know it yet)? */
+int core_is_placeholder(long fd) HIDDEN;
 
 /* fdtable.c: the descriptor table (thread-safe, no lock, no malloc). */
 void core_fd_remember(long fd, int mount, const char *path, struct core_open *open);

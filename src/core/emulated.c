@@ -290,12 +290,30 @@ int core_ofd_reopen(const struct core_ofd *ofd, int kfd, int flags, struct defus
 }
 
 /* Is fd an emulated file's placeholder (a memfd named "defuse-ofd")? */
-static int is_placeholder(long fd)
+int core_is_placeholder(long fd)
 {
 	char target[64];
 
 	return core_fd_kpath(fd, target, sizeof(target)) > 0 &&
 	       !strncmp(target, "/memfd:defuse-ofd", 17);
+}
+
+/*
+ * The emulated file a "/proc/self/fd/N"-style path names: its descriptor,
+ * adopted first when it is a placeholder the table does not know (one
+ * received, or whose adoption failed).  -ESTALE for a placeholder that
+ * cannot be adopted (its file cannot be found again: the program must
+ * never reach DEFUSE's record instead), -1 for no emulated file.
+ */
+long core_fd_link_emulated(const char *p, const char **rest)
+{
+	long n = core_nmounts ? core_fd_link(p, rest) : -1;
+
+	if (n < 0 || core_fd_emulated(n))
+		return n;
+	if (core_fd_get(n) || defuse_fd_is_reserved(n) || !core_is_placeholder(n))
+		return -1;
+	return core_emulated_adopt_fd(n) ? n : -ESTALE;
 }
 
 /*
@@ -358,7 +376,7 @@ static void adopt_all(void)
 			if (e->d_name[0] < '0' || e->d_name[0] > '9')
 				continue;
 			fd = strtol(e->d_name, NULL, 10);
-			if (fd != dir && !defuse_fd_is_reserved(fd) && is_placeholder(fd))
+			if (fd != dir && !defuse_fd_is_reserved(fd) && core_is_placeholder(fd))
 				adopt(fd, -1);
 		}
 	}
@@ -449,7 +467,7 @@ void core_emulated_adopt_inherited(const char *list)
 int core_emulated_adopt_fd(long fd)
 {
 	if (fd < 0 || fd >= CORE_FD_MAX || core_fd_get(fd) || defuse_fd_is_reserved(fd) ||
-	    defuse_self.vfork_child || !is_placeholder(fd))
+	    defuse_self.vfork_child || !core_is_placeholder(fd))
 		return 0;
 	adopt(fd, -1);
 	return core_fd_emulated(fd) != NULL;

@@ -19,10 +19,10 @@
 static struct core_fd *magic_link_of(const char *path)
 {
 	const char *after;
-	long n = path[0] == '/' && core_nfds ? core_fd_link(path, &after) : -1;
+	long n = path[0] == '/' ? core_fd_link_emulated(path, &after) : -1;
 	struct core_fd *e;
 
-	if (n < 0 || *after || !core_fd_emulated(n))
+	if (n < 0 || *after)
 		return NULL;
 	if ((e = core_fd_acquire(n)) && e->open)
 		return e;

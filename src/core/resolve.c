@@ -443,9 +443,12 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 		return -EXDEV;
 	if (upath[0] == '/' && !(flags & CORE_RES_IN_ROOT)) {
 		const char *after;
-		struct core_fd *e = core_fd_emulated(core_fd_link(upath, &after));
+		long n = core_fd_link_emulated(upath, &after);
+		struct core_fd *e = core_fd_emulated(n);
 
 		strcpy(l->path, "/");
+		if (n == -ESTALE)
+			return -ESTALE;
 		if (e && (flags & (CORE_RES_NO_MAGICLINKS | CORE_RES_NO_SYMLINKS)))
 			return -ELOOP;
 		if (e) {

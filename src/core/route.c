@@ -118,9 +118,11 @@ static int path_may_hit(long dfd, const char *p)
 		return ((int)dfd == AT_FDCWD && core_cwd_inside()) || is_mount_fd(dfd);
 	if (p[0] == '/') {
 		const char *rest;
-		long fd = core_nfds ? core_fd_link(p, &rest) : -1;
+		long fd = core_fd_link(p, &rest);
 
-		if (fd >= 0 && is_emulated_fd(fd))
+		/* An emulated file, or a placeholder not adopted yet: the
+		   kernel would open DEFUSE's record. */
+		if (fd >= 0 && (is_emulated_fd(fd) || (!core_fd_get(fd) && core_is_placeholder(fd))))
 			return 1;
 		return under_a_mount(p) || suspicious_components(p + 1, 0);
 	}

@@ -164,9 +164,9 @@ long core_h_two_paths(struct core_call *c)
 		   open file itself, as with AT_EMPTY_PATH (O_TMPFILE's way to a
 		   name, with no privilege needed). */
 		const char *after;
-		long n = core_fd_link(u1, &after);
+		long n = core_fd_link_emulated(u1, &after);
 
-		if (n >= 0 && !*after && core_fd_emulated(n)) {
+		if (n >= 0 && !*after) {
 			dfd1 = n;
 			u1 = "";
 			magic = true;

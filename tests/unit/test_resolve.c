@@ -81,6 +81,14 @@ long core_fd_link(const char *p, const char **rest)
 	return -1;
 }
 
+/* No placeholders here but the table's own emulated entries. */
+long core_fd_link_emulated(const char *p, const char **rest)
+{
+	long n = core_fd_link(p, rest);
+
+	return n >= 0 && core_fd_emulated(n) ? n : -1;
+}
+
 /* The cwd of the call: NULL is the kernel's.  core_cwd_moved replaces it,
    as cwd.c does, with one at the new path on the same handle. */
 static struct core_cwd cwd_obj[2], *cwd_now;
