@@ -18,12 +18,11 @@
  *
  * A placeholder describes itself: exec hands the new image the numbers of
  * the placeholders that survive it (DEFUSE_FDS, exec.c); the new image
- * checks each is still that memfd, maps the record and reopens the file
- * through the module by the path kept there (core_emulated_adopt_inherited).
+ * checks each is still that memfd, maps the record and opens the file
+ * again through the module, by the module's handle kept there, so a file
+ * renamed or removed meanwhile is still found (core_ofd_reopen).
  * Placeholders of one description (dups) share one adoption, as they
  * shared one description before.
- * A file renamed or removed meanwhile cannot be reopened: its descriptor
- * then fails with EBADF.
  *
  * Threads: every call holds a reference to its descriptor's entry, and so
  * to the description (fdtable.c), for as long as it runs.  Signals: a
