@@ -645,6 +645,20 @@ extern int defuse_close_kept(int fd) __attribute__((weak));
  */
 extern int defuse_fs_ids_are_real(void) __attribute__((weak));
 
+/**
+ * Whether the owner of a lock a module keeps itself (getlk, setlk, flock)
+ * still exists: 1 yes, 0 no, -1 cannot be known.  An OFD or flock lock's
+ * owner is an open file description, which lives while any process holds
+ * it (shared by fork, handed down by exec and passed over sockets), so no
+ * single process's death says it is gone: ask this instead.  A record
+ * lock's owner is its process.  Call it for a lock found in the way, to
+ * drop the locks of owners that ended without unlocking (killed, or every
+ * holder gone); in process only, with no lock of the module's held that
+ * another process could need (it makes one system call).  Outside the
+ * in-process host, and on -1, judge by the process that took the lock.
+ */
+extern int defuse_lock_owner_alive(uint64_t owner) __attribute__((weak));
+
 /** Module flags (struct defuse_module.flags). */
 #define DEFUSE_MODULE_RESOLVES 0x2 /* resolves ".." and symlinks itself (see top) */
 #define DEFUSE_MODULE_READONLY 0x4 /* a read-only file system (see top) */

@@ -2,11 +2,18 @@
  * Record, OFD and flock locks, kept in the segment so every process that
  * mounts it sees and honours them.  Record and OFD locks share one space,
  * as in Linux (an OFD lock conflicts with another process's record lock);
- * flock locks are another.  A lock whose holder process no longer exists
- * is dropped when it is found in the way: the host cannot release the
- * locks of a killed process.  Caller holds the lock.
+ * flock locks are another.  A lock whose owner no longer exists is dropped
+ * when it is found in the way: the host cannot release the locks of a
+ * killed process.  A record lock's owner is its process; an OFD or flock
+ * lock's is an open file description, which the host says is gone or not
+ * (defuse_lock_owner_alive: it lives while any process holds it, and the
+ * one that took the lock may have exited long ago); where the host cannot
+ * say, the process recorded as its holder stands for it.  Caller holds
+ * the lock.
  */
 #include "memfs.h"
+
+#include <defuse/module.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +30,14 @@ static bool same_owner(const struct mlock *l, uint64_t owner, uint32_t kind)
 static bool dead(pid_t pid)
 {
 	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+static bool gone(const struct mlock *l)
+{
+	int alive = l->kind != MLK_POSIX && defuse_lock_owner_alive
+		    ? defuse_lock_owner_alive(l->owner) : -1;
+
+	return alive < 0 ? dead(l->holder) : !alive;
 }
 
 static void unlink_lock(struct memfs *m, uint64_t *link)
@@ -48,7 +63,7 @@ static struct mlock *conflict(struct memfs *m, struct mnode *n, uint64_t owner, 
 		if ((l->kind == MLK_FLOCK) == flock_space && !same_owner(l, owner, kind) &&
 		    l->start <= end && start <= l->end &&
 		    (type == F_WRLCK || l->type == F_WRLCK)) {
-			if (!dead(l->holder))
+			if (!gone(l))
 				return l;
 			unlink_lock(m, link);
 			continue;

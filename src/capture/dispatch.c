@@ -330,6 +330,7 @@ long defuse_dispatch(struct defuse_syscall *sc)
  * on its own stack, which C cannot do); these hooks run around it.
  */
 static int shares_parent_memory(const struct defuse_syscall *sc);
+static unsigned long clone_flags(const struct defuse_syscall *sc);
 
 long defuse_clone_before(struct defuse_syscall *sc)
 {
@@ -343,6 +344,9 @@ long defuse_clone_before(struct defuse_syscall *sc)
 	/* A child sharing our memory would make its chdir ours. */
 	if (unlikely(core_nmounts) && shares_parent_memory(sc))
 		self->cwd_saved = defuse_call_cold(core_cwd_save, NULL);
+	/* A new process shares our emulated files' descriptions. */
+	if (unlikely(core_nfds) && !(clone_flags(sc) & (CLONE_FILES | CLONE_THREAD)))
+		defuse_call_cold(core_owners_before_clone, NULL);
 	if (self->tracing) {
 		trace_count(sc->nr);
 		self->clone_t0 = trace_now();

@@ -88,6 +88,8 @@ struct core_ofd {
 	   module's handle, CORE_OFD_STAT only dev and file_ino. */
 	uint32_t known;
 	uint32_t handle_len;
+	uint64_t owner_id;	/* owners.c: the description as a lock owner
+				   for a module that keeps locks, or 0 */
 	uint64_t dev, file_ino;
 	unsigned char handle[DEFUSE_HANDLE_MAX];
 	char path[3072];	/* mount-relative, for a new image to reopen */
@@ -107,6 +109,8 @@ struct core_open {
 				   -1; the module's, not closed by the core... */
 	int lock_fd_inherited;	/* ...unless it came through exec with the
 				   locks on it (DEFUSE_FDS): then the core's */
+	int carrier_fd;		/* owners.c: this process's carrier of the
+				   description's owner ID, or -1 */
 };
 
 #define CORE_FD_MAX 65536
@@ -249,6 +253,17 @@ void core_ofd_identify(const struct core_open *o) HIDDEN;
    that took its name. */
 int core_ofd_reopen(const struct core_ofd *ofd, int kfd, int flags, struct defuse_open *o)
 	HIDDEN;
+/* owners.c: owners of the locks a module keeps itself.  Does mount's
+   module keep them?  core_owner_of: the owner of o's OFD and flock locks,
+   this process holding a carrier of it; core_owner_carry: that carrier
+   only (0 or -errno); core_owner_drop: this process lets go of it;
+   core_owners_before_share: every such description in the table gets its
+   carrier (before a fork). */
+int core_owners_needed(int mount) HIDDEN;
+uint64_t core_owner_of(struct core_open *o) HIDDEN;
+int core_owner_carry(struct core_open *o) HIDDEN;
+void core_owner_drop(struct core_open *o) HIDDEN;
+void core_owners_before_share(void) HIDDEN;
 /* copy.c: sendfile, copy_file_range, splice and tee with an emulated end. */
 long core_copy_call(const struct defuse_syscall *sc) HIDDEN;
 /* An fd unknown to the table that may be a placeholder received by

@@ -156,6 +156,7 @@ static struct core_open *new_open(int mount, uint64_t fh, struct core_ofd *ofd)
 	open->ofd = ofd;
 	open->lock_fd = -1;
 	open->lock_fd_inherited = 0;
+	open->carrier_fd = -1;
 	if (!(ofd->flags & O_PATH))
 		open->lock_fd = core_handle_kfd(mount, fh);
 	return open;
@@ -318,15 +319,16 @@ long core_fd_link_emulated(const char *p, const char **rest)
 /*
  * One placeholder inherited through exec (or received): map its record,
  * open the file again.  lock_fd: the descriptor the old image kept the
- * description's locks on, inherited with it, or -1.
+ * description's locks on, inherited with it, or -1; carrier: the old
+ * image's carrier of the description's owner ID (owners.c), or -1.
  */
-static void adopt(int fd, long lock_fd)
+static void adopt(int fd, long lock_fd, long carrier)
 {
 	char link[64];
 	struct core_ofd *ofd;
 	struct core_open *open;
 	struct defuse_open o = { 0, -1 };
-	long rw, r;
+	long rw, r, kept;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	rw = sys3(SYS_open, link, O_RDWR | O_CLOEXEC, 0);
@@ -353,6 +355,15 @@ static void adopt(int fd, long lock_fd)
 		goto drop;
 	}
 	core_fd_remember(fd, ofd->mount, ofd->path, open);
+	/* The description counts as held here (owners.c): by the old image's
+	   carrier, which came through the exec, or by one of this process's
+	   own when it came another way and has an owner ID already. */
+	if (carrier >= 0 && sys2(SYS_fcntl, carrier, F_GETFD) >= 0 &&
+	    (kept = defuse_fd_adopt(carrier)) >= 0)
+		open->carrier_fd = kept;
+	else if (__atomic_load_n(&ofd->owner_id, __ATOMIC_ACQUIRE) &&
+		 core_owners_needed(ofd->mount))
+		core_owner_carry(open);
 	return;
 drop:
 	sys2(SYS_munmap, ofd, 4096);
@@ -376,7 +387,7 @@ static void adopt_all(void)
 				continue;
 			fd = strtol(e->d_name, NULL, 10);
 			if (fd != dir && !defuse_fd_is_reserved(fd) && core_is_placeholder(fd))
-				adopt(fd, -1);
+				adopt(fd, -1, -1);
 		}
 	}
 	sys1(SYS_close, dir);
@@ -426,7 +437,7 @@ void core_emulated_adopt_inherited(const char *list)
 
 	while (*list) {
 		char *end;
-		long fd = strtol(list, &end, 10), lock_fd = -1;
+		long fd = strtol(list, &end, 10), lock_fd = -1, carrier = -1;
 		unsigned long long ino;
 		struct stat st;
 		size_t h;
@@ -436,6 +447,8 @@ void core_emulated_adopt_inherited(const char *list)
 		ino = strtoull(end + 1, &end, 10);
 		if (*end == ':')
 			lock_fd = strtol(end + 1, &end, 10);
+		if (*end == '+')
+			carrier = strtol(end + 1, &end, 10);
 		list = *end == ',' ? end + 1 : end;
 		if (fd < 0 || fd >= CORE_FD_MAX || defuse_fd_is_reserved(fd) ||
 		    sys2(SYS_fstat, fd, &st) != 0 || st.st_ino != ino || !ino)
@@ -449,9 +462,12 @@ void core_emulated_adopt_inherited(const char *list)
 		}
 		if (lock_fd >= 0 && (lock_fd >= CORE_FD_MAX || defuse_fd_is_reserved(lock_fd)))
 			lock_fd = -1;
-		adopt(fd, lock_fd);
+		if (carrier >= 0 && (carrier >= CORE_FD_MAX || defuse_fd_is_reserved(carrier)))
+			carrier = -1;
+		adopt(fd, lock_fd, carrier);
 		if (lock_fd >= 0)
 			take_inherited_locks(fd, lock_fd);
+
 		if (seen && core_fd_emulated(fd))
 			seen[h] = (struct seen){ ino, fd };
 	}
@@ -468,7 +484,7 @@ int core_emulated_adopt_fd(long fd)
 	if (fd < 0 || fd >= CORE_FD_MAX || core_fd_get(fd) || defuse_fd_is_reserved(fd) ||
 	    defuse_self.vfork_child || !core_is_placeholder(fd))
 		return 0;
-	adopt(fd, -1);
+	adopt(fd, -1, -1);
 	return core_fd_emulated(fd) != NULL;
 }
 
@@ -865,23 +881,10 @@ static long lock_wait(long nr, long fd, long cmd, void *arg)
 static int mod_posix_locked;
 
 /* The owners module.h speaks of: a record lock's is the process; an OFD or
-   flock lock's the open file description, named by its record's memfd
-   inode (shared by dup, fork and exec; the top bit keeps the two kinds
-   apart). */
+   flock lock's the open file description (owners.c). */
 static uint64_t process_owner(void)
 {
 	return (uint64_t)sys0(SYS_getpid);
-}
-
-static uint64_t description_owner(struct core_fd *f, long fd)
-{
-	struct core_ofd *o = f->open->ofd;
-	uint64_t ino = __atomic_load_n(&o->ino, __ATOMIC_RELAXED);
-	struct stat st;
-
-	if (!ino && sys2(SYS_fstat, fd, &st) == 0)
-		__atomic_store_n(&o->ino, ino = st.st_ino, __ATOMIC_RELAXED);
-	return 1ULL << 63 | ino;
 }
 
 /*
@@ -994,7 +997,7 @@ static long module_lock(const struct defuse_syscall *sc, struct core_fd *f, stru
 	if (!getlk && ((req.l_type == F_RDLCK && !can_read(f)) ||
 		       (req.l_type == F_WRLCK && !can_write(f))))
 		return -EBADF;
-	c.owner = ofd ? description_owner(f, sc->a[0]) : process_owner();
+	c.owner = ofd ? core_owner_of(f->open) : process_owner();
 	req.l_pid = ofd ? -1 : (pid_t)sys0(SYS_getpid);
 	if (getlk) {
 		r = mod_getlk(c.ref, c.fh, c.owner, &req);
@@ -1047,7 +1050,7 @@ static long do_lock(const struct defuse_syscall *sc, struct core_fd *f)
 	return r;
 }
 
-static long do_flock(struct core_fd *f, long fd, int op)
+static long do_flock(struct core_fd *f, int op)
 {
 	int lfd = f->open->lock_fd, kind = op & ~LOCK_NB;
 	struct setlk_call c = { REF(f), f->open->fh, 0, NULL, op & ~LOCK_NB };
@@ -1068,7 +1071,7 @@ static long do_flock(struct core_fd *f, long fd, int op)
 	if (!mod_has_flock(c.ref))
 		return -ENOLCK;
 	__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
-	c.owner = description_owner(f, fd);
+	c.owner = core_owner_of(f->open);
 	if (!(op & LOCK_NB) && kind != LOCK_UN)
 		return lock_retry(try_flock, &c);
 	return try_flock(&c);
@@ -1100,19 +1103,22 @@ int core_emulated_closing(const struct core_open *o)
 }
 
 /*
- * This process's last descriptor of a description is gone: the OFD and
- * flock locks the module keeps for it go, before release (module.h; kernel
- * locks on lock_fd go with the descriptor).  A description a fork shares
- * is released per process, so another process's hold is not seen.
+ * This process's last descriptor of a description is gone: it lets go of
+ * its carrier, and when no other process holds the description any more
+ * (owners.c), the OFD and flock locks the module keeps for it go, before
+ * release (module.h; kernel locks on lock_fd go with the descriptor).
+ * When that cannot be known, this process's last close drops them.
  */
 void core_emulated_last_close(struct core_open *o)
 {
 	const struct defuse_mount_ref *ref = CORE_REF(o->mount);
 	struct flock all = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_pid = -1 };
-	uint64_t owner = 1ULL << 63 | __atomic_load_n(&o->ofd->ino, __ATOMIC_RELAXED);
+	uint64_t id = __atomic_load_n(&o->ofd->owner_id, __ATOMIC_RELAXED);
+	uint64_t owner = 1ULL << 63 | id;
 
-	if (o->lock_fd >= 0 || !__atomic_load_n(&o->ofd->locked, __ATOMIC_RELAXED) ||
-	    !o->ofd->ino)
+	core_owner_drop(o);
+	if (o->lock_fd >= 0 || !__atomic_load_n(&o->ofd->locked, __ATOMIC_RELAXED) || !id ||
+	    defuse_lock_owner_alive(owner) > 0)
 		return;
 	if (mod_has_setlk(ref))
 		mod_setlk(ref, o->fh, owner, &all, 0);
@@ -1231,7 +1237,7 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 	case SYS_fcntl:
 		return do_fcntl(sc, f);
 	case SYS_flock:
-		return do_flock(f, sc->a[0], sc->a[1]);
+		return do_flock(f, sc->a[1]);
 	case SYS_mmap:
 		return do_mmap_private(sc, f);
 	case SYS_ioctl:

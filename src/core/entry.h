@@ -60,6 +60,13 @@ long core_sock_msg_received(void *args) HIDDEN;
 long core_cwd_save(void *unused) HIDDEN;
 long core_cwd_restore(void *saved) HIDDEN;
 
+/* Cold: before a clone that makes a new process (fork, vfork): every
+   description whose module keeps its locks gets this process's carrier of
+   its owner ID, so that the child holds it too (owners.c). */
+long core_owners_before_clone(void *unused) HIDDEN;
+/* Entries in the descriptor table (fdtable.c): none, nothing to share. */
+extern int core_nfds HIDDEN;
+
 /* Cold: in a forked child, before the program runs again. */
 long core_after_fork_child(void *unused) HIDDEN;
 

@@ -37,9 +37,12 @@ void core_exec_fds_undo(void)
 
 	if (!core_fds)
 		return;
-	while ((f = next_entry(&fd, &left)))
+	while ((f = next_entry(&fd, &left))) {
 		if (f->open && f->open->lock_fd >= 0)
 			sys3(SYS_fcntl, f->open->lock_fd, F_SETFD, FD_CLOEXEC);
+		if (f->open && f->open->carrier_fd >= 0)
+			sys3(SYS_fcntl, f->open->carrier_fd, F_SETFD, FD_CLOEXEC);
+	}
 }
 
 /* Appends src to dst at *pos. */
@@ -50,9 +53,10 @@ static void put(char *dst, unsigned long *pos, const char *src)
 }
 
 /*
- * "DEFUSE_FDS=FD:INO[:LOCKFD],...": the emulated files' placeholders that
- * survive this exec (not close-on-exec), their memfds' inodes and the
- * descriptors their locks are on, so that the new image adopts exactly
+ * "DEFUSE_FDS=FD:INO[:LOCKFD][+CARRIER],...": the emulated files'
+ * placeholders that survive this exec (not close-on-exec), their memfds'
+ * inodes, the descriptors their locks are on and the carriers of their
+ * owner IDs (owners.c), so that the new image adopts exactly
  * those (core_emulated_adopt_inherited) instead of looking at every
  * descriptor it has, and keeps the locks, as exec keeps them.
  * "DEFUSE_FDS=scan" when the list does not fit.  NULL when no placeholder
@@ -90,8 +94,12 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 				continue;
 			open->ofd->ino = st.st_ino;	/* the same for every dup */
 		}
-		/* ",FD:INO:LOCKFD" and the final NUL must fit. */
-		if (pos + 3 * sizeof(num) + 4 >= cap) {
+		/* The description outlives this image in the next one: a
+		   module that keeps its locks must see it held there. */
+		if (core_owners_needed(open->mount))
+			core_owner_carry(open);
+		/* ",FD:INO:LOCKFD+CARRIER" and the final NUL must fit. */
+		if (pos + 4 * sizeof(num) + 5 >= cap) {
 			core_exec_fds_undo();	/* the new image will not take them */
 			pos = 0;
 			put(buf, &pos, "DEFUSE_FDS=scan");
@@ -112,6 +120,10 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 		if (open->lock_fd >= 0 && sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0) {
 			buf[pos++] = ':';
 			put(buf, &pos, defuse_ltoa(open->lock_fd, num));
+		}
+		if (open->carrier_fd >= 0 && sys3(SYS_fcntl, open->carrier_fd, F_SETFD, 0) == 0) {
+			buf[pos++] = '+';
+			put(buf, &pos, defuse_ltoa(open->carrier_fd, num));
 		}
 	}
 	buf[pos] = 0;

@@ -42,6 +42,42 @@ def main():
              "flock -n -s lockf -c 'echo shared granted'; exec 9<&-; "
              "flock -n -x lockf -c 'echo exclusive once closed'"])
     print("the shell idiom:", r.stdout.strip().replace("\n", "; "))
+
+    # Taken here, then shared with a child that outlives this process's
+    # own descriptor: the description, and so the lock, is still held.
+    fd = os.open("lockf", os.O_RDWR)
+    r = run(["flock", "-x", str(fd)], pass_fds=[fd])
+    holder = subprocess.Popen(["sh", "-c", "read x"], stdin=subprocess.PIPE, pass_fds=[fd])
+    os.close(fd)
+    r = run(["flock", "-n", "lockf", "-c", "echo WRONG: not held"])
+    print("closed here, held by a child: exit", r.returncode, r.stdout.strip())
+    holder.communicate(b"go\n")
+    r = run(["flock", "-n", "lockf", "-c", "echo free"])
+    print("after the child: exit", r.returncode, r.stdout.strip())
+
+    # Each lock type held by a process that is then killed: the lock goes
+    # with it, and until then another process is refused.
+    for kind, take in (("flock", "import fcntl; fcntl.flock(f, fcntl.LOCK_EX)"),
+                       ("record", "import fcntl; fcntl.lockf(f, fcntl.LOCK_EX)"),
+                       ("OFD", "import fcntl, struct; fcntl.fcntl(f, 37, "
+                               "struct.pack('hhqqi4x', fcntl.F_WRLCK, 0, 0, 0, 0))")):
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; f = open('lockf', 'r+'); " + take +
+             "; print('locked', flush=True); sys.stdin.read()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        print(kind, "held by another process:", child.stdout.readline().strip())
+        probe = ("import fcntl, struct, sys; f = open('lockf', 'r+')\n"
+                 "try:\n"
+                 "    if sys.argv[1] == 'flock': fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+                 "    elif sys.argv[1] == 'record': fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+                 "    else: fcntl.fcntl(f, 37, struct.pack('hhqqi4x', fcntl.F_WRLCK, 0, 0, 0, 0))\n"
+                 "    print('granted')\n"
+                 "except OSError as e:\n"
+                 "    print('refused', e.errno)\n")
+        print(" ", "a try meanwhile:", run([sys.executable, "-c", probe, kind]).stdout.strip())
+        child.kill()
+        child.wait()
+        print(" ", "a try once it was killed:", run([sys.executable, "-c", probe, kind]).stdout.strip())
     os.unlink("lockf")
     return 0
 

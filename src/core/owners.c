@@ -1,0 +1,193 @@
+/*
+ * The owners of locks a module keeps itself (module.h: getlk, setlk,
+ * flock), and how a module knows that one is gone.
+ *
+ * An OFD or flock lock belongs to an open file description, which lives as
+ * long as any process holds it: across dup, fork, exec and SCM_RIGHTS.  A
+ * module with no kernel file behind its files (memfs) keeps its locks in
+ * memory its processes share, so it must find out by itself when an owner
+ * is gone, because a process can end (exit, exec, kill) without closing
+ * anything.  Watching the process that took the lock is not enough: in
+ * `( flock -x 9; sleep 1 ) 9>f` the exec'd flock takes the lock and exits,
+ * and the subshell still holds the description, so the lock must stay.
+ *
+ * So each description that a module keeps locks for gets an owner ID (62
+ * random bits, in its shared record), and every process that holds the
+ * description holds a *carrier*: a descriptor of one file that all DEFUSE
+ * processes share (OWNERS_FILE), with an OFD read lock on the byte at
+ * offset ID.  The kernel keeps that lock until the carrier's open file
+ * description is gone from every process, exit and kill included; a fork
+ * child shares its parent's carrier, an exec hands it down (handdown.c),
+ * and a process that adopts a received description takes its own.  The
+ * owner is alive while any lock is on its byte (F_OFD_GETLK).
+ *
+ * A process must hold a carrier before the description can outlive it in
+ * another process: so a carrier is taken at the first lock, before a fork
+ * or vfork (every description of such a module in the table gets one, once;
+ * core_owners_before_share), before an exec hands the description down,
+ * and when a description is adopted.
+ *
+ * Without the owners file (no /dev/shm, no permission), liveness is
+ * unknown (-1): modules then fall back on what they did before (memfs: the
+ * process that took the lock), and a process's last close drops the
+ * description's locks.  Anyone who can open the file can lock bytes in it
+ * and so keep another's stale lock looking alive: a denial of the cleanup
+ * after a killed holder, never a lock granted twice.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include "kernel/sys.h"
+#include "core/core.h"
+
+#define OWNERS_FILE "/dev/shm/.defuse-owners"
+#define OWNER_DESCRIPTION (1ULL << 63)
+#define OWNER_ID_MASK ((1ULL << 62) - 1)
+
+/* This process's descriptor for checking (its own open file, so that its
+   test sees every carrier, this process's too), or -1 / -2 (none can be
+   had: liveness unknown). */
+static int check_fd = -1;
+
+/* A new open file description of the owners file, set aside in DEFUSE's
+   band; -errno if none. */
+static long open_owners(void)
+{
+	long fd = sys3(SYS_open, OWNERS_FILE, O_RDONLY | O_CREAT | O_CLOEXEC, 0644), kept;
+	struct stat st;
+
+	if (fd < 0)
+		return fd;
+	/* Whoever made it lets everyone read it, whatever their umask. */
+	if (sys2(SYS_fstat, fd, &st) == 0 && (st.st_mode & 0444) != 0444 &&
+	    st.st_uid == (uid_t)sys0(SYS_geteuid))
+		sys2(SYS_fchmod, fd, 0644);
+	kept = defuse_fd_reserve(fd);
+	if (kept < 0)
+		sys1(SYS_close, fd);
+	return kept;
+}
+
+/* Does this mount's module keep locks itself? */
+int core_owners_needed(int mount)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(mount);
+
+	return !mod_has_lock_fd(ref) && (mod_has_setlk(ref) || mod_has_flock(ref));
+}
+
+/* The description's owner ID, made on first need by whichever sharer
+   comes first. */
+static uint64_t owner_id(struct core_ofd *ofd)
+{
+	uint64_t id = __atomic_load_n(&ofd->owner_id, __ATOMIC_ACQUIRE), mine = 0;
+
+	while (!id) {
+		if (sys3(SYS_getrandom, &mine, sizeof(mine), GRND_NONBLOCK) != sizeof(mine))
+			mine = (uint64_t)sys0(SYS_getpid) << 32 ^ (uint64_t)(uintptr_t)ofd;
+		mine &= OWNER_ID_MASK;
+		if (!mine)
+			continue;
+		if (__atomic_compare_exchange_n(&ofd->owner_id, &id, mine, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			id = mine;
+	}
+	return id;
+}
+
+int core_owner_carry(struct core_open *o)
+{
+	struct flock l = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_len = 1 };
+	int none = -1;
+	long fd;
+
+	if (__atomic_load_n(&o->carrier_fd, __ATOMIC_ACQUIRE) >= 0)
+		return 0;
+	l.l_start = (off_t)owner_id(o->ofd);
+	if ((fd = open_owners()) < 0)
+		return (int)fd;
+	if (sys3(SYS_fcntl, fd, F_OFD_SETLK, &l) < 0 ||
+	    !__atomic_compare_exchange_n(&o->carrier_fd, &none, (int)fd, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		defuse_fd_release(fd);	/* another thread was first, or no lock */
+	return 0;
+}
+
+uint64_t core_owner_of(struct core_open *o)
+{
+	core_owner_carry(o);
+	return OWNER_DESCRIPTION | owner_id(o->ofd);
+}
+
+void core_owner_drop(struct core_open *o)
+{
+	int fd = __atomic_exchange_n(&o->carrier_fd, -1, __ATOMIC_ACQ_REL);
+
+	if (fd >= 0)
+		defuse_fd_release(fd);
+}
+
+long core_owners_before_clone(void *unused)
+{
+	(void)unused;
+	core_owners_before_share();
+	return 0;
+}
+
+void core_owners_before_share(void)
+{
+	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
+	long fd = -1;
+
+	if (!core_fds || !left)
+		return;
+	while (left > 0 && ++fd < CORE_FD_MAX) {
+		struct core_fd *f = core_fd_acquire(fd);
+
+		if (!f)
+			continue;
+		--left;
+		if (f->open && f->open->carrier_fd < 0 && core_owners_needed(f->open->mount))
+			core_owner_carry(f->open);
+		core_fd_release(f);
+	}
+}
+
+/*
+ * The host service of module.h: is the owner of a lock still there?  A
+ * description's owner while any carrier of it is; a process's while the
+ * process is.  1, 0, or -1 when it cannot be known.
+ */
+__attribute__((visibility("default"))) int defuse_lock_owner_alive(uint64_t owner)
+{
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
+	int fd = __atomic_load_n(&check_fd, __ATOMIC_ACQUIRE);
+
+	if (!(owner & OWNER_DESCRIPTION)) {
+		long r = sys2(SYS_kill, (pid_t)owner, 0);
+
+		return r == -ESRCH ? 0 : 1;
+	}
+	if (fd == -1) {
+		long mine = open_owners();
+		int none = -1;
+
+		if (mine < 0)
+			mine = -2;
+		if (__atomic_compare_exchange_n(&check_fd, &none, (int)mine, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			fd = (int)mine;
+		else if (mine >= 0)
+			defuse_fd_release(mine), fd = none;
+		else
+			fd = none;
+	}
+	if (fd < 0)
+		return -1;
+	l.l_start = (off_t)(owner & OWNER_ID_MASK);
+	if (sys3(SYS_fcntl, fd, F_OFD_GETLK, &l) < 0)
+		return -1;
+	return l.l_type != F_UNLCK;
+}
