@@ -1,0 +1,787 @@
+/*
+ * Open files.
+ *
+ * A handle is this process's struct nfile: the file's NFS handle (the
+ * server's name for it, valid in any process and across reconnects) and
+ * what this process keeps for it.  Data is not cached beyond one read's
+ * read-ahead: every write goes to the server before write() returns, so
+ * another process of this machine sees it at its next read, as it would
+ * through the kernel client's shared page cache.
+ *
+ * Close-to-open consistency (nfs(5)): open asks the server for the file's
+ * attributes (a LOOKUP of its name), so it sees the file as the last
+ * close anywhere left it; close (flush) makes this process's writes
+ * durable with COMMIT.  Writes go out UNSTABLE, several at once for a
+ * large write, and their data is kept until COMMIT confirms the server
+ * still has them: a server that restarted meanwhile (its write verifier
+ * changed) gets them again, so a restart loses nothing that was written.
+ *
+ * Reads of a large sequential reader are sent several at a time, and the
+ * next ones go out ahead of it (readahead=), the kernel client's
+ * read-ahead in small.  What was read ahead is dropped at every write of
+ * this process to the file, and is used only by the reader's next read.
+ */
+#include "nfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ENTER                           \
+	struct nfsmod *m = priv;        \
+	struct nfile *f = (struct nfile *)(uintptr_t)fh; \
+	struct cred c;                  \
+	int r;                          \
+	cred_get(&c);                   \
+	nfs_lock(m)
+#define LEAVE(x) do { r = (x); nfs_unlock(m); return r; } while (0)
+
+#define MAX_BATCH 16		/* calls of one read or write at most (on the stack) */
+#define DIRTY_MAX (32u << 20)	/* uncommitted bytes kept per open file */
+#define RA_MIN (32u << 10)	/* reads this large may be read ahead */
+
+static void set_fh(nfs_fh3 *to, const struct fh *fh)
+{
+	to->data.data_len = fh->len;
+	to->data.data_val = (char *)fh->data;
+}
+
+struct nfile *file_of_inode(struct nfsmod *m, const struct inode *ino)
+{
+	for (struct nfile *f = m->files; f; f = f->next)
+		if (f->fileid == ino->fileid && f->fsid == ino->fsid)
+			return f;
+	return NULL;
+}
+
+int file_inode(struct nfsmod *m, struct cred *c, struct nfile *f, bool fresh,
+	       struct inode **out)
+{
+	struct inode *ino = cache_inode(m, f->fsid, f->fileid);
+	struct call call;
+	int r;
+
+	if (ino && (ino->fh.len != f->fh.len || memcmp(ino->fh.data, f->fh.data, f->fh.len)))
+		ino = NULL;
+	if (ino && !fresh && cache_fresh(m, ino)) {
+		*out = ino;
+		return 0;
+	}
+	memset(&call, 0, sizeof(call));
+	call.proc = P_GETATTR;
+	set_fh(&call.a.getattr.object, &f->fh);
+	if ((r = nfs_call(m, c, &call)) < 0)
+		return r;
+	if (!(ino = cache_attr(m, &f->fh, &call.obj, false)))
+		return -ENOMEM;
+	*out = ino;
+	return 0;
+}
+
+static void drop_readahead(struct nfile *f)
+{
+	f->ra_len = 0;
+}
+
+/* Every open file of this process on the same file forgets what it read
+   ahead (a write changed the data). */
+static void writes_to(struct nfsmod *m, struct nfile *w)
+{
+	for (struct nfile *f = m->files; f; f = f->next)
+		if (f->fileid == w->fileid && f->fsid == w->fsid)
+			drop_readahead(f);
+}
+
+/* ---- open -------------------------------------------------------------------- */
+
+static struct nfile *new_file(struct nfsmod *m, const struct inode *ino, int flags)
+{
+	struct nfile *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->fh = ino->fh;
+	f->fsid = ino->fsid;
+	f->fileid = ino->fileid;
+	f->flags = flags;
+	f->dir = ino->attr.type == NF3DIR;
+	f->lockfd = -1;
+	f->next = m->files;
+	if (m->files)
+		m->files->prev = f;
+	m->files = f;
+	return f;
+}
+
+static int open_existing(struct nfsmod *m, struct cred *c, struct place *p, int flags,
+			 bool created)
+{
+	int acc = flags & O_ACCMODE;
+	int mask = 0, r;
+
+	if (flags & O_PATH)
+		return 0;
+	if (p->ino->attr.type == NF3LNK)
+		return -ELOOP;
+	if ((flags & O_DIRECTORY) && p->ino->attr.type != NF3DIR)
+		return -ENOTDIR;
+	if (p->ino->attr.type == NF3DIR && (acc != O_RDONLY || (flags & O_CREAT)))
+		return -EISDIR;
+	/* no local FIFO, socket or device behind a name on the server */
+	if (p->ino->attr.type != NF3DIR && p->ino->attr.type != NF3REG)
+		return -ENXIO;
+	if (created)
+		return 0;
+	if (acc == O_RDONLY || acc == O_RDWR)
+		mask |= R_OK;
+	if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
+		mask |= W_OK;
+	if ((r = may(c, &p->ino->attr, mask)) < 0)
+		return r;
+	if ((flags & O_TRUNC) && p->ino->attr.type == NF3REG) {
+		sattr3 sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.size.set_it = 1;
+		sa.size.set_size3_u.size = 0;
+		if ((r = setattr_ino(m, c, p->ino, &sa)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int do_open(struct nfsmod *m, struct cred *c, const char *path, int flags, mode_t mode,
+		   int depth, struct place *p)
+{
+	struct place dir;
+	const char *name;
+	size_t len;
+	bool created = false;
+	int r;
+
+	if (!(flags & O_CREAT)) {
+		r = walk(m, c, path, !(flags & O_NOFOLLOW) || (flags & O_PATH), !m->o.nocto, p);
+		if (r == 0 && (flags & O_NOFOLLOW) && !(flags & O_PATH) &&
+		    p->ino->attr.type == NF3LNK)
+			r = -ELOOP;
+		return r < 0 ? r : open_existing(m, c, p, flags, false);
+	}
+	if ((r = walk_parent(m, c, path, &dir, &name, &len)) < 0)
+		return r;
+	if (len == 0) {
+		*p = dir;
+		return (flags & O_EXCL) ? -EEXIST : open_existing(m, c, p, flags, false);
+	}
+	for (int tries = 0;; tries++) {
+		r = m->o.nocto ? lookup_cached(m, c, &dir, name, len, p)
+			       : lookup_fresh(m, c, &dir, name, len, p);
+		if (r == 0) {
+			if (flags & O_EXCL)
+				return -EEXIST;
+			if (p->ino->attr.type == NF3LNK) {
+				char t[PATH_MAX];
+				struct place q;
+
+				if (flags & O_NOFOLLOW)
+					return -ELOOP;
+				/* follow it; a dangling one is created, as the
+				   kernel does */
+				r = walk(m, c, p->path, true, true, &q);
+				if (r == 0) {
+					*p = q;
+					break;
+				}
+				if (r != -ENOENT || depth >= NFS_SYMLOOP || !p->ino->link ||
+				    p->ino->link[0] == '/')
+					return r;
+				if (dir.len + strlen(p->ino->link) + 2 > sizeof(t))
+					return -ENAMETOOLONG;
+				memcpy(t, dir.path, dir.len == 1 ? 0 : dir.len);
+				t[dir.len == 1 ? 0 : dir.len] = '/';
+				strcpy(t + (dir.len == 1 ? 1 : dir.len + 1), p->ino->link);
+				return do_open(m, c, t, flags, mode, depth + 1, p);
+			}
+			break;
+		}
+		if (r != -ENOENT)
+			return r;
+		if ((r = may(c, &dir.ino->attr, W_OK | X_OK)) < 0)
+			return r;
+		r = create_file(m, c, &dir, name, len, mode, p);
+		if (r == 0) {
+			created = true;
+			break;
+		}
+		/* another client created it meanwhile: open that one */
+		if (r != -EEXIST || (flags & O_EXCL) || tries > 0)
+			return r;
+	}
+	return open_existing(m, c, p, flags, created);
+}
+
+int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
+{
+	struct nfsmod *m = priv;
+	struct place p;
+	struct nfile *f;
+	struct cred c;
+	int r;
+
+	/* NFSv3 has no unnamed files (the kernel client's answer) */
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		return -EOPNOTSUPP;
+	cred_get(&c);
+	nfs_lock(m);
+	r = do_open(m, &c, path, flags, mode, 0, &p);
+	if (r == 0) {
+		f = new_file(m, p.ino, flags);
+		if (!f) {
+			r = -ENOMEM;
+		} else {
+			if (f->dir)
+				f->path = strdup(p.path);
+			out->fh = (uint64_t)(uintptr_t)f;
+			out->kernel_fd = -1;
+		}
+	}
+	nfs_unlock(m);
+	return r;
+}
+
+/* ---- writing and committing ------------------------------------------------------- */
+
+static void free_dirty(struct nfile *f)
+{
+	for (struct extent *e = f->dirty, *next; e; e = next) {
+		next = e->next;
+		free(e);
+	}
+	f->dirty = NULL;
+	f->ndirty = 0;
+}
+
+/* Keeps a copy of what went out unstable, until COMMIT. */
+static void keep_dirty(struct nfile *f, uint64_t off, const void *buf, size_t len,
+		       const char *verf)
+{
+	struct extent *e = malloc(sizeof(*e) + len);
+
+	if (!e) {
+		/* without the copy a lost write could not be repeated */
+		f->werr = -ENOMEM;
+		return;
+	}
+	e->off = off;
+	e->len = len;
+	memcpy(e->verf, verf, sizeof(e->verf));
+	memcpy(e->data, buf, len);
+	e->next = f->dirty;
+	f->dirty = e;
+	f->ndirty += len;
+}
+
+/*
+ * Writes buf at off, in pieces of at most wtmax sent together; stable:
+ * FILE_SYNC (data the server must not lose before answering).  Returns the
+ * count written (short if the server wrote less), or -errno if nothing was.
+ */
+static ssize_t write_out(struct nfsmod *m, struct cred *c, struct nfile *f, const char *buf,
+			 size_t size, uint64_t off, bool stable, bool keep)
+{
+	size_t chunk = m->wtmax, done = 0;
+
+	while (done < size) {
+		struct call calls[MAX_BATCH], *cs[MAX_BATCH];
+		size_t n = 0, sent = 0, got = 0;
+		int r;
+
+		for (; n < MAX_BATCH && done + sent < size; n++) {
+			size_t len = size - done - sent < chunk ? size - done - sent : chunk;
+			struct call *w = &calls[n];
+
+			memset(w, 0, sizeof(*w));
+			w->proc = P_WRITE;
+			set_fh(&w->a.write.file, &f->fh);
+			w->a.write.offset = off + done + sent;
+			w->a.write.count = (count3)len;
+			w->a.write.stable = stable ? FILE_SYNC : UNSTABLE;
+			w->a.write.data.data_len = (u_int)len;
+			w->a.write.data.data_val = (char *)buf + done + sent;
+			cs[n] = w;
+			sent += len;
+		}
+		r = nfs_run(m, c, cs, (int)n);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct call *w = &calls[i];
+
+			if (w->has_obj)
+				cache_attr(m, &f->fh, &w->obj, true);
+			if (w->status != NFS3_OK) {
+				r = nfs_errno(w->status);
+				break;
+			}
+			if (keep && w->committed == UNSTABLE && w->count)
+				keep_dirty(f, w->a.write.offset, w->a.write.data.data_val, w->count,
+					   w->verf);
+			got += w->count;
+			if (w->count < w->a.write.count)
+				break;
+		}
+		if (r < 0) {
+			struct inode *ino = cache_inode(m, f->fsid, f->fileid);
+
+			if (ino)
+				cache_expire(ino);
+			return done + got ? (ssize_t)(done + got) : r;
+		}
+		done += got;
+		if (got < sent)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * COMMIT: what went out unstable is on the server's disk.  Writes whose
+ * verifier differs from COMMIT's were lost by a server restart: they go
+ * out again, stable.  0, or -errno (and the data stays kept).
+ */
+static int commit(struct nfsmod *m, struct cred *c, struct nfile *f)
+{
+	struct call call;
+	int r;
+
+	if (!f->dirty)
+		return 0;
+	memset(&call, 0, sizeof(call));
+	call.proc = P_COMMIT;
+	set_fh(&call.a.commit.file, &f->fh);
+	if ((r = nfs_call(m, c, &call)) < 0)
+		return r;
+	if (call.has_obj)
+		cache_attr(m, &f->fh, &call.obj, false);
+	/* oldest first: a later write over the same bytes must win */
+	{
+		struct extent *rev = NULL;
+
+		for (struct extent *e = f->dirty, *next; e; e = next) {
+			next = e->next;
+			e->next = rev;
+			rev = e;
+		}
+		f->dirty = rev;
+	}
+	for (struct extent *e = f->dirty; e; e = e->next) {
+		if (!memcmp(e->verf, call.verf, sizeof(call.verf)))
+			continue;
+		r = (int)write_out(m, c, f, e->data, e->len, e->off, true, false);
+		if (r >= 0 && (size_t)r < e->len)
+			r = -EIO;
+		if (r < 0)
+			return r;
+	}
+	free_dirty(f);
+	return 0;
+}
+
+ssize_t op_write(void *priv, uint64_t fh, const void *buf, size_t size, off_t off)
+{
+	ssize_t n;
+	ENTER;
+
+	if (f->dir)
+		LEAVE(-EISDIR);
+	if (m->maxfilesize && (uint64_t)off >= m->maxfilesize)
+		LEAVE(-EFBIG);
+	if (m->maxfilesize && (uint64_t)off + size > m->maxfilesize)
+		size = (size_t)(m->maxfilesize - (uint64_t)off);
+	writes_to(m, f);
+	n = write_out(m, &c, f, buf, size, (uint64_t)off, false, true);
+	if (n > 0 && f->ndirty > DIRTY_MAX && (r = commit(m, &c, f)) < 0)
+		f->werr = r;
+	nfs_unlock(m);
+	return n;
+}
+
+/*
+ * O_APPEND: at the end of the file as the server has it now, one append at
+ * a time among this machine's processes (a lock on the file's local lock
+ * file; appends of other machines' clients can still interleave, as over
+ * the kernel client).
+ */
+ssize_t op_append(void *priv, uint64_t fh, const void *buf, size_t size, off_t *end)
+{
+	struct inode *ino;
+	ssize_t n = 0;
+	int lfd = -1;
+	ENTER;
+
+	if (f->dir)
+		LEAVE(-EISDIR);
+	if (!m->o.nolock && (lfd = lockfile_open(m, f, ".append")) >= 0)
+		while (flock(lfd, LOCK_EX) < 0 && errno == EINTR)
+			;
+	r = file_inode(m, &c, f, true, &ino);
+	if (r == 0) {
+		uint64_t at = ino->attr.size;
+
+		writes_to(m, f);
+		n = write_out(m, &c, f, buf, size, at, false, true);
+		if (n >= 0)
+			*end = (off_t)(at + (uint64_t)n);
+		r = (int)(n < 0 ? n : 0);
+	}
+	if (lfd >= 0)
+		lockfile_close(lfd);
+	if (r < 0)
+		LEAVE(r);
+	if (f->ndirty > DIRTY_MAX && (r = commit(m, &c, f)) < 0)
+		f->werr = r;
+	nfs_unlock(m);
+	return n;
+}
+
+/* ---- reading ----------------------------------------------------------------- */
+
+/*
+ * Reads [off, off + size) into buf, in pieces of at most rtmax sent
+ * together.  Returns the bytes read, up to the first short piece.
+ */
+static ssize_t read_in(struct nfsmod *m, struct cred *c, struct nfile *f, char *buf,
+		       size_t size, uint64_t off, bool *eof)
+{
+	size_t chunk = m->rtmax, done = 0;
+
+	*eof = false;
+	while (done < size) {
+		struct call calls[MAX_BATCH], *cs[MAX_BATCH];
+		size_t n = 0, asked = 0, got = 0;
+		bool short_piece = false;
+		int r;
+
+		for (; n < MAX_BATCH && done + asked < size; n++) {
+			size_t len = size - done - asked < chunk ? size - done - asked : chunk;
+			struct call *rd = &calls[n];
+
+			memset(rd, 0, sizeof(*rd));
+			rd->proc = P_READ;
+			set_fh(&rd->a.read.file, &f->fh);
+			rd->a.read.offset = off + done + asked;
+			rd->a.read.count = (count3)len;
+			rd->buf = buf + done + asked;
+			rd->buflen = len;
+			cs[n] = rd;
+			asked += len;
+		}
+		r = nfs_run(m, c, cs, (int)n);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct call *rd = &calls[i];
+
+			if (rd->has_obj && i + 1 == n)
+				cache_attr(m, &f->fh, &rd->obj, false);
+			if (rd->status != NFS3_OK) {
+				r = nfs_errno(rd->status);
+				break;
+			}
+			got += rd->count;
+			if (rd->count < rd->buflen) {
+				*eof = rd->eof;
+				short_piece = true;
+				break;
+			}
+		}
+		if (r < 0)
+			return done + got ? (ssize_t)(done + got) : r;
+		done += got;
+		if (short_piece)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t op_read(void *priv, uint64_t fh, void *buf, size_t size, off_t off)
+{
+	uint64_t o = (uint64_t)off;
+	size_t have = 0, ahead;
+	ssize_t n;
+	bool eof;
+	ENTER;
+
+	if (f->dir)
+		LEAVE(-EISDIR);
+	if (size == 0)
+		LEAVE(0);
+	/* what the last read fetched ahead, if this read goes on from it */
+	if (f->ra_len && o == f->next_off && o >= f->ra_off && o < f->ra_off + f->ra_len) {
+		size_t at = (size_t)(o - f->ra_off);
+
+		have = f->ra_len - at < size ? f->ra_len - at : size;
+		memcpy(buf, f->ra + at, have);
+	}
+	f->seq = o == f->next_off ? f->seq + 1 : 0;
+	if (have == size || (have && f->ra_eof)) {
+		f->next_off = o + have;
+		nfs_unlock(m);
+		return (ssize_t)have;
+	}
+	drop_readahead(f);
+	/* a sequential reader of large pieces: fetch the next ones as well */
+	ahead = 0;
+	if (m->o.readahead && f->seq >= 1 && size >= RA_MIN)
+		ahead = (size_t)m->o.readahead * m->rtmax;
+	if (ahead && f->ra_cap < size - have + ahead) {
+		char *nb = realloc(f->ra, size - have + ahead);
+
+		if (nb) {
+			f->ra = nb;
+			f->ra_cap = size - have + ahead;
+		} else {
+			ahead = 0;
+		}
+	}
+	if (ahead) {
+		n = read_in(m, &c, f, f->ra, size - have + ahead, o + have, &eof);
+		if (n > 0) {
+			size_t use = (size_t)n < size - have ? (size_t)n : size - have;
+
+			memcpy((char *)buf + have, f->ra, use);
+			/* keep the rest for the next read */
+			memmove(f->ra, f->ra + use, (size_t)n - use);
+			f->ra_off = o + have + use;
+			f->ra_len = (size_t)n - use;
+			f->ra_eof = eof;
+			n = (ssize_t)use;
+		}
+	} else {
+		n = read_in(m, &c, f, (char *)buf + have, size - have, o + have, &eof);
+	}
+	if (n < 0 && have == 0)
+		LEAVE((int)n);
+	n = n < 0 ? (ssize_t)have : n + (ssize_t)have;
+	f->next_off = o + (uint64_t)n;
+	nfs_unlock(m);
+	return n;
+}
+
+/* ---- attributes of open files ----------------------------------------------------- */
+
+int op_fgetattr(void *priv, uint64_t fh, struct stat *st)
+{
+	struct inode *ino;
+	ENTER;
+
+	if ((r = file_inode(m, &c, f, false, &ino)) == 0)
+		attr_to_stat(m, &ino->attr, st);
+	LEAVE(r);
+}
+
+int op_ftruncate(void *priv, uint64_t fh, off_t size)
+{
+	struct inode *ino;
+	sattr3 sa;
+	ENTER;
+
+	if (f->dir)
+		LEAVE(-EISDIR);
+	if (m->maxfilesize && (uint64_t)size > m->maxfilesize)
+		LEAVE(-EFBIG);
+	if ((r = file_inode(m, &c, f, false, &ino)) < 0)
+		LEAVE(r);
+	writes_to(m, f);
+	memset(&sa, 0, sizeof(sa));
+	sa.size.set_it = 1;
+	sa.size.set_size3_u.size = (uint64_t)size;
+	LEAVE(setattr_ino(m, &c, ino, &sa));
+}
+
+int op_fchmod(void *priv, uint64_t fh, mode_t mode)
+{
+	struct inode *ino;
+	ENTER;
+
+	if ((r = file_inode(m, &c, f, false, &ino)) < 0)
+		LEAVE(r);
+	if (ino->attr.type == NF3LNK)
+		LEAVE(-EOPNOTSUPP);
+	LEAVE(chmod_ino(m, &c, ino, mode));
+}
+
+int op_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
+{
+	struct inode *ino;
+	ENTER;
+
+	if ((r = file_inode(m, &c, f, false, &ino)) < 0)
+		LEAVE(r);
+	LEAVE(chown_ino(m, &c, ino, uid, gid));
+}
+
+int op_futimens(void *priv, uint64_t fh, const struct timespec tv[2])
+{
+	struct inode *ino;
+	ENTER;
+
+	if ((r = file_inode(m, &c, f, false, &ino)) < 0)
+		LEAVE(r);
+	LEAVE(utimens_ino(m, &c, ino, tv));
+}
+
+int op_flink(void *priv, uint64_t fh, const char *newpath)
+{
+	struct place dir, q;
+	const char *name;
+	char nm[NFS_NAME_MAX + 1];
+	size_t len;
+	struct call call;
+	ENTER;
+
+	/* a file removed while open has no name to link (the kernel: ENOENT) */
+	if (f->silly_name[0])
+		LEAVE(-ENOENT);
+	if (f->dir)
+		LEAVE(-EPERM);
+	if ((r = walk_parent(m, &c, newpath, &dir, &name, &len)) < 0)
+		LEAVE(r);
+	memcpy(nm, name, len);
+	nm[len] = 0;
+	if (lookup_cached(m, &c, &dir, nm, len, &q) == 0)
+		LEAVE(-EEXIST);
+	memset(&call, 0, sizeof(call));
+	call.proc = P_LINK;
+	set_fh(&call.a.link.file, &f->fh);
+	set_fh(&call.a.link.link.dir, &dir.ino->fh);
+	call.a.link.link.name = nm;
+	r = nfs_call(m, &c, &call);
+	if (call.has_dir)
+		cache_attr(m, NULL, &call.dir, true);
+	if (call.has_obj) {
+		struct inode *ino = cache_attr(m, &f->fh, &call.obj, true);
+
+		if (r == 0 && ino && join_path(&q, &dir, nm, len) == 0)
+			cache_name_set(m, q.path, q.len, ino);
+	}
+	LEAVE(r);
+}
+
+/* ---- close, sync ---------------------------------------------------------------- */
+
+int op_fsync(void *priv, uint64_t fh, int datasync)
+{
+	(void)datasync;
+	ENTER;
+
+	r = commit(m, &c, f);
+	if (r == 0 && f->werr) {
+		r = f->werr;
+		f->werr = 0;
+	}
+	LEAVE(r);
+}
+
+int op_flush(void *priv, uint64_t fh)
+{
+	ENTER;
+
+	if (f->dir)
+		LEAVE(0);
+	/* close-to-open: what this process wrote is the server's (and on its
+	   disk) before close returns; a deferred error is close's */
+	r = commit(m, &c, f);
+	if (r == 0 && f->werr) {
+		r = f->werr;
+		f->werr = 0;
+	}
+	LEAVE(r);
+}
+
+/* The hidden name of a file removed while open goes with the last handle. */
+static void remove_silly(struct nfsmod *m, struct cred *c, struct nfile *f)
+{
+	struct call call;
+
+	for (struct nfile *g = m->files; g; g = g->next)
+		if (g != f && g->fileid == f->fileid && g->fsid == f->fsid)
+			return;
+	memset(&call, 0, sizeof(call));
+	call.proc = P_REMOVE;
+	set_fh(&call.a.remove.object.dir, &f->silly_dir);
+	call.a.remove.object.name = f->silly_name;
+	nfs_call(m, c, &call);
+	if (call.has_dir)
+		cache_attr(m, NULL, &call.dir, true);
+}
+
+static void unlink_file(struct nfsmod *m, struct nfile *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		m->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+}
+
+void op_release(void *priv, uint64_t fh)
+{
+	struct nfsmod *m = priv;
+	struct nfile *f = (struct nfile *)(uintptr_t)fh;
+	struct cred c;
+
+	cred_get(&c);
+	nfs_lock(m);
+	if (f->dirty)
+		commit(m, &c, f);
+	if (f->silly_name[0])
+		remove_silly(m, &c, f);
+	unlink_file(m, f);
+	nfs_unlock(m);
+	free_dirty(f);
+	free(f->ra);
+	dirlist_free(f->list);
+	free(f->path);
+	if (f->lockfd >= 0)
+		lockfile_close(f->lockfd);
+	free(f);
+}
+
+/*
+ * A forked child shares its parent's open files but not its memory: what
+ * the parent keeps for them (uncommitted copies, read-ahead) is the
+ * parent's to finish; the child starts with nothing but the handles.
+ */
+void files_after_fork(struct nfsmod *m)
+{
+	for (struct nfile *f = m->files; f; f = f->next) {
+		free_dirty(f);
+		drop_readahead(f);
+		f->werr = 0;
+	}
+}
+
+/* At the end of the process: what is still open is made durable (the
+   kernel closes those descriptors without a flush), hidden names go. */
+void files_at_exit(struct nfsmod *m, struct cred *c)
+{
+	for (struct nfile *f = m->files; f; f = f->next)
+		if (f->dirty)
+			commit(m, c, f);
+	for (struct nfile *f = m->files; f; f = f->next) {
+		struct call call;
+
+		if (!f->silly_name[0])
+			continue;
+		memset(&call, 0, sizeof(call));
+		call.proc = P_REMOVE;
+		set_fh(&call.a.remove.object.dir, &f->silly_dir);
+		call.a.remove.object.name = f->silly_name;
+		nfs_call(m, c, &call);
+		for (struct nfile *g = f->next; g; g = g->next)
+			if (g->fileid == f->fileid && g->fsid == f->fsid)
+				g->silly_name[0] = 0;
+		f->silly_name[0] = 0;
+	}
+}

@@ -1,0 +1,92 @@
+/*
+ * Locks.  NFSv3's lock protocol (NLM) is a service of its own that libnfs
+ * does not speak, so the module does what the kernel client does with
+ * `-o nolock`: locks are kept on this machine only, among the processes
+ * that use the export through the module, and enforced by the kernel.
+ *
+ * Each NFS file gets a local lock file, named after the server, the export
+ * and the file's handle, in lockdir= (/dev/shm/defuse-nfs-locks by
+ * default, shared by all users: mode 1777, files 0666).  lock_fd hands the
+ * host a descriptor of it per open file, opened with the open file's
+ * access mode, and the host takes the program's record, OFD and flock
+ * locks there (module.h, lock_fd): between threads and processes, released
+ * on close and at exit, waiting and EDEADLK as the kernel does them.  A
+ * second lock file per NFS file (".append") orders O_APPEND writes among
+ * this machine's processes (file.c).
+ *
+ * The lock files stay: removing one while another process holds or is
+ * about to take a lock on it would split the file's locks in two.  They
+ * are empty, one per NFS file ever opened here.  Directories get no lock
+ * file (module.h: the host finds an open directory's place by its lock
+ * descriptor), so locks on a directory are ENOLCK; locks=none turns them
+ * all off.
+ */
+#include "nfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* FNV-1a of the server and export: which NFS file system a handle is of. */
+static uint64_t fs_key(const struct nfsmod *m)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const char *p = m->o.server; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ '/') * 1099511628211ULL;
+	for (const char *p = m->o.export; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+int lockfile_open(struct nfsmod *m, const struct nfile *f, const char *suffix)
+{
+	char path[PATH_MAX];
+	int n, fd, acc, kept;
+
+	n = snprintf(path, sizeof(path), "%s/%016llx-", m->o.lockdir,
+		     (unsigned long long)fs_key(m));
+	for (uint32_t i = 0; i < f->fh.len && n + 3 < (int)sizeof(path); i++)
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "%02x", f->fh.data[i]);
+	snprintf(path + n, sizeof(path) - (size_t)n, "%s", suffix);
+	if (mkdir(m->o.lockdir, 01777) == 0)
+		chmod(m->o.lockdir, 01777);	/* not the caller's umask */
+	acc = suffix[0] ? O_RDWR : (f->flags & O_ACCMODE);
+	fd = open(path, acc | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+	if (fd >= 0)
+		fchmod(fd, 0666);
+	else if (errno == EEXIST)
+		fd = open(path, acc | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (defuse_keep_fd && (kept = defuse_keep_fd(fd)) >= 0)
+		fd = kept;
+	return fd;
+}
+
+void lockfile_close(int fd)
+{
+	if (defuse_close_kept && defuse_close_kept(fd) == 0)
+		return;
+	close(fd);
+}
+
+int op_lock_fd(void *priv, uint64_t fh)
+{
+	struct nfsmod *m = priv;
+	struct nfile *f = (struct nfile *)(uintptr_t)fh;
+	int fd;
+
+	if (m->o.nolock || f->dir)
+		return -ENOLCK;
+	nfs_lock(m);
+	if (f->lockfd < 0 && (fd = lockfile_open(m, f, "")) >= 0)
+		f->lockfd = fd;
+	fd = f->lockfd >= 0 ? f->lockfd : -ENOLCK;
+	nfs_unlock(m);
+	return fd;
+}

@@ -1,0 +1,944 @@
+/*
+ * The connection to the server and the calls made on it.
+ *
+ * libnfs's RPC layer is asynchronous: a call is queued with a callback,
+ * and the socket is served with rpc_service() when poll() says so.  Here a
+ * thread that needs answers (under the mount's lock) sends its calls and
+ * serves the socket itself until they are answered: no thread of the
+ * module's own runs inside the program.  Several calls go out together
+ * (the pieces of one large read or write), so their round trips overlap.
+ *
+ * Failures are the kernel client's (nfs(5)): a call that gets no answer
+ * within timeo, or whose connection breaks, is sent again on a new
+ * connection; a soft mount gives up after 1 + retrans tries (EIO, or
+ * ETIMEDOUT with softerr), a hard one goes on until the server answers.  A
+ * call is never left behind: when a caller gives up, the connection its
+ * calls were queued on is destroyed first (libnfs then cancels them), so
+ * no late answer can write into a caller that has returned.
+ *
+ * Each call goes out with its caller's identity (AUTH_SYS: the file-system
+ * user and group and up to 16 supplementary groups), as the kernel client
+ * sends the calling process's: the server checks permissions on it.
+ *
+ * The socket is set aside with the host's defuse_keep_fd, above the
+ * program's descriptors, so the program can neither take its number nor
+ * close it.  A forked child never uses its parent's connection (one TCP
+ * stream, one sequence of XIDs): it connects anew at its first call.
+ */
+#include "nfs.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PORTMAP_PORT 111
+
+int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ns(int64_t ns)
+{
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- the caller --------------------------------------------------------- */
+
+/* The file-system IDs (what the kernel checks, and what its NFS client
+   sends); supplementary groups are read when first needed. */
+void cred_get(struct cred *c)
+{
+	c->uid = (uint32_t)setfsuid((uid_t)-1);
+	c->gid = (uint32_t)setfsgid((gid_t)-1);
+	c->ngroups = -1;
+}
+
+static void cred_groups(struct cred *c)
+{
+	gid_t g[NGROUPS_MAX];
+	int n;
+
+	if (c->ngroups >= 0)
+		return;
+	n = getgroups(NGROUPS_MAX, g);
+	c->ngroups = 0;
+	/* AUTH_SYS carries 16: the kernel client sends the first 16 too */
+	for (int i = 0; i < n && c->ngroups < NFS_GROUPS_MAX; i++)
+		c->groups[c->ngroups++] = g[i];
+}
+
+bool cred_in_group(struct cred *c, uint32_t gid)
+{
+	if (gid == c->gid)
+		return true;
+	cred_groups(c);
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* As fs/nfs/nfs2xdr.c's table (nfs_stat_to_errno); the kernel's internal
+   codes (EBADHANDLE, ENOTSUPP...) as what a program gets. */
+int nfs_errno(int status)
+{
+	switch (status) {
+	case NFS3_OK: return 0;
+	case NFS3ERR_PERM: return -EPERM;
+	case NFS3ERR_NOENT: return -ENOENT;
+	case NFS3ERR_IO: return -EIO;
+	case NFS3ERR_NXIO: return -ENXIO;
+	case NFS3ERR_ACCES: return -EACCES;
+	case NFS3ERR_EXIST: return -EEXIST;
+	case NFS3ERR_XDEV: return -EXDEV;
+	case NFS3ERR_NODEV: return -ENODEV;
+	case NFS3ERR_NOTDIR: return -ENOTDIR;
+	case NFS3ERR_ISDIR: return -EISDIR;
+	case NFS3ERR_INVAL: return -EINVAL;
+	case NFS3ERR_FBIG: return -EFBIG;
+	case NFS3ERR_NOSPC: return -ENOSPC;
+	case NFS3ERR_ROFS: return -EROFS;
+	case NFS3ERR_MLINK: return -EMLINK;
+	case NFS3ERR_NAMETOOLONG: return -ENAMETOOLONG;
+	case NFS3ERR_NOTEMPTY: return -ENOTEMPTY;
+	case NFS3ERR_DQUOT: return -EDQUOT;
+	case NFS3ERR_STALE: return -ESTALE;
+	case NFS3ERR_REMOTE: return -EREMOTE;
+	case NFS3ERR_BADHANDLE: return -ESTALE;
+	case NFS3ERR_NOTSUPP: return -EOPNOTSUPP;
+	case NFS3ERR_TOOSMALL: return -EINVAL;
+	case NFS3ERR_SERVERFAULT: return -EREMOTEIO;
+	case NFS3ERR_BADTYPE: return -EINVAL;
+	default: return -EIO;
+	}
+}
+
+/* ---- answers --------------------------------------------------------------- */
+
+static void post(bool *has, fattr3 *to, const post_op_attr *p)
+{
+	*has = p->attributes_follow != 0;
+	if (*has)
+		*to = p->post_op_attr_u.attributes;
+}
+
+static void wcc(bool *has, fattr3 *to, const wcc_data *w)
+{
+	post(has, to, &w->after);
+}
+
+static void take_fh(struct call *c, const post_op_fh3 *p)
+{
+	const nfs_fh3 *h = &p->post_op_fh3_u.handle;
+
+	c->has_fh = p->handle_follows && h->data.data_len <= NFS_FH_MAX;
+	if (c->has_fh) {
+		c->fh.len = h->data.data_len;
+		memcpy(c->fh.data, h->data.data_val, h->data.data_len);
+	}
+}
+
+/* Copies what the caller needs out of a decoded answer (valid only here). */
+static void take(struct call *c, void *data)
+{
+	int st = *(int *)data;	/* every result starts with its nfsstat3 */
+
+	c->status = st;
+	switch (c->proc) {
+	case P_GETATTR: {
+		GETATTR3res *r = data;
+
+		if ((c->has_obj = st == NFS3_OK))
+			c->obj = r->GETATTR3res_u.resok.obj_attributes;
+		break;
+	}
+	case P_SETATTR: {
+		SETATTR3res *r = data;
+
+		wcc(&c->has_obj, &c->obj, st == NFS3_OK ? &r->SETATTR3res_u.resok.obj_wcc :
+		    &r->SETATTR3res_u.resfail.obj_wcc);
+		break;
+	}
+	case P_LOOKUP: {
+		LOOKUP3res *r = data;
+
+		if (st == NFS3_OK) {
+			LOOKUP3resok *ok = &r->LOOKUP3res_u.resok;
+
+			c->has_fh = ok->object.data.data_len <= NFS_FH_MAX;
+			if (c->has_fh) {
+				c->fh.len = ok->object.data.data_len;
+				memcpy(c->fh.data, ok->object.data.data_val, c->fh.len);
+			}
+			post(&c->has_obj, &c->obj, &ok->obj_attributes);
+			post(&c->has_dir, &c->dir, &ok->dir_attributes);
+		} else {
+			post(&c->has_dir, &c->dir, &r->LOOKUP3res_u.resfail.dir_attributes);
+		}
+		break;
+	}
+	case P_ACCESS: {
+		ACCESS3res *r = data;
+
+		if (st == NFS3_OK) {
+			c->count = r->ACCESS3res_u.resok.access;
+			post(&c->has_obj, &c->obj, &r->ACCESS3res_u.resok.obj_attributes);
+		}
+		break;
+	}
+	case P_READLINK: {
+		READLINK3res *r = data;
+
+		if (st == NFS3_OK) {
+			const char *t = r->READLINK3res_u.resok.data;
+			size_t n = t ? strlen(t) : 0;
+
+			post(&c->has_obj, &c->obj, &r->READLINK3res_u.resok.symlink_attributes);
+			c->count = (uint32_t)n;
+			memcpy(c->buf, t, n < c->buflen ? n : c->buflen);
+		}
+		break;
+	}
+	case P_READ: {
+		READ3res *r = data;
+
+		if (st == NFS3_OK) {
+			READ3resok *ok = &r->READ3res_u.resok;
+			size_t n = ok->data.data_len;
+
+			if (n > c->buflen)
+				n = c->buflen;
+			memcpy(c->buf, ok->data.data_val, n);
+			c->count = (uint32_t)n;
+			c->eof = ok->eof;
+			post(&c->has_obj, &c->obj, &ok->file_attributes);
+		} else {
+			post(&c->has_obj, &c->obj, &r->READ3res_u.resfail.file_attributes);
+		}
+		break;
+	}
+	case P_WRITE: {
+		WRITE3res *r = data;
+
+		if (st == NFS3_OK) {
+			WRITE3resok *ok = &r->WRITE3res_u.resok;
+
+			c->count = ok->count;
+			c->committed = ok->committed;
+			memcpy(c->verf, ok->verf, sizeof(c->verf));
+			wcc(&c->has_obj, &c->obj, &ok->file_wcc);
+		} else {
+			wcc(&c->has_obj, &c->obj, &r->WRITE3res_u.resfail.file_wcc);
+		}
+		break;
+	}
+	case P_COMMIT: {
+		COMMIT3res *r = data;
+
+		if (st == NFS3_OK) {
+			memcpy(c->verf, r->COMMIT3res_u.resok.verf, sizeof(c->verf));
+			wcc(&c->has_obj, &c->obj, &r->COMMIT3res_u.resok.file_wcc);
+		}
+		break;
+	}
+	case P_CREATE: {
+		CREATE3res *r = data;
+
+		if (st == NFS3_OK) {
+			take_fh(c, &r->CREATE3res_u.resok.obj);
+			post(&c->has_obj, &c->obj, &r->CREATE3res_u.resok.obj_attributes);
+			wcc(&c->has_dir, &c->dir, &r->CREATE3res_u.resok.dir_wcc);
+		} else {
+			wcc(&c->has_dir, &c->dir, &r->CREATE3res_u.resfail.dir_wcc);
+		}
+		break;
+	}
+	case P_MKDIR: {
+		MKDIR3res *r = data;
+
+		if (st == NFS3_OK) {
+			take_fh(c, &r->MKDIR3res_u.resok.obj);
+			post(&c->has_obj, &c->obj, &r->MKDIR3res_u.resok.obj_attributes);
+			wcc(&c->has_dir, &c->dir, &r->MKDIR3res_u.resok.dir_wcc);
+		} else {
+			wcc(&c->has_dir, &c->dir, &r->MKDIR3res_u.resfail.dir_wcc);
+		}
+		break;
+	}
+	case P_SYMLINK: {
+		SYMLINK3res *r = data;
+
+		if (st == NFS3_OK) {
+			take_fh(c, &r->SYMLINK3res_u.resok.obj);
+			post(&c->has_obj, &c->obj, &r->SYMLINK3res_u.resok.obj_attributes);
+			wcc(&c->has_dir, &c->dir, &r->SYMLINK3res_u.resok.dir_wcc);
+		} else {
+			wcc(&c->has_dir, &c->dir, &r->SYMLINK3res_u.resfail.dir_wcc);
+		}
+		break;
+	}
+	case P_MKNOD: {
+		MKNOD3res *r = data;
+
+		if (st == NFS3_OK) {
+			take_fh(c, &r->MKNOD3res_u.resok.obj);
+			post(&c->has_obj, &c->obj, &r->MKNOD3res_u.resok.obj_attributes);
+			wcc(&c->has_dir, &c->dir, &r->MKNOD3res_u.resok.dir_wcc);
+		} else {
+			wcc(&c->has_dir, &c->dir, &r->MKNOD3res_u.resfail.dir_wcc);
+		}
+		break;
+	}
+	case P_REMOVE: {
+		REMOVE3res *r = data;
+
+		wcc(&c->has_dir, &c->dir, st == NFS3_OK ? &r->REMOVE3res_u.resok.dir_wcc :
+		    &r->REMOVE3res_u.resfail.dir_wcc);
+		break;
+	}
+	case P_RMDIR: {
+		RMDIR3res *r = data;
+
+		wcc(&c->has_dir, &c->dir, st == NFS3_OK ? &r->RMDIR3res_u.resok.dir_wcc :
+		    &r->RMDIR3res_u.resfail.dir_wcc);
+		break;
+	}
+	case P_RENAME: {
+		RENAME3res *r = data;
+		RENAME3resok *ok = &r->RENAME3res_u.resok;
+
+		/* resok and resfail have the same layout */
+		wcc(&c->has_dir, &c->dir, &ok->fromdir_wcc);
+		wcc(&c->has_dir2, &c->dir2, &ok->todir_wcc);
+		break;
+	}
+	case P_LINK: {
+		LINK3res *r = data;
+		LINK3resok *ok = &r->LINK3res_u.resok;
+
+		post(&c->has_obj, &c->obj, &ok->file_attributes);
+		wcc(&c->has_dir, &c->dir, &ok->linkdir_wcc);
+		break;
+	}
+	case P_READDIRPLUS: {
+		READDIRPLUS3res *r = data;
+
+		if (st == NFS3_OK) {
+			READDIRPLUS3resok *ok = &r->READDIRPLUS3res_u.resok;
+
+			post(&c->has_dir, &c->dir, &ok->dir_attributes);
+			memcpy(c->cookieverf, ok->cookieverf, sizeof(c->cookieverf));
+			for (entryplus3 *e = ok->reply.entries; e; e = e->nextentry) {
+				c->entry(c->entry_ctx, e);
+				c->last_cookie = e->cookie;
+			}
+			c->dir_eof = ok->reply.eof;
+		}
+		break;
+	}
+	case P_FSSTAT: {
+		FSSTAT3res *r = data;
+
+		if (st == NFS3_OK)
+			c->info.fsstat = r->FSSTAT3res_u.resok;
+		break;
+	}
+	case P_FSINFO: {
+		FSINFO3res *r = data;
+
+		if (st == NFS3_OK)
+			c->info.fsinfo = r->FSINFO3res_u.resok;
+		break;
+	}
+	case P_PATHCONF: {
+		PATHCONF3res *r = data;
+
+		if (st == NFS3_OK)
+			c->info.pathconf = r->PATHCONF3res_u.resok;
+		break;
+	}
+	}
+}
+
+static void on_reply(struct rpc_context *rpc, int status, void *data, void *priv)
+{
+	struct call *c = priv;
+
+	(void)rpc;
+	if (status == RPC_STATUS_SUCCESS && data) {
+		take(c, data);
+		c->state = 1;
+	} else {
+		/* lost with its connection (error, cancel, libnfs's timeout) */
+		c->state = -1;
+	}
+}
+
+static int send_call(struct nfsmod *m, struct call *c)
+{
+	struct rpc_context *r = m->rpc;
+
+	c->state = 0;
+	c->conn_gen = m->conn_gen;
+	c->has_obj = c->has_fh = c->has_dir = c->has_dir2 = false;
+	switch (c->proc) {
+	case P_GETATTR: return rpc_nfs3_getattr_async(r, on_reply, &c->a.getattr, c);
+	case P_SETATTR: return rpc_nfs3_setattr_async(r, on_reply, &c->a.setattr, c);
+	case P_LOOKUP: return rpc_nfs3_lookup_async(r, on_reply, &c->a.lookup, c);
+	case P_ACCESS: return rpc_nfs3_access_async(r, on_reply, &c->a.access, c);
+	case P_READLINK: return rpc_nfs3_readlink_async(r, on_reply, &c->a.readlink, c);
+	case P_READ: return rpc_nfs3_read_async(r, on_reply, &c->a.read, c);
+	case P_WRITE: return rpc_nfs3_write_async(r, on_reply, &c->a.write, c);
+	case P_CREATE: return rpc_nfs3_create_async(r, on_reply, &c->a.create, c);
+	case P_MKDIR: return rpc_nfs3_mkdir_async(r, on_reply, &c->a.mkdir, c);
+	case P_SYMLINK: return rpc_nfs3_symlink_async(r, on_reply, &c->a.symlink, c);
+	case P_MKNOD: return rpc_nfs3_mknod_async(r, on_reply, &c->a.mknod, c);
+	case P_REMOVE: return rpc_nfs3_remove_async(r, on_reply, &c->a.remove, c);
+	case P_RMDIR: return rpc_nfs3_rmdir_async(r, on_reply, &c->a.rmdir, c);
+	case P_RENAME: return rpc_nfs3_rename_async(r, on_reply, &c->a.rename, c);
+	case P_LINK: return rpc_nfs3_link_async(r, on_reply, &c->a.link, c);
+	case P_READDIRPLUS:
+		return rpc_nfs3_readdirplus_async(r, on_reply, &c->a.readdirplus, c);
+	case P_FSSTAT: return rpc_nfs3_fsstat_async(r, on_reply, &c->a.fsstat, c);
+	case P_FSINFO: return rpc_nfs3_fsinfo_async(r, on_reply, &c->a.fsinfo, c);
+	case P_PATHCONF: return rpc_nfs3_pathconf_async(r, on_reply, &c->a.pathconf, c);
+	case P_COMMIT: return rpc_nfs3_commit_async(r, on_reply, &c->a.commit, c);
+	}
+	return -1;
+}
+
+/* ---- the socket ------------------------------------------------------------ */
+
+/*
+ * Serves rpc until *done is set or deadline passes: 0, -ETIMEDOUT, or -EIO
+ * when the connection failed.
+ */
+static int pump(struct rpc_context *rpc, const int *done, int64_t deadline)
+{
+	while (!*done) {
+		struct pollfd p = { .fd = rpc_get_fd(rpc), .events = (short)rpc_which_events(rpc) };
+		int64_t left = deadline - now_ns();
+		int ms, r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		ms = left > 1000000000 ? 1000 : (int)((left + 999999) / 1000000);
+		if (p.fd < 0)
+			return -EIO;
+		r = poll(&p, 1, ms);
+		if (r < 0 && errno != EINTR)
+			return -EIO;
+		if (r > 0 && rpc_service(rpc, p.revents) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* Destroys a context whose socket may have been set aside. */
+static void destroy_rpc(struct rpc_context *rpc, int kept_fd)
+{
+	if (kept_fd >= 0 && rpc_get_fd(rpc) == kept_fd) {
+		if (defuse_close_kept)
+			defuse_close_kept(kept_fd);
+		else
+			close(kept_fd);
+		rpc_set_fd(rpc, -1);
+	}
+	/* cancels every call still queued: their callers see them lost */
+	rpc_destroy_context(rpc);
+}
+
+static void drop(struct nfsmod *m)
+{
+	if (!m->rpc)
+		return;
+	destroy_rpc(m->rpc, m->fd);
+	m->rpc = NULL;
+	m->fd = -1;
+}
+
+void nfs_disconnect(struct nfsmod *m)
+{
+	drop(m);
+}
+
+/* A forked child: the parent's context may be in the middle of a call of
+   another thread (then it is left alone, leaked); its socket is the
+   parent's stream, which only the child's copy of the descriptor closes. */
+void nfs_forget_connection(struct nfsmod *m)
+{
+	if (!m->rpc)
+		return;
+	if (!m->busy) {
+		drop(m);
+		return;
+	}
+	if (m->fd >= 0) {
+		if (defuse_close_kept)
+			defuse_close_kept(m->fd);
+		else
+			close(m->fd);
+	}
+	m->rpc = NULL;
+	m->fd = -1;
+}
+
+struct wait {
+	int done;
+	int status;
+	uint32_t port;
+	char err[256];
+	mountres3 *mnt;		/* not used after the callback */
+	struct fh fh;
+	int mntstat;
+};
+
+/* libnfs's words for a refused connection, in the user's */
+static void connect_error(char *to, size_t len, const char *err)
+{
+	if (strstr(err, "POLLHUP") || strstr(err, "Connection refused"))
+		snprintf(to, len, "connection refused");
+	else
+		snprintf(to, len, "%s", err);
+}
+
+static void on_connect(struct rpc_context *rpc, int status, void *data, void *priv)
+{
+	struct wait *w = priv;
+
+	(void)rpc;
+	w->status = status;
+	if (status != RPC_STATUS_SUCCESS)
+		connect_error(w->err, sizeof(w->err),
+			      data && status == RPC_STATUS_ERROR ? (const char *)data : "cancelled");
+	w->done = 1;
+}
+
+/* Sets the socket aside, out of the program's descriptors (module.h). */
+static int keep_socket(struct rpc_context *rpc)
+{
+	int fd = rpc_get_fd(rpc), kept;
+
+	if (fd < 0 || !defuse_keep_fd)
+		return fd;
+	kept = defuse_keep_fd(fd);
+	if (kept < 0)
+		return fd;
+	rpc_set_fd(rpc, kept);
+	return kept;
+}
+
+/* A new connection to the NFS service; 0, or -errno with m->why. */
+static int connect_nfs(struct nfsmod *m, int64_t deadline, char *why, size_t why_len)
+{
+	struct wait w = { 0 };
+	struct rpc_context *rpc = rpc_init_context();
+	int r;
+
+	if (!rpc) {
+		snprintf(why, why_len, "out of memory");
+		return -ENOMEM;
+	}
+	if (rpc_connect_port_async(rpc, m->o.server, m->nfs_port, NFS_PROGRAM, NFS_V3,
+				   on_connect, &w) < 0) {
+		snprintf(why, why_len, "%s", rpc_get_error(rpc));
+		rpc_destroy_context(rpc);
+		return -ECONNREFUSED;
+	}
+	r = pump(rpc, &w.done, deadline);
+	if (r == 0 && w.status != RPC_STATUS_SUCCESS)
+		r = -ECONNREFUSED;
+	if (r < 0) {
+		snprintf(why, why_len, "%s", w.err[0] ? w.err : r == -ETIMEDOUT ?
+			 "no answer" : rpc_get_error(rpc));
+		rpc_destroy_context(rpc);
+		return r;
+	}
+	m->rpc = rpc;
+	m->fd = keep_socket(rpc);
+	m->conn_gen++;
+	m->auth.ngroups = -2;	/* the context's own default: set it anew */
+	return 0;
+}
+
+static int set_auth(struct nfsmod *m, struct cred *c)
+{
+	struct cred fixed;
+	struct AUTH *auth;
+
+	if (m->o.fixed_uid) {
+		fixed.uid = m->o.uid;
+		fixed.gid = m->o.gid;
+		fixed.ngroups = 0;
+		c = &fixed;
+	}
+	cred_groups(c);
+	if (m->auth.ngroups == c->ngroups && m->auth.uid == c->uid && m->auth.gid == c->gid &&
+	    !memcmp(m->auth.groups, c->groups, (size_t)c->ngroups * sizeof(c->groups[0])))
+		return 0;
+	auth = libnfs_authunix_create(m->host, c->uid, c->gid, (uint32_t)c->ngroups,
+				      c->groups);
+	if (!auth)
+		return -ENOMEM;
+	rpc_set_auth(m->rpc, auth);
+	m->auth = *c;
+	return 0;
+}
+
+/* ---- calls ------------------------------------------------------------------ */
+
+/* Serves the connection until every call is answered (0), one was lost
+   with it (-EIO), or deadline passed (-ETIMEDOUT). */
+static int wait_answers(struct nfsmod *m, struct call **cs, int n, int64_t deadline)
+{
+	for (;;) {
+		int waiting = 0, lost = 0, r, ms;
+		struct pollfd p;
+		int64_t left;
+
+		for (int i = 0; i < n; i++) {
+			waiting += cs[i]->state == 0;
+			lost += cs[i]->state < 0;
+		}
+		if (!waiting)
+			return lost ? -EIO : 0;
+		if (!m->rpc)
+			return -EIO;
+		left = deadline - now_ns();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		ms = left > 1000000000 ? 1000 : (int)((left + 999999) / 1000000);
+		p.fd = rpc_get_fd(m->rpc);
+		p.events = (short)rpc_which_events(m->rpc);
+		p.revents = 0;
+		r = poll(&p, 1, ms);
+		if (r < 0 && errno != EINTR)
+			return -EIO;
+		if (r > 0 && rpc_service(m->rpc, p.revents) < 0)
+			return -EIO;
+	}
+}
+
+int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
+{
+	int64_t timeo = (int64_t)m->o.timeo_ds * 100000000;
+	unsigned tries = 0;
+	char why[256];
+
+	for (int i = 0; i < n; i++)
+		cs[i]->state = -1;
+	for (;;) {
+		/* one try: until every call is answered or timeo passes,
+		   whatever happens to connections meanwhile */
+		int64_t deadline = now_ns() + timeo, pause = 20000000;
+		int r;
+
+		for (;;) {
+			bool again = false;
+
+			r = 0;
+			if (!m->rpc)
+				r = connect_nfs(m, deadline, why, sizeof(why));
+			if (r == 0 && set_auth(m, cr) < 0)
+				return -ENOMEM;
+			for (int i = 0; r == 0 && i < n; i++)
+				if (cs[i]->state < 0 && send_call(m, cs[i]) < 0)
+					r = -EIO;
+			if (r == 0)
+				r = wait_answers(m, cs, n, deadline);
+			/* the server's "try later" (NFS3ERR_JUKEBOX): later */
+			for (int i = 0; r == 0 && i < n; i++)
+				if (cs[i]->status == NFS3ERR_JUKEBOX) {
+					cs[i]->state = -1;
+					again = true;
+				}
+			if (r == 0 && !again) {
+				m->down = false;
+				return 0;
+			}
+			if (r < 0) {
+				/* lost, or no answer: a new connection (destroying
+				   this one cancels whatever is still queued on it) */
+				drop(m);
+				for (int i = 0; i < n; i++)
+					if (cs[i]->state == 0)
+						cs[i]->state = -1;
+			}
+			if (now_ns() + pause >= deadline)
+				break;
+			sleep_ns(pause);
+			if (pause < 1000000000)
+				pause *= 2;
+		}
+		drop(m);
+		tries++;
+		m->down = true;
+		if (m->o.soft && tries > m->o.retrans)
+			return m->o.softerr ? -ETIMEDOUT : -EIO;
+	}
+}
+
+int nfs_call(struct nfsmod *m, struct cred *cr, struct call *c)
+{
+	struct call *cs[1] = { c };
+	int r = nfs_run(m, cr, cs, 1);
+
+	return r < 0 ? r : nfs_errno(c->status);
+}
+
+/* ---- mounting ---------------------------------------------------------------- */
+
+static void on_port(struct rpc_context *rpc, int status, void *data, void *priv)
+{
+	struct wait *w = priv;
+
+	(void)rpc;
+	w->status = status;
+	if (status == RPC_STATUS_SUCCESS && data)
+		w->port = *(uint32_t *)data;
+	else
+		snprintf(w->err, sizeof(w->err), "%s",
+			 data && status == RPC_STATUS_ERROR ? (const char *)data : "cancelled");
+	w->done = 1;
+}
+
+static void on_mnt(struct rpc_context *rpc, int status, void *data, void *priv)
+{
+	struct wait *w = priv;
+
+	(void)rpc;
+	w->status = status;
+	if (status == RPC_STATUS_SUCCESS && data) {
+		mountres3 *r = data;
+
+		w->mntstat = r->fhs_status;
+		if (r->fhs_status == MNT3_OK) {
+			fhandle3 *h = &r->mountres3_u.mountinfo.fhandle;
+
+			if (h->fhandle3_len <= NFS_FH_MAX) {
+				w->fh.len = h->fhandle3_len;
+				memcpy(w->fh.data, h->fhandle3_val, h->fhandle3_len);
+			} else {
+				w->mntstat = MNT3ERR_SERVERFAULT;
+			}
+		}
+	} else {
+		snprintf(w->err, sizeof(w->err), "%s",
+			 data && status == RPC_STATUS_ERROR ? (const char *)data : "cancelled");
+	}
+	w->done = 1;
+}
+
+/* A connection to port (111: the port mapper) for one exchange. */
+static struct rpc_context *connect_once(struct nfsmod *m, int port, int prog, int vers,
+					int64_t deadline, char *why, size_t why_len)
+{
+	struct rpc_context *rpc = rpc_init_context();
+	struct wait w = { 0 };
+	int r;
+
+	if (!rpc) {
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	r = prog ? rpc_connect_port_async(rpc, m->o.server, port, prog, vers, on_connect, &w)
+		 : rpc_connect_async(rpc, m->o.server, port, on_connect, &w);
+	if (r < 0) {
+		snprintf(why, why_len, "%s", rpc_get_error(rpc));
+		rpc_destroy_context(rpc);
+		return NULL;
+	}
+	r = pump(rpc, &w.done, deadline);
+	if (r < 0 || w.status != RPC_STATUS_SUCCESS) {
+		snprintf(why, why_len, "%s", w.err[0] ? w.err :
+			 r == -ETIMEDOUT ? "no answer" : rpc_get_error(rpc));
+		rpc_destroy_context(rpc);
+		return NULL;
+	}
+	return rpc;
+}
+
+static const char *mnt_error(int st)
+{
+	switch (st) {
+	case MNT3ERR_PERM: return "not permitted (MNT3ERR_PERM)";
+	case MNT3ERR_NOENT: return "no such export (MNT3ERR_NOENT)";
+	case MNT3ERR_IO: return "I/O error (MNT3ERR_IO)";
+	case MNT3ERR_ACCES: return "no such export, or access denied (MNT3ERR_ACCES)";
+	case MNT3ERR_NOTDIR: return "not a directory (MNT3ERR_NOTDIR)";
+	case MNT3ERR_INVAL: return "invalid (MNT3ERR_INVAL)";
+	case MNT3ERR_NAMETOOLONG: return "name too long (MNT3ERR_NAMETOOLONG)";
+	case MNT3ERR_NOTSUPP: return "not supported (MNT3ERR_NOTSUPP)";
+	default: return "server fault";
+	}
+}
+
+static int mnt_errno(int st)
+{
+	switch (st) {
+	case MNT3ERR_PERM: return -EPERM;
+	case MNT3ERR_NOENT: return -ENOENT;
+	case MNT3ERR_ACCES: return -EACCES;
+	case MNT3ERR_NOTDIR: return -ENOTDIR;
+	case MNT3ERR_NAMETOOLONG: return -ENAMETOOLONG;
+	default: return -EIO;
+	}
+}
+
+/* The port of (prog, vers) over TCP from the server's port mapper. */
+static int getport(struct nfsmod *m, int prog, int vers, int64_t deadline, char *why,
+		   size_t why_len)
+{
+	char err[256];
+	struct rpc_context *rpc = connect_once(m, PORTMAP_PORT, 0, 0, deadline, err, sizeof(err));
+	struct wait w = { 0 };
+	int r;
+
+	if (!rpc) {
+		snprintf(why, why_len, "cannot reach the port mapper of NFS server %s: %s",
+			 m->o.server, err);
+		return -EHOSTUNREACH;
+	}
+	r = rpc_pmap2_getport_async(rpc, prog, vers, IPPROTO_TCP, on_port, &w);
+	if (r == 0)
+		r = pump(rpc, &w.done, deadline);
+	if (r == 0 && w.status != RPC_STATUS_SUCCESS)
+		r = -EIO;
+	if (r < 0) {
+		snprintf(why, why_len, "the port mapper of NFS server %s did not answer: %s",
+			 m->o.server, w.err[0] ? w.err : rpc_get_error(rpc));
+		rpc_destroy_context(rpc);
+		return r;
+	}
+	rpc_destroy_context(rpc);
+	if (w.port == 0) {
+		snprintf(why, why_len, "%s serves no %s version 3 over TCP (is an NFS server "
+			 "running there?)", m->o.server, prog == NFS_PROGRAM ? "NFS" : "MOUNT");
+		return -EPROTONOSUPPORT;
+	}
+	return (int)w.port;
+}
+
+/* MOUNT: the export's root handle. */
+static int mount_export(struct nfsmod *m, const char *path, int64_t deadline, struct fh *fh,
+			char *why, size_t why_len)
+{
+	char err[256];
+	struct rpc_context *rpc;
+	struct wait w = { 0 };
+	int port, r;
+
+	port = getport(m, MOUNT_PROGRAM, MOUNT_V3, deadline, why, why_len);
+	if (port < 0)
+		return port;
+	rpc = connect_once(m, port, MOUNT_PROGRAM, MOUNT_V3, deadline, err, sizeof(err));
+	if (!rpc) {
+		snprintf(why, why_len, "cannot reach the MOUNT service of %s: %s",
+			 m->o.server, err);
+		return -EHOSTUNREACH;
+	}
+	r = rpc_mount3_mnt_async(rpc, on_mnt, (char *)path, &w);
+	if (r == 0)
+		r = pump(rpc, &w.done, deadline);
+	if (r == 0 && w.status != RPC_STATUS_SUCCESS)
+		r = -EIO;
+	if (r < 0) {
+		snprintf(why, why_len, "the MOUNT service of %s did not answer: %s",
+			 m->o.server, w.err[0] ? w.err : rpc_get_error(rpc));
+		rpc_destroy_context(rpc);
+		return r;
+	}
+	rpc_destroy_context(rpc);
+	if (w.mntstat != MNT3_OK) {
+		snprintf(why, why_len, "NFS server %s refused to mount %s: %s", m->o.server, path,
+			 mnt_error(w.mntstat));
+		return mnt_errno(w.mntstat);
+	}
+	*fh = w.fh;
+	return 0;
+}
+
+int nfs_connect_first(struct nfsmod *m, char *why, size_t why_len)
+{
+	/* init fails at once rather than after the whole retry budget: one
+	   try, of at most timeo and at most 15 s */
+	int64_t t = (int64_t)m->o.timeo_ds * 100000000, deadline;
+	struct cred c;
+	struct call call;
+	char err[256];
+	int r;
+
+	if (t > 15000000000)
+		t = 15000000000;
+	deadline = now_ns() + t;
+	cred_get(&c);
+	r = getport(m, NFS_PROGRAM, NFS_V3, deadline, why, why_len);
+	if (r < 0)
+		return r;
+	m->nfs_port = r;
+	r = mount_export(m, m->o.export, deadline, &m->root, why, why_len);
+	if (r < 0)
+		return r;
+	r = connect_nfs(m, deadline, err, sizeof(err));
+	if (r < 0) {
+		snprintf(why, why_len, "cannot connect to the NFS service of %s (port %d): %s",
+			 m->o.server, m->nfs_port, err);
+		return r;
+	}
+	/* the root's attributes, and the server's limits */
+	memset(&call, 0, sizeof(call));
+	call.proc = P_FSINFO;
+	call.a.fsinfo.fsroot.data.data_len = m->root.len;
+	call.a.fsinfo.fsroot.data.data_val = (char *)m->root.data;
+	if ((r = nfs_call(m, &c, &call)) < 0) {
+		snprintf(why, why_len, "NFS server %s: FSINFO of %s failed: %s", m->o.server,
+			 m->o.export, strerror(-r));
+		return r;
+	}
+	m->rtmax = call.info.fsinfo.rtmax;
+	m->wtmax = call.info.fsinfo.wtmax;
+	m->dtpref = call.info.fsinfo.dtpref;
+	m->maxfilesize = call.info.fsinfo.maxfilesize;
+	memset(&call, 0, sizeof(call));
+	call.proc = P_PATHCONF;
+	call.a.pathconf.object.data.data_len = m->root.len;
+	call.a.pathconf.object.data.data_val = (char *)m->root.data;
+	m->name_max = NFS_NAME_MAX;
+	if (nfs_call(m, &c, &call) == 0 && call.info.pathconf.name_max)
+		m->name_max = call.info.pathconf.name_max;
+	memset(&call, 0, sizeof(call));
+	call.proc = P_GETATTR;
+	call.a.getattr.object.data.data_len = m->root.len;
+	call.a.getattr.object.data.data_val = (char *)m->root.data;
+	if ((r = nfs_call(m, &c, &call)) < 0) {
+		snprintf(why, why_len, "NFS server %s: GETATTR of %s failed: %s", m->o.server,
+			 m->o.export, strerror(-r));
+		return r;
+	}
+	if (call.obj.type != NF3DIR) {
+		snprintf(why, why_len, "NFS server %s: %s is not a directory", m->o.server,
+			 m->o.export);
+		return -ENOTDIR;
+	}
+	m->root_fsid = call.obj.fsid;
+	m->root_fileid = call.obj.fileid;
+	if (!cache_attr(m, &m->root, &call.obj, false))
+		return -ENOMEM;
+	cache_name_set(m, "/", 1, cache_inode(m, m->root_fsid, m->root_fileid));
+	return 0;
+}
