@@ -653,9 +653,9 @@ extern int defuse_fs_ids_are_real(void) __attribute__((weak));
  * single process's death says it is gone: ask this instead.  A record
  * lock's owner is its process.  Call it for a lock found in the way, to
  * drop the locks of owners that ended without unlocking (killed, or every
- * holder gone); in process only, with no lock of the module's held that
- * another process could need (it makes one system call).  Outside the
- * in-process host, and on -1, judge by the process that took the lock.
+ * holder gone).  It makes one system call and never waits, so it may be
+ * called with the module's own locks held.  Outside the in-process host,
+ * and on -1, judge by the process that took the lock.
  */
 extern int defuse_lock_owner_alive(uint64_t owner) __attribute__((weak));
 
