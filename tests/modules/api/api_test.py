@@ -4,6 +4,9 @@
     api_test.py refuse DEFUSE V1SO      a module built for API v1 is refused,
                                         with what to do, by `defuse run` and
                                         by `defuse mount`
+    api_test.py short DEFUSE SHORT TINY a v2 module with an older, shorter
+                                        operations table loads (the rest is
+                                        NULL); a too short one is refused
     api_test.py exports LIBDEFUSE       libdefuse.so exports the module host
                                         services and nothing else
     api_test.py run DEFUSE CONTRACT     the contract module in process:
@@ -283,6 +286,30 @@ def refuse_mode(defuse, so):
     return errors
 
 
+def short_mode(defuse, short_so, tiny_so):
+    """A v2 module with an older, shorter operations table loads, and the
+    operations it lacks are NULL (an exec hands an open file down, which
+    would call file_handle); one below v2's first table is refused."""
+    errors = 0
+    with tempfile.TemporaryDirectory(prefix='defuse-api-') as d:
+        mnt = os.path.join(d, 'mnt')
+        os.mkdir(mnt)
+        r = subprocess.run([defuse, 'run', '-m', mnt + '=' + os.path.abspath(short_so), '--',
+                            'sh', '-c', 'exec 3<"$1"/f; cat <&3; stat -c %F "$1"', 'sh', mnt],
+                           capture_output=True, text=True, timeout=60)
+        errors += report('a v2 module with v2\'s first table loads and serves',
+                         [] if r.returncode == 0 and r.stdout == 'ok\ndirectory\n' else
+                         ['status %d, stdout %r, stderr %r' % (r.returncode, r.stdout,
+                                                               r.stderr)])
+        tiny = os.path.abspath(tiny_so)
+        r = subprocess.run([defuse, 'run', '-m', mnt + '=' + tiny, '--', 'true'],
+                           capture_output=True, text=True, timeout=60)
+        errors += report('a table smaller than v2\'s first is refused',
+                         [] if r.returncode != 0 and 'operations of 8 bytes' in r.stderr else
+                         ['status %d, stderr %r' % (r.returncode, r.stderr)])
+    return errors
+
+
 def exports_mode(lib):
     r = subprocess.run(['nm', '-D', '--defined-only', lib], capture_output=True, text=True)
     if r.returncode:
@@ -301,6 +328,8 @@ def main(argv):
         return 0
     if mode == 'refuse' and len(argv) == 4:
         return 1 if refuse_mode(argv[2], argv[3]) else 0
+    if mode == 'short' and len(argv) == 5:
+        return 1 if short_mode(argv[2], argv[3], argv[4]) else 0
     if mode == 'exports' and len(argv) == 3:
         r = exports_mode(argv[2])
         return r if r == 77 else (1 if r else 0)
