@@ -646,6 +646,15 @@ extern int defuse_close_kept(int fd) __attribute__((weak));
 extern int defuse_fs_ids_are_real(void) __attribute__((weak));
 
 /**
+ * The calling thread's file-system user and group IDs (what setfsuid(-1)
+ * and setfsgid(-1) return), the IDs the kernel checks permissions with,
+ * for a module that checks them itself.  Cached as defuse_fs_ids_are_real
+ * is: no system call in the common case.  Outside the in-process host ask
+ * the kernel.
+ */
+extern void defuse_fs_ids(uid_t *uid, gid_t *gid) __attribute__((weak));
+
+/**
  * Whether the owner of a lock a module keeps itself (getlk, setlk, flock)
  * still exists: 1 yes, 0 no, -1 cannot be known.  An OFD or flock lock's
  * owner is an open file description, which lives while any process holds

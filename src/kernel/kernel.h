@@ -69,7 +69,9 @@ struct defuse_thread {
 				   ran, delivered when it returns */
 	char ids_known;		/* core (creds.c): defuse_fs_ids_are_real's
 				   answer: 0 not known (capture forgets it at
-				   every set*id call), 1 yes, 2 no */
+				   every set*id call), 1 yes, 2 no; and
+				   then fsuid and fsgid hold the thread's
+				   file-system IDs */
 	char vfork_child;	/* capture: a vfork child: memory shared with
 				   the suspended parent (core/fdtable.c) */
 	long sigsys_info[16];	/* capture: its siginfo, re-sent on unblock */
@@ -88,6 +90,7 @@ struct defuse_thread {
 	long cwd_saved;		/* capture: the core's cwd, kept from a child
 				   that shares our memory (core_cwd_save) */
 	uint64_t clone_t0;	/* capture: its start time, for the trace */
+	unsigned int fsuid, fsgid; /* core (creds.c): see ids_known */
 };
 
 extern __thread struct defuse_thread defuse_self

@@ -36,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REFUSAL = ("module {so} was built for DEFUSE module API v1; this DEFUSE serves v2: "
            "rebuild it against include/defuse/module.h")
 
-EXPORTS = ['defuse_close_kept', 'defuse_fs_ids_are_real', 'defuse_keep_fd',
+EXPORTS = ['defuse_close_kept', 'defuse_fs_ids', 'defuse_fs_ids_are_real', 'defuse_keep_fd',
            'defuse_lock_owner_alive']
 
 
