@@ -1,0 +1,42 @@
+/*
+ * Between the DEFUSE module `fuse` (module.c) and the libfuse stand-in it
+ * loads (libfuse3.so.3 of this directory): the stand-in exports one
+ * struct fc_entry under FC_ENTRY_SYMBOL, in a private version node, and
+ * nothing else but libfuse's own API.  Private to modules/fuse; the layout
+ * changes with FC_ENTRY_VERSION.
+ */
+#ifndef DEFUSE_FUSE_COMPAT_H
+#define DEFUSE_FUSE_COMPAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <defuse/module.h>
+
+#define FC_ENTRY_SYMBOL "defuse_fusecompat_entry"
+#define FC_ENTRY_VERSION 1
+
+/* What the module asks the stand-in to start: one FUSE program's main(). */
+struct fc_start {
+	int (*main)(int argc, char **argv);
+	int argc;
+	char **argv;		/* argv[0] the program's name, the mount point
+				   last; argv[argc] NULL; kept until destroy */
+	const char *name;	/* the file system, for messages */
+};
+
+struct fc_entry {
+	uint32_t version;	/* FC_ENTRY_VERSION */
+	/*
+	 * Runs s->main until the file system is ready to serve (its main
+	 * reached fuse_loop or fuse_session_loop and its init ran), then
+	 * returns 0 with *inst, the instance every operation in ops takes
+	 * as priv.  Else -errno and a one-line reason in why.  conn is the
+	 * host's offer; start adds DEFUSE_CAP_READONLY to want for "-o ro".
+	 */
+	int (*start)(const struct fc_start *s, struct defuse_conn *conn, void **inst,
+		     char *why, size_t why_len);
+	/* The DEFUSE operations of a started instance (init unused). */
+	const struct defuse_ops *ops;
+};
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * The libfuse 3 stand-in's insides (docs/fuse-compat.md).  The stand-in is
+ * built against libfuse's own public headers, which define the ABI it
+ * implements; everything here is its private state.
+ *
+ * One struct fc_inst is one mount of a FUSE file system in this process:
+ * the program's main() runs on a stack of the instance's own (a
+ * coroutine, start.c) until it reaches the event loop, where it stays
+ * suspended for as long as the mount lives, so that whatever main() keeps
+ * on its stack (user_data, option structs) stays valid; at destroy the
+ * loop returns and main() finishes as after an unmount.
+ */
+#ifndef DEFUSE_FUSE_FC_H
+#define DEFUSE_FUSE_FC_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <ucontext.h>
+#include <defuse/module.h>
+
+#define FC_HIDDEN __attribute__((visibility("hidden")))
+#define FC_EXPORT __attribute__((visibility("default")))
+
+/* Request sizes: FUSE's defaults (128 KiB reads and writes per request). */
+#define FC_MAX_IO (128 * 1024)
+
+/* A file system as a stack member (fuse_fs_new; modules such as subdir). */
+struct fuse_fs {
+	struct fuse_operations op;
+	void *user_data;
+};
+
+/* Mount options that matter in process (the rest are accepted and ignored). */
+struct fc_mount_opts {
+	int ro;
+	int default_permissions;
+	unsigned max_read;
+	char *fsname, *subtype;
+};
+
+struct fc_inst;
+
+/* libfuse's high-level handle. */
+struct fuse {
+	struct fc_inst *inst;
+	struct fuse_fs *fs;		/* top of the module stack */
+	struct fuse_config conf;
+	struct fc_mount_opts mo;
+	struct fuse_session *se;
+	int exited;			/* fuse_exit: the mount is gone */
+	char *mountpoint;
+};
+
+/* libfuse's session (low level; high level has one too, for fuse_get_session). */
+struct fuse_session {
+	struct fuse *f;			/* the high-level handle, if any */
+	struct fc_inst *inst;
+	struct fuse_lowlevel_ops op;
+	void *userdata;
+	struct fc_mount_opts mo;
+	int debug;
+	int exited;
+	char *mountpoint;
+};
+
+enum fc_state {
+	FC_STARTING,	/* main() runs towards the loop */
+	FC_SERVING,	/* main() waits in the loop; operations are served */
+	FC_RETURNED,	/* main() returned before serving */
+	FC_FINISHED,	/* main() returned after the loop (destroy) */
+};
+
+struct fc_file;
+
+struct fc_inst {
+	enum fc_state state;
+	const char *name;
+	int (*main)(int, char **);
+	int argc;
+	char **argv;
+	int main_ret;
+	ucontext_t main_ctx, host_ctx;
+	void *stack;
+	size_t stack_size;
+	char *why;			/* during start: the reason for a refusal */
+	size_t why_len;
+
+	struct fuse *f;			/* high level */
+	struct fuse_conn_info conn;
+	int initialized;		/* the file system's init ran */
+	int single;			/* fuse_loop, not fuse_loop_mt: one call at a time */
+	pthread_mutex_t serial;		/* ... kept by this */
+	uint32_t defuse_want;		/* DEFUSE_CAP_* to add to the host's want */
+
+	pthread_mutex_t files_lock;	/* the open files, for paths that move */
+	struct fc_file *files;
+	unsigned hidden_seq;
+
+	pid_t pid;			/* the process that started it */
+	uint64_t key;			/* the mount's command line, hashed */
+	char lock_dir[256];		/* where local locks live (lock.c) */
+};
+
+/* One open file or directory (the DEFUSE handle, fh, is its address). */
+struct fc_file {
+	struct fuse_file_info fi;
+	char *path;			/* its current path, as far as this process knows */
+	int is_dir;
+	int is_path_only;		/* O_PATH: no FUSE open was made */
+	int hidden;			/* renamed to .fuse_hidden*: removed at release */
+	struct fc_file *next, *prev;
+	/* Directories whose file system gives no offsets: the listing,
+	   read at position 0 and served from here. */
+	pthread_mutex_t dir_lock;
+	struct fc_dirent *ents;
+	size_t nents, capents;
+	int dir_mode;			/* 0 not known, 1 offsets, 2 listed here */
+	/* Locks for a file system without lock/flock (lock.c). */
+	int lock_fd;
+};
+
+struct fc_dirent {
+	char *name;
+	uint64_t ino;
+	unsigned char type;
+};
+
+/* ---- start.c ---------------------------------------------------------- */
+/* The instance whose main() is running towards the loop (start-up is
+   single-threaded), or NULL. */
+extern struct fc_inst *fc_starting FC_HIDDEN;
+/* Called by fuse_loop and friends: the file system is ready; returns when
+   the mount ends (destroy), with the loop's result. */
+int fc_serve(struct fc_inst *in) FC_HIDDEN;
+/* A one-line reason for refusing the start (into in->why). */
+void fc_why(struct fc_inst *in, const char *fmt, ...) FC_HIDDEN
+	__attribute__((format(printf, 2, 3)));
+/* defuse_ops.destroy: ends the mount (main() finishes) and frees it. */
+void fc_stop(void *priv) FC_HIDDEN;
+
+/* ---- context.c ------------------------------------------------------- */
+/* Sets the calling thread's fuse_get_context() for a call into f. */
+void fc_ctx_enter(struct fuse *f, int creating) FC_HIDDEN;
+void fc_ctx_leave(void) FC_HIDDEN;
+/* The user_data fuse_get_context() shows (each stacked file system's own). */
+void fc_ctx_private(void *data) FC_HIDDEN;
+void *fc_ctx_get_private(void) FC_HIDDEN;
+
+/* ---- opt.c / cmdline.c --------------------------------------------- */
+/* Parses the mount options every FUSE program may be given (ro,
+   default_permissions, fsname=...) out of args into mo.  0 or -1. */
+int fc_parse_mount_opts(struct fuse_args *args, struct fc_mount_opts *mo) FC_HIDDEN;
+/* "fuse: unknown option(s): ..." if args holds more than argv[0]. */
+int fc_check_no_args(struct fuse_args *args) FC_HIDDEN;
+
+/* ---- new.c: the current versions, under their own names ---------- */
+struct fuse *fuse_new_31(struct fuse_args *args, const struct fuse_operations *op,
+			 size_t op_size, void *user_data);
+int fuse_loop_mt_312(struct fuse *f, struct fuse_loop_config *config);
+
+/* ---- hl.c -------------------------------------------------------------- */
+/* The inode number of path without use_ino (1 for the root). */
+uint64_t fc_path_ino(const char *path) FC_HIDDEN;
+extern const struct defuse_ops fc_hl_ops FC_HIDDEN;
+/* The file system's init, with the conn and config it gets (hl). */
+int fc_hl_init(struct fc_inst *in) FC_HIDDEN;
+void fc_hl_destroy(struct fc_inst *in) FC_HIDDEN;
+
+/* ---- lock.c ----------------------------------------------------------- */
+void fc_lock_dir(struct fc_inst *in) FC_HIDDEN;
+
+/* ---- fs.c ------------------------------------------------------------- */
+struct fuse_fs *fc_subdir_new(struct fuse_args *args, struct fuse_fs *next) FC_HIDDEN;
+
+#endif

@@ -1,0 +1,1314 @@
+/*
+ * DEFUSE operations served by a file system of libfuse's high-level API.
+ *
+ * Each operation does what the kernel's FUSE client and libfuse's high
+ * level together do for the same system call, in the same order:
+ *  - the kernel looks a name up before it acts on it, so calls on names
+ *    look the path up first (getattr) and answer EEXIST, ENOENT, EISDIR,
+ *    ENOTDIR as the kernel would before the file system is asked;
+ *  - an operation the file system lacks (-ENOSYS) gets the kernel's answer
+ *    for it: flush, fsync and access succeed, xattrs are EOPNOTSUPP,
+ *    fallocate EOPNOTSUPP, create falls back on mknod + open, lseek on the
+ *    size, statfs on libfuse's defaults;
+ *  - libfuse's options: use_ino (else inode numbers of libfuse's own kind:
+ *    see path_ino), set_uid/set_gid/set_mode, hard_remove (else an open
+ *    file that is unlinked is renamed to .fuse_hidden* until released),
+ *    nullpath_ok, direct_io, kernel_cache;
+ *  - reads and writes go to the file system in requests of at most
+ *    max_read / max_write bytes (128 KiB), as FUSE sends them.
+ * Where in process cannot be the same, docs/fuse-compat.md says so.
+ */
+#include "fc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#ifndef ST_VALID
+#define ST_VALID 0x0020		/* statfs f_flags: the flags are valid (linux/statfs.h) */
+#endif
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+/* ---- entering and leaving ------------------------------------------- */
+
+/* Starts a call: the mount must still be there (fuse_exit ends it), and a
+   file system served by fuse_loop (single-threaded) gets one call at a
+   time.  Returns 0 or -ENOTCONN. */
+static int begin(struct fc_inst *in, int creating)
+{
+	struct fuse *f = in->f;
+
+	if (!f || f->exited || in->state != FC_SERVING)
+		return -ENOTCONN;
+	if (in->single)
+		pthread_mutex_lock(&in->serial);
+	fc_ctx_enter(f, creating);
+	return 0;
+}
+
+static void end(struct fc_inst *in)
+{
+	fc_ctx_leave();
+	if (in->single)
+		pthread_mutex_unlock(&in->serial);
+}
+
+#define BEGIN(creating)					\
+	struct fc_inst *in = priv;			\
+	struct fuse *f;					\
+	int r_ = begin(in, (creating));			\
+	if (r_)						\
+		return r_;				\
+	f = in->f
+
+#define RETURN(v) do { typeof(v) v_ = (v); end(in); return v_; } while (0)
+
+/* ---- inode numbers and attributes ------------------------------------ */
+
+/*
+ * Without use_ino, libfuse numbers the nodes it has looked up; a process
+ * of its own would number them differently.  Here every process must agree
+ * (git keeps inode numbers in its index, tar and cp -a find hard links by
+ * them), so the number is a hash of the path: 1 for the root, stable while
+ * the name stays, different for each name of a hard link, as libfuse's.
+ */
+uint64_t fc_path_ino(const char *path)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (!path || !strcmp(path, "/"))
+		return FUSE_ROOT_ID;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	return h <= FUSE_ROOT_ID ? h + 2 : h;
+}
+
+static void fix_stat(struct fuse *f, const char *path, struct stat *st)
+{
+	if (!f->conf.use_ino)
+		st->st_ino = fc_path_ino(path);
+	if (f->conf.set_mode)
+		st->st_mode = (st->st_mode & S_IFMT) | (0777 & ~f->conf.umask);
+	if (f->conf.set_uid)
+		st->st_uid = f->conf.uid;
+	if (f->conf.set_gid)
+		st->st_gid = f->conf.gid;
+	if (!st->st_blksize)
+		st->st_blksize = 4096;	/* the FUSE superblock's block size */
+}
+
+/* The kernel's lookup: stat of path, or -errno. */
+static int lookup(struct fuse *f, const char *path, struct stat *st)
+{
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	r = fuse_fs_getattr(f->fs, path, st, NULL);
+	return r > 0 ? 0 : r;
+}
+
+/* ---- open files -------------------------------------------------------- */
+
+static struct fc_file *H(uint64_t fh)
+{
+	return (struct fc_file *)(uintptr_t)fh;
+}
+
+/* The path an operation on h gets: NULL with nullpath_ok, else a copy of
+   its current one (a rename in another thread may replace it). */
+static const char *hpath(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX])
+{
+	if (in->f->conf.nullpath_ok)
+		return NULL;
+	pthread_mutex_lock(&in->files_lock);
+	snprintf(buf, PATH_MAX, "%s", h->path);
+	pthread_mutex_unlock(&in->files_lock);
+	return buf;
+}
+
+static struct fc_file *new_file(struct fc_inst *in, const char *path,
+				const struct fuse_file_info *fi)
+{
+	struct fc_file *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->path = strdup(path);
+	if (!h->path) {
+		free(h);
+		return NULL;
+	}
+	h->fi = *fi;
+	h->lock_fd = -1;
+	pthread_mutex_init(&h->dir_lock, NULL);
+	pthread_mutex_lock(&in->files_lock);
+	h->next = in->files;
+	if (in->files)
+		in->files->prev = h;
+	in->files = h;
+	pthread_mutex_unlock(&in->files_lock);
+	return h;
+}
+
+static void clear_dir(struct fc_file *h)
+{
+	for (size_t i = 0; i < h->nents; i++)
+		free(h->ents[i].name);
+	h->nents = 0;
+}
+
+static void free_file(struct fc_inst *in, struct fc_file *h)
+{
+	pthread_mutex_lock(&in->files_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		in->files = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&in->files_lock);
+	clear_dir(h);
+	free(h->ents);
+	if (h->lock_fd >= 0 && !(defuse_close_kept && defuse_close_kept(h->lock_fd) == 0))
+		close(h->lock_fd);
+	pthread_mutex_destroy(&h->dir_lock);
+	free(h->path);
+	free(h);
+}
+
+/* Is path open (a FUSE open: not O_PATH) in this process? */
+static int is_open(struct fc_inst *in, const char *path)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&in->files_lock);
+	for (struct fc_file *h = in->files; h && !found; h = h->next)
+		found = !h->is_path_only && !strcmp(h->path, path);
+	pthread_mutex_unlock(&in->files_lock);
+	return found;
+}
+
+/* Is h's file open through another handle of this process? */
+static int is_open_other(struct fc_inst *in, struct fc_file *h)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&in->files_lock);
+	for (struct fc_file *o = in->files; o && !found; o = o->next)
+		found = o != h && !o->is_path_only && !strcmp(o->path, h->path);
+	pthread_mutex_unlock(&in->files_lock);
+	return found;
+}
+
+/* p with the prefix from (a whole component) replaced by to, or NULL. */
+static char *moved_path(const char *p, const char *from, const char *to)
+{
+	size_t n = strlen(from);
+	char *s;
+
+	if (strncmp(p, from, n) || (p[n] && p[n] != '/'))
+		return NULL;
+	s = malloc(strlen(to) + strlen(p + n) + 1);
+	if (s) {
+		strcpy(s, to);
+		strcat(s, p + n);
+	}
+	return s;
+}
+
+/* Open files follow a rename done here (both ways for RENAME_EXCHANGE). */
+static void renamed(struct fc_inst *in, const char *from, const char *to, int exchange)
+{
+	pthread_mutex_lock(&in->files_lock);
+	for (struct fc_file *h = in->files; h; h = h->next) {
+		char *p = moved_path(h->path, from, to);
+
+		if (!p && exchange)
+			p = moved_path(h->path, to, from);
+		if (p) {
+			free(h->path);
+			h->path = p;
+		}
+	}
+	pthread_mutex_unlock(&in->files_lock);
+}
+
+/*
+ * libfuse's hiding: an open file that loses its name is renamed to
+ * DIR/.fuse_hiddenXXXXXXXXYYYYYYYY instead, and removed when released, so
+ * that operations on it still find it by path.  Not for nullpath_ok file
+ * systems, which do not need the path of an open file (docs).  0 if
+ * hidden, 1 if it need not be, or -errno.
+ */
+static int hide(struct fc_inst *in, const char *path)
+{
+	struct fuse *f = in->f;
+	char hidden[PATH_MAX + 32];
+	const char *slash;
+	struct stat st;
+	int r;
+
+	if (f->conf.hard_remove || f->conf.nullpath_ok || !is_open(in, path))
+		return 1;
+	slash = strrchr(path, '/');
+	for (int tries = 0; tries < 10; tries++) {
+		snprintf(hidden, sizeof(hidden), "%.*s/.fuse_hidden%08x%08x",
+			 (int)(slash - path), path, (unsigned)fc_path_ino(path),
+			 ++in->hidden_seq);
+		if (lookup(f, hidden, &st) == -ENOENT)
+			break;
+	}
+	r = fuse_fs_rename(f->fs, path, hidden, 0);
+	if (r == -ENOSYS)
+		return 1;
+	if (r)
+		return r;
+	renamed(in, path, hidden, 0);
+	pthread_mutex_lock(&in->files_lock);
+	for (struct fc_file *h = in->files; h; h = h->next)
+		if (!strcmp(h->path, hidden))
+			h->hidden = 1;
+	pthread_mutex_unlock(&in->files_lock);
+	return 0;
+}
+
+/* ---- metadata ------------------------------------------------------------ */
+
+static int hl_getattr(void *priv, const char *path, struct stat *st, int flags)
+{
+	int r;
+	BEGIN(0);
+
+	(void)flags;	/* the host resolved links: path is the object itself */
+	r = lookup(f, path, st);
+	if (!r)
+		fix_stat(f, path, st);
+	RETURN(r);
+}
+
+/* access(2)'s decision from the mode bits, for default_permissions. */
+static int mode_permits(const struct stat *st, int mode, int eaccess)
+{
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid, groups[256];
+	uid_t uid;
+	gid_t gid;
+	int n, bits;
+
+	getresuid(&ruid, &euid, &suid);
+	getresgid(&rgid, &egid, &sgid);
+	uid = eaccess ? euid : ruid;
+	gid = eaccess ? egid : rgid;
+	mode &= R_OK | W_OK | X_OK;
+	if (!mode)
+		return 0;
+	if (uid == 0) {
+		if (!(mode & X_OK) || S_ISDIR(st->st_mode) || (st->st_mode & 0111))
+			return 0;
+		return -EACCES;
+	}
+	if (st->st_uid == uid) {
+		bits = st->st_mode >> 6;
+	} else {
+		int member = st->st_gid == gid;
+
+		n = getgroups(256, groups);
+		for (int i = 0; i < n && !member; i++)
+			member = groups[i] == st->st_gid;
+		bits = member ? st->st_mode >> 3 : st->st_mode;
+	}
+	return (bits & mode & 7) == (mode & 7) ? 0 : -EACCES;
+}
+
+/* Without default_permissions the kernel asks the file system (ENOSYS
+   there: granted); with it, the kernel decides from the mode bits. */
+static int hl_access(void *priv, const char *path, int mode, int flags)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	r = lookup(f, path, &st);
+	if (!r && f->mo.default_permissions)
+		r = mode_permits(&st, mode, flags & AT_EACCESS);
+	else if (!r)
+		r = fuse_fs_access(f->fs, path, mode);
+	if (r == -ENOSYS)
+		r = 0;
+	RETURN(r);
+}
+
+/* Only symbolic links reach FUSE's readlink; libfuse gives the file system
+   PATH_MAX + 1 bytes and passes on what it wrote, NUL-terminated. */
+static ssize_t hl_readlink(void *priv, const char *path, char *buf, size_t size)
+{
+	char link[PATH_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	int r;
+	BEGIN(0);
+
+	r = lookup(f, path, &st);
+	if (!r && !S_ISLNK(st.st_mode))
+		r = -EINVAL;
+	if (!r) {
+		link[0] = 0;
+		r = fuse_fs_readlink(f->fs, path, link, sizeof(link));
+	}
+	if (r < 0)
+		RETURN((ssize_t)r);
+	link[PATH_MAX] = 0;
+	n = strlen(link);
+	if ((size_t)n > size)
+		n = size;
+	memcpy(buf, link, n);
+	RETURN(n);
+}
+
+static int hl_statfs(void *priv, const char *path, struct statfs *out)
+{
+	struct statvfs sv;
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	r = lookup(f, path, &st);
+	if (r)
+		RETURN(r);
+	memset(&sv, 0, sizeof(sv));
+	r = fuse_fs_statfs(f->fs, path, &sv);
+	if (r < 0)
+		RETURN(r);
+	memset(out, 0, sizeof(*out));
+	out->f_type = FUSE_SUPER_MAGIC;
+	out->f_bsize = sv.f_bsize;
+	out->f_frsize = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+	out->f_blocks = sv.f_blocks;
+	out->f_bfree = sv.f_bfree;
+	out->f_bavail = sv.f_bavail;
+	out->f_files = sv.f_files;
+	out->f_ffree = sv.f_ffree;
+	out->f_namelen = sv.f_namemax;
+	out->f_flags = ST_VALID;
+	RETURN(0);
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+/* The kernel's check before creating name: it must not exist. */
+static int must_not_exist(struct fuse *f, const char *path)
+{
+	struct stat st;
+	int r = lookup(f, path, &st);
+
+	return r == -ENOENT ? 0 : r ? r : -EEXIST;
+}
+
+static int hl_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
+{
+	struct fuse_file_info fi;
+	int r;
+	BEGIN(1);
+
+	r = must_not_exist(f, path);
+	if (!r && S_ISREG(mode)) {
+		/* libfuse makes a regular file with create when it can */
+		memset(&fi, 0, sizeof(fi));
+		fi.flags = O_CREAT | O_EXCL | O_WRONLY;
+		r = fuse_fs_create(f->fs, path, mode, &fi);
+		if (!r)
+			fuse_fs_release(f->fs, path, &fi);
+		else if (r == -ENOSYS)
+			r = fuse_fs_mknod(f->fs, path, mode, dev);
+	} else if (!r) {
+		r = fuse_fs_mknod(f->fs, path, mode, dev);
+	}
+	RETURN(r);
+}
+
+static int hl_mkdir(void *priv, const char *path, mode_t mode)
+{
+	int r;
+	BEGIN(1);
+
+	r = must_not_exist(f, path);
+	if (!r)
+		r = fuse_fs_mkdir(f->fs, path, mode);
+	RETURN(r);
+}
+
+static int hl_symlink(void *priv, const char *target, const char *path)
+{
+	int r;
+	BEGIN(0);
+
+	r = must_not_exist(f, path);
+	if (!r)
+		r = fuse_fs_symlink(f->fs, target, path);
+	RETURN(r);
+}
+
+static int hl_link(void *priv, const char *from, const char *to)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	r = lookup(f, from, &st);
+	if (!r && S_ISDIR(st.st_mode))
+		r = -EPERM;
+	if (!r)
+		r = must_not_exist(f, to);
+	if (!r)
+		r = fuse_fs_link(f->fs, from, to);
+	RETURN(r);
+}
+
+static int hl_unlink(void *priv, const char *path)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	r = lookup(f, path, &st);
+	if (!r && S_ISDIR(st.st_mode))
+		r = -EISDIR;
+	if (!r)
+		r = hide(in, path);
+	if (r == 1)
+		r = fuse_fs_unlink(f->fs, path);
+	RETURN(r);
+}
+
+static int hl_rmdir(void *priv, const char *path)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	r = lookup(f, path, &st);
+	if (!r && !S_ISDIR(st.st_mode))
+		r = -ENOTDIR;
+	if (!r)
+		r = fuse_fs_rmdir(f->fs, path);
+	RETURN(r);
+}
+
+static int hl_rename(void *priv, const char *from, const char *to, unsigned int flags)
+{
+	struct stat a, b;
+	int r, rb;
+	BEGIN(0);
+
+	r = lookup(f, from, &a);
+	rb = r ? 0 : lookup(f, to, &b);
+	if (!r && rb && rb != -ENOENT)
+		r = rb;
+	if (!r && (flags & RENAME_EXCHANGE) && rb)
+		r = rb;
+	if (!r && !rb && (flags & RENAME_NOREPLACE))
+		r = -EEXIST;
+	if (!r && !rb && !(flags & RENAME_EXCHANGE)) {
+		if (S_ISDIR(a.st_mode) && !S_ISDIR(b.st_mode))
+			r = -ENOTDIR;
+		else if (!S_ISDIR(a.st_mode) && S_ISDIR(b.st_mode))
+			r = -EISDIR;
+	}
+	if (!r && !rb && !(flags & RENAME_EXCHANGE) && strcmp(from, to)) {
+		r = hide(in, to);
+		r = r == 1 ? 0 : r;
+	}
+	if (!r)
+		r = fuse_fs_rename(f->fs, from, to, flags);
+	if (r == -ENOSYS && flags)
+		r = -EINVAL;	/* the kernel's answer once rename2 is unknown */
+	if (!r)
+		renamed(in, from, to, flags & RENAME_EXCHANGE);
+	RETURN(r);
+}
+
+/* ---- attributes --------------------------------------------------------- */
+
+static int hl_chmod(void *priv, const char *path, mode_t mode, int flags)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	r = lookup(f, path, &st);
+	if (!r && (flags & DEFUSE_NOFOLLOW) && S_ISLNK(st.st_mode))
+		r = -EOPNOTSUPP;
+	if (!r)
+		r = fuse_fs_chmod(f->fs, path, mode, NULL);
+	RETURN(r);
+}
+
+static int hl_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flags)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	(void)flags;
+	r = lookup(f, path, &st);
+	if (!r)
+		r = fuse_fs_chown(f->fs, path, uid, gid, NULL);
+	RETURN(r);
+}
+
+static int hl_truncate(void *priv, const char *path, off_t size)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	r = lookup(f, path, &st);
+	if (!r && S_ISDIR(st.st_mode))
+		r = -EISDIR;
+	else if (!r && !S_ISREG(st.st_mode))
+		r = -EINVAL;
+	if (!r)
+		r = fuse_fs_truncate(f->fs, path, size, NULL);
+	RETURN(r);
+}
+
+/* NULL times are "now" for both; both omitted changes nothing. */
+static const struct timespec *times_of(const struct timespec *t, struct timespec buf[2])
+{
+	if (t)
+		return t;
+	buf[0].tv_sec = buf[1].tv_sec = 0;
+	buf[0].tv_nsec = buf[1].tv_nsec = UTIME_NOW;
+	return buf;
+}
+
+static int hl_utimens(void *priv, const char *path, const struct timespec times[2], int flags)
+{
+	struct timespec now[2];
+	const struct timespec *t = times_of(times, now);
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	(void)flags;
+	r = lookup(f, path, &st);
+	if (!r && !(t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT))
+		r = fuse_fs_utimens(f->fs, path, t, NULL);
+	RETURN(r);
+}
+
+/* ---- extended attributes: ENOSYS is EOPNOTSUPP, as the kernel says ------ */
+
+static int xattr_err(int r)
+{
+	return r == -ENOSYS ? -EOPNOTSUPP : r;
+}
+
+static ssize_t hl_getxattr(void *priv, const char *path, const char *name, void *value,
+			   size_t size, int flags)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	(void)flags;
+	r = lookup(f, path, &st);
+	if (!r)
+		r = xattr_err(fuse_fs_getxattr(f->fs, path, name, value, size));
+	RETURN((ssize_t)r);
+}
+
+static int hl_setxattr(void *priv, const char *path, const char *name, const void *value,
+		       size_t size, int xflags, int flags)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	(void)flags;
+	r = lookup(f, path, &st);
+	if (!r)
+		r = xattr_err(fuse_fs_setxattr(f->fs, path, name, value, size, xflags));
+	RETURN(r);
+}
+
+static ssize_t hl_listxattr(void *priv, const char *path, char *list, size_t size, int flags)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	(void)flags;
+	r = lookup(f, path, &st);
+	if (!r)
+		r = xattr_err(fuse_fs_listxattr(f->fs, path, list, size));
+	RETURN((ssize_t)r);
+}
+
+static int hl_removexattr(void *priv, const char *path, const char *name, int flags)
+{
+	struct stat st;
+	int r;
+	BEGIN(0);
+
+	(void)flags;
+	r = lookup(f, path, &st);
+	if (!r)
+		r = xattr_err(fuse_fs_removexattr(f->fs, path, name));
+	RETURN(r);
+}
+
+/* ---- open and release ---------------------------------------------------- */
+
+/* A new file: create, or (file system without it) mknod and open. */
+static int create_file(struct fuse *f, const char *path, int flags, mode_t mode,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+	int r;
+
+	fi->flags = flags & ~O_NOCTTY;
+	r = fuse_fs_create(f->fs, path, mode, fi);
+	if (!r) {
+		/* libfuse looks the new file up, and gives it back if it cannot */
+		r = lookup(f, path, &st);
+		if (r)
+			fuse_fs_release(f->fs, path, fi);
+		return r;
+	}
+	if (r != -ENOSYS)
+		return r;
+	r = fuse_fs_mknod(f->fs, path, S_IFREG | (mode & 07777), 0);
+	if (r)
+		return r;
+	memset(fi, 0, sizeof(*fi));
+	fi->flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+	return fuse_fs_open(f->fs, path, fi);
+}
+
+/* An existing file, directory or other object. */
+static int open_existing(struct fuse *f, const char *path, const struct stat *st, int flags,
+			 struct fuse_file_info *fi, int *is_dir)
+{
+	int trunc;
+	int r;
+
+	if ((flags & O_CREAT) && (flags & O_EXCL))
+		return -EEXIST;
+	if (S_ISDIR(st->st_mode)) {
+		if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+			return -EISDIR;
+		*is_dir = 1;
+		fi->flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+		return fuse_fs_opendir(f->fs, path, fi);
+	}
+	if (flags & O_DIRECTORY)
+		return -ENOTDIR;
+	if (S_ISLNK(st->st_mode))
+		return -ELOOP;	/* the host follows links; this is O_NOFOLLOW */
+	if (S_ISSOCK(st->st_mode))
+		return -ENXIO;
+	/* O_TRUNC goes with the open (FUSE_CAP_ATOMIC_O_TRUNC, which libfuse
+	   asks for by default), or after it as a truncate with the handle. */
+	trunc = (flags & O_TRUNC) && !(f->inst->conn.want & FUSE_CAP_ATOMIC_O_TRUNC) &&
+		(flags & O_ACCMODE) != O_RDONLY;
+	fi->flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | (trunc ? O_TRUNC : 0));
+	r = fuse_fs_open(f->fs, path, fi);
+	if (!r && trunc) {
+		r = fuse_fs_truncate(f->fs, f->conf.nullpath_ok ? NULL : path, 0, fi);
+		if (r)
+			fuse_fs_release(f->fs, path, fi);
+	}
+	return r;
+}
+
+static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
+{
+	struct fuse_file_info fi;
+	struct fc_file *h;
+	struct stat st;
+	int r, is_dir = 0, path_only = 0;
+	BEGIN((flags & O_CREAT) != 0);
+
+	memset(&fi, 0, sizeof(fi));
+	out->kernel_fd = -1;
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		RETURN(-EOPNOTSUPP);	/* FUSE's high level has no tmpfile */
+	/* The file system's own descriptors should not outlive an exec: the
+	   new image starts the file system afresh. */
+	flags |= O_CLOEXEC;
+	r = lookup(f, path, &st);
+	if (r && r != -ENOENT)
+		RETURN(r);
+	if (flags & O_PATH) {
+		/* No FUSE open for O_PATH: the kernel only looks it up. */
+		if (r)
+			RETURN(r);
+		if ((flags & O_DIRECTORY) && !S_ISDIR(st.st_mode))
+			RETURN(-ENOTDIR);
+		path_only = 1;
+		is_dir = S_ISDIR(st.st_mode);
+	} else if (r) {
+		if (!(flags & O_CREAT))
+			RETURN(-ENOENT);
+		r = create_file(f, path, flags, mode, &fi);
+	} else {
+		r = open_existing(f, path, &st, flags, &fi, &is_dir);
+	}
+	if (r)
+		RETURN(r);
+	if (f->conf.direct_io)
+		fi.direct_io = 1;
+	if (f->conf.kernel_cache)
+		fi.keep_cache = 1;
+	h = new_file(in, path, &fi);
+	if (!h) {
+		if (!path_only) {
+			if (is_dir)
+				fuse_fs_releasedir(f->fs, path, &fi);
+			else
+				fuse_fs_release(f->fs, path, &fi);
+		}
+		RETURN(-ENOMEM);
+	}
+	h->is_dir = is_dir;
+	h->is_path_only = path_only;
+	out->fh = (uintptr_t)h;
+	RETURN(0);
+}
+
+/* Gives the file system its file back; a hidden one loses its name now. */
+static void release_file(struct fc_inst *in, struct fc_file *h)
+{
+	struct fuse *f = in->f;
+	char buf[PATH_MAX];
+	const char *p = hpath(in, h, buf);
+
+	if (h->is_path_only)
+		;
+	else if (h->is_dir)
+		fuse_fs_releasedir(f->fs, p, &h->fi);
+	else
+		fuse_fs_release(f->fs, p, &h->fi);
+	if (h->hidden && !is_open_other(in, h))
+		fuse_fs_unlink(f->fs, h->path);
+	free_file(in, h);
+}
+
+static void hl_release(void *priv, uint64_t fh)
+{
+	struct fc_inst *in = priv;
+
+	if (begin(in, 0)) {
+		free_file(in, H(fh));
+		return;
+	}
+	release_file(in, H(fh));
+	end(in);
+}
+
+static int hl_flush(void *priv, uint64_t fh)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	int r;
+	BEGIN(0);
+
+	if (h->is_dir || h->is_path_only)
+		RETURN(0);
+	h->fi.flush = 1;
+	h->fi.lock_owner = (uint64_t)getpid();
+	r = fuse_fs_flush(f->fs, hpath(in, h, buf), &h->fi);
+	h->fi.flush = 0;
+	RETURN(r == -ENOSYS ? 0 : r);
+}
+
+/* ---- data ----------------------------------------------------------------- */
+
+static ssize_t hl_read(void *priv, uint64_t fh, void *buf, size_t size, off_t off)
+{
+	struct fc_file *h = H(fh);
+	size_t done = 0, max;
+	char pbuf[PATH_MAX];
+	const char *p;
+	BEGIN(0);
+
+	if (h->is_dir)
+		RETURN((ssize_t)-EISDIR);
+	p = hpath(in, h, pbuf);
+	max = f->mo.max_read && f->mo.max_read < in->conn.max_read ? f->mo.max_read :
+	      in->conn.max_read;
+	while (done < size) {
+		size_t n = size - done < max ? size - done : max;
+		int r = fuse_fs_read(f->fs, p, (char *)buf + done, n, off + done, &h->fi);
+
+		if (r < 0)
+			RETURN(done ? (ssize_t)done : (ssize_t)r);
+		if ((size_t)r > n)
+			r = n;
+		done += r;
+		if ((size_t)r < n)
+			break;
+	}
+	RETURN((ssize_t)done);
+}
+
+static ssize_t hl_write(void *priv, uint64_t fh, const void *buf, size_t size, off_t off)
+{
+	struct fc_file *h = H(fh);
+	size_t done = 0, max;
+	char pbuf[PATH_MAX];
+	const char *p;
+	BEGIN(0);
+
+	p = hpath(in, h, pbuf);
+	max = in->conn.max_write;
+	while (done < size) {
+		size_t n = size - done < max ? size - done : max;
+		int r = fuse_fs_write(f->fs, p, (const char *)buf + done, n, off + done, &h->fi);
+
+		if (r < 0)
+			RETURN(done ? (ssize_t)done : (ssize_t)r);
+		if ((size_t)r > n)
+			RETURN(done ? (ssize_t)done : (ssize_t)-EIO);	/* as libfuse */
+		done += r;
+		if ((size_t)r < n)
+			break;
+	}
+	RETURN((ssize_t)done);
+}
+
+/* ---- by handle ------------------------------------------------------------ */
+
+/* The handle's fuse_file_info for getattr, truncate, chmod, chown and
+   utimens: FUSE hands these a handle of a regular file only (a
+   directory's is opendir's, which a file system may keep as something
+   else), and none for O_PATH (no FUSE open). */
+static struct fuse_file_info *hfi(struct fc_file *h)
+{
+	return h->is_path_only || h->is_dir ? NULL : &h->fi;
+}
+
+/* The path a call by handle gets: NULL only with nullpath_ok and a handle
+   to go by. */
+static const char *hpath_fi(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX])
+{
+	if (!hfi(h) || !in->f->conf.nullpath_ok) {
+		pthread_mutex_lock(&in->files_lock);
+		snprintf(buf, PATH_MAX, "%s", h->path);
+		pthread_mutex_unlock(&in->files_lock);
+		return buf;
+	}
+	return NULL;
+}
+
+static int hl_fgetattr(void *priv, uint64_t fh, struct stat *st)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	int r;
+	BEGIN(0);
+
+	memset(st, 0, sizeof(*st));
+	r = fuse_fs_getattr(f->fs, hpath_fi(in, h, buf), st, hfi(h));
+	if (r > 0)
+		r = 0;
+	if (!r) {
+		pthread_mutex_lock(&in->files_lock);
+		fix_stat(f, h->path, st);
+		pthread_mutex_unlock(&in->files_lock);
+	}
+	RETURN(r);
+}
+
+static int hl_ftruncate(void *priv, uint64_t fh, off_t size)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	BEGIN(0);
+
+	RETURN(fuse_fs_truncate(f->fs, hpath_fi(in, h, buf), size, hfi(h)));
+}
+
+static int hl_fchmod(void *priv, uint64_t fh, mode_t mode)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	BEGIN(0);
+
+	RETURN(fuse_fs_chmod(f->fs, hpath_fi(in, h, buf), mode, hfi(h)));
+}
+
+static int hl_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	BEGIN(0);
+
+	RETURN(fuse_fs_chown(f->fs, hpath_fi(in, h, buf), uid, gid, hfi(h)));
+}
+
+static int hl_futimens(void *priv, uint64_t fh, const struct timespec times[2])
+{
+	struct fc_file *h = H(fh);
+	struct timespec now[2];
+	const struct timespec *t = times_of(times, now);
+	char buf[PATH_MAX];
+	BEGIN(0);
+
+	if (t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT)
+		RETURN(0);
+	RETURN(fuse_fs_utimens(f->fs, hpath_fi(in, h, buf), t, hfi(h)));
+}
+
+static int hl_fsync(void *priv, uint64_t fh, int datasync)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	const char *p;
+	int r;
+	BEGIN(0);
+
+	if (h->is_path_only)
+		RETURN(-EBADF);
+	p = hpath(in, h, buf);
+	r = h->is_dir ? fuse_fs_fsyncdir(f->fs, p, datasync, &h->fi) :
+			fuse_fs_fsync(f->fs, p, datasync, &h->fi);
+	RETURN(r == -ENOSYS ? 0 : r);
+}
+
+static int hl_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	int r;
+	BEGIN(0);
+
+	r = fuse_fs_fallocate(f->fs, hpath(in, h, buf), mode, off, len, &h->fi);
+	RETURN(r == -ENOSYS ? -EOPNOTSUPP : r);
+}
+
+/* FUSE's lseek, or the kernel's own answer without it: no holes. */
+static off_t hl_seek_data(void *priv, uint64_t fh, off_t off, int whence)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	struct stat st;
+	off_t r;
+	BEGIN(0);
+
+	r = fuse_fs_lseek(f->fs, hpath(in, h, buf), off, whence, &h->fi);
+	if (r != -ENOSYS)
+		RETURN(r);
+	memset(&st, 0, sizeof(st));
+	r = fuse_fs_getattr(f->fs, hpath_fi(in, h, buf), &st, hfi(h));
+	if (r < 0)
+		RETURN(r);
+	if (off >= st.st_size)
+		RETURN((off_t)-ENXIO);
+	RETURN(whence == SEEK_DATA ? off : st.st_size);
+}
+
+/* ---- directories ------------------------------------------------------- */
+
+struct fill {
+	struct fc_inst *in;
+	struct fc_file *h;
+	const char *dir;	/* the directory's path, for inode numbers */
+	defuse_fill_dir fill;
+	void *ctx;
+	int err;
+};
+
+/* The entry's inode number: the file system's with use_ino, else the
+   number getattr gives the same name (fc_path_ino): as readdir_ino. */
+static uint64_t entry_ino(struct fill *c, const char *name, const struct stat *st)
+{
+	char path[PATH_MAX];
+	const char *slash;
+
+	if (c->in->f->conf.use_ino)
+		return st ? st->st_ino : 0xffffffffULL;
+	if (!strcmp(name, "."))
+		return fc_path_ino(c->dir);
+	if (!strcmp(name, "..")) {
+		slash = strrchr(c->dir, '/');
+		if (!slash || slash == c->dir)
+			return FUSE_ROOT_ID;
+		snprintf(path, sizeof(path), "%.*s", (int)(slash - c->dir), c->dir);
+		return fc_path_ino(path);
+	}
+	snprintf(path, sizeof(path), "%s%s%s", c->dir, strcmp(c->dir, "/") ? "/" : "", name);
+	return fc_path_ino(path);
+}
+
+static int filler(void *buf, const char *name, const struct stat *st, off_t off,
+		  enum fuse_fill_dir_flags flags)
+{
+	struct fill *c = buf;
+	struct fc_file *h = c->h;
+	unsigned char type = st && (st->st_mode & S_IFMT) ? IFTODT(st->st_mode) : DT_UNKNOWN;
+	uint64_t ino = entry_ino(c, name, st);
+
+	(void)flags;
+	if (!h->dir_mode)
+		h->dir_mode = off ? 1 : 2;
+	if (h->dir_mode == 1) {
+		if (!off) {
+			c->err = -EIO;	/* offsets for some entries only */
+			return 1;
+		}
+		return c->fill(c->ctx, name, ino, type, off) ? 1 : 0;
+	}
+	if (h->nents == h->capents) {
+		size_t cap = h->capents ? 2 * h->capents : 64;
+		struct fc_dirent *e = realloc(h->ents, cap * sizeof(*e));
+
+		if (!e) {
+			c->err = -ENOMEM;
+			return 1;
+		}
+		h->ents = e;
+		h->capents = cap;
+	}
+	h->ents[h->nents].name = strdup(name);
+	if (!h->ents[h->nents].name) {
+		c->err = -ENOMEM;
+		return 1;
+	}
+	h->ents[h->nents].ino = ino;
+	h->ents[h->nents].type = type;
+	h->nents++;
+	return 0;
+}
+
+/*
+ * A file system either gives each entry an offset, and is called again
+ * from the offset of the last entry taken, or gives 0 and lists the whole
+ * directory at once, which is kept here and served by position (libfuse
+ * keeps it the same way); position 0 reads the directory again.
+ */
+static int hl_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill, void *ctx)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX], dir[PATH_MAX];
+	struct fill c = { .in = priv, .h = h, .fill = fill, .ctx = ctx };
+	int r = 0;
+	BEGIN(0);
+
+	if (!h->is_dir)
+		RETURN(-ENOTDIR);
+	pthread_mutex_lock(&in->files_lock);
+	snprintf(dir, sizeof(dir), "%s", h->path);
+	pthread_mutex_unlock(&in->files_lock);
+	c.dir = dir;
+	pthread_mutex_lock(&h->dir_lock);
+	if (h->dir_mode == 1 || !pos || h->dir_mode == 0) {
+		if (h->dir_mode == 2 || !pos) {
+			clear_dir(h);
+			if (!pos)
+				h->dir_mode = 0;
+		}
+		r = fuse_fs_readdir(f->fs, hpath(in, h, buf), &c, filler,
+				    h->dir_mode == 1 ? pos : 0, &h->fi, 0);
+		if (!r && c.err)
+			r = c.err;
+		if (r || h->dir_mode == 1) {
+			pthread_mutex_unlock(&h->dir_lock);
+			RETURN(r);
+		}
+	}
+	for (size_t i = pos; i < h->nents; i++)
+		if (fill(ctx, h->ents[i].name, h->ents[i].ino, h->ents[i].type, i + 1))
+			break;
+	pthread_mutex_unlock(&h->dir_lock);
+	RETURN(0);
+}
+
+/* ---- locks -------------------------------------------------------------- */
+
+/* A file system with lock (FUSE_CAP_POSIX_LOCKS) keeps record locks
+   itself; without, they are local (lock.c), as the kernel keeps them. */
+int fc_local_getlk(struct fc_inst *in, struct fc_file *h, const char *path,
+		   struct flock *lock) FC_HIDDEN;
+int fc_local_setlk(struct fc_inst *in, struct fc_file *h, const char *path,
+		   const struct flock *lock, int wait) FC_HIDDEN;
+int fc_local_flock(struct fc_inst *in, struct fc_file *h, const char *path, int op) FC_HIDDEN;
+
+static int hl_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	int r;
+	BEGIN(0);
+
+	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS))
+		RETURN(fc_local_getlk(in, h, h->path, lock));
+	h->fi.lock_owner = owner;
+	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &h->fi, F_GETLK, lock);
+	RETURN(r);
+}
+
+static int hl_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock *lock, int wait)
+{
+	struct fc_file *h = H(fh);
+	struct flock l = *lock;
+	char buf[PATH_MAX];
+	int r;
+	BEGIN(0);
+
+	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS))
+		RETURN(fc_local_setlk(in, h, h->path, lock, wait));
+	h->fi.lock_owner = owner;
+	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &h->fi, wait ? F_SETLKW : F_SETLK, &l);
+	RETURN(r);
+}
+
+static int hl_flock(void *priv, uint64_t fh, uint64_t owner, int op)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	BEGIN(0);
+
+	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS))
+		RETURN(fc_local_flock(in, h, h->path, op));
+	h->fi.lock_owner = owner;
+	RETURN(fuse_fs_flock(f->fs, hpath(in, h, buf), &h->fi, op));
+}
+
+/* ---- life ---------------------------------------------------------------- */
+
+int fc_hl_init(struct fc_inst *in)
+{
+	struct fuse *f = in->f;
+	struct fuse_conn_info *c = &in->conn;
+	unsigned extra;
+
+	memset(c, 0, sizeof(*c));
+	c->proto_major = 7;
+	c->proto_minor = 38;
+	c->max_write = FC_MAX_IO;
+	c->max_read = FC_MAX_IO;
+	c->max_readahead = FC_MAX_IO;
+	c->max_background = 12;
+	c->congestion_threshold = 9;
+	c->time_gran = 1;
+	c->capable = FUSE_CAP_ASYNC_READ | FUSE_CAP_POSIX_LOCKS | FUSE_CAP_ATOMIC_O_TRUNC |
+		     FUSE_CAP_EXPORT_SUPPORT | FUSE_CAP_DONT_MASK | FUSE_CAP_FLOCK_LOCKS |
+		     FUSE_CAP_IOCTL_DIR | FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_READDIRPLUS |
+		     FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_ASYNC_DIO | FUSE_CAP_PARALLEL_DIROPS |
+		     FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_NO_OPEN_SUPPORT |
+		     FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_CACHE_SYMLINKS |
+		     FUSE_CAP_EXPLICIT_INVAL_DATA | FUSE_CAP_EXPIRE_ONLY;
+	/* libfuse's defaults, and the lock capabilities only for a file
+	   system that has the operations. */
+	c->want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_AUTO_INVAL_DATA |
+		  FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_ASYNC_DIO | FUSE_CAP_IOCTL_DIR |
+		  FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+	if (f->fs->op.lock)
+		c->want |= FUSE_CAP_POSIX_LOCKS;
+	if (f->fs->op.flock)
+		c->want |= FUSE_CAP_FLOCK_LOCKS;
+	if (f->mo.max_read && f->mo.max_read < c->max_read)
+		c->max_read = f->mo.max_read;
+	fc_ctx_enter(f, 0);
+	fuse_fs_init(f->fs, c, &f->conf);
+	fc_ctx_leave();
+	in->initialized = 1;
+	if (f->exited) {
+		fc_why(in, "%s: its init ended the file system (fuse_exit)", in->name);
+		return -1;
+	}
+	extra = c->want & ~c->capable;
+	if (extra) {
+		fc_why(in, "%s: its init asked for FUSE capabilities 0x%x, which are not "
+		       "offered in process", in->name, extra);
+		return -1;
+	}
+	if (!c->max_write || c->max_write > FC_MAX_IO)
+		c->max_write = FC_MAX_IO;
+	if (!c->max_read || c->max_read > FC_MAX_IO)
+		c->max_read = FC_MAX_IO;
+	if (f->mo.ro)
+		in->defuse_want |= DEFUSE_CAP_READONLY;
+	return 0;
+}
+
+/* The end of the mount (fuse_destroy, after the loop returned): open files
+   are released, as the kernel releases them when their processes end,
+   then the file system's destroy. */
+void fc_hl_destroy(struct fc_inst *in)
+{
+	struct fuse *f = in->f;
+
+	fc_ctx_enter(f, 0);
+	while (in->files)
+		release_file(in, in->files);
+	fuse_fs_destroy(f->fs);
+	f->fs = NULL;
+	fc_ctx_leave();
+	in->initialized = 0;
+}
+
+static void hl_after_fork_child(void *priv)
+{
+	struct fc_inst *in = priv;
+
+	/* Another thread may have held them at the fork. */
+	pthread_mutex_init(&in->serial, NULL);
+	pthread_mutex_init(&in->files_lock, NULL);
+}
+
+const struct defuse_ops fc_hl_ops = {
+	.destroy = fc_stop,
+	.after_fork_child = hl_after_fork_child,
+	.getattr = hl_getattr,
+	.access = hl_access,
+	.readlink = hl_readlink,
+	.statfs = hl_statfs,
+	.mknod = hl_mknod,
+	.mkdir = hl_mkdir,
+	.unlink = hl_unlink,
+	.rmdir = hl_rmdir,
+	.symlink = hl_symlink,
+	.rename = hl_rename,
+	.link = hl_link,
+	.chmod = hl_chmod,
+	.chown = hl_chown,
+	.truncate = hl_truncate,
+	.utimens = hl_utimens,
+	.getxattr = hl_getxattr,
+	.setxattr = hl_setxattr,
+	.listxattr = hl_listxattr,
+	.removexattr = hl_removexattr,
+	.open = hl_open,
+	.release = hl_release,
+	.flush = hl_flush,
+	.read = hl_read,
+	.write = hl_write,
+	.fgetattr = hl_fgetattr,
+	.ftruncate = hl_ftruncate,
+	.fchmod = hl_fchmod,
+	.fchown = hl_fchown,
+	.futimens = hl_futimens,
+	.fsync = hl_fsync,
+	.fallocate = hl_fallocate,
+	.seek_data = hl_seek_data,
+	.readdir = hl_readdir,
+	.getlk = hl_getlk,
+	.setlk = hl_setlk,
+	.flock = hl_flock,
+};

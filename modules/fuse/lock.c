@@ -1,0 +1,117 @@
+/*
+ * Local locks, for file systems without lock or flock.  Through FUSE the
+ * kernel then keeps record and flock locks itself, per inode, for every
+ * process using the mount.  In process, each program has its own instance,
+ * so the locks must live where all of them meet: the kernel, on a "carrier"
+ * file per locked file, in a directory of the user's own
+ * ($DEFUSE_FUSE_LOCKDIR, else /dev/shm/defuse-fuse-locks.UID), named by the
+ * mount's command line and the file's inode number.  Each open file takes
+ * its own descriptor of the carrier at its first lock, so the kernel's
+ * rules apply as they are: record locks belong to the process (F_SETLK),
+ * OFD locks (l_pid -1 from the host) and flock locks to the open file.
+ * Carriers are empty files and stay (removing one while another process
+ * may be opening it would split its locks).
+ */
+#include "fc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The carrier's descriptor for h, opened at its first lock; -errno. */
+static int carrier(struct fc_inst *in, struct fc_file *h, const char *path)
+{
+	struct fuse *f = in->f;
+	struct stat st;
+	char name[PATH_MAX];
+	int fd, r;
+
+	if (h->lock_fd >= 0)
+		return h->lock_fd;
+	if (!in->lock_dir[0])
+		return -ENOLCK;
+	memset(&st, 0, sizeof(st));
+	r = fuse_fs_getattr(f->fs, f->conf.nullpath_ok && !h->is_dir && !h->is_path_only ?
+			    NULL : path, &st, h->is_path_only || h->is_dir ? NULL : &h->fi);
+	if (r < 0)
+		return r;
+	if (!f->conf.use_ino)
+		st.st_ino = fc_path_ino(path);	/* the number getattr shows */
+	snprintf(name, sizeof(name), "%s/%016llx-%016llx", in->lock_dir,
+		 (unsigned long long)in->key, (unsigned long long)st.st_ino);
+	fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return errno == ENOENT || errno == EACCES ? -ENOLCK : -errno;
+	if (defuse_keep_fd) {
+		int kept = defuse_keep_fd(fd);
+
+		if (kept >= 0)
+			fd = kept;
+	}
+	h->lock_fd = fd;
+	return fd;
+}
+
+int fc_local_getlk(struct fc_inst *in, struct fc_file *h, const char *path, struct flock *lock)
+{
+	int fd = carrier(in, h, path);
+	int ofd = lock->l_pid == -1;
+
+	if (fd < 0)
+		return fd;
+	if (ofd)
+		lock->l_pid = 0;
+	if (fcntl(fd, ofd ? F_OFD_GETLK : F_GETLK, lock) < 0)
+		return -errno;
+	return 0;
+}
+
+int fc_local_setlk(struct fc_inst *in, struct fc_file *h, const char *path,
+		   const struct flock *lock, int wait)
+{
+	int fd = carrier(in, h, path);
+	struct flock l = *lock;
+	int ofd = l.l_pid == -1;
+
+	if (fd < 0)
+		return fd;
+	if (ofd)
+		l.l_pid = 0;
+	if (fcntl(fd, ofd ? (wait ? F_OFD_SETLKW : F_OFD_SETLK) : (wait ? F_SETLKW : F_SETLK),
+		  &l) < 0)
+		return errno == EACCES ? -EAGAIN : -errno;
+	return 0;
+}
+
+int fc_local_flock(struct fc_inst *in, struct fc_file *h, const char *path, int op)
+{
+	int fd = carrier(in, h, path);
+
+	if (fd < 0)
+		return fd;
+	return flock(fd, op) < 0 ? -errno : 0;
+}
+
+/* Where carriers go; the directory must be the user's own. */
+FC_HIDDEN void fc_lock_dir(struct fc_inst *in)
+{
+	const char *env = getenv("DEFUSE_FUSE_LOCKDIR");
+	struct stat st;
+
+	if (env && *env)
+		snprintf(in->lock_dir, sizeof(in->lock_dir), "%s", env);
+	else
+		snprintf(in->lock_dir, sizeof(in->lock_dir), "/dev/shm/defuse-fuse-locks.%u",
+			 (unsigned)getuid());
+	if (mkdir(in->lock_dir, 0700) && errno != EEXIST)
+		in->lock_dir[0] = 0;
+	else if (lstat(in->lock_dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+		 (st.st_mode & 022))
+		in->lock_dir[0] = 0;
+}

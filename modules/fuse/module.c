@@ -1,0 +1,733 @@
+/*
+ * fuse: a FUSE file system, served in process.
+ *
+ *     defuse run -m MNT=fuse:FS[:ARGS] -- PROGRAM...
+ *
+ * FS is a FUSE file system built from its unmodified source as a shared
+ * object (cc -shared -fPIC ... $(pkg-config --cflags --libs fuse3): its
+ * main() is then exported), given by absolute path, or by name: NAME.so in
+ * each directory of $DEFUSE_FUSE_PATH, then in examples/ beside this module
+ * (libfuse's examples, built with DEFUSE).  ARGS is the program's own
+ * command line without the mount point, split at blanks as a shell would
+ * ('...', "..." and \ quote; nothing is expanded); the mount point is
+ * appended.  Options of this module come first, each followed by ':':
+ *     --mountpoint=PATH   what the program is told its mount point is
+ *                         (default: MNT itself)
+ *
+ * The file system's libfuse calls are answered by a stand-in for libfuse
+ * (libfuse3.so.3 beside this module, docs/fuse-compat.md), which this
+ * module loads first: the file system's DT_NEEDED libfuse3.so.3 is then
+ * satisfied by it, and the real libfuse is never loaded.  The stand-in runs
+ * the program's main() until its event loop and serves the mount from
+ * there (start.c); this module forwards every operation to it.
+ */
+#define _GNU_SOURCE 1
+#include <defuse/module.h>
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "compat.h"
+
+struct fmount {
+	const struct fc_entry *entry;
+	const struct defuse_ops *ops;	/* the stand-in's */
+	void *inst;
+	char **argv;
+	char *name;
+};
+
+/* ---- arguments ------------------------------------------------------------ */
+
+/* Splits s as a shell splits words: blanks separate; '...' is literal,
+   "..." keeps \" and \\, and \ quotes one character.  NULL on a quote
+   left open or no memory. */
+static char **split_words(const char *s, int *count)
+{
+	size_t len = strlen(s), n = 0;
+	char **v = calloc(len / 2 + 2, sizeof(char *));
+	char *buf = malloc(len + 1);
+
+	if (!v || !buf)
+		goto fail;
+	while (*s) {
+		char *d = buf;
+		int word = 0;
+
+		while (*s == ' ' || *s == '\t' || *s == '\n')
+			s++;
+		while (*s && *s != ' ' && *s != '\t' && *s != '\n') {
+			word = 1;
+			if (*s == '\'') {
+				const char *e = strchr(s + 1, '\'');
+
+				if (!e)
+					goto fail;
+				memcpy(d, s + 1, e - s - 1);
+				d += e - s - 1;
+				s = e + 1;
+			} else if (*s == '"') {
+				for (s++; *s && *s != '"'; s++) {
+					if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+						s++;
+					*d++ = *s;
+				}
+				if (*s != '"')
+					goto fail;
+				s++;
+			} else if (*s == '\\' && s[1]) {
+				*d++ = s[1];
+				s += 2;
+			} else {
+				*d++ = *s++;
+			}
+		}
+		if (!word)
+			break;
+		*d = 0;
+		v[n] = strdup(buf);
+		if (!v[n++])
+			goto fail;
+	}
+	free(buf);
+	*count = n;
+	return v;
+fail:
+	if (v)
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+	free(v);
+	free(buf);
+	return NULL;
+}
+
+/* The directory this module was loaded from (for the stand-in and the
+   examples), into dir. */
+static int own_dir(char *dir, size_t size)
+{
+	Dl_info info;
+	const char *slash;
+
+	if (!dladdr((void *)own_dir, &info) || !info.dli_fname)
+		return -1;
+	slash = strrchr(info.dli_fname, '/');
+	if (!slash)
+		return snprintf(dir, size, ".") >= (int)size ? -1 : 0;
+	return snprintf(dir, size, "%.*s", (int)(slash - info.dli_fname), info.dli_fname) >=
+	       (int)size ? -1 : 0;
+}
+
+static int is_file(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* FS as a path: absolute as given, or NAME.so found by name. */
+static int find_fs(const char *fs, char *out, size_t size, char *why, size_t why_len)
+{
+	const char *dirs = getenv("DEFUSE_FUSE_PATH");
+	char dir[PATH_MAX];
+
+	if (strchr(fs, '/')) {
+		if (fs[0] != '/') {
+			snprintf(why, why_len, "fuse: %s: give the file system's path from / "
+				 "(each process reads it again, wherever it is)", fs);
+			return -EINVAL;
+		}
+		if (!is_file(fs)) {
+			snprintf(why, why_len, "fuse: %s: %s", fs,
+				 access(fs, F_OK) ? strerror(errno) : "not a regular file");
+			return -ENOENT;
+		}
+		snprintf(out, size, "%s", fs);
+		return 0;
+	}
+	for (const char *d = dirs; d && *d;) {
+		size_t n = strcspn(d, ":");
+
+		snprintf(out, size, "%.*s/%s.so", (int)n, d, fs);
+		if (is_file(out))
+			return 0;
+		d += n + (d[n] == ':');
+	}
+	if (!own_dir(dir, sizeof(dir)) &&
+	    snprintf(out, size, "%.*s/examples/%s.so", PATH_MAX / 2, dir, fs) < (int)size &&
+	    is_file(out))
+		return 0;
+	snprintf(why, why_len, "fuse: no FUSE file system named '%s' (give its path, or put "
+		 "%s.so in a directory of DEFUSE_FUSE_PATH)", fs, fs);
+	return -ENOENT;
+}
+
+/* ---- what the file is -------------------------------------------------- */
+
+enum fs_kind { FS_NOT_ELF, FS_NO_FUSE, FS_FUSE3, FS_FUSE2 };
+
+/* Reads n bytes at off; 0 or -1. */
+static int pread_all(int fd, void *buf, size_t n, off_t off)
+{
+	return pread(fd, buf, n, off) == (ssize_t)n ? 0 : -1;
+}
+
+/*
+ * Which libfuse the file links (its DT_NEEDED entries), and whether it is a
+ * position-independent executable (an installed program) rather than a
+ * shared object.
+ */
+static enum fs_kind fs_kind(const char *path, int *pie)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr *ph = NULL;
+	Elf64_Dyn dyn;
+	enum fs_kind kind = FS_NOT_ELF;
+	uint64_t strtab = 0, strsz = 0, dynoff = 0, dynsz = 0, strofs = 0;
+	uint64_t needed[64];
+	int nneeded = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*pie = 0;
+	if (fd < 0)
+		return FS_NOT_ELF;
+	if (pread_all(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_DYN ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 256)
+		goto out;
+	kind = FS_NO_FUSE;
+	ph = calloc(eh.e_phnum, sizeof(*ph));
+	if (!ph || pread_all(fd, ph, eh.e_phnum * sizeof(*ph), eh.e_phoff))
+		goto out;
+	for (int i = 0; i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_DYNAMIC) {
+			dynoff = ph[i].p_offset;
+			dynsz = ph[i].p_filesz;
+		}
+	for (uint64_t o = 0; o + sizeof(dyn) <= dynsz; o += sizeof(dyn)) {
+		if (pread_all(fd, &dyn, sizeof(dyn), dynoff + o) || dyn.d_tag == DT_NULL)
+			break;
+		if (dyn.d_tag == DT_NEEDED && nneeded < 64)
+			needed[nneeded++] = dyn.d_un.d_val;
+		else if (dyn.d_tag == DT_STRTAB)
+			strtab = dyn.d_un.d_ptr;
+		else if (dyn.d_tag == DT_STRSZ)
+			strsz = dyn.d_un.d_val;
+		else if (dyn.d_tag == DT_FLAGS_1 && (dyn.d_un.d_val & DF_1_PIE))
+			*pie = 1;
+	}
+	for (int i = 0; i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && strtab >= ph[i].p_vaddr &&
+		    strtab < ph[i].p_vaddr + ph[i].p_filesz)
+			strofs = strtab - ph[i].p_vaddr + ph[i].p_offset;
+	for (int i = 0; i < nneeded && strofs; i++) {
+		char name[64] = "";
+
+		if (needed[i] >= strsz)
+			continue;
+		if (pread(fd, name, sizeof(name) - 1, strofs + needed[i]) <= 0)
+			continue;
+		if (!strcmp(name, "libfuse3.so.3"))
+			kind = FS_FUSE3;
+		else if (!strcmp(name, "libfuse.so.2") && kind != FS_FUSE3)
+			kind = FS_FUSE2;
+	}
+out:
+	free(ph);
+	close(fd);
+	return kind;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* The stand-in for libfuse 3, loaded from beside this module. */
+static const struct fc_entry *load_standin(char *why, size_t why_len)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	const struct fc_entry *e;
+	void *h;
+
+	/* A real libfuse 3 already in the process would get the file
+	   system's calls (a dependency is matched by its name). */
+	h = dlopen("libfuse3.so.3", RTLD_NOW | RTLD_NOLOAD);
+	if (h && !dlsym(h, FC_ENTRY_SYMBOL)) {
+		struct link_map *lm = NULL;
+
+		dlinfo(h, RTLD_DI_LINKMAP, &lm);
+		snprintf(why, why_len, "fuse: this process already has libfuse 3 loaded (%s), "
+			 "which would serve the file system's calls: run the file system "
+			 "through kernel FUSE instead", lm && lm->l_name ? lm->l_name : "?");
+		dlclose(h);
+		return NULL;
+	}
+	if (h)
+		dlclose(h);
+	if (own_dir(dir, sizeof(dir))) {
+		snprintf(why, why_len, "fuse: cannot tell where the fuse module lives");
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/libfuse3.so.3", dir);
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(why, why_len, "fuse: cannot load the libfuse stand-in: %s", dlerror());
+		return NULL;
+	}
+	e = dlsym(h, FC_ENTRY_SYMBOL);
+	if (!e || e->version != FC_ENTRY_VERSION) {
+		snprintf(why, why_len, "fuse: %s is not this module's libfuse stand-in", path);
+		return NULL;
+	}
+	return e;
+}
+
+/*
+ * The file system's object.  One already loaded (another mount of the same
+ * file system in this process) is loaded again as a private copy, so that
+ * each mount has its own globals, as each FUSE daemon has.
+ */
+static void *load_fs(const char *path, char *why, size_t why_len)
+{
+	void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+	char copy[64];
+	int src, mfd;
+	ssize_t n;
+	char buf[65536];
+
+	if (!h) {
+		h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (!h)
+			snprintf(why, why_len, "fuse: cannot load %s: %s", path, dlerror());
+		return h;
+	}
+	dlclose(h);
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	mfd = memfd_create("defuse-fuse-fs", MFD_CLOEXEC);
+	if (src < 0 || mfd < 0)
+		goto fail;
+	while ((n = read(src, buf, sizeof(buf))) > 0)
+		if (write(mfd, buf, n) != n)
+			goto fail;
+	if (n < 0)
+		goto fail;
+	close(src);
+	snprintf(copy, sizeof(copy), "/proc/self/fd/%d", mfd);
+	h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	close(mfd);
+	if (!h)
+		snprintf(why, why_len, "fuse: cannot load a second copy of %s: %s", path,
+			 dlerror());
+	return h;
+fail:
+	snprintf(why, why_len, "fuse: cannot copy %s for a second mount: %s", path,
+		 strerror(errno));
+	if (src >= 0)
+		close(src);
+	if (mfd >= 0)
+		close(mfd);
+	return NULL;
+}
+
+/* The mount point of the mount whose ARGS are args (DEFUSE_MOUNTS: one
+   POINT=MODULE:ARGS per line), or NULL. */
+static char *find_mountpoint(const char *args)
+{
+	const char *m = getenv("DEFUSE_MOUNTS");
+
+	while (m && *m) {
+		size_t len = strcspn(m, "\n");
+		const char *eq = memchr(m, '=', len), *colon;
+
+		if (eq) {
+			colon = memchr(eq, ':', len - (eq - m));
+			if (colon && (size_t)(m + len - colon - 1) == strlen(args) &&
+			    !strncmp(colon + 1, args, strlen(args)))
+				return strndup(m, eq - m);
+		}
+		m += len + (m[len] == '\n');
+	}
+	return NULL;
+}
+
+static void free_mount(struct fmount *fm)
+{
+	if (fm->argv)
+		for (char **a = fm->argv; *a; a++)
+			free(*a);
+	free(fm->argv);
+	free(fm->name);
+	free(fm);
+}
+
+static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char *why,
+		   size_t why_len)
+{
+	char fspath[PATH_MAX], *mountpoint = NULL, *fsname;
+	const char *p = args, *colon;
+	struct fmount *fm = calloc(1, sizeof(*fm));
+	struct fc_start s;
+	char **words = NULL;
+	int nwords = 0, pie, r = -EINVAL;
+	void *h;
+
+	if (!fm)
+		return -ENOMEM;
+	/* this module's own options */
+	while (p[0] == '-' && p[1] == '-') {
+		size_t n = strcspn(p, ":");
+
+		if (!strncmp(p, "--mountpoint=", 13)) {
+			free(mountpoint);
+			mountpoint = strndup(p + 13, n - 13);
+		} else {
+			snprintf(why, why_len, "fuse: unknown option '%.*s' (ARGS are "
+				 "[--mountpoint=PATH:]FS[:FS-ARGS])", (int)n, p);
+			goto fail;
+		}
+		p += n + (p[n] == ':');
+	}
+	colon = strchr(p, ':');
+	fsname = strndup(p, colon ? (size_t)(colon - p) : strlen(p));
+	if (!fsname || !*fsname) {
+		free(fsname);
+		snprintf(why, why_len, "fuse: no file system given (ARGS are "
+			 "[--mountpoint=PATH:]FS[:FS-ARGS])");
+		goto fail;
+	}
+	r = find_fs(fsname, fspath, sizeof(fspath), why, why_len);
+	free(fsname);
+	if (r)
+		goto fail;
+	r = -EINVAL;
+	switch (fs_kind(fspath, &pie)) {
+	case FS_NOT_ELF:
+		snprintf(why, why_len, "fuse: %s is not a FUSE file system (not a 64-bit ELF "
+			 "shared object)", fspath);
+		goto fail;
+	case FS_NO_FUSE:
+		snprintf(why, why_len, "fuse: %s is not a FUSE file system (it links neither "
+			 "libfuse3.so.3 nor libfuse.so.2)", fspath);
+		goto fail;
+	case FS_FUSE2:
+		snprintf(why, why_len, "fuse: %s is a libfuse 2 file system, which DEFUSE does "
+			 "not serve in process yet", fspath);
+		goto fail;
+	case FS_FUSE3:
+		break;
+	}
+	if (pie) {
+		snprintf(why, why_len, "fuse: %s is an installed program; serving those in "
+			 "process is not done yet: build its source with -shared -fPIC "
+			 "(docs/fuse-compat.md)", fspath);
+		goto fail;
+	}
+	fm->entry = load_standin(why, why_len);
+	if (!fm->entry)
+		goto fail;
+	fm->ops = fm->entry->ops;
+	h = load_fs(fspath, why, why_len);
+	if (!h)
+		goto fail;
+	s.main = (int (*)(int, char **))dlsym(h, "main");
+	if (!s.main) {
+		snprintf(why, why_len, "fuse: %s exports no main(): build the program's source "
+			 "with -shared -fPIC (docs/fuse-compat.md)", fspath);
+		goto fail;
+	}
+	words = split_words(colon ? colon + 1 : "", &nwords);
+	if (!words) {
+		snprintf(why, why_len, "fuse: a quote is not closed in '%s'", colon + 1);
+		goto fail;
+	}
+	if (!mountpoint)
+		mountpoint = find_mountpoint(args);
+	fm->name = strdup(strrchr(fspath, '/') + 1);
+	fm->argv = calloc(nwords + 3, sizeof(char *));
+	if (!fm->name || !fm->argv) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* argv[0] is the program's name: its file name without ".so" */
+	fm->argv[0] = strdup(fm->name);
+	if (fm->argv[0] && strlen(fm->argv[0]) > 3 &&
+	    !strcmp(fm->argv[0] + strlen(fm->argv[0]) - 3, ".so"))
+		fm->argv[0][strlen(fm->argv[0]) - 3] = 0;
+	memcpy(fm->argv + 1, words, nwords * sizeof(char *));
+	fm->argv[nwords + 1] = mountpoint ? mountpoint : strdup("/");
+	mountpoint = NULL;
+	free(words);
+	words = NULL;
+	s.argc = nwords + 2;
+	s.argv = fm->argv;
+	s.name = fm->name;
+	r = fm->entry->start(&s, conn, &fm->inst, why, why_len);
+	if (r)
+		goto fail;
+	*priv = fm;
+	return 0;
+fail:
+	if (words) {
+		for (int i = 0; i < nwords; i++)
+			free(words[i]);
+		free(words);
+	}
+	free(mountpoint);
+	free_mount(fm);
+	return r < 0 ? r : -EINVAL;
+}
+
+/* ---- forwarding ---------------------------------------------------------- */
+
+#define FM ((struct fmount *)priv)
+
+static void fm_destroy(void *priv)
+{
+	if (FM->ops->destroy)
+		FM->ops->destroy(FM->inst);
+	free_mount(FM);
+}
+
+static void fm_after_fork_child(void *priv)
+{
+	FM->ops->after_fork_child(FM->inst);
+}
+
+static int fm_getattr(void *priv, const char *path, struct stat *st, int flags)
+{
+	return FM->ops->getattr(FM->inst, path, st, flags);
+}
+
+static int fm_access(void *priv, const char *path, int mode, int flags)
+{
+	return FM->ops->access(FM->inst, path, mode, flags);
+}
+
+static ssize_t fm_readlink(void *priv, const char *path, char *buf, size_t size)
+{
+	return FM->ops->readlink(FM->inst, path, buf, size);
+}
+
+static int fm_statfs(void *priv, const char *path, struct statfs *st)
+{
+	return FM->ops->statfs(FM->inst, path, st);
+}
+
+static int fm_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
+{
+	return FM->ops->mknod(FM->inst, path, mode, dev);
+}
+
+static int fm_mkdir(void *priv, const char *path, mode_t mode)
+{
+	return FM->ops->mkdir(FM->inst, path, mode);
+}
+
+static int fm_unlink(void *priv, const char *path)
+{
+	return FM->ops->unlink(FM->inst, path);
+}
+
+static int fm_rmdir(void *priv, const char *path)
+{
+	return FM->ops->rmdir(FM->inst, path);
+}
+
+static int fm_symlink(void *priv, const char *target, const char *path)
+{
+	return FM->ops->symlink(FM->inst, target, path);
+}
+
+static int fm_rename(void *priv, const char *from, const char *to, unsigned int flags)
+{
+	return FM->ops->rename(FM->inst, from, to, flags);
+}
+
+static int fm_link(void *priv, const char *from, const char *to)
+{
+	return FM->ops->link(FM->inst, from, to);
+}
+
+static int fm_chmod(void *priv, const char *path, mode_t mode, int flags)
+{
+	return FM->ops->chmod(FM->inst, path, mode, flags);
+}
+
+static int fm_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flags)
+{
+	return FM->ops->chown(FM->inst, path, uid, gid, flags);
+}
+
+static int fm_truncate(void *priv, const char *path, off_t size)
+{
+	return FM->ops->truncate(FM->inst, path, size);
+}
+
+static int fm_utimens(void *priv, const char *path, const struct timespec times[2], int flags)
+{
+	return FM->ops->utimens(FM->inst, path, times, flags);
+}
+
+static ssize_t fm_getxattr(void *priv, const char *path, const char *name, void *value,
+			   size_t size, int flags)
+{
+	return FM->ops->getxattr(FM->inst, path, name, value, size, flags);
+}
+
+static int fm_setxattr(void *priv, const char *path, const char *name, const void *value,
+		       size_t size, int xflags, int flags)
+{
+	return FM->ops->setxattr(FM->inst, path, name, value, size, xflags, flags);
+}
+
+static ssize_t fm_listxattr(void *priv, const char *path, char *list, size_t size, int flags)
+{
+	return FM->ops->listxattr(FM->inst, path, list, size, flags);
+}
+
+static int fm_removexattr(void *priv, const char *path, const char *name, int flags)
+{
+	return FM->ops->removexattr(FM->inst, path, name, flags);
+}
+
+static int fm_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
+{
+	return FM->ops->open(FM->inst, path, flags, mode, out);
+}
+
+static void fm_release(void *priv, uint64_t fh)
+{
+	FM->ops->release(FM->inst, fh);
+}
+
+static int fm_flush(void *priv, uint64_t fh)
+{
+	return FM->ops->flush(FM->inst, fh);
+}
+
+static ssize_t fm_read(void *priv, uint64_t fh, void *buf, size_t size, off_t off)
+{
+	return FM->ops->read(FM->inst, fh, buf, size, off);
+}
+
+static ssize_t fm_write(void *priv, uint64_t fh, const void *buf, size_t size, off_t off)
+{
+	return FM->ops->write(FM->inst, fh, buf, size, off);
+}
+
+static int fm_fgetattr(void *priv, uint64_t fh, struct stat *st)
+{
+	return FM->ops->fgetattr(FM->inst, fh, st);
+}
+
+static int fm_ftruncate(void *priv, uint64_t fh, off_t size)
+{
+	return FM->ops->ftruncate(FM->inst, fh, size);
+}
+
+static int fm_fchmod(void *priv, uint64_t fh, mode_t mode)
+{
+	return FM->ops->fchmod(FM->inst, fh, mode);
+}
+
+static int fm_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
+{
+	return FM->ops->fchown(FM->inst, fh, uid, gid);
+}
+
+static int fm_futimens(void *priv, uint64_t fh, const struct timespec times[2])
+{
+	return FM->ops->futimens(FM->inst, fh, times);
+}
+
+static int fm_fsync(void *priv, uint64_t fh, int datasync)
+{
+	return FM->ops->fsync(FM->inst, fh, datasync);
+}
+
+static int fm_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
+{
+	return FM->ops->fallocate(FM->inst, fh, mode, off, len);
+}
+
+static off_t fm_seek_data(void *priv, uint64_t fh, off_t off, int whence)
+{
+	return FM->ops->seek_data(FM->inst, fh, off, whence);
+}
+
+static int fm_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill, void *ctx)
+{
+	return FM->ops->readdir(FM->inst, fh, pos, fill, ctx);
+}
+
+static int fm_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
+{
+	return FM->ops->getlk(FM->inst, fh, owner, lock);
+}
+
+static int fm_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock *lock, int wait)
+{
+	return FM->ops->setlk(FM->inst, fh, owner, lock, wait);
+}
+
+static int fm_flock(void *priv, uint64_t fh, uint64_t owner, int op)
+{
+	return FM->ops->flock(FM->inst, fh, owner, op);
+}
+
+static const struct defuse_ops fm_ops = {
+	.init = fm_init,
+	.destroy = fm_destroy,
+	.after_fork_child = fm_after_fork_child,
+	.getattr = fm_getattr,
+	.access = fm_access,
+	.readlink = fm_readlink,
+	.statfs = fm_statfs,
+	.mknod = fm_mknod,
+	.mkdir = fm_mkdir,
+	.unlink = fm_unlink,
+	.rmdir = fm_rmdir,
+	.symlink = fm_symlink,
+	.rename = fm_rename,
+	.link = fm_link,
+	.chmod = fm_chmod,
+	.chown = fm_chown,
+	.truncate = fm_truncate,
+	.utimens = fm_utimens,
+	.getxattr = fm_getxattr,
+	.setxattr = fm_setxattr,
+	.listxattr = fm_listxattr,
+	.removexattr = fm_removexattr,
+	.open = fm_open,
+	.release = fm_release,
+	.flush = fm_flush,
+	.read = fm_read,
+	.write = fm_write,
+	.fgetattr = fm_fgetattr,
+	.ftruncate = fm_ftruncate,
+	.fchmod = fm_fchmod,
+	.fchown = fm_fchown,
+	.futimens = fm_futimens,
+	.fsync = fm_fsync,
+	.fallocate = fm_fallocate,
+	.seek_data = fm_seek_data,
+	.readdir = fm_readdir,
+	.getlk = fm_getlk,
+	.setlk = fm_setlk,
+	.flock = fm_flock,
+};
+
+__attribute__((visibility("default"))) const struct defuse_module defuse_module_v2 = {
+	.api_version = DEFUSE_API_VERSION,
+	.ops_size = sizeof(struct defuse_ops),
+	.name = "fuse",
+	.description = "a FUSE file system (libfuse 3 high-level API) in process: "
+		       "FS[:ARGS], FS a shared object built from its source",
+	.flags = 0,
+	.ops = &fm_ops,
+};
