@@ -152,6 +152,16 @@ static void retime(struct nfsmod *m, struct inode *n, const fattr3 *a, bool chan
 	n->expires = now_ns() + n->timeo;
 }
 
+/* The slot value an answer's attributes are current for (gen.c): the
+   slot's now if nothing changed on the machine since the call went out,
+   else one that is not current. */
+static uint32_t answer_gen(struct nfsmod *m, const fattr3 *a)
+{
+	uint32_t now = gen_of_id(m, a->fsid, a->fileid);
+
+	return gen_global(m) == m->g_send ? now : now - 1;
+}
+
 struct inode *cache_attr(struct nfsmod *m, const struct fh *fh, const fattr3 *a, bool mine)
 {
 	struct cache *c = &m->cache;
@@ -169,6 +179,7 @@ struct inode *cache_attr(struct nfsmod *m, const struct fh *fh, const fattr3 *a,
 			changed = true;
 		}
 		n->attr = *a;
+		n->sgen = answer_gen(m, a);
 		retime(m, n, a, changed);
 		return n;
 	}
@@ -181,6 +192,7 @@ struct inode *cache_attr(struct nfsmod *m, const struct fh *fh, const fattr3 *a,
 	n->fileid = a->fileid;
 	n->fh = *fh;
 	n->attr = *a;
+	n->sgen = answer_gen(m, a);
 	retime(m, n, a, true);
 	b = ino_hash(a->fsid, a->fileid) & (c->nbuckets - 1);
 	n->next = c->inodes[b];
@@ -197,14 +209,14 @@ void cache_attr_nofh(struct nfsmod *m, const fattr3 *a)
 		bool changed = !same(&n->attr, a);
 
 		n->attr = *a;
+		n->sgen = answer_gen(m, a);
 		retime(m, n, a, changed);
 	}
 }
 
 bool cache_fresh(struct nfsmod *m, const struct inode *ino)
 {
-	(void)m;
-	return now_ns() < ino->expires;
+	return now_ns() < ino->expires && gen_of(m, ino) == ino->sgen;
 }
 
 void cache_expire(struct inode *ino)
@@ -226,7 +238,32 @@ static struct dentry **name_slot(struct nfsmod *m, const char *path, size_t len,
 	return p;
 }
 
-struct inode *cache_name(struct nfsmod *m, const char *path, size_t len)
+/*
+ * A name is trusted while its directory's slot (gen.c) still reads what it
+ * read when the name was learnt, or only this process changed the
+ * directory since (its run of own changes covers the name's stamp).
+ */
+struct inode *cache_name(struct nfsmod *m, const char *path, size_t len,
+			 const struct inode *dir)
+{
+	uint32_t h, now;
+	struct dentry *d = *name_slot(m, path, len, &h);
+
+	if (!d)
+		return NULL;
+	if (dir) {
+		if (d->pfileid != dir->fileid || d->pfsid != dir->fsid)
+			return NULL;
+		now = gen_of(m, dir);
+		if (now != d->pgen && !(dir->own && dir->own_to == now &&
+					(uint32_t)(d->pgen - dir->own_from) <=
+						(uint32_t)(dir->own_to - dir->own_from)))
+			return NULL;
+	}
+	return cache_inode(m, d->fsid, d->fileid);
+}
+
+struct inode *cache_name_raw(struct nfsmod *m, const char *path, size_t len)
 {
 	uint32_t h;
 	struct dentry *d = *name_slot(m, path, len, &h);
@@ -234,7 +271,15 @@ struct inode *cache_name(struct nfsmod *m, const char *path, size_t len)
 	return d ? cache_inode(m, d->fsid, d->fileid) : NULL;
 }
 
-void cache_name_set(struct nfsmod *m, const char *path, size_t len, const struct inode *ino)
+uint32_t name_stamp_mine(struct nfsmod *m, const struct inode *dir, uint32_t g0)
+{
+	uint32_t now = gen_of(m, dir);
+
+	return dir->own && dir->own_to == now ? now : g0 - 1;
+}
+
+void cache_name_set(struct nfsmod *m, const char *path, size_t len, const struct inode *ino,
+		    const struct inode *dir, uint32_t pgen)
 {
 	uint32_t h;
 	struct dentry **p, *d;
@@ -245,6 +290,9 @@ void cache_name_set(struct nfsmod *m, const char *path, size_t len, const struct
 	if ((d = *p)) {
 		d->fsid = ino->fsid;
 		d->fileid = ino->fileid;
+		d->pfsid = dir ? dir->fsid : 0;
+		d->pfileid = dir ? dir->fileid : 0;
+		d->pgen = pgen;
 		return;
 	}
 	d = malloc(sizeof(*d) + len + 1);
@@ -254,6 +302,9 @@ void cache_name_set(struct nfsmod *m, const char *path, size_t len, const struct
 	d->len = (uint32_t)len;
 	d->fsid = ino->fsid;
 	d->fileid = ino->fileid;
+	d->pfsid = dir ? dir->fsid : 0;
+	d->pfileid = dir ? dir->fileid : 0;
+	d->pgen = pgen;
 	memcpy(d->path, path, len);
 	d->path[len] = 0;
 	d->next = NULL;

@@ -76,6 +76,7 @@ struct fill {
 	struct dirlist *l;
 	struct place dir;	/* names go into the cache under dir.path */
 	bool names;
+	uint32_t pgen;		/* the directory's slot when the call went out */
 };
 
 /* One entry, while libnfs decodes the answer. */
@@ -103,7 +104,7 @@ static void on_entry(void *ctx, const entryplus3 *e)
 		memcpy(fh.data, h->data.data_val, fh.len);
 		ino = cache_attr(x->m, &fh, a, false);
 		if (ino && x->names && join_path(&q, &x->dir, e->name, strlen(e->name)) == 0)
-			cache_name_set(x->m, q.path, q.len, ino);
+			cache_name_set(x->m, q.path, q.len, ino, x->dir.ino, x->pgen);
 	} else {
 		cache_attr_nofh(x->m, a);
 	}
@@ -127,7 +128,7 @@ static int load(struct nfsmod *m, struct cred *c, struct nfile *f, struct dirlis
 	if (f->path && dino) {
 		size_t len = strlen(f->path);
 
-		x.names = len < sizeof(x.dir.path) && cache_name(m, f->path, len) == dino;
+		x.names = len < sizeof(x.dir.path) && cache_name_raw(m, f->path, len) == dino;
 		if (x.names) {
 			memcpy(x.dir.path, f->path, len + 1);
 			x.dir.len = len;
@@ -146,6 +147,8 @@ static int load(struct nfsmod *m, struct cred *c, struct nfile *f, struct dirlis
 		call.entry = on_entry;
 		call.entry_ctx = &x;
 		call.last_cookie = cookie;
+		if (dino)
+			x.pgen = gen_of(m, dino);
 		r = nfs_call(m, c, &call);
 		if (call.has_dir)
 			cache_attr_nofh(m, &call.dir);
@@ -195,6 +198,10 @@ int op_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill, void 
 
 	if (!f->dir)
 		return -ENOTDIR;
+	/* the VFS lists nothing of a directory removed (here, by this
+	   process) */
+	if (f->removed)
+		return -ENOENT;
 	cred_get(&c);
 	nfs_lock(m);
 	if (pos == 0 || !f->list) {

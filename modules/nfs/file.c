@@ -129,10 +129,13 @@ static int open_existing(struct nfsmod *m, struct cred *c, struct place *p, int 
 		return -ELOOP;
 	if ((flags & O_DIRECTORY) && p->ino->attr.type != NF3DIR)
 		return -ENOTDIR;
-	if (p->ino->attr.type == NF3DIR && (acc != O_RDONLY || (flags & O_CREAT)))
+	if (p->ino->attr.type == NF3DIR &&
+	    (acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC))))
 		return -EISDIR;
-	/* no local FIFO, socket or device behind a name on the server */
-	if (p->ino->attr.type != NF3DIR && p->ino->attr.type != NF3REG)
+	/* a socket or device has no local object behind a name on the
+	   server here (a socket: ENXIO natively too) */
+	if (p->ino->attr.type != NF3DIR && p->ino->attr.type != NF3REG &&
+	    p->ino->attr.type != NF3FIFO)
 		return -ENXIO;
 	if (created)
 		return 0;
@@ -142,6 +145,8 @@ static int open_existing(struct nfsmod *m, struct cred *c, struct place *p, int 
 		mask |= W_OK;
 	if ((r = may(c, &p->ino->attr, mask)) < 0)
 		return r;
+	if (p->ino->attr.type == NF3FIFO)
+		return 0;
 	if ((flags & O_TRUNC) && p->ino->attr.type == NF3REG) {
 		sattr3 sa;
 
@@ -164,7 +169,7 @@ static int do_open(struct nfsmod *m, struct cred *c, const char *path, int flags
 	int r;
 
 	if (!(flags & O_CREAT)) {
-		r = walk(m, c, path, !(flags & O_NOFOLLOW) || (flags & O_PATH), !m->o.nocto, p);
+		r = walk(m, c, path, !(flags & O_NOFOLLOW), !m->o.nocto, p);
 		if (r == 0 && (flags & O_NOFOLLOW) && !(flags & O_PATH) &&
 		    p->ino->attr.type == NF3LNK)
 			r = -ELOOP;
@@ -223,6 +228,29 @@ static int do_open(struct nfsmod *m, struct cred *c, const char *path, int flags
 	return open_existing(m, c, p, flags, created);
 }
 
+/*
+ * A FIFO on an NFS server is a local object of each machine, as the kernel
+ * client makes it: here a FIFO in lockdir= per NFS FIFO, which this
+ * machine's processes share, opened as the program asked and handed to the
+ * host as the kernel descriptor.  It has the NFS file's permission bits.
+ */
+static int open_fifo(struct nfsmod *m, const struct inode *ino, int flags)
+{
+	char path[PATH_MAX];
+	struct nfile tmp;
+	int fd;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.fh = ino->fh;
+	if (lockfile_path(m, &tmp, ".fifo", path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	if (mknod(path, S_IFIFO | 0666, 0) < 0 && errno != EEXIST)
+		return -errno;
+	chmod(path, ino->attr.mode & 07777);
+	fd = open(path, flags & (O_ACCMODE | O_NONBLOCK | O_CLOEXEC));
+	return fd < 0 ? -errno : fd;
+}
+
 int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
 {
 	struct nfsmod *m = priv;
@@ -231,12 +259,33 @@ int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_
 	struct cred c;
 	int r;
 
-	/* NFSv3 has no unnamed files (the kernel client's answer) */
-	if ((flags & O_TMPFILE) == O_TMPFILE)
-		return -EOPNOTSUPP;
+	if ((flags & O_TMPFILE) == O_TMPFILE) {
+		/* the VFS's order: flags, the lookup, then the file system,
+		   which has no unnamed files over NFSv3 */
+		if ((flags & O_ACCMODE) == O_RDONLY)
+			return -EINVAL;
+	} else if ((flags & O_CREAT) && (flags & O_DIRECTORY)) {
+		return -EINVAL;
+	}
 	cred_get(&c);
 	nfs_lock(m);
+	if ((flags & O_TMPFILE) == O_TMPFILE) {
+		r = walk(m, &c, path, true, false, &p);
+		if (r == 0)
+			r = p.ino->attr.type == NF3DIR ? -EOPNOTSUPP : -ENOTDIR;
+		nfs_unlock(m);
+		return r;
+	}
 	r = do_open(m, &c, path, flags, mode, 0, &p);
+	if (r == 0 && p.ino->attr.type == NF3FIFO && !(flags & O_PATH)) {
+		r = open_fifo(m, p.ino, flags);
+		nfs_unlock(m);
+		if (r < 0)
+			return r;
+		out->fh = 0;
+		out->kernel_fd = r;
+		return 0;
+	}
 	if (r == 0) {
 		f = new_file(m, p.ino, flags);
 		if (!f) {
@@ -314,6 +363,9 @@ static ssize_t write_out(struct nfsmod *m, struct cred *c, struct nfile *f, cons
 			cs[n] = w;
 			sent += len;
 		}
+		struct inode *fino = cache_inode(m, f->fsid, f->fileid);
+		uint32_t g0 = gen_of_id(m, f->fsid, f->fileid);
+
 		r = nfs_run(m, c, cs, (int)n);
 		for (size_t i = 0; r == 0 && i < n; i++) {
 			struct call *w = &calls[i];
@@ -331,11 +383,15 @@ static ssize_t write_out(struct nfsmod *m, struct cred *c, struct nfile *f, cons
 			if (w->count < w->a.write.count)
 				break;
 		}
+		/* the others' caches of the file are out of date now */
+		fino = cache_inode(m, f->fsid, f->fileid);
+		if (fino && fino->fh.len == f->fh.len)
+			gen_mine(m, fino, g0);
+		else
+			gen_bump_id(m, f->fsid, f->fileid);
 		if (r < 0) {
-			struct inode *ino = cache_inode(m, f->fsid, f->fileid);
-
-			if (ino)
-				cache_expire(ino);
+			if (fino)
+				cache_expire(fino);
 			return done + got ? (ssize_t)(done + got) : r;
 		}
 		done += got;
@@ -516,6 +572,8 @@ ssize_t op_read(void *priv, uint64_t fh, void *buf, size_t size, off_t off)
 	if (size == 0)
 		LEAVE(0);
 	/* what the last read fetched ahead, if this read goes on from it */
+	if (f->ra_len && f->ra_gen != gen_of_id(m, f->fsid, f->fileid))
+		drop_readahead(f);	/* another process wrote to the file */
 	if (f->ra_len && o == f->next_off && o >= f->ra_off && o < f->ra_off + f->ra_len) {
 		size_t at = (size_t)(o - f->ra_off);
 
@@ -544,6 +602,7 @@ ssize_t op_read(void *priv, uint64_t fh, void *buf, size_t size, off_t off)
 		}
 	}
 	if (ahead) {
+		f->ra_gen = gen_of_id(m, f->fsid, f->fileid);
 		n = read_in(m, &c, f, f->ra, size - have + ahead, o + have, &eof);
 		if (n > 0) {
 			size_t use = (size_t)n < size - have ? (size_t)n : size - have;
@@ -574,8 +633,20 @@ int op_fgetattr(void *priv, uint64_t fh, struct stat *st)
 	struct inode *ino;
 	ENTER;
 
-	if ((r = file_inode(m, &c, f, false, &ino)) == 0)
+	/* a directory this process removed: what it was, without a name (the
+	   server no longer knows the handle) */
+	if (f->removed && (ino = cache_inode(m, f->fsid, f->fileid))) {
 		attr_to_stat(m, &ino->attr, st);
+		st->st_nlink = 0;
+		LEAVE(0);
+	}
+	if ((r = file_inode(m, &c, f, false, &ino)) == 0) {
+		attr_to_stat(m, &ino->attr, st);
+		/* removed while open, kept under a hidden name: its last name
+		   is gone, as far as the program knows */
+		if (f->silly_name[0] && st->st_nlink > 0)
+			st->st_nlink--;
+	}
 	LEAVE(r);
 }
 
@@ -635,8 +706,8 @@ int op_flink(void *priv, uint64_t fh, const char *newpath)
 	struct place dir, q;
 	const char *name;
 	char nm[NFS_NAME_MAX + 1];
+	struct inode *ino;
 	size_t len;
-	struct call call;
 	ENTER;
 
 	/* a file removed while open has no name to link (the kernel: ENOENT) */
@@ -650,21 +721,9 @@ int op_flink(void *priv, uint64_t fh, const char *newpath)
 	nm[len] = 0;
 	if (lookup_cached(m, &c, &dir, nm, len, &q) == 0)
 		LEAVE(-EEXIST);
-	memset(&call, 0, sizeof(call));
-	call.proc = P_LINK;
-	set_fh(&call.a.link.file, &f->fh);
-	set_fh(&call.a.link.link.dir, &dir.ino->fh);
-	call.a.link.link.name = nm;
-	r = nfs_call(m, &c, &call);
-	if (call.has_dir)
-		cache_attr(m, NULL, &call.dir, true);
-	if (call.has_obj) {
-		struct inode *ino = cache_attr(m, &f->fh, &call.obj, true);
-
-		if (r == 0 && ino && join_path(&q, &dir, nm, len) == 0)
-			cache_name_set(m, q.path, q.len, ino);
-	}
-	LEAVE(r);
+	if ((r = file_inode(m, &c, f, false, &ino)) < 0)
+		LEAVE(r);
+	LEAVE(link_ino(m, &c, ino, &dir, nm, len));
 }
 
 /* ---- close, sync ---------------------------------------------------------------- */
@@ -713,6 +772,8 @@ static void remove_silly(struct nfsmod *m, struct cred *c, struct nfile *f)
 	nfs_call(m, c, &call);
 	if (call.has_dir)
 		cache_attr(m, NULL, &call.dir, true);
+	gen_bump_id(m, f->silly_dir_fsid, f->silly_dir_fileid);
+	gen_bump_id(m, f->fsid, f->fileid);
 }
 
 static void unlink_file(struct nfsmod *m, struct nfile *f)
@@ -731,6 +792,8 @@ void op_release(void *priv, uint64_t fh)
 	struct nfile *f = (struct nfile *)(uintptr_t)fh;
 	struct cred c;
 
+	if (!f)
+		return;	/* a FIFO: the kernel's (open_fifo) */
 	cred_get(&c);
 	nfs_lock(m);
 	if (f->dirty)
@@ -779,6 +842,7 @@ void files_at_exit(struct nfsmod *m, struct cred *c)
 		set_fh(&call.a.remove.object.dir, &f->silly_dir);
 		call.a.remove.object.name = f->silly_name;
 		nfs_call(m, c, &call);
+		gen_bump_id(m, f->silly_dir_fsid, f->silly_dir_fileid);
 		for (struct nfile *g = f->next; g; g = g->next)
 			if (g->fileid == f->fileid && g->fsid == f->fsid)
 				g->silly_name[0] = 0;

@@ -16,10 +16,10 @@
  *
  * The lock files stay: removing one while another process holds or is
  * about to take a lock on it would split the file's locks in two.  They
- * are empty, one per NFS file ever opened here.  Directories get no lock
- * file (module.h: the host finds an open directory's place by its lock
- * descriptor), so locks on a directory are ENOLCK; locks=none turns them
- * all off.
+ * are empty, one per NFS file ever opened here.  Directories get no lock_fd
+ * (module.h: the host finds an open directory's place by its lock
+ * descriptor); flock on one is taken here on its lock file (op_flock),
+ * record locks on one are ENOLCK.  locks=none turns them all off.
  */
 #include "nfs.h"
 
@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,18 +44,29 @@ static uint64_t fs_key(const struct nfsmod *m)
 	return h;
 }
 
+int lockfile_path(struct nfsmod *m, const struct nfile *f, const char *suffix, char *path,
+		  size_t size)
+{
+	int n;
+
+	n = snprintf(path, size, "%s/%016llx-", m->o.lockdir, (unsigned long long)fs_key(m));
+	for (uint32_t i = 0; i < f->fh.len && n + 3 < (int)size; i++)
+		n += snprintf(path + n, size - (size_t)n, "%02x", f->fh.data[i]);
+	if (n + strlen(suffix) + 1 > size)
+		return -ENAMETOOLONG;
+	snprintf(path + n, size - (size_t)n, "%s", suffix);
+	if (mkdir(m->o.lockdir, 01777) == 0)
+		chmod(m->o.lockdir, 01777);	/* not the caller's umask */
+	return 0;
+}
+
 int lockfile_open(struct nfsmod *m, const struct nfile *f, const char *suffix)
 {
 	char path[PATH_MAX];
-	int n, fd, acc, kept;
+	int fd, acc, kept;
 
-	n = snprintf(path, sizeof(path), "%s/%016llx-", m->o.lockdir,
-		     (unsigned long long)fs_key(m));
-	for (uint32_t i = 0; i < f->fh.len && n + 3 < (int)sizeof(path); i++)
-		n += snprintf(path + n, sizeof(path) - (size_t)n, "%02x", f->fh.data[i]);
-	snprintf(path + n, sizeof(path) - (size_t)n, "%s", suffix);
-	if (mkdir(m->o.lockdir, 01777) == 0)
-		chmod(m->o.lockdir, 01777);	/* not the caller's umask */
+	if (lockfile_path(m, f, suffix, path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
 	acc = suffix[0] ? O_RDWR : (f->flags & O_ACCMODE);
 	fd = open(path, acc | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
 	if (fd >= 0)
@@ -89,4 +101,31 @@ int op_lock_fd(void *priv, uint64_t fh)
 	fd = f->lockfd >= 0 ? f->lockfd : -ENOLCK;
 	nfs_unlock(m);
 	return fd;
+}
+
+/*
+ * flock(2) of an open directory: on its lock file, through a descriptor of
+ * this open file's own, so the lock is the open file description's (a
+ * fork shares the descriptor, and so the lock).  The host asks without
+ * waiting and retries.
+ */
+int op_flock(void *priv, uint64_t fh, uint64_t owner, int op)
+{
+	struct nfsmod *m = priv;
+	struct nfile *f = (struct nfile *)(uintptr_t)fh;
+	int fd, r = 0;
+
+	(void)owner;
+	if (m->o.nolock || !f->dir)
+		return -ENOLCK;
+	nfs_lock(m);
+	if (f->lockfd < 0 && (fd = lockfile_open(m, f, "")) >= 0)
+		f->lockfd = fd;
+	fd = f->lockfd;
+	nfs_unlock(m);
+	if (fd < 0)
+		return -ENOLCK;
+	if (flock(fd, op | LOCK_NB) < 0)
+		r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+	return r;
 }

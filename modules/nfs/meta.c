@@ -48,18 +48,6 @@ static bool is_owner(struct cred *c, const fattr3 *a)
 	return c->uid == 0 || c->uid == a->uid;
 }
 
-/* After a call that changed a directory: its attributes from the answer,
-   or none trusted. */
-static void dir_changed(struct nfsmod *m, struct inode *dir, const struct call *call,
-			const fattr3 *after, bool has)
-{
-	(void)call;
-	if (has)
-		cache_attr(m, NULL, after, true);
-	else
-		cache_expire(dir);
-}
-
 int op_getattr(void *priv, const char *path, struct stat *st, int flags)
 {
 	struct place p;
@@ -158,6 +146,12 @@ int op_statfs(void *priv, const char *path, struct statfs *st)
 
 /* ---- creating ------------------------------------------------------------- */
 
+/* Whether a failed call may still have changed something (no answer). */
+static bool maybe_changed(int r)
+{
+	return r == 0 || r == -EIO || r == -ETIMEDOUT;
+}
+
 /*
  * After a creating call failed: the kernel would have said EEXIST for a
  * taken name before anything else (it looks the name up first); the server
@@ -175,23 +169,49 @@ static int refine_create(struct nfsmod *m, struct cred *c, struct place *dir,
 	return r;
 }
 
+/* A directory this process changed (its slot read g0 before the call):
+   its attributes from the answer, the other processes told (gen.c). */
+static void dir_changed(struct nfsmod *m, struct inode *dir, uint32_t g0, const fattr3 *after,
+			bool has, int r)
+{
+	if (has)
+		cache_attr(m, NULL, after, true);
+	else
+		cache_expire(dir);
+	if (maybe_changed(r))
+		gen_mine(m, dir, g0);
+}
+
 /* The new object of a creating call into the cache, under its name. */
 static void created(struct nfsmod *m, struct cred *c, struct place *dir, const char *name,
-		    size_t len, struct call *call)
+		    size_t len, struct call *call, uint32_t g0)
 {
 	struct place q;
 
-	dir_changed(m, dir->ino, call, &call->dir, call->has_dir);
 	if (call->has_fh && call->has_obj) {
 		struct inode *ino = cache_attr(m, &call->fh, &call->obj, true);
 
 		if (ino && join_path(&q, dir, name, len) == 0) {
 			cache_names_below(m, q.path, q.len);
-			cache_name_set(m, q.path, q.len, ino);
+			cache_name_set(m, q.path, q.len, ino, dir->ino, name_stamp_mine(m, dir->ino, g0));
 		}
 	} else {
 		lookup_fresh(m, c, dir, name, len, &q);
 	}
+}
+
+/* Runs a creating call in dir: 0 (the new name cached) or -errno. */
+static int make_in(struct nfsmod *m, struct cred *c, struct place *dir, const char *nm,
+		   size_t len, struct call *call)
+{
+	uint32_t g0 = gen_of(m, dir->ino);
+	int r = nfs_call(m, c, call);
+
+	dir_changed(m, dir->ino, g0, &call->dir, call->has_dir, r);
+	if (r < 0)
+		return refine_create(m, c, dir, nm, len, r);
+	created(m, c, dir, nm, len, call, g0);
+	return 0;
 }
 
 static void sattr_mode(sattr3 *sa, mode_t mode)
@@ -219,13 +239,8 @@ int create_file(struct nfsmod *m, struct cred *c, struct place *dir, const char 
 	call.a.create.where.name = nm;
 	call.a.create.how.mode = GUARDED;
 	sattr_mode(&call.a.create.how.createhow3_u.g_obj_attributes, mode);
-	r = nfs_call(m, c, &call);
-	if (r < 0) {
-		if (call.has_dir)
-			cache_attr(m, NULL, &call.dir, false);
-		return refine_create(m, c, dir, nm, len, r);
-	}
-	created(m, c, dir, nm, len, &call);
+	if ((r = make_in(m, c, dir, nm, len, &call)) < 0)
+		return r;
 	return lookup_cached(m, c, dir, nm, len, out);
 }
 
@@ -239,6 +254,9 @@ int op_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 	sattr3 *sa;
 	ENTER;
 
+	/* do_mknodat's answers for kinds mknod does not make */
+	if (S_ISDIR(mode))
+		LEAVE(-EPERM);
 	if ((r = walk_parent(m, &c, path, &dir, &name, &len)) < 0)
 		LEAVE(r);
 	if (S_ISREG(mode) || !(mode & S_IFMT))
@@ -269,11 +287,7 @@ int op_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 		LEAVE(-EINVAL);
 	}
 	sattr_mode(sa, mode);
-	r = nfs_call(m, &c, &call);
-	if (r < 0)
-		LEAVE(refine_create(m, &c, &dir, nm, len, r));
-	created(m, &c, &dir, nm, len, &call);
-	LEAVE(0);
+	LEAVE(make_in(m, &c, &dir, nm, len, &call));
 }
 
 int op_mkdir(void *priv, const char *path, mode_t mode)
@@ -295,11 +309,7 @@ int op_mkdir(void *priv, const char *path, mode_t mode)
 	call.a.mkdir.where.name = nm;
 	/* the kernel's vfs_mkdir keeps the permission bits and the sticky bit */
 	sattr_mode(&call.a.mkdir.attributes, mode & (S_IRWXU | S_IRWXG | S_IRWXO | S_ISVTX));
-	r = nfs_call(m, &c, &call);
-	if (r < 0)
-		LEAVE(refine_create(m, &c, &dir, nm, len, r));
-	created(m, &c, &dir, nm, len, &call);
-	LEAVE(0);
+	LEAVE(make_in(m, &c, &dir, nm, len, &call));
 }
 
 int op_symlink(void *priv, const char *target, const char *path)
@@ -311,10 +321,13 @@ int op_symlink(void *priv, const char *target, const char *path)
 	struct call call;
 	ENTER;
 
-	if ((r = walk_parent(m, &c, path, &dir, &name, &len)) < 0)
-		LEAVE(r);
+	/* the VFS's answers for an empty or overlong target, before all */
+	if (!target[0])
+		LEAVE(-ENOENT);
 	if (strlen(target) >= PATH_MAX)
 		LEAVE(-ENAMETOOLONG);
+	if ((r = walk_parent(m, &c, path, &dir, &name, &len)) < 0)
+		LEAVE(r);
 	memcpy(nm, name, len);
 	nm[len] = 0;
 	memset(&call, 0, sizeof(call));
@@ -324,11 +337,34 @@ int op_symlink(void *priv, const char *target, const char *path)
 	/* as the kernel client sends it: a link is 0777 */
 	sattr_mode(&call.a.symlink.symlink.symlink_attributes, 0777);
 	call.a.symlink.symlink.symlink_data = (char *)target;
-	r = nfs_call(m, &c, &call);
-	if (r < 0)
-		LEAVE(refine_create(m, &c, &dir, nm, len, r));
-	created(m, &c, &dir, nm, len, &call);
-	LEAVE(0);
+	LEAVE(make_in(m, &c, &dir, nm, len, &call));
+}
+
+/* LINK of ino as dir/nm (checked by the caller). */
+int link_ino(struct nfsmod *m, struct cred *c, struct inode *ino, struct place *dir,
+	     const char *nm, size_t len)
+{
+	struct call call;
+	struct place q;
+	uint32_t g0 = gen_of(m, dir->ino), f0 = gen_of(m, ino);
+	int r;
+
+	memset(&call, 0, sizeof(call));
+	call.proc = P_LINK;
+	set_fh(&call.a.link.file, &ino->fh);
+	set_fh(&call.a.link.link.dir, &dir->ino->fh);
+	call.a.link.link.name = (char *)nm;
+	r = nfs_call(m, c, &call);
+	if (call.has_obj)
+		cache_attr(m, &ino->fh, &call.obj, true);
+	else
+		cache_expire(ino);
+	if (maybe_changed(r))
+		gen_mine(m, ino, f0);
+	dir_changed(m, dir->ino, g0, &call.dir, call.has_dir, r);
+	if (r == 0 && join_path(&q, dir, nm, len) == 0)
+		cache_name_set(m, q.path, q.len, ino, dir->ino, name_stamp_mine(m, dir->ino, g0));
+	return r;
 }
 
 int op_link(void *priv, const char *from, const char *to)
@@ -337,7 +373,6 @@ int op_link(void *priv, const char *from, const char *to)
 	const char *name;
 	char nm[NFS_NAME_MAX + 1];
 	size_t len;
-	struct call call;
 	ENTER;
 
 	if ((r = walk(m, &c, from, false, false, &src)) < 0)
@@ -352,30 +387,16 @@ int op_link(void *priv, const char *from, const char *to)
 		LEAVE(-EPERM);
 	if (src.ino->fsid != dir.ino->fsid)
 		LEAVE(-EXDEV);
-	memset(&call, 0, sizeof(call));
-	call.proc = P_LINK;
-	set_fh(&call.a.link.file, &src.ino->fh);
-	set_fh(&call.a.link.link.dir, &dir.ino->fh);
-	call.a.link.link.name = nm;
-	r = nfs_call(m, &c, &call);
-	if (call.has_obj)
-		cache_attr(m, &src.ino->fh, &call.obj, true);
-	else
-		cache_expire(src.ino);
-	if (r < 0) {
-		if (call.has_dir)
-			cache_attr(m, NULL, &call.dir, false);
-		LEAVE(r);
-	}
-	dir_changed(m, dir.ino, &call, &call.dir, call.has_dir);
-	if (join_path(&q, &dir, nm, len) == 0)
-		cache_name_set(m, q.path, q.len, src.ino);
-	LEAVE(0);
+	LEAVE(link_ino(m, &c, src.ino, &dir, nm, len));
 }
 
 /* ---- removing --------------------------------------------------------------- */
 
-/* Renames dir/name (open in this process) to a hidden name; 1 if done. */
+/*
+ * Removing the last name of a file this process has open: rename it to a
+ * hidden name instead (the kernel client's "silly rename"), which goes at
+ * the last release (file.c).  1 if done, 0 if not needed.
+ */
 static int silly_rename(struct nfsmod *m, struct cred *c, struct place *dir, const char *name,
 			struct inode *ino)
 {
@@ -383,9 +404,15 @@ static int silly_rename(struct nfsmod *m, struct cred *c, struct place *dir, con
 	static unsigned counter;
 	char hidden[64];
 	struct call call;
+	uint32_t g0 = gen_of(m, dir->ino);
 	int r;
 
-	if (!f || f->silly_dir.len)
+	if (!f || f->silly_name[0] || ino->attr.type == NF3DIR)
+		return 0;
+	/* another name keeps the file on the server */
+	if ((r = attr_fresh(m, c, ino)) < 0)
+		return r;
+	if (ino->attr.nlink > 1)
 		return 0;
 	snprintf(hidden, sizeof(hidden), ".nfs%016llx%08x", (unsigned long long)ino->fileid,
 		 (unsigned)getpid() * 7919u + ++counter);
@@ -395,14 +422,16 @@ static int silly_rename(struct nfsmod *m, struct cred *c, struct place *dir, con
 	call.a.rename.from.name = (char *)name;
 	set_fh(&call.a.rename.to.dir, &dir->ino->fh);
 	call.a.rename.to.name = hidden;
-	if ((r = nfs_call(m, c, &call)) < 0)
+	r = nfs_call(m, c, &call);
+	dir_changed(m, dir->ino, g0, &call.dir, call.has_dir, r);
+	if (r < 0)
 		return r;
-	if (call.has_dir)
-		cache_attr(m, NULL, &call.dir, true);
 	cache_expire(ino);
 	for (struct nfile *g = m->files; g; g = g->next)
 		if (g->fileid == ino->fileid && g->fsid == ino->fsid) {
 			g->silly_dir = dir->ino->fh;
+			g->silly_dir_fsid = dir->ino->fsid;
+			g->silly_dir_fileid = dir->ino->fileid;
 			snprintf(g->silly_name, sizeof(g->silly_name), "%s", hidden);
 		}
 	return 1;
@@ -415,6 +444,7 @@ int op_unlink(void *priv, const char *path)
 	char nm[NFS_NAME_MAX + 1];
 	size_t len;
 	struct call call;
+	uint32_t g0, v0;
 	ENTER;
 
 	if ((r = walk_parent(m, &c, path, &dir, &name, &len)) < 0)
@@ -432,17 +462,20 @@ int op_unlink(void *priv, const char *path)
 			cache_name_drop(m, victim.path, victim.len);
 		LEAVE(r < 0 ? r : 0);
 	}
+	g0 = gen_of(m, dir.ino);
+	v0 = gen_of(m, victim.ino);
 	memset(&call, 0, sizeof(call));
 	call.proc = P_REMOVE;
 	set_fh(&call.a.remove.object.dir, &dir.ino->fh);
 	call.a.remove.object.name = nm;
 	r = nfs_call(m, &c, &call);
-	if (call.has_dir)
-		cache_attr(m, NULL, &call.dir, r == 0);
+	dir_changed(m, dir.ino, g0, &call.dir, call.has_dir, r);
 	if (r == 0 || r == -ENOENT)
 		cache_name_drop(m, victim.path, victim.len);
 	/* its link count fell: ask again when asked */
 	cache_expire(victim.ino);
+	if (maybe_changed(r))
+		gen_mine(m, victim.ino, v0);
 	LEAVE(r);
 }
 
@@ -453,6 +486,7 @@ int op_rmdir(void *priv, const char *path)
 	char nm[NFS_NAME_MAX + 1];
 	size_t len;
 	struct call call;
+	uint32_t g0, v0;
 	ENTER;
 
 	if ((r = walk_parent(m, &c, path, &dir, &name, &len)) < 0)
@@ -465,16 +499,25 @@ int op_rmdir(void *priv, const char *path)
 		LEAVE(-ENOTDIR);
 	if ((r = may(&c, &dir.ino->attr, W_OK | X_OK)) < 0)
 		LEAVE(r);
+	g0 = gen_of(m, dir.ino);
+	v0 = gen_of(m, victim.ino);
 	memset(&call, 0, sizeof(call));
 	call.proc = P_RMDIR;
 	set_fh(&call.a.rmdir.object.dir, &dir.ino->fh);
 	call.a.rmdir.object.name = nm;
 	r = nfs_call(m, &c, &call);
-	if (call.has_dir)
-		cache_attr(m, NULL, &call.dir, r == 0);
+	dir_changed(m, dir.ino, g0, &call.dir, call.has_dir, r);
 	if (r == 0 || r == -ENOENT)
 		cache_names_below(m, victim.path, victim.len);
-	cache_expire(victim.ino);
+	if (r == 0) {
+		/* as the kernel's dead directory: open ones list nothing */
+		for (struct nfile *f = m->files; f; f = f->next)
+			if (f->fileid == victim.ino->fileid && f->fsid == victim.ino->fsid)
+				f->removed = true;
+		victim.ino->attr.nlink = 0;
+	}
+	if (maybe_changed(r))
+		gen_mine(m, victim.ino, v0);
 	LEAVE(r);
 }
 
@@ -485,6 +528,7 @@ int op_rename(void *priv, const char *from, const char *to, unsigned int flags)
 	char fn[NFS_NAME_MAX + 1], tn[NFS_NAME_MAX + 1];
 	size_t flen, tlen;
 	struct call call;
+	uint32_t fg0, tg0, s0, d0 = 0;
 	bool exists;
 	ENTER;
 
@@ -523,9 +567,13 @@ int op_rename(void *priv, const char *from, const char *to, unsigned int flags)
 	}
 	if (fdir.ino->fsid != tdir.ino->fsid)
 		LEAVE(-EXDEV);
-	if (exists && dst.ino->attr.type != NF3DIR &&
-	    (r = silly_rename(m, &c, &tdir, tn, dst.ino)) < 0)
+	if (exists && (r = silly_rename(m, &c, &tdir, tn, dst.ino)) < 0)
 		LEAVE(r);
+	fg0 = gen_of(m, fdir.ino);
+	tg0 = gen_of(m, tdir.ino);
+	s0 = gen_of(m, src.ino);
+	if (exists)
+		d0 = gen_of(m, dst.ino);
 	memset(&call, 0, sizeof(call));
 	call.proc = P_RENAME;
 	set_fh(&call.a.rename.from.dir, &fdir.ino->fh);
@@ -533,22 +581,25 @@ int op_rename(void *priv, const char *from, const char *to, unsigned int flags)
 	set_fh(&call.a.rename.to.dir, &tdir.ino->fh);
 	call.a.rename.to.name = tn;
 	r = nfs_call(m, &c, &call);
-	if (call.has_dir)
-		cache_attr(m, NULL, &call.dir, r == 0);
-	else
-		cache_expire(fdir.ino);
-	if (call.has_dir2)
-		cache_attr(m, NULL, &call.dir2, r == 0);
-	else
-		cache_expire(tdir.ino);
+	dir_changed(m, fdir.ino, fg0, &call.dir, call.has_dir, r);
+	if (tdir.ino != fdir.ino)
+		dir_changed(m, tdir.ino, tg0, &call.dir2, call.has_dir2, r);
+	else if (call.has_dir2)
+		cache_attr(m, NULL, &call.dir2, true);
 	cache_names_below(m, src.path, src.len);
 	cache_names_below(m, dst.path, dst.len);
 	if (r == 0)
-		cache_name_set(m, dst.path, dst.len, src.ino);
+		cache_name_set(m, dst.path, dst.len, src.ino, tdir.ino,
+			       name_stamp_mine(m, tdir.ino, tg0));
 	/* the renamed object's ctime, the replaced one's link count */
 	cache_expire(src.ino);
-	if (exists)
+	if (maybe_changed(r))
+		gen_mine(m, src.ino, s0);
+	if (exists) {
 		cache_expire(dst.ino);
+		if (maybe_changed(r))
+			gen_mine(m, dst.ino, d0);
+	}
 	LEAVE(r);
 }
 
@@ -557,6 +608,7 @@ int op_rename(void *priv, const char *from, const char *to, unsigned int flags)
 int setattr_ino(struct nfsmod *m, struct cred *c, struct inode *ino, const sattr3 *sa)
 {
 	struct call call;
+	uint32_t g0 = gen_of(m, ino);
 	int r;
 
 	memset(&call, 0, sizeof(call));
@@ -568,6 +620,8 @@ int setattr_ino(struct nfsmod *m, struct cred *c, struct inode *ino, const sattr
 		cache_attr(m, &ino->fh, &call.obj, true);
 	else
 		cache_expire(ino);
+	if (maybe_changed(r))
+		gen_mine(m, ino, g0);
 	return r;
 }
 
@@ -604,6 +658,20 @@ int chown_ino(struct nfsmod *m, struct cred *c, struct inode *ino, uid_t uid, gi
 			return -EPERM;
 	}
 	memset(&sa, 0, sizeof(sa));
+	/* the VFS's chown_common: a file's set-user-ID bit goes at every
+	   chown (also -1 -1), its set-group-ID bit with group execute, or for
+	   a caller outside the group; the kernel client sends the new mode */
+	if (ino->attr.type != NF3DIR && (ino->attr.mode & (S_ISUID | S_ISGID))) {
+		mode_t kill = S_ISUID;
+
+		if ((ino->attr.mode & S_IXGRP) ||
+		    (c->uid != 0 && !cred_in_group(c, gid != (gid_t)-1 ? gid : ino->attr.gid)))
+			kill |= S_ISGID;
+		if (ino->attr.mode & kill) {
+			sa.mode.set_it = 1;
+			sa.mode.set_mode3_u.mode = ino->attr.mode & 07777 & ~kill;
+		}
+	}
 	if (uid != (uid_t)-1) {
 		sa.uid.set_it = 1;
 		sa.uid.set_uid3_u.uid = uid;

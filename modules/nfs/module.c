@@ -36,6 +36,7 @@ void nfs_unlock(struct nfsmod *m)
 static void free_mod(struct nfsmod *m)
 {
 	nfs_disconnect(m);
+	gen_close(m);
 	cache_free(&m->cache);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -68,11 +69,18 @@ static int nfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 	m->acdirmax = (int64_t)m->o.acdirmax * 1000000000;
 	if (gethostname(m->host, sizeof(m->host) - 1) < 0)
 		snprintf(m->host, sizeof(m->host), "defuse");
+	gen_open(m);
 	r = nfs_connect_first(m, why, why_len);
 	if (r < 0) {
 		free_mod(m);
 		return r;
 	}
+	/* at most 1 MiB a call, as the kernel client (NFS_MAX_FILE_IO_SIZE):
+	   ganesha offers 64 MiB */
+	if (m->rtmax > (1u << 20))
+		m->rtmax = 1u << 20;
+	if (m->wtmax > (1u << 20))
+		m->wtmax = 1u << 20;
 	if (m->o.rsize && m->o.rsize < m->rtmax)
 		m->rtmax = m->o.rsize;
 	if (m->o.wsize && m->o.wsize < m->wtmax)
@@ -144,6 +152,7 @@ const struct defuse_ops nfs_ops = {
 	.fsync = op_fsync,
 	.readdir = op_readdir,
 	.lock_fd = op_lock_fd,
+	.flock = op_flock,
 };
 
 EXPORT const struct defuse_module defuse_module_v2 = {

@@ -184,7 +184,12 @@ struct inode {
 	fattr3 attr;
 	int64_t expires;	/* ns, monotonic: attr is trusted until then */
 	int64_t timeo;		/* ns: the current attribute timeout */
-	char *link;		/* a symbolic link's target, while attr holds */
+	char *link;		/* a symbolic link's target (links never change) */
+	/* gen.c: the slot's value attr is current for, and a directory's run
+	   of changes made by this process alone (own_from to own_to) */
+	uint32_t sgen;
+	bool own;
+	uint32_t own_from, own_to;
 };
 
 /* A name: a path below the mount's root -> the inode it named. */
@@ -193,6 +198,8 @@ struct dentry {
 	uint32_t hash;
 	uint32_t len;
 	uint64_t fsid, fileid;
+	uint64_t pfsid, pfileid;	/* its directory */
+	uint32_t pgen;		/* the directory's slot (gen.c) it is current for */
 	char path[];
 };
 
@@ -221,18 +228,46 @@ struct inode *cache_inode(struct nfsmod *m, uint64_t fsid, uint64_t fileid);
 void cache_attr_nofh(struct nfsmod *m, const fattr3 *a);
 bool cache_fresh(struct nfsmod *m, const struct inode *ino);
 void cache_expire(struct inode *ino);
-struct inode *cache_name(struct nfsmod *m, const char *path, size_t len);
-void cache_name_set(struct nfsmod *m, const char *path, size_t len, const struct inode *ino);
+/* The inode path named, if the name is still trusted (dir: its directory,
+   NULL for the root). */
+struct inode *cache_name(struct nfsmod *m, const char *path, size_t len,
+			 const struct inode *dir);
+/* ... whether trusted or not */
+struct inode *cache_name_raw(struct nfsmod *m, const char *path, size_t len);
+/* path names ino in dir, as of dir's slot value pgen (gen.c). */
+void cache_name_set(struct nfsmod *m, const char *path, size_t len, const struct inode *ino,
+		    const struct inode *dir, uint32_t pgen);
+/* The stamp for a name this process just made in dir (dir's slot read g0
+   before the call; gen_mine done). */
+uint32_t name_stamp_mine(struct nfsmod *m, const struct inode *dir, uint32_t g0);
 void cache_name_drop(struct nfsmod *m, const char *path, size_t len);
 /* Drops path and every name below it (rename, rmdir of a directory). */
 void cache_names_below(struct nfsmod *m, const char *path, size_t len);
+
+/* ---- gen.c ---------------------------------------------------------------- */
+
+#define GEN_SLOTS 16368
+struct gen_table {
+	uint32_t g;
+	uint32_t pad[15];
+	uint32_t s[GEN_SLOTS];
+};
+
+uint64_t nfs_server_key(const struct nfsmod *m);
+void gen_open(struct nfsmod *m);
+void gen_close(struct nfsmod *m);
+uint32_t gen_of(struct nfsmod *m, const struct inode *ino);
+uint32_t gen_of_id(struct nfsmod *m, uint64_t fsid, uint64_t fileid);
+uint32_t gen_global(struct nfsmod *m);
+void gen_mine(struct nfsmod *m, struct inode *ino, uint32_t g0);
+void gen_bump_id(struct nfsmod *m, uint64_t fsid, uint64_t fileid);
 
 /* ---- walk.c ------------------------------------------------------------- */
 
 /* Where a walk ended: the inode and the path that names it. */
 struct place {
 	struct inode *ino;
-	char path[PATH_MAX];
+	char path[PATH_MAX + NFS_NAME_MAX + 2];	/* "/" + a PATH_MAX - 1 path */
 	size_t len;
 };
 
@@ -292,6 +327,8 @@ struct nfsmod {
 	uint64_t dev;		/* st_dev of every file: from the export */
 
 	struct cache cache;
+	struct gen_table *gen;	/* gen.c: shared with this machine's processes */
+	uint32_t g_send;	/* gen->g when the last calls went out */
 	struct nfile *files;	/* open files of this process */
 	int64_t acregmin, acregmax, acdirmin, acdirmax;	/* ns */
 };
@@ -320,6 +357,7 @@ struct nfile {
 	unsigned seq;		/* sequential reads in a row */
 	char *ra;		/* the data read ahead */
 	uint64_t ra_off;
+	uint32_t ra_gen;	/* the file's slot (gen.c) when ra was read */
 	size_t ra_len, ra_cap;
 	bool ra_eof;		/* the file ends where ra does */
 	/* the directory listing (dir.c) */
@@ -328,7 +366,9 @@ struct nfile {
 	/* removed while open: renamed to this hidden name instead (meta.c),
 	   removed at the last release */
 	struct fh silly_dir;
+	uint64_t silly_dir_fsid, silly_dir_fileid;
 	char silly_name[64];
+	bool removed;		/* a directory this process removed */
 };
 
 struct extent {
@@ -363,6 +403,8 @@ int chmod_ino(struct nfsmod *m, struct cred *c, struct inode *ino, mode_t mode);
 int chown_ino(struct nfsmod *m, struct cred *c, struct inode *ino, uid_t uid, gid_t gid);
 int create_file(struct nfsmod *m, struct cred *c, struct place *dir, const char *name,
 		size_t len, mode_t mode, struct place *out);
+int link_ino(struct nfsmod *m, struct cred *c, struct inode *ino, struct place *dir,
+	     const char *nm, size_t len);
 int utimens_ino(struct nfsmod *m, struct cred *c, struct inode *ino,
 		const struct timespec tv[2]);
 
@@ -397,6 +439,10 @@ void dirlist_free(struct dirlist *l);
 /* locks.c */
 int op_lock_fd(void *priv, uint64_t fh);
 int lockfile_open(struct nfsmod *m, const struct nfile *f, const char *suffix);
+/* Its path: lockdir/KEY-HANDLE+suffix */
+int lockfile_path(struct nfsmod *m, const struct nfile *f, const char *suffix, char *path,
+		  size_t size);
+int op_flock(void *priv, uint64_t fh, uint64_t owner, int op);
 void lockfile_close(int fd);
 
 #endif

@@ -656,9 +656,15 @@ int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
 				r = connect_nfs(m, deadline, why, sizeof(why));
 			if (r == 0 && set_auth(m, cr) < 0)
 				return -ENOMEM;
+			m->g_send = gen_global(m);
 			for (int i = 0; r == 0 && i < n; i++)
-				if (cs[i]->state < 0 && send_call(m, cs[i]) < 0)
-					r = -EIO;
+				if (cs[i]->state < 0 && send_call(m, cs[i]) < 0) {
+					/* libnfs could not build the call (too large
+					   for its buffer: a link target of more than
+					   about 3,900 bytes): no retry can help */
+					drop(m);
+					return cs[i]->proc == P_SYMLINK ? -ENAMETOOLONG : -EIO;
+				}
 			if (r == 0)
 				r = wait_answers(m, cs, n, deadline);
 			/* the server's "try later" (NFS3ERR_JUKEBOX): later */
@@ -939,6 +945,6 @@ int nfs_connect_first(struct nfsmod *m, char *why, size_t why_len)
 	m->root_fileid = call.obj.fileid;
 	if (!cache_attr(m, &m->root, &call.obj, false))
 		return -ENOMEM;
-	cache_name_set(m, "/", 1, cache_inode(m, m->root_fsid, m->root_fileid));
+	cache_name_set(m, "/", 1, cache_inode(m, m->root_fsid, m->root_fileid), NULL, 0);
 	return 0;
 }

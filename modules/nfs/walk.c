@@ -41,6 +41,7 @@ mode_t type_mode(int type)
 
 void attr_to_stat(struct nfsmod *m, const fattr3 *a, struct stat *st)
 {
+	(void)m;
 	memset(st, 0, sizeof(*st));
 	/* one device per server file system, as the kernel client mounts
 	   each fsid on its own anonymous device */
@@ -54,8 +55,9 @@ void attr_to_stat(struct nfsmod *m, const fattr3 *a, struct stat *st)
 	if (a->type == NF3CHR || a->type == NF3BLK)
 		st->st_rdev = makedev(a->rdev.specdata1, a->rdev.specdata2);
 	st->st_size = (off_t)a->size;
-	/* the kernel client's: its I/O size, the largest WRITE */
-	st->st_blksize = m->wtmax ? m->wtmax : 4096;
+	/* a page, as local file systems say (the kernel client says its
+	   wsize; programs size buffers by it, ours need no help) */
+	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((a->used + 511) / 512);
 	st->st_atim.tv_sec = a->atime.seconds;
 	st->st_atim.tv_nsec = a->atime.nseconds;
@@ -125,7 +127,7 @@ static int root_inode(struct nfsmod *m, struct cred *c, struct inode **out)
 			return r;
 		if (!(ino = cache_attr(m, &m->root, &call.obj, false)))
 			return -ENOMEM;
-		cache_name_set(m, "/", 1, ino);
+		cache_name_set(m, "/", 1, ino, NULL, 0);
 	}
 	*out = ino;
 	return 0;
@@ -152,6 +154,7 @@ int lookup_fresh(struct nfsmod *m, struct cred *c, struct place *dir, const char
 	char nm[NFS_NAME_MAX + 1];
 	struct call call;
 	struct inode *ino;
+	uint32_t pgen = gen_of(m, dir->ino);
 	int r;
 
 	if (len > NFS_NAME_MAX)
@@ -187,9 +190,9 @@ int lookup_fresh(struct nfsmod *m, struct cred *c, struct place *dir, const char
 	if (!ino)
 		return -ENOMEM;
 	/* a name that now names another file: forget what was below it */
-	if (cache_name(m, out->path, out->len) != ino)
+	if (cache_name_raw(m, out->path, out->len) != ino)
 		cache_names_below(m, out->path, out->len);
-	cache_name_set(m, out->path, out->len, ino);
+	cache_name_set(m, out->path, out->len, ino, dir->ino, pgen);
 	out->ino = ino;
 	return 0;
 }
@@ -202,7 +205,7 @@ int lookup_cached(struct nfsmod *m, struct cred *c, struct place *dir, const cha
 
 	if ((r = join_path(out, dir, name, len)) < 0)
 		return r;
-	ino = cache_name(m, out->path, out->len);
+	ino = cache_name(m, out->path, out->len, dir->ino);
 	if (ino && cache_fresh(m, ino)) {
 		out->ino = ino;
 		return 0;
@@ -314,7 +317,7 @@ static int walk_from(struct nfsmod *m, struct cred *c, struct place *cur, const 
 		}
 		if ((r = join_path(&next, cur, p, len)) < 0)
 			return r;
-		ino = cache_name(m, next.path, next.len);
+		ino = cache_name(m, next.path, next.len, cur->ino);
 		if (!ino || reval || (fresh && last) || !cache_fresh(m, ino)) {
 			if ((r = lookup_fresh(m, c, cur, p, len, &next)) < 0)
 				return r;

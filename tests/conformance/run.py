@@ -20,6 +20,12 @@ in fresh scratch trees, once per run:
   fuse      `defuse mount BASE PASSTHROUGH.so:BACKING` (the FUSE bridge),
             then fsops runs plainly, without DEFUSE, on that kernel FUSE
             mount; `defuse umount BASE` before the trees are compared;
+  nfs       `defuse run -m BASE=NFS.so:URL/SUB -- fsops BASE ...`: the NFS
+            module (modules/nfs) on a directory SUB of a running NFS
+            server's export, whose server side (--nfs-dir) is the backing
+            directory: setup and tree comparison there, as for kernel;
+            scratch directories default to /dev/shm (tests/nfs/server.sh
+            exports a tmpfs directory);
   memfs     `defuse run -m BASE=MEMFS.so:NAME -- fsops BASE ...` on a fresh
             memfs segment (docs/memfs.md) of a NAME unique to the run: memfs
             has no backing directory, so the case's setup is done inside the
@@ -502,6 +508,25 @@ def fuse_unmount(opts, base, pidfile):
     return said + 'defuse-fuse %d did not exit after the unmount: killed\n' % pid
 
 
+def nfs_one_run(opts, scratch, case, serial):
+    """Like one_run, on the NFS module: the backing directory is a fresh
+    directory of the export (the server's side of it), mounted by its own
+    path; it is removed after the case, whatever happened."""
+    lay = Layout(scratch, 'v')
+    sub = 'conf-%d-%d' % (os.getpid(), serial)
+    lay.backing = os.path.join(opts.nfs_dir, sub)
+    try:
+        lay.create()
+        setup(case, lay)
+        url = '%s/%s%s' % (opts.nfs_url.rstrip('/'), sub,
+                           (',' + opts.nfs_options) if opts.nfs_options else '')
+        status, out, err = run([opts.defuse, 'run', '-m', '%s=%s:%s' % (lay.base, opts.nfs_module, url),
+                                '--', opts.fsops, lay.base, case.file, case.name], scratch)
+        return Result(status, out, err, snapshot(lay.top, lay), snapshot(lay.backing, lay))
+    finally:
+        shutil.rmtree(lay.backing, ignore_errors=True)
+
+
 class MemfsSetupFailed(Exception):
     pass
 
@@ -637,6 +662,12 @@ def main():
     ap.add_argument('--defuse')
     ap.add_argument('--module')
     ap.add_argument('--memfs-module', help='memfs.so, for --modes memfs')
+    ap.add_argument('--nfs-module', help='nfs.so, for --modes nfs')
+    ap.add_argument('--nfs-url', default=os.environ.get('DEFUSE_NFS_URL'),
+                    help='the export, nfs://SERVER/EXPORT ($DEFUSE_NFS_URL)')
+    ap.add_argument('--nfs-dir', default=os.environ.get('DEFUSE_NFS_DIR'),
+                    help="the export's directory on the server ($DEFUSE_NFS_DIR)")
+    ap.add_argument('--nfs-options', default='', help='options after the URL')
     ap.add_argument('--modes', default='kernel,emulated')
     ap.add_argument('-k', dest='pattern', help='only cases whose name contains this')
     ap.add_argument('--keep', action='store_true', help='keep the scratch directories')
@@ -657,16 +688,21 @@ def main():
     opts.fsops = os.path.abspath(opts.fsops)
     modes = [m for m in opts.modes.split(',') if m]
     for m in modes:
-        if m not in ('kernel', 'emulated', 'fuse', 'memfs'):
+        if m not in ('kernel', 'emulated', 'fuse', 'memfs', 'nfs'):
             ap.error('unknown mode ' + m)
-    if 'memfs' in modes and opts.tmpdir is None and os.path.isdir('/dev/shm'):
+    if ('memfs' in modes or 'nfs' in modes) and opts.tmpdir is None and os.path.isdir('/dev/shm'):
         opts.tmpdir = '/dev/shm'
     if not opts.self_test and not opts.show:
         need = [('defuse', 'defuse')]
-        if [m for m in modes if m != 'memfs']:
+        if [m for m in modes if m not in ('memfs', 'nfs')]:
             need.append(('module', 'module'))
         if 'memfs' in modes:
             need.append(('memfs_module', 'memfs module'))
+        if 'nfs' in modes:
+            need.append(('nfs_module', 'nfs module'))
+            if not opts.nfs_url or not opts.nfs_dir or not os.path.isdir(opts.nfs_dir):
+                ap.error('--modes nfs needs --nfs-url and --nfs-dir (a running server: '
+                         'tests/nfs/server.sh)')
         if any(not getattr(opts, a) for a, _ in need):
             ap.error('--defuse and --module (--memfs-module for the memfs mode) '
                      'are needed (or --self-test)')
@@ -767,6 +803,8 @@ def differential(opts, cases, root, modes):
                 got = fuse_one_run(opts, scratch, case)
             elif mode == 'memfs':
                 got = memfs_one_run(opts, scratch, case, i)
+            elif mode == 'nfs':
+                got = nfs_one_run(opts, scratch, case, i)
             else:
                 got = one_run(scratch, mode[0], case,
                               lambda lay: defuse_cmd(opts, lay, case, mode))
