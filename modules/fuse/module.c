@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "compat.h"
+#include "fdwrap.h"
 
 struct fmount {
 	const struct fc_entry *entry;
@@ -374,7 +375,7 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	struct fc_start s;
 	char **words = NULL;
 	int nwords = 0, pie, r = -EINVAL;
-	void *h;
+	void *h, *before;
 
 	if (!fm)
 		return -ENOMEM;
@@ -431,9 +432,13 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	if (!fm->entry)
 		goto fail;
 	fm->ops = fm->entry->ops;
+	before = fdwrap_before();
 	h = load_fs(fspath, why, why_len);
-	if (!h)
+	if (!h) {
+		fdwrap_after(before, NULL, NULL);
 		goto fail;
+	}
+	fdwrap_after(before, h, NULL);
 	s.main = (int (*)(int, char **))dlsym(h, "main");
 	if (!s.main) {
 		snprintf(why, why_len, "fuse: %s exports no main(): build the program's source "

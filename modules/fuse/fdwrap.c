@@ -1,0 +1,473 @@
+/*
+ * A FUSE daemon has a descriptor table of its own; in process, the file
+ * system's descriptors would share the program's, taking the numbers the
+ * program expects to get (open returns the lowest free number) and lying
+ * within reach of its close, dup2 and close_range.  So the file system's
+ * calls that make and close descriptors are redirected (in the global
+ * offset tables of the file system's object and of the libraries loaded
+ * with it) to wrappers that move every new descriptor into DEFUSE's
+ * reserved band (module.h: defuse_keep_fd) and give it back there at close.
+ *
+ * Outside DEFUSE (no defuse_keep_fd) the wrappers change nothing.
+ */
+#define _GNU_SOURCE 1
+#include <defuse/module.h>
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include "fdwrap.h"
+
+/* fd moved into the band (its new number), or left where it is. */
+static int keep(int fd)
+{
+	int e = errno, k;
+
+	if (fd < 0 || !defuse_keep_fd)
+		return fd;
+	k = defuse_keep_fd(fd);
+	errno = e;
+	return k >= 0 ? k : fd;
+}
+
+/* After a library closed fd itself (closedir, fclose): the band's number
+   is given back (closing it again only fails). */
+static void forget(int fd)
+{
+	int e = errno;
+
+	if (fd >= 0 && defuse_close_kept)
+		defuse_close_kept(fd);
+	errno = e;
+}
+
+static mode_t mode_arg(int flags, va_list ap)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, mode_t) : 0;
+}
+
+static int w_open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
+	return keep(open(path, flags, mode));
+}
+
+static int w_openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
+	return keep(openat(dirfd, path, flags, mode));
+}
+
+static int w_open_2(const char *path, int flags)
+{
+	return keep(open(path, flags));
+}
+
+static int w_openat_2(int dirfd, const char *path, int flags)
+{
+	return keep(openat(dirfd, path, flags));
+}
+
+static int w_creat(const char *path, mode_t mode)
+{
+	return keep(creat(path, mode));
+}
+
+static DIR *w_opendir(const char *path)
+{
+	int fd = keep(open(path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC));
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+
+		if (!defuse_close_kept || defuse_close_kept(fd))
+			close(fd);
+		errno = e;
+	}
+	return d;
+}
+
+static int w_closedir(DIR *d)
+{
+	int fd = dirfd(d), r = closedir(d);
+
+	forget(fd);
+	return r;
+}
+
+/* fopen's mode as open's flags. */
+static int fopen_flags(const char *m)
+{
+	int flags = 0;
+
+	switch (*m) {
+	case 'r':
+		flags = O_RDONLY;
+		break;
+	case 'w':
+		flags = O_WRONLY | O_CREAT | O_TRUNC;
+		break;
+	case 'a':
+		flags = O_WRONLY | O_CREAT | O_APPEND;
+		break;
+	default:
+		return -1;
+	}
+	for (m++; *m && *m != ','; m++) {
+		if (*m == '+')
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		else if (*m == 'e')
+			flags |= O_CLOEXEC;
+		else if (*m == 'x')
+			flags |= O_EXCL;
+	}
+	return flags;
+}
+
+static FILE *w_fopen(const char *path, const char *mode)
+{
+	int flags = fopen_flags(mode), fd;
+	FILE *f;
+
+	if (flags < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	fd = keep(open(path, flags, 0666));
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, mode);
+	if (!f) {
+		int e = errno;
+
+		if (!defuse_close_kept || defuse_close_kept(fd))
+			close(fd);
+		errno = e;
+	}
+	return f;
+}
+
+static int w_fclose(FILE *f)
+{
+	int fd = fileno(f), r = fclose(f);
+
+	forget(fd);
+	return r;
+}
+
+static int w_close(int fd)
+{
+	int r;
+
+	if (!defuse_close_kept)
+		return close(fd);
+	r = defuse_close_kept(fd);
+	if (r == -EBADF)
+		return close(fd);	/* not one of the band's */
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+static int w_dup(int fd)
+{
+	return keep(dup(fd));
+}
+
+static int w_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	unsigned long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return keep(fcntl(fd, cmd, (int)arg));
+	return fcntl(fd, cmd, arg);
+}
+
+static int w_socket(int domain, int type, int protocol)
+{
+	return keep(socket(domain, type, protocol));
+}
+
+static int w_socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int r = socketpair(domain, type, protocol, sv);
+
+	if (!r) {
+		sv[0] = keep(sv[0]);
+		sv[1] = keep(sv[1]);
+	}
+	return r;
+}
+
+static int w_accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return keep(accept(fd, addr, len));
+}
+
+static int w_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	return keep(accept4(fd, addr, len, flags));
+}
+
+static int w_pipe(int p[2])
+{
+	int r = pipe(p);
+
+	if (!r) {
+		p[0] = keep(p[0]);
+		p[1] = keep(p[1]);
+	}
+	return r;
+}
+
+static int w_pipe2(int p[2], int flags)
+{
+	int r = pipe2(p, flags);
+
+	if (!r) {
+		p[0] = keep(p[0]);
+		p[1] = keep(p[1]);
+	}
+	return r;
+}
+
+static int w_eventfd(unsigned int v, int flags)
+{
+	return keep(eventfd(v, flags));
+}
+
+static int w_epoll_create(int n)
+{
+	return keep(epoll_create(n));
+}
+
+static int w_epoll_create1(int flags)
+{
+	return keep(epoll_create1(flags));
+}
+
+static int w_memfd_create(const char *name, unsigned int flags)
+{
+	return keep(memfd_create(name, flags));
+}
+
+static int w_timerfd_create(int clock, int flags)
+{
+	return keep(timerfd_create(clock, flags));
+}
+
+static int w_inotify_init1(int flags)
+{
+	return keep(inotify_init1(flags));
+}
+
+static int w_inotify_init(void)
+{
+	return keep(inotify_init());
+}
+
+static const struct {
+	const char *name;
+	void *fn;
+} wraps[] = {
+	{ "open", (void *)w_open }, { "open64", (void *)w_open },
+	{ "openat", (void *)w_openat }, { "openat64", (void *)w_openat },
+	{ "__open_2", (void *)w_open_2 }, { "__open64_2", (void *)w_open_2 },
+	{ "__openat_2", (void *)w_openat_2 }, { "__openat64_2", (void *)w_openat_2 },
+	{ "creat", (void *)w_creat }, { "creat64", (void *)w_creat },
+	{ "opendir", (void *)w_opendir }, { "closedir", (void *)w_closedir },
+	{ "fopen", (void *)w_fopen }, { "fopen64", (void *)w_fopen },
+	{ "fclose", (void *)w_fclose }, { "close", (void *)w_close },
+	{ "dup", (void *)w_dup }, { "fcntl", (void *)w_fcntl },
+	{ "fcntl64", (void *)w_fcntl },
+	{ "socket", (void *)w_socket }, { "socketpair", (void *)w_socketpair },
+	{ "accept", (void *)w_accept }, { "accept4", (void *)w_accept4 },
+	{ "pipe", (void *)w_pipe }, { "pipe2", (void *)w_pipe2 },
+	{ "eventfd", (void *)w_eventfd }, { "epoll_create", (void *)w_epoll_create },
+	{ "epoll_create1", (void *)w_epoll_create1 },
+	{ "memfd_create", (void *)w_memfd_create },
+	{ "timerfd_create", (void *)w_timerfd_create },
+	{ "inotify_init", (void *)w_inotify_init },
+	{ "inotify_init1", (void *)w_inotify_init1 },
+};
+
+static void *wrapper_for(const char *name)
+{
+	for (size_t i = 0; i < sizeof(wraps) / sizeof(wraps[0]); i++)
+		if (!strcmp(wraps[i].name, name))
+			return wraps[i].fn;
+	return NULL;
+}
+
+/* Writes v at the relocated address p (a GOT slot, maybe read-only after
+   relocation: RELRO). */
+static void write_slot(void **p, void *v)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+
+	if (*p == v)
+		return;
+	if (mprotect((void *)a, page, PROT_READ | PROT_WRITE) == 0) {
+		*p = v;
+		/* RELRO pages were read-only; the rest were writable anyway */
+	}
+}
+
+/* The dynamic section's value for tag, or 0. */
+static uintptr_t dyn_val(const ElfW(Dyn) *dyn, long tag)
+{
+	for (; dyn->d_tag != DT_NULL; dyn++)
+		if (dyn->d_tag == tag)
+			return dyn->d_un.d_ptr;
+	return 0;
+}
+
+static void patch_relocs(struct link_map *lm, const ElfW(Rela) *rel, size_t size,
+			 const ElfW(Sym) *symtab, const char *strtab)
+{
+	for (size_t i = 0; i < size / sizeof(*rel); i++) {
+		unsigned long type = ELF64_R_TYPE(rel[i].r_info);
+		const char *name;
+		void *fn;
+
+		if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
+		    type != R_X86_64_64)
+			continue;
+		if (!ELF64_R_SYM(rel[i].r_info))
+			continue;
+		name = strtab + symtab[ELF64_R_SYM(rel[i].r_info)].st_name;
+		fn = wrapper_for(name);
+		if (fn)
+			write_slot((void **)(lm->l_addr + rel[i].r_offset), fn);
+	}
+}
+
+/*
+ * Points the descriptor calls of one loaded object at the wrappers.
+ * Read-only pages of RELRO are made writable and stay so (the file system's
+ * own GOT: no one else's memory).
+ */
+static void patch_object(struct link_map *lm)
+{
+	const ElfW(Dyn) *dyn = lm->l_ld;
+	const ElfW(Sym) *symtab;
+	const char *strtab;
+	uintptr_t jmprel, rela;
+
+	if (!dyn)
+		return;
+	symtab = (const ElfW(Sym) *)dyn_val(dyn, DT_SYMTAB);
+	strtab = (const char *)dyn_val(dyn, DT_STRTAB);
+	if (!symtab || !strtab)
+		return;
+	jmprel = dyn_val(dyn, DT_JMPREL);
+	if (jmprel)
+		patch_relocs(lm, (const ElfW(Rela) *)jmprel, dyn_val(dyn, DT_PLTRELSZ), symtab,
+			     strtab);
+	rela = dyn_val(dyn, DT_RELA);
+	if (rela)
+		patch_relocs(lm, (const ElfW(Rela) *)rela, dyn_val(dyn, DT_RELASZ), symtab,
+			     strtab);
+}
+
+/* ---- which objects ----------------------------------------------------- */
+
+struct seen {
+	void **addrs;
+	size_t n, cap;
+};
+
+static int note(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct seen *s = arg;
+
+	(void)size;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		void **a = realloc(s->addrs, cap * sizeof(void *));
+
+		if (!a)
+			return 1;
+		s->addrs = a;
+		s->cap = cap;
+	}
+	s->addrs[s->n++] = (void *)info->dlpi_addr;
+	return 0;
+}
+
+void *fdwrap_before(void)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+
+	if (s)
+		dl_iterate_phdr(note, s);
+	return s;
+}
+
+static int was_there(const struct seen *s, void *addr)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->addrs[i] == addr)
+			return 1;
+	return 0;
+}
+
+/* Every object loaded since fdwrap_before (the file system's and the
+   libraries it brought), but the libfuse stand-in (not). */
+void fdwrap_after(void *before, void *handle, void *not)
+{
+	struct seen *s = before;
+	struct link_map *lm = NULL, *skip = NULL;
+
+	if (!s)
+		return;
+	if (!handle)
+		goto out;
+	if (not)
+		dlinfo(not, RTLD_DI_LINKMAP, &skip);
+	if (!dlinfo(handle, RTLD_DI_LINKMAP, &lm) && lm) {
+		while (lm->l_prev)
+			lm = lm->l_prev;
+		for (; lm; lm = lm->l_next)
+			if (lm != skip && !was_there(s, (void *)lm->l_addr))
+				patch_object(lm);
+	}
+out:
+	free(s->addrs);
+	free(s);
+}
