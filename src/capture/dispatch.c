@@ -33,6 +33,7 @@ enum special_kind {
 	SP_SETID,
 	SP_FDLIMIT,
 	SP_UMASK,
+	SP_PAGER,
 };
 
 static unsigned char special[NR_SPECIAL];
@@ -75,6 +76,12 @@ void defuse_dispatch_init(void)
 	special[SYS_setfsuid] = SP_SETID;
 	special[SYS_setfsgid] = SP_SETID;
 	special[SYS_umask] = SP_UMASK;
+	/* The core's only while it has mappings of emulated files (one
+	   load): written pages go back, its records follow. */
+	special[SYS_munmap] = SP_PAGER;
+	special[SYS_mremap] = SP_PAGER;
+	special[SYS_msync] = SP_PAGER;
+	special[SYS_madvise] = SP_PAGER;
 }
 
 static long own(const struct defuse_syscall *sc)
@@ -117,7 +124,14 @@ void defuse_objects_mapped(long addr, long len, long prot, long fd, long off)
  */
 static long do_mmap(struct defuse_syscall *sc)
 {
-	long r = defuse_forward(sc);
+	long r;
+
+	/* Over a mapping of an emulated file: its written pages go back
+	   first (the core's pager). */
+	if (sc->nr == SYS_mmap && (sc->a[3] & MAP_FIXED) &&
+	    unlikely(__atomic_load_n(&core_pager_nmaps, __ATOMIC_RELAXED)))
+		defuse_call_cold(core_pager_call, sc);
+	r = defuse_forward(sc);
 
 	if (sys_failed(r))
 		return r;
@@ -211,12 +225,19 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 	case SP_PRCTL:
 		return do_prctl(sc);
 	case SP_NORETURN:
-		if (sc->nr == SYS_exit)
+		if (sc->nr == SYS_exit) {
 			defuse_cold_stack_exit();	/* the thread ends */
-		else if (unlikely(core_nmounts))
-			/* The process ends: through exit(3), the mounts end
-			   too (module.h: destroy). */
+		} else if (unlikely(core_nmounts)) {
+			/* The process ends: pages written through mappings of
+			   emulated files go back; through exit(3), the mounts
+			   end too (module.h: destroy). */
+			defuse_call_cold(core_pager_exit, NULL);
 			defuse_call_cold(core_fini, NULL);
+		}
+		return defuse_forward(sc);
+	case SP_PAGER:
+		if (unlikely(__atomic_load_n(&core_pager_nmaps, __ATOMIC_RELAXED)))
+			return defuse_call_cold(core_pager_call, sc);
 		return defuse_forward(sc);
 	case SP_UMASK: {
 		/* The core applies the umask to modes it hands modules. A
@@ -330,7 +351,12 @@ long defuse_dispatch(struct defuse_syscall *sc)
  * on its own stack, which C cannot do); these hooks run around it.
  */
 static int shares_parent_memory(const struct defuse_syscall *sc);
+static int is_forked_process(const struct defuse_syscall *sc);
 static unsigned long clone_flags(const struct defuse_syscall *sc);
+
+/* This thread's fork in flight ran the pager's hook (it runs again in the
+   parent afterwards). */
+static __thread char pager_forking __attribute__((tls_model("initial-exec")));
 
 long defuse_clone_before(struct defuse_syscall *sc)
 {
@@ -344,6 +370,12 @@ long defuse_clone_before(struct defuse_syscall *sc)
 	/* A child sharing our memory would make its chdir ours. */
 	if (unlikely(core_nmounts) && shares_parent_memory(sc))
 		self->cwd_saved = defuse_call_cold(core_cwd_save, NULL);
+	/* The pager: the child shares the tree's page caches, and its
+	   mappings are whole and registered before its program runs. */
+	if (unlikely(core_nmounts) && is_forked_process(sc)) {
+		defuse_call_cold(core_pager_before_fork, NULL);
+		pager_forking = 1;
+	}
 	/* A new process shares our emulated files' descriptions. */
 	if (unlikely(core_nfds) && !(clone_flags(sc) & (CLONE_FILES | CLONE_THREAD)))
 		defuse_call_cold(core_owners_before_clone, NULL);
@@ -369,6 +401,10 @@ long defuse_clone_parent(struct defuse_syscall *sc)
 	self->sig_deferred = self->clone_sig_deferred;
 	defuse_usermem_refresh_pid();
 	self->vfork_child = 0;
+	if (pager_forking) {
+		pager_forking = 0;
+		defuse_call_cold(core_pager_after_fork_parent, NULL);
+	}
 	if (self->cwd_saved) {
 		defuse_call_cold(core_cwd_restore, (void *)self->cwd_saved);
 		self->cwd_saved = 0;
@@ -440,6 +476,11 @@ long defuse_clone_child(struct defuse_syscall *sc)
 	defuse_net_catch_up();
 	if (is_forked_process(sc))
 		defuse_fd_after_fork();
+	/* The pager's mappings registered again, its thread made again. */
+	if (unlikely(core_nmounts) && is_forked_process(sc)) {
+		pager_forking = 0;
+		defuse_call_cold(core_pager_after_fork_child, NULL);
+	}
 	/* Modules recreate their per-process resources (module.h). */
 	if (unlikely(core_nmounts) && is_forked_process(sc))
 		defuse_call_cold(core_after_fork_child, NULL);

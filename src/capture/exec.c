@@ -17,9 +17,9 @@
 
 #define KEEP_MAX 4096
 /* Entries added to the program's environment: DEFUSE_SIGSYS, DEFUSE_CWD,
-   DEFUSE_FDS, DEFUSE_LD_LIBRARY_PATH, LD_PRELOAD, and the terminating
-   NULL. */
-#define ADDED_ENTRIES 6
+   DEFUSE_FDS, DEFUSE_PAGER, DEFUSE_LD_LIBRARY_PATH, LD_PRELOAD, and the
+   terminating NULL. */
+#define ADDED_ENTRIES 7
 
 /* The kernel's limit on one environment string (MAX_ARG_STRLEN). */
 #define STASH_MAX (128 * 1024)
@@ -28,6 +28,8 @@
 /* LD_LIBRARY_PATH rewritten and the program's own (core/exec_resolve.c):
    values longer than a quarter of this are passed on as they are. */
 #define LIBPATH_MAX (64 * 1024)
+/* "DEFUSE_PAGER=FD:INO" (core/pager.c). */
+#define PAGER_MAX 64
 
 /* "DEFUSE_...=..." strings of our own environment, NUL-separated. */
 static char keep_buf[KEEP_MAX];
@@ -45,10 +47,11 @@ void defuse_exec_init(char **envp)
 	for (; envp && *envp; envp++) {
 		unsigned n = d_strlen(*envp) + 1;
 
-		/* DEFUSE_SIGSYS, DEFUSE_CWD and DEFUSE_FDS are per exec, not
-		   per session. */
+		/* DEFUSE_SIGSYS, DEFUSE_CWD, DEFUSE_FDS and DEFUSE_PAGER are
+		   per exec, not per session. */
 		if (!d_startswith(*envp, "DEFUSE_") || d_startswith(*envp, "DEFUSE_SIGSYS=") ||
 		    d_startswith(*envp, "DEFUSE_CWD=") || d_startswith(*envp, "DEFUSE_FDS=") ||
+		    d_startswith(*envp, "DEFUSE_PAGER=") ||
 		    d_startswith(*envp, "DEFUSE_LD_LIBRARY_PATH=") || keep_len + n > KEEP_MAX)
 			continue;
 		seen |= d_startswith(*envp, "DEFUSE_INHERITED=");
@@ -114,7 +117,7 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 			libpath = envp[n] + 16;
 	strbytes = 32 + d_strlen(defuse_g.preload_path) + (app_preload ? d_strlen(app_preload) : 0);
 	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes +
-	       (cold ? STASH_MAX + CWD_MAX + (libpath ? LIBPATH_MAX : 0) : 0);
+	       (cold ? STASH_MAX + CWD_MAX + PAGER_MAX + (libpath ? LIBPATH_MAX : 0) : 0);
 	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
@@ -123,8 +126,8 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 	/* The loader of the new image searches before DEFUSE runs there:
 	   directories in mounts as kernel paths. */
 	if (cold && libpath)
-		newlib = core_exec_library_path(libpath, strs + strbytes + STASH_MAX + CWD_MAX,
-						LIBPATH_MAX);
+		newlib = core_exec_library_path(libpath, strs + strbytes + STASH_MAX + CWD_MAX +
+						PAGER_MAX, LIBPATH_MAX);
 
 	for (i = 0; i < n; i++)
 		if (!d_startswith(envp[i], "LD_PRELOAD=") && !d_startswith(envp[i], "DEFUSE_") &&
@@ -141,6 +144,10 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 	if (cold && (nenv[j] = core_exec_cwd_env(strs + strbytes + STASH_MAX, CWD_MAX)))
 		j++;
 	if (cold && (nenv[j] = core_exec_fds_env(strs + strbytes, STASH_MAX)))
+		j++;
+	/* The tree's page caches: this image's written pages go back first. */
+	if (cold && (nenv[j] = core_exec_pager_env(strs + strbytes + STASH_MAX + CWD_MAX,
+						   PAGER_MAX)))
 		j++;
 
 	/* LD_PRELOAD=ours[:the program's others] */
@@ -170,6 +177,7 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 	if (cold) {
 		core_exec_fds_undo();
 		core_exec_cwd_undo();
+		core_exec_pager_undo();
 	}
 	return r;
 }

@@ -111,6 +111,9 @@ struct core_open {
 				   locks on it (DEFUSE_FDS): then the core's */
 	int carrier_fd;		/* owners.c: this process's carrier of the
 				   description's owner ID, or -1 */
+	struct pg_cache *pager;	/* pager.c: the file's page cache, once it
+				   has one (held), or NULL... */
+	uint32_t pager_gen;	/* ...as of this registry generation */
 };
 
 #define CORE_FD_MAX 65536

@@ -41,7 +41,8 @@
  * Received placeholders (SCM_RIGHTS, pidfd_getfd) are adopted on first use
  * (core_emulated_adopt_fd).
  *
- * Not yet: MAP_SHARED mappings (paging).
+ * mmap, and read, write and truncation of a file that is mapped somewhere
+ * in the process tree, are the pager's (pager.c, docs/paging.md).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -60,6 +61,7 @@
 #include <sys/socket.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/pager.h"
 #include "core/resolve.h"
 #include "core/syscalls.h"
 
@@ -570,14 +572,14 @@ static int can_write(const struct core_fd *f)
 /* The description's offset moves by the count read: a read that raced
    another move of it is repeated where the offset now is, as if the kernel
    had run the two one after the other (reading changes nothing). */
-static long read_at_offset(struct core_fd *f, void *buf, size_t n)
+static long read_at_offset(struct core_fd *f, struct pg_cache *c, void *buf, size_t n)
 {
 	struct core_ofd *o = f->open->ofd;
 	int64_t at = offset_now(o);
 	long r;
 
 	do
-		r = mod_read(REF(f), f->open->fh, buf, n, at);
+		r = c ? pager_read(c, f, buf, n, at) : mod_read(REF(f), f->open->fh, buf, n, at);
 	while (r > 0 && !offset_move(o, &at, at + r));
 	return r;
 }
@@ -585,17 +587,19 @@ static long read_at_offset(struct core_fd *f, void *buf, size_t n)
 /* A write claims its range first, so that concurrent writers of one
    description each get their own; a short write gives back what it did not
    use, unless the offset moved on meanwhile. */
-static long write_at_offset(struct core_fd *f, const void *buf, size_t n)
+static long write_at_offset(struct core_fd *f, struct pg_cache *c, const void *buf, size_t n)
 {
 	struct core_ofd *o = f->open->ofd;
 	int64_t at = offset_now(o), end;
+	off_t pos;
 	long r;
 
 	do
 		if (__builtin_add_overflow(at, (int64_t)n, &end))
 			return -EFBIG;
 	while (!offset_move(o, &at, end));
-	r = mod_write(REF(f), f->open->fh, buf, n, at);
+	pos = at;
+	r = c ? pager_write(c, f, buf, n, &pos, 0) : mod_write(REF(f), f->open->fh, buf, n, at);
 	if (r < (long)n)
 		offset_move(o, &end, at + (r > 0 ? r : 0));
 	return r;
@@ -614,12 +618,19 @@ static void append_give(void *o)
 /* O_APPEND: at the end of the file, atomically with every other write when
    the module can do it (defuse_ops.append); else the description's append
    lock orders them (module.h's fallback, kept by the adapter). */
-static long append(struct core_fd *f, const void *buf, size_t n, int move)
+static long append(struct core_fd *f, struct pg_cache *c, const void *buf, size_t n, int move)
 {
 	struct core_ofd *o = f->open->ofd;
 	off_t end;
 	long r;
 
+	if (c) {
+		/* At the end the cache has, under its lock (pager.c). */
+		r = pager_write(c, f, buf, n, &end, 1);
+		if (r > 0 && move)
+			offset_at_least(o, end + r);
+		return r;
+	}
 	r = mod_append(REF(f), f->open->fh, f->path, buf, n, &end, append_take, append_give, o);
 	if (r > 0 && move)
 		offset_at_least(o, end);
@@ -636,17 +647,30 @@ static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const 
 		     int rwf)
 {
 	const struct core_ofd *o = f->open->ofd;
+	struct pg_cache *c;
+	off_t pos;
 
 	if (writing ? !can_write(f) : !can_read(f))
 		return -EBADF;
 	if (off && *off < 0)
 		return -EINVAL;
+	/* A file with a page cache (it is mapped somewhere in the tree) is
+	   read and written through it, so that mappings see the same bytes;
+	   else the module may hold its locks while it touches buf, which
+	   must not fault on a mapped page then (pager.h). */
+	c = pager_of(f);
+	if (!c)
+		pager_prefault(buf, n, !writing);
 	if (writing && ((o->flags & O_APPEND) ? !(rwf & RWF_NOAPPEND_) : (rwf & RWF_APPEND)))
-		return append(f, buf, n, !off);	/* a positioned one leaves the offset */
+		return append(f, c, buf, n, !off);	/* a positioned one leaves the offset */
+	if (off && c) {
+		pos = *off;
+		return writing ? pager_write(c, f, buf, n, &pos, 0) : pager_read(c, f, buf, n, pos);
+	}
 	if (off)
 		return writing ? mod_write(REF(f), f->open->fh, buf, n, *off)
 			       : mod_read(REF(f), f->open->fh, buf, n, *off);
-	return writing ? write_at_offset(f, buf, n) : read_at_offset(f, buf, n);
+	return writing ? write_at_offset(f, c, buf, n) : read_at_offset(f, c, buf, n);
 }
 
 long core_emulated_rw(struct core_fd *f, int writing, void *buf, size_t n, const off_t *off)
@@ -804,51 +828,14 @@ static long transfer_v2(struct core_fd *f, const struct defuse_syscall *sc)
 static long do_fstat(struct core_fd *f, void *ust)
 {
 	struct stat st;
+	struct pg_cache *c = pager_of(f);
+	off_t size;
 	long r = mod_fgetattr(REF(f), f->open->fh, f->path, &st);
 
+	/* A cached file is as long as its cache: what a mapping can reach. */
+	if (r == 0 && c && pager_size(c, &size) == 0)
+		st.st_size = size;
 	return r < 0 ? r : core_copy_out(ust, &st, sizeof(st));
-}
-
-/*
- * mmap of an emulated file.  MAP_PRIVATE gets a copy of the file's pages:
- * POSIX leaves unspecified whether later changes to the file show in a
- * private mapping, so a snapshot is a conforming answer.  MAP_SHARED needs
- * user-space paging (userfaultfd, DESIGN.md section 3): not yet, ENODEV.
- */
-static long do_mmap_private(const struct defuse_syscall *sc, struct core_fd *f)
-{
-	unsigned long len = sc->a[1];
-	long prot = sc->a[2], flags = sc->a[3], p, r = 0;
-	off_t off = sc->a[5], done = 0;
-
-	if ((flags & MAP_TYPE) != MAP_PRIVATE) {
-		if (defuse_g.debug)
-			defuse_log("MAP_SHARED of an emulated file is not supported yet", NULL, NULL);
-		return -ENODEV;
-	}
-	if (!can_read(f))
-		return -EACCES;
-	if (!len || (off & 4095))
-		return -EINVAL;
-	p = sys6(SYS_mmap, sc->a[0], len, PROT_READ | PROT_WRITE,
-		 (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (sys_failed(p))
-		return p;
-	while ((unsigned long)done < len) {
-		r = mod_read(REF(f), f->open->fh, (char *)p + done, len - done, off + done);
-		if (r <= 0)
-			break;
-		done += r;
-	}
-	if (r < 0) {
-		sys2(SYS_munmap, p, len);
-		return r;
-	}
-	/* Code mapped this way cannot have been patched: capture arms its
-	   net on seeing PROT_EXEC come back from here (dispatch.c). */
-	if (prot != (PROT_READ | PROT_WRITE))
-		sys3(SYS_mprotect, p, len, prot);
-	return p;
 }
 
 /* ---- locks -------------------------------------------------------------- */
@@ -1093,6 +1080,13 @@ int core_emulated_closing(const struct core_open *o)
 	   opened O_DIRECTORY (FUSE has no flush for directories). */
 	r = (o->ofd->flags & O_PATH) || (o->ofd->flags & O_TMPFILE) == O_DIRECTORY
 	    ? 0 : mod_flush(CORE_REF(o->mount), o->fh);
+	/* Pages this process wrote through mappings of the file go to the
+	   module at every close, as NFS promises (docs/paging.md). */
+	if (o->pager) {
+		long w = pager_sync(o->pager);
+
+		r = r < 0 ? r : (int)w;
+	}
 	if (o->lock_fd >= 0 && __atomic_load_n(&core_posix_locked, __ATOMIC_RELAXED))
 		sys3(SYS_fcntl, o->lock_fd, F_SETLK, &all);
 	else if (o->lock_fd < 0 && __atomic_load_n(&mod_posix_locked, __ATOMIC_RELAXED)) {
@@ -1117,6 +1111,7 @@ void core_emulated_last_close(struct core_open *o)
 	uint64_t owner = 1ULL << 63 | id;
 
 	core_owner_drop(o);
+	pager_forget(o);
 	if (o->lock_fd >= 0 || !__atomic_load_n(&o->ofd->locked, __ATOMIC_RELAXED) || !id ||
 	    defuse_lock_owner_alive(owner) > 0)
 		return;
@@ -1170,7 +1165,9 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 {
 	const struct defuse_mount_ref *ref = REF(f);
 	uint64_t fh = f->open->fh;
+	struct pg_cache *c;
 	off_t off;
+	long r;
 
 	/* An O_PATH descriptor only names the file: the kernel answers
 	   EBADF to everything but these. */
@@ -1210,17 +1207,25 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 			return -EINVAL;
 		if (!can_write(f))
 			return -EINVAL;
+		/* A cached file: the cache too, so that mappings get SIGBUS
+		   past a new end. */
+		if ((c = pager_of(f)))
+			return pager_truncate(c, f, sc->a[1]);
 		return mod_ftruncate(ref, fh, f->path, sc->a[1]);
 	case SYS_fsync:
 	case SYS_fdatasync:
-		return mod_fsync(ref, fh, sc->nr == SYS_fdatasync);
 	case SYS_syncfs:
-		/* The API has no whole-file-system sync: this file's data is
-		   what the program can be sure of through its descriptor. */
-		return mod_fsync(ref, fh, 0);
+		/* Pages this process wrote through its mappings first (the
+		   API has no whole-file-system sync: for syncfs this file's
+		   data is what the program can be sure of). */
+		if ((c = pager_of(f)) && (r = pager_sync(c)) < 0)
+			return r;
+		return mod_fsync(ref, fh, sc->nr == SYS_fdatasync);
 	case SYS_fallocate:
 		if (!can_write(f))
 			return -EBADF;
+		if ((c = pager_of(f)))
+			return pager_fallocate(c, f, sc->a[1], sc->a[2], sc->a[3]);
 		return mod_fallocate(ref, fh, sc->a[1], sc->a[2], sc->a[3]);
 	case SYS_fchmod:
 		return mod_fchmod(ref, fh, f->path, sc->a[1] & 07777);
@@ -1239,7 +1244,7 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 	case SYS_flock:
 		return do_flock(f, sc->a[1]);
 	case SYS_mmap:
-		return do_mmap_private(sc, f);
+		return pager_mmap(sc, f);
 	case SYS_ioctl:
 		/* A regular file: close-on-exec ioctls act on the placeholder,
 		   the rest are not for files. */

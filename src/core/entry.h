@@ -70,6 +70,24 @@ extern int core_nfds HIDDEN;
 /* Cold: in a forked child, before the program runs again. */
 long core_after_fork_child(void *unused) HIDDEN;
 
+/*
+ * The pager (mmap of emulated files, core/pager.c).  core_pager_nmaps is
+ * the number of this process's mappings of emulated files: while it is 0,
+ * munmap, mremap, msync and madvise go straight to the kernel.
+ */
+extern int core_pager_nmaps HIDDEN;
+/* Cold: munmap, mremap, msync, madvise when core_pager_nmaps; mmap with
+   MAP_FIXED of something else (returns 0: the caller maps). */
+long core_pager_call(void *sc) HIDDEN;
+/* Cold: around fork (clone without CLONE_VM): before, in the parent after,
+   and in the child before the program runs again. */
+long core_pager_before_fork(void *unused) HIDDEN;
+long core_pager_after_fork_parent(void *unused) HIDDEN;
+long core_pager_after_fork_child(void *unused) HIDDEN;
+/* Cold: at exit_group, before core_fini: pages written through mappings
+   go to the modules. */
+long core_pager_exit(void *unused) HIDDEN;
+
 /* Cold: at exit_group: ends every mount (the modules' destroy) when the
    process is ending through exit(3) with one thread (mounts.c). */
 long core_fini(void *unused) HIDDEN;
@@ -106,6 +124,11 @@ char *core_exec_cwd_env(char *buf, unsigned long cap) HIDDEN;
 char *core_exec_library_path(const char *value, char *buf, unsigned long cap) HIDDEN;
 /* After an exec that failed: the cwd's handle lent to it is DEFUSE's again. */
 void core_exec_cwd_undo(void) HIDDEN;
+/* "DEFUSE_PAGER=..." (the tree's page-cache registry) into buf, after the
+   pages written through this image's mappings went to the modules; or
+   NULL.  core_exec_pager_undo after an exec that failed. */
+char *core_exec_pager_env(char *buf, unsigned long cap) HIDDEN;
+void core_exec_pager_undo(void) HIDDEN;
 /* "DEFUSE_FDS=..." written into buf (cap bytes), or NULL if nothing is
    handed down; core_exec_fds_undo after an exec that failed. */
 char *core_exec_fds_env(char *buf, unsigned long cap) HIDDEN;

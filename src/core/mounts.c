@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "core/core.h"
 #include "core/module_find.h"
+#include "core/pager.h"
 #include "kernel/sys.h"
 #include "module/call.h"
 
@@ -137,6 +138,7 @@ void core_init(const char *spec)
 	core_fds = calloc(CORE_FD_MAX, sizeof(*core_fds));
 	if (!core_fds)
 		fail(spec, "out of memory");
+	core_pager_init(getenv("DEFUSE_PAGER"));
 	core_emulated_adopt_inherited(getenv("DEFUSE_FDS"));
 }
 
