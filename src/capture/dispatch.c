@@ -127,10 +127,12 @@ static long do_mmap(struct defuse_syscall *sc)
 	long r;
 
 	/* Over a mapping of an emulated file: its written pages go back
-	   first (the core's pager). */
-	if (sc->nr == SYS_mmap && (sc->a[3] & MAP_FIXED) &&
-	    unlikely(__atomic_load_n(&core_pager_nmaps, __ATOMIC_RELAXED)))
-		defuse_call_cold(core_pager_call, sc);
+	   first; a read-only one stays so (the core's pager). */
+	if (unlikely(__atomic_load_n(&core_pager_nmaps, __ATOMIC_RELAXED)) &&
+	    ((sc->nr == SYS_mmap && (sc->a[3] & MAP_FIXED)) || sc->nr == SYS_mprotect ||
+	     sc->nr == SYS_pkey_mprotect) &&
+	    (r = defuse_call_cold(core_pager_call, sc)) < 0)
+		return r;
 	r = defuse_forward(sc);
 
 	if (sys_failed(r))
@@ -378,7 +380,7 @@ long defuse_clone_before(struct defuse_syscall *sc)
 	}
 	/* A new process shares our emulated files' descriptions. */
 	if (unlikely(core_nfds) && !(clone_flags(sc) & (CLONE_FILES | CLONE_THREAD)))
-		defuse_call_cold(core_owners_before_clone, NULL);
+		defuse_call_cold(core_before_fork, NULL);
 	if (self->tracing) {
 		trace_count(sc->nr);
 		self->clone_t0 = trace_now();

@@ -90,6 +90,9 @@ struct core_ofd {
 	uint32_t handle_len;
 	uint64_t owner_id;	/* owners.c: the description as a lock owner
 				   for a module that keeps locks, or 0 */
+	uint32_t shared;	/* it may be held outside this process: it
+				   was forked, handed down, sent or adopted
+				   (emulated.c keeps unshared records) */
 	uint64_t dev, file_ino;
 	unsigned char handle[DEFUSE_HANDLE_MAX];
 	char path[3072];	/* mount-relative, for a new image to reopen */
@@ -111,6 +114,9 @@ struct core_open {
 				   locks on it (DEFUSE_FDS): then the core's */
 	int carrier_fd;		/* owners.c: this process's carrier of the
 				   description's owner ID, or -1 */
+	int rec_fd;		/* emulated.c: a copy of the placeholder in
+				   DEFUSE's band, taken at the last close to
+				   make the next placeholder from, or -1 */
 	struct pg_cache *pager;	/* pager.c: the file's page cache, once it
 				   has one (held), or NULL... */
 	uint32_t pager_gen;	/* ...as of this registry generation */
@@ -248,6 +254,31 @@ void core_emulated_adopt_inherited(const char *list);
    description's offset; f held by the caller (core_fd_acquire). */
 long core_emulated_rw(struct core_fd *f, int writing, void *buf, size_t n,
 		      const off_t *off) HIDDEN;
+/* Records kept for the next open (emulated.c): at core_fd_forget of fd
+   (before the kernel closes it), a copy of its placeholder when this is
+   the last descriptor of a record that never left this process; at the
+   last put, whether o was kept (1: the caller leaves it be); in a forked
+   child, the parent's kept records go; core_ofd_share marks a record as
+   possibly held elsewhere (never kept again). */
+void core_emulated_keep_record(long fd, struct core_fd *f) HIDDEN;
+/* sendmsg's message m is about to pass descriptors (NULL: sendmmsg, any):
+   the emulated ones among them are shared from now on. */
+struct msghdr;
+void core_emulated_sending(const struct msghdr *m) HIDDEN;
+/* Every emulated description in the table is shared from now on; carry:
+   and this process takes the carriers of their owner IDs (owners.c). */
+void core_emulated_share_all(int carry) HIDDEN;
+int core_emulated_recycle(struct core_open *o) HIDDEN;
+void core_emulated_after_fork(void) HIDDEN;
+static inline void core_ofd_share(struct core_ofd *ofd)
+{
+	if (!__atomic_load_n(&ofd->shared, __ATOMIC_RELAXED))
+		__atomic_store_n(&ofd->shared, 1, __ATOMIC_RELAXED);
+}
+/* Lock-free stacks of type-stable objects (fdtable.c's pools): the first
+   int of an object is its count, set to 0 while it is on a stack. */
+void core_stack_push(uint64_t *head, void *p) HIDDEN;
+void *core_stack_pop(uint64_t *head) HIDDEN;
 /* What description o's file is (the module's handle, or its st_dev and
    st_ino), written into its record once, for core_ofd_reopen. */
 void core_ofd_identify(const struct core_open *o) HIDDEN;
@@ -259,14 +290,11 @@ int core_ofd_reopen(const struct core_ofd *ofd, int kfd, int flags, struct defus
 /* owners.c: owners of the locks a module keeps itself.  Does mount's
    module keep them?  core_owner_of: the owner of o's OFD and flock locks,
    this process holding a carrier of it; core_owner_carry: that carrier
-   only (0 or -errno); core_owner_drop: this process lets go of it;
-   core_owners_before_share: every such description in the table gets its
-   carrier (before a fork). */
+   only (0 or -errno); core_owner_drop: this process lets go of it. */
 int core_owners_needed(int mount) HIDDEN;
 uint64_t core_owner_of(struct core_open *o) HIDDEN;
 int core_owner_carry(struct core_open *o) HIDDEN;
 void core_owner_drop(struct core_open *o) HIDDEN;
-void core_owners_before_share(void) HIDDEN;
 /* copy.c: sendfile, copy_file_range, splice and tee with an emulated end. */
 long core_copy_call(const struct defuse_syscall *sc) HIDDEN;
 /* An fd unknown to the table that may be a placeholder received by

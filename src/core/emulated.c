@@ -144,46 +144,36 @@ static void append_unlock(struct core_ofd *o)
 	sys3(SYS_futex, &o->lock, FUTEX_WAKE, 1);
 }
 
-/* ---- open ------------------------------------------------------------- */
+/* ---- records and placeholders ------------------------------------------ */
 
-/* This process's side of a description (no reference yet). */
-static struct core_open *new_open(int mount, uint64_t fh, struct core_ofd *ofd)
+/* This process's side of a description (no reference yet), in open. */
+static struct core_open *init_open(struct core_open *open, int mount, uint64_t fh,
+				   struct core_ofd *ofd)
 {
-	struct core_open *open = core_pool_alloc(CORE_POOL_OPEN, sizeof(*open));
-
-	if (!open)
-		return NULL;
 	open->mount = mount;
 	open->fh = fh;
 	open->ofd = ofd;
 	open->lock_fd = -1;
 	open->lock_fd_inherited = 0;
 	open->carrier_fd = -1;
+	open->rec_fd = -1;
 	if (!(ofd->flags & O_PATH))
 		open->lock_fd = core_handle_kfd(mount, fh);
 	return open;
 }
 
-long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
+static struct core_open *new_open(int mount, uint64_t fh, struct core_ofd *ofd)
 {
-	struct core_open *open = NULL;
-	struct core_ofd *ofd = MAP_FAILED;
-	char link[64];
-	long mfd = -1, ph = -ENOMEM;
+	struct core_open *open = core_pool_alloc(CORE_POOL_OPEN, sizeof(*open));
 
-	mfd = sys2(SYS_memfd_create, "defuse-ofd", MFD_CLOEXEC);
-	if (mfd < 0 || (ph = sys2(SYS_ftruncate, mfd, 4096)) < 0)
-		goto fail;
-	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	if (sys_failed((long)ofd)) {
-		ph = (long)ofd;
-		ofd = MAP_FAILED;
-		goto fail;
-	}
+	return open ? init_open(open, mount, fh, ofd) : NULL;
+}
+
+/* A new description's record. */
+static void record_init(struct core_ofd *ofd, int mount, const char *path, int flags)
+{
+	memset(ofd, 0, sizeof(*ofd));
 	ofd->magic = CORE_OFD_MAGIC;
-	ofd->ino = 0;		/* asked for at the first exec (exec.c) */
-	ofd->locked = 0;
-	ofd->offset = 0;
 	/* What F_GETFL shows: the open's flags but those that only acted
 	   at open; an O_PATH descriptor keeps only how it was looked up. */
 	if (flags & O_PATH)
@@ -193,14 +183,231 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 				       O_NOFOLLOW)) | KERNEL_O_LARGEFILE;
 	ofd->mount = mount;
 	snprintf(ofd->path, sizeof(ofd->path), "%s", path);
+}
+
+/*
+ * A new O_PATH descriptor of the memfd fd is (a new open file description
+ * of it) at the lowest free number, with close-on-exec as asked.
+ * open_tree(2) without OPEN_TREE_CLONE is open(O_PATH) of its dirfd: a
+ * third of the cost of opening /proc/self/fd/N, which stays the way where
+ * the kernel lacks it.
+ */
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+static int no_open_tree;
+
+static long placeholder_of(long fd, int cloexec)
+{
+	char link[64];
+	long ph;
+
+	if (!__atomic_load_n(&no_open_tree, __ATOMIC_RELAXED)) {
+		ph = sys3(SYS_open_tree, fd, "", AT_EMPTY_PATH | (cloexec ? OPEN_TREE_CLOEXEC : 0));
+		if (ph != -ENOSYS && ph != -EPERM && ph != -EINVAL)
+			return ph;
+		__atomic_store_n(&no_open_tree, 1, __ATOMIC_RELAXED);
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
+	return sys3(SYS_open, link, O_PATH | (cloexec ? O_CLOEXEC : 0), 0);
+}
+
+/* ---- records kept for the next open -------------------------------- */
+
+/*
+ * A description that never left this process (no fork, exec, send or
+ * adoption since it was made: its record's `shared` is 0) is gone from
+ * everywhere at its last close here, so its memfd and mapped record can
+ * serve the next open, whose placeholder is then one open_tree of a copy
+ * of the old placeholder kept in DEFUSE's band: two system calls for an
+ * open and its close, where a new record costs memfd_create, ftruncate,
+ * mmap, the placeholder and the munmap at close.  A record that may be
+ * held elsewhere (core_ofd_share) is never kept.
+ *
+ * The copy is held while the description is open, so that its close needs
+ * no system call of DEFUSE's: for at most COPIES_MAX descriptions at once
+ * (the band is shared with modules' descriptors, and every number it takes
+ * lowers the program's limit); past that, a copy is taken at the last
+ * close, before the kernel closes the program's descriptor (core_fd_forget),
+ * if a kept place is free.  At most KEPT_MAX records wait for an open.  A
+ * forked child drops the parent's kept records (the parent goes on using
+ * them), a vfork child keeps none.
+ */
+#define KEPT_MAX 32
+#define COPIES_MAX 64
+static uint64_t kept_head;
+static int kept_n;
+static int copies;	/* band copies of placeholders, held or kept */
+
+static void drop_copy(int copy)
+{
+	defuse_fd_release(copy);
+	__atomic_sub_fetch(&copies, 1, __ATOMIC_RELAXED);
+}
+
+/* A copy of placeholder ph for open o, within the budget. */
+static void take_copy(struct core_open *o, long ph)
+{
+	int copy, none = -1;
+
+	if (__atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED) > COPIES_MAX ||
+	    (copy = defuse_fd_reserve_copy(ph)) < 0) {
+		__atomic_sub_fetch(&copies, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (!__atomic_compare_exchange_n(&o->rec_fd, &none, copy, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		drop_copy(copy);
+}
+
+void core_emulated_keep_record(long fd, struct core_fd *f)
+{
+	struct core_open *o = f->open;
+
+	if (o->rec_fd < 0 && !defuse_self.vfork_child &&
+	    !__atomic_load_n(&o->ofd->shared, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(&o->refs, __ATOMIC_RELAXED) == 1 &&
+	    __atomic_load_n(&kept_n, __ATOMIC_RELAXED) < KEPT_MAX)
+		take_copy(o, fd);
+}
+
+int core_emulated_recycle(struct core_open *o)
+{
+	int copy = __atomic_exchange_n(&o->rec_fd, -1, __ATOMIC_ACQ_REL);
+
+	if (copy < 0)
+		return 0;
+	if (!defuse_self.vfork_child && !__atomic_load_n(&o->ofd->shared, __ATOMIC_RELAXED)) {
+		if (__atomic_add_fetch(&kept_n, 1, __ATOMIC_RELAXED) <= KEPT_MAX) {
+			o->rec_fd = copy;
+			core_stack_push(&kept_head, o);
+			return 1;
+		}
+		__atomic_sub_fetch(&kept_n, 1, __ATOMIC_RELAXED);
+	}
+	drop_copy(copy);
+	return 0;
+}
+
+static struct core_open *kept_take(void)
+{
+	struct core_open *o;
+
+	if (defuse_self.vfork_child || !(o = core_stack_pop(&kept_head)))
+		return NULL;
+	__atomic_sub_fetch(&kept_n, 1, __ATOMIC_RELAXED);
+	return o;
+}
+
+void core_emulated_after_fork(void)
+{
+	struct core_open *o;
+
+	while ((o = kept_take())) {
+		drop_copy(o->rec_fd);
+		sys2(SYS_munmap, o->ofd, 4096);
+		core_pool_free(CORE_POOL_OPEN, o, sizeof(*o));
+	}
+}
+
+/* ---- sharing ----------------------------------------------------------- */
+
+void core_emulated_share_all(int carry)
+{
+	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
+
+	for (long fd = 0; core_fds && left > 0 && fd < CORE_FD_MAX; fd++) {
+		struct core_fd *f = core_fd_acquire(fd);
+
+		if (!f)
+			continue;
+		left--;
+		if (f->open) {
+			core_ofd_share(f->open->ofd);
+			if (carry && f->open->carrier_fd < 0 && core_owners_needed(f->open->mount))
+				core_owner_carry(f->open);
+		}
+		core_fd_release(f);
+	}
+}
+
+void core_emulated_sending(const struct msghdr *m)
+{
+	char buf[1024];
+	struct msghdr k;
+	struct cmsghdr *c;
+
+	/* The control data, read as the kernel will; too much of it, or
+	   unreadable (the kernel then fails the call): all of them. */
+	if (!m || m->msg_controllen > sizeof(buf) ||
+	    defuse_copy_in(buf, m->msg_control, m->msg_controllen)) {
+		core_emulated_share_all(0);
+		return;
+	}
+	k = (struct msghdr){ .msg_control = buf, .msg_controllen = m->msg_controllen };
+	for (c = CMSG_FIRSTHDR(&k); c; c = CMSG_NXTHDR(&k, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; CMSG_LEN((i + 1) * sizeof(int)) <= c->cmsg_len; i++) {
+			struct core_fd *f;
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if ((f = core_fd_acquire(fd)) && f->open)
+				core_ofd_share(f->open->ofd);
+			core_fd_release(f);
+		}
+	}
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+/* The placeholder of a new description on kept record o (whose copy the
+   new description holds on to), or -errno (the record is then gone). */
+static long open_kept(struct core_open *o, int cloexec)
+{
+	long ph = placeholder_of(o->rec_fd, cloexec);
+
+	if (ph < 0) {
+		drop_copy(o->rec_fd);
+		sys2(SYS_munmap, o->ofd, 4096);
+		core_pool_free(CORE_POOL_OPEN, o, sizeof(*o));
+	}
+	return ph;
+}
+
+long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
+{
+	struct core_open *open = kept_take();
+	struct core_ofd *ofd = MAP_FAILED;
+	long mfd = -1, ph = -ENOMEM;
+
+	if (open && (ph = open_kept(open, flags & O_CLOEXEC)) >= 0) {
+		int copy = open->rec_fd;
+
+		record_init(open->ofd, mount, path, flags);
+		init_open(open, mount, fh, open->ofd);
+		open->rec_fd = copy;
+		goto made;
+	}
+	open = NULL;
+	mfd = sys2(SYS_memfd_create, "defuse-ofd", MFD_CLOEXEC);
+	if (mfd < 0 || (ph = sys2(SYS_ftruncate, mfd, 4096)) < 0)
+		goto fail;
+	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (sys_failed((long)ofd)) {
+		ph = (long)ofd;
+		ofd = MAP_FAILED;
+		goto fail;
+	}
+	record_init(ofd, mount, path, flags);
 	/*
 	 * The placeholder, with the program's close-on-exec flag, takes the
 	 * memfd's number: the lowest free one when the program opened, as the
 	 * kernel would have given (the module's own descriptor is kept out of
 	 * the way, module.h: defuse_keep_fd).
 	 */
-	snprintf(link, sizeof(link), "/proc/self/fd/%ld", mfd);
-	ph = sys3(SYS_open, link, O_PATH | O_CLOEXEC, 0);
+	ph = placeholder_of(mfd, 1);
 	if (ph < 0)
 		goto fail;
 	if (sys_failed(sys3(SYS_dup3, ph, mfd, flags & O_CLOEXEC))) {
@@ -214,6 +421,8 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 		ph = -ENOMEM;
 		goto fail;
 	}
+	take_copy(open, ph);
+made:
 	core_fd_remember(ph, mount, path, open);
 	if (!core_fd_get(ph)) {
 		core_open_get(open);	/* out of memory: release it all */
@@ -343,6 +552,7 @@ static void adopt(int fd, long lock_fd, long carrier)
 	if (ofd->magic != CORE_OFD_MAGIC || ofd->mount < 0 || ofd->mount >= core_nmounts ||
 	    core_mounts[ofd->mount].dead)
 		goto drop;
+	core_ofd_share(ofd);	/* held by another process or image too */
 	r = core_ofd_reopen(ofd, lock_fd, ofd->flags & (O_ACCMODE | O_PATH | O_NOATIME | O_DIRECT),
 			    &o);
 	if (r < 0)

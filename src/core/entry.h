@@ -61,9 +61,9 @@ long core_cwd_save(void *unused) HIDDEN;
 long core_cwd_restore(void *saved) HIDDEN;
 
 /* Cold: before a clone that makes a new process (fork, vfork): every
-   description whose module keeps its locks gets this process's carrier of
-   its owner ID, so that the child holds it too (owners.c). */
-long core_owners_before_clone(void *unused) HIDDEN;
+   emulated description in the table may be held by the child too
+   (handdown.c). */
+long core_before_fork(void *unused) HIDDEN;
 /* Entries in the descriptor table (fdtable.c): none, nothing to share. */
 extern int core_nfds HIDDEN;
 
@@ -76,8 +76,9 @@ long core_after_fork_child(void *unused) HIDDEN;
  * munmap, mremap, msync and madvise go straight to the kernel.
  */
 extern int core_pager_nmaps HIDDEN;
-/* Cold: munmap, mremap, msync, madvise when core_pager_nmaps; mmap with
-   MAP_FIXED of something else (returns 0: the caller maps). */
+/* Cold: munmap, mremap, msync, madvise when core_pager_nmaps; and before
+   capture forwards them, mmap with MAP_FIXED of something else and
+   mprotect (0: go on, or -errno for the program). */
 long core_pager_call(void *sc) HIDDEN;
 /* Cold: around fork (clone without CLONE_VM): before, in the parent after,
    and in the child before the program runs again. */

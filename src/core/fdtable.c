@@ -62,7 +62,7 @@ static uint64_t free_head[CORE_POOL_KINDS][NCLASS];
 #define TAG_SHIFT 48
 #define PTR_MASK ((1ULL << TAG_SHIFT) - 1)
 
-static void pool_push(uint64_t *head, void *p)
+void core_stack_push(uint64_t *head, void *p)
 {
 	struct free_obj *o = p;
 	uint64_t h = __atomic_load_n(head, __ATOMIC_RELAXED), n;
@@ -75,7 +75,7 @@ static void pool_push(uint64_t *head, void *p)
 					      __ATOMIC_RELAXED));
 }
 
-static void *pool_pop(uint64_t *head)
+void *core_stack_pop(uint64_t *head)
 {
 	uint64_t h = __atomic_load_n(head, __ATOMIC_ACQUIRE), n;
 	struct free_obj *o;
@@ -111,7 +111,7 @@ void *core_pool_alloc(enum core_pool_kind k, size_t n)
 
 	if (c < 0)
 		return NULL;
-	while (!(o = pool_pop(&free_head[k][c]))) {
+	while (!(o = core_stack_pop(&free_head[k][c]))) {
 		/* A new chunk, carved into the free list; rare. */
 		sz = (class_size[c] + 15) & ~15UL;
 		chunk = sz * 32 < 65536 ? 65536 : (sz * 32 + 4095) & ~4095UL;
@@ -120,7 +120,7 @@ void *core_pool_alloc(enum core_pool_kind k, size_t n)
 		if (sys_failed((long)p))
 			return NULL;
 		for (size_t off = 0; off + sz <= chunk; off += sz)
-			pool_push(&free_head[k][c], p + off);
+			core_stack_push(&free_head[k][c], p + off);
 	}
 	/* The count last: a stale reader finds 0 until the owner sets it. */
 	memset((char *)o + sizeof(int), 0, class_size[c] - sizeof(int));
@@ -130,7 +130,7 @@ void *core_pool_alloc(enum core_pool_kind k, size_t n)
 void core_pool_free(enum core_pool_kind k, void *p, size_t n)
 {
 	if (p)
-		pool_push(&free_head[k][class_of(n)], p);
+		core_stack_push(&free_head[k][class_of(n)], p);
 }
 
 /* ---- entries ------------------------------------------------------------ */
@@ -161,6 +161,9 @@ void core_open_put(struct core_open *o)
 	if (o->lock_fd_inherited)
 		defuse_fd_release(o->lock_fd);
 	mod_release(CORE_REF(o->mount), o->fh);
+	/* Its record may serve the next open (emulated.c). */
+	if (core_emulated_recycle(o))
+		return;
 	sys2(SYS_munmap, o->ofd, 4096);
 	core_pool_free(CORE_POOL_OPEN, o, sizeof(*o));
 }
@@ -217,9 +220,15 @@ static int install(long fd, struct core_fd *f)
 
 long core_fd_forget(long fd)
 {
+	struct core_fd *f;
+
 	if (fd < 0 || fd >= CORE_FD_MAX || shared_with_parent() ||
-	    !__atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED))
+	    !(f = __atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED)))
 		return 0;
+	/* The kernel has not closed fd yet: the last descriptor of a record
+	   that never left this process may be kept for the next open. */
+	if (f->open)
+		core_emulated_keep_record(fd, f);
 	return install(fd, NULL);
 }
 
@@ -275,6 +284,7 @@ long core_after_fork_child(void *unused)
 {
 	(void)unused;
 	core_cwd_after_fork();
+	core_emulated_after_fork();
 	for (int i = 0; i < core_nmounts; i++)
 		if (!core_mounts[i].dead)
 			mod_after_fork_child(CORE_REF(i));

@@ -87,6 +87,7 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 		/* What the file is, for the new image to open this very
 		   file again even if its name is gone (core_ofd_reopen). */
 		core_ofd_identify(open);
+		core_ofd_share(open->ofd);
 		if (!open->ofd->ino) {
 			struct stat st;
 
@@ -128,6 +129,20 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 	}
 	buf[pos] = 0;
 	return any ? buf : NULL;
+}
+
+/*
+ * Before a fork or vfork: the child will hold every emulated description
+ * in the table too, so none may be kept for another open at its last
+ * close here (emulated.c), and where the module keeps its own locks, this
+ * process takes the carrier of the description's owner ID first, so that
+ * the child shares it (owners.c).
+ */
+long core_before_fork(void *unused)
+{
+	(void)unused;
+	core_emulated_share_all(1);
+	return 0;
 }
 
 char *core_exec_cwd_env(char *buf, unsigned long cap)

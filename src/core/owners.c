@@ -24,7 +24,7 @@
  * A process must hold a carrier before the description can outlive it in
  * another process: so a carrier is taken at the first lock, before a fork
  * or vfork (every description of such a module in the table gets one, once;
- * core_owners_before_share), before an exec hands the description down,
+ * core_before_fork), before an exec hands the description down,
  * and when a description is adopted.
  *
  * Without the owners file (no /dev/shm, no permission), liveness is
@@ -127,32 +127,6 @@ void core_owner_drop(struct core_open *o)
 
 	if (fd >= 0)
 		defuse_fd_release(fd);
-}
-
-long core_owners_before_clone(void *unused)
-{
-	(void)unused;
-	core_owners_before_share();
-	return 0;
-}
-
-void core_owners_before_share(void)
-{
-	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
-	long fd = -1;
-
-	if (!core_fds || !left)
-		return;
-	while (left > 0 && ++fd < CORE_FD_MAX) {
-		struct core_fd *f = core_fd_acquire(fd);
-
-		if (!f)
-			continue;
-		--left;
-		if (f->open && f->open->carrier_fd < 0 && core_owners_needed(f->open->mount))
-			core_owner_carry(f->open);
-		core_fd_release(f);
-	}
 }
 
 /*

@@ -162,7 +162,7 @@ static int unix_addr_may_hit(const void *addr, long len)
 
 static int socket_may_hit(const struct core_sysdesc *d, const struct defuse_syscall *sc)
 {
-	struct { void *name; unsigned len; } msg;	/* struct msghdr's start */
+	struct msghdr msg;
 
 	switch (d->op) {
 	case OP_SOCKNAME:
@@ -170,7 +170,11 @@ static int socket_may_hit(const struct core_sysdesc *d, const struct defuse_sysc
 	case OP_SENDMSG:
 		if (defuse_probe_read(&msg, (const void *)sc->a[d->addr], sizeof(msg)) < 0)
 			return 1;
-		return unix_addr_may_hit(msg.name, msg.len);
+		/* Descriptors passed (SCM_RIGHTS) may be emulated files'. */
+		return unix_addr_may_hit(msg.msg_name, msg.msg_namelen) ||
+		       (msg.msg_controllen && core_nfds);
+	case OP_SENDMMSG:
+		return core_nfds > 0;
 	default:
 		return unix_addr_may_hit((const void *)sc->a[d->addr], sc->a[d->alen]);
 	}

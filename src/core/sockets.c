@@ -145,9 +145,15 @@ long core_h_sock_addr(struct core_call *c)
 	const void *uaddr;
 	long len, r;
 
+	if (c->op == OP_SENDMMSG) {
+		core_emulated_sending(NULL);
+		return defuse_forward(sc);
+	}
 	if (c->op == OP_SENDMSG) {
 		if (defuse_copy_in(&msg, (const void *)sc->a[d->addr], sizeof(msg)))
 			return -EFAULT;
+		if (msg.msg_controllen)
+			core_emulated_sending(&msg);
 		uaddr = msg.msg_name;
 		len = msg.msg_namelen;
 	} else {

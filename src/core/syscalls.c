@@ -146,6 +146,8 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_connect]	= SOCK(OP_CONNECT, 1, 2),
 	[SYS_sendto]	= SOCK(OP_CONNECT, 4, 5),
 	[SYS_sendmsg]	= SOCK(OP_SENDMSG, 1, -1),
+	/* Only for the descriptors it may pass (SCM_RIGHTS). */
+	[SYS_sendmmsg]	= SOCK(OP_SENDMMSG, 1, -1),
 	[SYS_getsockname] = SOCKNAME(1, 2),
 	[SYS_getpeername] = SOCKNAME(1, 2),
 	[SYS_accept]	= SOCKNAME(1, 2),

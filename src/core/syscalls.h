@@ -42,7 +42,7 @@ enum core_op {
 	OP_FDIO, OP_FXATTR, OP_COPY,
 	/* a socket's address: given (bind; connect and sendto; sendmsg's
 	   msghdr), or returned (getsockname, getpeername, accept, recvfrom) */
-	OP_BIND, OP_CONNECT, OP_SENDMSG, OP_SOCKNAME,
+	OP_BIND, OP_CONNECT, OP_SENDMSG, OP_SENDMMSG, OP_SOCKNAME,
 };
 
 /* OP_UTIMENS: the times argument's type. */

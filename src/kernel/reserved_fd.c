@@ -199,8 +199,8 @@ int defuse_fd_adopt(int fd)
 	return defuse_fd_reserve(fd);
 }
 
-/* Moves fd into the band; returns its new number, or -errno. */
-int defuse_fd_reserve(int fd)
+/* A copy of fd in the band (fd stays open); its number, or -errno. */
+int defuse_fd_reserve_copy(int fd)
 {
 	long to, r;
 
@@ -216,14 +216,21 @@ int defuse_fd_reserve(int fd)
 	set_kernel_soft(band_hi);
 	r = sys3(SYS_dup3, fd, to, O_CLOEXEC);
 	set_kernel_soft(prog.rlim_cur);
-	if (sys_failed(r)) {
-		give();
-		return r;
+	if (!sys_failed(r)) {
+		set_bit(to, 1);
+		defuse_fd_nreserved++;
 	}
-	sys1(SYS_close, fd);
-	set_bit(to, 1);
-	defuse_fd_nreserved++;
 	give();
+	return sys_failed(r) ? (int)r : (int)to;
+}
+
+/* Moves fd into the band; returns its new number, or -errno. */
+int defuse_fd_reserve(int fd)
+{
+	int to = defuse_fd_reserve_copy(fd);
+
+	if (to >= 0)
+		sys1(SYS_close, fd);
 	return to;
 }
 
