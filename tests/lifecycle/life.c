@@ -947,6 +947,123 @@ static int role_scm_child(int sock)
 	return 0;
 }
 
+/*
+ * A description another process holds stays that file, at its offset,
+ * whatever this process closes and opens afterwards: DEFUSE reuses the
+ * records of descriptions that never left a process, so each way one
+ * leaves (fork, exec, SCM_RIGHTS by sendmsg and by sendmmsg) is tried,
+ * with the sender closing its descriptor and opening others before the
+ * other process reads.
+ */
+static int case_record_reuse(void)
+{
+	int sv[2], go[2], fd, other[4];
+	char buf[64], c;
+	pid_t pid;
+
+	/* fork: the child holds "forked", the parent closes it. */
+	CHECK(pipe(go) == 0);
+	fd = mkfile("forked", "F-0123456789", 0);
+	CHECK(lseek(fd, 2, SEEK_SET) == 2);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		CHECK(read(go[0], &c, 1) == 1);
+		CHECK(readn(fd, buf, 4) == 4);
+		say("fork child reads %s\n", buf);
+		_exit(0);
+	}
+	close(fd);
+	for (int i = 0; i < 4; i++)
+		other[i] = mkfile(num(i), "other", 0);
+	for (int i = 0; i < 4; i++)
+		close(other[i]);
+	other[0] = mkfile("after-fork", "not this one", 0);
+	CHECK(write(go[1], "g", 1) == 1);
+	CHECK(reap(pid) == 0);
+	close(other[0]);
+
+	/* exec: handed down by number. */
+	fd = mkfile("execd", "E-0123456789", 0);
+	CHECK(lseek(fd, 3, SEEK_SET) == 3);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char *extra[] = { num(fd), num(go[0]), NULL };
+
+		exec_self("-reuse-child", extra, NULL);
+	}
+	close(fd);
+	other[0] = mkfile("after-exec", "not this one", 0);
+	CHECK(write(go[1], "g", 1) == 1);
+	CHECK(reap(pid) == 0);
+	close(other[0]);
+
+	/* SCM_RIGHTS, by sendmsg and by sendmmsg, to a process that was
+	   started before. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char *extra[] = { num(-1), num(go[0]), num(sv[1]), NULL };
+
+		close(sv[0]);
+		exec_self("-reuse-child", extra, NULL);
+	}
+	close(sv[1]);
+	fd = mkfile("sent", "S-0123456789", 0);
+	CHECK(lseek(fd, 4, SEEK_SET) == 4);
+	send_fd(sv[0], fd);
+	close(fd);
+	other[0] = mkfile("after-send", "not this one", 0);
+	fd = mkfile("sent-mm", "M-0123456789", 0);
+	CHECK(lseek(fd, 5, SEEK_SET) == 5);
+	{
+		char cb[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { &c, 1 };
+		struct mmsghdr mm = { .msg_hdr = { .msg_iov = &iov, .msg_iovlen = 1,
+						   .msg_control = cb,
+						   .msg_controllen = sizeof(cb) } };
+		struct cmsghdr *h = CMSG_FIRSTHDR(&mm.msg_hdr);
+
+		c = 'F';
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(h), &fd, sizeof(int));
+		CHECK(sendmmsg(sv[0], &mm, 1, 0) == 1);
+	}
+	close(fd);
+	other[1] = mkfile("after-sendmmsg", "not this one", 0);
+	CHECK(write(go[1], "g", 1) == 1);
+	CHECK(reap(pid) == 0);
+	close(other[0]);
+	close(other[1]);
+	return 0;
+}
+
+/* The other side of case_record_reuse: reads what it was handed once the
+   parent says it has closed and opened again. */
+static int role_reuse_child(int fd, int go, int sock)
+{
+	char buf[64], c;
+
+	if (sock >= 0) {
+		int a = recv_fd(sock), b = recv_fd(sock);
+
+		CHECK(read(go, &c, 1) == 1);
+		CHECK(readn(a, buf, 4) == 4);
+		say("sendmsg receiver reads %s\n", buf);
+		CHECK(readn(b, buf, 4) == 4);
+		say("sendmmsg receiver reads %s\n", buf);
+		return 0;
+	}
+	CHECK(read(go, &c, 1) == 1);
+	CHECK(readn(fd, buf, 4) == 4);
+	say("exec'd child reads %s\n", buf);
+	return 0;
+}
+
 /* ---- locks -------------------------------------------------------------- */
 
 enum { POSIX, OFD, FLOCK };
@@ -1175,6 +1292,9 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "cwd-race")) return case_cwd_race();
 	if (!strcmp(c, "signal-io")) return case_signal_io();
 	if (!strcmp(c, "scm-rights")) return case_scm_rights();
+	if (!strcmp(c, "record-reuse")) return case_record_reuse();
+	if (!strcmp(c, "-reuse-child") && argc > 4)
+		return role_reuse_child(atoi(argv[3]), atoi(argv[4]), argc > 5 ? atoi(argv[5]) : -1);
 	if (!strcmp(c, "-scm-child") && argc > 3) return role_scm_child(atoi(argv[3]));
 	if (!strcmp(c, "lock-posix")) return case_lock(POSIX);
 	if (!strcmp(c, "lock-ofd")) return case_lock(OFD);
