@@ -171,6 +171,9 @@ void fc_hl_destroy(struct fc_inst *in) FC_HIDDEN;
 
 /* ---- lock.c ----------------------------------------------------------- */
 void fc_lock_dir(struct fc_inst *in) FC_HIDDEN;
+/* A kernel descriptor of the FIFO at path (st its attributes), or -errno. */
+int fc_fifo_open(struct fc_inst *in, const char *path, const struct stat *st, int flags)
+	FC_HIDDEN;
 
 /* ---- fs.c ------------------------------------------------------------- */
 struct fuse_fs *fc_subdir_new(struct fuse_args *args, struct fuse_fs *next) FC_HIDDEN;

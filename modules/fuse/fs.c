@@ -358,6 +358,13 @@ FC_EXPORT void fuse_fs_init(struct fuse_fs *fs, struct fuse_conn_info *conn,
 			    struct fuse_config *cfg)
 {
 	fc_ctx_private(fs->user_data);
+	/* Each file system of the stack without locks leaves them local. */
+	if (!fs->op.lock)
+		conn->want &= ~FUSE_CAP_POSIX_LOCKS;
+	if (!fs->op.flock)
+		conn->want &= ~FUSE_CAP_FLOCK_LOCKS;
+	if (!fs->op.write_buf)
+		conn->want &= ~FUSE_CAP_SPLICE_READ;
 	if (fs->op.init)
 		fs->user_data = fs->op.init(conn, cfg);
 	fc_ctx_private(fs->user_data);

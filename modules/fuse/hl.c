@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -337,17 +338,33 @@ static int mode_permits(const struct stat *st, int mode, int eaccess)
    there: granted); with it, the kernel decides from the mode bits. */
 static int hl_access(void *priv, const char *path, int mode, int flags)
 {
+	uid_t ruid, euid, suid, fsuid = -1;
+	gid_t rgid, egid, sgid, fsgid = -1;
 	struct stat st;
 	int r;
 	BEGIN(0);
 
+	/* access(2) looks up and checks as the real IDs (AT_EACCESS: the
+	   effective ones), and so must the file system's own calls. */
+	if (!defuse_fs_ids_are_real || !defuse_fs_ids_are_real() || (flags & AT_EACCESS)) {
+		getresuid(&ruid, &euid, &suid);
+		getresgid(&rgid, &egid, &sgid);
+		fsuid = setfsuid(flags & AT_EACCESS ? euid : ruid);
+		fsgid = setfsgid(flags & AT_EACCESS ? egid : rgid);
+	}
 	r = lookup(f, path, &st);
-	if (!r && f->mo.default_permissions)
+	/* with default_permissions, and for symbolic links (FUSE gives them
+	   no permission operation), the kernel decides from the mode bits */
+	if (!r && (f->mo.default_permissions || S_ISLNK(st.st_mode)))
 		r = mode_permits(&st, mode, flags & AT_EACCESS);
 	else if (!r)
 		r = fuse_fs_access(f->fs, path, mode);
 	if (r == -ENOSYS)
 		r = 0;
+	if (fsuid != (uid_t)-1) {
+		setfsuid(fsuid);
+		setfsgid(fsgid);
+	}
 	RETURN(r);
 }
 
@@ -680,6 +697,8 @@ static int create_file(struct fuse *f, const char *path, int flags, mode_t mode,
 	struct stat st;
 	int r;
 
+	/* FUSE's create and mknod get the file type with the mode */
+	mode = S_IFREG | (mode & 07777);
 	fi->flags = flags & ~O_NOCTTY;
 	r = fuse_fs_create(f->fs, path, mode, fi);
 	if (!r) {
@@ -691,7 +710,7 @@ static int create_file(struct fuse *f, const char *path, int flags, mode_t mode,
 	}
 	if (r != -ENOSYS)
 		return r;
-	r = fuse_fs_mknod(f->fs, path, S_IFREG | (mode & 07777), 0);
+	r = fuse_fs_mknod(f->fs, path, mode, 0);
 	if (r)
 		return r;
 	memset(fi, 0, sizeof(*fi));
@@ -709,7 +728,7 @@ static int open_existing(struct fuse *f, const char *path, const struct stat *st
 	if ((flags & O_CREAT) && (flags & O_EXCL))
 		return -EEXIST;
 	if (S_ISDIR(st->st_mode)) {
-		if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+		if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_CREAT)))
 			return -EISDIR;
 		*is_dir = 1;
 		fi->flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
@@ -740,19 +759,38 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	struct fuse_file_info fi;
 	struct fc_file *h;
 	struct stat st;
-	int r, is_dir = 0, path_only = 0;
+	int r, is_dir = 0, path_only = 0, given = flags;
 	BEGIN((flags & O_CREAT) != 0);
 
 	memset(&fi, 0, sizeof(fi));
 	out->kernel_fd = -1;
-	if ((flags & O_TMPFILE) == O_TMPFILE)
-		RETURN(-EOPNOTSUPP);	/* FUSE's high level has no tmpfile */
 	/* The file system's own descriptors should not outlive an exec: the
 	   new image starts the file system afresh. */
 	flags |= O_CLOEXEC;
 	r = lookup(f, path, &st);
+	if ((flags & O_TMPFILE) == O_TMPFILE) {
+		/* the kernel's checks, then FUSE's answer: libfuse 3.14's high
+		   level has no tmpfile */
+		if ((flags & O_ACCMODE) == O_RDONLY)
+			r = -EINVAL;
+		else if (!r && !S_ISDIR(st.st_mode))
+			r = -ENOTDIR;
+		RETURN(r ? r : -EOPNOTSUPP);
+	}
 	if (r && r != -ENOENT)
 		RETURN(r);
+	if (!r && S_ISFIFO(st.st_mode) && !(flags & O_PATH)) {
+		if ((flags & O_CREAT) && (flags & O_EXCL))
+			RETURN(-EEXIST);
+		if (flags & O_DIRECTORY)
+			RETURN(-ENOTDIR);
+		r = fc_fifo_open(in, path, &st, given);
+		if (r < 0)
+			RETURN(r);
+		out->kernel_fd = r;
+		out->fh = 0;
+		RETURN(0);
+	}
 	if (flags & O_PATH) {
 		/* No FUSE open for O_PATH: the kernel only looks it up. */
 		if (r)
@@ -812,6 +850,8 @@ static void hl_release(void *priv, uint64_t fh)
 {
 	struct fc_inst *in = priv;
 
+	if (!fh)
+		return;		/* a FIFO, given to the host as a kernel descriptor */
 	if (begin(in, 0)) {
 		free_file(in, H(fh));
 		return;
@@ -1141,7 +1181,9 @@ static int hl_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill
 /* ---- locks -------------------------------------------------------------- */
 
 /* A file system with lock (FUSE_CAP_POSIX_LOCKS) keeps record locks
-   itself; without, they are local (lock.c), as the kernel keeps them. */
+   itself, and with flock (FUSE_CAP_FLOCK_LOCKS) flock locks; without, and
+   always for directories (FUSE's directories have no lock operations),
+   they are local (lock.c), as the kernel keeps them. */
 int fc_local_getlk(struct fc_inst *in, struct fc_file *h, const char *path,
 		   struct flock *lock) FC_HIDDEN;
 int fc_local_setlk(struct fc_inst *in, struct fc_file *h, const char *path,
@@ -1155,7 +1197,7 @@ static int hl_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
 	int r;
 	BEGIN(0);
 
-	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS))
+	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
 		RETURN(fc_local_getlk(in, h, h->path, lock));
 	h->fi.lock_owner = owner;
 	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &h->fi, F_GETLK, lock);
@@ -1170,7 +1212,7 @@ static int hl_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 	int r;
 	BEGIN(0);
 
-	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS))
+	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
 		RETURN(fc_local_setlk(in, h, h->path, lock, wait));
 	h->fi.lock_owner = owner;
 	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &h->fi, wait ? F_SETLKW : F_SETLK, &l);
@@ -1183,7 +1225,7 @@ static int hl_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 	char buf[PATH_MAX];
 	BEGIN(0);
 
-	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS))
+	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir)
 		RETURN(fc_local_flock(in, h, h->path, op));
 	h->fi.lock_owner = owner;
 	RETURN(fuse_fs_flock(f->fs, hpath(in, h, buf), &h->fi, op));
@@ -1213,15 +1255,12 @@ int fc_hl_init(struct fc_inst *in)
 		     FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_NO_OPEN_SUPPORT |
 		     FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_CACHE_SYMLINKS |
 		     FUSE_CAP_EXPLICIT_INVAL_DATA | FUSE_CAP_EXPIRE_ONLY;
-	/* libfuse's defaults, and the lock capabilities only for a file
-	   system that has the operations. */
+	/* libfuse's defaults; fuse_fs_init takes the lock capabilities away
+	   from a file system without the operations. */
 	c->want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_AUTO_INVAL_DATA |
 		  FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_ASYNC_DIO | FUSE_CAP_IOCTL_DIR |
-		  FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
-	if (f->fs->op.lock)
-		c->want |= FUSE_CAP_POSIX_LOCKS;
-	if (f->fs->op.flock)
-		c->want |= FUSE_CAP_FLOCK_LOCKS;
+		  FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+		  FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS;
 	if (f->mo.max_read && f->mo.max_read < c->max_read)
 		c->max_read = f->mo.max_read;
 	fc_ctx_enter(f, 0);

@@ -115,3 +115,32 @@ FC_HIDDEN void fc_lock_dir(struct fc_inst *in)
 		 (st.st_mode & 022))
 		in->lock_dir[0] = 0;
 }
+
+/*
+ * A FIFO: the kernel opens a FIFO on a FUSE mount as a pipe of its own,
+ * never asking the file system.  Here every process must meet the others
+ * at it, so it is a carrier FIFO beside the lock carriers, opened with the
+ * program's flags (blocking and ENXIO as the kernel's), and handed to the
+ * host as a kernel descriptor; its mode and owner are the file system's.
+ */
+int fc_fifo_open(struct fc_inst *in, const char *path, const struct stat *st, int flags)
+{
+	char name[PATH_MAX];
+	uint64_t ino = in->f->conf.use_ino ? st->st_ino : fc_path_ino(path);
+	int fd;
+
+	if (!in->lock_dir[0])
+		return -ENXIO;
+	snprintf(name, sizeof(name), "%s/%016llx-%016llx.fifo", in->lock_dir,
+		 (unsigned long long)in->key, (unsigned long long)ino);
+	if (mkfifo(name, 0600) && errno != EEXIST)
+		return -errno;
+	/* (the directory is the user's own, 0700: nothing else can be there) */
+	fd = open(name, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_DIRECTORY | O_NOFOLLOW));
+	if (fd < 0)
+		return -errno;
+	/* best effort (fstat shows the carrier): its mode and owner */
+	if (!fchmod(fd, st->st_mode & 07777))
+		fchown(fd, st->st_uid, st->st_gid);
+	return fd;
+}

@@ -274,7 +274,11 @@ static const struct fc_entry *load_standin(char *why, size_t why_len)
 		snprintf(why, why_len, "fuse: cannot tell where the fuse module lives");
 		return NULL;
 	}
+	/* beside the module in a build tree; installed, in LIBDIR/defuse/fuse
+	   (the module is in LIBDIR/defuse/modules) */
 	snprintf(path, sizeof(path), "%s/libfuse3.so.3", dir);
+	if (!is_file(path))
+		snprintf(path, sizeof(path), "%s/../fuse/libfuse3.so.3", dir);
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		snprintf(why, why_len, "fuse: cannot load the libfuse stand-in: %s", dlerror());

@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+"""Tests of the fuse module (modules/fuse): FUSE file systems in process.
+
+    fusecompat_test.py examples  --defuse D --examples DIR [--natives DIR]
+    fusecompat_test.py lifecycle --defuse D --lifefs LIFEFS.so
+    fusecompat_test.py bad-input --defuse D --lifefs LIFEFS.so --not-fuse SO
+    fusecompat_test.py conformance --defuse D --fs FS.so [--native PROG]
+                       --fsops F --known-failures K CASEFILE...
+    fusecompat_test.py behavior --defuse D --fs FS.so CASE [behave.py args]
+
+examples: libfuse's examples built unmodified (modules/fuse/examples) under
+`defuse run -m MNT=fuse:EXAMPLE.so[:ARGS]`: hello and null answer what their
+source says they answer (and, with --natives and a usable /dev/fuse, the
+same as the example built as a program and mounted through kernel FUSE);
+passthrough and passthrough_fh run one shell script of file operations on a
+subdir mount that must print and leave exactly what it prints and leaves
+natively in a twin directory.
+
+lifecycle: lifefs (tests/fusecompat/lifefs.c) logs every call it gets:
+init and destroy once per process image (an exec'd image starts again, a
+forked child does not), create or mknod + open, flush at every close and a
+release, readdir with and without offsets, the caller's identity.
+
+bad-input: what cannot be served ends the program before it runs, with one
+line on standard error and status 127, and nothing left running.
+
+conformance: tests/conformance/run.py on a FUSE file system in process (its
+kernel mode through defuse-fuse); with --native, the same cases through
+kernel FUSE (kfuse-run), the reference list (skipped without /dev/fuse).
+
+behavior: tests/behavior/behave.py's mount mode with the passthrough mounts
+served by the FUSE file system in process (defuse-fuse).
+
+Exit status: 0 passed, 1 failed, 77 skipped (the reason is printed).
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SKIP = 77
+failures = []
+
+
+def check(cond, what, detail=''):
+    if cond:
+        print('ok   %s' % what)
+    else:
+        print('FAIL %s%s' % (what, ('\n    ' + detail.replace('\n', '\n    ')) if detail else ''))
+        failures.append(what)
+
+
+def run(argv, **kw):
+    kw.setdefault('capture_output', True)
+    kw.setdefault('text', True)
+    kw.setdefault('timeout', 120)
+    kw.setdefault('stdin', subprocess.DEVNULL)
+    return subprocess.run(argv, **kw)
+
+
+def fuse_usable():
+    """Why kernel FUSE cannot be used here, or None."""
+    try:
+        os.close(os.open('/dev/fuse', os.O_RDWR))
+    except OSError as e:
+        return '/dev/fuse: %s' % e.strerror
+    if not shutil.which('fusermount3') and os.geteuid() != 0:
+        return 'no fusermount3'
+    return None
+
+
+def unmount(point):
+    for cmd in (['fusermount3', '-u', '-z', point], ['umount', '-l', point]):
+        try:
+            if run(cmd).returncode == 0:
+                return
+        except FileNotFoundError:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# examples
+
+FILE_SCRIPT = r'''
+set -e
+echo one > a; cat a; echo two >> a; cat a
+printf xyz > b; wc -c < b
+mkdir d; mv b d/c; cat d/c; echo
+ln -s a l; readlink l; cat l
+ln a hard; stat -c '%h %s %A' a hard
+chmod 600 a; stat -c %A a
+truncate -s 2 a; cat a; echo
+dd if=/dev/zero of=big bs=65536 count=20 2>/dev/null; wc -c < big
+cp big big2; cmp big big2 && echo same
+python3 -c "
+import os
+os.setxattr('a', 'user.k', b'v'); print(os.getxattr('a', 'user.k'))
+fd = os.open('a', os.O_RDWR); os.lseek(fd, 5, 0); os.write(fd, b'!')
+print(os.fstat(fd).st_size); os.unlink('a'); print(os.fstat(fd).st_size); os.close(fd)
+"
+rm l big2; rm -r d
+ls -A | sort
+stat -c '%n %F %a %h %s' * | sort
+'''
+
+
+def examples(a):
+    ex = a.examples
+    mnt = tempfile.mkdtemp(prefix='defuse-fc-mnt-')
+    tmp = tempfile.mkdtemp(prefix='defuse-fc-')
+    try:
+        # hello: what its source says (name, contents, modes), options too
+        r = run([a.defuse, 'run', '-m', mnt + '=fuse:' + ex + '/hello.so', '--', 'sh', '-c',
+                 'ls -la "$1" | sed 1d | awk "{print \\$1, \\$2, \\$5, \\$NF}"; '
+                 'cat "$1/hello"; stat -c "%F %a %s %h" "$1/hello" "$1"; '
+                 'echo x > "$1/hello" || echo refused', 'sh', mnt])
+        want = ('drwxr-xr-x 2 0 .\n', '-r--r--r-- 1 13 hello\n', 'Hello World!\n',
+                'regular file 444 13 1\n', 'directory 755 0 2\n', 'refused\n')
+        got = r.stdout
+        check(r.returncode == 0 and all(w in got for w in want) and '..' in got,
+              'hello: ls, cat, stat, refused write', got + r.stderr)
+        r = run([a.defuse, 'run', '-m', mnt + "=fuse:hello:--name=greeting "
+                 "'--contents=two words'", '--', 'cat', mnt + '/greeting'])
+        check(r.returncode == 0 and r.stdout == 'two words', 'hello: its own options (by name)',
+              repr(r.stdout) + r.stderr)
+        native_compare(a, 'hello', mnt, [], [
+            ['sh', '-c', 'ls -la "$1" | sed 1d | grep -v " \\.\\.$" | '
+             'awk "{print \\$1, \\$2, \\$5, \\$NF}"; '
+             'cat "$1/hello"; stat -c "%F %a %s %h" "$1/hello"', 'sh', mnt]])
+
+        # null: a file system whose root is a regular file
+        nf = os.path.join(tmp, 'nullfile')
+        open(nf, 'w').close()
+        r = run([a.defuse, 'run', '-m', '%s=fuse:--mountpoint=%s:%s/null.so' % (mnt, nf, ex),
+                 '--', 'sh', '-c', 'stat -c "%F %s %a" "$1"; head -c 8 "$1" | od -An -tx1; '
+                 'echo data > "$1" && echo written; ls "$1"', 'sh', mnt])
+        check(r.returncode == 0 and r.stdout == 'regular file 4294967296 644\n'
+              ' 00 00 00 00 00 00 00 00\nwritten\n%s\n' % mnt,
+              'null: stat, read zeros, write', r.stdout + r.stderr)
+        r = run([a.defuse, 'run', '-m', '%s=fuse:%s/null.so' % (mnt, ex), '--', 'true'])
+        check(r.returncode == 127 and 'mountpoint is not a regular file' in r.stderr,
+              'null: refuses a directory as its mount point (its own check)', r.stderr)
+
+        # passthrough, passthrough_fh: a script, natively and in process
+        for name in ('passthrough', 'passthrough_fh'):
+            results = []
+            for where in ('native', 'fuse'):
+                d = os.path.join(tmp, name + '-' + where)
+                os.mkdir(d)
+                if where == 'native':
+                    argv = ['sh', '-c', 'cd "$1" && sh -c "$2"', 'sh', d, FILE_SCRIPT]
+                else:
+                    argv = [a.defuse, 'run', '-m', "%s=fuse:%s/%s.so:-o modules=subdir,"
+                            "subdir=%s" % (mnt, ex, name, d), '--', 'sh', '-c',
+                            'cd "$1" && sh -c "$2"', 'sh', mnt, FILE_SCRIPT]
+                r = run(argv)
+                tree = sorted(os.listdir(d))
+                results.append((r.returncode, r.stdout, tree, r.stderr))
+            n, f = results
+            check(n[:3] == f[:3], '%s: file operations as native' % name,
+                  'native: %r\nfuse:   %r\n%s' % (n[:3], f[:3], f[3]))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.rmdir(mnt)
+
+
+def native_compare(a, name, mnt, args, cmds):
+    """The same commands on the example built as a program and mounted
+    through kernel FUSE (when possible): the same output."""
+    why = None if a.natives else 'no --natives'
+    why = why or fuse_usable()
+    if why:
+        print('skip %s through kernel FUSE: %s' % (name, why))
+        return
+    prog = os.path.join(a.natives, name)
+    outs = []
+    for how in ('fuse', 'kernel'):
+        for c in cmds:
+            if how == 'fuse':
+                r = run([a.defuse, 'run', '-m', '%s=fuse:%s/%s.so%s' %
+                         (mnt, a.examples, name, (':' + ' '.join(args)) if args else ''),
+                         '--'] + c)
+            else:
+                m = run([prog] + args + [mnt])
+                if m.returncode:
+                    check(False, '%s: mounts through kernel FUSE' % name, m.stderr)
+                    return
+                try:
+                    r = run(c)
+                finally:
+                    unmount(mnt)
+            outs.append(r.stdout)
+    half = len(outs) // 2
+    check(outs[:half] == outs[half:], '%s: as through kernel FUSE' % name,
+          'in process:   %r\nkernel FUSE:  %r' % (outs[:half], outs[half:]))
+
+
+# ---------------------------------------------------------------------------
+# lifecycle
+
+def read_log(path):
+    lines = []
+    try:
+        with open(path) as f:
+            for line in f:
+                pid, _, rest = line.rstrip('\n').partition(' ')
+                lines.append((int(pid), rest))
+    except FileNotFoundError:
+        pass
+    return lines
+
+
+def lifecycle(a):
+    mnt = tempfile.mkdtemp(prefix='defuse-fc-mnt-')
+    tmp = tempfile.mkdtemp(prefix='defuse-fc-')
+    log = os.path.join(tmp, 'log')
+    env = dict(os.environ)
+
+    def go(args, script, *extra):
+        if os.path.exists(log):
+            os.unlink(log)
+        spec = '%s=fuse:%s:--log=%s%s' % (mnt, a.lifefs, log, (' ' + args) if args else '')
+        r = run([a.defuse, 'run', '-m', spec, '--', sys.executable, '-c', script, mnt] +
+                list(extra), env=env)
+        return r, read_log(log)
+
+    try:
+        # one image: init, a create, flush at each close, one release, destroy
+        r, L = go('', '''
+import os, sys
+m = sys.argv[1]
+os.umask(0o022)
+fd = os.open(m + '/new', os.O_CREAT | os.O_WRONLY, 0o666)
+fd2 = os.dup(fd)
+os.write(fd, b'data')
+os.close(fd)
+os.close(fd2)
+print(open(m + '/new').read())
+''')
+        ops = [o for _, o in L]
+        check(r.returncode == 0 and r.stdout == 'data\n', 'lifefs: written and read back',
+              r.stdout + r.stderr)
+        check(len(L) > 2 and ops[0].startswith('main argc=') and ops[0].endswith(' last=' + mnt),
+              'main() gets ARGS and the mount point last', repr(ops[:1]))
+        check(sum(o.startswith('init ') for o in ops) == 1 and 'init use_ino=0' in ops[1],
+              'init once, with libfuse\'s default config', repr(ops))
+        create = [o for o in ops if o.startswith('create /new ')]
+        check(len(create) == 1 and ' 100644 ' in create[0] and 'uid=%d gid=%d umask=022 pidok=1'
+              % (os.getuid(), os.getgid()) in create[0],
+              'create with the umask applied and the caller in fuse_get_context', repr(create))
+        fh = create[0].split()[3] if create else '?'
+        check(ops.count('flush /new ' + fh) == 2 and ops.count('release /new ' + fh) == 1 and
+              ops.index('release /new ' + fh) > max(i for i, o in enumerate(ops)
+                                                   if o == 'flush /new ' + fh),
+              'flush at each of two closes, then one release', repr(ops))
+        check(ops[-2:] == ['destroy data=ok', 'main returns 0'],
+              'destroy at exit with init\'s private_data, then main() returns', repr(ops[-3:]))
+
+        # no create: mknod + open
+        r, L = go('--no-create', 'import sys; open(sys.argv[1] + "/n2", "w").write("x")')
+        ops = [o for _, o in L]
+        i = next((k for k, o in enumerate(ops) if o.startswith('mknod /n2 ')), -1)
+        check(r.returncode == 0 and i >= 0 and ops[i] == 'mknod /n2 100644' and
+              ops[i + 1].startswith('open /n2 '), 'without create: mknod, then open', repr(ops))
+
+        # readdir with offsets: called again from the last offset taken
+        script = '''
+import os, sys
+m = sys.argv[1]
+for i in range(40):
+    open('%s/f%02d' % (m, i), 'w').close()
+print(len(os.listdir(m)))
+'''
+        r, L = go('--offsets', script)
+        offs = [o for _, o in L if o.startswith('readdir ')]
+        check(r.stdout == '41\n' and len(offs) >= 1 and offs[0] == 'readdir off=0',
+              'readdir with offsets lists everything', r.stdout + repr(offs) + r.stderr)
+        r, L = go('', script)
+        offs = [o for _, o in L if o.startswith('readdir ')]
+        check(r.stdout == '41\n' and offs == ['readdir off=0'],
+              'readdir without offsets: one call, served by position', repr(offs))
+
+        # fork: the child shares the instance (no init), releases its own;
+        # exec: a new image starts the file system again
+        r, L = go('', '''
+import os, sys
+m = sys.argv[1]
+fd = os.open(m + '/hello', os.O_RDONLY)
+pid = os.fork()
+if pid == 0:
+    os.read(fd, 3)
+    os.close(fd)
+    os._exit(0)
+os.waitpid(pid, 0)
+os.close(fd)
+os.execv('/bin/cat', ['cat', m + '/hello'])
+''')
+        pids = []
+        for p, _ in L:
+            if p not in pids:
+                pids.append(p)
+        parent = pids[0] if pids else None
+        child = [p for p in pids if p != parent]
+        by = lambda pid, op: [o for p, o in L if p == pid and o.startswith(op)]
+        check(r.stdout == 'hello\n' and len(child) == 1 and not by(child[0], 'init') and
+              len(by(child[0], 'flush')) == 1 and len(by(child[0], 'release')) == 1,
+              'forked child: no init, its close flushes and releases', repr(L))
+        check(parent and len(by(parent, 'init')) == 2 and len(by(parent, 'destroy')) == 1 and
+              len(by(parent, 'main argc')) == 2,
+              'exec: the new image runs main() and init again; one destroy at the end',
+              repr(L))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.rmdir(mnt)
+
+
+# ---------------------------------------------------------------------------
+# bad input
+
+def bad_input(a):
+    mnt = tempfile.mkdtemp(prefix='defuse-fc-mnt-')
+    try:
+        cases = [
+            ('not a FUSE file system', 'fuse:' + a.not_fuse,
+             'is not a FUSE file system (it links neither libfuse3.so.3 nor libfuse.so.2)'),
+            ('not a shared object', 'fuse:/etc/hostname',
+             'is not a FUSE file system (not a 64-bit ELF shared object)'),
+            ('option parsing fails', 'fuse:%s:--no-such-option' % a.lifefs,
+             "main() returned 3 without serving a file system"),
+            ('main() exits', 'fuse:%s:--exit-in-main=3' % a.lifefs,
+             'called exit(3) in its start-up, before it served a file system'),
+            ('init fails', 'fuse:%s:--fail-init' % a.lifefs,
+             'its init ended the file system (fuse_exit)'),
+            ('init asks for too much', 'fuse:%s:--bad-caps' % a.lifefs,
+             'its init asked for FUSE capabilities 0x80000000'),
+            ('no such file system', 'fuse:no-such-fs',
+             "no FUSE file system named 'no-such-fs'"),
+            ('a quote left open', "fuse:%s:'open" % a.lifefs, 'a quote is not closed'),
+        ]
+        for what, spec, msg in cases:
+            r = run([a.defuse, 'run', '-m', mnt + '=' + spec, '--', 'echo', 'program ran'])
+            ours = [l for l in r.stderr.splitlines() if l.startswith('defuse')]
+            check(r.returncode == 127 and 'program ran' not in r.stdout and len(ours) == 1 and
+                  msg in ours[0], 'bad input: %s: one line, status 127' % what,
+                  'status %s\n%s' % (r.returncode, r.stderr))
+        # nothing left running: no process of ours has the mount point in argv
+        left = []
+        for pid in os.listdir('/proc'):
+            try:
+                with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                    if mnt.encode() in f.read():
+                        left.append(pid)
+            except OSError:
+                pass
+        check(not left, 'bad input: nothing left running', repr(left))
+    finally:
+        os.rmdir(mnt)
+
+
+# ---------------------------------------------------------------------------
+# the suites of the passthrough module, on a FUSE file system
+
+def conformance(a, rest):
+    env = dict(os.environ, FUSECOMPAT_DEFUSE=os.path.abspath(a.defuse))
+    lockdir = tempfile.mkdtemp(prefix='defuse-fc-locks-')
+    env['DEFUSE_FUSE_LOCKDIR'] = lockdir
+    wrapper = os.path.join(HERE, 'defuse-fuse')
+    if a.native:
+        why = fuse_usable()
+        if why:
+            print('SKIP: the kernel FUSE reference needs kernel FUSE: ' + why)
+            return SKIP
+        env['FUSECOMPAT_NATIVE'] = os.path.abspath(a.native)
+        wrapper = os.path.join(HERE, 'kfuse-run')
+    try:
+        r = subprocess.run([sys.executable, os.path.join(HERE, '..', 'conformance', 'run.py'),
+                            '--fsops', a.fsops, '--defuse', wrapper, '--module', a.fs,
+                            '--modes', 'kernel', '--known-failures', a.known_failures] + rest,
+                           env=env)
+    finally:
+        shutil.rmtree(lockdir, ignore_errors=True)
+    return r.returncode
+
+
+def behavior(a, rest):
+    env = dict(os.environ, FUSECOMPAT_DEFUSE=os.path.abspath(a.defuse),
+               FUSECOMPAT_FS=os.path.abspath(a.fs))
+    lockdir = tempfile.mkdtemp(prefix='defuse-fc-locks-')
+    env['DEFUSE_FUSE_LOCKDIR'] = lockdir
+    try:
+        r = subprocess.run([sys.executable, os.path.join(HERE, '..', 'behavior', 'behave.py'),
+                            '--defuse', os.path.join(HERE, 'defuse-fuse'), '--mode', 'mount'] +
+                           rest, env=env)
+    finally:
+        shutil.rmtree(lockdir, ignore_errors=True)
+    return r.returncode
+
+
+def main():
+    # meson points LD_LIBRARY_PATH at the build directories of a test's
+    # dependencies, the libfuse stand-in's among them: a real FUSE program
+    # (the kernel FUSE reference) must get the real libfuse.
+    os.environ.pop('LD_LIBRARY_PATH', None)
+    ap = argparse.ArgumentParser()
+    ap.add_argument('what')
+    ap.add_argument('--defuse', required=True)
+    ap.add_argument('--examples')
+    ap.add_argument('--natives')
+    ap.add_argument('--lifefs')
+    ap.add_argument('--not-fuse')
+    ap.add_argument('--fs')
+    ap.add_argument('--native')
+    ap.add_argument('--fsops')
+    ap.add_argument('--known-failures')
+    a, rest = ap.parse_known_args()
+    for k in ('defuse', 'examples', 'natives', 'lifefs', 'not_fuse', 'fs', 'native', 'fsops',
+              'known_failures'):
+        if getattr(a, k):
+            setattr(a, k, os.path.abspath(getattr(a, k)))
+    if a.what == 'conformance':
+        return conformance(a, rest)
+    if a.what == 'behavior':
+        return behavior(a, rest)
+    lockdir = tempfile.mkdtemp(prefix='defuse-fc-locks-')
+    os.environ['DEFUSE_FUSE_LOCKDIR'] = lockdir
+    try:
+        {'examples': examples, 'lifecycle': lifecycle, 'bad-input': bad_input}[a.what](a)
+    finally:
+        shutil.rmtree(lockdir, ignore_errors=True)
+    print('%d failed%s' % (len(failures), (': ' + ', '.join(failures)) if failures else ''))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

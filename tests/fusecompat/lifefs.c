@@ -1,0 +1,320 @@
+/*
+ * lifefs: a small FUSE file system (libfuse 3 high-level API) for the fuse
+ * module's tests, built like any FUSE program's source as an in-process
+ * file system (-shared -fPIC) and as a program.  It keeps a few files in
+ * memory and writes one line per call it gets to a log, so that the tests
+ * can see what libfuse's semantics promise: init and destroy once per
+ * process image, create versus mknod + open, flush at every close and one
+ * release, readdir with offsets or without, the caller's identity in
+ * fuse_get_context.
+ *
+ *   lifefs [--log=FILE] [--no-create] [--offsets] [--exit-in-main=N]
+ *          [--fail-init] [--bad-caps] [FUSE options] MOUNTPOINT
+ *
+ * --exit-in-main=N  exit(N) before fuse_main (a program whose start fails)
+ * --fail-init       its init calls fuse_exit (a start that fails late)
+ * --bad-caps        its init asks for a capability no one offers
+ */
+#define FUSE_USE_VERSION 31
+#include <fuse.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NFILES 64
+
+struct file {
+	char name[64];
+	mode_t mode;
+	char data[4096];
+	size_t size;
+};
+
+static struct options {
+	const char *log;
+	int no_create;
+	int offsets;
+	int exit_in_main;
+	int fail_init;
+	int bad_caps;
+} opt = { .exit_in_main = -1 };
+
+static struct file files[NFILES];
+static unsigned long next_fh = 100;
+
+#define OPTION(t, p) { t, offsetof(struct options, p), 1 }
+static const struct fuse_opt spec[] = {
+	{ "--log=%s", offsetof(struct options, log), 0 },
+	OPTION("--no-create", no_create),
+	OPTION("--offsets", offsets),
+	{ "--exit-in-main=%d", offsetof(struct options, exit_in_main), 0 },
+	OPTION("--fail-init", fail_init),
+	OPTION("--bad-caps", bad_caps),
+	FUSE_OPT_END
+};
+
+/* One line per call: "pid op args". */
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n, fd;
+
+	if (!opt.log)
+		return;
+	n = snprintf(line, sizeof(line), "%d ", (int)getpid());
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fd = open(opt.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (write(fd, line, n) != n)
+			n = 0;
+		close(fd);
+	}
+}
+
+static struct file *find(const char *path)
+{
+	for (int i = 0; i < NFILES; i++)
+		if (files[i].name[0] && !strcmp(files[i].name, path + 1))
+			return &files[i];
+	return NULL;
+}
+
+static struct file *add(const char *path, mode_t mode)
+{
+	for (int i = 0; i < NFILES; i++)
+		if (!files[i].name[0]) {
+			snprintf(files[i].name, sizeof(files[i].name), "%s", path + 1);
+			files[i].mode = mode;
+			files[i].size = 0;
+			return &files[i];
+		}
+	return NULL;
+}
+
+static void *lf_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct fuse_context *c = fuse_get_context();
+
+	logf_("init use_ino=%d max_write=%u want_flock=%d", cfg->use_ino, conn->max_write,
+	      !!(conn->want & FUSE_CAP_FLOCK_LOCKS));
+	if (opt.fail_init)
+		fuse_exit(c->fuse);
+	if (opt.bad_caps)
+		conn->want |= 1U << 31;
+	return c->private_data;
+}
+
+static void lf_destroy(void *data)
+{
+	logf_("destroy data=%s", data == &opt ? "ok" : "wrong");
+}
+
+static int lf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct file *f;
+
+	memset(st, 0, sizeof(*st));
+	if (!strcmp(path, "/")) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return 0;
+	}
+	f = find(path);
+	if (!f)
+		return -ENOENT;
+	st->st_mode = S_IFREG | f->mode;
+	st->st_nlink = 1;
+	st->st_size = f->size;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	if (fi)
+		logf_("getattr-fh %s %lu", path, (unsigned long)fi->fh);
+	return 0;
+}
+
+static int lf_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	int i;
+
+	(void)fi;
+	(void)flags;
+	if (strcmp(path, "/"))
+		return -ENOENT;
+	logf_("readdir off=%ld", (long)off);
+	if (!opt.offsets) {
+		fill(buf, ".", NULL, 0, 0);
+		fill(buf, "..", NULL, 0, 0);
+		for (i = 0; i < NFILES; i++)
+			if (files[i].name[0])
+				fill(buf, files[i].name, NULL, 0, 0);
+		return 0;
+	}
+	/* offsets: entry i has offset i + 1 */
+	for (i = off; i < NFILES + 2; i++) {
+		struct stat st = { .st_mode = i < 2 ? S_IFDIR : S_IFREG };
+		const char *name = i == 0 ? "." : i == 1 ? ".." : files[i - 2].name;
+
+		if (!name[0])
+			continue;
+		if (fill(buf, name, &st, i + 1, 0))
+			break;
+	}
+	return 0;
+}
+
+static int lf_open(const char *path, struct fuse_file_info *fi)
+{
+	struct file *f = find(path);
+
+	if (!f)
+		return -ENOENT;
+	if (fi->flags & O_TRUNC)
+		f->size = 0;
+	fi->fh = next_fh++;
+	logf_("open %s %lu", path, (unsigned long)fi->fh);
+	return 0;
+}
+
+static int lf_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_context *c = fuse_get_context();
+
+	if (!add(path, mode & 07777))
+		return -ENOSPC;
+	fi->fh = next_fh++;
+	logf_("create %s %o %lu uid=%d gid=%d umask=%03o pidok=%d", path, (unsigned)mode,
+	      (unsigned long)fi->fh, (int)c->uid, (int)c->gid, (unsigned)c->umask,
+	      c->pid > 0);
+	return 0;
+}
+
+static int lf_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)dev;
+	if (!S_ISREG(mode))
+		return -EPERM;
+	if (!add(path, mode & 07777))
+		return -ENOSPC;
+	logf_("mknod %s %o", path, (unsigned)mode);
+	return 0;
+}
+
+static int lf_read(const char *path, char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct file *f = find(path);
+
+	(void)fi;
+	if (!f)
+		return -ENOENT;
+	if ((size_t)off >= f->size)
+		return 0;
+	if (size > f->size - off)
+		size = f->size - off;
+	memcpy(buf, f->data + off, size);
+	return size;
+}
+
+static int lf_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct file *f = find(path);
+
+	(void)fi;
+	if (!f)
+		return -ENOENT;
+	if (off + size > sizeof(f->data))
+		return -EFBIG;
+	memcpy(f->data + off, buf, size);
+	if (off + size > f->size)
+		f->size = off + size;
+	return size;
+}
+
+static int lf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct file *f = find(path);
+
+	(void)fi;
+	if (!f)
+		return -ENOENT;
+	if ((size_t)size > sizeof(f->data))
+		return -EFBIG;
+	f->size = size;
+	return 0;
+}
+
+static int lf_flush(const char *path, struct fuse_file_info *fi)
+{
+	logf_("flush %s %lu", path, (unsigned long)fi->fh);
+	return 0;
+}
+
+static int lf_release(const char *path, struct fuse_file_info *fi)
+{
+	logf_("release %s %lu", path, (unsigned long)fi->fh);
+	return 0;
+}
+
+static int lf_unlink(const char *path)
+{
+	struct file *f = find(path);
+
+	if (!f)
+		return -ENOENT;
+	f->name[0] = 0;
+	return 0;
+}
+
+static struct fuse_operations ops = {
+	.init = lf_init,
+	.destroy = lf_destroy,
+	.getattr = lf_getattr,
+	.readdir = lf_readdir,
+	.open = lf_open,
+	.create = lf_create,
+	.mknod = lf_mknod,
+	.read = lf_read,
+	.write = lf_write,
+	.truncate = lf_truncate,
+	.flush = lf_flush,
+	.release = lf_release,
+	.unlink = lf_unlink,
+};
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	int r;
+
+	if (fuse_opt_parse(&args, &opt, spec, NULL) == -1)
+		return 1;
+	if (opt.no_create)
+		ops.create = NULL;
+	snprintf(files[0].name, sizeof(files[0].name), "hello");
+	files[0].mode = 0644;
+	files[0].size = 6;
+	memcpy(files[0].data, "hello\n", 6);
+	logf_("main argc=%d last=%s", args.argc, args.argv[args.argc - 1]);
+	if (opt.exit_in_main >= 0)
+		exit(opt.exit_in_main);
+	r = fuse_main(args.argc, args.argv, &ops, &opt);
+	logf_("main returns %d", r);
+	fuse_opt_free_args(&args);
+	return r;
+}
