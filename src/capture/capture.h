@@ -95,6 +95,9 @@ long defuse_sig_masked_wait(struct defuse_syscall *sc) HIDDEN;
 long defuse_sig_pending(struct defuse_syscall *sc) HIDDEN;
 void defuse_sig_chain_app(int sig, void *si, void *uc) HIDDEN;
 void defuse_sig_init(const char *exec_state) HIDDEN;
+/* The process has mappings of emulated files: signals that would end it
+   unhandled write their pages back first (core/pager.c). */
+void defuse_sig_catch_fatal(void) HIDDEN;
 /* Signals that arrive while DEFUSE runs wait until it returns: */
 void defuse_sig_flush(void) HIDDEN;		/* ... delivers them */
 /* "DEFUSE_SIGSYS=..." carrying the program's SIGSYS state across exec, or NULL. */

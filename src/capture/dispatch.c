@@ -275,6 +275,11 @@ static long core_call(const struct defuse_syscall *sc)
 
 	if (sc->nr == SYS_mmap && (sc->a[2] & PROT_EXEC) && !sys_failed(r))
 		defuse_net_want("code mapped from an emulated file");
+	/* A mapping of an emulated file: its written pages must not die
+	   with the process. */
+	if (sc->nr == SYS_mmap && !sys_failed(r) &&
+	    __atomic_load_n(&core_pager_nmaps, __ATOMIC_RELAXED))
+		defuse_sig_catch_fatal();
 	return r;
 }
 

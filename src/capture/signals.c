@@ -13,6 +13,7 @@
 #include <sys/ucontext.h>
 #include "capture/capture.h"
 #include "kernel/sys.h"
+#include "core/entry.h"
 
 #define SIGSYS_BIT (1UL << (SIGSYS - 1))
 #ifndef SA_RESTORER
@@ -107,6 +108,84 @@ static void wrapper(int sig, void *si, void *uc)
 }
 
 /*
+ * Pages written through mappings of emulated files live in the process
+ * until the pager writes them back (core/pager.c): a signal that ends the
+ * process unhandled would lose them.  So once the process has such a
+ * mapping, every signal whose default action ends the process and that
+ * the program leaves at SIG_DFL gets this handler: the pages go back,
+ * the default action is put back and the signal sent again with its
+ * siginfo, so the process ends of it as it would have (status, core
+ * dump).  sigaction shows the program SIG_DFL.  Not SIGKILL: nothing runs
+ * then (docs/paging.md says what is lost).
+ */
+static int catching_fatal;
+
+static int ends_process(int sig)
+{
+	switch (sig) {
+	case SIGCHLD: case SIGCONT: case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+	case SIGURG: case SIGWINCH: case SIGKILL: case SIGSYS: case SIGSEGV: case SIGBUS:
+		return 0;
+	}
+	return sig > 0 && sig < NSIGS;
+}
+
+static void write_back_before_dying(void)
+{
+	if (unlikely(core_nmounts) && !defuse_self.in_defuse && !defuse_self.vfork_child)
+		defuse_call_cold(core_pager_flush, NULL);
+}
+
+static void fatal_handler(int sig, void *si, void *uc)
+{
+	struct defuse_thread *self = &defuse_self;
+	struct ksigaction dfl = { SIG_DFL, 0, NULL, 0 };
+
+	if (self->in_defuse && !self->sig_interruptible && !synchronous(sig, si)) {
+		/* Later, when DEFUSE returns to the program (as wrapper). */
+		__builtin_memcpy(deferred_info[sig], si, sizeof(deferred_info[sig]));
+		self->sig_deferred |= 1UL << (sig - 1);
+		((ucontext_t *)uc)->uc_sigmask.__val[0] |= 1UL << (sig - 1);
+		return;
+	}
+	if (is_handler(app_act[sig].handler)) {
+		wrapper(sig, si, uc);	/* the program's, set meanwhile */
+		return;
+	}
+	if (app_act[sig].handler == SIG_IGN)
+		return;
+	write_back_before_dying();
+	sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+	/* Blocked until this handler returns, then it ends the process. */
+	if (!synchronous(sig, si))
+		sys4(SYS_rt_tgsigqueueinfo, sys0(SYS_getpid), sys0(SYS_gettid), sig, si);
+}
+
+static struct ksigaction fatal_action(void)
+{
+	struct ksigaction k = { (void *)fatal_handler, SA_SIGINFO | SA_RESTORER,
+				(void *)defuse_gate_own_sigreturn, 0 };
+
+	return k;
+}
+
+void defuse_sig_catch_fatal(void)
+{
+	if (__atomic_exchange_n(&catching_fatal, 1, __ATOMIC_RELAXED))
+		return;
+	for (int sig = 1; sig < NSIGS; sig++) {
+		struct ksigaction old, k = fatal_action();
+
+		if (!ends_process(sig) ||
+		    sys_failed(sys4(SYS_rt_sigaction, sig, NULL, &old, 8)) ||
+		    old.handler != SIG_DFL)
+			continue;
+		app_act[sig] = old;
+		sys4(SYS_rt_sigaction, sig, &k, NULL, 8);
+	}
+}
+
+/*
  * SIGSEGV and SIGBUS always reach this handler first, whatever the
  * program's action, so that a load of DEFUSE's probe (kernel/probe.S) that
  * faults on a bad pointer of the program's resumes at its EFAULT exit
@@ -135,6 +214,8 @@ static void fault_handler(int sig, void *si, void *uc)
 	}
 	if (!synchronous(sig, si) && app_act[sig].handler == SIG_IGN)
 		return;
+	if (catching_fatal)
+		write_back_before_dying();
 	sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
 	if (!synchronous(sig, si))
 		sys3(SYS_tgkill, sys0(SYS_getpid), sys0(SYS_gettid), sig);
@@ -267,6 +348,9 @@ static long other_action(struct defuse_syscall *sc, int sig, const struct ksigac
 		if (is_fault_sig(sig)) {
 			k = fault_action(act);
 			app_act[sig] = *act;
+		} else if (act->handler == SIG_DFL && catching_fatal && ends_process(sig)) {
+			k = fatal_action();
+			app_act[sig] = *act;
 		} else if (is_handler(act->handler)) {
 			k.handler = (void *)wrapper;
 			k.flags = (act->flags | SA_SIGINFO) & ~SA_RESETHAND;
@@ -282,7 +366,8 @@ static long other_action(struct defuse_syscall *sc, int sig, const struct ksigac
 	}
 	if (!uold)
 		return r;
-	if (old.handler == (void *)wrapper || old.handler == (void *)fault_handler)
+	if (old.handler == (void *)wrapper || old.handler == (void *)fault_handler ||
+	    old.handler == (void *)fatal_handler)
 		old = prev;
 	return defuse_copy_out(uold, &old, sizeof(old)) ? -EFAULT : r;
 }

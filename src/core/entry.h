@@ -88,6 +88,9 @@ long core_pager_after_fork_child(void *unused) HIDDEN;
 /* Cold: at exit_group, before core_fini: pages written through mappings
    go to the modules. */
 long core_pager_exit(void *unused) HIDDEN;
+/* Cold: the same without ending anything: a signal is about to end the
+   process (capture/signals.c). */
+long core_pager_flush(void *unused) HIDDEN;
 
 /* Cold: at exit_group: ends every mount (the modules' destroy) when the
    process is ending through exit(3) with one thread (mounts.c). */

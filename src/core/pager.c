@@ -777,7 +777,7 @@ long pager_mmap(const struct defuse_syscall *sc, struct core_fd *f)
 	unsigned long len = sc->a[1], len_r;
 	long prot = sc->a[2], flags = sc->a[3], type = flags & MAP_TYPE;
 	int64_t off = sc->a[5];
-	int acc = f->open->ofd->flags & O_ACCMODE, shared, maywrite, err, fixed;
+	int acc = f->open->ofd->flags & O_ACCMODE, shared, maywrite, readonly, err, fixed;
 	struct pg_map m;
 	struct pg_cache *c;
 	uint64_t key[3];
@@ -824,10 +824,18 @@ long pager_mmap(const struct defuse_syscall *sc, struct core_fd *f)
 		install(f->open, c);
 	}
 	maywrite = shared && acc == O_RDWR;
+	/*
+	 * A shared mapping of a description open read-only is mapped
+	 * private: userfaultfd registers no shared mapping that may not be
+	 * written.  Never written, it sees every change to the file as the
+	 * shared one would; mprotect may not make it writable (EACCES, as
+	 * for a kernel file: core_pager_protect).
+	 */
+	readonly = shared && !maywrite;
 	mapfd = c->mfd;
-	if (shared && !maywrite) {
-		/* Read-only, as the program's description: mprotect cannot
-		   make it writable later (EACCES, as for a kernel file). */
+	if (readonly && pg_mode != PG_UFFD) {
+		/* Without userfaultfd a read-only descriptor of the memfd
+		   does it all. */
 		char link[48] = "/proc/self/fd/", n[24];
 
 		strcat(link, defuse_ltoa(c->mfd, n));
@@ -844,8 +852,8 @@ long pager_mmap(const struct defuse_syscall *sc, struct core_fd *f)
 	/* Registered before anyone can touch it: a page touched unregistered
 	   would be a page of zeros in the cache. */
 	p = sys6(SYS_mmap, addr, len, fixed ? PROT_NONE : prot,
-		 (flags & ~(MAP_TYPE | MAP_POPULATE | MAP_LOCKED)) | (shared ? MAP_SHARED : MAP_PRIVATE),
-		 mapfd, off);
+		 (flags & ~(MAP_TYPE | MAP_POPULATE | MAP_LOCKED)) |
+		 (shared && !(readonly && rofd < 0) ? MAP_SHARED : MAP_PRIVATE), mapfd, off);
 	if (rofd >= 0)
 		sys1(SYS_close, rofd);
 	if (sys_failed(p)) {
@@ -860,7 +868,7 @@ long pager_mmap(const struct defuse_syscall *sc, struct core_fd *f)
 	}
 	if (r == 0 && fixed && prot != PROT_NONE)
 		r = sys3(SYS_mprotect, p, len_r, prot);
-	m = (struct pg_map){ p, p + len_r, off, c, f->open, shared, maywrite };
+	m = (struct pg_map){ p, p + len_r, off, c, f->open, shared, maywrite, readonly };
 	if (r == 0) {
 		core_open_get(f->open);
 		pg_mutex_lock();
@@ -1035,11 +1043,30 @@ static long do_madvise(const struct defuse_syscall *sc)
 	return defuse_forward(sc);
 }
 
+/* mprotect: a shared mapping of a description open read-only never
+   becomes writable. */
+static long do_mprotect(const struct defuse_syscall *sc)
+{
+	uintptr_t a = sc->a[0], e = ROUND_UP(a + sc->a[1]);
+	int ro = 0;
+
+	if (!(sc->a[2] & PROT_WRITE))
+		return 0;
+	pg_mutex_lock();
+	for (int i = first_after(a); i < nmaps && maps[i].start < e; i++)
+		ro |= maps[i].readonly;
+	pg_mutex_unlock();
+	return ro ? -EACCES : 0;
+}
+
 long core_pager_call(void *arg)
 {
 	const struct defuse_syscall *sc = arg;
 
 	switch (sc->nr) {
+	case SYS_mprotect:
+	case SYS_pkey_mprotect:
+		return do_mprotect(sc);
 	case SYS_munmap:
 		return do_munmap(sc);
 	case SYS_mremap:
@@ -1049,7 +1076,8 @@ long core_pager_call(void *arg)
 	case SYS_madvise:
 		return do_madvise(sc);
 	case SYS_mmap:
-		/* Another mapping with MAP_FIXED over ours: capture maps it. */
+		/* Another mapping with MAP_FIXED over ours: capture maps it
+		   (0: go on). */
 		if (sc->a[3] & MAP_FIXED)
 			replaced(sc->a[0] & ~(PG_PAGE - 1), ROUND_UP(sc->a[0] + sc->a[1]));
 		return 0;
@@ -1120,6 +1148,8 @@ long core_pager_after_fork_child(void *unused)
 			pg_reg_hold(caches[i].sh, caches[i].mfd);
 			any = 1;
 		}
+	if (pg_mode == PG_UFFD && !any && !nmaps)
+		pg_fault_forget();
 	if (any && pg_mode == PG_UFFD) {
 		ok = pg_fault_after_fork() == 0;
 		for (int i = 0; ok && i < PG_CACHES; i++)
@@ -1154,6 +1184,13 @@ static void flush_all(void)
 	if (!__atomic_load_n(&core_pager_nmaps, __ATOMIC_RELAXED) || defuse_self.vfork_child)
 		return;
 	flush_range(0, ~(uintptr_t)0, 0);
+}
+
+long core_pager_flush(void *unused)
+{
+	(void)unused;
+	flush_all();
+	return 0;
 }
 
 long core_pager_exit(void *unused)

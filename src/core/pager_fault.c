@@ -324,9 +324,16 @@ static long copy_in(struct pg_cache *c, int64_t off, const char *buf, long n)
 	return 0;
 }
 
-/* Eager mode (the caller holds the cache's lock): pwrite where still a hole. */
+/* Eager mode (the caller holds the cache's lock): pwrite where still a hole,
+   never past the cache's size (a write there would move it). */
 static long write_in(struct pg_cache *c, int64_t off, const char *buf, long n)
 {
+	int64_t size = pg_size(c->mfd);
+
+	if (size < 0)
+		return size;
+	if (off + n > size)
+		n = size > off ? size - off : 0;
 	while (n > 0) {
 		int64_t h = pg_hole(c->mfd, off, off + n), d;
 		long r;
@@ -618,6 +625,21 @@ static void atfork_child(void)
 		sys4(SYS_rt_sigprocmask, SIG_SETMASK, &pending_mask, NULL, 8);
 	}
 	defuse_self.in_defuse = was;
+}
+
+void pg_fault_forget(void)
+{
+	if (pg_mode != PG_UFFD)
+		return;
+	defuse_fd_release(uffd);
+	defuse_fd_release(pagemap);
+	if (stopfd >= 0)
+		defuse_fd_release(stopfd);
+	uffd = pagemap = stopfd = -1;
+	thread_up = 0;
+	thread_wanted = 0;
+	starting = 0;
+	pg_mode = PG_UNKNOWN;
 }
 
 int pg_fault_after_fork(void)

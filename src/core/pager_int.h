@@ -93,6 +93,10 @@ struct pg_map {
 	unsigned char shared;	/* MAP_SHARED (else MAP_PRIVATE) */
 	unsigned char maywrite;	/* shared, of a description open for writing:
 				   pages written through it are tracked */
+	unsigned char readonly;	/* shared, of a description open read-only:
+				   mapped private (userfaultfd registers no
+				   read-only shared mapping), and mprotect
+				   may not make it writable */
 };
 
 /* The process-private lock over the caches and mappings; never held
@@ -146,6 +150,9 @@ long pg_written(uintptr_t start, uintptr_t end, uintptr_t (*v)[2], int max,
 		uintptr_t *next) HIDDEN;
 /* Write-protects [start, end) again (after a remap grew it). */
 void pg_protect(uintptr_t start, uintptr_t end) HIDDEN;
+/* fork: a child that holds no cache lets go of the parent's userfaultfd
+   (the mode is decided again at its first need). */
+void pg_fault_forget(void) HIDDEN;
 /* fork: the child's userfaultfd made again (its fault thread comes with
    the first registration). */
 int pg_fault_after_fork(void) HIDDEN;
