@@ -90,6 +90,12 @@ struct core_ofd {
 	uint32_t handle_len;
 	uint64_t owner_id;	/* owners.c: the description as a lock owner
 				   for a module that keeps locks, or 0 */
+	int32_t owner_type;	/* F_SETOWN(_EX): who would get SIGIO (no
+				   event of a regular file sends one, but
+				   the program reads back what it set) */
+	int32_t owner_pid;
+	uint32_t owner_uid, owner_euid;	/* ...who set it (F_GETOWNER_UIDS) */
+	int32_t sig;		/* F_SETSIG */
 	uint32_t shared;	/* it may be held outside this process: it
 				   was forked, handed down, sent or adopted
 				   (emulated.c keeps unshared records) */

@@ -1331,6 +1331,68 @@ void core_emulated_last_close(struct core_open *o)
 		mod_flock(ref, o->fh, owner, LOCK_UN);
 }
 
+/*
+ * F_SETOWN and F_SETSIG and their getters: the description's SIGIO owner
+ * and signal, kept in the record as the kernel keeps them in the open
+ * file (nothing of a regular file raises SIGIO, so they only need to read
+ * back as set).  Checked as the kernel checks them.
+ */
+#ifndef F_GETOWNER_UIDS
+#define F_GETOWNER_UIDS 17	/* asm-generic/fcntl.h */
+#endif
+
+static void set_by(struct core_ofd *o)
+{
+	o->owner_uid = (uint32_t)sys0(SYS_getuid);
+	o->owner_euid = (uint32_t)sys0(SYS_geteuid);
+}
+
+static long do_owner(const struct defuse_syscall *sc, struct core_ofd *o)
+{
+	struct f_owner_ex ex;
+
+	switch (sc->a[1]) {
+	case F_SETOWN:
+		if ((int)sc->a[2] == INT_MIN)
+			return -EINVAL;
+		if ((int)sc->a[2] && sys2(SYS_kill, (int)sc->a[2], 0) == -ESRCH)
+			return -ESRCH;
+		o->owner_type = (int)sc->a[2] < 0 ? F_OWNER_PGRP : F_OWNER_PID;
+		o->owner_pid = (int)sc->a[2] < 0 ? -(int)sc->a[2] : (int)sc->a[2];
+		set_by(o);
+		return 0;
+	case F_GETOWN:
+		return o->owner_type == F_OWNER_PGRP ? -o->owner_pid : o->owner_pid;
+	case F_SETOWN_EX:
+		if (defuse_copy_in(&ex, (void *)sc->a[2], sizeof(ex)))
+			return -EFAULT;
+		if (ex.type != F_OWNER_TID && ex.type != F_OWNER_PID && ex.type != F_OWNER_PGRP)
+			return -EINVAL;
+		if (ex.pid && sys2(SYS_kill, ex.pid * (ex.type == F_OWNER_PGRP ? -1 : 1), 0) == -ESRCH)
+			return -ESRCH;
+		o->owner_type = ex.type;
+		o->owner_pid = ex.pid;
+		set_by(o);
+		return 0;
+	case F_GETOWNER_UIDS: {
+		uint32_t ids[2] = { o->owner_uid, o->owner_euid };
+
+		return core_copy_out((void *)sc->a[2], ids, sizeof(ids));
+	}
+	case F_GETOWN_EX:
+		ex.type = o->owner_pid ? o->owner_type : F_OWNER_PID;
+		ex.pid = o->owner_pid;
+		return core_copy_out((void *)sc->a[2], &ex, sizeof(ex));
+	case F_SETSIG:
+		if ((unsigned long)sc->a[2] > 64)
+			return -EINVAL;
+		o->sig = (int)sc->a[2];
+		return 0;
+	default:	/* F_GETSIG */
+		return o->sig;
+	}
+}
+
 static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
 {
 	struct core_ofd *o = f->open->ofd;
@@ -1364,6 +1426,38 @@ static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
 	case F_OFD_SETLK:
 	case F_OFD_SETLKW:
 		return do_lock(sc, f);
+	case F_SETOWN:
+	case F_GETOWN:
+	case F_SETOWN_EX:
+	case F_GETOWN_EX:
+	case F_SETSIG:
+	case F_GETSIG:
+	case F_GETOWNER_UIDS:
+		return do_owner(sc, o);
+	case F_GETLEASE:
+		return F_UNLCK;
+	case F_SETLEASE:
+		/* A lease is broken by another's open, which only the kernel
+		   sees: taken on the module's kernel file where there is one. */
+		if (f->open->lock_fd >= 0)
+			return sys3(SYS_fcntl, f->open->lock_fd, F_SETLEASE, sc->a[2]);
+		return sc->a[2] == F_UNLCK ? 0 : -EINVAL;
+	case F_GET_SEALS:
+	case F_ADD_SEALS:
+		return -EINVAL;		/* not a memfd */
+	case F_GETPIPE_SZ:
+	case F_SETPIPE_SZ:
+		return -EBADF;		/* not a pipe */
+	case F_NOTIFY: {
+		/* The module's changes raise no kernel event: directory
+		   notification is off here, as the kernel says when it is
+		   off (EINVAL); only directories have it (ENOTDIR). */
+		struct stat st;
+
+		if ((r = mod_fgetattr(REF(f), f->open->fh, f->path, &st)) < 0)
+			return r;
+		return S_ISDIR(st.st_mode) ? -EINVAL : -ENOTDIR;
+	}
 	}
 	if (defuse_g.debug)
 		defuse_log("fcntl command not supported on emulated files", NULL, NULL);
@@ -1449,6 +1543,19 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 	}
 	case SYS_fadvise64:
 		return 0;	/* advice */
+	case SYS_readahead:
+		return can_read(f) ? 0 : -EBADF;	/* advice too */
+	case SYS_sync_file_range:
+		/* Checked as the kernel does; the written pages of this
+		   process's mappings go to the module, which is what starting
+		   writeback means here. */
+		if (sc->a[3] & ~(SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+				 SYNC_FILE_RANGE_WAIT_AFTER) ||
+		    sc->a[1] < 0 || sc->a[2] < 0 || sc->a[1] > LLONG_MAX - sc->a[2])
+			return -EINVAL;
+		if ((sc->a[3] & SYNC_FILE_RANGE_WRITE) && (c = pager_of(f)))
+			return pager_sync(c);
+		return 0;
 	case SYS_fcntl:
 		return do_fcntl(sc, f);
 	case SYS_flock:

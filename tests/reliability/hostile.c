@@ -1170,6 +1170,50 @@ static int case_open_after_unlink(void)
 }
 
 /*
+ * The fcntl commands, advice and sync calls a file-system stress tool
+ * tries on a regular file, which an emulated file used to refuse with
+ * EOPNOTSUPP: each answers as the kernel's.
+ */
+static void bad_call(const char *what, long r);
+
+static int case_fcntl_misc(void)
+{
+	struct f_owner_ex ex = { F_OWNER_PID, getpid() };
+	unsigned int ids[2] = { 99, 99 };
+	int fd = open(at("f"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return printf("FAIL open: %s\n", ename(errno)), 1;
+	bad_call("F_SETOWN self", fcntl(fd, F_SETOWN, getpid()));
+	printf("F_GETOWN is self: %d\n", fcntl(fd, F_GETOWN) == getpid());
+	bad_call("F_SETOWN -pgrp", fcntl(fd, F_SETOWN, -getpgrp()));
+	printf("F_GETOWN is -pgrp: %d\n", fcntl(fd, F_GETOWN) == -getpgrp());
+	bad_call("F_SETOWN_EX", fcntl(fd, F_SETOWN_EX, &ex));
+	ex.type = 99;
+	bad_call("F_SETOWN_EX bad type", fcntl(fd, F_SETOWN_EX, &ex));
+	memset(&ex, 0, sizeof(ex));
+	bad_call("F_GETOWN_EX", fcntl(fd, F_GETOWN_EX, &ex));
+	printf("  type %d, self %d\n", ex.type, ex.pid == getpid());
+	bad_call("F_GETOWNER_UIDS", fcntl(fd, 17, ids));
+	printf("  mine %d\n", ids[0] == getuid() && ids[1] == geteuid());
+	bad_call("F_SETSIG 10", fcntl(fd, F_SETSIG, 10));
+	printf("F_GETSIG: %d\n", fcntl(fd, F_GETSIG));
+	bad_call("F_SETSIG 65", fcntl(fd, F_SETSIG, 65));
+	printf("F_GETLEASE: %d\n", fcntl(fd, F_GETLEASE));
+	bad_call("F_GET_SEALS", fcntl(fd, F_GET_SEALS));
+	bad_call("F_GETPIPE_SZ", fcntl(fd, F_GETPIPE_SZ));
+	bad_call("F_NOTIFY of a file", fcntl(fd, F_NOTIFY, DN_MODIFY));
+	bad_call("readahead", readahead(fd, 0, 4096));
+	bad_call("sync_file_range", sync_file_range(fd, 0, 4096, SYNC_FILE_RANGE_WRITE));
+	bad_call("sync_file_range bad flags", sync_file_range(fd, 0, 4096, 0x100));
+	bad_call("sync_file_range negative", sync_file_range(fd, -1, 4096, SYNC_FILE_RANGE_WRITE));
+	printf("posix_fadvise: %s\n", ename(posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)));
+	close(fd);
+	unlink(at("f"));
+	return 0;
+}
+
+/*
  * Bad pointers (issue 14, item 5): every path or name DEFUSE reads gives
  * EFAULT, as the kernel does, never a crash; a fault of DEFUSE's own probe
  * never reaches the program's SIGSEGV handler, while the program's own
@@ -1346,6 +1390,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "bad-pointers")) return case_bad_pointers();
 	if (!strcmp(c, "cwd-removed")) return case_cwd_removed();
 	if (!strcmp(c, "open-after-unlink")) return case_open_after_unlink();
+	if (!strcmp(c, "fcntl-misc")) return case_fcntl_misc();
 	if (!strcmp(c, "vector-registers")) return case_vector_registers();
 	fprintf(stderr, "hostile: unknown case '%s'\n", c);
 	return 2;
