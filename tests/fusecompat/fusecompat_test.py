@@ -35,6 +35,7 @@ Exit status: 0 passed, 1 failed, 77 skipped (the reason is printed).
 """
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -386,16 +387,23 @@ def conformance(a, rest):
 
 
 def behavior(a, rest):
-    env = dict(os.environ, FUSECOMPAT_DEFUSE=os.path.abspath(a.defuse),
-               FUSECOMPAT_FS=os.path.abspath(a.fs))
-    lockdir = tempfile.mkdtemp(prefix='defuse-fc-locks-')
-    env['DEFUSE_FUSE_LOCKDIR'] = lockdir
+    # behave.py runs its steps with an environment of its own: the settings
+    # for defuse-fuse travel in a script that stands in for defuse
+    tmp = tempfile.mkdtemp(prefix='defuse-fc-behave-')
+    lockdir = os.path.join(tmp, 'locks')
+    os.mkdir(lockdir, 0o700)
+    stand_in = os.path.join(tmp, 'defuse')
+    with open(stand_in, 'w') as f:
+        f.write('#!/bin/sh\nexport FUSECOMPAT_DEFUSE=%s FUSECOMPAT_FS=%s '
+                'DEFUSE_FUSE_LOCKDIR=%s\nexec %s %s "$@"\n' %
+                (shlex.quote(a.defuse), shlex.quote(a.fs), shlex.quote(lockdir),
+                 shlex.quote(sys.executable), shlex.quote(os.path.join(HERE, 'defuse-fuse'))))
+    os.chmod(stand_in, 0o755)
     try:
         r = subprocess.run([sys.executable, os.path.join(HERE, '..', 'behavior', 'behave.py'),
-                            '--defuse', os.path.join(HERE, 'defuse-fuse'), '--mode', 'mount'] +
-                           rest, env=env)
+                            '--defuse', stand_in, '--mode', 'mount'] + rest)
     finally:
-        shutil.rmtree(lockdir, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     return r.returncode
 
 
