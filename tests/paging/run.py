@@ -20,7 +20,8 @@ the same way; the native run must succeed with no FAIL line.  A known
 difference (KNOWN below) must still differ, or the entry is stale.  S and
 the memfs segments are removed afterwards, whatever happened.
 
-Exit status: 0 all passed, 1 a failure, 2 bad usage.
+Exit status: 0 all passed, 1 a failure, 2 bad usage, 77 skipped (the
+program says why: a tool it needs is missing).
 """
 import argparse
 import os
@@ -58,6 +59,9 @@ def main():
         native = os.path.join(s, "n")
         os.mkdir(native)
         rc, out, err = run_guarded([a.prog, a.case, native] + a.args, a.timeout, env)
+        if rc == 77:
+            print(f"{a.case}: skipped: {out.strip()}")
+            return 77
         if rc != 0 or "FAIL" in out:
             print(f"{a.case}: native run failed ({how(rc)}):\n{out}{err}")
             return 1
