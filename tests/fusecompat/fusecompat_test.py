@@ -4,6 +4,7 @@
     fusecompat_test.py examples  --defuse D --examples DIR [--natives DIR]
     fusecompat_test.py lifecycle --defuse D --lifefs LIFEFS.so
     fusecompat_test.py bad-input --defuse D --lifefs LIFEFS.so --not-fuse SO
+    fusecompat_test.py abi --defuse D --standin LIBFUSE3.SO.3 [--real PATH]
     fusecompat_test.py conformance --defuse D --fs FS.so [--native PROG]
                        --fsops F --known-failures K CASEFILE...
     fusecompat_test.py behavior --defuse D --fs FS.so CASE [behave.py args]
@@ -23,6 +24,9 @@ release, readdir with and without offsets, the caller's identity.
 
 bad-input: what cannot be served ends the program before it runs, with one
 line on standard error and status 127, and nothing left running.
+
+abi: the stand-in exports exactly the real libfuse 3's functions, each with
+its version (objdump -T), under the soname libfuse3.so.3.
 
 conformance: tests/conformance/run.py on a FUSE file system in process (its
 kernel mode through defuse-fuse); with --native, the same cases through
@@ -362,6 +366,40 @@ def bad_input(a):
 
 
 # ---------------------------------------------------------------------------
+# the stand-in's ABI
+
+def exported(path):
+    """{(name, version)} of the fuse_ and cuse_ functions path exports
+    (objdump -T; a version in parentheses is a non-default one)."""
+    r = run(['objdump', '-T', path])
+    out = set()
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[-1].startswith(('fuse_', 'cuse_')) and 'UND' not in f:
+            out.add((f[-1], f[-2]))
+    return out
+
+
+def abi(a):
+    real = a.real or '/lib/x86_64-linux-gnu/libfuse3.so.3'
+    if not shutil.which('objdump'):
+        print('SKIP: objdump (binutils) is needed to read the symbol tables')
+        return SKIP
+    if not os.path.exists(real):
+        print('SKIP: no real libfuse 3 to compare with at %s (apt-get install libfuse3-3)' % real)
+        return SKIP
+    ours, theirs = exported(a.standin), exported(real)
+    check(len(theirs) > 100 and ours == theirs,
+          'the stand-in exports every libfuse 3 symbol with its version, and no other',
+          'missing: %s\nextra: %s' % (sorted(theirs - ours), sorted(ours - theirs)))
+    r = run(['readelf', '-d', a.standin])
+    check('Library soname: [libfuse3.so.3]' in r.stdout and 'libfuse' not in
+          ''.join(l for l in r.stdout.splitlines(True) if 'NEEDED' in l),
+          'soname libfuse3.so.3, and no libfuse among its dependencies', r.stdout)
+    return None
+
+
+# ---------------------------------------------------------------------------
 # the suites of the passthrough module, on a FUSE file system
 
 def conformance(a, rest):
@@ -423,9 +461,11 @@ def main():
     ap.add_argument('--native')
     ap.add_argument('--fsops')
     ap.add_argument('--known-failures')
+    ap.add_argument('--standin')
+    ap.add_argument('--real')
     a, rest = ap.parse_known_args()
     for k in ('defuse', 'examples', 'natives', 'lifefs', 'not_fuse', 'fs', 'native', 'fsops',
-              'known_failures'):
+              'known_failures', 'standin'):
         if getattr(a, k):
             setattr(a, k, os.path.abspath(getattr(a, k)))
     if a.what == 'conformance':
@@ -435,7 +475,10 @@ def main():
     lockdir = tempfile.mkdtemp(prefix='defuse-fc-locks-')
     os.environ['DEFUSE_FUSE_LOCKDIR'] = lockdir
     try:
-        {'examples': examples, 'lifecycle': lifecycle, 'bad-input': bad_input}[a.what](a)
+        r = {'examples': examples, 'lifecycle': lifecycle, 'bad-input': bad_input,
+             'abi': abi}[a.what](a)
+        if r == SKIP:
+            return SKIP
     finally:
         shutil.rmtree(lockdir, ignore_errors=True)
     print('%d failed%s' % (len(failures), (': ' + ', '.join(failures)) if failures else ''))
