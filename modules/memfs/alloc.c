@@ -35,8 +35,13 @@ uint64_t mem_alloc(struct memfs *m, uint64_t size)
 		h->free[c] = *(uint64_t *)P(m, off);
 	} else {
 		off = (h->brk + align - 1) & ~(align - 1);
-		if (off + sz > h->size || off + sz < off)
+		if (off + sz > h->size || off + sz < off) {
+			/* Full: removed files whose holders are all gone
+			   (killed) are freed first (openers.c), then again. */
+			if (h->orphans && orphans_reap(m))
+				return mem_alloc(m, size);
 			return 0;
+		}
 		h->brk = off + sz;
 	}
 	memset(P(m, off), 0, sz);

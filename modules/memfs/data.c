@@ -136,9 +136,11 @@ int data_truncate(struct memfs *m, struct mnode *n, uint64_t size)
 	   grows only with pages written. */
 	if (size > (uint64_t)INT64_MAX)
 		return -EFBIG;
-	if (size < n->size) {
+	if (size <= n->size) {
 		/* The tail of the last page must read as zeros if the file
-		   grows again. */
+		   grows again.  Pages past the end go, those fallocate
+		   (FALLOC_FL_KEEP_SIZE) put past the old end too, as tmpfs
+		   drops them (else a file freed at size 0 left them behind). */
 		if (size % PG)
 			zero_in_page(m, n, size, PG - size % PG);
 		free_pages(m, n, (size + PG - 1) / PG, n->cap);

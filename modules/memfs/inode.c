@@ -124,8 +124,10 @@ void node_put(struct memfs *m, uint64_t ino)
 {
 	struct mnode *n = N(m, ino);
 
+	orphan_check(m, ino);
 	if (n->nlink > 0 || n->opens > 0)
 		return;
+	orphan_forget(m, ino);
 	if (S_ISREG(n->mode))
 		data_truncate(m, n, 0);
 	else if (S_ISDIR(n->mode))

@@ -21,7 +21,7 @@
 #include <time.h>
 
 #define MEMFS_MAGIC 0x3130534d464d454dULL	/* "MEMFMS01" */
-#define MEMFS_VERSION 1
+#define MEMFS_VERSION 2
 #define MEMFS_PAGE 4096u
 #define MEMFS_NCLASS 40		/* power-of-two classes 2^0 .. 2^39 */
 #define MEMFS_MIN_CLASS 5	/* smallest object: 32 bytes */
@@ -48,6 +48,8 @@ struct seg_hdr {
 	uint64_t root;		/* the root directory's inode */
 	uint64_t inodes;	/* inodes alive */
 	uint64_t lock_seq;	/* bumped at every lock change (waiters poll) */
+	uint64_t orphans;	/* first inode with no link left but open
+				   handles (openers.c) */
 };
 
 /* An inode; its offset is its inode number. */
@@ -68,9 +70,20 @@ struct mnode {
 	uint64_t parent;	/* dir: its parent's inode (for "..") */
 	uint64_t xattr;		/* first struct mxattr */
 	uint64_t locks;		/* first struct mlock */
+	uint64_t openers;	/* first struct mopener */
+	uint64_t orphan_next;	/* next on the orphan list (MN_ORPHAN) */
 };
 
 #define MN_LINKABLE 0x1	/* an O_TMPFILE file (not O_EXCL): flink may name it */
+#define MN_ORPHAN 0x2	/* on the orphan list (openers.c) */
+
+/* One open handle of an inode, and the process holding it (openers.c). */
+struct mopener {
+	uint64_t next;
+	uint64_t ino;
+	int32_t pid;
+	uint32_t pad;
+};
 
 /* A directory entry.  cookie orders the array and is readdir's position: it
    never changes while the entry lives, so a listing in progress neither
@@ -138,6 +151,13 @@ static inline void *P(struct memfs *m, uint64_t off)
 
 /* ---- alloc.c ---- */
 uint64_t mem_alloc(struct memfs *m, uint64_t size);	/* zeroed; 0: ENOSPC */
+
+/* openers.c: who holds an inode open. */
+uint64_t opener_add(struct memfs *m, uint64_t ino, pid_t pid);	/* 0: ENOSPC */
+void opener_drop(struct memfs *m, uint64_t off);
+void orphan_check(struct memfs *m, uint64_t ino);
+void orphan_forget(struct memfs *m, uint64_t ino);
+int orphans_reap(struct memfs *m);	/* how many were freed */
 void mem_free(struct memfs *m, uint64_t off, uint64_t size);
 uint64_t mem_class_size(uint64_t size);
 

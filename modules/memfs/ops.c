@@ -54,6 +54,7 @@ struct statx_like {
 
 struct handle {
 	uint64_t ino;		/* 0: free */
+	uint64_t opener;	/* its struct mopener (openers.c) */
 	int flags;		/* open's flags */
 	uint32_t next_free;	/* free list, by index + 1 */
 };
@@ -94,9 +95,13 @@ static uint64_t handle_new(struct mount *mt, uint64_t ino, int flags)
 	} else {
 		return 0;
 	}
+	if (!(mt->h[i].opener = opener_add(&mt->m, ino, getpid()))) {
+		mt->h[i].next_free = mt->free_head;
+		mt->free_head = i + 1;
+		return 0;
+	}
 	mt->h[i].ino = ino;
 	mt->h[i].flags = flags;
-	N(&mt->m, ino)->opens++;
 	return i + 1;
 }
 
@@ -252,8 +257,9 @@ static void mfs_after_fork_child(void *priv)
 
 	seg_lock(m);
 	for (uint32_t i = 0; i < mt->high; i++)
-		if (mt->h[i].ino)
-			N(m, mt->h[i].ino)->opens++;
+		if (mt->h[i].ino &&
+		    !(mt->h[i].opener = opener_add(m, mt->h[i].ino, getpid())))
+			N(m, mt->h[i].ino)->opens++;	/* no room: counted only */
 	seg_unlock(m);
 }
 
@@ -377,6 +383,9 @@ static int mfs_statfs(void *priv, const char *path, struct statfs *st)
 	int r;
 	ENTER;
 
+	/* Space the dead still hold is free (openers.c). */
+	if (m->h->orphans)
+		orphans_reap(m);
 	if ((r = walk(m, &c, path, true, &ino)) == 0) {
 		uint64_t total = m->size / MEMFS_PAGE, used = m->h->used / MEMFS_PAGE;
 
@@ -1112,7 +1121,10 @@ static void mfs_release(void *priv, uint64_t fh)
 	if ((h = handle_of(mt, fh))) {
 		uint64_t ino = h->ino;
 
-		N(m, ino)->opens--;
+		if (h->opener)
+			opener_drop(m, h->opener);
+		else
+			N(m, ino)->opens--;
 		handle_free(mt, fh);
 		node_put(m, ino);
 	}

@@ -8,6 +8,9 @@
    another wrote, also while both run.
 3. locks: flock -x held in one process makes flock -n fail in another;
    the holder's exit, or its death by SIGKILL, frees it.
+4. space: a removed file's space comes back when its last holder goes,
+   also when that holder is killed, and with it the blocks fallocate put
+   past its end; natively (tmpfs) and in memfs alike.
 
 Every segment (/dev/shm/defuse-memfs.NAME) and scratch directory made here
 is removed at the end, also after a failure.
@@ -208,12 +211,63 @@ def t_locks(scratch):
     check('locks: a SIGKILLed holder\'s lock is dropped', try_lock() == 0)
 
 
+SPACE = r'''
+import ctypes, os, signal, sys
+d = sys.argv[1]
+libc = ctypes.CDLL(None, use_errno=True)
+def free():
+    return os.statvfs(d).f_bfree
+base = free()
+fd = os.open(d + '/pre', os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, b'x' * 8192)
+libc.fallocate(fd, 1, ctypes.c_long(0), ctypes.c_long(1 << 20))   # KEEP_SIZE
+print('fallocate past the end takes blocks:', free() < base)
+os.close(fd)
+os.unlink(d + '/pre')
+print('all back once the file is removed:', free() == base)
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    fd = os.open(d + '/held', os.O_CREAT | os.O_RDWR, 0o644)
+    os.write(fd, b'x' * (4 << 20))
+    os.unlink(d + '/held')
+    os.write(w, b'k')
+    signal.pause()
+os.read(r, 1)
+print('a removed file held open keeps its blocks:', free() < base)
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+print('all back once its holder is killed:', free() == base)
+'''
+
+
+def t_space(scratch):
+    mnt = os.path.join(scratch, 'sp')
+    os.mkdir(mnt)
+    name = segment('sp')
+    if SHM:
+        native_dir = tempfile.mkdtemp(prefix='memfs-e2e-', dir=SHM)
+        try:
+            want = run([sys.executable, '-c', SPACE, native_dir]).stdout
+        finally:
+            shutil.rmtree(native_dir, ignore_errors=True)
+    else:
+        want = None
+    r = run(defuse(mnt, name, [sys.executable, '-c', SPACE, mnt]))
+    lines = r.stdout.splitlines()
+    check('space: removed and killed-holder files give their blocks back',
+          r.returncode == 0 and len(lines) == 4 and all(l.endswith('True') for l in lines) and
+          (want is None or r.stdout == want),
+          'memfs:\n%s%s\nnative tmpfs:\n%s' % (r.stdout, r.stderr, want))
+
+
 def main():
     scratch = tempfile.mkdtemp(prefix='memfs-e2e-')
     try:
         t_diff(scratch)
         t_coherence(scratch)
         t_locks(scratch)
+        t_space(scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         for n in names:
