@@ -3,7 +3,11 @@
  * list threaded through its free objects, fed from a bump pointer.  Objects
  * are aligned to their size (up to a page), so data pages are page-aligned.
  * Freed space is reused by its class, never returned to the system (the
- * segment's pages stay resident once touched).  Caller holds the lock.
+ * segment's pages stay resident once touched).  When the bump pointer
+ * reaches the end, a free object of a larger class is split for a smaller
+ * one (its halves go to the classes below), so that freed data pages serve
+ * inodes and names; freed small objects are not joined again.  Caller
+ * holds the lock.
  */
 #include "memfs.h"
 
@@ -23,6 +27,29 @@ uint64_t mem_class_size(uint64_t size)
 	return 1ULL << class_of(size);
 }
 
+/* An object of class c cut from the smallest larger free one, whose other
+   halves go down the classes between; 0 if there is none. */
+static uint64_t split_larger(struct memfs *m, unsigned c)
+{
+	struct seg_hdr *h = m->h;
+	unsigned k = c + 1;
+	uint64_t off;
+
+	while (k < MEMFS_NCLASS && !h->free[k])
+		k++;
+	if (k >= MEMFS_NCLASS)
+		return 0;
+	off = h->free[k];
+	h->free[k] = *(uint64_t *)P(m, off);
+	while (k-- > c) {
+		uint64_t half = off + (1ULL << k);
+
+		*(uint64_t *)P(m, half) = h->free[k];
+		h->free[k] = half;
+	}
+	return off;
+}
+
 uint64_t mem_alloc(struct memfs *m, uint64_t size)
 {
 	struct seg_hdr *h = m->h;
@@ -36,6 +63,8 @@ uint64_t mem_alloc(struct memfs *m, uint64_t size)
 	} else {
 		off = (h->brk + align - 1) & ~(align - 1);
 		if (off + sz > h->size || off + sz < off) {
+			if ((off = split_larger(m, c)))
+				goto got;
 			/* Full: removed files whose holders are all gone
 			   (killed) are freed first (openers.c), then again. */
 			if (h->orphans && orphans_reap(m))
@@ -44,6 +73,7 @@ uint64_t mem_alloc(struct memfs *m, uint64_t size)
 		}
 		h->brk = off + sz;
 	}
+got:
 	memset(P(m, off), 0, sz);
 	h->used += sz;
 	return off;

@@ -58,6 +58,9 @@
 #include <sys/uio.h>
 #include <sys/ioctl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <signal.h>
+#include <linux/falloc.h>
 #include <sys/socket.h>
 #include "kernel/sys.h"
 #include "core/core.h"
@@ -848,6 +851,43 @@ static long append(struct core_fd *f, struct pg_cache *c, const void *buf, size_
 }
 
 /*
+ * RLIMIT_FSIZE, which the kernel applies to every write and new size of a
+ * regular file and which no kernel call applies to an emulated one: a
+ * write starting at pos is cut at the limit, and one at or past it, or a
+ * new size past it, gives SIGXFSZ to the thread and EFBIG.  Costs one load
+ * when there is no limit.
+ */
+static long fsize_check(int64_t pos, size_t *n)
+{
+	unsigned long lim = defuse_fsize_limit();
+
+	if (lim == RLIM_INFINITY)
+		return 0;
+	if ((uint64_t)pos >= lim) {
+		sys3(SYS_tgkill, sys0(SYS_getpid), sys0(SYS_gettid), SIGXFSZ);
+		return -EFBIG;
+	}
+	if (n && *n > lim - (uint64_t)pos)
+		*n = lim - (uint64_t)pos;
+	return 0;
+}
+
+/* ...for a write of n bytes through f (at *off, or where it will land). */
+static long fsize_write(struct core_fd *f, const off_t *off, int appending, size_t *n)
+{
+	struct stat st;
+	int64_t pos;
+
+	if (defuse_fsize_limit() == RLIM_INFINITY)
+		return 0;
+	if (appending && mod_fgetattr(REF(f), f->open->fh, f->path, &st) == 0)
+		pos = st.st_size;
+	else
+		pos = off && !appending ? *off : offset_now(f->open->ofd);
+	return *n ? fsize_check(pos, n) : 0;
+}
+
+/*
  * One transfer at `off` (or, when off is NULL, at the description's offset,
  * which then moves).  O_APPEND writes go to the end of the file, even
  * positioned ones, as on Linux; rwf (pwritev2's flags) can ask for that
@@ -858,7 +898,9 @@ static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const 
 {
 	const struct core_ofd *o = f->open->ofd;
 	struct pg_cache *c;
+	int appending;
 	off_t pos;
+	long r;
 
 	if (writing ? !can_write(f) : !can_read(f))
 		return -EBADF;
@@ -871,7 +913,10 @@ static long transfer(struct core_fd *f, int writing, void *buf, size_t n, const 
 	c = pager_of(f);
 	if (!c)
 		pager_prefault(buf, n, !writing);
-	if (writing && ((o->flags & O_APPEND) ? !(rwf & RWF_NOAPPEND_) : (rwf & RWF_APPEND)))
+	appending = (o->flags & O_APPEND) ? !(rwf & RWF_NOAPPEND_) : (rwf & RWF_APPEND);
+	if (writing && (r = fsize_write(f, off, appending, &n)) < 0)
+		return r;
+	if (writing && appending)
 		return append(f, c, buf, n, !off);	/* a positioned one leaves the offset */
 	if (off && c) {
 		pos = *off;
@@ -1511,6 +1556,8 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 			return -EINVAL;
 		if (!can_write(f))
 			return -EINVAL;
+		if ((r = fsize_check(sc->a[1] ? sc->a[1] - 1 : 0, NULL)) < 0 && sc->a[1])
+			return r;
 		/* A cached file: the cache too, so that mappings get SIGBUS
 		   past a new end. */
 		if ((c = pager_of(f)))
@@ -1528,6 +1575,10 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 	case SYS_fallocate:
 		if (!can_write(f))
 			return -EBADF;
+		/* A size past the limit (FALLOC_FL_KEEP_SIZE makes none). */
+		if (!(sc->a[1] & FALLOC_FL_KEEP_SIZE) && sc->a[2] >= 0 && sc->a[3] > 0 &&
+		    (r = fsize_check(sc->a[2] + sc->a[3] - 1, NULL)) < 0)
+			return r;
 		if ((c = pager_of(f)))
 			return pager_fallocate(c, f, sc->a[1], sc->a[2], sc->a[3]);
 		return mod_fallocate(ref, fh, sc->a[1], sc->a[2], sc->a[3]);

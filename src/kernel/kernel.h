@@ -146,6 +146,7 @@ extern __thread uintptr_t defuse_sud_clone_resume
 /* reserved_fd.c: descriptors DEFUSE keeps open inside the program. */
 int defuse_fd_reserve(int fd) HIDDEN;
 int defuse_fd_reserve_copy(int fd) HIDDEN;	/* fd stays open */
+unsigned long defuse_fsize_limit(void) HIDDEN;	/* RLIMIT_FSIZE's soft limit */
 int defuse_fd_adopt(int fd) HIDDEN;	/* one inherited through exec */
 int defuse_fd_release(int fd) HIDDEN;
 int defuse_fd_is_reserved(long fd) HIDDEN;

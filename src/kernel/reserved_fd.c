@@ -290,10 +290,39 @@ static long limit_call(const struct rlimit *unew, struct rlimit *uold)
 	return r;
 }
 
+/*
+ * RLIMIT_FSIZE, for the writes the core serves itself (emulated files: no
+ * kernel write to apply it): read on first need, forgotten at every change
+ * of it this process makes (defuse_fd_limit_call).  A change made from
+ * another process (prlimit64 of our pid) is not seen.
+ */
+static unsigned long fsize_cur;
+static int fsize_known;
+
+unsigned long defuse_fsize_limit(void)
+{
+	struct rlimit rl;
+
+	if (!__atomic_load_n(&fsize_known, __ATOMIC_ACQUIRE)) {
+		if (sys4(SYS_prlimit64, 0, RLIMIT_FSIZE, NULL, &rl) != 0)
+			return RLIM_INFINITY;
+		__atomic_store_n(&fsize_cur, rl.rlim_cur, __ATOMIC_RELAXED);
+		__atomic_store_n(&fsize_known, 1, __ATOMIC_RELEASE);
+	}
+	return __atomic_load_n(&fsize_cur, __ATOMIC_RELAXED);
+}
+
 long defuse_fd_limit_call(struct defuse_syscall *sc)
 {
 	long pid = sc->a[0];
 
+	if ((sc->nr == SYS_setrlimit && sc->a[0] == RLIMIT_FSIZE) ||
+	    (sc->nr == SYS_prlimit64 && sc->a[1] == RLIMIT_FSIZE && sc->a[2])) {
+		long r = defuse_forward(sc);
+
+		__atomic_store_n(&fsize_known, 0, __ATOMIC_RELEASE);
+		return r;
+	}
 	if (__atomic_load_n(&band_lo, __ATOMIC_RELAXED) < 0)
 		return defuse_forward(sc);
 	switch (sc->nr) {

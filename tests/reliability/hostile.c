@@ -1176,6 +1176,54 @@ static int case_open_after_unlink(void)
  */
 static void bad_call(const char *what, long r);
 
+/*
+ * RLIMIT_FSIZE applies to emulated files as to the kernel's: a write is
+ * cut at the limit, one past it and a new size past it give SIGXFSZ and
+ * EFBIG (stress-ng's fsize stressor).
+ */
+static volatile sig_atomic_t xfsz;
+
+static void on_xfsz(int sig)
+{
+	(void)sig;
+	xfsz++;
+}
+
+static int case_fsize(void)
+{
+	struct rlimit rl = { 8192, RLIM_INFINITY };
+	char buf[8192] = { 0 };
+	int fd = open(at("f"), O_RDWR | O_CREAT | O_TRUNC, 0644), a;
+
+	if (fd < 0)
+		return printf("FAIL open: %s\n", ename(errno)), 1;
+	signal(SIGXFSZ, on_xfsz);
+	if (setrlimit(RLIMIT_FSIZE, &rl))
+		return printf("FAIL setrlimit: %s\n", ename(errno)), 1;
+	printf("write 4096 at 0: %zd\n", pwrite(fd, buf, 4096, 0));
+	printf("write 8192 at 4096: %zd\n", pwrite(fd, buf, 8192, 4096));
+	bad_call("write at the limit", pwrite(fd, buf, 1, 8192));
+	printf("  signals %d\n", (int)xfsz);
+	bad_call("ftruncate past the limit", ftruncate(fd, 16384));
+	bad_call("ftruncate to the limit", ftruncate(fd, 8192));
+	printf("  signals %d\n", (int)xfsz);
+	bad_call("fallocate past the limit", fallocate(fd, 0, 0, 20000));
+	printf("  signals %d\n", (int)xfsz);
+	a = open(at("g"), O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0644);
+	printf("append 8192: %zd\n", write(a, buf, 8192));
+	bad_call("append past it", write(a, buf, 1));
+	printf("  signals %d\n", (int)xfsz);
+	rl.rlim_cur = RLIM_INFINITY;
+	setrlimit(RLIMIT_FSIZE, &rl);
+	printf("write at 8192 once lifted: %zd\n", pwrite(fd, buf, 1, 8192));
+	signal(SIGXFSZ, SIG_DFL);
+	close(fd);
+	close(a);
+	unlink(at("f"));
+	unlink(at("g"));
+	return 0;
+}
+
 static int case_fcntl_misc(void)
 {
 	struct f_owner_ex ex = { F_OWNER_PID, getpid() };
@@ -1391,6 +1439,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "cwd-removed")) return case_cwd_removed();
 	if (!strcmp(c, "open-after-unlink")) return case_open_after_unlink();
 	if (!strcmp(c, "fcntl-misc")) return case_fcntl_misc();
+	if (!strcmp(c, "fsize")) return case_fsize();
 	if (!strcmp(c, "vector-registers")) return case_vector_registers();
 	fprintf(stderr, "hostile: unknown case '%s'\n", c);
 	return 2;
