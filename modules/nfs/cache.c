@@ -214,9 +214,12 @@ void cache_attr_nofh(struct nfsmod *m, const fattr3 *a)
 	}
 }
 
+/* Trusted: not expired, not changed by this machine's processes since,
+   and not a file the server said has no name left (its names are asked
+   for again: the server's side removed it). */
 bool cache_fresh(struct nfsmod *m, const struct inode *ino)
 {
-	return now_ns() < ino->expires && gen_of(m, ino) == ino->sgen;
+	return now_ns() < ino->expires && gen_of(m, ino) == ino->sgen && ino->attr.nlink != 0;
 }
 
 void cache_expire(struct inode *ino)

@@ -24,6 +24,11 @@ void nfs_lock(struct nfsmod *m)
 {
 	pthread_mutex_lock(&m->lock);
 	m->busy = 1;
+	if (m->forked) {
+		m->forked = false;
+		nfs_after_fork_cleanup(m);
+		files_after_fork(m);
+	}
 	cache_trim(&m->cache);
 }
 
@@ -107,6 +112,12 @@ static void nfs_destroy(void *priv)
 	free_mod(m);
 }
 
+/*
+ * Nothing here may allocate or free: a threaded program's fork (glibc)
+ * holds malloc's locks in the child until fork returns, and this runs
+ * before (rpc.c, nfs_forget_connection).  The rest waits for the child's
+ * first call.
+ */
 static void nfs_after_fork_child(void *priv)
 {
 	struct nfsmod *m = priv;
@@ -115,7 +126,7 @@ static void nfs_after_fork_child(void *priv)
 	pthread_mutex_init(&m->lock, NULL);
 	nfs_forget_connection(m);
 	m->busy = 0;
-	files_after_fork(m);
+	m->forked = true;
 }
 
 const struct defuse_ops nfs_ops = {

@@ -168,8 +168,10 @@ int nfs_call(struct nfsmod *m, struct cred *cr, struct call *c);
 int nfs_connect_first(struct nfsmod *m, char *why, size_t why_len);
 /* Ends the connection (destroy). */
 void nfs_disconnect(struct nfsmod *m);
-/* In a forked child: drop the parent's connection without using it. */
+/* In a forked child: drop the parent's connection without using it
+   (nothing allocated or freed), and the rest at its first call. */
 void nfs_forget_connection(struct nfsmod *m);
+void nfs_after_fork_cleanup(struct nfsmod *m);
 
 /* ---- cache.c ------------------------------------------------------------ */
 
@@ -312,6 +314,8 @@ struct nfsmod {
 
 	/* the connection (rpc.c) */
 	struct rpc_context *rpc;	/* NULL: none now */
+	struct rpc_context *forked_rpc;	/* the parent's, to destroy (rpc.c) */
+	bool forked;		/* a forked child, not cleaned up yet */
 	int fd;			/* its socket, set aside (defuse_keep_fd) */
 	uint64_t conn_gen;	/* counts connections */
 	int nfs_port;		/* learnt from the port mapper at init */

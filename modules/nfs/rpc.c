@@ -477,25 +477,39 @@ void nfs_disconnect(struct nfsmod *m)
 	drop(m);
 }
 
-/* A forked child: the parent's context may be in the middle of a call of
-   another thread (then it is left alone, leaked); its socket is the
-   parent's stream, which only the child's copy of the descriptor closes. */
+/*
+ * A forked child: the parent's TCP stream is not the child's to use; the
+ * child's copy of its descriptor is closed here, and the context is
+ * destroyed at the child's first call (nfs_after_fork_cleanup), not now:
+ * right after a fork of a threaded program, glibc still holds malloc's
+ * locks in the child until fork returns, so nothing here may allocate or
+ * free.  A context another thread of the parent was using at the fork may
+ * be in the middle of a change: it is left alone (leaked).
+ */
 void nfs_forget_connection(struct nfsmod *m)
 {
 	if (!m->rpc)
 		return;
-	if (!m->busy) {
-		drop(m);
-		return;
-	}
 	if (m->fd >= 0) {
 		if (defuse_close_kept)
 			defuse_close_kept(m->fd);
 		else
 			close(m->fd);
+		if (rpc_get_fd(m->rpc) == m->fd && !m->busy)
+			rpc_set_fd(m->rpc, -1);
 	}
+	m->forked_rpc = m->busy ? NULL : m->rpc;
 	m->rpc = NULL;
 	m->fd = -1;
+}
+
+/* The rest of a fork's cleanup, at the child's first call (may free). */
+void nfs_after_fork_cleanup(struct nfsmod *m)
+{
+	if (m->forked_rpc) {
+		rpc_destroy_context(m->forked_rpc);
+		m->forked_rpc = NULL;
+	}
 }
 
 struct wait {
@@ -645,7 +659,7 @@ int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
 	for (;;) {
 		/* one try: until every call is answered or timeo passes,
 		   whatever happens to connections meanwhile */
-		int64_t deadline = now_ns() + timeo, pause = 20000000;
+		int64_t deadline = now_ns() + timeo, pause = 20000000, left;
 		int r;
 
 		for (;;) {
@@ -685,9 +699,11 @@ int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
 					if (cs[i]->state == 0)
 						cs[i]->state = -1;
 			}
-			if (now_ns() + pause >= deadline)
+			/* again, up to the end of this try */
+			left = deadline - now_ns();
+			if (left <= 0)
 				break;
-			sleep_ns(pause);
+			sleep_ns(pause < left ? pause : left);
 			if (pause < 1000000000)
 				pause *= 2;
 		}
