@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/inotify.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
@@ -209,6 +210,34 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 		if ((r = times_from_user(c, ts, &tp)) < 0)
 			return r;
 		return mod_utimens(ref, l->path, tp, c->nofollow);
+	}
+	case OP_WATCH: {	/* (fd, path, mask) */
+		/* inotify watches kernel inodes: where the module has a kernel
+		   file behind this one (kernel-backed, or its lock_fd), the
+		   watch goes on that file, and every change made through the
+		   mount reaches it; a module without one has nothing to watch
+		   (EOPNOTSUPP, never a silent watch on the hidden mount point).
+		   The path was resolved following links (IN_DONT_FOLLOW is
+		   not kept). */
+		struct defuse_open o = { 0, -1 };
+		char link[40];
+		int k;
+
+		r = mod_open(ref, l->path, O_PATH | ((arg[0] & IN_ONLYDIR) ? O_DIRECTORY : 0), 0, &o);
+		if (r < 0)
+			return r;
+		k = o.kernel_fd >= 0 ? o.kernel_fd : core_handle_kfd(l->mount, o.fh);
+		if (k < 0) {
+			r = -EOPNOTSUPP;
+		} else {
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", k);
+			r = sys3(SYS_inotify_add_watch, c->sc->a[0], link, arg[0] & ~IN_DONT_FOLLOW);
+		}
+		if (o.kernel_fd >= 0)
+			sys1(SYS_close, o.kernel_fd);
+		else
+			mod_release(ref, o.fh);
+		return r;
 	}
 	case OP_STATFS: {	/* (path, buf) */
 		struct statfs sf;

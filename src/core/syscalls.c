@@ -65,6 +65,8 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_readlink]	= P(OP_READLINK, 0),
 	[SYS_readlinkat] = PAT(OP_READLINK, 0, 1),
 	[SYS_statfs]	= P(OP_STATFS, 0, FOLLOW),
+	/* The kernel watches what the module's file is (pathops.c). */
+	[SYS_inotify_add_watch] = P(OP_WATCH, 1, FOLLOW),
 	[SYS_chdir]	= P(OP_CHDIR, 0, FOLLOW),
 	[SYS_execve]	= P(OP_EXEC, 0, FOLLOW),
 	[SYS_execveat]	= PAT(OP_EXEC, 0, 1, FOLLOW, AT(4, NOFOLLOW_EMPTY)),

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <setjmp.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/xattr.h>
 #include <sys/resource.h>
@@ -1224,6 +1225,40 @@ static int case_fsize(void)
 	return 0;
 }
 
+/*
+ * inotify on a directory and a file in the mount: the events of changes
+ * made through the mount arrive, with the names the program used.
+ */
+static int case_inotify(void)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	int in = inotify_init1(IN_NONBLOCK), wd, fd;
+	ssize_t n;
+
+	if (in < 0 || mkdir(at("d"), 0755))
+		return printf("FAIL inotify_init1/mkdir: %s\n", ename(errno)), 1;
+	wd = inotify_add_watch(in, at("d"), IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE);
+	bad_call("watch the directory", wd);
+	bad_call("watch a missing one", inotify_add_watch(in, at("nothere"), IN_CREATE));
+	fd = open(at("d/x"), O_WRONLY | O_CREAT, 0644);
+	bad_call("write", write(fd, "data", 4));
+	close(fd);
+	unlink(at("d/x"));
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			printf("event %s%s%s%s name %s\n", e->mask & IN_CREATE ? "create " : "",
+			       e->mask & IN_MODIFY ? "modify " : "", e->mask & IN_CLOSE_WRITE ?
+			       "close-write " : "", e->mask & IN_DELETE ? "delete " : "",
+			       e->len ? e->name : "-");
+			p += sizeof(*e) + e->len;
+		}
+	close(in);
+	rmdir(at("d"));
+	return 0;
+}
+
 static int case_fcntl_misc(void)
 {
 	struct f_owner_ex ex = { F_OWNER_PID, getpid() };
@@ -1440,6 +1475,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "open-after-unlink")) return case_open_after_unlink();
 	if (!strcmp(c, "fcntl-misc")) return case_fcntl_misc();
 	if (!strcmp(c, "fsize")) return case_fsize();
+	if (!strcmp(c, "inotify")) return case_inotify();
 	if (!strcmp(c, "vector-registers")) return case_vector_registers();
 	fprintf(stderr, "hostile: unknown case '%s'\n", c);
 	return 2;
