@@ -9,8 +9,16 @@ Systems (each on its own backing directory under one scratch directory):
                   multithreading (--fuse-tuned-options)
   kernel-backed   `defuse run -m MNT=passthrough:DIR -- ...`
   emulated        `defuse run -m MNT=passthrough:emulated=DIR -- ...`
+  nfs             `defuse run -m MNT=nfs:URL/DIR -- ...`: the NFS module
+                  (modules/nfs) in process, on a directory of a running
+                  NFS server's export (DEFUSE_NFS_URL, DEFUSE_NFS_DIR: run
+                  the suite under tests/nfs/server.sh run)
+  nfs-fuse        the same module through the FUSE bridge (`defuse mount`,
+                  libfuse's default options), on the same export
 The FUSE rows say "n/a: REASON" when the bridge is not built or /dev/fuse is
-unusable; everything else still runs.
+unusable, the NFS rows when no NFS server is given; everything else still
+runs.  With the NFS systems, the large file is also copied by libnfs's own
+nfs-cp to and from the export, each round (the NFS table's baseline).
 
 Workloads (sizes for --full, the issue's; --quick shrinks them):
   fsbench (timed inside one process, bench/fsbench.c): create, stat,
@@ -82,15 +90,17 @@ SIZES = {
 }
 
 SYSTEMS = ['native', 'fuse-default', 'fuse-tuned', 'kernel-backed',
-           'emulated']
+           'emulated', 'nfs', 'nfs-fuse']
 # Only for the exec rows: `defuse run` with N kernel descriptors.
 CAPTURE_ONLY = 'capture-only'
 LABEL = {'native': 'native', 'fuse-default': 'FUSE default',
          'fuse-tuned': 'FUSE tuned', 'kernel-backed': 'DEFUSE kernel-backed',
-         'emulated': 'DEFUSE emulated',
+         'emulated': 'DEFUSE emulated', 'nfs': 'NFS in process',
+         'nfs-fuse': 'NFS through FUSE',
          CAPTURE_ONLY: 'defuse run, N kernel fds'}
 DEFUSE_SYSTEMS = ('kernel-backed', 'emulated')
 FUSE_SYSTEMS = ('fuse-default', 'fuse-tuned')
+NFS_SYSTEMS = ('nfs', 'nfs-fuse')
 
 # libfuse's own defaults (high-level API): one second of entry and attribute
 # caching, no negative caching, a multithreaded loop.  The bridge itself
@@ -348,12 +358,12 @@ def daemon_ctx(pid):
     return v, iv, daemon_cpu_ms(pid)
 
 
-def fuse_mount(defuse, system, data, mnt, options, pidfile):
+def fuse_mount(defuse, system, data, mnt, options, pidfile, spec=None):
     """Mount; pidfile (None if the bridge has no such option) names the
     daemon, else it is found by its command line."""
     opts = ','.join(o for o in (options, pidfile and 'pidfile=' + pidfile)
                     if o)
-    argv = [defuse, 'mount', mnt, 'passthrough:%s' % data]
+    argv = [defuse, 'mount', mnt, spec or 'passthrough:%s' % data]
     if opts:
         argv += ['-o', opts]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=60,
@@ -439,6 +449,8 @@ class Suite:
         self.notes = []
         self.systems = {}
         self.capture_table, self.capture_error = [], None
+        self.nfs_dirs = []          # directories made in the NFS export
+        self.nfscp = {'write': [], 'read': []}
 
     def row(self, key, group, label, unit, targets=()):
         if key not in self.rows:
@@ -480,6 +492,9 @@ class Suite:
             if name == 'native':
                 os.mkdir(data)
                 sy.work = sy.view = data
+            elif name in NFS_SYSTEMS:
+                if not self.nfs_setup(sy, root, data, mnt, fuse_na):
+                    continue
             elif name in FUSE_SYSTEMS:
                 if fuse_na:
                     sy.na = fuse_na
@@ -525,11 +540,70 @@ class Suite:
                     subprocess.run(['tar', 'xf', ball, '-C', sy.view],
                                    check=True)
 
+    def nfs_setup(self, sy, root, data, mnt, fuse_na):
+        """An NFS system on its own directory of the export; False (and
+        sy.na) when it cannot run."""
+        url, export = os.environ.get('DEFUSE_NFS_URL'), os.environ.get(
+            'DEFUSE_NFS_DIR')
+        module = os.path.join(self.args.build, 'modules', 'nfs', 'nfs.so')
+        if not url or not export:
+            sy.na = ('n/a: no NFS server (run the suite under '
+                     'tests/nfs/server.sh run)')
+        elif not os.path.exists(module):
+            sy.na = 'n/a: the nfs module is not built (libnfs-dev)'
+        elif sy.name == 'nfs-fuse' and fuse_na:
+            sy.na = fuse_na
+        if sy.na:
+            return False
+        data = os.path.join(export, os.path.basename(root) + '-' + sy.name)
+        os.mkdir(data)
+        self.nfs_dirs.append(data)
+        os.mkdir(mnt)
+        spec = '%s:%s/%s,lockdir=%s' % (module, url, os.path.basename(data),
+                                        os.path.join(root, 'nfs-locks'))
+        sy.view = data
+        sy.work = mnt
+        if sy.name == 'nfs':
+            sy.prefix = [self.defuse, 'run', '-m', '%s=%s' % (mnt, spec), '--']
+            return True
+        pidfile = os.path.join(root, sy.name + '.pid')
+        try:
+            fuse_mount(self.defuse, sy, data, mnt, self.args.fuse_default_options,
+                       pidfile, spec)
+        except (Failed, subprocess.TimeoutExpired) as e:
+            sy.na = 'error: %s' % e
+            if os.path.ismount(mnt):
+                fuse_umount(self.defuse, mnt)
+            return False
+        sy.env = {'FSBENCH_DAEMON_PID': str(sy.daemon)}
+        return True
+
+    def nfs_cp(self, root):
+        """libnfs's own copy of the large file to and from the export: the
+        baseline of the NFS large-file rows."""
+        url, export = os.environ['DEFUSE_NFS_URL'], self.nfs_dirs[0]
+        local = os.path.join(root, 'nfscp.bin')
+        with open(local, 'wb') as f:
+            f.write(os.urandom(1 << 20) * self.s['large_mib'])
+        remote = '%s/%s/nfscp.bin' % (url, os.path.basename(export))
+        try:
+            for what, argv in (('write', ['nfs-cp', local, remote]),
+                               ('read', ['nfs-cp', remote, local])):
+                ms, _, _ = run(argv)
+                self.nfscp[what].append(ms)
+        except (Failed, OSError) as e:
+            self.notes.append('nfs-cp failed: %s' % e)
+        finally:
+            rm(local)
+            rm(os.path.join(export, 'nfscp.bin'))
+
     def teardown(self):
         for sy in self.systems.values():
             if sy.mounted:
                 if fuse_umount(self.defuse, sy.mounted):
                     sy.mounted = None
+        for d in self.nfs_dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
     # -- one measurement --
 
@@ -655,7 +729,12 @@ class Suite:
                 rm(t(sy.view, 'proj', name))
 
         def make_check(sy):
-            _, _, out = run([t(sy.view, 'proj', 'prog')], capture=True)
+            # a copy: an NFS server may hold the built program open for
+            # writing (ETXTBSY)
+            prog = t(os.path.dirname(self.tarball), 'prog-' + sy.name)
+            shutil.copy(t(sy.view, 'proj', 'prog'), prog)
+            _, _, out = run([prog], capture=True)
+            rm(prog)
             if self.prog_out is None:
                 self.prog_out = out
             elif out != self.prog_out:
@@ -710,6 +789,8 @@ class Suite:
         for gname, gargs, phases in self.groups:
             for n in order:
                 self.fsbench_group(self.systems[n], gname, gargs, phases)
+            if gname == 'large' and 'nfs' in names and shutil.which('nfs-cp'):
+                self.nfs_cp(os.path.dirname(self.systems['native'].view))
         for key, _, argv, before, after, check in self.cmds:
             for n in order:
                 self.command(self.systems[n], self.rows[key], argv, before,
@@ -881,6 +962,38 @@ def report(suite, args, mode, started, elapsed):
             rs(speedup(r, 'fuse-default', 'emulated')),
             rs(speedup(r, 'fuse-tuned', 'emulated')),
             '; '.join(verdicts(r))))
+
+    if any(not suite.systems[s].na for s in NFS_SYSTEMS):
+        out.append('')
+        out.append('## NFS: in process against through FUSE (DESIGN.md section 5)')
+        out.append('')
+        out.append('The same module (modules/nfs) on the same export; how many '
+                   'times faster in process than through the FUSE bridge, and '
+                   'large files against libnfs\'s own nfs-cp (its median, '
+                   'ms; target: at least 80% of its speed).  Target: at '
+                   'least 2x on metadata and small files.')
+        out.append('')
+        out.append('| workload | NFS in process | NFS through FUSE | in process vs '
+                   'FUSE | target |')
+        out.append('|---|---|---|---|---|')
+        cp = {w: statistics.median(v) for w, v in suite.nfscp.items() if v}
+        for r in rows:
+            if r.group == 'exec':
+                continue
+            sp = speedup(r, 'nfs-fuse', 'nfs')
+            t = '-'
+            if r.key.startswith('meta-') or r.key.startswith('small-'):
+                t = '-' if sp is None else '>= 2x: %s' % (
+                    'met' if sp >= 2 else 'NOT met')
+            elif r.key in ('large-write', 'large-read') and r.median('nfs'):
+                base = cp.get(r.key.split('-')[1])
+                if base:
+                    share = base / r.median('nfs')
+                    t = 'nfs-cp %s ms: %.0f%% of its speed, %s' % (
+                        fmt(base), 100 * share, 'met' if share >= 0.8 else 'NOT met')
+            out.append('| %s | %s | %s | %s | %s |' % (
+                r.label, val_cell(r, 'nfs'), val_cell(r, 'nfs-fuse'),
+                rs(sp), t))
 
     out.append('')
     out.append('## Context switches')

@@ -159,15 +159,18 @@ static int open_existing(struct nfsmod *m, struct cred *c, struct place *p, int 
 	return 0;
 }
 
-static int do_open(struct nfsmod *m, struct cred *c, const char *path, int flags, mode_t mode,
-		   int depth, struct place *p)
+static int do_open(struct nfsmod *m, struct cred *c, const char *path0, int flags, mode_t mode,
+		   struct place *p)
 {
+	char path[PATH_MAX + NFS_NAME_MAX + 2];
 	struct place dir;
 	const char *name;
 	size_t len;
-	bool created = false;
 	int r;
 
+	if (strlen(path0) >= sizeof(path))
+		return -ENAMETOOLONG;
+	strcpy(path, path0);
 	if (!(flags & O_CREAT)) {
 		r = walk(m, c, path, !(flags & O_NOFOLLOW), !m->o.nocto, p);
 		if (r == 0 && (flags & O_NOFOLLOW) && !(flags & O_PATH) &&
@@ -175,57 +178,83 @@ static int do_open(struct nfsmod *m, struct cred *c, const char *path, int flags
 			r = -ELOOP;
 		return r < 0 ? r : open_existing(m, c, p, flags, false);
 	}
-	if ((r = walk_parent(m, c, path, &dir, &name, &len)) < 0)
-		return r;
-	if (len == 0) {
-		*p = dir;
-		return (flags & O_EXCL) ? -EEXIST : open_existing(m, c, p, flags, false);
+	/* "name/" asks for a directory, which O_CREAT cannot make (EISDIR);
+	   an existing one is refused by open_existing, a file by the walk */
+	if (slash_after(path)) {
+		r = walk(m, c, path, true, !m->o.nocto, p);
+		if (r == -ENOENT)
+			return -EISDIR;
+		return r < 0 ? r : (flags & O_EXCL) ? -EEXIST : open_existing(m, c, p, flags, false);
 	}
-	for (int tries = 0;; tries++) {
-		r = m->o.nocto ? lookup_cached(m, c, &dir, name, len, p)
-			       : lookup_fresh(m, c, &dir, name, len, p);
-		if (r == 0) {
-			if (flags & O_EXCL)
-				return -EEXIST;
-			if (p->ino->attr.type == NF3LNK) {
-				char t[PATH_MAX];
-				struct place q;
+	/* a dangling link is followed to the name it would create, as the
+	   kernel does, up to the kernel's limit of links: in a loop, the
+	   stack being the core's */
+	for (int links = 0;; links++) {
+		if ((r = walk_parent(m, c, path, &dir, &name, &len)) < 0)
+			return r;
+		if (len == 0) {
+			*p = dir;
+			return (flags & O_EXCL) ? -EEXIST : open_existing(m, c, p, flags, false);
+		}
+		/*
+		 * A name this process knows nothing of is most likely a new
+		 * file: CREATE at once (one round trip, not a LOOKUP and a
+		 * CREATE).  If the server says it exists (or refuses: the
+		 * kernel's order puts an existing file first), the usual way
+		 * below finds it.
+		 */
+		if (join_path(p, &dir, name, len) == 0 && !cache_name_raw(m, p->path, p->len) &&
+		    may(c, &dir.ino->attr, W_OK | X_OK) == 0) {
+			r = create_file(m, c, &dir, name, len, mode, p);
+			if (r == 0)
+				return open_existing(m, c, p, flags, true);
+			if (r != -EEXIST || (flags & O_EXCL))
+				return r;
+		}
+		for (int tries = 0;; tries++) {
+			r = m->o.nocto ? lookup_cached(m, c, &dir, name, len, p)
+				       : lookup_fresh(m, c, &dir, name, len, p);
+			if (r == 0)
+				break;
+			if (r != -ENOENT)
+				return r;
+			if ((r = may(c, &dir.ino->attr, W_OK | X_OK)) < 0)
+				return r;
+			r = create_file(m, c, &dir, name, len, mode, p);
+			if (r == 0)
+				return open_existing(m, c, p, flags, true);
+			/* another client created it meanwhile: open that one */
+			if (r != -EEXIST || (flags & O_EXCL) || tries > 0)
+				return r;
+		}
+		if (flags & O_EXCL)
+			return -EEXIST;
+		if (p->ino->attr.type != NF3LNK)
+			return open_existing(m, c, p, flags, false);
+		{
+			struct place q;
+			const char *target;
+			size_t tl;
 
-				if (flags & O_NOFOLLOW)
-					return -ELOOP;
-				/* follow it; a dangling one is created, as the
-				   kernel does */
-				r = walk(m, c, p->path, true, true, &q);
-				if (r == 0) {
-					*p = q;
-					break;
-				}
-				if (r != -ENOENT || depth >= NFS_SYMLOOP || !p->ino->link ||
-				    p->ino->link[0] == '/')
-					return r;
-				if (dir.len + strlen(p->ino->link) + 2 > sizeof(t))
-					return -ENAMETOOLONG;
-				memcpy(t, dir.path, dir.len == 1 ? 0 : dir.len);
-				t[dir.len == 1 ? 0 : dir.len] = '/';
-				strcpy(t + (dir.len == 1 ? 1 : dir.len + 1), p->ino->link);
-				return do_open(m, c, t, flags, mode, depth + 1, p);
+			if (flags & O_NOFOLLOW)
+				return -ELOOP;
+			r = walk(m, c, p->path, true, !m->o.nocto, &q);
+			if (r == 0) {
+				*p = q;
+				return open_existing(m, c, p, flags, false);
 			}
-			break;
+			target = p->ino->link;
+			if (r != -ENOENT || links >= NFS_SYMLOOP || !target || target[0] == '/')
+				return r;
+			/* the target's name, from the link's directory */
+			tl = strlen(target);
+			if (dir.len + tl + 2 > sizeof(path))
+				return -ENAMETOOLONG;
+			memcpy(path, dir.path, dir.len);
+			path[dir.len] = '/';
+			memcpy(path + dir.len + 1, target, tl + 1);
 		}
-		if (r != -ENOENT)
-			return r;
-		if ((r = may(c, &dir.ino->attr, W_OK | X_OK)) < 0)
-			return r;
-		r = create_file(m, c, &dir, name, len, mode, p);
-		if (r == 0) {
-			created = true;
-			break;
-		}
-		/* another client created it meanwhile: open that one */
-		if (r != -EEXIST || (flags & O_EXCL) || tries > 0)
-			return r;
 	}
-	return open_existing(m, c, p, flags, created);
 }
 
 /*
@@ -276,7 +305,7 @@ int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_
 		nfs_unlock(m);
 		return r;
 	}
-	r = do_open(m, &c, path, flags, mode, 0, &p);
+	r = do_open(m, &c, path, flags, mode, &p);
 	if (r == 0 && p.ino->attr.type == NF3FIFO && !(flags & O_PATH)) {
 		r = open_fifo(m, p.ino, flags);
 		nfs_unlock(m);
@@ -342,6 +371,15 @@ static ssize_t write_out(struct nfsmod *m, struct cred *c, struct nfile *f, cons
 			 size_t size, uint64_t off, bool stable, bool keep)
 {
 	size_t chunk = m->wtmax, done = 0;
+
+	/*
+	 * The kernel client's FLUSH_COND_STABLE: data that goes in one call
+	 * with nothing else uncommitted goes stable, and needs no COMMIT of
+	 * its own at close (a small file: one round trip instead of two).
+	 */
+	if (keep && !stable && !f->dirty && !f->wrote && size <= chunk)
+		stable = true;
+	f->wrote = true;
 
 	while (done < size) {
 		struct call calls[MAX_BATCH], *cs[MAX_BATCH];

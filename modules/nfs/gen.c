@@ -58,8 +58,7 @@ void gen_open(struct nfsmod *m)
 
 	snprintf(path, sizeof(path), "%s/%016llx.gen", m->o.lockdir,
 		 (unsigned long long)nfs_server_key(m));
-	if (mkdir(m->o.lockdir, 01777) == 0)
-		chmod(m->o.lockdir, 01777);
+	lockdir_make(m);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
 	if (fd >= 0) {
 		/* the creator's umask is not everyone's */

@@ -55,9 +55,13 @@ int lockfile_path(struct nfsmod *m, const struct nfile *f, const char *suffix, c
 	if (n + strlen(suffix) + 1 > size)
 		return -ENAMETOOLONG;
 	snprintf(path + n, size - (size_t)n, "%s", suffix);
+	return 0;
+}
+
+void lockdir_make(struct nfsmod *m)
+{
 	if (mkdir(m->o.lockdir, 01777) == 0)
 		chmod(m->o.lockdir, 01777);	/* not the caller's umask */
-	return 0;
 }
 
 int lockfile_open(struct nfsmod *m, const struct nfile *f, const char *suffix)
@@ -68,13 +72,17 @@ int lockfile_open(struct nfsmod *m, const struct nfile *f, const char *suffix)
 	if (lockfile_path(m, f, suffix, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	acc = suffix[0] ? O_RDWR : (f->flags & O_ACCMODE);
-	fd = open(path, acc | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-	if (fd >= 0)
-		fchmod(fd, 0666);
-	else if (errno == EEXIST)
-		fd = open(path, acc | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, acc | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+	if (fd < 0 && errno == ENOENT) {
+		/* the directory went (a reboot of /dev/shm, a test's cleanup) */
+		lockdir_make(m);
+		fd = open(path, acc | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+	}
 	if (fd < 0)
 		return -errno;
+	/* 0666 whatever the creator's umask; fails harmlessly for a file of
+	   another user's, which its creator made so */
+	fchmod(fd, 0666);
 	if (defuse_keep_fd && (kept = defuse_keep_fd(fd)) >= 0)
 		fd = kept;
 	return fd;

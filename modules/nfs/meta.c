@@ -214,6 +214,19 @@ static int make_in(struct nfsmod *m, struct cred *c, struct place *dir, const ch
 	return 0;
 }
 
+/*
+ * mknod, symlink or link of "name/": only a directory may have a slash
+ * after it, and these make none (the kernel's filename_create): EEXIST for
+ * a taken name, else ENOENT.
+ */
+static int slash_refused(struct nfsmod *m, struct cred *c, struct place *dir, const char *name,
+			 size_t len)
+{
+	struct place q;
+
+	return lookup_cached(m, c, dir, name, len, &q) == 0 ? -EEXIST : -ENOENT;
+}
+
 static void sattr_mode(sattr3 *sa, mode_t mode)
 {
 	memset(sa, 0, sizeof(*sa));
@@ -259,6 +272,8 @@ int op_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 		LEAVE(-EPERM);
 	if ((r = walk_parent(m, &c, path, &dir, &name, &len)) < 0)
 		LEAVE(r);
+	if (slash_after(path))
+		LEAVE(slash_refused(m, &c, &dir, name, len));
 	if (S_ISREG(mode) || !(mode & S_IFMT))
 		LEAVE(create_file(m, &c, &dir, name, len, mode, &q));
 	memcpy(nm, name, len);
@@ -328,6 +343,8 @@ int op_symlink(void *priv, const char *target, const char *path)
 		LEAVE(-ENAMETOOLONG);
 	if ((r = walk_parent(m, &c, path, &dir, &name, &len)) < 0)
 		LEAVE(r);
+	if (slash_after(path))
+		LEAVE(slash_refused(m, &c, &dir, name, len));
 	memcpy(nm, name, len);
 	nm[len] = 0;
 	memset(&call, 0, sizeof(call));
@@ -383,6 +400,8 @@ int op_link(void *priv, const char *from, const char *to)
 	nm[len] = 0;
 	if (lookup_cached(m, &c, &dir, nm, len, &q) == 0)
 		LEAVE(-EEXIST);
+	if (slash_after(to))
+		LEAVE(-ENOENT);
 	if (src.ino->attr.type == NF3DIR)
 		LEAVE(-EPERM);
 	if (src.ino->fsid != dir.ino->fsid)
@@ -455,6 +474,9 @@ int op_unlink(void *priv, const char *path)
 		LEAVE(r);
 	if (victim.ino->attr.type == NF3DIR)
 		LEAVE(-EISDIR);
+	/* do_unlinkat: "name/" of anything but a directory */
+	if (slash_after(path))
+		LEAVE(-ENOTDIR);
 	if ((r = may(&c, &dir.ino->attr, W_OK | X_OK)) < 0)
 		LEAVE(r);
 	if ((r = silly_rename(m, &c, &dir, nm, victim.ino)) != 0) {
@@ -549,7 +571,10 @@ int op_rename(void *priv, const char *from, const char *to, unsigned int flags)
 	if (r < 0 && r != -ENOENT)
 		LEAVE(r);
 	exists = r == 0;
-	/* the VFS's checks (vfs_rename, do_renameat2), in its order */
+	/* the VFS's checks (vfs_rename, do_renameat2), in its order; a
+	   slash after either name asks for a directory */
+	if (src.ino->attr.type != NF3DIR && (slash_after(from) || slash_after(to)))
+		LEAVE(-ENOTDIR);
 	if (exists && dst.ino == src.ino)
 		LEAVE(0);
 	if ((r = may(&c, &fdir.ino->attr, W_OK | X_OK)) < 0 ||

@@ -171,6 +171,8 @@ EXPORT const struct defuse_module defuse_module_v2 = {
 	.ops_size = sizeof(struct defuse_ops),
 	.name = "nfs",
 	.description = "an NFSv3 export: nfs://SERVER/EXPORT[,OPTION...] (docs/nfs.md)",
-	.flags = 0,
+	/* walk.c resolves ".." and links beneath the root: one walk per call,
+	   not one host lookup per component */
+	.flags = DEFUSE_MODULE_RESOLVES,
 	.ops = &nfs_ops,
 };

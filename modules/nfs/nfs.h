@@ -287,6 +287,8 @@ int walk(struct nfsmod *m, struct cred *c, const char *path, bool follow, bool f
  */
 int walk_parent(struct nfsmod *m, struct cred *c, const char *path, struct place *dir,
 		const char **name, size_t *len);
+/* Whether path ends in a slash after a name ("name/"). */
+bool slash_after(const char *path);
 /* Looks name up in dir, always asking the server. */
 int lookup_fresh(struct nfsmod *m, struct cred *c, struct place *dir, const char *name,
 		 size_t len, struct place *out);
@@ -356,6 +358,7 @@ struct nfile {
 	struct extent *dirty;
 	size_t ndirty;		/* bytes in dirty */
 	int werr;		/* a write error not yet reported (flush) */
+	bool wrote;		/* a write went out through this handle */
 	/* read-ahead of a sequential reader */
 	uint64_t next_off;	/* where the last read ended */
 	unsigned seq;		/* sequential reads in a row */
@@ -447,6 +450,8 @@ int lockfile_open(struct nfsmod *m, const struct nfile *f, const char *suffix);
 int lockfile_path(struct nfsmod *m, const struct nfile *f, const char *suffix, char *path,
 		  size_t size);
 int op_flock(void *priv, uint64_t fh, uint64_t owner, int op);
+/* lockdir= itself, mode 1777 */
+void lockdir_make(struct nfsmod *m);
 void lockfile_close(int fd);
 
 #endif

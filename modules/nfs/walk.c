@@ -240,62 +240,59 @@ static int link_target(struct nfsmod *m, struct cred *c, struct inode *ino, cons
 	return 0;
 }
 
-/* A path of a place's directory for "..": its path without the last
-   component, looked up again (it is in the cache, having been walked). */
-static int walk_from(struct nfsmod *m, struct cred *c, struct place *cur, const char *p,
-		     bool follow, bool fresh, bool reval, int *depth);
-
-static int parent_of(struct nfsmod *m, struct cred *c, struct place *cur, bool reval,
-		     int *depth)
+/*
+ * Replaces the walk's remaining path: what is left after the current
+ * component (from `after`, inside buf) is kept, with head put in front
+ * (a link's target, or a path to walk again from the root).  0 or
+ * -ENAMETOOLONG.
+ */
+static int splice_rest(char *buf, size_t size, const char *after, const char *head, size_t hlen)
 {
-	size_t k = cur->len;
-	struct inode *root;
-	int r;
+	size_t alen = strlen(after);
 
-	if (cur->len == 1)
-		return -EXDEV;	/* ".." above the mount's root */
-	while (k > 0 && cur->path[k - 1] != '/')
-		k--;
-	if (k > 1)
-		k--;
-	cur->path[k] = 0;
-	cur->len = k;
-	if ((r = root_inode(m, c, &root)) < 0)
-		return r;
-	{
-		struct place start = { .ino = root, .path = "/", .len = 1 };
-		char rest[PATH_MAX];
-
-		memcpy(rest, cur->path, k + 1);
-		r = walk_from(m, c, &start, rest, true, false, reval, depth);
-		if (r == 0)
-			*cur = start;
-	}
-	return r;
+	if (hlen + alen + 1 > size)
+		return -ENAMETOOLONG;
+	memmove(buf + hlen, after, alen + 1);
+	memcpy(buf, head, hlen);
+	return 0;
 }
 
-static int walk_from(struct nfsmod *m, struct cred *c, struct place *cur, const char *p,
-		     bool follow, bool fresh, bool reval, int *depth)
+/*
+ * The walk itself, from *cur (the root), iterative: its stack is the core's
+ * (module.h), so no recursion and no buffer per link followed.  rest holds
+ * what is left to walk; a link followed puts its target in front of what
+ * follows it; ".." goes to the resolved path's parent (from the cache of
+ * names, or by walking that path again from the root).  follow: a link in
+ * the last component is followed; fresh: the last component is asked of
+ * the server; reval: every component is.
+ */
+static int walk_from(struct nfsmod *m, struct cred *c, struct place *cur, const char *path,
+		     bool follow, bool fresh, bool reval)
 {
-	while (*p) {
-		const char *s;
+	char rest[2 * PATH_MAX];
+	struct place next;
+	const char *p = rest;
+	int links = 0, r;
+
+	if (strlen(path) >= sizeof(rest))
+		return -ENAMETOOLONG;
+	strcpy(rest, path);
+	for (;;) {
+		const char *s, *t;
 		size_t len;
 		bool last, slash;
-		struct place next;
 		struct inode *ino;
-		int r;
 
 		while (*p == '/')
 			p++;
 		if (!*p)
-			break;
+			return 0;
 		for (s = p; *s && *s != '/'; s++)
 			;
 		len = (size_t)(s - p);
-		last = true;
-		for (const char *t = s; *t; t++)
-			if (*t != '/')
-				last = false;
+		for (t = s; *t == '/'; t++)
+			;
+		last = !*t;
 		slash = last && *s == '/';
 		if (cur->ino->attr.type != NF3DIR)
 			return -ENOTDIR;
@@ -310,8 +307,30 @@ static int walk_from(struct nfsmod *m, struct cred *c, struct place *cur, const 
 			continue;
 		}
 		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			if ((r = parent_of(m, c, cur, reval, depth)) < 0)
-				return r;
+			size_t k = cur->len;
+
+			if (k == 1)
+				return -EXDEV;	/* ".." above the mount's root */
+			while (k > 0 && cur->path[k - 1] != '/')
+				k--;
+			if (k > 1)
+				k--;
+			ino = k == 1 ? cache_inode(m, m->root_fsid, m->root_fileid)
+				     : cache_name_raw(m, cur->path, k);
+			if (!ino) {
+				/* not in the cache: that path again, from the root */
+				if ((r = splice_rest(rest, sizeof(rest), s, cur->path, k)) < 0)
+					return r;
+				p = rest;
+				if ((r = root_inode(m, c, &cur->ino)) < 0)
+					return r;
+				cur->len = 1;
+				cur->path[1] = 0;
+				continue;
+			}
+			cur->ino = ino;
+			cur->len = k;
+			cur->path[k] = 0;
 			p = s;
 			continue;
 		}
@@ -326,37 +345,35 @@ static int walk_from(struct nfsmod *m, struct cred *c, struct place *cur, const 
 		next.ino = ino;
 		if (ino->attr.type == NF3LNK && (!last || follow || slash)) {
 			const char *target;
-			struct place at = *cur;
 
-			if (++*depth > NFS_SYMLOOP)
+			if (++links > NFS_SYMLOOP)
 				return -ELOOP;
 			if ((r = link_target(m, c, ino, &target)) < 0)
 				return r;
-			if (target[0] == '/' || !target[0])
-				return target[0] ? -EXDEV : -ENOENT;
-			{
-				char t[PATH_MAX];
-
-				snprintf(t, sizeof(t), "%s", target);
-				if ((r = walk_from(m, c, &at, t, true, fresh && last, reval,
-						   depth)) < 0)
-					return r;
-			}
-			next = at;
+			if (!target[0])
+				return -ENOENT;
+			if (target[0] == '/')
+				return -EXDEV;
+			/* the target, from the link's directory (cur) */
+			if ((r = splice_rest(rest, sizeof(rest), s, target, strlen(target))) < 0)
+				return r;
+			p = rest;
+			continue;
 		}
-		if (slash && next.ino->attr.type != NF3DIR)
+		if (slash && ino->attr.type != NF3DIR)
 			return -ENOTDIR;
-		*cur = next;
+		cur->ino = next.ino;
+		memcpy(cur->path, next.path, next.len + 1);
+		cur->len = next.len;
 		p = s;
 	}
-	return 0;
 }
 
 int walk(struct nfsmod *m, struct cred *c, const char *path, bool follow, bool fresh,
 	 struct place *out)
 {
-	int depth = 0, r;
 	struct inode *root;
+	int r;
 
 	for (int reval = 0; reval < 2; reval++) {
 		if ((r = root_inode(m, c, &root)) < 0)
@@ -365,8 +382,7 @@ int walk(struct nfsmod *m, struct cred *c, const char *path, bool follow, bool f
 		out->path[0] = '/';
 		out->path[1] = 0;
 		out->len = 1;
-		depth = 0;
-		r = walk_from(m, c, out, path, follow, fresh, reval, &depth);
+		r = walk_from(m, c, out, path, follow, fresh, reval);
 		if (r == 0 && fresh && out->len == 1) {
 			cache_expire(out->ino);
 			r = attr_fresh(m, c, out->ino);
@@ -377,6 +393,13 @@ int walk(struct nfsmod *m, struct cred *c, const char *path, bool follow, bool f
 		cache_forget_names(&m->cache);
 	}
 	return r;
+}
+
+bool slash_after(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n > 1 && path[n - 1] == '/';
 }
 
 int walk_parent(struct nfsmod *m, struct cred *c, const char *path, struct place *dir,
