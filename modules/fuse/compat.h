@@ -13,7 +13,7 @@
 #include <defuse/module.h>
 
 #define FC_ENTRY_SYMBOL "defuse_fusecompat_entry"
-#define FC_ENTRY_VERSION 1
+#define FC_ENTRY_VERSION 2
 
 /* What the module asks the stand-in to start: one FUSE program's main(). */
 struct fc_start {
@@ -30,13 +30,13 @@ struct fc_entry {
 	 * Runs s->main until the file system is ready to serve (its main
 	 * reached fuse_loop or fuse_session_loop and its init ran), then
 	 * returns 0 with *inst, the instance every operation in ops takes
-	 * as priv.  Else -errno and a one-line reason in why.  conn is the
-	 * host's offer; start adds DEFUSE_CAP_READONLY to want for "-o ro".
+	 * as priv, and *ops, the DEFUSE operations that serve it (those of
+	 * the high- or the low-level API; init unused).  Else -errno and a
+	 * one-line reason in why.  conn is the host's offer; start adds
+	 * DEFUSE_CAP_READONLY to want for "-o ro".
 	 */
 	int (*start)(const struct fc_start *s, struct defuse_conn *conn, void **inst,
-		     char *why, size_t why_len);
-	/* The DEFUSE operations of a started instance (init unused). */
-	const struct defuse_ops *ops;
+		     const struct defuse_ops **ops, char *why, size_t why_len);
 };
 
 #endif

@@ -35,7 +35,7 @@ void fc_ctx_leave(void)
 
 /* The calling process's umask, from /proc (only asked in creating calls,
    which is where FUSE hands it over). */
-static mode_t current_umask(void)
+mode_t fc_current_umask(void)
 {
 	char buf[2048];
 	int fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
@@ -63,7 +63,7 @@ FC_EXPORT struct fuse_context *fuse_get_context(void)
 	c->uid = syscall(SYS_setfsuid, -1);
 	c->gid = syscall(SYS_setfsgid, -1);
 	c->pid = syscall(SYS_gettid);
-	c->umask = tls.creating ? current_umask() : 0;
+	c->umask = tls.creating ? fc_current_umask() : 0;
 	return c;
 }
 

@@ -89,6 +89,9 @@ struct fc_inst {
 	size_t why_len;
 
 	struct fuse *f;			/* high level */
+	struct fuse_session *se;	/* low level (its own, not the high level's) */
+	struct fc_ll *ll;		/* low level: names and inodes (ll.c) */
+	const struct defuse_ops *ops;	/* fc_hl_ops or fc_ll_ops */
 	struct fuse_conn_info conn;
 	int initialized;		/* the file system's init ran */
 	int single;			/* fuse_loop, not fuse_loop_mt: one call at a time */
@@ -120,6 +123,8 @@ struct fc_file {
 	int dir_mode;			/* 0 not known, 1 offsets, 2 listed here */
 	/* Locks for a file system without lock/flock (lock.c). */
 	int lock_fd;
+	/* Low level: the inode, whose lookup this file holds. */
+	fuse_ino_t ino;
 };
 
 struct fc_dirent {
@@ -147,6 +152,8 @@ void fc_ctx_enter(struct fuse *f, int creating) FC_HIDDEN;
 void fc_ctx_leave(void) FC_HIDDEN;
 /* The user_data fuse_get_context() shows (each stacked file system's own). */
 void fc_ctx_private(void *data) FC_HIDDEN;
+/* The process's umask (from /proc: no umask(2) round trip). */
+mode_t fc_current_umask(void) FC_HIDDEN;
 void *fc_ctx_get_private(void) FC_HIDDEN;
 
 /* ---- opt.c / cmdline.c --------------------------------------------- */
@@ -171,9 +178,23 @@ void fc_hl_destroy(struct fc_inst *in) FC_HIDDEN;
 
 /* ---- lock.c ----------------------------------------------------------- */
 void fc_lock_dir(struct fc_inst *in) FC_HIDDEN;
-/* A kernel descriptor of the FIFO at path (st its attributes), or -errno. */
-int fc_fifo_open(struct fc_inst *in, const char *path, const struct stat *st, int flags)
+/* Local locks of open file h, whose file has the number key (its inode
+   number as every process sees it), on a carrier (lock.c). */
+int fc_local_getlk(struct fc_inst *in, struct fc_file *h, uint64_t key, struct flock *lock)
 	FC_HIDDEN;
+int fc_local_setlk(struct fc_inst *in, struct fc_file *h, uint64_t key,
+		   const struct flock *lock, int wait) FC_HIDDEN;
+int fc_local_flock(struct fc_inst *in, struct fc_file *h, uint64_t key, int op) FC_HIDDEN;
+/* A kernel descriptor of the FIFO numbered key (st its attributes), or -errno. */
+int fc_fifo_open(struct fc_inst *in, uint64_t key, const struct stat *st, int flags)
+	FC_HIDDEN;
+
+/* ---- ll.c ------------------------------------------------------------- */
+extern const struct defuse_ops fc_ll_ops FC_HIDDEN;
+int fc_ll_init(struct fc_inst *in) FC_HIDDEN;
+void fc_ll_destroy(struct fc_inst *in) FC_HIDDEN;
+/* The connection a file system's init gets, before it changes it. */
+void fc_conn_defaults(struct fuse_conn_info *c) FC_HIDDEN;
 
 /* ---- fs.c ------------------------------------------------------------- */
 struct fuse_fs *fc_subdir_new(struct fuse_args *args, struct fuse_fs *next) FC_HIDDEN;

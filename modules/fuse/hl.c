@@ -784,7 +784,7 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			RETURN(-EEXIST);
 		if (flags & O_DIRECTORY)
 			RETURN(-ENOTDIR);
-		r = fc_fifo_open(in, path, &st, given);
+		r = fc_fifo_open(in, f->conf.use_ino ? st.st_ino : fc_path_ino(path), &st, given);
 		if (r < 0)
 			RETURN(r);
 		out->kernel_fd = r;
@@ -1183,12 +1183,23 @@ static int hl_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill
 /* A file system with lock (FUSE_CAP_POSIX_LOCKS) keeps record locks
    itself, and with flock (FUSE_CAP_FLOCK_LOCKS) flock locks; without, and
    always for directories (FUSE's directories have no lock operations),
-   they are local (lock.c), as the kernel keeps them. */
-int fc_local_getlk(struct fc_inst *in, struct fc_file *h, const char *path,
-		   struct flock *lock) FC_HIDDEN;
-int fc_local_setlk(struct fc_inst *in, struct fc_file *h, const char *path,
-		   const struct flock *lock, int wait) FC_HIDDEN;
-int fc_local_flock(struct fc_inst *in, struct fc_file *h, const char *path, int op) FC_HIDDEN;
+   they are local (lock.c), as the kernel keeps them, on a carrier named by
+   the number getattr shows. */
+static uint64_t lock_key(struct fc_inst *in, struct fc_file *h)
+{
+	struct fuse *f = in->f;
+	char buf[PATH_MAX];
+	struct stat st;
+
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&in->files_lock);
+	snprintf(buf, sizeof(buf), "%s", h->path);
+	pthread_mutex_unlock(&in->files_lock);
+	if (!f->conf.use_ino)
+		return fc_path_ino(buf);
+	fuse_fs_getattr(f->fs, f->conf.nullpath_ok && hfi(h) ? NULL : buf, &st, hfi(h));
+	return st.st_ino;
+}
 
 static int hl_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
 {
@@ -1198,7 +1209,7 @@ static int hl_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
 	BEGIN(0);
 
 	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
-		RETURN(fc_local_getlk(in, h, h->path, lock));
+		RETURN(fc_local_getlk(in, h, lock_key(in, h), lock));
 	h->fi.lock_owner = owner;
 	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &h->fi, F_GETLK, lock);
 	RETURN(r);
@@ -1213,7 +1224,7 @@ static int hl_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 	BEGIN(0);
 
 	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
-		RETURN(fc_local_setlk(in, h, h->path, lock, wait));
+		RETURN(fc_local_setlk(in, h, lock_key(in, h), lock, wait));
 	h->fi.lock_owner = owner;
 	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &h->fi, wait ? F_SETLKW : F_SETLK, &l);
 	RETURN(r);
@@ -1226,19 +1237,16 @@ static int hl_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 	BEGIN(0);
 
 	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir)
-		RETURN(fc_local_flock(in, h, h->path, op));
+		RETURN(fc_local_flock(in, h, lock_key(in, h), op));
 	h->fi.lock_owner = owner;
 	RETURN(fuse_fs_flock(f->fs, hpath(in, h, buf), &h->fi, op));
 }
 
 /* ---- life ---------------------------------------------------------------- */
 
-int fc_hl_init(struct fc_inst *in)
+/* What in process can do (capable), and libfuse's default want. */
+void fc_conn_defaults(struct fuse_conn_info *c)
 {
-	struct fuse *f = in->f;
-	struct fuse_conn_info *c = &in->conn;
-	unsigned extra;
-
 	memset(c, 0, sizeof(*c));
 	c->proto_major = 7;
 	c->proto_minor = 38;
@@ -1255,12 +1263,21 @@ int fc_hl_init(struct fc_inst *in)
 		     FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_NO_OPEN_SUPPORT |
 		     FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_CACHE_SYMLINKS |
 		     FUSE_CAP_EXPLICIT_INVAL_DATA | FUSE_CAP_EXPIRE_ONLY;
-	/* libfuse's defaults; fuse_fs_init takes the lock capabilities away
-	   from a file system without the operations. */
+	/* libfuse's defaults; the lock capabilities go to a file system that
+	   has the operations (fuse_fs_init, fc_ll_init take them away) */
 	c->want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_AUTO_INVAL_DATA |
 		  FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_ASYNC_DIO | FUSE_CAP_IOCTL_DIR |
 		  FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
 		  FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS;
+}
+
+int fc_hl_init(struct fc_inst *in)
+{
+	struct fuse *f = in->f;
+	struct fuse_conn_info *c = &in->conn;
+	unsigned extra;
+
+	fc_conn_defaults(c);
 	if (f->mo.max_read && f->mo.max_read < c->max_read)
 		c->max_read = f->mo.max_read;
 	fc_ctx_enter(f, 0);

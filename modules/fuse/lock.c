@@ -25,26 +25,17 @@
 #include <unistd.h>
 
 /* The carrier's descriptor for h, opened at its first lock; -errno. */
-static int carrier(struct fc_inst *in, struct fc_file *h, const char *path)
+static int carrier(struct fc_inst *in, struct fc_file *h, uint64_t key)
 {
-	struct fuse *f = in->f;
-	struct stat st;
 	char name[PATH_MAX];
-	int fd, r;
+	int fd;
 
 	if (h->lock_fd >= 0)
 		return h->lock_fd;
 	if (!in->lock_dir[0])
 		return -ENOLCK;
-	memset(&st, 0, sizeof(st));
-	r = fuse_fs_getattr(f->fs, f->conf.nullpath_ok && !h->is_dir && !h->is_path_only ?
-			    NULL : path, &st, h->is_path_only || h->is_dir ? NULL : &h->fi);
-	if (r < 0)
-		return r;
-	if (!f->conf.use_ino)
-		st.st_ino = fc_path_ino(path);	/* the number getattr shows */
 	snprintf(name, sizeof(name), "%s/%016llx-%016llx", in->lock_dir,
-		 (unsigned long long)in->key, (unsigned long long)st.st_ino);
+		 (unsigned long long)in->key, (unsigned long long)key);
 	fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return errno == ENOENT || errno == EACCES ? -ENOLCK : -errno;
@@ -58,9 +49,9 @@ static int carrier(struct fc_inst *in, struct fc_file *h, const char *path)
 	return fd;
 }
 
-int fc_local_getlk(struct fc_inst *in, struct fc_file *h, const char *path, struct flock *lock)
+int fc_local_getlk(struct fc_inst *in, struct fc_file *h, uint64_t key, struct flock *lock)
 {
-	int fd = carrier(in, h, path);
+	int fd = carrier(in, h, key);
 	int ofd = lock->l_pid == -1;
 
 	if (fd < 0)
@@ -72,10 +63,10 @@ int fc_local_getlk(struct fc_inst *in, struct fc_file *h, const char *path, stru
 	return 0;
 }
 
-int fc_local_setlk(struct fc_inst *in, struct fc_file *h, const char *path,
+int fc_local_setlk(struct fc_inst *in, struct fc_file *h, uint64_t key,
 		   const struct flock *lock, int wait)
 {
-	int fd = carrier(in, h, path);
+	int fd = carrier(in, h, key);
 	struct flock l = *lock;
 	int ofd = l.l_pid == -1;
 
@@ -89,9 +80,9 @@ int fc_local_setlk(struct fc_inst *in, struct fc_file *h, const char *path,
 	return 0;
 }
 
-int fc_local_flock(struct fc_inst *in, struct fc_file *h, const char *path, int op)
+int fc_local_flock(struct fc_inst *in, struct fc_file *h, uint64_t key, int op)
 {
-	int fd = carrier(in, h, path);
+	int fd = carrier(in, h, key);
 
 	if (fd < 0)
 		return fd;
@@ -123,10 +114,9 @@ FC_HIDDEN void fc_lock_dir(struct fc_inst *in)
  * program's flags (blocking and ENXIO as the kernel's), and handed to the
  * host as a kernel descriptor; its mode and owner are the file system's.
  */
-int fc_fifo_open(struct fc_inst *in, const char *path, const struct stat *st, int flags)
+int fc_fifo_open(struct fc_inst *in, uint64_t ino, const struct stat *st, int flags)
 {
 	char name[PATH_MAX];
-	uint64_t ino = in->f->conf.use_ino ? st->st_ino : fc_path_ino(path);
 	int fd;
 
 	if (!in->lock_dir[0])

@@ -435,7 +435,6 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	fm->entry = load_standin(why, why_len);
 	if (!fm->entry)
 		goto fail;
-	fm->ops = fm->entry->ops;
 	before = fdwrap_before();
 	h = load_fs(fspath, why, why_len);
 	if (!h) {
@@ -475,7 +474,7 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	s.argc = nwords + 2;
 	s.argv = fm->argv;
 	s.name = fm->name;
-	r = fm->entry->start(&s, conn, &fm->inst, why, why_len);
+	r = fm->entry->start(&s, conn, &fm->inst, &fm->ops, why, why_len);
 	if (r)
 		goto fail;
 	*priv = fm;
@@ -497,8 +496,7 @@ fail:
 
 static void fm_destroy(void *priv)
 {
-	if (FM->ops->destroy)
-		FM->ops->destroy(FM->inst);
+	FM->ops->destroy(FM->inst);
 	free_mount(FM);
 }
 

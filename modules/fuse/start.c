@@ -72,7 +72,7 @@ static void run_main(void)
 
 int fc_serve(struct fc_inst *in)
 {
-	if (fc_hl_init(in))
+	if (in->se ? fc_ll_init(in) : fc_hl_init(in))
 		return -1;
 	in->state = FC_SERVING;
 	swapcontext(&in->main_ctx, &in->host_ctx);
@@ -147,8 +147,8 @@ static void free_inst(struct fc_inst *in)
 	free(in);
 }
 
-static int start(const struct fc_start *s, struct defuse_conn *conn, void **inst, char *why,
-		 size_t why_len)
+static int start(const struct fc_start *s, struct defuse_conn *conn, void **inst,
+		 const struct defuse_ops **ops, char *why, size_t why_len)
 {
 	static int guard_set;
 	struct process_state ps;
@@ -204,6 +204,7 @@ static int start(const struct fc_start *s, struct defuse_conn *conn, void **inst
 	if (in->state == FC_SERVING) {
 		conn->want |= in->defuse_want;
 		*inst = in;
+		*ops = in->se ? &fc_ll_ops : &fc_hl_ops;
 		return 0;
 	}
 	if (!why[0])
@@ -221,8 +222,11 @@ void fc_stop(void *priv)
 
 	if (in->state != FC_SERVING || getpid() != in->pid)
 		return;
+	/* no calls from the program any more */
 	if (in->f)
-		in->f->exited = 1;	/* no calls from the program any more */
+		in->f->exited = 1;
+	if (in->se)
+		in->se->exited = 1;
 	swapcontext(&in->host_ctx, &in->main_ctx);
 	/* main() has returned (run_main) */
 	free_inst(in);
@@ -232,5 +236,4 @@ void fc_stop(void *priv)
 FC_EXPORT const struct fc_entry defuse_fusecompat_entry = {
 	.version = FC_ENTRY_VERSION,
 	.start = start,
-	.ops = &fc_hl_ops,
 };

@@ -6,8 +6,10 @@
     fusecompat_test.py bad-input --defuse D --lifefs LIFEFS.so --not-fuse SO
     fusecompat_test.py abi --defuse D --standin LIBFUSE3.SO.3 [--real PATH]
     fusecompat_test.py conformance --defuse D --fs FS.so [--native PROG]
+                       [--diropt 'source=%s'] [--fs-args ARGS]
                        --fsops F --known-failures K CASEFILE...
-    fusecompat_test.py behavior --defuse D --fs FS.so CASE [behave.py args]
+    fusecompat_test.py behavior --defuse D --fs FS.so [--diropt ...] [--fs-args ...]
+                       CASE [behave.py args]
 
 examples: libfuse's examples built unmodified (modules/fuse/examples) under
 `defuse run -m MNT=fuse:EXAMPLE.so[:ARGS]`: hello and null answer what their
@@ -149,8 +151,20 @@ def examples(a):
         check(r.returncode == 127 and 'mountpoint is not a regular file' in r.stderr,
               'null: refuses a directory as its mount point (its own check)', r.stderr)
 
-        # passthrough, passthrough_fh: a script, natively and in process
-        for name in ('passthrough', 'passthrough_fh'):
+        # hello_ll: the low-level API
+        r = run([a.defuse, 'run', '-m', mnt + '=fuse:' + ex + '/hello_ll.so', '--', 'sh', '-c',
+                 'ls -a "$1"; cat "$1/hello"; stat -c "%F %a %s %i" "$1/hello" "$1"; '
+                 'cat "$1/nothing" 2>/dev/null || echo missing', 'sh', mnt])
+        check(r.returncode == 0 and r.stdout == '.\n..\nhello\nHello World!\n'
+              'regular file 444 13 2\ndirectory 755 0 1\nmissing\n',
+              'hello_ll: ls, cat, stat (its inode numbers)', r.stdout + r.stderr)
+        native_compare(a, 'hello_ll', mnt, [], [
+            ['sh', '-c', 'ls -a "$1"; cat "$1/hello"; stat -c "%F %a %s %i %h" "$1/hello" "$1"',
+             'sh', mnt]])
+
+        # passthrough, passthrough_fh, passthrough_ll: a script, natively
+        # and in process
+        for name in ('passthrough', 'passthrough_fh', 'passthrough_ll'):
             results = []
             for where in ('native', 'fuse'):
                 d = os.path.join(tmp, name + '-' + where)
@@ -158,8 +172,10 @@ def examples(a):
                 if where == 'native':
                     argv = ['sh', '-c', 'cd "$1" && sh -c "$2"', 'sh', d, FILE_SCRIPT]
                 else:
-                    argv = [a.defuse, 'run', '-m', "%s=fuse:%s/%s.so:-o modules=subdir,"
-                            "subdir=%s" % (mnt, ex, name, d), '--', 'sh', '-c',
+                    opt = ('source=%s -o xattr' if name.endswith('_ll') else
+                           'modules=subdir,subdir=%s') % d
+                    argv = [a.defuse, 'run', '-m', "%s=fuse:%s/%s.so:-o %s" %
+                            (mnt, ex, name, opt), '--', 'sh', '-c',
                             'cd "$1" && sh -c "$2"', 'sh', mnt, FILE_SCRIPT]
                 r = run(argv)
                 tree = sorted(os.listdir(d))
@@ -402,8 +418,17 @@ def abi(a):
 # ---------------------------------------------------------------------------
 # the suites of the passthrough module, on a FUSE file system
 
+def fs_env(a, env):
+    """How the wrappers give the file system its backing directory."""
+    if a.diropt:
+        env['FUSECOMPAT_DIROPT'] = a.diropt
+    if a.fs_args:
+        env['FUSECOMPAT_ARGS'] = a.fs_args
+    return env
+
+
 def conformance(a, rest):
-    env = dict(os.environ, FUSECOMPAT_DEFUSE=os.path.abspath(a.defuse))
+    env = fs_env(a, dict(os.environ, FUSECOMPAT_DEFUSE=os.path.abspath(a.defuse)))
     lockdir = tempfile.mkdtemp(prefix='defuse-fc-locks-')
     env['DEFUSE_FUSE_LOCKDIR'] = lockdir
     wrapper = os.path.join(HERE, 'defuse-fuse')
@@ -433,8 +458,10 @@ def behavior(a, rest):
     stand_in = os.path.join(tmp, 'defuse')
     with open(stand_in, 'w') as f:
         f.write('#!/bin/sh\nexport FUSECOMPAT_DEFUSE=%s FUSECOMPAT_FS=%s '
-                'DEFUSE_FUSE_LOCKDIR=%s\nexec %s %s "$@"\n' %
+                'DEFUSE_FUSE_LOCKDIR=%s FUSECOMPAT_DIROPT=%s FUSECOMPAT_ARGS=%s\n'
+                'exec %s %s "$@"\n' %
                 (shlex.quote(a.defuse), shlex.quote(a.fs), shlex.quote(lockdir),
+                 shlex.quote(a.diropt or ''), shlex.quote(a.fs_args or ''),
                  shlex.quote(sys.executable), shlex.quote(os.path.join(HERE, 'defuse-fuse'))))
     os.chmod(stand_in, 0o755)
     try:
@@ -462,6 +489,9 @@ def main():
     ap.add_argument('--fsops')
     ap.add_argument('--known-failures')
     ap.add_argument('--standin')
+    ap.add_argument('--diropt', help='the option giving the backing directory, '
+                    'with %%s for it (default: libfuse\'s subdir module)')
+    ap.add_argument('--fs-args', help='more ARGS for the file system')
     ap.add_argument('--real')
     a, rest = ap.parse_known_args()
     for k in ('defuse', 'examples', 'natives', 'lifefs', 'not_fuse', 'fs', 'native', 'fsops',
