@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential meson ninja-build pkg-config libcapstone-dev
 libcmocka-dev strace python3 git make tar coreutils findutils gnuplot-nox
-libfuse3-dev fuse3"
+libfuse3-dev fuse3 stress-ng"
 
 # The NFS module's tests (tests/nfs): libnfs, and a real server (nfs-ganesha
 # and rpcbind).  Without recommends: they would pull in services this

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""stress-ng's file-system stressors on DEFUSE mounts, against the native run.
+
+    stress.py DEFUSE PASSTHROUGH.so MEMFS.so [STRESSOR...]
+
+Each stressor runs one worker for a second (`stress-ng --NAME 1 -t 1s
+--temp-path DIR`) in a native scratch directory, then in the same way on a
+kernel-backed and an emulated passthrough mount and on a memfs mount.  A
+stressor that completes natively must complete through DEFUSE too
+("successful run completed", exit 0), unless KNOWN lists it for that mode
+with the reason.  These stressors found the fcntl commands, sync_file_range,
+RLIMIT_FSIZE, inotify and memfs space that the emulated path lacked.
+
+Skips (exit 77) with the reason when stress-ng is not installed.  Each run
+has a time limit far above its second (60 s): a hang fails.  Scratch
+directories and memfs segments are removed at the end, also after a failure.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+STRESSORS = ['access', 'chdir', 'chmod', 'chown', 'copy-file', 'dentry', 'dir', 'dirdeep',
+             'dirmany', 'dup', 'fallocate', 'fcntl', 'filename', 'flock', 'fpunch', 'fsize',
+             'fstat', 'getdent', 'hdd', 'io', 'iomix', 'link', 'locka', 'lockf', 'lockofd',
+             'mknod', 'open', 'rename', 'symlink', 'sync-file', 'touch', 'utime', 'xattr',
+             'lease', 'handle', 'file-ioctl', 'procfs', 'inotify', 'dnotify']
+
+# Sizes that fit memfs's default segment (256 MiB) beside the others.
+EXTRA = {'iomix': ['--iomix-bytes', '64M'], 'hdd': ['--hdd-bytes', '64M'],
+         'fallocate': ['--fallocate-bytes', '64M']}
+
+# (stressor, mode): why DEFUSE cannot do what the kernel does there.
+KNOWN = {
+    ('inotify', 'memfs'): 'memfs has no kernel inode to watch: inotify_add_watch gives '
+                          'EOPNOTSUPP',
+    ('dnotify', 'emulated'): 'the module\'s changes raise no kernel event: F_NOTIFY on an '
+                             'emulated directory gives EINVAL (off)',
+    ('dnotify', 'memfs'): 'as emulated: F_NOTIFY gives EINVAL',
+}
+
+
+def run(argv, cwd):
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=cwd,
+                           start_new_session=True)
+    except subprocess.TimeoutExpired:
+        return None, 'hung (60 s)'
+    ok = r.returncode == 0 and 'successful run completed' in r.stderr + r.stdout
+    return ok, (r.stdout + r.stderr).strip().splitlines()[-3:]
+
+
+def main():
+    if len(sys.argv) < 4:
+        print(__doc__)
+        return 2
+    defuse, pt, memfs = (os.path.abspath(p) for p in sys.argv[1:4])
+    stressors = sys.argv[4:] or STRESSORS
+    ng = shutil.which('stress-ng')
+    if not ng:
+        print('SKIP: stress-ng is not installed (scripts/setup.sh installs it)')
+        return 77
+    scratch = tempfile.mkdtemp(prefix='defuse-stress-')
+    segment = 'stress-%d' % os.getpid()
+    failures = 0
+    try:
+        dirs = {}
+        for d in ('native', 'kernel', 'kb', 'emulated', 'eb', 'memfs'):
+            dirs[d] = os.path.join(scratch, d)
+            os.mkdir(dirs[d])
+        mounts = {
+            'kernel': '%s=%s:%s' % (dirs['kernel'], pt, dirs['kb']),
+            'emulated': '%s=%s:emulated=%s' % (dirs['emulated'], pt, dirs['eb']),
+            'memfs': '%s=%s:%s' % (dirs['memfs'], memfs, segment),
+        }
+        for s in stressors:
+            args = [ng, '--' + s, '1', '-t', '1s'] + EXTRA.get(s, []) + ['--temp-path']
+            ok, tail = run(args + [dirs['native']], dirs['native'])
+            if not ok:
+                print('%-10s native: does not complete here, not compared (%s)' %
+                      (s, ' / '.join(tail) if isinstance(tail, list) else tail))
+                continue
+            line = []
+            for mode, spec in mounts.items():
+                ok, tail = run([defuse, 'run', '-m', spec, '--'] + args + [dirs[mode]],
+                               scratch)
+                if ok:
+                    line.append('%s ok' % mode)
+                elif (s, mode) in KNOWN:
+                    line.append('%s known (%s)' % (mode, KNOWN[(s, mode)]))
+                else:
+                    failures += 1
+                    line.append('%s FAIL: %s' % (mode, ' / '.join(tail)
+                                                 if isinstance(tail, list) else tail))
+            print('%-10s %s' % (s, '; '.join(line)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            os.unlink('/dev/shm/defuse-memfs.' + segment)
+        except FileNotFoundError:
+            pass
+    print('%d failed' % failures)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
