@@ -175,6 +175,16 @@ static int find_fs(const char *fs, char *out, size_t size, char *why, size_t why
 
 enum fs_kind { FS_NOT_ELF, FS_NO_FUSE, FS_FUSE3, FS_FUSE2 };
 
+/* What the file is, from its ELF headers. */
+struct fs_info {
+	enum fs_kind kind;	/* which libfuse it links */
+	int pie;		/* a position-independent executable: a program */
+	int tls;		/* it has thread-local storage (PT_TLS) */
+	uint64_t entry;		/* e_entry */
+	uint64_t flags1_at;	/* file offset of DT_FLAGS_1's value, or 0 */
+	uint64_t flags1;	/* and the value */
+};
+
 /* Reads n bytes at off; 0 or -1. */
 static int pread_all(int fd, void *buf, size_t n, off_t off)
 {
@@ -186,43 +196,51 @@ static int pread_all(int fd, void *buf, size_t n, off_t off)
  * position-independent executable (an installed program) rather than a
  * shared object.
  */
-static enum fs_kind fs_kind(const char *path, int *pie)
+static void fs_info(const char *path, struct fs_info *fi)
 {
 	Elf64_Ehdr eh;
 	Elf64_Phdr *ph = NULL;
 	Elf64_Dyn dyn;
-	enum fs_kind kind = FS_NOT_ELF;
 	uint64_t strtab = 0, strsz = 0, dynoff = 0, dynsz = 0, strofs = 0;
 	uint64_t needed[64];
 	int nneeded = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	*pie = 0;
+	memset(fi, 0, sizeof(*fi));
+	fi->kind = FS_NOT_ELF;
 	if (fd < 0)
-		return FS_NOT_ELF;
+		return;
 	if (pread_all(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_DYN ||
+	    eh.e_machine != EM_X86_64 ||
 	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 256)
 		goto out;
-	kind = FS_NO_FUSE;
+	fi->kind = FS_NO_FUSE;
+	fi->entry = eh.e_entry;
 	ph = calloc(eh.e_phnum, sizeof(*ph));
 	if (!ph || pread_all(fd, ph, eh.e_phnum * sizeof(*ph), eh.e_phoff))
 		goto out;
-	for (int i = 0; i < eh.e_phnum; i++)
+	for (int i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type == PT_DYNAMIC) {
 			dynoff = ph[i].p_offset;
 			dynsz = ph[i].p_filesz;
+		} else if (ph[i].p_type == PT_TLS) {
+			fi->tls = 1;
 		}
+	}
 	for (uint64_t o = 0; o + sizeof(dyn) <= dynsz; o += sizeof(dyn)) {
 		if (pread_all(fd, &dyn, sizeof(dyn), dynoff + o) || dyn.d_tag == DT_NULL)
 			break;
-		if (dyn.d_tag == DT_NEEDED && nneeded < 64)
+		if (dyn.d_tag == DT_NEEDED && nneeded < 64) {
 			needed[nneeded++] = dyn.d_un.d_val;
-		else if (dyn.d_tag == DT_STRTAB)
+		} else if (dyn.d_tag == DT_STRTAB) {
 			strtab = dyn.d_un.d_ptr;
-		else if (dyn.d_tag == DT_STRSZ)
+		} else if (dyn.d_tag == DT_STRSZ) {
 			strsz = dyn.d_un.d_val;
-		else if (dyn.d_tag == DT_FLAGS_1 && (dyn.d_un.d_val & DF_1_PIE))
-			*pie = 1;
+		} else if (dyn.d_tag == DT_FLAGS_1) {
+			fi->flags1 = dyn.d_un.d_val;
+			fi->flags1_at = dynoff + o + offsetof(Elf64_Dyn, d_un);
+			fi->pie = (dyn.d_un.d_val & DF_1_PIE) != 0;
+		}
 	}
 	for (int i = 0; i < eh.e_phnum; i++)
 		if (ph[i].p_type == PT_LOAD && strtab >= ph[i].p_vaddr &&
@@ -236,14 +254,13 @@ static enum fs_kind fs_kind(const char *path, int *pie)
 		if (pread(fd, name, sizeof(name) - 1, strofs + needed[i]) <= 0)
 			continue;
 		if (!strcmp(name, "libfuse3.so.3"))
-			kind = FS_FUSE3;
-		else if (!strcmp(name, "libfuse.so.2") && kind != FS_FUSE3)
-			kind = FS_FUSE2;
+			fi->kind = FS_FUSE3;
+		else if (!strcmp(name, "libfuse.so.2") && fi->kind != FS_FUSE3)
+			fi->kind = FS_FUSE2;
 	}
 out:
 	free(ph);
 	close(fd);
-	return kind;
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -339,6 +356,73 @@ fail:
 	return NULL;
 }
 
+/*
+ * An installed program (shared/notes/fuse-in-process.md): glibc's dlopen
+ * refuses a position-independent executable (DF_1_PIE), so a private copy
+ * (a memfd) with that one bit cleared is loaded instead; its DT_NEEDED
+ * libfuse3.so.3 is the stand-in, loaded before.  Its main() is not among
+ * its dynamic symbols (programs are stripped): _start hands it to
+ * __libc_start_main in %rdi, so the first instruction there that sets %rdi
+ * from an address (lea main(%rip), %rdi; or a load of it from the GOT,
+ * relocated by now) tells where main is.
+ */
+static void *load_program(const char *path, const struct fs_info *fi, int (**mainp)(int, char **),
+			  char *why, size_t why_len)
+{
+	char copy[64], buf[65536];
+	uint64_t flags1 = fi->flags1 & ~(uint64_t)DF_1_PIE;
+	struct link_map *lm = NULL;
+	const unsigned char *code;
+	int src = open(path, O_RDONLY | O_CLOEXEC);
+	int mfd = memfd_create("defuse-fuse-program", MFD_CLOEXEC);
+	ssize_t n;
+	void *h;
+
+	*mainp = NULL;
+	if (src < 0 || mfd < 0)
+		goto fail;
+	while ((n = read(src, buf, sizeof(buf))) > 0)
+		if (write(mfd, buf, n) != n)
+			goto fail;
+	if (n < 0 || pwrite(mfd, &flags1, sizeof(flags1), fi->flags1_at) != sizeof(flags1))
+		goto fail;
+	close(src);
+	snprintf(copy, sizeof(copy), "/proc/self/fd/%d", mfd);
+	h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	close(mfd);
+	if (!h) {
+		snprintf(why, why_len, "fuse: cannot load the program %s: %s", path, dlerror());
+		return NULL;
+	}
+	if (dlinfo(h, RTLD_DI_LINKMAP, &lm) || !lm) {
+		snprintf(why, why_len, "fuse: cannot tell where %s was loaded", path);
+		return NULL;
+	}
+	code = (const unsigned char *)(lm->l_addr + fi->entry);
+	for (int i = 0; i + 7 <= 64 && !*mainp; i++) {
+		int32_t disp;
+		uintptr_t at;
+
+		if (code[i] != 0x48 || code[i + 2] != 0x3d || (code[i + 1] != 0x8d && code[i + 1] != 0x8b))
+			continue;
+		memcpy(&disp, code + i + 3, sizeof(disp));
+		at = (uintptr_t)(code + i + 7) + disp;
+		*mainp = code[i + 1] == 0x8d ? (int (*)(int, char **))at :
+			 *(int (**)(int, char **))at;
+	}
+	if (!*mainp)
+		snprintf(why, why_len, "fuse: cannot find main() in %s: its entry point is not "
+			 "glibc's _start", path);
+	return h;
+fail:
+	snprintf(why, why_len, "fuse: cannot copy the program %s: %s", path, strerror(errno));
+	if (src >= 0)
+		close(src);
+	if (mfd >= 0)
+		close(mfd);
+	return NULL;
+}
+
 /* The mount point of the mount whose ARGS are args (DEFUSE_MOUNTS: one
    POINT=MODULE:ARGS per line), or NULL. */
 static char *find_mountpoint(const char *args)
@@ -378,7 +462,8 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	struct fmount *fm = calloc(1, sizeof(*fm));
 	struct fc_start s;
 	char **words = NULL;
-	int nwords = 0, pie, r = -EINVAL;
+	int nwords = 0, r = -EINVAL;
+	struct fs_info info;
 	void *h, *before;
 
 	if (!fm)
@@ -410,7 +495,8 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	if (r)
 		goto fail;
 	r = -EINVAL;
-	switch (fs_kind(fspath, &pie)) {
+	fs_info(fspath, &info);
+	switch (info.kind) {
 	case FS_NOT_ELF:
 		snprintf(why, why_len, "fuse: %s is not a FUSE file system (not a 64-bit ELF "
 			 "shared object)", fspath);
@@ -426,23 +512,34 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	case FS_FUSE3:
 		break;
 	}
-	if (pie) {
-		snprintf(why, why_len, "fuse: %s is an installed program; serving those in "
-			 "process is not done yet: build its source with -shared -fPIC "
-			 "(docs/fuse-compat.md)", fspath);
+	if (info.pie && info.tls) {
+		/* its own thread-local variables are reached at fixed offsets
+		   from the thread pointer (local-exec), valid in a program
+		   only */
+		snprintf(why, why_len, "fuse: %s is a program with thread-local storage of its "
+			 "own, which cannot be loaded beside another program: build its source "
+			 "with -shared -fPIC (docs/fuse-compat.md)", fspath);
+		goto fail;
+	}
+	if (info.pie && !info.flags1_at) {
+		snprintf(why, why_len, "fuse: %s: a program without DT_FLAGS_1", fspath);
 		goto fail;
 	}
 	fm->entry = load_standin(why, why_len);
 	if (!fm->entry)
 		goto fail;
 	before = fdwrap_before();
-	h = load_fs(fspath, why, why_len);
+	h = info.pie ? load_program(fspath, &info, &s.main, why, why_len) :
+		       load_fs(fspath, why, why_len);
 	if (!h) {
 		fdwrap_after(before, NULL, NULL);
 		goto fail;
 	}
 	fdwrap_after(before, h, NULL);
-	s.main = (int (*)(int, char **))dlsym(h, "main");
+	if (info.pie && !s.main)
+		goto fail;
+	if (!info.pie)
+		s.main = (int (*)(int, char **))dlsym(h, "main");
 	if (!s.main) {
 		snprintf(why, why_len, "fuse: %s exports no main(): build the program's source "
 			 "with -shared -fPIC (docs/fuse-compat.md)", fspath);

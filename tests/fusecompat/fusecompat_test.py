@@ -162,9 +162,28 @@ def examples(a):
             ['sh', '-c', 'ls -a "$1"; cat "$1/hello"; stat -c "%F %a %s %i %h" "$1/hello" "$1"',
              'sh', mnt]])
 
+        # installed programs: the examples built as programs and stripped
+        # (no main among their symbols), as a distribution ships them
+        installed = {}
+        if a.natives:
+            for name in ('hello', 'passthrough_fh', 'passthrough_ll'):
+                prog = os.path.join(tmp, 'installed-' + name)
+                shutil.copy(os.path.join(a.natives, name), prog)
+                if shutil.which('strip'):
+                    run(['strip', prog])
+                installed[name] = prog
+            r = run([a.defuse, 'run', '-m', mnt + '=fuse:' + installed['hello'], '--', 'sh',
+                     '-c', 'ls "$1"; cat "$1/hello"', 'sh', mnt])
+            check(r.returncode == 0 and r.stdout == 'hello\nHello World!\n',
+                  'hello as an installed program (a stripped PIE executable)',
+                  r.stdout + r.stderr)
+
         # passthrough, passthrough_fh, passthrough_ll: a script, natively
-        # and in process
-        for name in ('passthrough', 'passthrough_fh', 'passthrough_ll'):
+        # and in process; the last two as installed programs too
+        for name in ('passthrough', 'passthrough_fh', 'passthrough_ll',
+                     'installed-passthrough_fh', 'installed-passthrough_ll'):
+            if name.startswith('installed-') and name[10:] not in installed:
+                continue
             results = []
             for where in ('native', 'fuse'):
                 d = os.path.join(tmp, name + '-' + where)
@@ -174,8 +193,10 @@ def examples(a):
                 else:
                     opt = ('source=%s -o xattr' if name.endswith('_ll') else
                            'modules=subdir,subdir=%s') % d
-                    argv = [a.defuse, 'run', '-m', "%s=fuse:%s/%s.so:-o %s" %
-                            (mnt, ex, name, opt), '--', 'sh', '-c',
+                    fs = installed[name[10:]] if name.startswith('installed-') else \
+                        '%s/%s.so' % (ex, name)
+                    argv = [a.defuse, 'run', '-m', "%s=fuse:%s:-o %s" %
+                            (mnt, fs, opt), '--', 'sh', '-c',
                             'cd "$1" && sh -c "$2"', 'sh', mnt, FILE_SCRIPT]
                 r = run(argv)
                 tree = sorted(os.listdir(d))
@@ -360,6 +381,8 @@ def bad_input(a):
             ('no such file system', 'fuse:no-such-fs',
              "no FUSE file system named 'no-such-fs'"),
             ('a quote left open', "fuse:%s:'open" % a.lifefs, 'a quote is not closed'),
+            ('a program with thread-local storage', 'fuse:%s' % a.tls_program,
+             'is a program with thread-local storage of its own'),
         ]
         for what, spec, msg in cases:
             r = run([a.defuse, 'run', '-m', mnt + '=' + spec, '--', 'echo', 'program ran'])
@@ -489,13 +512,14 @@ def main():
     ap.add_argument('--fsops')
     ap.add_argument('--known-failures')
     ap.add_argument('--standin')
+    ap.add_argument('--tls-program')
     ap.add_argument('--diropt', help='the option giving the backing directory, '
                     'with %%s for it (default: libfuse\'s subdir module)')
     ap.add_argument('--fs-args', help='more ARGS for the file system')
     ap.add_argument('--real')
     a, rest = ap.parse_known_args()
     for k in ('defuse', 'examples', 'natives', 'lifefs', 'not_fuse', 'fs', 'native', 'fsops',
-              'known_failures', 'standin'):
+              'known_failures', 'standin', 'tls_program'):
         if getattr(a, k):
             setattr(a, k, os.path.abspath(getattr(a, k)))
     if a.what == 'conformance':

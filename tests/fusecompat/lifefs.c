@@ -49,6 +49,14 @@ static struct options {
 static struct file files[NFILES];
 static unsigned long next_fh = 100;
 
+#ifdef LIFEFS_TLS
+/* a program with thread-local storage of its own (a bad-input test) */
+static __thread int calls;
+#define COUNT_CALL() (calls++)
+#else
+#define COUNT_CALL() ((void)0)
+#endif
+
 #define OPTION(t, p) { t, offsetof(struct options, p), 1 }
 static const struct fuse_opt spec[] = {
 	{ "--log=%s", offsetof(struct options, log), 0 },
@@ -127,6 +135,7 @@ static int lf_getattr(const char *path, struct stat *st, struct fuse_file_info *
 {
 	struct file *f;
 
+	COUNT_CALL();
 	memset(st, 0, sizeof(*st));
 	if (!strcmp(path, "/")) {
 		st->st_mode = S_IFDIR | 0755;
