@@ -390,6 +390,17 @@ def bad_input(a):
             check(r.returncode == 127 and 'program ran' not in r.stdout and len(ours) == 1 and
                   msg in ours[0], 'bad input: %s: one line, status 127' % what,
                   'status %s\n%s' % (r.returncode, r.stderr))
+        # the FUSE bridge links the real libfuse 3: the module says it cannot
+        # serve there, and nothing is mounted
+        if a.bridge:
+            r = run([a.defuse, 'mount', mnt, 'fuse:' + a.lifefs])
+            mounted = any(l.split()[4] == mnt for l in open('/proc/self/mountinfo'))
+            if mounted:
+                unmount(mnt)
+            check(r.returncode != 0 and not mounted and
+                  'already has libfuse 3 loaded' in r.stderr,
+                  'bad input: the fuse module in the FUSE bridge (real libfuse) refuses',
+                  'status %s\n%s' % (r.returncode, r.stderr))
         # nothing left running: no process of ours has the mount point in argv
         left = []
         for pid in os.listdir('/proc'):
@@ -513,6 +524,7 @@ def main():
     ap.add_argument('--known-failures')
     ap.add_argument('--standin')
     ap.add_argument('--tls-program')
+    ap.add_argument('--bridge', action='store_true', help='defuse mount exists')
     ap.add_argument('--diropt', help='the option giving the backing directory, '
                     'with %%s for it (default: libfuse\'s subdir module)')
     ap.add_argument('--fs-args', help='more ARGS for the file system')
