@@ -576,6 +576,10 @@ class Suite:
                 fuse_umount(self.defuse, mnt)
             return False
         sy.env = {'FSBENCH_DAEMON_PID': str(sy.daemon)}
+        # the suite's own changes between rounds go through the mount too:
+        # made on the server's side, the daemon's caches would see them
+        # only when their attributes expire, as any NFS client
+        sy.view = mnt
         return True
 
     def nfs_cp(self, root):
@@ -585,16 +589,18 @@ class Suite:
         local = os.path.join(root, 'nfscp.bin')
         with open(local, 'wb') as f:
             f.write(os.urandom(1 << 20) * self.s['large_mib'])
+        back = local + '.back'      # nfs-cp makes its target anew
         remote = '%s/%s/nfscp.bin' % (url, os.path.basename(export))
         try:
             for what, argv in (('write', ['nfs-cp', local, remote]),
-                               ('read', ['nfs-cp', remote, local])):
+                               ('read', ['nfs-cp', remote, back])):
                 ms, _, _ = run(argv)
                 self.nfscp[what].append(ms)
         except (Failed, OSError) as e:
             self.notes.append('nfs-cp failed: %s' % e)
         finally:
             rm(local)
+            rm(back)
             rm(os.path.join(export, 'nfscp.bin'))
 
     def teardown(self):

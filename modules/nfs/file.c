@@ -40,8 +40,8 @@
 	nfs_lock(m)
 #define LEAVE(x) do { r = (x); nfs_unlock(m); return r; } while (0)
 
-#define MAX_BATCH 16		/* calls of one read or write at most (on the stack) */
-#define DIRTY_MAX (32u << 20)	/* uncommitted bytes kept per open file */
+#define MAX_BATCH 2		/* calls of one read or write in flight at once */
+#define DIRTY_MAX (16u << 20)	/* uncommitted bytes kept per open file */
 #define RA_MIN (32u << 10)	/* reads this large may be read ahead */
 
 static void set_fh(nfs_fh3 *to, const struct fh *fh)
@@ -332,34 +332,59 @@ int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_
 
 /* ---- writing and committing ------------------------------------------------------- */
 
+/* The data is committed: the room stays for the next writes. */
+static void clear_dirty(struct nfile *f)
+{
+	f->n_ext = 0;
+	f->ndirty = 0;
+}
+
 static void free_dirty(struct nfile *f)
 {
-	for (struct extent *e = f->dirty, *next; e; e = next) {
-		next = e->next;
-		free(e);
-	}
-	f->dirty = NULL;
-	f->ndirty = 0;
+	free(f->ext);
+	free(f->dbuf);
+	f->ext = NULL;
+	f->dbuf = NULL;
+	f->n_ext = f->cext = f->ndirty = f->dcap = 0;
 }
 
 /* Keeps a copy of what went out unstable, until COMMIT. */
 static void keep_dirty(struct nfile *f, uint64_t off, const void *buf, size_t len,
 		       const char *verf)
 {
-	struct extent *e = malloc(sizeof(*e) + len);
+	struct extent *e;
 
-	if (!e) {
-		/* without the copy a lost write could not be repeated */
-		f->werr = -ENOMEM;
-		return;
+	if (f->n_ext == f->cext) {
+		size_t cap = f->cext ? 2 * f->cext : 16;
+		struct extent *n = realloc(f->ext, cap * sizeof(*n));
+
+		if (!n)
+			goto nomem;
+		f->ext = n;
+		f->cext = cap;
 	}
+	if (f->ndirty + len > f->dcap) {
+		size_t cap = f->dcap ? f->dcap : (1u << 20);
+		char *n;
+
+		while (cap < f->ndirty + len)
+			cap *= 2;
+		if (!(n = realloc(f->dbuf, cap)))
+			goto nomem;
+		f->dbuf = n;
+		f->dcap = cap;
+	}
+	e = &f->ext[f->n_ext++];
 	e->off = off;
 	e->len = len;
+	e->at = f->ndirty;
 	memcpy(e->verf, verf, sizeof(e->verf));
-	memcpy(e->data, buf, len);
-	e->next = f->dirty;
-	f->dirty = e;
+	memcpy(f->dbuf + f->ndirty, buf, len);
 	f->ndirty += len;
+	return;
+nomem:
+	/* without the copy a lost write could not be repeated */
+	f->werr = -ENOMEM;
 }
 
 /*
@@ -377,7 +402,10 @@ static ssize_t write_out(struct nfsmod *m, struct cred *c, struct nfile *f, cons
 	 * with nothing else uncommitted goes stable, and needs no COMMIT of
 	 * its own at close (a small file: one round trip instead of two).
 	 */
-	if (keep && !stable && !f->dirty && !f->wrote && size <= chunk)
+	if (keep && !stable && !f->n_ext && !f->wrote && size <= chunk)
+		stable = true;
+	/* O_SYNC, O_DSYNC: on the server's disk before write returns */
+	if (f->flags & (O_SYNC | O_DSYNC))
 		stable = true;
 	f->wrote = true;
 
@@ -449,7 +477,7 @@ static int commit(struct nfsmod *m, struct cred *c, struct nfile *f)
 	struct call call;
 	int r;
 
-	if (!f->dirty)
+	if (!f->n_ext)
 		return 0;
 	memset(&call, 0, sizeof(call));
 	call.proc = P_COMMIT;
@@ -458,27 +486,19 @@ static int commit(struct nfsmod *m, struct cred *c, struct nfile *f)
 		return r;
 	if (call.has_obj)
 		cache_attr(m, &f->fh, &call.obj, false);
-	/* oldest first: a later write over the same bytes must win */
-	{
-		struct extent *rev = NULL;
+	/* in the order written: a later write over the same bytes wins */
+	for (size_t i = 0; i < f->n_ext; i++) {
+		struct extent *e = &f->ext[i];
 
-		for (struct extent *e = f->dirty, *next; e; e = next) {
-			next = e->next;
-			e->next = rev;
-			rev = e;
-		}
-		f->dirty = rev;
-	}
-	for (struct extent *e = f->dirty; e; e = e->next) {
 		if (!memcmp(e->verf, call.verf, sizeof(call.verf)))
 			continue;
-		r = (int)write_out(m, c, f, e->data, e->len, e->off, true, false);
+		r = (int)write_out(m, c, f, f->dbuf + e->at, e->len, e->off, true, false);
 		if (r >= 0 && (size_t)r < e->len)
 			r = -EIO;
 		if (r < 0)
 			return r;
 	}
-	free_dirty(f);
+	clear_dirty(f);
 	return 0;
 }
 
@@ -542,13 +562,15 @@ ssize_t op_append(void *priv, uint64_t fh, const void *buf, size_t size, off_t *
 /* ---- reading ----------------------------------------------------------------- */
 
 /*
- * Reads [off, off + size) into buf, in pieces of at most rtmax sent
- * together.  Returns the bytes read, up to the first short piece.
+ * Reads [off, off + size1 + size2) into buf1 (size1 bytes), then buf2
+ * (what is read ahead), in pieces of at most rtmax, MAX_BATCH at a time.
+ * Returns the bytes read, up to the first short piece; *eof if it ended
+ * at the end of the file.
  */
-static ssize_t read_in(struct nfsmod *m, struct cred *c, struct nfile *f, char *buf,
-		       size_t size, uint64_t off, bool *eof)
+static ssize_t read_in(struct nfsmod *m, struct cred *c, struct nfile *f, char *buf1,
+		       size_t size1, char *buf2, size_t size2, uint64_t off, bool *eof)
 {
-	size_t chunk = m->rtmax, done = 0;
+	size_t chunk = m->rtmax, done = 0, size = size1 + size2;
 
 	*eof = false;
 	while (done < size) {
@@ -558,15 +580,18 @@ static ssize_t read_in(struct nfsmod *m, struct cred *c, struct nfile *f, char *
 		int r;
 
 		for (; n < MAX_BATCH && done + asked < size; n++) {
-			size_t len = size - done - asked < chunk ? size - done - asked : chunk;
+			size_t at = done + asked;
+			/* no piece across the two buffers */
+			size_t room = at < size1 ? size1 - at : size - at;
+			size_t len = room < chunk ? room : chunk;
 			struct call *rd = &calls[n];
 
 			memset(rd, 0, sizeof(*rd));
 			rd->proc = P_READ;
 			set_fh(&rd->a.read.file, &f->fh);
-			rd->a.read.offset = off + done + asked;
+			rd->a.read.offset = off + at;
 			rd->a.read.count = (count3)len;
-			rd->buf = buf + done + asked;
+			rd->buf = at < size1 ? buf1 + at : buf2 + (at - size1);
 			rd->buflen = len;
 			cs[n] = rd;
 			asked += len;
@@ -617,44 +642,52 @@ ssize_t op_read(void *priv, uint64_t fh, void *buf, size_t size, off_t off)
 
 		have = f->ra_len - at < size ? f->ra_len - at : size;
 		memcpy(buf, f->ra + at, have);
+		if (have < f->ra_len - at) {
+			/* the rest stays for the next read */
+			f->ra_off += at + have;
+			f->ra_len -= at + have;
+			memmove(f->ra, f->ra + at + have, f->ra_len);
+			f->seq++;
+			f->next_off = o + have;
+			nfs_unlock(m);
+			return (ssize_t)have;
+		}
 	}
 	f->seq = o == f->next_off ? f->seq + 1 : 0;
-	if (have == size || (have && f->ra_eof)) {
+	if (have && f->ra_eof) {
 		f->next_off = o + have;
+		drop_readahead(f);
 		nfs_unlock(m);
 		return (ssize_t)have;
 	}
 	drop_readahead(f);
-	/* a sequential reader of large pieces: fetch the next ones as well */
+	if (have == size) {
+		f->next_off = o + have;
+		nfs_unlock(m);
+		return (ssize_t)have;
+	}
+	/* a sequential reader of large pieces: the next ones go out with
+	   this one's (its own into buf, what follows into ra) */
 	ahead = 0;
 	if (m->o.readahead && f->seq >= 1 && size >= RA_MIN)
 		ahead = (size_t)m->o.readahead * m->rtmax;
-	if (ahead && f->ra_cap < size - have + ahead) {
-		char *nb = realloc(f->ra, size - have + ahead);
+	if (ahead && f->ra_cap < ahead) {
+		char *nb = realloc(f->ra, ahead);
 
 		if (nb) {
 			f->ra = nb;
-			f->ra_cap = size - have + ahead;
+			f->ra_cap = ahead;
 		} else {
 			ahead = 0;
 		}
 	}
-	if (ahead) {
-		f->ra_gen = gen_of_id(m, f->fsid, f->fileid);
-		n = read_in(m, &c, f, f->ra, size - have + ahead, o + have, &eof);
-		if (n > 0) {
-			size_t use = (size_t)n < size - have ? (size_t)n : size - have;
-
-			memcpy((char *)buf + have, f->ra, use);
-			/* keep the rest for the next read */
-			memmove(f->ra, f->ra + use, (size_t)n - use);
-			f->ra_off = o + have + use;
-			f->ra_len = (size_t)n - use;
-			f->ra_eof = eof;
-			n = (ssize_t)use;
-		}
-	} else {
-		n = read_in(m, &c, f, (char *)buf + have, size - have, o + have, &eof);
+	f->ra_gen = gen_of_id(m, f->fsid, f->fileid);
+	n = read_in(m, &c, f, (char *)buf + have, size - have, f->ra, ahead, o + have, &eof);
+	if (n > (ssize_t)(size - have)) {
+		f->ra_off = o + size;
+		f->ra_len = (size_t)n - (size - have);
+		f->ra_eof = eof;
+		n = (ssize_t)(size - have);
 	}
 	if (n < 0 && have == 0)
 		LEAVE((int)n);
@@ -834,7 +867,7 @@ void op_release(void *priv, uint64_t fh)
 		return;	/* a FIFO: the kernel's (open_fifo) */
 	cred_get(&c);
 	nfs_lock(m);
-	if (f->dirty)
+	if (f->n_ext)
 		commit(m, &c, f);
 	if (f->silly_name[0])
 		remove_silly(m, &c, f);
@@ -868,7 +901,7 @@ void files_after_fork(struct nfsmod *m)
 void files_at_exit(struct nfsmod *m, struct cred *c)
 {
 	for (struct nfile *f = m->files; f; f = f->next)
-		if (f->dirty)
+		if (f->n_ext)
 			commit(m, c, f);
 	for (struct nfile *f = m->files; f; f = f->next) {
 		struct call call;

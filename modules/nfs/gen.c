@@ -112,6 +112,20 @@ uint32_t gen_global(struct nfsmod *m)
 }
 
 /*
+ * Counts a change of this process's.  If it is the only one since the
+ * last calls went out, answers of those calls still count as current
+ * (cache.c, answer_gen): the change is this process's own, applied to its
+ * cache by the caller.
+ */
+static void bump_global(struct nfsmod *m)
+{
+	uint32_t g = __atomic_add_fetch(&m->gen->g, 1, __ATOMIC_ACQ_REL);
+
+	if (g == m->g_send + 1)
+		m->g_send = g;
+}
+
+/*
  * This process changed ino (its slot read g0 before the call): tells the
  * others, and keeps its own cache of ino current if no one else changed
  * it meanwhile.  For a directory, also the run of its own changes, which
@@ -123,7 +137,7 @@ void gen_mine(struct nfsmod *m, struct inode *ino, uint32_t g0)
 
 	if (!m->gen)
 		return;
-	__atomic_add_fetch(&m->gen->g, 1, __ATOMIC_ACQ_REL);
+	bump_global(m);
 	v = __atomic_add_fetch(slot(m, ino->fsid, ino->fileid), 1, __ATOMIC_ACQ_REL);
 	if (v != g0 + 1) {
 		/* someone else too: nothing of ino can be trusted */
@@ -147,6 +161,6 @@ void gen_bump_id(struct nfsmod *m, uint64_t fsid, uint64_t fileid)
 {
 	if (!m->gen)
 		return;
-	__atomic_add_fetch(&m->gen->g, 1, __ATOMIC_ACQ_REL);
+	bump_global(m);
 	__atomic_add_fetch(slot(m, fsid, fileid), 1, __ATOMIC_ACQ_REL);
 }

@@ -75,10 +75,15 @@ static int nfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 	if (gethostname(m->host, sizeof(m->host) - 1) < 0)
 		snprintf(m->host, sizeof(m->host), "defuse");
 	gen_open(m);
-	r = nfs_connect_first(m, why, why_len);
-	if (r < 0) {
-		free_mod(m);
-		return r;
+	/* an image exec'd from a running tree: what the first one learnt,
+	   and a connection at the first call (rpc.c, nfs_save_mount) */
+	if (!getenv("DEFUSE_INHERITED") || nfs_load_mount(m) < 0) {
+		r = nfs_connect_first(m, why, why_len);
+		if (r < 0) {
+			free_mod(m);
+			return r;
+		}
+		nfs_save_mount(m);
 	}
 	/* at most 1 MiB a call, as the kernel client (NFS_MAX_FILE_IO_SIZE):
 	   ganesha offers 64 MiB */

@@ -166,6 +166,9 @@ int nfs_call(struct nfsmod *m, struct cred *cr, struct call *c);
 
 /* Connects and mounts the export: init's work.  0 or -errno with why. */
 int nfs_connect_first(struct nfsmod *m, char *why, size_t why_len);
+/* What init learnt, kept for the images exec'd later (rpc.c). */
+void nfs_save_mount(struct nfsmod *m);
+int nfs_load_mount(struct nfsmod *m);
 /* Ends the connection (destroy). */
 void nfs_disconnect(struct nfsmod *m);
 /* In a forked child: drop the parent's connection without using it
@@ -354,9 +357,13 @@ struct nfile {
 	char *path;		/* a directory's path at open (dir.c) */
 	/* writes not yet committed: kept until COMMIT says the server's
 	   verifier did not change meanwhile (a restarted server may have
-	   lost them: they are written again) */
-	struct extent *dirty;
-	size_t ndirty;		/* bytes in dirty */
+	   lost them: they are written again); the data in one buffer that
+	   is reused (fresh memory for every write costs a page fault per
+	   page) */
+	struct extent *ext;
+	size_t n_ext, cext;	/* extents in ext, its room */
+	char *dbuf;
+	size_t ndirty, dcap;	/* bytes in dbuf, its room */
 	int werr;		/* a write error not yet reported (flush) */
 	bool wrote;		/* a write went out through this handle */
 	/* read-ahead of a sequential reader */
@@ -379,11 +386,10 @@ struct nfile {
 };
 
 struct extent {
-	struct extent *next;
 	uint64_t off;
 	size_t len;
+	size_t at;		/* where its data is in dbuf */
 	char verf[NFS3_WRITEVERFSIZE];	/* the server's when it took them */
-	char data[];
 };
 
 extern const struct defuse_ops nfs_ops;

@@ -33,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -962,5 +964,98 @@ int nfs_connect_first(struct nfsmod *m, char *why, size_t why_len)
 	if (!cache_attr(m, &m->root, &call.obj, false))
 		return -ENOMEM;
 	cache_name_set(m, "/", 1, cache_inode(m, m->root_fsid, m->root_fileid), NULL, 0);
+	return 0;
+}
+
+/* ---- what init learnt, for the images exec'd later ------------------------ */
+
+/*
+ * Every exec'd image of a tree runs init again, and a compiler driver
+ * execs several programs per file: the port mapper, MOUNT, a connection,
+ * FSINFO and PATHCONF each time would cost about a millisecond per exec.
+ * So the first image writes down what they told (lockdir/SERVER-EXPORT.mnt)
+ * and images exec'd later (DEFUSE_INHERITED) start from it and connect at
+ * their first call.  Only the first image's init checks the server is
+ * there: that is where a wrong export or a dead server must stop the run.
+ */
+struct mntinfo {
+	uint32_t magic;
+	uint32_t nfs_port;
+	uint32_t rtmax, wtmax, dtpref, name_max;
+	uint64_t maxfilesize, root_fsid, root_fileid;
+	struct fh root;
+	char server[256];
+	char export[1024];
+};
+
+#define MNTINFO_MAGIC 0x6e667331	/* "nfs1" */
+
+static int mntinfo_path(const struct nfsmod *m, char *buf, size_t size)
+{
+	uint64_t h = nfs_server_key(m);
+
+	for (const char *p = m->o.export; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return snprintf(buf, size, "%s/%016llx.mnt", m->o.lockdir, (unsigned long long)h) <
+			       (int)size ? 0 : -1;
+}
+
+void nfs_save_mount(struct nfsmod *m)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 64];
+	struct mntinfo i;
+	int fd;
+
+	if (mntinfo_path(m, path, sizeof(path)) < 0)
+		return;
+	memset(&i, 0, sizeof(i));
+	i.magic = MNTINFO_MAGIC;
+	i.nfs_port = (uint32_t)m->nfs_port;
+	i.rtmax = m->rtmax;
+	i.wtmax = m->wtmax;
+	i.dtpref = m->dtpref;
+	i.name_max = m->name_max;
+	i.maxfilesize = m->maxfilesize;
+	i.root_fsid = m->root_fsid;
+	i.root_fileid = m->root_fileid;
+	i.root = m->root;
+	snprintf(i.server, sizeof(i.server), "%s", m->o.server);
+	snprintf(i.export, sizeof(i.export), "%s", m->o.export);
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, &i, sizeof(i)) != (ssize_t)sizeof(i) || rename(tmp, path) < 0)
+		unlink(tmp);
+	close(fd);
+}
+
+int nfs_load_mount(struct nfsmod *m)
+{
+	char path[PATH_MAX + 32];
+	struct mntinfo i;
+	ssize_t n;
+	int fd;
+
+	if (mntinfo_path(m, path, sizeof(path)) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	n = read(fd, &i, sizeof(i));
+	close(fd);
+	if (n != (ssize_t)sizeof(i) || i.magic != MNTINFO_MAGIC || i.root.len > NFS_FH_MAX ||
+	    strncmp(i.server, m->o.server, sizeof(i.server)) ||
+	    strncmp(i.export, m->o.export, sizeof(i.export)) || !i.nfs_port)
+		return -1;
+	m->nfs_port = (int)i.nfs_port;
+	m->rtmax = i.rtmax;
+	m->wtmax = i.wtmax;
+	m->dtpref = i.dtpref;
+	m->name_max = i.name_max;
+	m->maxfilesize = i.maxfilesize;
+	m->root_fsid = i.root_fsid;
+	m->root_fileid = i.root_fileid;
+	m->root = i.root;
 	return 0;
 }

@@ -237,6 +237,48 @@ def consistency(env):
     env.check('consistency: mount points stay empty', os.listdir(a) == [] and os.listdir(b) == [])
 
 
+READS = r'''
+import os, random, sys
+p = sys.argv[1]
+rnd = random.Random(5)
+fd = os.open(p + '/data', os.O_RDONLY)
+want = open(sys.argv[2], 'rb').read()
+bad = 0
+for trial in range(6):
+    # sequential reads of large pieces (read-ahead), with jumps between
+    off = rnd.randrange(len(want)) if trial else 0
+    while off < len(want) + 100:
+        n = rnd.choice([1, 4096, 40000, 65536, 131072, 300000, 1 << 20, 3 << 20])
+        got = os.pread(fd, n, off)
+        if got != want[off:off + n]:
+            bad += 1
+        off += len(got) if got else n
+        if rnd.random() < 0.1:
+            off = rnd.randrange(len(want))
+    # a write in between: what was read ahead must not be served
+    wfd = os.open(p + '/data', os.O_WRONLY)
+    at = rnd.randrange(len(want) - 10)
+    os.pwrite(wfd, b'W' * 10, at)
+    os.close(wfd)
+    want = want[:at] + b'W' * 10 + want[at + 10:]
+print('bad', bad)
+'''
+
+
+def reads(env):
+    point = env.dir('r')
+    sub, export = env.fresh('reads')
+    data = os.urandom(9 << 20) + b'tail'
+    with open(export + '/data', 'wb') as f:
+        f.write(data)
+    copy = os.path.join(env.top, 'data.copy')
+    with open(copy, 'wb') as f:
+        f.write(data)
+    r = run(env.cmd(point, sub, [sys.executable, '-c', READS, point, copy]))
+    env.check('reads of every size and place (read-ahead included) give the file\'s bytes',
+              r[0] == 0 and r[1] == 'bad 0\n', repr(r))
+
+
 def startup(env):
     point = env.dir('s')
     good = env.url
@@ -271,6 +313,7 @@ def main():
     try:
         ops(env)
         consistency(env)
+        reads(env)
         startup(env)
     finally:
         env.cleanup()
