@@ -1,7 +1,8 @@
 /*
  * Directories and path walks.  A directory is an array of entries in the
- * order they were added; each entry's cookie (its readdir position) is
- * fixed for its life, so a listing resumed at a position after concurrent
+ * order they were added; each entry's cookie (which gives its readdir
+ * position: listings go newest first, as tmpfs's, ops.c) is fixed for
+ * its life, so a listing resumed at a position after concurrent
  * changes neither repeats nor skips an entry that stayed (a renamed one is
  * a new entry and may be seen twice or not at all, as on tmpfs).  Lookup is
  * a linear scan over 32-bit name hashes.  Caller holds the lock.

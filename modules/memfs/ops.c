@@ -1296,13 +1296,16 @@ static off_t mfs_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 	LEAVE(r);
 }
 
+/* Past every cookie (module.h: positions are int64_t, cookies grow by one). */
+#define LISTED (1ULL << 62)
+
 static int mfs_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill, void *ctx)
 {
 	ENTER;
 	HANDLE(h, fh);
 	struct mnode *d = N(m, h->ino);
 	struct mdent *e;
-	uint64_t lo = 0, hi;
+	uint64_t lo = 0, hi, bound;
 
 	if (!S_ISDIR(d->mode))
 		LEAVE(-ENOTDIR);
@@ -1313,19 +1316,28 @@ static int mfs_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fil
 		LEAVE(0);
 	if (pos <= 1 && fill(ctx, "..", d->parent, DT_DIR, 2))
 		LEAVE(0);
-	/* Entries are sorted by cookie: resume at the first >= pos. */
+	/*
+	 * Newest first, as tmpfs lists, so that listings read as they do on
+	 * tmpfs: entry k (its cookie) is at position LISTED - k, after "."
+	 * and "..", and resuming at position p lists the entries of cookie
+	 * LISTED - p and below, which an entry added meanwhile (a larger
+	 * cookie) never joins.  Entries are sorted by cookie: find the first
+	 * above that bound, and go down from there.
+	 */
+	bound = pos <= 2 ? UINT64_MAX : LISTED - (uint64_t)pos;
 	e = dir_entries(m, d);
 	hi = d->size;
 	while (lo < hi) {
 		uint64_t mid = (lo + hi) / 2;
 
-		if ((int64_t)e[mid].cookie < pos)
+		if (e[mid].cookie <= bound)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (uint64_t i = lo; i < d->size; i++)
-		if (fill(ctx, P(m, e[i].name), e[i].ino, e[i].type, (int64_t)e[i].cookie + 1))
+	for (uint64_t i = lo; i-- > 0;)
+		if (fill(ctx, P(m, e[i].name), e[i].ino, e[i].type,
+			 (int64_t)(LISTED - e[i].cookie + 1)))
 			break;
 	LEAVE(0);
 }

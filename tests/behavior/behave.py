@@ -17,6 +17,15 @@ replaced by @SCRATCH@ (the two directories have names of equal length).
 --mode run runs `defuse run -- CMD`; --mode trace runs
 `defuse trace -f -c -o /dev/null -- CMD`.
 
+--mode mount-memfs: the defuse side's scratch directory is a memfs mount
+(`memfs:NAME`, no kernel file behind any file), filled from B/backng by
+`cp -a` after setup and copied out to B/after by `cp -a` for the
+comparison; the sample tree is a passthrough mount as in --mode mount.
+B is on tmpfs (/dev/shm) there, whose sizes and listing order (newest
+first) memfs keeps, and the native scratch directory is filled by the same
+`cp -a` from a staging directory, so that both sides made their entries in
+the same order.
+
 --mode mount and --mode mount-emulated run the same steps with the working
 directory inside DEFUSE passthrough mounts: the defuse side's scratch
 directory is the mount point B/defuse of
@@ -1107,6 +1116,19 @@ def show_diff(label, a, b, limit=60):
         print('... (%d more diff lines)' % (len(d) - limit))
 
 
+# memfs segments made by the mount-memfs mode, removed at the end.
+memfs_segments = []
+
+
+def memfs_copy(prefix, src, dst):
+    """cp -a src dst under `defuse run` with the mounts of prefix (one of
+    them memfs): a memfs scratch directory filled or read back; with no
+    prefix, natively."""
+    r = subprocess.run(prefix + ['cp', '-a', src, dst], capture_output=True, timeout=300)
+    if r.returncode:
+        raise RuntimeError('copying %s to %s: %s' % (src, dst, r.stderr.decode()))
+
+
 def run_case(name, args, tools, base):
     fn, _ = CASES[name]
     shared = os.path.join(base, 'shared')
@@ -1138,7 +1160,18 @@ def run_case(name, args, tools, base):
             os.mkdir(d)
         kind = 'passthrough:emulated=' if args.mode == 'mount-emulated' \
             else 'passthrough:'
-        prefix = [args.defuse, 'run', '-m', mnt + '=' + kind + backing,
+        if args.mode == 'mount-memfs':
+            # No backing directory: the scratch directory is a memfs
+            # segment of its own, filled from B/backng after setup and
+            # copied out to B/after for the comparison (cp -a keeps
+            # modes and times); the sample tree stays a passthrough mount.
+            segment = 'behave-%d' % os.getpid()
+            memfs_segments.append('/dev/shm/defuse-memfs.' + segment)
+            scratch_mount = mnt + '=memfs:' + segment
+            kind = 'passthrough:'
+        else:
+            scratch_mount = mnt + '=' + kind + backing
+        prefix = [args.defuse, 'run', '-m', scratch_mount,
                   '-m', tmount + '=' + kind + shared, '--']
 
     results = {}
@@ -1150,6 +1183,11 @@ def run_case(name, args, tools, base):
             scratch = setup_dir = os.path.join(base, side)
             shared_seen = shared
             os.mkdir(scratch)
+            if args.mode == 'mount-memfs':
+                # Filled by the same cp -a as the memfs side, so that
+                # both have their entries made in the same order.
+                setup_dir = os.path.join(base, 'stagen')
+                os.mkdir(setup_dir)
         paths = [(scratch, b'@SCRATCH@')]
         if mount:
             paths.append((shared_seen, b'@SHARED@'))
@@ -1159,6 +1197,12 @@ def run_case(name, args, tools, base):
         except Skip as e:
             print('SKIP: %s in mode %s: %s' % (name, args.mode, e))
             return SKIP
+        digest_dir = setup_dir
+        if side == 'defuse' and args.mode == 'mount-memfs':
+            memfs_copy(prefix, setup_dir + '/.', mnt)
+        elif args.mode == 'mount-memfs':
+            memfs_copy([], setup_dir + '/.', scratch)
+            digest_dir = scratch
         results[side] = []
         for st in steps:
             r = run_step(st, scratch, env, pre, base if mount else None)
@@ -1167,11 +1211,15 @@ def run_case(name, args, tools, base):
             if st.sort_stdout:
                 r.out = b''.join(sorted(r.out.splitlines(keepends=True)))
             results[side].append(r)
+        if side == 'defuse' and args.mode == 'mount-memfs':
+            digest_dir = os.path.join(base, 'after')
+            os.mkdir(digest_dir)
+            memfs_copy(prefix, mnt + '/.', digest_dir)
         digests[side] = []
         for dg in dgs:
             rel, mtime = dg[0], dg[1]
             excl = dg[2] if len(dg) > 2 else ()
-            digests[side].append((rel, digest(os.path.join(setup_dir, rel),
+            digests[side].append((rel, digest(os.path.join(digest_dir, rel),
                                               mtime, excl,
                                               paths if mount else ())))
 
@@ -1226,7 +1274,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--defuse', help='the defuse CLI (or a stand-in)')
     ap.add_argument('--mode', default='run',
-                    choices=('run', 'trace', 'mount', 'mount-emulated'))
+                    choices=('run', 'trace', 'mount', 'mount-emulated', 'mount-memfs'))
     ap.add_argument('--tool', action='append', default=[],
                     help='NAME=PATH of a program a case needs; empty PATH '
                     'means missing')
@@ -1263,7 +1311,9 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
 
-    base = tempfile.mkdtemp(prefix='defuse-behave-%s-' % args.case)
+    # memfs lists and counts as tmpfs does: the native side runs on tmpfs.
+    tmpfs = '/dev/shm' if args.mode == 'mount-memfs' and os.path.isdir('/dev/shm') else None
+    base = tempfile.mkdtemp(prefix='defuse-behave-%s-' % args.case, dir=tmpfs)
     try:
         rc = run_case(args.case, args, tools, base)
     finally:
@@ -1271,6 +1321,9 @@ def main():
             print('kept', base)
         else:
             shutil.rmtree(base, ignore_errors=True)
+        for seg in memfs_segments:
+            if os.path.exists(seg) and not args.keep:
+                os.unlink(seg)
     return rc
 
 

@@ -229,24 +229,29 @@ static void t_readdir(void *p)
 		EQ(put(p, path, "x"), 1);
 	}
 	fh = open_fh(p, "/ls", O_RDONLY | O_DIRECTORY, 0);
-	/* Read 5, then remove one already seen and one not, add one: the
-	   rest resumes exactly where it stopped. */
+	/* Newest first, as tmpfs.  Read 5, then remove one already seen and
+	   one not, add one: the rest resumes exactly where it stopped, and
+	   the new one (newer than the listing) does not join it. */
 	l.limit = 5;
 	EQ(O->readdir(p, fh, 0, fill, &l), 0);
 	EQ(l.n, 5);
 	CHECK(strcmp(l.names[0], ".") == 0 && strcmp(l.names[1], "..") == 0);
-	CHECK(strcmp(l.names[4], "f2") == 0);
-	EQ(O->unlink(p, "/ls/f0"), 0);
-	EQ(O->unlink(p, "/ls/f5"), 0);
+	CHECK(strcmp(l.names[2], "f9") == 0 && strcmp(l.names[4], "f7") == 0);
+	EQ(O->unlink(p, "/ls/f8"), 0);
+	EQ(O->unlink(p, "/ls/f2"), 0);
 	EQ(put(p, "/ls/new", "y"), 1);
 	int64_t pos = l.next[4];
 	l.limit = 64;
 	l.n = 0;
 	EQ(O->readdir(p, fh, pos, fill, &l), 0);
-	EQ(l.n, 7);	/* f3 f4 f6 f7 f8 f9 new */
-	CHECK(strcmp(l.names[0], "f3") == 0 && strcmp(l.names[6], "new") == 0);
-	EQ(O->readdir(p, fh, l.next[6], fill, &l), 0);
-	EQ(l.n, 7);
+	EQ(l.n, 6);	/* f6 f5 f4 f3 f1 f0 */
+	CHECK(strcmp(l.names[0], "f6") == 0 && strcmp(l.names[5], "f0") == 0);
+	EQ(O->readdir(p, fh, l.next[5], fill, &l), 0);
+	EQ(l.n, 6);
+	/* From the start again: the new one first. */
+	l.n = 0;
+	EQ(O->readdir(p, fh, 2, fill, &l), 0);
+	CHECK(l.n == 9 && strcmp(l.names[0], "new") == 0);
 	O->release(p, fh);
 }
 
