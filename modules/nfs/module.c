@@ -74,7 +74,6 @@ static int nfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 	m->acdirmax = (int64_t)m->o.acdirmax * 1000000000;
 	if (gethostname(m->host, sizeof(m->host) - 1) < 0)
 		snprintf(m->host, sizeof(m->host), "defuse");
-	gen_open(m);
 	/* an image exec'd from a running tree: what the first one learnt,
 	   and a connection at the first call (rpc.c, nfs_save_mount) */
 	if (!getenv("DEFUSE_INHERITED") || nfs_load_mount(m) < 0) {
@@ -83,8 +82,10 @@ static int nfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 			free_mod(m);
 			return r;
 		}
+		lockdir_make(m);
 		nfs_save_mount(m);
 	}
+	gen_open(m);
 	/* at most 1 MiB a call, as the kernel client (NFS_MAX_FILE_IO_SIZE):
 	   ganesha offers 64 MiB */
 	if (m->rtmax > (1u << 20))

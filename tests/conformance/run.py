@@ -518,8 +518,11 @@ def nfs_one_run(opts, scratch, case, serial):
     try:
         lay.create()
         setup(case, lay)
-        url = '%s/%s%s' % (opts.nfs_url.rstrip('/'), sub,
-                           (',' + opts.nfs_options) if opts.nfs_options else '')
+        # the module's lock files and change table in the scratch
+        # directory, removed with it
+        url = '%s/%s,lockdir=%s%s' % (opts.nfs_url.rstrip('/'), sub,
+                                      os.path.join(scratch, 'nfs-locks'),
+                                      (',' + opts.nfs_options) if opts.nfs_options else '')
         status, out, err = run([opts.defuse, 'run', '-m', '%s=%s:%s' % (lay.base, opts.nfs_module, url),
                                 '--', opts.fsops, lay.base, case.file, case.name], scratch)
         return Result(status, out, err, snapshot(lay.top, lay), snapshot(lay.backing, lay))

@@ -291,16 +291,16 @@ def startup(env):
     ]
     for what, url, said in cases:
         t = time.time()
-        r = run([env.defuse, 'run', '-m', '%s=%s:%s' % (point, env.module, url), '--',
-                 'echo', 'ran'])
+        r = run([env.defuse, 'run', '-m', '%s=%s:%s,lockdir=%s' % (point, env.module, url,
+                                                                  env.locks),
+                 '--', 'echo', 'ran'])
         took = time.time() - t
         lines = r[2].strip().splitlines()
         env.check('start-up: %s stops defuse run at once with one line' % what,
                   r[0] == 127 and r[1] == '' and len(lines) == 1 and said in lines[0] and
                   took < 30, 'status %s in %.1f s: %r' % (r[0], took, r[2]))
-    r = run([env.defuse, 'run', '-m', '%s=%s:nfs://%s/%s' % (point, env.module, host,
-                                                                 env.url.split('/', 3)[3]),
-             '--', 'true'])
+    r = run([env.defuse, 'run', '-m', '%s=%s:nfs://%s/%s,lockdir=%s' % (
+        point, env.module, host, env.url.split('/', 3)[3], env.locks), '--', 'true'])
     env.check('start-up: the right export starts', r[0] == 0, r[2])
 
 
