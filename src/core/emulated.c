@@ -536,7 +536,7 @@ long core_fd_link_emulated(const char *p, const char **rest)
  * description's locks on, inherited with it, or -1; carrier: the old
  * image's carrier of the description's owner ID (owners.c), or -1.
  */
-static void adopt(int fd, long lock_fd, long carrier)
+static void adopt(int fd, long lock_fd, long carrier, long fddir)
 {
 	char link[64];
 	struct core_ofd *ofd;
@@ -544,11 +544,18 @@ static void adopt(int fd, long lock_fd, long carrier)
 	struct defuse_open o = { 0, -1 };
 	long rw, r, kept;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	rw = sys3(SYS_open, link, O_RDWR | O_CLOEXEC, 0);
+	/* fddir: /proc/self/fd, opened once for a batch (three lookups less
+	   each), or -1.  The record is read at once: populated. */
+	if (fddir >= 0) {
+		rw = sys4(SYS_openat, fddir, defuse_ltoa(fd, link), O_RDWR | O_CLOEXEC, 0);
+	} else {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		rw = sys3(SYS_open, link, O_RDWR | O_CLOEXEC, 0);
+	}
 	if (rw < 0)
 		return;
-	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);
+	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			   rw, 0);
 	sys1(SYS_close, rw);
 	if (sys_failed((long)ofd))
 		return;
@@ -602,7 +609,7 @@ static void adopt_all(void)
 				continue;
 			fd = strtol(e->d_name, NULL, 10);
 			if (fd != dir && !defuse_fd_is_reserved(fd) && core_is_placeholder(fd))
-				adopt(fd, -1, -1);
+				adopt(fd, -1, -1, -1);
 		}
 	}
 	sys1(SYS_close, dir);
@@ -649,6 +656,7 @@ void core_emulated_adopt_inherited(const char *list)
 	for (const char *p = list; *p; p++)
 		cap += *p == ',' ? 2 : 0;
 	struct seen { unsigned long long ino; long fd; } *seen = calloc(cap, sizeof(*seen));
+	long fddir = sys3(SYS_open, "/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 
 	while (*list) {
 		char *end;
@@ -679,13 +687,15 @@ void core_emulated_adopt_inherited(const char *list)
 			lock_fd = -1;
 		if (carrier >= 0 && (carrier >= CORE_FD_MAX || defuse_fd_is_reserved(carrier)))
 			carrier = -1;
-		adopt(fd, lock_fd, carrier);
+		adopt(fd, lock_fd, carrier, fddir);
 		if (lock_fd >= 0)
 			take_inherited_locks(fd, lock_fd);
 
 		if (seen && core_fd_emulated(fd))
 			seen[h] = (struct seen){ ino, fd };
 	}
+	if (fddir >= 0)
+		sys1(SYS_close, fddir);
 	free(seen);
 }
 
@@ -699,7 +709,7 @@ int core_emulated_adopt_fd(long fd)
 	if (fd < 0 || fd >= CORE_FD_MAX || core_fd_get(fd) || defuse_fd_is_reserved(fd) ||
 	    defuse_self.vfork_child || !core_is_placeholder(fd))
 		return 0;
-	adopt(fd, -1, -1);
+	adopt(fd, -1, -1, -1);
 	return core_fd_emulated(fd) != NULL;
 }
 
