@@ -868,7 +868,7 @@ long pager_mmap(const struct defuse_syscall *sc, struct core_fd *f)
 	}
 	if (r == 0 && fixed && prot != PROT_NONE)
 		r = sys3(SYS_mprotect, p, len_r, prot);
-	m = (struct pg_map){ p, p + len_r, off, c, f->open, shared, maywrite, readonly };
+	m = (struct pg_map){ p, p + len_r, off, c, f->open, shared, maywrite, readonly, 0, 0 };
 	if (r == 0) {
 		core_open_get(f->open);
 		pg_mutex_lock();

@@ -94,10 +94,17 @@ struct pg_pm_scan_arg {
 		UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED |	\
 		UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_THREAD_ID)
 
-/* Pages filled around a fault: a window of the file, aligned. */
+/*
+ * Pages filled around a fault: a window of the file, aligned, as the
+ * kernel's fault-around maps 16 pages.  A fault just past the last window
+ * of a mapping is sequential: its window starts there and doubles, up to
+ * MAX_WINDOW, and the next window is filled ahead while the program reads
+ * this one (one round trip per window instead of one per 16 pages).
+ */
 #define WINDOW (16 * PG_PAGE)
+#define MAX_WINDOW (512 * PG_PAGE)
 /* The fault thread's buffer for what it reads from the module. */
-#define BIG_BUF (256 * 1024)
+#define BIG_BUF MAX_WINDOW
 
 int pg_mode;
 static int forced_mode;		/* DEFUSE_PAGING, read at start-up */
@@ -123,6 +130,12 @@ static int defer_thread, thread_wanted, mask_pending, atfork_set;
 static unsigned long pending_mask;
 
 static int ensure_thread(void);
+
+/* The fault thread is the one with the big buffer. */
+static int in_fault_thread(void)
+{
+	return fill_buf != NULL;
+}
 static void atfork_prepare(void);
 static void atfork_parent(void);
 static void atfork_child(void);
@@ -276,21 +289,25 @@ static void wake(uintptr_t start, unsigned long len)
 	sys3(SYS_ioctl, uffd, UFFDIO_WAKE, &r);
 }
 
-/* Maps the cache's pages at [s, e) (those there; a page already mapped or
-   not in the cache is passed over). */
-static void map_range(uintptr_t s, uintptr_t e, int wp)
+/* Maps the cache's pages at [s, e): a page mapped already is passed
+   over; the first that is not in the cache (past its end, or not filled)
+   ends it.  Returns where it ended. */
+static uintptr_t map_range(uintptr_t s, uintptr_t e, int wp)
 {
 	while (s < e) {
 		struct uffdio_continue c = { { s, e - s }, wp ? UFFDIO_CONTINUE_MODE_WP : 0, 0 };
 		long r = sys3(SYS_ioctl, uffd, UFFDIO_CONTINUE, &c);
 
 		if (r == 0)
-			return;
+			return e;
 		if (c.mapped > 0)
 			s += c.mapped;
-		else if (c.mapped != -EAGAIN)
-			s += PG_PAGE;	/* mapped already, or not there */
+		else if (c.mapped == -EEXIST)
+			s += PG_PAGE;
+		else if (c.mapped != -EAGAIN || in_fault_thread())
+			break;	/* the fault thread never waits for itself */
 	}
+	return s;
 }
 
 /* n bytes of buf into the cache at off (page-aligned), page by page where
@@ -313,8 +330,16 @@ static long copy_in(struct pg_cache *c, int64_t off, const char *buf, long n)
 			n -= cp.copy;
 			continue;
 		}
-		if (cp.copy == -EAGAIN)
+		if (cp.copy == -EAGAIN) {
+			/*
+			 * The address space is changing (a remap whose event the
+			 * fault thread has to read first): other threads wait;
+			 * the fault thread itself gives up, the fault comes again.
+			 */
+			if (in_fault_thread())
+				return -EAGAIN;
 			continue;
+		}
 		if (cp.copy != -EEXIST)
 			return cp.copy < 0 ? cp.copy : r;	/* past the end */
 		off += PG_PAGE;
@@ -427,54 +452,170 @@ static void cannot_fill(uintptr_t page, unsigned long tid)
 	wake(page, PG_PAGE);
 }
 
-static void on_fault(const struct uffd_msg *m)
+/*
+ * Fills [from, to) of c's file (clipped by the module's end) straight: one
+ * read from the module, one UFFDIO_COPY, which passes over pages there
+ * already.  The fault thread's way: its windows are mostly empty.
+ */
+static long fill_window(struct pg_cache *c, struct core_open *open, int64_t from, int64_t to)
 {
-	uintptr_t addr = m->arg.pagefault.address & ~(PG_PAGE - 1), s, e;
-	struct pg_map *mp;
+	long len = to - from, r = read_module(c, open, fill_buf, len, from);
+
+	if (r < 0)
+		return r;
+	if (r < len)
+		memset(fill_buf + r, 0, ((r + PG_PAGE - 1) & ~(PG_PAGE - 1)) - r);
+	/* Past the module's end nothing is filled (past the cache's, the
+	   kernel would refuse it): those pages fault again if inside. */
+	if (r < len)
+		len = r ? (r + PG_PAGE - 1) & ~(PG_PAGE - 1) : PG_PAGE;
+	if (!r)
+		memset(fill_buf, 0, PG_PAGE);
+	r = copy_in(c, from, fill_buf, len);
+	return r == -EFAULT ? 0 : r;
+}
+
+/* What the fault thread knows of one mapping while it serves a fault. */
+struct fault {
 	struct pg_cache *c;
 	struct core_open *open;
-	int64_t foff, w0, w1, mapped_from, mapped_to;
+	uintptr_t start;
+	int64_t off, end;	/* the mapping's file range */
 	int wp;
-	long r;
+};
+
+/* The mapping at addr, held (c and open), or 0 if none. */
+static int fault_of(uintptr_t addr, struct fault *f, int64_t *foff, long *win, int64_t *w0)
+{
+	struct pg_map *mp;
 
 	pg_mutex_lock();
 	mp = pg_map_at(addr);
 	if (!mp) {
-		/* Gone meanwhile (or never ours): the retry says what it is. */
 		pg_mutex_unlock();
-		wake(addr, PG_PAGE);
-		return;
+		return 0;
 	}
-	c = mp->c;
-	open = mp->open;
-	pg_cache_get(c);
-	core_open_get(open);
-	foff = mp->off + (int64_t)(addr - mp->start);
-	mapped_from = mp->off;
-	mapped_to = mp->off + (int64_t)(mp->end - mp->start);
-	wp = mp->shared && mp->maywrite;
-	s = mp->start;
+	f->c = mp->c;
+	f->open = mp->open;
+	pg_cache_get(f->c);
+	core_open_get(f->open);
+	f->start = mp->start;
+	f->off = mp->off;
+	f->end = mp->off + (int64_t)(mp->end - mp->start);
+	f->wp = mp->shared && mp->maywrite;
+	*foff = mp->off + (int64_t)(addr - mp->start);
+	if (mp->ra_win && *foff >= mp->ra_end && *foff < mp->ra_end + mp->ra_win) {
+		/* Sequential: on from here, twice as much. */
+		*w0 = *foff;
+		*win = mp->ra_win * 2 > (long)MAX_WINDOW ? (long)MAX_WINDOW : mp->ra_win * 2;
+	} else {
+		*w0 = *foff & ~(int64_t)(WINDOW - 1);
+		*win = WINDOW;
+	}
+	if (*w0 < f->off)
+		*w0 = f->off;
+	mp->ra_end = *w0 + *win < f->end ? *w0 + *win : f->end;
+	mp->ra_win = *win;
 	pg_mutex_unlock();
+	return 1;
+}
 
-	/* The window of the file around the fault, inside the mapping. */
-	w0 = foff & ~(int64_t)(WINDOW - 1);
-	w1 = w0 + WINDOW;
-	if (w0 < mapped_from)
-		w0 = mapped_from;
-	if (w1 > mapped_to)
-		w1 = mapped_to;
-	r = pg_fill(c, open, w0, w1, foff);
-	e = s + (uintptr_t)(w1 - mapped_from);
-	s += (uintptr_t)(w0 - mapped_from);
-	if (r < 0)
+static void fault_done(struct fault *f)
+{
+	core_open_put(f->open);
+	pg_cache_put(f->c);
+}
+
+/* The next window of a sequential reader, filled and mapped before it
+   gets there (writable for a writer); the mapping's read-ahead moves on
+   past it. */
+static void read_ahead(uintptr_t addr, int64_t from, long win, int writer)
+{
+	struct fault f;
+	int64_t foff, w0;
+	long w;
+	struct pg_map *mp;
+
+	if (!fault_of(addr, &f, &foff, &w, &w0))
+		return;
+	if (from < f.end) {
+		int64_t to = from + win < f.end ? from + win : f.end;
+
+		if (fill_window(f.c, f.open, from, to) == 0)
+			map_range(f.start + (uintptr_t)(from - f.off),
+				  f.start + (uintptr_t)(to - f.off), f.wp && !writer);
+		pg_mutex_lock();
+		mp = pg_map_at(addr);
+		if (mp && mp->start == f.start) {
+			mp->ra_end = to;
+			mp->ra_win = win;
+		}
+		pg_mutex_unlock();
+	}
+	fault_done(&f);
+}
+
+/* Serves one fault; returns 1 when read-ahead is worth doing after it
+   (*next: an address of the mapping, *from and *win the next window). */
+static int on_fault(const struct uffd_msg *m, uintptr_t *next, int64_t *from, long *win,
+		    int *writer)
+{
+	uintptr_t addr = m->arg.pagefault.address & ~(PG_PAGE - 1), s, e, done;
+	struct fault f;
+
+	*writer = 0;
+	int64_t foff, w0, w1;
+	long r = 0, w;
+	int seq;
+
+	if (!fault_of(addr, &f, &foff, &w, &w0)) {
+		/* Gone meanwhile (or never ours): the retry says what it is. */
+		wake(addr, PG_PAGE);
+		return 0;
+	}
+	w1 = w0 + w < f.end ? w0 + w : f.end;
+	seq = w > (long)WINDOW;
+	s = f.start + (uintptr_t)(w0 - f.off);
+	e = f.start + (uintptr_t)(w1 - f.off);
+	if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) {
+		/* There: map it and what follows it there, up to a hole. */
+		int64_t h = pg_hole(f.c->mfd, foff, w1);
+
+		done = map_range(addr, f.start + (uintptr_t)(h - f.off), f.wp);
+		seq = 0;
+	} else {
+		r = fill_window(f.c, f.open, w0, w1);
+		if (r < 0 && r != -EAGAIN &&
+		    (r = pg_fill(f.c, f.open, foff, foff + PG_PAGE, foff)) == 0)
+			r = 0;	/* the window failed, its page did not */
+		/*
+		 * A write: its page comes writable (it is written, and needs
+		 * no second fault to say so); a sequential writer's whole
+		 * window too (a page written back that it did not write is
+		 * only work, never wrong).
+		 */
+		*writer = (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) && f.wp;
+		if (r < 0)
+			done = s;
+		else if (*writer && seq)
+			done = map_range(s, e, 0);
+		else {
+			if (*writer)
+				map_range(addr, addr + PG_PAGE, 0);
+			done = map_range(s, e, f.wp);
+		}
+	}
+	if (r < 0 && r != -EAGAIN)
 		cannot_fill(addr, m->arg.pagefault.feat.ptid);
-	else
-		map_range(s, e, wp);
-	/* The faulting page may have been mapped by someone else, or be past
-	   the end now: its thread retries and sees. */
-	wake(addr, PG_PAGE);
-	core_open_put(open);
-	pg_cache_put(c);
+	else if (r < 0 || done <= addr)
+		/* Mapped by someone else, or past the end now: its thread
+		   retries and sees. */
+		wake(addr, PG_PAGE);
+	*next = addr;
+	*from = w1;
+	*win = w * 2 > (long)MAX_WINDOW ? (long)MAX_WINDOW : w * 2;
+	fault_done(&f);
+	return seq && r == 0 && done >= e && w1 < f.end;
 }
 
 static void *fault_thread(void *arg)
@@ -491,6 +632,10 @@ static void *fault_thread(void *arg)
 	for (;;) {
 		struct pollfd p[2] = { { uffd, POLLIN, 0 }, { stopfd, POLLIN, 0 } };
 		long n = sys3(SYS_read, uffd, m, sizeof(m));
+		uintptr_t ra_addr = 0;
+		int64_t ra_from = 0;
+		long ra_win = 0;
+		int ra_writer = 0;
 
 		if (n == -EAGAIN || n == -EINTR) {
 			sys5(SYS_ppoll, p, 2, NULL, NULL, 8);
@@ -503,7 +648,8 @@ static void *fault_thread(void *arg)
 		for (long i = 0; i < n / (long)sizeof(m[0]); i++) {
 			switch (m[i].event) {
 			case UFFD_EVENT_PAGEFAULT:
-				on_fault(&m[i]);
+				if (!on_fault(&m[i], &ra_addr, &ra_from, &ra_win, &ra_writer))
+					ra_addr = 0;
 				break;
 			default:
 				/* UFFD_EVENT_REMAP: only read, so that the mremap
@@ -512,6 +658,10 @@ static void *fault_thread(void *arg)
 				break;
 			}
 		}
+		/* A sequential reader: its next window now, unless more
+		   faults wait. */
+		if (ra_addr && n < (long)sizeof(m))
+			read_ahead(ra_addr, ra_from, ra_win, ra_writer);
 	}
 	if (fill_buf)
 		sys2(SYS_munmap, fill_buf, BIG_BUF);

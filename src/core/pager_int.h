@@ -97,6 +97,9 @@ struct pg_map {
 				   mapped private (userfaultfd registers no
 				   read-only shared mapping), and mprotect
 				   may not make it writable */
+	int64_t ra_end;		/* the fault thread's read-ahead: where the
+				   last window ended (file offset)... */
+	long ra_win;		/* ...and how long it was, or 0 */
 };
 
 /* The process-private lock over the caches and mappings; never held
