@@ -839,19 +839,28 @@ static int case_outsider(void)
 
 /* ---- fd passing ------------------------------------------------------- */
 
-static void send_fd(int sock, int fd)
+/* One byte with fd in SCM_RIGHTS, by sendmsg or (mmsg) by sendmmsg. */
+static void send_fd_by(int sock, int fd, int mmsg)
 {
 	char c = 'F', cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { &c, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	struct mmsghdr mm = { .msg_hdr = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+					   .msg_controllen = sizeof(cbuf) } };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mm.msg_hdr);
 
 	h->cmsg_level = SOL_SOCKET;
 	h->cmsg_type = SCM_RIGHTS;
 	h->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(h), &fd, sizeof(int));
-	CHECK(sendmsg(sock, &m, 0) == 1);
+	if (mmsg)
+		CHECK(sendmmsg(sock, &mm, 1, 0) == 1);
+	else
+		CHECK(sendmsg(sock, &mm.msg_hdr, 0) == 1);
+}
+
+static void send_fd(int sock, int fd)
+{
+	send_fd_by(sock, fd, 0);
 }
 
 static int recv_fd(int sock)
@@ -1018,21 +1027,7 @@ static int case_record_reuse(void)
 	other[0] = mkfile("after-send", "not this one", 0);
 	fd = mkfile("sent-mm", "M-0123456789", 0);
 	CHECK(lseek(fd, 5, SEEK_SET) == 5);
-	{
-		char cb[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = { &c, 1 };
-		struct mmsghdr mm = { .msg_hdr = { .msg_iov = &iov, .msg_iovlen = 1,
-						   .msg_control = cb,
-						   .msg_controllen = sizeof(cb) } };
-		struct cmsghdr *h = CMSG_FIRSTHDR(&mm.msg_hdr);
-
-		c = 'F';
-		h->cmsg_level = SOL_SOCKET;
-		h->cmsg_type = SCM_RIGHTS;
-		h->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(h), &fd, sizeof(int));
-		CHECK(sendmmsg(sv[0], &mm, 1, 0) == 1);
-	}
+	send_fd_by(sv[0], fd, 1);
 	close(fd);
 	other[1] = mkfile("after-sendmmsg", "not this one", 0);
 	CHECK(write(go[1], "g", 1) == 1);
