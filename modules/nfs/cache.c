@@ -241,6 +241,20 @@ static struct dentry **name_slot(struct nfsmod *m, const char *path, size_t len,
 	return p;
 }
 
+/* The name is of dir, and dir's slot says nothing changed its names since
+   (or only this process did: its run of own changes covers the stamp). */
+static bool name_current(struct nfsmod *m, const struct dentry *d, const struct inode *dir)
+{
+	uint32_t now;
+
+	if (d->pfileid != dir->fileid || d->pfsid != dir->fsid)
+		return false;
+	now = gen_of(m, dir);
+	return now == d->pgen || (dir->own && dir->own_to == now &&
+				  (uint32_t)(d->pgen - dir->own_from) <=
+					  (uint32_t)(dir->own_to - dir->own_from));
+}
+
 /*
  * A name is trusted while its directory's slot (gen.c) still reads what it
  * read when the name was learnt, or only this process changed the
@@ -249,21 +263,62 @@ static struct dentry **name_slot(struct nfsmod *m, const char *path, size_t len,
 struct inode *cache_name(struct nfsmod *m, const char *path, size_t len,
 			 const struct inode *dir)
 {
-	uint32_t h, now;
+	uint32_t h;
 	struct dentry *d = *name_slot(m, path, len, &h);
 
-	if (!d)
+	if (!d || d->neg)
 		return NULL;
-	if (dir) {
-		if (d->pfileid != dir->fileid || d->pfsid != dir->fsid)
-			return NULL;
-		now = gen_of(m, dir);
-		if (now != d->pgen && !(dir->own && dir->own_to == now &&
-					(uint32_t)(d->pgen - dir->own_from) <=
-						(uint32_t)(dir->own_to - dir->own_from)))
-			return NULL;
-	}
+	if (dir && !name_current(m, d, dir))
+		return NULL;
 	return cache_inode(m, d->fsid, d->fileid);
+}
+
+/*
+ * Negative entries, as the kernel client's (lookupcache=all): a name
+ * looked up and not found is not asked again while its directory is
+ * unchanged: by this machine's processes (its slot), and by anyone as far
+ * as its attributes say (fresh, and the same mtime).  A file another
+ * machine creates is seen when the directory's attributes expire
+ * (acdirmin) or its mtime is seen to change; open asks anyway (the last
+ * component is looked up fresh), so close-to-open holds.
+ */
+bool cache_name_negative(struct nfsmod *m, const char *path, size_t len,
+			 const struct inode *dir)
+{
+	uint32_t h;
+	struct dentry *d = *name_slot(m, path, len, &h);
+
+	return d && d->neg && name_current(m, d, dir) && cache_fresh(m, dir) &&
+	       d->pmtime.seconds == dir->attr.mtime.seconds &&
+	       d->pmtime.nseconds == dir->attr.mtime.nseconds;
+}
+
+void cache_name_neg(struct nfsmod *m, const char *path, size_t len, const struct inode *dir,
+		    uint32_t pgen)
+{
+	uint32_t h;
+	struct dentry **p, *d;
+
+	if (m->o.noneg || m->acdirmax == 0)
+		return;
+	p = name_slot(m, path, len, &h);
+	if (!(d = *p)) {
+		if (!(d = malloc(sizeof(*d) + len + 1)))
+			return;
+		d->hash = h;
+		d->len = (uint32_t)len;
+		memcpy(d->path, path, len);
+		d->path[len] = 0;
+		d->next = NULL;
+		*p = d;
+		m->cache.nnames++;
+	}
+	d->neg = true;
+	d->fsid = d->fileid = 0;
+	d->pfsid = dir->fsid;
+	d->pfileid = dir->fileid;
+	d->pgen = pgen;
+	d->pmtime = dir->attr.mtime;
 }
 
 struct inode *cache_name_raw(struct nfsmod *m, const char *path, size_t len)
@@ -271,7 +326,7 @@ struct inode *cache_name_raw(struct nfsmod *m, const char *path, size_t len)
 	uint32_t h;
 	struct dentry *d = *name_slot(m, path, len, &h);
 
-	return d ? cache_inode(m, d->fsid, d->fileid) : NULL;
+	return d && !d->neg ? cache_inode(m, d->fsid, d->fileid) : NULL;
 }
 
 uint32_t name_stamp_mine(struct nfsmod *m, const struct inode *dir, uint32_t g0)
@@ -291,6 +346,7 @@ void cache_name_set(struct nfsmod *m, const char *path, size_t len, const struct
 		return;
 	p = name_slot(m, path, len, &h);
 	if ((d = *p)) {
+		d->neg = false;
 		d->fsid = ino->fsid;
 		d->fileid = ino->fileid;
 		d->pfsid = dir ? dir->fsid : 0;
@@ -303,6 +359,7 @@ void cache_name_set(struct nfsmod *m, const char *path, size_t len, const struct
 		return;
 	d->hash = h;
 	d->len = (uint32_t)len;
+	d->neg = false;
 	d->fsid = ino->fsid;
 	d->fileid = ino->fileid;
 	d->pfsid = dir ? dir->fsid : 0;

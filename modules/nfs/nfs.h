@@ -53,6 +53,7 @@ struct nfs_opts {
 	/* attribute cache bounds, in seconds (actimeo=, noac, acregmin=...) */
 	unsigned acregmin, acregmax, acdirmin, acdirmax;
 	bool nocto;		/* nocto: no revalidation at open */
+	bool noneg;		/* lookupcache=positive: no negative entries */
 	unsigned rsize, wsize;	/* 0: what the server prefers */
 	unsigned readahead;	/* reads in flight ahead of a sequential reader */
 	bool nolock;		/* locks=none: no lock_fd, ENOLCK */
@@ -205,6 +206,8 @@ struct dentry {
 	uint64_t fsid, fileid;
 	uint64_t pfsid, pfileid;	/* its directory */
 	uint32_t pgen;		/* the directory's slot (gen.c) it is current for */
+	bool neg;		/* the name does not exist (fsid, fileid unused) */
+	nfstime3 pmtime;	/* ... as of this mtime of the directory */
 	char path[];
 };
 
@@ -237,7 +240,13 @@ void cache_expire(struct inode *ino);
    NULL for the root). */
 struct inode *cache_name(struct nfsmod *m, const char *path, size_t len,
 			 const struct inode *dir);
-/* ... whether trusted or not */
+/* Whether path is known not to exist, and still trusted to (a negative
+   entry: the directory unchanged since, by its slot and its mtime). */
+bool cache_name_negative(struct nfsmod *m, const char *path, size_t len,
+			 const struct inode *dir);
+void cache_name_neg(struct nfsmod *m, const char *path, size_t len, const struct inode *dir,
+		    uint32_t pgen);
+/* ... whether trusted or not (NULL for a negative entry) */
 struct inode *cache_name_raw(struct nfsmod *m, const char *path, size_t len);
 /* path names ino in dir, as of dir's slot value pgen (gen.c). */
 void cache_name_set(struct nfsmod *m, const char *path, size_t len, const struct inode *ino,

@@ -17,6 +17,8 @@
  *                           in seconds (3, 60, 30, 60)
  *   actimeo=N               all four at once; noac: all 0 (no cache)
  *   nocto                   no revalidation at each open
+ *   lookupcache=positive    no negative entries (names found missing are
+ *                           asked again each time; default all)
  *   rsize=N wsize=N         largest READ and WRITE (the server's maximum)
  *   readahead=N             READs kept in flight ahead of a sequential
  *                           reader (4; 0: none)
@@ -112,6 +114,17 @@ static int option(struct nfs_opts *o, const char *opt, char *why, size_t why_len
 			return -1;
 		}
 		snprintf(o->lockdir, sizeof(o->lockdir), "%s", val);
+		return 0;
+	}
+	if (IS("lookupcache")) {
+		if (!strcmp(val, "all")) {
+			o->noneg = false;
+		} else if (!strcmp(val, "positive") || !strcmp(val, "pos")) {
+			o->noneg = true;
+		} else {
+			snprintf(why, why_len, "lookupcache= is 'all' or 'positive'");
+			return -1;
+		}
 		return 0;
 	}
 	if (IS("locks")) {

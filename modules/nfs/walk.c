@@ -170,8 +170,10 @@ int lookup_fresh(struct nfsmod *m, struct cred *c, struct place *dir, const char
 	r = nfs_call(m, c, &call);
 	if (call.has_dir)
 		cache_attr_nofh(m, &call.dir);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
 		cache_names_below(m, out->path, out->len);
+		cache_name_neg(m, out->path, out->len, dir->ino, pgen);
+	}
 	if (r < 0)
 		return r;
 	if (!call.has_fh)
@@ -210,6 +212,8 @@ int lookup_cached(struct nfsmod *m, struct cred *c, struct place *dir, const cha
 		out->ino = ino;
 		return 0;
 	}
+	if (!ino && cache_name_negative(m, out->path, out->len, dir->ino))
+		return -ENOENT;
 	return lookup_fresh(m, c, dir, name, len, out);
 }
 
@@ -337,6 +341,9 @@ static int walk_from(struct nfsmod *m, struct cred *c, struct place *cur, const 
 		if ((r = join_path(&next, cur, p, len)) < 0)
 			return r;
 		ino = cache_name(m, next.path, next.len, cur->ino);
+		if (!ino && !reval && !(fresh && last) &&
+		    cache_name_negative(m, next.path, next.len, cur->ino))
+			return -ENOENT;
 		if (!ino || reval || (fresh && last) || !cache_fresh(m, ino)) {
 			if ((r = lookup_fresh(m, c, cur, p, len, &next)) < 0)
 				return r;

@@ -142,8 +142,9 @@ def show(tag):
         data = f.read()
     print(tag, data.strip(), os.stat(p + '/f').st_size, flush=True)
 show('first')
+print('h', os.path.exists(p + '/h'), flush=True)
 sys.stdin.readline()          # the writer has written and closed
-print('stat', os.stat(p + '/f').st_size, flush=True)
+print('stat', os.stat(p + '/f').st_size, os.path.exists(p + '/h'), flush=True)
 show('again')
 sys.stdin.readline()          # the server's side changed the file
 show('server')
@@ -169,8 +170,9 @@ def consistency(env):
         stdin=nfstest.subprocess.PIPE, stdout=nfstest.subprocess.PIPE,
         stderr=nfstest.subprocess.PIPE, text=True, start_new_session=True)
     try:
-        first = reader.stdout.readline()
-        r = run(env.cmd(a, sub, ['sh', '-c', 'printf "second version\\n" > "$1/f"', 'sh', a]))
+        first = reader.stdout.readline() + reader.stdout.readline()
+        r = run(env.cmd(a, sub, ['sh', '-c', 'printf "second version\\n" > "$1/f" && '
+                                 'echo h > "$1/h"', 'sh', a]))
         reader.stdin.write('\n')
         reader.stdin.flush()
         st = reader.stdout.readline()
@@ -192,15 +194,15 @@ def consistency(env):
             os.killpg(reader.pid, 9)
         except ProcessLookupError:
             pass
-    env.check('consistency: reader started', first == 'first one 4\n', first + err)
-    env.check('consistency: reader sees the other process\'s size at its next stat',
-              st == 'stat 15\n', st + err)
+    env.check('consistency: reader started', first == 'first one 4\nh False\n', first + err)
+    env.check('consistency: reader sees the other process\'s size, and a name it found '
+              'missing before, at its next stat', st == 'stat 15 True\n', st + err)
     env.check('consistency: reader reads the other process\'s data at its next open',
               again == 'again second version 15\n', again + err)
     env.check('consistency: reader reads the server side\'s change at its next open',
               server == 'server from the server side, longer 29\n', server + err)
     env.check('consistency: a new name made on the server is listed at once',
-              names == "names ['f', 'g', 'new']\n", names + err)
+              names == "names ['f', 'g', 'h', 'new']\n", names + err)
     env.check('consistency: reader exits 0', rc == 0, err)
     # 4. appends of two processes at once: none lost
     prog = ('import os,sys\nfd = os.open(sys.argv[1], os.O_WRONLY|os.O_CREAT|os.O_APPEND, 0o644)\n'
