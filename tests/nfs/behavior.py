@@ -83,6 +83,7 @@ tar czf out.tgz tree && tar tzf out.tgz | sort | md5sum
 rm -r x
 ''')
 
+# (a link's time is not compared: ganesha's VFS backend does not set it)
 case('cp-r', needs=('cp', 'diff', 'du'))(r'''
 set -e
 cp -r "$S/tree" c1
@@ -91,7 +92,8 @@ cp -r c2 c3
 diff -r --no-dereference "$S/tree" c1 && diff -r --no-dereference c1 c3 && echo same
 du -s --apparent-size -B1 c1 c2
 find c2 -newer c2/README | sort
-stat -c '%n %s %h %a %Y' c2/a/one.txt c2/a/hard.txt c2/a/sparse c2/dirlink
+stat -c '%n %s %h %a %Y' c2/a/one.txt c2/a/hard.txt c2/a/sparse
+stat -c '%n %s %h %a' c2/dirlink
 cp -rl c1 links && stat -c '%n %h' links/README c1/README
 rm -r c3
 ''')
