@@ -383,9 +383,14 @@ long defuse_clone_before(struct defuse_syscall *sc)
 		defuse_call_cold(core_pager_before_fork, NULL);
 		pager_forking = 1;
 	}
-	/* A new process shares our emulated files' descriptions. */
-	if (unlikely(core_nfds) && !(clone_flags(sc) & (CLONE_FILES | CLONE_THREAD)))
-		defuse_call_cold(core_before_fork, NULL);
+	/* A new process shares our emulated files' descriptions: those in
+	   the table, and (the count) any another thread is making now. */
+	if (unlikely(core_nmounts) && !(clone_flags(sc) & (CLONE_FILES | CLONE_THREAD))) {
+		__atomic_add_fetch(&core_forks_running, 1, __ATOMIC_SEQ_CST);
+		self->clone_counted = 1;
+		if (core_nfds)
+			defuse_call_cold(core_before_fork, NULL);
+	}
 	if (self->tracing) {
 		trace_count(sc->nr);
 		self->clone_t0 = trace_now();
@@ -406,6 +411,11 @@ long defuse_clone_parent(struct defuse_syscall *sc)
 	 */
 	self->in_defuse = self->clone_in_defuse;
 	self->sig_deferred = self->clone_sig_deferred;
+	if (self->clone_counted) {
+		self->clone_counted = 0;
+		__atomic_add_fetch(&core_forks, 1, __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&core_forks_running, 1, __ATOMIC_SEQ_CST);
+	}
 	defuse_usermem_refresh_pid();
 	self->vfork_child = 0;
 	if (pager_forking) {
@@ -481,8 +491,13 @@ long defuse_clone_child(struct defuse_syscall *sc)
 	defuse_usermem_refresh_pid();
 	self->net_armed = 0;	/* SUD is not inherited */
 	defuse_net_catch_up();
-	if (is_forked_process(sc))
+	if (is_forked_process(sc)) {
 		defuse_fd_after_fork();
+		/* No clone of ours is under way in the child (a vfork child
+		   leaves the count to the parent, whose memory it is). */
+		self->clone_counted = 0;
+		__atomic_store_n(&core_forks_running, 0, __ATOMIC_RELAXED);
+	}
 	/* The pager's mappings registered again, its thread made again. */
 	if (unlikely(core_nmounts) && is_forked_process(sc)) {
 		pager_forking = 0;

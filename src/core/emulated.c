@@ -379,8 +379,11 @@ static long open_kept(struct core_open *o, int cloexec)
 	return ph;
 }
 
+int core_forks_running, core_forks;
+
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 {
+	int forks = __atomic_load_n(&core_forks, __ATOMIC_SEQ_CST);
 	struct core_open *open = kept_take();
 	struct core_ofd *ofd = MAP_FAILED;
 	long mfd = -1, ph = -ENOMEM;
@@ -427,6 +430,12 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	take_copy(open, ph);
 made:
 	core_fd_remember(ph, mount, path, open);
+	/* A fork that came while the placeholder existed but the table did
+	   not have it yet gave the child the description unseen: one under
+	   way now, or one done since the open began. */
+	if (__atomic_load_n(&core_forks_running, __ATOMIC_SEQ_CST) ||
+	    __atomic_load_n(&core_forks, __ATOMIC_SEQ_CST) != forks)
+		core_ofd_share(open->ofd);
 	if (!core_fd_get(ph)) {
 		core_open_get(open);	/* out of memory: release it all */
 		core_open_put(open);

@@ -66,6 +66,10 @@ long core_cwd_restore(void *saved) HIDDEN;
 long core_before_fork(void *unused) HIDDEN;
 /* Entries in the descriptor table (fdtable.c): none, nothing to share. */
 extern int core_nfds HIDDEN;
+/* Clones that make a new process: under way (counted before the clone,
+   until the parent resumes) and done (emulated.c: an open that a fork
+   overtook shares its description). */
+extern int core_forks_running HIDDEN, core_forks HIDDEN;
 
 /* Cold: in a forked child, before the program runs again. */
 long core_after_fork_child(void *unused) HIDDEN;

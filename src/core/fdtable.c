@@ -226,9 +226,13 @@ long core_fd_forget(long fd)
 	    !(f = __atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED)))
 		return 0;
 	/* The kernel has not closed fd yet: the last descriptor of a record
-	   that never left this process may be kept for the next open. */
-	if (f->open)
-		core_emulated_keep_record(fd, f);
+	   that never left this process may be kept for the next open (held:
+	   a racing close of the same number may free the entry). */
+	if (f->open && (f = core_fd_acquire(fd))) {
+		if (f->open)
+			core_emulated_keep_record(fd, f);
+		core_fd_release(f);
+	}
 	return install(fd, NULL);
 }
 

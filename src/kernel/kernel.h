@@ -89,6 +89,8 @@ struct defuse_thread {
 				   when cold code was entered */
 	long cwd_saved;		/* capture: the core's cwd, kept from a child
 				   that shares our memory (core_cwd_save) */
+	char clone_counted;	/* capture: core_forks_running counts the
+				   clone in flight */
 	uint64_t clone_t0;	/* capture: its start time, for the trace */
 	unsigned int fsuid, fsgid; /* core (creds.c): see ids_known */
 };
