@@ -603,6 +603,25 @@ struct defuse_ops {
 	 */
 	int (*open_handle)(void *priv, const void *handle, size_t len, int kfd, int flags,
 			   struct defuse_open *out);
+
+	/**
+	 * mmap of an emulated file (in process only): a kernel descriptor
+	 * whose bytes are the open file's bytes, and stay so both ways: what
+	 * read and write of fh show, a mapping of it shows, and what is
+	 * written through a mapping of it, read shows (the module's own file
+	 * behind fh, as passthrough's backing file).  The host then maps it
+	 * itself, with the program's flags: MAP_SHARED and MAP_PRIVATE are
+	 * the kernel's own mappings, coherent with every process and program
+	 * using that file, with nothing to write back and nothing lost when
+	 * a process is killed.  It must have fh's access mode (a shared
+	 * writable mapping needs it open for writing, and the kernel refuses
+	 * mprotect(PROT_WRITE) otherwise).  The module keeps ownership (it may
+	 * be the lock_fd descriptor).  Returns the descriptor, or -errno.
+	 * NULL, or an error: the host's user-space pager serves the mapping,
+	 * a page cache filled with read and written back with write
+	 * (docs/paging.md).
+	 */
+	int (*map_fd)(void *priv, uint64_t fh);
 };
 
 /** The largest handle a module's file_handle may write. */

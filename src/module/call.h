@@ -177,6 +177,12 @@ int mod_readdir(const struct defuse_mount_ref *ref, uint64_t fh, int64_t pos,
  * give -ENOLCK without the module's operation. */
 
 int mod_lock_fd(const struct defuse_mount_ref *ref, uint64_t fh);
+/* map_fd: a kernel descriptor to map for fh, or -errno (NULL: -ENODEV, and
+   the host's pager maps the file). */
+static inline int mod_map_fd(const struct defuse_mount_ref *ref, uint64_t fh)
+{
+	return ref->ops->map_fd ? ref->ops->map_fd(ref->priv, fh) : -ENODEV;
+}
 /* Does the module keep locks itself (setlk, flock), or give a kernel
    descriptor to take them on (lock_fd)? */
 static inline int mod_has_lock_fd(const struct defuse_mount_ref *ref)
