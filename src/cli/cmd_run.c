@@ -75,26 +75,41 @@ struct mount {
 	char *line;		/* POINT=MODULE[:ARGS] for DEFUSE_MOUNTS */
 };
 
-/* passthrough's ARGS are DIR or emulated=DIR (modules/passthrough): the
-   one module whose ARGS this CLI knows, so that a relative DIR works. */
-static int is_passthrough(const char *module)
+/* Is module the one called name (given by name or as NAME.so)? */
+static int is_module(const char *module, const char *name)
 {
 	const char *base = strrchr(module, '/');
+	size_t n = strlen(name);
 
-	return base ? !strcmp(base + 1, "passthrough.so") : !strcmp(module, "passthrough");
+	if (!base)
+		return !strcmp(module, name);
+	return !strncmp(base + 1, name, n) && !strcmp(base + 1 + n, ".so");
 }
 
-/* args with a relative passthrough DIR made absolute; malloc'd. */
+/*
+ * The ARGS whose paths this CLI knows, so that a relative one works
+ * wherever the program goes: passthrough's DIR or emulated=DIR
+ * (modules/passthrough), and the fuse module's file system,
+ * [--mountpoint=P:]FS[:ARGS] when FS is a path (modules/fuse).  Returns
+ * args with that path made absolute; malloc'd.
+ */
 static char *absolute_args(const char *module, const char *args)
 {
 	const char *dir = args;
 	char cwd[PATH_MAX], *out;
 	size_t pre;
 
-	if (!is_passthrough(module) || !*args)
+	if (is_module(module, "passthrough")) {
+		if (!strncmp(dir, "emulated=", 9))
+			dir += 9;
+	} else if (is_module(module, "fuse")) {
+		if (!strncmp(dir, "--mountpoint=", 13) && strchr(dir, ':'))
+			dir = strchr(dir, ':') + 1;
+		if (!memchr(dir, '/', strcspn(dir, ":")))
+			return strdup(args);	/* a name, found by the module */
+	} else {
 		return strdup(args);
-	if (!strncmp(dir, "emulated=", 9))
-		dir += 9;
+	}
 	if (!*dir || *dir == '/')
 		return strdup(args);
 	if (!getcwd(cwd, sizeof(cwd)))

@@ -162,6 +162,16 @@ def case_relative(c):
                        ('relative module path', f'mnt={rel_module}:src')]:
         r = c.defuse_run([spec], prog)
         c.expect(what, r, (0, 'served\n', ''))
+    # The fuse module's file system by a relative path (modules/fuse).
+    hello = os.path.join(os.path.dirname(c.defuse), '..', 'modules', 'fuse', 'examples',
+                         'hello.so')
+    if os.path.exists(hello):
+        rel_hello = os.path.relpath(hello, c.scratch)
+        r = c.defuse_run([f'{mnt}=fuse:{rel_hello}'], ['sh', '-c', 'cd / && exec cat "$0/hello"',
+                                                       mnt])
+        c.expect('relative FUSE file system path', r, (0, 'Hello World!\n', ''))
+    else:
+        print('(relative FUSE file system path not tried: no fuse module example built)')
     # A mount point through a symbolic link is the directory it leads to.
     os.symlink('mnt', os.path.join(c.scratch, 'link'))
     r = c.defuse_run(['link=passthrough:src'], ['cat', f'{mnt}/data'])
