@@ -622,6 +622,22 @@ struct defuse_ops {
 	 * (docs/paging.md).
 	 */
 	int (*map_fd)(void *priv, uint64_t fh);
+
+	/**
+	 * Where open file fh is now (in process only): its mount-relative
+	 * path ("/a/b", "/" for the root) written into buf (size bytes, at
+	 * least PATH_MAX), after renames of it or of a directory above it.
+	 * The host asks for directories it keeps open (a directory
+	 * descriptor, the cwd) when a path relative to one fails, to walk
+	 * again from where the directory went, as the kernel's lookup
+	 * starts from the directory's inode whatever its name became.
+	 * Returns 0, -ENOENT when it has no name any more (removed), or
+	 * -errno.  Used only for modules without kernel files (no
+	 * kernel_fd, no lock_fd), whose place the host learns from the
+	 * kernel otherwise.
+	 * NULL: the host keeps the path fh was opened by.
+	 */
+	int (*fh_path)(void *priv, uint64_t fh, char *buf, size_t size);
 };
 
 /** The largest handle a module's file_handle may write. */

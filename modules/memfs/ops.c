@@ -1296,6 +1296,51 @@ static off_t mfs_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 	LEAVE(r);
 }
 
+/*
+ * Where an open directory is now: up its parents to the root, each name
+ * found in its parent's entries (a directory has one name).  Files have
+ * no parent pointer here, and the host asks only for directories.
+ */
+static int mfs_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
+{
+	char tmp[4096];
+	size_t at = sizeof tmp - 1;
+	ENTER;
+	HANDLE(h, fh);
+	uint64_t ino = h->ino;
+
+	(void)c;
+	tmp[at] = 0;
+	if (!S_ISDIR(N(m, ino)->mode))
+		LEAVE(-ENOSYS);
+	while (ino != m->h->root) {
+		struct mnode *n = N(m, ino), *p;
+		struct mdent *e;
+		uint64_t i;
+
+		if (n->nlink == 0)
+			LEAVE(-ENOENT);
+		p = N(m, n->parent);
+		e = dir_entries(m, p);
+		for (i = 0; i < p->size && e[i].ino != ino; i++)
+			;
+		if (i == p->size)
+			LEAVE(-ENOENT);
+		if (at < (size_t)e[i].len + 1)
+			LEAVE(-ENAMETOOLONG);
+		at -= e[i].len;
+		memcpy(tmp + at, P(m, e[i].name), e[i].len);
+		tmp[--at] = '/';
+		ino = n->parent;
+	}
+	if (!tmp[at])
+		tmp[--at] = '/';
+	if (sizeof tmp - at > size)
+		LEAVE(-ENAMETOOLONG);
+	memcpy(buf, tmp + at, sizeof tmp - at);
+	LEAVE(0);
+}
+
 /* Past every cookie (module.h: positions are int64_t, cookies grow by one). */
 #define LISTED (1ULL << 62)
 
@@ -1441,6 +1486,7 @@ static const struct defuse_ops memfs_ops = {
 	.flock = mfs_flock,
 	.file_handle = mfs_file_handle,
 	.open_handle = mfs_open_handle,
+	.fh_path = mfs_fh_path,
 };
 
 EXPORT const struct defuse_module defuse_module_v2 = {

@@ -253,13 +253,19 @@ int core_kfd_path_now(int m, long kfd, char out[PATH_MAX])
 }
 
 /* Kernel-backed: the descriptor itself; emulated: the module's kernel
-   descriptor behind its handle. */
+   descriptor behind its handle, or the module's own answer when it has
+   no kernel files (module.h, fh_path). */
 int core_fd_path_now(long fd, const struct core_fd *f, char out[PATH_MAX])
 {
 	long kfd = !f->open ? fd : f->open->lock_fd >= 0 ? f->open->lock_fd
 			     : core_handle_kfd(f->mount, f->open->fh);
+	int r;
 
-	return kfd < 0 ? -1 : core_kfd_path_now(f->mount, kfd, out);
+	if (kfd >= 0)
+		return core_kfd_path_now(f->mount, kfd, out);
+	if (!f->open || (r = mod_fh_path(CORE_REF(f->mount), f->open->fh, out, PATH_MAX)) == -ENOSYS)
+		return -1;
+	return r == -ENOENT ? -ENOENT : r < 0 ? -1 : 0;
 }
 
 /* Only "." components: what a removed directory still answers. */

@@ -19,6 +19,7 @@
 #define DEFUSE_MODULE_CALL_H
 
 #include <errno.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <defuse/module.h>
@@ -144,6 +145,20 @@ ssize_t mod_append(const struct defuse_mount_ref *ref, uint64_t fh, const char *
 		   void (*lock)(void *), void (*unlock)(void *), void *arg);
 int mod_fgetattr(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
 		 struct stat *st);
+/* fh_path (where open file fh is now, mount-relative), or -ENOSYS. */
+static inline int mod_fh_path(const struct defuse_mount_ref *ref, uint64_t fh, char *buf,
+			      size_t size)
+{
+	int r;
+
+	if (!ref->ops->fh_path)
+		return -ENOSYS;
+	r = ref->ops->fh_path(ref->priv, fh, buf, size);
+	/* Nonsense (no leading '/', no end) is no answer. */
+	if (r == 0 && (buf[0] != '/' || !memchr(buf, 0, size)))
+		return -EIO;
+	return r;
+}
 /* file_handle, -ENOSYS unless the module has both file_handle and
    open_handle (a handle is no use without the other), -EIO for a length
    that does not fit. */
