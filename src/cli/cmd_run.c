@@ -88,7 +88,7 @@ static int is_module(const char *module, const char *name)
 
 /*
  * The ARGS whose paths this CLI knows, so that a relative one works
- * wherever the program goes: passthrough's DIR or emulated=DIR
+ * wherever the program goes: passthrough's DIR or MODE=DIR
  * (modules/passthrough), and the fuse module's file system,
  * [--mountpoint=P:]FS[:ARGS] when FS is a path (modules/fuse).  Returns
  * args with that path made absolute; malloc'd.
@@ -100,8 +100,11 @@ static char *absolute_args(const char *module, const char *args)
 	size_t pre;
 
 	if (is_module(module, "passthrough")) {
-		if (!strncmp(dir, "emulated=", 9))
-			dir += 9;
+		/* MODE=DIR (emulated=, emulated-nomap=): the part after '=' */
+		const char *eq = strchr(dir, '='), *slash = strchr(dir, '/');
+
+		if (eq && (!slash || eq < slash))
+			dir = eq + 1;
 	} else if (is_module(module, "fuse")) {
 		if (!strncmp(dir, "--mountpoint=", 13) && strchr(dir, ':'))
 			dir = strchr(dir, ':') + 1;
