@@ -10,12 +10,18 @@
  *                  read, write, append, fgetattr, ftruncate, fchmod, fchown,
  *                  futimens, flink, fsync, fallocate, seek_data, readdir and
  *                  release through it (pread and pwrite at the offset the
- *                  host gives), and hands it over for locks (lock_fd).
+ *                  host gives), and hands it over for locks (lock_fd)
+ *                  and for mmap (map_fd: the program's mappings are the
+ *                  kernel's own mappings of the backing file).
  *                  Also what a host that cannot take a kernel descriptor
  *                  (no DEFUSE_CAP_KERNEL_FD) gets.  This is how DEFUSE's emulation
  *                  path is exercised over a real file system.  FIFOs and
  *                  device nodes have no data of their own to emulate and are
  *                  always answered with a kernel descriptor.
+ *   emulated-nomap=DIR
+ *                  emulated, and no descriptor for mmap: DEFUSE's user-space
+ *                  pager serves mappings (docs/paging.md), as for a module
+ *                  with no kernel file behind its files (tests, benchmarks).
  *
  * DIR is absolute or relative to the working directory at init, and must be
  * a directory.  (A directory whose name starts with "emulated=" is written
@@ -107,6 +113,7 @@ struct pt_xattr_args {
 struct pt {
 	int root;		/* O_PATH | O_DIRECTORY of the backing directory */
 	bool emulated;		/* "emulated=DIR": serve file data ourselves */
+	bool nomap;		/* "emulated-nomap=DIR": no map_fd */
 	atomic_flag dir_busy[DIR_SLOTS];
 };
 
@@ -376,13 +383,16 @@ static int pt_init(const char *args, struct defuse_conn *conn, void **priv, char
 		   size_t why_len)
 {
 	const char *dir = args ? args : "";
-	bool emulated = false;
+	bool emulated = false, nomap = false;
 	struct pt *pt;
 	int fd, r;
 
 	if (strncmp(dir, "emulated=", 9) == 0) {
 		emulated = true;
 		dir += 9;
+	} else if (strncmp(dir, "emulated-nomap=", 15) == 0) {
+		emulated = nomap = true;
+		dir += 15;
 	}
 	if (!(conn->capable & DEFUSE_CAP_KERNEL_FD))
 		emulated = true;	/* the host cannot take our descriptors */
@@ -416,6 +426,7 @@ static int pt_init(const char *args, struct defuse_conn *conn, void **priv, char
 	}
 	pt->root = fd;
 	pt->emulated = emulated;
+	pt->nomap = nomap;
 	for (int i = 0; i < DIR_SLOTS; i++)
 		atomic_flag_clear(&pt->dir_busy[i]);
 
@@ -1228,6 +1239,16 @@ static int pt_lock_fd(void *priv, uint64_t fh)
 	return fh == PT_NOFH ? -EBADF : fh_fd(fh);
 }
 
+/* Emulated: mmap maps the backing file itself (same access mode as fh). */
+static int pt_map_fd(void *priv, uint64_t fh)
+{
+	const struct pt *pt = priv;
+
+	if (pt->nomap)
+		return -ENODEV;
+	return fh == PT_NOFH ? -EBADF : fh_fd(fh);
+}
+
 /*
  * A file's handle is its device and inode.  Opening by handle needs a
  * descriptor of the file (kfd: the host lends the lock descriptor an earlier
@@ -1323,6 +1344,7 @@ static const struct defuse_ops pt_ops = {
 	.release = pt_release,
 	.readdir = pt_readdir,
 	.lock_fd = pt_lock_fd,
+	.map_fd = pt_map_fd,
 	.file_handle = pt_file_handle,
 	.open_handle = pt_open_handle,
 	.append = pt_append,
@@ -1332,7 +1354,8 @@ EXPORT const struct defuse_module defuse_module_v2 = {
 	.api_version = DEFUSE_API_VERSION,
 	.ops_size = sizeof(struct defuse_ops),
 	.name = "passthrough",
-	.description = "a local directory (ARGS: DIR, or emulated=DIR to serve file data in the module)",
+	.description = "a local directory (ARGS: DIR, or emulated=DIR to serve file data in the module, "
+		       "emulated-nomap=DIR to leave mmap to DEFUSE's pager)",
 	.flags = DEFUSE_MODULE_RESOLVES,
 	.ops = &pt_ops,
 };

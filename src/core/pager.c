@@ -782,7 +782,7 @@ long pager_mmap(const struct defuse_syscall *sc, struct core_fd *f)
 	struct pg_cache *c;
 	uint64_t key[3];
 	struct stat st;
-	long mapfd, rofd = -1, r;
+	long mapfd, rofd = -1, r, kfd;
 
 	if (flags & MAP_ANONYMOUS)
 		return defuse_forward(sc);	/* the descriptor is not looked at */
@@ -805,6 +805,10 @@ long pager_mmap(const struct defuse_syscall *sc, struct core_fd *f)
 	shared = type == MAP_SHARED;
 	if (acc == O_WRONLY || (shared && (prot & PROT_WRITE) && acc != O_RDWR))
 		return -EACCES;
+	/* A module whose file is a kernel file gives it: the kernel maps it
+	   (module.h: map_fd), every mapping coherent, nothing of ours. */
+	if ((kfd = mod_map_fd(REF(f), f->open->fh)) >= 0)
+		return sys6(SYS_mmap, addr, len, prot, flags, kfd, off);
 	if (defuse_self.vfork_child) {
 		/* A vfork child has our memory but not our descriptors. */
 		if (defuse_g.debug)

@@ -9,7 +9,10 @@ its own arguments) runs in a fresh scratch directory S:
 
   native       PROG CASE S/n
   kernel       defuse run -m S/k=passthrough:S/kb -- PROG CASE S/k
-  emulated     defuse run -m S/e=passthrough:emulated=S/eb -- ...
+  emulated     defuse run -m S/e=passthrough:emulated=S/eb -- ...  (the
+               module gives its backing file for mmap: map_fd)
+  emulated-nomap  the same with passthrough:emulated-nomap=: the user-space
+               pager serves the mappings over a real file system
   memfs        defuse run -m S/m=memfs:NAME -- ...       (no kernel file
                behind any file: the user-space pager does all the work)
   memfs-eager  the same with DEFUSE_PAGING=eager (the pager's fallback
@@ -33,7 +36,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from difftest import SANITIZED_ENV, how, run_guarded  # noqa: E402
 
-MODES = ["kernel", "emulated", "memfs", "memfs-eager"]
+MODES = ["kernel", "emulated", "emulated-nomap", "memfs", "memfs-eager"]
 
 # (case, mode) -> why a run is expected to differ from the native one.
 KNOWN = {}
@@ -72,8 +75,8 @@ def main():
             if mode == "kernel":
                 spec = f"{a.passthrough}:{point}-b"
                 os.mkdir(point + "-b")
-            elif mode == "emulated":
-                spec = f"{a.passthrough}:emulated={point}-b"
+            elif mode in ("emulated", "emulated-nomap"):
+                spec = f"{a.passthrough}:{mode}={point}-b"
                 os.mkdir(point + "-b")
             else:
                 name = "paging-" + uuid.uuid4().hex[:12]
