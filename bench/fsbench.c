@@ -15,6 +15,16 @@
  *                                (default 128), one call per file
  *   fsbench mmap    DIR [MIB]    map a file of MIB MiB (default 128, written
  *                                untimed) read-only and touch one byte per KiB
+ *   fsbench mmaprand DIR [MIB] [N]
+ *                                map a file of MIB MiB (default 1024, written
+ *                                untimed) read-only and copy N (default
+ *                                20000) random page-aligned 4 KiB blocks out
+ *   fsbench mmapwrite DIR [MIB]  map a file of MIB MiB (default 256, written
+ *                                untimed) MAP_SHARED, write one byte into
+ *                                every page, msync(MS_SYNC)
+ *   fsbench mmapfault DIR [MIB]  map a file of MIB MiB (default 256, written
+ *                                untimed) and touch one page per 256 KiB:
+ *                                each touch a first-touch fault
  *
  * DIR must exist; the workload works in a fresh subdirectory of it and
  * removes it afterwards (untimed).  Results go to stdout as KEY=VALUE lines:
@@ -22,7 +32,9 @@
  * unlink_ns, readdir_ns per entry), us per file (small_write_us,
  * small_read_us), MB/s (large_write_mbs, large_read_mbs; 1 MB = 1e6 bytes)
  * with the elapsed time beside them (large_write_ms, large_read_ms), ms for
- * the whole set (grow_write_ms, grow_read_ms, mmap_ms).
+ * the whole set (grow_write_ms, grow_read_ms, mmap_ms, mmapwrite_ms), us
+ * per random read (mmaprand_us, the mapping's set-up included) and per
+ * first-touch fault (mmapfault_us).
  * Each timed phase also prints the context switches it caused: PHASE_vcs and
  * PHASE_ivcs (voluntary, involuntary) of this process, and its CPU time
  * (PHASE_cpu_ms, user + system); when the environment names a file-system
@@ -576,6 +588,139 @@ static int cmd_mmap(const char *dir, long mib)
     return 0;
 }
 
+/* A file of mib MiB written with a pattern (untimed); its path. */
+static const char *mapped_file(const char *dir, const char *name, long mib)
+{
+    static char path[4400];
+    size_t total = (size_t)mib << 20, chunk = 1 << 20;
+    char *buf = malloc(chunk);
+
+    if (!buf)
+        die("malloc", NULL);
+    make_workdir(dir, name);
+    for (size_t i = 0; i < chunk; i++)
+        buf[i] = (char)(i >> 10);
+    snprintf(path, sizeof path, "%s/mapped", workdir);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die("create", path);
+    for (size_t off = 0; off < total; off += chunk)
+        write_all(fd, buf, chunk, path);
+    if (close(fd) != 0)
+        die("close", path);
+    free(buf);
+    return path;
+}
+
+/* Random 4 KiB blocks read through a mapping: the page-cache lookup (or
+ * the user-space pager's fill) per block, as a database or git's pack
+ * access does. */
+static int cmd_mmaprand(const char *dir, long mib, long n)
+{
+    const char *path = mapped_file(dir, "mmaprand", mib);
+    size_t total = (size_t)mib << 20, pages = total / 4096;
+    unsigned long x = 88172645463325252UL, sum = 0, want = 0;
+    char block[4096];
+
+    struct ctxsw c = ctx_now();
+    double t0 = now_ns();
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die("open", path);
+    const char *m = mmap(NULL, total, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        die("mmap", path);
+    for (long i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t pg = x % pages;
+        memcpy(block, m + pg * 4096, 4096);
+        sum += (unsigned char)block[1024 + (i & 1023)];
+        want += (unsigned char)(((pg * 4096) % (1 << 20) + 1024) >> 10);
+    }
+    munmap((void *)m, total);
+    close(fd);
+    double t = now_ns();
+    printf("mmaprand_us=%.3f\n", (t - t0) / 1e3 / n);
+    ctx_print("mmaprand", c);
+    if (sum != want) {
+        fprintf(stderr, "fsbench: mmaprand summed %lu, expected %lu\n", sum, want);
+        return 1;
+    }
+    remove_workdir();
+    return 0;
+}
+
+/* Every page of a shared mapping written, then msync: the first write's
+ * fault per page and the write-back of all of them. */
+static int cmd_mmapwrite(const char *dir, long mib)
+{
+    const char *path = mapped_file(dir, "mmapwrite", mib);
+    size_t total = (size_t)mib << 20;
+
+    struct ctxsw c = ctx_now();
+    double t0 = now_ns();
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        die("open", path);
+    volatile char *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        die("mmap", path);
+    for (size_t off = 0; off < total; off += 4096)
+        m[off + 7] = (char)(off >> 12);
+    if (msync((void *)m, total, MS_SYNC))
+        die("msync", path);
+    munmap((void *)m, total);
+    close(fd);
+    double t = now_ns();
+    printf("mmapwrite_ms=%.3f\n", (t - t0) / 1e6);
+    ctx_print("mmapwrite", c);
+    /* What was written is in the file. */
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    for (size_t off = 0; off < total; off += 4096 * 97) {
+        char b;
+        if (pread(fd, &b, 1, off + 7) != 1 || b != (char)(off >> 12)) {
+            fprintf(stderr, "fsbench: mmapwrite: byte %zu not written\n", off + 7);
+            return 1;
+        }
+    }
+    close(fd);
+    remove_workdir();
+    return 0;
+}
+
+/* The cost of one first-touch fault: one touch per 256 KiB, so that no
+ * touch finds its page mapped by an earlier one's fault-around. */
+static int cmd_mmapfault(const char *dir, long mib)
+{
+    const char *path = mapped_file(dir, "mmapfault", mib);
+    size_t total = (size_t)mib << 20, stride = 256 * 1024;
+    unsigned long sum = 0, want = 0;
+
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die("open", path);
+    const volatile unsigned char *m = mmap(NULL, total, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        die("mmap", path);
+    struct ctxsw c = ctx_now();
+    double t0 = now_ns();
+    for (size_t off = 0; off < total; off += stride)
+        sum += m[off + 5 * 1024];
+    double t = now_ns();
+    printf("mmapfault_us=%.3f\n", (t - t0) / 1e3 / (total / stride));
+    ctx_print("mmapfault", c);
+    for (size_t off = 0; off < total; off += stride)
+        want += 5;
+    munmap((void *)m, total);
+    close(fd);
+    if (sum != want) {
+        fprintf(stderr, "fsbench: mmapfault summed %lu, expected %lu\n", sum, want);
+        return 1;
+    }
+    remove_workdir();
+    return 0;
+}
+
 static long arg(int argc, char **argv, int i, long dflt)
 {
     if (argc <= i)
@@ -595,7 +740,8 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: fsbench meta DIR [N] | readdir DIR [N] [PASSES] |\n"
                 "       small DIR [N] [SIZE] | large DIR [MIB] [REQ_KIB] |\n"
-                "       growing DIR [N] [MIB] | mmap DIR [MIB]\n");
+                "       growing DIR [N] [MIB] | mmap DIR [MIB] |\n"
+                "       mmaprand DIR [MIB] [N] | mmapwrite DIR [MIB] | mmapfault DIR [MIB]\n");
         return 2;
     }
     const char *cmd = argv[1], *dir = argv[2];
@@ -624,6 +770,12 @@ int main(int argc, char **argv)
                            arg(argc, argv, 4, 128));
     if (!strcmp(cmd, "mmap"))
         return cmd_mmap(dir, arg(argc, argv, 3, 128));
+    if (!strcmp(cmd, "mmaprand"))
+        return cmd_mmaprand(dir, arg(argc, argv, 3, 1024), arg(argc, argv, 4, 20000));
+    if (!strcmp(cmd, "mmapwrite"))
+        return cmd_mmapwrite(dir, arg(argc, argv, 3, 256));
+    if (!strcmp(cmd, "mmapfault"))
+        return cmd_mmapfault(dir, arg(argc, argv, 3, 256));
     fprintf(stderr, "fsbench: unknown workload '%s'\n", cmd);
     return 2;
 }

@@ -9,6 +9,10 @@ Systems (each on its own backing directory under one scratch directory):
                   multithreading (--fuse-tuned-options)
   kernel-backed   `defuse run -m MNT=passthrough:DIR -- ...`
   emulated        `defuse run -m MNT=passthrough:emulated=DIR -- ...`
+                  (mmap: the module gives its backing file, map_fd)
+  pager           `defuse run -m MNT=passthrough:emulated-nomap=DIR -- ...`:
+                  emulated, with mmap served by DEFUSE's user-space pager
+                  (docs/paging.md); the mmap rows only
   nfs             `defuse run -m MNT=nfs:URL/DIR -- ...`: the NFS module
                   (modules/nfs) in process, on a directory of a running
                   NFS server's export (DEFUSE_NFS_URL, DEFUSE_NFS_DIR: run
@@ -26,7 +30,10 @@ Workloads (sizes for --full, the issue's; --quick shrinks them):
   entries; 4096 files of 14,129 B and 2048 files of linearly growing sizes
   summing to 128 MiB, each written then read with one call per file; one
   128 MiB file written and read with one call; an mmap scan of a 128 MiB file
-  (one byte per KiB);
+  (one byte per KiB), 20,000 random 4 KiB reads through a mapping of a 1 GiB
+  file, one byte written into every page of a 256 MiB MAP_SHARED mapping then
+  msync, and the cost of one first-touch fault (a 256 MiB mapping touched
+  once per 256 KiB);
   whole commands (timed from outside, DEFUSE start-up included): untar of a
   generated source tree, `cp -r` of it, `grep -r` and `find -exec wc -l`
   over it, `make -j2` of a generated C project;
@@ -77,25 +84,32 @@ TIMEOUT = 1800  # seconds for any one command
 SIZES = {
     'full': dict(meta=10000, readdir=10000, small_n=4096, small_size=14129,
                  grow_n=2048, grow_mib=128, large_mib=128, mmap_mib=128,
+                 mmaprand_mib=1024, mmaprand_n=20000, mmapwrite_mib=256,
+                 mmapfault_mib=256,
                  tree_dirs=48, tree_files=64, proj_files=64,
                  exec_ns=[1, 500, 1000, 2000, 4000], execs=100, runs=5),
     'quick': dict(meta=2000, readdir=2000, small_n=1024, small_size=14129,
                   grow_n=512, grow_mib=32, large_mib=32, mmap_mib=32,
+                  mmaprand_mib=256, mmaprand_n=5000, mmapwrite_mib=64,
+                  mmapfault_mib=64,
                   tree_dirs=12, tree_files=32, proj_files=16,
                   exec_ns=[1, 500, 1000, 2000, 4000], execs=20, runs=5),
     'tiny': dict(meta=50, readdir=50, small_n=20, small_size=14129,
                  grow_n=16, grow_mib=1, large_mib=1, mmap_mib=1,
+                 mmaprand_mib=4, mmaprand_n=100, mmapwrite_mib=4,
+                 mmapfault_mib=4,
                  tree_dirs=2, tree_files=4, proj_files=3,
                  exec_ns=[1, 50], execs=3, runs=1),
 }
 
 SYSTEMS = ['native', 'fuse-default', 'fuse-tuned', 'kernel-backed',
-           'emulated', 'nfs', 'nfs-fuse']
+           'emulated', 'pager', 'nfs', 'nfs-fuse']
 # Only for the exec rows: `defuse run` with N kernel descriptors.
 CAPTURE_ONLY = 'capture-only'
 LABEL = {'native': 'native', 'fuse-default': 'FUSE default',
          'fuse-tuned': 'FUSE tuned', 'kernel-backed': 'DEFUSE kernel-backed',
-         'emulated': 'DEFUSE emulated', 'nfs': 'NFS in process',
+         'emulated': 'DEFUSE emulated', 'pager': 'DEFUSE emulated, pager',
+         'nfs': 'NFS in process',
          'nfs-fuse': 'NFS through FUSE',
          CAPTURE_ONLY: 'defuse run, N kernel fds'}
 DEFUSE_SYSTEMS = ('kernel-backed', 'emulated')
@@ -115,7 +129,8 @@ TUNED_OPTIONS = ('entry_timeout=60,attr_timeout=60,negative_timeout=60,'
                  'max_write=1048576,max_readahead=1048576,clone_fd,'
                  'max_idle_threads=16')
 
-WORKLOADS = ['meta', 'readdir', 'small', 'growing', 'large', 'mmap', 'untar',
+WORKLOADS = ['meta', 'readdir', 'small', 'growing', 'large', 'mmap', 'mmaprand',
+             'mmapwrite', 'mmapfault', 'untar',
              'cp', 'grep', 'wc', 'make', 'exec']
 
 GREP_PATTERN = 'TODO'
@@ -520,7 +535,8 @@ class Suite:
             else:
                 os.mkdir(data)
                 os.mkdir(mnt)
-                spec = 'emulated=' + data if name == 'emulated' else data
+                spec = ('emulated=' + data if name == 'emulated' else
+                        'emulated-nomap=' + data if name == 'pager' else data)
                 if name == CAPTURE_ONLY:
                     spec = data
                 sy.prefix = [self.defuse, 'run', '-m', '%s=passthrough:%s'
@@ -708,6 +724,19 @@ class Suite:
                  'ms', ('native',))
         self.groups.append(('mmap', [str(s['mmap_mib'])],
                             [('mmap', 'mmap_ms', 'mmap')]))
+        self.row('mmap-rand', 'files', 'mmap: %d random 4 KiB reads, %d MiB'
+                 % (s['mmaprand_n'], s['mmaprand_mib']), 'us/read', ('mmap2',))
+        self.groups.append(('mmaprand', [str(s['mmaprand_mib']),
+                                         str(s['mmaprand_n'])],
+                            [('mmap-rand', 'mmaprand_us', 'mmaprand')]))
+        self.row('mmap-write', 'files', 'mmap: write every page of %d MiB, '
+                 'msync' % s['mmapwrite_mib'], 'ms', ('mmap2',))
+        self.groups.append(('mmapwrite', [str(s['mmapwrite_mib'])],
+                            [('mmap-write', 'mmapwrite_ms', 'mmapwrite')]))
+        self.row('mmap-fault', 'files', 'mmap: one first-touch fault (%d MiB, '
+                 '1 per 256 KiB)' % s['mmapfault_mib'], 'us/fault', ())
+        self.groups.append(('mmapfault', [str(s['mmapfault_mib'])],
+                            [('mmap-fault', 'mmapfault_us', 'mmapfault')]))
 
         self.cmds = []
         t = os.path.join
@@ -784,6 +813,10 @@ class Suite:
         kept |= {'exec-%d' % n for n in s['exec_ns']}
         self.order = [k for k in self.order if k in kept]
         self.rows = {k: self.rows[k] for k in self.order}
+        # The pager system differs from emulated only in its mappings.
+        for k, r in self.rows.items():
+            if not k.startswith('mmap'):
+                r.status['pager'] = 'n/a: mmap rows only'
 
     def round(self, rnd):
         names = [n for n in SYSTEMS if not self.systems[n].na]
@@ -846,6 +879,12 @@ def verdicts(r):
     if 'native' in r.targets:
         out.append('kernel-backed <= 1.10x native: %s' % (
             '-' if kb is None else '%s (%s)' % (judge(kb <= 1.10), x(kb))))
+    if 'mmap2' in r.targets or r.key == 'mmap':
+        for sy in ('emulated', 'pager'):
+            v = r.ratio(sy, 'native')
+            out.append('%s <= 2x native: %s' % (LABEL[sy], '-' if v is None
+                                                 else '%s (%s)' % (judge(v <= 2),
+                                                                   x(v))))
     if 'emulated' in r.targets:
         em = r.ratio('emulated', 'native')
         out.append('emulated <= 1.10x native: %s' % (
