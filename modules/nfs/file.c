@@ -920,3 +920,48 @@ void files_at_exit(struct nfsmod *m, struct cred *c)
 		f->silly_name[0] = 0;
 	}
 }
+
+/*
+ * A rename by this process moved from to to: open directories at or
+ * below from are there now (op_fh_path).  Renames by other processes are
+ * not seen: the host then keeps the path the directory was opened by.
+ */
+void files_renamed(struct nfsmod *m, const char *from, size_t flen, const char *to,
+		   size_t tlen)
+{
+	for (struct nfile *f = m->files; f; f = f->next) {
+		size_t n;
+		char *p;
+
+		if (!f->path || strncmp(f->path, from, flen) ||
+		    (f->path[flen] && f->path[flen] != '/'))
+			continue;
+		n = strlen(f->path + flen);
+		if (!(p = malloc(tlen + n + 1)))
+			continue;
+		memcpy(p, to, tlen);
+		memcpy(p + tlen, f->path + flen, n + 1);
+		free(f->path);
+		f->path = p;
+	}
+}
+
+/* Where an open directory is now (module.h, fh_path). */
+int op_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
+{
+	struct nfsmod *m = priv;
+	struct nfile *f = (struct nfile *)(uintptr_t)fh;
+	int r = 0;
+
+	nfs_lock(m);
+	if (f->removed)
+		r = -ENOENT;
+	else if (!f->path)
+		r = -EINVAL;
+	else if (strlen(f->path) >= size)
+		r = -ENAMETOOLONG;
+	else
+		strcpy(buf, f->path);
+	nfs_unlock(m);
+	return r;
+}

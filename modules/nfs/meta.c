@@ -613,9 +613,11 @@ int op_rename(void *priv, const char *from, const char *to, unsigned int flags)
 		cache_attr(m, NULL, &call.dir2, true);
 	cache_names_below(m, src.path, src.len);
 	cache_names_below(m, dst.path, dst.len);
-	if (r == 0)
+	if (r == 0) {
 		cache_name_set(m, dst.path, dst.len, src.ino, tdir.ino,
 			       name_stamp_mine(m, tdir.ino, tg0));
+		files_renamed(m, src.path, src.len, dst.path, dst.len);
+	}
 	/* the renamed object's ctime, the replaced one's link count */
 	cache_expire(src.ino);
 	if (maybe_changed(r))

@@ -170,6 +170,7 @@ const struct defuse_ops nfs_ops = {
 	.readdir = op_readdir,
 	.lock_fd = op_lock_fd,
 	.flock = op_flock,
+	.fh_path = op_fh_path,
 };
 
 EXPORT const struct defuse_module defuse_module_v2 = {

@@ -444,6 +444,10 @@ int op_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid);
 int op_futimens(void *priv, uint64_t fh, const struct timespec tv[2]);
 int op_flink(void *priv, uint64_t fh, const char *newpath);
 int op_fsync(void *priv, uint64_t fh, int datasync);
+/* A rename of this process: open directories move with it. */
+void files_renamed(struct nfsmod *m, const char *from, size_t flen, const char *to,
+		   size_t tlen);
+int op_fh_path(void *priv, uint64_t fh, char *buf, size_t size);
 /* An open file of this process on ino, or NULL. */
 struct nfile *file_of_inode(struct nfsmod *m, const struct inode *ino);
 /* Drops every open file's process-local state (a forked child). */

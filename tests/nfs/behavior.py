@@ -87,7 +87,7 @@ rm -r x
 case('cp-r', needs=('cp', 'diff', 'du'))(r'''
 set -e
 cp -r "$S/tree" c1
-cp -a c1 c2
+cp -a "$S/tree" c2
 cp -r c2 c3
 diff -r --no-dereference "$S/tree" c1 && diff -r --no-dereference c1 c3 && echo same
 du -s --apparent-size -B1 c1 c2

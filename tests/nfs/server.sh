@@ -20,7 +20,7 @@
 #
 # It installs nothing (scripts/setup.sh does).  Ganesha's ports (2049, and
 # rpcbind's 111) are fixed, so one instance runs at a time on a machine:
-# a second caller waits for the first on a lock (flock(1)).
+# a second caller waits for the first on a lock (flock(1) on this script).
 #
 # Why the configuration says what it says is written beside each setting
 # below; the facts behind it are in docs/nfs.md ("The test server").
@@ -92,9 +92,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 RPCBIND=$(command -v rpcbind || echo /usr/sbin/rpcbind)
 
-# One server at a time on this machine: the lock is held on descriptor 9
-# until this script ends.
-exec 9>/tmp/defuse-nfs-tests.lock
+# One server at a time on this machine: a lock on this script itself (no
+# lock file to leave behind), held on descriptor 9 until the script ends.
+exec 9<"$0"
 flock 9
 
 shm=/dev/shm
