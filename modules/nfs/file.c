@@ -40,7 +40,14 @@
 	nfs_lock(m)
 #define LEAVE(x) do { r = (x); nfs_unlock(m); return r; } while (0)
 
-#define MAX_BATCH 2		/* calls of one read or write in flight at once */
+/*
+ * READs in flight at once for one read; WRITEs one at a time: libnfs
+ * allocates each WRITE's buffer (1 MiB) anew, and with more than one in
+ * flight glibc gives the freed ones back to the kernel, so every write
+ * page-faults its buffer in again (on loopback, slower than waiting).
+ */
+#define MAX_BATCH 2
+#define WRITE_BATCH 1
 #define DIRTY_MAX (16u << 20)	/* uncommitted bytes kept per open file */
 #define RA_MIN (32u << 10)	/* reads this large may be read ahead */
 
@@ -387,6 +394,8 @@ nomem:
 	f->werr = -ENOMEM;
 }
 
+static int commit(struct nfsmod *m, struct cred *c, struct nfile *f);
+
 /*
  * Writes buf at off, in pieces of at most wtmax sent together; stable:
  * FILE_SYNC (data the server must not lose before answering).  Returns the
@@ -414,7 +423,7 @@ static ssize_t write_out(struct nfsmod *m, struct cred *c, struct nfile *f, cons
 		size_t n = 0, sent = 0, got = 0;
 		int r;
 
-		for (; n < MAX_BATCH && done + sent < size; n++) {
+		for (; n < WRITE_BATCH && done + sent < size; n++) {
 			size_t len = size - done - sent < chunk ? size - done - sent : chunk;
 			struct call *w = &calls[n];
 
@@ -463,6 +472,11 @@ static ssize_t write_out(struct nfsmod *m, struct cred *c, struct nfile *f, cons
 		done += got;
 		if (got < sent)
 			break;
+		/* a long write: what is kept is committed as it goes */
+		if (keep && f->ndirty > DIRTY_MAX && (r = commit(m, c, f)) < 0) {
+			f->werr = r;
+			break;
+		}
 	}
 	return (ssize_t)done;
 }
