@@ -75,8 +75,11 @@ static int nfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 	if (gethostname(m->host, sizeof(m->host) - 1) < 0)
 		snprintf(m->host, sizeof(m->host), "defuse");
 	/* an image exec'd from a running tree: what the first one learnt,
-	   and a connection at the first call (rpc.c, nfs_save_mount) */
-	if (!getenv("DEFUSE_INHERITED") || nfs_load_mount(m) < 0) {
+	   and a connection at the first call (rpc.c, nfs_save_mount); a first
+	   image: a connection and the root's attributes from what a mount
+	   before learnt, or else the whole mount */
+	if (nfs_load_mount(m) < 0 ||
+	    (!getenv("DEFUSE_INHERITED") && nfs_connect_known(m) < 0)) {
 		r = nfs_connect_first(m, why, why_len);
 		if (r < 0) {
 			free_mod(m);

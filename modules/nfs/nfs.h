@@ -167,6 +167,9 @@ int nfs_call(struct nfsmod *m, struct cred *cr, struct call *c);
 
 /* Connects and mounts the export: init's work.  0 or -errno with why. */
 int nfs_connect_first(struct nfsmod *m, char *why, size_t why_len);
+/* The same, from what a mount before learnt (nfs_load_mount); -1: mount
+   from the start. */
+int nfs_connect_known(struct nfsmod *m);
 /* What init learnt, kept for the images exec'd later (rpc.c). */
 void nfs_save_mount(struct nfsmod *m);
 int nfs_load_mount(struct nfsmod *m);
@@ -335,6 +338,7 @@ struct nfsmod {
 	int nfs_port;		/* learnt from the port mapper at init */
 	struct cred auth;	/* whom the connection's AUTH_SYS names */
 	bool down;		/* the last try failed: say so once */
+	bool init;		/* init's calls: one try, no hard wait (rpc.c) */
 
 	/* what the server told at init */
 	struct fh root;

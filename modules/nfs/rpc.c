@@ -664,6 +664,13 @@ int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
 {
 	int64_t timeo = (int64_t)m->o.timeo_ds * 100000000;
 	unsigned tries = 0;
+	/* init's calls: one try of at most 15 s, whatever the mount says
+	   (a hard mount must not hang a program's start) */
+	bool soft = m->o.soft || m->init;
+	unsigned retrans = m->init ? 0 : m->o.retrans;
+
+	if (m->init && timeo > 15000000000)
+		timeo = 15000000000;
 	char why[256];
 
 	for (int i = 0; i < n; i++)
@@ -722,7 +729,7 @@ int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
 		drop(m);
 		tries++;
 		m->down = true;
-		if (m->o.soft && tries > m->o.retrans)
+		if (soft && tries > retrans)
 			return m->o.softerr ? -ETIMEDOUT : -EIO;
 	}
 }
@@ -736,6 +743,9 @@ int nfs_call(struct nfsmod *m, struct cred *cr, struct call *c)
 }
 
 /* ---- mounting ---------------------------------------------------------------- */
+
+static int first_steps(struct nfsmod *m, struct cred *cp, int64_t deadline, char *why,
+		       size_t why_len);
 
 static void on_port(struct rpc_context *rpc, int status, void *data, void *priv)
 {
@@ -913,14 +923,83 @@ int nfs_connect_first(struct nfsmod *m, char *why, size_t why_len)
 	   try, of at most timeo and at most 15 s */
 	int64_t t = (int64_t)m->o.timeo_ds * 100000000, deadline;
 	struct cred c;
-	struct call call;
-	char err[256];
 	int r;
 
 	if (t > 15000000000)
 		t = 15000000000;
 	deadline = now_ns() + t;
 	cred_get(&c);
+	m->init = true;
+	r = first_steps(m, &c, deadline, why, why_len);
+	m->init = false;
+	return r;
+}
+
+static int root_attrs(struct nfsmod *m, struct cred *c, char *why, size_t why_len)
+{
+	struct call call;
+	int r;
+
+	memset(&call, 0, sizeof(call));
+	call.proc = P_GETATTR;
+	call.a.getattr.object.data.data_len = m->root.len;
+	call.a.getattr.object.data.data_val = (char *)m->root.data;
+	if ((r = nfs_call(m, c, &call)) < 0) {
+		snprintf(why, why_len, "NFS server %s: GETATTR of %s failed: %s", m->o.server,
+			 m->o.export, strerror(-r));
+		return r;
+	}
+	if (call.obj.type != NF3DIR) {
+		snprintf(why, why_len, "NFS server %s: %s is not a directory", m->o.server,
+			 m->o.export);
+		return -ENOTDIR;
+	}
+	m->root_fsid = call.obj.fsid;
+	m->root_fileid = call.obj.fileid;
+	if (!cache_attr(m, &m->root, &call.obj, false))
+		return -ENOMEM;
+	cache_name_set(m, "/", 1, cache_inode(m, m->root_fsid, m->root_fileid), NULL, 0);
+	return 0;
+}
+
+/*
+ * A first image whose mount was made before (lockdir's *.mnt): a
+ * connection to the NFS port it names and a GETATTR of the root it names,
+ * instead of the port mapper and MOUNT: the server is there and still
+ * knows the export's root.  Any failure: -1, and the caller mounts from
+ * the start (which says why, if it fails).
+ */
+int nfs_connect_known(struct nfsmod *m)
+{
+	struct cred c;
+	char why[256];
+	int64_t t = (int64_t)m->o.timeo_ds * 100000000;
+	int r;
+
+	cred_get(&c);
+	if (t > 15000000000)
+		t = 15000000000;
+	m->init = true;
+	r = connect_nfs(m, now_ns() + t, why, sizeof(why));
+	if (r == 0)
+		r = root_attrs(m, &c, why, sizeof(why));
+	m->init = false;
+	if (r < 0) {
+		drop(m);
+		cache_clear(&m->cache);
+		return -1;
+	}
+	return 0;
+}
+
+static int first_steps(struct nfsmod *m, struct cred *cp, int64_t deadline, char *why,
+		       size_t why_len)
+{
+	struct cred c = *cp;
+	struct call call;
+	char err[256];
+	int r;
+
 	r = getport(m, NFS_PROGRAM, NFS_V3, deadline, why, why_len);
 	if (r < 0)
 		return r;
@@ -955,26 +1034,7 @@ int nfs_connect_first(struct nfsmod *m, char *why, size_t why_len)
 	m->name_max = NFS_NAME_MAX;
 	if (nfs_call(m, &c, &call) == 0 && call.info.pathconf.name_max)
 		m->name_max = call.info.pathconf.name_max;
-	memset(&call, 0, sizeof(call));
-	call.proc = P_GETATTR;
-	call.a.getattr.object.data.data_len = m->root.len;
-	call.a.getattr.object.data.data_val = (char *)m->root.data;
-	if ((r = nfs_call(m, &c, &call)) < 0) {
-		snprintf(why, why_len, "NFS server %s: GETATTR of %s failed: %s", m->o.server,
-			 m->o.export, strerror(-r));
-		return r;
-	}
-	if (call.obj.type != NF3DIR) {
-		snprintf(why, why_len, "NFS server %s: %s is not a directory", m->o.server,
-			 m->o.export);
-		return -ENOTDIR;
-	}
-	m->root_fsid = call.obj.fsid;
-	m->root_fileid = call.obj.fileid;
-	if (!cache_attr(m, &m->root, &call.obj, false))
-		return -ENOMEM;
-	cache_name_set(m, "/", 1, cache_inode(m, m->root_fsid, m->root_fileid), NULL, 0);
-	return 0;
+	return root_attrs(m, &c, why, why_len);
 }
 
 /* ---- what init learnt, for the images exec'd later ------------------------ */
