@@ -468,7 +468,13 @@ static long flush_locked(struct pg_cache *c, uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t at = lo;
 	long err = 0;
+	int orphans = 0;
 
+	/* A process of the tree died with pages written through its mapping
+	   (SIGKILL): they are in the cache, nowhere known as written.  The
+	   first write-back that can sends every page the cache has. */
+	pg_reg_check_orphans(c->sh);
+	orphans = __atomic_load_n(&c->sh->orphaned, __ATOMIC_RELAXED);
 	for (;;) {
 		struct pg_map m;
 		struct pg_map *p = NULL;
@@ -489,6 +495,15 @@ static long flush_locked(struct pg_cache *c, uintptr_t lo, uintptr_t hi)
 			break;
 		s = m.start > lo ? m.start : lo;
 		e = m.end < hi ? m.end : hi;
+		if (orphans) {
+			long r = write_back(c, m.open, 0, INT64_MAX);
+
+			if (r == 0) {
+				__atomic_store_n(&c->sh->orphaned, 0, __ATOMIC_RELAXED);
+				orphans = 0;
+			}
+			err = err ? err : r;
+		}
 		if (pg_mode != PG_UFFD) {
 			long r = write_back(c, m.open, m.off + (s - m.start), m.off + (e - m.start));
 
@@ -886,6 +901,9 @@ long pager_mmap(const struct defuse_syscall *sc, struct core_fd *f)
 		pg_cache_put(c);
 		return r;
 	}
+	/* Should this process die unannounced, the tree knows. */
+	if (maywrite)
+		pg_reg_wrote(c->sh);
 	if (flags & MAP_POPULATE)
 		sys3(SYS_madvise, p, len_r, MADV_POPULATE_READ);
 	if (flags & MAP_LOCKED)
@@ -1152,6 +1170,9 @@ long core_pager_after_fork_child(void *unused)
 			pg_reg_hold(caches[i].sh, caches[i].mfd);
 			any = 1;
 		}
+	for (int i = 0; i < nmaps; i++)
+		if (maps[i].maywrite)
+			pg_reg_wrote(maps[i].c->sh);
 	if (pg_mode == PG_UFFD && !any && !nmaps)
 		pg_fault_forget();
 	if (any && pg_mode == PG_UFFD) {

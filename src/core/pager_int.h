@@ -40,7 +40,14 @@ struct pg_shared {
 	int32_t lock;		/* the cache's lock (pg_lock): write-through,
 				   truncation, write-back */
 	int32_t nholders;
-	struct { int32_t pid, fd; } holder[PG_HOLDERS];
+	int32_t orphaned;	/* a holder died that may have written through
+				   a mapping: its pages are nowhere known as
+				   written, so the next write-back sends every
+				   page the cache has (under lock) */
+	struct {
+		int32_t pid, fd;
+		int32_t wrote;	/* has (had) a shared writable mapping */
+	} holder[PG_HOLDERS];
 };
 
 /* Makes sure this process has the tree's registry (creating one if it has
@@ -57,6 +64,12 @@ struct pg_shared *pg_reg_find(const uint64_t key[3], int *mfd) HIDDEN;
 /* This process holds sh's memfd at fd now (a forked child) / no more. */
 void pg_reg_hold(struct pg_shared *sh, int fd) HIDDEN;
 void pg_reg_drop(struct pg_shared *sh) HIDDEN;
+/* This process maps sh shared and writable (a holder that dies so leaves
+   sh orphaned). */
+void pg_reg_wrote(struct pg_shared *sh) HIDDEN;
+/* Any holder of sh dead after writing?  Then sh->orphaned is set.  Under
+   sh's lock, from write-back. */
+void pg_reg_check_orphans(struct pg_shared *sh) HIDDEN;
 /* exec: the registry's descriptor survives it (handdown), or not (undo). */
 int pg_reg_handdown(char *buf, unsigned long cap) HIDDEN;
 void pg_reg_handdown_undo(void) HIDDEN;

@@ -29,7 +29,7 @@
 #include "core/pager_int.h"
 
 #define REG_MAGIC 0x50474452u	/* "RDGP" */
-#define REG_VERSION 1
+#define REG_VERSION 2
 
 struct pg_registry {
 	uint32_t magic, version;
@@ -196,10 +196,15 @@ static int holder_alive(const struct pg_shared *e, int i)
 	return pid > 0 && sys2(SYS_kill, pid, 0) != -ESRCH;
 }
 
+/* Removes holder i; one that is gone after writing through a mapping
+   leaves the cache orphaned (a clean one removes itself first). */
 static void holder_remove(struct pg_shared *e, int i)
 {
+	if (e->holder[i].wrote && !holder_alive(e, i))
+		__atomic_store_n(&e->orphaned, 1, __ATOMIC_RELAXED);
 	e->holder[i] = e->holder[--e->nholders];
 	e->holder[e->nholders].pid = 0;
+	e->holder[e->nholders].wrote = 0;
 }
 
 static void holder_add(struct pg_shared *e, long pid, int fd)
@@ -212,6 +217,7 @@ static void holder_add(struct pg_shared *e, long pid, int fd)
 	if (e->nholders < PG_HOLDERS) {
 		e->holder[e->nholders].pid = (int32_t)pid;
 		e->holder[e->nholders].fd = fd;
+		e->holder[e->nholders].wrote = 0;
 		e->nholders++;
 	}
 	/* Full: the others can be found; when all of those are gone, a new
@@ -338,6 +344,39 @@ void pg_reg_hold(struct pg_shared *sh, int fd)
 	pg_unlock(&reg->lock);
 }
 
+void pg_reg_wrote(struct pg_shared *sh)
+{
+	long self = sys0(SYS_getpid);
+
+	if (!reg)
+		return;
+	pg_lock(&reg->lock);
+	for (int i = 0; i < sh->nholders; i++)
+		if (sh->holder[i].pid == self)
+			sh->holder[i].wrote = 1;
+	pg_unlock(&reg->lock);
+}
+
+void pg_reg_check_orphans(struct pg_shared *sh)
+{
+	int any = 0;
+
+	if (!reg)
+		return;
+	/* Cheap first: only holders that wrote are worth a look. */
+	for (int i = 0; i < __atomic_load_n(&sh->nholders, __ATOMIC_RELAXED) && !any; i++)
+		any = sh->holder[i].wrote && sh->holder[i].pid != defuse_self.pid;
+	if (!any)
+		return;
+	pg_lock(&reg->lock);
+	for (int i = 0; i < sh->nholders;)
+		if (sh->holder[i].wrote && !holder_alive(sh, i))
+			holder_remove(sh, i);
+		else
+			i++;
+	pg_unlock(&reg->lock);
+}
+
 void pg_reg_drop(struct pg_shared *sh)
 {
 	long self = sys0(SYS_getpid);
@@ -346,10 +385,15 @@ void pg_reg_drop(struct pg_shared *sh)
 		return;
 	pg_lock(&reg->lock);
 	for (int i = 0; i < sh->nholders;)
-		if (sh->holder[i].pid == self || !holder_alive(sh, i))
+		if (sh->holder[i].pid == self) {
+			/* Clean: what it wrote went back before it let go. */
+			sh->holder[i].wrote = 0;
 			holder_remove(sh, i);
-		else
+		} else if (!holder_alive(sh, i)) {
+			holder_remove(sh, i);
+		} else {
 			i++;
+		}
 	if (!sh->nholders)
 		memset(sh->key, 0, sizeof(sh->key));
 	pg_unlock(&reg->lock);

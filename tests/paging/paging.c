@@ -776,12 +776,57 @@ static void case_big(void)
 	printf("big done\n");
 }
 
+/* A child writes through the parent's shared mapping and is killed by
+   SIGKILL, which nothing can catch: the bytes are in the file once the
+   parent lets go of it (natively the kernel's page cache has them). */
+static void case_killed(void)
+{
+	int fd = make_file("f", 8 * PAGE, 13), status;
+	char *m = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), got = 0;
+	int p[2];
+	pid_t pid;
+
+	if (m == MAP_FAILED) {
+		fail("mmap: %s", strerror(errno));
+		return;
+	}
+	m[0] = 'P';
+	if (pipe(p))
+		return;
+	pid = fork();
+	if (pid == 0) {
+		m[5 * PAGE + 3] = 'K';
+		write(p[1], "k", 1);
+		pause();
+		_exit(0);
+	}
+	read(p[0], &got, 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	printf("child: %s\n", WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
+	printf("the parent's mapping has %c\n", m[5 * PAGE + 3]);
+	munmap(m, 8 * PAGE);
+	close(fd);
+	/* A process of its own, so that nothing of this one's is used. */
+	pid = fork();
+	if (pid == 0) {
+		int f = open(path_of("f"), O_RDONLY);
+		char b = 0;
+
+		pread(f, &b, 1, 5 * PAGE + 3);
+		_exit(b);
+	}
+	waitpid(pid, &status, 0);
+	printf("the file has %c\n", WIFEXITED(status) ? WEXITSTATUS(status) : '?');
+	printf("killed done\n");
+}
+
 static const struct { const char *name; void (*fn)(void); } cases[] = {
 	{ "shared-rw", case_shared_rw }, { "private", case_private }, { "fork", case_fork },
 	{ "truncate", case_truncate }, { "eof", case_eof }, { "mremap", case_mremap },
 	{ "calls", case_calls }, { "exit", case_exit }, { "exec", case_exec },
 	{ "buffers", case_buffers }, { "contexts", case_contexts }, { "scm", case_scm },
-	{ "big", case_big },
+	{ "big", case_big }, { "killed", case_killed },
 };
 
 int main(int argc, char **argv)
