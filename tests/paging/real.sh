@@ -6,6 +6,8 @@
 #                PRAGMA integrity_check
 #   python-mmap  Python's mmap module across two processes: each sees the
 #                other's writes through its own mapping and through read()
+#   git-pack     a repository packed (git gc), checked (git fsck) and read
+#                through its pack files, which git maps
 # Prints the same wherever it runs; exit 77 with a reason when a program
 # is missing.
 set -u
@@ -64,6 +66,26 @@ st = os.stat("m.bin")
 data = open("m.bin", "rb").read()
 print("size", st.st_size, "tail", data[19999], "head", data[:5], data[8192:8197])
 PY
+	;;
+git-pack)
+	command -v git >/dev/null || { echo "git not installed"; exit 77; }
+	export GIT_CONFIG_NOSYSTEM=1 HOME=$PWD GIT_AUTHOR_DATE=1700000000 \
+		GIT_COMMITTER_DATE=1700000000
+	git init -q -b main repo && cd repo || exit 1
+	git config user.name t && git config user.email t@t
+	i=0
+	while [ $i -lt 40 ]; do
+		i=$((i + 1))
+		seq $i 1000 > "f$i"
+		git add "f$i" && git commit -q -m "file $i"
+	done
+	# pack files, read through mappings from here on
+	git gc -q --aggressive && git fsck --strict 2>&1 && echo fsck ok
+	ls .git/objects/pack | sed 's/-[0-9a-f]*\./-X./' | sort
+	git log --oneline | wc -l
+	git rev-list --all --objects | wc -l
+	git cat-file -p HEAD~20:f5 | sha256sum
+	git repack -q -a -d && git verify-pack .git/objects/pack/*.idx >/dev/null && echo verify ok
 	;;
 *)
 	echo "no case $case_" >&2
