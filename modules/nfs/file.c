@@ -886,7 +886,6 @@ void op_release(void *priv, uint64_t fh)
 	if (f->silly_name[0])
 		remove_silly(m, &c, f);
 	unlink_file(m, f);
-	nfs_unlock(m);
 	free_dirty(f);
 	free(f->ra);
 	dirlist_free(f->list);
@@ -894,6 +893,7 @@ void op_release(void *priv, uint64_t fh)
 	if (f->lockfd >= 0)
 		lockfile_close(f->lockfd);
 	free(f);
+	nfs_unlock(m);
 }
 
 /*

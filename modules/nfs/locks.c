@@ -133,7 +133,12 @@ int op_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 	nfs_unlock(m);
 	if (fd < 0)
 		return -ENOLCK;
-	if (flock(fd, op | LOCK_NB) < 0)
-		r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+	{
+		int saved = errno;
+
+		if (flock(fd, op | LOCK_NB) < 0)
+			r = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+		errno = saved;	/* the program's (module.c) */
+	}
 	return r;
 }

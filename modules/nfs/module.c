@@ -20,8 +20,18 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/*
+ * The program's errno: a module runs in the program's thread, so every
+ * libc call here (libnfs's non-blocking reads and writes leave EAGAIN
+ * behind) would change it under a call that succeeded, and a program that
+ * clears errno and looks at it after readdir(3) sees a failure.  Kept at
+ * every operation's start, put back at its end.
+ */
+static __thread int program_errno;
+
 void nfs_lock(struct nfsmod *m)
 {
+	program_errno = errno;
 	pthread_mutex_lock(&m->lock);
 	m->busy = 1;
 	if (m->forked) {
@@ -36,6 +46,7 @@ void nfs_unlock(struct nfsmod *m)
 {
 	m->busy = 0;
 	pthread_mutex_unlock(&m->lock);
+	errno = program_errno;
 }
 
 static void free_mod(struct nfsmod *m)
@@ -130,12 +141,14 @@ static void nfs_destroy(void *priv)
 static void nfs_after_fork_child(void *priv)
 {
 	struct nfsmod *m = priv;
+	int saved = errno;
 
 	/* another thread of the parent may have held the lock at the fork */
 	pthread_mutex_init(&m->lock, NULL);
 	nfs_forget_connection(m);
 	m->busy = 0;
 	m->forked = true;
+	errno = saved;
 }
 
 const struct defuse_ops nfs_ops = {

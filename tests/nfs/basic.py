@@ -281,6 +281,47 @@ def reads(env):
               r[0] == 0 and r[1] == 'bad 0\n', repr(r))
 
 
+ERRNO = r'''
+import ctypes, os, sys
+p = sys.argv[1]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.opendir.restype = ctypes.c_void_p
+libc.readdir.restype = ctypes.c_void_p
+libc.readdir.argtypes = [ctypes.c_void_p]
+libc.closedir.argtypes = [ctypes.c_void_p]
+os.mkdir(p + '/d')
+for i in range(2000):
+    open('%s/d/f%04d' % (p, i), 'w').write('x' * (i % 300))
+bad = []
+for rnd in range(40):
+    ctypes.set_errno(0)
+    d = libc.opendir((p + '/d').encode())
+    n = 0
+    while libc.readdir(d):
+        n += 1
+    e = ctypes.get_errno()
+    libc.closedir(d)
+    if e or n != 2002:
+        bad.append(('readdir', n, e))
+    ctypes.set_errno(0)
+    fd = os.open('%s/d/f%04d' % (p, rnd), os.O_RDONLY)
+    os.read(fd, 1000)
+    os.close(fd)
+    os.stat(p + '/d')
+    if ctypes.get_errno():
+        bad.append(('open, read, stat', ctypes.get_errno()))
+print(bad)
+'''
+
+
+def errno_kept(env):
+    point = env.dir('e')
+    sub, export = env.fresh('errno')
+    r = run(env.cmd(point, sub, [sys.executable, '-c', ERRNO, point]))
+    env.check('errno stays as the program left it across calls that succeed',
+              r[0] == 0 and r[1] == '[]\n', repr(r))
+
+
 def startup(env):
     point = env.dir('s')
     good = env.url
@@ -316,6 +357,7 @@ def main():
         ops(env)
         consistency(env)
         reads(env)
+        errno_kept(env)
         startup(env)
     finally:
         env.cleanup()

@@ -102,6 +102,13 @@ shm=/dev/shm
 state=$(mktemp -d "$shm/defuse-nfs.XXXXXX") || exit 1
 rpcbind_pid=""
 status=1
+# What the daemons leave in /run (rpcbind's warm-start files and lock,
+# ganesha's directory) is removed after them, unless it was there before.
+leftovers=""
+for f in /run/rpcbind/rpcbind.xdr /run/rpcbind/portmap.xdr /run/rpcbind.lock \
+	 /run/rpcbind /run/ganesha; do
+	[ -e "$f" ] || leftovers="$leftovers $f"
+done
 
 cleanup() {
 	trap - EXIT INT TERM HUP
@@ -110,6 +117,9 @@ cleanup() {
 		kill -TERM "$rpcbind_pid" 2>/dev/null
 		while kill -0 "$rpcbind_pid" 2>/dev/null; do sleep 0.05; done
 	fi
+	for f in $leftovers; do
+		if [ -d "$f" ]; then rmdir "$f" 2>/dev/null; else rm -f "$f"; fi
+	done
 	rm -rf "$state"
 	exit $status
 }
