@@ -56,8 +56,10 @@ if [ "${1:-}" = wait ]; then
 	n=0
 	while [ $n -lt 400 ]; do
 		if ! kill -0 "$pid" 2>/dev/null; then
+			# gone: its pid is no longer ours to signal
+			rm -f "$state/ganesha.pid"
 			echo "server.sh: ganesha.nfsd exited at start; its log:" >&2
-			tail -20 "$state/ganesha.log" >&2
+			tail -5 "$state/ganesha.log" >&2
 			exit 1
 		fi
 		nfs-ls nfs://127.0.0.1/export/ >/dev/null 2>&1 && exit 0
