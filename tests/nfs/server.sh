@@ -26,6 +26,12 @@
 # below; the facts behind it are in docs/nfs.md ("The test server").
 set -u
 
+# Whether process $1 is still running (a zombie has ended).
+running() {
+	kill -0 "$1" 2>/dev/null &&
+		! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null
+}
+
 if [ "${1:-}" = ganesha ]; then
 	# server.sh ganesha STATE_DIR stop|start: used by the fault test
 	# through DEFUSE_NFS_SERVER while `run` is in charge of the servers.
@@ -35,7 +41,7 @@ if [ "${1:-}" = ganesha ]; then
 		pid=$(cat "$state/ganesha.pid" 2>/dev/null) || exit 0
 		kill -TERM "$pid" 2>/dev/null
 		# ganesha is no child of the caller: wait for it by its pid.
-		while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+		while running "$pid"; do sleep 0.05; done
 		rm -f "$state/ganesha.pid"
 		exit 0;;
 	start)
@@ -117,7 +123,7 @@ cleanup() {
 	"$0" ganesha "$state" stop
 	if [ -n "$rpcbind_pid" ]; then
 		kill -TERM "$rpcbind_pid" 2>/dev/null
-		while kill -0 "$rpcbind_pid" 2>/dev/null; do sleep 0.05; done
+		while running "$rpcbind_pid"; do sleep 0.05; done
 	fi
 	for f in $leftovers; do
 		if [ -d "$f" ]; then rmdir "$f" 2>/dev/null; else rm -f "$f"; fi
