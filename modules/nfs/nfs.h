@@ -9,16 +9,24 @@
  *
  *   options.c  the mount argument: nfs://SERVER/EXPORT and options
  *   rpc.c      the connection, calls with timeouts and retries (soft/hard),
- *              the caller's credentials, MOUNT, reconnecting, fork
+ *              the caller's credentials, MOUNT, reconnecting, fork, what a
+ *              mount learnt kept for later images (*.mnt), NFS errors
  *   cache.c    inodes (handle + attributes, by file id) and names (path ->
- *              file id), with the kernel client's attribute-cache rules
+ *              file id, or known missing), with the kernel client's
+ *              attribute-cache rules
+ *   gen.c      a table of change counters shared by this machine's
+ *              processes: what another process changed is seen at once
  *   walk.c     paths to inodes (LOOKUP where the cache cannot answer),
- *              permission checks, NFS attributes as struct stat, errors
+ *              ".." and links resolved beneath the root, permission
+ *              checks, NFS attributes as struct stat
  *   meta.c     operations on names and attributes
- *   file.c     open files: open, read, write, commit, release
+ *   file.c     open files: open, read (read-ahead), write, commit, release,
+ *              local FIFOs, fh_path
  *   dir.c      readdir (READDIRPLUS, which also fills the cache)
- *   locks.c    lock_fd: a local file per NFS file, for the kernel's locks
- *   module.c   init, destroy, fork, the operations table
+ *   locks.c    lock_fd: a local file per NFS file, for the kernel's locks;
+ *              flock of directories
+ *   module.c   init, destroy, fork, the program's errno, the operations
+ *              table
  */
 #ifndef DEFUSE_NFS_H
 #define DEFUSE_NFS_H
