@@ -400,9 +400,10 @@ struct pg_cache *pager_of(struct core_fd *f)
 	g = pg_reg_gen();
 	if (g == __atomic_load_n(&o->pager_gen, __ATOMIC_RELAXED))
 		return NULL;
-	/* A cache appeared somewhere in the tree since o last looked. */
+	/* A cache appeared somewhere in the tree since o last looked (none
+	   left: nothing to look for). */
 	__atomic_store_n(&o->pager_gen, g, __ATOMIC_RELAXED);
-	if ((o->ofd->flags & O_PATH) || defuse_self.vfork_child || file_key(f, key, &st) < 0 ||
+	if (!pg_reg_live() || (o->ofd->flags & O_PATH) || defuse_self.vfork_child || file_key(f, key, &st) < 0 ||
 	    !S_ISREG(st.st_mode))
 		return NULL;
 	c = attach(f, key, st.st_size, 0, &err);
@@ -1223,6 +1224,12 @@ long core_pager_exit(void *unused)
 	(void)unused;
 	flush_all();
 	pg_fault_stop();
+	/* Gone cleanly: no holder of the tree's left to suspect of unsent
+	   pages (pg_reg_check_orphans). */
+	if (!defuse_self.vfork_child)
+		for (int i = 0; i < PG_CACHES; i++)
+			if (caches[i].refs > 0)
+				pg_reg_drop(caches[i].sh);
 	return 0;
 }
 

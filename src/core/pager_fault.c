@@ -540,12 +540,14 @@ static void read_ahead(uintptr_t addr, int64_t from, long win, int writer)
 
 	if (!fault_of(addr, &f, &foff, &w, &w0))
 		return;
-	if (from < f.end) {
+	/* Only when nothing else holds the cache (as on_fault says). */
+	if (from < f.end && pg_lock_within(&f.c->sh->lock, 0, 0)) {
 		int64_t to = from + win < f.end ? from + win : f.end;
 
 		if (fill_window(f.c, f.open, from, to) == 0)
 			map_range(f.start + (uintptr_t)(from - f.off),
 				  f.start + (uintptr_t)(to - f.off), f.wp && !writer);
+		pg_unlock(&f.c->sh->lock);
 		pg_mutex_lock();
 		mp = pg_map_at(addr);
 		if (mp && mp->start == f.start) {
@@ -586,10 +588,22 @@ static int on_fault(const struct uffd_msg *m, uintptr_t *next, int64_t *from, lo
 		done = map_range(addr, f.start + (uintptr_t)(h - f.off), f.wp);
 		seq = 0;
 	} else {
+		/*
+		 * Under the cache's lock: a truncation and a growth between the
+		 * module's read and the copy would put back bytes the file no
+		 * longer has.  Not when the faulting thread holds it (it waits
+		 * for this fill, and nothing can truncate meanwhile), and not
+		 * for long (its holder may wait for a fault behind this one).
+		 */
+		int locked = pg_lock_within(&f.c->sh->lock, 2000000,
+					    (int32_t)m->arg.pagefault.feat.ptid);
+
 		r = fill_window(f.c, f.open, w0, w1);
 		if (r < 0 && r != -EAGAIN &&
 		    (r = pg_fill(f.c, f.open, foff, foff + PG_PAGE, foff)) == 0)
 			r = 0;	/* the window failed, its page did not */
+		if (locked)
+			pg_unlock(&f.c->sh->lock);
 		/*
 		 * A write: its page comes writable (it is written, and needs
 		 * no second fault to say so); a sequential writer's whole

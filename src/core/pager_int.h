@@ -56,6 +56,8 @@ int pg_reg_ensure(void) HIDDEN;
 /* The generation: it moves whenever a cache appears anywhere in the tree.
    0 when this process has no registry. */
 uint32_t pg_reg_gen(void) HIDDEN;
+/* How many caches the tree has now (0: a lookup would find nothing). */
+int pg_reg_live(void) HIDDEN;
 /* The cache of the file key, found or made (*mfd: the memfd, open O_RDWR,
    *made: 1 if new).  NULL with *err set when neither can be had. */
 struct pg_shared *pg_reg_get(const uint64_t key[3], int *mfd, int *made, int *err) HIDDEN;
@@ -81,6 +83,9 @@ void pg_reg_handdown_undo(void) HIDDEN;
  */
 void pg_lock(int32_t *l) HIDDEN;
 void pg_unlock(int32_t *l) HIDDEN;
+/* Takes l within ns nanoseconds (-1: however long; 0: only if free),
+   unless thread avoid owns it: 1 when taken, else 0. */
+int pg_lock_within(int32_t *l, long ns, int32_t avoid) HIDDEN;
 
 /* ---- this process (pager.c) --------------------------------------------- */
 

@@ -35,7 +35,8 @@ struct pg_registry {
 	uint32_t magic, version;
 	int32_t lock;
 	uint32_t gen;
-	char pad[48];
+	int32_t live;		/* entries in use */
+	char pad[44];
 	struct pg_shared e[PG_ENTRIES];
 };
 
@@ -45,26 +46,55 @@ static int32_t reg_making;	/* this process's threads making it at once */
 
 /* ---- locks ---------------------------------------------------------------- */
 
+/* The lock word: the owner's thread ID, and this bit when someone may
+   wait (only then does an unlock wake). */
+#define WAITERS 0x40000000
+
+int pg_lock_within(int32_t *l, long ns, int32_t avoid)
+{
+	int32_t me = sys0(SYS_gettid), v = 0;
+	long waited = 0;
+
+	if (__atomic_compare_exchange_n(l, &v, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return 1;
+	for (;;) {
+		int32_t owner = v & ~WAITERS;
+		struct timespec tick = { 0, 2000000 };
+
+		if (!v) {
+			/* Taken with the bit: others may still wait. */
+			if (__atomic_compare_exchange_n(l, &v, me | WAITERS, 0, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				return 1;
+			continue;
+		}
+		if ((avoid && owner == avoid) || (ns >= 0 && waited >= ns))
+			return 0;
+		if (!(v & WAITERS) && !__atomic_compare_exchange_n(l, &v, v | WAITERS, 0,
+								   __ATOMIC_RELAXED,
+								   __ATOMIC_RELAXED))
+			continue;
+		v |= WAITERS;
+		if (ns >= 0 && ns - waited < tick.tv_nsec)
+			tick.tv_nsec = ns - waited;
+		waited += tick.tv_nsec;
+		/* Wait a little; an owner that is gone gives it up. */
+		if (sys4(SYS_futex, l, FUTEX_WAIT, v, &tick) == -ETIMEDOUT &&
+		    sys2(SYS_kill, owner, 0) == -ESRCH)
+			__atomic_compare_exchange_n(l, &v, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		v = __atomic_load_n(l, __ATOMIC_RELAXED);
+	}
+}
+
 void pg_lock(int32_t *l)
 {
-	int32_t me = sys0(SYS_gettid), owner = 0;
-	struct timespec tick = { 0, 2000000 };
-
-	while (!__atomic_compare_exchange_n(l, &owner, me, 0, __ATOMIC_ACQUIRE,
-					    __ATOMIC_RELAXED)) {
-		/* Wait a little; an owner that is gone gives it up. */
-		if (sys_failed(sys4(SYS_futex, l, FUTEX_WAIT, owner, &tick)) &&
-		    sys2(SYS_kill, owner, 0) == -ESRCH)
-			__atomic_compare_exchange_n(l, &owner, 0, 0, __ATOMIC_RELAXED,
-						    __ATOMIC_RELAXED);
-		owner = 0;
-	}
+	pg_lock_within(l, -1, 0);
 }
 
 void pg_unlock(int32_t *l)
 {
-	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
-	sys3(SYS_futex, l, FUTEX_WAKE, 1);
+	if (__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) & WAITERS)
+		sys3(SYS_futex, l, FUTEX_WAKE, 1);
 }
 
 /* ---- the registry itself -------------------------------------------------- */
@@ -148,6 +178,13 @@ void core_pager_init(const char *env)
 		defuse_fd_release(reg_fd);
 		reg_fd = -1;
 	}
+}
+
+int pg_reg_live(void)
+{
+	struct pg_registry *r = __atomic_load_n(&reg, __ATOMIC_ACQUIRE);
+
+	return r ? __atomic_load_n(&r->live, __ATOMIC_RELAXED) : 0;
 }
 
 uint32_t pg_reg_gen(void)
@@ -271,8 +308,10 @@ static struct pg_shared *find_locked(const uint64_t key[3], int *mfd, long self)
 			holder_add(e, self, *mfd);
 			return e;
 		}
-		if (!e->nholders)	/* every holder is gone: free */
+		if (!e->nholders) {	/* every holder is gone: free */
 			memset(e->key, 0, sizeof(e->key));
+			reg->live--;
+		}
 		return NULL;
 	}
 	return NULL;
@@ -322,6 +361,8 @@ struct pg_shared *pg_reg_get(const uint64_t key[3], int *mfd, int *made, int *er
 		e = NULL;
 		goto out;
 	}
+	if (!e->key[0] && !e->key[1] && !e->key[2])
+		reg->live++;
 	memset(e, 0, sizeof(*e));
 	e->mdev = st.st_dev;
 	e->mino = st.st_ino;
@@ -394,7 +435,9 @@ void pg_reg_drop(struct pg_shared *sh)
 		} else {
 			i++;
 		}
-	if (!sh->nholders)
+	if (!sh->nholders && (sh->key[0] || sh->key[1] || sh->key[2])) {
 		memset(sh->key, 0, sizeof(sh->key));
+		reg->live--;
+	}
 	pg_unlock(&reg->lock);
 }
