@@ -95,6 +95,7 @@ long defuse_call_cold(long (*fn)(void *), void *arg)
 {
 	char was = defuse_self.in_defuse;
 	uintptr_t stack = 0;
+	int program_errno = errno;
 	long r;
 
 	if (!was) {
@@ -105,6 +106,13 @@ long defuse_call_cold(long (*fn)(void *), void *arg)
 	defuse_self.in_defuse = 1;
 	r = defuse_call_xsaved(fn, arg, stack);
 	defuse_self.in_defuse = was;
+	/* A system call leaves errno alone; the libc calls of DEFUSE's and of
+	   modules (libnfs's EAGAIN behind a getdents that succeeded) must
+	   too: a program may read errno after a call that succeeded (readdir
+	   tells its end from an error so).  The program's libc sets it from
+	   the result when the call fails. */
+	if (!was)
+		errno = program_errno;
 	if (unlikely(defuse_self.sig_deferred) && !was)
 		defuse_sig_flush();
 	return r;

@@ -1259,6 +1259,44 @@ static int case_inotify(void)
 	return 0;
 }
 
+/*
+ * errno after calls that succeed is what it was before, as with the kernel:
+ * readdir tells the end of a directory from an error by errno, so a
+ * module's libc calls must not leave theirs behind.
+ */
+static int case_errno_kept(void)
+{
+	struct stat st;
+	char buf[16];
+	int fd, n = 0, bad = 0;
+	DIR *d;
+
+	mkdir(at("e"), 0755);
+	put("e/f", "x", 1);
+#define KEPT(what, call)                                                  \
+	do {                                                              \
+		errno = 4242;                                             \
+		if ((call) < 0 || errno != 4242)                          \
+			bad++, printf("%s: errno %d after success\n", what, errno); \
+	} while (0)
+	KEPT("stat", stat(at("e/f"), &st));
+	KEPT("open", fd = open(at("e/f"), O_RDWR));
+	KEPT("read", read(fd, buf, sizeof(buf)));
+	KEPT("pwrite", pwrite(fd, "y", 1, 0));
+	KEPT("close", close(fd));
+	d = opendir(at("e"));
+	errno = 0;
+	while (readdir(d))
+		n++;
+	printf("readdir: %d entries, errno at the end %d\n", n, errno);
+	closedir(d);
+	KEPT("unlink", unlink(at("e/f")));
+	KEPT("rmdir", rmdir(at("e")));
+#undef KEPT
+	printf("errno kept across %s\n", bad ? "not every call" : "every call");
+	return bad;
+}
+
 static int case_fcntl_misc(void)
 {
 	struct f_owner_ex ex = { F_OWNER_PID, getpid() };
@@ -1475,6 +1513,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "open-after-unlink")) return case_open_after_unlink();
 	if (!strcmp(c, "fcntl-misc")) return case_fcntl_misc();
 	if (!strcmp(c, "fsize")) return case_fsize();
+	if (!strcmp(c, "errno-kept")) return case_errno_kept();
 	if (!strcmp(c, "inotify")) return case_inotify();
 	if (!strcmp(c, "vector-registers")) return case_vector_registers();
 	fprintf(stderr, "hostile: unknown case '%s'\n", c);
