@@ -71,9 +71,10 @@
  *  - Async-signal-safety: in process, operations may run while the
  *    program's thread was inside malloc, stdio or any other libc lock (the
  *    program made a system call from a signal handler, or another thread
- *    holds such a lock across fork).  Operations other than init, destroy
- *    and after_fork_child should therefore not allocate, use stdio or take
- *    locks that code outside the module can hold.
+ *    holds such a lock across fork).  Operations other than init and
+ *    destroy should therefore not allocate, use stdio or take locks that
+ *    code outside the module can hold; after_fork_child must not (see
+ *    there).
  *  - A module's own system calls (made through libc or raw) go straight to
  *    the kernel: DEFUSE never routes them back into any mount.
  *
@@ -228,8 +229,13 @@ struct defuse_ops {
 	 * child shares the parent's memory until it execs) nor for threads.
 	 * Open handles stay valid: parent and child share every open file
 	 * description, so a handle's state must live where both see it (a
-	 * kernel descriptor, shared memory).  After exec the new image calls
-	 * init again and reopens inherited emulated files by path (open).
+	 * kernel descriptor, shared memory).  It runs right after the kernel's
+	 * clone, before libc's own fork handling in the child: malloc's and
+	 * stdio's locks may still be held then (libc took them for the fork),
+	 * so it must not allocate, use stdio or take such locks; mark what
+	 * must be recreated and do it at the next operation instead.  After
+	 * exec the new image calls init again and reopens inherited emulated
+	 * files (open_handle, else open by path).
 	 * NULL: nothing is done.
 	 */
 	void (*after_fork_child)(void *priv);
