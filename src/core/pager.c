@@ -634,6 +634,10 @@ long pager_read(struct pg_cache *c, struct core_fd *f, void *buf, size_t n, off_
 			/* Missing: the module's, which nothing has changed. */
 			int64_t d = pg_data(c->mfd, h, end);
 
+			/* Filled meanwhile (the fault thread reads ahead):
+			   present now, so look again. */
+			if (d <= x)
+				continue;
 			stop = d < off + (int64_t)n ? d : off + (int64_t)n;
 			pager_prefault((char *)buf + done, stop - x, 1);
 			r = mod_read(REF(f), f->open->fh, (char *)buf + done, stop - x, x);

@@ -112,8 +112,12 @@ static void op_read(void)
 	} else {
 		r = pread(fd2, buf, len, off);
 	}
-	if (r != want)
+	if (r != want) {
+		if (r < 0)
+			printf("FAIL read (%s): %s\n", which == 2 ? "second descriptor" : "first",
+			       strerror(errno));
 		die("short read", off, r);
+	}
 	compare("read", buf, off, want);
 }
 

@@ -546,11 +546,13 @@ static void case_exit(void)
 }
 
 /* Another process image of the tree maps the file while this one has it
-   mapped: both see every byte at once (one cache). */
+   mapped: both see every byte at once (one cache).  It maps the
+   descriptor it inherited through exec. */
 static void case_exec(void)
 {
 	int fd = make_file("f", 4 * PAGE, 8), status;
 	char *m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char num[16];
 	pid_t pid;
 
 	if (m == MAP_FAILED) {
@@ -558,9 +560,10 @@ static void case_exec(void)
 		return;
 	}
 	m[10] = 'P';
+	snprintf(num, sizeof(num), "%d", fd);	/* not close-on-exec */
 	pid = fork();
 	if (pid == 0) {
-		execl(self_path, self_path, "exec-child", dir, (char *)NULL);
+		execl(self_path, self_path, "exec-child", dir, num, (char *)NULL);
 		_exit(9);
 	}
 	/* the child writes page 1 through its own mapping, then waits */
@@ -586,9 +589,9 @@ static void on_usr1(int sig)
 	usr1 = 1;
 }
 
-static int exec_child(void)
+static int exec_child(int fd)
 {
-	int fd = open(path_of("f"), O_RDWR), bad = 0;
+	int bad = 0;
 	char *m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	if (m == MAP_FAILED)
@@ -831,7 +834,7 @@ static const struct { const char *name; void (*fn)(void); } cases[] = {
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[1], "exec-child"))) {
 		fprintf(stderr, "usage: paging CASE DIR\n");
 		return 2;
 	}
@@ -839,7 +842,7 @@ int main(int argc, char **argv)
 	self_path = argv[0];
 	dir = argv[2];
 	if (!strcmp(argv[1], "exec-child"))
-		return exec_child();
+		return exec_child(atoi(argv[3]));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (!strcmp(argv[1], cases[i].name)) {
 			cases[i].fn();
