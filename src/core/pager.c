@@ -304,7 +304,7 @@ static struct pg_cache *attach(struct core_fd *f, const uint64_t key[3], off_t s
 {
 	struct pg_cache *c;
 	struct pg_shared *sh;
-	int mfd = -1, made = 0;
+	int mfd = -1, made;
 	unsigned long win_len;
 	char *win;
 
@@ -370,7 +370,6 @@ static struct pg_cache *attach(struct core_fd *f, const uint64_t key[3], off_t s
 	}
 	if (mfd < 0 && c->sh == sh)
 		size_from_module(c, f);
-	(void)made;
 	return c;
 }
 
@@ -565,7 +564,7 @@ static int caches_in(uintptr_t lo, uintptr_t hi, struct pg_cache **v, int max, i
 }
 
 /* Written pages of every cache mapped within [lo, hi) go to the module. */
-static long flush_range(uintptr_t lo, uintptr_t hi, int fsync)
+static long flush_range(uintptr_t lo, uintptr_t hi)
 {
 	struct pg_cache *v[16];
 	long err = 0;
@@ -580,7 +579,6 @@ static long flush_range(uintptr_t lo, uintptr_t hi, int fsync)
 			r = flush_locked(v[i], lo, hi);
 			pg_unlock(&v[i]->sh->lock);
 			err = err ? err : r;
-			(void)fsync;
 			pg_cache_put(v[i]);
 		}
 	} while (more && n);
@@ -787,7 +785,7 @@ static void replaced(uintptr_t a, uintptr_t e)
 	pg_mutex_unlock();
 	if (!hit)
 		return;
-	flush_range(a, e, 0);
+	flush_range(a, e);
 	forget(a, e);
 }
 
@@ -925,7 +923,7 @@ static long do_munmap(const struct defuse_syscall *sc)
 
 	if ((a & (PG_PAGE - 1)) || !sc->a[1] || e < a)
 		return defuse_forward(sc);	/* the kernel's EINVAL */
-	flush_range(a, e, 0);
+	flush_range(a, e);
 	r = defuse_forward(sc);
 	if (r == 0)
 		forget(a, e);
@@ -957,7 +955,7 @@ static long do_mremap(const struct defuse_syscall *sc)
 	if (!have)
 		return defuse_forward(sc);
 	if (new_len < old_len)
-		flush_range(old + new_len, old + old_len, 0);
+		flush_range(old + new_len, old + old_len);
 	r = defuse_forward(sc);
 	if (sys_failed(r)) {
 		core_open_put(m.open);
@@ -1000,7 +998,7 @@ static long do_msync(const struct defuse_syscall *sc)
 
 	if (r < 0)
 		return r;
-	r = flush_range(a, e, 0);
+	r = flush_range(a, e);
 	if (r == 0 && (sc->a[2] & MS_SYNC)) {
 		n = caches_in(a, e, v, 16, &more);
 		for (int i = 0; i < n; i++) {
@@ -1213,7 +1211,7 @@ static void flush_all(void)
 {
 	if (!__atomic_load_n(&core_pager_nmaps, __ATOMIC_RELAXED) || defuse_self.vfork_child)
 		return;
-	flush_range(0, ~(uintptr_t)0, 0);
+	flush_range(0, ~(uintptr_t)0);
 }
 
 long core_pager_flush(void *unused)
