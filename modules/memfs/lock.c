@@ -27,17 +27,12 @@ static bool same_owner(const struct mlock *l, uint64_t owner, uint32_t kind)
 	return l->owner == owner && l->kind == kind;
 }
 
-static bool dead(pid_t pid)
-{
-	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
-}
-
 static bool gone(const struct mlock *l)
 {
 	int alive = l->kind != MLK_POSIX && defuse_lock_owner_alive
 		    ? defuse_lock_owner_alive(l->owner) : -1;
 
-	return alive < 0 ? dead(l->holder) : !alive;
+	return alive < 0 ? pid_gone(l->holder) : !alive;
 }
 
 static void unlink_lock(struct memfs *m, uint64_t *link)
@@ -198,7 +193,7 @@ static pid_t desc_holder(struct memfs *m, struct mnode *n, uint64_t owner, uint3
 	for (uint64_t o = n->locks; o; o = ((struct mlock *)P(m, o))->next) {
 		struct mlock *l = P(m, o);
 
-		if (same_owner(l, owner, kind) && l->holder != getpid() && !dead(l->holder))
+		if (same_owner(l, owner, kind) && l->holder != getpid() && !pid_gone(l->holder))
 			return l->holder;
 	}
 	return getpid();

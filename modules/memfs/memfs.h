@@ -158,6 +158,7 @@ void opener_drop(struct memfs *m, uint64_t off);
 void orphan_check(struct memfs *m, uint64_t ino);
 void orphan_forget(struct memfs *m, uint64_t ino);
 int orphans_reap(struct memfs *m);	/* how many were freed */
+bool pid_gone(pid_t pid);	/* no such process (any other answer: it is) */
 void mem_free(struct memfs *m, uint64_t off, uint64_t size);
 uint64_t mem_class_size(uint64_t size);
 

@@ -75,7 +75,7 @@ void orphan_forget(struct memfs *m, uint64_t ino)
 	N(m, ino)->flags &= ~MN_ORPHAN;
 }
 
-static int gone(pid_t pid)
+bool pid_gone(pid_t pid)
 {
 	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
 }
@@ -92,7 +92,7 @@ int orphans_reap(struct memfs *m)
 			struct mopener *o = P(m, off);
 
 			after = o->next;
-			if (gone(o->pid))
+			if (pid_gone(o->pid))
 				opener_drop(m, off);
 		}
 		if (n->opens == 0) {

@@ -334,11 +334,21 @@ void core_emulated_share_all(int carry)
 	}
 }
 
+static void each_right(const struct msghdr *m, void (*fn)(int fd));
+
+static void share_one(int fd)
+{
+	struct core_fd *f = core_fd_acquire(fd);
+
+	if (f && f->open)
+		core_ofd_share(f->open->ofd);
+	core_fd_release(f);
+}
+
 void core_emulated_sending(const struct msghdr *m)
 {
 	char buf[1024];
 	struct msghdr k;
-	struct cmsghdr *c;
 
 	/* The control data, read as the kernel will; too much of it, or
 	   unreadable (the kernel then fails the call): all of them. */
@@ -348,19 +358,7 @@ void core_emulated_sending(const struct msghdr *m)
 		return;
 	}
 	k = (struct msghdr){ .msg_control = buf, .msg_controllen = m->msg_controllen };
-	for (c = CMSG_FIRSTHDR(&k); c; c = CMSG_NXTHDR(&k, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; CMSG_LEN((i + 1) * sizeof(int)) <= c->cmsg_len; i++) {
-			struct core_fd *f;
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if ((f = core_fd_acquire(fd)) && f->open)
-				core_ofd_share(f->open->ofd);
-			core_fd_release(f);
-		}
-	}
+	each_right(&k, share_one);
 }
 
 /* ---- open ------------------------------------------------------------- */
@@ -722,7 +720,9 @@ int core_emulated_adopt_fd(long fd)
 	return core_fd_emulated(fd) != NULL;
 }
 
-static void adopt_rights(const struct msghdr *m)
+/* fn for each descriptor m's SCM_RIGHTS messages carry (m's control
+   data in DEFUSE's reach). */
+static void each_right(const struct msghdr *m, void (*fn)(int fd))
 {
 	struct cmsghdr *c;
 
@@ -733,9 +733,19 @@ static void adopt_rights(const struct msghdr *m)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			core_emulated_adopt_fd(fd);
+			fn(fd);
 		}
 	}
+}
+
+static void adopt_one(int fd)
+{
+	core_emulated_adopt_fd(fd);
+}
+
+static void adopt_rights(const struct msghdr *m)
+{
+	each_right(m, adopt_one);
 }
 
 void core_emulated_adopt_received(long nr, long result, long msg)
