@@ -205,9 +205,22 @@ def t_locks(scratch):
     check('locks: still held', try_lock() == 1)
     # flock(1) runs the command in a child and holds the lock itself: kill
     # the whole group, the lock goes with its dead holder.
+    kids = run(['pgrep', '-P', str(h.pid)]).stdout.split()
     subprocess.run(['pkill', '-9', '-P', str(h.pid)])
     h.kill()
     h.wait()
+    # The lock belongs to the open file description, which the killed
+    # child shares until its files are closed: wait (bounded) until it has
+    # ended, as a native program would have to.
+    for pid in kids:
+        for _ in range(500):
+            try:
+                with open('/proc/%s/stat' % pid) as f:
+                    if f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X'):
+                        break
+            except FileNotFoundError:
+                break
+            time.sleep(0.02)
     check('locks: a SIGKILLed holder\'s lock is dropped', try_lock() == 0)
 
 
