@@ -180,8 +180,11 @@ def t_locks(scratch):
     lk, held = mnt + '/lock', mnt + '/held'
 
     def holder(after):
+        # Its own session, so that the whole group (flock, the shell, and
+        # whatever the shell starts) can be killed at once.
         return subprocess.Popen(defuse(mnt, name, ['flock', '-x', lk, '-c',
-                                                   'touch %s; %s' % (held, after)]))
+                                                   'touch %s; %s' % (held, after)]),
+                                start_new_session=True)
 
     def wait_held():
         for _ in range(400):
@@ -203,24 +206,16 @@ def t_locks(scratch):
     h = holder('sleep 60')
     check('locks: holder took it again', wait_held())
     check('locks: still held', try_lock() == 1)
-    # flock(1) runs the command in a child and holds the lock itself: kill
-    # the whole group, the lock goes with its dead holder.
-    kids = run(['pgrep', '-P', str(h.pid)]).stdout.split()
-    subprocess.run(['pkill', '-9', '-P', str(h.pid)])
-    h.kill()
+    # flock(1) runs the command in a shell, which may run sleep in a child
+    # of its own: every one of them shares the locked description (as
+    # natively), so kill the whole group and wait (bounded) until none is
+    # left before trying the lock.
+    os.killpg(h.pid, 9)
     h.wait()
-    # The lock belongs to the open file description, which the killed
-    # child shares until its files are closed: wait (bounded) until it has
-    # ended, as a native program would have to.
-    for pid in kids:
-        for _ in range(500):
-            try:
-                with open('/proc/%s/stat' % pid) as f:
-                    if f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X'):
-                        break
-            except FileNotFoundError:
-                break
-            time.sleep(0.02)
+    for _ in range(500):
+        if run(['pgrep', '-g', str(h.pid)]).returncode != 0:
+            break
+        time.sleep(0.02)
     check('locks: a SIGKILLed holder\'s lock is dropped', try_lock() == 0)
 
 
