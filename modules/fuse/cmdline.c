@@ -1,6 +1,6 @@
 /*
- * The start-up half of libfuse: the command line (fuse_parse_cmdline),
- * fuse_main_real, mount options, help texts, logging, and the calls whose
+ * The start-up half of libfuse: the command line (fc_parse_cmdline, for
+ * each API's fuse_parse_cmdline), mount options, help texts, logging, and the calls whose
  * job makes no sense in process and are absorbed: fuse_daemonize (no fork,
  * no chdir, no closing of standard streams: they are the program's),
  * signal handlers for unmounting (the program's signals stay its own).
@@ -40,12 +40,7 @@ FC_EXPORT void fuse_log(enum fuse_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- versions ---------------------------------------------------------- */
-
-FC_EXPORT int fuse_version(void)
-{
-	return FUSE_VERSION;
-}
+/* ---- versions (fuse_version: each API's own) ---------------------------- */
 
 FC_EXPORT const char *fuse_pkgversion(void)
 {
@@ -107,19 +102,6 @@ FC_EXPORT void fuse_lib_help(struct fuse_args *args)
 
 /* ---- the command line ------------------------------------------------ */
 
-/* fuse_cmdline_opts of libfuse 3.0 to 3.11 ends before max_threads. */
-struct cmdline_opts_30 {
-	int singlethread;
-	int foreground;
-	int debug;
-	int nodefault_subtype;
-	char *mountpoint;
-	int show_version;
-	int show_help;
-	int clone_fd;
-	unsigned int max_idle_threads;
-};
-
 #define CO(t, f, v) { t, offsetof(struct fuse_cmdline_opts, f), v }
 static const struct fuse_opt cmdline_spec[] = {
 	CO("-h", show_help, 1),
@@ -166,27 +148,13 @@ static int cmdline_proc(void *data, const char *arg, int key, struct fuse_args *
 	return o->mountpoint ? 0 : -1;
 }
 
-int fuse_parse_cmdline_312(struct fuse_args *args, struct fuse_cmdline_opts *opts);
-FC_EXPORT int fuse_parse_cmdline_312(struct fuse_args *args, struct fuse_cmdline_opts *opts)
+int fc_parse_cmdline(struct fuse_args *args, struct fuse_cmdline_opts *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->max_idle_threads = UINT_MAX;
 	opts->max_threads = 10;
 	return fuse_opt_parse(args, opts, cmdline_spec, cmdline_proc) == -1 ? -1 : 0;
 }
-__asm__(".symver fuse_parse_cmdline_312, fuse_parse_cmdline@@FUSE_3.12");
-
-/* The 3.0 version: its struct has no max_threads, so it must not be written. */
-int fuse_parse_cmdline_30(struct fuse_args *args, struct cmdline_opts_30 *opts);
-FC_EXPORT int fuse_parse_cmdline_30(struct fuse_args *args, struct cmdline_opts_30 *opts)
-{
-	struct fuse_cmdline_opts o;
-	int r = fuse_parse_cmdline_312(args, &o);
-
-	memcpy(opts, &o, sizeof(*opts));
-	return r;
-}
-__asm__(".symver fuse_parse_cmdline_30, fuse_parse_cmdline@FUSE_3.0");
 
 /* ---- mount options --------------------------------------------------- */
 
@@ -440,64 +408,4 @@ FC_EXPORT void fuse_loop_cfg_convert(struct fuse_loop_config *c, struct fuse_loo
 {
 	c->clone_fd = v1->clone_fd;
 	c->max_idle_threads = v1->max_idle_threads;
-}
-
-/* ---- fuse_main ---------------------------------------------------------- */
-
-FC_EXPORT int fuse_main_real(int argc, char *argv[], const struct fuse_operations *op,
-			     size_t op_size, void *user_data)
-{
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts opts;
-	struct fuse_loop_config *lc;
-	struct fuse *f;
-	int r;
-
-	if (fuse_parse_cmdline(&args, &opts) != 0)
-		return 1;
-	if (opts.show_version) {
-		printf("FUSE library version %s\n", fuse_pkgversion());
-		fuse_lowlevel_version();
-		r = 0;
-		goto out;
-	}
-	if (opts.show_help) {
-		if (args.argv[0][0])
-			printf("usage: %s [options] <mountpoint>\n\n", args.argv[0]);
-		printf("FUSE options:\n");
-		fuse_cmdline_help();
-		fuse_lib_help(&args);
-		r = 0;
-		goto out;
-	}
-	if (!opts.mountpoint) {
-		fuse_log(FUSE_LOG_ERR, "error: no mountpoint specified\n");
-		r = 2;
-		goto out;
-	}
-	f = fuse_new_31(&args, op, op_size, user_data);
-	if (!f) {
-		r = 3;
-		goto out;
-	}
-	if (fuse_mount(f, opts.mountpoint)) {
-		r = 4;
-		goto destroy;
-	}
-	if (opts.singlethread) {
-		r = fuse_loop(f);
-	} else {
-		lc = fuse_loop_cfg_create();
-		r = lc ? fuse_loop_mt_312(f, lc) : -1;
-		fuse_loop_cfg_destroy(lc);
-	}
-	if (r)
-		r = 8;
-	fuse_unmount(f);
-destroy:
-	fuse_destroy(f);
-out:
-	free(opts.mountpoint);
-	fuse_opt_free_args(&args);
-	return r;
 }

@@ -52,6 +52,8 @@ struct fuse {
 	struct fuse_session *se;
 	int exited;			/* fuse_exit: the mount is gone */
 	char *mountpoint;
+	void *v2;			/* a libfuse 2 file system's operations (fuse2.c) */
+	void (*free_v2)(void *v2);	/* ... freed with the handle */
 };
 
 /* libfuse's session (low level; high level has one too, for fuse_get_session). */
@@ -163,10 +165,18 @@ int fc_parse_mount_opts(struct fuse_args *args, struct fc_mount_opts *mo) FC_HID
 /* "fuse: unknown option(s): ..." if args holds more than argv[0]. */
 int fc_check_no_args(struct fuse_args *args) FC_HIDDEN;
 
-/* ---- new.c: the current versions, under their own names ---------- */
-struct fuse *fuse_new_31(struct fuse_args *args, const struct fuse_operations *op,
-			 size_t op_size, void *user_data);
-int fuse_loop_mt_312(struct fuse *f, struct fuse_loop_config *config);
+/* fuse_parse_cmdline's work: libfuse 3.12's options into opts. */
+int fc_parse_cmdline(struct fuse_args *args, struct fuse_cmdline_opts *opts) FC_HIDDEN;
+
+/* ---- new.c: what each API's entry points do (api3.c, fuse2.c) ---------- */
+/* fuse_new: the high-level handle for op (libfuse 3's layout). */
+struct fuse *fc_new(struct fuse_args *args, const struct fuse_operations *op, size_t op_size,
+		    void *user_data) FC_HIDDEN;
+/* The event loop: the start-up is over; single is fuse_loop's one call at
+   a time.  Returns when the mount ends. */
+int fc_loop(struct fuse *f, int single) FC_HIDDEN;
+/* fuse_is_lib_option: one of the high level's options. */
+int fc_is_lib_option(const char *opt) FC_HIDDEN;
 
 /* ---- hl.c -------------------------------------------------------------- */
 /* The inode number of path without use_ino (1 for the root). */
@@ -191,6 +201,8 @@ int fc_fifo_open(struct fc_inst *in, uint64_t key, const struct stat *st, int fl
 
 /* ---- ll.c ------------------------------------------------------------- */
 extern const struct defuse_ops fc_ll_ops FC_HIDDEN;
+/* fuse_session_loop[_mt]'s work. */
+int fc_session_loop(struct fuse_session *se, int single) FC_HIDDEN;
 int fc_ll_init(struct fc_inst *in) FC_HIDDEN;
 void fc_ll_destroy(struct fc_inst *in) FC_HIDDEN;
 /* The connection a file system's init gets, before it changes it. */

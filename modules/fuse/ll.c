@@ -399,7 +399,7 @@ FC_EXPORT void fuse_session_unmount(struct fuse_session *se)
 	(void)se;
 }
 
-static int session_loop(struct fuse_session *se, int single)
+int fc_session_loop(struct fuse_session *se, int single)
 {
 	struct fc_inst *in = fc_starting;
 
@@ -418,32 +418,8 @@ static int session_loop(struct fuse_session *se, int single)
 
 FC_EXPORT int fuse_session_loop(struct fuse_session *se)
 {
-	return session_loop(se, 1);
+	return fc_session_loop(se, 1);
 }
-
-int fuse_session_loop_mt_312(struct fuse_session *se, struct fuse_loop_config *config);
-FC_EXPORT int fuse_session_loop_mt_312(struct fuse_session *se, struct fuse_loop_config *config)
-{
-	(void)config;
-	return session_loop(se, 0);
-}
-__asm__(".symver fuse_session_loop_mt_312, fuse_session_loop_mt@@FUSE_3.12");
-
-int fuse_session_loop_mt_32(struct fuse_session *se, struct fuse_loop_config_v1 *config);
-FC_EXPORT int fuse_session_loop_mt_32(struct fuse_session *se, struct fuse_loop_config_v1 *config)
-{
-	(void)config;
-	return session_loop(se, 0);
-}
-__asm__(".symver fuse_session_loop_mt_32, fuse_session_loop_mt@FUSE_3.2");
-
-int fuse_session_loop_mt_31(struct fuse_session *se, int clone_fd);
-FC_EXPORT int fuse_session_loop_mt_31(struct fuse_session *se, int clone_fd)
-{
-	(void)clone_fd;
-	return session_loop(se, 0);
-}
-__asm__(".symver fuse_session_loop_mt_31, fuse_session_loop_mt@FUSE_3.0");
 
 FC_EXPORT void fuse_session_exit(struct fuse_session *se)
 {

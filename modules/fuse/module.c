@@ -4,7 +4,8 @@
  *     defuse run -m MNT=fuse:FS[:ARGS] -- PROGRAM...
  *
  * FS is a FUSE file system built from its unmodified source as a shared
- * object (cc -shared -fPIC ... $(pkg-config --cflags --libs fuse3): its
+ * object (cc -shared -fPIC ... $(pkg-config --cflags --libs fuse3), or
+ * fuse for libfuse 2; or an installed FUSE program: its
  * main() is then exported), given by absolute path, or by name: NAME.so in
  * each directory of $DEFUSE_FUSE_PATH, then in examples/ beside this module
  * (libfuse's examples, built with DEFUSE).  ARGS is the program's own
@@ -14,10 +15,11 @@
  *     --mountpoint=PATH   what the program is told its mount point is
  *                         (default: MNT itself)
  *
- * The file system's libfuse calls are answered by a stand-in for libfuse
- * (libfuse3.so.3 beside this module, docs/fuse-compat.md), which this
- * module loads first: the file system's DT_NEEDED libfuse3.so.3 is then
- * satisfied by it, and the real libfuse is never loaded.  The stand-in runs
+ * The file system's libfuse calls are answered by a stand-in for the libfuse
+ * it links (libfuse3.so.3 or libfuse.so.2 beside this module,
+ * docs/fuse-compat.md), which this module loads first: the file system's
+ * DT_NEEDED libfuse is then satisfied by it, and the real libfuse is never
+ * loaded.  The stand-in runs
  * the program's main() until its event loop and serves the mount from
  * there (start.c); this module forwards every operation to it.
  */
@@ -265,23 +267,26 @@ out:
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* The stand-in for libfuse 3, loaded from beside this module. */
-static const struct fc_entry *load_standin(char *why, size_t why_len)
+/* The stand-in for the libfuse the file system links (soname, "libfuse3.so.3"
+   or "libfuse.so.2"; major, 3 or 2, for messages), loaded from beside this
+   module. */
+static const struct fc_entry *load_standin(const char *soname, int major, char *why,
+					   size_t why_len)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 32];
 	const struct fc_entry *e;
 	void *h;
 
-	/* A real libfuse 3 already in the process would get the file
-	   system's calls (a dependency is matched by its name). */
-	h = dlopen("libfuse3.so.3", RTLD_NOW | RTLD_NOLOAD);
+	/* A real libfuse already in the process would get the file system's
+	   calls (a dependency is matched by its name). */
+	h = dlopen(soname, RTLD_NOW | RTLD_NOLOAD);
 	if (h && !dlsym(h, FC_ENTRY_SYMBOL)) {
 		struct link_map *lm = NULL;
 
 		dlinfo(h, RTLD_DI_LINKMAP, &lm);
-		snprintf(why, why_len, "fuse: this process already has libfuse 3 loaded (%s), "
+		snprintf(why, why_len, "fuse: this process already has libfuse %d loaded (%s), "
 			 "which would serve the file system's calls: run the file system "
-			 "through kernel FUSE instead", lm && lm->l_name ? lm->l_name : "?");
+			 "through kernel FUSE instead", major, lm && lm->l_name ? lm->l_name : "?");
 		dlclose(h);
 		return NULL;
 	}
@@ -293,12 +298,13 @@ static const struct fc_entry *load_standin(char *why, size_t why_len)
 	}
 	/* beside the module in a build tree; installed, in LIBDIR/defuse/fuse
 	   (the module is in LIBDIR/defuse/modules) */
-	snprintf(path, sizeof(path), "%s/libfuse3.so.3", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, soname);
 	if (!is_file(path))
-		snprintf(path, sizeof(path), "%s/../fuse/libfuse3.so.3", dir);
+		snprintf(path, sizeof(path), "%s/../fuse/%s", dir, soname);
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
-		snprintf(why, why_len, "fuse: cannot load the libfuse stand-in: %s", dlerror());
+		snprintf(why, why_len, "fuse: cannot load the libfuse %d stand-in: %s", major,
+			 dlerror());
 		return NULL;
 	}
 	e = dlsym(h, FC_ENTRY_SYMBOL);
@@ -506,9 +512,6 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 			 "libfuse3.so.3 nor libfuse.so.2)", fspath);
 		goto fail;
 	case FS_FUSE2:
-		snprintf(why, why_len, "fuse: %s is a libfuse 2 file system, which DEFUSE does "
-			 "not serve in process yet", fspath);
-		goto fail;
 	case FS_FUSE3:
 		break;
 	}
@@ -525,7 +528,8 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 		snprintf(why, why_len, "fuse: %s: a program without DT_FLAGS_1", fspath);
 		goto fail;
 	}
-	fm->entry = load_standin(why, why_len);
+	fm->entry = info.kind == FS_FUSE3 ? load_standin("libfuse3.so.3", 3, why, why_len) :
+					    load_standin("libfuse.so.2", 2, why, why_len);
 	if (!fm->entry)
 		goto fail;
 	before = fdwrap_before();
@@ -830,8 +834,9 @@ __attribute__((visibility("default"))) const struct defuse_module defuse_module_
 	.api_version = DEFUSE_API_VERSION,
 	.ops_size = sizeof(struct defuse_ops),
 	.name = "fuse",
-	.description = "a FUSE file system (libfuse 3 high-level API) in process: "
-		       "FS[:ARGS], FS a shared object built from its source",
+	.description = "a FUSE file system (libfuse 3, or libfuse 2's high-level API) in "
+		       "process: FS[:ARGS], FS a shared object built from its source or an "
+		       "installed program",
 	.flags = 0,
 	.ops = &fm_ops,
 };

@@ -1,8 +1,10 @@
 /*
- * The high-level handle: fuse_new (options of libfuse's high level, the
- * module stack, the mount options), fuse_mount (nothing to mount: the
- * DEFUSE host serves the mount point), the loops (where a started
+ * The high-level handle: fuse_new's work (fc_new: options of libfuse's high
+ * level, the module stack, the mount options), the loop (where a started
  * file system begins to be served: start.c), fuse_exit, fuse_destroy.
+ * The entry points whose signatures differ between libfuse 2 and 3
+ * (fuse_new, fuse_mount, fuse_loop_mt...) are each API's own: api3.c,
+ * fuse2.c.
  */
 #include "fc.h"
 
@@ -48,6 +50,11 @@ static const struct fuse_opt lib_spec[] = {
 	FUSE_OPT_END
 };
 
+int fc_is_lib_option(const char *opt)
+{
+	return fuse_opt_match(lib_spec, opt);
+}
+
 /* Pushes the modules named in conf.modules ("M1:M2"), M1 first. */
 static int push_modules(struct fuse *f, struct fuse_args *args)
 {
@@ -80,10 +87,8 @@ static void free_fs_stack(struct fuse_fs *fs)
 	free(fs);
 }
 
-struct fuse *fuse_new_31(struct fuse_args *args, const struct fuse_operations *op,
-			 size_t op_size, void *user_data);
-FC_EXPORT struct fuse *fuse_new_31(struct fuse_args *args, const struct fuse_operations *op,
-				   size_t op_size, void *user_data)
+struct fuse *fc_new(struct fuse_args *args, const struct fuse_operations *op, size_t op_size,
+		    void *user_data)
 {
 	struct fuse *f = calloc(1, sizeof(*f));
 	struct fuse_session *se = calloc(1, sizeof(*se));
@@ -126,37 +131,14 @@ fail:
 	return NULL;
 }
 
-__asm__(".symver fuse_new_31, fuse_new@@FUSE_3.1");
-
-/* libfuse 3.0's fuse_new: the same here. */
-struct fuse *fuse_new_30(struct fuse_args *args, const struct fuse_operations *op,
-			 size_t op_size, void *user_data);
-FC_EXPORT struct fuse *fuse_new_30(struct fuse_args *args, const struct fuse_operations *op,
-				   size_t op_size, void *user_data)
-{
-	return fuse_new_31(args, op, op_size, user_data);
-}
-__asm__(".symver fuse_new_30, fuse_new@FUSE_3.0");
-
-FC_EXPORT int fuse_mount(struct fuse *f, const char *mountpoint)
-{
-	free(f->mountpoint);
-	f->mountpoint = strdup(mountpoint ? mountpoint : "");
-	return f->mountpoint ? 0 : -1;
-}
-
-FC_EXPORT void fuse_unmount(struct fuse *f)
-{
-	(void)f;
-}
-
 FC_EXPORT struct fuse_session *fuse_get_session(struct fuse *f)
 {
 	return f->se;
 }
 
-/* The loops: the start-up is over, the file system is served. */
-static int loop(struct fuse *f, int single)
+/* The loops (fuse_loop here, fuse_loop_mt in each API's face): the start-up
+   is over, the file system is served. */
+int fc_loop(struct fuse *f, int single)
 {
 	struct fc_inst *in = fc_starting;
 
@@ -174,32 +156,8 @@ static int loop(struct fuse *f, int single)
 
 FC_EXPORT int fuse_loop(struct fuse *f)
 {
-	return loop(f, 1);
+	return fc_loop(f, 1);
 }
-
-int fuse_loop_mt_312(struct fuse *f, struct fuse_loop_config *config);
-FC_EXPORT int fuse_loop_mt_312(struct fuse *f, struct fuse_loop_config *config)
-{
-	(void)config;
-	return loop(f, 0);
-}
-__asm__(".symver fuse_loop_mt_312, fuse_loop_mt@@FUSE_3.12");
-
-int fuse_loop_mt_32(struct fuse *f, struct fuse_loop_config_v1 *config);
-FC_EXPORT int fuse_loop_mt_32(struct fuse *f, struct fuse_loop_config_v1 *config)
-{
-	(void)config;
-	return loop(f, 0);
-}
-__asm__(".symver fuse_loop_mt_32, fuse_loop_mt@FUSE_3.2");
-
-int fuse_loop_mt_31(struct fuse *f, int clone_fd);
-FC_EXPORT int fuse_loop_mt_31(struct fuse *f, int clone_fd)
-{
-	(void)clone_fd;
-	return loop(f, 0);
-}
-__asm__(".symver fuse_loop_mt_31, fuse_loop_mt@FUSE_3.0");
 
 /* The mount is gone: every later call answers ENOTCONN, as a FUSE mount
    whose daemon has ended. */
@@ -226,6 +184,8 @@ FC_EXPORT void fuse_destroy(struct fuse *f)
 	free(f->mo.subtype);
 	free(f->mountpoint);
 	free(f->se);
+	if (f->free_v2)
+		f->free_v2(f->v2);
 	free(f);
 }
 

@@ -1,0 +1,109 @@
+/*
+ * libfuse 2.9's ABI as programs built with FUSE_USE_VERSION 26 to 29 see
+ * it: struct fuse_operations, fuse_file_info and fuse_conn_info, under
+ * names of their own (fuse2_*), so that fuse2.c can hold them beside
+ * libfuse 3's, which the shared core is written against.  Written from
+ * libfuse 2's documented layout; tests/fusecompat/fuse2_layout.c checks
+ * every member's place against Debian's libfuse-dev headers.
+ */
+#ifndef DEFUSE_FUSE_FUSE2_H
+#define DEFUSE_FUSE_FUSE2_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <utime.h>
+
+struct fuse_bufvec;
+struct fuse_pollhandle;
+
+/* 2.x has fh_old and writepage as whole words before the bits. */
+struct fuse2_file_info {
+	int flags;
+	unsigned long fh_old;
+	int writepage;
+	unsigned int direct_io : 1;
+	unsigned int keep_cache : 1;
+	unsigned int flush : 1;
+	unsigned int nonseekable : 1;
+	unsigned int flock_release : 1;
+	unsigned int padding : 27;
+	uint64_t fh;
+	uint64_t lock_owner;
+};
+
+struct fuse2_conn_info {
+	unsigned proto_major;
+	unsigned proto_minor;
+	unsigned async_read;
+	unsigned max_write;
+	unsigned max_readahead;
+	unsigned capable;
+	unsigned want;
+	unsigned max_background;
+	unsigned congestion_threshold;
+	unsigned reserved[23];
+};
+
+/* 2.x's one capability that 3.x dropped (big writes are always on). */
+#define FUSE2_CAP_BIG_WRITES (1 << 5)
+
+typedef int (*fuse2_fill_dir_t)(void *buf, const char *name, const struct stat *st, off_t off);
+struct fuse2_dirhandle;
+typedef int (*fuse2_dirfil_t)(struct fuse2_dirhandle *h, const char *name, int type, ino_t ino);
+
+struct fuse2_operations {
+	int (*getattr)(const char *, struct stat *);
+	int (*readlink)(const char *, char *, size_t);
+	int (*getdir)(const char *, struct fuse2_dirhandle *, fuse2_dirfil_t);
+	int (*mknod)(const char *, mode_t, dev_t);
+	int (*mkdir)(const char *, mode_t);
+	int (*unlink)(const char *);
+	int (*rmdir)(const char *);
+	int (*symlink)(const char *, const char *);
+	int (*rename)(const char *, const char *);
+	int (*link)(const char *, const char *);
+	int (*chmod)(const char *, mode_t);
+	int (*chown)(const char *, uid_t, gid_t);
+	int (*truncate)(const char *, off_t);
+	int (*utime)(const char *, struct utimbuf *);
+	int (*open)(const char *, struct fuse2_file_info *);
+	int (*read)(const char *, char *, size_t, off_t, struct fuse2_file_info *);
+	int (*write)(const char *, const char *, size_t, off_t, struct fuse2_file_info *);
+	int (*statfs)(const char *, struct statvfs *);
+	int (*flush)(const char *, struct fuse2_file_info *);
+	int (*release)(const char *, struct fuse2_file_info *);
+	int (*fsync)(const char *, int, struct fuse2_file_info *);
+	int (*setxattr)(const char *, const char *, const char *, size_t, int);
+	int (*getxattr)(const char *, const char *, char *, size_t);
+	int (*listxattr)(const char *, char *, size_t);
+	int (*removexattr)(const char *, const char *);
+	int (*opendir)(const char *, struct fuse2_file_info *);
+	int (*readdir)(const char *, void *, fuse2_fill_dir_t, off_t, struct fuse2_file_info *);
+	int (*releasedir)(const char *, struct fuse2_file_info *);
+	int (*fsyncdir)(const char *, int, struct fuse2_file_info *);
+	void *(*init)(struct fuse2_conn_info *);
+	void (*destroy)(void *);
+	int (*access)(const char *, int);
+	int (*create)(const char *, mode_t, struct fuse2_file_info *);
+	int (*ftruncate)(const char *, off_t, struct fuse2_file_info *);
+	int (*fgetattr)(const char *, struct stat *, struct fuse2_file_info *);
+	int (*lock)(const char *, struct fuse2_file_info *, int, struct flock *);
+	int (*utimens)(const char *, const struct timespec[2]);
+	int (*bmap)(const char *, size_t, uint64_t *);
+	unsigned int flag_nullpath_ok : 1;
+	unsigned int flag_nopath : 1;
+	unsigned int flag_utime_omit_ok : 1;
+	unsigned int flag_reserved : 29;
+	int (*ioctl)(const char *, int, void *, struct fuse2_file_info *, unsigned int, void *);
+	int (*poll)(const char *, struct fuse2_file_info *, struct fuse_pollhandle *, unsigned *);
+	int (*write_buf)(const char *, struct fuse_bufvec *, off_t, struct fuse2_file_info *);
+	int (*read_buf)(const char *, struct fuse_bufvec **, size_t, off_t,
+			struct fuse2_file_info *);
+	int (*flock)(const char *, struct fuse2_file_info *, int);
+	int (*fallocate)(const char *, int, off_t, off_t, struct fuse2_file_info *);
+};
+
+#endif
