@@ -3,7 +3,7 @@
 
     python3 bench/paging_bench.py [--build build-pager2] [--runs 5]
                                   [--scratch /dev/shm] [--workloads LIST]
-                                  [--systems LIST]
+                                  [--systems LIST] [--base OTHER_BUILD]
 
 Runs bench/fsbench.c's mmap workloads (mmap scan of 128 MiB at 1 B/KiB,
 20,000 random 4 KiB reads through a mapping of 1 GiB, one byte into every
@@ -44,11 +44,12 @@ def main():
     ap.add_argument('--scratch', default='/dev/shm')
     ap.add_argument('--workloads', default=','.join(WORK))
     ap.add_argument('--systems', default='native,pager,memfs')
+    ap.add_argument('--base', help='another build (of an older commit): '
+                    'adds its pager and memfs as pager-base and memfs-base')
     a = ap.parse_args()
     fsbench = os.path.join(a.build, 'bench', 'fsbench')
-    defuse = os.path.join(a.build, 'src', 'defuse')
-    pt = os.path.join(a.build, 'modules', 'passthrough', 'passthrough.so')
-    memfs = os.path.join(a.build, 'modules', 'memfs', 'memfs.so')
+    if a.base:
+        a.systems += ',pager-base,memfs-base'
     systems = a.systems.split(',')
     works = a.workloads.split(',')
     root = tempfile.mkdtemp(prefix='defuse-pgbench-', dir=a.scratch)
@@ -59,15 +60,19 @@ def main():
         for s in systems:
             d = os.path.join(root, s)
             os.mkdir(d)
+            b = a.base if s.endswith('-base') else a.build
+            defuse = os.path.join(b, 'src', 'defuse')
+            pt = os.path.join(b, 'modules', 'passthrough', 'passthrough.so')
+            memfs = os.path.join(b, 'modules', 'memfs', 'memfs.so')
             if s == 'native':
                 pre[s] = ([], d)
-            elif s == 'pager':
+            elif s.startswith('pager'):
                 os.mkdir(d + '-b')
                 pre[s] = ([defuse, 'run', '-m', '%s=%s:emulated-nomap=%s-b'
                            % (d, pt, d), '--'], d)
-            elif s == 'memfs':
+            elif s.startswith('memfs'):
                 pre[s] = ([defuse, 'run', '-m', '%s=%s:%s,size=3G'
-                           % (d, memfs, seg), '--'], d)
+                           % (d, memfs, seg + s), '--'], d)
             else:
                 sys.exit('unknown system ' + s)
         for rnd in range(a.runs):
@@ -97,10 +102,11 @@ def main():
                                             ' | '.join(cells), ' | '.join(ratios)))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        try:
-            os.unlink('/dev/shm/defuse-memfs.' + seg)
-        except OSError:
-            pass
+        for s in systems:
+            try:
+                os.unlink('/dev/shm/defuse-memfs.' + seg + s)
+            except OSError:
+                pass
 
 
 if __name__ == '__main__':

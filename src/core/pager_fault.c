@@ -312,13 +312,21 @@ static uintptr_t map_range(uintptr_t s, uintptr_t e, int wp)
 	return s;
 }
 
-/* n bytes of buf into the cache at off (page-aligned), page by page where
-   they are missing: a page already there is kept. */
-static long copy_in(struct pg_cache *c, int64_t off, const char *buf, long n)
+/*
+ * n bytes of buf into the cache at off (page-aligned), page by page where
+ * they are missing: a page already there is kept.  Through the fill window
+ * (at == NULL), or straight into a shared mapping of the cache at at
+ * (which adds the pages to the memfd as the window would, and maps them
+ * there: no second page table entry in the window, no UFFDIO_CONTINUE;
+ * write-protected when wp); a page that was there already is mapped at at
+ * with UFFDIO_CONTINUE then.
+ */
+static long copy_in(struct pg_cache *c, int64_t off, const char *buf, long n, char *at, int wp)
 {
 	while (n > 0) {
-		struct uffdio_copy cp = { (uintptr_t)c->win + off, (uintptr_t)buf, n,
-					  UFFDIO_COPY_MODE_DONTWAKE, 0 };
+		struct uffdio_copy cp = {
+			at ? (uintptr_t)at : (uintptr_t)c->win + off, (uintptr_t)buf, n,
+			at ? (wp ? UFFDIO_COPY_MODE_WP : 0) : UFFDIO_COPY_MODE_DONTWAKE, 0 };
 		long r;
 
 		if ((uint64_t)off + n > c->win_len)
@@ -330,6 +338,7 @@ static long copy_in(struct pg_cache *c, int64_t off, const char *buf, long n)
 			off += cp.copy;
 			buf += cp.copy;
 			n -= cp.copy;
+			at = at ? at + cp.copy : NULL;
 			continue;
 		}
 		if (cp.copy == -EAGAIN) {
@@ -344,6 +353,10 @@ static long copy_in(struct pg_cache *c, int64_t off, const char *buf, long n)
 		}
 		if (cp.copy != -EEXIST)
 			return cp.copy < 0 ? cp.copy : r;	/* past the end */
+		if (at) {
+			map_range((uintptr_t)at, (uintptr_t)at + PG_PAGE, wp);
+			at += PG_PAGE;
+		}
 		off += PG_PAGE;
 		buf += PG_PAGE;
 		n -= PG_PAGE;
@@ -426,7 +439,8 @@ long pg_fill(struct pg_cache *c, struct core_open *open, int64_t from, int64_t t
 				continue;
 			}
 			memset(buf + r, 0, len - r);	/* past the module's end */
-			r = pg_mode == PG_UFFD ? copy_in(c, x, buf, len) : write_in(c, x, buf, len);
+			r = pg_mode == PG_UFFD ? copy_in(c, x, buf, len, NULL, 0) :
+						 write_in(c, x, buf, len);
 			if (r < 0 && must >= x && must < x + len && r != -EFAULT)
 				err = r;
 			x += len;
@@ -457,9 +471,12 @@ static void cannot_fill(uintptr_t page, unsigned long tid)
 /*
  * Fills [from, to) of c's file (clipped by the module's end) straight: one
  * read from the module, one UFFDIO_COPY, which passes over pages there
- * already.  The fault thread's way: its windows are mostly empty.
+ * already.  The fault thread's way: its windows are mostly empty.  at:
+ * NULL, or where from is mapped shared (copy_in).  Returns how much of the
+ * window from its start is there now (mapped at at, if given), or -errno.
  */
-static long fill_window(struct pg_cache *c, struct core_open *open, int64_t from, int64_t to)
+static long fill_window(struct pg_cache *c, struct core_open *open, int64_t from, int64_t to,
+			char *at, int wp)
 {
 	long len = to - from, r = read_module(c, open, fill_buf, len, from);
 
@@ -473,8 +490,8 @@ static long fill_window(struct pg_cache *c, struct core_open *open, int64_t from
 		len = r ? (r + PG_PAGE - 1) & ~(PG_PAGE - 1) : PG_PAGE;
 	if (!r)
 		memset(fill_buf, 0, PG_PAGE);
-	r = copy_in(c, from, fill_buf, len);
-	return r == -EFAULT ? 0 : r;
+	r = copy_in(c, from, fill_buf, len, at, wp);
+	return r == -EFAULT ? 0 : r < 0 ? r : len;
 }
 
 /* What the fault thread knows of one mapping while it serves a fault. */
@@ -544,9 +561,11 @@ static void read_ahead(uintptr_t addr, int64_t from, long win, int writer)
 	if (from < f.end && pg_lock_within(&f.c->sh->lock, 0, 0)) {
 		int64_t to = from + win < f.end ? from + win : f.end;
 
-		if (fill_window(f.c, f.open, from, to) == 0)
-			map_range(f.start + (uintptr_t)(from - f.off),
-				  f.start + (uintptr_t)(to - f.off), f.wp && !writer);
+		char *at = (char *)f.start + (from - f.off);
+
+		/* A shared mapping gets its pages straight (copy_in). */
+		if (fill_window(f.c, f.open, from, to, f.wp ? at : NULL, !writer) >= 0 && !f.wp)
+			map_range((uintptr_t)at, f.start + (uintptr_t)(to - f.off), 0);
 		pg_unlock(&f.c->sh->lock);
 		pg_mutex_lock();
 		mp = pg_map_at(addr);
@@ -564,7 +583,7 @@ static void read_ahead(uintptr_t addr, int64_t from, long win, int writer)
 static int on_fault(const struct uffd_msg *m, uintptr_t *next, int64_t *from, long *win,
 		    int *writer)
 {
-	uintptr_t addr = m->arg.pagefault.address & ~(PG_PAGE - 1), s, e, done;
+	uintptr_t addr = m->arg.pagefault.address & ~(PG_PAGE - 1), s, e, done, mapped = 0;
 	struct fault f;
 
 	*writer = 0;
@@ -582,10 +601,9 @@ static int on_fault(const struct uffd_msg *m, uintptr_t *next, int64_t *from, lo
 	s = f.start + (uintptr_t)(w0 - f.off);
 	e = f.start + (uintptr_t)(w1 - f.off);
 	if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) {
-		/* There: map it and what follows it there, up to a hole. */
-		int64_t h = pg_hole(f.c->mfd, foff, w1);
-
-		done = map_range(addr, f.start + (uintptr_t)(h - f.off), f.wp);
+		/* There: map it and what follows it there, up to a hole
+		   (where UFFDIO_CONTINUE stops). */
+		done = map_range(addr, e, f.wp);
 		seq = 0;
 	} else {
 		/*
@@ -598,21 +616,27 @@ static int on_fault(const struct uffd_msg *m, uintptr_t *next, int64_t *from, lo
 		int locked = pg_lock_within(&f.c->sh->lock, 2000000,
 					    (int32_t)m->arg.pagefault.feat.ptid);
 
-		r = fill_window(f.c, f.open, w0, w1);
-		if (r < 0 && r != -EAGAIN &&
-		    (r = pg_fill(f.c, f.open, foff, foff + PG_PAGE, foff)) == 0)
-			r = 0;	/* the window failed, its page did not */
-		if (locked)
-			pg_unlock(&f.c->sh->lock);
 		/*
 		 * A write: its page comes writable (it is written, and needs
 		 * no second fault to say so); a sequential writer's whole
 		 * window too (a page written back that it did not write is
-		 * only work, never wrong).
+		 * only work, never wrong).  A shared mapping gets its pages
+		 * straight (copy_in), the others through the fill window.
 		 */
 		*writer = (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) && f.wp;
+		r = fill_window(f.c, f.open, w0, w1, f.wp ? (char *)s : NULL, !*writer);
+		if (r < 0 && r != -EAGAIN)
+			/* The window failed: its page alone, through the fill
+			   window, may not. */
+			r = pg_fill(f.c, f.open, foff, foff + PG_PAGE, foff);
+		else if (r >= 0 && f.wp)
+			mapped = s + (uintptr_t)r;
+		if (locked)
+			pg_unlock(&f.c->sh->lock);
 		if (r < 0)
 			done = s;
+		else if (mapped)
+			done = mapped;
 		else if (*writer && seq)
 			done = map_range(s, e, 0);
 		else {
@@ -620,6 +644,7 @@ static int on_fault(const struct uffd_msg *m, uintptr_t *next, int64_t *from, lo
 				map_range(addr, addr + PG_PAGE, 0);
 			done = map_range(s, e, f.wp);
 		}
+		r = r < 0 ? r : 0;
 	}
 	if (r < 0 && r != -EAGAIN)
 		cannot_fill(addr, m->arg.pagefault.feat.ptid);
