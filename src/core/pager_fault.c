@@ -107,6 +107,13 @@ struct pg_pm_scan_arg {
 #define MAX_WINDOW (512 * PG_PAGE)
 /* The fault thread's buffer for what it reads from the module. */
 #define BIG_BUF MAX_WINDOW
+/*
+ * A window is read and copied in pieces of this much, so that what the
+ * module's read put into the buffer is still in the CPU's cache when
+ * UFFDIO_COPY reads it (a 128 MiB mmap scan: 64-67 ms instead of 67-71
+ * with the whole 2 MiB window at once; 64 KiB pieces did no better).
+ */
+#define FILL_CHUNK (256 * 1024L)
 
 int pg_mode;
 static int forced_mode;		/* DEFUSE_PAGING, read at start-up */
@@ -468,15 +475,9 @@ static void cannot_fill(uintptr_t page, unsigned long tid)
 	wake(page, PG_PAGE);
 }
 
-/*
- * Fills [from, to) of c's file (clipped by the module's end) straight: one
- * read from the module, one UFFDIO_COPY, which passes over pages there
- * already.  The fault thread's way: its windows are mostly empty.  at:
- * NULL, or where from is mapped shared (copy_in).  Returns how much of the
- * window from its start is there now (mapped at at, if given), or -errno.
- */
-static long fill_window(struct pg_cache *c, struct core_open *open, int64_t from, int64_t to,
-			char *at, int wp)
+/* One piece of fill_window: at most FILL_CHUNK bytes. */
+static long fill_chunk(struct pg_cache *c, struct core_open *open, int64_t from, int64_t to,
+		       char *at, int wp)
 {
 	long len = to - from, r = read_module(c, open, fill_buf, len, from);
 
@@ -492,6 +493,32 @@ static long fill_window(struct pg_cache *c, struct core_open *open, int64_t from
 		memset(fill_buf, 0, PG_PAGE);
 	r = copy_in(c, from, fill_buf, len, at, wp);
 	return r == -EFAULT ? 0 : r < 0 ? r : len;
+}
+
+/*
+ * Fills [from, to) of c's file (clipped by the module's end) straight: one
+ * read from the module, one UFFDIO_COPY, which passes over pages there
+ * already, per FILL_CHUNK.  The fault thread's way: its windows are mostly
+ * empty.  at: NULL, or where from is mapped shared (copy_in).  Returns how
+ * much of the window from its start is there now (mapped at at, if given),
+ * or -errno.
+ */
+static long fill_window(struct pg_cache *c, struct core_open *open, int64_t from, int64_t to,
+			char *at, int wp)
+{
+	long done = 0;
+
+	while (from + done < to) {
+		int64_t x = from + done, y = to - x > FILL_CHUNK ? x + FILL_CHUNK : to;
+		long r = fill_chunk(c, open, x, y, at ? at + done : NULL, wp);
+
+		if (r < 0)
+			return done ? done : r;
+		done += r;
+		if (r < y - x)
+			break;
+	}
+	return done;
 }
 
 /* What the fault thread knows of one mapping while it serves a fault. */
