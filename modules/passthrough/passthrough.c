@@ -46,6 +46,8 @@
  */
 #include <defuse/module.h>
 
+#include "dircache.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +116,7 @@ struct pt {
 	int root;		/* O_PATH | O_DIRECTORY of the backing directory */
 	bool emulated;		/* "emulated=DIR": serve file data ourselves */
 	bool nomap;		/* "emulated-nomap=DIR": no map_fd */
+	struct dircache *dc;	/* kept directories (dircache.h), or NULL */
 	atomic_flag dir_busy[DIR_SLOTS];
 };
 
@@ -185,8 +188,9 @@ static int open_beneath(const struct pt *pt, const char *path, int flags,
 	return open_beneath_as(pt, path, flags | O_CLOEXEC, mode);
 }
 
-/* "/proc/thread-self/fd/N" or "/proc/thread-self/fd/N/NAME", without snprintf. */
-static const char *proc_fd_path(char buf[PROC_PATH_MAX], int fd, const char *name)
+/* "/proc/thread-self/fd/N" or "/proc/thread-self/fd/N/NAME", without
+   snprintf, into buf of PROC_PATH_MAX bytes (or fewer without a name). */
+const char *pt_proc_fd_path(char *buf, int fd, const char *name)
 {
 	char digits[12];
 	size_t n = 0, len = sizeof "/proc/thread-self/fd/" - 1;
@@ -222,6 +226,7 @@ struct name_at {
 	int dirfd;		/* the parent, open beneath the root */
 	const char *name;	/* the last component (points into the path) */
 	int own;		/* dirfd if we opened it, else -1 */
+	struct dc_entry *held;	/* dirfd's entry if the cache gave it, else NULL */
 	enum name_kind kind;
 };
 
@@ -229,6 +234,9 @@ static void name_done(struct name_at *at)
 {
 	close_keep_errno(at->own);
 	at->own = -1;
+	if (at->held)
+		dircache_put(at->held);
+	at->held = NULL;
 }
 
 /*
@@ -238,7 +246,15 @@ static void name_done(struct name_at *at)
  * which gives the kernel's answers for a path's root (LAST_ROOT is treated
  * like LAST_DOT by every name operation but rmdir).
  */
-static int parent_at(const struct pt *pt, const char *path, struct name_at *at)
+/* How parent_at_how finds a parent below the root. */
+enum parent_how {
+	PARENT_OPEN,		/* opens it beneath the root */
+	PARENT_CACHED,		/* from the cache (dircache.h), else opens it */
+	PARENT_CACHED_ONLY,	/* from the cache, else returns 1 */
+};
+
+static int parent_at_how(const struct pt *pt, const char *path, struct name_at *at,
+			 enum parent_how how)
 {
 	char parent[PATH_MAX];
 	const char *rel = path;
@@ -248,6 +264,7 @@ static int parent_at(const struct pt *pt, const char *path, struct name_at *at)
 		rel++;
 	len = strnlen(rel, PATH_MAX);
 	at->own = -1;
+	at->held = NULL;
 	at->dirfd = pt->root;
 	if (len >= PATH_MAX)
 		return -ENAMETOOLONG;
@@ -268,6 +285,20 @@ static int parent_at(const struct pt *pt, const char *path, struct name_at *at)
 	if (start == 0)
 		return 0;
 
+	if (how != PARENT_OPEN) {
+		size_t plen = start;
+		int fd;
+
+		while (plen && rel[plen - 1] == '/')
+			plen--;
+		fd = dircache_get(pt->dc, rel, plen, &at->held);
+		if (fd >= 0) {
+			at->dirfd = fd;
+			return 0;
+		}
+		if (how == PARENT_CACHED_ONLY)
+			return 1;
+	}
 	memcpy(parent, rel, start);
 	parent[start] = '\0';
 	int fd = open_beneath(pt, parent, O_PATH | O_DIRECTORY, 0);
@@ -275,6 +306,11 @@ static int parent_at(const struct pt *pt, const char *path, struct name_at *at)
 		return fd;
 	at->dirfd = at->own = fd;
 	return 0;
+}
+
+static int parent_at(const struct pt *pt, const char *path, struct name_at *at)
+{
+	return parent_at_how(pt, path, at, PARENT_OPEN);
 }
 
 /*
@@ -291,12 +327,16 @@ struct obj {
 	const char *name;
 	int atflags;
 	int own;		/* to close, or -1 */
+	struct dc_entry *held;	/* dirfd's cache entry, or NULL */
 };
 
 static void obj_done(struct obj *o)
 {
 	close_keep_errno(o->own);
 	o->own = -1;
+	if (o->held)
+		dircache_put(o->held);
+	o->held = NULL;
 }
 
 /* Whether a path ("/a/b", "a/b/") has a parent below the root. */
@@ -309,37 +349,51 @@ static bool has_parent(const char *path)
 	return slash && slash[1];
 }
 
-static int obj_at(const struct pt *pt, const char *path, bool follow, struct obj *o)
+static bool cache_lied(const struct pt *pt, struct dc_entry *held, int r);
+
+/*
+ * cached: whether the parent may come from the cache (dircache.h), which
+ * skips the search-permission checks of the directories above the parent:
+ * not when the lookup is to be checked with other IDs (access).
+ */
+static int obj_at_how(const struct pt *pt, const char *path, bool follow, bool cached,
+		      struct obj *o)
 {
 	struct name_at at;
 	int r;
 
 	/*
-	 * A followed path below the root: one openat2 of the object itself
-	 * costs less than opening its parent and then asking whether the
-	 * name is a symbolic link.
+	 * A followed path below the root: with its parent kept, a look at
+	 * the name and then the name itself; else one openat2 of the object
+	 * itself costs less than opening its parent and then asking whether
+	 * the name is a symbolic link.
 	 */
 	if (follow && has_parent(path)) {
-		int fd = open_beneath(pt, path, O_PATH, 0);
+		r = cached ? parent_at_how(pt, path, &at, PARENT_CACHED_ONLY) : 1;
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			int fd = open_beneath(pt, path, O_PATH, 0);
 
-		if (fd < 0)
-			return fd;
-		*o = (struct obj){ fd, "", AT_EMPTY_PATH, fd };
-		return 0;
+			if (fd < 0)
+				return fd;
+			*o = (struct obj){ fd, "", AT_EMPTY_PATH, fd, NULL };
+			return 0;
+		}
+	} else {
+		r = parent_at_how(pt, path, &at, cached ? PARENT_CACHED : PARENT_OPEN);
+		if (r)
+			return r;
 	}
-	r = parent_at(pt, path, &at);
-
-	if (r)
-		return r;
 	if (at.kind == NAME_ROOT) {
-		*o = (struct obj){ pt->root, "", AT_EMPTY_PATH, -1 };
+		*o = (struct obj){ pt->root, "", AT_EMPTY_PATH, -1, NULL };
 		return 0;
 	}
 	if (at.kind == NAME_PLAIN) {
 		struct stat st;
 
 		if (!follow) {
-			*o = (struct obj){ at.dirfd, at.name, AT_SYMLINK_NOFOLLOW, at.own };
+			*o = (struct obj){ at.dirfd, at.name, AT_SYMLINK_NOFOLLOW, at.own, at.held };
 			return 0;
 		}
 		/*
@@ -348,21 +402,39 @@ static int obj_at(const struct pt *pt, const char *path, bool follow, struct obj
 		 * link itself, which is harmless.
 		 */
 		if (fstatat(at.dirfd, at.name, &st, AT_SYMLINK_NOFOLLOW)) {
+			bool lied;
+
 			r = -errno;
+			lied = cache_lied(pt, at.held, r);
 			name_done(&at);
-			return r;
-		}
-		if (!S_ISLNK(st.st_mode)) {
-			*o = (struct obj){ at.dirfd, at.name, AT_SYMLINK_NOFOLLOW, at.own };
+			if (!lied)
+				return r;
+		} else if (!S_ISLNK(st.st_mode)) {
+			*o = (struct obj){ at.dirfd, at.name, AT_SYMLINK_NOFOLLOW, at.own, at.held };
 			return 0;
 		}
 	}
-	name_done(&at);
+	name_done(&at);		/* done once already is no harm */
 	int fd = open_beneath(pt, path, O_PATH | (follow ? 0 : O_NOFOLLOW), 0);
 	if (fd < 0)
 		return fd;
-	*o = (struct obj){ fd, "", AT_EMPTY_PATH, fd };
+	*o = (struct obj){ fd, "", AT_EMPTY_PATH, fd, NULL };
 	return 0;
+}
+
+static int obj_at(const struct pt *pt, const char *path, bool follow, struct obj *o)
+{
+	return obj_at_how(pt, path, follow, false, o);
+}
+
+/*
+ * Whether an answer r that came through a kept parent (held, or NULL) is
+ * to be thrown away and the path looked up again the long way: ENOENT
+ * from a directory that was removed meanwhile (dircache.h).
+ */
+static bool cache_lied(const struct pt *pt, struct dc_entry *held, int r)
+{
+	return held && r == -ENOENT && dircache_dead(pt->dc, held);
 }
 
 /* ---- Life cycle ----------------------------------------------------- */
@@ -439,6 +511,7 @@ static int pt_init(const char *args, struct defuse_conn *conn, void **priv, char
 		return r;
 	}
 	close(r);
+	pt->dc = dircache_new(pt->root);
 	*priv = pt;
 	return 0;
 }
@@ -447,30 +520,55 @@ static void pt_destroy(void *priv)
 {
 	struct pt *pt = priv;
 
+	dircache_free(pt->dc);
 	if (!defuse_close_kept || defuse_close_kept(pt->root) < 0)
 		close(pt->root);
 	free(pt);
 }
 
+/* A forked child: the cache's watches are its parent's (dircache.h); a
+   readdir try-lock another thread held at the fork is free again. */
+static void pt_after_fork_child(void *priv)
+{
+	struct pt *pt = priv;
+
+	dircache_after_fork_child(pt->dc);
+	for (int i = 0; i < DIR_SLOTS; i++)
+		atomic_flag_clear(&pt->dir_busy[i]);
+}
+
 /* ---- Metadata by path ----------------------------------------------- */
 
+/*
+ * A kept parent (dircache.h) makes a stat one fstatat; a link to follow,
+ * ".", ".." and trailing slashes take the whole lookup beneath the root.
+ */
 static int pt_getattr(void *priv, const char *path, struct stat *st, int flags)
 {
 	const struct pt *pt = priv;
 	bool follow = !(flags & DEFUSE_NOFOLLOW);
+	enum parent_how how = PARENT_CACHED;
 	struct name_at at;
 	int r, fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
-	r = parent_at(pt, path, &at);
+again:
+	r = parent_at_how(pt, path, &at, how);
 	if (r)
 		return r;
 	if (at.kind == NAME_ROOT)
 		return (int)ret(fstat(pt->root, st));
 	if (at.kind == NAME_PLAIN) {
+		bool lied;
+
 		r = (int)ret(fstatat(at.dirfd, at.name, st, AT_SYMLINK_NOFOLLOW));
+		lied = cache_lied(pt, at.held, r);
 		name_done(&at);
+		if (lied) {
+			how = PARENT_OPEN;
+			goto again;
+		}
 		if (r || !follow || !S_ISLNK(st->st_mode))
 			return r;
 	} else {
@@ -484,16 +582,26 @@ static int pt_getattr(void *priv, const char *path, struct stat *st, int flags)
 	return r;
 }
 
-static int access_as_is(const struct pt *pt, const char *path, int mode, int flags)
+/* cached: the lookup runs with the thread's own file-system IDs. */
+static int access_as_is(const struct pt *pt, const char *path, int mode, int flags,
+			bool cached)
 {
 	struct obj o;
-	int r = obj_at(pt, path, !(flags & AT_SYMLINK_NOFOLLOW), &o);
+	bool lied;
+	int r;
 
+again:
+	r = obj_at_how(pt, path, !(flags & AT_SYMLINK_NOFOLLOW), cached, &o);
 	if (r)
 		return r;
 	r = (int)ret(syscall(SYS_faccessat2, o.dirfd, o.name, mode,
 			     (flags & AT_EACCESS) | o.atflags));
+	lied = cache_lied(pt, o.held, r);
 	obj_done(&o);
+	if (lied) {
+		cached = false;
+		goto again;
+	}
 	return r;
 }
 
@@ -514,10 +622,26 @@ static int pt_statx(void *priv, const char *path, int flags, unsigned int mask,
 		    struct statx *stx)
 {
 	const struct pt *pt = priv;
+	struct name_at at;
 	int fd, r;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
+	/* With the parent kept, statx of the name, unless it is a link to
+	   follow. */
+	if (parent_at_how(pt, path, &at, PARENT_CACHED_ONLY) == 0) {
+		if (at.kind == NAME_PLAIN) {
+			bool lied;
+
+			r = (int)ret(statx(at.dirfd, at.name, AT_SYMLINK_NOFOLLOW, mask, stx));
+			lied = cache_lied(pt, at.held, r);
+			name_done(&at);
+			if (!lied && (r || (flags & DEFUSE_NOFOLLOW) || !S_ISLNK(stx->stx_mode)))
+				return r;
+		} else {
+			name_done(&at);
+		}
+	}
 	fd = open_beneath(pt, path, O_PATH | ((flags & DEFUSE_NOFOLLOW) ? O_NOFOLLOW : 0), 0);
 	if (fd < 0)
 		return fd;
@@ -539,15 +663,15 @@ static int pt_access(void *priv, const char *path, int mode, int flags)
 	if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
 		return -EINVAL;
 	if (flags & AT_EACCESS)
-		return access_as_is(priv, path, mode, flags);
+		return access_as_is(priv, path, mode, flags, true);
 	if (defuse_fs_ids_are_real && defuse_fs_ids_are_real())
-		return access_as_is(priv, path, mode, flags);	/* the common case */
+		return access_as_is(priv, path, mode, flags, true);	/* the common case */
 	ruid = getuid();
 	rgid = getgid();
 	fsuid = (uid_t)setfsuid((uid_t)-1);	/* an invalid ID: only reads */
 	fsgid = (gid_t)setfsgid((gid_t)-1);
 	if (ruid == fsuid && rgid == fsgid)
-		return access_as_is(priv, path, mode, flags);
+		return access_as_is(priv, path, mode, flags, false);
 
 	sigfillset(&block);
 	sigdelset(&block, SIGSEGV);	/* synchronous ones cannot wait */
@@ -558,7 +682,7 @@ static int pt_access(void *priv, const char *path, int mode, int flags)
 	pthread_sigmask(SIG_SETMASK, &block, &old);
 	setfsgid(rgid);
 	setfsuid(ruid);
-	r = access_as_is(priv, path, mode, flags);
+	r = access_as_is(priv, path, mode, flags, false);
 	setfsuid(fsuid);
 	setfsgid(fsgid);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -714,7 +838,7 @@ static int pt_link(void *priv, const char *from, const char *to)
 			return fd;
 		r = parent_at(pt, to, &t);
 		if (!r) {
-			r = (int)ret(linkat(AT_FDCWD, proc_fd_path(proc, fd, NULL),
+			r = (int)ret(linkat(AT_FDCWD, pt_proc_fd_path(proc, fd, NULL),
 					    t.dirfd, t.name, AT_SYMLINK_FOLLOW));
 			name_done(&t);
 		}
@@ -756,7 +880,7 @@ static int chmod_at(const struct obj *o, mode_t mode)
 	else if (S_ISLNK(st.st_mode))
 		r = -EOPNOTSUPP;
 	else
-		r = (int)ret(chmod(proc_fd_path(proc, fd, NULL), mode));
+		r = (int)ret(chmod(pt_proc_fd_path(proc, fd, NULL), mode));
 	if (fd != o->dirfd)
 		close_keep_errno(fd);
 	return r;
@@ -805,7 +929,7 @@ static int pt_truncate(void *priv, const char *path, off_t size)
 	if (fd < 0)
 		return fd;
 	/* truncate(2) itself, on the very file we resolved */
-	r = (int)ret(truncate(proc_fd_path(proc, fd, NULL), size));
+	r = (int)ret(truncate(pt_proc_fd_path(proc, fd, NULL), size));
 	if (r == -ENOENT) {
 		/* no /proc: the same checks, then write access and ftruncate */
 		if (fstat(fd, &st))
@@ -886,7 +1010,7 @@ static ssize_t pt_getxattr(void *priv, const char *path, const char *name,
 	if ((r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o)))
 		return r;
 	if (o.atflags & AT_EMPTY_PATH) {
-		r = ret(getxattr(proc_fd_path(proc, o.dirfd, NULL), name, value, size));
+		r = ret(getxattr(pt_proc_fd_path(proc, o.dirfd, NULL), name, value, size));
 	} else {
 		struct pt_xattr_args a = {
 			.value = (uintptr_t)value,
@@ -896,7 +1020,7 @@ static ssize_t pt_getxattr(void *priv, const char *path, const char *name,
 		r = ret(syscall(SYS_getxattrat, o.dirfd, o.name, AT_SYMLINK_NOFOLLOW,
 				name, &a, sizeof a));
 		if (r == -ENOSYS)
-			r = ret(lgetxattr(proc_fd_path(proc, o.dirfd, o.name), name,
+			r = ret(lgetxattr(pt_proc_fd_path(proc, o.dirfd, o.name), name,
 					  value, size));
 	}
 	obj_done(&o);
@@ -921,7 +1045,7 @@ static int pt_setxattr(void *priv, const char *path, const char *name,
 	if ((r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o)))
 		return r;
 	if (o.atflags & AT_EMPTY_PATH) {
-		r = (int)ret(setxattr(proc_fd_path(proc, o.dirfd, NULL), name, value,
+		r = (int)ret(setxattr(pt_proc_fd_path(proc, o.dirfd, NULL), name, value,
 				      size, xflags));
 	} else {
 		struct pt_xattr_args a = {
@@ -933,7 +1057,7 @@ static int pt_setxattr(void *priv, const char *path, const char *name,
 		r = (int)ret(syscall(SYS_setxattrat, o.dirfd, o.name, AT_SYMLINK_NOFOLLOW,
 				     name, &a, sizeof a));
 		if (r == -ENOSYS)
-			r = (int)ret(lsetxattr(proc_fd_path(proc, o.dirfd, o.name), name,
+			r = (int)ret(lsetxattr(pt_proc_fd_path(proc, o.dirfd, o.name), name,
 					       value, size, xflags));
 	}
 	obj_done(&o);
@@ -952,12 +1076,12 @@ static ssize_t pt_listxattr(void *priv, const char *path, char *list, size_t siz
 	if ((r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o)))
 		return r;
 	if (o.atflags & AT_EMPTY_PATH) {
-		r = ret(listxattr(proc_fd_path(proc, o.dirfd, NULL), list, size));
+		r = ret(listxattr(pt_proc_fd_path(proc, o.dirfd, NULL), list, size));
 	} else {
 		r = ret(syscall(SYS_listxattrat, o.dirfd, o.name, AT_SYMLINK_NOFOLLOW,
 				list, size));
 		if (r == -ENOSYS)
-			r = ret(llistxattr(proc_fd_path(proc, o.dirfd, o.name), list, size));
+			r = ret(llistxattr(pt_proc_fd_path(proc, o.dirfd, o.name), list, size));
 	}
 	obj_done(&o);
 	return r;
@@ -976,12 +1100,12 @@ static int pt_removexattr(void *priv, const char *path, const char *name, int fl
 	if ((r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o)))
 		return r;
 	if (o.atflags & AT_EMPTY_PATH) {
-		r = (int)ret(removexattr(proc_fd_path(proc, o.dirfd, NULL), name));
+		r = (int)ret(removexattr(pt_proc_fd_path(proc, o.dirfd, NULL), name));
 	} else {
 		r = (int)ret(syscall(SYS_removexattrat, o.dirfd, o.name,
 				     AT_SYMLINK_NOFOLLOW, name));
 		if (r == -ENOSYS)
-			r = (int)ret(lremovexattr(proc_fd_path(proc, o.dirfd, o.name), name));
+			r = (int)ret(lremovexattr(pt_proc_fd_path(proc, o.dirfd, o.name), name));
 	}
 	obj_done(&o);
 	return r;
@@ -1172,7 +1296,7 @@ static int pt_flink(void *priv, uint64_t fh, const char *newpath)
 		return r;
 	r = (int)ret(linkat(fd, "", t.dirfd, t.name, AT_EMPTY_PATH));
 	if (r == -ENOENT)
-		r = (int)ret(linkat(AT_FDCWD, proc_fd_path(proc, fd, NULL), t.dirfd, t.name,
+		r = (int)ret(linkat(AT_FDCWD, pt_proc_fd_path(proc, fd, NULL), t.dirfd, t.name,
 				    AT_SYMLINK_FOLLOW));
 	name_done(&t);
 	return r;
@@ -1309,6 +1433,7 @@ static int pt_open_handle(void *priv, const void *handle, size_t len, int kfd, i
 static const struct defuse_ops pt_ops = {
 	.init = pt_init,
 	.destroy = pt_destroy,
+	.after_fork_child = pt_after_fork_child,
 	.getattr = pt_getattr,
 	.statx = pt_statx,
 	.access = pt_access,
