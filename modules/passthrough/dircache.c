@@ -66,7 +66,7 @@
 #define DC_INDEX 256		/* hash index over them, a power of two */
 #define DC_PATH 240		/* longer directory paths are not kept */
 #define DC_SEEN 64		/* paths looked up once, not kept yet */
-#define DC_START 8		/* lookups before a process makes its instance */
+#define DC_START 32		/* lookups before a process makes its instance */
 
 /* What every watch asks for, and what unprivileged ones add. */
 #define DC_WATCH (IN_MOVE_SELF | IN_DELETE_SELF | IN_ONLYDIR)
