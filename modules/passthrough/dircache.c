@@ -7,18 +7,15 @@
  *   (RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV): what a kept descriptor stands
  *   for is then fixed by the names along its path alone.  A parent is kept
  *   before its child.
- * - A rename of a kept directory, by anyone, is an IN_MOVE_SELF event on
- *   its watch, queued before the rename returns.  Every use of the cache
+ * - A kept directory renamed, removed, replaced by a rename over it or
+ *   exchanged, by anyone, is an event on its parent's watch (IN_MOVED_FROM,
+ *   IN_DELETE, IN_MOVED_TO with IN_ISDIR and its name; the root is watched
+ *   too), queued before the changing call returns.  Every use of the cache
  *   first reads the queue to its end (one read(2) that finds it empty, in
  *   the common case) and drops each entry an event names, with everything
- *   below it.  A lookup through the cache is so ordered after every rename
+ *   below it.  A lookup through the cache is so ordered after every change
  *   that was complete when it began, as a lookup of the whole path would
  *   be.  An overflowed queue drops everything.
- * - A kept directory that was removed (or replaced by a rename over it) is
- *   no event while we hold it open, but every lookup in it fails with
- *   ENOENT: a caller that gets ENOENT through the cache asks
- *   dircache_dead, which looks (one fstat: no links left) and, when it is
- *   dead, drops it and has the caller look again the long way.
  * - Lookups through a kept descriptor skip the search-permission checks
  *   of the directories above it, made when it was opened.  A thread that
  *   may not bypass them (no CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH) also
@@ -58,7 +55,6 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,8 +64,12 @@
 #define DC_SEEN 64		/* paths looked up once, not kept yet */
 #define DC_START 32		/* lookups before a process makes its instance */
 
-/* What every watch asks for, and what unprivileged ones add. */
-#define DC_WATCH (IN_MOVE_SELF | IN_DELETE_SELF | IN_ONLYDIR)
+/* What every watch asks for, and what unprivileged ones add.  The first
+   are events on the directory's entries or on itself, which cost nothing
+   to the files inside; IN_ATTRIB makes the kernel look at the watch on
+   every open, read and write of each file inside. */
+#define DC_WATCH (IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | \
+		  IN_DELETE_SELF | IN_ONLYDIR)
 #define DC_WATCH_PERMS IN_ATTRIB
 
 struct dc_entry {
@@ -82,7 +82,6 @@ struct dc_entry {
 	unsigned short len;
 	bool live;
 	bool used;		/* used since the eviction hand last passed */
-	atomic_bool dead;	/* found removed (dircache_dead): to drop */
 	char path[DC_PATH];	/* relative to the root, NUL-terminated */
 };
 
@@ -94,7 +93,6 @@ struct dircache {
 	bool forked;		/* a child that has not dropped the parent's yet */
 	bool dirty;		/* the index needs rebuilding */
 	bool privileged;	/* the IDs' lookups skip search permission */
-	atomic_bool any_dead;	/* some entry's dead is set */
 	unsigned int lookups;
 	unsigned int hand;
 	uid_t uid;
@@ -237,14 +235,37 @@ static void stop(struct dircache *dc)
 
 static void on_event(struct dircache *dc, const struct inotify_event *ev)
 {
-	struct dc_entry *e;
+	struct dc_entry *e, *in;
 
 	if (ev->mask & IN_Q_OVERFLOW) {
 		drop_all(dc);
 		return;
 	}
-	if (ev->len)
-		return;		/* about a file in a watched directory */
+	if (ev->len && ev->name[0]) {
+		/* About an entry of a watched directory: only directories
+		   are kept. */
+		char path[DC_PATH];
+		size_t plen = 0, nlen = strlen(ev->name);
+
+		if (!(ev->mask & IN_ISDIR))
+			return;
+		if (ev->wd != dc->root_wd) {
+			in = by_wd(dc, ev->wd);
+			if (!in)
+				return;
+			memcpy(path, in->path, in->len);
+			plen = in->len;
+			path[plen++] = '/';
+		}
+		if (plen + nlen >= DC_PATH)
+			return;
+		memcpy(path + plen, ev->name, nlen);
+		e = find(dc, path, plen + nlen, hash_of(path, plen + nlen));
+		if (e)
+			drop_tree(dc, (int)(e - dc->e));
+		return;
+	}
+	/* About the watched directory itself. */
 	if (ev->wd == dc->root_wd) {
 		if (ev->mask & (IN_IGNORED | IN_UNMOUNT))
 			stop(dc);	/* the root gone: no more events about it */
@@ -389,7 +410,6 @@ static int keep(struct dircache *dc, const char *path, size_t len, unsigned int 
 	e->hash = h;
 	e->len = (unsigned short)len;
 	e->used = true;
-	atomic_store(&e->dead, false);
 	atomic_store(&e->refs, 1);
 	e->live = true;
 	if (parent >= 0)
@@ -443,27 +463,6 @@ static void check_ids(struct dircache *dc)
 		stop(dc);
 }
 
-/* Drops the entries callers found removed. */
-static void drop_dead(struct dircache *dc)
-{
-	if (!atomic_exchange(&dc->any_dead, false))
-		return;
-	for (int i = 0; i < DC_ENTRIES; i++)
-		if (dc->e[i].live && atomic_load(&dc->e[i].dead))
-			drop_tree(dc, i);
-}
-
-bool dircache_dead(struct dircache *dc, struct dc_entry *e)
-{
-	struct stat st;
-
-	if (fstat(e->fd, &st) || st.st_nlink)
-		return false;
-	atomic_store(&e->dead, true);
-	atomic_store(&dc->any_dead, true);
-	return true;
-}
-
 /* What a forked child inherited: the descriptors are its own copies, the
    watches belong to the parent's instance (not to be touched). */
 static void drop_inherited(struct dircache *dc)
@@ -502,10 +501,8 @@ int dircache_get(struct dircache *dc, const char *rel, size_t len, struct dc_ent
 		start(dc);
 	if (dc->ino >= 0)
 		check_ids(dc);
-	if (dc->ino >= 0) {
+	if (dc->ino >= 0)
 		sync_events(dc);
-		drop_dead(dc);
-	}
 	if (dc->ino >= 0) {
 		unsigned int h = hash_of(rel, len);
 		int i;

@@ -15,7 +15,6 @@
 #ifndef DEFUSE_PASSTHROUGH_DIRCACHE_H
 #define DEFUSE_PASSTHROUGH_DIRCACHE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 struct dircache;
@@ -39,14 +38,6 @@ void dircache_free(struct dircache *dc);
 int dircache_get(struct dircache *dc, const char *rel, size_t len, struct dc_entry **held);
 
 void dircache_put(struct dc_entry *held);
-
-/*
- * For a caller that got ENOENT through held's descriptor: whether the
- * directory was removed (or replaced) meanwhile, which no event tells
- * while the cache holds it open.  Then the cache drops it at its next use
- * and the caller is to look the path up itself, with dircache_put first.
- */
-bool dircache_dead(struct dircache *dc, struct dc_entry *held);
 
 /* In a forked child, before anything else: the cache's watches are the
    parent's, so the child drops what it inherited at its next use.  No

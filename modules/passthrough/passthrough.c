@@ -310,7 +310,7 @@ static int parent_at_how(const struct pt *pt, const char *path, struct name_at *
 
 static int parent_at(const struct pt *pt, const char *path, struct name_at *at)
 {
-	return parent_at_how(pt, path, at, PARENT_OPEN);
+	return parent_at_how(pt, path, at, PARENT_CACHED);
 }
 
 /*
@@ -348,8 +348,6 @@ static bool has_parent(const char *path)
 		slash++;
 	return slash && slash[1];
 }
-
-static bool cache_lied(const struct pt *pt, struct dc_entry *held, int r);
 
 /*
  * cached: whether the parent may come from the cache (dircache.h), which
@@ -402,19 +400,16 @@ static int obj_at_how(const struct pt *pt, const char *path, bool follow, bool c
 		 * link itself, which is harmless.
 		 */
 		if (fstatat(at.dirfd, at.name, &st, AT_SYMLINK_NOFOLLOW)) {
-			bool lied;
-
 			r = -errno;
-			lied = cache_lied(pt, at.held, r);
 			name_done(&at);
-			if (!lied)
-				return r;
-		} else if (!S_ISLNK(st.st_mode)) {
+			return r;
+		}
+		if (!S_ISLNK(st.st_mode)) {
 			*o = (struct obj){ at.dirfd, at.name, AT_SYMLINK_NOFOLLOW, at.own, at.held };
 			return 0;
 		}
 	}
-	name_done(&at);		/* done once already is no harm */
+	name_done(&at);
 	int fd = open_beneath(pt, path, O_PATH | (follow ? 0 : O_NOFOLLOW), 0);
 	if (fd < 0)
 		return fd;
@@ -424,17 +419,7 @@ static int obj_at_how(const struct pt *pt, const char *path, bool follow, bool c
 
 static int obj_at(const struct pt *pt, const char *path, bool follow, struct obj *o)
 {
-	return obj_at_how(pt, path, follow, false, o);
-}
-
-/*
- * Whether an answer r that came through a kept parent (held, or NULL) is
- * to be thrown away and the path looked up again the long way: ENOENT
- * from a directory that was removed meanwhile (dircache.h).
- */
-static bool cache_lied(const struct pt *pt, struct dc_entry *held, int r)
-{
-	return held && r == -ENOENT && dircache_dead(pt->dc, held);
+	return obj_at_how(pt, path, follow, true, o);
 }
 
 /* ---- Life cycle ----------------------------------------------------- */
@@ -547,28 +532,19 @@ static int pt_getattr(void *priv, const char *path, struct stat *st, int flags)
 {
 	const struct pt *pt = priv;
 	bool follow = !(flags & DEFUSE_NOFOLLOW);
-	enum parent_how how = PARENT_CACHED;
 	struct name_at at;
 	int r, fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
-again:
-	r = parent_at_how(pt, path, &at, how);
+	r = parent_at(pt, path, &at);
 	if (r)
 		return r;
 	if (at.kind == NAME_ROOT)
 		return (int)ret(fstat(pt->root, st));
 	if (at.kind == NAME_PLAIN) {
-		bool lied;
-
 		r = (int)ret(fstatat(at.dirfd, at.name, st, AT_SYMLINK_NOFOLLOW));
-		lied = cache_lied(pt, at.held, r);
 		name_done(&at);
-		if (lied) {
-			how = PARENT_OPEN;
-			goto again;
-		}
 		if (r || !follow || !S_ISLNK(st->st_mode))
 			return r;
 	} else {
@@ -587,21 +563,13 @@ static int access_as_is(const struct pt *pt, const char *path, int mode, int fla
 			bool cached)
 {
 	struct obj o;
-	bool lied;
-	int r;
+	int r = obj_at_how(pt, path, !(flags & AT_SYMLINK_NOFOLLOW), cached, &o);
 
-again:
-	r = obj_at_how(pt, path, !(flags & AT_SYMLINK_NOFOLLOW), cached, &o);
 	if (r)
 		return r;
 	r = (int)ret(syscall(SYS_faccessat2, o.dirfd, o.name, mode,
 			     (flags & AT_EACCESS) | o.atflags));
-	lied = cache_lied(pt, o.held, r);
 	obj_done(&o);
-	if (lied) {
-		cached = false;
-		goto again;
-	}
 	return r;
 }
 
@@ -631,12 +599,9 @@ static int pt_statx(void *priv, const char *path, int flags, unsigned int mask,
 	   follow. */
 	if (parent_at_how(pt, path, &at, PARENT_CACHED_ONLY) == 0) {
 		if (at.kind == NAME_PLAIN) {
-			bool lied;
-
 			r = (int)ret(statx(at.dirfd, at.name, AT_SYMLINK_NOFOLLOW, mask, stx));
-			lied = cache_lied(pt, at.held, r);
 			name_done(&at);
-			if (!lied && (r || (flags & DEFUSE_NOFOLLOW) || !S_ISLNK(stx->stx_mode)))
+			if (r || (flags & DEFUSE_NOFOLLOW) || !S_ISLNK(stx->stx_mode))
 				return r;
 		} else {
 			name_done(&at);
@@ -893,6 +858,22 @@ static int pt_chmod(void *priv, const char *path, mode_t mode, int flags)
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
+	if (!(flags & DEFUSE_NOFOLLOW)) {
+		/* Through a kept parent, one call: fchmodat2 refuses a
+		   symbolic link not to be followed (EOPNOTSUPP), and only
+		   then is the name looked at to follow it. */
+		struct name_at at;
+
+		if (parent_at_how(priv, path, &at, PARENT_CACHED_ONLY) == 0) {
+			r = -EOPNOTSUPP;
+			if (at.kind == NAME_PLAIN)
+				r = (int)ret(syscall(SYS_fchmodat2, at.dirfd, at.name, mode,
+						     AT_SYMLINK_NOFOLLOW));
+			name_done(&at);
+			if (r != -EOPNOTSUPP && r != -ENOSYS)
+				return r;
+		}
+	}
 	r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o);
 	if (r)
 		return r;

@@ -68,6 +68,30 @@ def main():
     os.rename(B("b/s"), B("b/t"))
     say("the directory itself renamed", "b/s/f", "b/t/f")
 
+    # Calls on names (through the kept parent too) after a rename.
+    os.makedirs("n/o")
+    put("n/o/f", b"nof")
+    hot("n/o/f", "n/o")
+    for call in (lambda p: os.chmod(p + "/f", 0o600), lambda p: os.mkdir(p + "/sub"),
+                 lambda p: os.rename(p + "/f", p + "/g"), lambda p: os.rename(p + "/g", p + "/f"),
+                 lambda p: os.symlink("f", p + "/l"), lambda p: os.unlink(p + "/l"),
+                 lambda p: os.rmdir(p + "/sub")):
+        hot("n/o/f")
+        os.rename(B("n/o"), B("n/p"))
+        try:
+            call("n/o")
+            old = "done"
+        except OSError as e:
+            old = os.strerror(e.errno)
+        os.rename(B("n/p"), B("n/o"))
+        try:
+            call("n/o")
+            new = "done"
+        except OSError as e:
+            new = os.strerror(e.errno)
+        print("a call on a name: after the rename %s, once back %s" % (old, new))
+    say("names done", "n/o/f", "n/o/g", "n/o/sub", "n/p")
+
     hot("b/t/f")
     os.unlink(B("b/t/f"))
     os.rmdir(B("b/t"))
