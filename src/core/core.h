@@ -57,7 +57,9 @@ extern struct core_mount core_mounts[CORE_MOUNTS_MAX] HIDDEN;
  */
 struct core_fd {
 	int refs;		/* the slot's, and each call using it */
-	int mount;
+	int mount;		/* -1: an inherited placeholder not adopted
+				   yet (open is pending, path empty): only
+				   core_fd_acquire's callers may look inside */
 	struct core_open *open;	/* emulated file: its description; NULL for
 				   a kernel-backed descriptor */
 	char path[];		/* mount-relative, starts with '/' */
@@ -118,6 +120,21 @@ struct core_open {
 				   -1; the module's, not closed by the core... */
 	int lock_fd_inherited;	/* ...unless it came through exec with the
 				   locks on it (DEFUSE_FDS): then the core's */
+	unsigned char exec_kept;	/* CORE_KEPT_*: lock_fd, carrier_fd came
+				   through exec and were left as they came,
+				   not close-on-exec (emulated.c) */
+	unsigned char pending;	/* inherited through exec and not used yet
+				   (emulated.c, lazy adoption): no ofd nor
+				   fh; ino, lock_fd, carrier_fd as handed
+				   down, adopted once made */
+	uint64_t ino;		/* the placeholder's memfd inode: pending, as
+				   handed down; else a copy of the record's,
+				   once known (0 before) */
+	unsigned char cached;	/* CORE_CACHED_*: what the record is known to
+				   say already, so that an exec'ing fork child
+				   need not touch (and fault in) the record */
+	struct core_open *adopted;	/* pending: its adoption (held), once
+				   made, or CORE_ADOPT_FAILED */
 	int carrier_fd;		/* owners.c: this process's carrier of the
 				   description's owner ID, or -1 */
 	int rec_fd;		/* emulated.c: a copy of the placeholder in
@@ -127,6 +144,12 @@ struct core_open {
 				   has one (held), or NULL... */
 	uint32_t pager_gen;	/* ...as of this registry generation */
 };
+
+#define CORE_KEPT_LOCK 1
+#define CORE_KEPT_CARRIER 2
+#define CORE_ADOPT_FAILED ((struct core_open *)1)
+#define CORE_CACHED_SHARED 1	/* its `shared` is set */
+#define CORE_CACHED_KNOWN 2	/* core_ofd_identify was done */
 
 #define CORE_FD_MAX 65536
 extern struct core_fd **core_fds HIDDEN;
@@ -238,6 +261,12 @@ void core_fd_copy(long from, long to);
 /* The entry of fd with a reference held, or NULL; give it back with
    core_fd_release. */
 struct core_fd *core_fd_acquire(long fd) HIDDEN;
+/* The same without adopting a pending entry (fdtable.c, handdown.c). */
+struct core_fd *core_fd_take(long fd) HIDDEN;
+/* Pending entry p of slot fd, held: replaced by an entry of its adoption o
+   (returned held), or taken out of the table (o NULL: the kernel answers
+   for the descriptor); the caller's reference to p is dropped. */
+struct core_fd *core_fd_settle(long fd, struct core_fd *p, struct core_open *o) HIDDEN;
 void core_fd_release(struct core_fd *f) HIDDEN;
 void core_open_get(struct core_open *o) HIDDEN;
 void core_open_put(struct core_open *o) HIDDEN;
@@ -256,6 +285,22 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f);
 /* At start-up: adopt the placeholders an exec handed down (DEFUSE_FDS,
    written by exec.c: "FD:INO,..."; "scan": look at every descriptor). */
 void core_emulated_adopt_inherited(const char *list);
+/* Pending entry f of slot fd (held): adopted now, or already by a dup;
+   the settled entry, held, or NULL (core_fd_settle). */
+struct core_fd *core_emulated_adopt_pending(long fd, struct core_fd *f) HIDDEN;
+/* The last entry of pending description po is gone. */
+void core_emulated_pending_gone(struct core_open *po) HIDDEN;
+/* The description o stands for: its adoption when o is a pending one
+   adopted meanwhile, NULL when still pending (or its adoption failed). */
+static inline struct core_open *core_open_live(struct core_open *o)
+{
+	struct core_open *a;
+
+	if (!o->pending)
+		return o;
+	a = __atomic_load_n(&o->adopted, __ATOMIC_ACQUIRE);
+	return a == CORE_ADOPT_FAILED ? NULL : a;
+}
 /* One read or write of an emulated file, at *off or at (and moving) the
    description's offset; f held by the caller (core_fd_acquire). */
 long core_emulated_rw(struct core_fd *f, int writing, void *buf, size_t n,
@@ -274,6 +319,7 @@ void core_emulated_sending(const struct msghdr *m) HIDDEN;
 /* Every emulated description in the table is shared from now on; carry:
    and this process takes the carriers of their owner IDs (owners.c). */
 void core_emulated_share_all(int carry) HIDDEN;
+void core_open_share(struct core_open *o) HIDDEN;
 int core_emulated_recycle(struct core_open *o) HIDDEN;
 void core_emulated_after_fork(void) HIDDEN;
 static inline void core_ofd_share(struct core_ofd *ofd)

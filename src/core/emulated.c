@@ -158,6 +158,9 @@ static struct core_open *init_open(struct core_open *open, int mount, uint64_t f
 	open->ofd = ofd;
 	open->lock_fd = -1;
 	open->lock_fd_inherited = 0;
+	open->exec_kept = 0;
+	open->cached = 0;
+	open->ino = 0;
 	open->carrier_fd = -1;
 	open->rec_fd = -1;
 	if (!(ofd->flags & O_PATH))
@@ -315,18 +318,45 @@ void core_emulated_after_fork(void)
 
 /* ---- sharing ----------------------------------------------------------- */
 
+/*
+ * Marks o's record as held elsewhere (core_ofd_share), and notes in o
+ * what the record says for an exec (its inode, whether it is identified).
+ * A forked child has no page table entries for the records (fork leaves
+ * shared mappings to fault in again), so an exec'ing child that read each
+ * record would pay a page fault per description, about a microsecond:
+ * with this, done again at every fork, it reads none once the first exec
+ * filled them in.
+ */
+void core_open_share(struct core_open *o)
+{
+	unsigned char c = __atomic_load_n(&o->cached, __ATOMIC_RELAXED);
+
+	if (c == (CORE_CACHED_SHARED | CORE_CACHED_KNOWN) && o->ino)
+		return;
+	if (!(c & CORE_CACHED_SHARED))
+		core_ofd_share(o->ofd);
+	if (!o->ino)
+		__atomic_store_n(&o->ino, __atomic_load_n(&o->ofd->ino, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+	if (__atomic_load_n(&o->ofd->known, __ATOMIC_ACQUIRE))
+		c |= CORE_CACHED_KNOWN;
+	__atomic_or_fetch(&o->cached, c | CORE_CACHED_SHARED, __ATOMIC_RELAXED);
+}
+
 void core_emulated_share_all(int carry)
 {
 	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
 
 	for (long fd = 0; core_fds && left > 0 && fd < CORE_FD_MAX; fd++) {
-		struct core_fd *f = core_fd_acquire(fd);
+		struct core_fd *f = core_fd_take(fd);
 
 		if (!f)
 			continue;
 		left--;
-		if (f->open) {
-			core_ofd_share(f->open->ofd);
+		/* A pending one's record was shared by the image that handed
+		   it down, and its carrier came along. */
+		if (f->open && !f->open->pending) {
+			core_open_share(f->open);
 			if (carry && f->open->carrier_fd < 0 && core_owners_needed(f->open->mount))
 				core_owner_carry(f->open);
 		}
@@ -338,10 +368,10 @@ static void each_right(const struct msghdr *m, void (*fn)(int fd));
 
 static void share_one(int fd)
 {
-	struct core_fd *f = core_fd_acquire(fd);
+	struct core_fd *f = core_fd_take(fd);
 
-	if (f && f->open)
-		core_ofd_share(f->open->ofd);
+	if (f && f->open && !f->open->pending)
+		core_open_share(f->open);
 	core_fd_release(f);
 }
 
@@ -433,7 +463,7 @@ made:
 	   way now, or one done since the open began. */
 	if (__atomic_load_n(&core_forks_running, __ATOMIC_SEQ_CST) ||
 	    __atomic_load_n(&core_forks, __ATOMIC_SEQ_CST) != forks)
-		core_ofd_share(open->ofd);
+		core_open_share(open);
 	if (!core_fd_get(ph)) {
 		core_open_get(open);	/* out of memory: release it all */
 		core_open_put(open);
@@ -522,34 +552,46 @@ int core_is_placeholder(long fd)
 /*
  * The emulated file a "/proc/self/fd/N"-style path names: its descriptor,
  * adopted first when it is a placeholder the table does not know (one
- * received, or whose adoption failed).  -ESTALE for a placeholder that
- * cannot be adopted (its file cannot be found again: the program must
- * never reach DEFUSE's record instead), -1 for no emulated file.
+ * received, or whose adoption failed) or one inherited and not used yet.
+ * -ESTALE for a placeholder that cannot be adopted (its file cannot be
+ * found again: the program must never reach DEFUSE's record instead), -1
+ * for no emulated file.
  */
 long core_fd_link_emulated(const char *p, const char **rest)
 {
 	long n = core_nmounts ? core_fd_link(p, rest) : -1;
+	struct core_fd *f;
 
-	if (n < 0 || core_fd_emulated(n))
+	if (n < 0)
 		return n;
+	if ((f = core_fd_emulated(n))) {
+		if (f->mount >= 0)
+			return n;
+		/* Pending: the caller looks at the table next. */
+		f = core_fd_acquire(n);
+		core_fd_release(f);
+		if (f)
+			return n;
+	}
 	if (core_fd_get(n) || defuse_fd_is_reserved(n) || !core_is_placeholder(n))
 		return -1;
 	return core_emulated_adopt_fd(n) ? n : -ESTALE;
 }
 
 /*
- * One placeholder inherited through exec (or received): map its record,
- * open the file again.  lock_fd: the descriptor the old image kept the
- * description's locks on, inherited with it, or -1; carrier: the old
- * image's carrier of the description's owner ID (owners.c), or -1.
+ * Placeholder fd's description in this process, not in the table yet: its
+ * record mapped, its file open again through the module.  lock_fd: a
+ * descriptor of the file the description's locks are on, lent to the
+ * module for the reopening, or -1.  fddir: /proc/self/fd, or -1.  NULL when
+ * fd is no placeholder of a mount here or its file cannot be found again.
  */
-static void adopt(int fd, long lock_fd, long carrier, long fddir)
+static struct core_open *adopt_open(int fd, long lock_fd, long fddir)
 {
 	char link[64];
 	struct core_ofd *ofd;
 	struct core_open *open;
 	struct defuse_open o = { 0, -1 };
-	long rw, r, kept;
+	long rw, r;
 
 	/* fddir: /proc/self/fd, opened once for a batch (three lookups less
 	   each), or -1.  The record is read at once: populated. */
@@ -560,12 +602,12 @@ static void adopt(int fd, long lock_fd, long carrier, long fddir)
 		rw = sys3(SYS_open, link, O_RDWR | O_CLOEXEC, 0);
 	}
 	if (rw < 0)
-		return;
+		return NULL;
 	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 			   rw, 0);
 	sys1(SYS_close, rw);
 	if (sys_failed((long)ofd))
-		return;
+		return NULL;
 	if (ofd->magic != CORE_OFD_MAGIC || ofd->mount < 0 || ofd->mount >= core_nmounts ||
 	    core_mounts[ofd->mount].dead)
 		goto drop;
@@ -579,23 +621,46 @@ static void adopt(int fd, long lock_fd, long carrier, long fddir)
 		goto drop;
 	}
 	open = new_open(ofd->mount, o.fh, ofd);
-	if (!open) {
-		mod_release(CORE_REF(ofd->mount), o.fh);
-		goto drop;
+	if (open) {
+		core_open_share(open);
+		return open;
 	}
-	core_fd_remember(fd, ofd->mount, ofd->path, open);
+	mod_release(CORE_REF(ofd->mount), o.fh);
+drop:
+	sys2(SYS_munmap, ofd, 4096);
+	return NULL;
+}
+
+/* An adoption never published: gone, but for what it took over. */
+static void adopt_undo(struct core_open *open)
+{
+	mod_release(CORE_REF(open->mount), open->fh);
+	sys2(SYS_munmap, open->ofd, 4096);
+	core_pool_free(CORE_POOL_OPEN, open, sizeof(*open));
+}
+
+/*
+ * One placeholder received (or inherited, adopted at once): adopted and in
+ * the table.  carrier: the old image's carrier of the description's owner
+ * ID (owners.c), or -1.
+ */
+static void adopt(int fd, long lock_fd, long carrier, long fddir)
+{
+	struct core_open *open = adopt_open(fd, lock_fd, fddir);
+	long kept;
+
+	if (!open)
+		return;
+	core_fd_remember(fd, open->mount, open->ofd->path, open);
 	/* The description counts as held here (owners.c): by the old image's
 	   carrier, which came through the exec, or by one of this process's
 	   own when it came another way and has an owner ID already. */
 	if (carrier >= 0 && sys2(SYS_fcntl, carrier, F_GETFD) >= 0 &&
 	    (kept = defuse_fd_adopt(carrier)) >= 0)
 		open->carrier_fd = kept;
-	else if (__atomic_load_n(&ofd->owner_id, __ATOMIC_ACQUIRE) &&
-		 core_owners_needed(ofd->mount))
+	else if (__atomic_load_n(&open->ofd->owner_id, __ATOMIC_ACQUIRE) &&
+		 core_owners_needed(open->mount))
 		core_owner_carry(open);
-	return;
-drop:
-	sys2(SYS_munmap, ofd, 4096);
 }
 
 static void adopt_all(void)
@@ -642,11 +707,153 @@ static void take_inherited_locks(long fd, long lock_fd)
 	core_fd_release(e);
 }
 
+/* ---- lazy adoption of inherited descriptors ---------------------------- */
+
+/*
+ * A new image used to adopt every inherited placeholder at start-up: about
+ * eleven system calls each (20 us), paid by every exec of a shell holding
+ * redirections, whether the program ever touched them or not.  Now start-up
+ * only records what the old image said (DEFUSE_FDS), with no system call
+ * per descriptor: each listed number gets a *pending* entry (mount -1)
+ * whose description (struct core_open, pending) holds the memfd's inode
+ * and the lock descriptor and owner carrier that came along.  Those two
+ * sit in DEFUSE's band already (the old image kept them there) and are
+ * only marked taken in it (defuse_fd_claim), left as they came: not
+ * close-on-exec (CORE_KEPT_*, handdown.c sees to the next exec).
+ *
+ * The first call that needs the file (core_fd_acquire: read, fstat,
+ * fcntl, mmap, fchdir, a dirfd, /proc/self/fd/N...) adopts it then:
+ * checks that the number is still that memfd, maps the record, opens the
+ * file again through the module.  Dups share the pending description
+ * (start-up pairs them by inode, dup copies the entry), so they share one
+ * adoption.  Threads (and a fork in the middle) are why there is no lock:
+ * racers each adopt, one publishes with a compare-and-swap, the others
+ * undo theirs.  Calls that only need the number (close, dup, dup2, exec,
+ * fork, sending it) leave it pending; a close of the last one releases
+ * what came along.  A pending placeholder the program never uses costs
+ * nothing but its entry.
+ */
+static int pending_n;	/* pending descriptions alive, a hint */
+
+struct core_fd *core_emulated_adopt_pending(long fd, struct core_fd *f)
+{
+	struct core_open *po = f->open, *o, *none = NULL;
+	struct stat st;
+
+	/* A vfork child's adoption would land in its parent's memory with
+	   descriptors of its own: the kernel answers for it (EBADF). */
+	if (defuse_self.vfork_child) {
+		core_fd_release(f);
+		return NULL;
+	}
+	/* Still that placeholder? (each number once, also a dup's) */
+	if (sys2(SYS_fstat, fd, &st) != 0 || st.st_ino != po->ino)
+		return core_fd_settle(fd, f, NULL);
+	o = __atomic_load_n(&po->adopted, __ATOMIC_ACQUIRE);
+	if (!o) {
+		o = adopt_open(fd, po->lock_fd, -1);
+		if (o) {
+			/* What came along is the adoption's, once published. */
+			if (po->lock_fd >= 0) {
+				o->lock_fd = po->lock_fd;
+				o->lock_fd_inherited = 1;
+				o->exec_kept |= CORE_KEPT_LOCK;
+			}
+			if (po->carrier_fd >= 0) {
+				o->carrier_fd = po->carrier_fd;
+				o->exec_kept |= CORE_KEPT_CARRIER;
+			}
+			core_open_get(o);	/* po's */
+		}
+		if (__atomic_compare_exchange_n(&po->adopted, &none, o ? o : CORE_ADOPT_FAILED, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			if (o && o->carrier_fd < 0 &&
+			    __atomic_load_n(&o->ofd->owner_id, __ATOMIC_ACQUIRE) &&
+			    core_owners_needed(o->mount))
+				core_owner_carry(o);
+		} else {
+			if (o)
+				adopt_undo(o);	/* another thread was first */
+			o = none;
+		}
+	}
+	return core_fd_settle(fd, f, o == CORE_ADOPT_FAILED ? NULL : o);
+}
+
+void core_emulated_pending_gone(struct core_open *po)
+{
+	struct core_open *o = __atomic_load_n(&po->adopted, __ATOMIC_ACQUIRE);
+
+	if (o && o != CORE_ADOPT_FAILED) {
+		core_open_put(o);	/* the descriptors that came are its own */
+	} else {
+		if (po->lock_fd >= 0)
+			defuse_fd_release(po->lock_fd);
+		if (po->carrier_fd >= 0)
+			defuse_fd_release(po->carrier_fd);
+	}
+	__atomic_sub_fetch(&pending_n, 1, __ATOMIC_RELAXED);
+	core_pool_free(CORE_POOL_OPEN, po, sizeof(*po));
+}
+
+/*
+ * Before this process's first record lock: a later adoption would open
+ * the file again and the module's close of a descriptor of it drop the
+ * process's record locks on it (docs/core.md, lock-reopen), so every
+ * pending description is adopted now, while there are none.
+ */
+static void adopt_all_pending(void)
+{
+	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
+
+	for (long fd = 0; left > 0 && fd < CORE_FD_MAX &&
+	     __atomic_load_n(&pending_n, __ATOMIC_RELAXED); fd++) {
+		struct core_fd *f = __atomic_load_n(&core_fds[fd], __ATOMIC_RELAXED);
+
+		if (!f)
+			continue;
+		left--;
+		if (f->mount < 0)
+			core_fd_release(core_fd_acquire(fd));
+	}
+}
+
+/* A pending description for the listed numbers, with what came along
+   taken into this image's band as it is; NULL if that cannot be. */
+static struct core_open *pending_new(uint64_t ino, long lock_fd, long carrier)
+{
+	struct core_open *po;
+
+	if ((lock_fd >= 0 && defuse_fd_claim(lock_fd) < 0))
+		return NULL;
+	if (carrier >= 0 && defuse_fd_claim(carrier) < 0) {
+		if (lock_fd >= 0)
+			defuse_fd_unclaim(lock_fd);
+		return NULL;
+	}
+	if (!(po = core_pool_alloc(CORE_POOL_OPEN, sizeof(*po)))) {
+		if (lock_fd >= 0)
+			defuse_fd_unclaim(lock_fd);
+		if (carrier >= 0)
+			defuse_fd_unclaim(carrier);
+		return NULL;
+	}
+	po->pending = 1;
+	po->mount = -1;
+	po->ino = ino;
+	po->lock_fd = lock_fd;
+	po->carrier_fd = carrier;
+	po->rec_fd = -1;
+	__atomic_add_fetch(&pending_n, 1, __ATOMIC_RELAXED);
+	return po;
+}
+
 /*
  * The exec'ing image listed its placeholders that survive the exec (exec.c),
  * so only those are looked at: a new image does not pay for descriptors that
- * are not DEFUSE's.  Each is checked (still the same memfd) before it is
- * adopted.
+ * are not DEFUSE's.  Each gets a pending entry (above); one whose lock
+ * descriptor or carrier is not where this image's band can take it as it
+ * is (the limits changed) is adopted at once, as before.
  */
 void core_emulated_adopt_inherited(const char *list)
 {
@@ -656,20 +863,19 @@ void core_emulated_adopt_inherited(const char *list)
 		adopt_all();
 		return;
 	}
-	/* Which description (memfd inode) was adopted through which
-	   descriptor: a hash table, open addressing, sized for the list. */
+	/* Which description (memfd inode) went to which descriptor first: a
+	   hash table, open addressing, sized for the list. */
 	size_t cap = 16;
 
 	for (const char *p = list; *p; p++)
 		cap += *p == ',' ? 2 : 0;
 	struct seen { unsigned long long ino; long fd; } *seen = calloc(cap, sizeof(*seen));
-	long fddir = sys3(SYS_open, "/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 
 	while (*list) {
 		char *end;
 		long fd = strtol(list, &end, 10), lock_fd = -1, carrier = -1;
 		unsigned long long ino;
-		struct stat st;
+		struct core_open *po;
 		size_t h;
 
 		if (end == list || *end != ':')
@@ -680,29 +886,33 @@ void core_emulated_adopt_inherited(const char *list)
 		if (*end == '+')
 			carrier = strtol(end + 1, &end, 10);
 		list = *end == ',' ? end + 1 : end;
-		if (fd < 0 || fd >= CORE_FD_MAX || defuse_fd_is_reserved(fd) ||
-		    sys2(SYS_fstat, fd, &st) != 0 || st.st_ino != ino || !ino)
+		if (fd < 0 || fd >= CORE_FD_MAX || defuse_fd_is_reserved(fd) || !ino)
 			continue;
 		for (h = seen ? ino % cap : 0; seen && seen[h].ino && seen[h].ino != ino;
 		     h = (h + 1) % cap)
 			;
 		if (seen && seen[h].ino == ino) {
-			core_fd_copy(seen[h].fd, fd);	/* a dup of one adopted */
+			core_fd_copy(seen[h].fd, fd);	/* a dup of one seen */
 			continue;
 		}
 		if (lock_fd >= 0 && (lock_fd >= CORE_FD_MAX || defuse_fd_is_reserved(lock_fd)))
 			lock_fd = -1;
 		if (carrier >= 0 && (carrier >= CORE_FD_MAX || defuse_fd_is_reserved(carrier)))
 			carrier = -1;
-		adopt(fd, lock_fd, carrier, fddir);
-		if (lock_fd >= 0)
-			take_inherited_locks(fd, lock_fd);
+		if ((po = pending_new(ino, lock_fd, carrier))) {
+			core_fd_remember(fd, -1, "", po);
+		} else {
+			struct stat st;
 
-		if (seen && core_fd_emulated(fd))
+			if (sys2(SYS_fstat, fd, &st) != 0 || st.st_ino != ino)
+				continue;
+			adopt(fd, lock_fd, carrier, -1);
+			if (lock_fd >= 0)
+				take_inherited_locks(fd, lock_fd);
+		}
+		if (seen && core_fd_get(fd))
 			seen[h] = (struct seen){ ino, fd };
 	}
-	if (fddir >= 0)
-		sys1(SYS_close, fddir);
 	free(seen);
 }
 
@@ -1282,6 +1492,8 @@ static long module_lock(const struct defuse_syscall *sc, struct core_fd *f, stru
 	}
 	if (!mod_has_setlk(c.ref))
 		return -ENOLCK;
+	if (!ofd && __atomic_load_n(&pending_n, __ATOMIC_RELAXED))
+		adopt_all_pending();
 	__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
 	r = cmd == F_SETLKW || cmd == F_OFD_SETLKW ? lock_retry(try_setlk, &c) : try_setlk(&c);
 	if (r == 0 && !ofd && req.l_type != F_UNLCK)
@@ -1313,6 +1525,8 @@ static long do_lock(const struct defuse_syscall *sc, struct core_fd *f)
 	}
 	if (!getlk)
 		__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
+	if ((cmd == F_SETLK || cmd == F_SETLKW) && __atomic_load_n(&pending_n, __ATOMIC_RELAXED))
+		adopt_all_pending();
 	r = wait ? lock_wait(SYS_fcntl, lfd, cmd, &fl) : sys3(SYS_fcntl, lfd, cmd, &fl);
 	if (r == 0 && getlk)
 		return core_copy_out((void *)sc->a[2], &fl, sizeof(fl));
@@ -1360,6 +1574,11 @@ int core_emulated_closing(const struct core_open *o)
 
 	if (!o)
 		return 0;
+	if (o->pending && !(o = core_open_live((struct core_open *)o))) {
+		/* Never used here: no flush to make, no record locks of the
+		   module's own (adopt_all_pending came first). */
+		return 0;
+	}
 	/* Not for O_PATH descriptors (FUSE never opens those) nor directories
 	   opened O_DIRECTORY (FUSE has no flush for directories). */
 	r = (o->ofd->flags & O_PATH) || (o->ofd->flags & O_TMPFILE) == O_DIRECTORY
@@ -1484,15 +1703,8 @@ static long do_fcntl(const struct defuse_syscall *sc, struct core_fd *f)
 								(sc->a[2] & STATUS_FLAGS),
 							0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 				return 0;
-	case F_GETFD:
-	case F_SETFD:
-		return defuse_forward(sc);	/* the placeholder's own flag */
-	case F_DUPFD:
-	case F_DUPFD_CLOEXEC:
-		r = defuse_forward(sc);
-		if (r >= 0)
-			core_fd_copy(sc->a[0], r);
-		return r;
+	/* F_GETFD, F_SETFD, F_DUPFD*: the kernel's, before any adoption
+	   (fdops.c). */
 	case F_GETLK:
 	case F_SETLK:
 	case F_SETLKW:

@@ -60,15 +60,28 @@ long core_h_fd_table(struct core_call *c)
 long core_h_fcntl(struct core_call *c)
 {
 	const struct defuse_syscall *sc = c->sc;
-	struct core_fd *f = core_fd_acquire(sc->a[0]);
+	struct core_fd *f;
 	long r;
 
+	/* The descriptor's own flag, and copies of it: the kernel's and the
+	   table's alike for every kind, so an inherited placeholder stays
+	   pending (emulated.c: adopted at its first real use). */
+	switch (sc->a[1]) {
+	case F_GETFD:
+	case F_SETFD:
+		return defuse_forward(sc);
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = defuse_forward(sc);
+		if (r >= 0)
+			core_fd_copy(sc->a[0], r);
+		return r;
+	}
+	f = core_fd_acquire(sc->a[0]);
 	if (f && f->open) {
 		r = core_emulated_call(sc, f);
 	} else {
 		r = defuse_forward(sc);
-		if (r >= 0 && (sc->a[1] == F_DUPFD || sc->a[1] == F_DUPFD_CLOEXEC))
-			core_fd_copy(sc->a[0], r);
 	}
 	core_fd_release(f);
 	return r;

@@ -155,6 +155,10 @@ void core_open_put(struct core_open *o)
 {
 	if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	if (o->pending) {
+		core_emulated_pending_gone(o);
+		return;
+	}
 	core_emulated_last_close(o);
 	/* lock_fd is the module's: it goes with the handle, but for one
 	   handed down by exec (emulated.c, core_emulated_adopt_inherited). */
@@ -176,7 +180,7 @@ void core_fd_release(struct core_fd *f)
 	core_pool_free(CORE_POOL_FD, f, entry_size(f));
 }
 
-struct core_fd *core_fd_acquire(long fd)
+struct core_fd *core_fd_take(long fd)
 {
 	struct core_fd *f;
 	int r;
@@ -199,6 +203,49 @@ struct core_fd *core_fd_acquire(long fd)
 			return f;
 		core_fd_release(f);
 	}
+}
+
+/* A descriptor inherited through exec is adopted at its first use, here
+   (emulated.c): every caller then sees a description that is there. */
+struct core_fd *core_fd_acquire(long fd)
+{
+	struct core_fd *f = core_fd_take(fd);
+
+	if (f && __builtin_expect(f->mount < 0, 0))
+		return core_emulated_adopt_pending(fd, f);
+	return f;
+}
+
+struct core_fd *core_fd_settle(long fd, struct core_fd *p, struct core_open *o)
+{
+	struct core_fd *f = NULL, *want = p;
+	size_t n;
+
+	if (o) {
+		n = strnlen(o->ofd->path, sizeof(o->ofd->path) - 1) + 1;
+		f = core_pool_alloc(CORE_POOL_FD, sizeof(*f) + n);
+	}
+	if (f) {
+		core_open_get(o);
+		f->refs = 2;	/* the slot's and the caller's */
+		f->mount = o->mount;
+		f->open = o;
+		memcpy(f->path, o->ofd->path, n - 1);
+		f->path[n - 1] = 0;
+	}
+	/* A slot that changed meanwhile (closed, replaced, settled by
+	   another thread) is left as it is: the caller's call completes on
+	   the description it came for, as a read racing a close does. */
+	if (__atomic_compare_exchange_n(&core_fds[fd], &want, f, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_RELAXED)) {
+		if (!f)
+			__atomic_sub_fetch(&core_nfds, 1, __ATOMIC_RELAXED);
+		core_fd_release(p);	/* the slot's */
+	} else if (f) {
+		f->refs = 1;
+	}
+	core_fd_release(p);
+	return f;
 }
 
 /* Puts f (holding one reference for the slot) in slot fd.  Returns what
@@ -228,8 +275,8 @@ long core_fd_forget(long fd)
 	/* The kernel has not closed fd yet: the last descriptor of a record
 	   that never left this process may be kept for the next open (held:
 	   a racing close of the same number may free the entry). */
-	if (f->open && (f = core_fd_acquire(fd))) {
-		if (f->open)
+	if (f->open && (f = core_fd_take(fd))) {
+		if (f->open && !f->open->pending)
 			core_emulated_keep_record(fd, f);
 		core_fd_release(f);
 	}
@@ -267,7 +314,7 @@ void core_fd_copy(long from, long to)
 
 	if (from == to || shared_with_parent())
 		return;
-	f = core_fd_acquire(from);
+	f = core_fd_take(from);	/* a pending one's copy shares its adoption */
 	if (f)
 		core_fd_remember(to, f->mount, f->path, f->open);
 	else

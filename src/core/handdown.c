@@ -6,6 +6,7 @@
  * core_emulated_adopt_inherited).
  */
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include "core/core.h"
 
@@ -28,21 +29,95 @@ static struct core_fd *next_entry(long *fd, int *left)
 	return NULL;
 }
 
+/*
+ * Lock descriptors and carriers that came through exec are left as they
+ * came, not close-on-exec, while their description is pending or was
+ * adopted from a pending one (emulated.c, CORE_KEPT_*), so that handing
+ * them down again costs nothing.  Those whose description is not handed
+ * down must then be closed by the exec: set_kept() makes them so (the
+ * exec failing puts them back).  The description o stands for, and which
+ * of its descriptors are kept so (CORE_KEPT_* bits).
+ */
+static int kept(struct core_open *o, struct core_open **live)
+{
+	struct core_open *l = core_open_live(o);
+
+	*live = l;
+	if (!l)		/* pending: both came as they are */
+		return (o->lock_fd >= 0 ? CORE_KEPT_LOCK : 0) |
+		       (o->carrier_fd >= 0 ? CORE_KEPT_CARRIER : 0);
+	return ((l->exec_kept & CORE_KEPT_LOCK) && l->lock_fd >= 0 ? CORE_KEPT_LOCK : 0) |
+	       ((l->exec_kept & CORE_KEPT_CARRIER) && l->carrier_fd >= 0 ? CORE_KEPT_CARRIER : 0);
+}
+
+/* Kept descriptors made close-on-exec for an exec under way (set_kept). */
+static int kept_closing;
+
+/* Is inode ino listed in "DEFUSE_FDS=FD:INO...,FD:INO..."? */
+static int listed(const char *list, uint64_t ino)
+{
+	for (const char *p = list; (p = strchr(p, ':'));) {
+		uint64_t v = 0;
+
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			v = v * 10 + (*p - '0');
+		if (v == ino)
+			return 1;
+		if (!(p = strchr(p, ',')))
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Kept descriptors of descriptions this exec does not hand down (list: the
+ * DEFUSE_FDS string; NULL: none is) become close-on-exec (on), or, after
+ * a failed exec, not again (!on).
+ */
+static void set_kept(int on, const char *list)
+{
+	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED), k;
+	struct core_open *l;
+	struct core_fd *f;
+	long fd = -1;
+
+	while ((f = next_entry(&fd, &left))) {
+		if (!f->open || !(k = kept(f->open, &l)))
+			continue;
+		if (on && list && listed(list, l ? l->ino : f->open->ino))
+			continue;
+		if (!l)
+			l = f->open;
+		if (k & CORE_KEPT_LOCK)
+			sys3(SYS_fcntl, l->lock_fd, F_SETFD, on ? FD_CLOEXEC : 0);
+		if (k & CORE_KEPT_CARRIER)
+			sys3(SYS_fcntl, l->carrier_fd, F_SETFD, on ? FD_CLOEXEC : 0);
+		if (on)
+			__atomic_store_n(&kept_closing, 1, __ATOMIC_RELAXED);
+	}
+}
+
 /* The lock descriptors core_exec_fds_env lent to the exec are ours again. */
 void core_exec_fds_undo(void)
 {
-	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
+	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED), k;
+	struct core_open *l;
 	struct core_fd *f;
 	long fd = -1;
 
 	if (!core_fds)
 		return;
 	while ((f = next_entry(&fd, &left))) {
-		if (f->open && f->open->lock_fd >= 0)
-			sys3(SYS_fcntl, f->open->lock_fd, F_SETFD, FD_CLOEXEC);
-		if (f->open && f->open->carrier_fd >= 0)
-			sys3(SYS_fcntl, f->open->carrier_fd, F_SETFD, FD_CLOEXEC);
+		if (!f->open || !(l = core_open_live(f->open)))
+			continue;
+		k = kept(f->open, &l);
+		if (l->lock_fd >= 0 && !(k & CORE_KEPT_LOCK))
+			sys3(SYS_fcntl, l->lock_fd, F_SETFD, FD_CLOEXEC);
+		if (l->carrier_fd >= 0 && !(k & CORE_KEPT_CARRIER))
+			sys3(SYS_fcntl, l->carrier_fd, F_SETFD, FD_CLOEXEC);
 	}
+	if (__atomic_exchange_n(&kept_closing, 0, __ATOMIC_RELAXED))
+		set_kept(0, NULL);
 }
 
 /* Appends src to dst at *pos. */
@@ -65,7 +140,7 @@ static void put(char *dst, unsigned long *pos, const char *src)
  */
 char *core_exec_fds_env(char *buf, unsigned long cap)
 {
-	int left, any = 0;
+	int left, any = 0, closed_kept = 0;
 	struct core_fd *f;
 	unsigned long pos = 0;
 	long fd = -1;
@@ -78,39 +153,59 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 		struct core_open *open = f->open;
 		char num[24];
 		long fdflags;
+		int k;
 
 		if (!open)
 			continue;
+		k = kept(f->open, &open);
 		fdflags = sys3(SYS_fcntl, fd, F_GETFD, 0);
-		if (fdflags < 0 || (fdflags & FD_CLOEXEC))
+		if (fdflags < 0 || (fdflags & FD_CLOEXEC)) {
+			closed_kept |= k;
 			continue;	/* gone at this exec, or already gone */
+		}
+		if (pos + 4 * sizeof(num) + 5 >= cap)
+			goto scan;
+		if (!open) {
+			/* Pending (emulated.c): handed down as it came, with
+			   no system call and without adopting it. */
+			open = f->open;
+			if (any++)
+				buf[pos++] = ',';
+			put(buf, &pos, defuse_ltoa(fd, num));
+			buf[pos++] = ':';
+			put(buf, &pos, defuse_ltoa((long)open->ino, num));
+			if (open->lock_fd >= 0) {
+				buf[pos++] = ':';
+				put(buf, &pos, defuse_ltoa(open->lock_fd, num));
+			}
+			if (open->carrier_fd >= 0) {
+				buf[pos++] = '+';
+				put(buf, &pos, defuse_ltoa(open->carrier_fd, num));
+			}
+			continue;
+		}
 		/* What the file is, for the new image to open this very
 		   file again even if its name is gone (core_ofd_reopen). */
-		core_ofd_identify(open);
-		core_ofd_share(open->ofd);
-		if (!open->ofd->ino) {
+		core_open_share(open);
+		if (!(open->cached & CORE_CACHED_KNOWN))
+			core_ofd_identify(open);
+		if (!open->ino) {
 			struct stat st;
 
 			if (sys2(SYS_fstat, fd, &st) < 0)
 				continue;
 			open->ofd->ino = st.st_ino;	/* the same for every dup */
+			open->ino = st.st_ino;
 		}
 		/* The description outlives this image in the next one: a
 		   module that keeps its locks must see it held there. */
 		if (core_owners_needed(open->mount))
 			core_owner_carry(open);
-		/* ",FD:INO:LOCKFD+CARRIER" and the final NUL must fit. */
-		if (pos + 4 * sizeof(num) + 5 >= cap) {
-			core_exec_fds_undo();	/* the new image will not take them */
-			pos = 0;
-			put(buf, &pos, "DEFUSE_FDS=scan");
-			break;
-		}
 		if (any++)
 			buf[pos++] = ',';
 		put(buf, &pos, defuse_ltoa(fd, num));
 		buf[pos++] = ':';
-		put(buf, &pos, defuse_ltoa((long)open->ofd->ino, num));
+		put(buf, &pos, defuse_ltoa((long)open->ino, num));
 		/* Its locks live on the module's descriptor, which must then
 		   outlive the exec as they do (the new image takes it over),
 		   and be the one the new image locks on: a flock taken there
@@ -118,17 +213,34 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 		   (`( flock -x 9; ... ) 9>f`), not to a descriptor the new
 		   image would get by reopening.  Each costs the new image a
 		   descriptor of DEFUSE's band. */
-		if (open->lock_fd >= 0 && sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0) {
+		if (open->lock_fd >= 0 && ((k & CORE_KEPT_LOCK) ||
+					   sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0)) {
 			buf[pos++] = ':';
 			put(buf, &pos, defuse_ltoa(open->lock_fd, num));
 		}
-		if (open->carrier_fd >= 0 && sys3(SYS_fcntl, open->carrier_fd, F_SETFD, 0) == 0) {
+		if (open->carrier_fd >= 0 && ((k & CORE_KEPT_CARRIER) ||
+					      sys3(SYS_fcntl, open->carrier_fd, F_SETFD, 0) == 0)) {
 			buf[pos++] = '+';
 			put(buf, &pos, defuse_ltoa(open->carrier_fd, num));
 		}
 	}
 	buf[pos] = 0;
+	/* Kept descriptors of descriptions left behind must not outlive
+	   the exec (rare: a placeholder the program made close-on-exec). */
+	if (closed_kept)
+		set_kept(1, buf);
 	return any ? buf : NULL;
+scan:
+	/* ",FD:INO:LOCKFD+CARRIER" and the final NUL must fit: else the new
+	   image looks for placeholders itself and takes no lock descriptor
+	   or carrier, which then must not come along. */
+	buf[pos] = 0;
+	core_exec_fds_undo();
+	set_kept(1, NULL);
+	pos = 0;
+	put(buf, &pos, "DEFUSE_FDS=scan");
+	buf[pos] = 0;
+	return buf;
 }
 
 /*

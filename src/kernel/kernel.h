@@ -150,6 +150,10 @@ int defuse_fd_reserve(int fd) HIDDEN;
 int defuse_fd_reserve_copy(int fd) HIDDEN;	/* fd stays open */
 unsigned long defuse_fsize_limit(void) HIDDEN;	/* RLIMIT_FSIZE's soft limit */
 int defuse_fd_adopt(int fd) HIDDEN;	/* one inherited through exec */
+/* One inherited through exec, taken as it is (still not close-on-exec),
+   with no system call if it sits in the band; -1 if it does not. */
+int defuse_fd_claim(int fd) HIDDEN;
+void defuse_fd_unclaim(int fd) HIDDEN;	/* its number back, left open */
 int defuse_fd_release(int fd) HIDDEN;
 int defuse_fd_is_reserved(long fd) HIDDEN;
 long defuse_fd_guard(struct defuse_syscall *sc) HIDDEN;

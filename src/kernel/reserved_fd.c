@@ -177,23 +177,54 @@ static long free_slot(void)
  * A descriptor that came through exec from the band of the image before
  * (a lock descriptor, the cwd's handle): if it already sits at a free
  * number of this band, as it does when the limits are the same, it is
- * taken as it is (close-on-exec again: one system call, not five), the
- * band grown down to it as the old image's had grown; otherwise moved as
- * defuse_fd_reserve moves one.
+ * taken as it is, the band grown down to it as the old image's had grown
+ * (under the lock).  0, or -1.
  */
-int defuse_fd_adopt(int fd)
+static int claim(int fd)
 {
-	take();
 	if (band_lo < 0)
 		band_init();
 	while (fd < band_lo && fd >= band_hi / 2 && band_grow())
 		;
-	if (fd >= band_lo && fd < band_hi && !bit(fd) &&
-	    !sys_failed(sys3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC))) {
-		set_bit(fd, 1);
-		defuse_fd_nreserved++;
-		give();
-		return fd;
+	if (fd < band_lo || fd >= band_hi || bit(fd))
+		return -1;
+	set_bit(fd, 1);
+	defuse_fd_nreserved++;
+	return 0;
+}
+
+int defuse_fd_claim(int fd)
+{
+	int r;
+
+	take();
+	r = claim(fd);
+	give();
+	return r < 0 ? -1 : fd;
+}
+
+void defuse_fd_unclaim(int fd)
+{
+	take();
+	if (bit(fd)) {
+		set_bit(fd, 0);
+		defuse_fd_nreserved--;
+	}
+	give();
+}
+
+/* The same, close-on-exec again (one system call, not five); otherwise
+   moved as defuse_fd_reserve moves one. */
+int defuse_fd_adopt(int fd)
+{
+	take();
+	if (claim(fd) == 0) {
+		if (!sys_failed(sys3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC))) {
+			give();
+			return fd;
+		}
+		set_bit(fd, 0);
+		defuse_fd_nreserved--;
 	}
 	give();
 	return defuse_fd_reserve(fd);

@@ -647,6 +647,236 @@ static int role_flock_held(int fd, int d)
 	return 0;
 }
 
+/*
+ * Many emulated descriptors through exec, each used for the first time in
+ * the new image (DEFUSE adopts an inherited one then: docs/core.md), in
+ * every way a program uses one, or never: dups, a flock held, a file
+ * removed and one renamed while open, positions, status flags, dup2,
+ * close of untouched ones, a directory as dirfd, close-on-exec set in the
+ * new image, a fork, and an exec again with some never touched.
+ */
+#define LAZY_N 40
+
+static int lazy_fd[LAZY_N], lazy_dup, lazy_lock, lazy_lock2, lazy_gone, lazy_moved, lazy_dir;
+
+static void lazy_parse(char **argv)
+{
+	char *p = argv[0];
+
+	for (int i = 0; i < LAZY_N; i++)
+		lazy_fd[i] = (int)strtol(p, &p, 10), p += *p == ',';
+	lazy_dup = atoi(argv[1]);
+	lazy_lock = atoi(argv[2]);
+	lazy_lock2 = atoi(argv[3]);
+	lazy_gone = atoi(argv[4]);
+	lazy_moved = atoi(argv[5]);
+	lazy_dir = atoi(argv[6]);
+}
+
+static char **lazy_args(void)
+{
+	static char list[LAZY_N * 8];
+	static char *args[8];
+	int n = 0;
+
+	for (int i = 0; i < LAZY_N; i++)
+		n += snprintf(list + n, sizeof(list) - n, "%s%d", i ? "," : "", lazy_fd[i]);
+	args[0] = list;
+	args[1] = num(lazy_dup);
+	args[2] = num(lazy_lock);
+	args[3] = num(lazy_lock2);
+	args[4] = num(lazy_gone);
+	args[5] = num(lazy_moved);
+	args[6] = num(lazy_dir);
+	args[7] = NULL;
+	return args;
+}
+
+/* Another process tries an exclusive flock of name. */
+static void lazy_other_flock(const char *name, const char *when)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int o = open(at(name), O_RDONLY);
+
+		if (o < 0)
+			_exit(3);
+		say("%s: flock %s by another process: %s\n", when, name,
+		    flock(o, LOCK_EX | LOCK_NB) == 0 ? "got it"
+		    : errno == EWOULDBLOCK ? "EWOULDBLOCK" : strerror(errno));
+		_exit(0);
+	}
+	CHECK(reap(pid) == 0);
+}
+
+static int case_lazy_exec(void)
+{
+	char name[32], data[64];
+	int c;
+
+	for (int i = 0; i < LAZY_N; i++) {
+		snprintf(name, sizeof(name), "z%02d", i);
+		snprintf(data, sizeof(data), "file %02d: 0123456789abcdef", i);
+		lazy_fd[i] = mkfile(name, data, i % 9 == 8 ? O_CLOEXEC : 0);
+		/* odd ones reopened read-only or append, at a position */
+		if (i % 3 == 1) {
+			close(lazy_fd[i]);
+			lazy_fd[i] = open(at(name), i % 2 ? O_RDONLY : O_WRONLY | O_APPEND);
+			CHECK(lazy_fd[i] >= 0);
+		}
+		CHECK(lseek(lazy_fd[i], i % 7, SEEK_SET) == i % 7);
+	}
+	lazy_dup = dup(lazy_fd[0]);
+	CHECK(lazy_dup >= 0);
+	CHECK(dup2(lazy_fd[1], 150) == 150);
+	lazy_lock = mkfile("lk", "x", 0);
+	CHECK(flock(lazy_lock, LOCK_EX) == 0);
+	lazy_lock2 = mkfile("lk2", "y", 0);
+	CHECK(flock(lazy_lock2, LOCK_EX) == 0);
+	lazy_gone = mkfile("gone", "removed while open", 0);
+	CHECK(lseek(lazy_gone, 2, SEEK_SET) == 2);
+	CHECK(unlink(at("gone")) == 0);
+	lazy_moved = mkfile("old", "renamed while open", 0);
+	CHECK(lseek(lazy_moved, 0, SEEK_SET) == 0);
+	CHECK(rename(at("old"), at("new")) == 0);
+	CHECK(mkdir(at("sub"), 0755) == 0);
+	c = mkfile("sub/inner", "inside", 0);
+	close(c);
+	lazy_dir = open(at("sub"), O_RDONLY | O_DIRECTORY);
+	CHECK(lazy_dir >= 0);
+	exec_self("-lazy-1", lazy_args(), NULL);
+	return 1;
+}
+
+static void lazy_show_fd(const char *what, int fd)
+{
+	char buf[64];
+	struct stat st;
+	off_t at0 = lseek(fd, 0, SEEK_CUR);
+	int fl = fcntl(fd, F_GETFL);
+
+	CHECK(fstat(fd, &st) == 0);
+	CHECK(fl >= 0);
+	if ((fl & O_ACCMODE) == O_WRONLY) {
+		say("%s: at %ld, size %ld, nlink %ld, %s%s\n", what, (long)at0, (long)st.st_size,
+		    (long)st.st_nlink, "write-only", fl & O_APPEND ? " append" : "");
+		return;
+	}
+	CHECK(readn(fd, buf, 8) >= 0);
+	say("%s: at %ld, size %ld, nlink %ld, %s, reads \"%s\", then at %ld\n", what, (long)at0,
+	    (long)st.st_size, (long)st.st_nlink, (fl & O_ACCMODE) == O_RDONLY ? "read-only" : "read-write",
+	    buf, (long)lseek(fd, 0, SEEK_CUR));
+}
+
+static int role_lazy_1(char **argv)
+{
+	char buf[64];
+	struct stat st;
+	pid_t pid;
+	int fd;
+
+	lazy_parse(argv);
+	/* before anything here touched them */
+	lazy_other_flock("lk", "after exec");
+	lazy_other_flock("lk2", "after exec");
+	for (int i = 8; i < LAZY_N; i += 9)	/* the close-on-exec ones */
+		say("z%02d after exec: %s\n", i, fcntl(lazy_fd[i], F_GETFD) < 0 ? "closed" : "open");
+	/* first uses, each a different way */
+	lazy_show_fd("z02", lazy_fd[2]);
+	CHECK(fstat(lazy_fd[3], &st) == 0);
+	say("z03 fstat: size %ld, regular %d\n", (long)st.st_size, S_ISREG(st.st_mode));
+	say("z04 lseek: %ld\n", (long)lseek(lazy_fd[4], 0, SEEK_CUR));
+	say("z05 F_GETFL: %o\n", fcntl(lazy_fd[5], F_GETFL) & (O_ACCMODE | O_APPEND));
+	say("z06 F_GETFD: %d\n", fcntl(lazy_fd[6], F_GETFD));
+	CHECK(pread(lazy_fd[7], buf, 7, 0) == 7);
+	say("z07 pread: %.7s, at %ld\n", buf, (long)lseek(lazy_fd[7], 0, SEEK_CUR));
+	/* a dup: the description's position moves for both */
+	CHECK(readn(lazy_dup, buf, 4) == 4);
+	say("dup of z00 reads \"%s\"; z00 now at %ld\n", buf, (long)lseek(lazy_fd[0], 0, SEEK_CUR));
+	CHECK(readn(150, buf, 4) == 4);
+	say("150 (z01) reads \"%s\"; z01 now at %ld\n", buf, (long)lseek(lazy_fd[1], 0, SEEK_CUR));
+	/* dup2 of an untouched one, then used through the copy */
+	CHECK(dup2(lazy_fd[12], 151) == 151);
+	CHECK(readn(151, buf, 5) == 5);
+	say("151 (z12) reads \"%s\"; z12 now at %ld\n", buf, (long)lseek(lazy_fd[12], 0, SEEK_CUR));
+	/* dup2 over an untouched one */
+	CHECK(dup2(lazy_fd[2], lazy_fd[11]) == lazy_fd[11]);
+	say("z11 is z02 now: at %ld\n", (long)lseek(lazy_fd[11], 0, SEEK_CUR));
+	/* removed and renamed while open */
+	lazy_show_fd("gone", lazy_gone);
+	lazy_show_fd("moved", lazy_moved);
+	/* the directory as a dirfd, and read */
+	fd = openat(lazy_dir, "inner", O_RDONLY);
+	CHECK(fd >= 0 && readn(fd, buf, 10) == 6);
+	say("sub/inner via the dirfd: %s\n", buf);
+	close(fd);
+	CHECK(fchdir(lazy_dir) == 0);
+	fd = open("inner", O_RDONLY);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(chdir(dir) == 0);
+	/* a file as a dirfd and fchdir: ENOTDIR */
+	errno = 0;
+	say("openat(z13, x): %s\n", openat(lazy_fd[13], "x", O_RDONLY) < 0 ? strerrorname_np(errno) : "opened");
+	errno = 0;
+	say("fchdir(z14): %s\n", fchdir(lazy_fd[14]) < 0 ? strerrorname_np(errno) : "done");
+	/* the magic link: a new description of the same file */
+	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", lazy_fd[15]);
+	fd = open(buf, O_RDONLY);
+	CHECK(fd >= 0 && readn(fd, buf, 7) == 7);
+	say("/proc/self/fd of z15 reads \"%s\"; z15 still at %ld\n", buf,
+	    (long)lseek(lazy_fd[15], 0, SEEK_CUR));
+	close(fd);
+	/* writes: at the position, and appended */
+	CHECK(write(lazy_fd[18], "W", 1) == 1);
+	CHECK(write(lazy_fd[16], "A", 1) == 1);	/* 16 % 3 == 1, even: append */
+	/* a fork first, then both use one never touched */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		CHECK(readn(lazy_fd[20], buf, 3) == 3);
+		say("child reads z20: %s\n", buf);
+		_exit(0);
+	}
+	CHECK(reap(pid) == 0);
+	say("parent: z20 at %ld\n", (long)lseek(lazy_fd[20], 0, SEEK_CUR));
+	/* close some never touched */
+	for (int i = 21; i < 24; i++) {
+		CHECK(close(lazy_fd[i]) == 0);
+		lazy_fd[i] = -1;
+	}
+	/* close-on-exec on the second lock's descriptor: it goes at the exec */
+	CHECK(fcntl(lazy_lock2, F_SETFD, FD_CLOEXEC) == 0);
+	CHECK(fcntl(lazy_fd[24], F_SETFD, FD_CLOEXEC) == 0);
+	exec_self("-lazy-2", lazy_args(), NULL);
+	return 1;
+}
+
+static int role_lazy_2(char **argv)
+{
+	char buf[64], name[16];
+
+	lazy_parse(argv);
+	lazy_other_flock("lk", "after the second exec");
+	lazy_other_flock("lk2", "after the second exec");
+	say("z24 after the second exec: %s\n", fcntl(lazy_fd[24], F_GETFD) < 0 ? "closed" : "open");
+	for (int i = 0; i < LAZY_N; i++) {
+		if (lazy_fd[i] < 0 || i % 9 == 8 || i == 24)
+			continue;
+		snprintf(name, sizeof(name), "z%02d", i);
+		lazy_show_fd(name, lazy_fd[i]);
+	}
+	lazy_show_fd("gone", lazy_gone);
+	lazy_show_fd("moved", lazy_moved);
+	CHECK(readn(151, buf, 5) == 5);
+	say("151 reads \"%s\"\n", buf);
+	CHECK(flock(lazy_lock, LOCK_UN) == 0);
+	lazy_other_flock("lk", "after unlock");
+	return 0;
+}
+
 /* ---- threads ------------------------------------------------------------ */
 
 #define NTHREADS 8
@@ -1283,6 +1513,9 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "-flock-held") && argc > 4)
 		return role_flock_held(atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(c, "-where")) return role_where();
+	if (!strcmp(c, "lazy-exec")) return case_lazy_exec();
+	if (!strcmp(c, "-lazy-1") && argc > 9) return role_lazy_1(argv + 3);
+	if (!strcmp(c, "-lazy-2") && argc > 9) return role_lazy_2(argv + 3);
 	if (!strcmp(c, "threads")) return case_threads();
 	if (!strcmp(c, "cwd-race")) return case_cwd_race();
 	if (!strcmp(c, "signal-io")) return case_signal_io();
