@@ -152,7 +152,8 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 	while ((f = next_entry(&fd, &left))) {
 		struct core_open *open = f->open;
 		char num[24];
-		long fdflags;
+		long fdflags, lock = -1, carrier = -1;
+		uint64_t ino;
 		int k;
 
 		if (!open)
@@ -163,65 +164,65 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 			closed_kept |= k;
 			continue;	/* gone at this exec, or already gone */
 		}
+		/* ",FD:INO:LOCKFD+CARRIER" and the final NUL must fit. */
 		if (pos + 4 * sizeof(num) + 5 >= cap)
 			goto scan;
 		if (!open) {
 			/* Pending (emulated.c): handed down as it came, with
 			   no system call and without adopting it. */
-			open = f->open;
-			if (any++)
-				buf[pos++] = ',';
-			put(buf, &pos, defuse_ltoa(fd, num));
-			buf[pos++] = ':';
-			put(buf, &pos, defuse_ltoa((long)open->ino, num));
-			if (open->lock_fd >= 0) {
-				buf[pos++] = ':';
-				put(buf, &pos, defuse_ltoa(open->lock_fd, num));
-			}
-			if (open->carrier_fd >= 0) {
-				buf[pos++] = '+';
-				put(buf, &pos, defuse_ltoa(open->carrier_fd, num));
-			}
-			continue;
-		}
-		/* What the file is, for the new image to open this very
-		   file again even if its name is gone (core_ofd_reopen). */
-		core_open_share(open);
-		if (!(open->cached & CORE_CACHED_KNOWN))
-			core_ofd_identify(open);
-		if (!open->ino) {
-			struct stat st;
+			ino = f->open->ino;
+			lock = f->open->lock_fd;
+			carrier = f->open->carrier_fd;
+		} else {
+			/* What the file is, for the new image to open this
+			   very file again even if its name is gone
+			   (core_ofd_reopen). */
+			core_open_share(open);
+			if (!(open->cached & CORE_CACHED_KNOWN))
+				core_ofd_identify(open);
+			if (!open->ino) {
+				struct stat st;
 
-			if (sys2(SYS_fstat, fd, &st) < 0)
-				continue;
-			open->ofd->ino = st.st_ino;	/* the same for every dup */
-			open->ino = st.st_ino;
+				if (sys2(SYS_fstat, fd, &st) < 0)
+					continue;
+				open->ofd->ino = st.st_ino;	/* the same for every dup */
+				open->ino = st.st_ino;
+			}
+			ino = open->ino;
+			/* The description outlives this image in the next
+			   one: a module that keeps its locks must see it
+			   held there. */
+			if (core_owners_needed(open->mount))
+				core_owner_carry(open);
+			/* Its locks live on the module's descriptor, which
+			   must then outlive the exec as they do (the new image
+			   takes it over), and be the one the new image locks
+			   on: a flock taken there belongs to this description,
+			   held while it is open anywhere (`( flock -x 9; ... )
+			   9>f`), not to a descriptor the new image would get
+			   by reopening.  Each costs the new image a descriptor
+			   of DEFUSE's band.  Kept ones are open at exec
+			   already. */
+			if (open->lock_fd >= 0 && ((k & CORE_KEPT_LOCK) ||
+						   sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0))
+				lock = open->lock_fd;
+			if (open->carrier_fd >= 0 &&
+			    ((k & CORE_KEPT_CARRIER) ||
+			     sys3(SYS_fcntl, open->carrier_fd, F_SETFD, 0) == 0))
+				carrier = open->carrier_fd;
 		}
-		/* The description outlives this image in the next one: a
-		   module that keeps its locks must see it held there. */
-		if (core_owners_needed(open->mount))
-			core_owner_carry(open);
 		if (any++)
 			buf[pos++] = ',';
 		put(buf, &pos, defuse_ltoa(fd, num));
 		buf[pos++] = ':';
-		put(buf, &pos, defuse_ltoa((long)open->ino, num));
-		/* Its locks live on the module's descriptor, which must then
-		   outlive the exec as they do (the new image takes it over),
-		   and be the one the new image locks on: a flock taken there
-		   belongs to this description, held while it is open anywhere
-		   (`( flock -x 9; ... ) 9>f`), not to a descriptor the new
-		   image would get by reopening.  Each costs the new image a
-		   descriptor of DEFUSE's band. */
-		if (open->lock_fd >= 0 && ((k & CORE_KEPT_LOCK) ||
-					   sys3(SYS_fcntl, open->lock_fd, F_SETFD, 0) == 0)) {
+		put(buf, &pos, defuse_ltoa((long)ino, num));
+		if (lock >= 0) {
 			buf[pos++] = ':';
-			put(buf, &pos, defuse_ltoa(open->lock_fd, num));
+			put(buf, &pos, defuse_ltoa(lock, num));
 		}
-		if (open->carrier_fd >= 0 && ((k & CORE_KEPT_CARRIER) ||
-					      sys3(SYS_fcntl, open->carrier_fd, F_SETFD, 0) == 0)) {
+		if (carrier >= 0) {
 			buf[pos++] = '+';
-			put(buf, &pos, defuse_ltoa(open->carrier_fd, num));
+			put(buf, &pos, defuse_ltoa(carrier, num));
 		}
 	}
 	buf[pos] = 0;
@@ -231,9 +232,8 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 		set_kept(1, buf);
 	return any ? buf : NULL;
 scan:
-	/* ",FD:INO:LOCKFD+CARRIER" and the final NUL must fit: else the new
-	   image looks for placeholders itself and takes no lock descriptor
-	   or carrier, which then must not come along. */
+	/* Too many: the new image looks for placeholders itself and takes
+	   no lock descriptor or carrier, which then must not come along. */
 	buf[pos] = 0;
 	core_exec_fds_undo();
 	set_kept(1, NULL);
