@@ -770,6 +770,33 @@ static void lazy_show_fd(const char *what, int fd)
 	    buf, (long)lseek(fd, 0, SEEK_CUR));
 }
 
+/* Threads whose first use of one inherited descriptor races. */
+static int lazy_race_ok;
+static pthread_barrier_t lazy_start;
+
+static void *lazy_racer(void *arg)
+{
+	char buf[16];
+	struct stat st;
+
+	(void)arg;
+	pthread_barrier_wait(&lazy_start);
+	if (pread(lazy_fd[25], buf, 8, 0) == 8 && !memcmp(buf, "file 25:", 8) &&
+	    fstat(lazy_fd[25], &st) == 0 && st.st_size == 25)
+		__atomic_add_fetch(&lazy_race_ok, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* A signal handler's first use of another. */
+static char lazy_sig_buf[16];
+static ssize_t lazy_sig_r;
+
+static void lazy_on_usr1(int sig)
+{
+	(void)sig;
+	lazy_sig_r = pread(lazy_fd[29], lazy_sig_buf, 7, 0);
+}
+
 static int role_lazy_1(char **argv)
 {
 	char buf[64];
@@ -832,6 +859,20 @@ static int role_lazy_1(char **argv)
 	/* writes: at the position, and appended */
 	CHECK(write(lazy_fd[18], "W", 1) == 1);
 	CHECK(write(lazy_fd[16], "A", 1) == 1);	/* 16 % 3 == 1, even: append */
+	{
+		pthread_t t[6];
+
+		CHECK(pthread_barrier_init(&lazy_start, NULL, 6) == 0);
+		for (int i = 0; i < 6; i++)
+			CHECK(pthread_create(&t[i], NULL, lazy_racer, NULL) == 0);
+		for (int i = 0; i < 6; i++)
+			CHECK(pthread_join(t[i], NULL) == 0);
+		say("threads whose first use of z25 raced: %d of 6 read it; z25 at %ld\n",
+		    lazy_race_ok, (long)lseek(lazy_fd[25], 0, SEEK_CUR));
+	}
+	CHECK(signal(SIGUSR1, lazy_on_usr1) != SIG_ERR);
+	CHECK(raise(SIGUSR1) == 0);
+	say("signal handler's pread of z29: %zd \"%.7s\"\n", lazy_sig_r, lazy_sig_buf);
 	/* a fork first, then both use one never touched */
 	pid = fork();
 	CHECK(pid >= 0);
