@@ -33,11 +33,16 @@ def run(cmd, cwd, timeout):
 
 def which_libz(cmd_prefix, d, timeout):
     """The libz.so.1 the shared-library test program loads from d (the
-    command starts outside it: this script itself does not see a mount)."""
+    command starts outside it: this script itself does not see a mount).
+    The whole of its output is read: a reader that stops at the first match
+    (grep -m1) lets SIGPIPE kill the program at its next line of loader
+    output, before or after it wrote its foo.gz, as timing falls."""
     rc, out = run(cmd_prefix + ["sh", "-c", "cd '%s' && LD_LIBRARY_PATH=. LD_DEBUG=libs "
-                                "./examplesh 2>&1 >/dev/null | grep -m1 'calling init: .*libz'"
-                                % d], "/", timeout)
-    return out.strip().split("calling init:")[-1].strip()
+                                "./examplesh 2>&1 >/dev/null" % d], "/", timeout)
+    for line in out.splitlines():
+        if "calling init:" in line and "libz" in line:
+            return line.split("calling init:")[-1].strip()
+    return ""
 
 
 def main():
