@@ -10,6 +10,7 @@
  * Cases that exec re-run this program (/proc/self/exe) in a child role,
  * named with a leading '-'.  Every loop is bounded; nothing waits on time.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -913,6 +914,19 @@ static int role_lazy_2(char **argv)
 	lazy_show_fd("moved", lazy_moved);
 	CHECK(readn(151, buf, 5) == 5);
 	say("151 reads \"%s\"\n", buf);
+	{
+		/* the directory, first used here by readdir */
+		int n = 0;
+		DIR *d = fdopendir(lazy_dir);
+		struct dirent *e;
+
+		CHECK(d);
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.')
+				say("sub has %s\n", e->d_name), n++;
+		say("sub: %d names\n", n);
+		closedir(d);
+	}
 	CHECK(flock(lazy_lock, LOCK_UN) == 0);
 	lazy_other_flock("lk", "after unlock");
 	return 0;
