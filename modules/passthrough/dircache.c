@@ -31,6 +31,16 @@
  * (reference count), so dropping an entry never closes a descriptor under
  * another thread's call.  No allocation after dircache_new.
  *
+ * Asked for with DEFUSE_PASSTHROUGH_DIRCACHE=1 in the environment, because
+ * of its one large cost: a process whose inotify instance ever had a watch
+ * waits at its exit, when the instance is torn down, for an SRCU grace
+ * period of the kernel's notification marks: 12-27 ms measured here (a
+ * plain exit is 1 ms), which the process's parent waits for too.  A build
+ * of many short processes would pay that in each; a long-lived process
+ * doing many lookups (a file server, a build daemon, git status on a big
+ * tree) gains.  One instance shared by a whole process tree, torn down
+ * once, would remove that cost.
+ *
  * Costs and limits: one inotify instance per process that uses the cache
  * (made after its first few lookups, so short-lived processes make none)
  * and one watch per kept directory, DC_ENTRIES at most; a directory is
@@ -534,8 +544,10 @@ struct dircache *dircache_new(int root)
 	const char *env = getenv("DEFUSE_PASSTHROUGH_DIRCACHE");
 	struct dircache *dc;
 
-	/* The IDs and the band are the in-process host's. */
-	if (!defuse_keep_fd || !defuse_close_kept || !defuse_fs_ids || (env && !strcmp(env, "0")))
+	/* Asked for only (see the top: the exit of a process that watched
+	   waits for the kernel), and the IDs and the band are the in-process
+	   host's. */
+	if (!env || strcmp(env, "1") || !defuse_keep_fd || !defuse_close_kept || !defuse_fs_ids)
 		return NULL;
 	dc = calloc(1, sizeof(*dc));
 	if (!dc)

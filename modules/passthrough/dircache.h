@@ -21,8 +21,9 @@ struct dircache;
 struct dc_entry;
 
 /* A cache for the directory tree below root (O_PATH), or NULL when there
-   is to be none: outside the in-process host, when the environment says
-   DEFUSE_PASSTHROUGH_DIRCACHE=0, or out of memory. */
+   is to be none: unless the environment says DEFUSE_PASSTHROUGH_DIRCACHE=1
+   (dircache.c says why it is not the default), outside the in-process
+   host, or out of memory. */
 struct dircache *dircache_new(int root);
 
 /* Closes every descriptor the cache keeps and frees it (NULL: nothing). */
