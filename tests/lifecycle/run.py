@@ -9,6 +9,9 @@ scratch directory S:
   native    life CASE S/n
   kernel    defuse run -m S/k=passthrough:S/kb -- life CASE S/k
   emulated  defuse run -m S/e=passthrough:emulated=S/eb -- life CASE S/e
+  memfs     with --memfs MEMFS.so: defuse run -m S/m=MEMFS.so:NAME -- life
+            CASE S/m, on a memfs segment of its own (no backing tree to
+            compare: the output says what the case saw)
 
 With --sanitized (an ASan/UBSan build: the program, libdefuse.so and the
 module all instrumented) every run gets ASAN_OPTIONS/UBSAN_OPTIONS that
@@ -68,15 +71,29 @@ def one_case(args, case):
             print(f"{case}: native run failed (exit {rc}):\n{out}{err}")
             return False
         want_tree = tree(native)
-        for mode, spec in (("kernel", ""), ("emulated", "emulated=")):
+        modes = [("kernel", ""), ("emulated", "emulated=")]
+        if args.memfs:
+            modes.append(("memfs", None))
+        for mode, spec in modes:
             point, backing = os.path.join(s, mode[0]), os.path.join(s, mode[0] + "b")
             os.mkdir(point)
-            os.mkdir(backing)
-            cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
-                   "--", args.life, case, point]
-            rc2, out2, err2 = run(cmd)
-            bad = differences(mode, (rc, out), (rc2, out2),
-                              (("tree", want_tree, tree(backing)),), point)
+            if spec is None:
+                segment = f"life-{os.getpid()}-{case}"
+                cmd = [args.defuse, "run", "-m", f"{point}={args.memfs}:{segment}",
+                       "--", args.life, case, point]
+                try:
+                    rc2, out2, err2 = run(cmd)
+                finally:
+                    if os.path.exists(f"/dev/shm/defuse-memfs.{segment}"):
+                        os.unlink(f"/dev/shm/defuse-memfs.{segment}")
+                bad = differences(mode, (rc, out), (rc2, out2), (), point)
+            else:
+                os.mkdir(backing)
+                cmd = [args.defuse, "run", "-m", f"{point}={args.module}:{spec}{backing}",
+                       "--", args.life, case, point]
+                rc2, out2, err2 = run(cmd)
+                bad = differences(mode, (rc, out), (rc2, out2),
+                                  (("tree", want_tree, tree(backing)),), point)
             known = KNOWN_DIFFERENCES.get((case, mode))
             if bad and known:
                 print(f"{case} [{mode}]: expected failure: {known}\n" + "\n".join(bad))
@@ -103,6 +120,7 @@ def main():
     ap.add_argument("--life", required=True)
     ap.add_argument("--defuse", required=True)
     ap.add_argument("--module", required=True)
+    ap.add_argument("--memfs", help="the memfs module: run in memfs mode too")
     ap.add_argument("--sanitized", action="store_true",
                     help="an ASan/UBSan build (see the top)")
     ap.add_argument("cases", nargs="+")
@@ -118,7 +136,9 @@ def main():
     # The cases change directory: every path handed down must be absolute.
     args.life, args.defuse, args.module = (os.path.abspath(p) for p in
                                            (args.life, args.defuse, args.module))
-    for p in (args.life, args.defuse, args.module):
+    if args.memfs:
+        args.memfs = os.path.abspath(args.memfs)
+    for p in (args.life, args.defuse, args.module) + ((args.memfs,) if args.memfs else ()):
         if not os.path.exists(p):
             print(f"run.py: {p}: not found", file=sys.stderr)
             return 2
