@@ -4,8 +4,15 @@
  * position: listings go newest first, as tmpfs's, ops.c) is fixed for
  * its life, so a listing resumed at a position after concurrent
  * changes neither repeats nor skips an entry that stayed (a renamed one is
- * a new entry and may be seen twice or not at all, as on tmpfs).  Lookup is
- * a linear scan over 32-bit name hashes.  Caller holds the lock.
+ * a new entry and may be seen twice or not at all, as on tmpfs).
+ *
+ * Names are found through an index per directory: open addressing over
+ * the names' 32-bit hashes, each slot the position of an entry in the
+ * array plus one (0: empty).  A removed entry stays in the array as a
+ * hole (ino DEAD) until holes outnumber the live entries, when the array
+ * is compacted (cookies, and so the listing order, kept) and the index
+ * made again; so a lookup, an addition and a removal cost the same in a
+ * directory of a million entries as in one of ten.  Caller holds the lock.
  */
 #include "memfs.h"
 
@@ -13,6 +20,9 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+
+#define DEAD 0			/* the ino of a removed entry (no inode is at 0) */
+#define INDEX_MIN 16
 
 static uint32_t hash_name(const char *s, size_t len)
 {
@@ -28,15 +38,62 @@ struct mdent *dir_entries(struct memfs *m, struct mnode *d)
 	return P(m, d->data);
 }
 
+bool dir_entry_live(const struct mdent *e)
+{
+	return e->ino != DEAD;
+}
+
+/* Puts the live entries of d's array into an index of cap slots. */
+static void index_fill(struct memfs *m, struct mnode *d, uint64_t idx, uint64_t cap)
+{
+	uint32_t *slot = P(m, idx);
+	struct mdent *e = dir_entries(m, d);
+
+	memset(slot, 0, cap * sizeof(*slot));
+	for (uint64_t i = 0; i < d->used; i++) {
+		uint64_t j = e[i].hash & (cap - 1);
+
+		if (e[i].ino == DEAD)
+			continue;
+		while (slot[j])
+			j = (j + 1) & (cap - 1);
+		slot[j] = (uint32_t)(i + 1);
+	}
+}
+
+/* An index with room for want entries at half load: its offset, or 0. */
+static uint64_t index_new(struct memfs *m, uint64_t want, uint64_t *cap)
+{
+	*cap = INDEX_MIN;
+	while (*cap < want * 2)
+		*cap *= 2;
+	return mem_alloc(m, *cap * sizeof(uint32_t));
+}
+
+static void index_replace(struct memfs *m, struct mnode *d, uint64_t idx, uint64_t cap)
+{
+	if (d->index)
+		mem_free(m, d->index, d->index_cap * sizeof(uint32_t));
+	d->index = idx;
+	d->index_cap = cap;
+	index_fill(m, d, idx, cap);
+}
+
 static ssize_t dir_index(struct memfs *m, struct mnode *d, const char *name, size_t len)
 {
 	struct mdent *e = dir_entries(m, d);
-	uint32_t h = hash_name(name, len);
+	uint32_t h = hash_name(name, len), *slot;
 
-	for (uint64_t i = 0; i < d->size; i++)
-		if (e[i].hash == h && e[i].len == len &&
-		    memcmp(P(m, e[i].name), name, len) == 0)
-			return (ssize_t)i;
+	if (!d->index)
+		return -1;	/* never had an entry */
+	slot = P(m, d->index);
+	for (uint64_t j = h & (d->index_cap - 1); slot[j]; j = (j + 1) & (d->index_cap - 1)) {
+		struct mdent *x = &e[slot[j] - 1];
+
+		if (x->ino != DEAD && x->hash == h && x->len == len &&
+		    memcmp(P(m, x->name), name, len) == 0)
+			return (ssize_t)(slot[j] - 1);
+	}
 	return -1;
 }
 
@@ -56,30 +113,43 @@ int dir_add(struct memfs *m, uint64_t dir, const char *name, size_t len, uint64_
 {
 	struct mnode *d = N(m, dir), *n = N(m, ino);
 	struct mdent *e;
-	uint64_t nm;
+	uint64_t nm, j;
+	uint32_t *slot;
 
-	if (d->size == d->cap) {
+	if (d->used == d->cap) {
 		uint64_t cap = d->cap ? d->cap * 2 : 8;
 		uint64_t arr = mem_alloc(m, cap * sizeof *e);
 
 		if (!arr)
 			return -ENOSPC;
-		if (d->size)
-			memcpy(P(m, arr), P(m, d->data), d->size * sizeof *e);
+		if (d->used)
+			memcpy(P(m, arr), P(m, d->data), d->used * sizeof *e);
 		mem_free(m, d->data, d->cap * sizeof *e);
 		d->data = arr;
 		d->cap = cap;
 	}
+	if ((d->used + 1) * 2 > d->index_cap) {
+		uint64_t cap, idx = index_new(m, d->used + 1, &cap);
+
+		if (!idx)
+			return -ENOSPC;
+		index_replace(m, d, idx, cap);
+	}
 	if (!(nm = mem_alloc(m, len + 1)))
 		return -ENOSPC;
 	memcpy(P(m, nm), name, len);
-	e = dir_entries(m, d) + d->size++;
+	e = dir_entries(m, d) + d->used;
 	e->ino = ino;
 	e->cookie = d->next_cookie++;
 	e->name = nm;
 	e->hash = hash_name(name, len);
 	e->len = (uint16_t)len;
 	e->type = dt_of(n->mode);
+	slot = P(m, d->index);
+	for (j = e->hash & (d->index_cap - 1); slot[j]; j = (j + 1) & (d->index_cap - 1))
+		;
+	slot[j] = (uint32_t)(++d->used);
+	d->size++;
 	if (S_ISDIR(n->mode)) {
 		n->parent = dir;
 		d->nlink++;
@@ -87,19 +157,30 @@ int dir_add(struct memfs *m, uint64_t dir, const char *name, size_t len, uint64_
 	return 0;
 }
 
-/* Removes the entry; the caller drops the inode's links. */
+/* Removes the entry; the caller drops the inode's links.  Once holes
+   outnumber entries, the array is compacted when the new index can be had
+   (else later). */
 void dir_del(struct memfs *m, struct mnode *d, const char *name, size_t len)
 {
 	ssize_t i = dir_index(m, d, name, len);
 	struct mdent *e = dir_entries(m, d);
+	uint64_t idx, cap, k = 0;
 
 	if (i < 0)
 		return;
 	if (e[i].type == DT_DIR)
 		d->nlink--;
 	mem_free(m, e[i].name, e[i].len + 1);
-	memmove(e + i, e + i + 1, (d->size - (uint64_t)i - 1) * sizeof *e);
+	e[i].ino = DEAD;
+	e[i].type = DT_UNKNOWN;
 	d->size--;
+	if (d->used < 32 || d->used - d->size <= d->size || !(idx = index_new(m, d->size, &cap)))
+		return;
+	for (uint64_t j = 0; j < d->used; j++)
+		if (e[j].ino != DEAD)
+			e[k++] = e[j];
+	d->used = k;
+	index_replace(m, d, idx, cap);
 }
 
 /* Points an existing entry at another inode (rename over a name). */
@@ -132,10 +213,13 @@ void dir_free(struct memfs *m, struct mnode *d)
 {
 	struct mdent *e = dir_entries(m, d);
 
-	for (uint64_t i = 0; i < d->size; i++)
-		mem_free(m, e[i].name, e[i].len + 1);
+	for (uint64_t i = 0; i < d->used; i++)
+		if (e[i].ino != DEAD)
+			mem_free(m, e[i].name, e[i].len + 1);
 	mem_free(m, d->data, d->cap * sizeof *e);
-	d->data = d->cap = d->size = 0;
+	if (d->index)
+		mem_free(m, d->index, d->index_cap * sizeof(uint32_t));
+	d->data = d->cap = d->size = d->used = d->index = d->index_cap = 0;
 }
 
 /*

@@ -21,7 +21,7 @@
 #include <time.h>
 
 #define MEMFS_MAGIC 0x3130534d464d454dULL	/* "MEMFMS01" */
-#define MEMFS_VERSION 2
+#define MEMFS_VERSION 3
 #define MEMFS_PAGE 4096u
 #define MEMFS_NCLASS 40		/* power-of-two classes 2^0 .. 2^39 */
 #define MEMFS_MIN_CLASS 5	/* smallest object: 32 bytes */
@@ -61,7 +61,7 @@ struct mnode {
 	uint32_t opens;		/* open handles, all processes together */
 	uint32_t flags;		/* MN_* */
 	uint64_t rdev;
-	uint64_t size;		/* bytes; a directory: its entries */
+	uint64_t size;		/* bytes; a directory: its entries (live ones) */
 	uint64_t pages;		/* data pages allocated (st_blocks) */
 	struct mts atime, mtime, ctime, btime;
 	uint64_t data;		/* file: page table; dir: entry array; link: target */
@@ -72,6 +72,9 @@ struct mnode {
 	uint64_t locks;		/* first struct mlock */
 	uint64_t openers;	/* first struct mopener */
 	uint64_t orphan_next;	/* next on the orphan list (MN_ORPHAN) */
+	uint64_t used;		/* dir: entries in the array, removed ones too */
+	uint64_t index;		/* dir: its name index, uint32_t slots (dir.c) */
+	uint64_t index_cap;	/* dir: slots in the index, a power of two */
 };
 
 #define MN_LINKABLE 0x1	/* an O_TMPFILE file (not O_EXCL): flink may name it */
@@ -182,6 +185,8 @@ void dir_set(struct memfs *m, struct mnode *d, const char *name, size_t len, uin
 bool dir_empty(struct memfs *m, struct mnode *d);
 void dir_free(struct memfs *m, struct mnode *d);
 struct mdent *dir_entries(struct memfs *m, struct mnode *d);
+/* Whether an entry of the array (d->used of them) is one, not a hole. */
+bool dir_entry_live(const struct mdent *e);
 /* Path walks; follow: follow a link in the last component. */
 int walk(struct memfs *m, struct cred *c, const char *path, bool follow, uint64_t *ino);
 int walk_parent(struct memfs *m, struct cred *c, const char *path, uint64_t *dir,

@@ -1322,9 +1322,9 @@ static int mfs_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
 			LEAVE(-ENOENT);
 		p = N(m, n->parent);
 		e = dir_entries(m, p);
-		for (i = 0; i < p->size && e[i].ino != ino; i++)
+		for (i = 0; i < p->used && e[i].ino != ino; i++)
 			;
-		if (i == p->size)
+		if (i == p->used)
 			LEAVE(-ENOENT);
 		if (at < (size_t)e[i].len + 1)
 			LEAVE(-ENAMETOOLONG);
@@ -1371,7 +1371,7 @@ static int mfs_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fil
 	 */
 	bound = pos <= 2 ? UINT64_MAX : LISTED - (uint64_t)pos;
 	e = dir_entries(m, d);
-	hi = d->size;
+	hi = d->used;
 	while (lo < hi) {
 		uint64_t mid = (lo + hi) / 2;
 
@@ -1381,7 +1381,8 @@ static int mfs_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fil
 			hi = mid;
 	}
 	for (uint64_t i = lo; i-- > 0;)
-		if (fill(ctx, P(m, e[i].name), e[i].ino, e[i].type,
+		if (dir_entry_live(&e[i]) &&
+		    fill(ctx, P(m, e[i].name), e[i].ino, e[i].type,
 			 (int64_t)(LISTED - e[i].cookie + 1)))
 			break;
 	LEAVE(0);

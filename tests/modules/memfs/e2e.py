@@ -11,6 +11,10 @@
 4. space: a removed file's space comes back when its last holder goes,
    also when that holder is killed, and with it the blocks fallocate put
    past its end; natively (tmpfs) and in memfs alike.
+5. bigdir: a directory of thousands of entries, most then removed (which
+   compacts memfs's array and makes its name index again), renamed and
+   looked up, listed whole and while entries go (each one that stays is
+   listed): the same as on tmpfs.
 
 Every segment (/dev/shm/defuse-memfs.NAME) and scratch directory made here
 is removed at the end, also after a failure.
@@ -276,6 +280,62 @@ def t_space(scratch):
           'memfs:\n%s%s\nnative tmpfs:\n%s' % (r.stdout, r.stderr, want))
 
 
+BIGDIR = r'''
+import os, sys
+d = sys.argv[1] + '/big'
+os.mkdir(d)
+N = 3000
+for i in range(N):
+    with open('%s/f%05d' % (d, i), 'w') as f:
+        f.write(str(i))
+for i in range(0, N, 3):
+    os.unlink('%s/f%05d' % (d, i))
+for i in range(1, N, 30):
+    os.rename('%s/f%05d' % (d, i), '%s/r%05d' % (d, i))
+print('listing in order:', ' '.join(os.listdir(d)))
+found = sum(os.path.exists('%s/f%05d' % (d, i)) for i in range(N))
+print('found by name:', found, 'renamed:', sum(os.path.exists('%s/r%05d' % (d, i)) for i in range(N)))
+with open('%s/f00002' % d) as f:
+    print('content:', f.read())
+# Removals during a listing: every entry that stays is seen (tmpfs may
+# show some twice then, so that is not compared).
+fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+it = os.scandir(fd)
+seen = []
+for k, e in enumerate(it):
+    seen.append(e.name)
+    if k == 100:
+        for name in sorted(os.listdir(d))[:1500]:
+            if name not in seen:
+                os.unlink(d + '/' + name)
+it.close()
+os.close(fd)
+left = set(os.listdir(d))
+print('during removals: stayed', len(left), 'all seen:', left <= set(seen))
+for name in os.listdir(d):
+    os.unlink(d + '/' + name)
+os.rmdir(d)
+print('emptied and removed:', not os.path.exists(d))
+'''
+
+
+def t_bigdir(scratch):
+    mnt = os.path.join(scratch, 'bd')
+    os.mkdir(mnt)
+    name = segment('bd')
+    native_dir = tempfile.mkdtemp(prefix='memfs-e2e-', dir=SHM) if SHM else scratch
+    try:
+        want = run([sys.executable, '-c', BIGDIR, native_dir]).stdout
+    finally:
+        if SHM:
+            shutil.rmtree(native_dir, ignore_errors=True)
+    r = run(defuse(mnt, name, [sys.executable, '-c', BIGDIR, mnt]))
+    got = r.stdout
+    check('bigdir: thousands of entries, removed, renamed, listed (%d lines)' % len(want.splitlines()),
+          r.returncode == 0 and got == want and len(want.splitlines()) == 5,
+          'native:\n%s\nmemfs:\n%s%s' % (want[-600:], got[-600:], r.stderr[-2000:]))
+
+
 def main():
     scratch = tempfile.mkdtemp(prefix='memfs-e2e-')
     try:
@@ -283,6 +343,7 @@ def main():
         t_coherence(scratch)
         t_locks(scratch)
         t_space(scratch)
+        t_bigdir(scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         for n in names:
