@@ -363,6 +363,106 @@ fail:
 }
 
 /*
+ * A program's copy relocations, done again from its libraries.  A program
+ * takes a copy of the data objects of its libraries it uses (R_X86_64_COPY:
+ * stderr, a library's tables), which every user of the object then
+ * shares.  Loaded with dlopen, the program comes first in its libraries'
+ * lookup scope, so glibc copies an object that only a library loaded with
+ * it defines (not already in the process: libext2fs's unix_io_manager for
+ * fuse2fs, libstdc++'s vtables for fuse-zip) from the program's own
+ * still empty copy: zeros.  Each copy is taken again from the library
+ * the program names (its DT_NEEDED), which sees past the program.
+ */
+/* The program's RELRO part (while its copy relocations are redone). */
+static uintptr_t relro_lo, relro_hi;
+
+static int find_relro(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	const struct link_map *lm = arg;
+	long pg = sysconf(_SC_PAGESIZE);
+
+	(void)size;
+	if (info->dlpi_addr != lm->l_addr)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
+			relro_lo = (info->dlpi_addr + info->dlpi_phdr[i].p_vaddr) &
+				   ~(uintptr_t)(pg - 1);
+			relro_hi = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr +
+				   info->dlpi_phdr[i].p_memsz;
+		}
+	return 1;
+}
+
+/* Copies size bytes from src to dst, a program's copy of a library's
+   object, which lies in its read-only-after-relocation part (RELRO) when
+   the object is const: that page is made writable for the copy. */
+static void copy_object(void *dst, const void *src, size_t size)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)dst & ~(uintptr_t)(pg - 1);
+	size_t len = (uintptr_t)dst + size - lo;
+
+	if (!memcmp(dst, src, size))
+		return;
+	if (mprotect((void *)lo, len, PROT_READ | PROT_WRITE))
+		return;
+	memcpy(dst, src, size);
+	if (relro_lo <= lo && lo < relro_hi)
+		mprotect((void *)lo, len, PROT_READ);
+}
+
+static void redo_copy_relocs(struct link_map *lm)
+{
+	uintptr_t base = lm->l_addr, rela = 0, relasz = 0, symtab = 0, strtab = 0;
+	const char *needed[64];
+	int nneeded = 0;
+
+	relro_lo = relro_hi = 0;
+	dl_iterate_phdr(find_relro, lm);
+
+	/* glibc may have relocated the dynamic section's addresses in place */
+#define ADDR(v) ((uintptr_t)(v) < base ? base + (uintptr_t)(v) : (uintptr_t)(v))
+	for (const ElfW(Dyn) *d = lm->l_ld; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_RELA)
+			rela = ADDR(d->d_un.d_ptr);
+		else if (d->d_tag == DT_RELASZ)
+			relasz = d->d_un.d_val;
+		else if (d->d_tag == DT_SYMTAB)
+			symtab = ADDR(d->d_un.d_ptr);
+		else if (d->d_tag == DT_STRTAB)
+			strtab = ADDR(d->d_un.d_ptr);
+	}
+#undef ADDR
+	if (!rela || !symtab || !strtab)
+		return;
+	for (const ElfW(Dyn) *d = lm->l_ld; d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_NEEDED && nneeded < 64)
+			needed[nneeded++] = (const char *)strtab + d->d_un.d_val;
+	for (const ElfW(Rela) *r = (const ElfW(Rela) *)rela;
+	     (uintptr_t)(r + 1) <= rela + relasz; r++) {
+		const ElfW(Sym) *sym;
+		const char *name;
+
+		if (ELF64_R_TYPE(r->r_info) != R_X86_64_COPY)
+			continue;
+		sym = (const ElfW(Sym) *)symtab + ELF64_R_SYM(r->r_info);
+		name = (const char *)strtab + sym->st_name;
+		for (int i = 0; i < nneeded; i++) {
+			void *dh = dlopen(needed[i], RTLD_LAZY | RTLD_NOLOAD);
+			void *src = dh ? dlsym(dh, name) : NULL;
+
+			if (dh)
+				dlclose(dh);
+			if (src && src != (void *)(base + r->r_offset)) {
+				copy_object((void *)(base + r->r_offset), src, sym->st_size);
+				break;
+			}
+		}
+	}
+}
+
+/*
  * An installed program (shared/notes/fuse-in-process.md): glibc's dlopen
  * refuses a position-independent executable (DF_1_PIE), so a private copy
  * (a memfd) with that one bit cleared is loaded instead; its DT_NEEDED
@@ -404,6 +504,7 @@ static void *load_program(const char *path, const struct fs_info *fi, int (**mai
 		snprintf(why, why_len, "fuse: cannot tell where %s was loaded", path);
 		return NULL;
 	}
+	redo_copy_relocs(lm);
 	code = (const unsigned char *)(lm->l_addr + fi->entry);
 	for (int i = 0; i + 7 <= 64 && !*mainp; i++) {
 		int32_t disp;
