@@ -447,6 +447,22 @@ fail:
 }
 __asm__(".symver fc2_new, fuse_new@@FUSE_2.6");
 
+/* libfuse 2's mount takes -r for -o ro (libfuse 3's does not). */
+#define KEY_RO 1
+static const struct fuse_opt mount2_spec[] = {
+	FUSE_OPT_KEY("-r", KEY_RO),
+	FUSE_OPT_END
+};
+
+static int mount2_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	(void)data;
+	(void)arg;
+	if (key != KEY_RO)
+		return 1;
+	return fuse_opt_add_arg(out, "-oro");
+}
+
 /* Nothing to mount: the DEFUSE host serves the mount point.  The mount
    options stay in args for fuse_new, which knows them too. */
 struct fuse_chan *fc2_mount(const char *mountpoint, struct fuse_args *args);
@@ -454,7 +470,8 @@ FC_EXPORT struct fuse_chan *fc2_mount(const char *mountpoint, struct fuse_args *
 {
 	struct fuse_chan *ch;
 
-	(void)args;
+	if (args && fuse_opt_parse(args, NULL, mount2_spec, mount2_proc) == -1)
+		return NULL;
 	if (!mountpoint) {
 		fuse_log(FUSE_LOG_ERR, "fuse: missing mountpoint parameter\n");
 		return NULL;

@@ -105,6 +105,15 @@ static void save_state(struct process_state *ps)
 			sigaction(s, NULL, &ps->sa[s]);
 }
 
+/* Whether the start-up left the process in another working directory. */
+static int cwd_moved(const struct process_state *ps)
+{
+	struct stat was, now;
+
+	return ps->cwd >= 0 && !fstat(ps->cwd, &was) && !stat(".", &now) &&
+	       (was.st_dev != now.st_dev || was.st_ino != now.st_ino);
+}
+
 static void restore_state(struct process_state *ps)
 {
 	umask(ps->umask);
@@ -152,6 +161,7 @@ static int start(const struct fc_start *s, struct defuse_conn *conn, void **inst
 {
 	static int guard_set;
 	struct process_state ps;
+	int moved;
 	struct fc_inst *in = calloc(1, sizeof(*in));
 
 	if (!in) {
@@ -198,8 +208,20 @@ static int start(const struct fc_start *s, struct defuse_conn *conn, void **inst
 	swapcontext(&in->host_ctx, &in->main_ctx);
 	fc_starting = NULL;
 	fflush(NULL);
+	moved = cwd_moved(&ps);
 	restore_state(&ps);
 	in->why = NULL;
+
+	/* A file system that moved into a directory of its own (bindfs: its
+	   source) names its files relative to it; in process the working
+	   directory is the program's, and those names would resolve there. */
+	if (in->state == FC_SERVING && moved) {
+		snprintf(why, why_len, "%s: its start-up changed the working directory (it "
+			 "names files relative to it), which in process is the program's: "
+			 "not served", s->name);
+		fc_stop(in);
+		return -EIO;
+	}
 
 	if (in->state == FC_SERVING) {
 		conn->want |= in->defuse_want;
