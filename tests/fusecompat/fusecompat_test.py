@@ -5,6 +5,9 @@
     fusecompat_test.py lifecycle --defuse D --lifefs LIFEFS.so
     fusecompat_test.py bad-input --defuse D --lifefs LIFEFS.so --not-fuse SO
     fusecompat_test.py abi --defuse D --standin LIBFUSE3.SO.3 [--real PATH]
+    fusecompat_test.py abi2 --defuse D --standin LIBFUSE.SO.2 [--real PATH]
+    fusecompat_test.py fuse2 --defuse D --fs PT2.so --fs-old PT2-OLD.so
+    fusecompat_test.py installed2 --defuse D PROGRAM   (fuse2fs, fuse-zip, bindfs)
     fusecompat_test.py conformance --defuse D --fs FS.so [--native PROG]
                        [--diropt 'source=%s'] [--fs-args ARGS]
                        --fsops F --known-failures K CASEFILE...
@@ -29,6 +32,21 @@ line on standard error and status 127, and nothing left running.
 
 abi: the stand-in exports exactly the real libfuse 3's functions, each with
 its version (objdump -T), under the soname libfuse3.so.3.
+
+abi2: the libfuse 2 stand-in exports libfuse 2's high-level functions, each
+with the real libfuse.so.2's default version, under the soname libfuse.so.2.
+
+fuse2: pt2 (tests/fusecompat/pt2.c, libfuse 2's API: readdir with offsets,
+fgetattr, ftruncate, create, utimens) and pt2-old (getdir, utime, mknod +
+open) run the file script in process as natively, and list a directory
+longer than one readdir call.
+
+installed2: a libfuse 2 program as Debian installs it, on data made by the
+test: fuse2fs on an ext4 image from mke2fs (read by several processes;
+written by one python3 process, then e2fsck -fn passes), fuse-zip on a zip
+archive (listing and contents as the originals), bindfs (refused: it serves
+its source relative to a working directory of its own).  Skipped, saying
+why, when the program is not installed.
 
 conformance: tests/conformance/run.py on a FUSE file system in process (its
 kernel mode through defuse-fuse); with --native, the same cases through
@@ -449,6 +467,177 @@ def abi(a):
     return None
 
 
+def abi2(a):
+    real = a.real or '/lib/x86_64-linux-gnu/libfuse.so.2'
+    if not shutil.which('objdump'):
+        print('SKIP: objdump (binutils) is needed to read the symbol tables')
+        return SKIP
+    if not os.path.exists(real):
+        print('SKIP: no real libfuse 2 to compare with at %s (apt-get install libfuse2)' % real)
+        return SKIP
+    ours, theirs = exported(a.standin), exported(real)
+    check(len(ours) > 40 and ours <= theirs,
+          'the libfuse 2 stand-in exports libfuse 2 functions only, each with its version',
+          'not in libfuse 2: %s' % sorted(ours - theirs))
+    # what 2.x programs of the high-level API import (bindfs, fuse2fs,
+    # fuse-zip, archivemount and more)
+    hl = {('fuse_main_real', 'FUSE_2.6'), ('fuse_new', 'FUSE_2.6'), ('fuse_mount', 'FUSE_2.6'),
+          ('fuse_unmount', 'FUSE_2.6'), ('fuse_setup', 'FUSE_2.6'),
+          ('fuse_teardown', 'FUSE_2.6'), ('fuse_loop', 'FUSE_2.2'),
+          ('fuse_loop_mt', 'FUSE_2.2'), ('fuse_get_context', 'FUSE_2.8'),
+          ('fuse_parse_cmdline', 'FUSE_2.5'), ('fuse_opt_parse', 'FUSE_2.5'),
+          ('fuse_daemonize', 'FUSE_2.6'), ('fuse_get_session', 'FUSE_2.6'),
+          ('fuse_set_signal_handlers', 'FUSE_2.5'), ('fuse_exit', 'FUSE_2.2'),
+          ('fuse_destroy', 'FUSE_2.2'), ('fuse_version', 'FUSE_2.7'),
+          ('fuse_chan_fd', 'FUSE_2.4')}
+    check(hl <= ours, 'the high-level API libfuse 2 programs use is there',
+          'missing: %s' % sorted(hl - ours))
+    print('not served (the low-level API, fuse_fs_*, CUSE, compat versions): %d of %d' %
+          (len(theirs - ours), len(theirs)))
+    r = run(['readelf', '-d', a.standin])
+    check('Library soname: [libfuse.so.2]' in r.stdout and 'libfuse' not in
+          ''.join(l for l in r.stdout.splitlines(True) if 'NEEDED' in l),
+          'soname libfuse.so.2, and no libfuse among its dependencies', r.stdout)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# libfuse 2 file systems
+
+def script_as_native(a, name, what, fs, args_fmt, tmp, mnt, script):
+    """script in a directory natively and on fs serving a twin directory."""
+    results = []
+    for where in ('native', 'fuse'):
+        d = tempfile.mkdtemp(prefix=name + '-' + where + '-', dir=tmp)
+        if where == 'native':
+            argv = ['sh', '-c', 'cd "$1" && sh -c "$2"', 'sh', d, script]
+        else:
+            argv = [a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, fs, args_fmt % d), '--',
+                    'sh', '-c', 'cd "$1" && sh -c "$2"', 'sh', mnt, script]
+        r = run(argv)
+        results.append((r.returncode, r.stdout, sorted(os.listdir(d)), r.stderr))
+    n, f = results
+    check(n[:3] == f[:3], '%s: %s as native' % (name, what),
+          'native: %r\nfuse:   %r\n%s' % (n[:3], f[:3], f[3]))
+
+
+# more entries than one readdir call takes: the listing goes on from the
+# offsets the file system gave (pt2), or from the kept listing (pt2-old)
+LONG_DIR_SCRIPT = r'''
+mkdir many; i=0; while [ $i -lt 600 ]; do : > many/file-with-a-long-name-$i; i=$((i+1)); done
+ls many | wc -l; ls many | sort | md5sum; find many -type f | wc -l
+rm many/*; rmdir many
+'''
+
+
+def fuse2(a):
+    mnt = tempfile.mkdtemp(prefix='defuse-fc-mnt-')
+    tmp = tempfile.mkdtemp(prefix='defuse-fc-')
+    try:
+        for name, fs in (('pt2', a.fs), ('pt2-old', a.fs_old)):
+            script_as_native(a, name, 'file operations', fs, "-o root=%s", tmp, mnt,
+                             FILE_SCRIPT)
+            script_as_native(a, name, 'a long directory', fs, "-o root=%s", tmp, mnt,
+                             LONG_DIR_SCRIPT)
+        # libfuse 2's own options: -h prints and refuses, -V too
+        r = run([a.defuse, 'run', '-m', mnt + '=fuse:%s:-o root=/ -h' % a.fs, '--', 'true'])
+        check(r.returncode == 127 and 'usage:' in r.stdout + r.stderr,
+              'pt2 -h: libfuse\'s help, and the mount refused', r.stdout + r.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.rmdir(mnt)
+
+
+def installed2(a, prog):
+    paths = {'fuse2fs': '/usr/bin/fuse2fs', 'fuse-zip': '/usr/bin/fuse-zip',
+             'bindfs': '/usr/bin/bindfs'}
+    path = shutil.which(prog) or paths.get(prog)
+    if not path or not os.path.exists(path):
+        print('SKIP: %s is not installed (apt-get install %s)' % (prog, prog))
+        return SKIP
+    mnt = tempfile.mkdtemp(prefix='defuse-fc-mnt-')
+    tmp = tempfile.mkdtemp(prefix='defuse-fc-')
+    py = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
+    try:
+        if prog == 'fuse2fs':
+            if not shutil.which('mke2fs') or not shutil.which('e2fsck'):
+                print('SKIP: mke2fs and e2fsck are needed (apt-get install e2fsprogs)')
+                return SKIP
+            img = os.path.join(tmp, 'ext4.img')
+            with open(img, 'wb') as f:
+                f.truncate(64 << 20)
+            r = run(['mke2fs', '-q', '-t', 'ext4', '-F', img])
+            check(r.returncode == 0, 'mke2fs -t ext4', r.stderr)
+            # written by one process: one instance of fuse2fs
+            write = ('import os, sys\n'
+                     'm = sys.argv[1]\n'
+                     'os.makedirs(m + "/d/e")\n'
+                     'open(m + "/d/e/f", "w").write("ext4 " * 20000)\n'
+                     'open(m + "/small", "w").write("small\\n")\n'
+                     'os.symlink("small", m + "/link")\n'
+                     'os.rename(m + "/small", m + "/small2")\n'
+                     'os.truncate(m + "/d/e/f", 50000)\n'
+                     'print(sorted(os.listdir(m)), os.stat(m + "/d/e/f").st_size)\n')
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, img), '--',
+                     py, '-c', write, mnt])
+            check(r.returncode == 0 and
+                  "['d', 'link', 'lost+found', 'small2'] 50000" in r.stdout,
+                  'fuse2fs: written by one process', r.stdout + r.stderr)
+            r = run(['e2fsck', '-fn', img])
+            check(r.returncode == 0, 'fuse2fs: e2fsck -fn passes after the writes',
+                  r.stdout + r.stderr)
+            # read by several processes (each its own read-only instance)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s -o ro' % (mnt, path, img), '--',
+                     'sh', '-c', 'cd "$1" && find . | sort && cat small2 && readlink link && '
+                     'head -c 10 d/e/f && echo && wc -c < d/e/f && '
+                     '(echo x > new) 2>/dev/null || echo refused', 'sh', mnt])
+            out = r.stdout.replace('Mounting read-only.\n', '')
+            check(r.returncode == 0 and out ==
+                  '.\n./d\n./d/e\n./d/e/f\n./link\n./lost+found\n./small2\n'
+                  'small\nsmall\next4 ext4 \n50000\nrefused\n',
+                  'fuse2fs: read by several processes (-o ro)', r.stdout + r.stderr)
+            r = run(['e2fsck', '-fn', img])
+            check(r.returncode == 0, 'fuse2fs: e2fsck -fn passes after the reads',
+                  r.stdout + r.stderr)
+        elif prog == 'fuse-zip':
+            import zipfile
+            src = os.path.join(tmp, 'src')
+            os.makedirs(os.path.join(src, 'sub', 'deeper'))
+            files = {'a.txt': b'one\n', 'sub/b.bin': os.urandom(300000),
+                     'sub/deeper/c': b'three' * 1000}
+            for n, data in files.items():
+                with open(os.path.join(src, n), 'wb') as f:
+                    f.write(data)
+            arc = os.path.join(tmp, 'a.zip')
+            with zipfile.ZipFile(arc, 'w', zipfile.ZIP_DEFLATED) as z:
+                for n in sorted(files):
+                    z.write(os.path.join(src, n), n)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-r %s' % (mnt, path, arc), '--',
+                     'sh', '-c', 'cd "$1" && find . -type f | sort && '
+                     'for f in $(find . -type f | sort); do cmp "$f" "$2/$f" && echo same; done',
+                     'sh', mnt, src])
+            want = ''.join('./%s\n' % n for n in sorted(files)) + 'same\n' * len(files)
+            check(r.returncode == 0 and r.stdout == want,
+                  'fuse-zip: the listing and contents of the archive', r.stdout + r.stderr)
+        elif prog == 'bindfs':
+            src = os.path.join(tmp, 'src')
+            os.mkdir(src)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, src), '--',
+                     'echo', 'program ran'])
+            ours = [l for l in r.stderr.splitlines() if l.startswith('defuse')]
+            check(r.returncode == 127 and 'program ran' not in r.stdout and len(ours) == 1 and
+                  'changed the working directory' in ours[0],
+                  'bindfs: refused in one line (it serves its source relative to the '
+                  'working directory it moves to)', r.stderr)
+        else:
+            print('SKIP: no test for %s' % prog)
+            return SKIP
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.rmdir(mnt)
+    return None
+
+
 # ---------------------------------------------------------------------------
 # the suites of the passthrough module, on a FUSE file system
 
@@ -529,9 +718,10 @@ def main():
                     'with %%s for it (default: libfuse\'s subdir module)')
     ap.add_argument('--fs-args', help='more ARGS for the file system')
     ap.add_argument('--real')
+    ap.add_argument('--fs-old')
     a, rest = ap.parse_known_args()
     for k in ('defuse', 'examples', 'natives', 'lifefs', 'not_fuse', 'fs', 'native', 'fsops',
-              'known_failures', 'standin', 'tls_program'):
+              'known_failures', 'standin', 'tls_program', 'fs_old'):
         if getattr(a, k):
             setattr(a, k, os.path.abspath(getattr(a, k)))
     if a.what == 'conformance':
@@ -541,8 +731,11 @@ def main():
     lockdir = tempfile.mkdtemp(prefix='defuse-fc-locks-')
     os.environ['DEFUSE_FUSE_LOCKDIR'] = lockdir
     try:
-        r = {'examples': examples, 'lifecycle': lifecycle, 'bad-input': bad_input,
-             'abi': abi}[a.what](a)
+        if a.what == 'installed2':
+            r = installed2(a, rest[0])
+        else:
+            r = {'examples': examples, 'lifecycle': lifecycle, 'bad-input': bad_input,
+                 'abi': abi, 'abi2': abi2, 'fuse2': fuse2}[a.what](a)
         if r == SKIP:
             return SKIP
     finally:
