@@ -8,6 +8,13 @@ PACKAGES="build-essential meson ninja-build pkg-config libcapstone-dev
 libcmocka-dev strace python3 git make tar coreutils findutils gnuplot-nox
 libfuse3-dev fuse3 stress-ng"
 
+# libfuse 2 file systems in process (tests/fusecompat): libfuse 2's headers
+# for our own, and Debian's libfuse 2 programs (bindfs, fuse2fs, fuse-zip;
+# e2fsprogs' mke2fs and e2fsck for fuse2fs).  They install beside fuse3;
+# the `fuse` package (libfuse 2's fusermount), which conflicts with fuse3,
+# is not needed.
+PACKAGES="$PACKAGES libfuse-dev libfuse2 bindfs fuse2fs fuse-zip e2fsprogs"
+
 # The NFS module's tests (tests/nfs): libnfs, and a real server (nfs-ganesha
 # and rpcbind).  Without recommends: they would pull in services this
 # machine does not run.
