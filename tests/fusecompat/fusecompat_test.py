@@ -539,6 +539,17 @@ def fuse2(a):
                              FILE_SCRIPT)
             script_as_native(a, name, 'a long directory', fs, "-o root=%s", tmp, mnt,
                              LONG_DIR_SCRIPT)
+        # bad input: one line of ours, status 127, as for libfuse 3
+        for what, spec, msg in (
+                ('an unknown option', '%s:-o root=/ -o no_such_option' % a.fs,
+                 'main() returned 1 without serving a file system'),
+                ('its own check fails', a.fs_old,
+                 'main() returned 1 without serving a file system')):
+            r = run([a.defuse, 'run', '-m', mnt + '=fuse:' + spec, '--', 'echo', 'program ran'])
+            ours = [l for l in r.stderr.splitlines() if l.startswith('defuse')]
+            check(r.returncode == 127 and 'program ran' not in r.stdout and len(ours) == 1 and
+                  msg in ours[0], 'bad input (libfuse 2): %s: one line, status 127' % what,
+                  'status %s\n%s' % (r.returncode, r.stderr))
         # libfuse 2's own options: -h prints and refuses, -V too
         r = run([a.defuse, 'run', '-m', mnt + '=fuse:%s:-o root=/ -h' % a.fs, '--', 'true'])
         check(r.returncode == 127 and 'usage:' in r.stdout + r.stderr,
