@@ -448,34 +448,42 @@ def exported(path):
     return out
 
 
-def abi(a):
-    real = a.real or '/lib/x86_64-linux-gnu/libfuse3.so.3'
+def symbols(a, real, package):
+    """(ours, theirs): the stand-in's exports and the real library's, or SKIP."""
     if not shutil.which('objdump'):
         print('SKIP: objdump (binutils) is needed to read the symbol tables')
         return SKIP
     if not os.path.exists(real):
-        print('SKIP: no real libfuse 3 to compare with at %s (apt-get install libfuse3-3)' % real)
+        print('SKIP: no real library to compare with at %s (apt-get install %s)' %
+              (real, package))
         return SKIP
-    ours, theirs = exported(a.standin), exported(real)
+    return exported(a.standin), exported(real)
+
+
+def check_soname(a, soname):
+    r = run(['readelf', '-d', a.standin])
+    check('Library soname: [%s]' % soname in r.stdout and 'libfuse' not in
+          ''.join(l for l in r.stdout.splitlines(True) if 'NEEDED' in l),
+          'soname %s, and no libfuse among its dependencies' % soname, r.stdout)
+
+
+def abi(a):
+    got = symbols(a, a.real or '/lib/x86_64-linux-gnu/libfuse3.so.3', 'libfuse3-3')
+    if got == SKIP:
+        return SKIP
+    ours, theirs = got
     check(len(theirs) > 100 and ours == theirs,
           'the stand-in exports every libfuse 3 symbol with its version, and no other',
           'missing: %s\nextra: %s' % (sorted(theirs - ours), sorted(ours - theirs)))
-    r = run(['readelf', '-d', a.standin])
-    check('Library soname: [libfuse3.so.3]' in r.stdout and 'libfuse' not in
-          ''.join(l for l in r.stdout.splitlines(True) if 'NEEDED' in l),
-          'soname libfuse3.so.3, and no libfuse among its dependencies', r.stdout)
+    check_soname(a, 'libfuse3.so.3')
     return None
 
 
 def abi2(a):
-    real = a.real or '/lib/x86_64-linux-gnu/libfuse.so.2'
-    if not shutil.which('objdump'):
-        print('SKIP: objdump (binutils) is needed to read the symbol tables')
+    got = symbols(a, a.real or '/lib/x86_64-linux-gnu/libfuse.so.2', 'libfuse2')
+    if got == SKIP:
         return SKIP
-    if not os.path.exists(real):
-        print('SKIP: no real libfuse 2 to compare with at %s (apt-get install libfuse2)' % real)
-        return SKIP
-    ours, theirs = exported(a.standin), exported(real)
+    ours, theirs = got
     check(len(ours) >= 40 and ours <= theirs,
           'the libfuse 2 stand-in exports libfuse 2 functions only, each with its version',
           'not in libfuse 2: %s' % sorted(ours - theirs))
@@ -494,10 +502,7 @@ def abi2(a):
           'missing: %s' % sorted(hl - ours))
     print('not served (the low-level API, fuse_fs_*, CUSE, compat versions): %d of %d' %
           (len(theirs - ours), len(theirs)))
-    r = run(['readelf', '-d', a.standin])
-    check('Library soname: [libfuse.so.2]' in r.stdout and 'libfuse' not in
-          ''.join(l for l in r.stdout.splitlines(True) if 'NEEDED' in l),
-          'soname libfuse.so.2, and no libfuse among its dependencies', r.stdout)
+    check_soname(a, 'libfuse.so.2')
     return None
 
 
