@@ -143,6 +143,9 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_splice]	= COPY(0, 2),
 	[SYS_tee]	= COPY(0, 1),
 
+	/* Linux AIO: an iocb may name an emulated file (aio.c). */
+	[SYS_io_submit]	= ROW(CORE_K_AIO, OP_FDIO, core_h_aio),
+
 	/* A Unix socket's path may name a file in a mount (sockets.c). */
 	[SYS_bind]	= SOCK(OP_BIND, 1, 2),
 	[SYS_connect]	= SOCK(OP_CONNECT, 1, 2),
@@ -229,7 +232,9 @@ long core_handle(void *arg)
 {
 	const struct defuse_syscall *sc = arg;
 
-	if (core_sysdesc_of(sc->nr)->kind == CORE_K_FDIO)
+	unsigned char kind = core_sysdesc_of(sc->nr)->kind;
+
+	if (kind == CORE_K_FDIO || kind == CORE_K_AIO)
 		return core_dispatch(sc);
 	return core_cwd_call(dispatch_void, arg);
 }

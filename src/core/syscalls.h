@@ -24,6 +24,8 @@ enum core_kind {
 			   the core's (the descriptor in .fd, or .fd2) */
 	CORE_K_SOCK,	/* a Unix socket's address, which may name a file
 			   in a mount (.addr, .alen; sockets.c) */
+	CORE_K_AIO,	/* io_submit: its iocbs may name emulated files
+			   (aio.c) */
 };
 
 /* What the core does: the handler's operation, whatever the call's shape. */
@@ -121,6 +123,7 @@ long core_h_getcwd(struct core_call *c);
 long core_h_fdio(struct core_call *c);
 long core_h_fxattr(struct core_call *c);
 long core_h_copy(struct core_call *c);
+long core_h_aio(struct core_call *c);
 long core_h_sock_addr(struct core_call *c);
 long core_h_sock_name(struct core_call *c);
 

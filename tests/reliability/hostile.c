@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
+#include <linux/aio_abi.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
@@ -1297,6 +1299,114 @@ static int case_errno_kept(void)
 	return bad;
 }
 
+/*
+ * Linux AIO (io_submit) on a mount file, mixed in one submission with a
+ * kernel file (a memfd): writes, vectored writes, fdatasync, reads (one past
+ * the end), an eventfd told of a completion, and the kernel's refusals.
+ * Each completion is printed by its iocb (obj) and aio_data, in order of
+ * index: the same natively and through DEFUSE.
+ */
+static long aio_submit(aio_context_t ctx, long n, struct iocb **v)
+{
+	return syscall(SYS_io_submit, ctx, n, v);
+}
+
+static void aio_collect(aio_context_t ctx, struct iocb *cbs, int n, const char *what)
+{
+	struct io_event ev[16];
+	struct timespec t = { HANG_GUARD, 0 };
+	long got = 0, r;
+
+	while (got < n) {
+		r = syscall(SYS_io_getevents, ctx, 1, 16 - got, ev + got, &t);
+		CHECK(r > 0);
+		got += r;
+	}
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < got; k++)
+			if (ev[k].obj == (uint64_t)(uintptr_t)&cbs[i])
+				say("%s: iocb %d data %llu res %lld\n", what, i,
+				    (unsigned long long)ev[k].data, (long long)ev[k].res);
+}
+
+static int case_aio(void)
+{
+	aio_context_t ctx = 0;
+	struct iocb cbs[8], *list[8];
+	char b1[32] = "", b2[4] = "", b3[4] = "", b4[8] = "", kb[16] = "";
+	struct iovec wv[2] = { { "ab", 2 }, { "cd", 2 } }, rv[2] = { { b2, 2 }, { b3, 2 } };
+	uint64_t count = 0;
+	int fd, kfd, efd;
+	long r;
+
+	CHECK(syscall(SYS_io_setup, 8, &ctx) == 0);
+	fd = open(at("aio"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+	kfd = memfd_create("hostile-aio", 0);
+	efd = eventfd(0, 0);
+	CHECK(fd >= 0 && kfd >= 0 && efd >= 0);
+
+	memset(cbs, 0, sizeof(cbs));
+	for (int i = 0; i < 8; i++) {
+		list[i] = &cbs[i];
+		cbs[i].aio_data = 100 + i;
+	}
+	cbs[0].aio_fildes = fd, cbs[0].aio_lio_opcode = IOCB_CMD_PWRITE;
+	cbs[0].aio_buf = (uintptr_t)"hello aio", cbs[0].aio_nbytes = 9;
+	cbs[1].aio_fildes = kfd, cbs[1].aio_lio_opcode = IOCB_CMD_PWRITE;
+	cbs[1].aio_buf = (uintptr_t)"kernel", cbs[1].aio_nbytes = 6;
+	cbs[2].aio_fildes = fd, cbs[2].aio_lio_opcode = IOCB_CMD_PWRITEV;
+	cbs[2].aio_buf = (uintptr_t)wv, cbs[2].aio_nbytes = 2, cbs[2].aio_offset = 100;
+	cbs[3].aio_fildes = fd, cbs[3].aio_lio_opcode = IOCB_CMD_FDSYNC;
+	say("submit 4 (writes, a kernel file among them, fdatasync): %ld\n", aio_submit(ctx, 4, list));
+	aio_collect(ctx, cbs, 4, "writes");
+
+	memset(cbs, 0, sizeof(cbs));
+	for (int i = 0; i < 8; i++)
+		cbs[i].aio_data = 200 + i;
+	cbs[0].aio_fildes = fd, cbs[0].aio_lio_opcode = IOCB_CMD_PREAD;
+	cbs[0].aio_buf = (uintptr_t)b1, cbs[0].aio_nbytes = sizeof(b1) - 1;
+	cbs[0].aio_flags = IOCB_FLAG_RESFD, cbs[0].aio_resfd = efd;
+	cbs[1].aio_fildes = fd, cbs[1].aio_lio_opcode = IOCB_CMD_PREADV;
+	cbs[1].aio_buf = (uintptr_t)rv, cbs[1].aio_nbytes = 2, cbs[1].aio_offset = 100;
+	cbs[2].aio_fildes = fd, cbs[2].aio_lio_opcode = IOCB_CMD_PREAD;
+	cbs[2].aio_buf = (uintptr_t)b4, cbs[2].aio_nbytes = sizeof(b4), cbs[2].aio_offset = 5000;
+	cbs[3].aio_fildes = kfd, cbs[3].aio_lio_opcode = IOCB_CMD_PREAD;
+	cbs[3].aio_buf = (uintptr_t)kb, cbs[3].aio_nbytes = sizeof(kb) - 1;
+	say("submit 4 (reads, one past the end): %ld\n", aio_submit(ctx, 4, list));
+	aio_collect(ctx, cbs, 4, "reads");
+	say("read: '%s' '%.2s%.2s' kernel '%s'\n", b1, b2, b3, kb);
+	CHECK(read(efd, &count, sizeof(count)) == sizeof(count));
+	say("eventfd told of %llu completion(s)\n", (unsigned long long)count);
+	for (int i = 0; i < 4; i++)
+		say("iocb %d left as it was: %s\n", i,
+		    cbs[i].aio_data == (uint64_t)(200 + i) && cbs[i].aio_fildes ==
+		    (uint32_t)(i == 3 ? kfd : fd) ? "yes" : "no");
+
+	/* Refusals: a reserved field set, an unknown command, after one good. */
+	memset(cbs, 0, sizeof(cbs));
+	cbs[0].aio_fildes = fd, cbs[0].aio_lio_opcode = IOCB_CMD_PREAD;
+	cbs[0].aio_buf = (uintptr_t)b4, cbs[0].aio_nbytes = 4;
+	cbs[1] = cbs[0];
+	cbs[1].aio_reserved2 = 1;
+	cbs[2] = cbs[0];
+	cbs[2].aio_lio_opcode = 42;
+	r = aio_submit(ctx, 2, list);
+	say("submit good, reserved2 set: %ld\n", r);
+	aio_collect(ctx, cbs, 1, "good one");
+	r = aio_submit(ctx, 1, list + 1);
+	say("submit reserved2 set: %ld %s\n", r, ename(r < 0 ? errno : 0));
+	r = aio_submit(ctx, 1, list + 2);
+	say("submit unknown command: %ld %s\n", r, ename(r < 0 ? errno : 0));
+	r = aio_submit(ctx, 1, (struct iocb **)&(void *){ (void *)8 });
+	say("submit bad iocb pointer: %ld %s\n", r, ename(r < 0 ? errno : 0));
+
+	CHECK(syscall(SYS_io_destroy, ctx) == 0);
+	close(fd);
+	close(kfd);
+	close(efd);
+	return 0;
+}
+
 static int case_fcntl_misc(void)
 {
 	struct f_owner_ex ex = { F_OWNER_PID, getpid() };
@@ -1514,6 +1624,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "fcntl-misc")) return case_fcntl_misc();
 	if (!strcmp(c, "fsize")) return case_fsize();
 	if (!strcmp(c, "errno-kept")) return case_errno_kept();
+	if (!strcmp(c, "aio")) return case_aio();
 	if (!strcmp(c, "inotify")) return case_inotify();
 	if (!strcmp(c, "vector-registers")) return case_vector_registers();
 	fprintf(stderr, "hostile: unknown case '%s'\n", c);
