@@ -13,7 +13,7 @@
 #include <defuse/module.h>
 
 #define FC_ENTRY_SYMBOL "defuse_fusecompat_entry"
-#define FC_ENTRY_VERSION 2
+#define FC_ENTRY_VERSION 3
 
 /* What the module asks the stand-in to start: one FUSE program's main(). */
 struct fc_start {
@@ -22,6 +22,8 @@ struct fc_start {
 	char **argv;		/* argv[0] the program's name, the mount point
 				   last; argv[argc] NULL; kept until destroy */
 	const char *name;	/* the file system, for messages */
+	char *cwd;		/* out: where the start-up left the working
+				   directory, if it moved it (malloc'd), or NULL */
 };
 
 struct fc_entry {
@@ -35,7 +37,7 @@ struct fc_entry {
 	 * one-line reason in why.  conn is the host's offer; start adds
 	 * DEFUSE_CAP_READONLY to want for "-o ro".
 	 */
-	int (*start)(const struct fc_start *s, struct defuse_conn *conn, void **inst,
+	int (*start)(struct fc_start *s, struct defuse_conn *conn, void **inst,
 		     const struct defuse_ops **ops, char *why, size_t why_len);
 };
 

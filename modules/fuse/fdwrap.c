@@ -8,7 +8,9 @@
  * with it) to wrappers that move every new descriptor into DEFUSE's
  * reserved band (module.h: defuse_keep_fd) and give it back there at close.
  *
- * Outside DEFUSE (no defuse_keep_fd) the wrappers change nothing.
+ * Outside DEFUSE (no defuse_keep_fd) the wrappers change nothing.  The
+ * same objects' path calls go to fscwd.c's wrappers (the file system's own
+ * working directory); the opening calls here do both.
  */
 #define _GNU_SOURCE 1
 #include <defuse/module.h>
@@ -31,6 +33,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include "fdwrap.h"
+#include "fscwd.h"
 
 /* fd moved into the band (its new number), or left where it is. */
 static int keep(int fd)
@@ -68,7 +71,7 @@ static int w_open(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = mode_arg(flags, ap);
 	va_end(ap);
-	return keep(open(path, flags, mode));
+	return keep(open(fscwd_path(path, (char[PATH_MAX]){ 0 }), flags, mode));
 }
 
 static int w_openat(int dirfd, const char *path, int flags, ...)
@@ -79,27 +82,28 @@ static int w_openat(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = mode_arg(flags, ap);
 	va_end(ap);
-	return keep(openat(dirfd, path, flags, mode));
+	return keep(openat(dirfd, fscwd_at(dirfd, path, (char[PATH_MAX]){ 0 }), flags, mode));
 }
 
 static int w_open_2(const char *path, int flags)
 {
-	return keep(open(path, flags));
+	return keep(open(fscwd_path(path, (char[PATH_MAX]){ 0 }), flags));
 }
 
 static int w_openat_2(int dirfd, const char *path, int flags)
 {
-	return keep(openat(dirfd, path, flags));
+	return keep(openat(dirfd, fscwd_at(dirfd, path, (char[PATH_MAX]){ 0 }), flags));
 }
 
 static int w_creat(const char *path, mode_t mode)
 {
-	return keep(creat(path, mode));
+	return keep(creat(fscwd_path(path, (char[PATH_MAX]){ 0 }), mode));
 }
 
 static DIR *w_opendir(const char *path)
 {
-	int fd = keep(open(path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC));
+	int fd = keep(open(fscwd_path(path, (char[PATH_MAX]){ 0 }),
+			   O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC));
 	DIR *d;
 
 	if (fd < 0)
@@ -161,7 +165,7 @@ static FILE *w_fopen(const char *path, const char *mode)
 		errno = EINVAL;
 		return NULL;
 	}
-	fd = keep(open(path, flags, 0666));
+	fd = keep(open(fscwd_path(path, (char[PATH_MAX]){ 0 }), flags, 0666));
 	if (fd < 0)
 		return NULL;
 	f = fdopen(fd, mode);
@@ -325,12 +329,14 @@ static const struct {
 	{ "inotify_init1", (void *)w_inotify_init1 },
 };
 
+/* Descriptor calls here; path calls (the file system's own working
+   directory) in fscwd.c. */
 static void *wrapper_for(const char *name)
 {
 	for (size_t i = 0; i < sizeof(wraps) / sizeof(wraps[0]); i++)
 		if (!strcmp(wraps[i].name, name))
 			return wraps[i].fn;
-	return NULL;
+	return fscwd_wrapper_for(name);
 }
 
 /* Writes v at the relocated address p (a GOT slot, maybe read-only after

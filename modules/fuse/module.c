@@ -40,6 +40,7 @@
 #include <unistd.h>
 #include "compat.h"
 #include "fdwrap.h"
+#include "fscwd.h"
 
 struct fmount {
 	const struct fc_entry *entry;
@@ -47,6 +48,7 @@ struct fmount {
 	void *inst;
 	char **argv;
 	char *name;
+	char *cwd;			/* the file system's own working directory, or NULL */
 };
 
 /* ---- arguments ------------------------------------------------------------ */
@@ -558,6 +560,7 @@ static void free_mount(struct fmount *fm)
 			free(*a);
 	free(fm->argv);
 	free(fm->name);
+	free(fm->cwd);
 	free(fm);
 }
 
@@ -676,9 +679,11 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	s.argc = nwords + 2;
 	s.argv = fm->argv;
 	s.name = fm->name;
+	s.cwd = NULL;
 	r = fm->entry->start(&s, conn, &fm->inst, &fm->ops, why, why_len);
 	if (r)
 		goto fail;
+	fm->cwd = s.cwd;
 	*priv = fm;
 	return 0;
 fail:
@@ -695,198 +700,215 @@ fail:
 /* ---- forwarding ---------------------------------------------------------- */
 
 #define FM ((struct fmount *)priv)
+/* A call into the file system, with its working directory for its path
+   calls (fscwd.c), put back after: a call may reach another mount's. */
+#define FWD(call)							\
+	({								\
+		const char *was_ = fscwd_dir;				\
+		fscwd_dir = FM->cwd;					\
+		__typeof__(call) r_ = (call);				\
+		fscwd_dir = was_;					\
+		r_;							\
+	})
+#define FWD_VOID(call)							\
+	do {								\
+		const char *was_ = fscwd_dir;				\
+		fscwd_dir = FM->cwd;					\
+		call;							\
+		fscwd_dir = was_;					\
+	} while (0)
 
 static void fm_destroy(void *priv)
 {
-	FM->ops->destroy(FM->inst);
+	FWD_VOID(FM->ops->destroy(FM->inst));
 	free_mount(FM);
 }
 
 static void fm_after_fork_child(void *priv)
 {
-	FM->ops->after_fork_child(FM->inst);
+	FWD_VOID(FM->ops->after_fork_child(FM->inst));
 }
 
 static int fm_getattr(void *priv, const char *path, struct stat *st, int flags)
 {
-	return FM->ops->getattr(FM->inst, path, st, flags);
+	return FWD(FM->ops->getattr(FM->inst, path, st, flags));
 }
 
 static int fm_access(void *priv, const char *path, int mode, int flags)
 {
-	return FM->ops->access(FM->inst, path, mode, flags);
+	return FWD(FM->ops->access(FM->inst, path, mode, flags));
 }
 
 static ssize_t fm_readlink(void *priv, const char *path, char *buf, size_t size)
 {
-	return FM->ops->readlink(FM->inst, path, buf, size);
+	return FWD(FM->ops->readlink(FM->inst, path, buf, size));
 }
 
 static int fm_statfs(void *priv, const char *path, struct statfs *st)
 {
-	return FM->ops->statfs(FM->inst, path, st);
+	return FWD(FM->ops->statfs(FM->inst, path, st));
 }
 
 static int fm_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 {
-	return FM->ops->mknod(FM->inst, path, mode, dev);
+	return FWD(FM->ops->mknod(FM->inst, path, mode, dev));
 }
 
 static int fm_mkdir(void *priv, const char *path, mode_t mode)
 {
-	return FM->ops->mkdir(FM->inst, path, mode);
+	return FWD(FM->ops->mkdir(FM->inst, path, mode));
 }
 
 static int fm_unlink(void *priv, const char *path)
 {
-	return FM->ops->unlink(FM->inst, path);
+	return FWD(FM->ops->unlink(FM->inst, path));
 }
 
 static int fm_rmdir(void *priv, const char *path)
 {
-	return FM->ops->rmdir(FM->inst, path);
+	return FWD(FM->ops->rmdir(FM->inst, path));
 }
 
 static int fm_symlink(void *priv, const char *target, const char *path)
 {
-	return FM->ops->symlink(FM->inst, target, path);
+	return FWD(FM->ops->symlink(FM->inst, target, path));
 }
 
 static int fm_rename(void *priv, const char *from, const char *to, unsigned int flags)
 {
-	return FM->ops->rename(FM->inst, from, to, flags);
+	return FWD(FM->ops->rename(FM->inst, from, to, flags));
 }
 
 static int fm_link(void *priv, const char *from, const char *to)
 {
-	return FM->ops->link(FM->inst, from, to);
+	return FWD(FM->ops->link(FM->inst, from, to));
 }
 
 static int fm_chmod(void *priv, const char *path, mode_t mode, int flags)
 {
-	return FM->ops->chmod(FM->inst, path, mode, flags);
+	return FWD(FM->ops->chmod(FM->inst, path, mode, flags));
 }
 
 static int fm_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flags)
 {
-	return FM->ops->chown(FM->inst, path, uid, gid, flags);
+	return FWD(FM->ops->chown(FM->inst, path, uid, gid, flags));
 }
 
 static int fm_truncate(void *priv, const char *path, off_t size)
 {
-	return FM->ops->truncate(FM->inst, path, size);
+	return FWD(FM->ops->truncate(FM->inst, path, size));
 }
 
 static int fm_utimens(void *priv, const char *path, const struct timespec times[2], int flags)
 {
-	return FM->ops->utimens(FM->inst, path, times, flags);
+	return FWD(FM->ops->utimens(FM->inst, path, times, flags));
 }
 
 static ssize_t fm_getxattr(void *priv, const char *path, const char *name, void *value,
 			   size_t size, int flags)
 {
-	return FM->ops->getxattr(FM->inst, path, name, value, size, flags);
+	return FWD(FM->ops->getxattr(FM->inst, path, name, value, size, flags));
 }
 
 static int fm_setxattr(void *priv, const char *path, const char *name, const void *value,
 		       size_t size, int xflags, int flags)
 {
-	return FM->ops->setxattr(FM->inst, path, name, value, size, xflags, flags);
+	return FWD(FM->ops->setxattr(FM->inst, path, name, value, size, xflags, flags));
 }
 
 static ssize_t fm_listxattr(void *priv, const char *path, char *list, size_t size, int flags)
 {
-	return FM->ops->listxattr(FM->inst, path, list, size, flags);
+	return FWD(FM->ops->listxattr(FM->inst, path, list, size, flags));
 }
 
 static int fm_removexattr(void *priv, const char *path, const char *name, int flags)
 {
-	return FM->ops->removexattr(FM->inst, path, name, flags);
+	return FWD(FM->ops->removexattr(FM->inst, path, name, flags));
 }
 
 static int fm_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
 {
-	return FM->ops->open(FM->inst, path, flags, mode, out);
+	return FWD(FM->ops->open(FM->inst, path, flags, mode, out));
 }
 
 static void fm_release(void *priv, uint64_t fh)
 {
-	FM->ops->release(FM->inst, fh);
+	FWD_VOID(FM->ops->release(FM->inst, fh));
 }
 
 static int fm_flush(void *priv, uint64_t fh)
 {
-	return FM->ops->flush(FM->inst, fh);
+	return FWD(FM->ops->flush(FM->inst, fh));
 }
 
 static ssize_t fm_read(void *priv, uint64_t fh, void *buf, size_t size, off_t off)
 {
-	return FM->ops->read(FM->inst, fh, buf, size, off);
+	return FWD(FM->ops->read(FM->inst, fh, buf, size, off));
 }
 
 static ssize_t fm_write(void *priv, uint64_t fh, const void *buf, size_t size, off_t off)
 {
-	return FM->ops->write(FM->inst, fh, buf, size, off);
+	return FWD(FM->ops->write(FM->inst, fh, buf, size, off));
 }
 
 static int fm_fgetattr(void *priv, uint64_t fh, struct stat *st)
 {
-	return FM->ops->fgetattr(FM->inst, fh, st);
+	return FWD(FM->ops->fgetattr(FM->inst, fh, st));
 }
 
 static int fm_ftruncate(void *priv, uint64_t fh, off_t size)
 {
-	return FM->ops->ftruncate(FM->inst, fh, size);
+	return FWD(FM->ops->ftruncate(FM->inst, fh, size));
 }
 
 static int fm_fchmod(void *priv, uint64_t fh, mode_t mode)
 {
-	return FM->ops->fchmod(FM->inst, fh, mode);
+	return FWD(FM->ops->fchmod(FM->inst, fh, mode));
 }
 
 static int fm_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
 {
-	return FM->ops->fchown(FM->inst, fh, uid, gid);
+	return FWD(FM->ops->fchown(FM->inst, fh, uid, gid));
 }
 
 static int fm_futimens(void *priv, uint64_t fh, const struct timespec times[2])
 {
-	return FM->ops->futimens(FM->inst, fh, times);
+	return FWD(FM->ops->futimens(FM->inst, fh, times));
 }
 
 static int fm_fsync(void *priv, uint64_t fh, int datasync)
 {
-	return FM->ops->fsync(FM->inst, fh, datasync);
+	return FWD(FM->ops->fsync(FM->inst, fh, datasync));
 }
 
 static int fm_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
 {
-	return FM->ops->fallocate(FM->inst, fh, mode, off, len);
+	return FWD(FM->ops->fallocate(FM->inst, fh, mode, off, len));
 }
 
 static off_t fm_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 {
-	return FM->ops->seek_data(FM->inst, fh, off, whence);
+	return FWD(FM->ops->seek_data(FM->inst, fh, off, whence));
 }
 
 static int fm_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill, void *ctx)
 {
-	return FM->ops->readdir(FM->inst, fh, pos, fill, ctx);
+	return FWD(FM->ops->readdir(FM->inst, fh, pos, fill, ctx));
 }
 
 static int fm_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
 {
-	return FM->ops->getlk(FM->inst, fh, owner, lock);
+	return FWD(FM->ops->getlk(FM->inst, fh, owner, lock));
 }
 
 static int fm_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock *lock, int wait)
 {
-	return FM->ops->setlk(FM->inst, fh, owner, lock, wait);
+	return FWD(FM->ops->setlk(FM->inst, fh, owner, lock, wait));
 }
 
 static int fm_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 {
-	return FM->ops->flock(FM->inst, fh, owner, op);
+	return FWD(FM->ops->flock(FM->inst, fh, owner, op));
 }
 
 static const struct defuse_ops fm_ops = {

@@ -156,12 +156,11 @@ static void free_inst(struct fc_inst *in)
 	free(in);
 }
 
-static int start(const struct fc_start *s, struct defuse_conn *conn, void **inst,
+static int start(struct fc_start *s, struct defuse_conn *conn, void **inst,
 		 const struct defuse_ops **ops, char *why, size_t why_len)
 {
 	static int guard_set;
 	struct process_state ps;
-	int moved;
 	struct fc_inst *in = calloc(1, sizeof(*in));
 
 	if (!in) {
@@ -208,20 +207,12 @@ static int start(const struct fc_start *s, struct defuse_conn *conn, void **inst
 	swapcontext(&in->host_ctx, &in->main_ctx);
 	fc_starting = NULL;
 	fflush(NULL);
-	moved = cwd_moved(&ps);
+	/* A file system that moved into a directory of its own (bindfs: its
+	   source) names its files relative to it: the module keeps it as the
+	   file system's (fscwd.c), the process goes back to the program's. */
+	s->cwd = in->state == FC_SERVING && cwd_moved(&ps) ? getcwd(NULL, 0) : NULL;
 	restore_state(&ps);
 	in->why = NULL;
-
-	/* A file system that moved into a directory of its own (bindfs: its
-	   source) names its files relative to it; in process the working
-	   directory is the program's, and those names would resolve there. */
-	if (in->state == FC_SERVING && moved) {
-		snprintf(why, why_len, "%s: its start-up changed the working directory (it "
-			 "names files relative to it), which in process is the program's: "
-			 "not served", s->name);
-		fc_stop(in);
-		return -EIO;
-	}
 
 	if (in->state == FC_SERVING) {
 		conn->want |= in->defuse_want;
