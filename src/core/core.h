@@ -80,9 +80,9 @@ struct core_ofd {
 	int32_t mount;
 	int32_t locked;		/* a lock call was made on it, by any process:
 				   its lock descriptor must outlive an exec */
-	uint64_t ino;		/* the memfd's inode (0 until the first exec
-				   asks): a new image checks that an inherited
-				   number still is this placeholder */
+	uint64_t ino;		/* the memfd's inode, written by its maker: a
+				   new image checks that an inherited number
+				   still is this placeholder */
 	/* What the file is, so that a new image or an open of
 	   /proc/self/fd/N gets this very file even when its name is gone or
 	   names another one now: asked for once, at the first need

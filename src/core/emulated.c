@@ -175,11 +175,13 @@ static struct core_open *new_open(int mount, uint64_t fh, struct core_ofd *ofd)
 	return open ? init_open(open, mount, fh, ofd) : NULL;
 }
 
-/* A new description's record. */
-static void record_init(struct core_ofd *ofd, int mount, const char *path, int flags)
+/* A new description's record, in the memfd of inode ino. */
+static void record_init(struct core_ofd *ofd, int mount, const char *path, int flags,
+			uint64_t ino)
 {
 	memset(ofd, 0, sizeof(*ofd));
 	ofd->magic = CORE_OFD_MAGIC;
+	ofd->ino = ino;
 	/* What F_GETFL shows: the open's flags but those that only acted
 	   at open; an O_PATH descriptor keeps only how it was looked up. */
 	if (flags & O_PATH)
@@ -415,18 +417,31 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	struct core_open *open = kept_take();
 	struct core_ofd *ofd = MAP_FAILED;
 	long mfd = -1, ph = -ENOMEM;
+	struct stat st;
 
 	if (open && (ph = open_kept(open, flags & O_CLOEXEC)) >= 0) {
 		int copy = open->rec_fd;
+		uint64_t ino = open->ino;
 
-		record_init(open->ofd, mount, path, flags);
+		record_init(open->ofd, mount, path, flags, ino);
 		init_open(open, mount, fh, open->ofd);
 		open->rec_fd = copy;
+		open->ino = ino;
 		goto made;
 	}
 	open = NULL;
+	/* The memfd's inode goes into the record now, by its maker (one
+	   fstat per new record; kept ones keep it): a new image checks each
+	   inherited number against it.  Learnt later, by an exec'ing fork
+	   child from its descriptor, it could be another memfd's: fork
+	   copies the descriptor table a moment before the memory, so a
+	   child forked while another thread opened or closed may pair an
+	   entry with another description's placeholder, and that went into
+	   the shared record for good (tests/lifecycle stress failed about 1
+	   run in 12: every later exec of the description lost it). */
 	mfd = sys2(SYS_memfd_create, "defuse-ofd", MFD_CLOEXEC);
-	if (mfd < 0 || (ph = sys2(SYS_ftruncate, mfd, 4096)) < 0)
+	if (mfd < 0 || (ph = sys2(SYS_ftruncate, mfd, 4096)) < 0 ||
+	    (ph = sys2(SYS_fstat, mfd, &st)) < 0)
 		goto fail;
 	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	if (sys_failed((long)ofd)) {
@@ -434,7 +449,7 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 		ofd = MAP_FAILED;
 		goto fail;
 	}
-	record_init(ofd, mount, path, flags);
+	record_init(ofd, mount, path, flags, st.st_ino);
 	/*
 	 * The placeholder, with the program's close-on-exec flag, takes the
 	 * memfd's number: the lowest free one when the program opened, as the
@@ -455,6 +470,7 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 		ph = -ENOMEM;
 		goto fail;
 	}
+	open->ino = st.st_ino;
 	take_copy(open, ph);
 made:
 	core_fd_remember(ph, mount, path, open);

@@ -178,17 +178,21 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 			   very file again even if its name is gone
 			   (core_ofd_reopen). */
 			core_open_share(open);
-			if (!(open->cached & CORE_CACHED_KNOWN))
-				core_ofd_identify(open);
-			if (!open->ino) {
+			ino = open->ino;	/* its maker's (emulated.c) */
+			if (!(open->cached & CORE_CACHED_KNOWN)) {
 				struct stat st;
 
-				if (sys2(SYS_fstat, fd, &st) < 0)
+				/* A child forked while another thread opened may
+				   have the entry of that open but the descriptor
+				   table of a moment before (fork copies the table
+				   first, then the memory): the module's descriptor
+				   may then be another file's, whose identity must
+				   not go into the shared record.  An entry whose
+				   placeholder is here is whole. */
+				if (sys2(SYS_fstat, fd, &st) < 0 || st.st_ino != ino)
 					continue;
-				open->ofd->ino = st.st_ino;	/* the same for every dup */
-				open->ino = st.st_ino;
+				core_ofd_identify(open);
 			}
-			ino = open->ino;
 			/* The description outlives this image in the next
 			   one: a module that keeps its locks must see it
 			   held there. */
