@@ -142,7 +142,6 @@ static int w_mkfifoat(int d, const char *p, mode_t m) { return mkfifoat(d, PAT(d
 static int w_statvfs(const char *p, struct statvfs *st) { return statvfs(P(p), st); }
 static int w_statfs(const char *p, struct statfs *st) { return statfs(P(p), st); }
 static long w_pathconf(const char *p, int n) { return pathconf(P(p), n); }
-static char *w_realpath(const char *p, char *out) { return realpath(P(p), out); }
 static int w_setxattr(const char *p, const char *n, const void *v, size_t s, int fl)
 {
 	return setxattr(P(p), n, v, s, fl);
@@ -194,7 +193,7 @@ static const struct {
 	{ "mkfifo", (void *)w_mkfifo }, { "mkfifoat", (void *)w_mkfifoat },
 	{ "statvfs", (void *)w_statvfs }, { "statvfs64", (void *)w_statvfs },
 	{ "statfs", (void *)w_statfs }, { "statfs64", (void *)w_statfs },
-	{ "pathconf", (void *)w_pathconf }, { "realpath", (void *)w_realpath },
+	{ "pathconf", (void *)w_pathconf },
 	{ "setxattr", (void *)w_setxattr }, { "lsetxattr", (void *)w_lsetxattr },
 	{ "getxattr", (void *)w_getxattr }, { "lgetxattr", (void *)w_lgetxattr },
 	{ "listxattr", (void *)w_listxattr }, { "llistxattr", (void *)w_llistxattr },
