@@ -304,10 +304,7 @@ static int w_inotify_init(void)
 	return keep(inotify_init());
 }
 
-static const struct {
-	const char *name;
-	void *fn;
-} wraps[] = {
+static const struct fdwrap_entry wraps[] = {
 	{ "open", (void *)w_open }, { "open64", (void *)w_open },
 	{ "openat", (void *)w_openat }, { "openat64", (void *)w_openat },
 	{ "__open_2", (void *)w_open_2 }, { "__open64_2", (void *)w_open_2 },
@@ -331,12 +328,19 @@ static const struct {
 
 /* Descriptor calls here; path calls (the file system's own working
    directory) in fscwd.c. */
+void *fdwrap_find(const struct fdwrap_entry *t, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t[i].name, name))
+			return t[i].fn;
+	return NULL;
+}
+
 static void *wrapper_for(const char *name)
 {
-	for (size_t i = 0; i < sizeof(wraps) / sizeof(wraps[0]); i++)
-		if (!strcmp(wraps[i].name, name))
-			return wraps[i].fn;
-	return fscwd_wrapper_for(name);
+	void *fn = fdwrap_find(wraps, sizeof(wraps) / sizeof(wraps[0]), name);
+
+	return fn ? fn : fscwd_wrapper_for(name);
 }
 
 /* Writes v at the relocated address p (a GOT slot, maybe read-only after

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE 1
 #include "fscwd.h"
+#include "fdwrap.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -163,10 +164,7 @@ static ssize_t w_llistxattr(const char *p, char *l, size_t s) { return llistxatt
 static int w_removexattr(const char *p, const char *n) { return removexattr(P(p), n); }
 static int w_lremovexattr(const char *p, const char *n) { return lremovexattr(P(p), n); }
 
-static const struct {
-	const char *name;
-	void *fn;
-} wraps[] = {
+static const struct fdwrap_entry wraps[] = {
 	{ "stat", (void *)w_stat }, { "stat64", (void *)w_stat },
 	{ "lstat", (void *)w_lstat }, { "lstat64", (void *)w_lstat },
 	{ "fstatat", (void *)w_fstatat }, { "fstatat64", (void *)w_fstatat },
@@ -202,8 +200,5 @@ static const struct {
 
 void *fscwd_wrapper_for(const char *name)
 {
-	for (size_t i = 0; i < sizeof(wraps) / sizeof(wraps[0]); i++)
-		if (!strcmp(wraps[i].name, name))
-			return wraps[i].fn;
-	return NULL;
+	return fdwrap_find(wraps, sizeof(wraps) / sizeof(wraps[0]), name);
 }
