@@ -239,7 +239,7 @@ static int case_dup_exec(void)
 
 static int role_dup_exec(void)
 {
-	char buf[16];
+	char buf[32];		/* readn(..., 20) and its NUL */
 
 	CHECK(readn(7, buf, 3) == 3);
 	say("read 7: %s\n", buf);
