@@ -1558,7 +1558,7 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	struct stat st;
 	fuse_ino_t ino, parent;
 	char dir[PATH_MAX];
-	const char *name;
+	const char *name = NULL;	/* "/" has none, and is never created */
 	int r, fresh, is_dir = 0, path_only = 0, given = flags, trunc;
 	BEGIN();
 
