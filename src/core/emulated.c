@@ -190,7 +190,10 @@ static void record_init(struct core_ofd *ofd, int mount, const char *path, int f
 		ofd->flags = (flags & (O_ACCMODE | STATUS_FLAGS | O_SYNC | O_DSYNC | O_TMPFILE |
 				       O_NOFOLLOW)) | KERNEL_O_LARGEFILE;
 	ofd->mount = mount;
-	snprintf(ofd->path, sizeof(ofd->path), "%s", path);
+	size_t n = strnlen(path, sizeof(ofd->path) - 1);	/* cut as snprintf would */
+
+	memcpy(ofd->path, path, n);
+	ofd->path[n] = '\0';
 }
 
 /*
