@@ -10,6 +10,10 @@ Systems (each on its own backing directory under one scratch directory):
   kernel-backed   `defuse run -m MNT=passthrough:DIR -- ...`
   emulated        `defuse run -m MNT=passthrough:emulated=DIR -- ...`
                   (mmap: the module gives its backing file, map_fd)
+  memfs           `defuse run -m MNT=memfs:NAME,size=4G -- ...`: no kernel
+                  file behind any file; the fsbench and exec rows only (the
+                  suite prepares the trees of the program rows in a
+                  backing directory, which memfs does not have)
   pager           `defuse run -m MNT=passthrough:emulated-nomap=DIR -- ...`:
                   emulated, with mmap served by DEFUSE's user-space pager
                   (docs/paging.md); the mmap rows only
@@ -103,12 +107,13 @@ SIZES = {
 }
 
 SYSTEMS = ['native', 'fuse-default', 'fuse-tuned', 'kernel-backed',
-           'emulated', 'pager', 'nfs', 'nfs-fuse']
+           'emulated', 'memfs', 'pager', 'nfs', 'nfs-fuse']
 # Only for the exec rows: `defuse run` with N kernel descriptors.
 CAPTURE_ONLY = 'capture-only'
 LABEL = {'native': 'native', 'fuse-default': 'FUSE default',
          'fuse-tuned': 'FUSE tuned', 'kernel-backed': 'DEFUSE kernel-backed',
-         'emulated': 'DEFUSE emulated', 'pager': 'DEFUSE emulated, pager',
+         'emulated': 'DEFUSE emulated', 'memfs': 'DEFUSE memfs',
+         'pager': 'DEFUSE emulated, pager',
          'nfs': 'NFS in process',
          'nfs-fuse': 'NFS through FUSE',
          CAPTURE_ONLY: 'defuse run, N kernel fds'}
@@ -465,6 +470,7 @@ class Suite:
         self.systems = {}
         self.capture_table, self.capture_error = [], None
         self.nfs_dirs = []          # directories made in the NFS export
+        self.memfs_segments = []    # the memfs system's segment, to remove
         self.nfscp = {'write': [], 'read': []}
 
     def row(self, key, group, label, unit, targets=()):
@@ -510,6 +516,18 @@ class Suite:
             elif name in NFS_SYSTEMS:
                 if not self.nfs_setup(sy, root, data, mnt, fuse_na):
                     continue
+            elif name == 'memfs':
+                module = os.path.join(self.args.build, 'modules', 'memfs',
+                                      'memfs.so')
+                if not os.path.exists(module):
+                    sy.na = 'n/a: the memfs module is not built'
+                    continue
+                os.mkdir(mnt)
+                segment = 'bench-%d' % os.getpid()
+                self.memfs_segments.append('/dev/shm/defuse-memfs.' + segment)
+                sy.prefix = [self.defuse, 'run', '-m', '%s=%s:%s,size=4G'
+                             % (mnt, module, segment), '--']
+                sy.work = mnt
             elif name in FUSE_SYSTEMS:
                 if fuse_na:
                     sy.na = fuse_na
@@ -551,7 +569,7 @@ class Suite:
                 except Failed as e:
                     sy.na = 'error: cannot start: %s' % e
                     continue
-            if name != CAPTURE_ONLY:
+            if name != CAPTURE_ONLY and sy.view:
                 for ball in (self.tarball, self.projball):
                     subprocess.run(['tar', 'xf', ball, '-C', sy.view],
                                    check=True)
@@ -626,6 +644,8 @@ class Suite:
                     sy.mounted = None
         for d in self.nfs_dirs:
             shutil.rmtree(d, ignore_errors=True)
+        for f in self.memfs_segments:
+            rm(f)
 
     # -- one measurement --
 
@@ -817,6 +837,10 @@ class Suite:
         for k, r in self.rows.items():
             if not k.startswith('mmap'):
                 r.status['pager'] = 'n/a: mmap rows only'
+        # The program rows start from trees the suite puts in a backing
+        # directory; memfs has none.
+        for c in self.cmds:
+            self.rows[c[0]].status['memfs'] = 'n/a: no backing directory to prepare'
 
     def round(self, rnd):
         names = [n for n in SYSTEMS if not self.systems[n].na]
