@@ -13,9 +13,13 @@
  *
  * So each description that a module keeps locks for gets an owner ID (62
  * random bits, in its shared record), and every process that holds the
- * description holds a *carrier*: a descriptor of one file that all DEFUSE
- * processes share (OWNERS_FILE), with an OFD read lock on the byte at
- * offset ID.  The kernel keeps that lock until the carrier's open file
+ * description holds a *carrier*: a descriptor of a file that all DEFUSE
+ * processes share (OWNERS_FILE.S, S the ID's shard), with an OFD read
+ * lock on the byte at offset ID.  The kernel keeps an inode's locks in one
+ * list that every new lock walks, so a process holding N descriptions (a
+ * fork or exec hands them all down) paid O(N^2) in one file: 2,000 of them
+ * made an exec 21 ms, 29% of it in posix_lock_inode.  OWNER_SHARDS files
+ * divide that.  The kernel keeps that lock until the carrier's open file
  * description is gone from every process, exit and kill included; a fork
  * child shares its parent's carrier, an exec hands it down (handdown.c),
  * and a process that adopts a received description takes its own.  The
@@ -43,21 +47,31 @@
 #include "core/core.h"
 
 #define OWNERS_FILE "/dev/shm/.defuse-owners"
+#define OWNER_SHARDS 16		/* files OWNERS_FILE.0 to .f */
 #define OWNER_DESCRIPTION (1ULL << 63)
 #define OWNER_ID_MASK ((1ULL << 62) - 1)
 
-/* This process's descriptor for checking (its own open file, so that its
-   test sees every carrier, this process's too), or -1 / -2 (none can be
-   had: liveness unknown). */
-static int check_fd = -1;
+/* This process's descriptors for checking, one per shard (its own open
+   files, so that its test sees every carrier, this process's too), or -1
+   (not opened yet) / -2 (none can be had: liveness unknown). */
+static int check_fd[OWNER_SHARDS] = { [0 ... OWNER_SHARDS - 1] = -1 };
 
-/* A new open file description of the owners file, set aside in DEFUSE's
-   band; -errno if none. */
-static long open_owners(void)
+static unsigned int shard_of(uint64_t id)
 {
-	long fd = sys3(SYS_open, OWNERS_FILE, O_RDONLY | O_CREAT | O_CLOEXEC, 0644), kept;
+	return (unsigned int)(id % OWNER_SHARDS);
+}
+
+/* A new open file description of shard's owners file, set aside in
+   DEFUSE's band; -errno if none. */
+static long open_owners(unsigned int shard)
+{
+	char path[sizeof(OWNERS_FILE) + 2] = OWNERS_FILE ".";
+	long fd, kept;
 	struct stat st;
 
+	path[sizeof(OWNERS_FILE)] = "0123456789abcdef"[shard % 16];
+	path[sizeof(OWNERS_FILE) + 1] = '\0';
+	fd = sys3(SYS_open, path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fd;
 	/* Whoever made it lets everyone read it, whatever their umask. */
@@ -103,10 +117,13 @@ int core_owner_carry(struct core_open *o)
 	int none = -1;
 	long fd;
 
+	uint64_t id;
+
 	if (__atomic_load_n(&o->carrier_fd, __ATOMIC_ACQUIRE) >= 0)
 		return 0;
-	l.l_start = (off_t)owner_id(o->ofd);
-	if ((fd = open_owners()) < 0)
+	id = owner_id(o->ofd);
+	l.l_start = (off_t)id;
+	if ((fd = open_owners(shard_of(id))) < 0)
 		return (int)fd;
 	if (sys3(SYS_fcntl, fd, F_OFD_SETLK, &l) < 0 ||
 	    !__atomic_compare_exchange_n(&o->carrier_fd, &none, (int)fd, 0, __ATOMIC_ACQ_REL,
@@ -137,7 +154,8 @@ void core_owner_drop(struct core_open *o)
 __attribute__((visibility("default"))) int defuse_lock_owner_alive(uint64_t owner)
 {
 	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
-	int fd = __atomic_load_n(&check_fd, __ATOMIC_ACQUIRE);
+	unsigned int shard = shard_of(owner & OWNER_ID_MASK);
+	int fd = __atomic_load_n(&check_fd[shard], __ATOMIC_ACQUIRE);
 
 	if (!(owner & OWNER_DESCRIPTION)) {
 		long r = sys2(SYS_kill, (pid_t)owner, 0);
@@ -145,13 +163,13 @@ __attribute__((visibility("default"))) int defuse_lock_owner_alive(uint64_t owne
 		return r == -ESRCH ? 0 : 1;
 	}
 	if (fd == -1) {
-		long mine = open_owners();
+		long mine = open_owners(shard);
 		int none = -1;
 
 		if (mine < 0)
 			mine = -2;
-		if (__atomic_compare_exchange_n(&check_fd, &none, (int)mine, 0, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
+		if (__atomic_compare_exchange_n(&check_fd[shard], &none, (int)mine, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			fd = (int)mine;
 		else if (mine >= 0)
 			defuse_fd_release(mine), fd = none;
