@@ -21,7 +21,7 @@
 #include <time.h>
 
 #define MEMFS_MAGIC 0x3130534d464d454dULL	/* "MEMFMS01" */
-#define MEMFS_VERSION 3
+#define MEMFS_VERSION 4
 #define MEMFS_PAGE 4096u
 #define MEMFS_NCLASS 40		/* power-of-two classes 2^0 .. 2^39 */
 #define MEMFS_MIN_CLASS 5	/* smallest object: 32 bytes */
@@ -83,6 +83,7 @@ struct mnode {
 /* One open handle of an inode, and the process holding it (openers.c). */
 struct mopener {
 	uint64_t next;
+	uint64_t prev;		/* 0 for the first (then n->openers is it) */
 	uint64_t ino;
 	int32_t pid;
 	uint32_t pad;

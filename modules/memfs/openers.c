@@ -31,22 +31,28 @@ uint64_t opener_add(struct memfs *m, uint64_t ino, pid_t pid)
 	o->ino = ino;
 	o->pid = pid;
 	o->next = n->openers;
+	o->prev = 0;
+	if (o->next)
+		((struct mopener *)P(m, o->next))->prev = off;
 	n->openers = off;
 	n->opens++;
 	orphan_check(m, ino);
 	return off;
 }
 
+/* O(1): a file held open N times (N inherited descriptors) is closed N
+   times, which a walk of the list made O(N^2). */
 void opener_drop(struct memfs *m, uint64_t off)
 {
 	struct mopener *o = P(m, off);
 	struct mnode *n = N(m, o->ino);
-	uint64_t *link = &n->openers;
 
-	while (*link && *link != off)
-		link = &((struct mopener *)P(m, *link))->next;
-	if (*link)
-		*link = o->next;
+	if (o->prev)
+		((struct mopener *)P(m, o->prev))->next = o->next;
+	else
+		n->openers = o->next;
+	if (o->next)
+		((struct mopener *)P(m, o->next))->prev = o->prev;
 	n->opens--;
 	mem_free(m, off, sizeof(struct mopener));
 }
