@@ -239,19 +239,21 @@ static void name_done(struct name_at *at)
 	at->held = NULL;
 }
 
-/*
- * Opens the parent of path beneath the root.  The last component keeps its
- * trailing slashes, so that the *at call sees what the program wrote ("d/"
- * must be a directory).  For "/" the parent is the root and the name ".",
- * which gives the kernel's answers for a path's root (LAST_ROOT is treated
- * like LAST_DOT by every name operation but rmdir).
- */
 /* How parent_at_how finds a parent below the root. */
 enum parent_how {
 	PARENT_OPEN,		/* opens it beneath the root */
 	PARENT_CACHED,		/* from the cache (dircache.h), else opens it */
 	PARENT_CACHED_ONLY,	/* from the cache, else returns 1 */
 };
+
+/*
+ * Opens the parent of path beneath the root.  The last component keeps its
+ * trailing slashes, so that the *at call sees what the program wrote ("d/"
+ * must be a directory).  For "/" the parent is the root and the name ".",
+ * which gives the kernel's answers for a path's root (LAST_ROOT is treated
+ * like LAST_DOT by every name operation but rmdir).  Returns 0 or -errno,
+ * or 1 for PARENT_CACHED_ONLY when the cache has no such parent.
+ */
 
 static int parent_at_how(const struct pt *pt, const char *path, struct name_at *at,
 			 enum parent_how how)
