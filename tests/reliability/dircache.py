@@ -49,6 +49,14 @@ def put(path, data=b"x"):
         f.write(data)
 
 
+def outcome(call, path):
+    try:
+        call(path)
+        return "done"
+    except OSError as e:
+        return os.strerror(e.errno)
+
+
 def say(step, *paths):
     print(step + ": " + ", ".join("%s %s %s" % (p, look(p), laccess(p)) for p in paths))
 
@@ -78,17 +86,9 @@ def main():
                  lambda p: os.rmdir(p + "/sub")):
         hot("n/o/f")
         os.rename(B("n/o"), B("n/p"))
-        try:
-            call("n/o")
-            old = "done"
-        except OSError as e:
-            old = os.strerror(e.errno)
+        old = outcome(call, "n/o")
         os.rename(B("n/p"), B("n/o"))
-        try:
-            call("n/o")
-            new = "done"
-        except OSError as e:
-            new = os.strerror(e.errno)
+        new = outcome(call, "n/o")
         print("a call on a name: after the rename %s, once back %s" % (old, new))
     say("names done", "n/o/f", "n/o/g", "n/o/sub", "n/p")
 
