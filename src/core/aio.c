@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <linux/aio_abi.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -119,7 +120,6 @@ static long one(aio_context_t ctx, struct iocb *up, struct iocb cb)
 	const struct iocb saved = cb;
 	struct defuse_syscall sc = { .a = { cb.aio_fildes } };
 	struct iocb *list[1] = { up };
-	struct iovec one_v;
 	int cnt = 1, vec = 0;
 	long r, n;
 
@@ -128,13 +128,16 @@ static long one(aio_context_t ctx, struct iocb *up, struct iocb cb)
 		return -EINVAL;
 	switch (cb.aio_lio_opcode) {
 	case IOCB_CMD_PREADV:
-	case IOCB_CMD_PWRITEV:
 		vec = 1;
 		/* fall through */
 	case IOCB_CMD_PREAD:
+		sc.nr = SYS_preadv2;
+		break;
+	case IOCB_CMD_PWRITEV:
+		vec = 1;
+		/* fall through */
 	case IOCB_CMD_PWRITE:
-		sc.nr = (cb.aio_lio_opcode == IOCB_CMD_PREAD || cb.aio_lio_opcode == IOCB_CMD_PREADV)
-			? SYS_preadv2 : SYS_pwritev2;
+		sc.nr = SYS_pwritev2;
 		break;
 	case IOCB_CMD_FSYNC:
 		sc.nr = SYS_fsync;
@@ -195,14 +198,13 @@ static long one(aio_context_t ctx, struct iocb *up, struct iocb cb)
 				goto out;
 			}
 			cb.aio_lio_opcode = IOCB_CMD_PREADV;
+			cb.aio_fildes = (uint32_t)memfd;
 		} else {
 			cb.aio_lio_opcode = IOCB_CMD_PWRITEV;
+			cb.aio_fildes = (uint32_t)devnull;
 		}
-		cb.aio_fildes = (uint32_t)(sc.nr == SYS_preadv2 ? memfd : devnull);
 		if (k == 0) {	/* nothing read or written: a count of 0 */
-			one_v.iov_base = v[0].iov_base;
-			one_v.iov_len = 0;
-			firsts[0] = one_v;
+			firsts[0] = (struct iovec){ v[0].iov_base, 0 };
 			k = 1;
 		}
 		cb.aio_buf = (uint64_t)(uintptr_t)firsts;
@@ -218,6 +220,15 @@ static long one(aio_context_t ctx, struct iocb *up, struct iocb cb)
 out:
 	unlock();
 	return r;
+}
+
+/* Whether iocbpp[j] is readable and names an emulated file: then *p and
+   *cb are it. */
+static bool emulated_iocb(struct iocb **list, long j, struct iocb **p, struct iocb *cb)
+{
+	return defuse_probe_read(p, &list[j], sizeof(*p)) == 0 &&
+	       defuse_probe_read(cb, *p, sizeof(*cb)) == 0 &&
+	       core_fd_emulated((int)cb->aio_fildes);
 }
 
 /* io_submit(ctx, nr, iocbpp) with an emulated file in it (route.c). */
@@ -236,13 +247,8 @@ long core_h_aio(struct core_call *c)
 
 		/* A run of iocbs on kernel files (or unreadable ones, whose
 		   EFAULT the kernel gives) goes as it is. */
-		for (; j < nr; j++)
-			if (defuse_probe_read(&p, &list[j], sizeof(p)) < 0 ||
-			    defuse_probe_read(&cb, p, sizeof(cb)) < 0 ||
-			    !core_fd_emulated((int)cb.aio_fildes))
-				continue;
-			else
-				break;
+		while (j < nr && !emulated_iocb(list, j, &p, &cb))
+			j++;
 		if (j > i) {
 			r = sys3(SYS_io_submit, ctx, j - i, list + i);
 			if (r < 0)
