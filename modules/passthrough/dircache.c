@@ -219,11 +219,11 @@ static void drop_tree(struct dircache *dc, int i)
 
 static void drop_all(struct dircache *dc)
 {
-	for (int i = 0; i < DC_ENTRIES; i++)
+	for (int i = 0; i < DC_ENTRIES; i++) {
 		if (dc->e[i].live)
 			drop(dc, &dc->e[i]);
-	for (int i = 0; i < DC_ENTRIES; i++)
 		dc->e[i].children = 0;
+	}
 }
 
 /* ---- Events --------------------------------------------------------- */
@@ -473,9 +473,13 @@ static void check_ids(struct dircache *dc)
 		stop(dc);
 }
 
-/* What a forked child inherited: the descriptors are its own copies, the
-   watches belong to the parent's instance (not to be touched). */
-static void drop_inherited(struct dircache *dc)
+/*
+ * Closes every descriptor the cache holds, the instance too, and empties
+ * it, without removing watches: in a forked child (the descriptors are its
+ * own copies, the watches its parent's instance's, not to be touched) and
+ * at the end (closing the instance takes its watches along).
+ */
+static void close_all(struct dircache *dc)
 {
 	for (int i = 0; i < DC_ENTRIES; i++) {
 		struct dc_entry *e = &dc->e[i];
@@ -506,7 +510,7 @@ int dircache_get(struct dircache *dc, const char *rel, size_t len, struct dc_ent
 	if (atomic_flag_test_and_set_explicit(&dc->busy, memory_order_acquire))
 		return -1;
 	if (dc->forked)
-		drop_inherited(dc);
+		close_all(dc);
 	if (dc->ino == -1 && ++dc->lookups >= DC_START)
 		start(dc);
 	if (dc->ino >= 0)
@@ -564,12 +568,6 @@ void dircache_free(struct dircache *dc)
 {
 	if (!dc)
 		return;
-	if (dc->forked)
-		drop_inherited(dc);
-	for (int i = 0; i < DC_ENTRIES; i++)
-		if (dc->e[i].live || atomic_load(&dc->e[i].refs))
-			close_kept(dc->e[i].fd);
-	if (dc->ino >= 0)
-		close_kept(dc->ino);
+	close_all(dc);
 	free(dc);
 }
