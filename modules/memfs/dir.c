@@ -43,6 +43,16 @@ bool dir_entry_live(const struct mdent *e)
 	return e->ino != DEAD;
 }
 
+/* Puts array position pos, of name hash h, into the first free slot. */
+static void index_put(uint32_t *slot, uint64_t cap, uint32_t h, uint64_t pos)
+{
+	uint64_t j = h & (cap - 1);
+
+	while (slot[j])
+		j = (j + 1) & (cap - 1);
+	slot[j] = (uint32_t)(pos + 1);
+}
+
 /* Puts the live entries of d's array into an index of cap slots. */
 static void index_fill(struct memfs *m, struct mnode *d, uint64_t idx, uint64_t cap)
 {
@@ -50,15 +60,9 @@ static void index_fill(struct memfs *m, struct mnode *d, uint64_t idx, uint64_t 
 	struct mdent *e = dir_entries(m, d);
 
 	memset(slot, 0, cap * sizeof(*slot));
-	for (uint64_t i = 0; i < d->used; i++) {
-		uint64_t j = e[i].hash & (cap - 1);
-
-		if (e[i].ino == DEAD)
-			continue;
-		while (slot[j])
-			j = (j + 1) & (cap - 1);
-		slot[j] = (uint32_t)(i + 1);
-	}
+	for (uint64_t i = 0; i < d->used; i++)
+		if (e[i].ino != DEAD)
+			index_put(slot, cap, e[i].hash, i);
 }
 
 /* An index with room for want entries at half load: its offset, or 0. */
@@ -113,8 +117,7 @@ int dir_add(struct memfs *m, uint64_t dir, const char *name, size_t len, uint64_
 {
 	struct mnode *d = N(m, dir), *n = N(m, ino);
 	struct mdent *e;
-	uint64_t nm, j;
-	uint32_t *slot;
+	uint64_t nm;
 
 	if (d->used == d->cap) {
 		uint64_t cap = d->cap ? d->cap * 2 : 8;
@@ -145,10 +148,7 @@ int dir_add(struct memfs *m, uint64_t dir, const char *name, size_t len, uint64_
 	e->hash = hash_name(name, len);
 	e->len = (uint16_t)len;
 	e->type = dt_of(n->mode);
-	slot = P(m, d->index);
-	for (j = e->hash & (d->index_cap - 1); slot[j]; j = (j + 1) & (d->index_cap - 1))
-		;
-	slot[j] = (uint32_t)(++d->used);
+	index_put(P(m, d->index), d->index_cap, e->hash, d->used++);
 	d->size++;
 	if (S_ISDIR(n->mode)) {
 		n->parent = dir;
