@@ -233,6 +233,11 @@ int core_route(const struct defuse_syscall *sc)
 	case CORE_K_AIO:
 		/* Its iocbs are looked at only while mount files are open. */
 		return core_nfds > 0;
+	case CORE_K_URING:
+		/* Every setup, to know its ring; SQEs only while mount files
+		   are open or the cwd is in a mount (uring.c). */
+		return sc->nr == SYS_io_uring_setup ||
+		       (sc->a[1] > 0 && (core_nfds > 0 || core_cwd_inside()));
 	}
 	return 0;
 }

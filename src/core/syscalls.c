@@ -145,6 +145,10 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 
 	/* Linux AIO: an iocb may name an emulated file (aio.c). */
 	[SYS_io_submit]	= ROW(CORE_K_AIO, OP_FDIO, core_h_aio),
+	/* io_uring: an SQE may name an emulated file or a mount path
+	   (uring.c). */
+	[SYS_io_uring_setup] = ROW(CORE_K_URING, OP_FDIO, core_h_uring_setup),
+	[SYS_io_uring_enter] = ROW(CORE_K_URING, OP_FDIO, core_h_uring_enter),
 
 	/* A Unix socket's path may name a file in a mount (sockets.c). */
 	[SYS_bind]	= SOCK(OP_BIND, 1, 2),
@@ -234,7 +238,7 @@ long core_handle(void *arg)
 
 	unsigned char kind = core_sysdesc_of(sc->nr)->kind;
 
-	if (kind == CORE_K_FDIO || kind == CORE_K_AIO)
+	if (kind == CORE_K_FDIO || kind == CORE_K_AIO || kind == CORE_K_URING)
 		return core_dispatch(sc);
 	return core_cwd_call(dispatch_void, arg);
 }

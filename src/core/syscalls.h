@@ -26,6 +26,9 @@ enum core_kind {
 			   in a mount (.addr, .alen; sockets.c) */
 	CORE_K_AIO,	/* io_submit: its iocbs may name emulated files
 			   (aio.c) */
+	CORE_K_URING,	/* io_uring_setup (its ring kept), io_uring_enter:
+			   its SQEs may name emulated files or mount paths
+			   (uring.c) */
 };
 
 /* What the core does: the handler's operation, whatever the call's shape. */
@@ -124,6 +127,8 @@ long core_h_fdio(struct core_call *c);
 long core_h_fxattr(struct core_call *c);
 long core_h_copy(struct core_call *c);
 long core_h_aio(struct core_call *c);
+long core_h_uring_setup(struct core_call *c);
+long core_h_uring_enter(struct core_call *c);
 long core_h_sock_addr(struct core_call *c);
 long core_h_sock_name(struct core_call *c);
 
