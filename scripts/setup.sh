@@ -8,6 +8,9 @@ PACKAGES="build-essential meson ninja-build pkg-config libcapstone-dev
 libcmocka-dev strace python3 git make tar coreutils findutils gnuplot-nox
 libfuse3-dev fuse3 stress-ng"
 
+# fio: its io_uring engine on mount files (tests/reliability, uring-fio).
+PACKAGES="$PACKAGES fio"
+
 # libfuse 2 file systems in process (tests/fusecompat): libfuse 2's headers
 # for our own, and Debian's libfuse 2 programs (bindfs, fuse2fs, fuse-zip;
 # e2fsprogs' mke2fs and e2fsck for fuse2fs).  They install beside fuse3;
