@@ -1,0 +1,86 @@
+/*
+ * The shared module's wire protocol: one SOCK_SEQPACKET connection per
+ * client process to the one server of a mount (docs/fuse-compat.md, "One
+ * shared instance").  One request, one reply, in order: a message is a
+ * fixed header and its bytes (strings with their NUL, then data), so the
+ * kernel keeps the boundaries and neither side parses a stream.  Client
+ * and server are built from the same tree and run on the same machine:
+ * structures (struct stat, statx, statfs, flock, timespec) travel as
+ * their bytes.
+ */
+#ifndef DEFUSE_SHARED_PROTO_H
+#define DEFUSE_SHARED_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <defuse/module.h>
+
+/* The most data one message carries; reads and writes are cut into pieces
+   of this size.  Well under the default socket buffer (208 KiB), which
+   bounds a SOCK_SEQPACKET message. */
+#define SH_CHUNK (128 * 1024)
+
+/* Request: what, its numbers, and the lengths of what follows. */
+struct sh_req {
+	uint32_t op;		/* SH_* */
+	uint32_t n1, n2;	/* bytes of the first and second string, NUL included */
+	uint32_t dn;		/* bytes of data after them */
+	uint64_t fh;		/* the server's id of an open file */
+	int64_t a[4];		/* the operation's numbers, in its order */
+};
+
+/* Reply: the operation's result, more numbers, then n bytes. */
+struct sh_rep {
+	int64_t ret;
+	int64_t v[3];
+	uint32_t n;
+	uint32_t pad;
+};
+
+/* One directory entry in a readdir reply; the name (namelen bytes, no
+   NUL) follows, and the next entry starts 8-byte aligned. */
+struct sh_dirent {
+	uint64_t ino;
+	int64_t next;
+	uint16_t namelen;
+	uint8_t type;
+	uint8_t pad[5];
+};
+
+enum {
+	SH_HELLO = 1,	/* -> v0: operations the module has (bit per slot), v1: read-only */
+	SH_ADOPT,	/* data: fh ids a forked child holds too */
+	SH_GETATTR, SH_STATX, SH_ACCESS, SH_READLINK, SH_STATFS,
+	SH_MKNOD, SH_MKDIR, SH_UNLINK, SH_RMDIR, SH_SYMLINK, SH_RENAME, SH_LINK,
+	SH_CHMOD, SH_CHOWN, SH_TRUNCATE, SH_UTIMENS,
+	SH_GETXATTR, SH_SETXATTR, SH_LISTXATTR, SH_REMOVEXATTR,
+	SH_OPEN, SH_RELEASE, SH_FLUSH, SH_READ, SH_WRITE, SH_APPEND,
+	SH_FGETATTR, SH_FTRUNCATE, SH_FCHMOD, SH_FCHOWN, SH_FUTIMENS, SH_FLINK,
+	SH_FSYNC, SH_FALLOCATE, SH_SEEK_DATA, SH_READDIR,
+	SH_GETLK, SH_SETLK, SH_FLOCK,
+	SH_FILE_HANDLE, SH_OPEN_HANDLE, SH_FH_PATH,
+	SH_NOPS
+};
+
+/* An operation's slot in struct defuse_ops (every member is a function
+   pointer), for the HELLO mask. */
+#define SH_SLOT(member) (offsetof(struct defuse_ops, member) / sizeof(void (*)(void)))
+_Static_assert(sizeof(struct defuse_ops) / sizeof(void (*)(void)) <= 64,
+	       "the HELLO mask has one bit per operation");
+
+/* The server's abstract socket name (without the leading NUL) for a mount:
+   the user, and a hash of the mount point and the wrapped module's spec.
+   Written by the client, handed to the server on its command line. */
+static inline uint64_t sh_hash(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (const char *s = a; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	h = (h ^ '\n') * 1099511628211ULL;
+	for (const char *s = b; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+#endif

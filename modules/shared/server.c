@@ -1,0 +1,671 @@
+/*
+ * defuse-shared-server: the one instance of a module that every process
+ * of a `shared` mount calls (client.c, docs/fuse-compat.md "One shared
+ * instance").  Started by the first client's init:
+ *
+ *   defuse-shared-server STATUS_FD NAME SELF MOUNTPOINT SPEC
+ *
+ * STATUS_FD: where to say how the start went, one message: "OK", "B" (the
+ * name is taken: another server of the same mount runs or is starting;
+ * connect to it) or "E reason" (the module cannot start).  NAME: the
+ * abstract AF_UNIX name to serve.  SELF: libdefuse.so's path, where modules
+ * are found by name as in process (core/module_find.c).  SPEC: the wrapped
+ * module and its ARGS, as after "MOUNTPOINT=" in a mount line.
+ *
+ * The server is no captured process (its environment has no LD_PRELOAD):
+ * the module's threads and system calls are its own, as in the FUSE bridge.
+ * A thread per client connection; every call into the module is made under
+ * one lock, so a module that is not thread-safe (fuse2fs) is safe too, and
+ * nothing blocks under it (locks are this server's, locks.c, and never
+ * wait).  It ends, running the module's destroy, once its last client
+ * connection has closed: each client process holds one, and a forked child
+ * keeps its parent's until its own is made, so the count never passes
+ * through zero while the tree lives.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/module_find.h"
+#include "proto.h"
+#include "shared.h"
+
+/* How long a server started for a client waits for its first connection. */
+#define FIRST_WAIT_MS 30000
+
+static const struct defuse_ops *ops;
+static void *priv;
+static int readonly;
+static uint64_t opmask;
+
+/* Every call into the module and every table below: one at a time. */
+static pthread_mutex_t big = PTHREAD_MUTEX_INITIALIZER;
+
+static pthread_mutex_t life = PTHREAD_MUTEX_INITIALIZER;
+static int nconn;
+
+/* ---- open files: the server's ids for the module's handles ------------ */
+
+/* An id is (generation << 32) | (slot + 1): an id of a released file never
+   names the slot's next file. */
+struct sfile {
+	uint64_t fh;
+	uint32_t gen;
+	int refs;		/* client processes holding it (fork shares it) */
+	int ino_known;
+	uint64_t ino;
+};
+
+static struct sfile *files;
+static uint32_t nfiles, capfiles;
+
+static struct sfile *file_of(uint64_t id)
+{
+	uint32_t slot = (uint32_t)id;
+
+	if (!slot || slot > nfiles || files[slot - 1].gen != (uint32_t)(id >> 32) ||
+	    !files[slot - 1].refs)
+		return NULL;
+	return &files[slot - 1];
+}
+
+static int64_t file_new(uint64_t fh)
+{
+	uint32_t slot;
+
+	for (slot = 0; slot < nfiles && files[slot].refs; slot++)
+		;
+	if (slot == nfiles) {
+		if (nfiles == capfiles) {
+			uint32_t n = capfiles ? capfiles * 2 : 256;
+			struct sfile *p = realloc(files, n * sizeof(*p));
+
+			if (!p)
+				return -ENFILE;
+			files = p;
+			capfiles = n;
+		}
+		memset(&files[nfiles], 0, sizeof(files[0]));
+		nfiles++;
+	}
+	files[slot].fh = fh;
+	files[slot].refs = 1;
+	files[slot].ino_known = 0;
+	return (int64_t)(((uint64_t)files[slot].gen << 32) | (slot + 1));
+}
+
+static void file_unref(uint64_t id)
+{
+	struct sfile *f = file_of(id);
+
+	if (!f || --f->refs)
+		return;
+	/* Gone from every process: its locks with it, then the module's
+	   release, as the in-process host does at the last close. */
+	sh_locks_fh_gone(id);
+	if (ops->release)
+		ops->release(priv, f->fh);
+	f->gen++;
+}
+
+/* The file's lock key: its inode number, so two opens of a file meet. */
+static uint64_t file_ino(uint64_t id, struct sfile *f)
+{
+	struct stat st;
+
+	if (!f->ino_known) {
+		f->ino = id | (1ULL << 63);	/* no fgetattr: locks per open */
+		if (ops->fgetattr && ops->fgetattr(priv, f->fh, &st) == 0)
+			f->ino = st.st_ino;
+		f->ino_known = 1;
+	}
+	return f->ino;
+}
+
+/* ---- one client connection --------------------------------------------- */
+
+struct conn {
+	int fd;
+	pid_t pid;
+	uint64_t *held;		/* ids this process holds, each once */
+	size_t nheld, capheld;
+};
+
+static int held_add(struct conn *c, uint64_t id)
+{
+	if (c->nheld == c->capheld) {
+		size_t n = c->capheld ? c->capheld * 2 : 64;
+		uint64_t *p = realloc(c->held, n * sizeof(*p));
+
+		if (!p)
+			return -ENFILE;
+		c->held = p;
+		c->capheld = n;
+	}
+	c->held[c->nheld++] = id;
+	return 0;
+}
+
+static int held_del(struct conn *c, uint64_t id)
+{
+	for (size_t i = 0; i < c->nheld; i++)
+		if (c->held[i] == id) {
+			c->held[i] = c->held[--c->nheld];
+			return 1;
+		}
+	return 0;
+}
+
+struct fillctx {
+	char *out;
+	size_t n, max;
+	int full;
+};
+
+static int fill(void *ctx, const char *name, uint64_t ino, unsigned char type, int64_t next)
+{
+	struct fillctx *fc = ctx;
+	size_t len = strlen(name), need = (sizeof(struct sh_dirent) + len + 7) & ~(size_t)7;
+	struct sh_dirent de;
+
+	if (fc->n + need > fc->max || len > 0xffff) {
+		fc->full = 1;
+		return 1;
+	}
+	memset(&de, 0, sizeof(de));
+	de.ino = ino;
+	de.next = next;
+	de.namelen = (uint16_t)len;
+	de.type = type;
+	memcpy(fc->out + fc->n, &de, sizeof(de));
+	memcpy(fc->out + fc->n + sizeof(de), name, len);
+	fc->n += need;
+	return 0;
+}
+
+static int opened(struct conn *c, int r, struct defuse_open *o, struct sh_rep *rp)
+{
+	int64_t id;
+
+	if (r < 0)
+		return r;
+	if (o->kernel_fd >= 0) {
+		/* Not offered (no DEFUSE_CAP_KERNEL_FD): a module that hands
+		   one over anyway is not served. */
+		close(o->kernel_fd);
+		if (ops->release)
+			ops->release(priv, o->fh);
+		return -EIO;
+	}
+	id = file_new(o->fh);
+	if (id < 0 || held_add(c, (uint64_t)id) < 0) {
+		if (id >= 0)
+			file_unref((uint64_t)id);
+		else if (ops->release)
+			ops->release(priv, o->fh);
+		return -ENFILE;
+	}
+	rp->v[0] = id;
+	return 0;
+}
+
+#define NEED(member) do { if (!ops->member) return -ENOSYS; } while (0)
+#define FILE_OR_EBADF() do { if (!(f = file_of(q->fh))) return -EBADF; } while (0)
+#define CAP(n) ((size_t)(n) > SH_CHUNK ? SH_CHUNK : (size_t)(n))
+
+/* Serves one request under the big lock; the reply's payload goes to out
+   (*outn bytes).  Returns the operation's result. */
+static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, const char *s2,
+		     const char *d, struct sh_rep *rp, char *out, size_t *outn)
+{
+	struct defuse_open o = { 0, -1 };
+	struct sfile *f = NULL;
+	int64_t r;
+
+	switch (q->op) {
+	case SH_HELLO:
+		rp->v[0] = (int64_t)opmask;
+		rp->v[1] = readonly;
+		return 0;
+	case SH_ADOPT:
+		for (size_t i = 0; i + 8 <= q->dn; i += 8) {
+			uint64_t id;
+
+			memcpy(&id, d + i, 8);
+			if ((f = file_of(id)) && held_add(c, id) == 0)
+				f->refs++;
+		}
+		return 0;
+	case SH_GETATTR:
+		NEED(getattr);
+		*outn = sizeof(struct stat);
+		return ops->getattr(priv, s1, (struct stat *)out, (int)q->a[0]);
+	case SH_STATX:
+		NEED(statx);
+		*outn = sizeof(struct statx);
+		return ops->statx(priv, s1, (int)q->a[0], (unsigned)q->a[1], (struct statx *)out);
+	case SH_ACCESS:
+		NEED(access);
+		return ops->access(priv, s1, (int)q->a[0], (int)q->a[1]);
+	case SH_READLINK:
+		NEED(readlink);
+		r = ops->readlink(priv, s1, out, CAP(q->a[0]));
+		*outn = r > 0 ? (size_t)r : 0;
+		return r;
+	case SH_STATFS:
+		NEED(statfs);
+		*outn = sizeof(struct statfs);
+		return ops->statfs(priv, s1, (struct statfs *)out);
+	case SH_MKNOD:
+		NEED(mknod);
+		return ops->mknod(priv, s1, (mode_t)q->a[0], (dev_t)q->a[1]);
+	case SH_MKDIR:
+		NEED(mkdir);
+		return ops->mkdir(priv, s1, (mode_t)q->a[0]);
+	case SH_UNLINK:
+		NEED(unlink);
+		return ops->unlink(priv, s1);
+	case SH_RMDIR:
+		NEED(rmdir);
+		return ops->rmdir(priv, s1);
+	case SH_SYMLINK:
+		NEED(symlink);
+		return ops->symlink(priv, s1, s2);
+	case SH_RENAME:
+		NEED(rename);
+		return ops->rename(priv, s1, s2, (unsigned)q->a[0]);
+	case SH_LINK:
+		NEED(link);
+		return ops->link(priv, s1, s2);
+	case SH_CHMOD:
+		NEED(chmod);
+		return ops->chmod(priv, s1, (mode_t)q->a[0], (int)q->a[1]);
+	case SH_CHOWN:
+		NEED(chown);
+		return ops->chown(priv, s1, (uid_t)q->a[0], (gid_t)q->a[1], (int)q->a[2]);
+	case SH_TRUNCATE:
+		NEED(truncate);
+		return ops->truncate(priv, s1, (off_t)q->a[0]);
+	case SH_UTIMENS:
+		NEED(utimens);
+		if (q->dn != 2 * sizeof(struct timespec))
+			return -EINVAL;
+		return ops->utimens(priv, s1, (const struct timespec *)d, (int)q->a[0]);
+	case SH_GETXATTR:
+		NEED(getxattr);
+		r = ops->getxattr(priv, s1, s2, q->a[0] ? out : NULL, CAP(q->a[0]), (int)q->a[1]);
+		*outn = r > 0 && q->a[0] ? (size_t)r : 0;
+		return r;
+	case SH_SETXATTR:
+		NEED(setxattr);
+		return ops->setxattr(priv, s1, s2, d, q->dn, (int)q->a[0], (int)q->a[1]);
+	case SH_LISTXATTR:
+		NEED(listxattr);
+		r = ops->listxattr(priv, s1, q->a[0] ? out : NULL, CAP(q->a[0]), (int)q->a[1]);
+		*outn = r > 0 && q->a[0] ? (size_t)r : 0;
+		return r;
+	case SH_REMOVEXATTR:
+		NEED(removexattr);
+		return ops->removexattr(priv, s1, s2, (int)q->a[0]);
+	case SH_OPEN:
+		NEED(open);
+		return opened(c, ops->open(priv, s1, (int)q->a[0], (mode_t)q->a[1], &o), &o, rp);
+	case SH_OPEN_HANDLE:
+		NEED(open_handle);
+		return opened(c, ops->open_handle(priv, d, q->dn, -1, (int)q->a[0], &o), &o, rp);
+	case SH_RELEASE:
+		if (held_del(c, q->fh))
+			file_unref(q->fh);
+		return 0;
+	}
+	/* The rest work on an open file. */
+	FILE_OR_EBADF();
+	switch (q->op) {
+	case SH_FLUSH:
+		NEED(flush);
+		return ops->flush(priv, f->fh);
+	case SH_READ:
+		NEED(read);
+		r = ops->read(priv, f->fh, out, CAP(q->a[0]), (off_t)q->a[1]);
+		*outn = r > 0 ? (size_t)r : 0;
+		return r;
+	case SH_WRITE:
+		NEED(write);
+		return ops->write(priv, f->fh, d, q->dn, (off_t)q->a[0]);
+	case SH_APPEND: {
+		off_t end = 0;
+
+		NEED(append);
+		r = ops->append(priv, f->fh, d, q->dn, &end);
+		rp->v[0] = end;
+		return r;
+	}
+	case SH_FGETATTR:
+		NEED(fgetattr);
+		*outn = sizeof(struct stat);
+		return ops->fgetattr(priv, f->fh, (struct stat *)out);
+	case SH_FTRUNCATE:
+		NEED(ftruncate);
+		return ops->ftruncate(priv, f->fh, (off_t)q->a[0]);
+	case SH_FCHMOD:
+		NEED(fchmod);
+		return ops->fchmod(priv, f->fh, (mode_t)q->a[0]);
+	case SH_FCHOWN:
+		NEED(fchown);
+		return ops->fchown(priv, f->fh, (uid_t)q->a[0], (gid_t)q->a[1]);
+	case SH_FUTIMENS:
+		NEED(futimens);
+		if (q->dn != 2 * sizeof(struct timespec))
+			return -EINVAL;
+		return ops->futimens(priv, f->fh, (const struct timespec *)d);
+	case SH_FLINK:
+		NEED(flink);
+		return ops->flink(priv, f->fh, s1);
+	case SH_FSYNC:
+		NEED(fsync);
+		return ops->fsync(priv, f->fh, (int)q->a[0]);
+	case SH_FALLOCATE:
+		NEED(fallocate);
+		return ops->fallocate(priv, f->fh, (int)q->a[0], (off_t)q->a[1], (off_t)q->a[2]);
+	case SH_SEEK_DATA:
+		NEED(seek_data);
+		return ops->seek_data(priv, f->fh, (off_t)q->a[0], (int)q->a[1]);
+	case SH_READDIR: {
+		struct fillctx fc = { out, 0, SH_CHUNK, 0 };
+
+		NEED(readdir);
+		r = ops->readdir(priv, f->fh, q->a[0], fill, &fc);
+		*outn = fc.n;
+		rp->v[0] = fc.full;
+		return r;
+	}
+	case SH_GETLK:
+		if (q->dn != sizeof(struct flock))
+			return -EINVAL;
+		memcpy(out, d, sizeof(struct flock));
+		*outn = sizeof(struct flock);
+		return sh_getlk(file_ino(q->fh, f), (uint64_t)q->a[0], (struct flock *)out);
+	case SH_SETLK:
+		if (q->dn != sizeof(struct flock))
+			return -EINVAL;
+		memcpy(out, d, sizeof(struct flock));
+		return sh_setlk(file_ino(q->fh, f), q->fh, (uint64_t)q->a[0],
+				(const struct flock *)out);
+	case SH_FLOCK:
+		return sh_flock(file_ino(q->fh, f), q->fh, (uint64_t)q->a[0], (int)q->a[1]);
+	case SH_FILE_HANDLE:
+		NEED(file_handle);
+		r = ops->file_handle(priv, f->fh, out, DEFUSE_HANDLE_MAX);
+		*outn = r > 0 ? (size_t)r : 0;
+		return r;
+	case SH_FH_PATH:
+		NEED(fh_path);
+		r = ops->fh_path(priv, f->fh, out, PATH_MAX);
+		*outn = r == 0 ? strnlen(out, PATH_MAX - 1) + 1 : 0;
+		return r;
+	}
+	return -ENOSYS;
+}
+
+/* The biggest request: header, two paths, a chunk of data. */
+#define REQ_MAX (sizeof(struct sh_req) + 2 * PATH_MAX + SH_CHUNK)
+#define OUT_MAX (SH_CHUNK + PATH_MAX)
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char *buf = malloc(REQ_MAX), *out = malloc(OUT_MAX);
+
+	/* Only the server's own user may call it (the abstract name is
+	   visible to every user of the network namespace). */
+	if (buf && out && getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    cred.uid == getuid()) {
+		c->pid = cred.pid;
+		for (;;) {
+			ssize_t n = recv(c->fd, buf, REQ_MAX, 0);
+			struct sh_req q;
+			struct sh_rep rp;
+			const char *s1, *s2, *d;
+			size_t outn = 0;
+			struct iovec iov[2];
+			struct msghdr mh;
+
+			if (n < (ssize_t)sizeof(q))
+				break;
+			memcpy(&q, buf, sizeof(q));
+			if ((size_t)n != sizeof(q) + (size_t)q.n1 + q.n2 + q.dn ||
+			    (q.n1 && buf[sizeof(q) + q.n1 - 1]) ||
+			    (q.n2 && buf[sizeof(q) + q.n1 + q.n2 - 1]))
+				break;	/* not our client */
+			s1 = q.n1 ? buf + sizeof(q) : "";
+			s2 = q.n2 ? buf + sizeof(q) + q.n1 : "";
+			d = buf + sizeof(q) + q.n1 + q.n2;
+			memset(&rp, 0, sizeof(rp));
+			pthread_mutex_lock(&big);
+			rp.ret = serve(c, &q, s1, s2, d, &rp, out, &outn);
+			pthread_mutex_unlock(&big);
+			if (rp.ret < 0 && q.op != SH_READLINK)
+				outn = 0;
+			rp.n = (uint32_t)outn;
+			iov[0] = (struct iovec){ &rp, sizeof(rp) };
+			iov[1] = (struct iovec){ out, outn };
+			memset(&mh, 0, sizeof(mh));
+			mh.msg_iov = iov;
+			mh.msg_iovlen = 2;
+			if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) < 0)
+				break;
+		}
+	}
+	/* The process is gone (or exec'd, or was killed): what it held goes,
+	   as the kernel closes a dead process's files and drops its locks. */
+	pthread_mutex_lock(&big);
+	for (size_t i = 0; i < c->nheld; i++)
+		file_unref(c->held[i]);
+	if (c->pid)
+		sh_locks_pid_gone(c->pid);
+	pthread_mutex_unlock(&big);
+	close(c->fd);
+	free(c->held);
+	free(c);
+	free(buf);
+	free(out);
+	pthread_mutex_lock(&life);
+	nconn--;
+	pthread_mutex_unlock(&life);
+	return NULL;
+}
+
+/* ---- start and end ------------------------------------------------------ */
+
+static int status_fd = -1;
+
+static void status(const char *what, const char *why)
+{
+	char msg[1024];
+	int n;
+
+	if (status_fd < 0)
+		return;
+	n = snprintf(msg, sizeof(msg), "%s%s%s", what, why ? " " : "", why ? why : "");
+	if (n > (int)sizeof(msg) - 1)
+		n = sizeof(msg) - 1;
+	if (write(status_fd, msg, (size_t)n) < 0)
+		(void)0;	/* the client is gone: it will not connect either */
+	close(status_fd);
+	status_fd = -1;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_un sa;
+	struct defuse_conn conn;
+	const struct defuse_module *mod;
+	char why[512] = "", *spec, *colon, *mounts;
+	int lfd, had = 0, nullfd;
+	long start;
+	pid_t pid;
+
+	if (argc != 6) {
+		fprintf(stderr, "usage: defuse-shared-server STATUS_FD NAME SELF MOUNTPOINT SPEC\n"
+			"(started by the shared module, docs/fuse-compat.md)\n");
+		return 2;
+	}
+	status_fd = atoi(argv[1]);
+	fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+	/* Not a child of the program: a shell's `wait` must not wait for the
+	   server, and the program's process group's signals are not ours. */
+	pid = fork();
+	if (pid < 0) {
+		status("E", "cannot fork the shared server");
+		return 1;
+	}
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	nullfd = open("/dev/null", O_RDWR);
+	if (nullfd >= 0) {
+		dup2(nullfd, 0);
+		dup2(nullfd, 1);
+		if (nullfd > 2)
+			close(nullfd);
+	}
+
+	/* The name first: of two servers started at once for one mount, one
+	   gets it and the other says "B" and ends, before either starts the
+	   module (two instances of fuse2fs on one image is what this is
+	   for avoiding). */
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "%s", argv[2]);
+	if (lfd < 0 ||
+	    bind(lfd, (struct sockaddr *)&sa,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(argv[2]))) < 0) {
+		if (errno == EADDRINUSE) {
+			status("B", NULL);
+			return 0;
+		}
+		snprintf(why, sizeof(why), "shared server: socket: %s", strerror(errno));
+		status("E", why);
+		return 1;
+	}
+	listen(lfd, 128);
+
+	/* The wrapped module finds its mount point in DEFUSE_MOUNTS, as in
+	   process (the fuse module does). */
+	spec = argv[5];
+	if (asprintf(&mounts, "%s=%s", argv[4], spec) < 0 ||
+	    setenv("DEFUSE_MOUNTS", mounts, 1) < 0) {
+		status("E", "out of memory");
+		return 1;
+	}
+	colon = strchr(spec, ':');
+	if (colon)
+		*colon = 0;
+	mod = module_find(spec, argv[3], why, sizeof(why));
+	if (!mod) {
+		status("E", why);
+		return 1;
+	}
+	ops = mod->ops;
+	memset(&conn, 0, sizeof(conn));
+	conn.host = DEFUSE_HOST_PROCESS;
+	conn.capable = DEFUSE_CAP_READONLY;	/* no kernel descriptors: the
+						   clients' files are emulated */
+	conn.want = (mod->flags & DEFUSE_MODULE_READONLY) ? DEFUSE_CAP_READONLY : 0;
+	why[0] = 0;
+	if (ops->init) {
+		int r = ops->init(colon ? colon + 1 : "", &conn, &priv, why, sizeof(why));
+
+		if (r != 0) {
+			char msg[600];
+
+			snprintf(msg, sizeof(msg), "%s", why[0] ? why : strerror(r < 0 ? -r : EINVAL));
+			status("E", msg);
+			return 1;
+		}
+	}
+	readonly = (conn.want & DEFUSE_CAP_READONLY) != 0;
+	for (size_t i = 0; i < sizeof(struct defuse_ops) / sizeof(void (*)(void)); i++) {
+		void (*fn)(void);
+
+		memcpy(&fn, (const char *)ops + i * sizeof(fn), sizeof(fn));
+		if (fn)
+			opmask |= 1ULL << i;
+	}
+	status("OK", NULL);
+
+	start = now_ms();
+	for (;;) {
+		struct pollfd p = { lfd, POLLIN, 0 };
+		int n, live;
+
+		pthread_mutex_lock(&life);
+		live = nconn;
+		pthread_mutex_unlock(&life);
+		if (had && !live)
+			break;
+		if (!had && now_ms() - start > FIRST_WAIT_MS)
+			break;
+		n = poll(&p, 1, 100);
+		if (n == 1) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			struct conn *c;
+			pthread_t t;
+			pthread_attr_t at;
+
+			if (fd < 0)
+				continue;
+			c = calloc(1, sizeof(*c));
+			if (!c) {
+				close(fd);
+				continue;
+			}
+			c->fd = fd;
+			pthread_mutex_lock(&life);
+			nconn++;
+			pthread_mutex_unlock(&life);
+			had = 1;
+			pthread_attr_init(&at);
+			pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+			if (pthread_create(&t, &at, conn_main, c)) {
+				close(fd);
+				free(c);
+				pthread_mutex_lock(&life);
+				nconn--;
+				pthread_mutex_unlock(&life);
+			}
+			pthread_attr_destroy(&at);
+		}
+	}
+	/* The name stays bound until destroy is done: a client coming now
+	   finds it taken, retries, and starts a new server only once this
+	   instance has written everything back. */
+	pthread_mutex_lock(&big);
+	if (ops->destroy)
+		ops->destroy(priv);
+	close(lfd);
+	return 0;
+}
