@@ -83,12 +83,24 @@ struct ring {
 #define NRINGS 64
 static struct ring rings[NRINGS] = { [0 ... NRINGS - 1] = { .fd = -1 } };
 static int next_slot;		/* a full table forgets the oldest */
-static int busy;		/* one walk (and the table) at a time */
+/* One walk (and the table) at a time: the holder's process ID, 0 when
+   free.  A fork child finds its parent's ID there if another thread held
+   it at the fork, and takes it: that thread is not in the child. */
+static long busy;
 
 static void lock(void)
 {
-	while (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+	long me = defuse_self.pid ? defuse_self.pid : sys0(SYS_getpid), held = 0;
+
+	while (!__atomic_compare_exchange_n(&busy, &held, me, false, __ATOMIC_ACQUIRE,
+					    __ATOMIC_RELAXED)) {
+		if (held != me &&
+		    __atomic_compare_exchange_n(&busy, &held, me, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
 		sys0(SYS_sched_yield);
+		held = 0;
+	}
 }
 
 static void unlock(void)
@@ -352,7 +364,7 @@ long core_h_uring_enter(struct core_call *c)
 	unsigned head, tail, mask, entries, n;
 	long ret;
 
-	if ((sc->a[3] & IORING_ENTER_REGISTERED_RING) || !can_inject())
+	if (((unsigned)sc->a[3] & IORING_ENTER_REGISTERED_RING) || !can_inject())
 		goto kernel;
 	lock();
 	for (int i = 0; i < NRINGS && !r; i++)
@@ -369,7 +381,7 @@ long core_h_uring_enter(struct core_call *c)
 		goto out;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);	/* the SQEs before the tail */
 	n = tail - head;
-	if (n > (unsigned long)sc->a[1])
+	if (n > (unsigned)sc->a[1])	/* to_submit: a u32 */
 		n = (unsigned)sc->a[1];
 	if (n > entries)
 		n = entries;
