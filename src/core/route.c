@@ -237,7 +237,7 @@ int core_route(const struct defuse_syscall *sc)
 		/* Every setup, to know its ring; SQEs only while mount files
 		   are open or the cwd is in a mount (uring.c). */
 		return sc->nr == SYS_io_uring_setup ||
-		       (sc->a[1] > 0 && (core_nfds > 0 || core_cwd_inside()));
+		       ((unsigned)sc->a[1] && (core_nfds > 0 || core_cwd_inside()));
 	}
 	return 0;
 }
