@@ -27,8 +27,8 @@
  * negative res; its I/O is done before the kernel may refuse the iocb for
  * reasons of its own (a full ring: EAGAIN), so a program that submits it
  * again writes the same bytes at the same place twice; IOCB_CMD_POLL on an
- * emulated file gives EINVAL, as on a regular kernel file.  io_uring is
- * not served (EBADF, docs/core.md).
+ * emulated file gives EINVAL, as on a regular kernel file.  io_uring:
+ * uring.c.
  */
 #include <errno.h>
 #include <fcntl.h>
