@@ -51,7 +51,11 @@ static void find_self(void)
 	char real[PATH_MAX];
 
 	if (dladdr((void *)&find_self, &info) && info.dli_fname) {
-		const char *p = realpath(info.dli_fname, real) ? real : info.dli_fname;
+		/* An absolute name stays valid whatever the program's working
+		   directory becomes; only a relative one needs realpath (a
+		   readlink per path component, at every start). */
+		const char *p = info.dli_fname[0] == '/' ? info.dli_fname :
+				realpath(info.dli_fname, real) ? real : info.dli_fname;
 
 		if (strlen(p) < sizeof(defuse_g.preload_path))
 			strcpy(defuse_g.preload_path, p);

@@ -8,12 +8,15 @@
  * planner gets a copy of its image in a memfd.
  */
 #include <elf.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
 #include "capture/trampoline.h"
@@ -63,27 +66,105 @@ static int build_id(const uint8_t *notes, size_t size, char *key, size_t keycap)
 }
 
 /*
+ * What an image of a segment needs (plan_cache.c): the object file's
+ * identity, the segment's file offset, and how to open the object to copy
+ * it.  NULL where images cannot be used (the vDSO, code the loader
+ * relocated in place, a page shared with another segment).
+ */
+/* patch_segment's fd for the vDSO: a memfd copy, made when needed. */
+#define VDSO_FD (-2)
+static int vdso_memfd(void);
+
+struct seg_image {
+	struct plan_src src;
+	uint64_t file_off;
+	const char *path;	/* opened to make the image, if fd < 0 */
+	int fd;
+};
+
+static void count(uint32_t nsites, uint32_t patched, uint32_t refused, uint32_t mismatched)
+{
+	if (refused || mismatched || patched < nsites)
+		__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
+	totals.objects++;
+	totals.sites += patched;
+	totals.refused += refused;
+	totals.mismatched += mismatched;
+}
+
+static void make_image(const char *key, const uint8_t *code, size_t size,
+		       const struct seg_image *si, const struct tramp_place *pl,
+		       const struct plan *plan, const struct tramp_stats *st)
+{
+	struct plan_image_info info = { plan->nsites, st->patched, plan->nrefused,
+					st->mismatched };
+	struct plan_src now;
+	struct stat sb;
+	int fd = si->fd >= 0 ? si->fd : open(si->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* Only from the very file the identity was taken of. */
+	if (fstat(fd, &sb) == 0) {
+		plan_src_from_stat(&now, &sb);
+		if (!memcmp(&now, &si->src, sizeof(now)))
+			plan_image_store(key, code, size, si->file_off, fd, pl, &info);
+	}
+	if (si->fd < 0)
+		close(fd);
+}
+
+/*
  * Patches one executable segment.  idhex is NULL when the object has no
  * build-id (then no caching).  The planner reads the object from `file`, or
  * from descriptor `fd` when fd >= 0.
+ *
+ * Fastest first: an image of the patched segment mapped over it; else a
+ * cached plan applied in place (and, this being at least the object's
+ * second start, an image made for the next one); else the planner, whose
+ * plan is cached.  A segment with no `syscall` byte pair gets an image
+ * that says so, so it is not scanned at every start.
  */
 static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_t vaddr,
-			  const char *name, const char *file, int fd)
+			  const char *name, const char *file, int fd, const struct seg_image *si)
 {
 	struct plan plan;
 	struct tramp_stats st;
+	struct tramp_place pl = { 0 };
 	char key[128];
-	int cached = 0;
+	int cached = 0, remake = 0;
 
-	if (!memmem(code, size, "\x0f\x05", 2))
-		return;
 	if (idhex) {
 		char v[24];
+		struct plan_image_info ii;
+
 		snprintf(key, sizeof(key), "%s-%s", idhex, defuse_xtoa(vaddr, v) + 2);
+		if (si && plan_image_map(key, code, size, &si->src, &ii, &remake) == 0) {
+			count(ii.nsites, ii.patched, ii.nrefused, ii.mismatched);
+			return;
+		}
 		cached = plan_cache_load(key, code, size, &plan) == 0;
 	}
+	if (cached && !plan.nsites && !plan.nrefused) {
+		/* A plan cached empty before images existed. */
+		if (si && remake)
+			plan_image_store_none(key, code, size, &si->src);
+		free(plan.sites);
+		return;
+	}
 	if (!cached) {
-		if (plan_from_planner(file, fd, vaddr, code, size, &plan)) {
+		if (!memmem(code, size, "\x0f\x05", 2)) {
+			if (idhex && si && remake)
+				plan_image_store_none(key, code, size, &si->src);
+			return;
+		}
+		int pfd = fd == VDSO_FD ? vdso_memfd() : fd, r;
+
+		r = pfd == -1 && fd == VDSO_FD ? -1 :
+			plan_from_planner(file, pfd, vaddr, code, size, &plan);
+		if (fd == VDSO_FD && pfd >= 0)
+			sys1(SYS_close, pfd);
+		if (r) {
 			/* Still captured, by the net, only slower: say so when asked. */
 			if (defuse_g.debug)
 				defuse_log("no patch plan for ", name,
@@ -94,18 +175,42 @@ static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_
 		if (idhex)
 			plan_cache_store(key, size, &plan);
 	}
-	if (tramp_apply(code, size, &plan, &st)) {
+	if (cached && remake && si)
+		pl.delta = PLAN_IMAGE_DELTA;
+	if (tramp_apply(code, size, &plan, &st, &pl)) {
 		defuse_log("no trampoline memory in reach of ", name,
 			   "; its calls go to the SUD net");
 		__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
+	} else if (pl.at_delta) {
+		make_image(key, code, size, si, &pl, &plan, &st);
 	}
-	if (plan.nrefused || st.mismatched || st.patched < plan.nsites)
-		__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
-	totals.objects++;
-	totals.sites += st.patched;
-	totals.refused += plan.nrefused;
-	totals.mismatched += st.mismatched;
+	count(plan.nsites, st.patched, plan.nrefused, st.mismatched);
 	free(plan.sites);
+}
+
+/*
+ * Can the segment ph[x] have an image?  Not if the loader writes into its
+ * code (text relocations: an image would carry one process's addresses),
+ * nor if one of its pages holds another segment too, nor if it has bss.
+ */
+static int image_ok(const ElfW(Phdr) *ph, int n, int x, const ElfW(Dyn) *dyn, size_t ndyn)
+{
+	uintptr_t lo = ph[x].p_vaddr & ~4095UL;
+	uintptr_t hi = (ph[x].p_vaddr + ph[x].p_memsz + 4095) & ~4095UL;
+
+	if (ph[x].p_memsz != ph[x].p_filesz || (ph[x].p_vaddr & 4095) != (ph[x].p_offset & 4095))
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (i != x && ph[i].p_type == PT_LOAD && ph[i].p_vaddr < hi &&
+		    ph[i].p_vaddr + ph[i].p_memsz > lo)
+			return 0;
+	if (!dyn)
+		return 1;
+	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++)
+		if (dyn[i].d_tag == DT_TEXTREL ||
+		    (dyn[i].d_tag == DT_FLAGS && (dyn[i].d_un.d_val & DF_TEXTREL)))
+			return 0;
+	return 1;
 }
 
 static int skip_object(const ElfW(Phdr) *ph, int n, uintptr_t base)
@@ -129,45 +234,61 @@ static int is_vdso(const struct dl_phdr_info *info)
 	return 0;
 }
 
-/* The vDSO's image as a file for the planner: a memfd holding a copy. */
-static int patch_vdso(struct dl_phdr_info *info)
+/*
+ * The vDSO's image as a file for the planner: a memfd holding a copy, made
+ * only when the plan is not cached.  -1 if none.
+ */
+static int vdso_memfd(void)
 {
 	const Elf64_Ehdr *eh = (const void *)getauxval(AT_SYSINFO_EHDR);
+	const Elf64_Phdr *ph = (const void *)((const char *)eh + eh->e_phoff);
 	size_t len = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	long fd;
+
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_offset + ph[i].p_filesz > len)
+			len = ph[i].p_offset + ph[i].p_filesz;
+	fd = sys2(SYS_memfd_create, "defuse-vdso", MFD_CLOEXEC);
+	if (sys_failed(fd))
+		return -1;
+	if (sys3(SYS_write, fd, eh, len) != (long)len) {
+		sys1(SYS_close, fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int patch_vdso(struct dl_phdr_info *info)
+{
 	char idhex[96];
 	int have_id = -1;
-	long fd;
 
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
-		if (ph->p_offset + ph->p_filesz > len)
-			len = ph->p_offset + ph->p_filesz;
 		if (ph->p_type == PT_NOTE && have_id)
 			have_id = build_id((const uint8_t *)(info->dlpi_addr + ph->p_vaddr),
 					   ph->p_filesz, idhex, sizeof(idhex));
 	}
-	fd = sys2(SYS_memfd_create, "defuse-vdso", MFD_CLOEXEC);
-	if (sys_failed(fd))
-		return 0;
-	if (sys3(SYS_write, fd, eh, len) == (long)len) {
-		for (int i = 0; i < info->dlpi_phnum; i++) {
-			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
-			if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
-				patch_segment((uint8_t *)(info->dlpi_addr + ph->p_vaddr),
-					      ph->p_filesz, have_id ? NULL : idhex,
-					      ph->p_vaddr, "the vDSO", NULL, fd);
-		}
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
+			patch_segment((uint8_t *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz,
+				      have_id ? NULL : idhex, ph->p_vaddr, "the vDSO", NULL,
+				      VDSO_FD, NULL);
 	}
-	sys1(SYS_close, fd);
 	return 0;
 }
 
 static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 {
 	char idhex[96];
-	int have_id = -1;
+	int have_id = -1, have_src;
+	const ElfW(Dyn) *dyn = NULL;
+	size_t ndyn = 0;
+	struct seg_image si;
+	struct stat sb;
 	const char *name = info->dlpi_name ? info->dlpi_name : "";
 
 	(void)sz, (void)arg;
@@ -182,14 +303,29 @@ static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 			have_id = build_id((const uint8_t *)(info->dlpi_addr + ph->p_vaddr),
 					   ph->p_filesz, idhex, sizeof(idhex));
 	}
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+			ndyn = info->dlpi_phdr[i].p_memsz / sizeof(*dyn);
+		}
+	/* The file the loader mapped: /proc/self/exe is the program's even if
+	   its path was replaced since. */
+	si.path = *name ? name : "/proc/self/exe";
+	si.fd = -1;
+	have_src = !have_id && stat(si.path, &sb) == 0;
+	if (have_src)
+		plan_src_from_stat(&si.src, &sb);
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
-			patch_segment((uint8_t *)(info->dlpi_addr + ph->p_vaddr),
-				      ph->p_filesz, have_id ? NULL : idhex, ph->p_vaddr,
-				      *name ? name : "the program",
-				      *name ? name : "/proc/self/exe", -1);
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		si.file_off = ph->p_offset;
+		patch_segment((uint8_t *)(info->dlpi_addr + ph->p_vaddr),
+			      ph->p_filesz, have_id ? NULL : idhex, ph->p_vaddr,
+			      *name ? name : "the program", si.path, -1,
+			      have_src && image_ok(info->dlpi_phdr, info->dlpi_phnum, i, dyn, ndyn) ?
+			      &si : NULL);
 	}
 	return 0;
 }
@@ -221,7 +357,11 @@ long defuse_objects_mapped_cold(void *argp)
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[32];
 	char idhex[96];
-	int have_id = -1, code_segments = 0;
+	int have_id = -1, code_segments = 0, have_src;
+	Elf64_Dyn dyn[128];
+	size_t ndyn = 0;
+	struct seg_image si;
+	struct stat sb;
 
 	/* Executable memory that is not an x86-64 ELF object: unpatched code. */
 	if (sys4(SYS_pread64, fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
@@ -243,6 +383,23 @@ long defuse_objects_mapped_cold(void *argp)
 			have_id = build_id(notes, ph[i].p_filesz, idhex, sizeof(idhex));
 	}
 	for (int i = 0; i < eh.e_phnum; i++) {
+		size_t want = ph[i].p_filesz < sizeof(dyn) ? ph[i].p_filesz : sizeof(dyn);
+		long got;
+
+		if (ph[i].p_type != PT_DYNAMIC)
+			continue;
+		got = sys4(SYS_pread64, fd, dyn, want, ph[i].p_offset);
+		ndyn = got > 0 ? (size_t)got / sizeof(*dyn) : 0;
+	}
+	/* A dynamic section longer than we read might hide DT_TEXTREL. */
+	have_src = !have_id && ndyn && ndyn < sizeof(dyn) / sizeof(*dyn) &&
+		   !sys_failed(sys2(SYS_fstat, fd, &sb));
+	if (have_src) {
+		plan_src_from_stat(&si.src, &sb);
+		si.path = NULL;
+		si.fd = fd;
+	}
+	for (int i = 0; i < eh.e_phnum; i++) {
 		uintptr_t start;
 
 		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) ||
@@ -257,8 +414,10 @@ long defuse_objects_mapped_cold(void *argp)
 		start = addr + (ph[i].p_offset - off);
 		if ((uintptr_t)&defuse_objects_patch_loaded - start < ph[i].p_filesz)
 			continue;	/* ourselves */
+		si.file_off = ph[i].p_offset;
 		patch_segment((uint8_t *)start, ph[i].p_filesz, have_id ? NULL : idhex,
-			      ph[i].p_vaddr, "a loaded library", NULL, fd);
+			      ph[i].p_vaddr, "a loaded library", NULL, fd,
+			      have_src && image_ok(ph, eh.e_phnum, i, dyn, ndyn) ? &si : NULL);
 	}
 	if (!code_segments)
 		__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);

@@ -62,6 +62,36 @@ int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
 /* Cache by build-id: 0 on a hit (sites allocated with malloc), -1 on a miss. */
 int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out);
 void plan_cache_store(const char *key, size_t size, const struct plan *p);
+/*
+ * Images: a segment's patched pages and trampolines kept as a file and
+ * mapped (plan_cache.c).  plan_src identifies the object file.
+ */
+struct plan_src {
+	uint64_t dev, ino, size;
+	int64_t mtime_sec, mtime_nsec;
+};
+struct plan_image_info {
+	uint32_t nsites, patched, nrefused, mismatched;
+};
+struct stat;
+struct tramp_place;
+void plan_src_from_stat(struct plan_src *src, const struct stat *st);
+/*
+ * Maps the image for `key` over the segment at `code` and its trampolines
+ * at the image's distance: 0 and *out filled, or -1 with *remake set when
+ * there is no usable image (missing or stale) and one should be made.
+ */
+int plan_image_map(const char *key, uint8_t *code, size_t size, const struct plan_src *src,
+		   struct plan_image_info *out, int *remake);
+/* Makes the image of a segment just patched with its region at pl->delta;
+   objfd reads the object (file offset file_off is the segment's). */
+void plan_image_store(const char *key, const uint8_t *code, size_t size, uint64_t file_off,
+		      int objfd, const struct tramp_place *pl, const struct plan_image_info *info);
+void plan_image_store_none(const char *key, const uint8_t *code, size_t size,
+			   const struct plan_src *src);
+/* Where images put the trampolines: this far below the code. */
+#define PLAN_IMAGE_DELTA (-((intptr_t)1 << 30))
+
 /* Resolves the cache directory; NULL when caching is off or impossible. */
 const char *plan_cache_dir(void);
 

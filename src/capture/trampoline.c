@@ -23,6 +23,14 @@
  * Sites whose number is not a constant in the window check %rax at run time
  * and pick one of the three.  Each object gets its own trampoline region
  * within +-2 GiB so the jumps can be rel32.
+ *
+ * The trampolines hold no absolute address and nothing else that differs
+ * between processes: the hooks and the selector's TLS offset are read
+ * through the region's first page (its header), and every other reference
+ * is rel32.  So with the region at a fixed distance from the code, the
+ * patched code and the trampolines are the same bytes in every process,
+ * and the plan cache can keep them as a file to be mapped (plan_cache.c,
+ * "images") instead of patching pages in each one.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -33,7 +41,12 @@
 #include "kernel/sys.h"
 
 #define TRAMP_MAX 320		/* bytes one trampoline may need, at most */
-#define REGION_HDR 64		/* pointers the trampolines call through */
+
+/* The header page's slots (8 bytes each), filled in every process. */
+enum {
+	HDR_TRAMP_HOOK, HDR_SIGRETURN_GATE, HDR_DISPATCH, HDR_SIGRETURN_HOOK,
+	HDR_CLONE_BEFORE, HDR_CLONE_CHILD, HDR_CLONE_PARENT, HDR_SELECTOR_TPOFF,
+};
 
 struct emit {
 	uint8_t *p;
@@ -51,12 +64,6 @@ static void b4(struct emit *e, int32_t v)
 {
 	memcpy(e->p, &v, 4);
 	e->p += 4;
-}
-
-static void b8(struct emit *e, uint64_t v)
-{
-	memcpy(e->p, &v, 8);
-	e->p += 8;
 }
 
 /* rel32 from the end of the instruction being emitted (at e->p + 4). */
@@ -87,24 +94,52 @@ struct region {
 	uint8_t *next;
 };
 
-/* Calls hook(&sc) through stubs.S, below the red zone. */
-static void emit_hook(struct emit *e, const struct region *r, void *hook)
+static const uint8_t *slot(const struct region *r, int i)
+{
+	return r->base + 8 * i;
+}
+
+/* mov hdr[i](%rip),%r11 */
+static void emit_load_r11(struct emit *e, const struct region *r, int i)
+{
+	b1(e, 0x4c), b1(e, 0x8b), b1(e, 0x1d), rel32_to(e, slot(r, i));
+}
+
+/*
+ * Calls the hook in header slot i with &sc, through stubs.S, below the red
+ * zone.  %r11 is free: the `syscall` this stands in for clobbers it.
+ */
+static void emit_hook(struct emit *e, const struct region *r, int i)
 {
 	static const uint8_t lea_down[] = { 0x48, 0x8d, 0x64, 0x24, 0x80 };
 	static const uint8_t lea_up[] = { 0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00 };
 
 	b(e, lea_down, sizeof(lea_down));
-	b1(e, 0x49), b1(e, 0xbb), b8(e, (uint64_t)hook);	/* movabs $hook,%r11 */
-	b1(e, 0xff), b1(e, 0x15), rel32_to(e, r->base);		/* call *hdr[0](%rip) */
+	emit_load_r11(e, r, i);
+	b1(e, 0xff), b1(e, 0x15), rel32_to(e, slot(r, HDR_TRAMP_HOOK));	/* call *hdr(%rip) */
 	b(e, lea_up, sizeof(lea_up));
 }
 
-/* movb $v, %fs:tpoff -- the calling thread's SUD selector. */
-static void emit_selector(struct emit *e, uint8_t v)
+/* The calling thread's SUD selector := v: movb $v,%fs:(%r11), the offset
+   from the header (it depends on the program's TLS layout). */
+static void emit_selector(struct emit *e, const struct region *r, uint8_t v)
 {
-	b1(e, 0x64), b1(e, 0xc6), b1(e, 0x04), b1(e, 0x25);
-	b4(e, (int32_t)capture_g.selector_tpoff);
-	b1(e, v);
+	emit_load_r11(e, r, HDR_SELECTOR_TPOFF);
+	b1(e, 0x64), b1(e, 0x41), b1(e, 0xc6), b1(e, 0x03), b1(e, v);
+}
+
+void tramp_header_fill(void *page)
+{
+	uint64_t *h = page;
+
+	h[HDR_TRAMP_HOOK] = (uintptr_t)defuse_tramp_hook;
+	h[HDR_SIGRETURN_GATE] = (uintptr_t)defuse_gate_forward_sigreturn;
+	h[HDR_DISPATCH] = (uintptr_t)defuse_dispatch;
+	h[HDR_SIGRETURN_HOOK] = (uintptr_t)defuse_sigreturn_hook;
+	h[HDR_CLONE_BEFORE] = (uintptr_t)defuse_clone_before;
+	h[HDR_CLONE_CHILD] = (uintptr_t)defuse_clone_child;
+	h[HDR_CLONE_PARENT] = (uintptr_t)defuse_clone_parent;
+	h[HDR_SELECTOR_TPOFF] = (uint64_t)capture_g.selector_tpoff;
 }
 
 static int is_clone_nr(long nr)
@@ -144,30 +179,30 @@ static uint8_t *emit_site(struct region *r, const struct plan_site *s, uint8_t *
 		clone_je[nclone++] = emit_cmp_je(&e, SYS_vfork);
 	}
 	if (s->nr < 0 || (!is_clone_nr(s->nr) && s->nr != SYS_rt_sigreturn)) {
-		emit_hook(&e, r, (void *)defuse_dispatch);
+		emit_hook(&e, r, HDR_DISPATCH);
 		b1(&e, 0xe9), post_slot[npost++] = fwd_rel32(&e);
 	}
 	if (s->nr < 0 || s->nr == SYS_rt_sigreturn) {
 		if (sig_je)
 			resolve(sig_je, e.p);
-		emit_hook(&e, r, (void *)defuse_sigreturn_hook);
-		b1(&e, 0xff), b1(&e, 0x25), rel32_to(&e, r->base + 8);	/* jmp *hdr[1] */
+		emit_hook(&e, r, HDR_SIGRETURN_HOOK);
+		b1(&e, 0xff), b1(&e, 0x25), rel32_to(&e, slot(r, HDR_SIGRETURN_GATE));	/* jmp *hdr */
 	}
 	if (s->nr < 0 || is_clone_nr(s->nr)) {
 		uint8_t *jnz;
 
 		for (int i = 0; i < nclone; i++)
 			resolve(clone_je[i], e.p);
-		emit_hook(&e, r, (void *)defuse_clone_before);
-		emit_selector(&e, SYSCALL_DISPATCH_FILTER_ALLOW);
+		emit_hook(&e, r, HDR_CLONE_BEFORE);
+		emit_selector(&e, r, SYSCALL_DISPATCH_FILTER_ALLOW);
 		b1(&e, 0x0f), b1(&e, 0x05);				/* syscall */
-		emit_selector(&e, SYSCALL_DISPATCH_FILTER_BLOCK);
+		emit_selector(&e, r, SYSCALL_DISPATCH_FILTER_BLOCK);
 		b1(&e, 0x48), b1(&e, 0x85), b1(&e, 0xc0);		/* test %rax,%rax */
 		b1(&e, 0x0f), b1(&e, 0x85), jnz = fwd_rel32(&e);	/* jnz parent */
-		emit_hook(&e, r, (void *)defuse_clone_child);
+		emit_hook(&e, r, HDR_CLONE_CHILD);
 		b1(&e, 0xe9), post_slot[npost++] = fwd_rel32(&e);
 		resolve(jnz, e.p);
-		emit_hook(&e, r, (void *)defuse_clone_parent);
+		emit_hook(&e, r, HDR_CLONE_PARENT);
 		b1(&e, 0xe9), post_slot[npost++] = fwd_rel32(&e);
 	}
 
@@ -189,60 +224,100 @@ static int in_reach(uintptr_t lo, uintptr_t hi, uintptr_t a, uintptr_t b)
 	return (a >= lo ? b - lo : hi - a) < max;
 }
 
+static int region_at(struct region *r, uintptr_t at, size_t size)
+{
+	long p = sys6(SYS_mmap, at, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (sys_failed(p))
+		return -1;
+	if ((uintptr_t)p != at) {	/* old kernels ignore the flag */
+		sys2(SYS_munmap, p, size);
+		return -1;
+	}
+	r->base = (uint8_t *)p;
+	r->size = size;
+	r->next = r->base + TRAMP_HEADER;
+	return 0;
+}
+
 /*
- * A region within rel32 reach of [lo, hi), as close as a free address
- * allows: tried 1 MiB apart, alternately below and above the code.
+ * A region within rel32 reach of [lo, hi): at `want` if not 0 and free,
+ * else as close as a free address allows: tried 1 MiB apart, alternately
+ * below and above the code.
  */
-static int region_alloc(struct region *r, uintptr_t lo, uintptr_t hi, size_t size)
+static int region_alloc(struct region *r, uintptr_t lo, uintptr_t hi, size_t size,
+			uintptr_t want)
 {
 	const uintptr_t step = 1 << 20;
 
 	size = (size + 4095) & ~4095UL;
+	if (want && in_reach(lo, hi, want, want + size) && region_at(r, want, size) == 0)
+		return 0;
 	for (uintptr_t d = step; d < 0x80000000UL; d += step) {
 		uintptr_t cand[2] = { (lo & ~4095UL) - d - size, ((hi + 4095) & ~4095UL) + d };
 
 		for (int i = 0; i < 2; i++) {
-			long p;
-
 			/* i == 0 wrapped below address 0, or out of reach. */
 			if (cand[i] < 0x10000 || (i == 0 && cand[i] > lo) ||
 			    !in_reach(lo, hi, cand[i], cand[i] + size))
 				continue;
-			p = sys6(SYS_mmap, cand[i], size, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-			if (sys_failed(p))
-				continue;
-			if ((uintptr_t)p != cand[i]) {	/* old kernels ignore the flag */
-				sys2(SYS_munmap, p, size);
-				continue;
-			}
-			r->base = (uint8_t *)p;
-			r->size = size;
-			r->next = r->base + REGION_HDR;
-			return 0;
+			if (region_at(r, cand[i], size) == 0)
+				return 0;
 		}
 	}
 	return -1;
 }
 
-int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tramp_stats *st)
+/*
+ * What the emitter writes, reduced to 64 bits: the trampolines of a few
+ * made-up sites covering every kind.  A cached image made by an emitter
+ * that writes other bytes (another DEFUSE version) is not used.
+ */
+uint64_t tramp_fingerprint(void)
+{
+	static const struct plan_site sites[] = {
+		{ .len = 5, .sys_off = 2, .nr = -1, .bytes = { 0x89, 0xf0, 0x0f, 0x05, 0x90 } },
+		{ .len = 7, .sys_off = 5, .nr = SYS_getppid,
+		  .bytes = { 0xb8, SYS_getppid, 0, 0, 0, 0x0f, 0x05 } },
+		{ .len = 7, .sys_off = 5, .nr = SYS_clone,
+		  .bytes = { 0xb8, SYS_clone, 0, 0, 0, 0x0f, 0x05 } },
+		{ .len = 7, .sys_off = 5, .nr = SYS_rt_sigreturn,
+		  .bytes = { 0xb8, SYS_rt_sigreturn, 0, 0, 0, 0x0f, 0x05 } },
+	};
+	uint8_t buf[128 + 4 * TRAMP_MAX + 64];
+	struct region r = { buf, sizeof(buf), buf + 128 };
+	uint64_t h = 0xcbf29ce484222325ULL ^ TRAMP_HEADER;
+
+	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++)
+		emit_site(&r, &sites[i], buf + sizeof(buf) - 16);
+	for (const uint8_t *p = buf + 128; p < r.next; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	return h;
+}
+
+int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tramp_stats *st,
+		struct tramp_place *pl)
 {
 	struct region r;
 	uintptr_t page_lo = (uintptr_t)code & ~4095UL;
 	uintptr_t page_hi = ((uintptr_t)code + size + 4095) & ~4095UL;
+	uintptr_t used_end;
 	uint8_t **targets;
 	uint32_t i;
 	int writable;
 	long mem = -1;
 
 	memset(st, 0, sizeof(*st));
+	if (pl)
+		pl->at_delta = 0;
 	if (!plan->nsites)
 		return 0;
 	if (region_alloc(&r, (uintptr_t)code, (uintptr_t)code + size,
-			 REGION_HDR + (size_t)plan->nsites * TRAMP_MAX))
+			 TRAMP_HEADER + (size_t)plan->nsites * TRAMP_MAX,
+			 pl && pl->delta ? page_lo + pl->delta : 0))
 		return -1;
-	((void **)r.base)[0] = (void *)defuse_tramp_hook;
-	((void **)r.base)[1] = (void *)defuse_gate_forward_sigreturn;
+	tramp_header_fill(r.base);
 
 	targets = (uint8_t **)sys6(SYS_mmap, 0, plan->nsites * sizeof(*targets),
 				   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -258,7 +333,20 @@ int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tram
 		}
 		targets[i] = emit_site(&r, s, code + s->off);
 	}
-	sys3(SYS_mprotect, r.base, r.size, PROT_READ | PROT_EXEC);
+	/* The room no trampoline needed goes back; what is left is the
+	   region an image of this code maps (plan_cache.c). */
+	used_end = ((uintptr_t)r.next + 4095) & ~4095UL;
+	if (used_end < (uintptr_t)r.base + r.size) {
+		sys2(SYS_munmap, used_end, (uintptr_t)r.base + r.size - used_end);
+		r.size = used_end - (uintptr_t)r.base;
+	}
+	sys3(SYS_mprotect, r.base, TRAMP_HEADER, PROT_READ);
+	sys3(SYS_mprotect, r.base + TRAMP_HEADER, r.size - TRAMP_HEADER, PROT_READ | PROT_EXEC);
+	if (pl) {
+		pl->at_delta = pl->delta && (uintptr_t)r.base == page_lo + pl->delta;
+		pl->region = r.base;
+		pl->region_size = r.size;
+	}
 
 	/*
 	 * Code pages are made writable for the moment of patching.  Where the
