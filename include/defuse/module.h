@@ -636,9 +636,11 @@ struct defuse_ops {
 	 * The host asks for directories it keeps open (a directory
 	 * descriptor, the cwd) when a path relative to one fails, to walk
 	 * again from where the directory went, as the kernel's lookup
-	 * starts from the directory's inode whatever its name became.
-	 * Returns 0, -ENOENT when it has no name any more (removed), or
-	 * -errno.  Used only for modules without kernel files (no
+	 * starts from the directory's inode whatever its name became,
+	 * and for any open file whose /proc/self/fd link the program
+	 * reads.  Returns 0, -ENOENT when it has no name any more
+	 * (removed), or -errno (not known: the host uses the path fh was
+	 * opened by).  Used only for modules without kernel files (no
 	 * kernel_fd, no lock_fd), whose place the host learns from the
 	 * kernel otherwise.
 	 * NULL: the host keeps the path fh was opened by.

@@ -150,10 +150,9 @@ int dir_add(struct memfs *m, uint64_t dir, const char *name, size_t len, uint64_
 	e->type = dt_of(n->mode);
 	index_put(P(m, d->index), d->index_cap, e->hash, d->used++);
 	d->size++;
-	if (S_ISDIR(n->mode)) {
-		n->parent = dir;
+	n->parent = dir;	/* a file's: where to look for its name (fh_path) */
+	if (S_ISDIR(n->mode))
 		d->nlink++;
-	}
 	return 0;
 }
 
@@ -197,10 +196,9 @@ void dir_set(struct memfs *m, struct mnode *d, const char *name, size_t len, uin
 		d->nlink--;
 	e[i].ino = ino;
 	e[i].type = dt_of(n->mode);
-	if (S_ISDIR(n->mode)) {
-		n->parent = dir;
+	n->parent = dir;
+	if (S_ISDIR(n->mode))
 		d->nlink++;
-	}
 }
 
 bool dir_empty(struct memfs *m, struct mnode *d)

@@ -67,7 +67,9 @@ struct mnode {
 	uint64_t data;		/* file: page table; dir: entry array; link: target */
 	uint64_t cap;		/* entries the page table or entry array holds */
 	uint64_t next_cookie;	/* dir: readdir position of the next entry added */
-	uint64_t parent;	/* dir: its parent's inode (for "..") */
+	uint64_t parent;	/* dir: its parent's inode (for ".."); other
+				   inodes: the directory of their latest
+				   link, where fh_path looks for a name */
 	uint64_t xattr;		/* first struct mxattr */
 	uint64_t locks;		/* first struct mlock */
 	uint64_t openers;	/* first struct mopener */

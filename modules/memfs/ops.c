@@ -1297,9 +1297,11 @@ static off_t mfs_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 }
 
 /*
- * Where an open directory is now: up its parents to the root, each name
- * found in its parent's entries (a directory has one name).  Files have
- * no parent pointer here, and the host asks only for directories.
+ * Where an open file is now: up its parents to the root, each name found
+ * in its parent's entries (a directory has one name).  A file's parent is
+ * the directory of its latest link (dir.c); if that name is gone while the
+ * file still has others, where they are is not known here (-EIO: the host
+ * keeps the path it opened).
  */
 static int mfs_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
 {
@@ -1311,8 +1313,6 @@ static int mfs_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
 
 	(void)c;
 	tmp[at] = 0;
-	if (!S_ISDIR(N(m, ino)->mode))
-		LEAVE(-ENOSYS);
 	while (ino != m->h->root) {
 		struct mnode *n = N(m, ino), *p;
 		struct mdent *e;
@@ -1320,12 +1320,14 @@ static int mfs_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
 
 		if (n->nlink == 0)
 			LEAVE(-ENOENT);
+		if (!n->parent)
+			LEAVE(-EIO);	/* a file linked by an older memfs */
 		p = N(m, n->parent);
 		e = dir_entries(m, p);
 		for (i = 0; i < p->used && e[i].ino != ino; i++)
 			;
 		if (i == p->used)
-			LEAVE(-ENOENT);
+			LEAVE(S_ISDIR(n->mode) ? -ENOENT : -EIO);
 		if (at < (size_t)e[i].len + 1)
 			LEAVE(-ENAMETOOLONG);
 		at -= e[i].len;

@@ -171,8 +171,10 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 	nenv[j] = NULL;
 
 	sc->a[envi] = (long)nenv;
+	defuse_fd_exec_limit(1);
 	r = defuse_forward(sc);
 	/* Only a failed exec comes back. */
+	defuse_fd_exec_limit(0);
 	sys2(SYS_munmap, nenv, size);
 	if (cold) {
 		core_exec_fds_undo();

@@ -874,14 +874,44 @@ static struct core_open *pending_new(uint64_t ino, long lock_fd, long carrier)
  * descriptor or carrier is not where this image's band can take it as it
  * is (the limits changed) is adopted at once, as before.
  */
+/*
+ * A list too long for the environment came in a sealed memfd
+ * ("@FD", handdown.c): its contents, NUL-ended, in memory of malloc's, the
+ * memfd closed; NULL if FD is not such a memfd (then it is not ours and
+ * stays open).
+ */
+static char *list_from_memfd(const char *num)
+{
+	const int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	long fd = strtol(num, NULL, 10), r;
+	struct stat st;
+	char *list;
+
+	if (fd < 0 || sys2(SYS_fcntl, fd, F_GET_SEALS) != seals ||
+	    sys2(SYS_fstat, fd, &st) != 0 || !(list = malloc(st.st_size + 1)))
+		return NULL;
+	for (off_t off = 0; off < st.st_size; off += r)
+		if ((r = sys4(SYS_pread64, fd, list + off, st.st_size - off, off)) <= 0) {
+			st.st_size = off;
+			break;
+		}
+	list[st.st_size] = 0;
+	sys1(SYS_close, fd);
+	return list;
+}
+
 void core_emulated_adopt_inherited(const char *list)
 {
+	char *own = NULL;
+
 	if (!list)
 		return;
 	if (!strcmp(list, "scan")) {
 		adopt_all();
 		return;
 	}
+	if (*list == '@' && !(list = own = list_from_memfd(list + 1)))
+		return;
 	/* Which description (memfd inode) went to which descriptor first: a
 	   hash table, open addressing, sized for the list. */
 	size_t cap = 16;
@@ -933,6 +963,7 @@ void core_emulated_adopt_inherited(const char *list)
 			seen[h] = (struct seen){ ino, fd };
 	}
 	free(seen);
+	free(own);
 }
 
 /*

@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include "core/core.h"
 
@@ -50,20 +51,26 @@ static int kept(struct core_open *o, struct core_open **live)
 	       ((l->exec_kept & CORE_KEPT_CARRIER) && l->carrier_fd >= 0 ? CORE_KEPT_CARRIER : 0);
 }
 
+static long list_fd;
+static void spill_drop(long lfd);
+
 /* Kept descriptors made close-on-exec for an exec under way (set_kept). */
 static int kept_closing;
 
-/* Is inode ino listed in "DEFUSE_FDS=FD:INO...,FD:INO..."? */
-static int listed(const char *list, uint64_t ino)
+/* Is inode ino listed in "FD:INO...,FD:INO..." (len bytes, not ended by
+   a NUL when it is a list memfd's)? */
+static int listed(const char *list, unsigned long len, uint64_t ino)
 {
-	for (const char *p = list; (p = strchr(p, ':'));) {
+	const char *end = list + len;
+
+	for (const char *p = list; (p = memchr(p, ':', end - p));) {
 		uint64_t v = 0;
 
-		for (p++; *p >= '0' && *p <= '9'; p++)
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++)
 			v = v * 10 + (*p - '0');
 		if (v == ino)
 			return 1;
-		if (!(p = strchr(p, ',')))
+		if (!(p = memchr(p, ',', end - p)))
 			break;
 	}
 	return 0;
@@ -74,7 +81,7 @@ static int listed(const char *list, uint64_t ino)
  * DEFUSE_FDS string; NULL: none is) become close-on-exec (on), or, after
  * a failed exec, not again (!on).
  */
-static void set_kept(int on, const char *list)
+static void set_kept(int on, const char *list, unsigned long len)
 {
 	int left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED), k;
 	struct core_open *l;
@@ -84,7 +91,7 @@ static void set_kept(int on, const char *list)
 	while ((f = next_entry(&fd, &left))) {
 		if (!f->open || !(k = kept(f->open, &l)))
 			continue;
-		if (on && list && listed(list, l ? l->ino : f->open->ino))
+		if (on && list && listed(list, len, l ? l->ino : f->open->ino))
 			continue;
 		if (!l)
 			l = f->open;
@@ -117,7 +124,8 @@ void core_exec_fds_undo(void)
 			sys3(SYS_fcntl, l->carrier_fd, F_SETFD, FD_CLOEXEC);
 	}
 	if (__atomic_exchange_n(&kept_closing, 0, __ATOMIC_RELAXED))
-		set_kept(0, NULL);
+		set_kept(0, NULL, 0);
+	spill_drop(__atomic_exchange_n(&list_fd, -1, __ATOMIC_RELAXED));
 }
 
 /* Appends src to dst at *pos. */
@@ -127,28 +135,102 @@ static void put(char *dst, unsigned long *pos, const char *src)
 		dst[(*pos)++] = *src++;
 }
 
+/* The memfd holding a list too long for the environment, for an exec
+   under way, to be closed if it fails; -1: none. */
+static long list_fd = -1;
+
+/* The seals that say a list memfd is whole and no longer changes. */
+#define LIST_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/* buf[from, *pos) appended to the list's memfd *lfd (made at the first);
+   the buffer is empty again after "DEFUSE_FDS=".  0, or -1. */
+static int spill(long *lfd, char *buf, unsigned long from, unsigned long *pos)
+{
+	long r;
+
+	if (*lfd < 0) {
+		long mfd = sys2(SYS_memfd_create, "defuse-fds", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+		if (mfd < 0)
+			return -1;
+		/* In the band, so that the program's numbers are as free in
+		   the new image as natively; not from a vfork child, whose
+		   band bitmap is its parent's memory (and which has the
+		   descriptor table to itself). */
+		*lfd = mfd;
+		if (!defuse_self.vfork_child && (*lfd = defuse_fd_reserve(mfd)) < 0) {
+			sys1(SYS_close, mfd);
+			return -1;
+		}
+	}
+	for (unsigned long off = from; off < *pos; off += r)
+		if ((r = sys3(SYS_write, *lfd, buf + off, *pos - off)) <= 0)
+			return -1;
+	*pos = from;
+	return 0;
+}
+
+/* The list in memfd lfd ends with buf[from, *pos): sealed, handed to the
+   exec, its contents mapped for set_kept (*map, *len); the environment
+   entry "DEFUSE_FDS=@FD" in buf.  0, or -1. */
+static int spill_end(long lfd, char *buf, unsigned long from, unsigned long *pos,
+		     char **map, unsigned long *len)
+{
+	char num[24];
+	struct stat st;
+	void *m;
+
+	if (spill(&lfd, buf, from, pos) < 0 ||
+	    sys3(SYS_fcntl, lfd, F_ADD_SEALS, LIST_SEALS) < 0 ||
+	    sys2(SYS_fstat, lfd, &st) < 0 ||
+	    sys3(SYS_fcntl, lfd, F_SETFD, 0) < 0)
+		return -1;
+	m = (void *)sys6(SYS_mmap, 0, st.st_size, PROT_READ, MAP_SHARED, lfd, 0);
+	if (sys_failed((long)m))
+		return -1;
+	*map = m;
+	*len = st.st_size;
+	put(buf, pos, "@");
+	put(buf, pos, defuse_ltoa(lfd, num));
+	buf[*pos] = 0;
+	return 0;
+}
+
+/* A list's memfd is the exec's no more. */
+static void spill_drop(long lfd)
+{
+	if (lfd < 0)
+		return;
+	if (defuse_self.vfork_child || defuse_fd_release(lfd) < 0)
+		sys1(SYS_close, lfd);
+}
+
 /*
  * "DEFUSE_FDS=FD:INO[:LOCKFD][+CARRIER],...": the emulated files'
  * placeholders that survive this exec (not close-on-exec), their memfds'
  * inodes, the descriptors their locks are on and the carriers of their
  * owner IDs (owners.c), so that the new image adopts exactly
  * those (core_emulated_adopt_inherited) instead of looking at every
- * descriptor it has, and keeps the locks, as exec keeps them.
- * "DEFUSE_FDS=scan" when the list does not fit.  NULL when no placeholder
- * survives.  The new image checks every number against its inode, so a
- * stale entry does no harm.
+ * descriptor it has, and keeps the locks, as exec keeps them.  A list
+ * longer than cap (about 5,000 files: the kernel takes 128 KiB per
+ * environment string) goes in a sealed memfd handed down with the rest,
+ * "DEFUSE_FDS=@FD"; "DEFUSE_FDS=scan" only when that cannot be made.  NULL
+ * when no placeholder survives.  The new image checks every number
+ * against its inode, so a stale entry does no harm.
  */
 char *core_exec_fds_env(char *buf, unsigned long cap)
 {
 	int left, any = 0, closed_kept = 0;
 	struct core_fd *f;
-	unsigned long pos = 0;
-	long fd = -1;
+	unsigned long pos = 0, from, maplen = 0;
+	char *map = NULL;
+	long fd = -1, lfd = -1;
 
-	if (!core_nmounts || !core_fds || cap < 64)
+	if (!core_nmounts || !core_fds || cap < 128)
 		return NULL;
 	left = __atomic_load_n(&core_nfds, __ATOMIC_RELAXED);
 	put(buf, &pos, "DEFUSE_FDS=");
+	from = pos;
 	while ((f = next_entry(&fd, &left))) {
 		struct core_open *open = f->open;
 		char num[24];
@@ -165,7 +247,7 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 			continue;	/* gone at this exec, or already gone */
 		}
 		/* ",FD:INO:LOCKFD+CARRIER" and the final NUL must fit. */
-		if (pos + 4 * sizeof(num) + 5 >= cap)
+		if (pos + 4 * sizeof(num) + 5 >= cap && spill(&lfd, buf, from, &pos) < 0)
 			goto scan;
 		if (!open) {
 			/* Pending (emulated.c): handed down as it came, with
@@ -230,17 +312,27 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 		}
 	}
 	buf[pos] = 0;
+	if (lfd >= 0 && spill_end(lfd, buf, from, &pos, &map, &maplen) < 0)
+		goto scan;
 	/* Kept descriptors of descriptions left behind must not outlive
 	   the exec (rare: a placeholder the program made close-on-exec). */
 	if (closed_kept)
-		set_kept(1, buf);
+		set_kept(1, map ? map : buf + from, map ? maplen : pos - from);
+	if (map)
+		sys2(SYS_munmap, map, maplen);
+	/* A vfork child's failed exec leaves it to the child, whose
+	   descriptors they are (the static is the parent's memory too). */
+	if (!defuse_self.vfork_child)
+		list_fd = lfd;
 	return any ? buf : NULL;
 scan:
-	/* Too many: the new image looks for placeholders itself and takes
-	   no lock descriptor or carrier, which then must not come along. */
+	/* The list cannot be handed down: the new image looks for
+	   placeholders itself and takes no lock descriptor or carrier, which
+	   then must not come along. */
+	spill_drop(lfd);
 	buf[pos] = 0;
 	core_exec_fds_undo();
-	set_kept(1, NULL);
+	set_kept(1, NULL, 0);
 	pos = 0;
 	put(buf, &pos, "DEFUSE_FDS=scan");
 	buf[pos] = 0;

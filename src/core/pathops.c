@@ -503,6 +503,42 @@ static long readlink_empty(const struct core_call *c)
 	return r;
 }
 
+/*
+ * readlink of "/proc/self/fd/N" itself (rest: "" after the number) for a
+ * mount's file: the kernel's link would name DEFUSE's placeholder
+ * ("/memfd:defuse-ofd") or, kernel-backed, the backing file, so the
+ * answer is the file's path in the mount now (where the kernel or the
+ * module says it went, else the path it was opened by), " (deleted)"
+ * after it once removed, as the kernel's; -ENOENT if fd is none of the
+ * mounts' (then the kernel answers).
+ */
+static long readlink_fd_link(const struct core_call *c, long fd)
+{
+	struct core_fd *e = (int)fd == AT_FDCWD ? NULL : core_fd_acquire(fd);
+	char buf[2 * PATH_MAX + 16], now[PATH_MAX];
+	const char *name;
+	long n;
+	int r;
+
+	if (!e || e->mount < 0 || !e->path[0]) {
+		core_fd_release(e);
+		return -ENOENT;
+	}
+	r = core_fd_path_now(fd, e, now);
+	name = r == 0 ? now : e->path;
+	n = snprintf(buf, sizeof(buf), "%s%s%s", core_mounts[e->mount].point,
+		     strcmp(name, "/") || !core_mounts[e->mount].len ? name : "",
+		     r == -ENOENT ? " (deleted)" : "");
+	core_fd_release(e);
+	if ((long)c->arg[1] <= 0)
+		return -EINVAL;
+	if (n >= (long)sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (n > (long)c->arg[1])
+		n = c->arg[1];
+	return core_copy_out((void *)c->arg[0], buf, n) < 0 ? -EFAULT : n;
+}
+
 /* futimens (utimensat with a NULL path) on an emulated file (held). */
 static long futimens_emulated(const struct core_call *c, const struct core_fd *e)
 {
@@ -532,6 +568,13 @@ long core_h_path(struct core_call *c)
 	}
 	if (c->op == OP_READLINK && c->d->dfd >= 0 && c->path && !*c->path)
 		return readlink_empty(c);
+	if (c->op == OP_READLINK && c->path && c->path[0] == '/') {
+		const char *rest;
+		long fd = core_fd_link(c->path, &rest);
+
+		if (fd >= 0 && !*rest && (r = readlink_fd_link(c, fd)) != -ENOENT)
+			return r;
+	}
 	if (c->op == OP_EXEC && (c->at & AT_EMPTY_PATH) && c->path && !*c->path)
 		return core_kernel_call(c->sc);	/* the descriptor is the kernel's */
 	if ((c->at & AT_EMPTY_PATH) && (!c->path || !*c->path))

@@ -202,6 +202,15 @@ int core_route(const struct defuse_syscall *sc)
 		if (path_may_hit(d->dfd >= 0 ? sc->a[d->dfd] : AT_FDCWD,
 				 (const char *)sc->a[d->path]))
 			return 1;
+		/* The magic link of a kernel-backed file: the kernel names
+		   the backing file, the program's path is the mount's. */
+		if (d->op == OP_READLINK && sc->a[d->path] && *(const char *)sc->a[d->path] == '/') {
+			const char *rest;
+			long fd = core_fd_link((const char *)sc->a[d->path], &rest);
+
+			if (fd >= 0 && !*rest && is_mount_fd(fd))
+				return 1;
+		}
 		return d->path2 >= 0 &&
 		       path_may_hit(d->dfd2 >= 0 ? sc->a[d->dfd2] : AT_FDCWD,
 				    (const char *)sc->a[d->path2]);

@@ -159,6 +159,7 @@ int defuse_fd_is_reserved(long fd) HIDDEN;
 long defuse_fd_guard(struct defuse_syscall *sc) HIDDEN;
 long defuse_fd_limit_call(struct defuse_syscall *sc) HIDDEN;
 void defuse_fd_after_fork(void) HIDDEN;
+void defuse_fd_exec_limit(int before) HIDDEN;	/* around an exec: the program's soft limit */
 extern int defuse_fd_nreserved HIDDEN;
 
 /* usermem.c: the program's memory, checked by the kernel (EFAULT, no crash). */

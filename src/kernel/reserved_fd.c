@@ -43,6 +43,7 @@ static long band_lo = -1, band_hi;	/* [lo, hi) */
 static unsigned long used[BAND_TOP_MAX / 2 / (8 * sizeof(unsigned long))];
 static long cursor;			/* where to look for a free slot next */
 static struct rlimit prog;		/* RLIMIT_NOFILE as the program sees it */
+static unsigned long asked_cur;		/* its soft limit before the band lowered it */
 static unsigned long kernel_hard;	/* and the kernel's hard limit */
 static int lock;			/* 0 free, 1 taken, 2 with waiters */
 int defuse_fd_nreserved;
@@ -128,6 +129,7 @@ static void band_init(void)
 
 	sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl);
 	prog = rl;
+	asked_cur = rl.rlim_cur;
 	kernel_hard = rl.rlim_max;
 	top = rl.rlim_max > BAND_TOP_MAX ? BAND_TOP_MAX : (long)rl.rlim_max;
 	band_hi = top;
@@ -312,13 +314,39 @@ static long limit_call(const struct rlimit *unew, struct rlimit *uold)
 		r = -EPERM;
 	} else if (unew) {
 		r = set_kernel_soft(new.rlim_cur);
-		if (!sys_failed(r))
+		if (!sys_failed(r)) {
 			prog = new;
+			asked_cur = new.rlim_cur;
+		}
 	}
 	give();
 	if (!sys_failed(r) && uold && defuse_copy_out(uold, &old, sizeof(old)))
 		return -EFAULT;
 	return r;
+}
+
+/*
+ * The band is this image's: the next one starts with none and makes its
+ * own.  A soft limit the band lowered (down to half the range, after the
+ * program had opened numbers above that) must not be what the next image
+ * starts with: a program holding 12,000 descriptors under a limit of
+ * 20,000 would then exec an image in which the loader cannot open libc
+ * (EMFILE).  So an exec gets the soft limit the program had before the
+ * band lowered it, as natively, and a failed one the lowered one again.
+ * No lock: in a vfork child it would stay taken in the parent's memory;
+ * a reservation racing with this only puts the lowered limit back.
+ */
+void defuse_fd_exec_limit(int before)
+{
+	if (__atomic_load_n(&band_lo, __ATOMIC_RELAXED) < 0 || asked_cur == prog.rlim_cur)
+		return;
+	if (before) {
+		set_kernel_soft(asked_cur < kernel_hard ? asked_cur : kernel_hard);
+	} else {
+		take();
+		set_kernel_soft(prog.rlim_cur);
+		give();
+	}
 }
 
 /*
