@@ -83,9 +83,12 @@ struct ring {
 #define NRINGS 64
 static struct ring rings[NRINGS] = { [0 ... NRINGS - 1] = { .fd = -1 } };
 static int next_slot;		/* a full table forgets the oldest */
-/* One walk (and the table) at a time: the holder's process ID, 0 when
-   free.  A fork child finds its parent's ID there if another thread held
-   it at the fork, and takes it: that thread is not in the child. */
+/* One walk (and the table) at a time, so that two threads entering the
+   same ring never serve one SQE twice; threads of a process wait for each
+   other's module calls (as io_submit's do, aio.c).  The holder's process
+   ID, 0 when free: a fork child finds its parent's ID there if another
+   thread held it at the fork, and takes it: that thread is not in the
+   child. */
 static long busy;
 
 static void lock(void)
