@@ -14,14 +14,26 @@ median of the per-run differences) and the ratio of the medians.
   (c) start-up per exec: 200 sequential fork+exec+wait of /bin/true inside
       one program (the children inherit the preload), and the whole command
       `defuse run -- /bin/true` against `/bin/true` (with the plan cache as
-      it is, and with an empty cache for every command).
+      it is, with a newly built program whose own code is not planned yet
+      while the system libraries' plans are cached, and with an empty cache
+      for every command).  The newly built program is a copy of
+      bench/syscall_loop (it has `syscall` instructions of its own, so the
+      planner must run) with a new build-id, made before each command and
+      not timed.
 
-DEFUSE may cache patch plans in $XDG_CACHE_HOME/defuse (or
-$HOME/.cache/defuse).  One warm-up run of each program comes first; the
+DEFUSE caches patch plans in $DEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/defuse
+(or $HOME/.cache/defuse).  One warm-up run of each program comes first; the
 output says whether the cache was warm before it.
+
+--baseline OTHER_BUILD adds a table of the exec figures for two builds side
+by side in one run (native, OTHER_BUILD, this build, alternating), each
+build with a plan cache of its own in a temporary directory (warmed up
+first), so a change can be measured on a noisy machine against the code
+before it.
 
 Usage (after `meson compile -C build`):
   python3 bench/capture_bench.py [--build build] [--runs 5] [--quick]
+                                 [--baseline OTHER_BUILD] [--exec-only]
 The table goes to stdout and to bench/results/capture-DATE.md.
 """
 
@@ -30,6 +42,7 @@ import datetime
 import os
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -59,8 +72,25 @@ def run_value(argv, key, env=None):
                                              p.stdout[-300:]))
 
 
-def spawn_loop(argv, count, env=None, fresh_cache=False):
-    """Milliseconds per command for `count` sequential runs of argv."""
+def new_build_id(src, dst):
+    """Copies the program src to dst with a new random GNU build-id, as a
+    fresh build of it would have: its plans are not in any cache."""
+    with open(src, 'rb') as f:
+        data = bytearray(f.read())
+    note = struct.pack('<III', 4, 20, 3) + b'GNU\0'
+    at = data.find(note)
+    if at < 0:
+        raise Failed('%s has no 20-byte GNU build-id' % src)
+    data[at + len(note):at + len(note) + 20] = os.urandom(20)
+    with open(dst, 'wb') as f:
+        f.write(data)
+    os.chmod(dst, 0o755)
+
+
+def spawn_loop(argv, count, env=None, fresh_cache=False, fresh_prog=None):
+    """Milliseconds per command for `count` sequential runs of argv.
+    fresh_prog: (src, path) -- path, which argv names, is made a copy of
+    src with a new build-id before each command (not timed)."""
     env = dict(env or os.environ)
     tmp = tempfile.mkdtemp(prefix='defuse-bench-cache-') if fresh_cache else None
     try:
@@ -68,8 +98,13 @@ def spawn_loop(argv, count, env=None, fresh_cache=False):
         for i in range(count):
             if fresh_cache:
                 d = os.path.join(tmp, str(i))
-                os.mkdir(d)
+                os.mkdir(d, 0o700)
                 env['XDG_CACHE_HOME'] = d
+                env['DEFUSE_CACHE_DIR'] = os.path.join(d, 'defuse')
+            if fresh_prog:
+                if os.path.exists(fresh_prog[1]):
+                    os.unlink(fresh_prog[1])
+                new_build_id(*fresh_prog)
             t0 = time.perf_counter()
             pid = os.posix_spawn(argv[0], argv, env)
             _, st = os.waitpid(pid, 0)
@@ -111,9 +146,104 @@ def row_line(r):
 
 
 def cache_dir():
+    if os.environ.get('DEFUSE_CACHE_DIR'):
+        return os.environ['DEFUSE_CACHE_DIR']
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(
         os.environ.get('HOME', '/root'), '.cache')
     return os.path.join(base, 'defuse')
+
+
+class Row3(Row):
+    def __init__(self, name, unit, target=None):
+        Row.__init__(self, name, unit, target)
+        self.base = []
+
+
+def added(native, other):
+    n = min(len(native), len(other))
+    return statistics.median([o - x for x, o in zip(native[:n], other[:n])])
+
+
+def three_line(r):
+    if r.error:
+        return '| %s | %s | %s | %s | %s | error | - | %s |' % (
+            r.name, r.unit, cell(r.native), cell(r.base), cell(r.defuse),
+            r.target or '')
+    a, b = added(r.native, r.base), added(r.native, r.defuse)
+    sign = lambda v: ('+' if v >= 0 else '') + fmt(v)
+    return '| %s | %s | %s | %s | %s | %s | %s | %s |' % (
+        r.name, r.unit, cell(r.native), cell(r.base), cell(r.defuse),
+        sign(a), sign(b), r.target or '')
+
+
+def compare_builds(args, true, sloop, eloop, defuse, work):
+    """The exec figures of --baseline and this build, alternating with
+    native in one run; each build has a private, warmed-up plan cache."""
+    base = os.path.abspath(args.baseline)
+    builds = []
+    for name, cli in (('before', os.path.join(base, 'src', 'defuse')),
+                      ('after', defuse)):
+        if not os.access(cli, os.X_OK):
+            raise SystemExit('capture_bench: %s is missing' % cli)
+        d = os.path.join(work, 'cache-' + name)
+        os.mkdir(d, 0o700)
+        env = dict(os.environ, DEFUSE_CACHE_DIR=d)
+        # Two warm-ups: the first plans, the second can make what a
+        # build keeps beyond plans (images) from the cached plans.
+        for _ in range(2):
+            subprocess.run([cli, 'run', '--', eloop, '2', true], env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+        builds.append((cli, env))
+    fresh = os.path.join(work, 'new-program-2')
+    fresh_argv = [fresh, 'getppid', '1']
+    argv = [eloop, str(args.execs), true]
+    cases = (
+        (Row3('(c) fork+exec+wait /bin/true, inside one program', 'ms/exec',
+              '<= 0.15 ms added'),
+         lambda: run_value(argv, 'ms_per_exec'),
+         lambda cli, env: run_value([cli, 'run', '--'] + argv, 'ms_per_exec',
+                                    env=env)),
+        (Row3('(c) `defuse run -- /bin/true` vs `/bin/true`', 'ms/command'),
+         lambda: spawn_loop([true], args.execs),
+         lambda cli, env: spawn_loop([cli, 'run', '--', true], args.execs,
+                                     env=env)),
+        (Row3('(c) a newly built program (own code unplanned)', 'ms/command',
+              '<= 5 ms added'),
+         lambda: spawn_loop(fresh_argv, args.cold_execs,
+                            fresh_prog=(sloop, fresh)),
+         lambda cli, env: spawn_loop([cli, 'run', '--'] + fresh_argv,
+                                     args.cold_execs, env=env,
+                                     fresh_prog=(sloop, fresh))),
+        (Row3('(c) `defuse run -- /bin/true`, empty plan cache', 'ms/command',
+              '<= 50 ms added'),
+         lambda: spawn_loop([true], args.cold_execs, fresh_cache=True),
+         lambda cli, env: spawn_loop([cli, 'run', '--', true],
+                                     args.cold_execs, env=env,
+                                     fresh_cache=True)),
+    )
+    rows = []
+    for row, native_fn, defuse_fn in cases:
+        rows.append(row)
+        print('measuring (two builds): %s ...' % row.name, file=sys.stderr,
+              flush=True)
+        for i in range(args.runs):
+            try:
+                # The order rotates, so neither build always follows the
+                # other or native.
+                order = [('n', None), ('b', builds[0]), ('a', builds[1])]
+                order = order[i % 3:] + order[:i % 3]
+                for who, b in order:
+                    if who == 'n':
+                        row.native.append(native_fn())
+                    elif who == 'b':
+                        row.base.append(defuse_fn(*b))
+                    else:
+                        row.defuse.append(defuse_fn(*b))
+            except Failed as e:
+                row.error = str(e)
+                print('  error: %s' % e, file=sys.stderr)
+                break
+    return rows
 
 
 def cache_entries(d):
@@ -145,6 +275,10 @@ def main():
                     help='a tenth of the calls and execs, for a smoke run')
     ap.add_argument('--out', help='results file (default '
                     'bench/results/capture-DATE.md)')
+    ap.add_argument('--baseline', help='another build directory: its exec '
+                    'figures side by side with this build\'s, in one run')
+    ap.add_argument('--exec-only', action='store_true',
+                    help='only the start-up (c) figures')
     args = ap.parse_args()
     if args.runs < 5 and not args.quick:
         ap.error('--runs must be at least 5 (medians of at least 5 runs)')
@@ -190,6 +324,9 @@ def main():
         cache_note = 'no plan cache found in %s (none used?)' % cdir
 
     rows = []
+    work = tempfile.mkdtemp(prefix='defuse-bench-')
+    fresh = os.path.join(work, 'new-program')
+    fresh_argv = [fresh, 'getppid', '1']
 
     def measure(row, native_fn, defuse_fn):
         rows.append(row)
@@ -203,7 +340,7 @@ def main():
                 print('  error: %s' % e, file=sys.stderr)
                 return
 
-    for mode, label, n, target, tv in (
+    for mode, label, n, target, tv in () if args.exec_only else (
             ('getppid', '(a) getppid() via glibc (patched site)', args.calls,
              '<= 30 ns added', 30),
             ('write', '(a) write(/dev/null, 1) via glibc (patched site)',
@@ -230,10 +367,21 @@ def main():
                 'ms/command', '<= 1 ms added', 1.0),
             lambda: spawn_loop([true], args.execs),
             lambda: spawn_loop(run + [true], args.execs))
-    measure(Row('(c) the same, empty plan cache for every command',
-                'ms/command'),
+    measure(Row('(c) a newly built program (its own code not planned, '
+                'the libraries\' plans cached)', 'ms/command', '<= 5 ms added', 5.0),
+            lambda: spawn_loop(fresh_argv, args.cold_execs,
+                               fresh_prog=(sloop, fresh)),
+            lambda: spawn_loop(run + fresh_argv, args.cold_execs,
+                               fresh_prog=(sloop, fresh)))
+    measure(Row('(c) `defuse run -- /bin/true`, empty plan cache for every '
+                'command', 'ms/command', '<= 50 ms added', 50.0),
             lambda: spawn_loop([true], args.cold_execs, fresh_cache=True),
             lambda: spawn_loop(run + [true], args.cold_execs, fresh_cache=True))
+
+    base_rows = []
+    if args.baseline:
+        base_rows = compare_builds(args, true, sloop, eloop, defuse, work)
+    shutil.rmtree(work, ignore_errors=True)
 
     now = datetime.datetime.now()
     out = []
@@ -258,6 +406,18 @@ def main():
     out.append('An inline `syscall` in the program is trapped by the SUD net '
                'unless DEFUSE also patches the program\'s own code at load; '
                'a `syscall` in a page made at run time is always trapped.')
+    if base_rows:
+        out.append('')
+        out.append('Exec, two builds in one run (native, `%s`, `%s` '
+                   'alternating; each build with its own plan cache, warm '
+                   'where not said otherwise):' % (args.baseline, args.build))
+        out.append('')
+        out.append('| measurement | unit | native | before | after | before '
+                   'added | after added | target |')
+        out.append('|---|---|---|---|---|---|---|---|')
+        for r in base_rows:
+            out.append(three_line(r))
+        rows += base_rows
     errors = [r for r in rows if r.error]
     if errors:
         out.append('')

@@ -1,0 +1,51 @@
+#!/bin/bash
+# Plan-cache images (src/capture/plan_cache.c): a patched library's image is
+# mapped once its plan is cached; a library changed since (here: a new
+# mtime) never gets its old image; processes racing to fill an empty cache
+# all run; an unusable cache directory only makes start-up slower.
+#   images.sh DEFUSE_CLI
+set -eu
+defuse=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -m 700 "$tmp/cache" "$tmp/lib"
+export DEFUSE_CACHE_DIR="$tmp/cache"
+libc=$(ldd /bin/cat | awk '/libc\.so/ {print $3}')
+cp "$libc" "$tmp/lib/"
+copy="$tmp/lib/$(basename "$libc")"
+maps() { LD_LIBRARY_PATH="$tmp/lib" "$defuse" run -- /bin/cat /proc/self/maps; }
+text_from_image() { grep ' r-xp ' | grep -q '\.img$'; }
+
+maps > /dev/null	# plans
+maps > /dev/null	# images made from the cached plans
+maps | text_from_image || { echo "FAIL: no image mapped on the third start"; exit 1; }
+echo "image mapped: ok"
+
+touch -d '2001-01-01 00:00' "$copy"
+out=$(maps)
+if ! grep -q " r-xp .* $copy\$" <<< "$out"; then
+	echo "FAIL: a changed library's code came from its old image:"
+	grep ' r-xp ' <<< "$out"
+	exit 1
+fi
+echo "changed library not given its old image: ok"
+maps | grep -q " r-xp .*\.img$" || { echo "FAIL: no new image after the change"; exit 1; }
+echo "new image made: ok"
+
+rm -rf "$tmp/cache"/*
+pids=()
+for i in $(seq 12); do
+	LD_LIBRARY_PATH="$tmp/lib" "$defuse" run -- /bin/cat "$copy" > "$tmp/out.$i" &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: a racing start failed"; exit 1; }; done
+for i in $(seq 12); do cmp -s "$copy" "$tmp/out.$i" || { echo "FAIL: output $i"; exit 1; }; done
+ls "$tmp/cache" | grep -q '\.tmp$' && { echo "FAIL: temporary files left"; exit 1; }
+echo "racing starts: ok"
+
+: > "$tmp/notadir"
+DEFUSE_CACHE_DIR="$tmp/notadir/x" LD_LIBRARY_PATH="$tmp/lib" "$defuse" run -- /bin/true
+chmod 777 "$tmp/cache"	# writable by others: not trusted, not used
+out=$(maps)
+grep ' r-xp ' <<< "$out" | grep -q '\.img$' && { echo "FAIL: image from an untrusted cache"; exit 1; }
+echo "unusable cache directories: ok"
