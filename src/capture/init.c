@@ -79,8 +79,8 @@ static void hide_from_environment(void)
 {
 	const char *pre = getenv("LD_PRELOAD"), *lib = getenv("DEFUSE_LD_LIBRARY_PATH");
 	size_t ours = strlen(defuse_g.preload_path);
-	char *names[64];
-	int n = 0;
+	int drop_pre = 0;
+	char **w;
 
 	if (pre && ours) {
 		char rest[4096];
@@ -103,23 +103,22 @@ static void hide_from_environment(void)
 		if (len)
 			setenv("LD_PRELOAD", rest, 1);
 		else
-			unsetenv("LD_PRELOAD");
+			drop_pre = 1;
 	}
 	/* The program's own LD_LIBRARY_PATH, which exec.c had made kernel
 	   paths for the loader. */
 	if (lib)
 		setenv("LD_LIBRARY_PATH", lib, 1);
-	for (char **e = environ; *e && n < 64; e++) {
-		if (strncmp(*e, "DEFUSE_", 7))
-			continue;
-		names[n] = strndup(*e, strcspn(*e, "="));
-		if (names[n])
-			n++;
-	}
-	for (int i = 0; i < n; i++) {
-		unsetenv(names[i]);
-		free(names[i]);
-	}
+	/*
+	 * The rest in place, as unsetenv would do it name by name, but
+	 * without copying each name (malloc) or scanning the array once per
+	 * name: this runs at every start.
+	 */
+	w = environ;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "DEFUSE_", 7) && !(drop_pre && !strncmp(*e, "LD_PRELOAD=", 11)))
+			*w++ = *e;
+	*w = NULL;
 }
 
 static long init_cold(void *arg)

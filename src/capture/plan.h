@@ -59,8 +59,10 @@ int plan_build(const uint8_t *code, size_t size, struct plan *out);
 int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
 	       struct plan *out);
 
-/* Cache by build-id: 0 on a hit (sites allocated with malloc), -1 on a miss. */
-int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out);
+/* Cache by build-id: 0 on a hit, -1 on a miss.  The sites are in `room`
+   when at most nroom, else allocated with malloc. */
+int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out,
+		    struct plan_site *room, uint32_t nroom);
 void plan_cache_store(const char *key, size_t size, const struct plan *p);
 /*
  * Images: a segment's patched pages and trampolines kept as a file and

@@ -114,8 +114,9 @@ const char *plan_cache_dir(void)
 	return cache_dir;
 }
 
-int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
-	       struct plan *out)
+/* plan_parse, with the sites in `room` when they fit (no malloc). */
+static int parse_into(const void *buf, size_t len, const uint8_t *code, size_t size,
+		      struct plan *out, struct plan_site *room, uint32_t nroom)
 {
 	struct plan_file_header h;
 	size_t bytes;
@@ -128,7 +129,7 @@ int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
 	if (memcmp(h.magic, PLAN_MAGIC, 8) || h.size != size || h.nsites > size / 2 ||
 	    len != sizeof(h) + bytes)
 		return -1;
-	out->sites = malloc(bytes ? bytes : 1);
+	out->sites = h.nsites <= nroom ? room : malloc(bytes ? bytes : 1);
 	if (!out->sites)
 		return -1;
 	memcpy(out->sites, (const char *)buf + sizeof(h), bytes);
@@ -138,7 +139,8 @@ int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
 		if (s->len < 5 || s->len > SITE_WINDOW_MAX || s->off + (size_t)s->len > size ||
 		    s->sys_off + 2u > s->len || memcmp(code + s->off, s->bytes, s->len) ||
 		    (i && s->off < s[-1].off + s[-1].len)) {
-			free(out->sites);
+			if (out->sites != room)
+				free(out->sites);
 			memset(out, 0, sizeof(*out));
 			return -1;
 		}
@@ -148,10 +150,17 @@ int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
 	return 0;
 }
 
-int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out)
+int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
+	       struct plan *out)
+{
+	return parse_into(buf, len, code, size, out, NULL, 0);
+}
+
+int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out,
+		    struct plan_site *room, uint32_t nroom)
 {
 	const char *d = plan_cache_dir();
-	char path[768];
+	char path[768], small[2048];
 	struct stat st;
 	char *buf = NULL;
 	int fd, r = -1;
@@ -163,11 +172,14 @@ int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct pl
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -1;
+	/* A small plan (the vDSO's) is read without malloc. */
 	if (fstat(fd, &st) == 0 && st.st_uid == euid && st.st_size > 0 &&
-	    st.st_size < (1 << 24) && (buf = malloc(st.st_size)) &&
+	    st.st_size < (1 << 24) &&
+	    (buf = (size_t)st.st_size <= sizeof(small) ? small : malloc(st.st_size)) &&
 	    read(fd, buf, st.st_size) == st.st_size)
-		r = plan_parse(buf, st.st_size, code, size, out);
-	free(buf);
+		r = parse_into(buf, st.st_size, code, size, out, room, nroom);
+	if (buf != small)
+		free(buf);
 	close(fd);
 	return r;
 }

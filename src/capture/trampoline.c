@@ -303,7 +303,7 @@ int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tram
 	uintptr_t page_lo = (uintptr_t)code & ~4095UL;
 	uintptr_t page_hi = ((uintptr_t)code + size + 4095) & ~4095UL;
 	uintptr_t used_end;
-	uint8_t **targets;
+	uint8_t **targets, *few[32];
 	uint32_t i;
 	int writable;
 	long mem = -1;
@@ -319,8 +319,10 @@ int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tram
 		return -1;
 	tramp_header_fill(r.base);
 
-	targets = (uint8_t **)sys6(SYS_mmap, 0, plan->nsites * sizeof(*targets),
-				   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* Few sites (the vDSO's): no mapping for the list. */
+	targets = plan->nsites <= 32 ? few : (uint8_t **)sys6(SYS_mmap, 0,
+			plan->nsites * sizeof(*targets), PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)targets))
 		return -1;
 	for (i = 0; i < plan->nsites; i++) {
@@ -340,8 +342,8 @@ int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tram
 		sys2(SYS_munmap, used_end, (uintptr_t)r.base + r.size - used_end);
 		r.size = used_end - (uintptr_t)r.base;
 	}
-	sys3(SYS_mprotect, r.base, TRAMP_HEADER, PROT_READ);
-	sys3(SYS_mprotect, r.base + TRAMP_HEADER, r.size - TRAMP_HEADER, PROT_READ | PROT_EXEC);
+	/* The header read-only with the trampolines, in one call. */
+	sys3(SYS_mprotect, r.base, r.size, PROT_READ | PROT_EXEC);
 	if (pl) {
 		pl->at_delta = pl->delta && (uintptr_t)r.base == page_lo + pl->delta;
 		pl->region = r.base;
@@ -382,6 +384,7 @@ int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tram
 	else
 		sys1(SYS_close, mem);
 out:
-	sys2(SYS_munmap, targets, plan->nsites * sizeof(*targets));
+	if (targets != few)
+		sys2(SYS_munmap, targets, plan->nsites * sizeof(*targets));
 	return 0;
 }
