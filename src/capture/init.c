@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cpuid.h>
+#include <sys/platform/x86.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
 #include "core/entry.h"
@@ -36,12 +37,16 @@ static void find_xsave_size(void)
 {
 	unsigned a, b, c, d;
 
-	if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_OSXSAVE) &&
-	    __get_cpuid_max(0, NULL) >= 0xd) {
+	/*
+	 * CPUID traps to the hypervisor in a virtual machine (about 1 us
+	 * each here), and this runs at every start: what glibc already read
+	 * (leaf 1, leaf 0xd subleaf 1) is taken from it; only the size is
+	 * asked of the CPU.  XSAVE implies leaf 0xd.
+	 */
+	if (CPU_FEATURE_PRESENT(OSXSAVE)) {
 		__cpuid_count(0xd, 0, a, b, c, d);
 		defuse_xsave_size = b + 64;	/* room for the 64-byte alignment */
-		__cpuid_count(0xd, 1, a, b, c, d);
-		defuse_xsave_compact = (a >> 1) & 1;	/* XSAVEC */
+		defuse_xsave_compact = CPU_FEATURE_PRESENT(XSAVEC);
 	}
 }
 

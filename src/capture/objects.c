@@ -87,10 +87,25 @@ static int vdso_memfd(void);
 
 struct seg_image {
 	struct plan_src src;
+	int have_src;		/* 0: src not taken yet (a stat of path), 1, -1 */
 	uint64_t file_off;
 	const char *path;	/* opened to make the image, if fd < 0 */
 	int fd;
 };
+
+/* The object's identity, taken when first needed: most programs' own code
+   is a small segment without `syscall` and never needs it. */
+static const struct seg_image *seg_src(struct seg_image *si)
+{
+	struct stat sb;
+
+	if (si && !si->have_src) {
+		si->have_src = stat(si->path, &sb) == 0 ? 1 : -1;
+		if (si->have_src > 0)
+			plan_src_from_stat(&si->src, &sb);
+	}
+	return si && si->have_src > 0 ? si : NULL;
+}
 
 static void count(uint32_t nsites, uint32_t patched, uint32_t refused, uint32_t mismatched)
 {
@@ -136,8 +151,9 @@ static void make_image(const char *key, const uint8_t *code, size_t size,
  * that says so, so it is not scanned at every start.
  */
 static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_t vaddr,
-			  const char *name, const char *file, int fd, const struct seg_image *si)
+			  const char *name, const char *file, int fd, struct seg_image *maybe)
 {
+	const struct seg_image *si;
 	struct plan plan;
 	struct plan_site room[ROOM];
 	struct tramp_stats st;
@@ -148,6 +164,7 @@ static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_
 	/* A small segment is scanned sooner than its cache entry is found. */
 	if (size <= SMALL_SEGMENT && !memmem(code, size, "\x0f\x05", 2))
 		return;
+	si = seg_src(maybe);
 	if (idhex) {
 		char v[24];
 		struct plan_image_info ii;
@@ -303,11 +320,10 @@ static int patch_vdso(struct dl_phdr_info *info)
 static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 {
 	char idhex[96];
-	int have_id = -1, have_src;
+	int have_id = -1;
 	const ElfW(Dyn) *dyn = NULL;
 	size_t ndyn = 0;
 	struct seg_image si;
-	struct stat sb;
 	const char *name = info->dlpi_name ? info->dlpi_name : "";
 
 	(void)sz, (void)arg;
@@ -331,9 +347,7 @@ static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 	   its path was replaced since. */
 	si.path = *name ? name : "/proc/self/exe";
 	si.fd = -1;
-	have_src = !have_id && stat(si.path, &sb) == 0;
-	if (have_src)
-		plan_src_from_stat(&si.src, &sb);
+	si.have_src = 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
@@ -343,7 +357,7 @@ static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 		patch_segment((uint8_t *)(info->dlpi_addr + ph->p_vaddr),
 			      ph->p_filesz, have_id ? NULL : idhex, ph->p_vaddr,
 			      *name ? name : "the program", si.path, -1,
-			      have_src && image_ok(info->dlpi_phdr, info->dlpi_phnum, i, dyn, ndyn) ?
+			      !have_id && image_ok(info->dlpi_phdr, info->dlpi_phnum, i, dyn, ndyn) ?
 			      &si : NULL);
 	}
 	return 0;
@@ -415,6 +429,7 @@ long defuse_objects_mapped_cold(void *argp)
 		   !sys_failed(sys2(SYS_fstat, fd, &sb));
 	if (have_src) {
 		plan_src_from_stat(&si.src, &sb);
+		si.have_src = 1;
 		si.path = NULL;
 		si.fd = fd;
 	}
