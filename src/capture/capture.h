@@ -100,6 +100,7 @@ void defuse_sig_init(const char *exec_state) HIDDEN;
 void defuse_sig_catch_fatal(void) HIDDEN;
 /* Signals that arrive while DEFUSE runs wait until it returns: */
 void defuse_sig_flush(void) HIDDEN;		/* ... delivers them */
+void defuse_sig_thread_exit(void) HIDDEN;	/* the thread's record of them goes */
 /* "DEFUSE_SIGSYS=..." carrying the program's SIGSYS state across exec, or NULL. */
 const char *defuse_sig_exec_state(void) HIDDEN;
 

@@ -237,6 +237,7 @@ static long do_special(const struct defuse_syscall *orig, int kind)
 	case SP_NORETURN:
 		if (sc->nr == SYS_exit) {
 			defuse_cold_stack_exit();	/* the thread ends */
+			defuse_sig_thread_exit();
 		} else if (unlikely(core_nmounts)) {
 			/* The process ends: pages written through mappings of
 			   emulated files go back; through exit(3), the mounts

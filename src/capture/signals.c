@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/ucontext.h>
 #include "capture/capture.h"
 #include "kernel/sys.h"
@@ -37,8 +38,42 @@
  */
 #define NSIGS 65
 static struct ksigaction app_act[NSIGS];	/* the program's, while wrapped */
-static __thread long deferred_info[NSIGS][16]
-	__attribute__((tls_model("initial-exec")));
+/*
+ * The siginfo of each deferred signal, per thread: mapped at the thread's
+ * first deferral, not kept in static TLS, where its 8 KiB would be zeroed
+ * (and its pages faulted in) at every start and in every new thread for
+ * an event most threads never see.  Given back when the thread exits
+ * (defuse_sig_thread_exit).
+ */
+#define DEFERRED_BYTES (NSIGS * 16 * sizeof(long))
+static __thread long (*deferred_info)[16] __attribute__((tls_model("initial-exec")));
+static __thread long deferred_tid __attribute__((tls_model("initial-exec")));
+
+/* Keeps si for signal sig; without memory, the flush sends it bare. */
+static void defer_info(int sig, const void *si)
+{
+	if (!deferred_info) {
+		long p = sys6(SYS_mmap, 0, DEFERRED_BYTES, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (sys_failed(p))
+			return;
+		deferred_info = (long (*)[16])p;
+		deferred_tid = sys0(SYS_gettid);
+	}
+	__builtin_memcpy(deferred_info[sig], si, sizeof(deferred_info[sig]));
+}
+
+void defuse_sig_thread_exit(void)
+{
+	struct defuse_thread *self = &defuse_self;
+
+	/* Not a vfork child's or a TLS-sharing clone's: the owner's. */
+	if (!deferred_info || self->vfork_child || deferred_tid != sys0(SYS_gettid))
+		return;
+	sys2(SYS_munmap, deferred_info, DEFERRED_BYTES);
+	deferred_info = NULL;
+}
 
 static int is_handler(const void *h)
 {
@@ -93,7 +128,7 @@ static void wrapper(int sig, void *si, void *uc)
 	char was, intr;
 
 	if (self->in_defuse && !self->sig_interruptible && !synchronous(sig, si)) {
-		__builtin_memcpy(deferred_info[sig], si, sizeof(deferred_info[sig]));
+		defer_info(sig, si);
 		self->sig_deferred |= 1UL << (sig - 1);
 		((ucontext_t *)uc)->uc_sigmask.__val[0] |= 1UL << (sig - 1);
 		return;
@@ -143,7 +178,7 @@ static void fatal_handler(int sig, void *si, void *uc)
 
 	if (self->in_defuse && !self->sig_interruptible && !synchronous(sig, si)) {
 		/* Later, when DEFUSE returns to the program (as wrapper). */
-		__builtin_memcpy(deferred_info[sig], si, sizeof(deferred_info[sig]));
+		defer_info(sig, si);
 		self->sig_deferred |= 1UL << (sig - 1);
 		((ucontext_t *)uc)->uc_sigmask.__val[0] |= 1UL << (sig - 1);
 		return;
@@ -261,9 +296,14 @@ void defuse_sig_flush(void)
 	long pid = sys0(SYS_getpid), tid = sys0(SYS_gettid);
 
 	defuse_self.sig_deferred = 0;
-	for (int sig = 1; sig < NSIGS; sig++)
-		if (set & (1UL << (sig - 1)))
+	for (int sig = 1; sig < NSIGS; sig++) {
+		if (!(set & (1UL << (sig - 1))))
+			continue;
+		if (deferred_info)
 			sys4(SYS_rt_tgsigqueueinfo, pid, tid, sig, deferred_info[sig]);
+		else
+			sys3(SYS_tgkill, pid, tid, sig);
+	}
 	sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, NULL, 8);
 }
 
