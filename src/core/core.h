@@ -38,6 +38,9 @@ struct core_mount {
 	struct defuse_mount_ref ref;	/* the started module: every call
 					   goes through module/call.h */
 	int resolves;		/* DEFUSE_MODULE_RESOLVES */
+	uint64_t key;		/* its "MODULE:ARGS" hashed: names its FIFOs
+				   and sockets' kernel stand-ins (special.c) */
+	int no_kdirs;		/* its directories have no kernel descriptor */
 	int dead;		/* 0, or -errno: its module could not start
 				   again in this image (its backing directory
 				   was removed, say): every path in it gets
@@ -48,6 +51,18 @@ struct core_mount {
 #define CORE_REF(m) (&core_mounts[m].ref)
 
 extern struct core_mount core_mounts[CORE_MOUNTS_MAX] HIDDEN;
+
+/* special.c: FIFOs and Unix sockets of mounts with no kernel directories,
+   through kernel stand-ins.  Whether mount m is one; for a path of it:
+   bind's stand-in (the node made; out: the kernel path, its length
+   returned), undone if the kernel's bind fails; connect's; open of a
+   FIFO (its kernel descriptor, -ENXIO for anything else); unlink. */
+int core_special_mount(int m) HIDDEN;
+long core_special_bind(int m, const char *path, char *out, size_t cap) HIDDEN;
+void core_special_bind_failed(int m, const char *path) HIDDEN;
+long core_special_connect(int m, const char *path, char *out, size_t cap) HIDDEN;
+long core_special_open(int m, const char *path, int flags) HIDDEN;
+long core_special_unlink(int m, const char *path) HIDDEN;
 
 /*
  * A descriptor the program got from a mount (kernel-backed file or

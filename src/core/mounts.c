@@ -112,6 +112,10 @@ static void add_mount(char *line)
 	if (r < 0)
 		fail(line, why[0] ? why : strerror(-r));
 	strcpy(m->point, real);
+	/* FNV-1a: the same text mounts the same file system anywhere. */
+	m->key = 0xcbf29ce484222325ULL;
+	for (const char *p = eq + 1; *p; p++)
+		m->key = (m->key ^ (unsigned char)*p) * 0x100000001b3ULL;
 added:
 	m->len = strlen(m->point);
 	m->base = strrchr(m->point, '/') ? strrchr(m->point, '/') + 1 : m->point;

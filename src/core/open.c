@@ -117,6 +117,12 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 			return core_kernel_at(ksc, c->d, l.path);
 		r = mod_open(CORE_REF(l.mount), l.path, flags, mode, &o);
 	}
+	/* A FIFO of a module with no kernel files: its kernel stand-in. */
+	if (r == -ENXIO && !(flags & O_PATH) && core_special_mount(l.mount) &&
+	    (r = core_special_open(l.mount, l.path, flags)) >= 0) {
+		core_fd_remember(r, l.mount, l.path, NULL);
+		return r;
+	}
 	if (r < 0)
 		return r;
 	if (o.kernel_fd < 0)

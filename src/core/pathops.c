@@ -182,6 +182,8 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 			return r;
 		return mod_mknod(ref, l->path, mod_umasked(arg[0], defuse_g.umask), arg[1]);
 	case OP_UNLINK:
+		if (core_special_mount(l->mount))
+			return core_special_unlink(l->mount, l->path);
 		return mod_unlink(ref, l->path);
 	case OP_RMDIR:
 		return mod_rmdir(ref, l->path);

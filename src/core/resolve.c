@@ -221,7 +221,11 @@ const char *core_mount_root_kpath(int m)
 
 	if (root_kpath[m])
 		return root_kpath[m];
+	if (__atomic_load_n(&core_mounts[m].no_kdirs, __ATOMIC_RELAXED))
+		return NULL;
 	rn = core_dir_kpath(m, "/", root, sizeof(root));
+	if (rn == -EOPNOTSUPP)	/* for good: the module has no kernel files */
+		__atomic_store_n(&core_mounts[m].no_kdirs, 1, __ATOMIC_RELAXED);
 	if (rn <= 0 || !(dup = strndup(root, rn)))
 		return NULL;
 	if (!__atomic_compare_exchange_n(&root_kpath[m], &none, dup, 0, __ATOMIC_ACQ_REL,

@@ -15,8 +15,8 @@
  * relative one too), else to the path in the mount (a backing path under
  * the mount's backing root, as passthrough lays them out).  A process
  * that never gave one (a peer started outside, or after an exec) sees the
- * backing path.  A module without kernel directories cannot hold a socket
- * file: EOPNOTSUPP, not a socket in the wrong place.
+ * backing path.  A module without kernel directories holds the socket's
+ * node, and the kernel socket is its stand-in (special.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,11 +77,34 @@ static const char *bound_as(const char *kpath)
 }
 
 /*
- * The kernel's path of what l names in its mount, into out: its directory's
- * kernel path and its name.  -EOPNOTSUPP for a module whose directories
- * have no kernel descriptor: no socket file can live there.
+ * The directory of what l names in its mount, opened through the module
+ * (O_PATH), for the kernel to find the socket in; its handle in *o.
  */
-static int backing_path(const struct core_loc *l, char *out, size_t cap)
+struct kdir {
+	struct defuse_open o;
+	long kfd;	/* its kernel descriptor */
+	int held;	/* o is open */
+};
+
+static void kdir_close(int m, struct kdir *d)
+{
+	if (!d->held)
+		return;
+	if (d->o.kernel_fd >= 0)
+		sys1(SYS_close, d->o.kernel_fd);
+	mod_release(CORE_REF(m), d->o.fh);
+	d->held = 0;
+}
+
+/*
+ * The kernel's path of what l names in its mount, into out: its directory's
+ * kernel path and its name, or, when that does not fit an address (a
+ * relative name deep in a backing tree: 107 bytes), the name under the
+ * directory's descriptor, "/proc/self/fd/N/NAME", which d keeps open for
+ * the call.  -EOPNOTSUPP for a module whose directories have no kernel
+ * descriptor.
+ */
+static int backing_path(const struct core_loc *l, char *out, size_t cap, struct kdir *d)
 {
 	const char *name = strrchr(l->path, '/') + 1;
 	char dir[PATH_MAX], kdir[PATH_MAX];
@@ -89,19 +112,38 @@ static int backing_path(const struct core_loc *l, char *out, size_t cap)
 
 	memcpy(dir, l->path, name - l->path);
 	dir[name - l->path] = 0;
-	if ((n = core_dir_kpath(l->mount, dir, kdir, sizeof(kdir))) < 0)
+	d->o = (struct defuse_open){ 0, -1 };
+	if ((n = mod_open(CORE_REF(l->mount), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &d->o)) < 0)
 		return n;
-	n = snprintf(out, cap, "%s/%s", strcmp(kdir, "/") ? kdir : "", name);
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : (int)n;
+	d->held = 1;
+	d->kfd = d->o.kernel_fd >= 0 ? d->o.kernel_fd : core_handle_kfd(l->mount, d->o.fh);
+	if (d->kfd < 0) {
+		kdir_close(l->mount, d);
+		return -EOPNOTSUPP;
+	}
+	n = core_fd_kpath(d->kfd, kdir, sizeof(kdir)) <= 0 ? -1 :
+	    snprintf(out, cap, "%s/%s", strcmp(kdir, "/") ? kdir : "", name);
+	if (n >= 0 && (size_t)n < cap) {
+		kdir_close(l->mount, d);	/* the path names it */
+		return n;
+	}
+	n = snprintf(out, cap, "/proc/self/fd/%ld/%s", d->kfd, name);
+	if (n < 0 || (size_t)n >= cap) {
+		kdir_close(l->mount, d);
+		return -ENAMETOOLONG;
+	}
+	return n;
 }
 
 /*
  * The kernel's address for the program's *un (len bytes): into *k, its
  * length returned; 0 when the program's address stands as it is (not a
- * path in a mount), or -errno.
+ * path in a mount), or -errno.  *standin: the mount whose kernel stand-in
+ * (special.c) the address is, its node's path in *l; else -1.
  */
 static long kernel_address(const struct core_call *c, const struct sockaddr_un *un, long len,
-			   struct sockaddr_un *k)
+			   struct sockaddr_un *k, struct core_loc *l_out, int *standin,
+			   struct kdir *d)
 {
 	char path[sizeof(un->sun_path) + 1];
 	struct core_loc l;
@@ -122,8 +164,18 @@ static long kernel_address(const struct core_call *c, const struct sockaddr_un *
 	if (core_in_mount(&l)) {
 		if (!strcmp(l.path, "/"))
 			return c->op == OP_BIND ? -EADDRINUSE : -ECONNREFUSED;	/* the root */
-		if ((n = backing_path(&l, k->sun_path, sizeof(k->sun_path))) < 0)
+		if (core_special_mount(l.mount)) {
+			n = c->op == OP_BIND ?
+				core_special_bind(l.mount, l.path, k->sun_path, sizeof(k->sun_path)) :
+				core_special_connect(l.mount, l.path, k->sun_path, sizeof(k->sun_path));
+			if (n < 0)
+				return n;
+			*standin = l.mount;
+			*l_out = l;
+		} else if ((n = backing_path(&l, k->sun_path, sizeof(k->sun_path), d)) < 0) {
 			return n;
+		}
+		*l_out = l;
 	} else {
 		n = snprintf(k->sun_path, sizeof(k->sun_path), "%s", l.path);
 	}
@@ -142,8 +194,11 @@ long core_h_sock_addr(struct core_call *c)
 	struct defuse_syscall k = *sc;
 	struct sockaddr_un un, kun;
 	struct msghdr msg;
+	struct core_loc l;
+	struct kdir dir = { .held = 0 };
 	const void *uaddr;
 	long len, r;
+	int standin = -1;
 
 	if (c->op == OP_SENDMMSG) {
 		core_emulated_sending(NULL);
@@ -164,7 +219,7 @@ long core_h_sock_addr(struct core_call *c)
 		return defuse_forward(sc);	/* the kernel says what is wrong */
 	if (defuse_copy_in(&un, uaddr, len))
 		return -EFAULT;
-	if ((r = kernel_address(c, &un, len, &kun)) <= 0)
+	if ((r = kernel_address(c, &un, len, &kun, &l, &standin, &dir)) <= 0)
 		return r < 0 ? r : defuse_forward(sc);
 	if (c->op == OP_SENDMSG) {
 		msg.msg_name = &kun;
@@ -179,8 +234,14 @@ long core_h_sock_addr(struct core_call *c)
 	defuse_sig_interruptible(c->op != OP_BIND);
 	r = defuse_forward(&k);
 	defuse_sig_interruptible(0);
+	kdir_close(l.mount, &dir);
 	if (r == 0 && c->op == OP_BIND)
 		remember_bound(&kun, (long)k.a[d->alen], &un, len);
+	if (r < 0 && standin >= 0 && c->op == OP_BIND)
+		core_special_bind_failed(standin, l.path);
+	/* A socket node nobody bound (mknod) has no stand-in: nobody listens. */
+	if (r == -ENOENT && standin >= 0 && c->op != OP_BIND)
+		r = -ECONNREFUSED;
 	return r;
 }
 

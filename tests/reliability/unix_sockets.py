@@ -74,6 +74,48 @@ def main():
          lambda: socket.socket(socket.AF_UNIX).bind(b"\0defuse-test-%d" % os.getpid()))
     os.unlink("sub/dg.sock")
     os.rmdir("sub")
+
+    # A relative name deep in the tree: short here, longer than an
+    # address holds as an absolute (backing) path.
+    deep = "/".join(["d" * 60] * 3)
+    os.makedirs(deep)
+    os.chdir(deep)
+    far = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    step("bind deep by relative path", lambda: far.bind("x.sock"))
+    step("listen deep", lambda: far.listen(1))
+    step("connect deep by relative path",
+         lambda: socket.socket(socket.AF_UNIX).connect("x.sock"))
+    step("stat deep says socket", lambda: stat.S_ISSOCK(os.stat("x.sock").st_mode))
+    step("unlink deep", lambda: os.unlink("x.sock"))
+    far.close()
+    os.chdir(d)
+    os.removedirs(deep)
+
+    # FIFOs: one pipe for every opener, in this process and others.
+    step("mkfifo", lambda: os.mkfifo("p.fifo", 0o644))
+    step("stat says fifo", lambda: stat.S_ISFIFO(os.stat("p.fifo").st_mode))
+    rd = []
+    step("open to read, not waiting",
+         lambda: rd.append(os.open("p.fifo", os.O_RDONLY | os.O_NONBLOCK)))
+    step("open to write, not waiting, a reader there", lambda: os.write(
+        os.open("p.fifo", os.O_WRONLY | os.O_NONBLOCK), b"one"))
+    step("read what was written", lambda: os.read(rd[0], 8) if rd else None)
+    step("open read-write", lambda: os.close(os.open("p.fifo", os.O_RDWR)))
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open("p.fifo", os.O_WRONLY)  # waits for the reader below
+        os.write(fd, b"from the child")
+        os._exit(0)
+    fd = os.open("p.fifo", os.O_RDONLY)
+    step("read the child's", lambda: os.read(fd, 32))
+    os.waitpid(pid, 0)
+    os.close(fd)
+    if rd:
+        os.close(rd[0])
+    step("open to write, not waiting, no reader",
+         lambda: os.open("p.fifo", os.O_WRONLY | os.O_NONBLOCK))
+    step("rename the fifo", lambda: os.rename("p.fifo", "q.fifo"))
+    step("unlink the fifo", lambda: os.unlink("q.fifo"))
     print("\n".join(out))
     print("left:", sorted(os.listdir(".")))
     return 0

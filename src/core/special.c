@@ -1,0 +1,141 @@
+/*
+ * FIFOs and Unix sockets in mounts whose files have no kernel directory
+ * behind them (memfs, nfs, FUSE file systems: every module whose
+ * directories give the core no kernel descriptor).
+ *
+ * A FIFO or a socket is a kernel object found by path: two processes meet
+ * at it only through a kernel inode.  Where the mount has kernel
+ * directories (passthrough), the object lives at its backing path
+ * (sockets.c).  Elsewhere the module keeps the node (its name, type,
+ * owner, mode, links: mknod, bind's S_IFSOCK), and the kernel object it
+ * stands for lives in one directory all DEFUSE processes share,
+ *
+ *     /dev/shm/.defuse-special/KEY-INO
+ *
+ * KEY naming the file system (a hash of the mount's "MODULE:ARGS", the
+ * same in every process that mounts it so), INO the node's inode number
+ * as the module gives it.  So a FIFO made by one process is the same pipe
+ * for every process that opens the node, and a socket bound by one is
+ * reached by every process connecting to it; rename and link keep the
+ * inode number and so the stand-in.  The stand-in goes with the node's
+ * last name (core_special_unlink); a node replaced by rename leaves its
+ * stand-in behind, and a new node that gets its inode number finds it
+ * removed first (bind) or reuses it (a FIFO: a pipe nobody holds is
+ * empty).
+ *
+ * The directory is sticky and open to all, as /tmp is: anyone can make a
+ * name there before a node is bound, and so receive its connections, the
+ * same trust as a socket in /tmp.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include "kernel/sys.h"
+#include "core/core.h"
+#include "core/resolve.h"
+
+#define SPECIAL_DIR "/dev/shm/.defuse-special"
+
+/* Does mount m keep its FIFOs and sockets here?  (It has no kernel
+   directories: asked once.) */
+int core_special_mount(int m)
+{
+	if (core_mounts[m].dead)
+		return 0;
+	if (!__atomic_load_n(&core_mounts[m].no_kdirs, __ATOMIC_RELAXED))
+		core_mount_root_kpath(m);	/* finds out, once */
+	return __atomic_load_n(&core_mounts[m].no_kdirs, __ATOMIC_RELAXED);
+}
+
+/* The stand-in's path for inode ino of mount m, into out (cap bytes). */
+static int standin(int m, uint64_t ino, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, SPECIAL_DIR "/%016llx-%llu",
+			 (unsigned long long)core_mounts[m].key, (unsigned long long)ino);
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+}
+
+/* The directory, made if missing: sticky and writable by all, whatever
+   the umask. */
+static void special_dir(void)
+{
+	if (sys3(SYS_mkdirat, AT_FDCWD, SPECIAL_DIR, 01777) == 0)
+		sys4(SYS_fchmodat, AT_FDCWD, SPECIAL_DIR, 01777, 0);
+}
+
+long core_special_bind(int m, const char *path, char *out, size_t cap)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(m);
+	struct stat st;
+	long r;
+
+	r = mod_mknod(ref, path, S_IFSOCK | mod_umasked(0777, defuse_g.umask), 0);
+	if (r < 0)
+		return r == -EEXIST ? -EADDRINUSE : r;
+	if ((r = mod_getattr(ref, path, &st, AT_SYMLINK_NOFOLLOW)) < 0 ||
+	    (r = standin(m, st.st_ino, out, cap)) < 0) {
+		mod_unlink(ref, path);
+		return r;
+	}
+	special_dir();
+	/* A stand-in left by a node that was replaced, not unlinked. */
+	sys3(SYS_unlinkat, AT_FDCWD, out, 0);
+	return r;
+}
+
+void core_special_bind_failed(int m, const char *path)
+{
+	mod_unlink(CORE_REF(m), path);
+}
+
+long core_special_connect(int m, const char *path, char *out, size_t cap)
+{
+	struct stat st;
+	long r = mod_getattr(CORE_REF(m), path, &st, 0);
+
+	if (r < 0)
+		return r;
+	if (!S_ISSOCK(st.st_mode))
+		return -ECONNREFUSED;	/* as the kernel, for any other file */
+	return standin(m, st.st_ino, out, cap);
+}
+
+long core_special_open(int m, const char *path, int flags)
+{
+	char k[128];
+	struct stat st;
+	long r;
+
+	/* The module checked the caller's access before it said ENXIO. */
+	if (mod_getattr(CORE_REF(m), path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISFIFO(st.st_mode))
+		return -ENXIO;	/* a socket or a device: nothing to open */
+	if ((r = standin(m, st.st_ino, k, sizeof(k))) < 0)
+		return r;
+	special_dir();
+	if (sys4(SYS_mknodat, AT_FDCWD, k, S_IFIFO | 0666, 0) == 0)
+		sys4(SYS_fchmodat, AT_FDCWD, k, 0666, 0);
+	/* Opening a FIFO waits for the other end: signals are not held. */
+	defuse_sig_interruptible(1);
+	r = sys4(SYS_openat, AT_FDCWD, k, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW), 0);
+	defuse_sig_interruptible(0);
+	return r;
+}
+
+long core_special_unlink(int m, const char *path)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(m);
+	struct stat st;
+	char k[128];
+	int special;
+	long r;
+
+	special = mod_getattr(ref, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		  (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) && st.st_nlink <= 1;
+	r = mod_unlink(ref, path);
+	if (r == 0 && special && standin(m, st.st_ino, k, sizeof(k)) > 0)
+		sys3(SYS_unlinkat, AT_FDCWD, k, 0);
+	return r;
+}
