@@ -86,10 +86,13 @@ ssize_t data_write(struct memfs *m, struct mnode *n, const char *buf, size_t siz
 
 	if (size == 0)
 		return 0;
-	if (off >= data_max(m))
+	/* Any offset up to MAX_LFS_FILESIZE, as tmpfs: a write far out
+	   costs its pages and the page table up to it, ENOSPC when the
+	   segment cannot hold that. */
+	if (off >= (uint64_t)INT64_MAX)
 		return -EFBIG;
-	if (size > data_max(m) - off)
-		size = (size_t)(data_max(m) - off);
+	if (size > (uint64_t)INT64_MAX - off)
+		size = (size_t)((uint64_t)INT64_MAX - off);
 	while (done < size) {
 		uint64_t idx = (off + done) / PG, in = (off + done) % PG;
 		size_t k = PG - in < size - done ? PG - in : size - done;
