@@ -955,6 +955,19 @@ static const char *hpath_fi(struct fc_inst *in, struct fc_file *h, char buf[PATH
 	return NULL;
 }
 
+/* ... for fchmod, fchown and futimens: libfuse 2's chmod, chown and
+   utimens take no handle, so a libfuse 2 file system always gets the path
+   (with nullpath_ok it got NULL, and fuse2fs crashed on it). */
+static const char *hpath_noh2(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX])
+{
+	if (!in->f->v2)
+		return hpath_fi(in, h, buf);
+	pthread_mutex_lock(&in->files_lock);
+	snprintf(buf, PATH_MAX, "%s", h->path);
+	pthread_mutex_unlock(&in->files_lock);
+	return buf;
+}
+
 static int hl_fgetattr(void *priv, uint64_t fh, struct stat *st)
 {
 	struct fc_file *h = H(fh);
@@ -989,7 +1002,7 @@ static int hl_fchmod(void *priv, uint64_t fh, mode_t mode)
 	char buf[PATH_MAX];
 	BEGIN(0);
 
-	RETURN(fuse_fs_chmod(f->fs, hpath_fi(in, h, buf), mode, hfi(h)));
+	RETURN(fuse_fs_chmod(f->fs, hpath_noh2(in, h, buf), mode, hfi(h)));
 }
 
 static int hl_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
@@ -998,7 +1011,7 @@ static int hl_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
 	char buf[PATH_MAX];
 	BEGIN(0);
 
-	RETURN(fuse_fs_chown(f->fs, hpath_fi(in, h, buf), uid, gid, hfi(h)));
+	RETURN(fuse_fs_chown(f->fs, hpath_noh2(in, h, buf), uid, gid, hfi(h)));
 }
 
 static int hl_futimens(void *priv, uint64_t fh, const struct timespec times[2])
@@ -1011,7 +1024,7 @@ static int hl_futimens(void *priv, uint64_t fh, const struct timespec times[2])
 
 	if (t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT)
 		RETURN(0);
-	RETURN(fuse_fs_utimens(f->fs, hpath_fi(in, h, buf), t, hfi(h)));
+	RETURN(fuse_fs_utimens(f->fs, hpath_noh2(in, h, buf), t, hfi(h)));
 }
 
 static int hl_fsync(void *priv, uint64_t fh, int datasync)
