@@ -251,7 +251,8 @@ static int c_utimens(void *priv, const char *path, const struct timespec times[2
 {
 	REQ(SH_UTIMENS);
 	q.a[0] = flags;
-	return (int)call(M, &q, path, NULL, times, 2 * sizeof(times[0]), &rp, NULL, 0);
+	return (int)call(M, &q, path, NULL, times, times ? 2 * sizeof(times[0]) : 0, &rp, NULL,
+			 0);
 }
 
 static ssize_t c_getxattr(void *priv, const char *path, const char *name, void *value,
@@ -449,7 +450,8 @@ static int c_futimens(void *priv, uint64_t fh, const struct timespec times[2])
 {
 	REQ(SH_FUTIMENS);
 	q.fh = fh;
-	return (int)call(M, &q, NULL, NULL, times, 2 * sizeof(times[0]), &rp, NULL, 0);
+	return (int)call(M, &q, NULL, NULL, times, times ? 2 * sizeof(times[0]) : 0, &rp, NULL,
+			 0);
 }
 
 static int c_flink(void *priv, uint64_t fh, const char *newpath)
@@ -812,6 +814,18 @@ static void live_add(uint64_t mask)
 		if (fn)
 			memcpy((char *)&live + i * sizeof(fn), &fn, sizeof(fn));
 	}
+	/* A module with kernel files behind its own (lock_fd) reopens a
+	   handle through the descriptor the host lends (passthrough): the
+	   server has none to lend, so such files are reopened by path (the
+	   host checks it found the same file). */
+	if (mask & (1ULL << SH_SLOT(lock_fd))) {
+		live.file_handle = NULL;
+		live.open_handle = NULL;
+	}
+	/* Appends are the server's when the module has none: at the size,
+	   one at a time for every process. */
+	if ((mask & (1ULL << SH_SLOT(write))) && (mask & (1ULL << SH_SLOT(fgetattr))))
+		live.append = full.append;
 	/* Locks are the server's own, for any module that opens files. */
 	if (mask & (1ULL << SH_SLOT(open))) {
 		live.getlk = full.getlk;

@@ -297,9 +297,10 @@ static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, con
 		return ops->truncate(priv, s1, (off_t)q->a[0]);
 	case SH_UTIMENS:
 		NEED(utimens);
-		if (q->dn != 2 * sizeof(struct timespec))
+		if (q->dn && q->dn != 2 * sizeof(struct timespec))
 			return -EINVAL;
-		return ops->utimens(priv, s1, (const struct timespec *)d, (int)q->a[0]);
+		return ops->utimens(priv, s1, q->dn ? (const struct timespec *)d : NULL,
+				    (int)q->a[0]);
 	case SH_GETXATTR:
 		NEED(getxattr);
 		r = ops->getxattr(priv, s1, s2, q->a[0] ? out : NULL, CAP(q->a[0]), (int)q->a[1]);
@@ -344,8 +345,22 @@ static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, con
 	case SH_APPEND: {
 		off_t end = 0;
 
-		NEED(append);
-		r = ops->append(priv, f->fh, d, q->dn, &end);
+		if (ops->append) {
+			r = ops->append(priv, f->fh, d, q->dn, &end);
+		} else {
+			/* At the size, under the big lock: atomic among all
+			   clients, which the host's own fallback (one lock per
+			   open file description) is not across processes. */
+			struct stat st;
+
+			NEED(write);
+			NEED(fgetattr);
+			r = ops->fgetattr(priv, f->fh, &st);
+			if (r < 0)
+				return r;
+			r = ops->write(priv, f->fh, d, q->dn, st.st_size);
+			end = st.st_size + (r > 0 ? r : 0);
+		}
 		rp->v[0] = end;
 		return r;
 	}
@@ -364,9 +379,9 @@ static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, con
 		return ops->fchown(priv, f->fh, (uid_t)q->a[0], (gid_t)q->a[1]);
 	case SH_FUTIMENS:
 		NEED(futimens);
-		if (q->dn != 2 * sizeof(struct timespec))
+		if (q->dn && q->dn != 2 * sizeof(struct timespec))
 			return -EINVAL;
-		return ops->futimens(priv, f->fh, (const struct timespec *)d);
+		return ops->futimens(priv, f->fh, q->dn ? (const struct timespec *)d : NULL);
 	case SH_FLINK:
 		NEED(flink);
 		return ops->flink(priv, f->fh, s1);

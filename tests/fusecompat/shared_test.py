@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""The shared module: one instance of a module for a whole process tree
+(modules/shared, docs/fuse-compat.md "One shared instance").
+
+    shared_test.py fuse2fs --defuse D          several processes write one fuse2fs image at once
+    shared_test.py module  --defuse D          memfs and passthrough:emulated behind `shared`
+    shared_test.py locks   --defuse D          a killed client's locks, the server's death, bad input
+    shared_test.py bench   --defuse D          untar: shared vs per-process vs native (prints)
+
+fuse2fs: four shell writers (create, append, rename, remove) and a tar
+extraction run at once in one tree on `shared:fuse:fuse2fs:IMG`; then
+`e2fsck -fn IMG` passes, and the tree read back (by a second run, which
+starts a new server) equals the same workload run on a native directory.
+
+module: a script of file operations (the fuse tests' FILE_SCRIPT kind,
+with forks and pipes) prints and leaves what it does natively, on memfs and
+on passthrough:emulated behind `shared`; a second `defuse run` with the
+same mount spec sees the first's server (one instance).
+
+locks: a process holding a record lock and a flock lock through the shared
+server is killed with SIGKILL; another process then gets both locks.  The
+server killed mid-run: calls fail with EIO, nothing hangs.  A module that
+cannot start: one line, status 127, nothing left running.
+
+After every run no server of the test's mount is left (else the test kills
+it by pid and fails).  Exit status: 0 passed, 1 failed, 77 skipped.
+"""
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+failures = []
+PY = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
+
+
+def check(cond, what, detail=''):
+    if cond:
+        print('ok   %s' % what)
+    else:
+        print('FAIL %s%s' % (what, ('\n    ' + detail.replace('\n', '\n    ')) if detail else ''))
+        failures.append(what)
+
+
+def run(argv, **kw):
+    kw.setdefault('capture_output', True)
+    kw.setdefault('text', True)
+    kw.setdefault('timeout', 300)
+    kw.setdefault('stdin', subprocess.DEVNULL)
+    return subprocess.run(argv, **kw)
+
+
+def servers(point):
+    """Pids of shared servers serving mount point `point`."""
+    found = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                argv = f.read().split(b'\0')
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b'defuse-shared-server') and len(argv) > 4 and \
+                argv[4] == point.encode():
+            try:
+                with open('/proc/%s/stat' % pid) as f:
+                    if f.read().rsplit(')', 1)[1].split()[0] == 'Z':
+                        continue
+            except OSError:
+                continue
+            found.append(int(pid))
+    return found
+
+
+def no_server_left(point, what):
+    """The server ends with its last client: wait a little, then say so (and
+    kill what is left, by pid)."""
+    deadline = time.time() + 10
+    while servers(point) and time.time() < deadline:
+        time.sleep(0.05)
+    left = servers(point)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    check(not left, '%s: no server left running' % what, 'left: %s' % left)
+
+
+def tree(root):
+    """Names, kinds, sizes and contents below root (lost+found aside)."""
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(d, root)
+        if rel.split(os.sep)[0] == 'lost+found':
+            continue
+        for n in sorted(files):
+            if rel == '.' and n == 'log':
+                continue  # the writers' order: compared sorted, below
+            p = os.path.join(d, n)
+            if os.path.islink(p):
+                out.append('%s/%s -> %s' % (rel, n, os.readlink(p)))
+            else:
+                with open(p, 'rb') as f:
+                    out.append('%s/%s %d %s' % (rel, n, os.path.getsize(p), hashlib.sha1(f.read()).hexdigest()))
+        for n in dirs:
+            if rel == '.' and n == 'lost+found':
+                continue
+            out.append('%s/%s/' % (rel, n))
+    return '\n'.join(sorted(out))
+
+
+TREE_PY = ('import sys\nsys.path.insert(0, sys.argv[1])\nimport shared_test\n'
+           'print(shared_test.tree(sys.argv[2]))\n')
+
+# Four writers and a tar extraction at once, each in its own process.
+WORKLOAD = r'''
+set -e
+tarball="$1"
+w() {
+    mkdir -p w$1/sub
+    i=0
+    while [ $i -lt 40 ]; do
+        echo "writer $1 file $i" > w$1/t$i
+        head -c $((i * 997)) "$tarball" >> w$1/t$i
+        mv w$1/t$i w$1/sub/f$i
+        if [ $((i % 5)) -eq 0 ]; then rm w$1/sub/f$i; fi
+        if [ $((i % 7)) -eq 0 ]; then ln -s f$i w$1/sub/l$i; fi
+        i=$((i + 1))
+    done
+    echo "writer $1 done" >> log
+}
+for k in 1 2 3 4; do w $k & done
+mkdir x && (cd x && tar xf "$tarball") &
+wait
+ls -d w1 w2 w3 w4 x >/dev/null
+'''
+
+
+def make_tarball(tmp):
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
+    tb = os.path.join(tmp, 'src.tar')
+    r = run(['tar', 'cf', tb, '-C', os.path.normpath(src), 'src', 'docs'])
+    if r.returncode != 0:
+        raise SystemExit('tar cf: ' + r.stderr)
+    return tb
+
+
+def fuse2fs_path():
+    for p in (shutil.which('fuse2fs'), '/usr/sbin/fuse2fs', '/usr/bin/fuse2fs'):
+        if p and os.path.exists(p):
+            return p
+    return None
+
+
+def mkimage(tmp, size_mb=128):
+    img = os.path.join(tmp, 'ext4.img')
+    if os.path.exists(img):
+        os.unlink(img)
+    with open(img, 'wb') as f:
+        f.truncate(size_mb << 20)
+    r = run(['mke2fs', '-q', '-t', 'ext4', '-F', img])
+    check(r.returncode == 0, 'mke2fs -t ext4', r.stderr)
+    return img
+
+
+def need_fuse2fs():
+    f2 = fuse2fs_path()
+    if not f2:
+        print('SKIP: fuse2fs is not installed (apt-get install fuse2fs)')
+        return None
+    if not shutil.which('mke2fs') or not shutil.which('e2fsck'):
+        print('SKIP: mke2fs and e2fsck are needed (apt-get install e2fsprogs)')
+        return None
+    return f2
+
+
+def fuse2fs(a):
+    f2 = need_fuse2fs()
+    if not f2:
+        return SKIP
+    mnt = tempfile.mkdtemp(prefix='defuse-sh-mnt-')
+    tmp = tempfile.mkdtemp(prefix='defuse-sh-')
+    try:
+        tb = make_tarball(tmp)
+        img = mkimage(tmp)
+        native = os.path.join(tmp, 'native')
+        os.mkdir(native)
+        r = run(['sh', '-c', WORKLOAD, 'sh', tb], cwd=native)
+        check(r.returncode == 0, 'the workload natively', r.stdout + r.stderr)
+        spec = '%s=shared:fuse:%s:%s' % (mnt, f2, img)
+        t = time.time()
+        r = run([a.defuse, 'run', '-m', spec, '--', 'sh', '-c',
+                 'cd "$1" && shift && sh -c "$@"', 'sh', mnt, WORKLOAD, 'sh', tb])
+        took = time.time() - t
+        check(r.returncode == 0, 'four writers and tar at once on one shared fuse2fs '
+              '(%.2fs)' % took, r.stdout + r.stderr)
+        no_server_left(mnt, 'fuse2fs writers')
+        r = run(['e2fsck', '-fn', img])
+        check(r.returncode == 0, 'e2fsck -fn passes after the concurrent writes',
+              r.stdout + r.stderr)
+        # Read back through a new server (the first one has ended and
+        # written everything back).
+        here = os.path.dirname(os.path.abspath(__file__))
+        r = run([a.defuse, 'run', '-m', spec, '--', PY, '-c', TREE_PY, here, mnt])
+        want = tree(native)
+        check(r.returncode == 0 and r.stdout.strip() == want.strip(),
+              'the image holds what the workload leaves natively',
+              r.stderr + '\n' + diff(want, r.stdout))
+        no_server_left(mnt, 'fuse2fs read back')
+        # The log the four appended to: four lines, none lost
+        r = run([a.defuse, 'run', '-m', spec, '--', 'sort', mnt + '/log'])
+        check(r.stdout == ''.join('writer %d done\n' % k for k in range(1, 5)),
+              'appends of four processes to one file: none lost', r.stdout + r.stderr)
+        no_server_left(mnt, 'fuse2fs log')
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(mnt, ignore_errors=True)
+    return 1 if failures else 0
+
+
+def diff(a, b):
+    al, bl = a.strip().split('\n'), b.strip().split('\n')
+    out = ['- ' + x for x in al if x not in set(bl)][:10]
+    out += ['+ ' + x for x in bl if x not in set(al)][:10]
+    return '\n'.join(out)
+
+
+# File operations, with forks, pipes and exec in between.
+MODULE_SCRIPT = r'''
+set -e
+echo one > a; cat a; echo two >> a; cat a
+printf xyz > b; wc -c < b
+mkdir d; mv b d/c; cat d/c; echo
+ln -s a l; readlink l; cat l
+ln a hard; stat -c '%h %s' a hard
+chmod 600 a; stat -c %a a
+truncate -s 2 a; cat a; echo
+dd if=/dev/zero of=big bs=65536 count=20 2>/dev/null; wc -c < big
+cp big big2; cmp big big2 && echo same
+(echo from-child > child) & wait; cat child
+seq 1 2000 > nums; sort -rn nums | head -c 30 | od -c | head -2 >/dev/null; tail -1 nums
+mkdir -p e/f/g; touch e/f/g/h; find e | sort
+for i in $(seq 1 300); do echo $i > "many$i"; done; ls | grep -c many; rm many*
+python3 -c "
+import os, fcntl
+fd = os.open('a', os.O_RDWR); os.lseek(fd, 5, 0); os.write(fd, b'!')
+print(os.fstat(fd).st_size)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('locked')
+os.unlink('hard'); os.close(fd)
+"
+rm l big2; rm -r d
+ls -A | sort
+stat -c '%n %F %a %h' * | sort
+find . -type f -exec stat -c '%n %s' {} + | sort
+'''
+
+
+def module(a):
+    mnt = tempfile.mkdtemp(prefix='defuse-sh-mnt-')
+    tmp = tempfile.mkdtemp(prefix='defuse-sh-')
+    memfs = 'shtest%d' % os.getpid()
+    try:
+        native = os.path.join(tmp, 'native')
+        os.mkdir(native)
+        want = run(['sh', '-c', MODULE_SCRIPT], cwd=native)
+        check(want.returncode == 0, 'the script natively', want.stdout + want.stderr)
+        back = os.path.join(tmp, 'back')
+        for name, spec in (('passthrough:emulated', 'passthrough:emulated=' + back),
+                           ('memfs', 'memfs:' + memfs)):
+            os.makedirs(back, exist_ok=True)
+            r = run([a.defuse, 'run', '-m', '%s=shared:%s' % (mnt, spec), '--', 'sh', '-c',
+                     'cd "$1" && sh -c "$2"', 'sh', mnt, MODULE_SCRIPT])
+            check(r.returncode == 0 and r.stdout == want.stdout,
+                  'shared:%s: the script as natively' % name,
+                  'native:\n%s\nshared:\n%s%s' % (want.stdout, r.stdout, r.stderr))
+            no_server_left(mnt, 'shared:' + name)
+        # Two runs naming the same mount share one server: the second sees
+        # the first's open file's data through the one instance.
+        spec = '%s=shared:passthrough:emulated=%s' % (mnt, back)
+        p = subprocess.Popen([a.defuse, 'run', '-m', spec, '--', 'sh', '-c',
+                              'echo started > "$1/flag"; sleep 3', 'sh', mnt],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while not os.path.exists(os.path.join(back, 'flag')) and time.time() < deadline:
+            time.sleep(0.05)
+        first = servers(mnt)
+        r = run([a.defuse, 'run', '-m', spec, '--', 'cat', mnt + '/flag'])
+        second = servers(mnt)
+        p.communicate(timeout=60)
+        check(r.stdout == 'started\n' and len(first) == 1 and first == second,
+              'two runs naming one mount share one server', '%s %s %s' % (first, second,
+                                                                         r.stdout + r.stderr))
+        no_server_left(mnt, 'two runs')
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(mnt, ignore_errors=True)
+        try:
+            os.unlink('/dev/shm/defuse-memfs.' + memfs)
+        except OSError:
+            pass
+    return 1 if failures else 0
+
+
+HOLDER = r'''
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)
+fd2 = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd2, fcntl.LOCK_EX | fcntl.LOCK_NB)
+open(sys.argv[2], 'w').write('held')
+time.sleep(120)
+'''
+
+TRY = r'''
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+res = []
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0); res.append('record:got')
+except OSError:
+    res.append('record:busy')
+fd2 = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    fcntl.flock(fd2, fcntl.LOCK_EX | fcntl.LOCK_NB); res.append('flock:got')
+except OSError:
+    res.append('flock:busy')
+print(' '.join(res))
+'''
+
+KILL_SCRIPT = r'''
+py="$1"; m="$2"; ready="$3"
+"$py" -c "$HOLDER" "$m/locked" "$ready" &
+holder=$!
+i=0; while [ ! -s "$ready" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+"$py" -c "$TRY" "$m/locked"
+kill -9 $holder; wait $holder 2>/dev/null
+"$py" -c "$TRY" "$m/locked"
+'''
+
+DIE_SCRIPT = r'''
+m="$1"; ready="$2"; go="$3"
+echo data > "$m/f"; cat "$m/f"
+exec 3< "$m/f"
+: > "$ready"
+i=0; while [ ! -e "$go" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+read line <&3 2>&1 || echo "read failed"
+echo x 2>&1 > "$m/g" || echo "create failed"
+[ -e "$m/f" ] || echo "stat failed"
+cat "$m/f"
+'''
+
+
+def locks(a):
+    mnt = tempfile.mkdtemp(prefix='defuse-sh-mnt-')
+    tmp = tempfile.mkdtemp(prefix='defuse-sh-')
+    try:
+        back = os.path.join(tmp, 'back')
+        os.mkdir(back)
+        spec = '%s=shared:passthrough:emulated=%s' % (mnt, back)
+        ready = os.path.join(tmp, 'ready')
+        env = dict(os.environ, HOLDER=HOLDER, TRY=TRY)
+        r = run([a.defuse, 'run', '-m', spec, '--', 'sh', '-c', KILL_SCRIPT, 'sh', PY, mnt,
+                 ready], env=env)
+        check(r.returncode == 0 and r.stdout == 'record:busy flock:busy\nrecord:got flock:got\n',
+              'a killed client\'s record and flock locks are released; another process '
+              'takes them', r.stdout + r.stderr)
+        no_server_left(mnt, 'killed client')
+
+        f2 = fuse2fs_path()
+        if f2 and shutil.which('mke2fs'):
+            img = mkimage(tmp, 32)
+            spec = '%s=shared:fuse:%s:%s' % (mnt, f2, img)
+            r = run([a.defuse, 'run', '-m', spec, '--', 'sh', '-c', KILL_SCRIPT, 'sh', PY, mnt,
+                     ready + '2'], env=env)
+            check(r.returncode == 0 and
+                  r.stdout == 'record:busy flock:busy\nrecord:got flock:got\n',
+                  'the same on shared fuse2fs (locks kept by the server, not fuse2fs)',
+                  r.stdout + r.stderr)
+            no_server_left(mnt, 'killed client, fuse2fs')
+
+        # The server killed mid-run: EIO, no hang.
+        spec = '%s=shared:passthrough:emulated=%s' % (mnt, back)
+        go = os.path.join(tmp, 'go')
+        ready3 = ready + '3'
+        p = subprocess.Popen([a.defuse, 'run', '-m', spec, '--', 'sh', '-c', DIE_SCRIPT, 'sh',
+                              mnt, ready3, go],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while not os.path.exists(ready3) and time.time() < deadline:
+            time.sleep(0.05)
+        pids = servers(mnt)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        open(go, 'w').close()
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            out += '(hung)'
+        said = [ln for ln in out.split('\n') if 'cannot create' in ln]
+        rest = '\n'.join(ln for ln in out.split('\n') if 'cannot create' not in ln)
+        check(len(pids) == 1 and len(said) == 1 and said[0].endswith('Input/output error') and
+              rest == 'data\nread failed\ncreate failed\nstat failed\ndata\n',
+              'the server killed mid-run: the calls of its clients fail with EIO, nothing '
+              'hangs; a new image starts a new server', '%s %r %r' % (pids, out, err))
+        no_server_left(mnt, 'server killed')
+
+        # Bad input: one line, status 127, nothing left.
+        for what, spec, says in (
+                ('an unknown module', '%s=shared:nosuchmodule' % mnt, 'unknown module'),
+                ('a module whose init fails', '%s=shared:fuse:/nonexistent/fs.so' % mnt,
+                 'nonexistent'),
+                ('no module at all', '%s=shared' % mnt, 'expected shared:MODULE')):
+            r = run([a.defuse, 'run', '-m', spec, '--', 'echo', 'ran'])
+            lines = r.stderr.strip().split('\n')
+            check(r.returncode == 127 and 'ran' not in r.stdout and len(lines) == 1 and
+                  says in r.stderr,
+                  'shared: %s: one line, status 127' % what, '%d %r' % (r.returncode, r.stderr))
+            no_server_left(mnt, 'shared: ' + what)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(mnt, ignore_errors=True)
+    return 1 if failures else 0
+
+
+def bench(a):
+    f2 = need_fuse2fs()
+    if not f2:
+        return SKIP
+    mnt = tempfile.mkdtemp(prefix='defuse-sh-mnt-')
+    tmp = tempfile.mkdtemp(prefix='defuse-sh-')
+    try:
+        tb = make_tarball(tmp)
+        native = os.path.join(tmp, 'native')
+        os.mkdir(native)
+        res = {}
+        for name in ('native', 'fuse2fs per process', 'fuse2fs shared'):
+            best = None
+            for _ in range(a.reps):
+                if name == 'native':
+                    shutil.rmtree(native)
+                    os.mkdir(native)
+                    argv = ['tar', 'xf', tb, '-C', native]
+                else:
+                    img = mkimage(tmp)
+                    mod = 'shared:fuse' if 'shared' in name else 'fuse'
+                    argv = [a.defuse, 'run', '-m', '%s=%s:%s:%s' % (mnt, mod, f2, img), '--',
+                            'tar', 'xf', tb, '-C', mnt]
+                t = time.time()
+                r = run(argv)
+                took = time.time() - t
+                check(r.returncode == 0, '%s: untar' % name, r.stderr)
+                best = took if best is None else min(best, took)
+                no_server_left(mnt, name)
+            res[name] = best
+        size = os.path.getsize(tb)
+        for name, t in res.items():
+            print('untar %.1f MB (%s): %-22s %.3f s' % (size / 1e6, 'src+docs', name, t))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(mnt, ignore_errors=True)
+    return 1 if failures else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('mode', choices=['fuse2fs', 'module', 'locks', 'bench'])
+    ap.add_argument('--defuse', required=True)
+    ap.add_argument('--reps', type=int, default=3)
+    a = ap.parse_args()
+    a.defuse = os.path.abspath(a.defuse)
+    rc = globals()[a.mode](a)
+    if rc == SKIP:
+        return SKIP
+    print('%d failed' % len(failures) if failures else 'all passed')
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
