@@ -133,7 +133,7 @@ static void make_image(const char *key, const uint8_t *code, size_t size,
 	if (fstat(fd, &sb) == 0) {
 		plan_src_from_stat(&now, &sb);
 		if (!memcmp(&now, &si->src, sizeof(now)))
-			plan_image_store(key, code, size, si->file_off, fd, pl, &info);
+			plan_image_store(key, code, size, si->file_off, fd, pl, &info, plan);
 	}
 	if (si->fd < 0)
 		close(fd);
@@ -164,7 +164,7 @@ static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_
 	/* A small segment is scanned sooner than its cache entry is found. */
 	if (size <= SMALL_SEGMENT && !memmem(code, size, "\x0f\x05", 2))
 		return;
-	si = seg_src(maybe);
+	si = idhex ? seg_src(maybe) : NULL;
 	if (idhex) {
 		char v[24];
 		struct plan_image_info ii;
@@ -180,7 +180,8 @@ static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_
 		cached = plan_cache_load(key, code, size, &plan, room, ROOM) == 0;
 	}
 	if (cached && !plan.nsites && !plan.nrefused) {
-		/* A plan cached empty before images existed. */
+		/* No sites after all (the byte pair was inside other
+		   instructions): next time the image says so. */
 		if (si && remake)
 			plan_image_store_none(key, code, size, &si->src);
 		if (plan.sites != room)
@@ -188,13 +189,14 @@ static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_
 		return;
 	}
 	if (!cached) {
+		int pfd, r;
+
 		if (size > SMALL_SEGMENT && !memmem(code, size, "\x0f\x05", 2)) {
 			if (idhex && si && remake)
 				plan_image_store_none(key, code, size, &si->src);
 			return;
 		}
-		int pfd = fd == VDSO_FD ? vdso_memfd() : fd, r;
-
+		pfd = fd == VDSO_FD ? vdso_memfd() : fd;
 		r = pfd == -1 && fd == VDSO_FD ? -1 :
 			plan_from_planner(file, pfd, vaddr, code, size, &plan);
 		if (fd == VDSO_FD && pfd >= 0)
@@ -216,7 +218,7 @@ static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_
 		defuse_log("no trampoline memory in reach of ", name,
 			   "; its calls go to the SUD net");
 		__atomic_store_n(&unpatched, 1, __ATOMIC_RELAXED);
-	} else if (pl.at_delta) {
+	} else if (pl.at_delta && !st.mismatched && st.patched == plan.nsites) {
 		make_image(key, code, size, si, &pl, &plan, &st);
 	}
 	count(plan.nsites, st.patched, plan.nrefused, st.mismatched);

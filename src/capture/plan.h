@@ -86,9 +86,11 @@ void plan_src_from_stat(struct plan_src *src, const struct stat *st);
 int plan_image_map(const char *key, uint8_t *code, size_t size, const struct plan_src *src,
 		   struct plan_image_info *out, int *remake);
 /* Makes the image of a segment just patched with its region at pl->delta;
-   objfd reads the object (file offset file_off is the segment's). */
+   objfd reads the object (file offset file_off is the segment's).  Only if
+   the code in memory is the file's but for the plan's windows. */
 void plan_image_store(const char *key, const uint8_t *code, size_t size, uint64_t file_off,
-		      int objfd, const struct tramp_place *pl, const struct plan_image_info *info);
+		      int objfd, const struct tramp_place *pl, const struct plan_image_info *info,
+		      const struct plan *plan);
 void plan_image_store_none(const char *key, const uint8_t *code, size_t size,
 			   const struct plan_src *src);
 /* Where images put the trampolines: this far below the code. */

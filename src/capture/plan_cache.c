@@ -402,8 +402,35 @@ void plan_image_store_none(const char *key, const uint8_t *code, size_t size,
 	unlink(tmp);
 }
 
+/*
+ * Is the patched code in memory the object's own code but for the plan's
+ * windows?  Anything else (code some other tool rewrote in this process)
+ * must not become every later process's code.
+ */
+static int only_plan_differs(int objfd, uint64_t fsize, uint64_t code_off, uintptr_t page_lo,
+			     size_t code_len, const uint8_t *code, const struct plan *plan)
+{
+	size_t have = fsize > code_off ? fsize - code_off : 0;
+	uint8_t *buf = calloc(1, code_len);
+	int same = 0;
+
+	if (!buf)
+		return 0;
+	if (have > code_len)
+		have = code_len;
+	if (pread(objfd, buf, have, code_off) == (ssize_t)have) {
+		for (uint32_t i = 0; i < plan->nsites; i++)
+			memcpy(buf + (code - (const uint8_t *)page_lo) + plan->sites[i].off,
+			       code + plan->sites[i].off, plan->sites[i].len);
+		same = !memcmp(buf, (const void *)page_lo, code_len);
+	}
+	free(buf);
+	return same;
+}
+
 void plan_image_store(const char *key, const uint8_t *code, size_t size, uint64_t file_off,
-		      int objfd, const struct tramp_place *pl, const struct plan_image_info *info)
+		      int objfd, const struct tramp_place *pl, const struct plan_image_info *info,
+		      const struct plan *plan)
 {
 	const char *d = plan_cache_dir();
 	uintptr_t page_lo = (uintptr_t)code & ~4095UL;
@@ -415,7 +442,8 @@ void plan_image_store(const char *key, const uint8_t *code, size_t size, uint64_
 	int fd;
 
 	if (!d || !pl->at_delta || pl->region_size <= TRAMP_HEADER || fstat(objfd, &st) ||
-	    (file_off & 4095) != ((uintptr_t)code & 4095))
+	    (file_off & 4095) != ((uintptr_t)code & 4095) ||
+	    !only_plan_differs(objfd, st.st_size, file_off & ~4095UL, page_lo, code_len, code, plan))
 		return;
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, IMAGE_MAGIC, 8);
