@@ -5,7 +5,8 @@
     shared_test.py fuse2fs --defuse D          several processes write one fuse2fs image at once
     shared_test.py module  --defuse D          memfs and passthrough:emulated behind `shared`
     shared_test.py locks   --defuse D          a killed client's locks, the server's death, bad input
-    shared_test.py bench   --defuse D          untar: shared vs per-process vs native (prints)
+    shared_test.py bench   --defuse D [--tree DIR] [--reps N]
+                                               untar: shared vs per-process vs native (prints)
 
 fuse2fs: four shell writers (create, append, rename, remove) and a tar
 extraction run at once in one tree on `shared:fuse:fuse2fs:IMG`; then
@@ -145,10 +146,14 @@ ls -d w1 w2 w3 w4 x >/dev/null
 '''
 
 
-def make_tarball(tmp):
+def make_tarball(tmp, tree=None):
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
     tb = os.path.join(tmp, 'src.tar')
-    r = run(['tar', 'cf', tb, '-C', os.path.normpath(src), 'src', 'docs'])
+    if tree:
+        tree = os.path.abspath(tree)
+        r = run(['tar', 'cf', tb, '-C', os.path.dirname(tree), os.path.basename(tree)])
+    else:
+        r = run(['tar', 'cf', tb, '-C', os.path.normpath(src), 'src', 'docs'])
     if r.returncode != 0:
         raise SystemExit('tar cf: ' + r.stderr)
     return tb
@@ -440,9 +445,10 @@ def bench(a):
     mnt = tempfile.mkdtemp(prefix='defuse-sh-mnt-')
     tmp = tempfile.mkdtemp(prefix='defuse-sh-')
     try:
-        tb = make_tarball(tmp)
+        tb = make_tarball(tmp, a.tree)
         native = os.path.join(tmp, 'native')
         os.mkdir(native)
+        size_mb = max(128, 3 * os.path.getsize(tb) // (1 << 20))
         res = {}
         for name in ('native', 'fuse2fs per process', 'fuse2fs shared'):
             best = None
@@ -452,7 +458,7 @@ def bench(a):
                     os.mkdir(native)
                     argv = ['tar', 'xf', tb, '-C', native]
                 else:
-                    img = mkimage(tmp)
+                    img = mkimage(tmp, size_mb)
                     mod = 'shared:fuse' if 'shared' in name else 'fuse'
                     argv = [a.defuse, 'run', '-m', '%s=%s:%s:%s' % (mnt, mod, f2, img), '--',
                             'tar', 'xf', tb, '-C', mnt]
@@ -465,7 +471,7 @@ def bench(a):
             res[name] = best
         size = os.path.getsize(tb)
         for name, t in res.items():
-            print('untar %.1f MB (%s): %-22s %.3f s' % (size / 1e6, 'src+docs', name, t))
+            print('untar %.1f MB (%s): %-22s %.3f s' % (size / 1e6, a.tree or 'src+docs', name, t))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(mnt, ignore_errors=True)
@@ -477,6 +483,7 @@ def main():
     ap.add_argument('mode', choices=['fuse2fs', 'module', 'locks', 'bench'])
     ap.add_argument('--defuse', required=True)
     ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--tree', help='bench: the directory to untar (default: src and docs)')
     a = ap.parse_args()
     a.defuse = os.path.abspath(a.defuse)
     rc = globals()[a.mode](a)
