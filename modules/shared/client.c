@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -922,7 +923,48 @@ static void c_destroy(void *priv)
 {
 	struct cmount *m = M;
 
-	/* Closing is what tells the server this process is done. */
+	/* Closing is what tells the server this process is done.  Wait for
+	   it to have let go of us, and when we were its last client for the
+	   module's destroy too, so that `defuse run ...; e2fsck IMG` finds
+	   the image written back: the server gets a pipe's write end (BYE)
+	   and closes it then.  Not shutdown(): a child forked a moment ago
+	   may still share this connection, until its after_fork_child has
+	   made its own.  Bounded: a server stuck in destroy does not keep
+	   the program from ending. */
+	if (m->fd >= 0) {
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC) == 0) {
+			struct sh_req q = { .op = SH_BYE };
+			struct iovec iov = { &q, sizeof(q) };
+			char cbuf[CMSG_SPACE(sizeof(int))];
+			struct msghdr mh;
+			struct cmsghdr *cm;
+			struct pollfd pf = { p[0], POLLIN, 0 };
+			char c;
+			ssize_t n;
+
+			memset(&mh, 0, sizeof(mh));
+			memset(cbuf, 0, sizeof(cbuf));
+			mh.msg_iov = &iov;
+			mh.msg_iovlen = 1;
+			mh.msg_control = cbuf;
+			mh.msg_controllen = sizeof(cbuf);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
+			n = sendmsg(m->fd, &mh, MSG_NOSIGNAL);
+			close(p[1]);
+			if (!defuse_close_kept || defuse_close_kept(m->fd) < 0)
+				close(m->fd);
+			m->fd = -1;
+			while (n > 0 && poll(&pf, 1, 60000) == 1 && read(p[0], &c, 1) > 0)
+				;
+			close(p[0]);
+		}
+	}
 	if (m->fd >= 0 && (!defuse_close_kept || defuse_close_kept(m->fd) < 0))
 		close(m->fd);
 	munmap(m->held, HELD_MAX * sizeof(uint64_t));

@@ -59,6 +59,9 @@ enum {
 	SH_FSYNC, SH_FALLOCATE, SH_SEEK_DATA, SH_READDIR,
 	SH_GETLK, SH_SETLK, SH_FLOCK,
 	SH_FILE_HANDLE, SH_OPEN_HANDLE, SH_FH_PATH,
+	SH_BYE,		/* carries a descriptor (SCM_RIGHTS) the server closes once
+			   the connection is gone (and, for the last, destroy
+			   done); no reply */
 	SH_NOPS
 };
 

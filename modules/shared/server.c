@@ -51,7 +51,23 @@ static uint64_t opmask;
 static pthread_mutex_t big = PTHREAD_MUTEX_INITIALIZER;
 
 static pthread_mutex_t life = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t life_cv = PTHREAD_COND_INITIALIZER;
 static int nconn;
+static int ending;	/* the last client has gone: no new one is taken */
+static int destroyed;	/* ... and the module's destroy is done */
+
+/* The module's destroy, once, after the last call. */
+static void finish(void)
+{
+	pthread_mutex_lock(&big);
+	if (ops->destroy)
+		ops->destroy(priv);
+	pthread_mutex_unlock(&big);
+	pthread_mutex_lock(&life);
+	destroyed = 1;
+	pthread_cond_broadcast(&life_cv);
+	pthread_mutex_unlock(&life);
+}
 
 /* ---- open files: the server's ids for the module's handles ------------ */
 
@@ -135,6 +151,7 @@ static uint64_t file_ino(uint64_t id, struct sfile *f)
 
 struct conn {
 	int fd;
+	int bye_fd;		/* closed when this connection is done (SH_BYE) */
 	pid_t pid;
 	uint64_t *held;		/* ids this process holds, each once */
 	size_t nheld, capheld;
@@ -441,6 +458,7 @@ static void *conn_main(void *arg)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	char *buf = malloc(REQ_MAX), *out = malloc(OUT_MAX);
+	int last;
 
 	/* Only the server's own user may call it (the abstract name is
 	   visible to every user of the network namespace). */
@@ -448,7 +466,13 @@ static void *conn_main(void *arg)
 	    cred.uid == getuid()) {
 		c->pid = cred.pid;
 		for (;;) {
-			ssize_t n = recv(c->fd, buf, REQ_MAX, 0);
+			char cbuf[CMSG_SPACE(sizeof(int))];
+			struct iovec riov = { buf, REQ_MAX };
+			struct msghdr rmh = { .msg_iov = &riov, .msg_iovlen = 1,
+					      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+			ssize_t n = recvmsg(c->fd, &rmh, MSG_CMSG_CLOEXEC);
+			struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&rmh) : NULL;
+			int passed = -1;
 			struct sh_req q;
 			struct sh_rep rp;
 			const char *s1, *s2, *d;
@@ -456,9 +480,26 @@ static void *conn_main(void *arg)
 			struct iovec iov[2];
 			struct msghdr mh;
 
-			if (n < (ssize_t)sizeof(q))
+			if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+			    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+				memcpy(&passed, CMSG_DATA(cm), sizeof(int));
+			if (n < (ssize_t)sizeof(q)) {
+				if (passed >= 0)
+					close(passed);
 				break;
+			}
 			memcpy(&q, buf, sizeof(q));
+			if (q.op == SH_BYE || passed >= 0) {
+				/* Kept until the connection is gone (below). */
+				if (q.op == SH_BYE && passed >= 0) {
+					if (c->bye_fd >= 0)
+						close(c->bye_fd);
+					c->bye_fd = passed;
+				} else if (passed >= 0) {
+					close(passed);
+				}
+				continue;
+			}
 			if ((size_t)n != sizeof(q) + (size_t)q.n1 + q.n2 + q.dn ||
 			    (q.n1 && buf[sizeof(q) + q.n1 - 1]) ||
 			    (q.n2 && buf[sizeof(q) + q.n1 + q.n2 - 1]))
@@ -490,14 +531,23 @@ static void *conn_main(void *arg)
 	if (c->pid)
 		sh_locks_pid_gone(c->pid);
 	pthread_mutex_unlock(&big);
+	/* The last client: the module's destroy runs before its connection
+	   closes, so that a process waiting for the close at its exit
+	   (client.c, c_destroy) finds the file system written back. */
+	pthread_mutex_lock(&life);
+	last = --nconn == 0;
+	if (last)
+		ending = 1;
+	pthread_mutex_unlock(&life);
+	if (last)
+		finish();
 	close(c->fd);
+	if (c->bye_fd >= 0)
+		close(c->bye_fd);	/* the leaving process goes on */
 	free(c->held);
 	free(c);
 	free(buf);
 	free(out);
-	pthread_mutex_lock(&life);
-	nconn--;
-	pthread_mutex_unlock(&life);
 	return NULL;
 }
 
@@ -638,12 +688,19 @@ int main(int argc, char **argv)
 		int n, live;
 
 		pthread_mutex_lock(&life);
-		live = nconn;
+		live = ending;
 		pthread_mutex_unlock(&life);
-		if (had && !live)
+		if (live)
 			break;
-		if (!had && now_ms() - start > FIRST_WAIT_MS)
-			break;
+		if (!had && now_ms() - start > FIRST_WAIT_MS) {
+			pthread_mutex_lock(&life);
+			live = ending = !nconn;
+			pthread_mutex_unlock(&life);
+			if (live) {
+				finish();
+				break;
+			}
+		}
 		n = poll(&p, 1, 100);
 		if (n == 1) {
 			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -659,7 +716,16 @@ int main(int argc, char **argv)
 				continue;
 			}
 			c->fd = fd;
+			c->bye_fd = -1;
 			pthread_mutex_lock(&life);
+			if (ending) {
+				/* Too late: it retries, and starts a new server
+				   once this one is gone. */
+				pthread_mutex_unlock(&life);
+				close(fd);
+				free(c);
+				continue;
+			}
 			nconn++;
 			pthread_mutex_unlock(&life);
 			had = 1;
@@ -678,9 +744,10 @@ int main(int argc, char **argv)
 	/* The name stays bound until destroy is done: a client coming now
 	   finds it taken, retries, and starts a new server only once this
 	   instance has written everything back. */
-	pthread_mutex_lock(&big);
-	if (ops->destroy)
-		ops->destroy(priv);
+	pthread_mutex_lock(&life);
+	while (!destroyed)
+		pthread_cond_wait(&life_cv, &life);
+	pthread_mutex_unlock(&life);
 	close(lfd);
 	return 0;
 }

@@ -226,6 +226,16 @@ def fuse2fs(a):
         check(r.stdout == ''.join('writer %d done\n' % k for k in range(1, 5)),
               'appends of four processes to one file: none lost', r.stdout + r.stderr)
         no_server_left(mnt, 'fuse2fs log')
+        # Nothing holds the command's output: it still returns only once
+        # fuse2fs has written the image back (its last client waits).
+        r = run([a.defuse, 'run', '-m', spec, '--', 'sh', '-c',
+                 'cp -r "$1/x" "$1/y" && rm -r "$1/w1"', 'sh', mnt],
+                capture_output=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        e = run(['e2fsck', '-fn', img])
+        check(r.returncode == 0 and e.returncode == 0,
+              'e2fsck -fn passes right after the command returns (output not held)',
+              e.stdout + e.stderr)
+        no_server_left(mnt, 'fuse2fs returns after destroy')
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(mnt, ignore_errors=True)
@@ -288,6 +298,14 @@ def module(a):
                   'shared:%s: the script as natively' % name,
                   'native:\n%s\nshared:\n%s%s' % (want.stdout, r.stdout, r.stderr))
             no_server_left(mnt, 'shared:' + name)
+        # A parent that ends right after fork: its child, which shares
+        # its connection until it has its own, keeps its files.
+        r = run([a.defuse, 'run', '-m', '%s=shared:passthrough:emulated=%s' % (mnt, back), '--',
+                 'sh', '-c', 'cd "$1"; echo kept > k; exec 3< k; '
+                 '(sleep 0.3; cat <&3; cat k; rm k) & exit 0', 'sh', mnt])
+        check(r.stdout == 'kept\nkept\n', 'a child outlives its parent, which exits right '
+              'after the fork', r.stdout + r.stderr)
+        no_server_left(mnt, 'parent exits after fork')
         # Two runs naming the same mount share one server: the second sees
         # the first's open file's data through the one instance.
         spec = '%s=shared:passthrough:emulated=%s' % (mnt, back)
