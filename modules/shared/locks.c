@@ -104,9 +104,13 @@ static int conflicts(size_t i, uint64_t ino, int cls, uint64_t owner, int type,
 	return 1;
 }
 
+/* The conflicting lock that starts first (the one the kernel's F_GETLK
+   reports: its lists are in order of start), or -1. */
 static long find_conflict(uint64_t ino, int cls, uint64_t owner, int type, uint64_t start,
 			  uint64_t end)
 {
+	long best = -1;
+
 	for (size_t i = 0; i < nlocks;) {
 		if (!conflicts(i, ino, cls, owner, type, start, end)) {
 			i++;
@@ -114,11 +118,15 @@ static long find_conflict(uint64_t ino, int cls, uint64_t owner, int type, uint6
 		}
 		if (locks[i].cls == REC && sh_pid_gone(locks[i].pid)) {
 			drop(i);
+			if (best == (long)nlocks)
+				best = (long)i;	/* it moved into the hole */
 			continue;
 		}
-		return (long)i;
+		if (best < 0 || locks[i].start < locks[best].start)
+			best = (long)i;
+		i++;
 	}
-	return -1;
+	return best;
 }
 
 static void range(const struct flock *fl, uint64_t *start, uint64_t *end)
