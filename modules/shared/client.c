@@ -88,9 +88,12 @@ static void unlock(int *w)
 /* Sends q with its strings and data on fd and takes the reply into rp and
    out (at most outmax bytes).  A server that is gone answers -EIO: never
    a hang (its end closes the connection, and recv returns). */
-static int64_t xfer(int fd, struct sh_req *q, const char *s1, const char *s2, const void *d,
-		    size_t dn, struct sh_rep *rp, void *out, size_t outmax)
+static int64_t xfer_fd(int fd, struct sh_req *q, const char *s1, const char *s2,
+		       const void *d, size_t dn, struct sh_rep *rp, void *out, size_t outmax,
+		       int *fdout)
 {
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr *cm;
 	struct iovec iov[4];
 	struct msghdr mh;
 	ssize_t n;
@@ -117,12 +120,33 @@ static int64_t xfer(int fd, struct sh_req *q, const char *s1, const char *s2, co
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = iov;
 	mh.msg_iovlen = 2;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
 	do
-		n = recvmsg(fd, &mh, 0);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	/* A descriptor comes only with an open's reply; anywhere else it is
+	   closed, never left in the program's table. */
+	cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
+		int kfd;
+
+		memcpy(&kfd, CMSG_DATA(cm), sizeof(int));
+		if (fdout && n >= (ssize_t)sizeof(*rp))
+			*fdout = kfd;
+		else
+			close(kfd);
+	}
 	if (n < (ssize_t)sizeof(*rp) || (mh.msg_flags & MSG_TRUNC))
 		return -EIO;
 	return rp->ret;
+}
+
+static int64_t xfer(int fd, struct sh_req *q, const char *s1, const char *s2, const void *d,
+		    size_t dn, struct sh_rep *rp, void *out, size_t outmax)
+{
+	return xfer_fd(fd, q, s1, s2, d, dn, rp, out, outmax, NULL);
 }
 
 static int64_t call(struct cmount *m, struct sh_req *q, const char *s1, const char *s2,
@@ -295,15 +319,26 @@ static int c_removexattr(void *priv, const char *path, const char *name, int fla
 
 /* An open answered: note the id (a forked child tells the server it holds
    it too), or give it back when there is no room to note it. */
-static int opened(struct cmount *m, int64_t r, const struct sh_rep *rp, struct defuse_open *out)
+static int opened(struct cmount *m, int64_t r, const struct sh_rep *rp, int kfd, int flags,
+		  struct defuse_open *out)
 {
 	struct sh_req q = { .op = SH_RELEASE };
 	struct sh_rep rr;
 
-	if (r < 0)
+	if (r >= 0 && rp->v[1] && kfd < 0)
+		r = -EIO;	/* a kernel descriptor announced but not received */
+	if (r < 0) {
+		if (kfd >= 0)
+			close(kfd);
 		return (int)r;
+	}
+	/* The program's close-on-exec, which the passing lost. */
+	if (kfd >= 0 && !(flags & O_CLOEXEC))
+		fcntl(kfd, F_SETFD, 0);
 	lock(&m->lock);
 	if (m->nheld == HELD_MAX) {
+		if (kfd >= 0)
+			close(kfd);
 		q.fh = (uint64_t)rp->v[0];
 		xfer(m->fd, &q, NULL, NULL, NULL, 0, &rr, NULL, 0);
 		unlock(&m->lock);
@@ -312,25 +347,45 @@ static int opened(struct cmount *m, int64_t r, const struct sh_rep *rp, struct d
 	m->held[m->nheld++] = (uint64_t)rp->v[0];
 	unlock(&m->lock);
 	out->fh = (uint64_t)rp->v[0];
-	out->kernel_fd = -1;
+	out->kernel_fd = kfd;
 	return 0;
+}
+
+static int64_t call_fd(struct cmount *m, struct sh_req *q, const char *s1, const void *d,
+		       size_t dn, struct sh_rep *rp, int *kfd)
+{
+	int64_t r;
+
+	*kfd = -1;
+	lock(&m->lock);
+	r = xfer_fd(m->fd, q, s1, NULL, d, dn, rp, NULL, 0, kfd);
+	unlock(&m->lock);
+	return r;
 }
 
 static int c_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
 {
+	int64_t r;
+	int kfd;
 	REQ(SH_OPEN);
+
 	q.a[0] = flags;
 	q.a[1] = mode;
-	return opened(M, call(M, &q, path, NULL, NULL, 0, &rp, NULL, 0), &rp, out);
+	r = call_fd(M, &q, path, NULL, 0, &rp, &kfd);
+	return opened(M, r, &rp, kfd, flags, out);
 }
 
-static int c_open_handle(void *priv, const void *handle, size_t len, int kfd, int flags,
+static int c_open_handle(void *priv, const void *handle, size_t len, int hkfd, int flags,
 			 struct defuse_open *out)
 {
+	int64_t r;
+	int kfd;
 	REQ(SH_OPEN_HANDLE);
-	(void)kfd;	/* no kernel files behind ours */
+
+	(void)hkfd;	/* the server has no use for our descriptors */
 	q.a[0] = flags;
-	return opened(M, call(M, &q, NULL, NULL, handle, len, &rp, NULL, 0), &rp, out);
+	r = call_fd(M, &q, NULL, handle, len, &rp, &kfd);
+	return opened(M, r, &rp, kfd, flags, out);
 }
 
 static void c_release(void *priv, uint64_t fh)

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,6 +153,7 @@ static uint64_t file_ino(uint64_t id, struct sfile *f)
 struct conn {
 	int fd;
 	int bye_fd;		/* closed when this connection is done (SH_BYE) */
+	int pass_fd;		/* a kernel descriptor to send with the reply */
 	pid_t pid;
 	uint64_t *held;		/* ids this process holds, each once */
 	size_t nheld, capheld;
@@ -215,23 +217,24 @@ static int opened(struct conn *c, int r, struct defuse_open *o, struct sh_rep *r
 
 	if (r < 0)
 		return r;
-	if (o->kernel_fd >= 0) {
-		/* Not offered (no DEFUSE_CAP_KERNEL_FD): a module that hands
-		   one over anyway is not served. */
-		close(o->kernel_fd);
-		if (ops->release)
-			ops->release(priv, o->fh);
-		return -EIO;
-	}
 	id = file_new(o->fh);
 	if (id < 0 || held_add(c, (uint64_t)id) < 0) {
 		if (id >= 0)
 			file_unref((uint64_t)id);
 		else if (ops->release)
 			ops->release(priv, o->fh);
+		if (o->kernel_fd >= 0)
+			close(o->kernel_fd);
 		return -ENFILE;
 	}
 	rp->v[0] = id;
+	/* A kernel descriptor (a FIFO, a device, passthrough's files): it
+	   goes to the client with the reply (SCM_RIGHTS), and the host
+	   there releases the id at once, as module.h says. */
+	if (o->kernel_fd >= 0) {
+		c->pass_fd = o->kernel_fd;
+		rp->v[1] = 1;
+	}
 	return 0;
 }
 
@@ -519,7 +522,24 @@ static void *conn_main(void *arg)
 			memset(&mh, 0, sizeof(mh));
 			mh.msg_iov = iov;
 			mh.msg_iovlen = 2;
-			if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) < 0)
+			if (c->pass_fd >= 0) {
+				struct cmsghdr *sc;
+
+				memset(cbuf, 0, sizeof(cbuf));
+				mh.msg_control = cbuf;
+				mh.msg_controllen = sizeof(cbuf);
+				sc = CMSG_FIRSTHDR(&mh);
+				sc->cmsg_level = SOL_SOCKET;
+				sc->cmsg_type = SCM_RIGHTS;
+				sc->cmsg_len = CMSG_LEN(sizeof(int));
+				memcpy(CMSG_DATA(sc), &c->pass_fd, sizeof(int));
+			}
+			n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+			if (c->pass_fd >= 0) {
+				close(c->pass_fd);	/* the client has its own now */
+				c->pass_fd = -1;
+			}
+			if (n < 0)
 				break;
 		}
 	}
@@ -657,8 +677,8 @@ int main(int argc, char **argv)
 	ops = mod->ops;
 	memset(&conn, 0, sizeof(conn));
 	conn.host = DEFUSE_HOST_PROCESS;
-	conn.capable = DEFUSE_CAP_READONLY;	/* no kernel descriptors: the
-						   clients' files are emulated */
+	/* Kernel descriptors go to the clients with the reply to open. */
+	conn.capable = DEFUSE_CAP_READONLY | DEFUSE_CAP_KERNEL_FD;
 	conn.want = (mod->flags & DEFUSE_MODULE_READONLY) ? DEFUSE_CAP_READONLY : 0;
 	why[0] = 0;
 	if (ops->init) {
@@ -673,6 +693,9 @@ int main(int argc, char **argv)
 		}
 	}
 	readonly = (conn.want & DEFUSE_CAP_READONLY) != 0;
+	/* The host applied each caller's umask already (module.h, "Modes"):
+	   the module's own creating calls here must not apply ours too. */
+	umask(0);
 	for (size_t i = 0; i < sizeof(struct defuse_ops) / sizeof(void (*)(void)); i++) {
 		void (*fn)(void);
 
@@ -717,6 +740,7 @@ int main(int argc, char **argv)
 			}
 			c->fd = fd;
 			c->bye_fd = -1;
+			c->pass_fd = -1;
 			pthread_mutex_lock(&life);
 			if (ending) {
 				/* Too late: it retries, and starts a new server
