@@ -42,6 +42,8 @@
 
 /* How long a server started for a client waits for its first connection. */
 #define FIRST_WAIT_MS 30000
+/* How long a client that exec'd has to come back (conn_main). */
+#define EXEC_GRACE_S 1
 
 static const struct defuse_ops *ops;
 static void *priv;
@@ -555,7 +557,21 @@ static void *conn_main(void *arg)
 	   closes, so that a process waiting for the close at its exit
 	   (client.c, c_destroy) finds the file system written back. */
 	pthread_mutex_lock(&life);
-	last = --nconn == 0;
+	if (!--nconn && c->bye_fd < 0 && c->pid && !sh_pid_gone(c->pid)) {
+		/* Its process lives on and said no goodbye: it exec'd (the
+		   connection is close-on-exec), and the new image connects
+		   again in a moment.  Wait for it rather than end and start
+		   the module afresh for every exec of a chain (sh -c 'exec
+		   ...').  A killed process may still look alive here (its
+		   files close before it is a zombie): it costs the wait. */
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += EXEC_GRACE_S;
+		while (!nconn && pthread_cond_timedwait(&life_cv, &life, &until) != ETIMEDOUT)
+			;
+	}
+	last = nconn == 0;
 	if (last)
 		ending = 1;
 	pthread_mutex_unlock(&life);
@@ -751,6 +767,7 @@ int main(int argc, char **argv)
 				continue;
 			}
 			nconn++;
+			pthread_cond_broadcast(&life_cv);
 			pthread_mutex_unlock(&life);
 			had = 1;
 			pthread_attr_init(&at);

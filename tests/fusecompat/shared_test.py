@@ -95,6 +95,15 @@ def no_server_left(point, what):
     check(not left, '%s: no server left running' % what, 'left: %s' % left)
 
 
+def kill_servers(point):
+    """Teardown after an error: no server of ours outlives the test."""
+    for pid in servers(point):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def tree(root):
     """Names, kinds, sizes and contents below root (lost+found aside)."""
     out = []
@@ -237,6 +246,7 @@ def fuse2fs(a):
               e.stdout + e.stderr)
         no_server_left(mnt, 'fuse2fs returns after destroy')
     finally:
+        kill_servers(mnt)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(mnt, ignore_errors=True)
     return 1 if failures else 0
@@ -306,6 +316,19 @@ def module(a):
         check(r.stdout == 'kept\nkept\n', 'a child outlives its parent, which exits right '
               'after the fork', r.stdout + r.stderr)
         no_server_left(mnt, 'parent exits after fork')
+        # An exec chain keeps its server: the image that exec'd comes
+        # back within the server's grace, which does not end meanwhile.
+        if shutil.which('pgrep'):
+            find = 'pgrep -f "defuse-shared-serve[r] .* $1 "'
+            r = run([a.defuse, 'run', '-m', '%s=shared:passthrough:emulated=%s' % (mnt, back),
+                     '--', 'sh', '-c', 'echo x > "$1/ex"; %s > "$2/p1"; exec sh -c '
+                     '\'cat "$1/ex"; exec sh -c "%s > \\"\\$2/p2\\"; cmp -s \\"\\$2/p1\\" '
+                     '\\"\\$2/p2\\" && echo same-server" sh "$1" "$2"\' sh "$1" "$2"'
+                     % (find, find.replace('"', '\\"').replace('$1', '\\$1')),
+                     'sh', mnt, tmp])
+            check(r.stdout == 'x\nsame-server\n', 'an exec chain keeps its server',
+                  r.stdout + r.stderr)
+            no_server_left(mnt, 'exec chain')
         # Two runs naming the same mount share one server: the second sees
         # the first's open file's data through the one instance.
         spec = '%s=shared:passthrough:emulated=%s' % (mnt, back)
@@ -324,6 +347,7 @@ def module(a):
                                                                          r.stdout + r.stderr))
         no_server_left(mnt, 'two runs')
     finally:
+        kill_servers(mnt)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(mnt, ignore_errors=True)
         try:
@@ -451,6 +475,7 @@ def locks(a):
                   'shared: %s: one line, status 127' % what, '%d %r' % (r.returncode, r.stderr))
             no_server_left(mnt, 'shared: ' + what)
     finally:
+        kill_servers(mnt)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(mnt, ignore_errors=True)
     return 1 if failures else 0
@@ -491,6 +516,7 @@ def bench(a):
         for name, t in res.items():
             print('untar %.1f MB (%s): %-22s %.3f s' % (size / 1e6, a.tree or 'src+docs', name, t))
     finally:
+        kill_servers(mnt)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(mnt, ignore_errors=True)
     return 1 if failures else 0
