@@ -621,7 +621,7 @@ int main(int argc, char **argv)
 	struct defuse_conn conn;
 	const struct defuse_module *mod;
 	char why[512] = "", *spec, *colon, *mounts;
-	int lfd, had = 0, nullfd;
+	int lfd, had = 0, nullfd, r;
 	long start;
 	pid_t pid;
 
@@ -677,8 +677,13 @@ int main(int argc, char **argv)
 	/* The wrapped module finds its mount point in DEFUSE_MOUNTS, as in
 	   process (the fuse module does). */
 	spec = argv[5];
-	if (asprintf(&mounts, "%s=%s", argv[4], spec) < 0 ||
-	    setenv("DEFUSE_MOUNTS", mounts, 1) < 0) {
+	if (asprintf(&mounts, "%s=%s", argv[4], spec) < 0) {
+		status("E", "out of memory");
+		return 1;
+	}
+	r = setenv("DEFUSE_MOUNTS", mounts, 1);	/* a copy */
+	free(mounts);
+	if (r < 0) {
 		status("E", "out of memory");
 		return 1;
 	}
@@ -698,7 +703,7 @@ int main(int argc, char **argv)
 	conn.want = (mod->flags & DEFUSE_MODULE_READONLY) ? DEFUSE_CAP_READONLY : 0;
 	why[0] = 0;
 	if (ops->init) {
-		int r = ops->init(colon ? colon + 1 : "", &conn, &priv, why, sizeof(why));
+		r = ops->init(colon ? colon + 1 : "", &conn, &priv, why, sizeof(why));
 
 		if (r != 0) {
 			char msg[600];
