@@ -11,7 +11,10 @@
  * every operation goes over one SOCK_SEQPACKET connection per process to a
  * server (server.c, defuse-shared-server) that runs MODULE once and serves
  * them all, one call at a time.  Files are emulated (the server's ids are
- * the handles), locks are the server's (locks.c).  docs/fuse-compat.md,
+ * the handles) unless the module opens them as kernel descriptors, which
+ * come with the reply (SCM_RIGHTS); locks are the server's (locks.c).
+ * In process only: the mount point comes from DEFUSE_MOUNTS (the FUSE
+ * bridge is one instance already).  docs/fuse-compat.md,
  * "One shared instance", has the costs and the limits.
  *
  * The server is found by an abstract AF_UNIX name made of the user and a
