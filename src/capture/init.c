@@ -143,6 +143,7 @@ static long init_cold(void *arg)
 	defuse_dispatch_init();
 	defuse_usermem_refresh_pid();
 	defuse_sig_init(getenv("DEFUSE_SIGSYS"));
+	defuse_sig_flush_fn = defuse_sig_flush;
 	traced = trace_init(getenv("DEFUSE_TRACE"));
 
 	plan_cache_dir();	/* reads DEFUSE_CACHE_DIR before it is hidden */

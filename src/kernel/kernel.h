@@ -126,9 +126,18 @@ void defuse_note_emulated(long nr) HIDDEN;
  * program (capture/signals.c), but not while DEFUSE waits in the kernel on
  * the program's behalf (a blocking lock): around such a wait, on = 1.
  */
+extern void (*defuse_sig_flush_fn)(void) HIDDEN;	/* capture's: delivers the deferred */
+
 static inline void defuse_sig_interruptible(int on)
 {
 	defuse_self.sig_interruptible = on;
+	/* A signal deferred earlier in this call stays blocked until DEFUSE
+	   returns, and so would through the wait, which then nothing could
+	   end (a FIFO's open waiting for a writer that an interval timer
+	   should interrupt): it is delivered now, as if it had come just
+	   before the call. */
+	if (on && unlikely(defuse_self.sig_deferred) && defuse_sig_flush_fn)
+		defuse_sig_flush_fn();
 }
 
 /*

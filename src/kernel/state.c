@@ -12,6 +12,7 @@ __thread struct defuse_thread defuse_self
 };
 struct defuse_global defuse_g;
 struct defuse_gate_hooks defuse_gate_hooks;
+void (*defuse_sig_flush_fn)(void);
 __thread uintptr_t defuse_sud_clone_resume __attribute__((tls_model("initial-exec")));
 
 void defuse_note_emulated(long nr)
