@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1608,6 +1609,45 @@ static int case_backing_removed(void)
 }
 
 /*
+ * A FIFO's open with no writer waits until a signal ends it: EINTR with a
+ * handler that does not restart, here from a 1 ms interval timer, also
+ * when the signal comes while DEFUSE prepares the open (it used to stay
+ * blocked through the wait, which then never ended).
+ */
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static int case_fifo_eintr(void)
+{
+	struct itimerval tick = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa;
+	int eintr = 0, other = 0, fd;
+
+	CHECK(mkfifo(at("p"), 0600) == 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART */
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	for (int i = 0; i < 200; i++) {
+		CHECK(setitimer(ITIMER_REAL, &tick, NULL) == 0);
+		fd = open(at("p"), O_RDONLY);
+		CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
+		if (fd < 0 && errno == EINTR)
+			eintr++;
+		else
+			other++;
+		if (fd >= 0)
+			close(fd);
+	}
+	signal(SIGALRM, SIG_DFL);
+	result("every open ended by the timer", eintr == 200 && !other, "%d EINTR, %d else",
+	       eintr, other);
+	CHECK(unlink(at("p")) == 0);
+	return status;
+}
+
+/*
  * Thousands of descriptors of mount files handed down through exec: more
  * than the kernel takes in one environment string when DEFUSE lists them
  * (128 KiB: about 5,000 emulated files), and so many that DEFUSE's own
@@ -1718,6 +1758,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "dup2-band-keep")) return case_dup2_band(1);
 	if (!strcmp(c, "low-limit")) return case_low_limit();
 	if (!strcmp(c, "many-inherited")) return case_many_inherited();
+	if (!strcmp(c, "fifo-eintr")) return case_fifo_eintr();
 	if (!strcmp(c, "many-inherited-child")) return case_many_inherited_child(argc, argv);
 	if (!strcmp(c, "backing-removed")) return case_backing_removed();
 	if (!strcmp(c, "bad-pointers")) return case_bad_pointers();
