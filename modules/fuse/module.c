@@ -318,6 +318,27 @@ static const struct fc_entry *load_standin(const char *soname, int major, char *
 }
 
 /*
+ * Loads the object in memfd mfd.  glibc takes an object whose name matches
+ * one loaded before for that one, and a memfd's number is free again once
+ * closed, so the second of two copies would be the first again, sharing
+ * its globals (two bindfs mounts in one process ran one bindfs, whose exit
+ * handler then freed its strings twice): each load gets a name of its own,
+ * the same path with one more "./" in it.
+ */
+static void *dlopen_memfd(int mfd)
+{
+	static int loads;
+	char name[4096];
+	int k = __atomic_fetch_add(&loads, 1, __ATOMIC_RELAXED), at;
+
+	at = snprintf(name, sizeof(name), "/proc/self/fd/");
+	for (; k > 0 && at + 2 < (int)sizeof(name) - 16; k--)
+		at += snprintf(name + at, sizeof(name) - at, "./");
+	snprintf(name + at, sizeof(name) - at, "%d", mfd);
+	return dlopen(name, RTLD_NOW | RTLD_LOCAL);
+}
+
+/*
  * The file system's object.  One already loaded (another mount of the same
  * file system in this process) is loaded again as a private copy, so that
  * each mount has its own globals, as each FUSE daemon has.
@@ -325,7 +346,6 @@ static const struct fc_entry *load_standin(const char *soname, int major, char *
 static void *load_fs(const char *path, char *why, size_t why_len)
 {
 	void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
-	char copy[64];
 	int src, mfd;
 	ssize_t n;
 	char buf[65536];
@@ -347,8 +367,7 @@ static void *load_fs(const char *path, char *why, size_t why_len)
 	if (n < 0)
 		goto fail;
 	close(src);
-	snprintf(copy, sizeof(copy), "/proc/self/fd/%d", mfd);
-	h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	h = dlopen_memfd(mfd);
 	close(mfd);
 	if (!h)
 		snprintf(why, why_len, "fuse: cannot load a second copy of %s: %s", path,
@@ -477,7 +496,7 @@ static void redo_copy_relocs(struct link_map *lm)
 static void *load_program(const char *path, const struct fs_info *fi, int (**mainp)(int, char **),
 			  char *why, size_t why_len)
 {
-	char copy[64], buf[65536];
+	char buf[65536];
 	uint64_t flags1 = fi->flags1 & ~(uint64_t)DF_1_PIE;
 	struct link_map *lm = NULL;
 	const unsigned char *code;
@@ -495,8 +514,7 @@ static void *load_program(const char *path, const struct fs_info *fi, int (**mai
 	if (n < 0 || pwrite(mfd, &flags1, sizeof(flags1), fi->flags1_at) != sizeof(flags1))
 		goto fail;
 	close(src);
-	snprintf(copy, sizeof(copy), "/proc/self/fd/%d", mfd);
-	h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	h = dlopen_memfd(mfd);
 	close(mfd);
 	if (!h) {
 		snprintf(why, why_len, "fuse: cannot load the program %s: %s", path, dlerror());

@@ -648,6 +648,20 @@ def installed2(a, prog):
             check(r.returncode == 0 and r.stdout == 'from the source\na\nb\nd\n%s\n' % mnt
                   and sorted(os.listdir(src)) == ['a'],
                   'bindfs: its source, from a program in another directory', r.stdout + r.stderr)
+            # two instances in one process, each its own (each had been the
+            # first: one bindfs for both, which freed its strings twice at exit)
+            src2, mnt2 = os.path.join(tmp, 'src2'), os.path.join(tmp, 'mnt2')
+            os.mkdir(src2)
+            os.mkdir(mnt2)
+            with open(os.path.join(src2, 'c'), 'w') as f:
+                f.write('from the second\n')
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, src),
+                     '-m', '%s=fuse:%s:%s' % (mnt2, path, src2), '--',
+                     'sh', '-c', 'ls "$1" "$2" && cat "$1/a" "$2/c"', 'sh', mnt, mnt2], cwd=tmp)
+            check(r.returncode == 0 and r.stdout == '%s:\na\n\n%s:\nc\nfrom the source\n'
+                  'from the second\n' % (mnt, mnt2),
+                  'bindfs: two mounts in one process, each its own source, a clean exit',
+                  r.stdout + r.stderr)
         else:
             print('SKIP: no test for %s' % prog)
             return SKIP
