@@ -80,23 +80,34 @@ static int under_a_mount(const char *p)
 }
 
 /*
- * "/proc/self/fd/N", "/proc/thread-self/fd/N" or "/dev/fd/N" naming a
- * descriptor: the number, and where the rest of the path starts; -1 if not.
+ * "/proc/self/fd/N", "/proc/thread-self/fd/N", "/dev/fd/N" or
+ * "/proc/PID/fd/N" with this process's PID naming a descriptor: the number, and where the rest of the path starts; -1 if not.
  * For an emulated file these magic links lead to the placeholder, so the
  * core must answer them (tar's fchmodat goes through /proc/self/fd).
  */
 long core_fd_link(const char *p, const char **rest)
 {
 	static const char *const prefixes[] = {
-		"/proc/self/fd/", "/proc/thread-self/fd/", "/dev/fd/",
+		"/proc/self/fd/", "/proc/thread-self/fd/", "/dev/fd/", "/proc/",
 	};
 
-	for (unsigned i = 0; i < 3; i++) {
+	for (unsigned i = 0; i < 4; i++) {
 		const char *a = prefixes[i], *q = p;
 		long n = 0;
 
 		while (*a && *q == *a)
 			a++, q++;
+		if (i == 3 && !*a) {
+			/* "/proc/PID/fd/N" with this process's own PID. */
+			const char *digits = q;
+			long pid = 0;
+
+			while (*q >= '0' && *q <= '9' && pid < 1L << 32)
+				pid = pid * 10 + (*q++ - '0');
+			if (q == digits || pid != defuse_self.pid || strncmp(q, "/fd/", 4))
+				return -1;
+			q += 4;
+		}
 		if (*a || *q < '0' || *q > '9')
 			continue;
 		while (*q >= '0' && *q <= '9' && n < CORE_FD_MAX)
