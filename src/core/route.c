@@ -81,7 +81,8 @@ static int under_a_mount(const char *p)
 
 /*
  * "/proc/self/fd/N", "/proc/thread-self/fd/N", "/dev/fd/N" or
- * "/proc/PID/fd/N" with this process's PID naming a descriptor: the number, and where the rest of the path starts; -1 if not.
+ * "/proc/PID/fd/N" with this process's PID naming a descriptor: the
+ * number, and where the rest of the path starts; -1 if not.
  * For an emulated file these magic links lead to the placeholder, so the
  * core must answer them (tar's fchmodat goes through /proc/self/fd).
  */
