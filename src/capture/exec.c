@@ -17,9 +17,9 @@
 
 #define KEEP_MAX 4096
 /* Entries added to the program's environment: DEFUSE_SIGSYS, DEFUSE_CWD,
-   DEFUSE_FDS, DEFUSE_PAGER, DEFUSE_LD_LIBRARY_PATH, LD_PRELOAD, and the
-   terminating NULL. */
-#define ADDED_ENTRIES 7
+   DEFUSE_FDS, DEFUSE_PAGER, DEFUSE_LD_LIBRARY_PATH, DEFUSE_EXEC_FD,
+   LD_PRELOAD, and the terminating NULL. */
+#define ADDED_ENTRIES 8
 
 /* The kernel's limit on one environment string (MAX_ARG_STRLEN). */
 #define STASH_MAX (128 * 1024)
@@ -51,7 +51,8 @@ void defuse_exec_init(char **envp)
 		   per exec, not per session. */
 		if (!d_startswith(*envp, "DEFUSE_") || d_startswith(*envp, "DEFUSE_SIGSYS=") ||
 		    d_startswith(*envp, "DEFUSE_CWD=") || d_startswith(*envp, "DEFUSE_FDS=") ||
-		    d_startswith(*envp, "DEFUSE_PAGER=") ||
+		    d_startswith(*envp, "DEFUSE_PAGER=") || d_startswith(*envp, "DEFUSE_EXEC_FD=") ||
+		    d_startswith(*envp, "DEFUSE_NO_LD_LIBRARY_PATH=") ||
 		    d_startswith(*envp, "DEFUSE_LD_LIBRARY_PATH=") || keep_len + n > KEEP_MAX)
 			continue;
 		seen |= d_startswith(*envp, "DEFUSE_INHERITED=");
@@ -87,14 +88,19 @@ static int is_ours(const char *p, unsigned n)
 }
 
 /* Runs sc with DEFUSE's environment put back; with the core's hand-down
-   too when cold (mounts exist: called through defuse_call_cold). */
-static long exec_with_env(struct defuse_syscall *sc, int cold)
+   too when cold (mounts exist: called through defuse_call_cold; x: what
+   the core said of the exec). */
+static long exec_with_env(struct defuse_syscall *sc, int cold, const struct core_exec *x)
 {
 	int envi = sc->nr == SYS_execve ? 2 : 3;
 	char **envp = (char **)sc->a[envi];
 	unsigned long n = 0, strbytes, size, i, j = 0;
 	const char *app_preload = NULL, *libpath = NULL;
 	char **nenv, *newlib = NULL;
+	/* The new image only lists the objects its loader loads (ldd): it
+	   runs no code of the program, so DEFUSE is not loaded into it (it
+	   would be listed, as natively it is not). */
+	int listing = x && x->listing;
 	char *strs;
 	unsigned pos = 0;
 	long r;
@@ -115,18 +121,21 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 			app_preload = envp[n] + 11;
 		else if (d_startswith(envp[n], "LD_LIBRARY_PATH="))
 			libpath = envp[n] + 16;
+		else if (d_startswith(envp[n], "LD_TRACE_LOADED_OBJECTS="))
+			listing = 1;
 	strbytes = 32 + d_strlen(defuse_g.preload_path) + (app_preload ? d_strlen(app_preload) : 0);
 	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes +
-	       (cold ? STASH_MAX + CWD_MAX + PAGER_MAX + (libpath ? LIBPATH_MAX : 0) : 0);
+	       (cold ? STASH_MAX + CWD_MAX + PAGER_MAX + LIBPATH_MAX : 0);
 	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
 		return -ENOMEM;
 	strs = (char *)(nenv + n + keep_count + ADDED_ENTRIES);
 	/* The loader of the new image searches before DEFUSE runs there:
-	   directories in mounts as kernel paths. */
-	if (cold && libpath)
-		newlib = core_exec_library_path(libpath, strs + strbytes + STASH_MAX + CWD_MAX +
+	   directories in mounts as kernel paths, and an emulated program's
+	   $ORIGIN list. */
+	if (cold && (libpath || x->origin[0]))
+		newlib = core_exec_library_path(libpath, x, strs + strbytes + STASH_MAX + CWD_MAX +
 						PAGER_MAX, LIBPATH_MAX);
 
 	for (i = 0; i < n; i++)
@@ -149,17 +158,23 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 	if (cold && (nenv[j] = core_exec_pager_env(strs + strbytes + STASH_MAX + CWD_MAX,
 						   PAGER_MAX)))
 		j++;
+	/* A descriptor the new image's loader opens, which DEFUSE closes
+	   there (core/exec_resolve.c). */
+	if (x && x->handdown[0])
+		nenv[j++] = (char *)x->handdown;
 
-	/* LD_PRELOAD=ours[:the program's others] */
-	nenv[j++] = put(strs, &pos, "LD_PRELOAD=");
-	put(strs, &pos, defuse_g.preload_path);
+	/* LD_PRELOAD=ours[:the program's others] (listing: the others) */
+	nenv[j] = put(strs, &pos, "LD_PRELOAD=");
+	if (!listing)
+		put(strs, &pos, defuse_g.preload_path);
 	for (const char *p = app_preload; p && *p;) {
 		unsigned len = 0;
 
 		while (p[len] && p[len] != ':' && p[len] != ' ')
 			len++;
 		if (len && !is_ours(p, len)) {
-			strs[pos++] = ':';
+			if (strs[pos - 1] != '=')
+				strs[pos++] = ':';
 			__builtin_memcpy(strs + pos, p, len);
 			pos += len;
 		}
@@ -167,6 +182,8 @@ static long exec_with_env(struct defuse_syscall *sc, int cold)
 		while (*p == ':' || *p == ' ')
 			p++;
 	}
+	if (strs[pos - 1] != '=')
+		j++;	/* (an empty LD_PRELOAD is left out) */
 	strs[pos++] = 0;
 	nenv[j] = NULL;
 
@@ -196,12 +213,12 @@ static long exec_cold(void *arg)
 
 	if (r < 0)
 		return r;
-	r = exec_with_env(&x.call, 1);
+	r = exec_with_env(&x.call, 1, &x);
 	core_exec_undo(&x);
 	return r;
 }
 
 long defuse_exec(struct defuse_syscall *sc)
 {
-	return core_nmounts ? defuse_call_cold(exec_cold, sc) : exec_with_env(sc, 0);
+	return core_nmounts ? defuse_call_cold(exec_cold, sc) : exec_with_env(sc, 0, NULL);
 }

@@ -114,6 +114,13 @@ static void hide_from_environment(void)
 	   paths for the loader. */
 	if (lib)
 		setenv("LD_LIBRARY_PATH", lib, 1);
+	else if (getenv("DEFUSE_NO_LD_LIBRARY_PATH"))
+		unsetenv("LD_LIBRARY_PATH");	/* one exec.c made for $ORIGIN */
+	/* The copy of a program in a mount that the dynamic loader, run as
+	   a program, opened by /proc/self/fd (core/exec_resolve.c): the
+	   program did not open it. */
+	if (getenv("DEFUSE_EXEC_FD"))
+		sys1(SYS_close, atoi(getenv("DEFUSE_EXEC_FD")));
 	/*
 	 * The rest in place, as unsetenv would do it name by name, but
 	 * without copying each name (malloc) or scanning the array once per

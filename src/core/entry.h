@@ -117,6 +117,18 @@ struct core_exec {
 	char **argv;		/* the argument vector (mmap'd) */
 	unsigned long argv_size;
 	int depth;		/* scripts run by scripts */
+	int argfd;		/* the dynamic loader run as a program: the
+				   copy of its program argument it opens by
+				   /proc/self/fd (or -1), closed in the new
+				   image ("DEFUSE_EXEC_FD=N" in handdown) */
+	int listing;		/* ...with --list: only lists its objects */
+	char handdown[32];
+	/* An emulated program (run from a copy) whose RPATH or RUNPATH
+	   names $ORIGIN: that list with $ORIGIN made the kernel path of the
+	   program's directory, for LD_LIBRARY_PATH (before the program's
+	   value for an RPATH, after it for a RUNPATH), or "". */
+	int origin_runpath;
+	char origin[4096];
 };
 long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x) HIDDEN;
 /* After an exec that failed (one that worked left nothing): closes and
@@ -125,11 +137,14 @@ void core_exec_undo(struct core_exec *x) HIDDEN;
 /* "DEFUSE_CWD=..." written into buf (cap bytes), or NULL: the cwd of the
    exec'ing thread, when it is inside a mount. */
 char *core_exec_cwd_env(char *buf, unsigned long cap) HIDDEN;
-/* LD_LIBRARY_PATH's value with its directories in mounts made kernel
-   paths, for the new image's dynamic loader (it searches before DEFUSE
-   runs): "LD_LIBRARY_PATH=...\0DEFUSE_LD_LIBRARY_PATH=<value>\0" in buf,
-   or NULL if nothing changes or it does not fit in cap bytes. */
-char *core_exec_library_path(const char *value, char *buf, unsigned long cap) HIDDEN;
+/* LD_LIBRARY_PATH's value (or NULL: none) with its directories in mounts
+   made kernel paths, and x's origin list put in, for the new image's
+   dynamic loader (it searches before DEFUSE runs):
+   "LD_LIBRARY_PATH=...\0DEFUSE_LD_LIBRARY_PATH=<value>\0" in buf
+   ("DEFUSE_NO_LD_LIBRARY_PATH=1" when the program had none), or NULL if
+   nothing changes or it does not fit in cap bytes. */
+char *core_exec_library_path(const char *value, const struct core_exec *x, char *buf,
+			     unsigned long cap) HIDDEN;
 /* After an exec that failed: the cwd's handle lent to it is DEFUSE's again. */
 void core_exec_cwd_undo(void) HIDDEN;
 /* "DEFUSE_PAGER=..." (the tree's page-cache registry) into buf, after the

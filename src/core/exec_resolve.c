@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <elf.h>
+#include <gnu/libc-version.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include "common/elf.h"
@@ -195,6 +198,117 @@ static int kernel_path(long kfd, char *out, size_t cap)
 	return !(n > 10 && !strcmp(out + n - 10, " (deleted)")) && strncmp(out, "/memfd:", 7);
 }
 
+/*
+ * RPATH/RUNPATH $ORIGIN of an emulated program.  The kernel runs such a
+ * program from a copy in a memfd, so the loader's $ORIGIN (the directory
+ * of /proc/self/exe, or of the /proc/self/fd path ld.so was given) is no
+ * directory of the mount, and a library beside the program is not found:
+ * the loader falls back to the system's search, silently loading a system
+ * library of that name.  The loader cannot be told another origin; what it
+ * does read before DEFUSE runs is LD_LIBRARY_PATH.  So the program's list
+ * with $ORIGIN made the kernel path of its directory (which a module with
+ * kernel directories hands out) goes into the new image's LD_LIBRARY_PATH:
+ * before the program's own value for a DT_RPATH (searched before
+ * LD_LIBRARY_PATH), after it for a DT_RUNPATH (searched after), so the
+ * order of the search is the native one; the program is shown its own
+ * value again (capture/init.c).  What differs (docs/core.md): a
+ * LD_LIBRARY_PATH applies to every object, a RUNPATH only to the
+ * program's own needed libraries.
+ */
+
+/* The DT_RUNPATH (else DT_RPATH) string of the ELF program in kfd, in
+   out: 2 RUNPATH, 1 RPATH, 0 none or not readable. */
+static int elf_search_path(long kfd, char *out, size_t cap)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	Elf64_Dyn dyn[256];
+	const Elf64_Phdr *dynp = NULL;
+	unsigned long strtab = 0, rpath = 0, runpath = 0, off = 0;
+	int have = 0, kind;
+	long n;
+
+	if (sys4(SYS_pread64, kfd, &eh, sizeof(eh), 0) != sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || !eh.e_phnum || eh.e_phnum > 64 ||
+	    sys4(SYS_pread64, kfd, ph, eh.e_phnum * sizeof(ph[0]), eh.e_phoff) !=
+		    (long)(eh.e_phnum * sizeof(ph[0])))
+		return 0;
+	for (unsigned i = 0; i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			dynp = &ph[i];
+	if (!dynp)
+		return 0;
+	n = sys4(SYS_pread64, kfd, dyn,
+		 dynp->p_filesz < sizeof(dyn) ? dynp->p_filesz : sizeof(dyn), dynp->p_offset);
+	for (long i = 0; i < n / (long)sizeof(dyn[0]) && dyn[i].d_tag != DT_NULL; i++)
+		if (dyn[i].d_tag == DT_STRTAB)
+			strtab = dyn[i].d_un.d_ptr;
+		else if (dyn[i].d_tag == DT_RPATH)
+			rpath = dyn[i].d_un.d_val + 1;	/* +1: 0 is none */
+		else if (dyn[i].d_tag == DT_RUNPATH)
+			runpath = dyn[i].d_un.d_val + 1;
+	if (!strtab || !(rpath || runpath))
+		return 0;
+	/* The string table's address, as a place in the file. */
+	for (unsigned i = 0; i < eh.e_phnum && !have; i++)
+		if (ph[i].p_type == PT_LOAD && strtab >= ph[i].p_vaddr &&
+		    strtab < ph[i].p_vaddr + ph[i].p_filesz) {
+			off = ph[i].p_offset + (strtab - ph[i].p_vaddr);
+			have = 1;
+		}
+	kind = runpath ? 2 : 1;	/* the loader ignores RPATH beside RUNPATH */
+	if (!have || cap < 2)
+		return 0;
+	n = sys4(SYS_pread64, kfd, out, cap - 1, off + (runpath ? runpath : rpath) - 1);
+	if (n <= 0)
+		return 0;
+	out[n] = 0;
+	return strlen(out) < (size_t)n ? kind : 0;	/* cut short: leave it */
+}
+
+/* x->origin for the emulated program at path in mount m, read from kfd
+   (its copy): its search list with $ORIGIN (or ${ORIGIN}) made the
+   kernel path of its directory, when it names $ORIGIN and the module
+   hands that directory out. */
+static void origin_hint(struct core_exec *x, int m, const char *path, long kfd)
+{
+	char list[2048], dir[PATH_MAX], kdir[PATH_MAX];
+	int kind = elf_search_path(kfd, list, sizeof(list));
+	const char *slash = strrchr(path, '/');
+	size_t pos = 0, dn = slash ? (size_t)(slash - path) : 0;
+
+	x->origin[0] = 0;
+	if (!kind || !strstr(list, "ORIGIN") || dn >= sizeof(dir))
+		return;
+	memcpy(dir, path, dn);
+	dir[dn] = 0;
+	if (core_dir_kpath(m, dn ? dir : "/", kdir, sizeof(kdir)) <= 0 || kdir[0] != '/')
+		return;
+	for (const char *p = list; *p;) {
+		const char *put = p;
+		size_t n = 1, skip = 1;
+
+		/* $ORIGIN as a whole name, as the loader reads it */
+		if (!strncmp(p, "$ORIGIN", 7) && !(p[7] == '_' || (p[7] >= 'a' && p[7] <= 'z') ||
+						  (p[7] >= 'A' && p[7] <= 'Z') ||
+						  (p[7] >= '0' && p[7] <= '9'))) {
+			put = kdir, n = strlen(kdir), skip = 7;
+		} else if (!strncmp(p, "${ORIGIN}", 9)) {
+			put = kdir, n = strlen(kdir), skip = 9;
+		}
+		if (pos + n + 1 >= sizeof(x->origin)) {
+			x->origin[0] = 0;
+			return;
+		}
+		memcpy(x->origin + pos, put, n);
+		pos += n;
+		p += skip;
+	}
+	x->origin[pos] = 0;
+	x->origin_runpath = kind == 2;
+}
+
 long core_exec_open(const struct core_call *c, const struct core_loc *l)
 {
 	const struct defuse_mount_ref *ref = CORE_REF(l->mount);
@@ -237,7 +351,11 @@ long core_exec_open(const struct core_call *c, const struct core_loc *l)
 		exec_req->call = x;
 		return 0;
 	}
-	/* The kernel cannot see into the mount: exec the open file. */
+	origin_hint(exec_req, l->mount, l->path, o.kernel_fd);
+	/* The kernel cannot see into the mount: exec the open file.  Closed
+	   in the new image (the kernel has mapped it by then): the program
+	   would find a descriptor it never opened, at the lowest number. */
+	sys3(SYS_fcntl, o.kernel_fd, F_SETFD, FD_CLOEXEC);
 	x.a[0] = o.kernel_fd;
 	x.a[1] = (long)"";
 	x.a[2] = c->arg[0];
@@ -328,8 +446,32 @@ static int library_dir(const char *entry, size_t n, char *out, size_t cap, size_
 	return use != NULL;
 }
 
+/* A list of directories as LD_LIBRARY_PATH's, each made what library_dir
+   makes it, appended to out at *pos (not terminated): 1 if one changed, 0
+   if none did, -1 if it does not fit in cap. */
+static int library_list(const char *value, char *out, size_t cap, size_t *pos)
+{
+	int changed = 0, r;
+
+	for (const char *p = value;;) {
+		size_t n = strcspn(p, ":;");
+
+		if ((r = library_dir(p, n, out, cap, pos)) < 0)
+			return -1;
+		changed |= r;
+		if (!p[n])
+			break;
+		if (*pos + 1 >= cap)
+			return -1;
+		out[(*pos)++] = p[n];
+		p += n + 1;
+	}
+	return changed;
+}
+
 struct library_path {
-	const char *value;
+	const char *value;	/* the program's, or NULL */
+	const struct core_exec *x;
 	char *buf;
 	unsigned long cap;
 };
@@ -337,45 +479,268 @@ struct library_path {
 /* core_exec_library_path, as one call with one cwd (cwd.c). */
 static long library_path(void *arg)
 {
-	static const char var[] = "LD_LIBRARY_PATH=", saved[] = "DEFUSE_LD_LIBRARY_PATH=";
+	static const char var[] = "LD_LIBRARY_PATH=", saved[] = "DEFUSE_LD_LIBRARY_PATH=",
+			  none[] = "DEFUSE_NO_LD_LIBRARY_PATH=1";
 	const struct library_path *a = arg;
-	const char *value = a->value;
+	const char *value = a->value, *origin = a->x ? a->x->origin : "";
+	int runpath = a->x && a->x->origin_runpath;
 	char *buf = a->buf;
 	unsigned long cap = a->cap;
-	size_t pos = sizeof(var) - 1, vlen = strlen(value);
-	int changed = 0, r;
+	size_t pos = sizeof(var) - 1, vlen = value ? strlen(value) : 0, olen = strlen(origin);
+	size_t room;
+	int r = 0;
 
 	/* An empty value is no list (glibc ignores it); an empty entry in a
 	   list is the cwd. */
-	if (!vlen || cap < sizeof(var) + sizeof(saved) + 2 * vlen)
+	if (cap < sizeof(var) + sizeof(saved) + sizeof(none) + 2 * vlen + olen + 2)
 		return 0;
+	room = cap - sizeof(saved) - sizeof(none) - vlen - olen - 2;
 	memcpy(buf, var, pos);
-	for (const char *p = value;;) {
-		size_t n = strcspn(p, ":;");
-
-		if ((r = library_dir(p, n, buf, cap - sizeof(saved) - vlen - 1, &pos)) < 0)
-			return 0;
-		changed |= r;
-		if (!p[n])
-			break;
-		buf[pos++] = p[n];
-		p += n + 1;
+	if (olen && !runpath) {
+		memcpy(buf + pos, origin, olen);
+		pos += olen;
+		if (vlen)
+			buf[pos++] = ':';
 	}
-	if (!changed)
+	if (vlen && (r = library_list(value, buf, room, &pos)) < 0)
+		return 0;
+	if (olen && runpath) {
+		if (vlen)
+			buf[pos++] = ':';
+		memcpy(buf + pos, origin, olen);
+		pos += olen;
+	}
+	if (!r && !olen)
 		return 0;
 	buf[pos++] = 0;
 	/* The program's own value, which the new image shows it again
-	   (capture/init.c). */
+	   (capture/init.c), or that it had none. */
+	if (!value) {
+		memcpy(buf + pos, none, sizeof(none));
+		return 1;
+	}
 	memcpy(buf + pos, saved, sizeof(saved) - 1);
 	memcpy(buf + pos + sizeof(saved) - 1, value, vlen + 1);
 	return 1;
 }
 
-char *core_exec_library_path(const char *value, char *buf, unsigned long cap)
+char *core_exec_library_path(const char *value, const struct core_exec *x, char *buf,
+			     unsigned long cap)
 {
-	struct library_path a = { value, buf, cap };
+	struct library_path a = { value, x, buf, cap };
 
+	if ((!value || !*value) && !(x && x->origin[0]))
+		return NULL;
 	return core_cwd_call(library_path, &a) == 1 ? buf : NULL;
+}
+
+/*
+ * The dynamic loader run as a program: "ld.so ./prog", and ldd, which runs
+ * "ld.so --verify FILE" and then the loader on FILE with
+ * LD_TRACE_LOADED_OBJECTS=1.  The loader opens its program argument (and
+ * searches its --library-path) itself, before DEFUSE runs in the new
+ * image, with the kernel's view, in which a mount point is an empty
+ * directory.  So an argument in a mount is given to it as the kernel sees
+ * that file: the kernel path of the file the module hands out, else
+ * /proc/self/fd/N of a copy (an emulated file, as an emulated exec runs
+ * one; N stays open through the exec and DEFUSE closes it in the new
+ * image), with --argv0 keeping the name the program is shown.
+ */
+
+/* This program's PT_INTERP: the system's loader, as its linker named it. */
+static const char *own_interp(void)
+{
+	const Elf64_Phdr *ph = (const void *)getauxval(AT_PHDR);
+	unsigned long n = getauxval(AT_PHNUM), bias = 0;
+	int have = 0;
+
+	for (unsigned long i = 0; ph && i < n; i++)
+		if (ph[i].p_type == PT_PHDR) {
+			bias = (unsigned long)ph - ph[i].p_vaddr;
+			have = 1;
+		}
+	for (unsigned long i = 0; have && i < n; i++)
+		if (ph[i].p_type == PT_INTERP)
+			return (const char *)(bias + ph[i].p_vaddr);
+	return NULL;
+}
+
+/* Does the call run the dynamic loader (the same file as this program's
+   PT_INTERP or the x86-64 loader's standard path, by device and inode, so
+   any link or copy-free name of it counts)? */
+static int runs_loader(const struct defuse_syscall *k)
+{
+	const char *names[2] = { own_interp(), "/lib64/ld-linux-x86-64.so.2" };
+	struct stat st, ld;
+	long r;
+
+	if (k->nr == SYS_execve)
+		r = sys4(SYS_newfstatat, AT_FDCWD, k->a[0], &st, 0);
+	else
+		r = sys4(SYS_newfstatat, k->a[0], k->a[1], &st,
+			 k->a[4] & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+	if (sys_failed(r) || !S_ISREG(st.st_mode))
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if (names[i] && !sys_failed(sys4(SYS_newfstatat, AT_FDCWD, names[i], &ld, 0)) &&
+		    ld.st_dev == st.st_dev && ld.st_ino == st.st_ino)
+			return 1;
+	return 0;
+}
+
+/* The loader's options (glibc 2.36, `ld.so --help`) as its rtld.c reads
+   them: each exactly, all before the program; one that takes a value is
+   an option only with an argument after it.  0: none (the program), 1: an
+   option alone, 2: one that takes the next argument. */
+static int loader_option(const char *a)
+{
+	static const char *const alone[] = {
+		"--list", "--verify", "--inhibit-cache", "--list-tunables",
+		"--list-diagnostics", "--help", "--version",
+	};
+	static const char *const valued[] = {
+		"--library-path", "--inhibit-rpath", "--audit", "--preload", "--argv0",
+		"--glibc-hwcaps-prepend", "--glibc-hwcaps-mask",
+	};
+
+	for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
+		if (!strcmp(a, alone[i]))
+			return 1;
+	for (size_t i = 0; i < sizeof(valued) / sizeof(valued[0]); i++)
+		if (!strcmp(a, valued[i]))
+			return 2;
+	return 0;
+}
+
+/* --argv0 came with glibc 2.33; an older loader would take it for the
+   program. */
+static int loader_has_argv0(void)
+{
+	const char *v = gnu_get_libc_version();
+	char *end;
+	long major = strtol(v, &end, 10), minor = *end == '.' ? strtol(end + 1, NULL, 10) : 0;
+
+	return major > 2 || (major == 2 && minor >= 33);
+}
+
+/* The loader's program argument as the loader must see it, into out: 1,
+   or 0 to leave it (not in a mount, or the loader's own error). */
+static int loader_program(struct core_exec *x, const char *arg, char *out, size_t cap)
+{
+	const struct defuse_mount_ref *ref;
+	struct defuse_open o = { 0, -1 };
+	struct core_loc l;
+
+	if (core_resolve(AT_FDCWD, arg, CORE_RES_FOLLOW | CORE_RES_STRICT, &l) < 0)
+		return 0;
+	if (l.where == CORE_KERNEL) {	/* through a mount and out of it */
+		if (strlen(l.path) >= cap)
+			return 0;
+		strcpy(out, l.path);
+		return 1;
+	}
+	if (!core_in_mount(&l) || x->argfd >= 0)
+		return 0;
+	ref = CORE_REF(l.mount);
+	if (mod_open(ref, l.path, O_RDONLY, 0, &o) < 0)
+		return 0;
+	if (o.kernel_fd < 0) {
+		long mfd = copy_to_memfd(l.mount, o.fh, l.path);
+
+		mod_release(ref, o.fh);
+		if (mfd < 0)
+			return 0;
+		o.kernel_fd = mfd;
+	} else {
+		mod_release(ref, o.fh);
+	}
+	if (kernel_path(o.kernel_fd, out, cap)) {
+		sys1(SYS_close, o.kernel_fd);
+		return 1;
+	}
+	origin_hint(x, l.mount, l.path, o.kernel_fd);
+	/* Open through the exec, for the loader to open again. */
+	sys3(SYS_fcntl, o.kernel_fd, F_SETFD, 0);
+	x->argfd = (int)o.kernel_fd;
+	snprintf(out, cap, "/proc/self/fd/%d", x->argfd);
+	snprintf(x->handdown, sizeof(x->handdown), "DEFUSE_EXEC_FD=%d", x->argfd);
+	return 1;
+}
+
+#define LOADER_LIST_MAX (64 * 1024)
+
+/* The loader's arguments made what it must see, as one call with one cwd
+   (cwd.c).  0 or -errno (EFAULT: a bad vector, as the kernel's exec). */
+static long loader_args(void *arg)
+{
+	struct core_exec *x = arg;
+	struct defuse_syscall *k = &x->call;
+	int vi = k->nr == SYS_execve ? 1 : 2;
+	char *const *uargv = (char *const *)k->a[vi];
+	long argc = 0, prog = -1, libpath = -1, k2 = 0;
+	int argv0 = 0, newprog, newlib = 0;
+	unsigned long size;
+	char **argv, *progbuf, *libbuf;
+
+	for (char *p; uargv; argc++) {
+		if (defuse_probe_read(&p, &uargv[argc], sizeof(p)) < 0)
+			return -EFAULT;
+		if (!p)
+			break;
+		if (defuse_probe_strnlen(p, 128 * 1024) < 0)
+			return -EFAULT;
+	}
+	for (long i = 1; i < argc; i++) {
+		int kind = loader_option(uargv[i]);
+
+		if (!kind || (kind == 2 && i + 1 >= argc)) {
+			prog = i;
+			break;
+		}
+		x->listing |= !strcmp(uargv[i], "--list");
+		argv0 |= !strcmp(uargv[i], "--argv0");
+		if (!strcmp(uargv[i], "--library-path"))
+			libpath = i + 1;
+		i += kind == 2;
+	}
+	if (prog < 0)
+		return 0;	/* no program: the loader says what it says */
+	size = (argc + 4) * sizeof(char *) + PATH_MAX + LOADER_LIST_MAX;
+	argv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sys_failed((long)argv))
+		return (long)argv;
+	progbuf = (char *)(argv + argc + 4);
+	libbuf = progbuf + PATH_MAX;
+	newprog = loader_program(x, uargv[prog], progbuf, PATH_MAX);
+	if (libpath > 0) {
+		size_t pos = 0;
+
+		newlib = library_list(uargv[libpath], libbuf, LOADER_LIST_MAX, &pos) > 0;
+		if (newlib)
+			libbuf[pos] = 0;
+	}
+	if (!newprog && !newlib) {
+		sys2(SYS_munmap, argv, size);
+		return 0;
+	}
+	for (long i = 0; i < prog; i++)
+		argv[k2++] = i == libpath && newlib ? libbuf : uargv[i];
+	if (newprog && !argv0 && loader_has_argv0()) {
+		argv[k2++] = (char *)"--argv0";
+		argv[k2++] = uargv[prog];
+	}
+	argv[k2++] = newprog ? progbuf : uargv[prog];
+	for (long i = prog + 1; i < argc; i++)
+		argv[k2++] = uargv[i];
+	argv[k2] = NULL;
+	/* A script's vector (exec_script) holds pointers into x only. */
+	if (x->argv)
+		sys2(SYS_munmap, x->argv, x->argv_size);
+	x->argv = argv;
+	x->argv_size = size;
+	k->a[vi] = (long)argv;
+	return 0;
 }
 
 long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
@@ -386,10 +751,19 @@ long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
 	x->fd = -1;
 	x->argv = NULL;
 	x->depth = 0;
+	x->argfd = -1;
+	x->listing = 0;
+	x->handdown[0] = 0;
+	x->origin[0] = 0;
+	x->origin_runpath = 0;
 	exec_req = x;
 	r = core_handle((void *)sc);
 	exec_req = NULL;
-	if (r == 0 && !core_allow_uncaptured && !capturable(&x->call))
+	/* The loader is itself statically linked, but loads LD_PRELOAD (so
+	   DEFUSE) into the program it runs. */
+	if (r == 0 && runs_loader(&x->call))
+		r = core_cwd_call(loader_args, x);
+	else if (r == 0 && !core_allow_uncaptured && !capturable(&x->call))
 		r = refuse_uncaptured(sc);
 	if (r < 0)
 		core_exec_undo(x);
@@ -400,8 +774,11 @@ void core_exec_undo(struct core_exec *x)
 {
 	if (x->fd >= 0)
 		sys1(SYS_close, x->fd);
+	if (x->argfd >= 0)
+		sys1(SYS_close, x->argfd);
 	if (x->argv)
 		sys2(SYS_munmap, x->argv, x->argv_size);
 	x->fd = -1;
+	x->argfd = -1;
 	x->argv = NULL;
 }
