@@ -422,7 +422,10 @@ long pg_fill(struct pg_cache *c, struct core_open *open, int64_t from, int64_t t
 {
 	char small[16384], *buf = fill_buf ? fill_buf : small;
 	long cap = fill_buf ? BIG_BUF : (long)sizeof(small), err = 0;
-	int64_t size = pg_size(c->mfd), end;
+	/* Below slow, pieces of one page: a piece the module failed is read
+	   again page by page, so that one bad page costs only itself (the
+	   eager mode has no fault to come back with for the others). */
+	int64_t size = pg_size(c->mfd), end, slow = 0;
 
 	if (size < 0)
 		return size;
@@ -436,9 +439,13 @@ long pg_fill(struct pg_cache *c, struct core_open *open, int64_t from, int64_t t
 			break;
 		d = pg_data(c->mfd, h, to);
 		for (int64_t x = h; x < d;) {
-			long len = d - x < cap ? d - x : cap;
+			long len = x < slow ? (long)PG_PAGE : d - x < cap ? d - x : cap;
 			long r = read_module(c, open, buf, len, x);
 
+			if (r < 0 && len > (long)PG_PAGE) {
+				slow = x + len;
+				continue;
+			}
 			if (r < 0) {
 				if (must >= x && must < x + len)
 					err = r;
