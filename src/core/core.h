@@ -57,6 +57,7 @@ extern struct core_mount core_mounts[CORE_MOUNTS_MAX] HIDDEN;
    bind's stand-in (the node made; out: the kernel path, its length
    returned), undone if the kernel's bind fails; connect's; open of a
    FIFO (its kernel descriptor, -ENXIO for anything else); unlink. */
+void core_special_init(const char *dir) HIDDEN;	/* DEFUSE_SPECIAL_DIR */
 int core_special_mount(int m) HIDDEN;
 long core_special_bind(int m, const char *path, char *out, size_t cap) HIDDEN;
 void core_special_bind_failed(int m, const char *path) HIDDEN;

@@ -143,6 +143,7 @@ void core_init(const char *spec)
 	if (!core_fds)
 		fail(spec, "out of memory");
 	core_pager_init(getenv("DEFUSE_PAGER"));
+	core_special_init(getenv("DEFUSE_SPECIAL_DIR"));
 	core_emulated_adopt_inherited(getenv("DEFUSE_FDS"));
 }
 

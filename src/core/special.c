@@ -26,17 +26,28 @@
  *
  * The directory is sticky and open to all, as /tmp is: anyone can make a
  * name there before a node is bound, and so receive its connections, the
- * same trust as a socket in /tmp.
+ * same trust as a socket in /tmp.  DEFUSE_SPECIAL_DIR names another one
+ * (the test harnesses' scratch: stand-ins of nodes removed behind the
+ * module's back go with it).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include "kernel/sys.h"
 #include "core/core.h"
 #include "core/resolve.h"
 
-#define SPECIAL_DIR "/dev/shm/.defuse-special"
+/* The directory of the stand-ins: DEFUSE_SPECIAL_DIR if set (read at
+   start-up, core_special_init), so that a test run can keep its own. */
+static char special[256] = "/dev/shm/.defuse-special";
+
+void core_special_init(const char *dir)
+{
+	if (dir && dir[0] == '/' && strlen(dir) < sizeof(special))
+		strcpy(special, dir);
+}
 
 /* Does mount m keep its FIFOs and sockets here?  (It has no kernel
    directories: asked once.) */
@@ -52,7 +63,7 @@ int core_special_mount(int m)
 /* The stand-in's path for inode ino of mount m, into out (cap bytes). */
 static int standin(int m, uint64_t ino, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, SPECIAL_DIR "/%016llx-%llu",
+	int n = snprintf(out, cap, "%s/%016llx-%llu", special,
 			 (unsigned long long)core_mounts[m].key, (unsigned long long)ino);
 
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
@@ -61,18 +72,18 @@ static int standin(int m, uint64_t ino, char *out, size_t cap)
 /* The marker that mount m has had stand-ins: "KEY" alone. */
 static void marker(int m, char *out, size_t cap)
 {
-	snprintf(out, cap, SPECIAL_DIR "/%016llx", (unsigned long long)core_mounts[m].key);
+	snprintf(out, cap, "%s/%016llx", special, (unsigned long long)core_mounts[m].key);
 }
 
 /* The directory, made if missing (sticky and writable by all, whatever
    the umask), and mount m's marker in it. */
 static void special_dir(int m)
 {
-	char mk[64];
+	char mk[300];
 	long fd;
 
-	if (sys3(SYS_mkdirat, AT_FDCWD, SPECIAL_DIR, 01777) == 0)
-		sys4(SYS_fchmodat, AT_FDCWD, SPECIAL_DIR, 01777, 0);
+	if (sys3(SYS_mkdirat, AT_FDCWD, special, 01777) == 0)
+		sys4(SYS_fchmodat, AT_FDCWD, special, 01777, 0);
 	marker(m, mk, sizeof(mk));
 	if ((fd = sys4(SYS_openat, AT_FDCWD, mk, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) >= 0)
 		sys1(SYS_close, fd);
@@ -117,7 +128,7 @@ long core_special_connect(int m, const char *path, char *out, size_t cap)
 
 long core_special_open(int m, const char *path, int flags)
 {
-	char k[128];
+	char k[320];
 	struct stat st;
 	long r;
 
@@ -141,8 +152,8 @@ long core_special_unlink(int m, const char *path)
 {
 	const struct defuse_mount_ref *ref = CORE_REF(m);
 	struct stat st;
-	char k[128];
-	int special;
+	char k[320];
+	int is_special;
 	long r;
 
 	/* The node's type costs the module a lookup (a round trip, over a
@@ -150,10 +161,10 @@ long core_special_unlink(int m, const char *path)
 	marker(m, k, sizeof(k));
 	if (sys4(SYS_faccessat, AT_FDCWD, k, F_OK, 0) < 0)
 		return mod_unlink(ref, path);
-	special = mod_getattr(ref, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	is_special = mod_getattr(ref, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		  (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) && st.st_nlink <= 1;
 	r = mod_unlink(ref, path);
-	if (r == 0 && special && standin(m, st.st_ino, k, sizeof(k)) > 0)
+	if (r == 0 && is_special && standin(m, st.st_ino, k, sizeof(k)) > 0)
 		sys3(SYS_unlinkat, AT_FDCWD, k, 0);
 	return r;
 }

@@ -758,6 +758,10 @@ def main():
         return 2
 
     root = tempfile.mkdtemp(prefix='defuse-conf-', dir=opts.tmpdir)
+    # The kernel stand-ins of FIFOs and sockets of modules with no kernel
+    # directories (src/core/special.c) go with the scratch tree: a case's
+    # tree removed through the kernel leaves its nodes' stand-ins behind.
+    os.environ['DEFUSE_SPECIAL_DIR'] = os.path.join(root, 'special')
     failed = []
     try:
         if opts.show:
