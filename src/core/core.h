@@ -299,8 +299,10 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh);
 /* A call on emulated file f, held by the caller (core_fd_acquire). */
 long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f);
 /* At start-up: adopt the placeholders an exec handed down (DEFUSE_FDS,
-   written by exec.c: "FD:INO,..."; "scan": look at every descriptor). */
+   written by handdown.c: "FD:INO,..."; "@FD": the list in a memfd sealed
+   with CORE_FDS_LIST_SEALS; "scan": look at every descriptor). */
 void core_emulated_adopt_inherited(const char *list);
+#define CORE_FDS_LIST_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 /* Pending entry f of slot fd (held): adopted now, or already by a dup;
    the settled entry, held, or NULL (core_fd_settle). */
 struct core_fd *core_emulated_adopt_pending(long fd, struct core_fd *f) HIDDEN;

@@ -882,12 +882,11 @@ static struct core_open *pending_new(uint64_t ino, long lock_fd, long carrier)
  */
 static char *list_from_memfd(const char *num)
 {
-	const int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 	long fd = strtol(num, NULL, 10), r;
 	struct stat st;
 	char *list;
 
-	if (fd < 0 || sys2(SYS_fcntl, fd, F_GET_SEALS) != seals ||
+	if (fd < 0 || sys2(SYS_fcntl, fd, F_GET_SEALS) != CORE_FDS_LIST_SEALS ||
 	    sys2(SYS_fstat, fd, &st) != 0 || !(list = malloc(st.st_size + 1)))
 		return NULL;
 	for (off_t off = 0; off < st.st_size; off += r)

@@ -51,7 +51,9 @@ static int kept(struct core_open *o, struct core_open **live)
 	       ((l->exec_kept & CORE_KEPT_CARRIER) && l->carrier_fd >= 0 ? CORE_KEPT_CARRIER : 0);
 }
 
-static long list_fd;
+/* The memfd holding a list too long for the environment, for an exec
+   under way, to be closed if it fails; -1: none. */
+static long list_fd = -1;
 static void spill_drop(long lfd);
 
 /* Kept descriptors made close-on-exec for an exec under way (set_kept). */
@@ -135,13 +137,6 @@ static void put(char *dst, unsigned long *pos, const char *src)
 		dst[(*pos)++] = *src++;
 }
 
-/* The memfd holding a list too long for the environment, for an exec
-   under way, to be closed if it fails; -1: none. */
-static long list_fd = -1;
-
-/* The seals that say a list memfd is whole and no longer changes. */
-#define LIST_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
-
 /* buf[from, *pos) appended to the list's memfd *lfd (made at the first);
    the buffer is empty again after "DEFUSE_FDS=".  0, or -1. */
 static int spill(long *lfd, char *buf, unsigned long from, unsigned long *pos)
@@ -181,7 +176,7 @@ static int spill_end(long lfd, char *buf, unsigned long from, unsigned long *pos
 	void *m;
 
 	if (spill(&lfd, buf, from, pos) < 0 ||
-	    sys3(SYS_fcntl, lfd, F_ADD_SEALS, LIST_SEALS) < 0 ||
+	    sys3(SYS_fcntl, lfd, F_ADD_SEALS, CORE_FDS_LIST_SEALS) < 0 ||
 	    sys2(SYS_fstat, lfd, &st) < 0 ||
 	    sys3(SYS_fcntl, lfd, F_SETFD, 0) < 0)
 		return -1;

@@ -198,19 +198,41 @@ long core_fd_kpath(long kfd, char *out, size_t cap)
 	return n;
 }
 
-long core_dir_kpath(int m, const char *dir, char *out, size_t cap)
+int core_kdir_open(int m, const char *dir, struct core_kdir *d)
 {
-	struct defuse_open o = { 0, -1 };
-	long kfd, n;
 	int r;
 
-	if ((r = mod_open(CORE_REF(m), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &o)) < 0)
+	d->o = (struct defuse_open){ 0, -1 };
+	d->kfd = -1;
+	if ((r = mod_open(CORE_REF(m), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &d->o)) < 0)
 		return r;
-	kfd = o.kernel_fd >= 0 ? o.kernel_fd : core_handle_kfd(m, o.fh);
-	n = kfd < 0 ? -EOPNOTSUPP : core_fd_kpath(kfd, out, cap) <= 0 ? -EIO : (long)strlen(out);
-	if (o.kernel_fd >= 0)
-		sys1(SYS_close, o.kernel_fd);
-	mod_release(CORE_REF(m), o.fh);
+	d->kfd = d->o.kernel_fd >= 0 ? d->o.kernel_fd : core_handle_kfd(m, d->o.fh);
+	if (d->kfd < 0) {
+		mod_release(CORE_REF(m), d->o.fh);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+void core_kdir_close(int m, struct core_kdir *d)
+{
+	if (d->kfd < 0)
+		return;
+	if (d->o.kernel_fd >= 0)
+		sys1(SYS_close, d->o.kernel_fd);
+	mod_release(CORE_REF(m), d->o.fh);
+	d->kfd = -1;
+}
+
+long core_dir_kpath(int m, const char *dir, char *out, size_t cap)
+{
+	struct core_kdir d;
+	long n;
+
+	if ((n = core_kdir_open(m, dir, &d)) < 0)
+		return n;
+	n = core_fd_kpath(d.kfd, out, cap) <= 0 ? -EIO : (long)strlen(out);
+	core_kdir_close(m, &d);
 	return n;
 }
 

@@ -144,6 +144,18 @@ bool core_maybe_via_link(long dfd, const char *upath);
    NUL-terminated in out: its length, or -errno. */
 long core_fd_kpath(long kfd, char *out, size_t cap);
 
+/* Directory dir of mount m opened through the module (O_PATH), and the
+   kernel descriptor it hands out for it (its own, or the one behind its
+   handle): 0, the module's -errno, or -EOPNOTSUPP when it hands out none
+   (nothing is then held; kfd is -1 whenever nothing is).  Closed, and its
+   handle released, by core_kdir_close (once, or again: a no-op). */
+struct core_kdir {
+	struct defuse_open o;
+	long kfd;
+};
+int core_kdir_open(int m, const char *dir, struct core_kdir *d);
+void core_kdir_close(int m, struct core_kdir *d);
+
 /* The kernel's path of directory dir in mount m, as the module hands it
    out (a kernel descriptor, or the one behind its handle), in out: its
    length, or the module's -errno, -EOPNOTSUPP when it hands out none, or

@@ -77,26 +77,6 @@ static const char *bound_as(const char *kpath)
 }
 
 /*
- * The directory of what l names in its mount, opened through the module
- * (O_PATH), for the kernel to find the socket in; its handle in *o.
- */
-struct kdir {
-	struct defuse_open o;
-	long kfd;	/* its kernel descriptor */
-	int held;	/* o is open */
-};
-
-static void kdir_close(int m, struct kdir *d)
-{
-	if (!d->held)
-		return;
-	if (d->o.kernel_fd >= 0)
-		sys1(SYS_close, d->o.kernel_fd);
-	mod_release(CORE_REF(m), d->o.fh);
-	d->held = 0;
-}
-
-/*
  * The kernel's path of what l names in its mount, into out: its directory's
  * kernel path and its name, or, when that does not fit an address (a
  * relative name deep in a backing tree: 107 bytes), the name under the
@@ -104,7 +84,7 @@ static void kdir_close(int m, struct kdir *d)
  * the call.  -EOPNOTSUPP for a module whose directories have no kernel
  * descriptor.
  */
-static int backing_path(const struct core_loc *l, char *out, size_t cap, struct kdir *d)
+static int backing_path(const struct core_loc *l, char *out, size_t cap, struct core_kdir *d)
 {
 	const char *name = strrchr(l->path, '/') + 1;
 	char dir[PATH_MAX], kdir[PATH_MAX];
@@ -112,24 +92,17 @@ static int backing_path(const struct core_loc *l, char *out, size_t cap, struct 
 
 	memcpy(dir, l->path, name - l->path);
 	dir[name - l->path] = 0;
-	d->o = (struct defuse_open){ 0, -1 };
-	if ((n = mod_open(CORE_REF(l->mount), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, &d->o)) < 0)
+	if ((n = core_kdir_open(l->mount, dir, d)) < 0)
 		return n;
-	d->held = 1;
-	d->kfd = d->o.kernel_fd >= 0 ? d->o.kernel_fd : core_handle_kfd(l->mount, d->o.fh);
-	if (d->kfd < 0) {
-		kdir_close(l->mount, d);
-		return -EOPNOTSUPP;
-	}
 	n = core_fd_kpath(d->kfd, kdir, sizeof(kdir)) <= 0 ? -1 :
 	    snprintf(out, cap, "%s/%s", strcmp(kdir, "/") ? kdir : "", name);
 	if (n >= 0 && (size_t)n < cap) {
-		kdir_close(l->mount, d);	/* the path names it */
+		core_kdir_close(l->mount, d);	/* the path names it */
 		return n;
 	}
 	n = snprintf(out, cap, "/proc/self/fd/%ld/%s", d->kfd, name);
 	if (n < 0 || (size_t)n >= cap) {
-		kdir_close(l->mount, d);
+		core_kdir_close(l->mount, d);
 		return -ENAMETOOLONG;
 	}
 	return n;
@@ -143,7 +116,7 @@ static int backing_path(const struct core_loc *l, char *out, size_t cap, struct 
  */
 static long kernel_address(const struct core_call *c, const struct sockaddr_un *un, long len,
 			   struct sockaddr_un *k, struct core_loc *l_out, int *standin,
-			   struct kdir *d)
+			   struct core_kdir *d)
 {
 	char path[sizeof(un->sun_path) + 1];
 	struct core_loc l;
@@ -195,7 +168,7 @@ long core_h_sock_addr(struct core_call *c)
 	struct sockaddr_un un, kun;
 	struct msghdr msg;
 	struct core_loc l;
-	struct kdir dir = { .held = 0 };
+	struct core_kdir dir = { .kfd = -1 };
 	const void *uaddr;
 	long len, r;
 	int standin = -1;
@@ -234,7 +207,7 @@ long core_h_sock_addr(struct core_call *c)
 	defuse_sig_interruptible(c->op != OP_BIND);
 	r = defuse_forward(&k);
 	defuse_sig_interruptible(0);
-	kdir_close(l.mount, &dir);
+	core_kdir_close(l.mount, &dir);
 	if (r == 0 && c->op == OP_BIND)
 		remember_bound(&kun, (long)k.a[d->alen], &un, len);
 	if (r < 0 && standin >= 0 && c->op == OP_BIND)

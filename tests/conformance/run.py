@@ -534,21 +534,6 @@ class MemfsSetupFailed(Exception):
     pass
 
 
-def remove_standins(spec):
-    """The kernel stand-ins of the FIFOs and sockets of the mount whose
-    MODULE:ARGS is spec (src/core/special.c): named after its FNV-1a hash."""
-    key = 0xcbf29ce484222325
-    for b in spec.encode():
-        key = ((key ^ b) * 0x100000001b3) & 0xffffffffffffffff
-    d = '/dev/shm/.defuse-special'
-    for n in (os.listdir(d) if os.path.isdir(d) else []):
-        if n == '%016x' % key or n.startswith('%016x-' % key):
-            try:
-                os.unlink(os.path.join(d, n))
-            except OSError:
-                pass
-
-
 def memfs_one_run(opts, scratch, case, serial):
     """Like one_run, on a fresh memfs segment: setup inside the mount, the
     mount's tree as the backing tree; the segment is removed at the end."""
@@ -580,7 +565,6 @@ def memfs_one_run(opts, scratch, case, serial):
             os.unlink(segment)
         except FileNotFoundError:
             pass
-        remove_standins('%s:%s' % (opts.memfs_module, name))
 
 
 def inside(argv):

@@ -56,7 +56,7 @@ def run(cmd, args, extra_env):
 def one_case(args, case, extra_env):
     ok = True
     s = tempfile.mkdtemp(prefix="defuse-rel-")
-    shm, specs = [], []
+    shm = []
     try:
         native = os.path.join(s, "n")
         os.mkdir(native)
@@ -78,11 +78,13 @@ def one_case(args, case, extra_env):
                 segment = "rel-" + os.path.basename(s)
                 shm.append("/dev/shm/defuse-memfs." + segment)
                 mount = f"{point}={args.memfs}:{segment}"
-                specs.append(f"{args.memfs}:{segment}")
             else:
                 mount = f"{point}={args.module}:{spec}{backing}"
             cmd = [args.defuse, "run", "-m", mount, "--", args.prog, case, point]
-            rc2, out2, err2 = run(cmd, args, {**extra_env, "HOSTILE_BACKING": backing})
+            # FIFOs' and sockets' stand-ins of modules with no kernel
+            # directories (src/core/special.c) go with the scratch tree.
+            rc2, out2, err2 = run(cmd, args, {**extra_env, "HOSTILE_BACKING": backing,
+                                              "DEFUSE_SPECIAL_DIR": os.path.join(s, "special")})
             trees = (("tree", want_tree, tree(backing)),) if spec is not None else ()
             bad = differences(mode, (rc, out), (rc2, out2), trees, point)
             if bad:
@@ -100,23 +102,6 @@ def one_case(args, case, extra_env):
         for f in shm:
             if os.path.exists(f):
                 os.unlink(f)
-        for spec in specs:
-            remove_standins(spec)
-
-
-def remove_standins(spec):
-    """The kernel stand-ins of the FIFOs and sockets of the mount whose
-    MODULE:ARGS is spec (src/core/special.c): named after its FNV-1a hash."""
-    key = 0xcbf29ce484222325
-    for b in spec.encode():
-        key = ((key ^ b) * 0x100000001b3) & 0xffffffffffffffff
-    d = "/dev/shm/.defuse-special"
-    for n in (os.listdir(d) if os.path.isdir(d) else []):
-        if n == "%016x" % key or n.startswith("%016x-" % key):
-            try:
-                os.unlink(os.path.join(d, n))
-            except OSError:
-                pass
 
 
 def main():
