@@ -37,24 +37,16 @@ import tempfile
 import time
 
 SKIP = 77
-failures = []
+from fusecompat_test import check, failures, run as fc_run
+
 PY = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
 
 
-def check(cond, what, detail=''):
-    if cond:
-        print('ok   %s' % what)
-    else:
-        print('FAIL %s%s' % (what, ('\n    ' + detail.replace('\n', '\n    ')) if detail else ''))
-        failures.append(what)
-
-
 def run(argv, **kw):
-    kw.setdefault('capture_output', True)
-    kw.setdefault('text', True)
+    """fusecompat_test's run, with a longer guard: a shared server's
+    workloads run longer than one process's."""
     kw.setdefault('timeout', 300)
-    kw.setdefault('stdin', subprocess.DEVNULL)
-    return subprocess.run(argv, **kw)
+    return fc_run(argv, **kw)
 
 
 def servers(point):
