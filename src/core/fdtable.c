@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/resolve.h"
 
 /* ---- pools ------------------------------------------------------------ */
 
@@ -46,7 +47,7 @@
  */
 #define NCLASS 4
 static const size_t class_size[NCLASS] = {
-	64, 256, 1024, sizeof(struct core_fd) + PATH_MAX,
+	64, 256, 1024, sizeof(struct core_fd) + CORE_PATH_ROOM,
 };
 
 struct free_obj {
@@ -290,8 +291,8 @@ void core_fd_remember(long fd, int mount, const char *path, struct core_open *op
 
 	if (fd < 0 || fd >= CORE_FD_MAX || shared_with_parent())
 		return;
-	if (n > PATH_MAX)
-		n = PATH_MAX;
+	if (n > CORE_PATH_ROOM)
+		n = CORE_PATH_ROOM;
 	f = core_pool_alloc(CORE_POOL_FD, sizeof(*f) + n);
 	if (!f) {
 		/* Out of memory: the descriptor is left to the kernel. */

@@ -65,6 +65,13 @@ enum core_where {
 	CORE_MOUNT,	/* mount `mount`, at path (mount-relative) */
 };
 
+/* Room for a mount-relative path: the mount's root ("/") joined to a
+   relative path of PATH_MAX - 1 bytes, which the kernel accepts, and its
+   NUL.  A descriptor's remembered path (fdtable.c) has the same room, or
+   calls by descriptor that name the file by path (f*xattr) would miss the
+   longest ones. */
+#define CORE_PATH_ROOM (PATH_MAX + 1)
+
 struct core_loc {
 	enum core_where where;
 	int mount;		/* CORE_MOUNT: index in core_mounts; else -1 */
@@ -72,9 +79,7 @@ struct core_loc {
 				   or a module that does not resolve) */
 	bool mountpoint;	/* CORE_RES_NAME named a mount point: path is
 				   the directory underneath, the kernel's */
-	/* Room for the path of a mount's root ("/") joined to a relative
-	   path of PATH_MAX - 1 bytes, which the kernel accepts. */
-	char path[PATH_MAX + 1];
+	char path[CORE_PATH_ROOM];
 };
 
 static inline bool core_in_mount(const struct core_loc *l)
