@@ -123,7 +123,7 @@ long core_h_getcwd(struct core_call *c)
 		return defuse_forward(sc);	/* it left the mounts meanwhile */
 	point = core_mounts[cwd->mount].point;
 	/* Renamed or removed meanwhile?  The kernel knows. */
-	k = core_cwd_kfd(cwd) >= 0 ? core_kfd_path_now(cwd->mount, core_cwd_kfd(cwd), path) : -1;
+	k = core_cwd_path_now(cwd, path);
 	if (k == -ENOENT)
 		return -ENOENT;
 	if (k < 0)

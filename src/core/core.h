@@ -212,8 +212,12 @@ struct core_cwd {
 	struct core_cwd *owner;	/* the object whose handle this one uses (a
 				   rename noticed), held; NULL: its own */
 	int kfd;		/* the handle (core_cwd_kfd), or -1 */
-	int fh_mount;		/* emulated: kfd is the module's, behind
-				   handle fh; -1: a descriptor of ours */
+	int fh_mount;		/* emulated: the module's handle fh, whose
+				   kernel descriptor kfd is, if it has one
+				   (else fh_path says where it is); -1: kfd
+				   is a descriptor of ours */
+	char fh_only;		/* fh is the handle, with no kfd (published
+				   by a release store, as kfd is) */
 	uint64_t fh;
 	char path[PATH_MAX];	/* mount-relative, starts with '/' */
 };
@@ -234,6 +238,13 @@ long core_cwd_call(long (*fn)(void *), void *arg) HIDDEN;
 const struct core_cwd *core_cwd_snap(void) HIDDEN;
 /* Its handle: a kernel descriptor of its backing directory, or -1. */
 int core_cwd_kfd(const struct core_cwd *c) HIDDEN;
+/* Where its directory is now (mount-relative, in out), asked of its
+   handle: 0, -ENOENT when it was removed, or -1 when it has no handle. */
+int core_cwd_path_now(const struct core_cwd *c, char out[PATH_MAX]) HIDDEN;
+/* fgetattr of its handle when that is a module's handle with no kernel
+   descriptor (a removed cwd's stat "."), or -ENOENT. */
+struct stat;
+int core_cwd_fgetattr(const struct core_cwd *c, struct stat *st) HIDDEN;
 /* The call's cwd was renamed to path (same mount): the call goes on with
    the new path, which becomes the cwd unless a chdir came first.  0, or
    -ENOMEM. */

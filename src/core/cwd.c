@@ -135,6 +135,7 @@ static struct core_cwd *obj_new(void)
 	c->pending = 0;
 	c->kfd = -1;
 	c->fh_mount = -1;
+	c->fh_only = 0;
 	c->fh = 0;
 	c->path[0] = 0;
 	/* Last: a reader that takes it from now on finds it whole. */
@@ -160,7 +161,7 @@ static void hold(struct core_cwd *c)
 /* The handle behind c (c's own, not a successor's). */
 static void handle_close(const struct core_cwd *c)
 {
-	if (c->kfd < 0)
+	if (c->kfd < 0 && !c->fh_only)
 		return;
 	if (c->fh_mount < 0) {
 		defuse_close_kept(c->kfd);
@@ -207,10 +208,13 @@ static struct core_cwd *get(struct core_cwd **slot)
 
 /* ---- the handle --------------------------------------------------------- */
 
-/* Opens c's handle through the module, if the mount can give one. */
+/* Opens c's handle through the module, if the mount can give one: a
+   kernel descriptor, or a module's handle that fh_path can place (a
+   module with no kernel files, such as memfs). */
 static void handle_open(struct core_cwd *c)
 {
 	struct defuse_open o = { 0, -1 };
+	char now[PATH_MAX];
 	int kfd;
 
 	if (__atomic_load_n(&can_handle[c->mount], __ATOMIC_RELAXED) < 0 ||
@@ -223,6 +227,13 @@ static void handle_open(struct core_cwd *c)
 		c->fh_mount = c->mount;
 		__atomic_store_n(&can_handle[c->mount], 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&c->kfd, kfd, __ATOMIC_RELEASE);
+		return;
+	}
+	if (o.kernel_fd < 0 && mod_fh_path(CORE_REF(c->mount), o.fh, now, sizeof(now)) == 0) {
+		c->fh = o.fh;
+		c->fh_mount = c->mount;
+		__atomic_store_n(&can_handle[c->mount], 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->fh_only, 1, __ATOMIC_RELEASE);
 		return;
 	}
 	mod_release(CORE_REF(c->mount), o.fh);
@@ -241,6 +252,28 @@ int core_cwd_kfd(const struct core_cwd *c)
 	const struct core_cwd *o = c->owner ? c->owner : c;
 
 	return core_cwd_own ? -1 : __atomic_load_n(&o->kfd, __ATOMIC_ACQUIRE);
+}
+
+int core_cwd_path_now(const struct core_cwd *c, char out[PATH_MAX])
+{
+	const struct core_cwd *o = c->owner ? c->owner : c;
+	int kfd = core_cwd_kfd(c), r;
+
+	if (kfd >= 0)
+		return core_kfd_path_now(c->mount, kfd, out);
+	if (core_cwd_own || !__atomic_load_n(&o->fh_only, __ATOMIC_ACQUIRE))
+		return -1;
+	r = mod_fh_path(CORE_REF(o->fh_mount), o->fh, out, PATH_MAX);
+	return r == -ENOENT ? -ENOENT : r < 0 ? -1 : 0;
+}
+
+int core_cwd_fgetattr(const struct core_cwd *c, struct stat *st)
+{
+	const struct core_cwd *o = c->owner ? c->owner : c;
+
+	if (core_cwd_own || !__atomic_load_n(&o->fh_only, __ATOMIC_ACQUIRE))
+		return -ENOENT;
+	return mod_fgetattr(CORE_REF(o->fh_mount), o->fh, c->path, st);
 }
 
 /*
@@ -513,6 +546,7 @@ int core_cwd_env(char *buf, size_t cap)
 	struct core_cwd *c = core_cwd_own ? own_cwd : get(&core_cwd_now);
 	const struct core_cwd *o;
 	const char *point, *path;
+	char now[PATH_MAX];
 	int n, kfd;
 
 	lent_kfd = -1;
@@ -524,7 +558,11 @@ int core_cwd_env(char *buf, size_t cap)
 	o = c->owner ? c->owner : c;
 	kfd = __atomic_load_n(&o->kfd, __ATOMIC_ACQUIRE);
 	point = core_mounts[c->mount].point;
-	path = strcmp(c->path, "/") ? c->path : "";
+	/* A module's handle with no kernel descriptor cannot be handed
+	   down: the new image gets the path where it is now. */
+	path = kfd < 0 && core_cwd_path_now(c, now) == 0 ? now : c->path;
+	if (!strcmp(path, "/"))
+		path = "";
 	if (kfd >= 0 && sys3(SYS_fcntl, kfd, F_SETFD, 0) == 0) {
 		lent_kfd = kfd;
 		n = snprintf(buf, cap, "DEFUSE_CWD=%d:%s%s", kfd, point, path);

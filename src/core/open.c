@@ -146,9 +146,13 @@ static long open_path(const struct core_call *c, const struct defuse_syscall *ks
 	case CORE_AGAIN_FRESH:
 		return open_once(c, ksc, flags, mode, res | CORE_RES_FRESH);
 	case CORE_AGAIN_CWD_GONE: {
-		/* The removed cwd itself ("ls ."): the kernel still has it. */
+		/* The removed cwd itself ("ls ."): the kernel still has it,
+		   if it has a kernel handle; a module's handle cannot be
+		   opened again. */
 		char p[64];
 
+		if (core_cwd_kfd(core_cwd_snap()) < 0)
+			return r;
 		snprintf(p, sizeof(p), "/proc/self/fd/%d/.", core_cwd_kfd(core_cwd_snap()));
 		return core_kernel_at(ksc, c->d, p);
 	}

@@ -348,6 +348,31 @@ static long one_path_once(const struct core_call *c, unsigned res)
 	return core_kernel_at(c->sc, c->d, l.path);
 }
 
+
+/*
+ * A path of only "." components in a removed cwd (stat "."): the kernel
+ * still reaches the directory through the cwd's kernel handle; a module
+ * with no kernel files answers stat from its own handle, and anything else
+ * fails as the walk did (r).
+ */
+static long cwd_gone(const struct core_call *c, long r)
+{
+	const struct core_cwd *cwd = core_cwd_snap();
+	struct stat st;
+	struct statx x;
+	char p[64];
+
+	if (core_cwd_kfd(cwd) >= 0) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/.", core_cwd_kfd(cwd));
+		return core_kernel_at(c->sc, c->d, p);
+	}
+	if ((c->op != OP_STAT && c->op != OP_STATX) || core_cwd_fgetattr(cwd, &st) < 0)
+		return r;
+	if (c->op == OP_STAT)
+		return core_copy_out((void *)c->arg[0], &st, sizeof(st));
+	mod_stat_to_statx(&st, &x);
+	return core_copy_out((void *)c->arg[2], &x, sizeof(x));
+}
 /* The walk, again if the directory it started from moved meanwhile. */
 static long one_path(const struct core_call *c)
 {
@@ -371,13 +396,8 @@ static long one_path(const struct core_call *c)
 		return one_path_once(c, c->res);
 	case CORE_AGAIN_FRESH:
 		return one_path_once(c, c->res | CORE_RES_FRESH);
-	case CORE_AGAIN_CWD_GONE: {
-		/* The removed cwd itself: the kernel still has it. */
-		char p[64];
-
-		snprintf(p, sizeof(p), "/proc/self/fd/%d/.", core_cwd_kfd(core_cwd_snap()));
-		return core_kernel_at(c->sc, c->d, p);
-	}
+	case CORE_AGAIN_CWD_GONE:
+		return cwd_gone(c, r);
 	}
 	return r;
 }

@@ -322,9 +322,9 @@ int core_walk_again(long dfd, const char *upath)
 		core_fd_release(f);
 		return r ? CORE_AGAIN_FRESH : CORE_AGAIN_NO;
 	}
-	if (!(c = core_cwd_snap()) || core_cwd_kfd(c) < 0)
+	if (!(c = core_cwd_snap()))
 		return CORE_AGAIN_NO;
-	r = core_kfd_path_now(c->mount, core_cwd_kfd(c), now);
+	r = core_cwd_path_now(c, now);
 	if (r == -ENOENT)
 		return only_dots(upath) ? CORE_AGAIN_CWD_GONE : CORE_AGAIN_NO;
 	if (r < 0 || !strcmp(now, c->path))

@@ -366,6 +366,64 @@ static int role_env_i(int fd)
 	return 0;
 }
 
+/* Runs fn in a forked child and waits: a change by another process,
+   which this one's DEFUSE hears nothing of. */
+static void in_child(void (*fn)(void))
+{
+	int st;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void move_a_to_b(void)
+{
+	if (rename(at("a"), at("b")))
+		_exit(1);
+}
+
+static void remove_c(void)
+{
+	if (rmdir(at("c")))
+		_exit(1);
+}
+
+/* The current directory renamed and then removed by another process: the
+   cwd is the directory, whatever its name (getcwd, relative creates and
+   stat "." follow it, as the kernel's cwd does). */
+static int case_cwd_moved(void)
+{
+	char cwd[4096];
+	size_t n = strlen(dir);
+	struct stat st;
+	int fd;
+
+	CHECK(mkdir(at("a"), 0755) == 0);
+	CHECK(chdir(at("a")) == 0);
+	in_child(move_a_to_b);
+	CHECK(getcwd(cwd, sizeof(cwd)));
+	say("renamed: cwd %s\n", strncmp(cwd, dir, n) ? "outside" : cwd + n);
+	fd = open("f", O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	say("relative create lands in b: %s\n", access(at("b/f"), F_OK) ? "no" : "yes");
+	CHECK(mkdir(at("c"), 0755) == 0);
+	CHECK(chdir(at("c")) == 0);
+	in_child(remove_c);
+	say("removed: getcwd %s\n", getcwd(cwd, sizeof(cwd)) ? "names it" :
+	    strerrorname_np(errno));
+	say("stat \".\": %s", stat(".", &st) ? strerrorname_np(errno) : "ok");
+	say(", nlink %d\n", (int)st.st_nlink);
+	fd = open("g", O_CREAT | O_WRONLY, 0644);
+	say("create in it: %s\n", fd >= 0 ? "made" : strerrorname_np(errno));
+	return 0;
+}
+
 /* exec from a current directory inside the mount. */
 static int case_cwd_exec(void)
 {
@@ -1559,6 +1617,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "-read-fd") && argc > 3) return role_read_fd(atoi(argv[3]));
 	if (!strcmp(c, "env-i")) return case_env_i();
 	if (!strcmp(c, "-env-i") && argc > 3) return role_env_i(atoi(argv[3]));
+	if (!strcmp(c, "cwd-moved")) return case_cwd_moved();
 	if (!strcmp(c, "cwd-exec")) return case_cwd_exec();
 	if (!strcmp(c, "script-exec")) return case_script_exec();
 	if (!strcmp(c, "-cwd-exec")) return role_cwd_exec();

@@ -105,6 +105,12 @@ int core_cwd_kfd(const struct core_cwd *c)
 	return c->kfd;
 }
 
+/* As cwd.c's, for a handle that is a kernel descriptor. */
+int core_cwd_path_now(const struct core_cwd *c, char out[PATH_MAX])
+{
+	return c->kfd >= 0 ? core_kfd_path_now(c->mount, c->kfd, out) : -1;
+}
+
 int core_cwd_moved(const char *path)
 {
 	struct core_cwd *next = cwd_now == &cwd_obj[0] ? &cwd_obj[1] : &cwd_obj[0];
