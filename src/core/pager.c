@@ -889,7 +889,7 @@ long pager_mmap(const struct defuse_syscall *sc, struct core_fd *f)
 	r = pg_mode == PG_UFFD ? pg_register(p, len_r, maywrite) : 0;
 	if (r == 0 && pg_mode == PG_EAGER) {
 		pg_lock(&c->sh->lock);
-		pg_fill(c, f->open, off, off + len_r, -1);
+		pg_fill_eager(c, f->open, off, p, p + len_r, fixed ? PROT_NONE : prot);
 		pg_unlock(&c->sh->lock);
 	}
 	if (r == 0 && fixed && prot != PROT_NONE)
@@ -986,7 +986,8 @@ static long do_mremap(const struct defuse_syscall *sc)
 			pg_protect(r + old_len, r + new_len);
 		if (pg_mode == PG_EAGER) {
 			pg_lock(&m.c->sh->lock);
-			pg_fill(m.c, m.open, m.off + old_len, m.off + new_len, -1);
+			pg_fill_eager(m.c, m.open, m.off + old_len, r + old_len, r + new_len,
+				      PROT_READ | (m.readonly ? 0 : PROT_WRITE));
 			pg_unlock(&m.c->sh->lock);
 		}
 	}
@@ -1199,8 +1200,8 @@ long core_pager_after_fork_child(void *unused)
 			struct pg_cache *c = maps[i].c;
 
 			pg_lock(&c->sh->lock);
-			pg_fill(c, maps[i].open, maps[i].off,
-				maps[i].off + (int64_t)(maps[i].end - maps[i].start), -1);
+			pg_fill_eager(c, maps[i].open, maps[i].off, maps[i].start, maps[i].end,
+				      PROT_READ | (maps[i].readonly ? 0 : PROT_WRITE));
 			pg_unlock(&c->sh->lock);
 		}
 	}

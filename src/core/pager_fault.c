@@ -464,6 +464,34 @@ long pg_fill(struct pg_cache *c, struct core_open *open, int64_t from, int64_t t
 	return err;
 }
 
+void pg_fill_eager(struct pg_cache *c, struct core_open *open, int64_t off, uintptr_t start,
+		   uintptr_t end, int prot)
+{
+	int64_t from = off, to = off + (int64_t)(end - start), size;
+	long empty = -1;
+
+	pg_fill(c, open, from, to, -1);
+	if ((size = pg_size(c->mfd)) < 0)
+		return;
+	size = (size + PG_PAGE - 1) & ~(int64_t)(PG_PAGE - 1);
+	if (to > size)
+		to = size;	/* past the end it is SIGBUS already */
+	while (from < to) {
+		int64_t h = pg_hole(c->mfd, from, to), d;
+
+		if (h >= to)
+			break;
+		d = pg_data(c->mfd, h, to);
+		if (empty < 0 &&
+		    (empty = sys2(SYS_memfd_create, "defuse-unreadable", MFD_CLOEXEC)) < 0)
+			return;
+		sys6(SYS_mmap, start + (h - off), d - h, prot, MAP_FIXED | MAP_PRIVATE, empty, 0);
+		from = d;
+	}
+	if (empty >= 0)
+		sys1(SYS_close, empty);
+}
+
 /* A page the module could not give: the program gets SIGBUS there, as for
    an I/O error on a mapped kernel file. */
 static void cannot_fill(uintptr_t page, unsigned long tid)

@@ -163,6 +163,16 @@ int pg_register_window(uintptr_t start, unsigned long len) HIDDEN;
 long pg_fill(struct pg_cache *c, struct core_open *open, int64_t from, int64_t to,
 	     int64_t must) HIDDEN;
 /*
+ * Eager mode (no userfaultfd), the caller holding the cache's lock: fills
+ * the pages a mapping [start, end) of file offset off shows.  Pages the
+ * module cannot give would then be holes of the memfd, read as zeros, and
+ * no fault comes later to answer: each gets instead, in the mapping, a
+ * private mapping (prot) of an empty file, where any touch is SIGBUS with BUS_ADRERR and the address, as for an I/O error on a
+ * mapped kernel file.  That stays until the program maps the range again.
+ */
+void pg_fill_eager(struct pg_cache *c, struct core_open *open, int64_t off, uintptr_t start,
+		   uintptr_t end, int prot) HIDDEN;
+/*
  * Written pages of [start, end), write-protected again as they are
  * reported: up to max ranges into v (pairs of addresses); returns how
  * many, or -errno; *next is where to go on (end when done).

@@ -43,20 +43,7 @@ def byte(i):
 # mode -> (why, {line of WANT: the line it is instead}): those lines must
 # differ just so; a KNOWN entry that no longer differs fails, so the list
 # stays true.
-ZEROS = "none 0"
-KNOWN = {
-    "eager": ("without userfaultfd there is no fault to answer: a page the "
-              "module cannot give stays a hole of the memfd the mapping is "
-              "of, and reads as zeros (the good pages around it are right)",
-              {"shared, page 3 byte 123: SIGBUS BUS_ADRERR addr exact":
-               "shared, page 3 byte 123: " + ZEROS,
-               "shared, page 3 again, byte 7: SIGBUS BUS_ADRERR addr exact":
-               "shared, page 3 again, byte 7: " + ZEROS,
-               "a thread, page 5 byte 2049: SIGBUS BUS_ADRERR addr exact":
-               "a thread, page 5 byte 2049: " + ZEROS,
-               "private, page 5 byte 1: SIGBUS BUS_ADRERR addr exact":
-               "private, page 5 byte 1: " + ZEROS}),
-}
+KNOWN = {}
 
 
 def main():
