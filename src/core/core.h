@@ -64,6 +64,7 @@ void core_special_bind_failed(int m, const char *path) HIDDEN;
 long core_special_connect(int m, const char *path, char *out, size_t cap) HIDDEN;
 long core_special_open(int m, const char *path, int flags) HIDDEN;
 long core_special_unlink(int m, const char *path) HIDDEN;
+long core_special_rename(int m, const char *from, const char *to, unsigned flags) HIDDEN;
 
 /*
  * A descriptor the program got from a mount (kernel-backed file or

@@ -246,7 +246,8 @@ long core_h_two_paths(struct core_call *c)
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
 	}
-	r = mod_rename(CORE_REF(a.mount), a.path, b.path, flags);
+	r = core_special_mount(a.mount) ? core_special_rename(a.mount, a.path, b.path, flags)
+					: mod_rename(CORE_REF(a.mount), a.path, b.path, flags);
 	if (r == 0)
 		cwd_follows(a.mount, a.path, b.path, flags);
 	return r;

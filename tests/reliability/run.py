@@ -82,9 +82,13 @@ def one_case(args, case, extra_env):
                 mount = f"{point}={args.module}:{spec}{backing}"
             cmd = [args.defuse, "run", "-m", mount, "--", args.prog, case, point]
             # FIFOs' and sockets' stand-ins of modules with no kernel
-            # directories (src/core/special.c) go with the scratch tree.
+            # directories (src/core/special.c) go with the scratch tree;
+            # defuse takes DEFUSE_SPECIAL_DIR out of the program's
+            # environment, so cases that look there get it again.
+            special = os.path.join(s, "special")
             rc2, out2, err2 = run(cmd, args, {**extra_env, "HOSTILE_BACKING": backing,
-                                              "DEFUSE_SPECIAL_DIR": os.path.join(s, "special")})
+                                              "DEFUSE_SPECIAL_DIR": special,
+                                              "TEST_SPECIAL_DIR": special})
             trees = (("tree", want_tree, tree(backing)),) if spec is not None else ()
             bad = differences(mode, (rc, out), (rc2, out2), trees, point)
             if bad:

@@ -116,6 +116,19 @@ def main():
          lambda: os.open("p.fifo", os.O_WRONLY | os.O_NONBLOCK))
     step("rename the fifo", lambda: os.rename("p.fifo", "q.fifo"))
     step("unlink the fifo", lambda: os.unlink("q.fifo"))
+    # A FIFO and a socket replaced by rename: their kernel stand-ins (a
+    # module with no kernel directories) go with them, as with unlink.
+    step("mkfifo two", lambda: (os.mkfifo("r.fifo"), os.mkfifo("s.fifo")))
+    step("open the one to be replaced", lambda: os.close(os.open("s.fifo", os.O_RDWR)))
+    step("rename a fifo over another", lambda: os.rename("r.fifo", "s.fifo"))
+    over = socket.socket(socket.AF_UNIX)
+    step("bind a socket to be replaced", lambda: over.bind("t.sock"))
+    step("rename a fifo over a socket", lambda: os.rename("s.fifo", "t.sock"))
+    over.close()
+    step("unlink it", lambda: os.unlink("t.sock"))
+    special = os.environ.get("TEST_SPECIAL_DIR")  # run.py
+    step("stand-ins left", lambda: sorted(
+        os.listdir(special)) if special and os.path.isdir(special) else [])
     print("\n".join(out))
     print("left:", sorted(os.listdir(".")))
     return 0
