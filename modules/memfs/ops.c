@@ -65,6 +65,12 @@ struct mount {
 	uint32_t free_head;	/* index + 1 of a free handle, 0: none */
 	uint32_t high;		/* handles ever used */
 	struct statx_like stx;	/* how the kernel answers statx on tmpfs */
+	pid_t pid;		/* the process this instance serves, for its
+				   openers: getpid() is a system call, one per
+				   open otherwise.  Set at init and in a fork
+				   child; a vfork child, which shares this
+				   memory, records its parent (its openers then
+				   live as long as the parent does) */
 };
 
 /* Every operation: the caller's identity, then the lock. */
@@ -95,7 +101,7 @@ static uint64_t handle_new(struct mount *mt, uint64_t ino, int flags)
 	} else {
 		return 0;
 	}
-	if (!(mt->h[i].opener = opener_add(&mt->m, ino, getpid()))) {
+	if (!(mt->h[i].opener = opener_add(&mt->m, ino, mt->pid))) {
 		mt->h[i].next_free = mt->free_head;
 		mt->free_head = i + 1;
 		return 0;
@@ -222,6 +228,7 @@ static int mfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 	size = (size + MEMFS_PAGE - 1) & ~(uint64_t)(MEMFS_PAGE - 1);
 	if (!(mt = calloc(1, sizeof *mt)))
 		return -ENOMEM;
+	mt->pid = getpid();
 	mt->h = mmap(NULL, MAX_HANDLES * sizeof *mt->h, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mt->h == MAP_FAILED) {
@@ -255,10 +262,11 @@ static void mfs_after_fork_child(void *priv)
 	struct mount *mt = priv;
 	struct memfs *m = &mt->m;
 
+	mt->pid = getpid();
 	seg_lock(m);
 	for (uint32_t i = 0; i < mt->high; i++)
 		if (mt->h[i].ino &&
-		    !(mt->h[i].opener = opener_add(m, mt->h[i].ino, getpid())))
+		    !(mt->h[i].opener = opener_add(m, mt->h[i].ino, mt->pid)))
 			N(m, mt->h[i].ino)->opens++;	/* no room: counted only */
 	seg_unlock(m);
 }

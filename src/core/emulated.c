@@ -1414,7 +1414,7 @@ static int mod_posix_locked;
    flock lock's the open file description (owners.c). */
 static uint64_t process_owner(void)
 {
-	return (uint64_t)sys0(SYS_getpid);
+	return (uint64_t)defuse_pid();
 }
 
 /*
@@ -1528,7 +1528,7 @@ static long module_lock(const struct defuse_syscall *sc, struct core_fd *f, stru
 		       (req.l_type == F_WRLCK && !can_write(f))))
 		return -EBADF;
 	c.owner = ofd ? core_owner_of(f->open) : process_owner();
-	req.l_pid = ofd ? -1 : (pid_t)sys0(SYS_getpid);
+	req.l_pid = ofd ? -1 : (pid_t)defuse_pid();
 	if (getlk) {
 		r = mod_getlk(c.ref, c.fh, c.owner, &req);
 		if (r < 0)
@@ -1642,7 +1642,7 @@ int core_emulated_closing(const struct core_open *o)
 	if (o->lock_fd >= 0 && __atomic_load_n(&core_posix_locked, __ATOMIC_RELAXED))
 		sys3(SYS_fcntl, o->lock_fd, F_SETLK, &all);
 	else if (o->lock_fd < 0 && __atomic_load_n(&mod_posix_locked, __ATOMIC_RELAXED)) {
-		all.l_pid = (pid_t)sys0(SYS_getpid);
+		all.l_pid = (pid_t)defuse_pid();
 		mod_setlk(CORE_REF(o->mount), o->fh, process_owner(), &all, 0);
 	}
 	return r;

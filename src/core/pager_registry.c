@@ -320,7 +320,7 @@ static struct pg_shared *find_locked(const uint64_t key[3], int *mfd, long self)
 struct pg_shared *pg_reg_find(const uint64_t key[3], int *mfd)
 {
 	struct pg_shared *e;
-	long self = sys0(SYS_getpid);
+	long self = defuse_pid();
 
 	if (!reg)
 		return NULL;
@@ -333,7 +333,7 @@ struct pg_shared *pg_reg_find(const uint64_t key[3], int *mfd)
 struct pg_shared *pg_reg_get(const uint64_t key[3], int *mfd, int *made, int *err)
 {
 	struct pg_shared *e = NULL;
-	long self = sys0(SYS_getpid), fd;
+	long self = defuse_pid(), fd;
 	struct stat st;
 	int r;
 
@@ -381,13 +381,13 @@ void pg_reg_hold(struct pg_shared *sh, int fd)
 	if (!reg)
 		return;
 	pg_lock(&reg->lock);
-	holder_add(sh, sys0(SYS_getpid), fd);
+	holder_add(sh, defuse_pid(), fd);
 	pg_unlock(&reg->lock);
 }
 
 void pg_reg_wrote(struct pg_shared *sh)
 {
-	long self = sys0(SYS_getpid);
+	long self = defuse_pid();
 
 	if (!reg)
 		return;
@@ -420,7 +420,7 @@ void pg_reg_check_orphans(struct pg_shared *sh)
 
 void pg_reg_drop(struct pg_shared *sh)
 {
-	long self = sys0(SYS_getpid);
+	long self = defuse_pid();
 
 	if (!reg)
 		return;

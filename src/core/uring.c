@@ -93,7 +93,7 @@ static long busy;
 
 static void lock(void)
 {
-	long me = defuse_self.pid ? defuse_self.pid : sys0(SYS_getpid), held = 0;
+	long me = defuse_pid(), held = 0;
 
 	while (!__atomic_compare_exchange_n(&busy, &held, me, false, __ATOMIC_ACQUIRE,
 					    __ATOMIC_RELAXED)) {

@@ -41,6 +41,12 @@
 
 static long band_lo = -1, band_hi;	/* [lo, hi) */
 static unsigned long used[BAND_TOP_MAX / 2 / (8 * sizeof(unsigned long))];
+/* Numbers known free when not used: found closed once (fcntl), or closed
+   by us since.  Nothing else opens a band number (the kernel places the
+   program's descriptors below the soft limit), so those need no fcntl
+   each time (one system call less per emulated open); a number we let go
+   of without closing it (defuse_fd_unclaim) is not known. */
+static unsigned long known[BAND_TOP_MAX / 2 / (8 * sizeof(unsigned long))];
 static long cursor;			/* where to look for a free slot next */
 static struct rlimit prog;		/* RLIMIT_NOFILE as the program sees it */
 static unsigned long asked_cur;		/* its soft limit before the band lowered it */
@@ -64,14 +70,26 @@ static int bit(long fd)
 	       (used[i / BITS] >> (i % BITS)) & 1;
 }
 
-static void set_bit(long fd, int on)
+static void set_in(unsigned long *map, long fd, int on)
 {
 	long i = index_of(fd);
 
 	if (on)
-		used[i / BITS] |= 1UL << (i % BITS);
+		map[i / BITS] |= 1UL << (i % BITS);
 	else
-		used[i / BITS] &= ~(1UL << (i % BITS));
+		map[i / BITS] &= ~(1UL << (i % BITS));
+}
+
+static void set_bit(long fd, int on)
+{
+	set_in(used, fd, on);
+}
+
+static int known_free(long fd)
+{
+	long i = index_of(fd);
+
+	return (known[i / BITS] >> (i % BITS)) & 1;
 }
 
 int defuse_fd_is_reserved(long fd)
@@ -166,7 +184,8 @@ static long free_slot(void)
 
 			if (fd < band_lo)
 				fd += n;
-			if (!bit(fd) && sys2(SYS_fcntl, fd, F_GETFD) == -EBADF) {
+			if (!bit(fd) && (known_free(fd) || sys2(SYS_fcntl, fd, F_GETFD) == -EBADF)) {
+				set_in(known, fd, 1);
 				cursor = fd - 1 < band_lo ? band_hi - 1 : fd - 1;
 				return fd;
 			}
@@ -190,6 +209,7 @@ static int claim(int fd)
 		;
 	if (fd < band_lo || fd >= band_hi || bit(fd))
 		return -1;
+	set_in(known, fd, 1);	/* ours now: known again once we close it */
 	set_bit(fd, 1);
 	defuse_fd_nreserved++;
 	return 0;
@@ -210,6 +230,7 @@ void defuse_fd_unclaim(int fd)
 	take();
 	if (bit(fd)) {
 		set_bit(fd, 0);
+		set_in(known, fd, 0);	/* still open, no longer ours */
 		defuse_fd_nreserved--;
 	}
 	give();
