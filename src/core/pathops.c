@@ -348,7 +348,6 @@ static long one_path_once(const struct core_call *c, unsigned res)
 	return core_kernel_at(c->sc, c->d, l.path);
 }
 
-
 /*
  * A path of only "." components in a removed cwd (stat "."): the kernel
  * still reaches the directory through the cwd's kernel handle; a module
@@ -373,6 +372,7 @@ static long cwd_gone(const struct core_call *c, long r)
 	mod_stat_to_statx(&st, &x);
 	return core_copy_out((void *)c->arg[2], &x, sizeof(x));
 }
+
 /* The walk, again if the directory it started from moved meanwhile. */
 static long one_path(const struct core_call *c)
 {
