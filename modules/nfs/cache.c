@@ -159,7 +159,7 @@ static uint32_t answer_gen(struct nfsmod *m, const fattr3 *a)
 {
 	uint32_t now = gen_of_id(m, a->fsid, a->fileid);
 
-	return gen_global(m) == m->g_send ? now : now - 1;
+	return gen_global(m) == nfs_g_send ? now : now - 1;
 }
 
 struct inode *cache_attr(struct nfsmod *m, const struct fh *fh, const fattr3 *a, bool mine)

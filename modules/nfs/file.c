@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -81,6 +82,7 @@ int file_inode(struct nfsmod *m, struct cred *c, struct nfile *f, bool fresh,
 	memset(&call, 0, sizeof(call));
 	call.proc = P_GETATTR;
 	set_fh(&call.a.getattr.object, &f->fh);
+	call.parallel = true;
 	if ((r = nfs_call(m, c, &call)) < 0)
 		return r;
 	if (!(ino = cache_attr(m, &f->fh, &call.obj, false)))
@@ -329,6 +331,129 @@ int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_
 		} else {
 			if (f->dir)
 				f->path = strdup(p.path);
+			out->fh = (uint64_t)(uintptr_t)f;
+			out->kernel_fd = -1;
+		}
+	}
+	nfs_unlock(m);
+	return r;
+}
+
+/* ---- opening again by handle ------------------------------------------------------ */
+
+/*
+ * An NFS file handle is the server's lasting name for a file: the same in
+ * every process and across reconnects and server restarts (NFSv3 handles
+ * are persistent), valid while the file exists.  So a description that an
+ * exec hands down, or an open of /proc/self/fd/N, is opened again from it
+ * (module.h, file_handle/open_handle) instead of by its path: no walk, no
+ * LOOKUP per component, and the very file even when it was renamed or
+ * removed meanwhile (a removed file this process had open lives on under
+ * its hidden name, meta.c).  The handle: "nfs" 1, fsid, fileid, the
+ * server's handle.
+ */
+struct saved_handle {
+	char magic[4];
+	uint64_t fsid, fileid;
+	uint32_t len;
+	unsigned char data[NFS_FH_MAX];
+};
+
+#define SAVED_MAGIC "nfs1"
+#define SAVED_HEAD offsetof(struct saved_handle, data)
+
+ssize_t op_file_handle(void *priv, uint64_t fh, void *buf, size_t size)
+{
+	struct nfsmod *m = priv;
+	struct nfile *f = (struct nfile *)(uintptr_t)fh;
+	struct saved_handle h;
+	size_t n;
+
+	(void)m;
+	if (!f)
+		return -ENOSYS;	/* a FIFO: the host's by path */
+	n = SAVED_HEAD + f->fh.len;
+	if (n > size)
+		return -ENOSYS;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, SAVED_MAGIC, 4);
+	h.fsid = f->fsid;
+	h.fileid = f->fileid;
+	h.len = f->fh.len;
+	memcpy(h.data, f->fh.data, f->fh.len);
+	memcpy(buf, &h, n);
+	return (ssize_t)n;
+}
+
+/*
+ * The attributes are the cache's while they are trusted (an open of
+ * /proc/self/fd/N is no close-to-open point: the kernel client revalidates
+ * the file there only when its attributes expired), else one GETATTR of the
+ * handle: a new image starts with an empty cache, so its first reopen of
+ * each file asks once, and the next descriptors of the same file nothing.
+ */
+int op_open_handle(void *priv, const void *handle, size_t len, int kfd, int flags,
+		   struct defuse_open *out)
+{
+	struct nfsmod *m = priv;
+	struct saved_handle h;
+	struct place p;
+	struct inode *ino;
+	struct nfile *f;
+	struct cred c;
+	int r;
+
+	(void)kfd;	/* the lock file is reached by its name (locks.c) */
+	if (len < SAVED_HEAD || len > sizeof(h))
+		return -ESTALE;
+	memset(&h, 0, sizeof(h));
+	memcpy(&h, handle, len);
+	if (memcmp(h.magic, SAVED_MAGIC, 4) || h.len != len - SAVED_HEAD)
+		return -ESTALE;
+	cred_get(&c);
+	nfs_lock(m);
+	ino = cache_inode(m, h.fsid, h.fileid);
+	if (ino && (ino->fh.len != h.len || memcmp(ino->fh.data, h.data, h.len)))
+		ino = NULL;
+	if (!ino || !cache_fresh(m, ino)) {
+		struct fh fhv;
+		struct call call;
+
+		fhv.len = h.len;
+		memcpy(fhv.data, h.data, h.len);
+		memset(&call, 0, sizeof(call));
+		call.proc = P_GETATTR;
+		set_fh(&call.a.getattr.object, &fhv);
+		call.parallel = true;
+		r = nfs_call(m, &c, &call);
+		if (r == 0 && (call.obj.fsid != h.fsid || call.obj.fileid != h.fileid))
+			r = -ESTALE;
+		if (r == 0 && !(ino = cache_attr(m, &fhv, &call.obj, false)))
+			r = -ENOMEM;
+		if (r < 0) {
+			nfs_unlock(m);
+			return r;
+		}
+	}
+	p.ino = ino;
+	p.path[0] = 0;
+	p.len = 0;
+	r = open_existing(m, &c, &p, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), false);
+	if (r == 0 && ino->attr.type == NF3FIFO && !(flags & O_PATH)) {
+		r = open_fifo(m, ino, flags);
+		nfs_unlock(m);
+		if (r < 0)
+			return r;
+		out->fh = 0;
+		out->kernel_fd = r;
+		return 0;
+	}
+	if (r == 0) {
+		/* a directory's path is not known here: fh_path says so, and
+		   the host keeps the path it has */
+		if (!(f = new_file(m, ino, flags))) {
+			r = -ENOMEM;
+		} else {
 			out->fh = (uint64_t)(uintptr_t)f;
 			out->kernel_fd = -1;
 		}
@@ -607,6 +732,9 @@ static ssize_t read_in(struct nfsmod *m, struct cred *c, struct nfile *f, char *
 			rd->a.read.count = (count3)len;
 			rd->buf = at < size1 ? buf1 + at : buf2 + (at - size1);
 			rd->buflen = len;
+			/* only the caller's buffer: f's read-ahead buffer may
+			   move meanwhile (another thread's read) */
+			rd->parallel = size2 == 0;
 			cs[n] = rd;
 			asked += len;
 		}

@@ -121,8 +121,8 @@ static void bump_global(struct nfsmod *m)
 {
 	uint32_t g = __atomic_add_fetch(&m->gen->g, 1, __ATOMIC_ACQ_REL);
 
-	if (g == m->g_send + 1)
-		m->g_send = g;
+	if (g == nfs_g_send + 1)
+		nfs_g_send = g;
 }
 
 /*

@@ -72,17 +72,23 @@ int lockfile_open(struct nfsmod *m, const struct nfile *f, const char *suffix)
 	if (lockfile_path(m, f, suffix, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	acc = suffix[0] ? O_RDWR : (f->flags & O_ACCMODE);
-	fd = open(path, acc | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+	/* most opens find it there: one system call */
+	fd = open(path, acc | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT) {
-		/* the directory went (a reboot of /dev/shm, a test's cleanup) */
-		lockdir_make(m);
 		fd = open(path, acc | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+		if (fd < 0 && errno == ENOENT) {
+			/* the directory went (a reboot of /dev/shm, a test's
+			   cleanup) */
+			lockdir_make(m);
+			fd = open(path, acc | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+		}
+		/* 0666 whatever the creator's umask; fails harmlessly for a
+		   file of another user's, which its creator made so */
+		if (fd >= 0)
+			fchmod(fd, 0666);
 	}
 	if (fd < 0)
 		return -errno;
-	/* 0666 whatever the creator's umask; fails harmlessly for a file of
-	   another user's, which its creator made so */
-	fchmod(fd, 0666);
 	if (defuse_keep_fd && (kept = defuse_keep_fd(fd)) >= 0)
 		fd = kept;
 	return fd;

@@ -433,6 +433,10 @@ static int silly_rename(struct nfsmod *m, struct cred *c, struct place *dir, con
 		return r;
 	if (ino->attr.nlink > 1)
 		return 0;
+	/* the GETATTR let other threads run: their closes count too */
+	f = file_of_inode(m, ino);
+	if (!f || f->silly_name[0])
+		return 0;
 	snprintf(hidden, sizeof(hidden), ".nfs%016llx%08x", (unsigned long long)ino->fileid,
 		 (unsigned)getpid() * 7919u + ++counter);
 	memset(&call, 0, sizeof(call));

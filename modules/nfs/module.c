@@ -39,7 +39,9 @@ void nfs_lock(struct nfsmod *m)
 		nfs_after_fork_cleanup(m);
 		files_after_fork(m);
 	}
-	cache_trim(&m->cache);
+	/* no inode is freed while another thread waits holding some */
+	if (!m->waiting)
+		cache_trim(&m->cache);
 }
 
 void nfs_unlock(struct nfsmod *m)
@@ -54,6 +56,7 @@ static void free_mod(struct nfsmod *m)
 	nfs_disconnect(m);
 	gen_close(m);
 	cache_free(&m->cache);
+	pthread_cond_destroy(&m->conn_free);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -69,12 +72,15 @@ static int nfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 		snprintf(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
-	m->fd = -1;
+	for (int i = 0; i < NFS_CONNS; i++)
+		m->conns[i].fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->conn_free, NULL);
 	if ((r = nfs_parse_args(args, &m->o, why, why_len)) < 0 ||
 	    (r = cache_init(&m->cache)) < 0) {
 		if (r == -ENOMEM)
 			snprintf(why, why_len, "out of memory");
+		pthread_cond_destroy(&m->conn_free);
 		pthread_mutex_destroy(&m->lock);
 		free(m);
 		return r;
@@ -145,6 +151,7 @@ static void nfs_after_fork_child(void *priv)
 
 	/* another thread of the parent may have held the lock at the fork */
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->conn_free, NULL);
 	nfs_forget_connection(m);
 	m->busy = 0;
 	m->forked = true;
@@ -187,6 +194,8 @@ const struct defuse_ops nfs_ops = {
 	.lock_fd = op_lock_fd,
 	.flock = op_flock,
 	.fh_path = op_fh_path,
+	.file_handle = op_file_handle,
+	.open_handle = op_open_handle,
 };
 
 EXPORT const struct defuse_module defuse_module_v2 = {

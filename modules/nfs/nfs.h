@@ -133,7 +133,10 @@ struct call {
 	/* the state of the call: 0 waiting, 1 answered, -1 lost with its
 	   connection (sent again on the next one) */
 	int state;
-	uint64_t conn_gen;	/* the connection it went out on */
+	/* the caller holds nothing another thread of the process may free
+	   or change under it while it waits (nfs_run): the mount's lock is
+	   let go meanwhile, so other threads' calls go out in parallel */
+	bool parallel;
 	/* the answer */
 	int status;		/* nfsstat3 */
 	bool has_obj, has_fh, has_dir, has_dir2;
@@ -167,7 +170,11 @@ int nfs_errno(int status);
  * Runs n calls (sent together, answered in any order) as cr.  Returns 0
  * when every one was answered (each its own status), or the transport's
  * error: -EIO (soft, after 1 + retrans tries), -ETIMEDOUT (softerr).  A
- * hard mount retries until the server answers.  Called with m->lock held.
+ * hard mount retries until the server answers.  Called with m->lock held;
+ * when every call is `parallel`, the lock is let go while the calls are
+ * out (on a connection of the caller's alone), and taken again before
+ * nfs_run returns: other threads may have changed the cache meanwhile
+ * (attributes, names), but no inode is freed while a thread waits.
  */
 int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n);
 /* One call: nfs_run's error, or the call's own (nfs_errno). */
@@ -331,20 +338,37 @@ mode_t type_mode(int type);
 
 struct nfile;
 
+/*
+ * One connection to the NFS service (rpc.c).  A mount has up to NFS_CONNS:
+ * a thread takes one that no other thread is using for its calls, so the
+ * calls of threads that wait at once go out on connections of their own
+ * and are answered in parallel; a program with one thread uses one.
+ */
+#define NFS_CONNS 4
+struct conn {
+	struct rpc_context *rpc;	/* NULL: none now */
+	struct rpc_context *forked_rpc;	/* the parent's, to destroy (rpc.c) */
+	int fd;			/* its socket, set aside (defuse_keep_fd) */
+	bool busy;		/* a thread is using it */
+	struct cred auth;	/* whom its AUTH_SYS names */
+};
+
+/* gen->g when this thread's last calls went out (gen.c, cache.c) */
+extern __thread uint32_t nfs_g_send;
+
 struct nfsmod {
 	pthread_mutex_t lock;
 	int busy;		/* set while the lock is held: fork can tell */
 	struct nfs_opts o;
 	char host[64];		/* this machine's name, for AUTH_SYS */
 
-	/* the connection (rpc.c) */
-	struct rpc_context *rpc;	/* NULL: none now */
-	struct rpc_context *forked_rpc;	/* the parent's, to destroy (rpc.c) */
+	/* the connections (rpc.c) */
+	struct conn conns[NFS_CONNS];
+	pthread_cond_t conn_free;	/* a connection was given back */
+	int waiting;		/* threads waiting for answers without the lock:
+				   no inode may be freed meanwhile (cache_trim) */
 	bool forked;		/* a forked child, not cleaned up yet */
-	int fd;			/* its socket, set aside (defuse_keep_fd) */
-	uint64_t conn_gen;	/* counts connections */
 	int nfs_port;		/* learnt from the port mapper at init */
-	struct cred auth;	/* whom the connection's AUTH_SYS names */
 	bool down;		/* the last try failed: say so once */
 	bool init;		/* init's calls: one try, no hard wait (rpc.c) */
 
@@ -358,7 +382,6 @@ struct nfsmod {
 
 	struct cache cache;
 	struct gen_table *gen;	/* gen.c: shared with this machine's processes */
-	uint32_t g_send;	/* gen->g when the last calls went out */
 	struct nfile *files;	/* open files of this process */
 	int64_t acregmin, acregmax, acdirmin, acdirmax;	/* ns */
 };
@@ -460,6 +483,9 @@ int op_fsync(void *priv, uint64_t fh, int datasync);
 void files_renamed(struct nfsmod *m, const char *from, size_t flen, const char *to,
 		   size_t tlen);
 int op_fh_path(void *priv, uint64_t fh, char *buf, size_t size);
+ssize_t op_file_handle(void *priv, uint64_t fh, void *buf, size_t size);
+int op_open_handle(void *priv, const void *handle, size_t len, int kfd, int flags,
+		   struct defuse_open *out);
 /* An open file of this process on ino, or NULL. */
 struct nfile *file_of_inode(struct nfsmod *m, const struct inode *ino);
 /* Drops every open file's process-local state (a forked child). */

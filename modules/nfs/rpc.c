@@ -401,12 +401,11 @@ static void on_reply(struct rpc_context *rpc, int status, void *data, void *priv
 	}
 }
 
-static int send_call(struct nfsmod *m, struct call *c)
+static int send_call(struct conn *k, struct call *c)
 {
-	struct rpc_context *r = m->rpc;
+	struct rpc_context *r = k->rpc;
 
 	c->state = 0;
-	c->conn_gen = m->conn_gen;
 	c->has_obj = c->has_fh = c->has_dir = c->has_dir2 = false;
 	switch (c->proc) {
 	case P_GETATTR: return rpc_nfs3_getattr_async(r, on_reply, &c->a.getattr, c);
@@ -475,18 +474,19 @@ static void destroy_rpc(struct rpc_context *rpc, int kept_fd)
 	rpc_destroy_context(rpc);
 }
 
-static void drop(struct nfsmod *m)
+static void drop(struct conn *k)
 {
-	if (!m->rpc)
+	if (!k->rpc)
 		return;
-	destroy_rpc(m->rpc, m->fd);
-	m->rpc = NULL;
-	m->fd = -1;
+	destroy_rpc(k->rpc, k->fd);
+	k->rpc = NULL;
+	k->fd = -1;
 }
 
 void nfs_disconnect(struct nfsmod *m)
 {
-	drop(m);
+	for (int i = 0; i < NFS_CONNS; i++)
+		drop(&m->conns[i]);
 }
 
 /*
@@ -500,28 +500,39 @@ void nfs_disconnect(struct nfsmod *m)
  */
 void nfs_forget_connection(struct nfsmod *m)
 {
-	if (!m->rpc)
-		return;
-	if (m->fd >= 0) {
-		if (defuse_close_kept)
-			defuse_close_kept(m->fd);
-		else
-			close(m->fd);
-		if (rpc_get_fd(m->rpc) == m->fd && !m->busy)
-			rpc_set_fd(m->rpc, -1);
+	for (int i = 0; i < NFS_CONNS; i++) {
+		struct conn *k = &m->conns[i];
+
+		/* a connection another thread of the parent was using */
+		bool used = k->busy;
+
+		k->busy = false;
+		k->forked_rpc = NULL;
+		if (!k->rpc)
+			continue;
+		if (k->fd >= 0) {
+			if (defuse_close_kept)
+				defuse_close_kept(k->fd);
+			else
+				close(k->fd);
+			if (!used && rpc_get_fd(k->rpc) == k->fd)
+				rpc_set_fd(k->rpc, -1);
+		}
+		k->forked_rpc = used ? NULL : k->rpc;
+		k->rpc = NULL;
+		k->fd = -1;
 	}
-	m->forked_rpc = m->busy ? NULL : m->rpc;
-	m->rpc = NULL;
-	m->fd = -1;
+	m->waiting = 0;
 }
 
 /* The rest of a fork's cleanup, at the child's first call (may free). */
 void nfs_after_fork_cleanup(struct nfsmod *m)
 {
-	if (m->forked_rpc) {
-		rpc_destroy_context(m->forked_rpc);
-		m->forked_rpc = NULL;
-	}
+	for (int i = 0; i < NFS_CONNS; i++)
+		if (m->conns[i].forked_rpc) {
+			rpc_destroy_context(m->conns[i].forked_rpc);
+			m->conns[i].forked_rpc = NULL;
+		}
 }
 
 struct wait {
@@ -569,8 +580,9 @@ static int keep_socket(struct rpc_context *rpc)
 	return kept;
 }
 
-/* A new connection to the NFS service; 0, or -errno with m->why. */
-static int connect_nfs(struct nfsmod *m, int64_t deadline, char *why, size_t why_len)
+/* A new connection to the NFS service; 0, or -errno with why. */
+static int connect_nfs(struct nfsmod *m, struct conn *k, int64_t deadline, char *why,
+		       size_t why_len)
 {
 	struct wait w = { 0 };
 	struct rpc_context *rpc = rpc_init_context();
@@ -595,14 +607,13 @@ static int connect_nfs(struct nfsmod *m, int64_t deadline, char *why, size_t why
 		rpc_destroy_context(rpc);
 		return r;
 	}
-	m->rpc = rpc;
-	m->fd = keep_socket(rpc);
-	m->conn_gen++;
-	m->auth.ngroups = -2;	/* the context's own default: set it anew */
+	k->rpc = rpc;
+	k->fd = keep_socket(rpc);
+	k->auth.ngroups = -2;	/* the context's own default: set it anew */
 	return 0;
 }
 
-static int set_auth(struct nfsmod *m, struct cred *c)
+static int set_auth(struct nfsmod *m, struct conn *k, struct cred *c)
 {
 	struct cred fixed;
 	struct AUTH *auth;
@@ -614,15 +625,15 @@ static int set_auth(struct nfsmod *m, struct cred *c)
 		c = &fixed;
 	}
 	cred_groups(c);
-	if (m->auth.ngroups == c->ngroups && m->auth.uid == c->uid && m->auth.gid == c->gid &&
-	    !memcmp(m->auth.groups, c->groups, (size_t)c->ngroups * sizeof(c->groups[0])))
+	if (k->auth.ngroups == c->ngroups && k->auth.uid == c->uid && k->auth.gid == c->gid &&
+	    !memcmp(k->auth.groups, c->groups, (size_t)c->ngroups * sizeof(c->groups[0])))
 		return 0;
 	auth = libnfs_authunix_create(m->host, c->uid, c->gid, (uint32_t)c->ngroups,
 				      c->groups);
 	if (!auth)
 		return -ENOMEM;
-	rpc_set_auth(m->rpc, auth);
-	m->auth = *c;
+	rpc_set_auth(k->rpc, auth);
+	k->auth = *c;
 	return 0;
 }
 
@@ -630,8 +641,12 @@ static int set_auth(struct nfsmod *m, struct cred *c)
 
 /* Serves the connection until every call is answered (0), one was lost
    with it (-EIO), or deadline passed (-ETIMEDOUT). */
-static int wait_answers(struct nfsmod *m, struct call **cs, int n, int64_t deadline)
+static int wait_answers(struct conn *k, struct call **cs, int n, int64_t deadline)
 {
+	/* the calls were queued: out at once, without asking poll first
+	   whether the socket takes them (it nearly always does) */
+	if (k->rpc && rpc_which_events(k->rpc) & POLLOUT && rpc_service(k->rpc, POLLOUT) < 0)
+		return -EIO;
 	for (;;) {
 		int waiting = 0, lost = 0, r, ms;
 		struct pollfd p;
@@ -643,24 +658,28 @@ static int wait_answers(struct nfsmod *m, struct call **cs, int n, int64_t deadl
 		}
 		if (!waiting)
 			return lost ? -EIO : 0;
-		if (!m->rpc)
+		if (!k->rpc)
 			return -EIO;
 		left = deadline - now_ns();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		ms = left > 1000000000 ? 1000 : (int)((left + 999999) / 1000000);
-		p.fd = rpc_get_fd(m->rpc);
-		p.events = (short)rpc_which_events(m->rpc);
+		p.fd = rpc_get_fd(k->rpc);
+		p.events = (short)rpc_which_events(k->rpc);
 		p.revents = 0;
 		r = poll(&p, 1, ms);
 		if (r < 0 && errno != EINTR)
 			return -EIO;
-		if (r > 0 && rpc_service(m->rpc, p.revents) < 0)
+		if (r > 0 && rpc_service(k->rpc, p.revents) < 0)
 			return -EIO;
 	}
 }
 
-int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
+__thread uint32_t nfs_g_send;
+
+/* The calls' tries on connection k (which no other thread uses meanwhile:
+   m's lock need not be held). */
+static int run_on(struct nfsmod *m, struct conn *k, struct cred *cr, struct call **cs, int n)
 {
 	int64_t timeo = (int64_t)m->o.timeo_ds * 100000000;
 	unsigned tries = 0;
@@ -685,21 +704,21 @@ int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
 			bool again = false;
 
 			r = 0;
-			if (!m->rpc)
-				r = connect_nfs(m, deadline, why, sizeof(why));
-			if (r == 0 && set_auth(m, cr) < 0)
+			if (!k->rpc)
+				r = connect_nfs(m, k, deadline, why, sizeof(why));
+			if (r == 0 && set_auth(m, k, cr) < 0)
 				return -ENOMEM;
-			m->g_send = gen_global(m);
+			nfs_g_send = gen_global(m);
 			for (int i = 0; r == 0 && i < n; i++)
-				if (cs[i]->state < 0 && send_call(m, cs[i]) < 0) {
+				if (cs[i]->state < 0 && send_call(k, cs[i]) < 0) {
 					/* libnfs could not build the call (too large
 					   for its buffer: a link target of more than
 					   about 3,900 bytes): no retry can help */
-					drop(m);
+					drop(k);
 					return cs[i]->proc == P_SYMLINK ? -ENAMETOOLONG : -EIO;
 				}
 			if (r == 0)
-				r = wait_answers(m, cs, n, deadline);
+				r = wait_answers(k, cs, n, deadline);
 			/* the server's "try later" (NFS3ERR_JUKEBOX): later */
 			for (int i = 0; r == 0 && i < n; i++)
 				if (cs[i]->status == NFS3ERR_JUKEBOX) {
@@ -707,13 +726,13 @@ int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
 					again = true;
 				}
 			if (r == 0 && !again) {
-				m->down = false;
+				__atomic_store_n(&m->down, false, __ATOMIC_RELAXED);
 				return 0;
 			}
 			if (r < 0) {
 				/* lost, or no answer: a new connection (destroying
 				   this one cancels whatever is still queued on it) */
-				drop(m);
+				drop(k);
 				for (int i = 0; i < n; i++)
 					if (cs[i]->state == 0)
 						cs[i]->state = -1;
@@ -726,12 +745,70 @@ int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
 			if (pause < 1000000000)
 				pause *= 2;
 		}
-		drop(m);
+		drop(k);
 		tries++;
-		m->down = true;
+		__atomic_store_n(&m->down, true, __ATOMIC_RELAXED);
 		if (soft && tries > retrans)
 			return m->o.softerr ? -ETIMEDOUT : -EIO;
 	}
+}
+
+/*
+ * A connection no other thread is using (m's lock held): the first one
+ * that is free, made at its first call; when every one is taken (threads
+ * waiting without the lock), the next one given back.
+ */
+static struct conn *conn_take(struct nfsmod *m)
+{
+	for (;;) {
+		struct conn *idle = NULL;
+
+		for (int i = 0; i < NFS_CONNS; i++) {
+			struct conn *k = &m->conns[i];
+
+			if (k->busy)
+				continue;
+			if (k->rpc) {
+				idle = k;
+				break;
+			}
+			if (!idle)
+				idle = k;
+		}
+		if (idle) {
+			idle->busy = true;
+			return idle;
+		}
+		/* the caller's inodes must outlive this wait too */
+		m->waiting++;
+		pthread_cond_wait(&m->conn_free, &m->lock);
+		m->waiting--;
+	}
+}
+
+int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
+{
+	bool parallel = !m->init;
+	struct conn *k;
+	int r;
+
+	for (int i = 0; i < n; i++)
+		parallel = parallel && cs[i]->parallel && cs[i]->proc != P_READDIRPLUS;
+	k = conn_take(m);
+	if (parallel) {
+		m->waiting++;
+		m->busy = 0;
+		pthread_mutex_unlock(&m->lock);
+	}
+	r = run_on(m, k, cr, cs, n);
+	if (parallel) {
+		pthread_mutex_lock(&m->lock);
+		m->busy = 1;
+		m->waiting--;
+	}
+	k->busy = false;
+	pthread_cond_signal(&m->conn_free);
+	return r;
 }
 
 int nfs_call(struct nfsmod *m, struct cred *cr, struct call *c)
@@ -980,12 +1057,12 @@ int nfs_connect_known(struct nfsmod *m)
 	if (t > 15000000000)
 		t = 15000000000;
 	m->init = true;
-	r = connect_nfs(m, now_ns() + t, why, sizeof(why));
+	r = connect_nfs(m, &m->conns[0], now_ns() + t, why, sizeof(why));
 	if (r == 0)
 		r = root_attrs(m, &c, why, sizeof(why));
 	m->init = false;
 	if (r < 0) {
-		drop(m);
+		nfs_disconnect(m);
 		cache_clear(&m->cache);
 		return -1;
 	}
@@ -1007,7 +1084,7 @@ static int first_steps(struct nfsmod *m, struct cred *cp, int64_t deadline, char
 	r = mount_export(m, m->o.export, deadline, &m->root, why, why_len);
 	if (r < 0)
 		return r;
-	r = connect_nfs(m, deadline, err, sizeof(err));
+	r = connect_nfs(m, &m->conns[0], deadline, err, sizeof(err));
 	if (r < 0) {
 		snprintf(why, why_len, "cannot connect to the NFS service of %s (port %d): %s",
 			 m->o.server, m->nfs_port, err);

@@ -104,6 +104,7 @@ int attr_fresh(struct nfsmod *m, struct cred *c, struct inode *ino)
 	memset(&call, 0, sizeof(call));
 	call.proc = P_GETATTR;
 	set_fh(&call.a.getattr.object, &ino->fh);
+	call.parallel = true;
 	if ((r = nfs_call(m, c, &call)) < 0)
 		return r;
 	if (call.obj.fileid != ino->fileid || call.obj.fsid != ino->fsid)
@@ -123,6 +124,7 @@ static int root_inode(struct nfsmod *m, struct cred *c, struct inode **out)
 		memset(&call, 0, sizeof(call));
 		call.proc = P_GETATTR;
 		set_fh(&call.a.getattr.object, &m->root);
+		call.parallel = true;
 		if ((r = nfs_call(m, c, &call)) < 0)
 			return r;
 		if (!(ino = cache_attr(m, &m->root, &call.obj, false)))
@@ -167,6 +169,7 @@ int lookup_fresh(struct nfsmod *m, struct cred *c, struct place *dir, const char
 	call.proc = P_LOOKUP;
 	set_fh(&call.a.lookup.what.dir, &dir->ino->fh);
 	call.a.lookup.what.name = nm;
+	call.parallel = true;
 	r = nfs_call(m, c, &call);
 	if (call.has_dir)
 		cache_attr_nofh(m, &call.dir);
@@ -184,6 +187,7 @@ int lookup_fresh(struct nfsmod *m, struct cred *c, struct place *dir, const char
 		memset(&g, 0, sizeof(g));
 		g.proc = P_GETATTR;
 		set_fh(&g.a.getattr.object, &call.fh);
+		g.parallel = true;
 		if ((r = nfs_call(m, c, &g)) < 0)
 			return r;
 		call.obj = g.obj;
@@ -230,6 +234,7 @@ static int link_target(struct nfsmod *m, struct cred *c, struct inode *ino, cons
 		set_fh(&call.a.readlink.symlink, &ino->fh);
 		call.buf = buf;
 		call.buflen = sizeof(buf) - 1;
+		call.parallel = true;
 		if ((r = nfs_call(m, c, &call)) < 0)
 			return r;
 		if (call.count >= sizeof(buf))
@@ -237,7 +242,8 @@ static int link_target(struct nfsmod *m, struct cred *c, struct inode *ino, cons
 		buf[call.count] = 0;
 		if (call.has_obj)
 			cache_attr(m, &ino->fh, &call.obj, false);
-		if (!(ino->link = strdup(buf)))
+		/* another thread may have read it meanwhile */
+		if (!ino->link && !(ino->link = strdup(buf)))
 			return -ENOMEM;
 	}
 	*out = ino->link;
