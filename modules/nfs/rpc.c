@@ -355,9 +355,15 @@ static void take(struct call *c, void *data)
 
 			post(&c->has_dir, &c->dir, &ok->dir_attributes);
 			memcpy(c->cookieverf, ok->cookieverf, sizeof(c->cookieverf));
-			for (entryplus3 *e = ok->reply.entries; e; e = e->nextentry) {
-				c->entry(c->entry_ctx, e);
-				c->last_cookie = e->cookie;
+			/* libnfs places entries at 4-byte boundaries: each is
+			   copied out before its 8-byte fields are read */
+			for (const void *p = ok->reply.entries; p;) {
+				entryplus3 e;
+
+				memcpy(&e, p, sizeof(e));
+				c->entry(c->entry_ctx, &e);
+				c->last_cookie = e.cookie;
+				p = e.nextentry;
 			}
 			c->dir_eof = ok->reply.eof;
 		}

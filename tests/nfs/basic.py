@@ -338,7 +338,7 @@ def startup(env):
                                                                   env.locks),
                  '--', 'echo', 'ran'])
         took = time.time() - t
-        lines = r[2].strip().splitlines()
+        lines = nfstest.own_lines(r[2])
         env.check('start-up: %s stops defuse run at once with one line' % what,
                   r[0] == 127 and r[1] == '' and len(lines) == 1 and said in lines[0] and
                   took < 30, 'status %s in %.1f s: %r' % (r[0], took, r[2]))

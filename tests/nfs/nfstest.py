@@ -153,6 +153,17 @@ def diff(a, b, what_a='native', what_b='nfs'):
     return '\n'.join(difflib.unified_diff(a, b, what_a, what_b, lineterm=''))
 
 
+SANITIZER_NOTES = ('False positive error reports may follow',
+                   'For details see https://github.com/google/sanitizers/issues/189')
+
+
+def own_lines(err):
+    """The lines of a stderr that are the program's: an ASan build's
+    runtime adds warnings of its own (its stack checks around an exit)."""
+    return [x for x in err.strip().splitlines()
+            if not x.startswith('==') and x not in SANITIZER_NOTES]
+
+
 def server(env, action):
     """Stops or starts ganesha (the fault test): 0 on success."""
     if not env.server:
