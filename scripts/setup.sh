@@ -23,8 +23,16 @@ PACKAGES="$PACKAGES libfuse-dev libfuse2 bindfs fuse2fs fuse-zip e2fsprogs"
 # machine does not run.
 NFS_PACKAGES="nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-dev libnfs-utils"
 
+# sshfs in process (tests/fusecompat, sshfs-*): Debian's sshfs (libfuse 3)
+# and a real OpenSSH server, which the tests start themselves on loopback
+# (tests/common/sshd_server.py), never the system's.  Without recommends.
+# Where no init system runs (a container, CI) the package's postinst starts
+# no sshd: invoke-rc.d finds no runlevel and does not start it (one
+# started elsewhere listens on port 22, which the tests do not use).
+SSH_PACKAGES="sshfs openssh-server"
+
 missing=""
-for p in $PACKAGES $NFS_PACKAGES; do
+for p in $PACKAGES $NFS_PACKAGES $SSH_PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
@@ -33,10 +41,13 @@ if [ -n "$missing" ]; then
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	echo "setup: installing$missing"
 	$SUDO apt-get update -qq
-	base="" nfs=""
+	base="" nfs="" ssh=""
 	for p in $missing; do
 		case " $NFS_PACKAGES " in
-		*" $p "*) nfs="$nfs $p";;
+		*" $p "*) nfs="$nfs $p"; continue;;
+		esac
+		case " $SSH_PACKAGES " in
+		*" $p "*) ssh="$ssh $p";;
 		*) base="$base $p";;
 		esac
 	done
@@ -47,6 +58,11 @@ if [ -n "$missing" ]; then
 		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
 			--no-install-recommends $nfs >/dev/null ||
 		echo "setup: could not install$nfs (tests/nfs will skip)"
+	# likewise the sshfs tests
+	[ -z "$ssh" ] ||
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+			--no-install-recommends $ssh >/dev/null ||
+		echo "setup: could not install$ssh (the sshfs tests will skip)"
 fi
 
 # Quiet when all is well, the whole story when not.
