@@ -438,7 +438,10 @@ int op_open_handle(void *priv, const void *handle, size_t len, int kfd, int flag
 	p.ino = ino;
 	p.path[0] = 0;
 	p.len = 0;
-	r = open_existing(m, &c, &p, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), false);
+	if ((flags & (O_PATH | O_DIRECTORY)) == (O_PATH | O_DIRECTORY) && ino->attr.type != NF3DIR)
+		r = -ENOTDIR;
+	else
+		r = open_existing(m, &c, &p, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), false);
 	if (r == 0 && ino->attr.type == NF3FIFO && !(flags & O_PATH)) {
 		r = open_fifo(m, ino, flags);
 		nfs_unlock(m);

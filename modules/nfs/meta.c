@@ -646,6 +646,8 @@ int setattr_ino(struct nfsmod *m, struct cred *c, struct inode *ino, const sattr
 	call.proc = P_SETATTR;
 	set_fh(&call.a.setattr.object, &ino->fh);
 	call.a.setattr.new_attributes = *sa;
+	/* only ino is used after it, and inodes stay (nfs_run) */
+	call.parallel = true;
 	r = nfs_call(m, c, &call);
 	if (call.has_obj)
 		cache_attr(m, &ino->fh, &call.obj, true);

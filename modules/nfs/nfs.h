@@ -2,13 +2,15 @@
  * The NFS module: an NFSv3 client over libnfs's RPC layer, in process
  * (docs/nfs.md).
  *
- * One mount (struct nfsmod) has one connection to the server, one cache of
- * names and attributes, and one lock that guards all of it: libnfs's
- * contexts are not thread-safe, and a call's cache updates must not
- * interleave with another's.  Files:
+ * One mount (struct nfsmod) has up to NFS_CONNS connections to the server
+ * (a thread uses one no other thread is using: libnfs's contexts are not
+ * thread-safe), one cache of names and attributes, and one lock that
+ * guards the cache and the open files; a thread lets it go while it waits
+ * for calls marked parallel (lookups, getattrs, setattrs, reads into the
+ * program's buffer), so threads' round trips overlap.  Files:
  *
  *   options.c  the mount argument: nfs://SERVER/EXPORT and options
- *   rpc.c      the connection, calls with timeouts and retries (soft/hard),
+ *   rpc.c      the connections, calls with timeouts and retries (soft/hard),
  *              the caller's credentials, MOUNT, reconnecting, fork, what a
  *              mount learnt kept for later images (*.mnt), NFS errors
  *   cache.c    inodes (handle + attributes, by file id) and names (path ->
@@ -21,7 +23,7 @@
  *              checks, NFS attributes as struct stat
  *   meta.c     operations on names and attributes
  *   file.c     open files: open, read (read-ahead), write, commit, release,
- *              local FIFOs, fh_path
+ *              local FIFOs, fh_path, opening again by NFS handle
  *   dir.c      readdir (READDIRPLUS, which also fills the cache)
  *   locks.c    lock_fd: a local file per NFS file, for the kernel's locks;
  *              flock of directories

@@ -1,12 +1,20 @@
 /*
- * The connection to the server and the calls made on it.
+ * The connections to the server and the calls made on them.
  *
  * libnfs's RPC layer is asynchronous: a call is queued with a callback,
  * and the socket is served with rpc_service() when poll() says so.  Here a
- * thread that needs answers (under the mount's lock) sends its calls and
- * serves the socket itself until they are answered: no thread of the
- * module's own runs inside the program.  Several calls go out together
- * (the pieces of one large read or write), so their round trips overlap.
+ * thread that needs answers takes a connection no other thread is using
+ * (a mount has up to NFS_CONNS, made as threads first need them), sends
+ * its calls and serves that socket itself until they are answered: no
+ * thread of the module's own runs inside the program, and no thread wakes
+ * another.  Several calls go out together (the pieces of one large read
+ * or write), so their round trips overlap; calls marked parallel wait
+ * without the mount's lock, so other threads' calls overlap them too.
+ *
+ * (One connection with the calls of every thread in flight on it would
+ * need one thread to serve the socket for all and wake each waiter: a
+ * futex wake and a context switch per answer.  A connection per waiting
+ * thread costs a socket, made once.)
  *
  * Failures are the kernel client's (nfs(5)): a call that gets no answer
  * within timeo, or whose connection breaks, is sent again on a new
@@ -20,10 +28,11 @@
  * user and group and up to 16 supplementary groups), as the kernel client
  * sends the calling process's: the server checks permissions on it.
  *
- * The socket is set aside with the host's defuse_keep_fd, above the
- * program's descriptors, so the program can neither take its number nor
- * close it.  A forked child never uses its parent's connection (one TCP
- * stream, one sequence of XIDs): it connects anew at its first call.
+ * The sockets are set aside with the host's defuse_keep_fd, above the
+ * program's descriptors, so the program can neither take their numbers nor
+ * close them.  A forked child never uses its parent's connections (each
+ * one TCP stream, one sequence of XIDs): it connects anew at its first
+ * call.
  */
 #include "nfs.h"
 
@@ -761,27 +770,28 @@ static int run_on(struct nfsmod *m, struct conn *k, struct cred *cr, struct call
 
 /*
  * A connection no other thread is using (m's lock held): the first one
- * that is free, made at its first call; when every one is taken (threads
- * waiting without the lock), the next one given back.
+ * that is free, made at its first call.  Threads that will wait without
+ * the lock take at most NFS_CONNS - 1 (the others wait for one to be given
+ * back), so a caller that keeps the lock throughout (its calls are not
+ * parallel) always finds one at once and never lets the lock go.
  */
-static struct conn *conn_take(struct nfsmod *m)
+static struct conn *conn_take(struct nfsmod *m, bool parallel)
 {
 	for (;;) {
 		struct conn *idle = NULL;
+		int busy = 0;
 
 		for (int i = 0; i < NFS_CONNS; i++) {
 			struct conn *k = &m->conns[i];
 
-			if (k->busy)
+			if (k->busy) {
+				busy++;
 				continue;
-			if (k->rpc) {
-				idle = k;
-				break;
 			}
-			if (!idle)
+			if (!idle || (k->rpc && !idle->rpc))
 				idle = k;
 		}
-		if (idle) {
+		if (idle && (!parallel || busy < NFS_CONNS - 1)) {
 			idle->busy = true;
 			return idle;
 		}
@@ -800,7 +810,7 @@ int nfs_run(struct nfsmod *m, struct cred *cr, struct call **cs, int n)
 
 	for (int i = 0; i < n; i++)
 		parallel = parallel && cs[i]->parallel && cs[i]->proc != P_READDIRPLUS;
-	k = conn_take(m);
+	k = conn_take(m, parallel);
 	if (parallel) {
 		m->waiting++;
 		m->busy = 0;

@@ -6,7 +6,8 @@
  *       and all on a shared one: create, write, stat, read back, rename,
  *       list, mkdir/rmdir, unlink, with every answer checked against what
  *       the thread wrote (sizes, bytes, names, errors).  Exit 0, or 1 with
- *       the first difference.
+ *       the first difference.  Meanwhile the main thread forks children
+ *       that write, read back and remove a file of their own.
  *
  *   nfsload bench DIR NFILES OPS THREADS...
  *       NFILES small files in DIR (made first); then for each count in
@@ -203,6 +204,23 @@ static int threads_main(const char *dir, int nthreads, int rounds)
 		w[i] = (struct worker){ .dir = dir, .t = i, .rounds = rounds, .nshared = nshared };
 		if (pthread_create(&w[i].th, NULL, worker_main, &w[i]))
 			return fail("pthread_create", "", errno);
+	}
+	/* forks while the threads' calls are out: each child connects anew
+	   (the parent's connections are not its to use, one of them maybe in
+	   the middle of a call) and works on its own file */
+	for (int k = 0; k < 5 && !err; k++) {
+		size_t n = content(500 + k, 0, buf, sizeof(buf));
+		int st;
+		pid_t pid;
+
+		snprintf(path, sizeof(path), "%s/fork%d", dir, k);
+		pid = fork();
+		if (pid == 0)
+			_exit(write_file(path, buf, n) || check_file(path, buf, n) ||
+			      unlink(path) < 0);
+		if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st))
+			err |= fail("forked child's work", path, pid < 0 ? errno : 0);
 	}
 	for (int i = 0; i < nthreads; i++) {
 		pthread_join(w[i].th, NULL);

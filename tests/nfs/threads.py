@@ -8,8 +8,10 @@ down (reopened by the server's file handle).
   modules/nfs/nfs.h NFS_CONNS) create, write, stat, read back, rename,
   list, chmod, mkdir/rmdir and unlink at once, each in a directory of its
   own and all reading a shared one; every answer is checked against what
-  was written, natively first and then on the mount; afterwards the export
-  holds nothing (the server's side).
+  was written, natively first and then on the mount, while the main thread
+  forks children that write, read back and remove files of their own (a
+  child connects anew); afterwards the export holds nothing (the server's
+  side).
 - descriptors inherited through exec are the very files they were: one
   renamed and one removed by the process holding them before `cat` reads
   them through its stdin (a reopen by path gave EBADF for both), as
