@@ -23,9 +23,25 @@ Systems (each on its own backing directory under one scratch directory):
                   the suite under tests/nfs/server.sh run)
   nfs-fuse        the same module through the FUSE bridge (`defuse mount`,
                   libfuse's default options), on the same export
+  fuse-fh         libfuse's passthrough_fh example (high-level API), built
+                  as a module (modules/fuse/examples), in process: `defuse
+                  run -m MNT=fuse:passthrough_fh.so:-o modules=subdir,
+                  subdir=DIR -- ...`
+  fuse-fh-kernel  the same source built as a program (tests/fusecompat/
+                  natives), mounted through kernel FUSE with the real libfuse
+                  and its default options, as tests/fusecompat/kfuse-run does
+  fuse-ll, fuse-ll-kernel
+                  likewise libfuse's passthrough_ll (low-level API,
+                  `-o source=DIR`)
+  sshfs           Debian's /usr/bin/sshfs in process (`fuse:/usr/bin/sshfs:
+                  root@127.0.0.1:DIR -o ...`), against a private sshd on
+                  loopback (tests/common/sshd_server.py)
+  sshfs-kernel    the same /usr/bin/sshfs with the same arguments mounted
+                  through kernel FUSE, against the same sshd
 The FUSE rows say "n/a: REASON" when the bridge is not built or /dev/fuse is
-unusable, the NFS rows when no NFS server is given; everything else still
-runs.  With the NFS systems, the large file is also copied by libnfs's own
+unusable, the NFS rows when no NFS server is given, the FUSE file system
+rows when their programs, libfuse's examples, sshfs or sshd (root only) are
+missing; everything else still runs.  With the NFS systems, the large file is also copied by libnfs's own
 nfs-cp to and from the export, each round (the NFS table's baseline).
 
 Workloads (sizes for --full, the issue's; --quick shrinks them):
@@ -69,6 +85,7 @@ import datetime
 import io
 import os
 import random
+import shlex
 import shutil
 import signal
 import statistics
@@ -107,7 +124,9 @@ SIZES = {
 }
 
 SYSTEMS = ['native', 'fuse-default', 'fuse-tuned', 'kernel-backed',
-           'emulated', 'memfs', 'pager', 'nfs', 'nfs-fuse']
+           'emulated', 'memfs', 'pager', 'nfs', 'nfs-fuse',
+           'fuse-fh', 'fuse-fh-kernel', 'fuse-ll', 'fuse-ll-kernel',
+           'sshfs', 'sshfs-kernel']
 # Only for the exec rows: `defuse run` with N kernel descriptors.
 CAPTURE_ONLY = 'capture-only'
 LABEL = {'native': 'native', 'fuse-default': 'FUSE default',
@@ -116,10 +135,31 @@ LABEL = {'native': 'native', 'fuse-default': 'FUSE default',
          'pager': 'DEFUSE emulated, pager',
          'nfs': 'NFS in process',
          'nfs-fuse': 'NFS through FUSE',
+         'fuse-fh': 'passthrough_fh in process',
+         'fuse-fh-kernel': 'passthrough_fh kernel FUSE',
+         'fuse-ll': 'passthrough_ll in process',
+         'fuse-ll-kernel': 'passthrough_ll kernel FUSE',
+         'sshfs': 'sshfs in process',
+         'sshfs-kernel': 'sshfs kernel FUSE',
          CAPTURE_ONLY: 'defuse run, N kernel fds'}
 DEFUSE_SYSTEMS = ('kernel-backed', 'emulated')
 FUSE_SYSTEMS = ('fuse-default', 'fuse-tuned')
 NFS_SYSTEMS = ('nfs', 'nfs-fuse')
+# FUSE file systems, the same code both ways (issue 12): in process (the
+# fuse module) and through kernel FUSE (the program with the real libfuse).
+# (in process, through kernel FUSE, target for metadata and small files)
+FUSEFS_PAIRS = (('fuse-fh', 'fuse-fh-kernel', 5),
+                ('fuse-ll', 'fuse-ll-kernel', 5),
+                ('sshfs', 'sshfs-kernel', 2))
+FUSEFS_SYSTEMS = tuple(s for p in FUSEFS_PAIRS for s in p[:2])
+FUSEFS_KERNEL = tuple(p[1] for p in FUSEFS_PAIRS)
+# Systems with a daemon process whose switches and CPU time are counted.
+DAEMON_SYSTEMS = FUSE_SYSTEMS + ('nfs-fuse',) + FUSEFS_KERNEL
+# libfuse's passthrough examples: the option that names the backing
+# directory (in process as through kernel FUSE).
+PASSTHROUGH_EXAMPLES = {'fuse-fh': ('passthrough_fh', 'modules=subdir,subdir=%s'),
+                        'fuse-ll': ('passthrough_ll', 'source=%s')}
+SSHFS = '/usr/bin/sshfs'
 
 # libfuse's own defaults (high-level API): one second of entry and attribute
 # caching, no negative caching, a multithreaded loop.  The bridge itself
@@ -328,9 +368,10 @@ def bridge_reason(defuse):
     return None
 
 
-def find_daemon(mnt):
+def find_daemon(mnt, prog=b'defuse'):
     """The pid of the process serving mnt: the one whose command line names
-    it (the bridge daemonizes, so it is not our child)."""
+    it and, in its first two words, prog (the bridge and FUSE programs
+    daemonize, so it is not our child)."""
     me = os.getpid()
     for pid in os.listdir('/proc'):
         if not pid.isdigit() or int(pid) == me:
@@ -340,7 +381,7 @@ def find_daemon(mnt):
                 args = f.read().split(b'\0')
         except OSError:
             continue
-        if mnt.encode() in args and any(b'defuse' in a for a in args[:2]):
+        if mnt.encode() in args and any(prog in a for a in args[:2]):
             return int(pid)
     return None
 
@@ -399,6 +440,50 @@ def fuse_mount(defuse, system, data, mnt, options, pidfile, spec=None):
     except (TypeError, OSError, ValueError):
         system.daemon = find_daemon(mnt)
     if system.daemon is None or not os.path.isdir('/proc/%d' % system.daemon):
+        raise Failed('no daemon process found for %s' % mnt)
+
+
+def fuse_dev_reason():
+    """None if /dev/fuse is usable, else why not."""
+    if not os.path.exists('/dev/fuse'):
+        return 'n/a: /dev/fuse unavailable'
+    try:
+        os.close(os.open('/dev/fuse', os.O_RDWR))
+    except OSError as e:
+        return 'n/a: /dev/fuse unusable (%s)' % e.strerror
+    return None
+
+
+def fuse_spawns_clean(build):
+    """Whether the build's fuse module redirects the exec calls of a file
+    system (modules/fuse/spawn.c names them in its table), so that a helper
+    it starts (sshfs's ssh) runs without DEFUSE.  Without it, in-process
+    sshfs started ssh after ssh."""
+    try:
+        with open(os.path.join(build, 'modules', 'fuse', 'fuse.so'),
+                  'rb') as f:
+            image = f.read()
+    except OSError:
+        return False
+    return b'\0execvp\0' in image and b'\0posix_spawnp\0' in image
+
+
+def program_mount(system, argv, mnt):
+    """Mount a FUSE program through kernel FUSE (argv ends with mnt; the
+    program daemonizes once mounted) with the real libfuse: nothing of
+    DEFUSE in its environment."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('LD_PRELOAD', 'LD_LIBRARY_PATH')
+           and not k.startswith('DEFUSE_')}
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                       stdin=subprocess.DEVNULL, env=env)
+    if os.path.ismount(mnt):
+        system.mounted = mnt
+    if p.returncode != 0 or not system.mounted:
+        raise Failed('`%s` failed (%d): %s' % (' '.join(argv), p.returncode,
+                                               p.stderr.strip()[-400:]))
+    system.daemon = find_daemon(mnt, os.path.basename(argv[0]).encode())
+    if system.daemon is None:
         raise Failed('no daemon process found for %s' % mnt)
 
 
@@ -470,6 +555,7 @@ class Suite:
         self.systems = {}
         self.capture_table, self.capture_error = [], None
         self.nfs_dirs = []          # directories made in the NFS export
+        self.sshd = None            # sshfs systems' server, or why none
         self.memfs_segments = []    # the memfs system's segment, to remove
         self.nfscp = {'write': [], 'read': []}
 
@@ -515,6 +601,9 @@ class Suite:
                 sy.work = sy.view = data
             elif name in NFS_SYSTEMS:
                 if not self.nfs_setup(sy, root, data, mnt, fuse_na):
+                    continue
+            elif name in FUSEFS_SYSTEMS:
+                if not self.fusefs_setup(sy, root, data, mnt):
                     continue
             elif name == 'memfs':
                 module = os.path.join(self.args.build, 'modules', 'memfs',
@@ -616,6 +705,93 @@ class Suite:
         sy.view = mnt
         return True
 
+    def fusefs_setup(self, sy, root, data, mnt):
+        """A FUSE file system, in process or through kernel FUSE (issue
+        12); False (and sy.na) when it cannot run."""
+        name = sy.name
+        kernel = name in FUSEFS_KERNEL
+        base = name[:-len('-kernel')] if kernel else name
+        if kernel:
+            sy.na = fuse_dev_reason()
+        if not sy.na and not os.path.exists(os.path.join(
+                self.args.build, 'modules', 'fuse', 'fuse.so')):
+            sy.na = 'n/a: the fuse module is not built (libfuse3-dev)'
+        if sy.na:
+            return False
+        if base in PASSTHROUGH_EXAMPLES:
+            ex, diropt = PASSTHROUGH_EXAMPLES[base]
+            if kernel:
+                prog = os.path.join(self.args.build, 'tests', 'fusecompat',
+                                    'natives', ex)
+            else:
+                prog = os.path.join(self.args.build, 'modules', 'fuse',
+                                    'examples', ex + '.so')
+            if not os.path.exists(prog):
+                sy.na = ('n/a: %s is not built (libfuse3-dev ships the '
+                         "examples' sources)" % os.path.relpath(
+                             prog, self.args.build))
+                return False
+            args = '-o ' + diropt % data    # the scratch path: no commas
+            self.notes.append('%s: %s' % (LABEL[name], (
+                '`%s %s MNT` (tests/fusecompat/natives)' if kernel else
+                '`defuse run -m MNT=fuse:%s.so:%s` (modules/fuse/examples)')
+                % (ex, args.replace(os.path.dirname(data) + '/', ''))))
+        else:
+            if not os.access(SSHFS, os.X_OK):
+                sy.na = 'n/a: %s is not installed (apt-get install sshfs)' \
+                    % SSHFS
+                return False
+            if self.sshd is None:
+                sys.path.insert(0, os.path.join(ROOT, 'tests', 'common'))
+                try:
+                    import sshd_server
+                except ImportError as e:
+                    sy.na = 'n/a: tests/common/sshd_server.py: %s' % e
+                    return False
+                reason = sshd_server.why_not()
+                if reason:
+                    self.sshd = 'n/a: ' + reason
+                else:
+                    try:
+                        self.sshd = sshd_server.SshdServer().start()
+                    except (RuntimeError, OSError,
+                            subprocess.TimeoutExpired) as e:
+                        self.sshd = 'error: sshd: %s' % str(e)[:300]
+            if isinstance(self.sshd, str):
+                sy.na = self.sshd
+                return False
+            if not kernel and not fuse_spawns_clean(self.args.build):
+                sy.na = ("n/a: this build's fuse module does not give the "
+                         "file system's helpers an environment without "
+                         'DEFUSE (modules/fuse/spawn.c): the ssh that sshfs '
+                         'starts would start the mount again, and so on')
+                return False
+            prog = SSHFS
+            args = self.sshd.sshfs_args(data)
+            self.notes.append('%s: `sshfs %s MNT` (sshd on loopback: '
+                              'tests/common/sshd_server.py)' % (
+                                  LABEL[name], args.replace(
+                                      os.path.dirname(data) + '/', '')))
+        os.mkdir(data)
+        os.mkdir(mnt)
+        if not kernel:
+            sy.prefix = [self.defuse, 'run', '-m', '%s=fuse:%s:%s'
+                         % (mnt, prog, args), '--']
+            sy.work, sy.view = mnt, data
+            return True
+        try:
+            program_mount(sy, [prog] + shlex.split(args) + [mnt], mnt)
+        except (Failed, subprocess.TimeoutExpired, OSError) as e:
+            sy.na = 'error: %s' % e
+            if os.path.ismount(mnt):
+                fuse_umount(self.defuse, mnt)
+            return False
+        sy.env = {'FSBENCH_DAEMON_PID': str(sy.daemon)}
+        # the suite's own changes between rounds go through the mount, so
+        # that the kernel's caches (and sshfs's) see them
+        sy.work = sy.view = mnt
+        return True
+
     def nfs_cp(self, root):
         """libnfs's own copy of the large file to and from the export: the
         baseline of the NFS large-file rows."""
@@ -642,6 +818,9 @@ class Suite:
             if sy.mounted:
                 if fuse_umount(self.defuse, sy.mounted):
                     sy.mounted = None
+        if self.sshd is not None and not isinstance(self.sshd, str):
+            self.sshd.stop()
+            self.sshd = None
         for d in self.nfs_dirs:
             shutil.rmtree(d, ignore_errors=True)
         for f in self.memfs_segments:
@@ -973,9 +1152,53 @@ def linear_fit(xs, ys):
     return my - b * mx, b
 
 
+def fusefs_table(suite, rows):
+    """FUSE file systems in process against the same code through kernel
+    FUSE (issue 12), with the issue's targets."""
+    out = ['', '## FUSE file systems: in process against through kernel '
+           'FUSE (issue 12)', '',
+           'The same file system code both ways: libfuse\'s passthrough_fh '
+           'and passthrough_ll examples (a module in process, the program '
+           'with the real libfuse through kernel FUSE), Debian\'s sshfs '
+           '(the same program both ways, the same sshd on loopback).  '
+           'Cells: median; "x": how many times faster in process (kernel '
+           'FUSE median / in-process median).  Targets: metadata and small '
+           'files >= 5x (passthroughs), >= 2x (sshfs); untar and grep -r '
+           '>= 2x.', '']
+    pairs = [p for p in FUSEFS_PAIRS
+             if not (suite.systems[p[0]].na and suite.systems[p[1]].na)]
+    head, line = '| workload |', '|---|'
+    for inp, ker, _ in pairs:
+        head += ' %s | %s | x |' % (LABEL[inp], LABEL[ker])
+        line += '---|---|---|'
+    out += [head + ' targets |', line + '---|']
+    for r in rows:
+        if r.group == 'exec':
+            continue
+        cells, verdict = [], []
+        for inp, ker, want in pairs:
+            sp = speedup(r, ker, inp)
+            cells += [val_cell(r, inp), val_cell(r, ker),
+                      '-' if sp is None else '%.2fx' % sp]
+            if r.key.startswith(('meta-', 'small-')):
+                goal = want
+            elif r.key in ('untar', 'grep'):
+                goal = 2
+            else:
+                continue
+            verdict.append('%s >= %dx: %s' % (
+                inp, goal, '-' if sp is None else
+                'met' if sp >= goal else 'NOT met'))
+        out.append('| %s | %s | %s |' % (r.label, ' | '.join(cells),
+                                          '; '.join(verdict) or '-'))
+    return out
+
+
 def report(suite, args, mode, started, elapsed):
     rows = [suite.rows[k] for k in suite.order]
-    systems = SYSTEMS
+    # the systems asked for (--systems); the CSV has every one
+    systems = [s for s in SYSTEMS if not (suite.systems[s].na or '')
+               .startswith('n/a: not selected')]
     out = []
     out.append('# DEFUSE benchmark suite, %s' % started.strftime(
         '%Y-%m-%d %H:%M'))
@@ -1063,6 +1286,9 @@ def report(suite, args, mode, started, elapsed):
             out.append('| %s | %s | %s | %s | %s |' % (
                 r.label, val_cell(r, 'nfs'), val_cell(r, 'nfs-fuse'),
                 rs(sp), t))
+
+    if any(not suite.systems[s].na for s in FUSEFS_SYSTEMS):
+        out.extend(fusefs_table(suite, rows))
 
     out.append('')
     out.append('## Context switches')
