@@ -21,6 +21,12 @@ inherited descriptors (CPU profile).
 4. System calls of whole programs (`strace -f -c`): `grep -r` and `cp -r`
    over the suite's generated tree, natively and kernel-backed.
 
+With --fuse, the same for libfuse's passthrough_fh and passthrough_ll
+examples served in process by the fuse module (issue 12: the suite's
+fuse-fh and fuse-ll systems) instead of the passthrough module: system
+calls per operation and of grep -r and cp -r, natively and in process, and
+the CPU profile of each one's metadata loop (no exec part).
+
 The report (Markdown) goes to stdout and to --out (default
 bench/results/profile-DATE.md).  Needs strace and perf; says which is
 missing and skips that part.  Scratch directories are removed on exit.
@@ -86,9 +92,10 @@ def total_calls(argv, log):
     return calls
 
 
-def program_counts(systems, views, root):
+def program_counts(systems, views, root, profiled=(1,)):
     """grep -r and cp -r over the suite's generated tree: the system calls
-    of the whole command, natively and kernel-backed."""
+    of the whole command, natively and on each system; the CPU profile of
+    grep -r on each of systems[profiled]."""
     tarball = os.path.join(root, 'tree.tar')
     entries = suite.gen_tree(tarball, 48, 64)
     out = ['## System calls of whole programs (strace -f -c), over the '
@@ -111,16 +118,19 @@ def program_counts(systems, views, root):
                 '%s %d' % kv for kv in top)))
         out.append('| %s | %s |' % (label, ' | '.join(cells)))
     out.append('')
-    if shutil.which('perf'):
-        _, prefix, work = systems[1]
+    for k in profiled if shutil.which('perf') else ():
+        pname, prefix, work = systems[k]
         # Ten greps in one shell: enough samples at 10 kHz.
         dsos, syms, _ = perf_profile(
             prefix + ['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do '
                       'grep -r -l %s "$0" >/dev/null; done'
                       % suite.GREP_PATTERN, os.path.join(work, 'tree')],
             os.path.join(root, 'perf-grep.data'))
-        ours = [r for r in syms if r[1] in ('libdefuse.so', 'passthrough.so')]
-        out.append('CPU profile of `grep -r` (10 runs), kernel-backed: ' + ', '.join(
+        ours = [r for r in syms if r[1] in ('libdefuse.so', 'passthrough.so',
+                                            'fuse.so', 'libfuse3.so.3',
+                                            'passthrough_fh.so',
+                                            'passthrough_ll.so')]
+        out.append('CPU profile of `grep -r` (10 runs), %s: ' % pname + ', '.join(
             '%s %s' % (r[1], r[0]) for r in dsos[:6]))
         out.append('')
         out.append('Top DEFUSE symbols: ' + ', '.join(
@@ -162,6 +172,9 @@ def main():
                     help='files in the strace\'d loops (default 1000)')
     ap.add_argument('--fds', type=int, default=2000,
                     help='inherited descriptors in the exec profile')
+    ap.add_argument('--fuse', action='store_true',
+                    help="libfuse's passthrough_fh and passthrough_ll in "
+                    'process instead of the passthrough module')
     ap.add_argument('--scratch', default='/dev/shm')
     ap.add_argument('--out')
     args = ap.parse_args()
@@ -194,6 +207,30 @@ def main():
                               dirs['em-mnt'], dirs['em-data']), '--'],
              dirs['em-mnt']),
         ]
+        views = [dirs['native'], dirs['kb-data']]
+        if args.fuse:
+            ex = os.path.abspath(os.path.join(args.build, 'modules', 'fuse',
+                                              'examples'))
+            systems = [systems[0]]
+            views = [dirs['native']]
+            for name, so, opt in (
+                    ('passthrough_fh in process', 'passthrough_fh.so',
+                     'modules=subdir,subdir=%s'),
+                    ('passthrough_ll in process', 'passthrough_ll.so',
+                     'source=%s')):
+                tag = so.split('.')[0]
+                mnt, data = (os.path.join(root, tag + '-' + k)
+                             for k in ('mnt', 'data'))
+                os.mkdir(mnt)
+                os.mkdir(data)
+                if not os.path.exists(os.path.join(ex, so)):
+                    print('profile: %s is missing; build first' % so,
+                          file=sys.stderr)
+                    return 2
+                systems.append((name, [defuse, 'run', '-m', '%s=fuse:%s:-o %s'
+                                       % (mnt, os.path.join(ex, so),
+                                          opt % data), '--'], mnt))
+                views.append(data)
         if shutil.which('strace'):
             out.append('## System calls per operation (strace -f, N = %d)'
                        % args.strace_n)
@@ -216,17 +253,22 @@ def main():
                 out.append('| %s | %s |' % ('open+close' if ph == 'open'
                                             else ph, ' | '.join(cells)))
             out.append('')
-            out.extend(program_counts(systems[:2], [dirs['native'],
-                                                    dirs['kb-data']], root))
+            if args.fuse:
+                out.extend(program_counts(systems, views, root,
+                                          range(1, len(systems))))
+            else:
+                out.extend(program_counts(systems[:2], views, root))
         else:
             out.append('- strace not installed: no system call counts')
-        if shutil.which('perf'):
-            _, prefix, work = systems[1]
+        if not shutil.which('perf'):
+            out.append('- perf not installed: no CPU profile')
+        for pname, prefix, work in (systems[1:] if args.fuse else systems[1:2]
+                                    ) if shutil.which('perf') else ():
             dsos, syms, calls = perf_profile(
                 prefix + [fsbench, 'meta', work, str(args.n)],
                 os.path.join(root, 'perf.data'))
-            out.append('## CPU profile, kernel-backed, N = %d (perf record '
-                       '-e cpu-clock)' % args.n)
+            out.append('## CPU profile, %s, N = %d (perf record '
+                       '-e cpu-clock)' % (pname, args.n))
             out.append('')
             out.append('Share of samples by object: ' + ', '.join(
                 '%s %s' % (r[1], r[0]) for r in dsos[:6]))
@@ -241,6 +283,8 @@ def main():
             for r in syms[:20]:
                 out.append('| %s | %s | %s |' % (r[0], r[1], ' '.join(r[3:])))
             out.append('')
+        if shutil.which('perf') and not args.fuse:
+            _, prefix, work = systems[1]
             outside = os.path.join(root, 'outside')
             os.mkdir(outside)
             dsos, syms, calls = perf_profile(
@@ -257,8 +301,6 @@ def main():
                                             .replace('__do_sys_', ''), r[0])
                                  for r in calls[:8]))
             out.append('')
-        else:
-            out.append('- perf not installed: no CPU profile')
     finally:
         shutil.rmtree(root, ignore_errors=True)
     text = '\n'.join(out) + '\n'
