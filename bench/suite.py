@@ -732,6 +732,9 @@ class Suite:
                              prog, self.args.build))
                 return False
             args = '-o ' + diropt % data    # the scratch path: no commas
+            extra = getattr(self.args, base.replace('-', '_') + '_args', '')
+            if extra:
+                args += ' ' + extra
             self.notes.append('%s: %s' % (LABEL[name], (
                 '`%s %s MNT` (tests/fusecompat/natives)' if kernel else
                 '`defuse run -m MNT=fuse:%s.so:%s` (modules/fuse/examples)')
@@ -1563,6 +1566,11 @@ def main():
     ap.add_argument('--fuse-tuned-options', default=TUNED_OPTIONS,
                     help='-o options of the FUSE tuned system (default %s)'
                     % TUNED_OPTIONS)
+    for base, (ex, _) in PASSTHROUGH_EXAMPLES.items():
+        ap.add_argument('--%s-args' % base, default='', metavar='ARGS',
+                        help="more arguments for %s, the same in process "
+                        'and through kernel FUSE (e.g. "-o cache=never" '
+                        'for passthrough_ll)' % ex)
     ap.add_argument('--systems', default=','.join(SYSTEMS),
                     help='comma-separated subset of %s (native is always '
                     'run: ratios need it)' % ','.join(SYSTEMS))
