@@ -154,8 +154,8 @@ def cache_dir():
 
 
 class Row3(Row):
-    def __init__(self, name, unit, target=None):
-        Row.__init__(self, name, unit, target)
+    def __init__(self, name, unit, target=None, target_value=None):
+        Row.__init__(self, name, unit, target, target_value)
         self.base = []
 
 
@@ -171,9 +171,13 @@ def three_line(r):
             r.target or '')
     a, b = added(r.native, r.base), added(r.native, r.defuse)
     sign = lambda v: ('+' if v >= 0 else '') + fmt(v)
+    target = r.target or ''
+    if r.target and r.target_value is not None:
+        verdict = lambda v: 'met' if v <= r.target_value else 'NOT met'
+        target += ' (before: %s; after: %s)' % (verdict(a), verdict(b))
     return '| %s | %s | %s | %s | %s | %s | %s | %s |' % (
         r.name, r.unit, cell(r.native), cell(r.base), cell(r.defuse),
-        sign(a), sign(b), r.target or '')
+        sign(a), sign(b), target)
 
 
 def compare_builds(args, true, sloop, eloop, defuse, work):
@@ -199,7 +203,7 @@ def compare_builds(args, true, sloop, eloop, defuse, work):
     argv = [eloop, str(args.execs), true]
     cases = (
         (Row3('(c) fork+exec+wait /bin/true, inside one program', 'ms/exec',
-              '<= 0.15 ms added'),
+              '<= 0.15 ms added', 0.15),
          lambda: run_value(argv, 'ms_per_exec'),
          lambda cli, env: run_value([cli, 'run', '--'] + argv, 'ms_per_exec',
                                     env=env)),
@@ -208,14 +212,14 @@ def compare_builds(args, true, sloop, eloop, defuse, work):
          lambda cli, env: spawn_loop([cli, 'run', '--', true], args.execs,
                                      env=env)),
         (Row3('(c) a newly built program (own code unplanned)', 'ms/command',
-              '<= 5 ms added'),
+              '<= 5 ms added', 5.0),
          lambda: spawn_loop(fresh_argv, args.cold_execs,
                             fresh_prog=(sloop, fresh)),
          lambda cli, env: spawn_loop([cli, 'run', '--'] + fresh_argv,
                                      args.cold_execs, env=env,
                                      fresh_prog=(sloop, fresh))),
         (Row3('(c) `defuse run -- /bin/true`, empty plan cache', 'ms/command',
-              '<= 50 ms added'),
+              '<= 50 ms added', 50.0),
          lambda: spawn_loop([true], args.cold_execs, fresh_cache=True),
          lambda cli, env: spawn_loop([cli, 'run', '--', true],
                                      args.cold_execs, env=env,
@@ -359,8 +363,9 @@ def main():
                 lambda a=argv: run_value(run + a, 'ns_per_call'))
 
     argv = [eloop, str(args.execs), true]
+    # Issue 11's target; DESIGN.md's own was 1 ms.
     measure(Row('(c) fork+exec+wait /bin/true, inside one program',
-                'ms/exec', '<= 1 ms added', 1.0),
+                'ms/exec', '<= 0.15 ms added', 0.15),
             lambda: run_value(argv, 'ms_per_exec'),
             lambda: run_value(run + argv, 'ms_per_exec'))
     measure(Row('(c) `defuse run -- /bin/true` vs `/bin/true`',

@@ -44,6 +44,9 @@ extern struct capture_global capture_g HIDDEN;
 void defuse_tramp_hook(void) HIDDEN;
 /* Runs fn(arg) with the extended state saved, on stack_top if not 0. */
 long defuse_call_xsaved(long (*fn)(void *), void *arg, uintptr_t stack_top) HIDDEN;
+/* init.c: getenv without libc's code (start-up only, as getenv). */
+const char *defuse_getenv(const char *name) HIDDEN;
+
 /* cold_stack.c: this thread's stack for cold code (0: none to be had). */
 uintptr_t defuse_cold_stack(void) HIDDEN;
 void defuse_cold_stack_exit(void) HIDDEN;

@@ -9,7 +9,7 @@
  * where the gates are and that from here on the program's calls are ours
  * (tests/capture/strace_compare.py).
  */
-#include <dlfcn.h>
+#include <link.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@
 #include <sys/platform/x86.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
+#include "common/util.h"
 #include "core/entry.h"
 #include "kernel/sys.h"
 #include "trace/trace.h"
@@ -50,21 +51,43 @@ static void find_xsave_size(void)
 	}
 }
 
+/* dl_iterate_phdr's visit: is this object the one that holds find_self? */
+static int self_cb(struct dl_phdr_info *info, size_t sz, void *arg)
+{
+	uintptr_t self = (uintptr_t)arg;
+
+	(void)sz;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_LOAD && self - (info->dlpi_addr + ph->p_vaddr) < ph->p_memsz) {
+			char real[PATH_MAX];
+			const char *n = info->dlpi_name;
+
+			if (!n || !*n)
+				return 1;
+			/* An absolute name stays valid whatever the program's
+			   working directory becomes; only a relative one needs
+			   realpath (a readlink per path component). */
+			if (n[0] != '/' && realpath(n, real))
+				n = real;
+			if (d_strlen(n) < sizeof(defuse_g.preload_path))
+				memcpy(defuse_g.preload_path, n, d_strlen(n) + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * This library's file name, as the loader has it (the LD_PRELOAD entry),
+ * for exec.c.  By dl_iterate_phdr rather than dladdr: dladdr's first call
+ * binds libc's _dl_addr lazily and searches our symbol table, a few us of
+ * every start (measured with the rest of the constructor, issue 11).
+ */
 static void find_self(void)
 {
-	Dl_info info;
-	char real[PATH_MAX];
-
-	if (dladdr((void *)&find_self, &info) && info.dli_fname) {
-		/* An absolute name stays valid whatever the program's working
-		   directory becomes; only a relative one needs realpath (a
-		   readlink per path component, at every start). */
-		const char *p = info.dli_fname[0] == '/' ? info.dli_fname :
-				realpath(info.dli_fname, real) ? real : info.dli_fname;
-
-		if (strlen(p) < sizeof(defuse_g.preload_path))
-			strcpy(defuse_g.preload_path, p);
-	}
+	dl_iterate_phdr(self_cb, (void *)(uintptr_t)&find_self);
 }
 
 static long selector_tpoff(void)
@@ -76,14 +99,52 @@ static long selector_tpoff(void)
 }
 
 /*
+ * getenv, by DEFUSE's own string code.  Start-up runs after the loader has
+ * run libc's code, and every libc function it calls first (getenv,
+ * strcspn, strncmp...) costs a page fault in libc's text (twice for those
+ * called before and after libc's image replaces that text): a few us per
+ * exec, measured (issue 11).  Used only while the process has one thread
+ * (start-up), as getenv is.
+ */
+const char *defuse_getenv(const char *name)
+{
+	size_t n = d_strlen(name);
+
+	for (char **e = environ; e && *e; e++)
+		if (!d_strncmp(*e, name, n) && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+/* Bytes of p up to the first ':' or ' ' (strcspn(p, ": ")), and after it. */
+static size_t preload_word(const char *p)
+{
+	size_t n = 0;
+
+	while (p[n] && p[n] != ':' && p[n] != ' ')
+		n++;
+	return n;
+}
+
+static size_t preload_gap(const char *p)
+{
+	size_t n = 0;
+
+	while (p[n] == ':' || p[n] == ' ')
+		n++;
+	return n;
+}
+
+/*
  * The program sees the environment it would see without DEFUSE: our
  * LD_PRELOAD entry and the DEFUSE_* settings are taken out (they were copied
  * for exec.c, which puts them back in every new image).
  */
 static void hide_from_environment(void)
 {
-	const char *pre = getenv("LD_PRELOAD"), *lib = getenv("DEFUSE_LD_LIBRARY_PATH");
-	size_t ours = strlen(defuse_g.preload_path);
+	const char *pre = defuse_getenv("LD_PRELOAD");
+	const char *lib = defuse_getenv("DEFUSE_LD_LIBRARY_PATH");
+	size_t ours = d_strlen(defuse_g.preload_path);
 	int drop_pre = 0;
 	char **w;
 
@@ -92,7 +153,7 @@ static void hide_from_environment(void)
 		size_t len = 0;
 
 		for (const char *p = pre; *p;) {
-			size_t w = strcspn(p, ": ");
+			size_t w = preload_word(p);
 
 			if (w && !(w == ours && !memcmp(p, defuse_g.preload_path, w)) &&
 			    len + w + 2 < sizeof(rest)) {
@@ -102,7 +163,7 @@ static void hide_from_environment(void)
 				len += w;
 			}
 			p += w;
-			p += strspn(p, ": ");
+			p += preload_gap(p);
 		}
 		rest[len] = 0;
 		if (len)
@@ -114,13 +175,13 @@ static void hide_from_environment(void)
 	   paths for the loader. */
 	if (lib)
 		setenv("LD_LIBRARY_PATH", lib, 1);
-	else if (getenv("DEFUSE_NO_LD_LIBRARY_PATH"))
+	else if (defuse_getenv("DEFUSE_NO_LD_LIBRARY_PATH"))
 		unsetenv("LD_LIBRARY_PATH");	/* one exec.c made for $ORIGIN */
 	/* The copy of a program in a mount that the dynamic loader, run as
 	   a program, opened by /proc/self/fd (core/exec_resolve.c): the
 	   program did not open it. */
-	if (getenv("DEFUSE_EXEC_FD"))
-		sys1(SYS_close, atoi(getenv("DEFUSE_EXEC_FD")));
+	if (defuse_getenv("DEFUSE_EXEC_FD"))
+		sys1(SYS_close, atoi(defuse_getenv("DEFUSE_EXEC_FD")));
 	/*
 	 * The rest in place, as unsetenv would do it name by name, but
 	 * without copying each name (malloc) or scanning the array once per
@@ -128,7 +189,7 @@ static void hide_from_environment(void)
 	 */
 	w = environ;
 	for (char **e = environ; *e; e++)
-		if (strncmp(*e, "DEFUSE_", 7) && !(drop_pre && !strncmp(*e, "LD_PRELOAD=", 11)))
+		if (!d_startswith(*e, "DEFUSE_") && !(drop_pre && d_startswith(*e, "LD_PRELOAD=")))
 			*w++ = *e;
 	*w = NULL;
 }
@@ -136,10 +197,10 @@ static void hide_from_environment(void)
 static long init_cold(void *arg)
 {
 	char **envp = arg;
-	const char *marker = getenv("DEFUSE_TEST_MARKER");
+	const char *marker = defuse_getenv("DEFUSE_TEST_MARKER");
 	int traced;
 
-	defuse_g.debug = getenv("DEFUSE_DEBUG") != NULL;
+	defuse_g.debug = defuse_getenv("DEFUSE_DEBUG") != NULL;
 	capture_g.selector_tpoff = selector_tpoff();
 	defuse_gate_hooks = (struct defuse_gate_hooks){
 		(void *)defuse_clone_before, (void *)defuse_clone_child,
@@ -149,9 +210,9 @@ static long init_cold(void *arg)
 	defuse_exec_init(envp);
 	defuse_dispatch_init();
 	defuse_usermem_refresh_pid();
-	defuse_sig_init(getenv("DEFUSE_SIGSYS"));
+	defuse_sig_init(defuse_getenv("DEFUSE_SIGSYS"));
 	defuse_sig_flush_fn = defuse_sig_flush;
-	traced = trace_init(getenv("DEFUSE_TRACE"));
+	traced = trace_init(defuse_getenv("DEFUSE_TRACE"));
 
 	plan_cache_dir();	/* reads DEFUSE_CACHE_DIR before it is hidden */
 	defuse_objects_patch_loaded();
@@ -162,10 +223,10 @@ static long init_cold(void *arg)
 	sys1(SYS_umask, defuse_g.umask);
 	/* Modules are loaded (and patched) after libc: their calls then go
 	   through trampolines, which send them straight on (in_defuse). */
-	core_init(getenv("DEFUSE_MOUNTS"));
+	core_init(defuse_getenv("DEFUSE_MOUNTS"));
 	/* The handler first: a net armed later must find it in place. */
 	if (defuse_sigsys_install() == 0) {
-		defuse_net_init(getenv("DEFUSE_NET"));
+		defuse_net_init(defuse_getenv("DEFUSE_NET"));
 		if (defuse_objects_unpatched())
 			defuse_net_want("code with unpatched syscall sites");
 	} else {

@@ -45,11 +45,31 @@
 #include "capture/capture.h"
 #include "capture/plan.h"
 #include "capture/trampoline.h"
+#include "common/util.h"
 #include "kernel/sys.h"
 
 static char cache_dir[512];
 static int cache_state;		/* 0 unknown, 1 usable, -1 off */
 static uid_t euid;		/* the owner cache files must have, once known */
+
+/*
+ * a, b and c joined into out (cap bytes); the length, or -1 if it does not
+ * fit.  The paths read at every start are put together with this instead
+ * of snprintf, whose code (some 6 pages of libc) each new process would
+ * otherwise fault in, in libc's own text mapping, just before the image
+ * replaces that mapping: measured, 6 page faults per exec.
+ */
+static int join3(char *out, size_t cap, const char *a, const char *b, const char *c)
+{
+	size_t la = d_strlen(a), lb = d_strlen(b), lc = d_strlen(c);
+
+	if (la + lb + lc >= cap)
+		return -1;
+	memcpy(out, a, la);
+	memcpy(out + la, b, lb);
+	memcpy(out + la + lb, c, lc + 1);
+	return (int)(la + lb + lc);
+}
 
 static int mkdirs_private(char *path)
 {
@@ -70,15 +90,15 @@ static int dir_is_private(const char *path)
 {
 	struct stat st;
 
-	euid = geteuid();
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	euid = (uid_t)sys0(SYS_geteuid);
+	return sys2(SYS_stat, path, &st) == 0 && S_ISDIR(st.st_mode) &&
 	       st.st_uid == euid && !(st.st_mode & 022);
 }
 
 /* $HOME, or the password database's idea of it when HOME is unset. */
 static const char *home_dir(void)
 {
-	const char *home = getenv("HOME");
+	const char *home = defuse_getenv("HOME");
 	struct passwd *pw;
 
 	if (home && *home == '/')
@@ -95,15 +115,15 @@ const char *plan_cache_dir(void)
 	if (cache_state)
 		return cache_state > 0 ? cache_dir : NULL;
 	cache_state = -1;
-	env = getenv("DEFUSE_CACHE_DIR");
+	env = defuse_getenv("DEFUSE_CACHE_DIR");
 	if (env && !strcmp(env, "off"))
 		return NULL;
 	if (env && *env)
-		n = snprintf(cache_dir, sizeof(cache_dir), "%s", env);
-	else if ((env = getenv("XDG_CACHE_HOME")) && *env == '/')
-		n = snprintf(cache_dir, sizeof(cache_dir), "%s/defuse", env);
+		n = join3(cache_dir, sizeof(cache_dir), env, "", "");
+	else if ((env = defuse_getenv("XDG_CACHE_HOME")) && *env == '/')
+		n = join3(cache_dir, sizeof(cache_dir), env, "/defuse", "");
 	else if ((home = home_dir()))
-		n = snprintf(cache_dir, sizeof(cache_dir), "%s/.cache/defuse", home);
+		n = join3(cache_dir, sizeof(cache_dir), home, "/.cache/defuse", "");
 	if (n <= 0 || n >= (int)sizeof(cache_dir) - 160)
 		return NULL;
 	/* Usually there already: one stat, no mkdir per path component. */
@@ -166,21 +186,24 @@ int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct pl
 	int fd, r = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (!d)
+	if (!d || join3(path, sizeof(path), d, "/", key) < 0 ||
+	    join3(path + d_strlen(path), sizeof(path) - d_strlen(path), ".plan", "", "") < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s.plan", d, key);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Raw system calls here and in plan_image_map: libc's wrappers
+	   would be one more page of libc touched, and a trampoline, at every
+	   start (see defuse_getenv). */
+	fd = (int)sys3(SYS_open, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return -1;
 	/* A small plan (the vDSO's) is read without malloc. */
-	if (fstat(fd, &st) == 0 && st.st_uid == euid && st.st_size > 0 &&
+	if (sys2(SYS_fstat, fd, &st) == 0 && st.st_uid == euid && st.st_size > 0 &&
 	    st.st_size < (1 << 24) &&
 	    (buf = (size_t)st.st_size <= sizeof(small) ? small : malloc(st.st_size)) &&
-	    read(fd, buf, st.st_size) == st.st_size)
+	    sys3(SYS_read, fd, buf, st.st_size) == st.st_size)
 		r = parse_into(buf, st.st_size, code, size, out, room, nroom);
 	if (buf != small)
 		free(buf);
-	close(fd);
+	sys1(SYS_close, fd);
 	return r;
 }
 
@@ -260,9 +283,13 @@ void plan_src_from_stat(struct plan_src *src, const struct stat *st)
 	src->mtime_nsec = st->st_mtim.tv_nsec;
 }
 
+/* d/key.img; "" if it does not fit (no such file: the image is not used). */
 static void image_path(char *path, size_t cap, const char *d, const char *key)
 {
-	snprintf(path, cap, "%s/%s.img", d, key);
+	int n = join3(path, cap, d, "/", key);
+
+	if (n < 0 || join3(path + n, cap - n, ".img", "", "") < 0)
+		path[0] = 0;
 }
 
 int plan_image_map(const char *key, uint8_t *code, size_t size, const struct plan_src *src,
@@ -282,15 +309,15 @@ int plan_image_map(const char *key, uint8_t *code, size_t size, const struct pla
 	if (!d)
 		return -1;
 	image_path(path, sizeof(path), d, key);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = (int)sys3(SYS_open, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (fd < 0) {
-		*remake = errno == ENOENT;
+		*remake = fd == -ENOENT;
 		return -1;
 	}
 	*remake = 1;	/* until it proves good */
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != euid ||
+	if (sys2(SYS_fstat, fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != euid ||
 	    (size_t)st.st_size < sizeof(h) ||
-	    pread(fd, &h, sizeof(h), st.st_size - sizeof(h)) != sizeof(h) ||
+	    sys4(SYS_pread64, fd, &h, sizeof(h), st.st_size - sizeof(h)) != sizeof(h) ||
 	    memcmp(h.magic, IMAGE_MAGIC, 8) || h.check != fnv(&h, offsetof(struct image_header, check)) ||
 	    h.emitter != emitter() || !same_src(&h.src, src) || h.seg_size != size ||
 	    h.page_off != ((uintptr_t)code & 4095))
@@ -299,7 +326,7 @@ int plan_image_map(const char *key, uint8_t *code, size_t size, const struct pla
 	if (!h.info.nsites && !h.info.nrefused && !h.code_len && !h.tramp_len &&
 	    st.st_size == sizeof(h)) {
 		*remake = 0;
-		close(fd);
+		sys1(SYS_close, fd);
 		*out = h.info;
 		return 0;
 	}
@@ -310,20 +337,31 @@ int plan_image_map(const char *key, uint8_t *code, size_t size, const struct pla
 	*remake = 0;
 	/* The trampolines first: if the place is taken or the cache's file
 	   system forbids executable mappings, the code is still untouched. */
+	/*
+	 * The header page populated by the mmap itself (its fill would fault
+	 * otherwise), the trampolines then placed beside it, each with
+	 * MAP_FIXED_NOREPLACE: nothing of the process's is replaced.
+	 */
 	region = page_lo + h.delta;
-	p = sys6(SYS_mmap, region, TRAMP_HEADER + h.tramp_len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	p = sys6(SYS_mmap, region, TRAMP_HEADER, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_POPULATE, -1, 0);
 	if (sys_failed(p))
 		goto fail;
 	if ((uintptr_t)p != region) {
-		sys2(SYS_munmap, p, TRAMP_HEADER + h.tramp_len);
+		sys2(SYS_munmap, p, TRAMP_HEADER);
 		goto fail;
 	}
 	tramp_header_fill((void *)region);
-	if (sys_failed(sys3(SYS_mprotect, region, TRAMP_HEADER, PROT_READ)) ||
-	    sys_failed(sys6(SYS_mmap, region + TRAMP_HEADER, h.tramp_len, PROT_READ | PROT_EXEC,
-			    MAP_PRIVATE | MAP_FIXED, fd, h.tramp_off)))
-		goto unmap;
+	if (sys_failed(sys3(SYS_mprotect, region, TRAMP_HEADER, PROT_READ)))
+		goto unmap_header;
+	p = sys6(SYS_mmap, region + TRAMP_HEADER, h.tramp_len, PROT_READ | PROT_EXEC,
+		 MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, h.tramp_off);
+	if (sys_failed(p))
+		goto unmap_header;
+	if ((uintptr_t)p != region + TRAMP_HEADER) {
+		sys2(SYS_munmap, p, h.tramp_len);
+		goto unmap_header;
+	}
 	/*
 	 * The code: replaces the object's own mapping of it in one call.  The
 	 * checks a mapping of this file can fail (permissions, noexec) were
@@ -333,13 +371,16 @@ int plan_image_map(const char *key, uint8_t *code, size_t size, const struct pla
 	if (sys_failed(sys6(SYS_mmap, page_lo, code_len, PROT_READ | PROT_EXEC,
 			    MAP_PRIVATE | MAP_FIXED, fd, h.code_off)))
 		goto unmap;
-	close(fd);
+	sys1(SYS_close, fd);
 	*out = h.info;
 	return 0;
 unmap:
 	sys2(SYS_munmap, region, TRAMP_HEADER + h.tramp_len);
+	goto fail;
+unmap_header:
+	sys2(SYS_munmap, region, TRAMP_HEADER);
 fail:
-	close(fd);
+	sys1(SYS_close, fd);
 	return -1;
 }
 
@@ -387,6 +428,8 @@ void plan_image_store_none(const char *key, const uint8_t *code, size_t size,
 	h.page_off = (uintptr_t)code & 4095;
 	h.check = fnv(&h, offsetof(struct image_header, check));
 	image_path(path, sizeof(path), d, key);
+	if (!path[0])
+		return;
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -463,6 +506,8 @@ void plan_image_store(const char *key, const uint8_t *code, size_t size, uint64_
 	h.check = fnv(&h, offsetof(struct image_header, check));
 
 	image_path(path, sizeof(path), d, key);
+	if (!path[0])
+		return;
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)

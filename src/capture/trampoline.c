@@ -224,10 +224,15 @@ static int in_reach(uintptr_t lo, uintptr_t hi, uintptr_t a, uintptr_t b)
 	return (a >= lo ? b - lo : hi - a) < max;
 }
 
+/* Up to this size (the vDSO's region) a region is written whole: its
+   pages are populated by the mmap, not faulted in one by one. */
+#define REGION_POPULATE (4 * 4096)
+
 static int region_at(struct region *r, uintptr_t at, size_t size)
 {
 	long p = sys6(SYS_mmap, at, size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
+		      (size <= REGION_POPULATE ? MAP_POPULATE : 0), -1, 0);
 
 	if (sys_failed(p))
 		return -1;

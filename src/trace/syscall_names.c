@@ -13,8 +13,10 @@
 
 #include "common/util.h"
 
+/* The name an array, not a pointer: a table of 470 pointers would be
+   relocated, two pages copied, in every process that loads DEFUSE. */
 struct syscall_entry {
-	const char *name;
+	char name[24];
 	unsigned char nargs;
 };
 
@@ -406,7 +408,7 @@ const char *syscall_name(long nr)
 {
 	if (nr < 0 || nr >= SYSCALL_NR_LIMIT)
 		return NULL;
-	return table[nr].name;
+	return table[nr].name[0] ? table[nr].name : NULL;
 }
 
 int syscall_nargs(long nr)
@@ -420,7 +422,7 @@ int syscall_nargs(long nr)
 long syscall_number(const char *name)
 {
 	for (long nr = 0; nr < SYSCALL_NR_LIMIT; nr++) {
-		if (table[nr].name && d_strcmp(table[nr].name, name) == 0)
+		if (table[nr].name[0] && d_strcmp(table[nr].name, name) == 0)
 			return nr;
 	}
 	return -1;
