@@ -14,7 +14,8 @@
  *       THREADS, that many threads share OPS rounds of open + fstat + read
  *       + close of the files (each open asks the server: close-to-open,
  *       and each read is a READ: nothing is served from a cache).  Prints
- *       one line per count: "threads N ops_per_s X".
+ *       one line per count: "threads N ops_per_s X cpu_us_per_op Y" (Y:
+ *       this process's user + system time per round).
  *
  *   nfsload execfds DIR N SAME EXECS
  *       Opens N files of DIR (SAME 1: one file N times; 0: N files), then
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -272,6 +274,16 @@ static void *bench_main(void *arg)
 	return NULL;
 }
 
+/* This process's CPU time (user + system), us. */
+static double cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1e6 +
+	       ru.ru_stime.tv_usec;
+}
+
 static int bench(const char *dir, int nfiles, long ops, int argc, char **argv)
 {
 	char path[4200], buf[100];
@@ -285,12 +297,13 @@ static int bench(const char *dir, int nfiles, long ops, int argc, char **argv)
 	for (int a = 0; a < argc; a++) {
 		int n = (int)number(argv[a]);
 		struct bworker w[64];
-		double t0, t1;
+		double t0, t1, c0, c1;
 		int err = 0;
 
 		if (n < 1 || n > 64)
 			return fail("threads", argv[a], EINVAL);
 		t0 = now_us();
+		c0 = cpu_us();
 		for (int i = 0; i < n; i++) {
 			w[i] = (struct bworker){ .dir = dir, .first = i, .step = n, .nfiles = nfiles,
 						 .ops = ops / n };
@@ -302,9 +315,11 @@ static int bench(const char *dir, int nfiles, long ops, int argc, char **argv)
 			err |= w[i].err;
 		}
 		t1 = now_us();
+		c1 = cpu_us();
 		if (err)
 			return 1;
-		printf("threads %d ops_per_s %.0f\n", n, (double)(ops / n * n) / ((t1 - t0) / 1e6));
+		printf("threads %d ops_per_s %.0f cpu_us_per_op %.2f\n", n,
+		       (double)(ops / n * n) / ((t1 - t0) / 1e6), (c1 - c0) / (double)(ops / n * n));
 		fflush(stdout);
 	}
 	for (int k = 0; k < nfiles; k++) {

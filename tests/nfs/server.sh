@@ -20,7 +20,8 @@
 #
 # It installs nothing (scripts/setup.sh does).  Ganesha's ports (2049, and
 # rpcbind's 111) are fixed, so one instance runs at a time on a machine:
-# a second caller waits for the first on a lock (flock(1) on this script).
+# a second caller waits for the first on a lock (flock(1) on ganesha.nfsd's
+# binary: the same file for every checkout).
 #
 # Why the configuration says what it says is written beside each setting
 # below; the facts behind it are in docs/nfs.md ("The test server").
@@ -100,9 +101,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 RPCBIND=$(command -v rpcbind || echo /usr/sbin/rpcbind)
 
-# One server at a time on this machine: a lock on this script itself (no
-# lock file to leave behind), held on descriptor 9 until the script ends.
-exec 9<"$0"
+# One server at a time on this machine: the ports are the machine's, so
+# every checkout's copy of this script must take the same lock.  It is
+# taken on ganesha's own binary (a file every caller has and none writes:
+# no lock file to leave behind), held on descriptor 9 until the script
+# ends.  (A lock on this script itself kept two checkouts' test runs apart
+# from neither: the second found the ports taken.)
+exec 9<"$(command -v ganesha.nfsd)"
 flock 9
 
 shm=/dev/shm
