@@ -41,14 +41,48 @@ KNOWN = {
 }
 
 
+def where(pgid):
+    """What each process of group pgid waits in: its state, wchan and
+    system call (/proc), for the report of a hang."""
+    lines = []
+    for pid in sorted(int(p) for p in os.listdir('/proc') if p.isdigit()):
+        try:
+            if os.getpgid(pid) != pgid:
+                continue
+            for tid in sorted(os.listdir('/proc/%d/task' % pid), key=int):
+                t = '/proc/%d/task/%s/' % (pid, tid)
+                with open(t + 'stat') as f:
+                    stat = f.read()
+                comm = stat[stat.index('(') + 1:stat.rindex(')')]
+                state = stat[stat.rindex(')') + 2]
+                with open(t + 'wchan') as f:
+                    wchan = f.read().strip()
+                with open(t + 'syscall') as f:
+                    call = f.read().split()
+                lines.append('%d/%s %s %s wchan=%s syscall=%s' %
+                             (pid, tid, comm, state, wchan, ' '.join(call[:3])))
+        except (OSError, ValueError):
+            continue
+    return lines
+
+
 def run(argv, cwd):
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         cwd=cwd, start_new_session=True)
     try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=cwd,
-                           start_new_session=True)
+        out, _ = p.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        return None, 'hung (60 s)'
-    ok = r.returncode == 0 and 'successful run completed' in r.stderr + r.stdout
-    return ok, (r.stdout + r.stderr).strip().splitlines()[-3:]
+        # Where it hangs, then the whole group goes (stress-ng's workers
+        # too, not only defuse run's process).
+        state = where(p.pid)
+        try:
+            os.killpg(p.pid, 9)
+        except ProcessLookupError:
+            pass
+        p.communicate()
+        return None, ['hung (60 s); its processes: ' + (' | '.join(state) or 'none left')]
+    ok = p.returncode == 0 and 'successful run completed' in out
+    return ok, out.strip().splitlines()[-3:]
 
 
 def main():
