@@ -47,14 +47,21 @@ static uint64_t fs_key(const struct nfsmod *m)
 int lockfile_path(struct nfsmod *m, const struct nfile *f, const char *suffix, char *path,
 		  size_t size)
 {
-	int n;
+	static const char hex[] = "0123456789abcdef";
+	size_t n, sl = strlen(suffix);
+	int k;
 
-	n = snprintf(path, size, "%s/%016llx-", m->o.lockdir, (unsigned long long)fs_key(m));
-	for (uint32_t i = 0; i < f->fh.len && n + 3 < (int)size; i++)
-		n += snprintf(path + n, size - (size_t)n, "%02x", f->fh.data[i]);
-	if (n + strlen(suffix) + 1 > size)
+	k = snprintf(path, size, "%s/%016llx-", m->o.lockdir, (unsigned long long)fs_key(m));
+	if (k < 0 || (size_t)k + 2 * f->fh.len + sl + 1 > size)
 		return -ENAMETOOLONG;
-	snprintf(path + n, size - (size_t)n, "%s", suffix);
+	/* the handle in hex: a table, not snprintf per byte (every open
+	   comes here) */
+	n = (size_t)k;
+	for (uint32_t i = 0; i < f->fh.len; i++) {
+		path[n++] = hex[f->fh.data[i] >> 4];
+		path[n++] = hex[f->fh.data[i] & 15];
+	}
+	memcpy(path + n, suffix, sl + 1);
 	return 0;
 }
 
