@@ -879,6 +879,9 @@ class Suite:
     def fail(self, rows, sy, e):
         print('  error (%s, %s): %s' % (rows[0].label, sy.name, e),
               file=sys.stderr, flush=True)
+        if sy.name.startswith('sshfs') and hasattr(self.sshd, 'log'):
+            print('  sshd\'s log ends: %s' % self.sshd.log()[-600:],
+                  file=sys.stderr, flush=True)
         for r in rows:
             r.status[sy.name] = 'error: %s' % str(e).replace('\n', ' ')[:400]
 
