@@ -1126,7 +1126,8 @@ static void getdents_all(int fd, size_t bufsz)
 	} else {
 		int e = errno;
 
-		qsort(names, n, sizeof(*names), namecmp);
+		if (n)	/* names is NULL then, which qsort may not get */
+			qsort(names, n, sizeof(*names), namecmp);
 		sbput(&xd, " [");
 		if (n <= 40) {
 			for (size_t i = 0; i < n; i++)
