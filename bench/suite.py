@@ -1026,6 +1026,17 @@ class Suite:
         # directory; memfs has none.
         for c in self.cmds:
             self.rows[c[0]].status['memfs'] = 'n/a: no backing directory to prepare'
+        # sshfs in process is one instance per process image, each with its
+        # own ssh login (docs/fuse-compat.md): make -j2's processes write
+        # at once through separate instances, and every exec logs in again.
+        for k, r in self.rows.items():
+            if k == 'make':
+                r.status['sshfs'] = ('n/a: processes writing at once, each '
+                                     'with its own sshfs instance (one per '
+                                     'process image in process)')
+            elif r.group == 'exec':
+                r.status['sshfs'] = ('n/a: every exec\'d image starts sshfs '
+                                     'and logs in again')
 
     def round(self, rnd):
         names = [n for n in SYSTEMS if not self.systems[n].na]
