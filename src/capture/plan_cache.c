@@ -338,30 +338,30 @@ int plan_image_map(const char *key, uint8_t *code, size_t size, const struct pla
 	/* The trampolines first: if the place is taken or the cache's file
 	   system forbids executable mappings, the code is still untouched. */
 	/*
-	 * The header page populated by the mmap itself (its fill would fault
-	 * otherwise), the trampolines then placed beside it, each with
-	 * MAP_FIXED_NOREPLACE: nothing of the process's is replaced.
+	 * Header and trampolines are one private mapping of the file, the
+	 * page before the trampolines standing in for the header: mapped
+	 * writable, the header written (that page becomes the process's
+	 * own), then made read+execute in one call; MAP_FIXED_NOREPLACE
+	 * replaces nothing of the process's.  One mapping, not an anonymous
+	 * header beside a file mapping: a system call and a mapping less per
+	 * image, and, the mapping having a page of its own, fork copies its
+	 * page-table entries, so a child does not fault in the trampolines
+	 * it runs between fork and exec (issue 11, measured).
 	 */
 	region = page_lo + h.delta;
-	p = sys6(SYS_mmap, region, TRAMP_HEADER, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_POPULATE, -1, 0);
+	p = sys6(SYS_mmap, region, TRAMP_HEADER + h.tramp_len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, h.tramp_off - TRAMP_HEADER);
 	if (sys_failed(p))
 		goto fail;
 	if ((uintptr_t)p != region) {
-		sys2(SYS_munmap, p, TRAMP_HEADER);
+		sys2(SYS_munmap, p, TRAMP_HEADER + h.tramp_len);
 		goto fail;
 	}
+	memset((void *)region, 0, TRAMP_HEADER);
 	tramp_header_fill((void *)region);
-	if (sys_failed(sys3(SYS_mprotect, region, TRAMP_HEADER, PROT_READ)))
-		goto unmap_header;
-	p = sys6(SYS_mmap, region + TRAMP_HEADER, h.tramp_len, PROT_READ | PROT_EXEC,
-		 MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, h.tramp_off);
-	if (sys_failed(p))
-		goto unmap_header;
-	if ((uintptr_t)p != region + TRAMP_HEADER) {
-		sys2(SYS_munmap, p, h.tramp_len);
-		goto unmap_header;
-	}
+	if (sys_failed(sys3(SYS_mprotect, region, TRAMP_HEADER + h.tramp_len,
+			    PROT_READ | PROT_EXEC)))
+		goto unmap;
 	/*
 	 * The code: replaces the object's own mapping of it in one call.  The
 	 * checks a mapping of this file can fail (permissions, noexec) were
@@ -376,9 +376,6 @@ int plan_image_map(const char *key, uint8_t *code, size_t size, const struct pla
 	return 0;
 unmap:
 	sys2(SYS_munmap, region, TRAMP_HEADER + h.tramp_len);
-	goto fail;
-unmap_header:
-	sys2(SYS_munmap, region, TRAMP_HEADER);
 fail:
 	sys1(SYS_close, fd);
 	return -1;
