@@ -66,6 +66,7 @@ struct fuse_session {
 	int debug;
 	int exited;
 	char *mountpoint;
+	int null_fd1;			/* fuse_session_fd's descriptor + 1, 0: none yet */
 };
 
 enum fc_state {
@@ -129,6 +130,18 @@ struct fc_file {
 	fuse_ino_t ino;
 };
 
+/* The fuse_file_info a call by handle gets: a copy of open's, as libfuse
+   gives every request its own (filled from the request; fh is open's).
+   What a file system changes in it during the call is not kept: sshfs's
+   cache layer sets fh to the handle below it within readdir, and expects
+   its own in the next call, as libfuse gives it. */
+static inline struct fuse_file_info *fc_fi(const struct fc_file *h, struct fuse_file_info *copy)
+{
+	*copy = h->fi;
+	return copy;
+}
+#define FC_FI(h) fc_fi((h), &(struct fuse_file_info){ 0 })
+
 struct fc_dirent {
 	char *name;
 	uint64_t ino;
@@ -147,6 +160,8 @@ void fc_why(struct fc_inst *in, const char *fmt, ...) FC_HIDDEN
 	__attribute__((format(printf, 2, 3)));
 /* defuse_ops.destroy: ends the mount (main() finishes) and frees it. */
 void fc_stop(void *priv) FC_HIDDEN;
+/* ll.c: fuse_session_fd's descriptor closed, with the session. */
+void fc_session_close_fd(struct fuse_session *se) FC_HIDDEN;
 
 /* ---- context.c ------------------------------------------------------- */
 /* Sets the calling thread's fuse_get_context() for a call into f. */

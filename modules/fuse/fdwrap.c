@@ -10,7 +10,8 @@
  *
  * Outside DEFUSE (no defuse_keep_fd) the wrappers change nothing.  The
  * same objects' path calls go to fscwd.c's wrappers (the file system's own
- * working directory); the opening calls here do both.
+ * working directory); the opening calls here do both.  Their exec calls go
+ * to spawn.c's (the helpers they run get no DEFUSE).
  */
 #define _GNU_SOURCE 1
 #include <defuse/module.h>
@@ -327,7 +328,7 @@ static const struct fdwrap_entry wraps[] = {
 };
 
 /* Descriptor calls here; path calls (the file system's own working
-   directory) in fscwd.c. */
+   directory) in fscwd.c; exec calls (helpers without DEFUSE) in spawn.c. */
 void *fdwrap_find(const struct fdwrap_entry *t, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -340,7 +341,9 @@ static void *wrapper_for(const char *name)
 {
 	void *fn = fdwrap_find(wraps, sizeof(wraps) / sizeof(wraps[0]), name);
 
-	return fn ? fn : fscwd_wrapper_for(name);
+	if (!fn)
+		fn = fscwd_wrapper_for(name);
+	return fn ? fn : spawn_wrapper_for(name);
 }
 
 /* Writes v at the relocated address p (a GOT slot, maybe read-only after

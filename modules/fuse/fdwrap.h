@@ -17,6 +17,9 @@ struct fdwrap_entry {
 /* The wrapper for name in table t of n entries, or NULL. */
 void *fdwrap_find(const struct fdwrap_entry *t, size_t n, const char *name);
 
+/* spawn.c's wrapper for an exec call, or NULL. */
+void *spawn_wrapper_for(const char *name);
+
 void *fdwrap_before(void);
 void fdwrap_after(void *before, void *handle, void *not);
 

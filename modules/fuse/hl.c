@@ -838,9 +838,9 @@ static void release_file(struct fc_inst *in, struct fc_file *h)
 	if (h->is_path_only)
 		;
 	else if (h->is_dir)
-		fuse_fs_releasedir(f->fs, p, &h->fi);
+		fuse_fs_releasedir(f->fs, p, FC_FI(h));
 	else
-		fuse_fs_release(f->fs, p, &h->fi);
+		fuse_fs_release(f->fs, p, FC_FI(h));
 	if (h->hidden && !is_open_other(in, h))
 		fuse_fs_unlink(f->fs, h->path);
 	free_file(in, h);
@@ -865,14 +865,15 @@ static int hl_flush(void *priv, uint64_t fh)
 	struct fc_file *h = H(fh);
 	char buf[PATH_MAX];
 	int r;
+	struct fuse_file_info fi;
 	BEGIN(0);
 
 	if (h->is_dir || h->is_path_only)
 		RETURN(0);
-	h->fi.flush = 1;
-	h->fi.lock_owner = (uint64_t)getpid();
-	r = fuse_fs_flush(f->fs, hpath(in, h, buf), &h->fi);
-	h->fi.flush = 0;
+	fi = h->fi;
+	fi.flush = 1;
+	fi.lock_owner = (uint64_t)getpid();
+	r = fuse_fs_flush(f->fs, hpath(in, h, buf), &fi);
 	RETURN(r == -ENOSYS ? 0 : r);
 }
 
@@ -893,7 +894,7 @@ static ssize_t hl_read(void *priv, uint64_t fh, void *buf, size_t size, off_t of
 	      in->conn.max_read;
 	while (done < size) {
 		size_t n = size - done < max ? size - done : max;
-		int r = fuse_fs_read(f->fs, p, (char *)buf + done, n, off + done, &h->fi);
+		int r = fuse_fs_read(f->fs, p, (char *)buf + done, n, off + done, FC_FI(h));
 
 		if (r < 0)
 			RETURN(done ? (ssize_t)done : (ssize_t)r);
@@ -918,7 +919,7 @@ static ssize_t hl_write(void *priv, uint64_t fh, const void *buf, size_t size, o
 	max = in->conn.max_write;
 	while (done < size) {
 		size_t n = size - done < max ? size - done : max;
-		int r = fuse_fs_write(f->fs, p, (const char *)buf + done, n, off + done, &h->fi);
+		int r = fuse_fs_write(f->fs, p, (const char *)buf + done, n, off + done, FC_FI(h));
 
 		if (r < 0)
 			RETURN(done ? (ssize_t)done : (ssize_t)r);
@@ -937,16 +938,17 @@ static ssize_t hl_write(void *priv, uint64_t fh, const void *buf, size_t size, o
    utimens: FUSE hands these a handle of a regular file only (a
    directory's is opendir's, which a file system may keep as something
    else), and none for O_PATH (no FUSE open). */
-static struct fuse_file_info *hfi(struct fc_file *h)
+static int has_hfi(const struct fc_file *h)
 {
-	return h->is_path_only || h->is_dir ? NULL : &h->fi;
+	return !h->is_path_only && !h->is_dir;
 }
+#define hfi(h) (has_hfi(h) ? FC_FI(h) : NULL)
 
 /* The path a call by handle gets: NULL only with nullpath_ok and a handle
    to go by. */
 static const char *hpath_fi(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX])
 {
-	if (!hfi(h) || !in->f->conf.nullpath_ok) {
+	if (!has_hfi(h) || !in->f->conf.nullpath_ok) {
 		pthread_mutex_lock(&in->files_lock);
 		snprintf(buf, PATH_MAX, "%s", h->path);
 		pthread_mutex_unlock(&in->files_lock);
@@ -1038,8 +1040,8 @@ static int hl_fsync(void *priv, uint64_t fh, int datasync)
 	if (h->is_path_only)
 		RETURN(-EBADF);
 	p = hpath(in, h, buf);
-	r = h->is_dir ? fuse_fs_fsyncdir(f->fs, p, datasync, &h->fi) :
-			fuse_fs_fsync(f->fs, p, datasync, &h->fi);
+	r = h->is_dir ? fuse_fs_fsyncdir(f->fs, p, datasync, FC_FI(h)) :
+			fuse_fs_fsync(f->fs, p, datasync, FC_FI(h));
 	RETURN(r == -ENOSYS ? 0 : r);
 }
 
@@ -1050,7 +1052,7 @@ static int hl_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
 	int r;
 	BEGIN(0);
 
-	r = fuse_fs_fallocate(f->fs, hpath(in, h, buf), mode, off, len, &h->fi);
+	r = fuse_fs_fallocate(f->fs, hpath(in, h, buf), mode, off, len, FC_FI(h));
 	RETURN(r == -ENOSYS ? -EOPNOTSUPP : r);
 }
 
@@ -1063,7 +1065,7 @@ static off_t hl_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 	off_t r;
 	BEGIN(0);
 
-	r = fuse_fs_lseek(f->fs, hpath(in, h, buf), off, whence, &h->fi);
+	r = fuse_fs_lseek(f->fs, hpath(in, h, buf), off, whence, FC_FI(h));
 	if (r != -ENOSYS)
 		RETURN(r);
 	memset(&st, 0, sizeof(st));
@@ -1176,7 +1178,7 @@ static int hl_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill
 				h->dir_mode = 0;
 		}
 		r = fuse_fs_readdir(f->fs, hpath(in, h, buf), &c, filler,
-				    h->dir_mode == 1 ? pos : 0, &h->fi, 0);
+				    h->dir_mode == 1 ? pos : 0, FC_FI(h), 0);
 		if (!r && c.err)
 			r = c.err;
 		if (r || h->dir_mode == 1) {
@@ -1210,21 +1212,23 @@ static uint64_t lock_key(struct fc_inst *in, struct fc_file *h)
 	pthread_mutex_unlock(&in->files_lock);
 	if (!f->conf.use_ino)
 		return fc_path_ino(buf);
-	fuse_fs_getattr(f->fs, f->conf.nullpath_ok && hfi(h) ? NULL : buf, &st, hfi(h));
+	fuse_fs_getattr(f->fs, f->conf.nullpath_ok && has_hfi(h) ? NULL : buf, &st, hfi(h));
 	return st.st_ino;
 }
 
 static int hl_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
 {
 	struct fc_file *h = H(fh);
+	struct fuse_file_info fi;
 	char buf[PATH_MAX];
 	int r;
 	BEGIN(0);
 
 	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
 		RETURN(fc_local_getlk(in, h, lock_key(in, h), lock));
-	h->fi.lock_owner = owner;
-	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &h->fi, F_GETLK, lock);
+	fi = h->fi;
+	fi.lock_owner = owner;
+	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &fi, F_GETLK, lock);
 	RETURN(r);
 }
 
@@ -1232,27 +1236,31 @@ static int hl_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 {
 	struct fc_file *h = H(fh);
 	struct flock l = *lock;
+	struct fuse_file_info fi;
 	char buf[PATH_MAX];
 	int r;
 	BEGIN(0);
 
 	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
 		RETURN(fc_local_setlk(in, h, lock_key(in, h), lock, wait));
-	h->fi.lock_owner = owner;
-	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &h->fi, wait ? F_SETLKW : F_SETLK, &l);
+	fi = h->fi;
+	fi.lock_owner = owner;
+	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &fi, wait ? F_SETLKW : F_SETLK, &l);
 	RETURN(r);
 }
 
 static int hl_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 {
 	struct fc_file *h = H(fh);
+	struct fuse_file_info fi;
 	char buf[PATH_MAX];
 	BEGIN(0);
 
 	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir)
 		RETURN(fc_local_flock(in, h, lock_key(in, h), op));
-	h->fi.lock_owner = owner;
-	RETURN(fuse_fs_flock(f->fs, hpath(in, h, buf), &h->fi, op));
+	fi = h->fi;
+	fi.lock_owner = owner;
+	RETURN(fuse_fs_flock(f->fs, hpath(in, h, buf), &fi, op));
 }
 
 /* ---- life ---------------------------------------------------------------- */

@@ -448,17 +448,57 @@ FC_EXPORT void fuse_session_destroy(struct fuse_session *se)
 		fc_ll_destroy(in);
 	if (in && in->se == se)
 		in->se = NULL;
+	fc_session_close_fd(se);
 	free(se->mo.fsname);
 	free(se->mo.subtype);
 	free(se->mountpoint);
 	free(se);
 }
 
-/* There is no /dev/fuse channel in process. */
+/*
+ * There is no /dev/fuse channel in process.  A program that only sets
+ * flags on the session's descriptor (sshfs sets FD_CLOEXEC, and prints a
+ * warning when that fails) gets one it may set them on: /dev/null, opened
+ * at the first call and set aside (defuse_keep_fd), closed with the
+ * session.  Nothing arrives on it (a read gives end of file, and
+ * fuse_session_receive_buf EOPNOTSUPP).
+ */
 FC_EXPORT int fuse_session_fd(struct fuse_session *se)
 {
-	(void)se;
-	return -1;
+	int fd, none = 0;
+
+	if (!se)
+		return -1;
+	fd = __atomic_load_n(&se->null_fd1, __ATOMIC_ACQUIRE);
+	if (fd)
+		return fd - 1;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (defuse_keep_fd) {
+		int kept = defuse_keep_fd(fd);
+
+		if (kept >= 0)
+			fd = kept;
+	}
+	if (!__atomic_compare_exchange_n(&se->null_fd1, &none, fd + 1, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		if (!(defuse_close_kept && defuse_close_kept(fd) == 0))
+			close(fd);	/* another thread's came first */
+		return none - 1;
+	}
+	return fd;
+}
+
+void fc_session_close_fd(struct fuse_session *se)
+{
+	int fd = se ? se->null_fd1 - 1 : -1;
+
+	if (fd < 0)
+		return;
+	se->null_fd1 = 0;
+	if (!(defuse_close_kept && defuse_close_kept(fd) == 0))
+		close(fd);
 }
 
 FC_EXPORT void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf)
@@ -1544,7 +1584,7 @@ static void call_release(struct fuse_session *se, struct fc_file *h)
 
 	if (!h->is_path_only && op) {
 		req_init(&q, se, NULL, 0);
-		op(&q, h->ino, &h->fi);
+		op(&q, h->ino, FC_FI(h));
 		req_wait(&q);
 	}
 	forget(se, h->ino, 1);
@@ -1705,17 +1745,18 @@ static void ll_release(void *priv, uint64_t fh)
 static int ll_flush(void *priv, uint64_t fh)
 {
 	struct fc_file *h = H(fh);
+	struct fuse_file_info fi;
 	struct fuse_req q;
 	BEGIN();
 
 	if (h->is_dir || h->is_path_only || !se->op.flush)
 		RETURN(0);
-	h->fi.flush = 1;
-	h->fi.lock_owner = (uint64_t)getpid();
+	fi = h->fi;
+	fi.flush = 1;
+	fi.lock_owner = (uint64_t)getpid();
 	req_init(&q, se, NULL, 0);
-	se->op.flush(&q, h->ino, &h->fi);
+	se->op.flush(&q, h->ino, &fi);
 	req_wait(&q);
-	h->fi.flush = 0;
 	RETURN(outcome(&q, R_ERR) == -ENOSYS ? 0 : outcome(&q, R_ERR));
 }
 
@@ -1733,7 +1774,7 @@ static int ll_fsync(void *priv, uint64_t fh, int datasync)
 	if (!op)
 		RETURN(0);
 	req_init(&q, se, NULL, 0);
-	op(&q, h->ino, datasync, &h->fi);
+	op(&q, h->ino, datasync, FC_FI(h));
 	req_wait(&q);
 	r = outcome(&q, R_ERR);
 	RETURN(r == -ENOSYS ? 0 : r);
@@ -1757,7 +1798,7 @@ static ssize_t ll_read(void *priv, uint64_t fh, void *buf, size_t size, off_t of
 		int r;
 
 		req_init(&q, se, (char *)buf + done, n);
-		se->op.read(&q, h->ino, n, off + done, &h->fi);
+		se->op.read(&q, h->ino, n, off + done, FC_FI(h));
 		req_wait(&q);
 		r = outcome(&q, R_BUF);
 		if (r)
@@ -1787,12 +1828,12 @@ static ssize_t ll_write(void *priv, uint64_t fh, const void *buf, size_t size, o
 
 		req_init(&q, se, NULL, 0);
 		if (se->op.write) {
-			se->op.write(&q, h->ino, (const char *)buf + done, n, off + done, &h->fi);
+			se->op.write(&q, h->ino, (const char *)buf + done, n, off + done, FC_FI(h));
 		} else {
 			struct fuse_bufvec v = FUSE_BUFVEC_INIT(n);
 
 			v.buf[0].mem = (char *)buf + done;
-			se->op.write_buf(&q, h->ino, &v, off + done, &h->fi);
+			se->op.write_buf(&q, h->ino, &v, off + done, FC_FI(h));
 		}
 		req_wait(&q);
 		r = outcome(&q, R_WRITE);
@@ -1809,10 +1850,7 @@ static ssize_t ll_write(void *priv, uint64_t fh, const void *buf, size_t size, o
 
 /* getattr and setattr by handle get its fuse_file_info for a regular file
    only (a directory's is opendir's), none for O_PATH */
-static struct fuse_file_info *hfi(struct fc_file *h)
-{
-	return h->is_path_only || h->is_dir ? NULL : &h->fi;
-}
+#define hfi(h) ((h)->is_path_only || (h)->is_dir ? NULL : FC_FI(h))
 
 static int ll_fgetattr(void *priv, uint64_t fh, struct stat *st)
 {
@@ -1875,7 +1913,7 @@ static int ll_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
 	if (!se->op.fallocate)
 		RETURN(-EOPNOTSUPP);
 	req_init(&q, se, NULL, 0);
-	se->op.fallocate(&q, h->ino, mode, off, len, &h->fi);
+	se->op.fallocate(&q, h->ino, mode, off, len, FC_FI(h));
 	req_wait(&q);
 	r = outcome(&q, R_ERR);
 	RETURN(r == -ENOSYS ? -EOPNOTSUPP : r);
@@ -1892,7 +1930,7 @@ static off_t ll_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 		struct fuse_req q;
 
 		req_init(&q, se, NULL, 0);
-		se->op.lseek(&q, h->ino, off, whence, &h->fi);
+		se->op.lseek(&q, h->ino, off, whence, FC_FI(h));
 		req_wait(&q);
 		r = outcome(&q, R_LSEEK);
 		if (!r)
@@ -1939,7 +1977,7 @@ static int ll_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill
 		size_t at = 0;
 
 		req_init(&q, se, buf, DIRBUF);
-		(plus ? se->op.readdirplus : se->op.readdir)(&q, h->ino, DIRBUF, pos, &h->fi);
+		(plus ? se->op.readdirplus : se->op.readdir)(&q, h->ino, DIRBUF, pos, FC_FI(h));
 		req_wait(&q);
 		r = outcome(&q, R_BUF);
 		if (r || !q.out_len)
@@ -1982,15 +2020,17 @@ static uint64_t lock_key(struct fuse_session *se, struct fc_file *h)
 static int ll_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
 {
 	struct fc_file *h = H(fh);
+	struct fuse_file_info fi;
 	struct fuse_req q;
 	int r;
 	BEGIN();
 
 	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
 		RETURN(fc_local_getlk(in, h, lock_key(se, h), lock));
-	h->fi.lock_owner = owner;
+	fi = h->fi;
+	fi.lock_owner = owner;
 	req_init(&q, se, NULL, 0);
-	se->op.getlk(&q, h->ino, &h->fi, lock);
+	se->op.getlk(&q, h->ino, &fi, lock);
 	req_wait(&q);
 	r = outcome(&q, R_LOCK);
 	if (!r)
@@ -2002,14 +2042,16 @@ static int ll_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 {
 	struct fc_file *h = H(fh);
 	struct flock l = *lock;
+	struct fuse_file_info fi;
 	struct fuse_req q;
 	BEGIN();
 
 	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
 		RETURN(fc_local_setlk(in, h, lock_key(se, h), lock, wait));
-	h->fi.lock_owner = owner;
+	fi = h->fi;
+	fi.lock_owner = owner;
 	req_init(&q, se, NULL, 0);
-	se->op.setlk(&q, h->ino, &h->fi, &l, wait);
+	se->op.setlk(&q, h->ino, &fi, &l, wait);
 	req_wait(&q);
 	RETURN(outcome(&q, R_ERR));
 }
@@ -2017,14 +2059,16 @@ static int ll_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 static int ll_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 {
 	struct fc_file *h = H(fh);
+	struct fuse_file_info fi;
 	struct fuse_req q;
 	BEGIN();
 
 	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir)
 		RETURN(fc_local_flock(in, h, lock_key(se, h), op));
-	h->fi.lock_owner = owner;
+	fi = h->fi;
+	fi.lock_owner = owner;
 	req_init(&q, se, NULL, 0);
-	se->op.flock(&q, h->ino, &h->fi, op);
+	se->op.flock(&q, h->ino, &fi, op);
 	req_wait(&q);
 	RETURN(outcome(&q, R_ERR));
 }

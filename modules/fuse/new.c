@@ -183,6 +183,7 @@ FC_EXPORT void fuse_destroy(struct fuse *f)
 	free(f->mo.fsname);
 	free(f->mo.subtype);
 	free(f->mountpoint);
+	fc_session_close_fd(f->se);
 	free(f->se);
 	if (f->free_v2)
 		f->free_v2(f->v2);
