@@ -251,6 +251,8 @@ static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, con
 {
 	struct defuse_open o = { 0, -1 };
 	struct sfile *f = NULL;
+	/* Times come at any offset of the request's data: copied, aligned. */
+	struct timespec ts[2];
 	int64_t r;
 
 	switch (q->op) {
@@ -321,8 +323,9 @@ static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, con
 		NEED(utimens);
 		if (q->dn && q->dn != 2 * sizeof(struct timespec))
 			return -EINVAL;
-		return ops->utimens(priv, s1, q->dn ? (const struct timespec *)d : NULL,
-				    (int)q->a[0]);
+		if (q->dn)
+			memcpy(ts, d, sizeof(ts));
+		return ops->utimens(priv, s1, q->dn ? ts : NULL, (int)q->a[0]);
 	case SH_GETXATTR:
 		NEED(getxattr);
 		r = ops->getxattr(priv, s1, s2, q->a[0] ? out : NULL, CAP(q->a[0]), (int)q->a[1]);
@@ -403,7 +406,9 @@ static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, con
 		NEED(futimens);
 		if (q->dn && q->dn != 2 * sizeof(struct timespec))
 			return -EINVAL;
-		return ops->futimens(priv, f->fh, q->dn ? (const struct timespec *)d : NULL);
+		if (q->dn)
+			memcpy(ts, d, sizeof(ts));
+		return ops->futimens(priv, f->fh, q->dn ? ts : NULL);
 	case SH_FLINK:
 		NEED(flink);
 		return ops->flink(priv, f->fh, s1);
