@@ -130,17 +130,17 @@ void core_init(const char *spec)
 	if (!spec || !*spec)
 		return;
 	core_allow_uncaptured = getenv("DEFUSE_ALLOW_UNCAPTURED") != NULL;
+	/* Before the first mount starts: a module's init may start threads
+	   (sshfs's), whose calls are routed at once and look at the table. */
+	core_fds = calloc(CORE_FD_MAX, sizeof(*core_fds));
 	copy = strdup(spec);
-	if (!copy)
+	if (!copy || !core_fds)
 		fail(spec, "out of memory");
 	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		if (*line)
 			add_mount(line);
 	free(copy);
 	if (core_cwd_init(getenv("DEFUSE_CWD")) < 0)
-		fail(spec, "out of memory");
-	core_fds = calloc(CORE_FD_MAX, sizeof(*core_fds));
-	if (!core_fds)
 		fail(spec, "out of memory");
 	core_pager_init(getenv("DEFUSE_PAGER"));
 	core_special_init(getenv("DEFUSE_SPECIAL_DIR"));
