@@ -745,6 +745,8 @@ static void cache_forget(struct fuse_session *se, const char *path, int subtree)
 	struct below b = { path, strlen(path), subtree };
 	struct dent *gone;
 
+	if (!ll->cache)
+		return;	/* nothing was kept: no walk of every bucket */
 	pthread_mutex_lock(&ll->lock);
 	gone = cache_take(ll, match_below, &b);
 	pthread_mutex_unlock(&ll->lock);
