@@ -359,13 +359,7 @@ def bridge_reason(defuse):
     text = bridge_help(defuse)
     if 'unknown command' in text or 'MOUNTPOINT' not in text:
         return 'n/a: bridge not built (`defuse mount` unknown)'
-    if not os.path.exists('/dev/fuse'):
-        return 'n/a: /dev/fuse unavailable'
-    try:
-        os.close(os.open('/dev/fuse', os.O_RDWR))
-    except OSError as e:
-        return 'n/a: /dev/fuse unusable (%s)' % e.strerror
-    return None
+    return fuse_dev_reason()
 
 
 def find_daemon(mnt, prog=b'defuse'):
