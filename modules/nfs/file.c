@@ -289,11 +289,37 @@ static int open_fifo(struct nfsmod *m, const struct inode *ino, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * Open's last step, under the mount's lock, once the file is found: a
+ * FIFO is its kernel stand-in's descriptor, anything else a handle.  path:
+ * a directory's, kept for fh_path, or NULL when it is not known.
+ */
+static int opened(struct nfsmod *m, struct inode *ino, const char *path, int flags,
+		  struct defuse_open *out)
+{
+	struct nfile *f;
+	int r;
+
+	if (ino->attr.type == NF3FIFO && !(flags & O_PATH)) {
+		if ((r = open_fifo(m, ino, flags)) < 0)
+			return r;
+		out->fh = 0;
+		out->kernel_fd = r;
+		return 0;
+	}
+	if (!(f = new_file(m, ino, flags)))
+		return -ENOMEM;
+	if (f->dir && path)
+		f->path = strdup(path);
+	out->fh = (uint64_t)(uintptr_t)f;
+	out->kernel_fd = -1;
+	return 0;
+}
+
 int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
 {
 	struct nfsmod *m = priv;
 	struct place p;
-	struct nfile *f;
 	struct cred c;
 	int r;
 
@@ -315,26 +341,8 @@ int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_
 		return r;
 	}
 	r = do_open(m, &c, path, flags, mode, &p);
-	if (r == 0 && p.ino->attr.type == NF3FIFO && !(flags & O_PATH)) {
-		r = open_fifo(m, p.ino, flags);
-		nfs_unlock(m);
-		if (r < 0)
-			return r;
-		out->fh = 0;
-		out->kernel_fd = r;
-		return 0;
-	}
-	if (r == 0) {
-		f = new_file(m, p.ino, flags);
-		if (!f) {
-			r = -ENOMEM;
-		} else {
-			if (f->dir)
-				f->path = strdup(p.path);
-			out->fh = (uint64_t)(uintptr_t)f;
-			out->kernel_fd = -1;
-		}
-	}
+	if (r == 0)
+		r = opened(m, p.ino, p.path, flags, out);
 	nfs_unlock(m);
 	return r;
 }
@@ -399,7 +407,6 @@ int op_open_handle(void *priv, const void *handle, size_t len, int kfd, int flag
 	struct saved_handle h;
 	struct place p;
 	struct inode *ino;
-	struct nfile *f;
 	struct cred c;
 	int r;
 
@@ -442,25 +449,10 @@ int op_open_handle(void *priv, const void *handle, size_t len, int kfd, int flag
 		r = -ENOTDIR;
 	else
 		r = open_existing(m, &c, &p, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), false);
-	if (r == 0 && ino->attr.type == NF3FIFO && !(flags & O_PATH)) {
-		r = open_fifo(m, ino, flags);
-		nfs_unlock(m);
-		if (r < 0)
-			return r;
-		out->fh = 0;
-		out->kernel_fd = r;
-		return 0;
-	}
-	if (r == 0) {
-		/* a directory's path is not known here: fh_path says so, and
-		   the host keeps the path it has */
-		if (!(f = new_file(m, ino, flags))) {
-			r = -ENOMEM;
-		} else {
-			out->fh = (uint64_t)(uintptr_t)f;
-			out->kernel_fd = -1;
-		}
-	}
+	/* a directory's path is not known here: fh_path says so, and the
+	   host keeps the path it has */
+	if (r == 0)
+		r = opened(m, ino, NULL, flags, out);
 	nfs_unlock(m);
 	return r;
 }
