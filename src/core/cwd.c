@@ -254,14 +254,23 @@ int core_cwd_kfd(const struct core_cwd *c)
 	return core_cwd_own ? -1 : __atomic_load_n(&o->kfd, __ATOMIC_ACQUIRE);
 }
 
-int core_cwd_path_now(const struct core_cwd *c, char out[PATH_MAX])
+/* The object holding c's handle when that is a module's handle with no
+   kernel descriptor, or NULL. */
+static const struct core_cwd *fh_holder(const struct core_cwd *c)
 {
 	const struct core_cwd *o = c->owner ? c->owner : c;
+
+	return !core_cwd_own && __atomic_load_n(&o->fh_only, __ATOMIC_ACQUIRE) ? o : NULL;
+}
+
+int core_cwd_path_now(const struct core_cwd *c, char out[PATH_MAX])
+{
+	const struct core_cwd *o;
 	int kfd = core_cwd_kfd(c), r;
 
 	if (kfd >= 0)
 		return core_kfd_path_now(c->mount, kfd, out);
-	if (core_cwd_own || !__atomic_load_n(&o->fh_only, __ATOMIC_ACQUIRE))
+	if (!(o = fh_holder(c)))
 		return -1;
 	r = mod_fh_path(CORE_REF(o->fh_mount), o->fh, out, PATH_MAX);
 	return r == -ENOENT ? -ENOENT : r < 0 ? -1 : 0;
@@ -269,11 +278,9 @@ int core_cwd_path_now(const struct core_cwd *c, char out[PATH_MAX])
 
 int core_cwd_fgetattr(const struct core_cwd *c, struct stat *st)
 {
-	const struct core_cwd *o = c->owner ? c->owner : c;
+	const struct core_cwd *o = fh_holder(c);
 
-	if (core_cwd_own || !__atomic_load_n(&o->fh_only, __ATOMIC_ACQUIRE))
-		return -ENOENT;
-	return mod_fgetattr(CORE_REF(o->fh_mount), o->fh, c->path, st);
+	return o ? mod_fgetattr(CORE_REF(o->fh_mount), o->fh, c->path, st) : -ENOENT;
 }
 
 /*
