@@ -242,6 +242,9 @@ int core_cwd_kfd(const struct core_cwd *c) HIDDEN;
 /* Where its directory is now (mount-relative, in out), asked of its
    handle: 0, -ENOENT when it was removed, or -1 when it has no handle. */
 int core_cwd_path_now(const struct core_cwd *c, char out[PATH_MAX]) HIDDEN;
+/* A path by which the kernel still reaches it when it was removed (its
+   kernel handle's "/proc/self/fd/N/."): 0, or -1 when it has none. */
+int core_cwd_gone_path(const struct core_cwd *c, char out[64]) HIDDEN;
 /* fgetattr of its handle when that is a module's handle with no kernel
    descriptor (a removed cwd's stat "."), or -ENOENT. */
 struct stat;

@@ -254,6 +254,16 @@ int core_cwd_kfd(const struct core_cwd *c)
 	return core_cwd_own ? -1 : __atomic_load_n(&o->kfd, __ATOMIC_ACQUIRE);
 }
 
+int core_cwd_gone_path(const struct core_cwd *c, char out[64])
+{
+	int kfd = core_cwd_kfd(c);
+
+	if (kfd < 0)
+		return -1;
+	snprintf(out, 64, "/proc/self/fd/%d/.", kfd);
+	return 0;
+}
+
 /* The object holding c's handle when that is a module's handle with no
    kernel descriptor, or NULL. */
 static const struct core_cwd *fh_holder(const struct core_cwd *c)

@@ -151,9 +151,8 @@ static long open_path(const struct core_call *c, const struct defuse_syscall *ks
 		   opened again. */
 		char p[64];
 
-		if (core_cwd_kfd(core_cwd_snap()) < 0)
+		if (core_cwd_gone_path(core_cwd_snap(), p) < 0)
 			return r;
-		snprintf(p, sizeof(p), "/proc/self/fd/%d/.", core_cwd_kfd(core_cwd_snap()));
 		return core_kernel_at(ksc, c->d, p);
 	}
 	case -ENOMEM:

@@ -361,10 +361,8 @@ static long cwd_gone(const struct core_call *c, long r)
 	struct statx x;
 	char p[64];
 
-	if (core_cwd_kfd(cwd) >= 0) {
-		snprintf(p, sizeof(p), "/proc/self/fd/%d/.", core_cwd_kfd(cwd));
+	if (core_cwd_gone_path(cwd, p) == 0)
 		return core_kernel_at(c->sc, c->d, p);
-	}
 	if ((c->op != OP_STAT && c->op != OP_STATX) || core_cwd_fgetattr(cwd, &st) < 0)
 		return r;
 	if (c->op == OP_STAT)
