@@ -595,6 +595,60 @@ static int keep_socket(struct rpc_context *rpc)
 	return kept;
 }
 
+/*
+ * libnfs starts a connection with getaddrinfo and then getservbyport for
+ * each reserved port it tries to bind (lib/socket.c), and getservbyport
+ * keeps its result under a lock of glibc's own that fork does not reset.
+ * A threaded program that forks while one of its threads is in there
+ * leaves the lock held for good in the child, and the child's first call
+ * on the mount connects anew (after_fork_child): it waited forever.  So
+ * connections start under a gate of the module's own, and a fork waits at
+ * the gate (pthread_atfork: before glibc takes its own locks) until no
+ * thread is starting one.  A thread that forks from a signal handler that
+ * interrupted its own start does not wait for itself: it would never get
+ * in.
+ */
+static pthread_mutex_t connect_gate = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t connect_gate_once = PTHREAD_ONCE_INIT;
+static __thread bool connect_gate_mine;
+static bool connect_gate_forking;	/* fork is serialised by glibc */
+
+static void connect_gate_prepare(void)
+{
+	connect_gate_forking = !connect_gate_mine;
+	if (connect_gate_forking)
+		pthread_mutex_lock(&connect_gate);
+}
+
+/* Parent and child alike: the child's only thread is the one that forked. */
+static void connect_gate_after(void)
+{
+	if (connect_gate_forking)
+		pthread_mutex_unlock(&connect_gate);
+	connect_gate_forking = false;
+}
+
+static void connect_gate_setup(void)
+{
+	pthread_atfork(connect_gate_prepare, connect_gate_after, connect_gate_after);
+}
+
+/* rpc_connect_port_async (prog not 0) or rpc_connect_async, at the gate. */
+static int start_connect(struct rpc_context *rpc, const char *server, int port, int prog,
+			 int vers, struct wait *w)
+{
+	int r;
+
+	pthread_once(&connect_gate_once, connect_gate_setup);
+	pthread_mutex_lock(&connect_gate);
+	connect_gate_mine = true;
+	r = prog ? rpc_connect_port_async(rpc, server, port, prog, vers, on_connect, w)
+		 : rpc_connect_async(rpc, server, port, on_connect, w);
+	connect_gate_mine = false;
+	pthread_mutex_unlock(&connect_gate);
+	return r;
+}
+
 /* A new connection to the NFS service; 0, or -errno with why. */
 static int connect_nfs(struct nfsmod *m, struct conn *k, int64_t deadline, char *why,
 		       size_t why_len)
@@ -607,8 +661,7 @@ static int connect_nfs(struct nfsmod *m, struct conn *k, int64_t deadline, char 
 		snprintf(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
-	if (rpc_connect_port_async(rpc, m->o.server, m->nfs_port, NFS_PROGRAM, NFS_V3,
-				   on_connect, &w) < 0) {
+	if (start_connect(rpc, m->o.server, m->nfs_port, NFS_PROGRAM, NFS_V3, &w) < 0) {
 		snprintf(why, why_len, "%s", rpc_get_error(rpc));
 		rpc_destroy_context(rpc);
 		return -ECONNREFUSED;
@@ -893,8 +946,7 @@ static struct rpc_context *connect_once(struct nfsmod *m, int port, int prog, in
 		snprintf(why, why_len, "out of memory");
 		return NULL;
 	}
-	r = prog ? rpc_connect_port_async(rpc, m->o.server, port, prog, vers, on_connect, &w)
-		 : rpc_connect_async(rpc, m->o.server, port, on_connect, &w);
+	r = start_connect(rpc, m->o.server, port, prog, vers, &w);
 	if (r < 0) {
 		snprintf(why, why_len, "%s", rpc_get_error(rpc));
 		rpc_destroy_context(rpc);

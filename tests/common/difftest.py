@@ -38,6 +38,48 @@ def tree(root):
     return out
 
 
+def _in_maps(pid, addr):
+    """addr as FILE+0xOFFSET from /proc/pid/maps, or hex if unmapped."""
+    try:
+        with open('/proc/%d/maps' % pid) as f:
+            for line in f:
+                parts = line.split()
+                lo, hi = (int(x, 16) for x in parts[0].split('-'))
+                if lo <= addr < hi:
+                    name = os.path.basename(parts[5]) if len(parts) > 5 else '?'
+                    return '%s+0x%x' % (name, addr - lo + int(parts[2], 16))
+    except (OSError, ValueError, IndexError):
+        pass
+    return hex(addr)
+
+
+def where(pgid):
+    """What each thread of process group pgid waits in, for the report of
+    a hang: its state, wchan, system call and the program counter it was
+    made from (/proc; no debugger needed)."""
+    lines = []
+    for pid in sorted(int(p) for p in os.listdir('/proc') if p.isdigit()):
+        try:
+            if os.getpgid(pid) != pgid:
+                continue
+            for tid in sorted(os.listdir('/proc/%d/task' % pid), key=int):
+                t = '/proc/%d/task/%s/' % (pid, tid)
+                with open(t + 'stat') as f:
+                    stat = f.read()
+                comm = stat[stat.index('(') + 1:stat.rindex(')')]
+                state = stat[stat.rindex(')') + 2]
+                with open(t + 'wchan') as f:
+                    wchan = f.read().strip()
+                with open(t + 'syscall') as f:
+                    call = f.read().split()
+                pc = _in_maps(pid, int(call[-1], 16)) if len(call) > 2 else ''
+                lines.append('%d/%s %s %s wchan=%s syscall=%s %s' %
+                             (pid, tid, comm, state, wchan, ' '.join(call[:3]), pc))
+        except (OSError, ValueError):
+            continue
+    return lines
+
+
 def run_guarded(cmd, timeout, extra_env=None, preexec_fn=None):
     """(exit code, or None if it hung, stdout, stderr) of one run in a
     session of its own, which is killed whole afterwards, hung or not: a
@@ -56,6 +98,7 @@ def run_guarded(cmd, timeout, extra_env=None, preexec_fn=None):
                 if p.poll() is None else
                 f"hung: exited {p.returncode}, but a process it started was "
                 f"still running after {timeout} s, killed")
+        hung += "; its threads:\n" + ("\n".join(where(p.pid)) or "none left")
     finally:
         try:
             os.killpg(p.pid, signal.SIGKILL)

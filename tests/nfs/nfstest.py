@@ -104,7 +104,8 @@ def run(cmd, cwd=None, stdin=None, env=None, timeout=GUARD):
         rc = p.returncode
     except subprocess.TimeoutExpired:
         rc = None
-        out, err = b'', b'hung: killed after %d s\n' % timeout
+        out, err = b'', ('hung: killed after %d s; its threads:\n%s\n' %
+                         (timeout, '\n'.join(difftest.where(p.pid)) or 'none left')).encode()
     finally:
         try:
             os.killpg(p.pid, signal.SIGKILL)

@@ -21,6 +21,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'common'))
+from difftest import where  # noqa: E402
+
 STRESSORS = ['access', 'chdir', 'chmod', 'chown', 'copy-file', 'dentry', 'dir', 'dirdeep',
              'dirmany', 'dup', 'fallocate', 'fcntl', 'filename', 'flock', 'fpunch', 'fsize',
              'fstat', 'getdent', 'hdd', 'io', 'iomix', 'link', 'locka', 'lockf', 'lockofd',
@@ -39,31 +42,6 @@ KNOWN = {
                              'emulated directory gives EINVAL (off)',
     ('dnotify', 'memfs'): 'as emulated: F_NOTIFY gives EINVAL',
 }
-
-
-def where(pgid):
-    """What each process of group pgid waits in: its state, wchan and
-    system call (/proc), for the report of a hang."""
-    lines = []
-    for pid in sorted(int(p) for p in os.listdir('/proc') if p.isdigit()):
-        try:
-            if os.getpgid(pid) != pgid:
-                continue
-            for tid in sorted(os.listdir('/proc/%d/task' % pid), key=int):
-                t = '/proc/%d/task/%s/' % (pid, tid)
-                with open(t + 'stat') as f:
-                    stat = f.read()
-                comm = stat[stat.index('(') + 1:stat.rindex(')')]
-                state = stat[stat.rindex(')') + 2]
-                with open(t + 'wchan') as f:
-                    wchan = f.read().strip()
-                with open(t + 'syscall') as f:
-                    call = f.read().split()
-                lines.append('%d/%s %s %s wchan=%s syscall=%s' %
-                             (pid, tid, comm, state, wchan, ' '.join(call[:3])))
-        except (OSError, ValueError):
-            continue
-    return lines
 
 
 def run(argv, cwd):
