@@ -75,7 +75,6 @@ def check(outdir, problems):
             bad('%s: systems %s, expected %s' % (w, sorted(systems),
                                                  sorted(expect)))
     fuse_status = set()
-    notes = set()
     for r in rows:
         where = '%s / %s' % (r['workload'], r['system'])
         st = r['status']
@@ -97,14 +96,6 @@ def check(outdir, problems):
                 (r['system'] == 'memfs' and r['group'] == 'programs')):
             if r['median']:
                 bad('%s: n/a but has a median' % where)
-            continue
-        if st != 'ok' and r['system'] == 'sshfs' and st.startswith('error'):
-            # in-process sshfs dies of SIGSEGV in about 1 start of 12 at
-            # af3c06a (core_route in a thread sshfs starts while the main
-            # thread is still in core_cwd_init): said, not failed, so that
-            # the smoke run checks the suite, not that bug
-            notes.add('NOTE: sshfs in process failed (known, '
-                      'intermittent): %s' % st[:200])
             continue
         if st != 'ok':
             bad('%s: %s' % (where, st))
@@ -141,8 +132,6 @@ def check(outdir, problems):
                     bad('%s: negative CPU time' % where)
             except ValueError:
                 bad('%s: no CPU time of the application' % where)
-    for n in sorted(notes)[:3]:
-        print(n)
     with open(md_path) as f:
         md = f.read()
     for head in ('## Times', '## Ratios and targets', '## Context switches',
@@ -175,17 +164,6 @@ def check(outdir, problems):
         bad('no gnuplot, and results.md does not say so')
 
 
-def only_sshfs_errors(outdir):
-    """Whether every error of the run is in-process sshfs's (above)."""
-    try:
-        with open(os.path.join(outdir, 'results.csv'), newline='') as f:
-            errs = [r for r in csv.DictReader(f)
-                    if r['status'].startswith('error')]
-    except OSError:
-        return False
-    return bool(errs) and all(r['system'] == 'sshfs' for r in errs)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--build', default=os.path.join(os.path.dirname(HERE),
@@ -204,7 +182,7 @@ def main():
                            text=True)
         sys.stdout.write(p.stdout)
         sys.stderr.write(p.stderr)
-        if p.returncode != 0 and not only_sshfs_errors(outdir):
+        if p.returncode != 0:
             problems.append('suite.py exited %d' % p.returncode)
         check(outdir, problems)
         left = os.listdir(scratch)
