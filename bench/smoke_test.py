@@ -84,16 +84,13 @@ def check(outdir, problems):
                 bad('%s: n/a but has a median' % where)
             continue
         # The NFS systems need a server (tests/nfs/server.sh), the pager
-        # system measures mmap rows only, memfs no program rows (their
-        # trees are prepared in a backing directory): n/a with its reason
-        # elsewhere.
+        # system measures mmap rows only: n/a with its reason elsewhere.
         # The FUSE file systems (issue 12) need libfuse's examples, /dev/fuse,
         # sshfs and sshd (root only).
         if st.startswith('n/a: ') and (
                 r['system'] in getattr(suite, 'NFS_SYSTEMS', ()) or
                 r['system'] in getattr(suite, 'FUSEFS_SYSTEMS', ()) or
-                (r['system'] == 'pager' and 'mmap' not in r['workload']) or
-                (r['system'] == 'memfs' and r['group'] == 'programs')):
+                (r['system'] == 'pager' and 'mmap' not in r['workload'])):
             if r['median']:
                 bad('%s: n/a but has a median' % where)
             continue
@@ -134,7 +131,8 @@ def check(outdir, problems):
                 bad('%s: no CPU time of the application' % where)
     with open(md_path) as f:
         md = f.read()
-    for head in ('## Times', '## Ratios and targets', '## Context switches',
+    for head in ('## Times', '## Ratios and targets', '## Emulated files (issue 11)',
+                 '## Context switches',
                  '## CPU time',
                  '## Exec with N inherited descriptors', '- machine: Linux'):
         if head not in md:
