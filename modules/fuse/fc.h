@@ -101,7 +101,7 @@ struct fc_inst {
 	pthread_mutex_t serial;		/* ... kept by this */
 	uint32_t defuse_want;		/* DEFUSE_CAP_* to add to the host's want */
 
-	pthread_mutex_t files_lock;	/* the open files, for paths that move */
+	pthread_mutex_t files_lock;	/* the open files and their paths (paths.c) */
 	struct fc_file *files;
 	unsigned hidden_seq;
 
@@ -114,6 +114,8 @@ struct fc_inst {
 struct fc_file {
 	struct fuse_file_info fi;
 	char *path;			/* its current path, as far as this process knows */
+	int removed;			/* its name was removed here: path is only the
+					   one it had (paths.c) */
 	int is_dir;
 	int is_path_only;		/* O_PATH: no FUSE open was made */
 	int hidden;			/* renamed to .fuse_hidden*: removed at release */
@@ -222,6 +224,19 @@ int fc_ll_init(struct fc_inst *in) FC_HIDDEN;
 void fc_ll_destroy(struct fc_inst *in) FC_HIDDEN;
 /* The connection a file system's init gets, before it changes it. */
 void fc_conn_defaults(struct fuse_conn_info *c) FC_HIDDEN;
+
+/* ---- paths.c: where open files are, for fh_path ---------------------- */
+/* A rename done here moved from to to (both ways with exchange): open
+   files at or below from are below to now. */
+void fc_files_renamed(struct fc_inst *in, const char *from, const char *to, int exchange)
+	FC_HIDDEN;
+/* Name path was removed here (unlink, rmdir, or replaced by a rename):
+   the open files it named have none now.  ino: the inode that name had
+   (low level), or 0 (high level: by path alone). */
+void fc_files_removed(struct fc_inst *in, const char *path, uint64_t ino) FC_HIDDEN;
+/* defuse_ops.fh_path of open file h. */
+int fc_file_path(struct fc_inst *in, const struct fc_file *h, char *buf, size_t size)
+	FC_HIDDEN;
 
 /* ---- fs.c ------------------------------------------------------------- */
 struct fuse_fs *fc_subdir_new(struct fuse_args *args, struct fuse_fs *next) FC_HIDDEN;

@@ -140,8 +140,9 @@ static const char *hpath(struct fc_inst *in, struct fc_file *h, char buf[PATH_MA
 	return buf;
 }
 
+/* A new open file, complete before renames and removals (paths.c) see it. */
 static struct fc_file *new_file(struct fc_inst *in, const char *path,
-				const struct fuse_file_info *fi)
+				const struct fuse_file_info *fi, int is_dir, int path_only)
 {
 	struct fc_file *h = calloc(1, sizeof(*h));
 
@@ -153,6 +154,8 @@ static struct fc_file *new_file(struct fc_inst *in, const char *path,
 		return NULL;
 	}
 	h->fi = *fi;
+	h->is_dir = is_dir;
+	h->is_path_only = path_only;
 	h->lock_fd = -1;
 	pthread_mutex_init(&h->dir_lock, NULL);
 	pthread_mutex_lock(&in->files_lock);
@@ -190,14 +193,15 @@ static void free_file(struct fc_inst *in, struct fc_file *h)
 	free(h);
 }
 
-/* Is path open (a FUSE open: not O_PATH) in this process? */
+/* Is the file path names open (a FUSE open of a file: not O_PATH, not
+   opendir, as libfuse counts opens) in this process? */
 static int is_open(struct fc_inst *in, const char *path)
 {
 	int found = 0;
 
 	pthread_mutex_lock(&in->files_lock);
 	for (struct fc_file *h = in->files; h && !found; h = h->next)
-		found = !h->is_path_only && !strcmp(h->path, path);
+		found = !h->is_path_only && !h->is_dir && !h->removed && !strcmp(h->path, path);
 	pthread_mutex_unlock(&in->files_lock);
 	return found;
 }
@@ -209,42 +213,9 @@ static int is_open_other(struct fc_inst *in, struct fc_file *h)
 
 	pthread_mutex_lock(&in->files_lock);
 	for (struct fc_file *o = in->files; o && !found; o = o->next)
-		found = o != h && !o->is_path_only && !strcmp(o->path, h->path);
+		found = o != h && !o->is_path_only && !o->removed && !strcmp(o->path, h->path);
 	pthread_mutex_unlock(&in->files_lock);
 	return found;
-}
-
-/* p with the prefix from (a whole component) replaced by to, or NULL. */
-static char *moved_path(const char *p, const char *from, const char *to)
-{
-	size_t n = strlen(from);
-	char *s;
-
-	if (strncmp(p, from, n) || (p[n] && p[n] != '/'))
-		return NULL;
-	s = malloc(strlen(to) + strlen(p + n) + 1);
-	if (s) {
-		strcpy(s, to);
-		strcat(s, p + n);
-	}
-	return s;
-}
-
-/* Open files follow a rename done here (both ways for RENAME_EXCHANGE). */
-static void renamed(struct fc_inst *in, const char *from, const char *to, int exchange)
-{
-	pthread_mutex_lock(&in->files_lock);
-	for (struct fc_file *h = in->files; h; h = h->next) {
-		char *p = moved_path(h->path, from, to);
-
-		if (!p && exchange)
-			p = moved_path(h->path, to, from);
-		if (p) {
-			free(h->path);
-			h->path = p;
-		}
-	}
-	pthread_mutex_unlock(&in->files_lock);
 }
 
 /*
@@ -277,7 +248,7 @@ static int hide(struct fc_inst *in, const char *path)
 		return 1;
 	if (r)
 		return r;
-	renamed(in, path, hidden, 0);
+	fc_files_renamed(in, path, hidden, 0);
 	pthread_mutex_lock(&in->files_lock);
 	for (struct fc_file *h = in->files; h; h = h->next)
 		if (!strcmp(h->path, hidden))
@@ -507,6 +478,8 @@ static int hl_unlink(void *priv, const char *path)
 		r = hide(in, path);
 	if (r == 1)
 		r = fuse_fs_unlink(f->fs, path);
+	if (!r)
+		fc_files_removed(in, path, 0);	/* hidden ones are not at path any more */
 	RETURN(r);
 }
 
@@ -521,6 +494,8 @@ static int hl_rmdir(void *priv, const char *path)
 		r = -ENOTDIR;
 	if (!r)
 		r = fuse_fs_rmdir(f->fs, path);
+	if (!r)
+		fc_files_removed(in, path, 0);
 	RETURN(r);
 }
 
@@ -552,8 +527,13 @@ static int hl_rename(void *priv, const char *from, const char *to, unsigned int 
 		r = fuse_fs_rename(f->fs, from, to, flags);
 	if (r == -ENOSYS && flags)
 		r = -EINVAL;	/* the kernel's answer once rename2 is unknown */
-	if (!r)
-		renamed(in, from, to, flags & RENAME_EXCHANGE);
+	/* Open files follow.  Two names of one file are two nodes to
+	   libfuse's high level, as here: the rename reaches the file system
+	   and the names' open files move as for any other two files. */
+	if (!r && !rb && !(flags & RENAME_EXCHANGE) && strcmp(from, to))
+		fc_files_removed(in, to, 0);	/* replaced (a hidden file is not at to) */
+	if (!r && strcmp(from, to))
+		fc_files_renamed(in, from, to, flags & RENAME_EXCHANGE);
 	RETURN(r);
 }
 
@@ -812,7 +792,7 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		fi.direct_io = 1;
 	if (f->conf.kernel_cache)
 		fi.keep_cache = 1;
-	h = new_file(in, path, &fi);
+	h = new_file(in, path, &fi, is_dir, path_only);
 	if (!h) {
 		if (!path_only) {
 			if (is_dir)
@@ -822,8 +802,6 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		}
 		RETURN(-ENOMEM);
 	}
-	h->is_dir = is_dir;
-	h->is_path_only = path_only;
 	out->fh = (uintptr_t)h;
 	RETURN(0);
 }
@@ -1075,6 +1053,12 @@ static off_t hl_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 	if (off >= st.st_size)
 		RETURN((off_t)-ENXIO);
 	RETURN(whence == SEEK_DATA ? off : st.st_size);
+}
+
+/* Where h is now (paths.c). */
+static int hl_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
+{
+	return fc_file_path(priv, H(fh), buf, size);
 }
 
 /* ---- directories ------------------------------------------------------- */
@@ -1388,4 +1372,5 @@ const struct defuse_ops fc_hl_ops = {
 	.getlk = hl_getlk,
 	.setlk = hl_setlk,
 	.flock = hl_flock,
+	.fh_path = hl_fh_path,
 };

@@ -1196,7 +1196,9 @@ static int remove_name(struct fuse_session *se, struct refs *rf, const char *pat
 		r = do_lookup(se, parent, name, &e);
 	if (r)
 		return r;
-	forget(se, e.ino, 1);
+	/* held until the call ends, as the kernel holds the victim's inode:
+	   its number names it, not another inode made meanwhile */
+	refs_add(rf, e.ino);
 	if (dir && !S_ISDIR(e.attr.st_mode))
 		return -ENOTDIR;
 	if (!dir && S_ISDIR(e.attr.st_mode))
@@ -1207,8 +1209,10 @@ static int remove_name(struct fuse_session *se, struct refs *rf, const char *pat
 	(dir ? se->op.rmdir : se->op.unlink)(&q, parent, name);
 	req_wait(&q);
 	r = outcome(&q, R_ERR);
-	if (!r)
+	if (!r) {
 		cache_forget(se, path, dir);
+		fc_files_removed(se->inst, path, e.ino);
+	}
 	return r;
 }
 
@@ -1222,34 +1226,6 @@ static int ll_rmdir(void *priv, const char *path)
 {
 	BEGIN();
 	RETURN(remove_name(se, &rf, path, 1));
-}
-
-/* Open files follow a rename done here (hl.c keeps the same). */
-static void renamed_files(struct fc_inst *in, const char *from, const char *to, int exchange)
-{
-	size_t n = strlen(from), m = strlen(to);
-
-	pthread_mutex_lock(&in->files_lock);
-	for (struct fc_file *h = in->files; h; h = h->next) {
-		const char *old = NULL, *new = NULL;
-		size_t k = 0;
-		char *p;
-
-		if (!strncmp(h->path, from, n) && (!h->path[n] || h->path[n] == '/'))
-			old = from, new = to, k = n;
-		else if (exchange && !strncmp(h->path, to, m) && (!h->path[m] || h->path[m] == '/'))
-			old = to, new = from, k = m;
-		if (!old)
-			continue;
-		p = malloc(strlen(new) + strlen(h->path + k) + 1);
-		if (p) {
-			strcpy(p, new);
-			strcat(p, h->path + k);
-			free(h->path);
-			h->path = p;
-		}
-	}
-	pthread_mutex_unlock(&in->files_lock);
 }
 
 static int ll_rename(void *priv, const char *from, const char *to, unsigned int flags)
@@ -1273,16 +1249,21 @@ static int ll_rename(void *priv, const char *from, const char *to, unsigned int 
 		r = do_lookup(se, p1, n1, &a);
 	if (r)
 		RETURN(r);
-	forget(se, a.ino, 1);
+	/* both held until the call ends: equal numbers are then one inode */
+	refs_add(&rf, a.ino);
 	rb = do_lookup(se, p2, n2, &b);
 	if (!rb)
-		forget(se, b.ino, 1);
+		refs_add(&rf, b.ino);
 	if (rb && rb != -ENOENT)
 		RETURN(rb);
 	if ((flags & RENAME_EXCHANGE) && rb)
 		RETURN(rb);
 	if (!rb && (flags & RENAME_NOREPLACE))
 		RETURN(-EEXIST);
+	/* Two names of one inode: the kernel does nothing, and asks no file
+	   system (vfs_rename) */
+	if (!rb && a.ino == b.ino)
+		RETURN(0);
 	if (!rb && !(flags & RENAME_EXCHANGE)) {
 		if (S_ISDIR(a.attr.st_mode) && !S_ISDIR(b.attr.st_mode))
 			RETURN(-ENOTDIR);
@@ -1300,8 +1281,11 @@ static int ll_rename(void *priv, const char *from, const char *to, unsigned int 
 	if (!r) {
 		cache_forget(se, from, 1);
 		cache_forget(se, to, 1);
-		renamed_files(in, from, to, flags & RENAME_EXCHANGE);
 	}
+	if (!r && !rb && !(flags & RENAME_EXCHANGE))
+		fc_files_removed(in, to, b.ino);	/* replaced */
+	if (!r)
+		fc_files_renamed(in, from, to, flags & RENAME_EXCHANGE);
 	RETURN(r);
 }
 
@@ -1524,8 +1508,9 @@ static struct fc_file *H(uint64_t fh)
 	return (struct fc_file *)(uintptr_t)fh;
 }
 
+/* A new open file, complete before renames and removals (paths.c) see it. */
 static struct fc_file *new_file(struct fc_inst *in, const char *path, fuse_ino_t ino,
-				const struct fuse_file_info *fi)
+				const struct fuse_file_info *fi, int is_dir, int path_only)
 {
 	struct fc_file *h = calloc(1, sizeof(*h));
 
@@ -1535,6 +1520,8 @@ static struct fc_file *new_file(struct fc_inst *in, const char *path, fuse_ino_t
 	}
 	h->fi = *fi;
 	h->ino = ino;
+	h->is_dir = is_dir;
+	h->is_path_only = path_only;
 	h->lock_fd = -1;
 	pthread_mutex_lock(&in->files_lock);
 	h->next = in->files;
@@ -1712,7 +1699,7 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			}
 		}
 	}
-	h = new_file(in, path, ino, &fi);
+	h = new_file(in, path, ino, &fi, is_dir, path_only);
 	if (!h) {
 		struct fc_file tmp = { .fi = fi, .ino = ino, .is_dir = is_dir,
 				       .is_path_only = path_only };
@@ -1720,8 +1707,6 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		call_release(se, &tmp);
 		RETURN(-ENOMEM);
 	}
-	h->is_dir = is_dir;
-	h->is_path_only = path_only;
 	out->fh = (uintptr_t)h;
 	RETURN(0);
 }
@@ -1848,6 +1833,12 @@ static ssize_t ll_write(void *priv, uint64_t fh, const void *buf, size_t size, o
 			break;
 	}
 	RETURN((ssize_t)done);
+}
+
+/* Where h is now (paths.c). */
+static int ll_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
+{
+	return fc_file_path(priv, H(fh), buf, size);
 }
 
 /* getattr and setattr by handle get its fuse_file_info for a regular file
@@ -2191,6 +2182,7 @@ const struct defuse_ops fc_ll_ops = {
 	.getlk = ll_getlk,
 	.setlk = ll_setlk,
 	.flock = ll_flock,
+	.fh_path = ll_fh_path,
 };
 
 /* ---- notifications: the name cache forgets; there is no other cache ------ */

@@ -929,6 +929,11 @@ static int fm_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 	return FWD(FM->ops->flock(FM->inst, fh, owner, op));
 }
 
+static int fm_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
+{
+	return FWD(FM->ops->fh_path(FM->inst, fh, buf, size));
+}
+
 static const struct defuse_ops fm_ops = {
 	.init = fm_init,
 	.destroy = fm_destroy,
@@ -969,6 +974,7 @@ static const struct defuse_ops fm_ops = {
 	.getlk = fm_getlk,
 	.setlk = fm_setlk,
 	.flock = fm_flock,
+	.fh_path = fm_fh_path,
 };
 
 __attribute__((visibility("default"))) const struct defuse_module defuse_module_v2 = {
