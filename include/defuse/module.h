@@ -711,6 +711,19 @@ extern void defuse_fs_ids(uid_t *uid, gid_t *gid) __attribute__((weak));
  */
 extern int defuse_lock_owner_alive(uint64_t owner) __attribute__((weak));
 
+/**
+ * Around a system call of the module's that may wait for something only
+ * another process can do (opening a FIFO waits for its other end): on 1
+ * before, 0 after.  In between, the caller's signals are not held back
+ * (see "Signals" above): one that arrives runs its handler and ends the
+ * wait with EINTR (or restarts it, SA_RESTART), as the kernel's own wait,
+ * and one held back earlier in the operation is delivered first, so that
+ * it cannot stay blocked through a wait it should have ended.  Hold none
+ * of the module's locks in between: the handler may call into the mount.
+ * Outside the in-process host, signals interrupt such a call anyway.
+ */
+extern void defuse_waiting(int on) __attribute__((weak));
+
 /** Module flags (struct defuse_module.flags). */
 #define DEFUSE_MODULE_RESOLVES 0x2 /* resolves ".." and symlinks itself (see top) */
 #define DEFUSE_MODULE_READONLY 0x4 /* a read-only file system (see top) */

@@ -67,6 +67,23 @@ long defuse_dispatch(struct defuse_syscall *sc) HIDDEN;
  * straight to the kernel.
  */
 long defuse_call_cold(long (*fn)(void *), void *arg) HIDDEN;
+
+/* sharers.c: threads on another thread's TLS block (kernel.h: tls_shared). */
+int defuse_tls_mine(void) HIDDEN;
+/* The block the program's code runs on: ours, or the one we share. */
+struct defuse_thread *defuse_program_self(void) HIDDEN;
+long defuse_sharers_prepare(void *unused) HIDDEN;	/* cold */
+void defuse_sharers_unwanted(void) HIDDEN;
+void defuse_sharers_after_fork(void) HIDDEN;
+void defuse_exit_traced(const struct defuse_syscall *sc) HIDDEN;	/* dispatch.c */
+long defuse_sharer_call(long (*fn)(struct defuse_syscall *), struct defuse_syscall *sc) HIDDEN;
+void defuse_sharer_program_tls(void (*fn)(int, void *, void *), int sig, void *si,
+			       void *uc) HIDDEN;
+/* A thread running on a TLS block it does not own? */
+static inline int defuse_on_foreign_tls(void)
+{
+	return unlikely(defuse_self.tls_shared) && !defuse_tls_mine();
+}
 /* Hooks the trampolines call around a clone-family call and rt_sigreturn. */
 long defuse_clone_before(struct defuse_syscall *sc) HIDDEN;
 long defuse_clone_child(struct defuse_syscall *sc) HIDDEN;

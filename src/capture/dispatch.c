@@ -337,13 +337,28 @@ static long traced(struct defuse_syscall *sc, int kind)
 	return r;
 }
 
+/* A sharer's exit, which sharers.c forwards itself: counted as any. */
+void defuse_exit_traced(const struct defuse_syscall *sc)
+{
+	if (unlikely(defuse_self.tracing)) {
+		trace_count(sc->nr);
+		trace_record(sc, 0, 0, 0);
+	}
+}
+
 long defuse_dispatch(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
 	int kind;
 
-	if (unlikely(self->in_defuse))
-		return own(sc);
+	/* One test for both rare cases: inside DEFUSE, or on a TLS block
+	   another thread may share (sharers.c). */
+	if (unlikely(self->in_defuse | self->tls_shared)) {
+		if (self->tls_shared && !defuse_tls_mine())
+			return defuse_sharer_call(defuse_dispatch, sc);
+		if (self->in_defuse)
+			return own(sc);
+	}
 	defuse_net_check();
 	kind = special_kind(sc->nr);
 	if (unlikely(self->tracing))
@@ -374,10 +389,32 @@ static unsigned long clone_flags(const struct defuse_syscall *sc);
    parent afterwards). */
 static __thread char pager_forking __attribute__((tls_model("initial-exec")));
 
-long defuse_clone_before(struct defuse_syscall *sc)
+/* Does the child run on our thread pointer while we run on (a raw
+   CLONE_VM without CLONE_SETTLS; a vfork parent waits, so is left out)? */
+static int shares_tls(const struct defuse_syscall *sc)
+{
+	unsigned long flags = clone_flags(sc);
+
+	return (flags & CLONE_VM) && !(flags & (CLONE_SETTLS | CLONE_VFORK));
+}
+
+static long clone_before_here(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
 
+	/* First: the donor that makes (pthread_create) runs these hooks
+	   itself, over the clone_* fields below. */
+	self->clone_shares_tls = shares_tls(sc);
+	if (unlikely(self->clone_shares_tls)) {
+		struct defuse_thread *prog = defuse_program_self();
+
+		if (!prog->tls_shared) {
+			prog->tls_owner = sys0(SYS_gettid);
+			__atomic_store_n(&prog->tls_shared, 1, __ATOMIC_RELEASE);
+		}
+		defuse_call_cold(defuse_sharers_prepare, NULL);
+		self->clone_shares_tls = 1;
+	}
 	/* Armed before the clone: a vfork child shares this TLS. */
 	defuse_net_check();
 	self->clone_nr = sc->nr;
@@ -407,10 +444,21 @@ long defuse_clone_before(struct defuse_syscall *sc)
 	return sc->nr;
 }
 
-long defuse_clone_parent(struct defuse_syscall *sc)
+long defuse_clone_before(struct defuse_syscall *sc)
+{
+	if (defuse_on_foreign_tls())
+		return defuse_sharer_call(clone_before_here, sc);
+	return clone_before_here(sc);
+}
+
+static long clone_parent_here(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
 	long r = sc->nr;	/* the trampoline passes the result in %rax */
+
+	if (unlikely(self->clone_shares_tls) && sys_failed(r))
+		defuse_sharers_unwanted();
+	self->clone_shares_tls = 0;
 
 	/*
 	 * A vfork child shares this TLS and may have left it changed: its
@@ -442,6 +490,13 @@ long defuse_clone_parent(struct defuse_syscall *sc)
 		trace_record(&call, r, trace_now() - self->clone_t0, 1);
 	}
 	return r;
+}
+
+long defuse_clone_parent(struct defuse_syscall *sc)
+{
+	if (defuse_on_foreign_tls())
+		return defuse_sharer_call(clone_parent_here, sc);
+	return clone_parent_here(sc);
 }
 
 /*
@@ -488,7 +543,7 @@ static int is_forked_process(const struct defuse_syscall *sc)
  * First code a new thread or process runs.  SUD is not inherited by a clone
  * child, so the net is armed again before the program's code runs.
  */
-long defuse_clone_child(struct defuse_syscall *sc)
+static long clone_child_here(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
 
@@ -516,6 +571,19 @@ long defuse_clone_child(struct defuse_syscall *sc)
 	if (unlikely(core_nmounts) && is_forked_process(sc))
 		defuse_call_cold(core_after_fork_child, NULL);
 	return sc->nr;
+}
+
+long defuse_clone_child(struct defuse_syscall *sc)
+{
+	if (unlikely(defuse_self.tls_shared)) {
+		/* A new process has its own memory: its one thread owns the
+		   block, and the parent's donors are not in it. */
+		if (is_forked_process(sc))
+			defuse_sharers_after_fork();
+		else if (!defuse_tls_mine())	/* the child of a sharing clone */
+			return defuse_sharer_call(clone_child_here, sc);
+	}
+	return clone_child_here(sc);
 }
 
 long defuse_sigreturn_hook(struct defuse_syscall *sc)

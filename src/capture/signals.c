@@ -122,11 +122,27 @@ static int synchronous(int sig, const void *si)
 		sig == SIGTRAP);
 }
 
+/* The program's handler, on the thread pointer its code runs with (not
+   the block lent to a sharer inside DEFUSE: sharers.c). */
+static void call_app_here(int sig, void *si, void *uc)
+{
+	if (unlikely(defuse_self.program_tp))
+		defuse_sharer_program_tls(call_app, sig, si, uc);
+	else
+		call_app(sig, si, uc);
+}
+
 static void wrapper(int sig, void *si, void *uc)
 {
 	struct defuse_thread *self = &defuse_self;
 	char was, intr;
 
+	/* A sharer in its program code, on its parent's block: DEFUSE's
+	   state there is the parent's; the sharer is outside DEFUSE. */
+	if (defuse_on_foreign_tls()) {
+		call_app(sig, si, uc);
+		return;
+	}
 	if (self->in_defuse && !self->sig_interruptible && !synchronous(sig, si)) {
 		defer_info(sig, si);
 		self->sig_deferred |= 1UL << (sig - 1);
@@ -137,7 +153,7 @@ static void wrapper(int sig, void *si, void *uc)
 	intr = self->sig_interruptible;
 	self->in_defuse = 0;
 	self->sig_interruptible = 0;
-	call_app(sig, si, uc);
+	call_app_here(sig, si, uc);
 	self->in_defuse = was;
 	self->sig_interruptible = intr;
 }
@@ -176,6 +192,21 @@ static void fatal_handler(int sig, void *si, void *uc)
 	struct defuse_thread *self = &defuse_self;
 	struct ksigaction dfl = { SIG_DFL, 0, NULL, 0 };
 
+	if (defuse_on_foreign_tls()) {
+		/* A sharer outside DEFUSE: its handler, or the default action
+		   without the write-back (the pages are its parent's, which
+		   lives on). */
+		if (is_handler(app_act[sig].handler)) {
+			call_app(sig, si, uc);
+			return;
+		}
+		if (app_act[sig].handler == SIG_IGN)
+			return;
+		sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+		if (!synchronous(sig, si))
+			sys4(SYS_rt_tgsigqueueinfo, sys0(SYS_getpid), sys0(SYS_gettid), sig, si);
+		return;
+	}
 	if (self->in_defuse && !self->sig_interruptible && !synchronous(sig, si)) {
 		/* Later, when DEFUSE returns to the program (as wrapper). */
 		defer_info(sig, si);

@@ -33,7 +33,9 @@ int defuse_sud_arm(void)
 {
 	long r = sys5(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
 		      defuse_gate_begin, defuse_gate_end - defuse_gate_begin,
-		      &defuse_self.sud_selector);
+		      /* the byte the trampolines flip: on the program's
+			 block, also for a sharer (sharers.c) */
+		      &defuse_program_self()->sud_selector);
 	if (sys_failed(r)) {
 		char b[24];
 		defuse_log("cannot arm Syscall User Dispatch: error ",

@@ -331,7 +331,7 @@ static void lock(void)
 	while (!__atomic_compare_exchange_n(&lock_word, &owner, me, 0, __ATOMIC_ACQUIRE,
 					    __ATOMIC_RELAXED)) {
 		if (sys_failed(sys4(SYS_futex, &lock_word, FUTEX_WAIT_PRIVATE, owner, &tick)) &&
-		    sys2(SYS_kill, owner, 0) == -ESRCH)
+		    defuse_task_gone(owner))	/* also a killed, unreaped sharer */
 			__atomic_compare_exchange_n(&lock_word, &owner, 0, 0, __ATOMIC_RELAXED,
 						    __ATOMIC_RELAXED);
 		owner = 0;

@@ -42,6 +42,12 @@ __attribute__((visibility("default"))) int defuse_keep_fd(int fd)
 	return defuse_fd_reserve(fd);
 }
 
+/* A module's wait that the caller's signals may end (module.h). */
+__attribute__((visibility("default"))) void defuse_waiting(int on)
+{
+	defuse_sig_interruptible(on);
+}
+
 /* ... and given back. */
 __attribute__((visibility("default"))) int defuse_close_kept(int fd)
 {

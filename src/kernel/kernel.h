@@ -56,6 +56,10 @@ struct defuse_thread {
 	char in_defuse;		/* capture: DEFUSE's own code is running: calls
 				   it makes through libc go to the kernel
 				   untouched */
+	char tls_shared;	/* capture: this block may be another thread's
+				   too (a clone with CLONE_VM, no CLONE_SETTLS):
+				   only tls_owner uses this state, the others a
+				   block of their own (capture/sharers.c) */
 	char tracing;		/* capture: this thread's calls are traced */
 	char sigsys_blocked;	/* capture: the program believes SIGSYS is
 				   blocked */
@@ -75,6 +79,7 @@ struct defuse_thread {
 	char vfork_child;	/* capture: a vfork child: memory shared with
 				   the suspended parent (core/fdtable.c) */
 	long sigsys_info[16];	/* capture: its siginfo, re-sent on unblock */
+	int tid;		/* kernel: gettid(), cached as pid (0: not known) */
 	long pid;		/* kernel: getpid(), cached per thread: a vfork
 				   child shares the parent's memory but not the
 				   other threads' TLS (usermem.c) */
@@ -93,6 +98,10 @@ struct defuse_thread {
 				   clone in flight */
 	uint64_t clone_t0;	/* capture: its start time, for the trace */
 	unsigned int fsuid, fsgid; /* core (creds.c): see ids_known */
+	int tls_owner;		/* capture: see tls_shared */
+	char clone_shares_tls;	/* capture: the clone in flight makes a sharer */
+	uintptr_t program_tp;	/* capture: on a block lent to a sharer, the
+				   thread pointer its program code runs with */
 };
 
 extern __thread struct defuse_thread defuse_self
@@ -186,6 +195,10 @@ long defuse_write_user(void *dst, const void *src, unsigned long n) HIDDEN;
 int defuse_copy_in(void *dst, const void *src, unsigned long n) HIDDEN;
 int defuse_copy_out(void *dst, const void *src, unsigned long n) HIDDEN;
 void defuse_usermem_refresh_pid(void) HIDDEN;
+/* Has task tid left our memory (exited, a zombie, exec'd)?  A lock in
+   process memory whose holder has left is free (state.c). */
+int defuse_task_gone(int tid) HIDDEN;
+
 /* This process's ID without a system call: the per-thread copy, which a
    thread DEFUSE never saw start lacks (0). */
 static inline long defuse_pid(void)

@@ -51,7 +51,11 @@ static long cursor;			/* where to look for a free slot next */
 static struct rlimit prog;		/* RLIMIT_NOFILE as the program sees it */
 static unsigned long asked_cur;		/* its soft limit before the band lowered it */
 static unsigned long kernel_hard;	/* and the kernel's hard limit */
-static int lock;			/* 0 free, 1 taken, 2 with waiters */
+/* The lock: its holder's thread ID, 0 when free.  A holder may be killed
+   inside (a clone(CLONE_VM) child that stress-ng SIGKILLs): a waiter that
+   finds it gone takes the lock over instead of waiting for ever. */
+static int lock;
+static int lock_waiting;		/* threads waiting for it */
 int defuse_fd_nreserved;
 
 #define BITS (8 * sizeof(unsigned long))
@@ -101,21 +105,27 @@ int defuse_fd_is_reserved(long fd)
 
 static void take(void)
 {
-	int c = 0;
+	int me = defuse_self.tid ? defuse_self.tid : sys0(SYS_gettid), owner = 0;
+	struct timespec tick = { 0, 1000000 };
 
-	if (__atomic_compare_exchange_n(&lock, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return;
-	if (c != 2)
-		c = __atomic_exchange_n(&lock, 2, __ATOMIC_ACQUIRE);
-	while (c != 0) {
-		sys4(SYS_futex, &lock, FUTEX_WAIT_PRIVATE, 2, NULL);
-		c = __atomic_exchange_n(&lock, 2, __ATOMIC_ACQUIRE);
+	while (!__atomic_compare_exchange_n(&lock, &owner, me, 0, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST)) {
+		__atomic_add_fetch(&lock_waiting, 1, __ATOMIC_SEQ_CST);
+		if (sys4(SYS_futex, &lock, FUTEX_WAIT_PRIVATE, owner, &tick) == -ETIMEDOUT &&
+		    defuse_task_gone(owner))
+			__atomic_compare_exchange_n(&lock, &owner, 0, 0, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&lock_waiting, 1, __ATOMIC_SEQ_CST);
+		owner = 0;
 	}
 }
 
 static void give(void)
 {
-	if (__atomic_exchange_n(&lock, 0, __ATOMIC_RELEASE) == 2)
+	/* Either the waiter counted itself before this store, and is woken,
+	   or its futex wait finds the lock changed. */
+	__atomic_store_n(&lock, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&lock_waiting, __ATOMIC_SEQ_CST))
 		sys3(SYS_futex, &lock, FUTEX_WAKE_PRIVATE, 1);
 }
 
@@ -309,6 +319,7 @@ int defuse_fd_release(int fd)
  */
 void defuse_fd_after_fork(void)
 {
+	__atomic_store_n(&lock_waiting, 0, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&lock, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&lock, 0, __ATOMIC_RELAXED);
 		set_kernel_soft(prog.rlim_cur);

@@ -1,6 +1,8 @@
 /*
  * The state every layer shares: one struct per thread, one per process.
  */
+#include <errno.h>
+#include <linux/kcmp.h>
 #include "kernel/kernel.h"
 
 /* From linux/prctl.h (which clashes with glibc's sys/prctl.h). */
@@ -19,4 +21,15 @@ void defuse_note_emulated(long nr)
 {
 	if (defuse_g.test_marker)
 		sys1(DEFUSE_TEST_EMULATED_NR, nr);
+}
+
+int defuse_task_gone(int tid)
+{
+	long r = sys5(SYS_kcmp, sys0(SYS_gettid), tid, KCMP_VM, 0, 0);
+
+	if (r == 0)
+		return 0;
+	if (r == -ESRCH || r == 1 || r == 2)
+		return 1;	/* gone, or no memory of ours (a zombie has none) */
+	return sys2(SYS_kill, tid, 0) == -ESRCH;	/* kcmp not allowed here */
 }

@@ -17,6 +17,7 @@
 void defuse_usermem_refresh_pid(void)
 {
 	defuse_self.pid = sys0(SYS_getpid);
+	defuse_self.tid = sys0(SYS_gettid);
 }
 
 long defuse_read_user(void *dst, const void *src, unsigned long n)

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1648,6 +1649,115 @@ static int case_fifo_eintr(void)
 }
 
 /*
+ * Children of a raw clone(CLONE_VM | CLONE_FILES) that keep the parent's
+ * thread pointer (no CLONE_SETTLS: stress-ng's dup stressor): they run on
+ * the parent's TLS, so DEFUSE's per-thread state must still be theirs
+ * alone.  While a child makes calls on the mount, the parent's FIFO open
+ * must still be ended by its 1 ms timer (the timer's signal, deferred by
+ * the child's state and flushed to the child, stayed blocked in the parent
+ * for ever) and the parent's own calls must still reach the mount (the
+ * child's in_defuse sent them to the kernel).  Every other child is
+ * killed where it happens to be, as stress-ng does, maybe inside DEFUSE.
+ * A watchdog process opens the FIFO for writing if a round makes no
+ * progress for HANG_GUARD seconds, so a lost signal is a FAIL, not a hang.
+ */
+static char cv_file[4200], cv_fifo[4200];
+static volatile long cv_stop, cv_bad, cv_calls;
+static char cv_stack[256 * 1024] __attribute__((aligned(64)));
+
+static int cv_child(void *arg)
+{
+	struct stat st;
+	int fd;
+
+	(void)arg;
+	while (!cv_stop) {
+		if (stat(cv_file, &st) != 0 || st.st_size != 4)
+			cv_bad++;
+		fd = open(cv_file, O_RDONLY);
+		if (fd < 0)
+			cv_bad++;
+		else
+			close(fd);
+		cv_calls++;
+	}
+	_exit(0);
+}
+
+static int case_clone_vm(long rounds)
+{
+	struct itimerval tick = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa;
+	long eintr = 0, other = 0, parent_bad = 0, *progress;
+	pid_t dog;
+	struct stat st;
+
+	say("rounds: %ld\n", rounds);
+	put("f", "data", 4);
+	CHECK(mkfifo(at("p"), 0600) == 0);
+	snprintf(cv_file, sizeof(cv_file), "%s", at("f"));
+	snprintf(cv_fifo, sizeof(cv_fifo), "%s", at("p"));
+	progress = mmap(NULL, sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			-1, 0);
+	CHECK(progress != MAP_FAILED);
+	*progress = 0;
+	dog = fork();
+	CHECK(dog >= 0);
+	if (dog == 0) {
+		long seen = -1, still = 0;
+
+		while (still < HANG_GUARD) {
+			sleep(1);
+			still = *progress == seen ? still + 1 : 0;
+			seen = *progress;
+		}
+		open(cv_fifo, O_WRONLY | O_NONBLOCK);	/* ends a reader's wait */
+		_exit(0);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART */
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	for (long i = 0; i < rounds; i++) {
+		pid_t child;
+		int fd;
+
+		cv_stop = 0;
+		cv_calls = 0;
+		child = clone(cv_child, cv_stack + sizeof(cv_stack), CLONE_VM | CLONE_FILES | SIGCHLD,
+			      NULL);
+		CHECK(child > 0);
+		CHECK(until((const long *)&cv_calls, 1));	/* it is making calls */
+		CHECK(setitimer(ITIMER_REAL, &tick, NULL) == 0);
+		fd = open(cv_fifo, O_RDONLY);
+		CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
+		if (fd < 0 && errno == EINTR)
+			eintr++;
+		else
+			other++;
+		if (fd >= 0)
+			close(fd);
+		for (int j = 0; j < 20; j++)
+			if (stat(cv_file, &st) != 0 || st.st_size != 4)
+				parent_bad++;
+		if (i % 2)
+			kill(child, SIGKILL);
+		cv_stop = 1;
+		CHECK(reap_bounded(child) >= 0);
+		++*progress;
+	}
+	kill(dog, SIGKILL);
+	waitpid(dog, NULL, 0);
+	signal(SIGALRM, SIG_DFL);
+	result("every FIFO open ended by the timer", eintr == rounds && !other,
+	       "%ld EINTR, %ld else", eintr, other);
+	result("the parent's calls reach the mount", !parent_bad, "%ld failed", parent_bad);
+	result("the children's calls reach the mount", !cv_bad, "%ld failed", cv_bad);
+	CHECK(unlink(at("p")) == 0);
+	CHECK(unlink(at("f")) == 0);
+	return status;
+}
+
+/*
  * Thousands of descriptors of mount files handed down through exec: more
  * than the kernel takes in one environment string when DEFUSE lists them
  * (128 KiB: about 5,000 emulated files), and so many that DEFUSE's own
@@ -1759,6 +1869,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "low-limit")) return case_low_limit();
 	if (!strcmp(c, "many-inherited")) return case_many_inherited();
 	if (!strcmp(c, "fifo-eintr")) return case_fifo_eintr();
+	if (!strcmp(c, "clone-vm")) return case_clone_vm(count(argc, argv, 100));
 	if (!strcmp(c, "many-inherited-child")) return case_many_inherited_child(argc, argv);
 	if (!strcmp(c, "backing-removed")) return case_backing_removed();
 	if (!strcmp(c, "bad-pointers")) return case_bad_pointers();
