@@ -216,6 +216,8 @@ struct defuse_ops {
 	 * handles are not released first.  Bridge: after the file system is
 	 * unmounted and every request has finished.  A module must not count
 	 * on destroy to make data durable (a killed process never calls it).
+	 * A module that must act at every end of a process, also where
+	 * destroy is not called, has process_end (at the end of this table).
 	 * NULL: nothing is done.
 	 */
 	void (*destroy)(void *priv);
@@ -646,6 +648,24 @@ struct defuse_ops {
 	 * NULL: the host keeps the path fh was opened by.
 	 */
 	int (*fh_path)(void *priv, uint64_t fh, char *buf, size_t size);
+
+	/**
+	 * In process only: the process ends, however it got there: exit(3),
+	 * _exit(2) (which shells call: dash always ends so) or a direct
+	 * exit_group, at that last system call, once per mount, before
+	 * destroy when destroy is called too.  Not for a fatal signal, an
+	 * exec, a thread's own exit, nor in a vfork child (its memory is the
+	 * parent's).  Other threads may still be running and calling the
+	 * module (destroy waits for one thread; this does not): free nothing
+	 * they may use.  The program may have called _exit where it held a
+	 * libc lock (in a signal handler, in a forked child): do not
+	 * allocate, use stdio or take such locks.  For a module whose work
+	 * outlives the process elsewhere (the shared module's server) and
+	 * that must be done before the process's parent sees it end.
+	 * Bridge: not called.
+	 * NULL: nothing is done.
+	 */
+	void (*process_end)(void *priv);
 };
 
 /** The largest handle a module's file_handle may write. */

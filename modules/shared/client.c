@@ -977,54 +977,78 @@ fail:
 	return r;
 }
 
+/*
+ * Closing is what tells the server this process is done.  Waits for it to
+ * have let go of us, and when we were its last client for the module's
+ * destroy too, so that `defuse run ...; e2fsck IMG` finds the image
+ * written back: the server gets a pipe's write end (BYE) and closes it
+ * then.  Not shutdown(): a child forked a moment ago may still share this
+ * connection, until its after_fork_child has made its own.  Bounded: a
+ * server stuck in destroy does not keep the program from ending.  Under
+ * the lock: another thread of an ending process may be in a call, whose
+ * reply comes first; after it every call is EIO.  System calls only (see
+ * c_process_end).
+ */
+static void leave(struct cmount *m)
+{
+	int p[2] = { -1, -1 };
+	ssize_t n = 0;
+
+	lock(&m->lock);
+	if (m->fd >= 0 && pipe2(p, O_CLOEXEC) == 0) {
+		struct sh_req q = { .op = SH_BYE };
+		struct iovec iov = { &q, sizeof(q) };
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct msghdr mh;
+		struct cmsghdr *cm;
+
+		memset(&mh, 0, sizeof(mh));
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
+		n = sendmsg(m->fd, &mh, MSG_NOSIGNAL);
+		close(p[1]);
+	}
+	if (m->fd >= 0 && (!defuse_close_kept || defuse_close_kept(m->fd) < 0))
+		close(m->fd);
+	m->fd = -1;
+	unlock(&m->lock);
+	if (p[0] >= 0) {
+		struct pollfd pf = { p[0], POLLIN, 0 };
+		char c;
+
+		while (n > 0) {
+			int r = poll(&pf, 1, 60000);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r != 1 || read(p[0], &c, 1) <= 0)
+				break;
+		}
+		close(p[0]);
+	}
+}
+
+/* Every end of the process, not only exit(3), which alone calls destroy:
+   a shell (dash) ends with _exit, and when it is the run's program and the
+   server's last client, the run must not return before destroy. */
+static void c_process_end(void *priv)
+{
+	leave(M);
+}
+
 static void c_destroy(void *priv)
 {
 	struct cmount *m = M;
 
-	/* Closing is what tells the server this process is done.  Wait for
-	   it to have let go of us, and when we were its last client for the
-	   module's destroy too, so that `defuse run ...; e2fsck IMG` finds
-	   the image written back: the server gets a pipe's write end (BYE)
-	   and closes it then.  Not shutdown(): a child forked a moment ago
-	   may still share this connection, until its after_fork_child has
-	   made its own.  Bounded: a server stuck in destroy does not keep
-	   the program from ending. */
-	if (m->fd >= 0) {
-		int p[2];
-
-		if (pipe2(p, O_CLOEXEC) == 0) {
-			struct sh_req q = { .op = SH_BYE };
-			struct iovec iov = { &q, sizeof(q) };
-			char cbuf[CMSG_SPACE(sizeof(int))];
-			struct msghdr mh;
-			struct cmsghdr *cm;
-			struct pollfd pf = { p[0], POLLIN, 0 };
-			char c;
-			ssize_t n;
-
-			memset(&mh, 0, sizeof(mh));
-			memset(cbuf, 0, sizeof(cbuf));
-			mh.msg_iov = &iov;
-			mh.msg_iovlen = 1;
-			mh.msg_control = cbuf;
-			mh.msg_controllen = sizeof(cbuf);
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
-			n = sendmsg(m->fd, &mh, MSG_NOSIGNAL);
-			close(p[1]);
-			if (!defuse_close_kept || defuse_close_kept(m->fd) < 0)
-				close(m->fd);
-			m->fd = -1;
-			while (n > 0 && poll(&pf, 1, 60000) == 1 && read(p[0], &c, 1) > 0)
-				;
-			close(p[0]);
-		}
-	}
-	if (m->fd >= 0 && (!defuse_close_kept || defuse_close_kept(m->fd) < 0))
-		close(m->fd);
+	leave(m);	/* process_end did, unless another host calls */
 	munmap(m->held, HELD_MAX * sizeof(uint64_t));
 	free(m->rbuf);
 	free(m);
@@ -1034,6 +1058,7 @@ static const struct defuse_ops full = {
 	.init = c_init,
 	.destroy = c_destroy,
 	.after_fork_child = c_after_fork_child,
+	.process_end = c_process_end,
 	.getattr = c_getattr,
 	.statx = c_statx,
 	.access = c_access,
@@ -1083,6 +1108,7 @@ static struct defuse_ops live = {
 	.init = c_init,
 	.destroy = c_destroy,
 	.after_fork_child = c_after_fork_child,
+	.process_end = c_process_end,
 };
 
 __attribute__((visibility("default"))) const struct defuse_module defuse_module_v2 = {

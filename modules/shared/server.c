@@ -63,6 +63,10 @@ static int destroyed;	/* ... and the module's destroy is done */
 static void finish(void)
 {
 	pthread_mutex_lock(&big);
+	/* The module was told it runs in a process (DEFUSE_HOST_PROCESS),
+	   which ends now: what an ending process calls, in its order. */
+	if (ops->process_end)
+		ops->process_end(priv);
 	if (ops->destroy)
 		ops->destroy(priv);
 	pthread_mutex_unlock(&big);
@@ -560,7 +564,7 @@ static void *conn_main(void *arg)
 	pthread_mutex_unlock(&big);
 	/* The last client: the module's destroy runs before its connection
 	   closes, so that a process waiting for the close at its exit
-	   (client.c, c_destroy) finds the file system written back. */
+	   (client.c, leave) finds the file system written back. */
 	pthread_mutex_lock(&life);
 	if (!--nconn && c->bye_fd < 0 && c->pid && !sh_pid_gone(c->pid)) {
 		/* Its process lives on and said no goodbye: it exec'd (the

@@ -8,11 +8,11 @@
  * $DEFUSE_MODULE_PATH, then next to libdefuse.so in modules/) or a path to
  * the module's .so; ARGS handed to the module's init.  Every process of the
  * tree loads the modules and starts its mounts at start-up (every image:
- * again after exec), and ends them when it ends through exit(3)
- * (core_fini: module.h, destroy).  A mount that
- * cannot start ends the process with a message and status 127: running the
- * program without its file system would give silently wrong answers; in
- * an image exec'd later, it is served as removed (dead_mount).
+ * again after exec), tells them when it ends (core_fini: module.h,
+ * process_end) and ends them when it ends through exit(3) (destroy).  A
+ * mount that cannot start ends the process with a message and status 127:
+ * running the program without its file system would give silently wrong
+ * answers; in an image exec'd later, it is served as removed (dead_mount).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -164,7 +164,8 @@ void core_init(const char *spec)
  * the process's very last call, exit_group (capture's dispatch calls
  * core_fini there).  An _exit, or an exit_group of the program's own, comes
  * without the note: nothing is destroyed, as the kernel would not run a
- * destructor either.
+ * destructor either; process_end is called for every end but a vfork
+ * child's.
  */
 static int ending_normally;
 
@@ -203,9 +204,21 @@ static long thread_count(void)
 
 long core_fini(void *unused)
 {
+	static int ended;
+	int whole;
+
 	(void)unused;
+	if (defuse_self.vfork_child || __atomic_exchange_n(&ended, 1, __ATOMIC_ACQ_REL))
+		return 0;
 	/* Another thread could be inside a module right now. */
-	if (!ending_normally || defuse_self.vfork_child || thread_count() != 1)
+	whole = ending_normally && thread_count() == 1;
+	/* However the process ends: a shell ends with _exit, and the shared
+	   module's last client must still wait there for its server's
+	   destroy, or the run returns before the image is written back. */
+	for (int i = core_nmounts - 1; i >= 0; i--)
+		if (!core_mounts[i].dead)
+			mod_process_end(&core_mounts[i].ref);
+	if (!whole)
 		return 0;
 	ending_normally = 0;
 	for (int i = core_nmounts - 1; i >= 0; i--)

@@ -63,6 +63,12 @@ void mod_after_fork_child(const struct defuse_mount_ref *ref)
 		OPS->after_fork_child(PRIV);
 }
 
+void mod_process_end(const struct defuse_mount_ref *ref)
+{
+	if (OPS && OPS->process_end)
+		OPS->process_end(PRIV);
+}
+
 /* ---- Metadata ------------------------------------------------------- */
 
 static void statx_to_stat(const struct statx *x, struct stat *st)

@@ -65,6 +65,7 @@ int mod_start(struct defuse_mount_ref *ref, const struct defuse_module *mod, uin
 	      const char *args, char *why, size_t why_len);
 void mod_destroy(struct defuse_mount_ref *ref);
 void mod_after_fork_child(const struct defuse_mount_ref *ref);
+void mod_process_end(const struct defuse_mount_ref *ref);
 
 /* ---- By path -------------------------------------------------------- */
 
