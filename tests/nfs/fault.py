@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,26 +63,40 @@ def workload(env, tag, opts, n=80, down=3.0):
     p = subprocess.Popen(env.cmd(point, sub, [sys.executable, '-c', WORKLOAD, point, str(n)],
                                  opts), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, start_new_session=True)
+    # Every line through one reader: lines the program wrote ahead while
+    # this test was slow sit in the reader's buffer, where a later
+    # communicate() (which reads the pipe itself) would not see them.
+    err = []
+    drain = threading.Thread(target=lambda: err.append(p.stderr.read()), daemon=True)
+    drain.start()
+    hung = []
+
+    def kill():
+        hung.append(1)
+        os.killpg(p.pid, 9)
+    guard = threading.Timer(nfstest.GUARD, kill)
+    guard.start()
     lines = []
     try:
-        while len(lines) < 10:
-            line = p.stdout.readline()
-            if not line:
-                break
+        for line in p.stdout:
             lines.append(line)
-        nfstest.server(env, 'stop')
-        time.sleep(down)
-        nfstest.server(env, 'start')
-        out, err = p.communicate(timeout=nfstest.GUARD)
-        lines += out.splitlines(True)
-        rc = p.returncode
-    except subprocess.TimeoutExpired:
-        rc, err = None, 'hung'
+            if len(lines) == 10:
+                nfstest.server(env, 'stop')
+                time.sleep(down)
+                nfstest.server(env, 'start')
+        rc = p.wait()
+        if hung:
+            rc = None
+            err.append('hung: killed after %d s' % nfstest.GUARD)
     finally:
+        guard.cancel()
         try:
             os.killpg(p.pid, 9)
         except ProcessLookupError:
             pass
+        p.wait()
+        drain.join(10)
+    err = ''.join(err)
     res = []
     for line in lines:
         i, r, t = line.split()
