@@ -50,6 +50,7 @@ const char *defuse_getenv(const char *name) HIDDEN;
 /* cold_stack.c: this thread's stack for cold code (0: none to be had). */
 uintptr_t defuse_cold_stack(void) HIDDEN;
 void defuse_cold_stack_exit(void) HIDDEN;
+void defuse_cold_stack_handover(struct defuse_thread *to) HIDDEN;
 extern long defuse_xsave_size HIDDEN;
 extern long defuse_xsave_compact HIDDEN;	/* XSAVEC (init.c) */
 

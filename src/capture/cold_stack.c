@@ -14,6 +14,7 @@
  * lock-free cache); one that shares its TLS with another (a raw clone
  * without CLONE_SETTLS) is not the owner and leaves it alone.
  */
+#include <stddef.h>
 #include <sys/mman.h>
 #include "capture/capture.h"
 #include "kernel/sys.h"
@@ -64,4 +65,22 @@ void defuse_cold_stack_exit(void)
 			return;
 	}
 	sys2(SYS_munmap, base, COLD_STACK);
+}
+
+/* The address sanitizer's runtime, when the process has one (this file
+   is never instrumented itself: src/meson.build). */
+extern void __asan_unpoison_memory_region(void const volatile *addr, size_t size)
+	__attribute__((weak));
+
+/*
+ * The stack of a lent TLS block goes to its next sharer (sharers.c).  The
+ * last one may have been killed on it, in the middle of frames whose
+ * redzones the address sanitizer had poisoned and never saw unpoisoned:
+ * the next would be reported for writing its own fresh locals there.
+ */
+void defuse_cold_stack_handover(struct defuse_thread *to)
+{
+	if (to->cold_stack && __asan_unpoison_memory_region)
+		__asan_unpoison_memory_region((void *)(to->cold_stack - COLD_STACK + 4096),
+					      COLD_STACK - 4096);
 }

@@ -26,8 +26,10 @@
  * otherwise (SIGKILL), once it no longer shares our memory (kcmp); a
  * donor is made when a sharing clone finds no free slot.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <linux/futex.h>
 #include <asm/prctl.h>
@@ -40,7 +42,12 @@ static struct slot {
 	int tid;		/* the sharer using the block; 0 free */
 	int ready;		/* the donor is parked: tp may be used */
 	uintptr_t tp;		/* the donor's thread pointer */
+	struct robust_list_head *robust;	/* libc's list of its robust mutexes */
+	size_t robust_len;
 } slots[SLOTS];
+/* Where libc keeps a thread's ID in its thread block (its debugger
+   interface, libthread_db, reads it there); -1: not known. */
+static long libc_tid_at = -1;
 static int nslots;		/* slots with a donor (made in order) */
 static int pending;		/* sharing clones whose child has no slot yet */
 static int parked;		/* donors wait on it for ever */
@@ -91,6 +98,24 @@ static void fresh(struct slot *s)
 	d->net_armed = 0;
 	d->pid = sys0(SYS_getpid);
 	d->tid = sys0(SYS_gettid);
+	/*
+	 * libc, run on the block, takes it for the sharer's own: a mutex it
+	 * locks records the thread ID libc keeps in the block, and goes on
+	 * the block's list of robust mutexes.  Both must be the sharer's, or
+	 * a sharer killed inside a module holding a process-shared robust
+	 * mutex (memfs's segment lock) leaves it held for good under the
+	 * donor's ID, which the kernel never sees die.  So the block says the
+	 * sharer's ID, and its list, emptied of what an earlier sharer left,
+	 * is the one the kernel walks when this sharer dies.
+	 */
+	if (libc_tid_at >= 0)
+		*(int *)(s->tp + libc_tid_at) = d->tid;
+	defuse_cold_stack_handover(d);
+	if (s->robust) {
+		s->robust->list.next = &s->robust->list;
+		s->robust->list_op_pending = NULL;
+		sys2(SYS_set_robust_list, s->robust, s->robust_len);
+	}
 }
 
 static struct slot *claim(int tid)
@@ -127,6 +152,8 @@ static void *donor_main(void *arg)
 	/* No signal of the process may land here: the block is lent. */
 	sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
 	s->tp = tp_now();
+	if (sys3(SYS_get_robust_list, 0, &s->robust, &s->robust_len) < 0)
+		s->robust = NULL;
 	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
 	sys3(SYS_futex, &s->ready, FUTEX_WAKE_PRIVATE, 1);
 	/* From here on nothing touches the TLS: the own gate only. */
@@ -143,6 +170,15 @@ long defuse_sharers_prepare(void *unused)
 	pthread_t t;
 
 	(void)unused;
+	if (libc_tid_at < 0) {
+		/* {bits, count, offset} of struct pthread's tid (glibc's
+		   nptl_db interface); checked against this thread's own. */
+		const uint32_t *f = dlsym(RTLD_DEFAULT, "_thread_db_pthread_tid");
+
+		if (f && f[0] == 32 && f[1] == 1 &&
+		    *(int *)(tp_now() + f[2]) == sys0(SYS_gettid))
+			libc_tid_at = f[2];
+	}
 	for (int i = 0; i < __atomic_load_n(&nslots, __ATOMIC_ACQUIRE); i++) {
 		int tid = __atomic_load_n(&slots[i].tid, __ATOMIC_ACQUIRE);
 
