@@ -1000,19 +1000,11 @@ static void leave(struct cmount *m)
 		struct iovec iov = { &q, sizeof(q) };
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct msghdr mh;
-		struct cmsghdr *cm;
 
 		memset(&mh, 0, sizeof(mh));
-		memset(cbuf, 0, sizeof(cbuf));
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
+		sh_pass_fd(&mh, cbuf, p[1]);
 		n = sendmsg(m->fd, &mh, MSG_NOSIGNAL);
 		close(p[1]);
 	}

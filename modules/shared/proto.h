@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <defuse/module.h>
 
 /* The most data one message carries; reads and writes are cut into pieces
@@ -84,6 +86,22 @@ static inline uint64_t sh_hash(const char *a, const char *b)
 	for (const char *s = b; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h;
+}
+
+/* Puts descriptor fd into message mh (SCM_RIGHTS), in cbuf, which holds
+   CMSG_SPACE(sizeof(int)) bytes. */
+static inline void sh_pass_fd(struct msghdr *mh, char *cbuf, int fd)
+{
+	struct cmsghdr *cm;
+
+	memset(cbuf, 0, CMSG_SPACE(sizeof(int)));
+	mh->msg_control = cbuf;
+	mh->msg_controllen = CMSG_SPACE(sizeof(int));
+	cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 }
 
 #endif

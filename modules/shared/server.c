@@ -533,18 +533,8 @@ static void *conn_main(void *arg)
 			memset(&mh, 0, sizeof(mh));
 			mh.msg_iov = iov;
 			mh.msg_iovlen = 2;
-			if (c->pass_fd >= 0) {
-				struct cmsghdr *sc;
-
-				memset(cbuf, 0, sizeof(cbuf));
-				mh.msg_control = cbuf;
-				mh.msg_controllen = sizeof(cbuf);
-				sc = CMSG_FIRSTHDR(&mh);
-				sc->cmsg_level = SOL_SOCKET;
-				sc->cmsg_type = SCM_RIGHTS;
-				sc->cmsg_len = CMSG_LEN(sizeof(int));
-				memcpy(CMSG_DATA(sc), &c->pass_fd, sizeof(int));
-			}
+			if (c->pass_fd >= 0)
+				sh_pass_fd(&mh, cbuf, c->pass_fd);
 			n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 			if (c->pass_fd >= 0) {
 				close(c->pass_fd);	/* the client has its own now */

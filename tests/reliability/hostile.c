@@ -1620,29 +1620,38 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
-static int case_fifo_eintr(void)
+/* One open of FIFO path with no writer under a 1 ms interval timer (SIGALRM
+   caught by on_alarm, no SA_RESTART): counted in *eintr when the timer
+   ended it, in *other otherwise. */
+static void timed_fifo_open(const char *path, long *eintr, long *other)
 {
 	struct itimerval tick = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	int fd;
+
+	CHECK(setitimer(ITIMER_REAL, &tick, NULL) == 0);
+	fd = open(path, O_RDONLY);
+	CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
+	if (fd < 0 && errno == EINTR)
+		++*eintr;
+	else
+		++*other;
+	if (fd >= 0)
+		close(fd);
+}
+
+static int case_fifo_eintr(void)
+{
 	struct sigaction sa;
-	int eintr = 0, other = 0, fd;
+	long eintr = 0, other = 0;
 
 	CHECK(mkfifo(at("p"), 0600) == 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;	/* no SA_RESTART */
 	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
-	for (int i = 0; i < 200; i++) {
-		CHECK(setitimer(ITIMER_REAL, &tick, NULL) == 0);
-		fd = open(at("p"), O_RDONLY);
-		CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
-		if (fd < 0 && errno == EINTR)
-			eintr++;
-		else
-			other++;
-		if (fd >= 0)
-			close(fd);
-	}
+	for (int i = 0; i < 200; i++)
+		timed_fifo_open(at("p"), &eintr, &other);
 	signal(SIGALRM, SIG_DFL);
-	result("every open ended by the timer", eintr == 200 && !other, "%d EINTR, %d else",
+	result("every open ended by the timer", eintr == 200 && !other, "%ld EINTR, %ld else",
 	       eintr, other);
 	CHECK(unlink(at("p")) == 0);
 	return status;
@@ -1686,7 +1695,6 @@ static int cv_child(void *arg)
 
 static int case_clone_vm(long rounds)
 {
-	struct itimerval tick = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
 	struct sigaction sa;
 	long eintr = 0, other = 0, parent_bad = 0, *progress;
 	pid_t dog;
@@ -1719,7 +1727,6 @@ static int case_clone_vm(long rounds)
 	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
 	for (long i = 0; i < rounds; i++) {
 		pid_t child;
-		int fd;
 
 		cv_stop = 0;
 		cv_calls = 0;
@@ -1727,15 +1734,7 @@ static int case_clone_vm(long rounds)
 			      NULL);
 		CHECK(child > 0);
 		CHECK(until((const long *)&cv_calls, 1));	/* it is making calls */
-		CHECK(setitimer(ITIMER_REAL, &tick, NULL) == 0);
-		fd = open(cv_fifo, O_RDONLY);
-		CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
-		if (fd < 0 && errno == EINTR)
-			eintr++;
-		else
-			other++;
-		if (fd >= 0)
-			close(fd);
+		timed_fifo_open(cv_fifo, &eintr, &other);
 		for (int j = 0; j < 20; j++)
 			if (stat(cv_file, &st) != 0 || st.st_size != 4)
 				parent_bad++;
