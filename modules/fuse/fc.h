@@ -144,6 +144,17 @@ static inline struct fuse_file_info *fc_fi(const struct fc_file *h, struct fuse_
 }
 #define FC_FI(h) fc_fi((h), &(struct fuse_file_info){ 0 })
 
+/* Whether calls on attributes by handle (getattr, truncate, chmod, chown,
+   utimens) get h's fuse_file_info: FUSE hands them that of a regular
+   file only (a directory's is opendir's, which a file system may keep as
+   something else), and none for O_PATH (no FUSE open). */
+static inline int fc_has_attr_fi(const struct fc_file *h)
+{
+	return !h->is_path_only && !h->is_dir;
+}
+/* That fuse_file_info (a copy, FC_FI), or NULL. */
+#define FC_ATTR_FI(h) (fc_has_attr_fi(h) ? FC_FI(h) : NULL)
+
 struct fc_dirent {
 	char *name;
 	uint64_t ino;

@@ -912,21 +912,11 @@ static ssize_t hl_write(void *priv, uint64_t fh, const void *buf, size_t size, o
 
 /* ---- by handle ------------------------------------------------------------ */
 
-/* The handle's fuse_file_info for getattr, truncate, chmod, chown and
-   utimens: FUSE hands these a handle of a regular file only (a
-   directory's is opendir's, which a file system may keep as something
-   else), and none for O_PATH (no FUSE open). */
-static int has_hfi(const struct fc_file *h)
-{
-	return !h->is_path_only && !h->is_dir;
-}
-#define hfi(h) (has_hfi(h) ? FC_FI(h) : NULL)
-
 /* The path a call by handle gets: NULL only with nullpath_ok and a handle
    to go by. */
 static const char *hpath_fi(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX])
 {
-	if (!has_hfi(h) || !in->f->conf.nullpath_ok) {
+	if (!fc_has_attr_fi(h) || !in->f->conf.nullpath_ok) {
 		pthread_mutex_lock(&in->files_lock);
 		snprintf(buf, PATH_MAX, "%s", h->path);
 		pthread_mutex_unlock(&in->files_lock);
@@ -956,7 +946,7 @@ static int hl_fgetattr(void *priv, uint64_t fh, struct stat *st)
 	BEGIN(0);
 
 	memset(st, 0, sizeof(*st));
-	r = fuse_fs_getattr(f->fs, hpath_fi(in, h, buf), st, hfi(h));
+	r = fuse_fs_getattr(f->fs, hpath_fi(in, h, buf), st, FC_ATTR_FI(h));
 	if (r > 0)
 		r = 0;
 	if (!r) {
@@ -973,7 +963,7 @@ static int hl_ftruncate(void *priv, uint64_t fh, off_t size)
 	char buf[PATH_MAX];
 	BEGIN(0);
 
-	RETURN(fuse_fs_truncate(f->fs, hpath_fi(in, h, buf), size, hfi(h)));
+	RETURN(fuse_fs_truncate(f->fs, hpath_fi(in, h, buf), size, FC_ATTR_FI(h)));
 }
 
 static int hl_fchmod(void *priv, uint64_t fh, mode_t mode)
@@ -982,7 +972,7 @@ static int hl_fchmod(void *priv, uint64_t fh, mode_t mode)
 	char buf[PATH_MAX];
 	BEGIN(0);
 
-	RETURN(fuse_fs_chmod(f->fs, hpath_noh2(in, h, buf), mode, hfi(h)));
+	RETURN(fuse_fs_chmod(f->fs, hpath_noh2(in, h, buf), mode, FC_ATTR_FI(h)));
 }
 
 static int hl_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
@@ -991,7 +981,7 @@ static int hl_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
 	char buf[PATH_MAX];
 	BEGIN(0);
 
-	RETURN(fuse_fs_chown(f->fs, hpath_noh2(in, h, buf), uid, gid, hfi(h)));
+	RETURN(fuse_fs_chown(f->fs, hpath_noh2(in, h, buf), uid, gid, FC_ATTR_FI(h)));
 }
 
 static int hl_futimens(void *priv, uint64_t fh, const struct timespec times[2])
@@ -1004,7 +994,7 @@ static int hl_futimens(void *priv, uint64_t fh, const struct timespec times[2])
 
 	if (t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT)
 		RETURN(0);
-	RETURN(fuse_fs_utimens(f->fs, hpath_noh2(in, h, buf), t, hfi(h)));
+	RETURN(fuse_fs_utimens(f->fs, hpath_noh2(in, h, buf), t, FC_ATTR_FI(h)));
 }
 
 static int hl_fsync(void *priv, uint64_t fh, int datasync)
@@ -1047,7 +1037,7 @@ static off_t hl_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 	if (r != -ENOSYS)
 		RETURN(r);
 	memset(&st, 0, sizeof(st));
-	r = fuse_fs_getattr(f->fs, hpath_fi(in, h, buf), &st, hfi(h));
+	r = fuse_fs_getattr(f->fs, hpath_fi(in, h, buf), &st, FC_ATTR_FI(h));
 	if (r < 0)
 		RETURN(r);
 	if (off >= st.st_size)
@@ -1196,7 +1186,8 @@ static uint64_t lock_key(struct fc_inst *in, struct fc_file *h)
 	pthread_mutex_unlock(&in->files_lock);
 	if (!f->conf.use_ino)
 		return fc_path_ino(buf);
-	fuse_fs_getattr(f->fs, f->conf.nullpath_ok && has_hfi(h) ? NULL : buf, &st, hfi(h));
+	fuse_fs_getattr(f->fs, f->conf.nullpath_ok && fc_has_attr_fi(h) ? NULL : buf, &st,
+			FC_ATTR_FI(h));
 	return st.st_ino;
 }
 

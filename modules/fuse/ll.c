@@ -1841,10 +1841,6 @@ static int ll_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
 	return fc_file_path(priv, H(fh), buf, size);
 }
 
-/* getattr and setattr by handle get its fuse_file_info for a regular file
-   only (a directory's is opendir's), none for O_PATH */
-#define hfi(h) ((h)->is_path_only || (h)->is_dir ? NULL : FC_FI(h))
-
 static int ll_fgetattr(void *priv, uint64_t fh, struct stat *st)
 {
 	struct fc_file *h = H(fh);
@@ -1852,7 +1848,7 @@ static int ll_fgetattr(void *priv, uint64_t fh, struct stat *st)
 	BEGIN();
 
 	memset(st, 0, sizeof(*st));
-	r = do_getattr(se, h->ino, hfi(h), st);
+	r = do_getattr(se, h->ino, FC_ATTR_FI(h), st);
 	if (!r)
 		fix_stat(st);
 	RETURN(r);
@@ -1862,14 +1858,14 @@ static int ll_ftruncate(void *priv, uint64_t fh, off_t size)
 {
 	struct stat a = { .st_size = size };
 	BEGIN();
-	RETURN(setattr(se, H(fh)->ino, &a, FUSE_SET_ATTR_SIZE, hfi(H(fh))));
+	RETURN(setattr(se, H(fh)->ino, &a, FUSE_SET_ATTR_SIZE, FC_ATTR_FI(H(fh))));
 }
 
 static int ll_fchmod(void *priv, uint64_t fh, mode_t mode)
 {
 	struct stat a = { .st_mode = mode };
 	BEGIN();
-	RETURN(setattr(se, H(fh)->ino, &a, FUSE_SET_ATTR_MODE, hfi(H(fh))));
+	RETURN(setattr(se, H(fh)->ino, &a, FUSE_SET_ATTR_MODE, FC_ATTR_FI(H(fh))));
 }
 
 static int ll_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
@@ -1878,11 +1874,11 @@ static int ll_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
 	int set = chown_set(uid, gid, &a);
 	BEGIN();
 
-	if (!set && !do_getattr(se, H(fh)->ino, hfi(H(fh)), &st))
+	if (!set && !do_getattr(se, H(fh)->ino, FC_ATTR_FI(H(fh)), &st))
 		set = kill_setid(&st, &a);
 	if (!set)
 		RETURN(0);
-	RETURN(setattr(se, H(fh)->ino, &a, set, hfi(H(fh))));
+	RETURN(setattr(se, H(fh)->ino, &a, set, FC_ATTR_FI(H(fh))));
 }
 
 static int ll_futimens(void *priv, uint64_t fh, const struct timespec times[2])
@@ -1893,7 +1889,7 @@ static int ll_futimens(void *priv, uint64_t fh, const struct timespec times[2])
 
 	if (!set)
 		RETURN(0);
-	RETURN(setattr(se, H(fh)->ino, &a, set, hfi(H(fh))));
+	RETURN(setattr(se, H(fh)->ino, &a, set, FC_ATTR_FI(H(fh))));
 }
 
 static int ll_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
@@ -1931,7 +1927,7 @@ static off_t ll_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 		if (r != -ENOSYS)
 			RETURN((off_t)r);
 	}
-	r = do_getattr(se, h->ino, hfi(h), &st);
+	r = do_getattr(se, h->ino, FC_ATTR_FI(h), &st);
 	if (r)
 		RETURN((off_t)r);
 	if (off >= st.st_size)
@@ -2006,7 +2002,7 @@ static uint64_t lock_key(struct fuse_session *se, struct fc_file *h)
 {
 	struct stat st = { 0 };
 
-	do_getattr(se, h->ino, hfi(h), &st);
+	do_getattr(se, h->ino, FC_ATTR_FI(h), &st);
 	return st.st_ino ? st.st_ino : h->ino;
 }
 

@@ -1126,14 +1126,14 @@ static int pt_open(void *priv, const char *path, int flags, mode_t mode,
 	else
 		mode = 0;
 
-	/* Kernel-backed, the descriptor becomes the program's: its flags,
-	   O_CLOEXEC or not, are the program's. */
 	/* Without O_NONBLOCK, opening a FIFO waits for its other end, which
 	   a signal of the caller's must be able to end (stress-ng's dup
 	   stressor: a 1 ms timer's signal, held back while DEFUSE prepared
 	   the open, stayed blocked through the wait for ever). */
 	if (!(flags & O_NONBLOCK) && defuse_waiting)
 		defuse_waiting(1);
+	/* Kernel-backed, the descriptor becomes the program's: its flags,
+	   O_CLOEXEC or not, are the program's. */
 	fd = pt->emulated ? open_beneath(pt, path, flags & ~O_APPEND, mode)
 			  : open_beneath_as(pt, path, flags, mode);
 	if (!(flags & O_NONBLOCK) && defuse_waiting)

@@ -165,7 +165,7 @@ static void *donor_main(void *arg)
 /* Cold (libc): one more free slot than sharing clones waiting for one. */
 long defuse_sharers_prepare(void *unused)
 {
-	int want = __atomic_add_fetch(&pending, 1, __ATOMIC_RELAXED), free = 0;
+	int want = __atomic_add_fetch(&pending, 1, __ATOMIC_RELAXED), idle = 0;
 	pthread_attr_t attr;
 	pthread_t t;
 
@@ -184,13 +184,13 @@ long defuse_sharers_prepare(void *unused)
 
 		if (!tid || (defuse_task_gone(tid) && __atomic_compare_exchange_n(&slots[i].tid, &tid, 0, 0,
 							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)))
-			free++;
+			idle++;
 	}
-	if (free >= want || pthread_attr_init(&attr))
+	if (idle >= want || pthread_attr_init(&attr))
 		return 0;
 	pthread_attr_setstacksize(&attr, 128 * 1024);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	while (free < want) {
+	while (idle < want) {
 		int i = __atomic_load_n(&nslots, __ATOMIC_ACQUIRE);
 
 		/* Two sharers' clones may make donors at once: each takes the
@@ -202,7 +202,7 @@ long defuse_sharers_prepare(void *unused)
 			break;	/* the slot stays unready, never used */
 		while (!__atomic_load_n(&slots[i].ready, __ATOMIC_ACQUIRE))
 			sys4(SYS_futex, &slots[i].ready, FUTEX_WAIT_PRIVATE, 0, NULL);
-		free++;
+		idle++;
 	}
 	pthread_attr_destroy(&attr);
 	return 0;

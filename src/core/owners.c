@@ -20,7 +20,8 @@
  * fork or exec hands them all down) paid O(N^2) in one file: 2,000 of them
  * made an exec 21 ms, 29% of it in posix_lock_inode.  OWNER_SHARDS files
  * divide that (every close of a carrier walks its file's list too: a
- * process handing down 4,000 at 16 files spent 20% of its exit there).  The kernel keeps that lock until the carrier's open file
+ * process handing down 4,000 at 16 files spent 20% of its exit there).
+ * The kernel keeps that lock until the carrier's open file
  * description is gone from every process, exit and kill included; a fork
  * child shares its parent's carrier, an exec hands it down (handdown.c),
  * and a process that adopts a received description takes its own.  The
