@@ -62,7 +62,9 @@ int core_special_mount(int m) HIDDEN;
 long core_special_bind(int m, const char *path, char *out, size_t cap) HIDDEN;
 void core_special_bind_failed(int m, const char *path) HIDDEN;
 long core_special_connect(int m, const char *path, char *out, size_t cap) HIDDEN;
-long core_special_open(int m, const char *path, int flags) HIDDEN;
+long core_special_open(int m, const char *path, int flags, uint64_t *ino) HIDDEN;
+/* The inode number of the FIFO at path in mount m, or 0. */
+uint64_t core_special_fifo(int m, const char *path) HIDDEN;
 long core_special_unlink(int m, const char *path) HIDDEN;
 long core_special_rename(int m, const char *from, const char *to, unsigned flags) HIDDEN;
 
@@ -79,6 +81,8 @@ struct core_fd {
 				   core_fd_acquire's callers may look inside */
 	struct core_open *open;	/* emulated file: its description; NULL for
 				   a kernel-backed descriptor */
+	uint64_t standin;	/* a FIFO's kernel stand-in (special.c): its
+				   node's inode number; 0 for any other */
 	char path[];		/* mount-relative, starts with '/' */
 };
 
@@ -285,6 +289,13 @@ int core_is_placeholder(long fd) HIDDEN;
 
 /* fdtable.c: the descriptor table (thread-safe, no lock, no malloc). */
 void core_fd_remember(long fd, int mount, const char *path, struct core_open *open);
+/* The same for a FIFO's stand-in descriptor, of node ino (special.c;
+   0: a kernel-backed descriptor as any other). */
+void core_fd_remember_standin(long fd, int mount, const char *path, uint64_t ino);
+/* Is f a FIFO's stand-in whose node still has f's path?  Its attributes
+   then in *st (special.c). */
+struct stat;
+int core_special_node(const struct core_fd *f, struct stat *st) HIDDEN;
 /* Drops fd from the table: 0, or what the module's flush answered for a
    descriptor of an emulated file (close returns it). */
 long core_fd_forget(long fd);

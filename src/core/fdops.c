@@ -93,7 +93,9 @@ long core_h_fdio(struct core_call *c)
 	struct core_fd *f = core_fd_acquire(c->sc->a[c->d->fd]);
 	long r;
 
-	if (!f || !f->open)	/* closed meanwhile: the kernel says EBADF */
+	if (f && f->standin)
+		r = core_h_standin(c, f);
+	else if (!f || !f->open)	/* closed meanwhile: the kernel says EBADF */
 		r = defuse_forward(c->sc);
 	else
 		r = core_emulated_call(c->sc, f);

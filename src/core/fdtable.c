@@ -231,6 +231,7 @@ struct core_fd *core_fd_settle(long fd, struct core_fd *p, struct core_open *o)
 		f->refs = 2;	/* the slot's and the caller's */
 		f->mount = o->mount;
 		f->open = o;
+		f->standin = 0;
 		memcpy(f->path, o->ofd->path, n - 1);
 		f->path[n - 1] = 0;
 	}
@@ -284,7 +285,8 @@ long core_fd_forget(long fd)
 	return install(fd, NULL);
 }
 
-void core_fd_remember(long fd, int mount, const char *path, struct core_open *open)
+static void remember(long fd, int mount, const char *path, struct core_open *open,
+		     uint64_t standin)
 {
 	size_t n = strlen(path) + 1;
 	struct core_fd *f;
@@ -304,9 +306,20 @@ void core_fd_remember(long fd, int mount, const char *path, struct core_open *op
 	f->refs = 1;
 	f->mount = mount;
 	f->open = open;
+	f->standin = standin;
 	memcpy(f->path, path, n - 1);
 	f->path[n - 1] = 0;
 	install(fd, f);
+}
+
+void core_fd_remember(long fd, int mount, const char *path, struct core_open *open)
+{
+	remember(fd, mount, path, open, 0);
+}
+
+void core_fd_remember_standin(long fd, int mount, const char *path, uint64_t ino)
+{
+	remember(fd, mount, path, NULL, ino);
 }
 
 void core_fd_copy(long from, long to)
@@ -317,7 +330,7 @@ void core_fd_copy(long from, long to)
 		return;
 	f = core_fd_take(from);	/* a pending one's copy shares its adoption */
 	if (f)
-		core_fd_remember(to, f->mount, f->path, f->open);
+		remember(to, f->mount, f->path, f->open, f->standin);
 	else
 		core_fd_forget(to);
 	core_fd_release(f);

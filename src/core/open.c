@@ -71,6 +71,7 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	struct defuse_open o = { 0, -1 };
 	struct core_fd *e;
 	struct core_loc l;
+	uint64_t ino;
 	long r;
 
 	if (!(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL)))
@@ -119,8 +120,8 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	}
 	/* A FIFO of a module with no kernel files: its kernel stand-in. */
 	if (r == -ENXIO && !(flags & O_PATH) && core_special_mount(l.mount) &&
-	    (r = core_special_open(l.mount, l.path, flags)) >= 0) {
-		core_fd_remember(r, l.mount, l.path, NULL);
+	    (r = core_special_open(l.mount, l.path, flags, &ino)) >= 0) {
+		core_fd_remember_standin(r, l.mount, l.path, ino);
 		return r;
 	}
 	if (r < 0)
@@ -128,7 +129,10 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	if (o.kernel_fd < 0)
 		return core_emulated_open(l.mount, l.path, flags, o.fh);
 	mod_release(CORE_REF(l.mount), o.fh);
-	core_fd_remember(o.kernel_fd, l.mount, l.path, NULL);
+	/* A module with no kernel directories may give a FIFO's stand-in of
+	   its own (nfs): its attributes are the node's too. */
+	core_fd_remember_standin(o.kernel_fd, l.mount, l.path,
+				 core_special_mount(l.mount) ? core_special_fifo(l.mount, l.path) : 0);
 	return o.kernel_fd;
 }
 

@@ -438,6 +438,43 @@ static struct core_fd *emulated_held(long fd)
 }
 
 /*
+ * A FIFO's stand-in descriptor whose node still has its path (special.c),
+ * held, or NULL.
+ */
+static struct core_fd *standin_held(long fd)
+{
+	struct core_fd *f = (int)fd == AT_FDCWD ? NULL : core_fd_acquire(fd);
+	struct stat st;
+
+	if (f && !core_special_node(f, &st)) {
+		core_fd_release(f);
+		f = NULL;
+	}
+	return f;
+}
+
+long core_h_standin(struct core_call *c, struct core_fd *f)
+{
+	struct core_loc l = { .where = CORE_MOUNT, .mount = f->mount, .strict = true };
+	struct stat st;
+
+	switch (c->sc->nr) {
+	case SYS_fstat: c->op = OP_STAT; break;
+	case SYS_fchmod: c->op = OP_CHMOD; break;
+	case SYS_fchown: c->op = OP_CHOWN; break;
+	case SYS_fstatfs: c->op = OP_STATFS; break;
+	default: return defuse_forward(c->sc);	/* the pipe's */
+	}
+	if (!core_special_node(f, &st))
+		return defuse_forward(c->sc);
+	if (c->op == OP_STAT)
+		return core_copy_out((void *)c->arg[0], &st, sizeof(st));
+	c->nofollow = DEFUSE_NOFOLLOW;
+	snprintf(l.path, sizeof(l.path), "%s", f->path);
+	return run_op(c, &l);
+}
+
+/*
  * AT_EMPTY_PATH with an empty path: the call acts on its dirfd itself.  A
  * kernel descriptor (one outside the mounts, or a kernel-backed file's own)
  * is the kernel's business; an emulated file or a cwd inside a mount is
@@ -461,6 +498,10 @@ static long empty_path_of(struct core_call *c, struct core_fd *e)
 	if (e) {
 		l.mount = e->mount;
 		snprintf(l.path, sizeof(l.path), "%s", e->path);
+	} else if ((f = standin_held(c->dfd))) {
+		l.mount = f->mount;
+		snprintf(l.path, sizeof(l.path), "%s", f->path);
+		core_fd_release(f);
 	} else if ((int)c->dfd == AT_FDCWD && (cwd = core_cwd_snap())) {
 		l.mount = cwd->mount;
 		snprintf(l.path, sizeof(l.path), "%s", cwd->path);
@@ -580,9 +621,17 @@ long core_h_path(struct core_call *c)
 
 	if (c->op == OP_UTIMENS && c->d->at >= 0 && !c->path) {
 		/* utimensat(fd, NULL, ...): futimens */
-		if (!(e = emulated_held(c->dfd)))
+		if ((e = emulated_held(c->dfd))) {
+			r = futimens_emulated(c, e);
+		} else if ((e = standin_held(c->dfd))) {
+			struct core_loc l = { .where = CORE_MOUNT, .mount = e->mount, .strict = true };
+
+			snprintf(l.path, sizeof(l.path), "%s", e->path);
+			c->nofollow = DEFUSE_NOFOLLOW;
+			r = run_op(c, &l);
+		} else {
 			return defuse_forward(c->sc);
-		r = futimens_emulated(c, e);
+		}
 		core_fd_release(e);
 		return r;
 	}
@@ -612,7 +661,7 @@ long core_h_fxattr(struct core_call *c)
 	struct core_loc l = { .where = CORE_MOUNT, .strict = true };
 	long r;
 
-	if (!e)
+	if (!e && !(e = standin_held(c->sc->a[0])))
 		return defuse_forward(c->sc);
 	switch (c->sc->nr) {
 	case SYS_fgetxattr: c->op = OP_GETXATTR; break;
@@ -622,7 +671,7 @@ long core_h_fxattr(struct core_call *c)
 	}
 	l.mount = e->mount;
 	snprintf(l.path, sizeof(l.path), "%s", e->path);
-	r = (e->open->ofd->flags & O_PATH) ? -EBADF : run_op(c, &l);
+	r = e->open && (e->open->ofd->flags & O_PATH) ? -EBADF : run_op(c, &l);
 	core_fd_release(e);
 	return r;
 }

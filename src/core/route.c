@@ -42,6 +42,21 @@ static int is_emulated_fd(long fd)
 	return core_fd_emulated(fd) != NULL;
 }
 
+/* The calls on a FIFO's stand-in descriptor that are its node's, not its
+   pipe's (pathops.c, core_h_standin). */
+static int standin_attr_call(const struct defuse_syscall *sc, const struct core_sysdesc *d)
+{
+	struct core_fd *f;
+
+	switch (sc->nr) {
+	case SYS_fstat: case SYS_fchmod: case SYS_fchown: case SYS_fstatfs:
+	case SYS_fgetxattr: case SYS_fsetxattr: case SYS_flistxattr: case SYS_fremovexattr:
+		f = core_fd_get(sc->a[d->fd]);
+		return f && f->standin;
+	}
+	return 0;
+}
+
 /* Any "", "." or ".." component, or one named like a mount point? */
 static int suspicious_components(const char *p, int names_too)
 {
@@ -248,7 +263,8 @@ int core_route(const struct defuse_syscall *sc)
 		return core_cwd_inside();
 	case CORE_K_FDIO:
 		/* An emulated file, at either end of a copy. */
-		return is_emulated_fd(sc->a[d->fd]) || (d->fd2 >= 0 && is_emulated_fd(sc->a[d->fd2]));
+		return is_emulated_fd(sc->a[d->fd]) || (d->fd2 >= 0 && is_emulated_fd(sc->a[d->fd2])) ||
+		       standin_attr_call(sc, d);
 	case CORE_K_SOCK:
 		return socket_may_hit(d, sc);
 	case CORE_K_AIO:

@@ -113,7 +113,7 @@ long core_special_connect(int m, const char *path, char *out, size_t cap)
 	return standin(m, st.st_ino, out, cap);
 }
 
-long core_special_open(int m, const char *path, int flags)
+long core_special_open(int m, const char *path, int flags, uint64_t *ino)
 {
 	char k[320];
 	struct stat st;
@@ -125,6 +125,7 @@ long core_special_open(int m, const char *path, int flags)
 		return -ENXIO;	/* a socket or a device: nothing to open */
 	if ((r = standin(m, st.st_ino, k, sizeof(k))) < 0)
 		return r;
+	*ino = st.st_ino;
 	special_dir();
 	if (sys4(SYS_mknodat, AT_FDCWD, k, S_IFIFO | 0666, 0) == 0)
 		sys4(SYS_fchmodat, AT_FDCWD, k, 0666, 0);
@@ -133,6 +134,27 @@ long core_special_open(int m, const char *path, int flags)
 	r = sys4(SYS_openat, AT_FDCWD, k, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW), 0);
 	defuse_sig_interruptible(0);
 	return r;
+}
+
+/*
+ * The node is the file, the stand-in only its pipe: fstat, fchmod & co. of
+ * a stand-in descriptor are the node's while its name is the one it was
+ * opened by (pathops.c).  After a rename or unlink the stand-in answers,
+ * as before: the core knows a descriptor by its path only.
+ */
+int core_special_node(const struct core_fd *f, struct stat *st)
+{
+	return f->standin && !f->open &&
+	       mod_getattr(CORE_REF(f->mount), f->path, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISFIFO(st->st_mode) && st->st_ino == f->standin;
+}
+
+uint64_t core_special_fifo(int m, const char *path)
+{
+	struct stat st;
+
+	return mod_getattr(CORE_REF(m), path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISFIFO(st.st_mode) ? st.st_ino : 0;
 }
 
 /* Is path a FIFO or socket with no other name, whose stand-in goes with

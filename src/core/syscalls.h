@@ -121,6 +121,8 @@ long core_h_xattrat(struct core_call *c);
 long core_h_two_paths(struct core_call *c);
 long core_h_fd_table(struct core_call *c);
 long core_h_fcntl(struct core_call *c);
+/* fstat & co. of a FIFO's stand-in descriptor f, held (pathops.c). */
+long core_h_standin(struct core_call *c, struct core_fd *f);
 long core_h_fchdir(struct core_call *c);
 long core_h_getcwd(struct core_call *c);
 long core_h_fdio(struct core_call *c);
