@@ -12,11 +12,13 @@ libfuse3-dev fuse3 stress-ng"
 PACKAGES="$PACKAGES fio"
 
 # libfuse 2 file systems in process (tests/fusecompat): libfuse 2's headers
-# for our own, and Debian's libfuse 2 programs (bindfs, fuse2fs, fuse-zip;
-# e2fsprogs' mke2fs and e2fsck for fuse2fs).  They install beside fuse3;
-# the `fuse` package (libfuse 2's fusermount), which conflicts with fuse3,
-# is not needed.
+# for our own, and Debian's libfuse 2 programs (bindfs, fuse2fs, fuse-zip,
+# archivemount, unionfs-fuse; e2fsprogs' mke2fs and e2fsck for fuse2fs).
+# They install beside fuse3; the `fuse` package (libfuse 2's fusermount),
+# which conflicts with fuse3, is not needed.  squashfuse is a libfuse 3
+# one (squashfs-tools makes its images).
 PACKAGES="$PACKAGES libfuse-dev libfuse2 bindfs fuse2fs fuse-zip e2fsprogs"
+PACKAGES="$PACKAGES archivemount unionfs-fuse squashfuse squashfs-tools"
 
 # The NFS module's tests (tests/nfs): libnfs, and a real server (nfs-ganesha
 # and rpcbind).  Without recommends: they would pull in services this

@@ -175,6 +175,10 @@ void fc_why(struct fc_inst *in, const char *fmt, ...) FC_HIDDEN
 void fc_stop(void *priv) FC_HIDDEN;
 /* ll.c: fuse_session_fd's descriptor closed, with the session. */
 void fc_session_close_fd(struct fuse_session *se) FC_HIDDEN;
+/* A /dev/null descriptor standing for a FUSE device (ll.c): *slot holds
+   it + 1, 0 until the first call. */
+int fc_null_fd(int *slot) FC_HIDDEN;
+void fc_null_fd_close(int *slot) FC_HIDDEN;
 
 /* ---- context.c ------------------------------------------------------- */
 /* Sets the calling thread's fuse_get_context() for a call into f. */

@@ -28,6 +28,7 @@
 /* A 2.x channel: all fuse_mount leaves for fuse_new (nothing is mounted). */
 struct fuse_chan {
 	char *mountpoint;
+	int null_fd1;		/* fuse_chan_fd's descriptor + 1, 0: none yet */
 };
 
 /* What a libfuse 2 file system's handle keeps besides the core's (f->v2). */
@@ -491,17 +492,19 @@ void fc2_unmount(const char *mountpoint, struct fuse_chan *ch);
 FC_EXPORT void fc2_unmount(const char *mountpoint, struct fuse_chan *ch)
 {
 	(void)mountpoint;
-	if (ch)
+	if (ch) {
+		fc_null_fd_close(&ch->null_fd1);
 		free(ch->mountpoint);
+	}
 	free(ch);
 }
 __asm__(".symver fc2_unmount, fuse_unmount@@FUSE_2.6");
 
-/* There is no /dev/fuse descriptor in process. */
+/* There is no /dev/fuse descriptor in process: one to set flags on
+   (fuse_session_fd's kind). */
 FC_EXPORT int fuse_chan_fd(struct fuse_chan *ch)
 {
-	(void)ch;
-	return -1;
+	return ch ? fc_null_fd(&ch->null_fd1) : -1;
 }
 
 int fc2_parse_cmdline(struct fuse_args *args, char **mountpoint, int *multithreaded,

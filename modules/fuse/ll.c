@@ -458,18 +458,18 @@ FC_EXPORT void fuse_session_destroy(struct fuse_session *se)
 /*
  * There is no /dev/fuse channel in process.  A program that only sets
  * flags on the session's descriptor (sshfs sets FD_CLOEXEC, and prints a
- * warning when that fails) gets one it may set them on: /dev/null, opened
- * at the first call and set aside (defuse_keep_fd), closed with the
- * session.  Nothing arrives on it (a read gives end of file, and
- * fuse_session_receive_buf EOPNOTSUPP).
+ * warning when that fails; archivemount sets it on libfuse 2's
+ * fuse_chan_fd without looking whether it got one) gets one it may set
+ * them on: /dev/null, opened at the first call and set aside
+ * (defuse_keep_fd), closed with the session or channel.  Nothing arrives
+ * on it (a read gives end of file, and fuse_session_receive_buf
+ * EOPNOTSUPP).  *slot: the descriptor + 1, 0 while there is none.
  */
-FC_EXPORT int fuse_session_fd(struct fuse_session *se)
+int fc_null_fd(int *slot)
 {
 	int fd, none = 0;
 
-	if (!se)
-		return -1;
-	fd = __atomic_load_n(&se->null_fd1, __ATOMIC_ACQUIRE);
+	fd = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (fd)
 		return fd - 1;
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -481,7 +481,7 @@ FC_EXPORT int fuse_session_fd(struct fuse_session *se)
 		if (kept >= 0)
 			fd = kept;
 	}
-	if (!__atomic_compare_exchange_n(&se->null_fd1, &none, fd + 1, 0, __ATOMIC_ACQ_REL,
+	if (!__atomic_compare_exchange_n(slot, &none, fd + 1, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
 		if (!(defuse_close_kept && defuse_close_kept(fd) == 0))
 			close(fd);	/* another thread's came first */
@@ -490,15 +490,26 @@ FC_EXPORT int fuse_session_fd(struct fuse_session *se)
 	return fd;
 }
 
-void fc_session_close_fd(struct fuse_session *se)
+void fc_null_fd_close(int *slot)
 {
-	int fd = se ? se->null_fd1 - 1 : -1;
+	int fd = *slot - 1;
 
 	if (fd < 0)
 		return;
-	se->null_fd1 = 0;
+	*slot = 0;
 	if (!(defuse_close_kept && defuse_close_kept(fd) == 0))
 		close(fd);
+}
+
+FC_EXPORT int fuse_session_fd(struct fuse_session *se)
+{
+	return se ? fc_null_fd(&se->null_fd1) : -1;
+}
+
+void fc_session_close_fd(struct fuse_session *se)
+{
+	if (se)
+		fc_null_fd_close(&se->null_fd1);
 }
 
 FC_EXPORT void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf)

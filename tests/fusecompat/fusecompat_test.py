@@ -662,6 +662,77 @@ def installed2(a, prog):
             check(r.returncode == 0 and r.stdout == 'a\nc\nfrom the source\nfrom the second\n',
                   'bindfs: two mounts in one process, each its own source, a clean exit',
                   r.stdout + r.stderr)
+        elif prog == 'archivemount':
+            # a libfuse 2 program that sets FD_CLOEXEC on fuse_chan_fd's
+            # descriptor without looking whether it got one (it warned, on
+            # stderr, at every start); each process reads its own instance,
+            # and writes go to the archive at the end of the one instance
+            # of shared:
+            src = os.path.join(tmp, 'src')
+            os.makedirs(os.path.join(src, 'sub'))
+            with open(os.path.join(src, 'n'), 'w') as f:
+                f.write(''.join('%d\n' % i for i in range(5000)))
+            with open(os.path.join(src, 'sub', 'h'), 'w') as f:
+                f.write('hi\n')
+            arc = os.path.join(tmp, 't.tgz')
+            r = run(['tar', '-C', src, '-czf', arc, 'n', 'sub'])
+            check(r.returncode == 0, 'tar -czf', r.stderr)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, arc), '--',
+                     'sh', '-c', 'cd "$1" && ls && cmp n "$2/n" && cat sub/h', 'sh', mnt, src])
+            check(r.returncode == 0 and r.stdout == 'n\nsub\nhi\n' and r.stderr == '',
+                  'archivemount: read by several processes, nothing on stderr',
+                  r.stdout + r.stderr)
+            r = run([a.defuse, 'run', '-m', '%s=shared:fuse:%s:%s' % (mnt, path, arc), '--',
+                     'sh', '-c', 'cd "$1" && echo new > new && mkdir d && rm sub/h', 'sh', mnt])
+            listing = run(['tar', '-tzf', arc])
+            names = sorted(n.rstrip('/').lstrip('./') for n in listing.stdout.split())
+            check(r.returncode == 0 and names == ['d', 'n', 'new', 'sub'],
+                  'archivemount (shared:): the changes of several processes in the archive',
+                  r.stdout + r.stderr + listing.stdout + listing.stderr)
+        elif prog == 'squashfuse':
+            # a libfuse 3 program of Debian's, read-only
+            if not shutil.which('mksquashfs'):
+                print('SKIP: mksquashfs is needed (apt-get install squashfs-tools)')
+                return SKIP
+            src = os.path.join(tmp, 'src')
+            os.makedirs(os.path.join(src, 'sub'))
+            with open(os.path.join(src, 'big'), 'wb') as f:
+                f.write(os.urandom(1 << 20))
+            with open(os.path.join(src, 'sub', 'small'), 'w') as f:
+                f.write('small\n')
+            os.symlink('sub/small', os.path.join(src, 'link'))
+            img = os.path.join(tmp, 'img.sqfs')
+            r = run(['mksquashfs', src, img, '-quiet', '-noappend'])
+            check(r.returncode == 0, 'mksquashfs', r.stdout + r.stderr)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, img), '--',
+                     'sh', '-c', 'cd "$1" && find . | sort && cmp big "$2/big" && cat link && '
+                     'readlink link && (echo x > new) 2>/dev/null || echo refused',
+                     'sh', mnt, src])
+            check(r.returncode == 0 and r.stdout ==
+                  '.\n./big\n./link\n./sub\n./sub/small\nsmall\nsub/small\nrefused\n' and
+                  r.stderr == '', 'squashfuse: listing, contents, a link, a refused write',
+                  r.stdout + r.stderr)
+        elif prog == 'unionfs':
+            # unionfs-fuse (libfuse 2): copy on write over a read-only branch;
+            # every process its own instance, the state on disk
+            rw, ro = os.path.join(tmp, 'rw'), os.path.join(tmp, 'ro')
+            os.mkdir(rw)
+            os.mkdir(ro)
+            for n in ('a', 'b'):
+                with open(os.path.join(ro, n), 'w') as f:
+                    f.write('ro %s\n' % n)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-o cow %s=RW:%s=RO' % (mnt, path, rw, ro),
+                     '--', 'sh', '-c', 'cd "$1" && echo more >> a && rm b && mkdir d && '
+                     'echo c > d/c && ls && cat a', 'sh', mnt])
+            check(r.returncode == 0 and r.stdout == 'a\nd\nro a\nmore\n' and r.stderr == '',
+                  'unionfs: copy on write, a removal hidden, a new directory',
+                  r.stdout + r.stderr)
+            check(sorted(os.listdir(ro)) == ['a', 'b'] and
+                  open(os.path.join(ro, 'a')).read() == 'ro a\n' and
+                  open(os.path.join(rw, 'a')).read() == 'ro a\nmore\n' and
+                  open(os.path.join(rw, 'd', 'c')).read() == 'c\n',
+                  'unionfs: the read-only branch untouched, the changes in the other',
+                  repr((os.listdir(ro), os.listdir(rw))))
         else:
             print('SKIP: no test for %s' % prog)
             return SKIP
