@@ -119,7 +119,7 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	}
 	/* A FIFO of a module with no kernel files: its kernel stand-in. */
 	if (r == -ENXIO && !(flags & O_PATH) && core_special_mount(l.mount) &&
-	    (r = core_special_open(l.mount, l.path, flags)) >= 0) {
+	    (r = core_special_open(&l, flags)) >= 0) {
 		core_fd_remember(r, l.mount, l.path, NULL);
 		return r;
 	}

@@ -101,29 +101,28 @@ void core_special_bind_failed(int m, const char *path)
 	mod_unlink(CORE_REF(m), path);
 }
 
-long core_special_connect(int m, const char *path, char *out, size_t cap)
+long core_special_connect(const struct core_loc *l, char *out, size_t cap)
 {
 	struct stat st;
-	long r = mod_getattr(CORE_REF(m), path, &st, 0);
+	long r = core_loc_getattr(l, &st, 0);
 
 	if (r < 0)
 		return r;
 	if (!S_ISSOCK(st.st_mode))
 		return -ECONNREFUSED;	/* as the kernel, for any other file */
-	return standin(m, st.st_ino, out, cap);
+	return standin(l->mount, st.st_ino, out, cap);
 }
 
-long core_special_open(int m, const char *path, int flags)
+long core_special_open(const struct core_loc *l, int flags)
 {
 	char k[320];
 	struct stat st;
 	long r;
 
 	/* The module checked the caller's access before it said ENXIO. */
-	if (mod_getattr(CORE_REF(m), path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISFIFO(st.st_mode))
+	if (core_loc_getattr(l, &st, DEFUSE_NOFOLLOW) < 0 || !S_ISFIFO(st.st_mode))
 		return -ENXIO;	/* a socket or a device: nothing to open */
-	if ((r = standin(m, st.st_ino, k, sizeof(k))) < 0)
+	if ((r = standin(l->mount, st.st_ino, k, sizeof(k))) < 0)
 		return r;
 	special_dir();
 	if (sys4(SYS_mknodat, AT_FDCWD, k, S_IFIFO | 0666, 0) == 0)
