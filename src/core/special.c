@@ -85,7 +85,7 @@ long core_special_bind(int m, const char *path, char *out, size_t cap)
 	r = mod_mknod(ref, path, S_IFSOCK | mod_umasked(0777, defuse_g.umask), 0);
 	if (r < 0)
 		return r == -EEXIST ? -EADDRINUSE : r;
-	if ((r = mod_getattr(ref, path, &st, AT_SYMLINK_NOFOLLOW)) < 0 ||
+	if ((r = mod_getattr(ref, path, &st, DEFUSE_NOFOLLOW)) < 0 ||
 	    (r = standin(m, st.st_ino, out, cap)) < 0) {
 		mod_unlink(ref, path);
 		return r;
@@ -139,7 +139,7 @@ long core_special_open(const struct core_loc *l, int flags)
    the kernel first, a marker file's faccessat, cost 800). */
 static int last_special(int m, const char *path, struct stat *st)
 {
-	return mod_getattr(CORE_REF(m), path, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	return mod_getattr(CORE_REF(m), path, st, DEFUSE_NOFOLLOW) == 0 &&
 	       (S_ISSOCK(st->st_mode) || S_ISFIFO(st->st_mode)) && st->st_nlink <= 1;
 }
 
