@@ -43,7 +43,7 @@ long core_chdir_in(const struct core_loc *l)
 	const struct defuse_mount_ref *ref = CORE_REF(l->mount);
 	struct mod_caller who;
 	struct stat st;
-	long r = mod_getattr(ref, l->path, &st, 0);
+	long r = core_loc_getattr(l, &st, 0);
 
 	if (r < 0)
 		return r;

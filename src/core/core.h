@@ -55,16 +55,18 @@ extern struct core_mount core_mounts[CORE_MOUNTS_MAX] HIDDEN;
 /* special.c: FIFOs and Unix sockets of mounts with no kernel directories,
    through kernel stand-ins.  Whether mount m is one; for a path of it:
    bind's stand-in (the node made; out: the kernel path, its length
-   returned), undone if the kernel's bind fails; connect's; open of a
-   FIFO (its kernel descriptor, -ENXIO for anything else); unlink. */
+   returned), undone if the kernel's bind fails; connect's and open's of
+   a FIFO (its kernel descriptor, -ENXIO for anything else) for the place
+   l a walk found (resolve.h: its lookup is not asked again); unlink. */
+struct core_loc;
 void core_special_init(const char *dir) HIDDEN;	/* DEFUSE_SPECIAL_DIR */
 int core_special_mount(int m) HIDDEN;
 long core_special_bind(int m, const char *path, char *out, size_t cap) HIDDEN;
 void core_special_bind_failed(int m, const char *path) HIDDEN;
-long core_special_connect(int m, const char *path, char *out, size_t cap) HIDDEN;
-long core_special_open(int m, const char *path, int flags, uint64_t *ino) HIDDEN;
-/* The inode number of the FIFO at path in mount m, or 0. */
-uint64_t core_special_fifo(int m, const char *path) HIDDEN;
+long core_special_connect(const struct core_loc *l, char *out, size_t cap) HIDDEN;
+long core_special_open(const struct core_loc *l, int flags, uint64_t *ino) HIDDEN;
+/* The inode number of the FIFO l names, or 0. */
+uint64_t core_special_fifo(const struct core_loc *l) HIDDEN;
 long core_special_unlink(int m, const char *path) HIDDEN;
 long core_special_rename(int m, const char *from, const char *to, unsigned flags) HIDDEN;
 

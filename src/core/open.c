@@ -120,7 +120,7 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	}
 	/* A FIFO of a module with no kernel files: its kernel stand-in. */
 	if (r == -ENXIO && !(flags & O_PATH) && core_special_mount(l.mount) &&
-	    (r = core_special_open(l.mount, l.path, flags, &ino)) >= 0) {
+	    (r = core_special_open(&l, flags, &ino)) >= 0) {
 		core_fd_remember_standin(r, l.mount, l.path, ino);
 		return r;
 	}
@@ -132,7 +132,7 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	/* A module with no kernel directories may give a FIFO's stand-in of
 	   its own (nfs): its attributes are the node's too. */
 	core_fd_remember_standin(o.kernel_fd, l.mount, l.path,
-				 core_special_mount(l.mount) ? core_special_fifo(l.mount, l.path) : 0);
+				 core_special_mount(l.mount) ? core_special_fifo(&l) : 0);
 	return o.kernel_fd;
 }
 

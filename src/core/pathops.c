@@ -143,8 +143,7 @@ static long slash_refused(const struct core_call *c, const struct core_loc *l)
 
 	if (!l->strict || !core_slash_last(c->path))
 		return 0;
-	return mod_getattr(CORE_REF(l->mount), l->path, &st, DEFUSE_NOFOLLOW) == 0 ? -EEXIST
-										  : -ENOENT;
+	return core_loc_getattr(l, &st, DEFUSE_NOFOLLOW) == 0 ? -EEXIST : -ENOENT;
 }
 
 /* The call's operation on what l names in its mount. */
@@ -158,12 +157,17 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 
 	switch (c->op) {
 	case OP_STAT:	/* (path, buf) */
-		r = mod_getattr(ref, l->path, &st, c->nofollow);
+		r = core_loc_getattr(l, &st, c->nofollow);
 		return r < 0 ? r : core_copy_out((void *)arg[0], &st, sizeof(st));
 	case OP_STATX: {	/* (path, flags, mask, buf) */
 		struct statx x;
 
-		r = mod_statx(ref, l->path, c->nofollow, arg[1], &x);
+		/* A module without statx gets it built from getattr
+		   (mod_statx), which the walk may have asked already. */
+		if (ref->ops->statx)
+			r = mod_statx(ref, l->path, c->nofollow, arg[1], &x);
+		else if ((r = core_loc_getattr(l, &st, c->nofollow)) == 0)
+			mod_stat_to_statx(&st, &x);
 		if (r < 0)
 			return r;
 		mount_root_attr(l->mount, &x);

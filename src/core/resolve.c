@@ -16,7 +16,10 @@
  *     to be followed is looked up (getattr); symbolic links are read and
  *     spliced in (absolute ones restart at the kernel's root), ".." at the
  *     mount's root leaves the mount to the mount point's parent, 40 links
- *     give ELOOP, a non-directory in the middle gives ENOTDIR.
+ *     give ELOOP, a non-directory in the middle gives ENOTDIR.  The last
+ *     lookup's attributes stay in the result while they are the resolved
+ *     path's, so that stat, chdir and the like do not ask the module again
+ *     (core_loc_getattr).
  *   - If the path never touched a mount, the result says so
  *     (CORE_UNTOUCHED) and the original call goes to the kernel unchanged,
  *     so kernel semantics stay exact.
@@ -460,6 +463,7 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 	l->mount = -1;
 	l->strict = strict;
 	l->mountpoint = false;
+	l->attrs = false;
 	if (!upath)
 		return -EFAULT;
 	plen = strnlen(upath, PATH_MAX);
@@ -525,6 +529,10 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 		}
 		if (is_dot(c, n))
 			continue;
+		/* Whatever this component does to the path (push, pop, a link
+		   spliced, a mount entered or left, the rest handed over), the
+		   attributes of the last lookup are no longer its own. */
+		l->attrs = false;
 
 		if (l->mount < 0) {
 			/* In the kernel's file system. */
@@ -588,14 +596,13 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 		if ((r = PUSH(l, c, n)) < 0)
 			return r;
 		if (!last || follow_last || slashed) {
-			struct stat st;
-			long g = mod_getattr(CORE_REF(l->mount), l->path, &st, DEFUSE_NOFOLLOW);
+			long g = mod_getattr(CORE_REF(l->mount), l->path, &l->st, DEFUSE_NOFOLLOW);
 
 			if (g == -ENOENT && last)
 				break;	/* to be created */
 			if (g < 0)
 				return g;
-			if (S_ISLNK(st.st_mode) && (!last || follow_last)) {
+			if (S_ISLNK(l->st.st_mode) && (!last || follow_last)) {
 				tl = mod_readlink(CORE_REF(l->mount), l->path, tmp, sizeof(tmp) - 1);
 				if (tl < 0)
 					return tl;
@@ -628,13 +635,14 @@ splice:
 				}
 				continue;
 			}
-			if (!S_ISDIR(st.st_mode) && (!last || slashed)) {
+			if (!S_ISDIR(l->st.st_mode) && (!last || slashed)) {
 				/* A call that creates the name finds it taken
 				   first (mkdir "f/": EEXIST, as the kernel). */
 				if (last && (flags & CORE_RES_CREATE))
 					return -EEXIST;
 				return -ENOTDIR;
 			}
+			l->attrs = true;	/* l->path's, until the next component */
 		}
 	}
 	return 0;
@@ -659,7 +667,20 @@ int core_resolve_dir(long dfd, const char *dir, struct core_loc *l)
 
 	if (r < 0 || !core_in_mount(l))
 		return r;
-	if ((r = mod_getattr(CORE_REF(l->mount), l->path, &st, 0)) < 0)
+	/* The walk's own lookup of the directory, when it made one (none
+	   for the mount's root, a "." of the cwd, a ".." it ended on). */
+	if ((r = core_loc_getattr(l, &st, 0)) < 0)
 		return r;
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int core_loc_getattr(const struct core_loc *l, struct stat *st, int flags)
+{
+	/* The walk asks without following: for anything but a symbolic
+	   link that is the followed answer too. */
+	if (l->attrs && ((flags & DEFUSE_NOFOLLOW) || !S_ISLNK(l->st.st_mode))) {
+		*st = l->st;
+		return 0;
+	}
+	return mod_getattr(CORE_REF(l->mount), l->path, st, flags);
 }

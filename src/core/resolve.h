@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* How a path is resolved: core_resolve's flag word. */
 enum core_res_flags {
@@ -79,6 +80,14 @@ struct core_loc {
 				   or a module that does not resolve) */
 	bool mountpoint;	/* CORE_RES_NAME named a mount point: path is
 				   the directory underneath, the kernel's */
+	/* The walk's own lookup of path (getattr, DEFUSE_NOFOLLOW) in this
+	   call, so that the call need not ask the module again
+	   (core_loc_getattr): set only when st describes path exactly as
+	   resolved; whoever changes path or fills a core_loc by hand leaves
+	   it false.  Never kept beyond the call, as the kernel uses its
+	   lookup's inode only for the call that looked it up. */
+	bool attrs;
+	struct stat st;
 	char path[CORE_PATH_ROOM];
 };
 
@@ -97,6 +106,11 @@ int core_resolve(long dfd, const char *upath, unsigned flags, struct core_loc *l
 /* The directory part of a call on a name: it must exist and be a
    directory (strict). */
 int core_resolve_dir(long dfd, const char *dir, struct core_loc *l);
+
+/* getattr of l's path in its mount (flags: DEFUSE_NOFOLLOW or 0): what the
+   walk found if it looked that path up (a symbolic link's attributes
+   answer only a call that does not follow it), else the module's answer. */
+int core_loc_getattr(const struct core_loc *l, struct stat *st, int flags);
 
 /*
  * A lookup of upath relative to dfd failed with ENOENT or ENOTDIR: may the

@@ -140,7 +140,7 @@ static long kernel_address(const struct core_call *c, const struct sockaddr_un *
 		if (core_special_mount(l.mount)) {
 			n = c->op == OP_BIND ?
 				core_special_bind(l.mount, l.path, k->sun_path, sizeof(k->sun_path)) :
-				core_special_connect(l.mount, l.path, k->sun_path, sizeof(k->sun_path));
+				core_special_connect(&l, k->sun_path, sizeof(k->sun_path));
 			if (n < 0)
 				return n;
 			*standin = l.mount;

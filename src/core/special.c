@@ -85,7 +85,7 @@ long core_special_bind(int m, const char *path, char *out, size_t cap)
 	r = mod_mknod(ref, path, S_IFSOCK | mod_umasked(0777, defuse_g.umask), 0);
 	if (r < 0)
 		return r == -EEXIST ? -EADDRINUSE : r;
-	if ((r = mod_getattr(ref, path, &st, AT_SYMLINK_NOFOLLOW)) < 0 ||
+	if ((r = mod_getattr(ref, path, &st, DEFUSE_NOFOLLOW)) < 0 ||
 	    (r = standin(m, st.st_ino, out, cap)) < 0) {
 		mod_unlink(ref, path);
 		return r;
@@ -101,29 +101,28 @@ void core_special_bind_failed(int m, const char *path)
 	mod_unlink(CORE_REF(m), path);
 }
 
-long core_special_connect(int m, const char *path, char *out, size_t cap)
+long core_special_connect(const struct core_loc *l, char *out, size_t cap)
 {
 	struct stat st;
-	long r = mod_getattr(CORE_REF(m), path, &st, 0);
+	long r = core_loc_getattr(l, &st, 0);
 
 	if (r < 0)
 		return r;
 	if (!S_ISSOCK(st.st_mode))
 		return -ECONNREFUSED;	/* as the kernel, for any other file */
-	return standin(m, st.st_ino, out, cap);
+	return standin(l->mount, st.st_ino, out, cap);
 }
 
-long core_special_open(int m, const char *path, int flags, uint64_t *ino)
+long core_special_open(const struct core_loc *l, int flags, uint64_t *ino)
 {
 	char k[320];
 	struct stat st;
 	long r;
 
 	/* The module checked the caller's access before it said ENXIO. */
-	if (mod_getattr(CORE_REF(m), path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISFIFO(st.st_mode))
+	if (core_loc_getattr(l, &st, DEFUSE_NOFOLLOW) < 0 || !S_ISFIFO(st.st_mode))
 		return -ENXIO;	/* a socket or a device: nothing to open */
-	if ((r = standin(m, st.st_ino, k, sizeof(k))) < 0)
+	if ((r = standin(l->mount, st.st_ino, k, sizeof(k))) < 0)
 		return r;
 	*ino = st.st_ino;
 	special_dir();
@@ -145,16 +144,15 @@ long core_special_open(int m, const char *path, int flags, uint64_t *ino)
 int core_special_node(const struct core_fd *f, struct stat *st)
 {
 	return f->standin && !f->open &&
-	       mod_getattr(CORE_REF(f->mount), f->path, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       mod_getattr(CORE_REF(f->mount), f->path, st, DEFUSE_NOFOLLOW) == 0 &&
 	       S_ISFIFO(st->st_mode) && st->st_ino == f->standin;
 }
 
-uint64_t core_special_fifo(int m, const char *path)
+uint64_t core_special_fifo(const struct core_loc *l)
 {
 	struct stat st;
 
-	return mod_getattr(CORE_REF(m), path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISFIFO(st.st_mode) ? st.st_ino : 0;
+	return core_loc_getattr(l, &st, DEFUSE_NOFOLLOW) == 0 && S_ISFIFO(st.st_mode) ? st.st_ino : 0;
 }
 
 /* Is path a FIFO or socket with no other name, whose stand-in goes with
@@ -162,7 +160,7 @@ uint64_t core_special_fifo(int m, const char *path)
    the kernel first, a marker file's faccessat, cost 800). */
 static int last_special(int m, const char *path, struct stat *st)
 {
-	return mod_getattr(CORE_REF(m), path, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	return mod_getattr(CORE_REF(m), path, st, DEFUSE_NOFOLLOW) == 0 &&
 	       (S_ISSOCK(st->st_mode) || S_ISFIFO(st->st_mode)) && st->st_nlink <= 1;
 }
 

@@ -21,7 +21,7 @@ static long name_exists(const struct core_loc *l)
 	struct stat st;
 
 	if (core_in_mount(l))
-		return mod_getattr(CORE_REF(l->mount), l->path, &st, DEFUSE_NOFOLLOW);
+		return core_loc_getattr(l, &st, DEFUSE_NOFOLLOW);
 	return sys4(SYS_newfstatat, AT_FDCWD, l->path, &st, AT_SYMLINK_NOFOLLOW);
 }
 
@@ -71,6 +71,7 @@ static void the_open_file(long dfd, struct core_loc *a)
 	a->where = CORE_UNTOUCHED;
 	a->mount = -1;
 	a->mountpoint = false;
+	a->attrs = false;
 	if (c) {
 		a->where = CORE_MOUNT;
 		a->mount = c->mount;
@@ -241,7 +242,7 @@ long core_h_two_paths(struct core_call *c)
 		/* Trailing slashes are for directories only. */
 		struct stat st;
 
-		if ((r = mod_getattr(CORE_REF(a.mount), a.path, &st, DEFUSE_NOFOLLOW)) < 0)
+		if ((r = core_loc_getattr(&a, &st, DEFUSE_NOFOLLOW)) < 0)
 			return r;
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;

@@ -126,6 +126,19 @@ def main():
     step("rename a fifo over a socket", lambda: os.rename("s.fifo", "t.sock"))
     over.close()
     step("unlink it", lambda: os.unlink("t.sock"))
+    # Removing a symbolic link to a FIFO leaves the FIFO's stand-in: a
+    # writer still meets the reader that holds it open.
+    step("mkfifo and a symbolic link to it",
+         lambda: (os.mkfifo("u.fifo"), os.symlink("u.fifo", "u.link")))
+    rd = []
+    step("open it to read, not waiting",
+         lambda: rd.append(os.open("u.fifo", os.O_RDONLY | os.O_NONBLOCK)))
+    step("unlink the symbolic link", lambda: os.unlink("u.link"))
+    step("open to write, not waiting, the reader still there",
+         lambda: os.close(os.open("u.fifo", os.O_WRONLY | os.O_NONBLOCK)))
+    if rd:
+        os.close(rd[0])
+    step("unlink that fifo", lambda: os.unlink("u.fifo"))
     special = os.environ.get("TEST_SPECIAL_DIR")  # run.py
     step("stand-ins left", lambda: sorted(
         os.listdir(special)) if special and os.path.isdir(special) else [])

@@ -94,9 +94,12 @@ static int t_getattr(void *priv, const char *path, struct stat *st, int flags)
 {
 	const struct node *f;
 	int r = lookup(path, &f);
+	size_t used = strlen(fake_fs_calls.getattr_paths);
 
 	(void)priv;
 	fake_fs_calls.getattr++;
+	snprintf(fake_fs_calls.getattr_paths + used, sizeof(fake_fs_calls.getattr_paths) - used,
+		 " %s", path);
 	if (r < 0)
 		return r;
 	/* The resolver hands over resolved paths only; following is its job. */

@@ -26,9 +26,12 @@ void fake_fs_dir(const char *path);
 void fake_fs_file(const char *path);
 void fake_fs_link(const char *path, const char *target);
 
-/* Calls into the in-memory tree since the last fake_fs_count_reset. */
+/* Calls into the in-memory tree since the last fake_fs_count_reset;
+   getattr_paths: the path of each getattr, in order, each after a space
+   (as many as fit). */
 struct fake_fs_count {
 	int getattr, readlink, open;
+	char getattr_paths[512];
 };
 extern struct fake_fs_count fake_fs_calls;
 void fake_fs_count_reset(void);

@@ -853,6 +853,98 @@ static void test_resolve_dir(void **state)
 	set_cwd(M_TREE, "/d", -1);
 	IN_MOUNT(res_dir(AT_FDCWD, "."), M_TREE, "/d");
 	IN_MOUNT(res_dir(AT_FDCWD, "e/"), M_TREE, "/d/e");
+
+	/* The directory is looked up once: the walk's lookup is its check. */
+	fake_fs_count_reset();
+	IN_MOUNT(res_dir(AT_FDCWD, "e"), M_TREE, "/d/e");
+	assert_string_equal(fake_fs_calls.getattr_paths, " /d/e");
+	fake_fs_count_reset();
+	IN_MOUNT(res_dir(AT_FDCWD, "."), M_TREE, "/d");
+	assert_string_equal(fake_fs_calls.getattr_paths, " /d");
+	cwd_now = NULL;
+	fake_fs_count_reset();
+	IN_MOUNT(res_dir(AT_FDCWD, MNT "/ld"), M_TREE, "/d");
+	assert_string_equal(fake_fs_calls.getattr_paths, " /ld /d");
+	fake_fs_count_reset();
+	FAILS(res_dir(AT_FDCWD, MNT "/d/g"), ENOTDIR);
+	assert_string_equal(fake_fs_calls.getattr_paths, " /d /d/g");
+}
+
+/* ---- The walk's attributes (core_loc_getattr) ---------------------------- */
+
+/* The walk of path, then what a getattr of its result (flags) gives: each
+   path the module was asked, in order, and the type found. */
+static void walk_then_getattr(long dfd, const char *path, unsigned res_flags, int flags,
+			      const char *asked, mode_t type)
+{
+	struct stat st;
+
+	fake_fs_count_reset();
+	assert_int_equal(res(dfd, path, res_flags), 0);
+	assert_true(core_in_mount(&L));
+	assert_int_equal(core_loc_getattr(&L, &st, flags), 0);
+	assert_string_equal(fake_fs_calls.getattr_paths, asked);
+	assert_int_equal(st.st_mode & S_IFMT, type);
+}
+
+static void test_walk_attrs(void **state)
+{
+	(void)state;
+	/* stat: each component once, the last one too, not again. */
+	walk_then_getattr(AT_FDCWD, MNT "/d/g", CORE_RES_FOLLOW, 0, " /d /d/g", S_IFREG);
+	assert_true(L.attrs);
+	walk_then_getattr(AT_FDCWD, MNT "/d/g", CORE_RES_FOLLOW, DEFUSE_NOFOLLOW, " /d /d/g",
+			  S_IFREG);
+	walk_then_getattr(AT_FDCWD, MNT "/d", CORE_RES_FOLLOW, 0, " /d", S_IFDIR);
+	walk_then_getattr(AT_FDCWD, MNT "/d/.", 0, 0, " /d", S_IFDIR);
+	walk_then_getattr(AT_FDCWD, MNT "/d/", 0, DEFUSE_NOFOLLOW, " /d", S_IFDIR);
+	/* A followed link: the target's. */
+	walk_then_getattr(AT_FDCWD, MNT "/ld", CORE_RES_FOLLOW, 0, " /ld /d", S_IFDIR);
+	walk_then_getattr(AT_FDCWD, MNT "/d/up", CORE_RES_FOLLOW, 0, " /d /d/up /f", S_IFREG);
+	walk_then_getattr(AT_FDCWD, MNT "/back", CORE_RES_FOLLOW, 0, " /back /d", S_IFDIR);
+	walk_then_getattr(AT_FDCWD, RES "/d/g", CORE_RES_FOLLOW | CORE_RES_STRICT, 0, " /d /d/g",
+			  S_IFREG);
+	set_cwd(M_TREE, "/d", -1);
+	walk_then_getattr(AT_FDCWD, "g", CORE_RES_FOLLOW, 0, " /d/g", S_IFREG);
+
+	/* The last lookup was of another path, or there was none: asked. */
+	walk_then_getattr(AT_FDCWD, "e/..", CORE_RES_FOLLOW, 0, " /d/e /d", S_IFDIR);
+	walk_then_getattr(AT_FDCWD, ".", CORE_RES_FOLLOW, 0, " /d", S_IFDIR);
+	cwd_now = NULL;
+	walk_then_getattr(AT_FDCWD, MNT "/d/g", 0, DEFUSE_NOFOLLOW, " /d /d/g", S_IFREG);
+	assert_false(L.attrs);
+	walk_then_getattr(AT_FDCWD, MNT "/d/g", CORE_RES_NAME, 0, " /d /d/g", S_IFREG);
+	walk_then_getattr(AT_FDCWD, MNT "/lf", 0, DEFUSE_NOFOLLOW, " /lf", S_IFLNK);
+	walk_then_getattr(AT_FDCWD, MNT "/d/e/..", CORE_RES_FOLLOW, 0, " /d /d/e /d", S_IFDIR);
+	walk_then_getattr(AT_FDCWD, MNT, CORE_RES_FOLLOW, 0, " /", S_IFDIR);
+	walk_then_getattr(AT_FDCWD, MNT "/d/..", CORE_RES_FOLLOW, 0, " /d /", S_IFDIR);
+	/* A module that resolves gets the rest of the path: nothing looked up. */
+	walk_then_getattr(AT_FDCWD, RES "/d/g", CORE_RES_FOLLOW, 0, " /d/g", S_IFREG);
+	/* A name to be created, and a walk that left the mount. */
+	fake_fs_count_reset();
+	IN_MOUNT(res(AT_FDCWD, MNT "/d/nx", CORE_RES_FOLLOW), M_TREE, "/d/nx");
+	assert_false(L.attrs);
+	IN_KERNEL(res(AT_FDCWD, MNT "/tokern", CORE_RES_FOLLOW), "/defuse-test-kern/t");
+	assert_false(L.attrs);
+}
+
+/* A symbolic link's attributes answer only a call that does not follow it
+   (no walk keeps them: a followed link is spliced, but a place filled by
+   hand could hold one). */
+static void test_loc_attrs_of_link(void **state)
+{
+	struct core_loc l = { .where = CORE_MOUNT, .mount = M_TREE, .strict = true,
+			      .attrs = true, .path = "/lf" };
+	struct stat st;
+
+	(void)state;
+	l.st.st_mode = S_IFLNK | 0777;
+	assert_int_equal(core_loc_getattr(&l, &st, DEFUSE_NOFOLLOW), 0);
+	assert_int_equal(st.st_mode, S_IFLNK | 0777);
+	assert_int_equal(fake_fs_calls.getattr, 0);
+	/* The fake module refuses to follow, which only the module call shows. */
+	assert_int_equal(core_loc_getattr(&l, &st, 0), -EIO);
+	assert_string_equal(fake_fs_calls.getattr_paths, " /lf");
 }
 
 /* ---- core_split_last, core_path_push -------------------------------------- */
@@ -1049,6 +1141,8 @@ int main(void)
 		T(test_emulated_magic_link),
 		T(test_resolves_hand_over),
 		T(test_resolve_dir),
+		T(test_walk_attrs),
+		T(test_loc_attrs_of_link),
 		T(test_split_last),
 		T(test_path_push),
 		T(test_walk_again_cwd),
