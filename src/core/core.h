@@ -288,6 +288,10 @@ long core_fd_link(const char *p, const char **rest) HIDDEN;
 long core_fd_link_emulated(const char *p, const char **rest) HIDDEN;
 /* emulated.c: is fd a placeholder (the table may not know it yet)? */
 int core_is_placeholder(long fd) HIDDEN;
+/* A vfork child's own descriptions (emulated.c, vfork_open): up to max of
+   its descriptors that survive exec and hold one, and their records'
+   inodes; 0 in any other process. */
+int core_vfork_made_find(long *fds, uint64_t *inos, int max) HIDDEN;
 
 /* fdtable.c: the descriptor table (thread-safe, no lock, no malloc). */
 void core_fd_remember(long fd, int mount, const char *path, struct core_open *open);

@@ -414,6 +414,128 @@ static long open_kept(struct core_open *o, int cloexec)
 
 int core_forks_running, core_forks;
 
+/*
+ * A vfork child (posix_spawn's file actions) opens in its parent's memory,
+ * which must stay as the parent's: the description gets its record and
+ * placeholder in the child's own descriptor table only, and the module's
+ * handle goes back at once (the record names the file by path, checked by
+ * inode); no table entry, nothing kept.  The child's exec hands it down
+ * with the rest (core_exec_fds_env finds the child's records among its
+ * descriptors, wherever dup2 moved them: core_vfork_made_find), and the
+ * new image opens the file again from the record, as for any inherited
+ * description.  The child itself cannot read or write it (a read gives
+ * EBADF): it only sets descriptors up before its exec.  The records it
+ * made, by memfd inode, are kept in the thread-local state the child
+ * borrows from its suspended parent thread, tagged with the child's pid so
+ * that the parent and later children never take them for theirs.
+ */
+#define VFORK_MADE_MAX 16
+#define TLS __attribute__((tls_model("initial-exec")))
+static __thread uint64_t vfork_made[VFORK_MADE_MAX] TLS;
+static __thread int vfork_made_n TLS;
+static __thread long vfork_made_pid TLS;
+
+static int vfork_made_here(void)
+{
+	return vfork_made_pid == defuse_self.pid ? vfork_made_n : 0;
+}
+
+static int vfork_made_has(uint64_t ino)
+{
+	int n = vfork_made_here();
+
+	for (int i = 0; i < n; i++)
+		if (vfork_made[i] == ino)
+			return 1;
+	return 0;
+}
+
+int core_vfork_made_find(long *fds, uint64_t *inos, int max)
+{
+	char buf[2048];
+	long dir, n;
+	int found = 0;
+
+	if (!defuse_self.vfork_child || !vfork_made_here())
+		return 0;
+	dir = sys3(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dir < 0)
+		return 0;
+	while (found < max && (n = sys3(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n && found < max;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + off);
+			struct stat st;
+			long fd, fl;
+
+			off += e->d_reclen;
+			if (e->d_name[0] < '0' || e->d_name[0] > '9')
+				continue;
+			fd = strtol(e->d_name, NULL, 10);
+			if (fd == dir || (fl = sys3(SYS_fcntl, fd, F_GETFD, 0)) < 0 ||
+			    (fl & FD_CLOEXEC) || sys2(SYS_fstat, fd, &st) < 0 ||
+			    !vfork_made_has(st.st_ino) || !core_is_placeholder(fd))
+				continue;
+			fds[found] = fd;
+			inos[found++] = st.st_ino;
+		}
+	}
+	sys1(SYS_close, dir);
+	return found;
+}
+
+static long vfork_open(int mount, const char *path, int flags, uint64_t fh)
+{
+	struct core_ofd *ofd = MAP_FAILED;
+	long mfd, ph = -EMFILE;
+	struct stat st, fst;
+
+	if (vfork_made_here() == VFORK_MADE_MAX) {
+		mod_release(CORE_REF(mount), fh);
+		return -EMFILE;
+	}
+	mfd = sys2(SYS_memfd_create, "defuse-ofd", MFD_CLOEXEC);
+	if (mfd < 0 || (ph = sys2(SYS_ftruncate, mfd, 4096)) < 0 ||
+	    (ph = sys2(SYS_fstat, mfd, &st)) < 0)
+		goto out;
+	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (sys_failed((long)ofd)) {
+		ph = (long)ofd;
+		ofd = MAP_FAILED;
+		goto out;
+	}
+	record_init(ofd, mount, path, flags, st.st_ino);
+	ofd->shared = 1;	/* it leaves this process at once */
+	/* Known by its path and inode, not by the module's handle: a handle
+	   is good only while a description holds it open (module.h), and
+	   this one lives in the parent's memory, so it goes back now. */
+	if (mod_fgetattr(CORE_REF(mount), fh, path, &fst) == 0) {
+		ofd->dev = fst.st_dev;
+		ofd->file_ino = fst.st_ino;
+		ofd->known = CORE_OFD_STAT;
+	}
+	ph = placeholder_of(mfd, 1);
+	if (ph >= 0 && sys_failed(sys3(SYS_dup3, ph, mfd, flags & O_CLOEXEC))) {
+		sys1(SYS_close, ph);
+		ph = -EMFILE;
+	} else if (ph >= 0) {
+		sys1(SYS_close, ph);
+		ph = mfd;
+		mfd = -1;
+		if (vfork_made_pid != defuse_self.pid) {
+			vfork_made_pid = defuse_self.pid;
+			vfork_made_n = 0;
+		}
+		vfork_made[vfork_made_n++] = st.st_ino;
+	}
+out:
+	mod_release(CORE_REF(mount), fh);
+	if (ofd != MAP_FAILED)
+		sys2(SYS_munmap, ofd, 4096);
+	if (mfd >= 0)
+		sys1(SYS_close, mfd);
+	return ph;
+}
+
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 {
 	int forks = __atomic_load_n(&core_forks, __ATOMIC_SEQ_CST);
@@ -422,6 +544,8 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	long mfd = -1, ph = -ENOMEM;
 	struct stat st;
 
+	if (defuse_self.vfork_child)
+		return vfork_open(mount, path, flags, fh);
 	if (open && (ph = open_kept(open, flags & O_CLOEXEC)) >= 0) {
 		int copy = open->rec_fd;
 		uint64_t ino = open->ino;

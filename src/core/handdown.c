@@ -306,6 +306,24 @@ char *core_exec_fds_env(char *buf, unsigned long cap)
 			put(buf, &pos, defuse_ltoa(carrier, num));
 		}
 	}
+	if (defuse_self.vfork_child) {
+		/* Descriptions the vfork child opened itself (emulated.c). */
+		long fds[64];
+		uint64_t inos[64];
+		int n = core_vfork_made_find(fds, inos, 64);
+
+		for (int i = 0; i < n; i++) {
+			char num[24];
+
+			if (pos + 2 * sizeof(num) + 3 >= cap && spill(&lfd, buf, from, &pos) < 0)
+				goto scan;
+			if (any++)
+				buf[pos++] = ',';
+			put(buf, &pos, defuse_ltoa(fds[i], num));
+			buf[pos++] = ':';
+			put(buf, &pos, defuse_ltoa((long)inos[i], num));
+		}
+	}
 	buf[pos] = 0;
 	if (lfd >= 0 && spill_end(lfd, buf, from, &pos, &map, &maplen) < 0)
 		goto scan;

@@ -560,6 +560,81 @@ static int case_vfork_chdir(void)
 	return 0;
 }
 
+/*
+ * Files a child that shares the parent's memory opens before its exec:
+ * posix_spawn's addopen (the child closes the number, opens, and dup2s
+ * when the kernel gave another) and a raw vfork child's open.  The new
+ * image reads and writes them; the parent sees what it wrote.
+ */
+static int case_spawn_open(void)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { "life", "-copy-io", (char *)dir, NULL };
+	char buf[256];
+	int fd, n, status;
+	pid_t pid;
+
+	fd = mkfile("in", "spawned input\n", 0);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(posix_spawn_file_actions_init(&fa) == 0);
+	CHECK(posix_spawn_file_actions_addopen(&fa, 0, at("in"), O_RDONLY, 0) == 0);
+	CHECK(posix_spawn_file_actions_addopen(&fa, 1, at("out"), O_WRONLY | O_CREAT | O_TRUNC,
+					       0640) == 0);
+	/* a number the kernel would not give first: opened, then moved */
+	CHECK(posix_spawn_file_actions_addopen(&fa, 9, at("in"), O_RDONLY, 0) == 0);
+	fflush(stdout);
+	CHECK(posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ) == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	say("posix_spawn child: exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	fd = open(at("out"), O_RDONLY);
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	say("out: %s", buf);
+	pid = vfork();
+	if (pid == 0) {
+		int in = open(at("in"), O_RDONLY), out = open(at("out"), O_WRONLY | O_APPEND);
+		int in9 = open(at("in"), O_RDONLY);
+
+		if (in < 0 || out < 0 || in9 < 0 || dup2(in, 0) != 0 || dup2(out, 1) != 1 ||
+		    dup2(in9, 9) != 9)
+			_exit(126);
+		close(in);
+		close(out);
+		close(in9);
+		execve("/proc/self/exe", argv, environ);
+		_exit(127);
+	}
+	CHECK(pid > 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	say("vfork child: exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	fd = open(at("out"), O_RDONLY);
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	say("out: %s", buf);
+	return 0;
+}
+
+/* -copy-io: stdin to stdout, then descriptor 9's first line. */
+static int role_copy_io(void)
+{
+	char buf[256];
+	int n;
+
+	while ((n = read(0, buf, sizeof(buf))) > 0)
+		CHECK(write(1, buf, n) == n);
+	CHECK(n == 0);
+	n = read(9, buf, sizeof(buf));
+	CHECK(n > 0);
+	CHECK(write(1, "9: ", 3) == 3 && write(1, buf, n) == n);
+	return 0;
+}
+
 static int role_where(void)
 {
 	char cwd[4096];
@@ -1623,10 +1698,12 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "-cwd-exec")) return role_cwd_exec();
 	if (!strcmp(c, "vfork-exec")) return case_vfork_exec();
 	if (!strcmp(c, "vfork-chdir")) return case_vfork_chdir();
+	if (!strcmp(c, "spawn-open")) return case_spawn_open();
 	if (!strcmp(c, "flock-exec")) return case_flock_exec();
 	if (!strcmp(c, "-flock-held") && argc > 4)
 		return role_flock_held(atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(c, "-where")) return role_where();
+	if (!strcmp(c, "-copy-io")) return role_copy_io();
 	if (!strcmp(c, "lazy-exec")) return case_lazy_exec();
 	if (!strcmp(c, "-lazy-1") && argc > 9) return role_lazy_1(argv + 3);
 	if (!strcmp(c, "-lazy-2") && argc > 9) return role_lazy_2(argv + 3);
