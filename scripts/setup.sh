@@ -16,9 +16,9 @@ PACKAGES="$PACKAGES fio"
 # archivemount, unionfs-fuse; e2fsprogs' mke2fs and e2fsck for fuse2fs).
 # They install beside fuse3; the `fuse` package (libfuse 2's fusermount),
 # which conflicts with fuse3, is not needed.  squashfuse is a libfuse 3
-# one (squashfs-tools makes its images).
+# one, and fuse-overlayfs (squashfs-tools makes squashfuse's images).
 PACKAGES="$PACKAGES libfuse-dev libfuse2 bindfs fuse2fs fuse-zip e2fsprogs"
-PACKAGES="$PACKAGES archivemount unionfs-fuse squashfuse squashfs-tools"
+PACKAGES="$PACKAGES archivemount unionfs-fuse squashfuse squashfs-tools fuse-overlayfs"
 
 # The NFS module's tests (tests/nfs): libnfs, and a real server (nfs-ganesha
 # and rpcbind).  Without recommends: they would pull in services this

@@ -1258,7 +1258,12 @@ void fc_conn_defaults(struct fuse_conn_info *c)
 		     FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_ASYNC_DIO | FUSE_CAP_PARALLEL_DIROPS |
 		     FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_NO_OPEN_SUPPORT |
 		     FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_CACHE_SYMLINKS |
-		     FUSE_CAP_EXPLICIT_INVAL_DATA | FUSE_CAP_EXPIRE_ONLY;
+		     FUSE_CAP_EXPLICIT_INVAL_DATA | FUSE_CAP_EXPIRE_ONLY |
+		     /* how libfuse would move bytes through /dev/fuse: in
+			process there is none, and every reply is copied
+			whatever the file system asks (fuse-overlayfs asks
+			for all three and refuses to start without them) */
+		     FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ;
 	/* libfuse's defaults; the lock capabilities go to a file system that
 	   has the operations (fuse_fs_init, fc_ll_init take them away) */
 	c->want = FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_AUTO_INVAL_DATA |

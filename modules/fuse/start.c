@@ -55,8 +55,13 @@ static void exit_guard(int status, void *arg)
 	(void)arg;
 	if (!in || in->state != FC_STARTING)
 		return;
-	fprintf(stderr, "defuse: fuse: %s called exit(%d) in its start-up, before it "
-		"served a file system\n", in->name, status);
+	/* Its loop may have failed first, for a reason of ours (fc_why):
+	   that is the one to read, not the exit it made of it. */
+	if (in->why && in->why[0])
+		fprintf(stderr, "defuse: fuse: %s (then it called exit(%d))\n", in->why, status);
+	else
+		fprintf(stderr, "defuse: fuse: %s called exit(%d) in its start-up, before it "
+			"served a file system\n", in->name, status);
 	_exit(127);
 }
 

@@ -712,6 +712,30 @@ def installed2(a, prog):
                   '.\n./big\n./link\n./sub\n./sub/small\nsmall\nsub/small\nrefused\n' and
                   r.stderr == '', 'squashfuse: listing, contents, a link, a refused write',
                   r.stdout + r.stderr)
+        elif prog == 'fuse-overlayfs':
+            # a libfuse 3 program that asks init for the splice
+            # capabilities (refused before: 0x380 not offered in process)
+            lower, upper, work = (os.path.join(tmp, n) for n in ('lower', 'upper', 'work'))
+            for d in (lower, upper, work, os.path.join(lower, 'd')):
+                os.makedirs(d)
+            for n, data in (('a', 'low a\n'), ('b', 'low b\n'), ('d/x', 'x\n')):
+                with open(os.path.join(lower, n), 'w') as f:
+                    f.write(data)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-o lowerdir=%s,upperdir=%s,workdir=%s' %
+                     (mnt, path, lower, upper, work), '--',
+                     'sh', '-c', 'cd "$1" && echo more >> a && rm b && mkdir e && '
+                     'echo y > e/y && mv d/x e/ && ls && ls d e && cat a e/x', 'sh', mnt])
+            out = r.stdout
+            check(r.returncode == 0 and out == 'a\nd\ne\nd:\n\ne:\nx\ny\nlow a\nmore\nx\n',
+                  'fuse-overlayfs: copy up, a whiteout, a new directory, a rename across',
+                  r.stdout + r.stderr)
+            check(sorted(os.listdir(lower)) == ['a', 'b', 'd'] and
+                  os.listdir(os.path.join(lower, 'd')) == ['x'] and
+                  open(os.path.join(upper, 'a')).read() == 'low a\nmore\n' and
+                  sorted(os.listdir(os.path.join(upper, 'e'))) and
+                  open(os.path.join(upper, 'e', 'x')).read() == 'x\n',
+                  'fuse-overlayfs: the lower layer untouched, the changes in the upper one',
+                  repr((os.listdir(lower), os.listdir(upper))))
         elif prog == 'unionfs':
             # unionfs-fuse (libfuse 2): copy on write over a read-only branch;
             # every process its own instance, the state on disk
