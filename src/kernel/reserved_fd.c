@@ -298,18 +298,28 @@ int defuse_fd_reserve(int fd)
 	return to;
 }
 
-/* Closes a reserved descriptor and gives its number back. */
+/*
+ * Closes a reserved descriptor and gives its number back, in that order:
+ * the moment its mark goes, another thread's reserve may put a descriptor
+ * at the number (a number known free needs no check), which a close made
+ * after would close instead (a module's file closed under another
+ * thread's write: EBADF, tests/reliability fork-threads under load).
+ */
 int defuse_fd_release(int fd)
 {
+	long r;
+
 	take();
-	if (!bit(fd)) {
-		give();
+	r = bit(fd);
+	give();
+	if (!r)
 		return -EBADF;
-	}
+	r = sys1(SYS_close, fd);
+	take();
 	set_bit(fd, 0);
 	defuse_fd_nreserved--;
 	give();
-	return sys1(SYS_close, fd);
+	return (int)r;
 }
 
 /*

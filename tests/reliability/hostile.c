@@ -18,6 +18,7 @@
  * timeout.  Nothing else depends on time.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -713,6 +714,69 @@ static void check_mount(int r)
 		n += snprintf(want + n, sizeof(want) - n, " sub%d", k);
 	listing(buf, sizeof(buf));
 	result("listing", !strcmp(buf, want), "%s", buf);
+}
+
+/*
+ * DEFUSE's reserved band under threads: each thread moves descriptors of a
+ * file of its own into the band and gives them back, as modules do with
+ * theirs (defuse_keep_fd, defuse_close_kept: looked up, so that natively
+ * the same loop runs on plain descriptors), and checks each time that the
+ * band number it got is its file.  A number given back before its close
+ * once let another thread's descriptor land there, which that close then
+ * closed (EBADF under a module's write: fork-threads under load).
+ */
+#define BAND_THREADS 8
+#define BAND_ROUNDS 20000
+
+static int (*band_keep)(int), (*band_give)(int);
+
+static void *band_worker(void *arg)
+{
+	const char *path = arg;
+	long bad = 0;
+
+	for (int i = 0; i < BAND_ROUNDS; i++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC), k;
+		struct stat want, got;
+
+		if (fd < 0 || fstat(fd, &want) != 0) {
+			bad++;
+			continue;
+		}
+		k = band_keep ? band_keep(fd) : fd;
+		if (k < 0 || fstat(k, &got) != 0 || got.st_ino != want.st_ino)
+			bad++;
+		if (k >= 0 && (band_give ? band_give(k) : close(k)) != 0)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static int case_band_threads(void)
+{
+	pthread_t t[BAND_THREADS];
+	char paths[BAND_THREADS][64];
+	long bad = 0;
+
+	band_keep = (int (*)(int))dlsym(RTLD_DEFAULT, "defuse_keep_fd");
+	band_give = (int (*)(int))dlsym(RTLD_DEFAULT, "defuse_close_kept");
+	for (int i = 0; i < BAND_THREADS; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "/proc/self/ns/%s",
+			 (const char *[]){ "net", "mnt", "pid", "uts", "ipc", "user", "cgroup",
+					   "time" }[i]);
+		if (access(paths[i], R_OK) != 0)
+			snprintf(paths[i], sizeof(paths[i]), "%s", "/dev/null");
+	}
+	for (int i = 0; i < BAND_THREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, band_worker, paths[i]) == 0);
+	for (int i = 0; i < BAND_THREADS; i++) {
+		void *r;
+
+		CHECK(pthread_join(t[i], &r) == 0);
+		bad += (long)r;
+	}
+	say("band: %d threads x %d moves, %ld wrong\n", BAND_THREADS, BAND_ROUNDS, bad);
+	return 0;
 }
 
 /*
@@ -1863,6 +1927,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "fork-mixed")) return case_fork(1, count(argc, argv, 200));
 	if (!strcmp(c, "kill-sharer")) return case_sharer(0, count(argc, argv, 50));
 	if (!strcmp(c, "stop-sharer")) return case_sharer(1, count(argc, argv, 50));
+	if (!strcmp(c, "band-threads")) return case_band_threads();
 	if (!strcmp(c, "dup2-band")) return case_dup2_band(0);
 	if (!strcmp(c, "dup2-band-keep")) return case_dup2_band(1);
 	if (!strcmp(c, "low-limit")) return case_low_limit();
