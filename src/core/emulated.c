@@ -415,6 +415,63 @@ static long open_kept(struct core_open *o, int cloexec)
 int core_forks_running, core_forks;
 
 /*
+ * A new description's record for an open of path: its memfd (returned, or
+ * -errno), mapped at *ofd, the memfd's inode in *ino.  The inode goes into
+ * the record now, by its maker (one fstat per new record; kept ones keep
+ * it): a new image checks each inherited number against it.  Learnt later,
+ * by an exec'ing fork child from its descriptor, it could be another
+ * memfd's: fork copies the descriptor table a moment before the memory, so
+ * a child forked while another thread opened or closed may pair an entry
+ * with another description's placeholder, and that went into the shared
+ * record for good (tests/lifecycle stress failed about 1 run in 12: every
+ * later exec of the description lost it).
+ */
+static long record_new(int mount, const char *path, int flags, struct core_ofd **ofd,
+		       uint64_t *ino)
+{
+	long mfd = sys2(SYS_memfd_create, "defuse-ofd", MFD_CLOEXEC), r;
+	struct stat st;
+	void *m;
+
+	if (mfd < 0)
+		return mfd;
+	if ((r = sys2(SYS_ftruncate, mfd, 4096)) < 0 || (r = sys2(SYS_fstat, mfd, &st)) < 0)
+		goto fail;
+	m = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (sys_failed((long)m)) {
+		r = (long)m;
+		goto fail;
+	}
+	record_init(m, mount, path, flags, st.st_ino);
+	*ofd = m;
+	*ino = st.st_ino;
+	return mfd;
+fail:
+	sys1(SYS_close, mfd);
+	return r;
+}
+
+/*
+ * The placeholder, with the program's close-on-exec flag, takes the
+ * memfd's number: the lowest free one when the program opened, as the
+ * kernel would have given (the module's own descriptor is kept out of the
+ * way, module.h: defuse_keep_fd).  0, or -errno (mfd is still open).
+ */
+static long placeholder_at(long mfd, int flags)
+{
+	long ph = placeholder_of(mfd, 1);
+
+	if (ph < 0)
+		return ph;
+	if (sys_failed(sys3(SYS_dup3, ph, mfd, flags & O_CLOEXEC))) {
+		sys1(SYS_close, ph);
+		return -EMFILE;
+	}
+	sys1(SYS_close, ph);
+	return 0;
+}
+
+/*
  * A vfork child (posix_spawn's file actions) opens in its parent's memory,
  * which must stay as the parent's: the description gets its record and
  * placeholder in the child's own descriptor table only, and the module's
@@ -485,25 +542,19 @@ int core_vfork_made_find(long *fds, uint64_t *inos, int max)
 
 static long vfork_open(int mount, const char *path, int flags, uint64_t fh)
 {
-	struct core_ofd *ofd = MAP_FAILED;
-	long mfd, ph = -EMFILE;
-	struct stat st, fst;
+	struct core_ofd *ofd;
+	struct stat fst;
+	uint64_t ino;
+	long mfd, r;
 
 	if (vfork_made_here() == VFORK_MADE_MAX) {
 		mod_release(CORE_REF(mount), fh);
 		return -EMFILE;
 	}
-	mfd = sys2(SYS_memfd_create, "defuse-ofd", MFD_CLOEXEC);
-	if (mfd < 0 || (ph = sys2(SYS_ftruncate, mfd, 4096)) < 0 ||
-	    (ph = sys2(SYS_fstat, mfd, &st)) < 0)
-		goto out;
-	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	if (sys_failed((long)ofd)) {
-		ph = (long)ofd;
-		ofd = MAP_FAILED;
-		goto out;
+	if ((mfd = record_new(mount, path, flags, &ofd, &ino)) < 0) {
+		mod_release(CORE_REF(mount), fh);
+		return mfd;
 	}
-	record_init(ofd, mount, path, flags, st.st_ino);
 	ofd->shared = 1;	/* it leaves this process at once */
 	/* Known by its path and inode, not by the module's handle: a handle
 	   is good only while a description holds it open (module.h), and
@@ -513,27 +564,18 @@ static long vfork_open(int mount, const char *path, int flags, uint64_t fh)
 		ofd->file_ino = fst.st_ino;
 		ofd->known = CORE_OFD_STAT;
 	}
-	ph = placeholder_of(mfd, 1);
-	if (ph >= 0 && sys_failed(sys3(SYS_dup3, ph, mfd, flags & O_CLOEXEC))) {
-		sys1(SYS_close, ph);
-		ph = -EMFILE;
-	} else if (ph >= 0) {
-		sys1(SYS_close, ph);
-		ph = mfd;
-		mfd = -1;
-		if (vfork_made_pid != defuse_self.pid) {
-			vfork_made_pid = defuse_self.pid;
-			vfork_made_n = 0;
-		}
-		vfork_made[vfork_made_n++] = st.st_ino;
-	}
-out:
 	mod_release(CORE_REF(mount), fh);
-	if (ofd != MAP_FAILED)
-		sys2(SYS_munmap, ofd, 4096);
-	if (mfd >= 0)
+	sys2(SYS_munmap, ofd, 4096);
+	if ((r = placeholder_at(mfd, flags)) < 0) {
 		sys1(SYS_close, mfd);
-	return ph;
+		return r;
+	}
+	if (vfork_made_pid != defuse_self.pid) {
+		vfork_made_pid = defuse_self.pid;
+		vfork_made_n = 0;
+	}
+	vfork_made[vfork_made_n++] = ino;
+	return mfd;
 }
 
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
@@ -542,14 +584,14 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 	struct core_open *open = kept_take();
 	struct core_ofd *ofd = MAP_FAILED;
 	long mfd = -1, ph = -ENOMEM;
-	struct stat st;
+	uint64_t ino;
 
 	if (defuse_self.vfork_child)
 		return vfork_open(mount, path, flags, fh);
 	if (open && (ph = open_kept(open, flags & O_CLOEXEC)) >= 0) {
 		int copy = open->rec_fd;
-		uint64_t ino = open->ino;
 
+		ino = open->ino;
 		record_init(open->ofd, mount, path, flags, ino);
 		init_open(open, mount, fh, open->ofd);
 		open->rec_fd = copy;
@@ -557,47 +599,18 @@ long core_emulated_open(int mount, const char *path, int flags, uint64_t fh)
 		goto made;
 	}
 	open = NULL;
-	/* The memfd's inode goes into the record now, by its maker (one
-	   fstat per new record; kept ones keep it): a new image checks each
-	   inherited number against it.  Learnt later, by an exec'ing fork
-	   child from its descriptor, it could be another memfd's: fork
-	   copies the descriptor table a moment before the memory, so a
-	   child forked while another thread opened or closed may pair an
-	   entry with another description's placeholder, and that went into
-	   the shared record for good (tests/lifecycle stress failed about 1
-	   run in 12: every later exec of the description lost it). */
-	mfd = sys2(SYS_memfd_create, "defuse-ofd", MFD_CLOEXEC);
-	if (mfd < 0 || (ph = sys2(SYS_ftruncate, mfd, 4096)) < 0 ||
-	    (ph = sys2(SYS_fstat, mfd, &st)) < 0)
-		goto fail;
-	ofd = (void *)sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	if (sys_failed((long)ofd)) {
-		ph = (long)ofd;
-		ofd = MAP_FAILED;
+	if ((mfd = record_new(mount, path, flags, &ofd, &ino)) < 0) {
+		ph = mfd;
 		goto fail;
 	}
-	record_init(ofd, mount, path, flags, st.st_ino);
-	/*
-	 * The placeholder, with the program's close-on-exec flag, takes the
-	 * memfd's number: the lowest free one when the program opened, as the
-	 * kernel would have given (the module's own descriptor is kept out of
-	 * the way, module.h: defuse_keep_fd).
-	 */
-	ph = placeholder_of(mfd, 1);
-	if (ph < 0)
+	if ((ph = placeholder_at(mfd, flags)) < 0)
 		goto fail;
-	if (sys_failed(sys3(SYS_dup3, ph, mfd, flags & O_CLOEXEC))) {
-		sys1(SYS_close, ph);
-		ph = -EMFILE;
-		goto fail;
-	}
-	sys1(SYS_close, ph);
 	ph = mfd;
 	if (!(open = new_open(mount, fh, ofd))) {
 		ph = -ENOMEM;
 		goto fail;
 	}
-	open->ino = st.st_ino;
+	open->ino = ino;
 	take_copy(open, ph);
 made:
 	core_fd_remember(ph, mount, path, open);
