@@ -15,6 +15,7 @@
 #include "kernel/sys.h"
 #include "core/entry.h"
 #include "trace/trace.h"
+#include "common/exec_layout.h"
 
 #define NR_SPECIAL 512
 
@@ -209,7 +210,7 @@ static long fd_received(struct defuse_syscall *sc)
  * they get a copy: the trampoline restores the program's registers from sc,
  * and a `syscall` instruction leaves them as they were.
  */
-static long do_special(const struct defuse_syscall *orig, int kind)
+EXEC_PATH static long do_special(const struct defuse_syscall *orig, int kind)
 {
 	struct defuse_syscall copy = *orig, *sc = &copy;
 
@@ -346,7 +347,7 @@ void defuse_exit_traced(const struct defuse_syscall *sc)
 	}
 }
 
-long defuse_dispatch(struct defuse_syscall *sc)
+EXEC_PATH long defuse_dispatch(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
 	int kind;
@@ -543,7 +544,7 @@ static int is_forked_process(const struct defuse_syscall *sc)
  * First code a new thread or process runs.  SUD is not inherited by a clone
  * child, so the net is armed again before the program's code runs.
  */
-static long clone_child_here(struct defuse_syscall *sc)
+EXEC_PATH static long clone_child_here(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
 
@@ -573,7 +574,7 @@ static long clone_child_here(struct defuse_syscall *sc)
 	return sc->nr;
 }
 
-long defuse_clone_child(struct defuse_syscall *sc)
+EXEC_PATH long defuse_clone_child(struct defuse_syscall *sc)
 {
 	if (unlikely(defuse_self.tls_shared)) {
 		/* A new process has its own memory: its one thread owns the

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include "capture/capture.h"
 #include "kernel/sys.h"
+#include "common/exec_layout.h"
 #include "common/util.h"
 #include "core/entry.h"
 
@@ -90,7 +91,7 @@ static int is_ours(const char *p, unsigned n)
 /* Runs sc with DEFUSE's environment put back; with the core's hand-down
    too when cold (mounts exist: called through defuse_call_cold; x: what
    the core said of the exec). */
-static long exec_with_env(struct defuse_syscall *sc, int cold, const struct core_exec *x)
+EXEC_PATH static long exec_with_env(struct defuse_syscall *sc, int cold, const struct core_exec *x)
 {
 	int envi = sc->nr == SYS_execve ? 2 : 3;
 	char **envp = (char **)sc->a[envi];
@@ -218,7 +219,7 @@ static long exec_cold(void *arg)
 	return r;
 }
 
-long defuse_exec(struct defuse_syscall *sc)
+EXEC_PATH long defuse_exec(struct defuse_syscall *sc)
 {
 	return core_nmounts ? defuse_call_cold(exec_cold, sc) : exec_with_env(sc, 0, NULL);
 }

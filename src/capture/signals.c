@@ -15,6 +15,7 @@
 #include "capture/capture.h"
 #include "kernel/sys.h"
 #include "core/entry.h"
+#include "common/exec_layout.h"
 
 #define SIGSYS_BIT (1UL << (SIGSYS - 1))
 #ifndef SA_RESTORER
@@ -351,7 +352,7 @@ static struct ksigaction app_sigsys;
  * program's view travels in DEFUSE_SIGSYS (exec.c puts it in the new
  * environment) and is restored here.
  */
-const char *defuse_sig_exec_state(void)
+EXEC_PATH const char *defuse_sig_exec_state(void)
 {
 	int ign = app_sigsys.handler == SIG_IGN, blocked = defuse_self.sigsys_blocked;
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include "common/fmt.h"
 #include "kernel/sys.h"
+#include "common/exec_layout.h"
 #include "common/util.h"
 #include "trace/counters.h"
 #include "trace/format.h"
@@ -164,7 +165,7 @@ int trace_init(const char *spec)
 	return follow || sys0(SYS_getpid) == root;
 }
 
-int trace_follows(void)
+EXEC_PATH int trace_follows(void)
 {
 	return attached && follow;
 }
