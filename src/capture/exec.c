@@ -34,7 +34,7 @@
 
 /* "DEFUSE_...=..." strings of our own environment, NUL-separated. */
 static char keep_buf[KEEP_MAX];
-static unsigned keep_len, keep_count;
+static unsigned keep_len EXEC_DATA, keep_count EXEC_DATA;
 
 /* Every image after the first of a tree has it: its mounts started once
    already (core/mounts.c: a mount whose module cannot start again is then

@@ -18,14 +18,15 @@
 #include <sys/platform/x86.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
+#include "common/exec_layout.h"
 #include "common/util.h"
 #include "core/entry.h"
 #include "kernel/sys.h"
 #include "trace/trace.h"
 
-struct capture_global capture_g;
-long defuse_xsave_size;
-long defuse_xsave_compact;
+struct capture_global capture_g EXEC_DATA;
+long defuse_xsave_size EXEC_DATA;
+long defuse_xsave_compact EXEC_DATA;
 
 /*
  * The save area's size for every component the OS enabled, and whether
@@ -208,7 +209,6 @@ static long init_cold(void *arg)
 	};
 	find_self();
 	defuse_exec_init(envp);
-	defuse_dispatch_init();
 	defuse_usermem_refresh_pid();
 	defuse_sig_init(defuse_getenv("DEFUSE_SIGSYS"));
 	defuse_sig_flush_fn = defuse_sig_flush;

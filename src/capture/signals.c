@@ -315,7 +315,10 @@ static void fault_init(int sig)
 	   takes a second one, with its flags and mask. */
 	if (sys_failed(sys4(SYS_rt_sigaction, sig, &k, &old, 8)))
 		return;
-	app_act[sig] = old;
+	/* The default, all zeros, is what app_act holds already: not
+	   written, its .bss page is not faulted in at every start. */
+	if (old.handler || old.flags || old.restorer || old.mask)
+		app_act[sig] = old;
 	if (is_handler(old.handler)) {
 		k = fault_action(&old);
 		sys4(SYS_rt_sigaction, sig, &k, NULL, 8);
@@ -344,7 +347,7 @@ void defuse_sig_flush(void)
  * same moment could mix their fields, where the kernel would serialise
  * them.  No known program does that with SIGSYS.
  */
-static struct ksigaction app_sigsys;
+static struct ksigaction app_sigsys EXEC_DATA;
 
 /*
  * Across exec the kernel keeps an ignored disposition and the signal mask,

@@ -56,7 +56,7 @@ static unsigned long kernel_hard;	/* and the kernel's hard limit */
    inside (a clone(CLONE_VM) child that stress-ng SIGKILLs): a waiter that
    finds it gone takes the lock over instead of waiting for ever. */
 static int lock;
-static int lock_waiting;		/* threads waiting for it */
+static int lock_waiting EXEC_DATA;		/* threads waiting for it */
 int defuse_fd_nreserved;
 
 #define BITS (8 * sizeof(unsigned long))

@@ -21,8 +21,8 @@
 
 static struct trace_table *table;
 static int out_fd = -1;
-static int attached;		/* a table or output is attached */
-static int follow;		/* -f: children and threads too */
+static int attached EXEC_DATA;	/* a table or output is attached */
+static int follow EXEC_DATA;	/* -f: children and threads too */
 static int (*vdso_clock_gettime)(clockid_t, struct timespec *);
 
 static long parse_field(const char *spec, const char *name, long dflt)
