@@ -105,6 +105,11 @@ EXEC_PATH static long exec_with_env(struct defuse_syscall *sc, int cold, const s
 	char *strs;
 	unsigned pos = 0;
 	long r;
+	/* A small environment is built here, on the stack: a fork child's
+	   mmap for it was a system call and a page fault per exec (issue
+	   11).  Only a small one: the stack may be posix_spawn's 36 KiB or a
+	   signal stack. */
+	char *onstack[128];
 
 	/* The program's vector and strings are read here: probed first, so
 	   a bad pointer is EFAULT, as the kernel's exec says, not a crash. */
@@ -127,8 +132,11 @@ EXEC_PATH static long exec_with_env(struct defuse_syscall *sc, int cold, const s
 	strbytes = 32 + d_strlen(defuse_g.preload_path) + (app_preload ? d_strlen(app_preload) : 0);
 	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes +
 	       (cold ? STASH_MAX + CWD_MAX + PAGER_MAX + LIBPATH_MAX : 0);
-	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (size <= sizeof(onstack))
+		nenv = onstack;
+	else
+		nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
 		return -ENOMEM;
 	strs = (char *)(nenv + n + keep_count + ADDED_ENTRIES);
@@ -193,7 +201,8 @@ EXEC_PATH static long exec_with_env(struct defuse_syscall *sc, int cold, const s
 	r = defuse_forward(sc);
 	/* Only a failed exec comes back. */
 	defuse_fd_exec_limit(0);
-	sys2(SYS_munmap, nenv, size);
+	if (nenv != onstack)
+		sys2(SYS_munmap, nenv, size);
 	if (cold) {
 		core_exec_fds_undo();
 		core_exec_cwd_undo();
