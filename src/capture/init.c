@@ -106,11 +106,39 @@ static long selector_tpoff(void)
  * called before and after libc's image replaces that text): a few us per
  * exec, measured (issue 11).  Used only while the process has one thread
  * (start-up), as getenv is.
+ *
+ * A dozen DEFUSE_* and LD_* names are asked at every start, most of them
+ * not set: one scan of the whole environment each was a few us per exec.
+ * So the entries with those prefixes are picked out in one pass, at the
+ * first call, and only they are searched for such a name: the
+ * environment as the process started with it, before
+ * hide_from_environment takes them out.
  */
+#define SETTINGS_MAX 32
+static const char *settings[SETTINGS_MAX] EXEC_DATA;
+static int nsettings EXEC_DATA = -1;	/* -1: not picked out yet */
+
+static int is_setting(const char *s)
+{
+	return d_startswith(s, "DEFUSE_") || d_startswith(s, "LD_");
+}
+
 const char *defuse_getenv(const char *name)
 {
 	size_t n = d_strlen(name);
 
+	if (nsettings < 0) {
+		nsettings = 0;
+		for (char **e = environ; e && *e; e++)
+			if (is_setting(*e) && nsettings++ < SETTINGS_MAX)
+				settings[nsettings - 1] = *e;
+	}
+	if (is_setting(name) && nsettings <= SETTINGS_MAX) {
+		for (int i = 0; i < nsettings; i++)
+			if (!d_strncmp(settings[i], name, n) && settings[i][n] == '=')
+				return settings[i] + n + 1;
+		return NULL;
+	}
 	for (char **e = environ; e && *e; e++)
 		if (!d_strncmp(*e, name, n) && (*e)[n] == '=')
 			return *e + n + 1;

@@ -155,11 +155,3 @@ void *d_memchr(const void *s, int c, size_t n)
 	return NULL;
 }
 
-EXEC_PATH int d_startswith(const char *s, const char *prefix)
-{
-	while (*prefix) {
-		if (*s++ != *prefix++)
-			return 0;
-	}
-	return 1;
-}
