@@ -90,7 +90,6 @@ long defuse_clone_before(struct defuse_syscall *sc) HIDDEN;
 long defuse_clone_child(struct defuse_syscall *sc) HIDDEN;
 long defuse_clone_parent(struct defuse_syscall *sc) HIDDEN;
 long defuse_sigreturn_hook(struct defuse_syscall *sc) HIDDEN;
-void defuse_dispatch_init(void) HIDDEN;
 
 
 /* net.c: when the SUD net is armed. */

@@ -17,12 +17,13 @@
 #include <stddef.h>
 #include <sys/mman.h>
 #include "capture/capture.h"
+#include "common/exec_layout.h"
 #include "kernel/sys.h"
 
 #define COLD_STACK (512 * 1024)
 #define CACHE 32
 
-static uintptr_t cache[CACHE];
+static uintptr_t cache[CACHE] EXEC_DATA;
 
 uintptr_t defuse_cold_stack(void)
 {

@@ -15,6 +15,7 @@
 #include "kernel/sys.h"
 #include "core/entry.h"
 #include "trace/trace.h"
+#include "common/exec_layout.h"
 
 #define NR_SPECIAL 512
 
@@ -36,53 +37,53 @@ enum special_kind {
 	SP_PAGER,
 };
 
-static unsigned char special[NR_SPECIAL];
-
-void defuse_dispatch_init(void)
-{
-	special[SYS_rt_sigaction] = SP_SIGACTION;
-	special[SYS_rt_sigprocmask] = SP_SIGPROCMASK;
-	special[SYS_rt_sigsuspend] = SP_SIGMASKED_WAIT;
-	special[SYS_rt_sigpending] = SP_SIGPENDING;
-	special[SYS_ppoll] = SP_SIGMASKED_WAIT;
-	special[SYS_pselect6] = SP_SIGMASKED_WAIT;
-	special[SYS_epoll_pwait] = SP_SIGMASKED_WAIT;
-	special[SYS_epoll_pwait2] = SP_SIGMASKED_WAIT;
-	special[SYS_execve] = SP_EXEC;
-	special[SYS_execveat] = SP_EXEC;
-	special[SYS_close] = SP_FDGUARD;
-	special[SYS_dup2] = SP_FDGUARD;
-	special[SYS_dup3] = SP_FDGUARD;
-	special[SYS_close_range] = SP_FDGUARD;
-	special[SYS_getrlimit] = SP_FDLIMIT;
-	special[SYS_setrlimit] = SP_FDLIMIT;
-	special[SYS_prlimit64] = SP_FDLIMIT;
-	special[SYS_mmap] = SP_MMAP;
-	special[SYS_mprotect] = SP_MMAP;
-	special[SYS_pkey_mprotect] = SP_MMAP;
-	special[SYS_shmat] = SP_MMAP;
-	special[SYS_prctl] = SP_PRCTL;
-	special[SYS_exit] = SP_NORETURN;
-	special[SYS_exit_group] = SP_NORETURN;
-	special[SYS_recvmsg] = SP_FDRECV;
-	special[SYS_recvmmsg] = SP_FDRECV;
-	special[SYS_pidfd_getfd] = SP_FDRECV;
-	special[SYS_setuid] = SP_SETID;
-	special[SYS_setgid] = SP_SETID;
-	special[SYS_setreuid] = SP_SETID;
-	special[SYS_setregid] = SP_SETID;
-	special[SYS_setresuid] = SP_SETID;
-	special[SYS_setresgid] = SP_SETID;
-	special[SYS_setfsuid] = SP_SETID;
-	special[SYS_setfsgid] = SP_SETID;
-	special[SYS_umask] = SP_UMASK;
+/* Which calls need more than forwarding.  Constant, so that no start
+   writes it: a table filled at start-up was one more page of .bss
+   faulted in by every exec (issue 11). */
+static const unsigned char special[NR_SPECIAL] = {
+	[SYS_rt_sigaction] = SP_SIGACTION,
+	[SYS_rt_sigprocmask] = SP_SIGPROCMASK,
+	[SYS_rt_sigsuspend] = SP_SIGMASKED_WAIT,
+	[SYS_rt_sigpending] = SP_SIGPENDING,
+	[SYS_ppoll] = SP_SIGMASKED_WAIT,
+	[SYS_pselect6] = SP_SIGMASKED_WAIT,
+	[SYS_epoll_pwait] = SP_SIGMASKED_WAIT,
+	[SYS_epoll_pwait2] = SP_SIGMASKED_WAIT,
+	[SYS_execve] = SP_EXEC,
+	[SYS_execveat] = SP_EXEC,
+	[SYS_close] = SP_FDGUARD,
+	[SYS_dup2] = SP_FDGUARD,
+	[SYS_dup3] = SP_FDGUARD,
+	[SYS_close_range] = SP_FDGUARD,
+	[SYS_getrlimit] = SP_FDLIMIT,
+	[SYS_setrlimit] = SP_FDLIMIT,
+	[SYS_prlimit64] = SP_FDLIMIT,
+	[SYS_mmap] = SP_MMAP,
+	[SYS_mprotect] = SP_MMAP,
+	[SYS_pkey_mprotect] = SP_MMAP,
+	[SYS_shmat] = SP_MMAP,
+	[SYS_prctl] = SP_PRCTL,
+	[SYS_exit] = SP_NORETURN,
+	[SYS_exit_group] = SP_NORETURN,
+	[SYS_recvmsg] = SP_FDRECV,
+	[SYS_recvmmsg] = SP_FDRECV,
+	[SYS_pidfd_getfd] = SP_FDRECV,
+	[SYS_setuid] = SP_SETID,
+	[SYS_setgid] = SP_SETID,
+	[SYS_setreuid] = SP_SETID,
+	[SYS_setregid] = SP_SETID,
+	[SYS_setresuid] = SP_SETID,
+	[SYS_setresgid] = SP_SETID,
+	[SYS_setfsuid] = SP_SETID,
+	[SYS_setfsgid] = SP_SETID,
+	[SYS_umask] = SP_UMASK,
 	/* The core's only while it has mappings of emulated files (one
 	   load): written pages go back, its records follow. */
-	special[SYS_munmap] = SP_PAGER;
-	special[SYS_mremap] = SP_PAGER;
-	special[SYS_msync] = SP_PAGER;
-	special[SYS_madvise] = SP_PAGER;
-}
+	[SYS_munmap] = SP_PAGER,
+	[SYS_mremap] = SP_PAGER,
+	[SYS_msync] = SP_PAGER,
+	[SYS_madvise] = SP_PAGER,
+};
 
 static long own(const struct defuse_syscall *sc)
 {
@@ -209,7 +210,7 @@ static long fd_received(struct defuse_syscall *sc)
  * they get a copy: the trampoline restores the program's registers from sc,
  * and a `syscall` instruction leaves them as they were.
  */
-static long do_special(const struct defuse_syscall *orig, int kind)
+EXEC_PATH static long do_special(const struct defuse_syscall *orig, int kind)
 {
 	struct defuse_syscall copy = *orig, *sc = &copy;
 
@@ -346,7 +347,7 @@ void defuse_exit_traced(const struct defuse_syscall *sc)
 	}
 }
 
-long defuse_dispatch(struct defuse_syscall *sc)
+EXEC_PATH long defuse_dispatch(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
 	int kind;
@@ -543,7 +544,7 @@ static int is_forked_process(const struct defuse_syscall *sc)
  * First code a new thread or process runs.  SUD is not inherited by a clone
  * child, so the net is armed again before the program's code runs.
  */
-static long clone_child_here(struct defuse_syscall *sc)
+EXEC_PATH static long clone_child_here(struct defuse_syscall *sc)
 {
 	struct defuse_thread *self = &defuse_self;
 
@@ -573,7 +574,7 @@ static long clone_child_here(struct defuse_syscall *sc)
 	return sc->nr;
 }
 
-long defuse_clone_child(struct defuse_syscall *sc)
+EXEC_PATH long defuse_clone_child(struct defuse_syscall *sc)
 {
 	if (unlikely(defuse_self.tls_shared)) {
 		/* A new process has its own memory: its one thread owns the

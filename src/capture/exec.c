@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include "capture/capture.h"
 #include "kernel/sys.h"
+#include "common/exec_layout.h"
 #include "common/util.h"
 #include "core/entry.h"
 
@@ -33,7 +34,7 @@
 
 /* "DEFUSE_...=..." strings of our own environment, NUL-separated. */
 static char keep_buf[KEEP_MAX];
-static unsigned keep_len, keep_count;
+static unsigned keep_len EXEC_DATA, keep_count EXEC_DATA;
 
 /* Every image after the first of a tree has it: its mounts started once
    already (core/mounts.c: a mount whose module cannot start again is then
@@ -45,7 +46,7 @@ void defuse_exec_init(char **envp)
 	int seen = 0;
 
 	for (; envp && *envp; envp++) {
-		unsigned n = d_strlen(*envp) + 1;
+		unsigned n;
 
 		/* DEFUSE_SIGSYS, DEFUSE_CWD, DEFUSE_FDS and DEFUSE_PAGER are
 		   per exec, not per session. */
@@ -53,7 +54,12 @@ void defuse_exec_init(char **envp)
 		    d_startswith(*envp, "DEFUSE_CWD=") || d_startswith(*envp, "DEFUSE_FDS=") ||
 		    d_startswith(*envp, "DEFUSE_PAGER=") || d_startswith(*envp, "DEFUSE_EXEC_FD=") ||
 		    d_startswith(*envp, "DEFUSE_NO_LD_LIBRARY_PATH=") ||
-		    d_startswith(*envp, "DEFUSE_LD_LIBRARY_PATH=") || keep_len + n > KEEP_MAX)
+		    d_startswith(*envp, "DEFUSE_LD_LIBRARY_PATH="))
+			continue;
+		/* Measured only here: a pass over every string of the
+		   environment cost about a us per exec (issue 11). */
+		n = d_strlen(*envp) + 1;
+		if (keep_len + n > KEEP_MAX)
 			continue;
 		seen |= d_startswith(*envp, "DEFUSE_INHERITED=");
 		__builtin_memcpy(keep_buf + keep_len, *envp, n);
@@ -90,7 +96,7 @@ static int is_ours(const char *p, unsigned n)
 /* Runs sc with DEFUSE's environment put back; with the core's hand-down
    too when cold (mounts exist: called through defuse_call_cold; x: what
    the core said of the exec). */
-static long exec_with_env(struct defuse_syscall *sc, int cold, const struct core_exec *x)
+EXEC_PATH static long exec_with_env(struct defuse_syscall *sc, int cold, const struct core_exec *x)
 {
 	int envi = sc->nr == SYS_execve ? 2 : 3;
 	char **envp = (char **)sc->a[envi];
@@ -104,6 +110,11 @@ static long exec_with_env(struct defuse_syscall *sc, int cold, const struct core
 	char *strs;
 	unsigned pos = 0;
 	long r;
+	/* A small environment is built here, on the stack: a fork child's
+	   mmap for it was a system call and a page fault per exec (issue
+	   11).  Only a small one: the stack may be posix_spawn's 36 KiB or a
+	   signal stack. */
+	char *onstack[128];
 
 	/* The program's vector and strings are read here: probed first, so
 	   a bad pointer is EFAULT, as the kernel's exec says, not a crash. */
@@ -126,8 +137,11 @@ static long exec_with_env(struct defuse_syscall *sc, int cold, const struct core
 	strbytes = 32 + d_strlen(defuse_g.preload_path) + (app_preload ? d_strlen(app_preload) : 0);
 	size = (n + keep_count + ADDED_ENTRIES) * sizeof(char *) + strbytes +
 	       (cold ? STASH_MAX + CWD_MAX + PAGER_MAX + LIBPATH_MAX : 0);
-	nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (size <= sizeof(onstack))
+		nenv = onstack;
+	else
+		nenv = (char **)sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)nenv))
 		return -ENOMEM;
 	strs = (char *)(nenv + n + keep_count + ADDED_ENTRIES);
@@ -192,7 +206,8 @@ static long exec_with_env(struct defuse_syscall *sc, int cold, const struct core
 	r = defuse_forward(sc);
 	/* Only a failed exec comes back. */
 	defuse_fd_exec_limit(0);
-	sys2(SYS_munmap, nenv, size);
+	if (nenv != onstack)
+		sys2(SYS_munmap, nenv, size);
 	if (cold) {
 		core_exec_fds_undo();
 		core_exec_cwd_undo();
@@ -218,7 +233,7 @@ static long exec_cold(void *arg)
 	return r;
 }
 
-long defuse_exec(struct defuse_syscall *sc)
+EXEC_PATH long defuse_exec(struct defuse_syscall *sc)
 {
 	return core_nmounts ? defuse_call_cold(exec_cold, sc) : exec_with_env(sc, 0, NULL);
 }

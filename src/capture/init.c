@@ -18,14 +18,15 @@
 #include <sys/platform/x86.h>
 #include "capture/capture.h"
 #include "capture/plan.h"
+#include "common/exec_layout.h"
 #include "common/util.h"
 #include "core/entry.h"
 #include "kernel/sys.h"
 #include "trace/trace.h"
 
-struct capture_global capture_g;
-long defuse_xsave_size;
-long defuse_xsave_compact;
+struct capture_global capture_g EXEC_DATA;
+long defuse_xsave_size EXEC_DATA;
+long defuse_xsave_compact EXEC_DATA;
 
 /*
  * The save area's size for every component the OS enabled, and whether
@@ -105,11 +106,39 @@ static long selector_tpoff(void)
  * called before and after libc's image replaces that text): a few us per
  * exec, measured (issue 11).  Used only while the process has one thread
  * (start-up), as getenv is.
+ *
+ * A dozen DEFUSE_* and LD_* names are asked at every start, most of them
+ * not set: one scan of the whole environment each was a few us per exec.
+ * So the entries with those prefixes are picked out in one pass, at the
+ * first call, and only they are searched for such a name: the
+ * environment as the process started with it, before
+ * hide_from_environment takes them out.
  */
+#define SETTINGS_MAX 32
+static const char *settings[SETTINGS_MAX] EXEC_DATA;
+static int nsettings EXEC_DATA = -1;	/* -1: not picked out yet */
+
+static int is_setting(const char *s)
+{
+	return d_startswith(s, "DEFUSE_") || d_startswith(s, "LD_");
+}
+
 const char *defuse_getenv(const char *name)
 {
 	size_t n = d_strlen(name);
 
+	if (nsettings < 0) {
+		nsettings = 0;
+		for (char **e = environ; e && *e; e++)
+			if (is_setting(*e) && nsettings++ < SETTINGS_MAX)
+				settings[nsettings - 1] = *e;
+	}
+	if (is_setting(name) && nsettings <= SETTINGS_MAX) {
+		for (int i = 0; i < nsettings; i++)
+			if (!d_strncmp(settings[i], name, n) && settings[i][n] == '=')
+				return settings[i] + n + 1;
+		return NULL;
+	}
 	for (char **e = environ; e && *e; e++)
 		if (!d_strncmp(*e, name, n) && (*e)[n] == '=')
 			return *e + n + 1;
@@ -198,6 +227,7 @@ static long init_cold(void *arg)
 {
 	char **envp = arg;
 	const char *marker = defuse_getenv("DEFUSE_TEST_MARKER");
+	const char *mounts = defuse_getenv("DEFUSE_MOUNTS");
 	int traced;
 
 	defuse_g.debug = defuse_getenv("DEFUSE_DEBUG") != NULL;
@@ -208,7 +238,6 @@ static long init_cold(void *arg)
 	};
 	find_self();
 	defuse_exec_init(envp);
-	defuse_dispatch_init();
 	defuse_usermem_refresh_pid();
 	defuse_sig_init(defuse_getenv("DEFUSE_SIGSYS"));
 	defuse_sig_flush_fn = defuse_sig_flush;
@@ -218,12 +247,15 @@ static long init_cold(void *arg)
 	defuse_objects_patch_loaded();
 	/* The umask, for the modes the core hands modules (module.h): asked
 	   of the kernel while the process has one thread, then followed at
-	   each umask call (dispatch.c). */
-	defuse_g.umask = (unsigned int)sys1(SYS_umask, 0);
-	sys1(SYS_umask, defuse_g.umask);
+	   each umask call (dispatch.c).  Without mounts nothing reads it:
+	   two system calls fewer per start (issue 11). */
+	if (mounts && *mounts) {
+		defuse_g.umask = (unsigned int)sys1(SYS_umask, 0);
+		sys1(SYS_umask, defuse_g.umask);
+	}
 	/* Modules are loaded (and patched) after libc: their calls then go
 	   through trampolines, which send them straight on (in_defuse). */
-	core_init(defuse_getenv("DEFUSE_MOUNTS"));
+	core_init(mounts);
 	/* The handler first: a net armed later must find it in place. */
 	if (defuse_sigsys_install() == 0) {
 		defuse_net_init(defuse_getenv("DEFUSE_NET"));

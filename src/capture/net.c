@@ -24,6 +24,7 @@
 #include <sys/shm.h>
 #include "capture/capture.h"
 #include "kernel/sys.h"
+#include "common/exec_layout.h"
 #include "common/util.h"
 
 void defuse_net_init(const char *mode)
@@ -46,7 +47,7 @@ void defuse_net_want(const char *why)
 	defuse_net_catch_up();
 }
 
-void defuse_net_catch_up(void)
+EXEC_PATH void defuse_net_catch_up(void)
 {
 	if (defuse_self.net_armed || !capture_g.net_wanted)
 		return;

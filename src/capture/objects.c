@@ -21,14 +21,15 @@
 #include "capture/capture.h"
 #include "capture/plan.h"
 #include "capture/trampoline.h"
+#include "common/exec_layout.h"
 #include "common/util.h"
 #include "kernel/sys.h"
 
 struct patch_totals {
 	uint32_t objects, sites, refused, mismatched;
 };
-static struct patch_totals totals;
-static int unpatched;	/* sites or objects left to the net */
+static struct patch_totals totals EXEC_DATA;
+static int unpatched EXEC_DATA;	/* sites or objects left to the net */
 
 int defuse_objects_unpatched(void)
 {

@@ -45,12 +45,13 @@
 #include "capture/capture.h"
 #include "capture/plan.h"
 #include "capture/trampoline.h"
+#include "common/exec_layout.h"
 #include "common/util.h"
 #include "kernel/sys.h"
 
-static char cache_dir[512];
-static int cache_state;		/* 0 unknown, 1 usable, -1 off */
-static uid_t euid;		/* the owner cache files must have, once known */
+static char cache_dir[512] EXEC_DATA;
+static int cache_state EXEC_DATA;	/* 0 unknown, 1 usable, -1 off */
+static uid_t euid EXEC_DATA;		/* the owner cache files must have, once known */
 
 /*
  * a, b and c joined into out (cap bytes); the length, or -1 if it does not
@@ -260,7 +261,7 @@ static uint64_t fnv(const void *p, size_t n)
 
 static uint64_t emitter(void)
 {
-	static uint64_t fp;
+	static uint64_t fp EXEC_DATA;
 
 	if (!fp)
 		fp = tramp_fingerprint();

@@ -15,6 +15,7 @@
 #include "capture/capture.h"
 #include "kernel/sys.h"
 #include "core/entry.h"
+#include "common/exec_layout.h"
 
 #define SIGSYS_BIT (1UL << (SIGSYS - 1))
 #ifndef SA_RESTORER
@@ -314,7 +315,10 @@ static void fault_init(int sig)
 	   takes a second one, with its flags and mask. */
 	if (sys_failed(sys4(SYS_rt_sigaction, sig, &k, &old, 8)))
 		return;
-	app_act[sig] = old;
+	/* The default, all zeros, is what app_act holds already: not
+	   written, its .bss page is not faulted in at every start. */
+	if (old.handler || old.flags || old.restorer || old.mask)
+		app_act[sig] = old;
 	if (is_handler(old.handler)) {
 		k = fault_action(&old);
 		sys4(SYS_rt_sigaction, sig, &k, NULL, 8);
@@ -343,7 +347,7 @@ void defuse_sig_flush(void)
  * same moment could mix their fields, where the kernel would serialise
  * them.  No known program does that with SIGSYS.
  */
-static struct ksigaction app_sigsys;
+static struct ksigaction app_sigsys EXEC_DATA;
 
 /*
  * Across exec the kernel keeps an ignored disposition and the signal mask,
@@ -351,7 +355,7 @@ static struct ksigaction app_sigsys;
  * program's view travels in DEFUSE_SIGSYS (exec.c puts it in the new
  * environment) and is restored here.
  */
-const char *defuse_sig_exec_state(void)
+EXEC_PATH const char *defuse_sig_exec_state(void)
 {
 	int ign = app_sigsys.handler == SIG_IGN, blocked = defuse_self.sigsys_blocked;
 

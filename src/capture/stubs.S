@@ -1,7 +1,9 @@
 /*
  * Glue between generated trampolines and C.
  */
-	.text
+	/* Beside the rest of the exec path (EXEC_PATH, common/exec_layout.h):
+	   every captured call of a fork child comes through here. */
+	.section .text.hot.defuse_exec, "ax", @progbits
 
 /*
  * defuse_tramp_hook: called from a trampoline with the program's registers as

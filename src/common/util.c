@@ -6,6 +6,7 @@
  * vector code (the build passes -mgeneral-regs-only).
  */
 #include "common/util.h"
+#include "common/exec_layout.h"
 
 #include <stdint.h>
 
@@ -38,7 +39,7 @@ static void copy_forward(unsigned char *d, const unsigned char *s, size_t n)
 		*d++ = *s++;
 }
 
-void *memcpy(void *restrict dst, const void *restrict src, size_t n)
+EXEC_PATH void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
 	copy_forward(dst, src, n);
 	return dst;
@@ -85,7 +86,7 @@ int memcmp(const void *a, const void *b, size_t n)
 	return 0;
 }
 
-size_t d_strlen(const char *s)
+EXEC_PATH size_t d_strlen(const char *s)
 {
 	const char *p = s;
 
@@ -154,11 +155,3 @@ void *d_memchr(const void *s, int c, size_t n)
 	return NULL;
 }
 
-int d_startswith(const char *s, const char *prefix)
-{
-	while (*prefix) {
-		if (*s++ != *prefix++)
-			return 0;
-	}
-	return 1;
-}

@@ -63,6 +63,7 @@
 #include <linux/falloc.h>
 #include <sys/socket.h>
 #include "kernel/sys.h"
+#include "common/exec_layout.h"
 #include "core/core.h"
 #include "core/pager.h"
 #include "core/resolve.h"
@@ -412,7 +413,7 @@ static long open_kept(struct core_open *o, int cloexec)
 	return ph;
 }
 
-int core_forks_running, core_forks;
+int core_forks_running EXEC_DATA, core_forks EXEC_DATA;
 
 /*
  * A new description's record for an open of path: its memfd (returned, or

@@ -22,13 +22,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core/core.h"
+#include "common/exec_layout.h"
 #include "core/module_find.h"
 #include "core/pager.h"
 #include "kernel/sys.h"
 #include "module/call.h"
 
 struct core_mount core_mounts[CORE_MOUNTS_MAX];
-int core_nmounts;
+int core_nmounts EXEC_DATA;
 
 static __attribute__((noreturn)) void fail(const char *line, const char *why)
 {
@@ -167,7 +168,7 @@ void core_init(const char *spec)
  * destructor either; process_end is called for every end but a vfork
  * child's.
  */
-static int ending_normally;
+static int ending_normally EXEC_DATA;
 
 __attribute__((destructor)) static void core_exit_noted(void)
 {

@@ -19,26 +19,59 @@
    designator overrides an earlier one by design. */
 #pragma GCC diagnostic ignored "-Woverride-init"
 
+/*
+ * The handlers, by index: a row names one by its H_ number rather than
+ * by address.  A table of 467 rows holding pointers was 15 KiB of
+ * relocated data, four pages the loader wrote, so that every exec copied
+ * them; as numbers the table is read-only data like any other, and only
+ * this short array is relocated.
+ */
+enum {
+	H_NONE, H_OPEN, H_OPENAT2, H_PATH, H_XATTRAT, H_TWO_PATHS, H_FD_TABLE,
+	H_FCNTL, H_FCHDIR, H_GETCWD, H_FDIO, H_FXATTR, H_COPY, H_AIO,
+	H_URING_SETUP, H_URING_ENTER, H_SOCK_ADDR, H_SOCK_NAME,
+};
+
+static long (*const handlers[])(struct core_call *c) = {
+	[H_OPEN] = core_h_open,
+	[H_OPENAT2] = core_h_openat2,
+	[H_PATH] = core_h_path,
+	[H_XATTRAT] = core_h_xattrat,
+	[H_TWO_PATHS] = core_h_two_paths,
+	[H_FD_TABLE] = core_h_fd_table,
+	[H_FCNTL] = core_h_fcntl,
+	[H_FCHDIR] = core_h_fchdir,
+	[H_GETCWD] = core_h_getcwd,
+	[H_FDIO] = core_h_fdio,
+	[H_FXATTR] = core_h_fxattr,
+	[H_COPY] = core_h_copy,
+	[H_AIO] = core_h_aio,
+	[H_URING_SETUP] = core_h_uring_setup,
+	[H_URING_ENTER] = core_h_uring_enter,
+	[H_SOCK_ADDR] = core_h_sock_addr,
+	[H_SOCK_NAME] = core_h_sock_name,
+};
+
 #define ROW(kind_, op_, h_, ...)						\
 	{ .kind = (kind_), .op = (op_), .handler = (h_), .dfd = -1, .path = -1,	\
 	  .dfd2 = -1, .path2 = -1, .at = -1, .fd = -1, .fd2 = -1, .addr = -1,	\
 	  .alen = -1, __VA_ARGS__ }
 
 /* One path: the path in argument p, no dirfd / its dirfd in argument d. */
-#define P(op, p, ...)		ROW(CORE_K_PATH, op, core_h_path, .path = p, __VA_ARGS__)
-#define PAT(op, d, p, ...)	ROW(CORE_K_PATH, op, core_h_path, .dfd = d, .path = p, __VA_ARGS__)
+#define P(op, p, ...)		ROW(CORE_K_PATH, op, H_PATH, .path = p, __VA_ARGS__)
+#define PAT(op, d, p, ...)	ROW(CORE_K_PATH, op, H_PATH, .dfd = d, .path = p, __VA_ARGS__)
 /* Two: rename and link. */
-#define P2(op, p, q)		ROW(CORE_K_PATH, op, core_h_two_paths, .path = p, .path2 = q)
-#define PAT2(op, ...)		ROW(CORE_K_PATH, op, core_h_two_paths, .dfd = 0, .path = 1, \
+#define P2(op, p, q)		ROW(CORE_K_PATH, op, H_TWO_PATHS, .path = p, .path2 = q)
+#define PAT2(op, ...)		ROW(CORE_K_PATH, op, H_TWO_PATHS, .dfd = 0, .path = 1, \
 				    .dfd2 = 2, .path2 = 3, __VA_ARGS__)
 /* Descriptor table upkeep, and work on an open file. */
 #define FD(op, h, ...)		ROW(CORE_K_FD, op, h, .fd = 0, __VA_ARGS__)
-#define IO(...)			ROW(CORE_K_FDIO, OP_FDIO, core_h_fdio, .fd = 0, __VA_ARGS__)
-#define COPY(in, out)		ROW(CORE_K_FDIO, OP_COPY, core_h_copy, .fd = in, .fd2 = out)
-#define FXATTR			ROW(CORE_K_FDIO, OP_FXATTR, core_h_fxattr, .fd = 0)
+#define IO(...)			ROW(CORE_K_FDIO, OP_FDIO, H_FDIO, .fd = 0, __VA_ARGS__)
+#define COPY(in, out)		ROW(CORE_K_FDIO, OP_COPY, H_COPY, .fd = in, .fd2 = out)
+#define FXATTR			ROW(CORE_K_FDIO, OP_FXATTR, H_FXATTR, .fd = 0)
 /* A socket address given, or returned. */
-#define SOCK(op, a, l)		ROW(CORE_K_SOCK, op, core_h_sock_addr, .fd = 0, .addr = a, .alen = l)
-#define SOCKNAME(a, l)		ROW(CORE_K_SOCK, OP_SOCKNAME, core_h_sock_name, .fd = 0, \
+#define SOCK(op, a, l)		ROW(CORE_K_SOCK, op, H_SOCK_ADDR, .fd = 0, .addr = a, .alen = l)
+#define SOCKNAME(a, l)		ROW(CORE_K_SOCK, OP_SOCKNAME, H_SOCK_NAME, .fd = 0, \
 				    .addr = a, .alen = l)
 
 #define FOLLOW		.res = CORE_RES_FOLLOW
@@ -49,10 +82,10 @@
 #define NOFOLLOW_EMPTY	(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)
 
 const struct core_sysdesc core_sys[CORE_NR] = {
-	[SYS_open]	= ROW(CORE_K_PATH, OP_OPEN, core_h_open, .path = 0),
-	[SYS_creat]	= ROW(CORE_K_PATH, OP_CREAT, core_h_open, .path = 0),
-	[SYS_openat]	= ROW(CORE_K_PATH, OP_OPEN, core_h_open, .dfd = 0, .path = 1),
-	[SYS_openat2]	= ROW(CORE_K_PATH, OP_OPEN, core_h_openat2, .dfd = 0, .path = 1),
+	[SYS_open]	= ROW(CORE_K_PATH, OP_OPEN, H_OPEN, .path = 0),
+	[SYS_creat]	= ROW(CORE_K_PATH, OP_CREAT, H_OPEN, .path = 0),
+	[SYS_openat]	= ROW(CORE_K_PATH, OP_OPEN, H_OPEN, .dfd = 0, .path = 1),
+	[SYS_openat2]	= ROW(CORE_K_PATH, OP_OPEN, H_OPENAT2, .dfd = 0, .path = 1),
 
 	[SYS_stat]	= P(OP_STAT, 0, FOLLOW),
 	[SYS_lstat]	= P(OP_STAT, 0, LCALL),
@@ -104,10 +137,10 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_lremovexattr] = P(OP_REMOVEXATTR, 0, LCALL),
 	/* The *xattrat calls (Linux 6.13) are served as their path-only twin:
 	   the handler decodes again. */
-	[SYS_setxattrat_] = ROW(CORE_K_PATH, OP_SETXATTR, core_h_xattrat, .dfd = 0, .path = 1),
-	[SYS_getxattrat_] = ROW(CORE_K_PATH, OP_GETXATTR, core_h_xattrat, .dfd = 0, .path = 1),
-	[SYS_listxattrat_] = ROW(CORE_K_PATH, OP_LISTXATTR, core_h_xattrat, .dfd = 0, .path = 1),
-	[SYS_removexattrat_] = ROW(CORE_K_PATH, OP_REMOVEXATTR, core_h_xattrat, .dfd = 0,
+	[SYS_setxattrat_] = ROW(CORE_K_PATH, OP_SETXATTR, H_XATTRAT, .dfd = 0, .path = 1),
+	[SYS_getxattrat_] = ROW(CORE_K_PATH, OP_GETXATTR, H_XATTRAT, .dfd = 0, .path = 1),
+	[SYS_listxattrat_] = ROW(CORE_K_PATH, OP_LISTXATTR, H_XATTRAT, .dfd = 0, .path = 1),
+	[SYS_removexattrat_] = ROW(CORE_K_PATH, OP_REMOVEXATTR, H_XATTRAT, .dfd = 0,
 				   .path = 1),
 
 	[SYS_rename]	= P2(OP_RENAME, 0, 1),
@@ -116,14 +149,14 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_link]	= P2(OP_LINK, 0, 1),
 	[SYS_linkat]	= PAT2(OP_LINK, AT(4, AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)),
 
-	[SYS_close]	= FD(OP_CLOSE, core_h_fd_table),
-	[SYS_dup]	= FD(OP_DUP, core_h_fd_table),
-	[SYS_dup2]	= FD(OP_DUP2, core_h_fd_table, .fd2 = 1),
-	[SYS_dup3]	= FD(OP_DUP2, core_h_fd_table, .fd2 = 1),
-	[SYS_close_range] = FD(OP_CLOSE_RANGE, core_h_fd_table),
-	[SYS_fcntl]	= FD(OP_FCNTL, core_h_fcntl),
-	[SYS_fchdir]	= FD(OP_FCHDIR, core_h_fchdir),
-	[SYS_getcwd]	= ROW(CORE_K_CWD, OP_GETCWD, core_h_getcwd),
+	[SYS_close]	= FD(OP_CLOSE, H_FD_TABLE),
+	[SYS_dup]	= FD(OP_DUP, H_FD_TABLE),
+	[SYS_dup2]	= FD(OP_DUP2, H_FD_TABLE, .fd2 = 1),
+	[SYS_dup3]	= FD(OP_DUP2, H_FD_TABLE, .fd2 = 1),
+	[SYS_close_range] = FD(OP_CLOSE_RANGE, H_FD_TABLE),
+	[SYS_fcntl]	= FD(OP_FCNTL, H_FCNTL),
+	[SYS_fchdir]	= FD(OP_FCHDIR, H_FCHDIR),
+	[SYS_getcwd]	= ROW(CORE_K_CWD, OP_GETCWD, H_GETCWD),
 
 	/* The emulated-file code (emulated.c) serves these itself. */
 	[SYS_read] = IO(), [SYS_write] = IO(), [SYS_pread64] = IO(), [SYS_pwrite64] = IO(),
@@ -144,11 +177,11 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_tee]	= COPY(0, 1),
 
 	/* Linux AIO: an iocb may name an emulated file (aio.c). */
-	[SYS_io_submit]	= ROW(CORE_K_AIO, OP_FDIO, core_h_aio),
+	[SYS_io_submit]	= ROW(CORE_K_AIO, OP_FDIO, H_AIO),
 	/* io_uring: an SQE may name an emulated file or a mount path
 	   (uring.c). */
-	[SYS_io_uring_setup] = ROW(CORE_K_URING, OP_FDIO, core_h_uring_setup),
-	[SYS_io_uring_enter] = ROW(CORE_K_URING, OP_FDIO, core_h_uring_enter),
+	[SYS_io_uring_setup] = ROW(CORE_K_URING, OP_FDIO, H_URING_SETUP),
+	[SYS_io_uring_enter] = ROW(CORE_K_URING, OP_FDIO, H_URING_ENTER),
 
 	/* A Unix socket's path may name a file in a mount (sockets.c). */
 	[SYS_bind]	= SOCK(OP_BIND, 1, 2),
@@ -164,7 +197,7 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_recvfrom]	= SOCKNAME(4, 5),
 };
 
-const struct core_sysdesc core_sys_none = ROW(CORE_K_NONE, OP_NONE, NULL);
+const struct core_sysdesc core_sys_none = ROW(CORE_K_NONE, OP_NONE, H_NONE);
 
 /* 0 if s is NULL or a string the program can read, else -EFAULT. */
 static long readable(const char *s)
@@ -220,7 +253,7 @@ long core_dispatch(const struct defuse_syscall *sc)
 		return r;
 	if (!c.d->handler)
 		return defuse_forward(sc);
-	return c.d->handler(&c);
+	return handlers[c.d->handler](&c);
 }
 
 static long dispatch_void(void *sc)

@@ -68,6 +68,9 @@ struct core_sysdesc {
 	signed char addr, alen;		/* CORE_K_SOCK: the address and its
 					   length (OP_SOCKNAME: a pointer to
 					   it); OP_SENDMSG: the msghdr */
+	unsigned char handler;		/* its handler: an index into
+					   syscalls.c's table, not a pointer
+					   (0: none, to the kernel) */
 	unsigned short res;		/* core_resolve's flags (resolve.h)
 					   before the AT_* flags */
 	unsigned char nofollow;		/* DEFUSE_NOFOLLOW for the module
@@ -75,7 +78,6 @@ struct core_sysdesc {
 	unsigned char times;		/* enum core_times */
 	unsigned at_valid;		/* the AT_* flags it takes; others
 					   are EINVAL before any lookup */
-	long (*handler)(struct core_call *c);
 };
 
 extern const struct core_sysdesc core_sys[CORE_NR] HIDDEN;

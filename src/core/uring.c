@@ -74,14 +74,17 @@
 
 /* What io_uring_setup said of a ring, by its descriptor. */
 struct ring {
-	int fd;			/* -1: free */
-	unsigned flags, entries;
+	int fd;
+	unsigned flags, entries;	/* entries 0: a free slot (a ring has
+					   at least one) */
 	struct io_sqring_offsets sq;	/* sq.resv2: NO_MMAP's SQEs */
 	uint64_t rings;		/* NO_MMAP: the program's SQ/CQ ring memory */
 };
 
 #define NRINGS 64
-static struct ring rings[NRINGS] = { [0 ... NRINGS - 1] = { .fd = -1 } };
+/* Zeroed, in .bss: an initialised table here was a page of .data, which
+   every exec maps and copies (issue 11). */
+static struct ring rings[NRINGS];
 static int next_slot;		/* a full table forgets the oldest */
 /* One walk (and the table) at a time, so that two threads entering the
    same ring never serve one SQE twice; threads of a process wait for each
@@ -109,6 +112,15 @@ static void lock(void)
 static void unlock(void)
 {
 	__atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+}
+
+/* The ring kept for descriptor fd, or NULL. */
+static struct ring *ring_of(int fd)
+{
+	for (int i = 0; i < NRINGS; i++)
+		if (rings[i].entries && rings[i].fd == fd)
+			return &rings[i];
+	return NULL;
 }
 
 /* IORING_NOP_INJECT_RESULT: 1 yes, -1 no, 0 not known yet.  Linux 6.10
@@ -154,10 +166,7 @@ long core_h_uring_setup(struct core_call *c)
 	if (p.flags & SETUP_REGISTERED_FD_ONLY)
 		return fd;
 	lock();
-	r = NULL;
-	for (int i = 0; i < NRINGS && !r; i++)
-		if (rings[i].fd == (int)fd)	/* a closed ring's number */
-			r = &rings[i];
+	r = ring_of((int)fd);	/* a closed ring's number */
 	if (!r) {
 		r = &rings[next_slot];
 		next_slot = (next_slot + 1) % NRINGS;
@@ -370,9 +379,7 @@ long core_h_uring_enter(struct core_call *c)
 	if (((unsigned)sc->a[3] & IORING_ENTER_REGISTERED_RING) || !can_inject())
 		goto kernel;
 	lock();
-	for (int i = 0; i < NRINGS && !r; i++)
-		if (rings[i].fd == (int)sc->a[0] && sc->a[0] >= 0)
-			r = &rings[i];
+	r = sc->a[0] >= 0 ? ring_of((int)sc->a[0]) : NULL;
 	if (!r || (r->flags & IORING_SETUP_SQPOLL) || view_open(r, &v) < 0)
 		goto unlocked;
 	/* A number reused by a file that is no ring must not be walked:

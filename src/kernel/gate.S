@@ -1,7 +1,8 @@
 /*
  * The gates: the only `syscall` instructions that Syscall User Dispatch lets
- * through (the "defuse_gate" section is SUD's allowed range, so the kernel
- * never consults the selector byte for them).
+ * through ([defuse_gate_begin, defuse_gate_end) is SUD's allowed range, so
+ * the kernel never consults the selector byte for them).  They are linked
+ * with the rest of the exec path (EXEC_PATH, common/exec_layout.h).
  *
  * Two gates with the same code, so an observer can tell DEFUSE's own calls
  * (defuse_gate_own*) from the program's calls that DEFUSE passes on
@@ -12,7 +13,7 @@
  * arguments in %rsi %rdx %rcx %r8 %r9 and the stack; the kernel's result
  * (negative errno on failure) comes back in %rax.
  */
-	.section defuse_gate, "ax", @progbits
+	.section .text.hot.defuse_exec, "ax", @progbits
 
 	.globl	defuse_gate_begin, defuse_gate_end
 	.hidden	defuse_gate_begin, defuse_gate_end

@@ -8,7 +8,9 @@
  * tables do for copy_from_user.  Nothing here touches the stack before the
  * load, so the resumed `ret` returns to the caller.
  */
-	.text
+	/* The exec path (EXEC_PATH, common/exec_layout.h) reads the program's
+	   strings through here. */
+	.section .text.hot.defuse_exec, "ax", @progbits
 	.globl	defuse_probe_begin, defuse_probe_end, defuse_probe_fault
 	.hidden	defuse_probe_begin, defuse_probe_end, defuse_probe_fault
 

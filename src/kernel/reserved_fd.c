@@ -35,6 +35,7 @@
 #include <sys/resource.h>
 #include <linux/close_range.h>
 #include "kernel/kernel.h"
+#include "common/exec_layout.h"
 
 #define BAND_TOP_MAX 65536	/* the band ends at min(hard limit, this) */
 #define BAND_FIRST 64		/* its first size, if the range allows */
@@ -55,7 +56,7 @@ static unsigned long kernel_hard;	/* and the kernel's hard limit */
    inside (a clone(CLONE_VM) child that stress-ng SIGKILLs): a waiter that
    finds it gone takes the lock over instead of waiting for ever. */
 static int lock;
-static int lock_waiting;		/* threads waiting for it */
+static int lock_waiting EXEC_DATA;		/* threads waiting for it */
 int defuse_fd_nreserved;
 
 #define BITS (8 * sizeof(unsigned long))
@@ -327,7 +328,7 @@ int defuse_fd_release(int fd)
  * is the one that forked, so a lock another thread held is free, and if
  * that thread had lifted the soft limit for a moment, it comes down again.
  */
-void defuse_fd_after_fork(void)
+EXEC_PATH void defuse_fd_after_fork(void)
 {
 	__atomic_store_n(&lock_waiting, 0, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&lock, __ATOMIC_RELAXED)) {
@@ -378,7 +379,7 @@ static long limit_call(const struct rlimit *unew, struct rlimit *uold)
  * No lock: in a vfork child it would stay taken in the parent's memory;
  * a reservation racing with this only puts the lowered limit back.
  */
-void defuse_fd_exec_limit(int before)
+EXEC_PATH void defuse_fd_exec_limit(int before)
 {
 	if (__atomic_load_n(&band_lo, __ATOMIC_RELAXED) < 0 || asked_cur == prog.rlim_cur)
 		return;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/uio.h>
 #include "kernel/kernel.h"
+#include "common/exec_layout.h"
 
 /*
  * The pid is cached per thread, refreshed at start-up, in every clone child
@@ -14,7 +15,7 @@
  * TLS it shares with the suspended parent thread).  Not a global: a vfork
  * child must not change what the parent's other threads use.
  */
-void defuse_usermem_refresh_pid(void)
+EXEC_PATH void defuse_usermem_refresh_pid(void)
 {
 	defuse_self.pid = sys0(SYS_getpid);
 	defuse_self.tid = sys0(SYS_gettid);

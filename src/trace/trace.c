@@ -13,6 +13,7 @@
 #include <time.h>
 #include "common/fmt.h"
 #include "kernel/sys.h"
+#include "common/exec_layout.h"
 #include "common/util.h"
 #include "trace/counters.h"
 #include "trace/format.h"
@@ -20,8 +21,8 @@
 
 static struct trace_table *table;
 static int out_fd = -1;
-static int attached;		/* a table or output is attached */
-static int follow;		/* -f: children and threads too */
+static int attached EXEC_DATA;	/* a table or output is attached */
+static int follow EXEC_DATA;	/* -f: children and threads too */
 static int (*vdso_clock_gettime)(clockid_t, struct timespec *);
 
 static long parse_field(const char *spec, const char *name, long dflt)
@@ -164,7 +165,7 @@ int trace_init(const char *spec)
 	return follow || sys0(SYS_getpid) == root;
 }
 
-int trace_follows(void)
+EXEC_PATH int trace_follows(void)
 {
 	return attached && follow;
 }
