@@ -560,6 +560,19 @@ static int case_vfork_chdir(void)
 	return 0;
 }
 
+/* The first bytes of file name in the directory, said. */
+static void say_file(const char *name)
+{
+	char buf[256];
+	int fd = open(at(name), O_RDONLY), n;
+
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	say("%s: %s", name, buf);
+}
+
 /*
  * Files a child that shares the parent's memory opens before its exec:
  * posix_spawn's addopen (the child closes the number, opens, and dup2s
@@ -570,8 +583,7 @@ static int case_spawn_open(void)
 {
 	posix_spawn_file_actions_t fa;
 	char *argv[] = { "life", "-copy-io", (char *)dir, NULL };
-	char buf[256];
-	int fd, n, status;
+	int fd, status;
 	pid_t pid;
 
 	fd = mkfile("in", "spawned input\n", 0);
@@ -588,12 +600,7 @@ static int case_spawn_open(void)
 	posix_spawn_file_actions_destroy(&fa);
 	CHECK(waitpid(pid, &status, 0) == pid);
 	say("posix_spawn child: exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	fd = open(at("out"), O_RDONLY);
-	CHECK(fd >= 0);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	say("out: %s", buf);
+	say_file("out");
 	pid = vfork();
 	if (pid == 0) {
 		int in = open(at("in"), O_RDONLY), out = open(at("out"), O_WRONLY | O_APPEND);
@@ -611,12 +618,7 @@ static int case_spawn_open(void)
 	CHECK(pid > 0);
 	CHECK(waitpid(pid, &status, 0) == pid);
 	say("vfork child: exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	fd = open(at("out"), O_RDONLY);
-	CHECK(fd >= 0);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	say("out: %s", buf);
+	say_file("out");
 	return 0;
 }
 
