@@ -744,6 +744,15 @@ extern int defuse_lock_owner_alive(uint64_t owner) __attribute__((weak));
  */
 extern void defuse_waiting(int on) __attribute__((weak));
 
+/**
+ * The program's umask, as DEFUSE keeps it (no system call): for a module
+ * whose own files must come out with the modes it asks for, whatever the
+ * program's umask (a FUSE file system that set umask(0) in its start-up
+ * and creates its own files: their modes under the program's umask would
+ * lose bits).  Outside the in-process host ask the kernel (umask(2)).
+ */
+extern mode_t defuse_umask(void) __attribute__((weak));
+
 /** Module flags (struct defuse_module.flags). */
 #define DEFUSE_MODULE_RESOLVES 0x2 /* resolves ".." and symlinks itself (see top) */
 #define DEFUSE_MODULE_READONLY 0x4 /* a read-only file system (see top) */

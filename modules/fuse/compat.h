@@ -13,7 +13,7 @@
 #include <defuse/module.h>
 
 #define FC_ENTRY_SYMBOL "defuse_fusecompat_entry"
-#define FC_ENTRY_VERSION 3
+#define FC_ENTRY_VERSION 4
 
 /* What the module asks the stand-in to start: one FUSE program's main(). */
 struct fc_start {
@@ -24,6 +24,8 @@ struct fc_start {
 	const char *name;	/* the file system, for messages */
 	char *cwd;		/* out: where the start-up left the working
 				   directory, if it moved it (malloc'd), or NULL */
+	int umask;		/* out: the umask the start-up left, if it
+				   changed the program's, or -1 */
 };
 
 struct fc_entry {

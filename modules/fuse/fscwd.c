@@ -14,6 +14,8 @@
 #include "fscwd.h"
 #include "fdwrap.h"
 
+#include <defuse/module.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,57 @@
 #include <utime.h>
 
 __thread const char *fscwd_dir;
+__thread int fscwd_umask = -1;
+
+/*
+ * The file system's umask.  A FUSE daemon makes its files under its own
+ * umask, which many set to 0 in main() (the kernel hands them the caller's
+ * umask or a mode masked already), and some make files of their own with
+ * modes that count on it: fuse-overlayfs copies a file up to the upper
+ * layer with the lower file's mode.  In process the umask is the
+ * program's (start.c puts it back), so those modes lost bits (a 0666 file
+ * copied up as 0644).  The umask is process-wide: changing it around the
+ * file system's calls would change it for the program's other threads.
+ * So a file the file system makes gets back, right after, the bits the
+ * program's umask took that its own would have left: one fstat and one
+ * chmod, only then.  (A directory's inherited set-group-ID bit stays.)
+ */
+mode_t fscwd_lost(mode_t mode)
+{
+	if (fscwd_umask < 0 || !defuse_umask)
+		return 0;
+	return mode & 0777 & defuse_umask() & ~(mode_t)fscwd_umask;
+}
+
+void fscwd_mend_at(int dirfd, const char *path, mode_t lost)
+{
+	struct stat st;
+	int e = errno;
+
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode))
+		fchmodat(dirfd, path, (st.st_mode & 07777) | lost, 0);
+	errno = e;
+}
+
+void fscwd_mend_fd(int fd, mode_t lost)
+{
+	struct stat st;
+	int e = errno;
+
+	if (fstat(fd, &st) == 0)
+		fchmod(fd, (st.st_mode & 07777) | lost);
+	errno = e;
+}
+
+/* A call that makes a name (mkdir, mknod), then its mode mended. */
+#define MADE_AT(d, p, m, call)						\
+	({								\
+		int r_ = (call);					\
+		mode_t lost_ = r_ == 0 ? fscwd_lost(m) : 0;		\
+		if (lost_)						\
+			fscwd_mend_at(d, p, lost_);			\
+		r_;							\
+	})
 
 const char *fscwd_path(const char *path, char buf[PATH_MAX])
 {
@@ -71,15 +124,27 @@ static int w_fxstatat(int ver, int d, const char *p, struct stat *st, int fl)
 }
 static int w_xmknod(int ver, const char *p, mode_t m, dev_t *dev)
 {
+	const char *q = P(p);
+
 	(void)ver;
-	return mknod(P(p), m, *dev);
+	return MADE_AT(AT_FDCWD, q, m, mknod(q, m, *dev));
 }
 static int w_statx(int d, const char *p, int fl, unsigned int mask, struct statx *st)
 {
 	return statx(d, PAT(d, p), fl, mask, st);
 }
-static int w_mkdir(const char *p, mode_t m) { return mkdir(P(p), m); }
-static int w_mkdirat(int d, const char *p, mode_t m) { return mkdirat(d, PAT(d, p), m); }
+static int w_mkdir(const char *p, mode_t m)
+{
+	const char *q = P(p);
+
+	return MADE_AT(AT_FDCWD, q, m, mkdir(q, m));
+}
+static int w_mkdirat(int d, const char *p, mode_t m)
+{
+	const char *q = PAT(d, p);
+
+	return MADE_AT(d, q, m, mkdirat(d, q, m));
+}
 static int w_rmdir(const char *p) { return rmdir(P(p)); }
 static int w_unlink(const char *p) { return unlink(P(p)); }
 static int w_unlinkat(int d, const char *p, int fl) { return unlinkat(d, PAT(d, p), fl); }
@@ -133,13 +198,30 @@ static int w_faccessat(int d, const char *p, int m, int fl)
 {
 	return faccessat(d, PAT(d, p), m, fl);
 }
-static int w_mknod(const char *p, mode_t m, dev_t dev) { return mknod(P(p), m, dev); }
+static int w_mknod(const char *p, mode_t m, dev_t dev)
+{
+	const char *q = P(p);
+
+	return MADE_AT(AT_FDCWD, q, m, mknod(q, m, dev));
+}
 static int w_mknodat(int d, const char *p, mode_t m, dev_t dev)
 {
-	return mknodat(d, PAT(d, p), m, dev);
+	const char *q = PAT(d, p);
+
+	return MADE_AT(d, q, m, mknodat(d, q, m, dev));
 }
-static int w_mkfifo(const char *p, mode_t m) { return mkfifo(P(p), m); }
-static int w_mkfifoat(int d, const char *p, mode_t m) { return mkfifoat(d, PAT(d, p), m); }
+static int w_mkfifo(const char *p, mode_t m)
+{
+	const char *q = P(p);
+
+	return MADE_AT(AT_FDCWD, q, m, mkfifo(q, m));
+}
+static int w_mkfifoat(int d, const char *p, mode_t m)
+{
+	const char *q = PAT(d, p);
+
+	return MADE_AT(d, q, m, mkfifoat(d, q, m));
+}
 static int w_statvfs(const char *p, struct statvfs *st) { return statvfs(P(p), st); }
 static int w_statfs(const char *p, struct statfs *st) { return statfs(P(p), st); }
 static long w_pathconf(const char *p, int n) { return pathconf(P(p), n); }

@@ -8,10 +8,24 @@
 #define DEFUSE_FUSE_FSCWD_H
 
 #include <limits.h>
+#include <sys/types.h>
 
 /* The working directory of the file system being called in this thread
    (NULL: the process's, nothing to do); set by the module around each call. */
 extern __thread const char *fscwd_dir;
+
+/* The umask of the file system being called in this thread, if its
+   start-up set one other than the program's (libfuse's passthrough
+   examples, unionfs, fuse-overlayfs set 0), else -1; set with fscwd_dir. */
+extern __thread int fscwd_umask;
+
+/* The permission bits of mode that the program's umask takes from a file
+   the file system makes and its own umask would have left (0: nothing to
+   mend, the common case, asked without a system call).  The wrappers
+   that make files give them back after (fscwd_mend_at, _fd). */
+mode_t fscwd_lost(mode_t mode);
+void fscwd_mend_at(int dirfd, const char *path, mode_t lost);
+void fscwd_mend_fd(int fd, mode_t lost);
 
 /* path as the file system means it: relative to its own directory. */
 const char *fscwd_path(const char *path, char buf[PATH_MAX]);

@@ -49,6 +49,7 @@ struct fmount {
 	char **argv;
 	char *name;
 	char *cwd;			/* the file system's own working directory, or NULL */
+	int umask;			/* its own umask, or -1: the program's (fscwd.c) */
 };
 
 /* ---- arguments ------------------------------------------------------------ */
@@ -698,10 +699,12 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	s.argv = fm->argv;
 	s.name = fm->name;
 	s.cwd = NULL;
+	s.umask = -1;
 	r = fm->entry->start(&s, conn, &fm->inst, &fm->ops, why, why_len);
 	if (r)
 		goto fail;
 	fm->cwd = s.cwd;
+	fm->umask = s.umask;
 	*priv = fm;
 	return 0;
 fail:
@@ -719,21 +722,28 @@ fail:
 
 #define FM ((struct fmount *)priv)
 /* A call into the file system, with its working directory for its path
-   calls (fscwd.c), put back after: a call may reach another mount's. */
+   calls and its umask for the files it makes (fscwd.c), put back after: a
+   call may reach another mount's. */
 #define FWD(call)							\
 	({								\
 		const char *was_ = fscwd_dir;				\
+		int was_umask_ = fscwd_umask;				\
 		fscwd_dir = FM->cwd;					\
+		fscwd_umask = FM->umask;				\
 		__typeof__(call) r_ = (call);				\
 		fscwd_dir = was_;					\
+		fscwd_umask = was_umask_;				\
 		r_;							\
 	})
 #define FWD_VOID(call)							\
 	do {								\
 		const char *was_ = fscwd_dir;				\
+		int was_umask_ = fscwd_umask;				\
 		fscwd_dir = FM->cwd;					\
+		fscwd_umask = FM->umask;				\
 		call;							\
 		fscwd_dir = was_;					\
+		fscwd_umask = was_umask_;				\
 	} while (0)
 
 static void fm_destroy(void *priv)

@@ -216,6 +216,10 @@ static int start(struct fc_start *s, struct defuse_conn *conn, void **inst,
 	   source) names its files relative to it: the module keeps it as the
 	   file system's (fscwd.c), the process goes back to the program's. */
 	s->cwd = in->state == FC_SERVING && cwd_moved(&ps) ? getcwd(NULL, 0) : NULL;
+	/* Likewise its umask (fscwd.c applies it to the files it makes). */
+	s->umask = umask(ps.umask);
+	if (in->state != FC_SERVING || (mode_t)s->umask == ps.umask)
+		s->umask = -1;
 	restore_state(&ps);
 	in->why = NULL;
 

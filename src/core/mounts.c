@@ -49,6 +49,12 @@ __attribute__((visibility("default"))) void defuse_waiting(int on)
 	defuse_sig_interruptible(on);
 }
 
+/* The program's umask, as capture keeps it (module.h). */
+__attribute__((visibility("default"))) mode_t defuse_umask(void)
+{
+	return defuse_g.umask;
+}
+
 /* ... and given back. */
 __attribute__((visibility("default"))) int defuse_close_kept(int fd)
 {

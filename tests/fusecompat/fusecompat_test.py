@@ -721,6 +721,9 @@ def installed2(a, prog):
             for n, data in (('a', 'low a\n'), ('b', 'low b\n'), ('d/x', 'x\n')):
                 with open(os.path.join(lower, n), 'w') as f:
                     f.write(data)
+            # modes its copy up must keep, whatever the program's umask
+            os.chmod(os.path.join(lower, 'a'), 0o666)
+            os.chmod(os.path.join(lower, 'd'), 0o777)
             r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-o lowerdir=%s,upperdir=%s,workdir=%s' %
                      (mnt, path, lower, upper, work), '--',
                      'sh', '-c', 'cd "$1" && echo more >> a && rm b && mkdir e && '
@@ -736,6 +739,10 @@ def installed2(a, prog):
                   open(os.path.join(upper, 'e', 'x')).read() == 'x\n',
                   'fuse-overlayfs: the lower layer untouched, the changes in the upper one',
                   repr((os.listdir(lower), os.listdir(upper))))
+            modes = [oct(os.stat(os.path.join(upper, n)).st_mode & 0o7777) for n in ('a', 'd')]
+            check(modes == ['0o666', '0o777'],
+                  'fuse-overlayfs: copied up with the lower files\' modes (its umask 0, '
+                  'not the program\'s)', repr(modes))
         elif prog == 'unionfs':
             # unionfs-fuse (libfuse 2): copy on write over a read-only branch;
             # every process its own instance, the state on disk
@@ -751,6 +758,10 @@ def installed2(a, prog):
             check(r.returncode == 0 and r.stdout == 'a\nd\nro a\nmore\n' and r.stderr == '',
                   'unionfs: copy on write, a removal hidden, a new directory',
                   r.stdout + r.stderr)
+            meta = os.path.join(rw, '.unionfs-fuse')
+            check(os.path.isdir(meta) and os.stat(meta).st_mode & 0o7777 == 0o770,
+                  'unionfs: its own directory made under its own umask (0770)',
+                  oct(os.stat(meta).st_mode) if os.path.exists(meta) else 'missing')
             check(sorted(os.listdir(ro)) == ['a', 'b'] and
                   open(os.path.join(ro, 'a')).read() == 'ro a\n' and
                   open(os.path.join(rw, 'a')).read() == 'ro a\nmore\n' and
