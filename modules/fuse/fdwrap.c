@@ -67,81 +67,83 @@ static mode_t mode_arg(int flags, va_list ap)
 }
 
 /*
- * openat for the file system, its file's mode mended when the program's
- * umask took bits its own would have left (fscwd.c; an O_TMPFILE file, as
- * fuse-overlayfs copies up through, too).  Only a file the call made is
- * mended: without O_EXCL, an exclusive create first tells
- * which it is (the name taken: the file is opened as it is), a few times
- * round if the name comes and goes meanwhile.
+ * An open the file system makes (openat's flags and mode, or openat2's
+ * how), its file's mode mended when the program's umask took bits its own
+ * would have left (fscwd.c; an O_TMPFILE file, as fuse-overlayfs copies
+ * up through, too).  Only a file the call made is mended: without O_EXCL,
+ * an exclusive create first tells which it is (the name taken: the file
+ * is opened as it is), a few times round if the name comes and goes
+ * meanwhile.
  */
-static int open_made(int dirfd, const char *path, int flags, mode_t mode)
+struct fs_open {
+	int dirfd;
+	const char *path;
+	const struct open_how *how;	/* openat2's (size bytes), or NULL */
+	long size;
+};
+
+/* o as asked, or with other flags and mode. */
+static long fs_open_as_asked(const struct fs_open *o, int flags, mode_t mode)
+{
+	return o->how ? syscall(SYS_openat2, o->dirfd, o->path, o->how, o->size)
+		      : openat(o->dirfd, o->path, flags, mode);
+}
+
+static long fs_open_with(const struct fs_open *o, uint64_t flags, mode_t mode)
+{
+	struct open_how h;
+
+	if (!o->how)
+		return openat(o->dirfd, o->path, (int)flags, mode);
+	h = *o->how;
+	h.flags = flags;
+	h.mode = mode;
+	return syscall(SYS_openat2, o->dirfd, o->path, &h, sizeof(h));
+}
+
+static long open_made(const struct fs_open *o, uint64_t flags, mode_t mode)
 {
 	int tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
 	mode_t lost = (flags & O_CREAT) || tmpfile ? fscwd_lost(mode) : 0;
-	int fd;
+	long fd;
 
 	if (!lost)
-		return openat(dirfd, path, flags, mode);
+		return fs_open_as_asked(o, flags, mode);
 	if ((flags & O_EXCL) || tmpfile) {
-		fd = openat(dirfd, path, flags, mode);
+		fd = fs_open_as_asked(o, flags, mode);
 		if (fd >= 0)
 			fscwd_mend_fd(fd, lost);
 		return fd;
 	}
 	for (int tries = 0; tries < 3; tries++) {
-		fd = openat(dirfd, path, flags | O_EXCL, mode);
+		fd = fs_open_with(o, flags | O_EXCL, mode);
 		if (fd >= 0) {
 			fscwd_mend_fd(fd, lost);
 			return fd;
 		}
 		if (errno != EEXIST)
 			return fd;
-		fd = openat(dirfd, path, flags & ~O_CREAT);
+		/* openat2 refuses a mode without O_CREAT */
+		fd = fs_open_with(o, flags & ~(uint64_t)O_CREAT, 0);
 		if (fd >= 0 || errno != ENOENT)
 			return fd;
 	}
-	return openat(dirfd, path, flags, mode);
+	return fs_open_as_asked(o, flags, mode);
+}
+
+/* openat's kind, through open_made. */
+static int openat_made(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct fs_open o = { dirfd, path, NULL, 0 };
+
+	return (int)open_made(&o, (unsigned)flags, mode);
 }
 
 /*
  * syscall(2), for the calls a file system makes by number.  openat2 makes
- * files too (fuse-overlayfs copies a file up with it), so its file's mode
- * is mended as open_made mends it; every other call goes as it came.
+ * files too (fuse-overlayfs copies a file up with it), so it goes through
+ * open_made; every other call goes as it came.
  */
-static long openat2_made(long dirfd, const char *path, const struct open_how *how, long size)
-{
-	struct open_how h = *how;
-	int tmpfile = (h.flags & O_TMPFILE) == O_TMPFILE;
-	mode_t lost = (h.flags & O_CREAT) || tmpfile ? fscwd_lost(h.mode) : 0;
-	long fd;
-
-	if (!lost)
-		return syscall(SYS_openat2, dirfd, path, how, size);
-	if ((h.flags & O_EXCL) || tmpfile) {
-		fd = syscall(SYS_openat2, dirfd, path, how, size);
-		if (fd >= 0)
-			fscwd_mend_fd(fd, lost);
-		return fd;
-	}
-	for (int tries = 0; tries < 3; tries++) {
-		h = *how;
-		h.flags |= O_EXCL;
-		fd = syscall(SYS_openat2, dirfd, path, &h, sizeof(h));
-		if (fd >= 0) {
-			fscwd_mend_fd(fd, lost);
-			return fd;
-		}
-		if (errno != EEXIST)
-			return fd;
-		h.flags &= ~(uint64_t)O_CREAT;
-		h.mode = 0;	/* openat2 refuses a mode without O_CREAT */
-		fd = syscall(SYS_openat2, dirfd, path, &h, sizeof(h));
-		if (fd >= 0 || errno != ENOENT)
-			return fd;
-	}
-	return syscall(SYS_openat2, dirfd, path, how, size);
-}
-
 static long w_syscall(long nr, ...)
 {
 	va_list ap;
@@ -151,8 +153,12 @@ static long w_syscall(long nr, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	if (nr == SYS_openat2 && a[2] && (size_t)a[3] >= sizeof(struct open_how))
-		return openat2_made(a[0], (const char *)a[1], (const struct open_how *)a[2], a[3]);
+	if (nr == SYS_openat2 && a[2] && (size_t)a[3] >= sizeof(struct open_how)) {
+		const struct open_how *how = (const struct open_how *)a[2];
+		struct fs_open o = { (int)a[0], (const char *)a[1], how, a[3] };
+
+		return open_made(&o, how->flags, how->mode);
+	}
 	return syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
@@ -164,7 +170,7 @@ static int w_open(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = mode_arg(flags, ap);
 	va_end(ap);
-	return keep(open_made(AT_FDCWD, fscwd_path(path, (char[PATH_MAX]){ 0 }), flags, mode));
+	return keep(openat_made(AT_FDCWD, fscwd_path(path, (char[PATH_MAX]){ 0 }), flags, mode));
 }
 
 static int w_openat(int dirfd, const char *path, int flags, ...)
@@ -175,7 +181,7 @@ static int w_openat(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = mode_arg(flags, ap);
 	va_end(ap);
-	return keep(open_made(dirfd, fscwd_at(dirfd, path, (char[PATH_MAX]){ 0 }), flags, mode));
+	return keep(openat_made(dirfd, fscwd_at(dirfd, path, (char[PATH_MAX]){ 0 }), flags, mode));
 }
 
 static int w_open_2(const char *path, int flags)
@@ -190,7 +196,7 @@ static int w_openat_2(int dirfd, const char *path, int flags)
 
 static int w_creat(const char *path, mode_t mode)
 {
-	return keep(open_made(AT_FDCWD, fscwd_path(path, (char[PATH_MAX]){ 0 }),
+	return keep(openat_made(AT_FDCWD, fscwd_path(path, (char[PATH_MAX]){ 0 }),
 			      O_WRONLY | O_CREAT | O_TRUNC, mode));
 }
 
@@ -259,7 +265,7 @@ static FILE *w_fopen(const char *path, const char *mode)
 		errno = EINVAL;
 		return NULL;
 	}
-	fd = keep(open_made(AT_FDCWD, fscwd_path(path, (char[PATH_MAX]){ 0 }), flags, 0666));
+	fd = keep(openat_made(AT_FDCWD, fscwd_path(path, (char[PATH_MAX]){ 0 }), flags, 0666));
 	if (fd < 0)
 		return NULL;
 	f = fdopen(fd, mode);

@@ -72,15 +72,16 @@ void fscwd_mend_fd(int fd, mode_t lost)
 	errno = e;
 }
 
-/* A call that makes a name (mkdir, mknod), then its mode mended. */
-#define MADE_AT(d, p, m, call)						\
-	({								\
-		int r_ = (call);					\
-		mode_t lost_ = r_ == 0 ? fscwd_lost(m) : 0;		\
-		if (lost_)						\
-			fscwd_mend_at(d, p, lost_);			\
-		r_;							\
-	})
+/* r, what a call that made path (mkdir, mknod) returned, after its mode
+   was mended. */
+static int made_at(int r, int dirfd, const char *path, mode_t mode)
+{
+	mode_t lost = r == 0 ? fscwd_lost(mode) : 0;
+
+	if (lost)
+		fscwd_mend_at(dirfd, path, lost);
+	return r;
+}
 
 const char *fscwd_path(const char *path, char buf[PATH_MAX])
 {
@@ -122,29 +123,28 @@ static int w_fxstatat(int ver, int d, const char *p, struct stat *st, int fl)
 	(void)ver;
 	return fstatat(d, PAT(d, p), st, fl);
 }
+static int w_mknodat(int d, const char *p, mode_t m, dev_t dev)
+{
+	const char *q = PAT(d, p);
+
+	return made_at(mknodat(d, q, m, dev), d, q, m);
+}
 static int w_xmknod(int ver, const char *p, mode_t m, dev_t *dev)
 {
-	const char *q = P(p);
-
 	(void)ver;
-	return MADE_AT(AT_FDCWD, q, m, mknod(q, m, *dev));
+	return w_mknodat(AT_FDCWD, p, m, *dev);
 }
 static int w_statx(int d, const char *p, int fl, unsigned int mask, struct statx *st)
 {
 	return statx(d, PAT(d, p), fl, mask, st);
 }
-static int w_mkdir(const char *p, mode_t m)
-{
-	const char *q = P(p);
-
-	return MADE_AT(AT_FDCWD, q, m, mkdir(q, m));
-}
 static int w_mkdirat(int d, const char *p, mode_t m)
 {
 	const char *q = PAT(d, p);
 
-	return MADE_AT(d, q, m, mkdirat(d, q, m));
+	return made_at(mkdirat(d, q, m), d, q, m);
 }
+static int w_mkdir(const char *p, mode_t m) { return w_mkdirat(AT_FDCWD, p, m); }
 static int w_rmdir(const char *p) { return rmdir(P(p)); }
 static int w_unlink(const char *p) { return unlink(P(p)); }
 static int w_unlinkat(int d, const char *p, int fl) { return unlinkat(d, PAT(d, p), fl); }
@@ -198,30 +198,13 @@ static int w_faccessat(int d, const char *p, int m, int fl)
 {
 	return faccessat(d, PAT(d, p), m, fl);
 }
-static int w_mknod(const char *p, mode_t m, dev_t dev)
-{
-	const char *q = P(p);
-
-	return MADE_AT(AT_FDCWD, q, m, mknod(q, m, dev));
-}
-static int w_mknodat(int d, const char *p, mode_t m, dev_t dev)
-{
-	const char *q = PAT(d, p);
-
-	return MADE_AT(d, q, m, mknodat(d, q, m, dev));
-}
-static int w_mkfifo(const char *p, mode_t m)
-{
-	const char *q = P(p);
-
-	return MADE_AT(AT_FDCWD, q, m, mkfifo(q, m));
-}
+static int w_mknod(const char *p, mode_t m, dev_t dev) { return w_mknodat(AT_FDCWD, p, m, dev); }
+/* mkfifo is mknod of a FIFO, in glibc too */
 static int w_mkfifoat(int d, const char *p, mode_t m)
 {
-	const char *q = PAT(d, p);
-
-	return MADE_AT(d, q, m, mkfifoat(d, q, m));
+	return w_mknodat(d, p, m | S_IFIFO, 0);
 }
+static int w_mkfifo(const char *p, mode_t m) { return w_mkfifoat(AT_FDCWD, p, m); }
 static int w_statvfs(const char *p, struct statvfs *st) { return statvfs(P(p), st); }
 static int w_statfs(const char *p, struct statfs *st) { return statfs(P(p), st); }
 static long w_pathconf(const char *p, int n) { return pathconf(P(p), n); }
