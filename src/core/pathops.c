@@ -443,23 +443,38 @@ static struct core_fd *emulated_held(long fd)
 
 /*
  * A FIFO's stand-in descriptor whose node still has its path (special.c),
- * held, or NULL.
+ * held, or NULL; the node's attributes in *st.
  */
-static struct core_fd *standin_held(long fd)
+static struct core_fd *standin_held(long fd, struct stat *st)
 {
 	struct core_fd *f = (int)fd == AT_FDCWD ? NULL : core_fd_acquire(fd);
-	struct stat st;
 
-	if (f && !core_special_node(f, &st)) {
+	if (f && !core_special_node(f, st)) {
 		core_fd_release(f);
 		f = NULL;
 	}
 	return f;
 }
 
-long core_h_standin(struct core_call *c, struct core_fd *f)
+/*
+ * The call's operation on what descriptor entry f names, by its path; st:
+ * the attributes of that path as just read (a FIFO's node), which stat
+ * then answers with, or NULL.
+ */
+static long run_op_on(struct core_call *c, const struct core_fd *f, const struct stat *st)
 {
 	struct core_loc l = { .where = CORE_MOUNT, .mount = f->mount, .strict = true };
+
+	snprintf(l.path, sizeof(l.path), "%s", f->path);
+	if (st) {
+		l.attrs = true;
+		l.st = *st;
+	}
+	return run_op(c, &l);
+}
+
+long core_h_standin(struct core_call *c, struct core_fd *f)
+{
 	struct stat st;
 
 	switch (c->sc->nr) {
@@ -471,11 +486,8 @@ long core_h_standin(struct core_call *c, struct core_fd *f)
 	}
 	if (!core_special_node(f, &st))
 		return defuse_forward(c->sc);
-	if (c->op == OP_STAT)
-		return core_copy_out((void *)c->arg[0], &st, sizeof(st));
 	c->nofollow = DEFUSE_NOFOLLOW;
-	snprintf(l.path, sizeof(l.path), "%s", f->path);
-	return run_op(c, &l);
+	return run_op_on(c, f, &st);
 }
 
 /*
@@ -502,8 +514,9 @@ static long empty_path_of(struct core_call *c, struct core_fd *e)
 	if (e) {
 		l.mount = e->mount;
 		snprintf(l.path, sizeof(l.path), "%s", e->path);
-	} else if ((f = standin_held(c->dfd))) {
+	} else if ((f = standin_held(c->dfd, &l.st))) {
 		l.mount = f->mount;
+		l.attrs = true;		/* the node's, just read */
 		snprintf(l.path, sizeof(l.path), "%s", f->path);
 		core_fd_release(f);
 	} else if ((int)c->dfd == AT_FDCWD && (cwd = core_cwd_snap())) {
@@ -621,18 +634,16 @@ static long futimens_emulated(const struct core_call *c, const struct core_fd *e
 long core_h_path(struct core_call *c)
 {
 	struct core_fd *e;
+	struct stat st;
 	long r;
 
 	if (c->op == OP_UTIMENS && c->d->at >= 0 && !c->path) {
 		/* utimensat(fd, NULL, ...): futimens */
 		if ((e = emulated_held(c->dfd))) {
 			r = futimens_emulated(c, e);
-		} else if ((e = standin_held(c->dfd))) {
-			struct core_loc l = { .where = CORE_MOUNT, .mount = e->mount, .strict = true };
-
-			snprintf(l.path, sizeof(l.path), "%s", e->path);
+		} else if ((e = standin_held(c->dfd, &st))) {
 			c->nofollow = DEFUSE_NOFOLLOW;
-			r = run_op(c, &l);
+			r = run_op_on(c, e, &st);
 		} else {
 			return defuse_forward(c->sc);
 		}
@@ -662,10 +673,10 @@ long core_h_path(struct core_call *c)
 long core_h_fxattr(struct core_call *c)
 {
 	struct core_fd *e = emulated_held(c->sc->a[0]);
-	struct core_loc l = { .where = CORE_MOUNT, .strict = true };
+	struct stat st;
 	long r;
 
-	if (!e && !(e = standin_held(c->sc->a[0])))
+	if (!e && !(e = standin_held(c->sc->a[0], &st)))
 		return defuse_forward(c->sc);
 	switch (c->sc->nr) {
 	case SYS_fgetxattr: c->op = OP_GETXATTR; break;
@@ -673,9 +684,7 @@ long core_h_fxattr(struct core_call *c)
 	case SYS_flistxattr: c->op = OP_LISTXATTR; break;
 	default: c->op = OP_REMOVEXATTR; break;
 	}
-	l.mount = e->mount;
-	snprintf(l.path, sizeof(l.path), "%s", e->path);
-	r = e->open && (e->open->ofd->flags & O_PATH) ? -EBADF : run_op(c, &l);
+	r = e->open && (e->open->ofd->flags & O_PATH) ? -EBADF : run_op_on(c, e, NULL);
 	core_fd_release(e);
 	return r;
 }
