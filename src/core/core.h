@@ -15,6 +15,10 @@
 #include "core/entry.h"
 #include "module/call.h"
 
+/* Thread-local state of the core's (its offset fixed at load: no
+   __tls_get_addr call, no allocation in a new thread). */
+#define CORE_TLS __attribute__((tls_model("initial-exec")))
+
 #define CORE_MOUNTS_MAX 16
 
 /* fchmodat2 (Linux 6.6) is newer than the system call headers we build with. */

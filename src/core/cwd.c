@@ -49,8 +49,6 @@
 #include "core/core.h"
 #include "core/resolve.h"
 
-#define TLS __attribute__((tls_model("initial-exec")))
-
 struct core_cwd *core_cwd_now;
 
 /*
@@ -60,12 +58,12 @@ struct core_cwd *core_cwd_now;
  */
 
 /* A child sharing our memory: its own cwd (core_cwd_own set). */
-__thread char core_cwd_own TLS;
-static __thread struct core_cwd *own_cwd TLS;
+__thread char core_cwd_own CORE_TLS;
+static __thread struct core_cwd *own_cwd CORE_TLS;
 
 /* The cwd of the call being served, once it looked (snapped set). */
-static __thread struct core_cwd *snap TLS;
-static __thread char snapped TLS;
+static __thread struct core_cwd *snap CORE_TLS;
+static __thread char snapped CORE_TLS;
 
 /* Per mount: can the cwd have a handle?  0 not known yet, 1 yes, -1 no
    (the module gives neither kernel descriptors nor lock_fd). */
@@ -545,8 +543,8 @@ long core_cwd_save(void *unused)
  * done; given back by core_cwd_env_undo when the exec failed.  A vfork
  * child's cwd is held by the child already (core_cwd_save).
  */
-static __thread int lent_kfd TLS = -1;
-static __thread struct core_cwd *lent_obj TLS;
+static __thread int lent_kfd CORE_TLS = -1;
+static __thread struct core_cwd *lent_obj CORE_TLS;
 
 /*
  * "DEFUSE_CWD=[FD:]PATH" for the image an exec of this thread starts, into

@@ -488,10 +488,9 @@ static long placeholder_at(long mfd, int flags)
  * that the parent and later children never take them for theirs.
  */
 #define VFORK_MADE_MAX 16
-#define TLS __attribute__((tls_model("initial-exec")))
-static __thread uint64_t vfork_made[VFORK_MADE_MAX] TLS;
-static __thread int vfork_made_n TLS;
-static __thread long vfork_made_pid TLS;
+static __thread uint64_t vfork_made[VFORK_MADE_MAX] CORE_TLS;
+static __thread int vfork_made_n CORE_TLS;
+static __thread long vfork_made_pid CORE_TLS;
 
 static int vfork_made_here(void)
 {

@@ -122,7 +122,7 @@ static int has_poison;
 static pthread_t thread;
 static int thread_up;
 static int32_t starting;	/* threads deciding the mode at once */
-static __thread char *fill_buf __attribute__((tls_model("initial-exec")));
+static __thread char *fill_buf CORE_TLS;
 
 /*
  * A child of glibc's fork() cannot make a thread in DEFUSE's fork hook:
@@ -134,7 +134,7 @@ static __thread char *fill_buf __attribute__((tls_model("initial-exec")));
  * would wait for a thread not there yet).  A fork made otherwise (a raw
  * system call) makes the thread in the hook.
  */
-static __thread char glibc_forking __attribute__((tls_model("initial-exec")));
+static __thread char glibc_forking CORE_TLS;
 static int defer_thread, thread_wanted, mask_pending, atfork_set;
 static unsigned long pending_mask;
 
