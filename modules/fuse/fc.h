@@ -119,6 +119,8 @@ struct fc_file {
 	int is_dir;
 	int is_path_only;		/* O_PATH: no FUSE open was made */
 	int hidden;			/* renamed to .fuse_hidden*: removed at release */
+	struct fc_name *pin;		/* low level: the name cache's entry whose
+					   reference it holds; NULL: its own */
 	struct fc_file *next, *prev;
 	/* Directories whose file system gives no offsets: the listing,
 	   read at position 0 and served from here. */
@@ -252,6 +254,78 @@ void fc_files_removed(struct fc_inst *in, const char *path, uint64_t ino) FC_HID
 /* defuse_ops.fh_path of open file h. */
 int fc_file_path(struct fc_inst *in, const struct fc_file *h, char *buf, size_t size)
 	FC_HIDDEN;
+
+/* ---- names.c: the low level's name cache ------------------------------ */
+struct fc_names;
+struct fc_name;			/* one entry */
+/* Gives back one lookup reference of ino (the session's forget). */
+typedef void fc_forget_fn(void *arg, fuse_ino_t ino);
+/* The changes counted before a lookup, judging whether its answer may be
+   kept. */
+struct fc_name_snap {
+	uint64_t foreign, own;
+};
+#define FC_NAMES_HASH0 2166136261u
+/* The hash of a path, in pieces: h from the bytes before (FC_NAMES_HASH0
+   for none), then s[0..n). */
+uint32_t fc_names_hash(uint32_t h, const char *s, size_t n) FC_HIDDEN;
+/* The cache of the file system keyed key, sharing its change counter with
+   the other processes through directory dir when it can.  want: 1 keep
+   names even if other processes' changes cannot be seen, -1 keep them
+   only if they can, 0 keep none (changes are still counted for the other
+   processes).  files: names of files are kept too, not only those of
+   directories.  NULL: out of memory. */
+struct fc_names *fc_names_new(const char *dir, uint64_t key, int want, int files) FC_HIDDEN;
+/* Whether names are kept at all. */
+int fc_names_keep(const struct fc_names *c) FC_HIDDEN;
+/* At the start of a walk: if another process changed a name since the
+   last, every entry goes first. */
+void fc_names_sync(struct fc_names *c, fc_forget_fn *forget, void *arg) FC_HIDDEN;
+/* Read before a lookup whose answer may be kept, or a call that makes a
+   name. */
+struct fc_name_snap fc_names_snap(struct fc_names *c) FC_HIDDEN;
+/* path[0..len)'s inode, file type and entry number, if its entry is valid
+   below the directory entry numbered parent (0: the root): 1, or 0.  With pin, the
+   entry is pinned (*pin): its reference stays the caller's to use until
+   fc_names_unpin, whatever becomes of the name meanwhile. */
+int fc_names_get(struct fc_names *c, const char *path, size_t len, uint32_t hash,
+		 uint64_t parent, fuse_ino_t *ino, mode_t *type, uint64_t *seq,
+		 struct fc_name **pin) FC_HIDDEN;
+/* Keeps the lookup reference of path[0..len) -> ino (of file type type)
+   for timeout seconds: the reference is the cache's from now on (with pin,
+   pinned as fc_names_get pins).  Returns the entry's number, or 0 (a
+   change was counted since snap, or out of memory: the reference is still
+   the caller's). */
+uint64_t fc_names_put(struct fc_names *c, const char *path, size_t len, uint32_t hash,
+		      fuse_ino_t ino, mode_t type, struct fc_name_snap snap, uint64_t parent,
+		      double timeout, struct fc_name **pin, fc_forget_fn *forget, void *arg)
+	FC_HIDDEN;
+/* The caller is done with a pinned entry's reference. */
+void fc_names_unpin(struct fc_names *c, struct fc_name *d, fc_forget_fn *forget, void *arg)
+	FC_HIDDEN;
+/* Name path was changed here (removed, renamed from or to, or a making
+   call failed): the entries for it go, in this process and (all of them)
+   in the others. */
+void fc_names_changed(struct fc_names *c, const char *path, fc_forget_fn *forget, void *arg)
+	FC_HIDDEN;
+/* A call here made path, with the lookup reference of ino, below the
+   directory entry parent (UINT64_MAX: none kept), snap read before the
+   call: counted as a change, and the reference kept as path's entry for
+   timeout seconds (with pin, pinned): 1.  Or 0: not kept, and then
+   forgotten, or with pin still the caller's. */
+int fc_names_made(struct fc_names *c, const char *path, struct fc_name_snap snap,
+		  fuse_ino_t ino, mode_t type, uint64_t parent, double timeout,
+		  struct fc_name **pin, fc_forget_fn *forget, void *arg) FC_HIDDEN;
+/* fc_names_get and fc_names_put of a whole path (any spelling). */
+int fc_names_get_path(struct fc_names *c, const char *path, uint64_t parent, fuse_ino_t *ino,
+		      mode_t *type, struct fc_name **pin) FC_HIDDEN;
+int fc_names_put_path(struct fc_names *c, const char *path, fuse_ino_t ino, mode_t type,
+		      struct fc_name_snap snap, uint64_t parent, double timeout,
+		      struct fc_name **pin, fc_forget_fn *forget, void *arg) FC_HIDDEN;
+/* Every entry goes (a notification from the file system; the end). */
+void fc_names_clear(struct fc_names *c, fc_forget_fn *forget, void *arg) FC_HIDDEN;
+void fc_names_free(struct fc_names *c, fc_forget_fn *forget, void *arg) FC_HIDDEN;
+void fc_names_after_fork_child(struct fc_names *c) FC_HIDDEN;
 
 /* ---- fs.c ------------------------------------------------------------- */
 struct fuse_fs *fc_subdir_new(struct fuse_args *args, struct fuse_fs *next) FC_HIDDEN;

@@ -10,17 +10,13 @@
  * Names.  FUSE's kernel looks paths up name by name (lookup), and each
  * successful lookup is a reference the file system keeps until the kernel
  * forgets it (forget, with the count).  Here a path is walked from the
- * root (FUSE_ROOT_ID) the same way, and the references are forgotten when
- * the call is over; an open file holds a reference of its own (a lookup
- * made for it, or create's) until it is released.  Names are looked up
- * afresh in every call: the kernel's name cache is one for every process
- * using the mount, so a rename by one is seen by all at once, while a
- * cache of this process's own would keep showing another process's
- * renamed or replaced file (make then misses a rebuilt object) for
- * entry_timeout.  DEFUSE_FUSE_NAME_CACHE=1 keeps names whose entry may be
- * cached (entry_timeout > 0) in a cache of paths instead, each holding its
- * one reference until it expires, is replaced, or its name changes here:
- * faster, and coherent only within the process.
+ * root (FUSE_ROOT_ID) the same way.  A name whose entry may be cached
+ * (entry_timeout > 0) is kept in the name cache (names.c), holding its one
+ * reference until it expires or changes, in this process or in any other
+ * serving the same file system, as the kernel's dentries are kept; other
+ * references are forgotten when the call is over.  An open file holds a
+ * reference of its own (a lookup made for it, or create's) until it is
+ * released.  DEFUSE_FUSE_NAME_CACHE=0 looks every name up afresh.
  *
  * Everything a file system may ask of the kernel besides (notifications,
  * polls) is answered as done or not needed; CUSE has no meaning in process.
@@ -527,21 +523,8 @@ FC_EXPORT int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf 
 
 /* ---- names ------------------------------------------------------------------ */
 
-struct dent {
-	struct dent *next;
-	fuse_ino_t ino;
-	uint64_t expires;	/* CLOCK_MONOTONIC, ns */
-	char path[];
-};
-
-#define NBUCKETS 4096
-#define MAXDENTS 16384
-
 struct fc_ll {
-	pthread_mutex_t lock;
-	struct dent *tab[NBUCKETS];
-	size_t n;
-	int cache;		/* names may be kept between calls (opt-in) */
+	struct fc_names *names;	/* names kept between calls (names.c) */
 };
 
 /* The references a call holds until it is over. */
@@ -550,23 +533,6 @@ struct refs {
 	fuse_ino_t *v;
 	size_t n, cap;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static unsigned hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h % NBUCKETS;
-}
 
 /* The file system forgets n lookups of ino. */
 static void forget(struct fuse_session *se, fuse_ino_t ino, uint64_t n)
@@ -586,6 +552,12 @@ static void forget(struct fuse_session *se, fuse_ino_t ino, uint64_t n)
 		se->op.forget_multi(&r, 1, &d);
 		req_wait(&r);
 	}
+}
+
+/* The name cache's way to give a reference back. */
+static void forget_one(void *se, fuse_ino_t ino)
+{
+	forget(se, ino, 1);
 }
 
 static void refs_init(struct refs *rf)
@@ -621,159 +593,27 @@ static void refs_drop(struct fuse_session *se, struct refs *rf)
 	refs_init(rf);
 }
 
-/* The cached inode of path, if its entry is still valid. */
-static int cache_get(struct fc_ll *ll, const char *path, size_t len, fuse_ino_t *ino)
+/* A call here changed name path: every process's cache entry for it goes. */
+static void name_changed(struct fuse_session *se, const char *path)
 {
-	uint64_t now = now_ns();
-	int found = 0;
+	struct fc_names *c = se->inst->ll->names;
 
-	pthread_mutex_lock(&ll->lock);
-	for (struct dent *d = ll->tab[hash(path, len)]; d; d = d->next)
-		if (!strncmp(d->path, path, len) && !d->path[len] && d->expires > now) {
-			*ino = d->ino;
-			found = 1;
-			break;
-		}
-	pthread_mutex_unlock(&ll->lock);
-	return found;
+	if (c)
+		fc_names_changed(c, path, forget_one, se);
 }
 
-/* Unlinks every entry for which match says so, into *out (to forget
-   outside the lock). */
-static struct dent *cache_take(struct fc_ll *ll, int (*match)(const struct dent *, const void *),
-			       const void *arg)
+/* Read before a call that makes a name (took_entry's snap). */
+static struct fc_name_snap name_snap(struct fuse_session *se)
 {
-	struct dent *out = NULL;
+	struct fc_names *c = se->inst->ll->names;
 
-	for (size_t b = 0; b < NBUCKETS; b++) {
-		struct dent **pp = &ll->tab[b];
-
-		while (*pp) {
-			struct dent *d = *pp;
-
-			if (match(d, arg)) {
-				*pp = d->next;
-				d->next = out;
-				out = d;
-				ll->n--;
-			} else {
-				pp = &d->next;
-			}
-		}
-	}
-	return out;
-}
-
-static void forget_list(struct fuse_session *se, struct dent *d)
-{
-	while (d) {
-		struct dent *next = d->next;
-
-		forget(se, d->ino, 1);
-		free(d);
-		d = next;
-	}
-}
-
-static int match_expired(const struct dent *d, const void *arg)
-{
-	return d->expires <= *(const uint64_t *)arg;
-}
-
-static int match_all(const struct dent *d, const void *arg)
-{
-	(void)d;
-	(void)arg;
-	return 1;
-}
-
-/* Keeps the lookup reference of (path, ino) for timeout seconds; the
-   reference is the cache's from now on (forgotten if it cannot be kept). */
-static void cache_put(struct fuse_session *se, const char *path, size_t len, fuse_ino_t ino,
-		      double timeout)
-{
-	struct fc_ll *ll = se->inst->ll;
-	struct dent *d = malloc(sizeof(*d) + len + 1), *old = NULL, *gone = NULL;
-	uint64_t now = now_ns();
-	unsigned b = hash(path, len);
-
-	if (!d) {
-		forget(se, ino, 1);
-		return;
-	}
-	memcpy(d->path, path, len);
-	d->path[len] = 0;
-	d->ino = ino;
-	d->expires = now + (uint64_t)(timeout * 1e9);
-	pthread_mutex_lock(&ll->lock);
-	if (ll->n >= MAXDENTS) {
-		gone = cache_take(ll, match_expired, &now);
-		if (ll->n >= MAXDENTS) {
-			struct dent *rest = cache_take(ll, match_all, NULL), *t = rest;
-
-			while (t && t->next)
-				t = t->next;
-			if (t) {
-				t->next = gone;
-				gone = rest;
-			}
-		}
-	}
-	for (struct dent **pp = &ll->tab[b]; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->path, d->path)) {
-			old = *pp;
-			*pp = old->next;
-			old->next = gone;
-			gone = old;
-			ll->n--;
-			break;
-		}
-	d->next = ll->tab[b];
-	ll->tab[b] = d;
-	ll->n++;
-	pthread_mutex_unlock(&ll->lock);
-	forget_list(se, gone);
-}
-
-struct below {
-	const char *path;
-	size_t len;
-	int subtree;
-};
-
-static int match_below(const struct dent *d, const void *arg)
-{
-	const struct below *b = arg;
-
-	return !strncmp(d->path, b->path, b->len) &&
-	       (!d->path[b->len] || (b->subtree && d->path[b->len] == '/'));
-}
-
-/* A name changed here: its entry (and with subtree those below it) go. */
-static void cache_forget(struct fuse_session *se, const char *path, int subtree)
-{
-	struct fc_ll *ll = se->inst->ll;
-	struct below b = { path, strlen(path), subtree };
-	struct dent *gone;
-
-	if (!ll->cache)
-		return;	/* nothing was kept: no walk of every bucket */
-	pthread_mutex_lock(&ll->lock);
-	gone = cache_take(ll, match_below, &b);
-	pthread_mutex_unlock(&ll->lock);
-	forget_list(se, gone);
+	return c ? fc_names_snap(c) : (struct fc_name_snap){ 0, 0 };
 }
 
 static void cache_clear(struct fuse_session *se)
 {
-	struct dent *gone;
-
-	if (!se->inst || !se->inst->ll)
-		return;
-	pthread_mutex_lock(&se->inst->ll->lock);
-	gone = cache_take(se->inst->ll, match_all, NULL);
-	pthread_mutex_unlock(&se->inst->ll->lock);
-	forget_list(se, gone);
+	if (se->inst && se->inst->ll)
+		fc_names_clear(se->inst->ll->names, forget_one, se);
 }
 
 /* lookup(parent, name): 0 with *e (a reference the caller now holds) or -errno. */
@@ -793,21 +633,33 @@ static int do_lookup(struct fuse_session *se, fuse_ino_t parent, const char *nam
 	return e->ino ? 0 : -ENOENT;	/* ino 0: a negative entry */
 }
 
+/* A resolve's seq when the name it ended at is not in the cache: nothing
+   below it can be kept either. */
+#define NOCHAIN UINT64_MAX
+
 /*
- * The inode of path.  Every component but (with own) the last comes from
- * the cache or a lookup whose reference goes to the cache or to rf; with
- * own, the last one is looked up afresh and its reference is the caller's
- * (*e filled).  *fresh: *e holds the attributes of a lookup of the last
- * component made now.
+ * The inode of path.  Every component comes from the cache or a lookup
+ * whose reference goes to the cache or to rf.  *fresh: *e holds the
+ * attributes of a lookup of the last component made now.  *seq (may be
+ * NULL): the number of the cache entry the walk ended at (0: the root), or
+ * NOCHAIN.  Entries are keyed by the path as "/a/b" whatever its spelling
+ * ("//a/b/").
  */
-static int resolve(struct fuse_session *se, const char *path, int own, struct refs *rf,
-		   fuse_ino_t *ino, struct fuse_entry_param *e, int *fresh)
+static int resolve(struct fuse_session *se, const char *path, struct refs *rf,
+		   fuse_ino_t *ino, struct fuse_entry_param *e, int *fresh, uint64_t *seq_out)
 {
+	struct fc_names *c = se->inst->ll->names;
 	fuse_ino_t cur = FUSE_ROOT_ID;
+	uint64_t seq = fc_names_keep(c) ? 0 : NOCHAIN;
+	uint32_t h = FC_NAMES_HASH0;
 	const char *p = path;
-	char name[NAME_MAX + 1];
+	char key[PATH_MAX];
+	size_t klen = 0;
+	mode_t type;
 
 	*fresh = 0;
+	if (seq != NOCHAIN)
+		fc_names_sync(c, forget_one, se);
 	while (*p == '/')
 		p++;
 	while (*p) {
@@ -815,18 +667,29 @@ static int resolve(struct fuse_session *se, const char *path, int own, struct re
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 		int last = !end || !end[strspn(end, "/")];
 		struct fuse_entry_param ent;
+		struct fc_name_snap snap = { 0, 0 };
+		char name[NAME_MAX + 1];
 		int r;
 
 		if (n > NAME_MAX)
 			return -ENAMETOOLONG;
 		memcpy(name, p, n);
 		name[n] = 0;
-		if (!(last && own) && cache_get(se->inst->ll, path, p + n - path, &cur)) {
-			p += n;
-			while (*p == '/')
-				p++;
-			continue;
+		if (seq != NOCHAIN && klen + 1 + n >= sizeof(key))
+			seq = NOCHAIN;	/* (a path past PATH_MAX from a deep cwd) */
+		if (seq != NOCHAIN) {
+			key[klen] = '/';
+			memcpy(key + klen + 1, p, n);
+			h = fc_names_hash(h, key + klen, n + 1);
+			klen += n + 1;
 		}
+		p += n;
+		while (*p == '/')
+			p++;
+		if (seq != NOCHAIN && fc_names_get(c, key, klen, h, seq, &cur, &type, &seq, NULL))
+			continue;
+		if (seq != NOCHAIN)
+			snap = fc_names_snap(c);	/* before the lookup */
 		r = do_lookup(se, cur, name, &ent);
 		if (r)
 			return r;
@@ -835,17 +698,74 @@ static int resolve(struct fuse_session *se, const char *path, int own, struct re
 			*e = ent;
 			*fresh = 1;
 		}
-		if (last && own)
-			;	/* the caller's */
-		else if (ent.entry_timeout > 0 && se->inst->ll->cache)
-			cache_put(se, path, p + n - path, ent.ino, ent.entry_timeout);
-		else
+		if (seq != NOCHAIN && ent.entry_timeout > 0) {
+			seq = fc_names_put(c, key, klen, h, ent.ino, ent.attr.st_mode, snap, seq,
+					   ent.entry_timeout, NULL, forget_one, se);
+			if (!seq) {
+				refs_add(rf, ent.ino);
+				seq = NOCHAIN;
+			}
+		} else {
 			refs_add(rf, ent.ino);
-		p += n;
-		while (*p == '/')
-			p++;
+			seq = NOCHAIN;
+		}
 	}
 	*ino = cur;
+	if (seq_out)
+		*seq_out = seq;
+	return 0;
+}
+
+/* A reference on the inode a name led to, held by a call or an open file:
+   a pinned cache entry's, or a lookup's own. */
+struct lref {
+	fuse_ino_t ino;
+	struct fc_name *pin;
+};
+
+static void lref_drop(struct fuse_session *se, struct lref *ref)
+{
+	if (ref->pin)
+		fc_names_unpin(se->inst->ll->names, ref->pin, forget_one, se);
+	else
+		forget(se, ref->ino, 1);
+	ref->ino = 0;
+	ref->pin = NULL;
+}
+
+/*
+ * The last name of path, in directory parent whose cache entry is pseq
+ * (resolve's seq): from the cache, or looked up (then kept in the cache
+ * where it may be).  *ref is the caller's to drop; *fresh as resolve's,
+ * and when not fresh e->attr.st_mode holds the file type alone.
+ * The kernel too keeps the dentry an open file or a call holds, and asks
+ * the file system nothing for a name it has.
+ */
+static int lookup_last(struct fuse_session *se, const char *path, fuse_ino_t parent,
+		       uint64_t pseq, const char *name, struct fuse_entry_param *e, int *fresh,
+		       struct lref *ref)
+{
+	struct fc_names *c = se->inst->ll->names;
+	struct fc_name_snap snap = { 0, 0 };
+	int r;
+
+	*fresh = 0;
+	ref->pin = NULL;
+	if (pseq != NOCHAIN &&
+	    fc_names_get_path(c, path, pseq, &ref->ino, &e->attr.st_mode, &ref->pin)) {
+		e->ino = ref->ino;
+		return 0;
+	}
+	if (pseq != NOCHAIN)
+		snap = fc_names_snap(c);	/* before the lookup */
+	r = do_lookup(se, parent, name, e);
+	if (r)
+		return r;
+	*fresh = 1;
+	ref->ino = e->ino;
+	if (pseq != NOCHAIN && e->entry_timeout > 0)
+		fc_names_put_path(c, path, e->ino, e->attr.st_mode, snap, pseq, e->entry_timeout,
+				  &ref->pin, forget_one, se);
 	return 0;
 }
 
@@ -932,7 +852,7 @@ static int stat_path(struct fuse_session *se, const char *path, struct refs *rf,
 {
 	struct fuse_entry_param e;
 	fuse_ino_t ino;
-	int fresh, r = resolve(se, path, 0, rf, &ino, &e, &fresh);
+	int fresh, r = resolve(se, path, rf, &ino, &e, &fresh, NULL);
 
 	if (r)
 		return r;
@@ -1083,16 +1003,17 @@ static int ll_statfs(void *priv, const char *path, struct statfs *out)
 
 /* ---- names ---------------------------------------------------------------- */
 
-/* The parent's inode and the last name of path, which must not exist. */
+/* The parent's inode and the last name of path, which must not exist;
+   *pseq: the parent's cache entry (resolve's seq). */
 static int new_name(struct fuse_session *se, const char *path, struct refs *rf,
-		    fuse_ino_t *parent, const char **name)
+		    fuse_ino_t *parent, const char **name, uint64_t *pseq)
 {
 	char dir[PATH_MAX];
 	struct fuse_entry_param e;
 	int fresh, r = split(path, dir, name);
 
 	if (!r)
-		r = resolve(se, dir, 0, rf, parent, &e, &fresh);
+		r = resolve(se, dir, rf, parent, &e, &fresh, pseq);
 	if (r)
 		return r;
 	r = do_lookup(se, *parent, *name, &e);
@@ -1103,11 +1024,19 @@ static int new_name(struct fuse_session *se, const char *path, struct refs *rf,
 	return r == -ENOENT ? 0 : r;
 }
 
-/* An entry a creating call got: kept in the cache, or forgotten. */
-static void took_entry(struct fuse_session *se, const char *path, const struct fuse_entry_param *e)
+/* After a call that makes path (snap read before it, its parent's
+   entry pseq): on success the entry's reference is kept in the cache or
+   forgotten; either way the name changed. */
+static void took_entry(struct fuse_session *se, const char *path, struct fc_name_snap snap,
+		       uint64_t pseq, int err, const struct fuse_entry_param *e)
 {
-	if (e->entry_timeout > 0 && se->inst->ll->cache)
-		cache_put(se, path, strlen(path), e->ino, e->entry_timeout);
+	struct fc_names *c = se->inst->ll->names;
+
+	if (err)
+		name_changed(se, path);
+	else if (c)
+		fc_names_made(c, path, snap, e->ino, e->attr.st_mode, pseq, e->entry_timeout, NULL,
+			      forget_one, se);
 	else
 		forget(se, e->ino, 1);
 }
@@ -1118,7 +1047,9 @@ static int make(struct fc_inst *in, struct fuse_session *se, struct refs *rf, co
 	const char *name;
 	fuse_ino_t parent;
 	struct fuse_req q;
-	int r = new_name(se, path, rf, &parent, &name);
+	uint64_t pseq;
+	struct fc_name_snap snap;
+	int r = new_name(se, path, rf, &parent, &name, &pseq);
 
 	(void)in;
 	if (r)
@@ -1126,6 +1057,7 @@ static int make(struct fc_inst *in, struct fuse_session *se, struct refs *rf, co
 	if (!(target ? (void *)se->op.symlink : S_ISDIR(mode) ? (void *)se->op.mkdir :
 	      (void *)se->op.mknod))
 		return -ENOSYS;
+	snap = name_snap(se);
 	req_init(&q, se, NULL, 0);
 	q.creating = !target;
 	if (target)
@@ -1136,8 +1068,7 @@ static int make(struct fc_inst *in, struct fuse_session *se, struct refs *rf, co
 		se->op.mknod(&q, parent, name, mode, dev);
 	req_wait(&q);
 	r = outcome(&q, R_ENTRY);
-	if (!r)
-		took_entry(se, path, &q.e);
+	took_entry(se, path, snap, pseq, r, &q.e);
 	return r;
 }
 
@@ -1168,26 +1099,28 @@ static int ll_link(void *priv, const char *from, const char *to)
 	fuse_ino_t ino, parent;
 	const char *name;
 	struct fuse_req q;
+	uint64_t pseq;
+	struct fc_name_snap snap;
 	int r, fresh;
 	BEGIN();
 
-	r = resolve(se, from, 0, &rf, &ino, &e, &fresh);
+	r = resolve(se, from, &rf, &ino, &e, &fresh, NULL);
 	if (!r)
 		r = fresh ? (st = e.attr, 0) : do_getattr(se, ino, NULL, &st);
 	if (!r && S_ISDIR(st.st_mode))
 		r = -EPERM;
 	if (!r)
-		r = new_name(se, to, &rf, &parent, &name);
+		r = new_name(se, to, &rf, &parent, &name, &pseq);
 	if (!r && !se->op.link)
 		r = -ENOSYS;
 	if (r)
 		RETURN(r);
+	snap = name_snap(se);
 	req_init(&q, se, NULL, 0);
 	se->op.link(&q, ino, parent, name);
 	req_wait(&q);
 	r = outcome(&q, R_ENTRY);
-	if (!r)
-		took_entry(se, to, &q.e);
+	took_entry(se, to, snap, pseq, r, &q.e);
 	RETURN(r);
 }
 
@@ -1199,31 +1132,34 @@ static int remove_name(struct fuse_session *se, struct refs *rf, const char *pat
 	struct fuse_entry_param e;
 	fuse_ino_t parent;
 	struct fuse_req q;
+	struct lref victim;
+	uint64_t pseq;
 	int fresh, r = split(path, d, &name);
 
 	if (!r)
-		r = resolve(se, d, 0, rf, &parent, &e, &fresh);
-	if (!r)
-		r = do_lookup(se, parent, name, &e);
-	if (r)
-		return r;
+		r = resolve(se, d, rf, &parent, &e, &fresh, &pseq);
 	/* held until the call ends, as the kernel holds the victim's inode:
 	   its number names it, not another inode made meanwhile */
-	refs_add(rf, e.ino);
+	if (!r)
+		r = lookup_last(se, path, parent, pseq, name, &e, &fresh, &victim);
+	if (r)
+		return r;
 	if (dir && !S_ISDIR(e.attr.st_mode))
-		return -ENOTDIR;
-	if (!dir && S_ISDIR(e.attr.st_mode))
-		return -EISDIR;
-	if (!(dir ? se->op.rmdir : se->op.unlink))
-		return -ENOSYS;
-	req_init(&q, se, NULL, 0);
-	(dir ? se->op.rmdir : se->op.unlink)(&q, parent, name);
-	req_wait(&q);
-	r = outcome(&q, R_ERR);
+		r = -ENOTDIR;
+	else if (!dir && S_ISDIR(e.attr.st_mode))
+		r = -EISDIR;
+	else if (!(dir ? se->op.rmdir : se->op.unlink))
+		r = -ENOSYS;
 	if (!r) {
-		cache_forget(se, path, dir);
-		fc_files_removed(se->inst, path, e.ino);
+		req_init(&q, se, NULL, 0);
+		(dir ? se->op.rmdir : se->op.unlink)(&q, parent, name);
+		req_wait(&q);
+		r = outcome(&q, R_ERR);
+		name_changed(se, path);
+		if (!r)
+			fc_files_removed(se->inst, path, e.ino);
 	}
+	lref_drop(se, &victim);
 	return r;
 }
 
@@ -1253,9 +1189,9 @@ static int ll_rename(void *priv, const char *from, const char *to, unsigned int 
 	if (!r)
 		r = split(to, d2, &n2);
 	if (!r)
-		r = resolve(se, d1, 0, &rf, &p1, &e, &fresh);
+		r = resolve(se, d1, &rf, &p1, &e, &fresh, NULL);
 	if (!r)
-		r = resolve(se, d2, 0, &rf, &p2, &e, &fresh);
+		r = resolve(se, d2, &rf, &p2, &e, &fresh, NULL);
 	if (!r)
 		r = do_lookup(se, p1, n1, &a);
 	if (r)
@@ -1289,10 +1225,8 @@ static int ll_rename(void *priv, const char *from, const char *to, unsigned int 
 	r = outcome(&q, R_ERR);
 	if (r == -ENOSYS && flags)
 		r = -EINVAL;
-	if (!r) {
-		cache_forget(se, from, 1);
-		cache_forget(se, to, 1);
-	}
+	name_changed(se, from);
+	name_changed(se, to);
 	if (!r && !rb && !(flags & RENAME_EXCHANGE))
 		fc_files_removed(in, to, b.ino);	/* replaced */
 	if (!r)
@@ -1587,7 +1521,8 @@ static void call_release(struct fuse_session *se, struct fc_file *h)
 		op(&q, h->ino, FC_FI(h));
 		req_wait(&q);
 	}
-	forget(se, h->ino, 1);
+	lref_drop(se, &(struct lref){ h->ino, h->pin });
+	h->pin = NULL;
 }
 
 static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
@@ -1599,6 +1534,8 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	fuse_ino_t ino, parent;
 	char dir[PATH_MAX];
 	const char *name = NULL;	/* "/" has none, and is never created */
+	struct lref ref = { FUSE_ROOT_ID, NULL };	/* the file's, while open */
+	uint64_t pseq = NOCHAIN;
 	int r, fresh, is_dir = 0, path_only = 0, given = flags, trunc;
 	BEGIN();
 
@@ -1612,16 +1549,25 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	} else {
 		r = split(path, dir, &name);
 		if (!r)
-			r = resolve(se, dir, 0, &rf, &parent, &e, &fresh);
+			r = resolve(se, dir, &rf, &parent, &e, &fresh, &pseq);
 		if (r)
 			RETURN(r);	/* the directory part: no file to create */
-		r = do_lookup(se, parent, name, &e);	/* the file's own reference */
+		r = lookup_last(se, path, parent, pseq, name, &e, &fresh, &ref);
 		ino = e.ino;
 		st = e.attr;
+		/* from the cache, the type alone: a FIFO's carrier takes its
+		   mode and owner */
+		if (!r && !fresh && S_ISFIFO(st.st_mode)) {
+			r = do_getattr(se, ino, NULL, &st);
+			if (r) {
+				lref_drop(se, &ref);
+				RETURN(r);
+			}
+		}
 	}
 	if ((flags & O_TMPFILE) == O_TMPFILE) {
 		if (!r)
-			forget(se, ino, 1);
+			lref_drop(se, &ref);
 		if ((flags & O_ACCMODE) == O_RDONLY)
 			r = -EINVAL;
 		else if (!r && !S_ISDIR(st.st_mode))
@@ -1639,12 +1585,21 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		fi.flags = flags & ~O_NOCTTY;
 		r = -ENOSYS;
 		if (se->op.create) {
+			struct fc_name_snap snap = name_snap(se);
+
 			se->op.create(&q, parent, name, S_IFREG | (mode & 07777), &fi);
 			req_wait(&q);
 			r = outcome(&q, R_CREATE);
-			if (!r) {
+			if (r) {
+				name_changed(se, path);
+			} else {
 				fi = q.fi;
-				ino = q.e.ino;
+				ino = ref.ino = q.e.ino;
+				ref.pin = NULL;
+				if (se->inst->ll->names)
+					fc_names_made(se->inst->ll->names, path, snap, ino,
+						      q.e.attr.st_mode, pseq, q.e.entry_timeout,
+						      &ref.pin, forget_one, se);
 			}
 		}
 		if (r == -ENOSYS) {
@@ -1652,12 +1607,13 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			if (!r)
 				r = do_lookup(se, parent, name, &e);
 			if (!r) {
-				ino = e.ino;
+				ino = ref.ino = e.ino;
+				ref.pin = NULL;
 				memset(&fi, 0, sizeof(fi));
 				fi.flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
 				r = call_open(se, 0, ino, &fi);
 				if (r)
-					forget(se, ino, 1);
+					lref_drop(se, &ref);
 			}
 		}
 		if (r)
@@ -1679,12 +1635,12 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		else if (S_ISSOCK(st.st_mode))
 			r = -ENXIO;
 		if (r < 0) {
-			forget(se, ino, 1);
+			lref_drop(se, &ref);
 			RETURN(r);
 		}
 		if (r == 1) {
 			r = fc_fifo_open(in, st.st_ino, &st, given);
-			forget(se, ino, 1);
+			lref_drop(se, &ref);
 			if (r < 0)
 				RETURN(r);
 			out->kernel_fd = r;
@@ -1705,15 +1661,17 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 				r = setattr(se, ino, &a, FUSE_SET_ATTR_SIZE, &fi);
 			}
 			if (r) {
-				forget(se, ino, 1);
+				lref_drop(se, &ref);
 				RETURN(r);
 			}
 		}
 	}
 	h = new_file(in, path, ino, &fi, is_dir, path_only);
+	if (h)
+		h->pin = ref.pin;
 	if (!h) {
 		struct fc_file tmp = { .fi = fi, .ino = ino, .is_dir = is_dir,
-				       .is_path_only = path_only };
+				       .is_path_only = path_only, .pin = ref.pin };
 
 		call_release(se, &tmp);
 		RETURN(-ENOMEM);
@@ -2079,6 +2037,7 @@ int fc_ll_init(struct fc_inst *in)
 {
 	struct fuse_session *se = in->se;
 	struct fuse_conn_info *c = &in->conn;
+	const char *want;
 	unsigned extra;
 
 	in->ll = calloc(1, sizeof(*in->ll));
@@ -2086,9 +2045,21 @@ int fc_ll_init(struct fc_inst *in)
 		fc_why(in, "%s: out of memory", in->name);
 		return -1;
 	}
-	pthread_mutex_init(&in->ll->lock, NULL);
-	in->ll->cache = getenv("DEFUSE_FUSE_NAME_CACHE") &&
-			!strcmp(getenv("DEFUSE_FUSE_NAME_CACHE"), "1");
+	/* DEFUSE_FUSE_NAME_CACHE: "0" none, "all" files' names too, "1" even
+	   where other processes' changes cannot be seen (no lock directory);
+	   else directories' names, where they can be */
+	want = getenv("DEFUSE_FUSE_NAME_CACHE");
+	if (!want)
+		want = "";
+	in->ll->names = fc_names_new(in->lock_dir, in->key,
+				     !strcmp(want, "0") ? 0 : !strcmp(want, "1") ? 1 : -1,
+				     !strcmp(want, "all") || !strcmp(want, "1"));
+	if (!in->ll->names) {
+		free(in->ll);
+		in->ll = NULL;
+		fc_why(in, "%s: out of memory", in->name);
+		return -1;
+	}
 	fc_conn_defaults(c);
 	/* as libfuse's low level: lock capabilities for the operations there */
 	if (!se->op.getlk || !se->op.setlk)
@@ -2131,11 +2102,11 @@ void fc_ll_destroy(struct fc_inst *in)
 		call_release(se, h);
 		free_file(in, h);
 	}
-	cache_clear(se);
+	fc_names_free(in->ll->names, forget_one, se);
+	in->ll->names = NULL;
 	if (se->op.destroy)
 		se->op.destroy(se->userdata);
 	in->initialized = 0;
-	pthread_mutex_destroy(&in->ll->lock);
 	free(in->ll);
 	in->ll = NULL;
 }
@@ -2147,7 +2118,7 @@ static void ll_after_fork_child(void *priv)
 	pthread_mutex_init(&in->serial, NULL);
 	pthread_mutex_init(&in->files_lock, NULL);
 	if (in->ll)
-		pthread_mutex_init(&in->ll->lock, NULL);
+		fc_names_after_fork_child(in->ll->names);
 }
 
 const struct defuse_ops fc_ll_ops = {
