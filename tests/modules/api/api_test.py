@@ -241,6 +241,14 @@ def fuse_mode(defuse, contract):
         try:
             p = subprocess.run([sys.executable, os.path.abspath(__file__), 'probe', mnt],
                                capture_output=True, text=True, timeout=60)
+            # The kernel sends a release after close returned (in the
+            # background), and one still queued at the unmount is dropped
+            # with the connection: wait for /f's two (bounded; a missing
+            # one is then reported by check_log).
+            for _ in range(2000):
+                if read_log(log).count('release /f') >= 2:
+                    break
+                time.sleep(0.005)
         finally:
             r = s.umount(mnt)
         if p.returncode or p.stderr:
