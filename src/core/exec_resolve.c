@@ -24,7 +24,7 @@
 #include "core/resolve.h"
 #include "core/syscalls.h"
 
-static __thread struct core_exec *exec_req;
+static __thread struct core_exec *exec_req CORE_TLS;
 
 static int collecting_exec(const struct defuse_syscall *k)
 {

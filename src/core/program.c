@@ -14,7 +14,7 @@
  * stack's top, is mapped for sure: most stat buffers are, and get a plain
  * copy.
  */
-static __thread uintptr_t stack_lo, stack_hi;
+static __thread uintptr_t stack_lo CORE_TLS, stack_hi CORE_TLS;
 
 static int on_my_stack(const void *dst, size_t n)
 {
