@@ -294,8 +294,8 @@ int fc_names_get(struct fc_names *c, const char *path, size_t len, uint32_t hash
 /* Keeps the lookup reference of path[0..len) -> ino (of file type type)
    for timeout seconds: the reference is the cache's from now on (with pin,
    pinned as fc_names_get pins).  Returns the entry's number, or 0 (a
-   change was counted since snap, or out of memory: the reference is still
-   the caller's). */
+   change was counted since snap, a file's name where only directories'
+   are kept, or out of memory: the reference is still the caller's). */
 uint64_t fc_names_put(struct fc_names *c, const char *path, size_t len, uint32_t hash,
 		      fuse_ino_t ino, mode_t type, struct fc_name_snap snap, uint64_t parent,
 		      double timeout, struct fc_name **pin, fc_forget_fn *forget, void *arg)

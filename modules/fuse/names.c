@@ -291,15 +291,15 @@ static uint64_t put(struct fc_names *c, const char *path, size_t len, uint32_t h
 		    uint64_t parent, double timeout, struct fc_name **pin, fc_forget_fn *forget,
 		    void *arg)
 {
-	struct fc_name *d = malloc(sizeof(*d) + len + 1), *gone = NULL;
-	uint64_t now = now_ns(), seq = 0;
+	struct fc_name *d, *gone = NULL;
+	uint64_t now, seq = 0;
 
+	if (!c->files && !S_ISDIR(type))
+		return 0;
+	d = malloc(sizeof(*d) + len + 1);
 	if (!d)
 		return 0;
-	if (!c->files && !S_ISDIR(type)) {
-		free(d);
-		return 0;
-	}
+	now = now_ns();
 	memcpy(d->path, path, len);
 	d->path[len] = 0;
 	d->len = len;
