@@ -753,6 +753,18 @@ extern void defuse_waiting(int on) __attribute__((weak));
  */
 extern mode_t defuse_umask(void) __attribute__((weak));
 
+/**
+ * 1 when the caller runs in a vfork child (vfork, or posix_spawn's child
+ * before its exec): a process with a descriptor table of its own that
+ * shares its suspended parent's memory, so what the module changes in
+ * memory is the parent's too.  A module that keeps state between calls
+ * holding descriptors (a cache of open directories, say) must not add
+ * to it there (the descriptors would be the child's alone) nor close
+ * what it holds (they are the parent's too); 0 otherwise.  No system
+ * call.  Outside the in-process host a module is never called in one.
+ */
+extern int defuse_in_vfork_child(void) __attribute__((weak));
+
 /** Module flags (struct defuse_module.flags). */
 #define DEFUSE_MODULE_RESOLVES 0x2 /* resolves ".." and symlinks itself (see top) */
 #define DEFUSE_MODULE_READONLY 0x4 /* a read-only file system (see top) */

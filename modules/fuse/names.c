@@ -162,9 +162,18 @@ struct fc_names *fc_names_new(const char *dir, uint64_t key, int want, int files
 	return c;
 }
 
+/* In a vfork child the cache is the parent's memory, while the
+   references it would take hold descriptors of the child's alone (a
+   lookup's own, in passthrough_ll): it is neither read nor added to
+   there, and what it holds is not forgotten there (module.h). */
+static int vforked(void)
+{
+	return defuse_in_vfork_child && defuse_in_vfork_child();
+}
+
 int fc_names_keep(const struct fc_names *c)
 {
-	return c && c->keep;
+	return c && c->keep && !vforked();
 }
 
 struct fc_name_snap fc_names_snap(struct fc_names *c)
@@ -294,7 +303,7 @@ static uint64_t put(struct fc_names *c, const char *path, size_t len, uint32_t h
 	struct fc_name *d, *gone = NULL;
 	uint64_t now, seq = 0;
 
-	if (!c->files && !S_ISDIR(type))
+	if ((!c->files && !S_ISDIR(type)) || vforked())
 		return 0;
 	d = malloc(sizeof(*d) + len + 1);
 	if (!d)
@@ -388,8 +397,14 @@ static void changed(struct fc_names *c, const char *path, char *key, size_t *len
 	if (c->shared)		/* first: see foreign() */
 		__atomic_fetch_add(c->shared, 1, __ATOMIC_ACQ_REL);
 	__atomic_fetch_add(&c->own, 1, __ATOMIC_ACQ_REL);
-	if (*len)
+	if (*len && vforked()) {
+		/* the parent forgets it, with its own descriptors */
+		for (struct fc_name *d = c->tab[*hash % NBUCKETS]; d; d = d->next)
+			if (d->hash == *hash && d->len == *len && !memcmp(d->path, key, *len))
+				d->expires = 0;
+	} else if (*len) {
 		take_one(c, key, *len, *hash, &gone);
+	}
 	pthread_mutex_unlock(&c->lock);
 	forget_list(gone, forget, arg);
 }
@@ -426,7 +441,7 @@ void fc_names_unpin(struct fc_names *c, struct fc_name *d, fc_forget_fn *forget,
 	int last;
 
 	pthread_mutex_lock(&c->lock);
-	last = !--d->pins && d->out;
+	last = !--d->pins && d->out && !vforked();
 	pthread_mutex_unlock(&c->lock);
 	if (last) {
 		forget(arg, d->ino);
@@ -438,7 +453,7 @@ void fc_names_clear(struct fc_names *c, fc_forget_fn *forget, void *arg)
 {
 	struct fc_name *gone;
 
-	if (!c)
+	if (!c || vforked())
 		return;
 	pthread_mutex_lock(&c->lock);
 	gone = take(c, 1, 0);

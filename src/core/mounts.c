@@ -55,6 +55,12 @@ __attribute__((visibility("default"))) mode_t defuse_umask(void)
 	return defuse_g.umask;
 }
 
+/* Whether the caller shares its parent's memory (module.h). */
+__attribute__((visibility("default"))) int defuse_in_vfork_child(void)
+{
+	return defuse_self.vfork_child != 0;
+}
+
 /* ... and given back. */
 __attribute__((visibility("default"))) int defuse_close_kept(int fd)
 {

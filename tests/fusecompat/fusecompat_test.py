@@ -132,6 +132,38 @@ stat -c '%n %F %a %h %s' * | sort
 '''
 
 
+# Run in process on passthrough_ll: each step's answer after another
+# process (a shell) changed the names this one had walked.
+NAMES_SCRIPT = r"""
+import os, subprocess, sys
+os.chdir(sys.argv[1])
+def sh(cmd):
+    subprocess.run(['sh', '-c', cmd], check=True)
+os.mkdir('d')
+with open('d/f', 'w') as f:
+    f.write('old')
+os.stat('d/f')
+sh('mv d e && mkdir d && echo new > d/f')
+print(open('d/f').read().strip(), open('e/f').read().strip())
+os.stat('d/f')
+sh('mv d/f d/g && echo newer > d/f')
+print(open('d/f').read().strip(), sorted(os.listdir('d')))
+sh('rm -r d')
+print(os.path.exists('d/f'), os.path.exists('d'))
+out = 'made-outside/out'
+pid = os.posix_spawn('/bin/echo', ['echo', 'spawned'], os.environ,
+                     file_actions=[(os.POSIX_SPAWN_OPEN, 1, out,
+                                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)])
+os.waitpid(pid, 0)
+print(open(out).read().strip())
+with open('made-outside/more', 'w') as f:
+    f.write('x')
+print(sorted(os.listdir('made-outside')))
+"""
+NAMES_WANT = ("new old\nnewer ['f', 'g']\nFalse False\nspawned\n"
+              "['more', 'out']\n")
+
+
 def examples(a):
     ex = a.examples
     mnt = tempfile.mkdtemp(prefix='defuse-fc-mnt-')
@@ -179,6 +211,20 @@ def examples(a):
         native_compare(a, 'hello_ll', mnt, [], [
             ['sh', '-c', 'ls -a "$1"; cat "$1/hello"; stat -c "%F %a %s %i %h" "$1/hello" "$1"',
              'sh', mnt]])
+
+        # passthrough_ll: the low level's name cache (modules/fuse/names.c)
+        # is as coherent as the kernel's one cache between processes, and a
+        # vfork child adds nothing to it (its descriptors are its own)
+        for cache in ('', 'all', '0'):
+            src = os.path.join(tmp, 'names-src' + cache)
+            os.mkdir(src)
+            os.mkdir(os.path.join(src, 'made-outside'))
+            env = dict(os.environ, DEFUSE_FUSE_NAME_CACHE=cache)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s/passthrough_ll.so:-o source=%s' %
+                     (mnt, ex, src), '--', sys.executable, '-c', NAMES_SCRIPT, mnt], env=env)
+            check(r.returncode == 0 and r.stdout == NAMES_WANT and r.stderr == '',
+                  'passthrough_ll: names seen changed by another process, a vfork child\'s '
+                  'open (DEFUSE_FUSE_NAME_CACHE=%r)' % cache, r.stdout + r.stderr)
 
         # installed programs: the examples built as programs and stripped
         # (no main among their symbols), as a distribution ships them
