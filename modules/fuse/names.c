@@ -45,7 +45,11 @@
 #include <unistd.h>
 
 #define NBUCKETS 4096
-#define MAXNAMES 4096
+/* Few: each name may hold a descriptor of the file system's (an O_PATH
+   one per inode, in passthrough_ll) in DEFUSE's reserved band, whose room
+   the program's open files need too (the kernel's dentries cost no
+   descriptors). */
+#define MAXNAMES 1024
 #define SWEEP_NS 1000000000ULL	/* entries no longer valid let go at least this often */
 
 struct fc_name {
