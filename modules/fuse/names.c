@@ -265,7 +265,7 @@ void fc_names_sync(struct fc_names *c, fc_forget_fn *forget, void *arg)
 	pthread_mutex_lock(&c->lock);
 	if (f != c->foreign) {
 		gone = take(c, 1, 0);
-		c->foreign = f;
+		__atomic_store_n(&c->foreign, f, __ATOMIC_RELAXED);	/* read unlocked above */
 	}
 	pthread_mutex_unlock(&c->lock);
 	forget_list(gone, forget, arg);
@@ -321,7 +321,9 @@ static uint64_t put(struct fc_names *c, const char *path, size_t len, uint32_t h
 	d->type = type & S_IFMT;
 	d->foreign = snap.foreign;
 	d->parent = parent;
-	d->expires = now + (uint64_t)(timeout * 1e9);
+	/* (a file system may say "for ever": 1e9 s, fuse-overlayfs; more
+	   would overflow) */
+	d->expires = now + (uint64_t)((timeout < 1e9 ? timeout : 1e9) * 1e9);
 	d->pins = pin != NULL;
 	d->out = 0;
 	pthread_mutex_lock(&c->lock);
