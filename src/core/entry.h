@@ -31,6 +31,21 @@ static inline int core_wants(const struct defuse_syscall *sc)
 /* Cold: serves a call core_wants. */
 long core_handle(void *sc) HIDDEN;
 
+/*
+ * Hot: the kernel's answer r to a path call the core did not want says
+ * that its path may have gone into a mount through a kernel symbolic link
+ * (docs/core.md, "The kernel part"): it failed with ENOENT or ENOTDIR.
+ * No system call.
+ */
+int core_kernel_suspect(const struct defuse_syscall *sc, long r) HIDDEN;
+/* Cold: such a call served again, r the kernel's answer to it: where its
+   path leads physically, or r as it was. */
+struct core_answered {
+	struct defuse_syscall sc;
+	long r;
+};
+long core_look_again(void *answered) HIDDEN;
+
 /* Cold: the kernel said EBADF to a call the core did not want: if its
    descriptor is a placeholder received from another process, adopt it and
    serve the call; else EBADF stands. */

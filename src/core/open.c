@@ -90,13 +90,12 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	if ((r = core_resolve(c->dfd, c->path, res, &l)) < 0)
 		return r;
 	if (!core_in_mount(&l)) {
-		r = l.where == CORE_KERNEL ? core_kernel_at(ksc, c->d, l.path) : defuse_forward(c->sc);
+		int a;
+
+		r = l.where == CORE_KERNEL ? core_kernel_at(ksc, c->d, l.path) : core_kernel_own(c);
 		/* Through a kernel symbolic link into a mount (docs/core.md)? */
-		if ((r != -ENOENT && r != -ENOTDIR) ||
-		    (l.where == CORE_UNTOUCHED && !core_maybe_via_link(c->dfd, c->path)) ||
-		    core_resolve(c->dfd, c->path, res | CORE_RES_PHYSICAL, &l) < 0 ||
-		    l.where == CORE_UNTOUCHED)
-			return r;
+		if ((a = core_look_after(ksc, r, c->dfd, c->path, res, &l)) <= 0)
+			return a < 0 ? a : r;
 		if (!core_in_mount(&l))
 			return core_kernel_at(ksc, c->d, l.path);
 	}

@@ -159,6 +159,14 @@ int core_path_push(char *path, size_t cap, const char *name, size_t n);
    kernel have led into a mount?  One openat2 says. */
 bool core_maybe_via_link(long dfd, const char *upath);
 
+/* A path whose walk stayed in the kernel's file system resolved again
+   physically into l, if a kernel symbolic link may have led it into a
+   mount (known: a link was met; else core_maybe_via_link asks): 1 when it
+   leads somewhere else (a mount, or another kernel path), 0 when it leads
+   where the kernel went, or the walk's -errno once it entered a mount. */
+int core_resolve_physically(long dfd, const char *upath, unsigned res, bool known,
+			    struct core_loc *l);
+
 /* The kernel's path of kernel descriptor kfd (its /proc/self/fd link),
    NUL-terminated in out: its length, or -errno. */
 long core_fd_kpath(long kfd, char *out, size_t cap);

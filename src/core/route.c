@@ -13,13 +13,14 @@
  *   - it is empty (AT_EMPTY_PATH) and its directory is in a mount;
  *   - it is chdir's (a kernel symbolic link may lead into a mount), or
  *     openat2's with a mount's dirfd (RESOLVE_IN_ROOT).
- * Kernel symbolic links that lead into a mount are not seen here: see
- * docs/core.md.
+ * Kernel symbolic links that lead into a mount are not seen here, only
+ * in the kernel's answer (core_kernel_suspect: docs/core.md).
  *
  * Reads the path from the program's memory directly, once it has been
  * probed (kernel/probe.S): a bad pointer goes to the core, which answers
  * EFAULT.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -277,4 +278,12 @@ int core_route(const struct defuse_syscall *sc)
 		       ((unsigned)sc->a[1] && (core_nfds > 0 || core_cwd_inside()));
 	}
 	return 0;
+}
+
+/* ---- the kernel's answer --------------------------------------------- */
+
+int core_kernel_suspect(const struct defuse_syscall *sc, long r)
+{
+	return (r == -ENOENT || r == -ENOTDIR) &&
+	       (unsigned long)sc->nr < CORE_NR && core_sys[sc->nr].kind == CORE_K_PATH;
 }

@@ -8,6 +8,7 @@
 #ifndef DEFUSE_CORE_SYSCALLS_H
 #define DEFUSE_CORE_SYSCALLS_H
 
+#include <stdbool.h>
 #include "kernel/kernel.h"
 
 /* System call numbers the table covers (x86-64: up to removexattrat). */
@@ -109,6 +110,11 @@ struct core_call {
 	unsigned res;		/* core_resolve's flags */
 	int nofollow;		/* DEFUSE_NOFOLLOW or 0, for the module */
 	struct core_fd *fd;	/* CORE_K_FDIO: the emulated file, held */
+	/* A call that comes to the core after the kernel answered it
+	   (core_look_again): the answer, which stands for the program's own
+	   call wherever the core would make it again (core_kernel_own). */
+	bool asked;
+	long said;
 };
 
 /* Serves a call: decode, then its handler (cwd.c's core_cwd_call around
@@ -146,6 +152,20 @@ struct mod_caller;
 /* The program's call, or the exec it stands for (exec_resolve.c: while
    core_exec_resolve runs an exec is collected, not made), to the kernel. */
 long core_kernel_call(const struct defuse_syscall *k);
+/* The program's own call c to the kernel, or the kernel's answer to it
+   when it has been asked already. */
+long core_kernel_own(const struct core_call *c);
+/*
+ * The look-after (docs/core.md, "The kernel part"): the kernel answered r
+ * to call k, whose path (dfd, path) the walk found as l (in the kernel's
+ * file system: untouched, or a kernel path after passing through a mount).
+ * When r is ENOENT or ENOTDIR and a symbolic link was met on the way, the
+ * path is resolved again physically (res: the call's resolution flags) into l: 1 when it leads
+ * into a mount or elsewhere in the kernel (l says where), 0 when r stands,
+ * or the walk's -errno once it entered a mount (a loop through it).
+ */
+int core_look_after(const struct defuse_syscall *k, long r, long dfd, const char *path,
+		    unsigned res, struct core_loc *l);
 /* The same with d's path replaced by path (absolute), its dirfd AT_FDCWD. */
 long core_kernel_at(const struct defuse_syscall *sc, const struct core_sysdesc *d,
 		    const char *path);
