@@ -51,6 +51,18 @@ struct core_mount {
 				   that error, and nothing calls the module */
 };
 
+/*
+ * The kernel's directory under each mount point, as its stat found it at
+ * start-up (mounts.c; 0 and 0 for a mount served as removed): a path the
+ * kernel resolved through a kernel symbolic link into a mount lands there,
+ * which route.c tells from a stat's answer without a system call.
+ */
+struct core_kid {
+	unsigned long dev, ino;
+	unsigned major, minor;	/* dev's, as statx gives them */
+};
+extern struct core_kid core_mount_kids[CORE_MOUNTS_MAX] HIDDEN;
+
 /* The module of mount m, for the adapter's mod_* calls. */
 #define CORE_REF(m) (&core_mounts[m].ref)
 

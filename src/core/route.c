@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include "common/util.h"
@@ -282,8 +283,78 @@ int core_route(const struct defuse_syscall *sc)
 
 /* ---- the kernel's answer --------------------------------------------- */
 
+struct core_kid core_mount_kids[CORE_MOUNTS_MAX];
+
+/* Is (dev, ino) a mount point's kernel directory?  An inode number is
+   never 0, so a mount without one (served as removed) matches nothing. */
+static int mount_kdir(unsigned long dev, unsigned long ino)
+{
+	for (int i = 0; i < core_nmounts; i++)
+		if (core_mount_kids[i].ino == ino && core_mount_kids[i].dev == dev && ino)
+			return 1;
+	return 0;
+}
+
+/* The same for statx's answer, by its device's major and minor numbers. */
+static int mount_kdir_x(unsigned major, unsigned minor, unsigned long ino)
+{
+	for (int i = 0; i < core_nmounts; i++)
+		if (core_mount_kids[i].ino == ino && core_mount_kids[i].major == major &&
+		    core_mount_kids[i].minor == minor && ino)
+			return 1;
+	return 0;
+}
+
+/* A struct stat the kernel has just filled in: st_dev and st_ino lead it.
+   Read with the probe: another thread may unmap it meanwhile. */
+static int stat_landed(const void *buf)
+{
+	unsigned long id[2];
+
+	return defuse_probe_read(id, buf, sizeof(id)) == 0 && mount_kdir(id[0], id[1]);
+}
+
+static int statx_landed(const void *buf)
+{
+	struct statx x;
+
+	/* Everything up to stx_dev_minor, the last field asked. */
+	if (defuse_probe_read(&x, buf, offsetof(struct statx, stx_dev_minor) +
+				       sizeof(x.stx_dev_minor)) < 0)
+		return 0;
+	return (x.stx_mask & STATX_INO) && mount_kdir_x(x.stx_dev_major, x.stx_dev_minor, x.stx_ino);
+}
+
+/* AT_EMPTY_PATH with an empty path: the call is on its descriptor, whose
+   answer is the descriptor's own, wherever it was opened. */
+static int on_descriptor(long at, const char *path)
+{
+	char c;
+
+	return (at & AT_EMPTY_PATH) && (!path || (defuse_probe_read(&c, path, 1) == 0 && !c));
+}
+
+int core_kernel_landed(const struct defuse_syscall *sc, long r)
+{
+	(void)r;
+	switch (sc->nr) {
+	case SYS_stat:
+	case SYS_lstat:
+		return stat_landed((const void *)sc->a[1]);
+	case SYS_newfstatat:
+		return !on_descriptor(sc->a[3], (const char *)sc->a[1]) &&
+		       stat_landed((const void *)sc->a[2]);
+	case SYS_statx:
+		return !on_descriptor(sc->a[2], (const char *)sc->a[1]) &&
+		       statx_landed((const void *)sc->a[4]);
+	default:
+		return 0;
+	}
+}
+
 int core_kernel_suspect(const struct defuse_syscall *sc, long r)
 {
-	return (r == -ENOENT || r == -ENOTDIR) &&
-	       (unsigned long)sc->nr < CORE_NR && core_sys[sc->nr].kind == CORE_K_PATH;
+	if (r == -ENOENT || r == -ENOTDIR)
+		return (unsigned long)sc->nr < CORE_NR && core_sys[sc->nr].kind == CORE_K_PATH;
+	return r >= 0 && core_kernel_landed(sc, r);
 }

@@ -266,12 +266,13 @@ long core_kernel_own(const struct core_call *c)
 int core_look_after(const struct defuse_syscall *k, long r, long dfd, const char *path,
 		    unsigned res, struct core_loc *l)
 {
-	(void)k;
-	if (r != -ENOENT && r != -ENOTDIR)
+	bool landed = r >= 0 && core_kernel_landed(k, r);
+
+	if (!landed && r != -ENOENT && r != -ENOTDIR)
 		return 0;
-	/* A walk that passed through a mount says that a kernel symbolic
-	   link was met without asking the kernel. */
-	return core_resolve_physically(dfd, path, res, l->where != CORE_UNTOUCHED, l);
+	/* A landing, or a walk that passed through a mount, says that a
+	   kernel symbolic link was met without asking the kernel. */
+	return core_resolve_physically(dfd, path, res, landed || l->where != CORE_UNTOUCHED, l);
 }
 
 /*

@@ -155,12 +155,16 @@ long core_kernel_call(const struct defuse_syscall *k);
 /* The program's own call c to the kernel, or the kernel's answer to it
    when it has been asked already. */
 long core_kernel_own(const struct core_call *c);
+/* Is the kernel's answer r to call k a mount point's kernel directory (a
+   stat's)?  route.c. */
+int core_kernel_landed(const struct defuse_syscall *k, long r);
 /*
  * The look-after (docs/core.md, "The kernel part"): the kernel answered r
  * to call k, whose path (dfd, path) the walk found as l (in the kernel's
  * file system: untouched, or a kernel path after passing through a mount).
- * When r is ENOENT or ENOTDIR and a symbolic link was met on the way, the
- * path is resolved again physically (res: the call's resolution flags) into l: 1 when it leads
+ * When r is ENOENT or ENOTDIR and a symbolic link was met on the way, or r
+ * is a mount point's kernel directory, the path is resolved again
+ * physically (res: the call's resolution flags) into l: 1 when it leads
  * into a mount or elsewhere in the kernel (l says where), 0 when r stands,
  * or the walk's -errno once it entered a mount (a loop through it).
  */
