@@ -35,7 +35,8 @@ long core_handle(void *sc) HIDDEN;
  * Hot: the kernel's answer r to a path call the core did not want says
  * that its path may have gone into a mount through a kernel symbolic link
  * (docs/core.md, "The kernel part"): it failed with ENOENT or ENOTDIR, or
- * a stat found a mount point's kernel directory.  No system call.
+ * a stat or an O_DIRECTORY open found a mount point's kernel directory.
+ * No system call, but an fstat of a directory an O_DIRECTORY open opened.
  */
 int core_kernel_suspect(const struct defuse_syscall *sc, long r) HIDDEN;
 /* Cold: such a call served again, r the kernel's answer to it: where its

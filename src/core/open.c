@@ -93,9 +93,15 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 		int a;
 
 		r = l.where == CORE_KERNEL ? core_kernel_at(ksc, c->d, l.path) : core_kernel_own(c);
-		/* Through a kernel symbolic link into a mount (docs/core.md)? */
-		if ((a = core_look_after(ksc, r, c->dfd, c->path, res, &l)) <= 0)
-			return a < 0 ? a : r;
+		/* Through a kernel symbolic link into a mount (docs/core.md)?
+		   A directory open that landed on a mount point's kernel
+		   directory gives its descriptor back first. */
+		if ((a = core_look_after(ksc, r, c->dfd, c->path, res, &l)) == 0)
+			return r;
+		if (r >= 0)
+			sys1(SYS_close, r);
+		if (a < 0)
+			return a;
 		if (!core_in_mount(&l))
 			return core_kernel_at(ksc, c->d, l.path);
 	}

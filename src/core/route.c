@@ -23,11 +23,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <linux/openat2.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include "common/util.h"
+#include "kernel/sys.h"
 #include "core/core.h"
 #include "core/syscalls.h"
 
@@ -336,7 +338,10 @@ static int on_descriptor(long at, const char *path)
 
 int core_kernel_landed(const struct defuse_syscall *sc, long r)
 {
-	(void)r;
+	unsigned long flags;
+	struct open_how how;
+	struct stat st;
+
 	switch (sc->nr) {
 	case SYS_stat:
 	case SYS_lstat:
@@ -347,9 +352,24 @@ int core_kernel_landed(const struct defuse_syscall *sc, long r)
 	case SYS_statx:
 		return !on_descriptor(sc->a[2], (const char *)sc->a[1]) &&
 		       statx_landed((const void *)sc->a[4]);
+	case SYS_open:
+		flags = sc->a[1];
+		break;
+	case SYS_openat:
+		flags = sc->a[2];
+		break;
+	case SYS_openat2:
+		if (defuse_probe_read(&how, (const void *)sc->a[2], sizeof(how.flags)) < 0)
+			return 0;
+		flags = how.flags;
+		break;
 	default:
 		return 0;
 	}
+	/* Only a directory open asks (opendir, ls): one fstat.  O_TMPFILE
+	   carries O_DIRECTORY's bit but opens a new file. */
+	return (flags & O_TMPFILE) == O_DIRECTORY && sys2(SYS_fstat, r, &st) == 0 &&
+	       mount_kdir(st.st_dev, st.st_ino);
 }
 
 int core_kernel_suspect(const struct defuse_syscall *sc, long r)

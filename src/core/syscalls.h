@@ -156,7 +156,7 @@ long core_kernel_call(const struct defuse_syscall *k);
    when it has been asked already. */
 long core_kernel_own(const struct core_call *c);
 /* Is the kernel's answer r to call k a mount point's kernel directory (a
-   stat's)?  route.c. */
+   stat's, or an O_DIRECTORY open's descriptor: one fstat)?  route.c. */
 int core_kernel_landed(const struct defuse_syscall *k, long r);
 /*
  * The look-after (docs/core.md, "The kernel part"): the kernel answered r
