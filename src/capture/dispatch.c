@@ -316,7 +316,7 @@ static long kernel_answer(const struct defuse_syscall *sc, long r)
 {
 	if (unlikely(r == -EBADF) && core_routes(sc->nr))
 		return adopt_and_retry(sc);
-	if (unlikely(core_kernel_suspect(sc, r))) {
+	if (unlikely(core_kernel_may_suspect(sc->nr, r)) && core_kernel_suspect(sc, r)) {
 		struct core_answered again = { *sc, r };
 
 		return defuse_call_cold(core_look_again, &again);

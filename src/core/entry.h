@@ -11,7 +11,9 @@
 #ifndef DEFUSE_CORE_ENTRY_H
 #define DEFUSE_CORE_ENTRY_H
 
+#include <errno.h>
 #include <limits.h>
+#include <sys/syscall.h>
 #include "kernel/kernel.h"
 
 /* Start-up: reads DEFUSE_MOUNTS; exits the process on a bad mount (cold). */
@@ -39,6 +41,16 @@ long core_handle(void *sc) HIDDEN;
  * No system call, but an fstat of a directory an O_DIRECTORY open opened.
  */
 int core_kernel_suspect(const struct defuse_syscall *sc, long r) HIDDEN;
+/* The part of that question that needs only the number and the answer,
+   inline, so that the calls it never concerns (read, write...) pay one
+   test more while mounts exist, not a function call. */
+static inline int core_kernel_may_suspect(long nr, long r)
+{
+	if (r < 0)
+		return r == -ENOENT || r == -ENOTDIR;
+	return nr == SYS_newfstatat || nr == SYS_statx || nr == SYS_openat || nr == SYS_stat ||
+	       nr == SYS_lstat || nr == SYS_open || nr == SYS_openat2;
+}
 /* Cold: such a call served again, r the kernel's answer to it: where its
    path leads physically, or r as it was. */
 struct core_answered {

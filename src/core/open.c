@@ -96,7 +96,7 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 		/* Through a kernel symbolic link into a mount (docs/core.md)?
 		   A directory open that landed on a mount point's kernel
 		   directory gives its descriptor back first. */
-		if ((a = core_look_after(ksc, r, c->dfd, c->path, res, &l)) == 0)
+		if ((a = core_look_after(c, ksc, r, res, &l)) == 0)
 			return r;
 		if (r >= 0)
 			sys1(SYS_close, r);

@@ -341,7 +341,7 @@ static long one_path_once(const struct core_call *c, unsigned res)
 					   : core_kernel_own(c);
 	}
 	/* Through a kernel symbolic link into a mount (docs/core.md)? */
-	if ((a = core_look_after(c->sc, r, c->dfd, c->path, res, &l)) <= 0)
+	if ((a = core_look_after(c, c->sc, r, res, &l)) <= 0)
 		return a < 0 ? a : r;
 	if (core_in_mount(&l))
 		return run_op(c, &l);

@@ -150,32 +150,6 @@ static void to_kernel(struct core_loc *l)
 	l->mount = -1;
 }
 
-bool core_maybe_via_link(long dfd, const char *upath)
-{
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
-	long fd;
-
-	if (!upath)
-		return false;
-	fd = sys4(SYS_openat2, dfd, upath, &how, sizeof(how));
-	if (fd >= 0)
-		sys1(SYS_close, fd);
-	return fd == -ELOOP;
-}
-
-int core_resolve_physically(long dfd, const char *upath, unsigned res, bool known,
-			    struct core_loc *l)
-{
-	int r;
-
-	if (!known && !core_maybe_via_link(dfd, upath))
-		return 0;
-	if ((r = core_resolve(dfd, upath, res | CORE_RES_PHYSICAL, l)) < 0)
-		/* Failing in the kernel part, it failed where the kernel did. */
-		return l->where != CORE_UNTOUCHED ? r : 0;
-	return l->where != CORE_UNTOUCHED;
-}
-
 /* A mount descriptor a relative path starts from: is it a directory? */
 static int start_is_dir(long dfd)
 {

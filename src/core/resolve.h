@@ -155,17 +155,6 @@ static inline bool core_slash_last(const char *path)
    0 or -ENAMETOOLONG. */
 int core_path_push(char *path, size_t cap, const char *name, size_t n);
 
-/* Could a kernel symbolic link on the way of a path that stayed in the
-   kernel have led into a mount?  One openat2 says. */
-bool core_maybe_via_link(long dfd, const char *upath);
-
-/* A path whose walk stayed in the kernel's file system resolved again
-   physically into l, if a kernel symbolic link may have led it into a
-   mount (known: a link was met; else core_maybe_via_link asks): 1 when it
-   leads somewhere else (a mount, or another kernel path), 0 when it leads
-   where the kernel went, or the walk's -errno once it entered a mount. */
-int core_resolve_physically(long dfd, const char *upath, unsigned res, bool known,
-			    struct core_loc *l);
 
 /* The kernel's path of kernel descriptor kfd (its /proc/self/fd link),
    NUL-terminated in out: its length, or -errno. */

@@ -287,8 +287,17 @@ int core_route(const struct defuse_syscall *sc)
 
 struct core_kid core_mount_kids[CORE_MOUNTS_MAX];
 
-/* Is (dev, ino) a mount point's kernel directory?  An inode number is
-   never 0, so a mount without one (served as removed) matches nothing. */
+/* Is ino a mount point's kernel directory's inode number (on some device)?
+   An inode number is never 0: a mount without one matches nothing. */
+static int kdir_ino(unsigned long ino)
+{
+	for (int i = 0; i < core_nmounts; i++)
+		if (core_mount_kids[i].ino == ino && ino)
+			return 1;
+	return 0;
+}
+
+/* Is (dev, ino) a mount point's kernel directory? */
 static int mount_kdir(unsigned long dev, unsigned long ino)
 {
 	for (int i = 0; i < core_nmounts; i++)
@@ -307,24 +316,28 @@ static int mount_kdir_x(unsigned major, unsigned minor, unsigned long ino)
 	return 0;
 }
 
-/* A struct stat the kernel has just filled in: st_dev and st_ino lead it.
-   Read with the probe: another thread may unmap it meanwhile. */
-static int stat_landed(const void *buf)
+/* A struct stat the kernel has just filled in, read with the probe
+   (another thread may unmap it meanwhile): its inode number first, which
+   rules out nearly every answer, then its device. */
+static int stat_landed(const struct stat *st)
 {
-	unsigned long id[2];
+	unsigned long dev, ino;
 
-	return defuse_probe_read(id, buf, sizeof(id)) == 0 && mount_kdir(id[0], id[1]);
+	if (defuse_probe_read(&ino, &st->st_ino, sizeof(ino)) < 0 || !kdir_ino(ino))
+		return 0;
+	return defuse_probe_read(&dev, &st->st_dev, sizeof(dev)) == 0 && mount_kdir(dev, ino);
 }
 
-static int statx_landed(const void *buf)
+static int statx_landed(const struct statx *x)
 {
-	struct statx x;
+	unsigned long ino;
+	unsigned mask, dev[2];	/* stx_dev_major, stx_dev_minor */
 
-	/* Everything up to stx_dev_minor, the last field asked. */
-	if (defuse_probe_read(&x, buf, offsetof(struct statx, stx_dev_minor) +
-				       sizeof(x.stx_dev_minor)) < 0)
+	if (defuse_probe_read(&ino, &x->stx_ino, sizeof(ino)) < 0 || !kdir_ino(ino) ||
+	    defuse_probe_read(&mask, &x->stx_mask, sizeof(mask)) < 0 || !(mask & STATX_INO) ||
+	    defuse_probe_read(dev, &x->stx_dev_major, sizeof(dev)) < 0)
 		return 0;
-	return (x.stx_mask & STATX_INO) && mount_kdir_x(x.stx_dev_major, x.stx_dev_minor, x.stx_ino);
+	return mount_kdir_x(dev[0], dev[1], ino);
 }
 
 /* AT_EMPTY_PATH with an empty path: the call is on its descriptor, whose
@@ -336,8 +349,19 @@ static int on_descriptor(long at, const char *path)
 	return (at & AT_EMPTY_PATH) && (!path || (defuse_probe_read(&c, path, 1) == 0 && !c));
 }
 
+/* One name, no slash in it (read after the probe, as path_may_hit does). */
+static int one_name(const char *p)
+{
+	if (!p || defuse_probe_strnlen(p, PATH_MAX) < 0)
+		return 0;
+	while (*p && *p != '/')
+		p++;
+	return !*p;
+}
+
 int core_kernel_landed(const struct defuse_syscall *sc, long r)
 {
+	const char *path;
 	unsigned long flags;
 	struct open_how how;
 	struct stat st;
@@ -353,28 +377,63 @@ int core_kernel_landed(const struct defuse_syscall *sc, long r)
 		return !on_descriptor(sc->a[2], (const char *)sc->a[1]) &&
 		       statx_landed((const void *)sc->a[4]);
 	case SYS_open:
+		path = (const char *)sc->a[0];
 		flags = sc->a[1];
 		break;
 	case SYS_openat:
+		path = (const char *)sc->a[1];
 		flags = sc->a[2];
 		break;
 	case SYS_openat2:
 		if (defuse_probe_read(&how, (const void *)sc->a[2], sizeof(how.flags)) < 0)
 			return 0;
+		path = (const char *)sc->a[1];
 		flags = how.flags;
 		break;
 	default:
 		return 0;
 	}
 	/* Only a directory open asks (opendir, ls): one fstat.  O_TMPFILE
-	   carries O_DIRECTORY's bit but opens a new file. */
-	return (flags & O_TMPFILE) == O_DIRECTORY && sys2(SYS_fstat, r, &st) == 0 &&
-	       mount_kdir(st.st_dev, st.st_ino);
+	   carries O_DIRECTORY's bit but opens a new file.  One name opened
+	   O_NOFOLLOW (fts and find descending: openat of each subdirectory)
+	   is no link, and a mount point named so is routed: no fstat. */
+	if ((flags & O_TMPFILE) != O_DIRECTORY || ((flags & O_NOFOLLOW) && one_name(path)))
+		return 0;
+	return sys2(SYS_fstat, r, &st) == 0 && mount_kdir(st.st_dev, st.st_ino);
 }
 
+int core_maybe_via_link(long dfd, const char *upath)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+	long fd;
+
+	if (!upath)
+		return 0;
+	fd = sys4(SYS_openat2, dfd, upath, &how, sizeof(how));
+	if (fd >= 0)
+		sys1(SYS_close, fd);
+	return fd == -ELOOP;
+}
+
+/*
+ * A failure is suspect only when a symbolic link was met on the way: that
+ * openat2 is made here, at the call site, so that the many failures that
+ * meet none (a search along a path list) cost one system call more and no
+ * trip into the cold core.
+ */
 int core_kernel_suspect(const struct defuse_syscall *sc, long r)
 {
-	if (r == -ENOENT || r == -ENOTDIR)
-		return (unsigned long)sc->nr < CORE_NR && core_sys[sc->nr].kind == CORE_K_PATH;
-	return r >= 0 && core_kernel_landed(sc, r);
+	const struct core_sysdesc *d;
+
+	if (r >= 0)
+		return core_kernel_landed(sc, r);
+	if ((r != -ENOENT && r != -ENOTDIR) || (unsigned long)sc->nr >= CORE_NR)
+		return 0;
+	d = &core_sys[sc->nr];
+	if (d->kind != CORE_K_PATH)
+		return 0;
+	return core_maybe_via_link(d->dfd >= 0 ? sc->a[d->dfd] : AT_FDCWD,
+				   (const char *)sc->a[d->path]) ||
+	       (d->path2 >= 0 && core_maybe_via_link(d->dfd2 >= 0 ? sc->a[d->dfd2] : AT_FDCWD,
+						     (const char *)sc->a[d->path2]));
 }

@@ -263,16 +263,31 @@ long core_kernel_own(const struct core_call *c)
 	return c->asked ? c->said : core_kernel_call(c->orig);
 }
 
-int core_look_after(const struct defuse_syscall *k, long r, long dfd, const char *path,
+int core_resolve_physically(long dfd, const char *upath, unsigned res, bool known,
+			    struct core_loc *l)
+{
+	int r;
+
+	if (!known && !core_maybe_via_link(dfd, upath))
+		return 0;
+	if ((r = core_resolve(dfd, upath, res | CORE_RES_PHYSICAL, l)) < 0)
+		/* Failing in the kernel part, it failed where the kernel did. */
+		return l->where != CORE_UNTOUCHED ? r : 0;
+	return l->where != CORE_UNTOUCHED;
+}
+
+int core_look_after(const struct core_call *c, const struct defuse_syscall *k, long r,
 		    unsigned res, struct core_loc *l)
 {
 	bool landed = r >= 0 && core_kernel_landed(k, r);
 
 	if (!landed && r != -ENOENT && r != -ENOTDIR)
 		return 0;
-	/* A landing, or a walk that passed through a mount, says that a
-	   kernel symbolic link was met without asking the kernel. */
-	return core_resolve_physically(dfd, path, res, landed || l->where != CORE_UNTOUCHED, l);
+	/* A landing, a walk that passed through a mount, or the call site's
+	   own check (c->asked: route.c, core_kernel_suspect) says that a
+	   kernel symbolic link was met without asking the kernel again. */
+	return core_resolve_physically(c->dfd, c->path, res,
+				       landed || c->asked || l->where != CORE_UNTOUCHED, l);
 }
 
 /*

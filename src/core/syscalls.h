@@ -158,17 +158,25 @@ long core_kernel_own(const struct core_call *c);
 /* Is the kernel's answer r to call k a mount point's kernel directory (a
    stat's, or an O_DIRECTORY open's descriptor: one fstat)?  route.c. */
 int core_kernel_landed(const struct defuse_syscall *k, long r);
+/* A path whose walk stayed in the kernel's file system resolved again
+   physically into l, if a kernel symbolic link may have led it into a
+   mount (known: a link was met; else core_maybe_via_link asks): 1 when it
+   leads somewhere else (a mount, or another kernel path), 0 when it leads
+   where the kernel went, or the walk's -errno once it entered a mount. */
+int core_resolve_physically(long dfd, const char *upath, unsigned res, bool known,
+			    struct core_loc *l);
 /*
  * The look-after (docs/core.md, "The kernel part"): the kernel answered r
- * to call k, whose path (dfd, path) the walk found as l (in the kernel's
- * file system: untouched, or a kernel path after passing through a mount).
+ * to call k, c's own or with its path made a kernel path, whose path the
+ * walk found as l (in the kernel's file system: untouched, or a kernel
+ * path after passing through a mount).
  * When r is ENOENT or ENOTDIR and a symbolic link was met on the way, or r
  * is a mount point's kernel directory, the path is resolved again
  * physically (res: the call's resolution flags) into l: 1 when it leads
  * into a mount or elsewhere in the kernel (l says where), 0 when r stands,
  * or the walk's -errno once it entered a mount (a loop through it).
  */
-int core_look_after(const struct defuse_syscall *k, long r, long dfd, const char *path,
+int core_look_after(const struct core_call *c, const struct defuse_syscall *k, long r,
 		    unsigned res, struct core_loc *l);
 /* The same with d's path replaced by path (absolute), its dirfd AT_FDCWD. */
 long core_kernel_at(const struct defuse_syscall *sc, const struct core_sysdesc *d,
