@@ -309,8 +309,10 @@ static long adopt_and_retry(const struct defuse_syscall *sc)
  * The kernel's answer to a call the core did not want, looked at again
  * while mounts exist: an EBADF may be a received placeholder's (above),
  * and a path call's answer may show that a kernel symbolic link led its
- * path into a mount, where the core serves it (docs/core.md, "The kernel
- * part").  Hot: no system call but in those rare cases.
+ * path into a mount, where the core serves it (docs/core.md, "Kernel
+ * symbolic links into a mount").  Hot: no system call after a call that
+ * succeeded but an O_DIRECTORY open (one fstat), one after a failed path
+ * call (ENOENT, ENOTDIR: an openat2).
  */
 static long kernel_answer(const struct defuse_syscall *sc, long r)
 {

@@ -36,9 +36,10 @@ long core_handle(void *sc) HIDDEN;
 /*
  * Hot: the kernel's answer r to a path call the core did not want says
  * that its path may have gone into a mount through a kernel symbolic link
- * (docs/core.md, "The kernel part"): it failed with ENOENT or ENOTDIR, or
- * a stat or an O_DIRECTORY open found a mount point's kernel directory.
- * No system call, but an fstat of a directory an O_DIRECTORY open opened.
+ * (docs/core.md, "Kernel symbolic links into a mount"): it failed with
+ * ENOENT or ENOTDIR and a symbolic link was met on the way (one openat2
+ * asks), or a stat or an O_DIRECTORY open found a mount point's kernel
+ * directory (a stat's answer is read, a directory is given one fstat).
  */
 int core_kernel_suspect(const struct defuse_syscall *sc, long r) HIDDEN;
 /* The part of that question that needs only the number and the answer,

@@ -166,15 +166,15 @@ int core_kernel_landed(const struct defuse_syscall *k, long r);
 int core_resolve_physically(long dfd, const char *upath, unsigned res, bool known,
 			    struct core_loc *l);
 /*
- * The look-after (docs/core.md, "The kernel part"): the kernel answered r
- * to call k, c's own or with its path made a kernel path, whose path the
- * walk found as l (in the kernel's file system: untouched, or a kernel
- * path after passing through a mount).
- * When r is ENOENT or ENOTDIR and a symbolic link was met on the way, or r
- * is a mount point's kernel directory, the path is resolved again
- * physically (res: the call's resolution flags) into l: 1 when it leads
- * into a mount or elsewhere in the kernel (l says where), 0 when r stands,
- * or the walk's -errno once it entered a mount (a loop through it).
+ * The look-after (docs/core.md, "Kernel symbolic links into a mount"): the
+ * kernel answered r to call k (c's own, or with its path made a kernel
+ * path), whose path the walk found as l (in the kernel's file system:
+ * untouched, or a kernel path after passing through a mount).  When r is
+ * ENOENT or ENOTDIR and a symbolic link was met on the way, or r is a
+ * mount point's kernel directory, the path is resolved again physically
+ * (res: the call's resolution flags) into l: 1 when it leads into a mount
+ * or elsewhere in the kernel (l says where), 0 when r stands, or the
+ * walk's -errno once it entered a mount (a loop through it).
  */
 int core_look_after(const struct core_call *c, const struct defuse_syscall *k, long r,
 		    unsigned res, struct core_loc *l);
