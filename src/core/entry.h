@@ -160,6 +160,10 @@ struct core_exec {
 	char origin[4096];
 };
 long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x) HIDDEN;
+/* The program's own exec (x->call was sc) failed in the kernel: 0 and x
+   set again when a kernel symbolic link led its path into a mount (run
+   x->call then), else -errno (failed, mostly).  core_exec_undo after. */
+long core_exec_again(const struct defuse_syscall *sc, struct core_exec *x, long failed) HIDDEN;
 /* After an exec that failed (one that worked left nothing): closes and
    frees what core_exec_resolve left in x. */
 void core_exec_undo(struct core_exec *x) HIDDEN;

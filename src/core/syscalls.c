@@ -295,8 +295,8 @@ int core_look_after(const struct core_call *c, const struct defuse_syscall *k, l
  * its path) and whose answer is suspect: its handler, as for a routed
  * call, but with the kernel's answer in hand, so that a path that stays
  * in the kernel is not asked again.  Calls on a descriptor (an empty
- * path) and chdir and exec (the core has its say before the kernel there)
- * keep the kernel's answer.
+ * path) and chdir (the core has its say before the kernel there) keep the
+ * kernel's answer; an exec comes here only from core_exec_again.
  */
 static long again(void *arg)
 {
@@ -304,7 +304,7 @@ static long again(void *arg)
 	struct core_call c;
 
 	if (decode(&a->sc, &c) < 0 || !c.d->handler || !c.path || !*c.path ||
-	    c.op == OP_CHDIR || c.op == OP_EXEC)
+	    c.op == OP_CHDIR)
 		return a->r;
 	c.asked = true;
 	c.said = a->r;
