@@ -305,6 +305,37 @@ static long adopt_and_retry(const struct defuse_syscall *sc)
 	return defuse_call_cold(core_adopt_and_handle, &copy);
 }
 
+/*
+ * The kernel's answer to a call the core did not want, looked at again
+ * while mounts exist: an EBADF may be a received placeholder's (above),
+ * and a path call's answer may show that a kernel symbolic link led its
+ * path into a mount, where the core serves it (docs/core.md, "Kernel
+ * symbolic links into a mount").  Hot: no system call after a call that
+ * succeeded but an O_DIRECTORY open (one fstat), one after a failed path
+ * call (ENOENT, ENOTDIR: an openat2).
+ */
+static long kernel_answer(const struct defuse_syscall *sc, long r)
+{
+	if (unlikely(r == -EBADF) && core_routes(sc->nr))
+		return adopt_and_retry(sc);
+	if (unlikely(core_kernel_may_suspect(sc->nr, r)) && core_kernel_suspect(sc, r)) {
+		struct core_answered again = { *sc, r };
+
+		return defuse_call_cold(core_look_again, &again);
+	}
+	return r;
+}
+
+/* The call to the kernel, and its answer looked at. */
+static long to_kernel(const struct defuse_syscall *sc)
+{
+	long r = defuse_forward(sc);
+
+	if (unlikely(core_nmounts))
+		return kernel_answer(sc, r);
+	return r;
+}
+
 static inline int for_core(const struct defuse_syscall *sc)
 {
 	return core_wants(sc);
@@ -333,7 +364,7 @@ static long traced(struct defuse_syscall *sc, int kind)
 		return r;
 	}
 	t0 = trace_now();
-	r = for_core(sc) ? core_call(sc) : kind ? do_special(sc, kind) : defuse_forward(sc);
+	r = for_core(sc) ? core_call(sc) : kind ? do_special(sc, kind) : to_kernel(sc);
 	trace_record(sc, r, trace_now() - t0, 1);
 	return r;
 }
@@ -368,13 +399,8 @@ EXEC_PATH long defuse_dispatch(struct defuse_syscall *sc)
 		return do_special(sc, kind);	/* the core has its say there */
 	if (for_core(sc))
 		return core_call(sc);
-	if (likely(kind == SP_NONE)) {
-		long r = defuse_forward(sc);
-
-		if (unlikely(r == -EBADF) && core_nmounts && core_routes(sc->nr))
-			return adopt_and_retry(sc);
-		return r;
-	}
+	if (likely(kind == SP_NONE))
+		return to_kernel(sc);
 	return do_special(sc, kind);
 }
 

@@ -233,41 +233,58 @@ static int uncapturable(const char *prog)
  * about 0.7 ms of start-up.  env would take an operand with a '=' for a
  * variable and a lone "-" for -i, so those names go through sh(1), which
  * keeps the environment less exactly (it may drop or add variables).
- * Returns only if no exec worked.
+ * A program the direct exec does not find goes that way too, since a
+ * kernel symbolic link may lead into a mount.  Returns only if no exec
+ * worked.
  */
-static void exec_program(char **argv)
+static void exec_captured(char **argv)
 {
 	int argc = 0;
 	char **via;
+
+	while (argv[argc])
+		argc++;
+	via = calloc(argc + 4, sizeof(*via));
+	if (!via)
+		return;
+	if (!strchr(argv[0], '=') && strcmp(argv[0], "-")) {
+		/* env names itself by argv[0] in its messages
+		   ("defuse: 'x': No such file or directory"). */
+		via[0] = "defuse";
+		via[1] = "--";
+		memcpy(via + 2, argv, (argc + 1) * sizeof(*via));
+		execv("/usr/bin/env", via);
+	}
+	via[0] = "/bin/sh";
+	via[1] = "-c";
+	via[2] = "exec \"$0\" \"$@\"";
+	memcpy(via + 3, argv, (argc + 1) * sizeof(*via));
+	execv(via[0], via);
+	free(via);
+	/* Neither is there: the program can then only be run from outside
+	   the mounts. */
+}
+
+static void exec_program(char **argv)
+{
+	int e;
 
 	if (getenv("DEFUSE_MOUNTS") && !getenv("DEFUSE_ALLOW_UNCAPTURED") &&
 	    uncapturable(argv[0]))
 		_exit(126);	/* as a shell for a program it cannot run */
 
-	if (launch_in_mount(argv[0], getenv("DEFUSE_MOUNTS"))) {
-		while (argv[argc])
-			argc++;
-		via = calloc(argc + 4, sizeof(*via));
-		if (via) {
-			if (!strchr(argv[0], '=') && strcmp(argv[0], "-")) {
-				/* env names itself by argv[0] in its messages
-				   ("defuse: 'x': No such file or directory"). */
-				via[0] = "defuse";
-				via[1] = "--";
-				memcpy(via + 2, argv, (argc + 1) * sizeof(*via));
-				execv("/usr/bin/env", via);
-			}
-			via[0] = "/bin/sh";
-			via[1] = "-c";
-			via[2] = "exec \"$0\" \"$@\"";
-			memcpy(via + 3, argv, (argc + 1) * sizeof(*via));
-			execv(via[0], via);
-			free(via);
-		}
-		/* Neither is there: the program can then only be run from
-		   outside the mounts. */
-	}
+	if (launch_in_mount(argv[0], getenv("DEFUSE_MOUNTS")))
+		exec_captured(argv);
 	execvp(argv[0], argv);
+	/* Not found: a kernel symbolic link on the way may lead into a mount
+	   (`~/bin -> /mnt/x/bin`), where the kernel sees the empty directory
+	   under the mount point; a captured exec looks after that
+	   (docs/core.md, "Kernel symbolic links into a mount"). */
+	e = errno;
+	if ((e == ENOENT || e == ENOTDIR) && getenv("DEFUSE_MOUNTS")) {
+		exec_captured(argv);
+		errno = e;
+	}
 }
 
 /* Sets the environment up for DEFUSE and replaces this process by argv. */

@@ -51,6 +51,18 @@ struct core_mount {
 				   that error, and nothing calls the module */
 };
 
+/*
+ * The kernel's directory under each mount point, as its stat found it at
+ * start-up (mounts.c; 0 and 0 for a mount served as removed): a path the
+ * kernel resolved through a kernel symbolic link into a mount lands there,
+ * which route.c tells from a stat's answer without a system call.
+ */
+struct core_kid {
+	unsigned long dev, ino;
+	unsigned major, minor;	/* dev's, as statx gives them */
+};
+extern struct core_kid core_mount_kids[CORE_MOUNTS_MAX] HIDDEN;
+
 /* The module of mount m, for the adapter's mod_* calls. */
 #define CORE_REF(m) (&core_mounts[m].ref)
 
@@ -287,6 +299,10 @@ void core_cwd_after_fork(void) HIDDEN;
    entry.h).  And: the descriptor a "/proc/self/fd/N", "/dev/fd/N"... path
    names, and where the rest of the path starts; -1 if none. */
 long core_fd_link(const char *p, const char **rest) HIDDEN;
+/* route.c: could a kernel symbolic link on the way of a path that stayed
+   in the kernel have led it into a mount?  One openat2 (RESOLVE_NO_SYMLINKS)
+   says; hot, so that capture's dispatch can ask at the call site. */
+int core_maybe_via_link(long dfd, const char *upath) HIDDEN;
 /* emulated.c: such a path's emulated file, adopted if need be; -ESTALE: a
    placeholder that cannot be; -1: none. */
 long core_fd_link_emulated(const char *p, const char **rest) HIDDEN;

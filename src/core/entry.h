@@ -11,7 +11,9 @@
 #ifndef DEFUSE_CORE_ENTRY_H
 #define DEFUSE_CORE_ENTRY_H
 
+#include <errno.h>
 #include <limits.h>
+#include <sys/syscall.h>
 #include "kernel/kernel.h"
 
 /* Start-up: reads DEFUSE_MOUNTS; exits the process on a bad mount (cold). */
@@ -30,6 +32,33 @@ static inline int core_wants(const struct defuse_syscall *sc)
 
 /* Cold: serves a call core_wants. */
 long core_handle(void *sc) HIDDEN;
+
+/*
+ * Hot: the kernel's answer r to a path call the core did not want says
+ * that its path may have gone into a mount through a kernel symbolic link
+ * (docs/core.md, "Kernel symbolic links into a mount"): it failed with
+ * ENOENT or ENOTDIR and a symbolic link was met on the way (one openat2
+ * asks), or a stat or an O_DIRECTORY open found a mount point's kernel
+ * directory (a stat's answer is read, a directory is given one fstat).
+ */
+int core_kernel_suspect(const struct defuse_syscall *sc, long r) HIDDEN;
+/* The part of that question that needs only the number and the answer,
+   inline, so that the calls it never concerns (read, write...) pay one
+   test more while mounts exist, not a function call. */
+static inline int core_kernel_may_suspect(long nr, long r)
+{
+	if (r < 0)
+		return r == -ENOENT || r == -ENOTDIR;
+	return nr == SYS_newfstatat || nr == SYS_statx || nr == SYS_openat || nr == SYS_stat ||
+	       nr == SYS_lstat || nr == SYS_open || nr == SYS_openat2;
+}
+/* Cold: such a call served again, r the kernel's answer to it: where its
+   path leads physically, or r as it was. */
+struct core_answered {
+	struct defuse_syscall sc;
+	long r;
+};
+long core_look_again(void *answered) HIDDEN;
 
 /* Cold: the kernel said EBADF to a call the core did not want: if its
    descriptor is a placeholder received from another process, adopt it and
@@ -131,6 +160,10 @@ struct core_exec {
 	char origin[4096];
 };
 long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x) HIDDEN;
+/* The program's own exec (x->call was sc) failed in the kernel: 0 and x
+   set again when a kernel symbolic link led its path into a mount (run
+   x->call then), else -errno (failed, mostly).  core_exec_undo after. */
+long core_exec_again(const struct defuse_syscall *sc, struct core_exec *x, long failed) HIDDEN;
 /* After an exec that failed (one that worked left nothing): closes and
    frees what core_exec_resolve left in x. */
 void core_exec_undo(struct core_exec *x) HIDDEN;

@@ -743,7 +743,9 @@ static long loader_args(void *arg)
 	return 0;
 }
 
-long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
+/* core_exec_resolve's work, the walk and call made by fn(arg). */
+static long exec_resolve_by(const struct defuse_syscall *sc, struct core_exec *x,
+			    long (*fn)(void *), void *arg)
 {
 	long r;
 
@@ -757,7 +759,7 @@ long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
 	x->origin[0] = 0;
 	x->origin_runpath = 0;
 	exec_req = x;
-	r = core_handle((void *)sc);
+	r = fn(arg);
 	exec_req = NULL;
 	/* The loader is itself statically linked, but loads LD_PRELOAD (so
 	   DEFUSE) into the program it runs. */
@@ -768,6 +770,31 @@ long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
 	if (r < 0)
 		core_exec_undo(x);
 	return r;
+}
+
+long core_exec_resolve(const struct defuse_syscall *sc, struct core_exec *x)
+{
+	return exec_resolve_by(sc, x, core_handle, (void *)sc);
+}
+
+/*
+ * The kernel failed the program's own exec (its path named no mount) with
+ * ENOENT or ENOTDIR: a kernel symbolic link on the way may have led it into
+ * a mount (`~/bin -> /mnt/x/bin` in PATH), which the look-after finds as
+ * for any other path call (syscalls.c, core_look_again: the exec is
+ * collected, not made).  A failed exec costs a millisecond's fraction
+ * already; this adds one openat2.
+ */
+long core_exec_again(const struct defuse_syscall *sc, struct core_exec *x, long failed)
+{
+	const struct core_sysdesc *d = core_sysdesc_of(sc->nr);
+	struct core_answered a = { *sc, failed };
+
+	if ((failed != -ENOENT && failed != -ENOTDIR) || d->path < 0 ||
+	    !core_maybe_via_link(d->dfd >= 0 ? sc->a[d->dfd] : AT_FDCWD,
+				 (const char *)sc->a[d->path]))
+		return failed;
+	return exec_resolve_by(sc, x, core_look_again, &a);
 }
 
 void core_exec_undo(struct core_exec *x)

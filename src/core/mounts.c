@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "core/core.h"
 #include "common/exec_layout.h"
@@ -131,6 +132,8 @@ static void add_mount(char *line)
 	if (r < 0)
 		fail(line, why[0] ? why : strerror(-r));
 	strcpy(m->point, real);
+	core_mount_kids[core_nmounts] = (struct core_kid){ st.st_dev, st.st_ino,
+							   major(st.st_dev), minor(st.st_dev) };
 	/* FNV-1a: the same text mounts the same file system anywhere. */
 	m->key = 0xcbf29ce484222325ULL;
 	for (const char *p = eq + 1; *p; p++)

@@ -90,13 +90,18 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	if ((r = core_resolve(c->dfd, c->path, res, &l)) < 0)
 		return r;
 	if (!core_in_mount(&l)) {
-		r = l.where == CORE_KERNEL ? core_kernel_at(ksc, c->d, l.path) : defuse_forward(c->sc);
-		/* Through a kernel symbolic link into a mount (docs/core.md)? */
-		if ((r != -ENOENT && r != -ENOTDIR) ||
-		    (l.where == CORE_UNTOUCHED && !core_maybe_via_link(c->dfd, c->path)) ||
-		    core_resolve(c->dfd, c->path, res | CORE_RES_PHYSICAL, &l) < 0 ||
-		    l.where == CORE_UNTOUCHED)
+		int a;
+
+		r = l.where == CORE_KERNEL ? core_kernel_at(ksc, c->d, l.path) : core_kernel_own(c);
+		/* Through a kernel symbolic link into a mount (docs/core.md)?
+		   A directory open that landed on a mount point's kernel
+		   directory gives its descriptor back first. */
+		if ((a = core_look_after(c, ksc, r, res, &l)) == 0)
 			return r;
+		if (r >= 0)
+			sys1(SYS_close, r);
+		if (a < 0)
+			return a;
 		if (!core_in_mount(&l))
 			return core_kernel_at(ksc, c->d, l.path);
 	}

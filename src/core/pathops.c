@@ -289,7 +289,7 @@ static long not_a_name(const struct core_call *c, const char *dir, enum core_las
 	if (r < 0)
 		return r;
 	if (l.where == CORE_UNTOUCHED)
-		return defuse_forward(c->orig);
+		return core_kernel_own(c);
 	if (l.where == CORE_KERNEL) {
 		if ((r = core_path_push(l.path, sizeof(l.path), type == CORE_LAST_DOT ? "." : "..",
 					type == CORE_LAST_DOT ? 1 : 2)) < 0)
@@ -311,6 +311,7 @@ static long one_path_once(const struct core_call *c, unsigned res)
 {
 	struct core_loc l;
 	long r;
+	int a;
 
 	/* The cwd is kept as a path: chdir needs the kernel's own answer. */
 	if (c->op == OP_CHDIR)
@@ -337,14 +338,11 @@ static long one_path_once(const struct core_call *c, unsigned res)
 			return r;
 	} else {
 		r = l.where == CORE_KERNEL ? core_kernel_at(c->sc, c->d, l.path)
-					   : core_kernel_call(c->orig);
+					   : core_kernel_own(c);
 	}
 	/* Through a kernel symbolic link into a mount (docs/core.md)? */
-	if ((r != -ENOENT && r != -ENOTDIR) ||
-	    (l.where == CORE_UNTOUCHED && !core_maybe_via_link(c->dfd, c->path)) ||
-	    core_resolve(c->dfd, c->path, res | CORE_RES_PHYSICAL, &l) < 0 ||
-	    l.where == CORE_UNTOUCHED)
-		return r;
+	if ((a = core_look_after(c, c->sc, r, res, &l)) <= 0)
+		return a < 0 ? a : r;
 	if (core_in_mount(&l))
 		return run_op(c, &l);
 	if (c->op == OP_CHDIR)
@@ -743,6 +741,7 @@ long core_h_xattrat(struct core_call *c)
 		.dfd = sc->a[0], .path = (const char *)sc->a[1], .arg = &t.a[1],
 		.at = at, .res = nofollow ? 0 : CORE_RES_FOLLOW,
 		.nofollow = nofollow ? DEFUSE_NOFOLLOW : 0,
+		.asked = c->asked, .said = c->said,
 	};
 	if ((at & AT_EMPTY_PATH) && (!tc.path || !*tc.path))
 		return empty_path(&tc);

@@ -4,10 +4,10 @@
  *
  *   - The kernel part is walked lexically ("." skipped, ".." drops a
  *     component) until the walk touches a mount; after that, or when the
- *     kernel failed a routed call with ENOENT/ENOTDIR (CORE_RES_PHYSICAL),
+ *     kernel's answer to a call says a kernel symbolic link may have led
+ *     it into a mount (CORE_RES_PHYSICAL: syscalls.c, core_look_after),
  *     physically: each component is tried with readlink, so a kernel
- *     symbolic link may lead (back) into a mount.  A path that route.c
- *     sends straight to the kernel is not seen at all (docs/core.md).
+ *     symbolic link may lead (back) into a mount (docs/core.md).
  *   - Entering a mount point switches to the mount.  A module that resolves
  *     paths itself (DEFUSE_MODULE_RESOLVES) gets the rest of the path as is;
  *     when it answers -EXDEV (resolution would leave its root) the caller
@@ -148,19 +148,6 @@ static void to_kernel(struct core_loc *l)
 	if (l->where == CORE_MOUNT)
 		l->where = CORE_KERNEL;
 	l->mount = -1;
-}
-
-bool core_maybe_via_link(long dfd, const char *upath)
-{
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
-	long fd;
-
-	if (!upath)
-		return false;
-	fd = sys4(SYS_openat2, dfd, upath, &how, sizeof(how));
-	if (fd >= 0)
-		sys1(SYS_close, fd);
-	return fd == -ELOOP;
 }
 
 /* A mount descriptor a relative path starts from: is it a directory? */

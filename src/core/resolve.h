@@ -155,10 +155,6 @@ static inline bool core_slash_last(const char *path)
    0 or -ENAMETOOLONG. */
 int core_path_push(char *path, size_t cap, const char *name, size_t n);
 
-/* Could a kernel symbolic link on the way of a path that stayed in the
-   kernel have led into a mount?  One openat2 says. */
-bool core_maybe_via_link(long dfd, const char *upath);
-
 /* The kernel's path of kernel descriptor kfd (its /proc/self/fd link),
    NUL-terminated in out: its length, or -errno. */
 long core_fd_kpath(long kfd, char *out, size_t cap);

@@ -13,19 +13,23 @@
  *   - it is empty (AT_EMPTY_PATH) and its directory is in a mount;
  *   - it is chdir's (a kernel symbolic link may lead into a mount), or
  *     openat2's with a mount's dirfd (RESOLVE_IN_ROOT).
- * Kernel symbolic links that lead into a mount are not seen here: see
- * docs/core.md.
+ * Kernel symbolic links that lead into a mount are not seen here, only
+ * in the kernel's answer (core_kernel_suspect: docs/core.md).
  *
  * Reads the path from the program's memory directly, once it has been
  * probed (kernel/probe.S): a bad pointer goes to the core, which answers
  * EFAULT.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <linux/openat2.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include "common/util.h"
+#include "kernel/sys.h"
 #include "core/core.h"
 #include "core/syscalls.h"
 
@@ -277,4 +281,159 @@ int core_route(const struct defuse_syscall *sc)
 		       ((unsigned)sc->a[1] && (core_nfds > 0 || core_cwd_inside()));
 	}
 	return 0;
+}
+
+/* ---- the kernel's answer --------------------------------------------- */
+
+struct core_kid core_mount_kids[CORE_MOUNTS_MAX];
+
+/* Is ino a mount point's kernel directory's inode number (on some device)?
+   An inode number is never 0: a mount without one matches nothing. */
+static int kdir_ino(unsigned long ino)
+{
+	for (int i = 0; i < core_nmounts; i++)
+		if (core_mount_kids[i].ino == ino && ino)
+			return 1;
+	return 0;
+}
+
+/* Is (dev, ino) a mount point's kernel directory? */
+static int mount_kdir(unsigned long dev, unsigned long ino)
+{
+	for (int i = 0; i < core_nmounts; i++)
+		if (core_mount_kids[i].ino == ino && core_mount_kids[i].dev == dev && ino)
+			return 1;
+	return 0;
+}
+
+/* The same for statx's answer, by its device's major and minor numbers. */
+static int mount_kdir_x(unsigned major, unsigned minor, unsigned long ino)
+{
+	for (int i = 0; i < core_nmounts; i++)
+		if (core_mount_kids[i].ino == ino && core_mount_kids[i].major == major &&
+		    core_mount_kids[i].minor == minor && ino)
+			return 1;
+	return 0;
+}
+
+/* A struct stat the kernel has just filled in, read with the probe
+   (another thread may unmap it meanwhile): its inode number first, which
+   rules out nearly every answer, then its device. */
+static int stat_landed(const struct stat *st)
+{
+	unsigned long dev, ino;
+
+	if (defuse_probe_read(&ino, &st->st_ino, sizeof(ino)) < 0 || !kdir_ino(ino))
+		return 0;
+	return defuse_probe_read(&dev, &st->st_dev, sizeof(dev)) == 0 && mount_kdir(dev, ino);
+}
+
+static int statx_landed(const struct statx *x)
+{
+	unsigned long ino;
+	unsigned mask, dev[2];	/* stx_dev_major, stx_dev_minor */
+
+	if (defuse_probe_read(&ino, &x->stx_ino, sizeof(ino)) < 0 || !kdir_ino(ino) ||
+	    defuse_probe_read(&mask, &x->stx_mask, sizeof(mask)) < 0 || !(mask & STATX_INO) ||
+	    defuse_probe_read(dev, &x->stx_dev_major, sizeof(dev)) < 0)
+		return 0;
+	return mount_kdir_x(dev[0], dev[1], ino);
+}
+
+/* AT_EMPTY_PATH with an empty path: the call is on its descriptor, whose
+   answer is the descriptor's own, wherever it was opened. */
+static int on_descriptor(long at, const char *path)
+{
+	char c;
+
+	return (at & AT_EMPTY_PATH) && (!path || (defuse_probe_read(&c, path, 1) == 0 && !c));
+}
+
+/* One name, no slash in it (read after the probe, as path_may_hit does). */
+static int one_name(const char *p)
+{
+	if (!p || defuse_probe_strnlen(p, PATH_MAX) < 0)
+		return 0;
+	while (*p && *p != '/')
+		p++;
+	return !*p;
+}
+
+int core_kernel_landed(const struct defuse_syscall *sc, long r)
+{
+	const char *path;
+	unsigned long flags;
+	struct open_how how;
+	struct stat st;
+
+	switch (sc->nr) {
+	case SYS_stat:
+	case SYS_lstat:
+		return stat_landed((const void *)sc->a[1]);
+	case SYS_newfstatat:
+		return !on_descriptor(sc->a[3], (const char *)sc->a[1]) &&
+		       stat_landed((const void *)sc->a[2]);
+	case SYS_statx:
+		return !on_descriptor(sc->a[2], (const char *)sc->a[1]) &&
+		       statx_landed((const void *)sc->a[4]);
+	case SYS_open:
+		path = (const char *)sc->a[0];
+		flags = sc->a[1];
+		break;
+	case SYS_openat:
+		path = (const char *)sc->a[1];
+		flags = sc->a[2];
+		break;
+	case SYS_openat2:
+		if (defuse_probe_read(&how, (const void *)sc->a[2], sizeof(how.flags)) < 0)
+			return 0;
+		path = (const char *)sc->a[1];
+		flags = how.flags;
+		break;
+	default:
+		return 0;
+	}
+	/* Only a directory open asks (opendir, ls): one fstat.  O_TMPFILE
+	   carries O_DIRECTORY's bit but opens a new file.  One name opened
+	   O_NOFOLLOW (fts and find descending: openat of each subdirectory)
+	   is no link, and a mount point named so is routed: no fstat. */
+	if ((flags & O_TMPFILE) != O_DIRECTORY || ((flags & O_NOFOLLOW) && one_name(path)))
+		return 0;
+	return sys2(SYS_fstat, r, &st) == 0 && mount_kdir(st.st_dev, st.st_ino);
+}
+
+int core_maybe_via_link(long dfd, const char *upath)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+	long fd;
+
+	if (!upath)
+		return 0;
+	fd = sys4(SYS_openat2, dfd, upath, &how, sizeof(how));
+	if (fd >= 0)
+		sys1(SYS_close, fd);
+	return fd == -ELOOP;
+}
+
+/*
+ * A failure is suspect only when a symbolic link was met on the way: that
+ * openat2 is made here, at the call site, so that the many failures that
+ * meet none (a search along a path list) cost one system call more and no
+ * trip into the cold core.
+ */
+int core_kernel_suspect(const struct defuse_syscall *sc, long r)
+{
+	const struct core_sysdesc *d;
+
+	if (r >= 0)
+		return core_kernel_landed(sc, r);
+	if ((r != -ENOENT && r != -ENOTDIR) || (unsigned long)sc->nr >= CORE_NR)
+		return 0;
+	d = &core_sys[sc->nr];
+	if (d->kind != CORE_K_PATH)
+		return 0;
+	return core_maybe_via_link(d->dfd >= 0 ? sc->a[d->dfd] : AT_FDCWD,
+				   (const char *)sc->a[d->path]) ||
+	       (d->path2 >= 0 && core_maybe_via_link(d->dfd2 >= 0 ? sc->a[d->dfd2] : AT_FDCWD,
+						     (const char *)sc->a[d->path2]));
 }

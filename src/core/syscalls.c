@@ -222,6 +222,8 @@ static long decode(const struct defuse_syscall *sc, struct core_call *c)
 	c->res = d->res;
 	c->nofollow = d->nofollow;
 	c->fd = NULL;
+	c->asked = false;
+	c->said = 0;
 	if (d->at >= 0) {
 		if (c->at & ~d->at_valid)
 			return -EINVAL;
@@ -254,6 +256,64 @@ long core_dispatch(const struct defuse_syscall *sc)
 	if (!c.d->handler)
 		return defuse_forward(sc);
 	return handlers[c.d->handler](&c);
+}
+
+long core_kernel_own(const struct core_call *c)
+{
+	return c->asked ? c->said : core_kernel_call(c->orig);
+}
+
+int core_resolve_physically(long dfd, const char *upath, unsigned res, bool known,
+			    struct core_loc *l)
+{
+	int r;
+
+	if (!known && !core_maybe_via_link(dfd, upath))
+		return 0;
+	if ((r = core_resolve(dfd, upath, res | CORE_RES_PHYSICAL, l)) < 0)
+		/* Failing in the kernel part, it failed where the kernel did. */
+		return l->where != CORE_UNTOUCHED ? r : 0;
+	return l->where != CORE_UNTOUCHED;
+}
+
+int core_look_after(const struct core_call *c, const struct defuse_syscall *k, long r,
+		    unsigned res, struct core_loc *l)
+{
+	bool landed = r >= 0 && core_kernel_landed(k, r);
+
+	if (!landed && r != -ENOENT && r != -ENOTDIR)
+		return 0;
+	/* A landing, a walk that passed through a mount, or the call site's
+	   own check (c->asked: route.c, core_kernel_suspect) says that a
+	   kernel symbolic link was met without asking the kernel again. */
+	return core_resolve_physically(c->dfd, c->path, res,
+				       landed || c->asked || l->where != CORE_UNTOUCHED, l);
+}
+
+/*
+ * A path call that went to the kernel unrouted (route.c saw no mount in
+ * its path) and whose answer is suspect: its handler, as for a routed
+ * call, but with the kernel's answer in hand, so that a path that stays
+ * in the kernel is not asked again.  Calls on a descriptor (an empty
+ * path) and chdir (the core has its say before the kernel there) keep the
+ * kernel's answer; an exec comes here only from core_exec_again.
+ */
+static long again(void *arg)
+{
+	struct core_answered *a = arg;
+	struct core_call c;
+
+	if (decode(&a->sc, &c) < 0 || !c.d->handler || !c.path || !*c.path ||
+	    c.op == OP_CHDIR)
+		return a->r;
+	c.asked = true;
+	c.said = a->r;
+	return handlers[c.d->handler](&c);
+}
+
+long core_look_again(void *arg)
+{
+	return core_cwd_call(again, arg);
 }
 
 static long dispatch_void(void *sc)

@@ -8,6 +8,7 @@
 #ifndef DEFUSE_CORE_SYSCALLS_H
 #define DEFUSE_CORE_SYSCALLS_H
 
+#include <stdbool.h>
 #include "kernel/kernel.h"
 
 /* System call numbers the table covers (x86-64: up to removexattrat). */
@@ -109,6 +110,11 @@ struct core_call {
 	unsigned res;		/* core_resolve's flags */
 	int nofollow;		/* DEFUSE_NOFOLLOW or 0, for the module */
 	struct core_fd *fd;	/* CORE_K_FDIO: the emulated file, held */
+	/* A call that comes to the core after the kernel answered it
+	   (core_look_again): the answer, which stands for the program's own
+	   call wherever the core would make it again (core_kernel_own). */
+	bool asked;
+	long said;
 };
 
 /* Serves a call: decode, then its handler (cwd.c's core_cwd_call around
@@ -146,6 +152,32 @@ struct mod_caller;
 /* The program's call, or the exec it stands for (exec_resolve.c: while
    core_exec_resolve runs an exec is collected, not made), to the kernel. */
 long core_kernel_call(const struct defuse_syscall *k);
+/* The program's own call c to the kernel, or the kernel's answer to it
+   when it has been asked already. */
+long core_kernel_own(const struct core_call *c);
+/* Is the kernel's answer r to call k a mount point's kernel directory (a
+   stat's, or an O_DIRECTORY open's descriptor: one fstat)?  route.c. */
+int core_kernel_landed(const struct defuse_syscall *k, long r);
+/* A path whose walk stayed in the kernel's file system resolved again
+   physically into l, if a kernel symbolic link may have led it into a
+   mount (known: a link was met; else core_maybe_via_link asks): 1 when it
+   leads somewhere else (a mount, or another kernel path), 0 when it leads
+   where the kernel went, or the walk's -errno once it entered a mount. */
+int core_resolve_physically(long dfd, const char *upath, unsigned res, bool known,
+			    struct core_loc *l);
+/*
+ * The look-after (docs/core.md, "Kernel symbolic links into a mount"): the
+ * kernel answered r to call k (c's own, or with its path made a kernel
+ * path), whose path the walk found as l (in the kernel's file system:
+ * untouched, or a kernel path after passing through a mount).  When r is
+ * ENOENT or ENOTDIR and a symbolic link was met on the way, or r is a
+ * mount point's kernel directory, the path is resolved again physically
+ * (res: the call's resolution flags) into l: 1 when it leads into a mount
+ * or elsewhere in the kernel (l says where), 0 when r stands, or the
+ * walk's -errno once it entered a mount (a loop through it).
+ */
+int core_look_after(const struct core_call *c, const struct defuse_syscall *k, long r,
+		    unsigned res, struct core_loc *l);
 /* The same with d's path replaced by path (absolute), its dirfd AT_FDCWD. */
 long core_kernel_at(const struct defuse_syscall *sc, const struct core_sysdesc *d,
 		    const char *path);

@@ -117,7 +117,7 @@ static long in_kernel(const struct core_call *c, struct core_loc *a, struct core
 	long r;
 
 	if (a->where == CORE_UNTOUCHED && b->where == CORE_UNTOUCHED)
-		return defuse_forward(c->sc);
+		return c->asked ? c->said : defuse_forward(c->sc);
 	if (c->op == OP_RENAME && (a->mountpoint || b->mountpoint) && !ta && !tb) {
 		struct stat st;
 
@@ -191,19 +191,25 @@ long core_h_two_paths(struct core_call *c)
 	if (r < 0)
 		return r;
 
-	/* A kernel part may hold kernel symbolic links into a mount. */
+	/* A kernel part may hold kernel symbolic links into a mount: a path
+	   that names none is resolved physically before the two are found
+	   in different places (or, both in the kernel, before the kernel is
+	   asked; an unrouted call the kernel failed comes here again). */
 	if (a.mount != b.mount || (a.where == CORE_UNTOUCHED && b.where == CORE_UNTOUCHED)) {
 		struct core_loc p;
 
 		if (a.where == CORE_UNTOUCHED && !empty && ta == CORE_LAST_NORM &&
-		    core_maybe_via_link(dfd1, u1) &&
-		    core_resolve(dfd1, u1, res1 | CORE_RES_PHYSICAL, &p) == 0 &&
-		    p.where != CORE_UNTOUCHED)
+		    (r = core_resolve_physically(dfd1, u1, res1, false, &p)) != 0) {
+			if (r < 0)
+				return r;
 			a = p;
-		if (b.where == CORE_UNTOUCHED && tb == CORE_LAST_NORM && core_maybe_via_link(dfd2, u2) &&
-		    core_resolve(dfd2, u2, CORE_RES_NAME | CORE_RES_PHYSICAL, &p) == 0 &&
-		    p.where != CORE_UNTOUCHED)
+		}
+		if (b.where == CORE_UNTOUCHED && tb == CORE_LAST_NORM &&
+		    (r = core_resolve_physically(dfd2, u2, CORE_RES_NAME, false, &p)) != 0) {
+			if (r < 0)
+				return r;
 			b = p;
+		}
 	}
 	if (!core_in_mount(&a) && !core_in_mount(&b))
 		return in_kernel(c, &a, &b, ta, tb, empty);

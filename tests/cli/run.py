@@ -3,6 +3,9 @@
 
   in-mount       a program inside a mount, by path (kernel-backed, emulated)
   path-search    a program found through a PATH entry inside a mount
+  via-kernel-link a program reached through a kernel symbolic link into a
+                 mount: by path, relative, through PATH, from the command
+                 and from a captured shell
   relative       relative mount point, module path and passthrough DIR,
                  used after the program changed directory
   conflicts      the same mount point twice, one inside another, /
@@ -145,6 +148,31 @@ def case_path_search(c):
         code, out, err = c.defuse_run([spec], ['nothere'], env={'PATH': f'{mnt}/bin'})
         c.expect(f'{mode}: not found in PATH: status', code, 127)
         c.expect_in(f'{mode}: not found in PATH: message', 'nothere', err)
+
+
+def case_via_kernel_link(c):
+    """The paths name no mount: the kernel fails the exec under the empty
+    mount point, and the core looks after it (docs/core.md, "Kernel
+    symbolic links into a mount")."""
+    mnt, src = c.tree()
+    os.symlink(mnt, os.path.join(c.scratch, 'lnk'))
+    os.symlink('mnt/bin', os.path.join(c.scratch, 'lbin'))
+    for mode, spec in modes(mnt, src):
+        lnk = os.path.join(c.scratch, 'lnk')
+        r = c.defuse_run([spec], [f'{lnk}/bin/say', 'by', 'path', mode])
+        c.expect(f'{mode}: from the command, absolute', r, (0, f'by path {mode}\n', ''))
+        r = c.defuse_run([spec], ['lbin/script', 'a'])
+        c.expect(f'{mode}: from the command, relative (its status)', r,
+                 (3, 'script lbin/script a\n', ''))
+        r = c.defuse_run([spec], ['say', 'via', 'PATH'], env={'PATH': f'{lnk}/bin:/usr/bin:/bin'})
+        c.expect(f'{mode}: from the command, through PATH', r, (0, 'via PATH\n', ''))
+        r = c.defuse_run([spec], ['sh', '-c', f'{lnk}/bin/say in sh; lbin/script b; '
+                                  'PATH=lbin:/usr/bin:/bin; say again; echo "status $?"'])
+        c.expect(f'{mode}: from a captured shell', r,
+                 (0, 'in sh\nscript lbin/script b\nagain\nstatus 0\n', ''))
+        code, out, err = c.defuse_run([spec], [f'{lnk}/bin/missing'])
+        c.expect(f'{mode}: missing program: status', code, 127)
+        c.expect_in(f'{mode}: missing program: message', 'No such file or directory', err)
 
 
 def case_relative(c):
@@ -399,6 +427,7 @@ CASES = {
     'static-program': case_static_program,
     'in-mount': case_in_mount,
     'path-search': case_path_search,
+    'via-kernel-link': case_via_kernel_link,
     'relative': case_relative,
     'conflicts': case_conflicts,
     'help': case_help,
