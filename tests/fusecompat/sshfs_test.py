@@ -396,6 +396,9 @@ def main():
         print('SKIP: ' + reason)
         return SKIP
     tmp = tempfile.mkdtemp(prefix='defuse-sshfs-')
+    # the fuse module's lock carriers and change counters: the run's own
+    os.environ['DEFUSE_FUSE_LOCKDIR'] = os.path.join(tmp, 'locks')
+    os.mkdir(os.environ['DEFUSE_FUSE_LOCKDIR'], 0o700)
     try:
         with SshdServer() as s:
             {'shared': mode_shared, 'process': mode_process, 'errors': mode_errors}[a.mode](
