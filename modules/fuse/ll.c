@@ -10,13 +10,17 @@
  * Names.  FUSE's kernel looks paths up name by name (lookup), and each
  * successful lookup is a reference the file system keeps until the kernel
  * forgets it (forget, with the count).  Here a path is walked from the
- * root (FUSE_ROOT_ID) the same way.  A name whose entry may be cached
- * (entry_timeout > 0) is kept in the name cache (names.c), holding its one
- * reference until it expires or changes, in this process or in any other
- * serving the same file system, as the kernel's dentries are kept; other
- * references are forgotten when the call is over.  An open file holds a
- * reference of its own (a lookup made for it, or create's) until it is
- * released.  DEFUSE_FUSE_NAME_CACHE=0 looks every name up afresh.
+ * root (FUSE_ROOT_ID) the same way.  A directory's name whose entry may
+ * be cached (entry_timeout > 0) is kept in the name cache (names.c),
+ * holding its one reference until it expires or changes, in this process
+ * or in any other serving the same file system, as the kernel's dentries
+ * are kept; other references are forgotten when the call is over.  Files'
+ * names are kept only with DEFUSE_FUSE_NAME_CACHE=all: a file system may
+ * find a known inode by walking all it holds (passthrough_ll does), so
+ * thousands of held files would slow every lookup.  An open file holds a
+ * reference of its own (a lookup made for it, or create's, or a pinned
+ * cache entry's) until it is released.  DEFUSE_FUSE_NAME_CACHE=0 looks
+ * every name up afresh.
  *
  * Everything a file system may ask of the kernel besides (notifications,
  * polls) is answered as done or not needed; CUSE has no meaning in process.

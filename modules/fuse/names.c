@@ -7,6 +7,10 @@
  * it, and an entry taken out of the cache while pinned is forgotten at the
  * last unpin (as the kernel keeps the dentry an open file holds).
  *
+ * What is kept: directories' names, by default; files' names too with
+ * DEFUSE_FUSE_NAME_CACHE=all (ll.c says why not by default).  At most
+ * MAXNAMES, the invalid ones let go at least every second.
+ *
  * This process's changes.  A call that changes a name (create, mkdir,
  * mknod, symlink, link, unlink, rmdir, rename) takes its entry out when it
  * is done.  An entry is valid only below the entry of its directory that
@@ -44,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NBUCKETS 4096
+#define NBUCKETS 1024
 /* Few: each name may hold a descriptor of the file system's (an O_PATH
    one per inode, in passthrough_ll) in DEFUSE's reserved band, whose room
    the program's open files need too (the kernel's dentries cost no
