@@ -266,6 +266,8 @@ struct fc_name_snap {
 	uint64_t foreign, own;
 };
 #define FC_NAMES_HASH0 2166136261u
+/* A directory entry number for "none kept": nothing below it is kept. */
+#define FC_NAMES_NONE UINT64_MAX
 /* The hash of a path, in pieces: h from the bytes before (FC_NAMES_HASH0
    for none), then s[0..n). */
 uint32_t fc_names_hash(uint32_t h, const char *s, size_t n) FC_HIDDEN;
@@ -309,7 +311,7 @@ void fc_names_unpin(struct fc_names *c, struct fc_name *d, fc_forget_fn *forget,
 void fc_names_changed(struct fc_names *c, const char *path, fc_forget_fn *forget, void *arg)
 	FC_HIDDEN;
 /* A call here made path, with the lookup reference of ino, below the
-   directory entry parent (UINT64_MAX: none kept), snap read before the
+   directory entry parent (FC_NAMES_NONE: none kept), snap read before the
    call: counted as a change, and the reference kept as path's entry for
    timeout seconds (with pin, pinned): 1.  Or 0: not kept, and then
    forgotten, or with pin still the caller's. */

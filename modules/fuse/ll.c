@@ -637,16 +637,12 @@ static int do_lookup(struct fuse_session *se, fuse_ino_t parent, const char *nam
 	return e->ino ? 0 : -ENOENT;	/* ino 0: a negative entry */
 }
 
-/* A resolve's seq when the name it ended at is not in the cache: nothing
-   below it can be kept either. */
-#define NOCHAIN UINT64_MAX
-
 /*
  * The inode of path.  Every component comes from the cache or a lookup
  * whose reference goes to the cache or to rf.  *fresh: *e holds the
  * attributes of a lookup of the last component made now.  *seq (may be
  * NULL): the number of the cache entry the walk ended at (0: the root), or
- * NOCHAIN.  Entries are keyed by the path as "/a/b" whatever its spelling
+ * FC_NAMES_NONE.  Entries are keyed by the path as "/a/b" whatever its spelling
  * ("//a/b/").
  */
 static int resolve(struct fuse_session *se, const char *path, struct refs *rf,
@@ -654,7 +650,7 @@ static int resolve(struct fuse_session *se, const char *path, struct refs *rf,
 {
 	struct fc_names *c = se->inst->ll->names;
 	fuse_ino_t cur = FUSE_ROOT_ID;
-	uint64_t seq = fc_names_keep(c) ? 0 : NOCHAIN;
+	uint64_t seq = fc_names_keep(c) ? 0 : FC_NAMES_NONE;
 	uint32_t h = FC_NAMES_HASH0;
 	const char *p = path;
 	char key[PATH_MAX];
@@ -662,7 +658,7 @@ static int resolve(struct fuse_session *se, const char *path, struct refs *rf,
 	mode_t type;
 
 	*fresh = 0;
-	if (seq != NOCHAIN)
+	if (seq != FC_NAMES_NONE)
 		fc_names_sync(c, forget_one, se);
 	while (*p == '/')
 		p++;
@@ -679,9 +675,9 @@ static int resolve(struct fuse_session *se, const char *path, struct refs *rf,
 			return -ENAMETOOLONG;
 		memcpy(name, p, n);
 		name[n] = 0;
-		if (seq != NOCHAIN && klen + 1 + n >= sizeof(key))
-			seq = NOCHAIN;	/* (a path past PATH_MAX from a deep cwd) */
-		if (seq != NOCHAIN) {
+		if (seq != FC_NAMES_NONE && klen + 1 + n >= sizeof(key))
+			seq = FC_NAMES_NONE;	/* (a path past PATH_MAX from a deep cwd) */
+		if (seq != FC_NAMES_NONE) {
 			key[klen] = '/';
 			memcpy(key + klen + 1, p, n);
 			h = fc_names_hash(h, key + klen, n + 1);
@@ -690,9 +686,10 @@ static int resolve(struct fuse_session *se, const char *path, struct refs *rf,
 		p += n;
 		while (*p == '/')
 			p++;
-		if (seq != NOCHAIN && fc_names_get(c, key, klen, h, seq, &cur, &type, &seq, NULL))
+		if (seq != FC_NAMES_NONE &&
+		    fc_names_get(c, key, klen, h, seq, &cur, &type, &seq, NULL))
 			continue;
-		if (seq != NOCHAIN)
+		if (seq != FC_NAMES_NONE)
 			snap = fc_names_snap(c);	/* before the lookup */
 		r = do_lookup(se, cur, name, &ent);
 		if (r)
@@ -702,16 +699,16 @@ static int resolve(struct fuse_session *se, const char *path, struct refs *rf,
 			*e = ent;
 			*fresh = 1;
 		}
-		if (seq != NOCHAIN && ent.entry_timeout > 0) {
+		if (seq != FC_NAMES_NONE && ent.entry_timeout > 0) {
 			seq = fc_names_put(c, key, klen, h, ent.ino, ent.attr.st_mode, snap, seq,
 					   ent.entry_timeout, NULL, forget_one, se);
 			if (!seq) {
 				refs_add(rf, ent.ino);
-				seq = NOCHAIN;
+				seq = FC_NAMES_NONE;
 			}
 		} else {
 			refs_add(rf, ent.ino);
-			seq = NOCHAIN;
+			seq = FC_NAMES_NONE;
 		}
 	}
 	*ino = cur;
@@ -755,19 +752,19 @@ static int lookup_last(struct fuse_session *se, const char *path, fuse_ino_t par
 
 	*fresh = 0;
 	ref->pin = NULL;
-	if (pseq != NOCHAIN &&
+	if (pseq != FC_NAMES_NONE &&
 	    fc_names_get_path(c, path, pseq, &ref->ino, &e->attr.st_mode, &ref->pin)) {
 		e->ino = ref->ino;
 		return 0;
 	}
-	if (pseq != NOCHAIN)
+	if (pseq != FC_NAMES_NONE)
 		snap = fc_names_snap(c);	/* before the lookup */
 	r = do_lookup(se, parent, name, e);
 	if (r)
 		return r;
 	*fresh = 1;
 	ref->ino = e->ino;
-	if (pseq != NOCHAIN && e->entry_timeout > 0)
+	if (pseq != FC_NAMES_NONE && e->entry_timeout > 0)
 		fc_names_put_path(c, path, e->ino, e->attr.st_mode, snap, pseq, e->entry_timeout,
 				  &ref->pin, forget_one, se);
 	return 0;
@@ -1539,7 +1536,7 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	char dir[PATH_MAX];
 	const char *name = NULL;	/* "/" has none, and is never created */
 	struct lref ref = { FUSE_ROOT_ID, NULL };	/* the file's, while open */
-	uint64_t pseq = NOCHAIN;
+	uint64_t pseq = FC_NAMES_NONE;
 	int r, fresh, is_dir = 0, path_only = 0, given = flags, trunc;
 	BEGIN();
 

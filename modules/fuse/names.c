@@ -438,7 +438,7 @@ int fc_names_made(struct fc_names *c, const char *path, struct fc_name_snap snap
 
 	changed(c, path, key, &len, &hash, forget, arg);
 	/* kept only if no other change came between snap and this one */
-	if (c->keep && len && parent != UINT64_MAX && timeout > 0 &&
+	if (c->keep && len && parent != FC_NAMES_NONE && timeout > 0 &&
 	    put(c, key, len, hash, ino, type, snap, 1, parent, timeout, pin, forget, arg))
 		return 1;
 	if (!pin)
