@@ -117,7 +117,7 @@ static long in_kernel(const struct core_call *c, struct core_loc *a, struct core
 	long r;
 
 	if (a->where == CORE_UNTOUCHED && b->where == CORE_UNTOUCHED)
-		return c->asked ? c->said : defuse_forward(c->sc);
+		return core_kernel_own(c);	/* (sc is orig here: no translation) */
 	if (c->op == OP_RENAME && (a->mountpoint || b->mountpoint) && !ta && !tb) {
 		struct stat st;
 
