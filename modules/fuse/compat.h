@@ -13,7 +13,7 @@
 #include <defuse/module.h>
 
 #define FC_ENTRY_SYMBOL "defuse_fusecompat_entry"
-#define FC_ENTRY_VERSION 4
+#define FC_ENTRY_VERSION 5
 
 /* What the module asks the stand-in to start: one FUSE program's main(). */
 struct fc_start {
@@ -41,6 +41,26 @@ struct fc_entry {
 	 */
 	int (*start)(struct fc_start *s, struct defuse_conn *conn, void **inst,
 		     const struct defuse_ops **ops, char *why, size_t why_len);
+	/*
+	 * A forked child's new instance (restart.c): inst, just started,
+	 * takes over the open files of from, the instance it replaces (the
+	 * parent's copy, whose handles the child cannot use), as inherited
+	 * files, opened again through inst at their first use (adopt).
+	 */
+	void (*carry)(void *inst, void *from);
+	/*
+	 * The handle inst serves for *fh, which may be one of an instance it
+	 * replaced: with FC_ADOPT_OPEN the file is opened again through inst
+	 * at its first use (0, or -errno: -ESTALE when its name was removed
+	 * meanwhile); with FC_ADOPT_PEEK it is not (for its path only).
+	 * FC_ADOPT_RELEASE: the release of *fh, when it is an inherited
+	 * file: its own opening again, if any, is released, the old handle
+	 * left to the parent; 1 when done so, 0 for inst's own file (to be
+	 * released as always).
+	 */
+	int (*adopt)(void *inst, uint64_t *fh, int how);
 };
+
+enum { FC_ADOPT_OPEN, FC_ADOPT_PEEK, FC_ADOPT_RELEASE };
 
 #endif

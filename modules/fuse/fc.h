@@ -103,6 +103,8 @@ struct fc_inst {
 
 	pthread_mutex_t files_lock;	/* the open files and their paths (paths.c) */
 	struct fc_file *files;
+	struct fc_file *inherited;	/* a forked child's: those of the instance it
+					   replaced (adopt.c) */
 	unsigned hidden_seq;
 
 	pid_t pid;			/* the process that started it */
@@ -112,6 +114,9 @@ struct fc_inst {
 
 /* One open file or directory (the DEFUSE handle, fh, is its address). */
 struct fc_file {
+	struct fc_inst *inst;		/* the instance that opened it */
+	struct fc_file *adopted;	/* inherited: the same file opened again by
+					   the instance that replaced inst (adopt.c) */
 	struct fuse_file_info fi;
 	char *path;			/* its current path, as far as this process knows */
 	int removed;			/* its name was removed here: path is only the
@@ -133,6 +138,13 @@ struct fc_file {
 	/* Low level: the inode, whose lookup this file holds. */
 	fuse_ino_t ino;
 };
+
+/* Each open file h of in's, then each it inherited (adopt.c), under
+   in->files_lock (two loops: break leaves only the one it is in). */
+#define FC_EACH_FILE(in, h)						\
+	for (int list_ = 0; list_ < 2; list_++)				\
+		for (struct fc_file *h = list_ ? (in)->inherited : (in)->files; h; \
+		     h = h->next)
 
 /* The fuse_file_info a call by handle gets: a copy of open's, as libfuse
    gives every request its own (filled from the request; fh is open's).
@@ -181,6 +193,11 @@ void fc_session_close_fd(struct fuse_session *se) FC_HIDDEN;
    it + 1, 0 until the first call. */
 int fc_null_fd(int *slot) FC_HIDDEN;
 void fc_null_fd_close(int *slot) FC_HIDDEN;
+
+/* ---- adopt.c ----------------------------------------------------------- */
+/* fc_entry's carry and adopt (compat.h). */
+void fc_carry(void *inst, void *from) FC_HIDDEN;
+int fc_adopt(void *inst, uint64_t *fh, int how) FC_HIDDEN;
 
 /* ---- context.c ------------------------------------------------------- */
 /* Sets the calling thread's fuse_get_context() for a call into f. */

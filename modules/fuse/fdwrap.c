@@ -36,6 +36,7 @@
 #include <linux/openat2.h>
 #include <unistd.h>
 #include "fdwrap.h"
+#include "fm.h"
 #include "fscwd.h"
 
 /* fd moved into the band (its new number), or left where it is. */
@@ -443,7 +444,9 @@ static void *wrapper_for(const char *name)
 
 	if (!fn)
 		fn = fscwd_wrapper_for(name);
-	return fn ? fn : spawn_wrapper_for(name);
+	if (!fn)
+		fn = spawn_wrapper_for(name);
+	return fn ? fn : restart_wrapper_for(name);
 }
 
 /* Writes v at the relocated address p (a GOT slot, maybe read-only after

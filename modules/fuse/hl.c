@@ -157,6 +157,7 @@ static struct fc_file *new_file(struct fc_inst *in, const char *path,
 	h->is_dir = is_dir;
 	h->is_path_only = path_only;
 	h->lock_fd = -1;
+	h->inst = in;
 	pthread_mutex_init(&h->dir_lock, NULL);
 	pthread_mutex_lock(&in->files_lock);
 	h->next = in->files;
@@ -200,20 +201,23 @@ static int is_open(struct fc_inst *in, const char *path)
 	int found = 0;
 
 	pthread_mutex_lock(&in->files_lock);
-	for (struct fc_file *h = in->files; h && !found; h = h->next)
-		found = !h->is_path_only && !h->is_dir && !h->removed && !strcmp(h->path, path);
+	FC_EACH_FILE(in, h)
+		found |= !h->is_path_only && !h->is_dir && !h->removed && !h->adopted &&
+			 !strcmp(h->path, path);
 	pthread_mutex_unlock(&in->files_lock);
 	return found;
 }
 
-/* Is h's file open through another handle of this process? */
+/* Is h's file open through another handle of this process?  (An inherited
+   file opened again counts as the file that opened it again: adopt.c.) */
 static int is_open_other(struct fc_inst *in, struct fc_file *h)
 {
 	int found = 0;
 
 	pthread_mutex_lock(&in->files_lock);
-	for (struct fc_file *o = in->files; o && !found; o = o->next)
-		found = o != h && !o->is_path_only && !o->removed && !strcmp(o->path, h->path);
+	FC_EACH_FILE(in, o)
+		found |= o != h && !o->is_path_only && !o->removed && !o->adopted &&
+			 !strcmp(o->path, h->path);
 	pthread_mutex_unlock(&in->files_lock);
 	return found;
 }
@@ -250,7 +254,7 @@ static int hide(struct fc_inst *in, const char *path)
 		return r;
 	fc_files_renamed(in, path, hidden, 0);
 	pthread_mutex_lock(&in->files_lock);
-	for (struct fc_file *h = in->files; h; h = h->next)
+	FC_EACH_FILE(in, h)
 		if (!strcmp(h->path, hidden))
 			h->hidden = 1;
 	pthread_mutex_unlock(&in->files_lock);

@@ -1469,6 +1469,7 @@ static struct fc_file *new_file(struct fc_inst *in, const char *path, fuse_ino_t
 	h->is_dir = is_dir;
 	h->is_path_only = path_only;
 	h->lock_fd = -1;
+	h->inst = in;
 	pthread_mutex_lock(&in->files_lock);
 	h->next = in->files;
 	if (in->files)

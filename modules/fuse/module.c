@@ -38,19 +38,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "compat.h"
 #include "fdwrap.h"
+#include "fm.h"
 #include "fscwd.h"
-
-struct fmount {
-	const struct fc_entry *entry;
-	const struct defuse_ops *ops;	/* the stand-in's */
-	void *inst;
-	char **argv;
-	char *name;
-	char *cwd;			/* the file system's own working directory, or NULL */
-	int umask;			/* its own umask, or -1: the program's (fscwd.c) */
-};
 
 /* ---- arguments ------------------------------------------------------------ */
 
@@ -572,15 +562,58 @@ static char *find_mountpoint(const char *args)
 	return NULL;
 }
 
+static void free_argv(char **argv)
+{
+	if (argv)
+		for (char **a = argv; *a; a++)
+			free(*a);
+	free(argv);
+}
+
 static void free_mount(struct fmount *fm)
 {
-	if (fm->argv)
-		for (char **a = fm->argv; *a; a++)
-			free(*a);
-	free(fm->argv);
+	free_argv(fm->argv);
+	free_argv(fm->run_argv);
+	fs_image_free(fm->image);
 	free(fm->name);
 	free(fm->cwd);
 	free(fm);
+}
+
+int fm_start(struct fmount *fm, struct defuse_conn *conn, char *why, size_t why_len)
+{
+	struct fc_start s = { .main = fm->main, .argc = fm->argc, .name = fm->name,
+			      .umask = -1 };
+	struct fmount *was = fm_calling;
+	char **argv = calloc(fm->argc + 1, sizeof(char *));
+	int r;
+
+	/* main() gets a copy of its arguments, kept until destroy (some
+	   programs change theirs), so that a start again gets them afresh */
+	for (int i = 0; argv && i < fm->argc; i++)
+		if (!(argv[i] = strdup(fm->argv[i]))) {
+			free_argv(argv);
+			argv = NULL;
+		}
+	if (!argv) {
+		snprintf(why, why_len, "fuse: %s: out of memory", fm->name);
+		return -ENOMEM;
+	}
+	s.argv = argv;
+	fm_calling = fm;	/* the threads its start-up starts are its own */
+	r = fm->entry->start(&s, conn, &fm->inst, &fm->ops, why, why_len);
+	fm_calling = was;
+	if (r) {
+		free_argv(argv);
+		return r;
+	}
+	/* the old copy may be a forked parent's start's: that one is the
+	   parent's to keep, and freed with its memory here */
+	fm->run_argv = argv;
+	free(fm->cwd);
+	fm->cwd = s.cwd;
+	fm->umask = s.umask;
+	return 0;
 }
 
 static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char *why,
@@ -589,7 +622,6 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	char fspath[PATH_MAX], *mountpoint = NULL, *fsname;
 	const char *p = args, *colon;
 	struct fmount *fm = calloc(1, sizeof(*fm));
-	struct fc_start s;
 	char **words = NULL;
 	int nwords = 0, r = -EINVAL;
 	struct fs_info info;
@@ -656,18 +688,18 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	if (!fm->entry)
 		goto fail;
 	before = fdwrap_before();
-	h = info.pie ? load_program(fspath, &info, &s.main, why, why_len) :
+	h = info.pie ? load_program(fspath, &info, &fm->main, why, why_len) :
 		       load_fs(fspath, why, why_len);
 	if (!h) {
 		fdwrap_after(before, NULL, NULL);
 		goto fail;
 	}
 	fdwrap_after(before, h, NULL);
-	if (info.pie && !s.main)
+	if (info.pie && !fm->main)
 		goto fail;
 	if (!info.pie)
-		s.main = (int (*)(int, char **))dlsym(h, "main");
-	if (!s.main) {
+		fm->main = (int (*)(int, char **))dlsym(h, "main");
+	if (!fm->main) {
 		snprintf(why, why_len, "fuse: %s exports no main(): build the program's source "
 			 "with -shared -fPIC (docs/fuse-compat.md)", fspath);
 		goto fail;
@@ -695,16 +727,14 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	mountpoint = NULL;
 	free(words);
 	words = NULL;
-	s.argc = nwords + 2;
-	s.argv = fm->argv;
-	s.name = fm->name;
-	s.cwd = NULL;
-	s.umask = -1;
-	r = fm->entry->start(&s, conn, &fm->inst, &fm->ops, why, why_len);
+	fm->argc = nwords + 2;
+	/* what a forked child's start again needs (restart.c) */
+	fm->image = fs_image_save(h);
+	fm->conn = *conn;
+	fm->umask = -1;
+	r = fm_start(fm, conn, why, why_len);
 	if (r)
 		goto fail;
-	fm->cwd = s.cwd;
-	fm->umask = s.umask;
 	*priv = fm;
 	return 0;
 fail:
@@ -721,40 +751,54 @@ fail:
 /* ---- forwarding ---------------------------------------------------------- */
 
 #define FM ((struct fmount *)priv)
+/*
+ * The start of every call: nothing to do (one test) but in a forked child
+ * whose file system starts again, or did (restart.c); with fhp (a call
+ * on an open file) the handle the new instance serves for it.
+ */
+#define ENTER(fhp, how)							\
+	(__builtin_expect(FM->state != 0, 0) ? fm_enter_slow(FM, (fhp), (how)) : 0)
 /* A call into the file system, with its working directory for its path
-   calls and its umask for the files it makes (fscwd.c), put back after: a
-   call may reach another mount's. */
-#define FWD(call)							\
+   calls and its umask for the files it makes (fscwd.c), and the mount
+   being called (restart.c), put back after: a call may reach another
+   mount's. */
+#define CALL(call)							\
 	({								\
 		const char *was_ = fscwd_dir;				\
 		int was_umask_ = fscwd_umask;				\
+		struct fmount *was_fm_ = fm_calling;			\
 		fscwd_dir = FM->cwd;					\
 		fscwd_umask = FM->umask;				\
+		fm_calling = FM;					\
 		__typeof__(call) r_ = (call);				\
 		fscwd_dir = was_;					\
 		fscwd_umask = was_umask_;				\
+		fm_calling = was_fm_;					\
 		r_;							\
 	})
-#define FWD_VOID(call)							\
-	do {								\
-		const char *was_ = fscwd_dir;				\
-		int was_umask_ = fscwd_umask;				\
-		fscwd_dir = FM->cwd;					\
-		fscwd_umask = FM->umask;				\
-		call;							\
-		fscwd_dir = was_;					\
-		fscwd_umask = was_umask_;				\
-	} while (0)
+#define CALL_VOID(call)	(void)CALL(((call), 0))
+#define FWD_AS(fhp, how, call)						\
+	({								\
+		int e_ = ENTER(fhp, how);				\
+		e_ ? (__typeof__(call))e_ : CALL(call);			\
+	})
+/* A call by path, and one on the open file fh. */
+#define FWD(call) FWD_AS(NULL, 0, call)
+#define FWD_FH(call) FWD_AS(&fh, FC_ADOPT_OPEN, call)
 
+/* Not the instance of a forked child that has not started its own: that
+   one is its parent's (the stand-in ends only its own process's). */
 static void fm_destroy(void *priv)
 {
-	FWD_VOID(FM->ops->destroy(FM->inst));
+	if (!(FM->state & (FM_RESTART | FM_DEAD)))
+		CALL_VOID(FM->ops->destroy(FM->inst));
 	free_mount(FM);
 }
 
 static void fm_after_fork_child(void *priv)
 {
-	FWD_VOID(FM->ops->after_fork_child(FM->inst));
+	CALL_VOID(FM->ops->after_fork_child(FM->inst));
+	fm_fork_child(FM);
 }
 
 static int fm_getattr(void *priv, const char *path, struct stat *st, int flags)
@@ -861,87 +905,88 @@ static int fm_open(void *priv, const char *path, int flags, mode_t mode, struct 
 
 static void fm_release(void *priv, uint64_t fh)
 {
-	FWD_VOID(FM->ops->release(FM->inst, fh));
+	if (!ENTER(&fh, FC_ADOPT_RELEASE))
+		CALL_VOID(FM->ops->release(FM->inst, fh));
 }
 
 static int fm_flush(void *priv, uint64_t fh)
 {
-	return FWD(FM->ops->flush(FM->inst, fh));
+	return FWD_FH(FM->ops->flush(FM->inst, fh));
 }
 
 static ssize_t fm_read(void *priv, uint64_t fh, void *buf, size_t size, off_t off)
 {
-	return FWD(FM->ops->read(FM->inst, fh, buf, size, off));
+	return FWD_FH(FM->ops->read(FM->inst, fh, buf, size, off));
 }
 
 static ssize_t fm_write(void *priv, uint64_t fh, const void *buf, size_t size, off_t off)
 {
-	return FWD(FM->ops->write(FM->inst, fh, buf, size, off));
+	return FWD_FH(FM->ops->write(FM->inst, fh, buf, size, off));
 }
 
 static int fm_fgetattr(void *priv, uint64_t fh, struct stat *st)
 {
-	return FWD(FM->ops->fgetattr(FM->inst, fh, st));
+	return FWD_FH(FM->ops->fgetattr(FM->inst, fh, st));
 }
 
 static int fm_ftruncate(void *priv, uint64_t fh, off_t size)
 {
-	return FWD(FM->ops->ftruncate(FM->inst, fh, size));
+	return FWD_FH(FM->ops->ftruncate(FM->inst, fh, size));
 }
 
 static int fm_fchmod(void *priv, uint64_t fh, mode_t mode)
 {
-	return FWD(FM->ops->fchmod(FM->inst, fh, mode));
+	return FWD_FH(FM->ops->fchmod(FM->inst, fh, mode));
 }
 
 static int fm_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
 {
-	return FWD(FM->ops->fchown(FM->inst, fh, uid, gid));
+	return FWD_FH(FM->ops->fchown(FM->inst, fh, uid, gid));
 }
 
 static int fm_futimens(void *priv, uint64_t fh, const struct timespec times[2])
 {
-	return FWD(FM->ops->futimens(FM->inst, fh, times));
+	return FWD_FH(FM->ops->futimens(FM->inst, fh, times));
 }
 
 static int fm_fsync(void *priv, uint64_t fh, int datasync)
 {
-	return FWD(FM->ops->fsync(FM->inst, fh, datasync));
+	return FWD_FH(FM->ops->fsync(FM->inst, fh, datasync));
 }
 
 static int fm_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
 {
-	return FWD(FM->ops->fallocate(FM->inst, fh, mode, off, len));
+	return FWD_FH(FM->ops->fallocate(FM->inst, fh, mode, off, len));
 }
 
 static off_t fm_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 {
-	return FWD(FM->ops->seek_data(FM->inst, fh, off, whence));
+	return FWD_FH(FM->ops->seek_data(FM->inst, fh, off, whence));
 }
 
 static int fm_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill, void *ctx)
 {
-	return FWD(FM->ops->readdir(FM->inst, fh, pos, fill, ctx));
+	return FWD_FH(FM->ops->readdir(FM->inst, fh, pos, fill, ctx));
 }
 
 static int fm_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
 {
-	return FWD(FM->ops->getlk(FM->inst, fh, owner, lock));
+	return FWD_FH(FM->ops->getlk(FM->inst, fh, owner, lock));
 }
 
 static int fm_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock *lock, int wait)
 {
-	return FWD(FM->ops->setlk(FM->inst, fh, owner, lock, wait));
+	return FWD_FH(FM->ops->setlk(FM->inst, fh, owner, lock, wait));
 }
 
 static int fm_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 {
-	return FWD(FM->ops->flock(FM->inst, fh, owner, op));
+	return FWD_FH(FM->ops->flock(FM->inst, fh, owner, op));
 }
 
 static int fm_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
 {
-	return FWD(FM->ops->fh_path(FM->inst, fh, buf, size));
+	return FWD_AS(&fh, FC_ADOPT_PEEK, FM->ops->fh_path(FM->inst, fh, buf, size));
 }
 
 static const struct defuse_ops fm_ops = {

@@ -36,7 +36,7 @@ static char *moved_path(const char *p, const char *from, const char *to)
 void fc_files_renamed(struct fc_inst *in, const char *from, const char *to, int exchange)
 {
 	pthread_mutex_lock(&in->files_lock);
-	for (struct fc_file *h = in->files; h; h = h->next) {
+	FC_EACH_FILE(in, h) {
 		char *p;
 
 		/* a removed file's path names something else now, if anything */
@@ -64,7 +64,7 @@ void fc_files_renamed(struct fc_inst *in, const char *from, const char *to, int 
 void fc_files_removed(struct fc_inst *in, const char *path, uint64_t ino)
 {
 	pthread_mutex_lock(&in->files_lock);
-	for (struct fc_file *h = in->files; h; h = h->next) {
+	FC_EACH_FILE(in, h) {
 		if (h->removed)
 			continue;
 		if (ino ? h->ino == ino && (h->is_dir || !strcmp(h->path, path)) :

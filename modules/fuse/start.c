@@ -225,8 +225,9 @@ static int start(struct fc_start *s, struct defuse_conn *conn, void **inst,
 
 	if (in->state == FC_SERVING) {
 		conn->want |= in->defuse_want;
+		in->ops = in->se ? &fc_ll_ops : &fc_hl_ops;
 		*inst = in;
-		*ops = in->se ? &fc_ll_ops : &fc_hl_ops;
+		*ops = in->ops;
 		return 0;
 	}
 	if (!why[0])
@@ -258,4 +259,6 @@ void fc_stop(void *priv)
 FC_EXPORT const struct fc_entry defuse_fusecompat_entry = {
 	.version = FC_ENTRY_VERSION,
 	.start = start,
+	.carry = fc_carry,
+	.adopt = fc_adopt,
 };

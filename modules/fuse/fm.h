@@ -1,0 +1,72 @@
+/*
+ * One mount of the fuse module (module.c), and its life across fork
+ * (restart.c).
+ */
+#ifndef DEFUSE_FUSE_FM_H
+#define DEFUSE_FUSE_FM_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "compat.h"
+
+/* fmount.state: what a call must see to first (0: nothing, the rule). */
+enum {
+	FM_RESTART = 1,	/* a forked child's: the file system starts again
+			   at the next call (restart.c) */
+	FM_REBORN = 2,	/* it did: handles may be the old instance's */
+	FM_DEAD = 4,	/* it could not: every call fails with EIO */
+};
+
+struct fs_image;
+
+struct fmount {
+	const struct fc_entry *entry;
+	const struct defuse_ops *ops;	/* the stand-in's */
+	void *inst;
+	char **argv;
+	int argc;
+	int (*main)(int, char **);
+	char *name;
+	char *cwd;			/* the file system's own working directory, or NULL */
+	int umask;			/* its own umask, or -1: the program's (fscwd.c) */
+
+	char **run_argv;		/* the copy main() was given (it may change it) */
+	struct defuse_conn conn;	/* the host's offer, for a start again */
+
+	int state;			/* FM_*, read by every call */
+	int threads;			/* the file system started threads of its own */
+	struct fs_image *image;		/* its object's data as it was before main() */
+	pthread_mutex_t restart_lock;
+};
+
+/* The mount being called in this thread (set around every call), or the
+   mount whose file system started this thread; NULL otherwise. */
+extern __thread struct fmount *fm_calling;
+
+/* Starts fm's file system: its main() runs until its loop (the stand-in's
+   start); fills fm->inst, ops, cwd, umask.  0 or -errno with why. */
+int fm_start(struct fmount *fm, struct defuse_conn *conn, char *why, size_t why_len);
+
+/* ---- restart.c ---------------------------------------------------------- */
+
+/* The writable data of the object behind dlopen handle h, kept so that a
+   forked child can give its main() the globals it started with; NULL if
+   it cannot be kept. */
+struct fs_image *fs_image_save(void *h);
+void fs_image_free(struct fs_image *im);
+
+/* after_fork_child: a file system that started threads of its own starts
+   again at the child's next call (no allocation here). */
+void fm_fork_child(struct fmount *fm);
+
+/* The slow start of a call, when fm->state is not 0: the restart, if one
+   is due; then, with fh (a call on an open file), the handle the new
+   instance serves for it (the stand-in's adopt: how, FC_ADOPT_*).  0, 1
+   for a release done here (FC_ADOPT_RELEASE), or -errno. */
+int fm_enter_slow(struct fmount *fm, uint64_t *fh, int how);
+
+/* pthread_create's wrapper in the file system's objects (fdwrap.c's table
+   asks), or NULL for another name. */
+void *restart_wrapper_for(const char *name);
+
+#endif
