@@ -13,7 +13,7 @@
 #include <defuse/module.h>
 
 #define FC_ENTRY_SYMBOL "defuse_fusecompat_entry"
-#define FC_ENTRY_VERSION 5
+#define FC_ENTRY_VERSION 6
 
 /* What the module asks the stand-in to start: one FUSE program's main(). */
 struct fc_start {
@@ -26,6 +26,10 @@ struct fc_start {
 				   directory, if it moved it (malloc'd), or NULL */
 	int umask;		/* out: the umask the start-up left, if it
 				   changed the program's, or -1 */
+	int in_call;		/* started inside a call of the program's (a
+				   forked child's start again, restart.c), which
+				   may be a write of its stdio: its streams are
+				   not flushed around the start */
 };
 
 struct fc_entry {

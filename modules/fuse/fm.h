@@ -44,8 +44,10 @@ struct fmount {
 extern __thread struct fmount *fm_calling;
 
 /* Starts fm's file system: its main() runs until its loop (the stand-in's
-   start); fills fm->inst, ops, cwd, umask.  0 or -errno with why. */
-int fm_start(struct fmount *fm, struct defuse_conn *conn, char *why, size_t why_len);
+   start); fills fm->inst, ops, cwd, umask.  in_call: inside a call of the
+   program's (fc_start).  0 or -errno with why. */
+int fm_start(struct fmount *fm, struct defuse_conn *conn, int in_call, char *why,
+	     size_t why_len);
 
 /* ---- restart.c ---------------------------------------------------------- */
 

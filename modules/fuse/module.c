@@ -580,10 +580,11 @@ static void free_mount(struct fmount *fm)
 	free(fm);
 }
 
-int fm_start(struct fmount *fm, struct defuse_conn *conn, char *why, size_t why_len)
+int fm_start(struct fmount *fm, struct defuse_conn *conn, int in_call, char *why,
+	     size_t why_len)
 {
 	struct fc_start s = { .main = fm->main, .argc = fm->argc, .name = fm->name,
-			      .umask = -1 };
+			      .umask = -1, .in_call = in_call };
 	struct fmount *was = fm_calling;
 	char **argv = calloc(fm->argc + 1, sizeof(char *));
 	int r;
@@ -732,7 +733,7 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	fm->image = fs_image_save(h);
 	fm->conn = *conn;
 	fm->umask = -1;
-	r = fm_start(fm, conn, why, why_len);
+	r = fm_start(fm, conn, 0, why, why_len);
 	if (r)
 		goto fail;
 	*priv = fm;

@@ -200,7 +200,7 @@ static void restart(struct fmount *fm)
 	} else {
 		fs_image_restore(fm->image);
 		fm->threads = 0;
-		if (!fm_start(fm, &conn, why, sizeof(why))) {
+		if (!fm_start(fm, &conn, 1, why, sizeof(why))) {
 			fm->entry->carry(fm->inst, old);
 			state = FM_REBORN;
 		}

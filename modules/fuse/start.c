@@ -208,10 +208,12 @@ static int start(struct fc_start *s, struct defuse_conn *conn, void **inst,
 	save_state(&ps);
 	in->state = FC_STARTING;
 	fc_starting = in;
-	fflush(NULL);
+	if (!s->in_call)
+		fflush(NULL);
 	swapcontext(&in->host_ctx, &in->main_ctx);
 	fc_starting = NULL;
-	fflush(NULL);
+	if (!s->in_call)
+		fflush(NULL);
 	/* A file system that moved into a directory of its own (bindfs: its
 	   source) names its files relative to it: the module keeps it as the
 	   file system's (fscwd.c), the process goes back to the program's. */

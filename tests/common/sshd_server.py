@@ -27,8 +27,10 @@ sshd's strict checks refuse.  The SFTP subsystem is sshd's internal one
 (sshfs's `-s sftp`), so nothing else has to be installed.
 
 sshd needs /run/sshd (its privilege separation directory) when run as
-root; it is made if missing and removed at the end only if it was made
-here (and is still empty).
+root; it is made if missing (as the package's service would make it) and
+left there: servers of tests running at the same time share it, and one
+that removed it at its end made the other's next login fail ("Missing
+privilege separation directory").
 
 `start()` returns once a real client (`ssh ... true`, with the test's key)
 has logged in, within `timeout` seconds (default 60; the server's log in
@@ -108,7 +110,6 @@ class SshdServer:
         self.dir = None
         self.key = None
         self.proc = None
-        self.made_privsep = False
 
     # -- the client's side -------------------------------------------------
     @property
@@ -228,9 +229,7 @@ class SshdServer:
             raise RuntimeError(reason)
         self.dir = tempfile.mkdtemp(prefix='defuse-sshd-')
         try:
-            if not os.path.isdir(PRIVSEP_DIR):
-                os.mkdir(PRIVSEP_DIR, 0o755)
-                self.made_privsep = True
+            os.makedirs(PRIVSEP_DIR, 0o755, exist_ok=True)
             self._keygen('host_key')
             self.key = self._keygen('client_key')
             shutil.copyfile(self.key + '.pub', os.path.join(self.dir, 'authorized_keys'))
@@ -279,12 +278,6 @@ class SshdServer:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
-        if self.made_privsep:
-            try:
-                os.rmdir(PRIVSEP_DIR)
-            except OSError:
-                pass
-            self.made_privsep = False
 
     def __enter__(self):
         return self.start()

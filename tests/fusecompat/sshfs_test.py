@@ -4,33 +4,35 @@ the fuse module, against a real OpenSSH server the test starts on loopback
 (tests/common/sshd_server.py: its own keys, port and configuration).
 
     sshfs_test.py shared  --defuse D    shared:fuse:/usr/bin/sshfs:... (one instance)
-    sshfs_test.py process --defuse D    fuse:/usr/bin/sshfs:... (one per process image;
-                                        by hand only: it crashes now and then)
+    sshfs_test.py process --defuse D    fuse:/usr/bin/sshfs:... (one per process image
+                                        and per forked child that uses the mount)
     sshfs_test.py errors  --defuse D    a server that refuses: one line, status 127
 
 shared: one sshfs (one ssh connection) for the whole process tree, behind
 the shared module's server.  One workload script runs natively in a
 scratch directory and under `defuse run` in the same directory reached
 through the mount (the server's directory is another scratch directory):
-tar (an archive of a tree made by the test extracted, created again,
-listed and compared), git (init, add, commit with fixed dates and
-identity: the same commit ID; log, status, ls-files, a second commit
-after a change), make of a small C project (build with -j2, run, nothing to
-do the second time, one object rebuilt after a touch).  What the script
-prints must be the same, and the tree it leaves must be the same, both as
-seen through the mount and in the server's directory (names, types,
-modes, sizes, contents, link targets).
+forks (shell children that use the mount before they exec, or never do:
+redirections in subshells, descriptors the parent opened read and
+appended to by a child, their offsets shared), tar (an archive of a tree
+made by the test extracted, created again, listed and compared), git
+(init, add, commit with fixed dates and identity: the same commit ID; log,
+status, ls-files, a second commit after a change), make of a small C
+project (build with -j2, run, nothing to do the second time, one object
+rebuilt after a touch).  What the script prints must be the same, and the
+tree it leaves must be the same, both as seen through the mount and in
+the server's directory (names, types, modes, sizes, contents, link
+targets).
 
 process: each process image starts its own sshfs and its own ssh
-connection (-o dir_cache=no: sshfs's own cache would otherwise keep what
-another process changed since).  tar run as the program (one process)
-extracts, creates, lists and compares as natively, each run a new sshfs
-that sees what the previous one left; a shell's exec'd image sees what
-the shell wrote.  Not in the suite: some runs end with SIGSEGV, cause not
-found yet (docs/fuse-compat.md).  The limit (docs/fuse-compat.md): a forked child that
-uses the mount before it execs, after its parent did, shares its parent's
-connection without the thread that reads its replies, and waits for
-ever; shells, git and make do that, so they run on `shared:`.
+connection, and so does each forked child that uses the mount, since
+sshfs runs a thread (modules/fuse/restart.c); -o dir_cache=no: sshfs's
+own cache would otherwise keep what another process changed since.  The
+same workloads as shared (before the fix, the forks script hung at its
+first subshell: the child's reply was read by its parent's thread); then
+tar run as the program (one process) extracts, creates, lists and
+compares as natively, each run a new sshfs that sees what the previous
+one left; a shell's exec'd image sees what the shell wrote.
 
 errors: sshfs that cannot log in (a key the server does not know) ends
 the program before it runs, with sshfs's line and DEFUSE's, status 127,
@@ -189,6 +191,30 @@ cat x/hard
 rm -r x2
 '''
 
+# Shell children that use the mount before they exec, or never exec: each
+# starts sshfs again when it runs per process (restart.c), and opens the
+# files it inherited again through its own (adopt.c).  The offsets of a
+# description stay shared between parent and child.
+FORKS = r'''
+set -e
+cd "$W"
+for i in 1 2 3 4 5 6; do (echo "line $i" > "f$i"); read l < "f$i"; echo "$l"; done
+printf 'a\nb\nc\n' > lines
+exec 3< lines
+read x <&3; echo "parent read $x"
+( read y <&3; echo "child read $y" )
+read z <&3; echo "parent read $z after the child"
+exec 3<&-
+exec 4>> log
+echo one >&4
+( echo two >&4; ( echo three >&4 ); echo four >&4 )
+echo five >&4
+exec 4>&-
+cat log
+cat f1 f2 | ( while read l; do echo "piped $l"; done )
+echo "substituted $(cat f3)"
+'''
+
 GIT = r'''
 set -e
 cd "$W"
@@ -243,7 +269,7 @@ make | sort
 
 
 def workload(what):
-    return {'tar': TAR, 'git': GIT, 'make': MAKE}[what]
+    return {'forks': FORKS, 'tar': TAR, 'git': GIT, 'make': MAKE}[what]
 
 
 def compare_run(a, s, spec_of, what, workloads, tmp, remote):
@@ -302,21 +328,29 @@ def prepare(tmp):
     return remote
 
 
-def mode_shared(a, s, tmp):
-    remote = prepare(tmp)
-    workloads = ['tar', 'git', 'make']
+def workloads_here():
+    names = ['forks', 'tar', 'git', 'make']
     if SANITIZED:
         # docs/core.md: a sanitizer build of libdefuse.so cannot run cc1
         print('skip make: cc1 cannot run under a sanitizer build of libdefuse.so '
               '(docs/core.md)')
-        workloads.remove('make')
+        names.remove('make')
+    return names
+
+
+def mode_shared(a, s, tmp):
+    remote = prepare(tmp)
     compare_run(a, s, lambda d: 'shared:fuse:%s:%s' % (SSHFS, s.sshfs_args(d)),
-                'shared', workloads, tmp, remote)
+                'shared', workloads_here(), tmp, remote)
 
 
 def mode_process(a, s, tmp):
-    """One program per run, none of which forks a child that uses the mount
-    (the limit above): tar extracts, tar creates, tar lists."""
+    """The workloads, with their forks; then one program per run: tar
+    extracts, tar creates, tar lists, each a new sshfs."""
+    programs = os.path.join(tmp, 'programs')
+    os.mkdir(programs)
+    compare_run(a, s, lambda d: 'fuse:%s:%s' % (SSHFS, s.sshfs_args(d, 'dir_cache=no')),
+                'per process', workloads_here(), programs, prepare(programs))
     remote = prepare(tmp)
     tarball = os.path.join(tmp, 'src.tar')
     native = os.path.join(tmp, 'native')
