@@ -61,6 +61,7 @@ import argparse
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -329,9 +330,19 @@ def lifecycle(a):
         if os.path.exists(log):
             os.unlink(log)
         spec = '%s=fuse:%s:--log=%s%s' % (mnt, a.lifefs, log, (' ' + args) if args else '')
-        r = run([a.defuse, 'run', '-m', spec, '--', sys.executable, '-c', script, mnt] +
-                list(extra), env=env)
-        return r, read_log(log)
+        # a session of its own: a hang (a forked child waiting for ever)
+        # fails the case, and none of its processes is left
+        p = subprocess.Popen([a.defuse, 'run', '-m', spec, '--', sys.executable, '-c',
+                              script, mnt] + list(extra), env=env, text=True,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            out, err = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+            err += '(killed after 120 s: it hung)\n'
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err), read_log(log)
 
     try:
         # one image: init, a create, flush at each close, one release, destroy
@@ -417,6 +428,53 @@ os.execv('/bin/cat', ['cat', m + '/hello'])
         check(parent and len(by(parent, 'init')) == 2 and len(by(parent, 'destroy')) == 1 and
               len(by(parent, 'main argc')) == 2,
               'exec: the new image runs main() and init again; one destroy at the end',
+              repr(L))
+
+        # fork of a file system with a thread of its own (--worker: reads
+        # are done by a thread its init starts): the child that uses the
+        # mount starts the file system again (its own main() and init,
+        # from the globals main() first had: hello only), opens the file
+        # it inherited again through its instance, at the offset it shares
+        # with its parent, and releases only that; the parent's handle
+        # stays the parent's.  A copy without the thread waited for ever.
+        r, L = go('--worker', '''
+import os, sys
+m = sys.argv[1]
+fd = os.open(m + '/hello', os.O_RDONLY)
+print(os.read(fd, 2).decode())
+open(m + '/parents', 'w').write('p')
+pid = os.fork()
+if pid == 0:
+    print(os.read(fd, 3).decode(), os.path.exists(m + '/parents'), flush=True)
+    open(m + '/childs', 'w').write('c')
+    print(open(m + '/childs').read(), flush=True)
+    os.close(fd)
+    os._exit(0)
+os.waitpid(pid, 0)
+print(repr(os.read(fd, 9).decode()), os.path.exists(m + '/childs'))
+os.close(fd)
+''')
+        pids = []
+        for p, _ in L:
+            if p not in pids:
+                pids.append(p)
+        parent = pids[0] if pids else None
+        child = [p for p in pids if p != parent]
+        by = lambda pid, op: [o for p, o in L if p == pid and o.startswith(op)]
+        check(r.returncode == 0 and r.stdout == "he\nllo False\nc\n'\\n' False\n",
+              'a file system with a thread: the forked child reads on at the shared offset '
+              'through an instance of its own (the files its parent made are not there)',
+              'status %d\n%s%s' % (r.returncode, r.stdout, r.stderr))
+        check(len(child) == 1 and len(by(child[0], 'main argc')) == 1 and
+              len(by(child[0], 'init')) == 1 and by(child[0], 'worker read /hello'),
+              "the forked child runs main() and init again, its reads done by its own thread",
+              repr(L))
+        opened = by(child[0], 'open /hello ') if child else []
+        fh = opened[0].split()[2] if opened else '?'
+        check(len(opened) == 1 and by(child[0], 'release /hello ') == ['release /hello ' + fh] and
+              parent and len(by(parent, 'open /hello ')) == 1 and
+              len(by(parent, 'release /hello ')) == 1,
+              "the child opens its inherited file again and releases only that one",
               repr(L))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -9,16 +9,20 @@
  * fuse_get_context.
  *
  *   lifefs [--log=FILE] [--no-create] [--offsets] [--exit-in-main=N]
- *          [--fail-init] [--bad-caps] [FUSE options] MOUNTPOINT
+ *          [--fail-init] [--bad-caps] [--worker] [FUSE options] MOUNTPOINT
  *
  * --exit-in-main=N  exit(N) before fuse_main (a program whose start fails)
  * --fail-init       its init calls fuse_exit (a start that fails late)
  * --bad-caps        its init asks for a capability no one offers
+ * --worker          reads are done by a thread its init starts, as sshfs's
+ *                   replies are read by one: a forked child that went on
+ *                   with a copy of it (no thread) would wait for ever
  */
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -44,6 +48,7 @@ static struct options {
 	int exit_in_main;
 	int fail_init;
 	int bad_caps;
+	int worker;
 } opt = { .exit_in_main = -1 };
 
 static struct file files[NFILES];
@@ -65,6 +70,7 @@ static const struct fuse_opt spec[] = {
 	{ "--exit-in-main=%d", offsetof(struct options, exit_in_main), 0 },
 	OPTION("--fail-init", fail_init),
 	OPTION("--bad-caps", bad_caps),
+	OPTION("--worker", worker),
 	FUSE_OPT_END
 };
 
@@ -113,9 +119,56 @@ static struct file *add(const char *path, mode_t mode)
 	return NULL;
 }
 
+/* --worker: one job at a time, handed to the thread and waited for. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	void (*job)(void *);
+	void *arg;
+	int done;
+} work = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+
+static void *worker(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&work.lock);
+	for (;;) {
+		while (!work.job)
+			pthread_cond_wait(&work.cond, &work.lock);
+		work.job(work.arg);
+		work.job = NULL;
+		work.done = 1;
+		pthread_cond_broadcast(&work.cond);
+	}
+	return NULL;
+}
+
+/* job(arg) in the worker thread with --worker, else here. */
+static void on_worker(void (*job)(void *), void *arg)
+{
+	if (!opt.worker) {
+		job(arg);
+		return;
+	}
+	pthread_mutex_lock(&work.lock);
+	while (work.job)
+		pthread_cond_wait(&work.cond, &work.lock);
+	work.job = job;
+	work.arg = arg;
+	work.done = 0;
+	pthread_cond_broadcast(&work.cond);
+	while (!work.done)
+		pthread_cond_wait(&work.cond, &work.lock);
+	pthread_mutex_unlock(&work.lock);
+}
+
 static void *lf_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct fuse_context *c = fuse_get_context();
+	pthread_t t;
+
+	if (opt.worker && pthread_create(&t, NULL, worker, NULL) == 0)
+		pthread_detach(t);
 
 	logf_("init use_ino=%d max_write=%u want_flock=%d", cfg->use_ino, conn->max_write,
 	      !!(conn->want & FUSE_CAP_FLOCK_LOCKS));
@@ -223,20 +276,43 @@ static int lf_mknod(const char *path, mode_t mode, dev_t dev)
 	return 0;
 }
 
+struct read_job {
+	const char *path;
+	char *buf;
+	size_t size;
+	off_t off;
+	int r;
+};
+
+static void read_job(void *arg)
+{
+	struct read_job *j = arg;
+	struct file *f = find(j->path);
+
+	if (opt.worker)
+		logf_("worker read %s", j->path);
+	if (!f) {
+		j->r = -ENOENT;
+		return;
+	}
+	if ((size_t)j->off >= f->size) {
+		j->r = 0;
+		return;
+	}
+	if (j->size > f->size - j->off)
+		j->size = f->size - j->off;
+	memcpy(j->buf, f->data + j->off, j->size);
+	j->r = j->size;
+}
+
 static int lf_read(const char *path, char *buf, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
-	struct file *f = find(path);
+	struct read_job j = { path, buf, size, off, 0 };
 
 	(void)fi;
-	if (!f)
-		return -ENOENT;
-	if ((size_t)off >= f->size)
-		return 0;
-	if (size > f->size - off)
-		size = f->size - off;
-	memcpy(buf, f->data + off, size);
-	return size;
+	on_worker(read_job, &j);
+	return j.r;
 }
 
 static int lf_write(const char *path, const char *buf, size_t size, off_t off,
