@@ -216,6 +216,8 @@ int fm_enter_slow(struct fmount *fm, uint64_t *fh, int how)
 {
 	int state = __atomic_load_n(&fm->state, __ATOMIC_ACQUIRE);
 
+	if ((state & FM_RESTART) && defuse_in_vfork_child && defuse_in_vfork_child())
+		return -EIO;	/* its memory is its parent's: no start there */
 	if (state & FM_RESTART) {
 		pthread_mutex_lock(&fm->restart_lock);
 		if (__atomic_load_n(&fm->state, __ATOMIC_ACQUIRE) & FM_RESTART)
