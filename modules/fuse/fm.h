@@ -62,9 +62,10 @@ void fs_image_free(struct fs_image *im);
 void fm_fork_child(struct fmount *fm);
 
 /* The slow start of a call, when fm->state is not 0: the restart, if one
-   is due; then, with fh (a call on an open file), the handle the new
-   instance serves for it (the stand-in's adopt: how, FC_ADOPT_*).  0, 1
-   for a release done here (FC_ADOPT_RELEASE), or -errno. */
+   is due (not for a release or a path of an open file, which the old
+   instance answers); then, with fh (a call on an open file), the handle
+   the new instance serves for it (the stand-in's adopt: how, FC_ADOPT_*).
+   0, 1 for a release done here (FC_ADOPT_RELEASE), or -errno. */
 int fm_enter_slow(struct fmount *fm, uint64_t *fh, int how);
 
 /* pthread_create's wrapper in the file system's objects (fdwrap.c's table

@@ -608,8 +608,8 @@ int fm_start(struct fmount *fm, struct defuse_conn *conn, int in_call, char *why
 		free_argv(argv);
 		return r;
 	}
-	/* the old copy may be a forked parent's start's: that one is the
-	   parent's to keep, and freed with its memory here */
+	/* A start again in a forked child leaves the copy of its parent's
+	   start as it is: the old instance may still point into it. */
 	fm->run_argv = argv;
 	free(fm->cwd);
 	fm->cwd = s.cwd;

@@ -216,6 +216,13 @@ int fm_enter_slow(struct fmount *fm, uint64_t *fh, int how)
 {
 	int state = __atomic_load_n(&fm->state, __ATOMIC_ACQUIRE);
 
+	/* Before the start again, every handle is the old instance's: its
+	   release is the parent's business, and its path is known without
+	   the file system.  Neither needs the start (a login, for sshfs). */
+	if ((state & FM_RESTART) && how == FC_ADOPT_RELEASE && fh)
+		return 1;
+	if ((state & FM_RESTART) && how == FC_ADOPT_PEEK && fh)
+		return 0;
 	if ((state & FM_RESTART) && defuse_in_vfork_child && defuse_in_vfork_child())
 		return -EIO;	/* its memory is its parent's: no start there */
 	if (state & FM_RESTART) {
