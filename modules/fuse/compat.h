@@ -13,7 +13,7 @@
 #include <defuse/module.h>
 
 #define FC_ENTRY_SYMBOL "defuse_fusecompat_entry"
-#define FC_ENTRY_VERSION 6
+#define FC_ENTRY_VERSION 7
 
 /* What the module asks the stand-in to start: one FUSE program's main(). */
 struct fc_start {
@@ -63,6 +63,15 @@ struct fc_entry {
 	 * released as always).
 	 */
 	int (*adopt)(void *inst, uint64_t *fh, int how);
+	/*
+	 * exit(status), called by the file system's own code (redirected in
+	 * its objects, restart.c): while its main() starts in this process,
+	 * on its stack, the start ends there as a refused one (a one-line
+	 * reason: it called exit), without running any exit handler, the
+	 * program's included (a start again runs inside a program's call);
+	 * start returns.  Otherwise returns, and the caller exits.
+	 */
+	void (*exit_in_start)(int status);
 };
 
 enum { FC_ADOPT_OPEN, FC_ADOPT_PEEK, FC_ADOPT_RELEASE };

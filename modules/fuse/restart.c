@@ -173,9 +173,28 @@ static int w_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn
 	return 0;
 }
 
+/*
+ * exit() while a start runs in this thread (fm_calling is set around each
+ * start): the start ends there as a refused one (the stand-in's
+ * exit_in_start), not the process.  A forked child's start again runs
+ * inside one of the program's calls, where exit would have run the
+ * program's exit handlers and ended it; a first start would have run the
+ * exit handlers of the libraries loaded so far.
+ */
+static void w_exit(int status)
+{
+	struct fmount *fm = fm_calling;
+
+	if (fm && fm->entry && fm->entry->exit_in_start)
+		fm->entry->exit_in_start(status);
+	exit(status);
+}
+
 void *restart_wrapper_for(const char *name)
 {
-	return strcmp(name, "pthread_create") ? NULL : (void *)w_pthread_create;
+	if (!strcmp(name, "pthread_create"))
+		return (void *)w_pthread_create;
+	return strcmp(name, "exit") ? NULL : (void *)w_exit;
 }
 
 /* ---- fork and the start again ----------------------------------------- */

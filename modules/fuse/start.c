@@ -65,6 +65,30 @@ static void exit_guard(int status, void *arg)
 	_exit(127);
 }
 
+/* exit() by the file system's code (compat.h): a start that ends there. */
+static void exit_in_start(int status)
+{
+	struct fc_inst *in = fc_starting;
+	char here;
+
+	if (!in || in->state != FC_STARTING || getpid() != in->pid ||
+	    (char *)&here < (char *)in->stack ||
+	    (char *)&here >= (char *)in->stack + in->stack_size)
+		return;		/* not its main() (a helper it forked, a thread) */
+	if (in->why && in->why[0]) {
+		/* its loop failed first, for a reason of ours (fc_why) */
+		size_t n = strlen(in->why);
+
+		snprintf(in->why + n, in->why_len - n, " (then it called exit(%d))", status);
+	} else {
+		fc_why(in, "%s called exit(%d) in its start-up, before it served a file system",
+		       in->name, status);
+	}
+	in->main_ret = status;
+	in->state = FC_RETURNED;
+	setcontext(&in->host_ctx);
+}
+
 static void run_main(void)
 {
 	struct fc_inst *in = fc_starting;
@@ -263,4 +287,5 @@ FC_EXPORT const struct fc_entry defuse_fusecompat_entry = {
 	.start = start,
 	.carry = fc_carry,
 	.adopt = fc_adopt,
+	.exit_in_start = exit_in_start,
 };

@@ -476,6 +476,38 @@ os.close(fd)
               len(by(parent, 'release /hello ')) == 1,
               "the child opens its inherited file again and releases only that one",
               repr(L))
+
+        # ... and when that start fails (its main() calls exit): one line,
+        # the child's calls fail with EIO, nothing else of it ends; the
+        # parent goes on with its own instance
+        flag = os.path.join(tmp, 'exit-now')
+        r, L = go('--worker --exit-if=' + flag, '''
+import os, sys
+m = sys.argv[1]
+fd = os.open(m + '/hello', os.O_RDONLY)
+print(os.read(fd, 2).decode())
+open(sys.argv[2], 'w').close()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.read(fd, 3)
+    except OSError as e:
+        print('child:', e.strerror, flush=True)
+    try:
+        open(m + '/hello').read()
+    except OSError as e:
+        print('child again:', e.strerror, flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+print(os.read(fd, 9).decode(), end='')
+''', flag)
+        ours = [l for l in r.stderr.splitlines() if l.startswith('defuse')]
+        check(r.returncode == 0 and r.stdout == 'he\nchild: Input/output error\n'
+              'child again: Input/output error\nllo\n' and len(ours) == 1 and
+              'cannot start again in forked process' in ours[0] and
+              'called exit(4) in its start-up' in ours[0],
+              'a forked child whose start again fails: one line, EIO, the parent goes on',
+              'status %d\n%s%s' % (r.returncode, r.stdout, r.stderr))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         os.rmdir(mnt)

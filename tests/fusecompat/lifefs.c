@@ -9,11 +9,14 @@
  * fuse_get_context.
  *
  *   lifefs [--log=FILE] [--no-create] [--offsets] [--exit-in-main=N]
- *          [--fail-init] [--bad-caps] [--worker] [FUSE options] MOUNTPOINT
+ *          [--fail-init] [--bad-caps] [--worker] [--exit-if=FILE]
+ *          [FUSE options] MOUNTPOINT
  *
  * --exit-in-main=N  exit(N) before fuse_main (a program whose start fails)
  * --fail-init       its init calls fuse_exit (a start that fails late)
  * --bad-caps        its init asks for a capability no one offers
+ * --exit-if=FILE    exit(4) before fuse_main if FILE exists (a start that
+ *                   fails later: a forked child's start again)
  * --worker          reads are done by a thread its init starts, as sshfs's
  *                   replies are read by one: a forked child that went on
  *                   with a copy of it (no thread) would wait for ever
@@ -49,6 +52,7 @@ static struct options {
 	int fail_init;
 	int bad_caps;
 	int worker;
+	const char *exit_if;
 } opt = { .exit_in_main = -1 };
 
 static struct file files[NFILES];
@@ -71,6 +75,7 @@ static const struct fuse_opt spec[] = {
 	OPTION("--fail-init", fail_init),
 	OPTION("--bad-caps", bad_caps),
 	OPTION("--worker", worker),
+	{ "--exit-if=%s", offsetof(struct options, exit_if), 0 },
 	FUSE_OPT_END
 };
 
@@ -398,6 +403,8 @@ int main(int argc, char *argv[])
 	logf_("main argc=%d last=%s", args.argc, args.argv[args.argc - 1]);
 	if (opt.exit_in_main >= 0)
 		exit(opt.exit_in_main);
+	if (opt.exit_if && access(opt.exit_if, F_OK) == 0)
+		exit(4);
 	r = fuse_main(args.argc, args.argv, &ops, &opt);
 	logf_("main returns %d", r);
 	fuse_opt_free_args(&args);
