@@ -32,6 +32,7 @@
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef ST_VALID
@@ -46,10 +47,17 @@
 /* Starts a call: the mount must still be there (fuse_exit ends it), and a
    file system served by fuse_loop (single-threaded) gets one call at a
    time.  Returns 0 or -ENOTCONN. */
+/* This thread's calls into any mount of the high level, counted (the
+   lookup open may take over, below).  Initial-exec, as context.c's: no
+   allocation at a thread's first call, which may come from a signal
+   handler that interrupted malloc. */
+static __thread uint64_t calls_here __attribute__((tls_model("initial-exec")));
+
 static int begin(struct fc_inst *in, int creating)
 {
 	struct fuse *f = in->f;
 
+	calls_here++;
 	if (!f || f->exited || in->state != FC_SERVING)
 		return -ENOTCONN;
 	if (in->single)
@@ -263,6 +271,72 @@ static int hide(struct fc_inst *in, const char *path)
 
 /* ---- metadata ------------------------------------------------------------ */
 
+/*
+ * The lookup the host just made.  To open a file the core looks its last
+ * name up (getattr) and then opens it, in one system call, and the high
+ * level looked the name up again first, as libfuse does for a FUSE OPEN
+ * of an inode the kernel looked up just before: two lookups where the
+ * kernel makes one (a round trip to the server of a network file system,
+ * an lstat for a passthrough).  So open takes over the getattr's answer
+ * when it is this thread's very next call after it, for the same path,
+ * within a millisecond: the same system call, as the kernel's lookup and
+ * open are.  An exclusive create looks up again (the core does not look
+ * its name up first, so the getattr before may be another call's).
+ */
+#define LAST_NS 1000000
+
+/* Small (static TLS is scarce): the path as its hash and length, and of
+   the attributes what open looks at but for a FIFO's (looked up again). */
+struct last_lookup {
+	struct fc_inst *in;	/* NULL: none */
+	uint64_t seq;		/* calls_here at the getattr */
+	uint64_t at_ns;
+	uint64_t hash;		/* fc_path_ino of the path */
+	size_t len;
+	int r;
+	mode_t mode;
+};
+
+static __thread struct last_lookup last __attribute__((tls_model("initial-exec")));
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void note_lookup(struct fc_inst *in, const char *path, int r, const struct stat *st)
+{
+	last.in = NULL;
+	if (!r && S_ISFIFO(st->st_mode))
+		return;		/* its open wants the whole stat */
+	last.hash = fc_path_ino(path);
+	last.len = strlen(path);
+	last.r = r;
+	last.mode = r ? 0 : st->st_mode;
+	last.seq = calls_here;
+	last.at_ns = now_ns();
+	last.in = in;
+}
+
+/* The lookup of path open makes: the getattr's just before (st then
+   holds the file's type and permission bits only), or anew. */
+static int open_lookup(struct fc_inst *in, const char *path, int flags, struct stat *st)
+{
+	int took = last.in == in && last.seq + 1 == calls_here &&
+		   !((flags & O_CREAT) && (flags & O_EXCL)) && last.len == strlen(path) &&
+		   last.hash == fc_path_ino(path) && now_ns() - last.at_ns < LAST_NS;
+
+	last.in = NULL;
+	if (!took)
+		return lookup(in->f, path, st);
+	memset(st, 0, sizeof(*st));
+	st->st_mode = last.mode;
+	return last.r;
+}
+
 static int hl_getattr(void *priv, const char *path, struct stat *st, int flags)
 {
 	int r;
@@ -270,6 +344,7 @@ static int hl_getattr(void *priv, const char *path, struct stat *st, int flags)
 
 	(void)flags;	/* the host resolved links: path is the object itself */
 	r = lookup(f, path, st);
+	note_lookup(in, path, r, st);
 	if (!r)
 		fix_stat(f, path, st);
 	RETURN(r);
@@ -751,7 +826,7 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	/* The file system's own descriptors should not outlive an exec: the
 	   new image starts the file system afresh. */
 	flags |= O_CLOEXEC;
-	r = lookup(f, path, &st);
+	r = open_lookup(in, path, flags, &st);
 	if ((flags & O_TMPFILE) == O_TMPFILE) {
 		/* the kernel's checks, then FUSE's answer: libfuse 3.14's high
 		   level has no tmpfile */
