@@ -117,22 +117,11 @@ static int reopen(struct fc_inst *in, struct fc_file *old, struct fc_file **out)
 	return 0;
 }
 
-/* An inherited file given up: off the list, freed (it is this process's
-   copy; the parent's is its own). */
+/* An inherited file given up: this process's copy (the parent's is its
+   own). */
 static void drop_inherited(struct fc_inst *in, struct fc_file *h)
 {
-	pthread_mutex_lock(&in->files_lock);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		in->inherited = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	pthread_mutex_unlock(&in->files_lock);
-	if (h->lock_fd >= 0 && !(defuse_close_kept && defuse_close_kept(h->lock_fd) == 0))
-		close(h->lock_fd);
-	free(h->path);
-	free(h);
+	fc_file_free(in, &in->inherited, h);
 }
 
 int fc_adopt(void *inst, uint64_t *fh, int how)

@@ -269,6 +269,11 @@ void fc_files_renamed(struct fc_inst *in, const char *from, const char *to, int 
    (low level), or 0 (high level: by path alone). */
 void fc_files_removed(struct fc_inst *in, const char *path, uint64_t ino) FC_HIDDEN;
 /* defuse_ops.fh_path of open file h. */
+/* h off its list (head: &in->files, or &in->inherited), freed with what it
+   holds: its listing, its lock carrier, its path.  No FUSE release. */
+void fc_file_free(struct fc_inst *in, struct fc_file **head, struct fc_file *h) FC_HIDDEN;
+/* A directory's listing kept here (dir_mode 2) dropped. */
+void fc_file_clear_listing(struct fc_file *h) FC_HIDDEN;
 int fc_file_path(struct fc_inst *in, const struct fc_file *h, char *buf, size_t size)
 	FC_HIDDEN;
 

@@ -176,30 +176,9 @@ static struct fc_file *new_file(struct fc_inst *in, const char *path,
 	return h;
 }
 
-static void clear_dir(struct fc_file *h)
-{
-	for (size_t i = 0; i < h->nents; i++)
-		free(h->ents[i].name);
-	h->nents = 0;
-}
-
 static void free_file(struct fc_inst *in, struct fc_file *h)
 {
-	pthread_mutex_lock(&in->files_lock);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		in->files = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	pthread_mutex_unlock(&in->files_lock);
-	clear_dir(h);
-	free(h->ents);
-	if (h->lock_fd >= 0 && !(defuse_close_kept && defuse_close_kept(h->lock_fd) == 0))
-		close(h->lock_fd);
-	pthread_mutex_destroy(&h->dir_lock);
-	free(h->path);
-	free(h);
+	fc_file_free(in, &in->files, h);
 }
 
 /* Is the file path names open (a FUSE open of a file: not O_PATH, not
@@ -1226,7 +1205,7 @@ static int hl_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill
 	pthread_mutex_lock(&h->dir_lock);
 	if (h->dir_mode == 1 || !pos || h->dir_mode == 0) {
 		if (h->dir_mode == 2 || !pos) {
-			clear_dir(h);
+			fc_file_clear_listing(h);
 			if (!pos)
 				h->dir_mode = 0;
 		}

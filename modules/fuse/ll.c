@@ -1481,18 +1481,7 @@ static struct fc_file *new_file(struct fc_inst *in, const char *path, fuse_ino_t
 
 static void free_file(struct fc_inst *in, struct fc_file *h)
 {
-	pthread_mutex_lock(&in->files_lock);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		in->files = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	pthread_mutex_unlock(&in->files_lock);
-	if (h->lock_fd >= 0 && !(defuse_close_kept && defuse_close_kept(h->lock_fd) == 0))
-		close(h->lock_fd);
-	free(h->path);
-	free(h);
+	fc_file_free(in, &in->files, h);
 }
 
 /* open or opendir of ino, or create of name in parent. */

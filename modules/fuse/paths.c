@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* p with the prefix from (a whole component) replaced by to, or NULL. */
 static char *moved_path(const char *p, const char *from, const char *to)
@@ -90,4 +91,30 @@ int fc_file_path(struct fc_inst *in, const struct fc_file *h, char *buf, size_t 
 		strcpy(buf, h->path);
 	pthread_mutex_unlock(&in->files_lock);
 	return r;
+}
+
+void fc_file_clear_listing(struct fc_file *h)
+{
+	for (size_t i = 0; i < h->nents; i++)
+		free(h->ents[i].name);
+	h->nents = 0;
+}
+
+void fc_file_free(struct fc_inst *in, struct fc_file **head, struct fc_file *h)
+{
+	pthread_mutex_lock(&in->files_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		*head = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&in->files_lock);
+	fc_file_clear_listing(h);
+	free(h->ents);
+	if (h->lock_fd >= 0 && !(defuse_close_kept && defuse_close_kept(h->lock_fd) == 0))
+		close(h->lock_fd);
+	pthread_mutex_destroy(&h->dir_lock);
+	free(h->path);
+	free(h);
 }

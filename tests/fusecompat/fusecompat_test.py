@@ -320,6 +320,18 @@ def read_log(path):
     return lines
 
 
+def by_process(L):
+    """(parent, children, by) of a log: the first process to log, the
+    others, and by(pid, op): the lines of pid that start with op."""
+    pids = []
+    for p, _ in L:
+        if p not in pids:
+            pids.append(p)
+    parent = pids[0] if pids else None
+    return (parent, [p for p in pids if p != parent],
+            lambda pid, op: [o for p, o in L if p == pid and o.startswith(op)])
+
+
 def lifecycle(a):
     mnt = tempfile.mkdtemp(prefix='defuse-fc-mnt-')
     tmp = tempfile.mkdtemp(prefix='defuse-fc-')
@@ -415,13 +427,7 @@ os.waitpid(pid, 0)
 os.close(fd)
 os.execv('/bin/cat', ['cat', m + '/hello'])
 ''')
-        pids = []
-        for p, _ in L:
-            if p not in pids:
-                pids.append(p)
-        parent = pids[0] if pids else None
-        child = [p for p in pids if p != parent]
-        by = lambda pid, op: [o for p, o in L if p == pid and o.startswith(op)]
+        parent, child, by = by_process(L)
         check(r.stdout == 'hello\n' and len(child) == 1 and not by(child[0], 'init') and
               len(by(child[0], 'flush')) == 1 and len(by(child[0], 'release')) == 1,
               'forked child: no init, its close flushes and releases', repr(L))
@@ -454,13 +460,7 @@ os.waitpid(pid, 0)
 print(repr(os.read(fd, 9).decode()), os.path.exists(m + '/childs'))
 os.close(fd)
 ''')
-        pids = []
-        for p, _ in L:
-            if p not in pids:
-                pids.append(p)
-        parent = pids[0] if pids else None
-        child = [p for p in pids if p != parent]
-        by = lambda pid, op: [o for p, o in L if p == pid and o.startswith(op)]
+        parent, child, by = by_process(L)
         check(r.returncode == 0 and r.stdout == "he\nllo False\nc\n'\\n' False\n",
               'a file system with a thread: the forked child reads on at the shared offset '
               'through an instance of its own (the files its parent made are not there)',
