@@ -68,8 +68,8 @@ void fm_fork_child(struct fmount *fm);
    0, 1 for a release done here (FC_ADOPT_RELEASE), or -errno. */
 int fm_enter_slow(struct fmount *fm, uint64_t *fh, int how);
 
-/* pthread_create's wrapper in the file system's objects (fdwrap.c's table
-   asks), or NULL for another name. */
+/* pthread_create's and exit's wrappers in the file system's objects
+   (fdwrap.c's table asks), or NULL for another name. */
 void *restart_wrapper_for(const char *name);
 
 #endif
