@@ -44,15 +44,15 @@
 
 /* ---- entering and leaving ------------------------------------------- */
 
-/* Starts a call: the mount must still be there (fuse_exit ends it), and a
-   file system served by fuse_loop (single-threaded) gets one call at a
-   time.  Returns 0 or -ENOTCONN. */
 /* This thread's calls into any mount of the high level, counted (the
    lookup open may take over, below).  Initial-exec, as context.c's: no
    allocation at a thread's first call, which may come from a signal
    handler that interrupted malloc. */
 static __thread uint64_t calls_here __attribute__((tls_model("initial-exec")));
 
+/* Starts a call: the mount must still be there (fuse_exit ends it), and a
+   file system served by fuse_loop (single-threaded) gets one call at a
+   time.  Returns 0 or -ENOTCONN. */
 static int begin(struct fc_inst *in, int creating)
 {
 	struct fuse *f = in->f;
