@@ -19,6 +19,13 @@ enum {
 
 struct fs_image;
 
+/* Where a file system's code reads libc's getopt variables: its own
+   copies (a program's copy relocations) or fsgetopt.c's (fsgetopt.c). */
+struct fsgetopt_vars {
+	int *optind, *opterr, *optopt;
+	char **optarg;
+};
+
 struct fmount {
 	const struct fc_entry *entry;
 	const struct defuse_ops *ops;	/* the stand-in's */
@@ -36,6 +43,7 @@ struct fmount {
 	int state;			/* FM_*, read by every call */
 	int threads;			/* the file system started threads of its own */
 	struct fs_image *image;		/* its object's data as it was before main() */
+	struct fsgetopt_vars optvars;	/* its getopt's variables */
 	pthread_mutex_t restart_lock;
 };
 
@@ -48,6 +56,19 @@ extern __thread struct fmount *fm_calling;
    program's (fc_start).  0 or -errno with why. */
 int fm_start(struct fmount *fm, struct defuse_conn *conn, int in_call, char *why,
 	     size_t why_len);
+
+/* ---- fsgetopt.c: the file system's own getopt ---------------------------- */
+
+/* The program's copy of libc's variable name (optind, opterr, optopt,
+   optarg) is at `at`: its getopt updates that one.  Others are ignored. */
+void fsgetopt_note_copy(struct fsgetopt_vars *v, const char *name, void *at);
+
+/* Before each start of the file system: nothing parsed yet (optind 1). */
+void fsgetopt_reset(struct fsgetopt_vars *v);
+
+/* The file system's getopt calls and libc's getopt variables, redirected
+   in its objects (fdwrap.c's table asks), or NULL for another name. */
+void *fsgetopt_wrapper_for(const char *name);
 
 /* ---- restart.c ---------------------------------------------------------- */
 

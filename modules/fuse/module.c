@@ -424,7 +424,7 @@ static void copy_object(void *dst, const void *src, size_t size)
 		mprotect((void *)lo, len, PROT_READ);
 }
 
-static void redo_copy_relocs(struct link_map *lm)
+static void redo_copy_relocs(struct link_map *lm, struct fsgetopt_vars *optvars)
 {
 	uintptr_t base = lm->l_addr, rela = 0, relasz = 0, symtab = 0, strtab = 0;
 	const char *needed[64];
@@ -460,6 +460,7 @@ static void redo_copy_relocs(struct link_map *lm)
 			continue;
 		sym = (const ElfW(Sym) *)symtab + ELF64_R_SYM(r->r_info);
 		name = (const char *)strtab + sym->st_name;
+		fsgetopt_note_copy(optvars, name, (void *)(base + r->r_offset));
 		for (int i = 0; i < nneeded; i++) {
 			void *dh = dlopen(needed[i], RTLD_LAZY | RTLD_NOLOAD);
 			void *src = dh ? dlsym(dh, name) : NULL;
@@ -485,7 +486,7 @@ static void redo_copy_relocs(struct link_map *lm)
  * relocated by now) tells where main is.
  */
 static void *load_program(const char *path, const struct fs_info *fi, int (**mainp)(int, char **),
-			  char *why, size_t why_len)
+			  struct fsgetopt_vars *optvars, char *why, size_t why_len)
 {
 	char buf[65536];
 	uint64_t flags1 = fi->flags1 & ~(uint64_t)DF_1_PIE;
@@ -515,7 +516,7 @@ static void *load_program(const char *path, const struct fs_info *fi, int (**mai
 		snprintf(why, why_len, "fuse: cannot tell where %s was loaded", path);
 		return NULL;
 	}
-	redo_copy_relocs(lm);
+	redo_copy_relocs(lm, optvars);
 	code = (const unsigned char *)(lm->l_addr + fi->entry);
 	for (int i = 0; i + 7 <= 64 && !*mainp; i++) {
 		int32_t disp;
@@ -601,6 +602,7 @@ int fm_start(struct fmount *fm, struct defuse_conn *conn, int in_call, char *why
 		return -ENOMEM;
 	}
 	s.argv = argv;
+	fsgetopt_reset(&fm->optvars);
 	fm_calling = fm;	/* the threads its start-up starts are its own */
 	r = fm->entry->start(&s, conn, &fm->inst, &fm->ops, why, why_len);
 	fm_calling = was;
@@ -689,7 +691,7 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	if (!fm->entry)
 		goto fail;
 	before = fdwrap_before();
-	h = info.pie ? load_program(fspath, &info, &fm->main, why, why_len) :
+	h = info.pie ? load_program(fspath, &info, &fm->main, &fm->optvars, why, why_len) :
 		       load_fs(fspath, why, why_len);
 	if (!h) {
 		fdwrap_after(before, NULL, NULL);
