@@ -448,6 +448,8 @@ static void *wrapper_for(const char *name)
 		fn = spawn_wrapper_for(name);
 	if (!fn)
 		fn = fsgetopt_wrapper_for(name);
+	if (!fn)
+		fn = fsexit_wrapper_for(name);
 	return fn ? fn : restart_wrapper_for(name);
 }
 

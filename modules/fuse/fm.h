@@ -18,6 +18,7 @@ enum {
 };
 
 struct fs_image;
+struct fs_exit_fn;
 
 /* Where a file system's code reads libc's getopt variables: its own
    copies (a program's copy relocations) or fsgetopt.c's (fsgetopt.c). */
@@ -37,13 +38,17 @@ struct fmount {
 	char *cwd;			/* the file system's own working directory, or NULL */
 	int umask;			/* its own umask, or -1: the program's (fscwd.c) */
 
-	char **run_argv;		/* the copy main() was given (it may change it) */
+	char **run_argv;		/* the copy main() was given (it may change it),
+					   then the strings as given */
 	struct defuse_conn conn;	/* the host's offer, for a start again */
 
 	int state;			/* FM_*, read by every call */
 	int threads;			/* the file system started threads of its own */
 	struct fs_image *image;		/* its object's data as it was before main() */
 	struct fsgetopt_vars optvars;	/* its getopt's variables */
+	struct fs_exit_fn *exit_fns;	/* its exit handlers (fsexit.c) */
+	size_t n_exit_fns, cap_exit_fns;
+	size_t exit_fns_loaded;		/* how many its constructors registered */
 	pthread_mutex_t restart_lock;
 };
 
@@ -69,6 +74,23 @@ void fsgetopt_reset(struct fsgetopt_vars *v);
 /* The file system's getopt calls and libc's getopt variables, redirected
    in its objects (fdwrap.c's table asks), or NULL for another name. */
 void *fsgetopt_wrapper_for(const char *name);
+
+/* ---- fsexit.c: the file system's exit handlers ---------------------------- */
+
+/* After its constructors: the handlers registered so far are the object's,
+   kept by a start again (the others are its main()'s). */
+void fsexit_loaded(struct fmount *fm);
+/* A start again: the handlers its main() and calls registered are gone
+   with the globals they were for. */
+void fsexit_forget_main(struct fmount *fm);
+/* At its end, after main() has finished: its handlers, last first. */
+void fsexit_run(struct fmount *fm);
+/* In a forked child (no allocation). */
+void fsexit_fork_child(void);
+
+/* __cxa_atexit, atexit and __cxa_finalize in its objects (fdwrap.c's
+   table asks), or NULL for another name. */
+void *fsexit_wrapper_for(const char *name);
 
 /* ---- restart.c ---------------------------------------------------------- */
 

@@ -4,10 +4,11 @@
  * its struct fuse_operations (2.x layout, fuse2.h) is turned into a 3.x
  * one whose members translate each call (2.x's fuse_file_info, the 4-
  * argument filler, getdir, fgetattr/ftruncate beside getattr/truncate,
- * utime, rename without flags, init with the 2.x fuse_conn_info), and the
- * 2.x entry points (fuse_main_real, fuse_setup, fuse_new on a channel,
- * fuse_mount returning one, fuse_parse_cmdline's four arguments...) do
- * their work with the core's.  The low-level API of libfuse 2 is not
+ * utime, rename without flags, init with the 2.x fuse_conn_info; the
+ * older tables of FUSE_USE_VERSION 22 and 25 too), and the 2.x entry
+ * points (fuse_main_real, fuse_setup, fuse_new on a channel, fuse_mount
+ * returning one, fuse_parse_cmdline's four arguments...) do their work
+ * with the core's.  The low-level API of libfuse 2 is not
  * served: no program DEFUSE aims at uses it (docs).
  *
  * Entry points whose names libfuse 3's headers declare with other
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <time.h>
 
 /* A 2.x channel: all fuse_mount leaves for fuse_new (nothing is mounted). */
@@ -31,9 +33,18 @@ struct fuse_chan {
 	int null_fd1;		/* fuse_chan_fd's descriptor + 1, 0: none yet */
 };
 
+/* An older table's differences (fuse2.h): which, and its members whose
+   types differ from 2.9's. */
+struct compat2 {
+	int version;				/* 22 or 25; 0: none */
+	void *(*init)(void);
+	int (*statfs)(const char *, struct statfs *);	/* 22 */
+};
+
 /* What a libfuse 2 file system's handle keeps besides the core's (f->v2). */
 struct fc2 {
 	struct fuse2_operations op;
+	struct compat2 compat;
 	struct fuse_conn_info_opts *conn_opts;	/* max_write=, atomic_o_trunc... */
 	struct fuse_chan *ch;			/* fuse_setup's, for fuse_teardown */
 };
@@ -46,9 +57,14 @@ static void free_v2(void *p)
 	free(v2);
 }
 
+static struct fc2 *v2_of_call(void)
+{
+	return fuse_get_context()->fuse->v2;
+}
+
 static const struct fuse2_operations *op2(void)
 {
-	return &((struct fc2 *)fuse_get_context()->fuse->v2)->op;
+	return &v2_of_call()->op;
 }
 
 /* ---- fuse_file_info: 3.x's kept by the core, 2.x's lent to the call ---- */
@@ -68,10 +84,11 @@ static void fi_to2(const struct fuse_file_info *fi, struct fuse2_file_info *f2)
 	f2->lock_owner = fi->lock_owner;
 }
 
-/* What a 2.x call may set for the core to keep: the handle and the open flags. */
+/* What a 2.x call may set for the core to keep: the handle and the open
+   flags.  A FUSE_USE_VERSION 22 file system's handle is fh_old's word. */
 static void fi_from2(const struct fuse2_file_info *f2, struct fuse_file_info *fi)
 {
-	fi->fh = f2->fh;
+	fi->fh = v2_of_call()->compat.version == 22 ? f2->fh_old : f2->fh;
 	fi->direct_io = f2->direct_io;
 	fi->keep_cache = f2->keep_cache;
 	fi->nonseekable = f2->nonseekable;
@@ -324,6 +341,8 @@ static void *t_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	if (v2->conn_opts)
 		fuse_apply_conn_info_opts(v2->conn_opts, conn);
+	if (v2->compat.init)
+		return v2->compat.init();	/* 22 and 25: no conn */
 	if (!v2->op.init)
 		return fuse_get_context()->private_data;
 	memset(&c2, 0, sizeof(c2));
@@ -345,6 +364,28 @@ static void *t_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->max_background = c2.max_background;
 	conn->congestion_threshold = c2.congestion_threshold;
 	return data;
+}
+
+/* FUSE_USE_VERSION 22's statfs fills a struct statfs. */
+static int t_statfs22(const char *path, struct statvfs *sv)
+{
+	struct statfs sf;
+	int r;
+
+	memset(&sf, 0, sizeof(sf));
+	r = v2_of_call()->compat.statfs(path, &sf);
+	if (r)
+		return r;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = sv->f_frsize = sf.f_bsize;
+	sv->f_blocks = sf.f_blocks;
+	sv->f_bfree = sf.f_bfree;
+	sv->f_bavail = sf.f_bavail;
+	sv->f_files = sf.f_files;
+	sv->f_ffree = sf.f_ffree;
+	sv->f_favail = sf.f_ffree;
+	sv->f_namemax = sf.f_namelen;
+	return 0;
 }
 
 /* The 3.x table for o: a member only where o has the operation, so that the
@@ -407,30 +448,42 @@ static const struct fuse_opt v2_spec[] = {
 	FUSE_OPT_END
 };
 
-struct fuse *fc2_new(struct fuse_chan *ch, struct fuse_args *args,
-		     const struct fuse2_operations *op, size_t op_size, void *user_data);
-FC_EXPORT struct fuse *fc2_new(struct fuse_chan *ch, struct fuse_args *args,
-			       const struct fuse2_operations *op, size_t op_size,
-			       void *user_data)
+/* fuse_new for a table of FUSE_USE_VERSION compat (0: 26 to 29; 22, 25). */
+static struct fuse *new2(struct fuse_chan *ch, struct fuse_args *args, const void *op,
+			 size_t op_size, void *user_data, int compat)
 {
 	struct fc2 *v2 = calloc(1, sizeof(*v2));
+	size_t size = compat == 22 ? FUSE2_OPS_COMPAT22_SIZE :
+		      compat == 25 ? FUSE2_OPS_COMPAT25_SIZE : sizeof(v2->op);
 	struct fuse_operations o3;
 	struct fuse *f;
 
 	if (!v2 || !ch)
 		goto fail;
-	if (op_size > sizeof(v2->op)) {
+	if (op_size > size) {
 		fuse_log(FUSE_LOG_ERR, "fuse: warning: library too old, some operations may "
 			 "not work\n");
-		op_size = sizeof(v2->op);
+		op_size = size;
 	}
 	memcpy(&v2->op, op, op_size);
+	v2->compat.version = compat;
+	if (compat) {
+		/* the same slots, other types: called through compat's */
+		v2->compat.init = (void *(*)(void))(void *)v2->op.init;
+		v2->op.init = NULL;
+	}
+	if (compat == 22) {
+		v2->compat.statfs = (int (*)(const char *, struct statfs *))(void *)v2->op.statfs;
+		v2->op.statfs = NULL;
+	}
 	if (fuse_opt_parse(args, NULL, v2_spec, NULL) == -1)
 		goto fail;
 	v2->conn_opts = fuse_parse_conn_info_opts(args);
 	if (!v2->conn_opts)
 		goto fail;
 	ops3(&v2->op, &o3);
+	if (v2->compat.statfs)
+		o3.statfs = t_statfs22;
 	f = fc_new(args, &o3, sizeof(o3), user_data);
 	if (!f)
 		goto fail;
@@ -445,6 +498,15 @@ fail:
 		free(v2->conn_opts);
 	free(v2);
 	return NULL;
+}
+
+struct fuse *fc2_new(struct fuse_chan *ch, struct fuse_args *args,
+		     const struct fuse2_operations *op, size_t op_size, void *user_data);
+FC_EXPORT struct fuse *fc2_new(struct fuse_chan *ch, struct fuse_args *args,
+			       const struct fuse2_operations *op, size_t op_size,
+			       void *user_data)
+{
+	return new2(ch, args, op, op_size, user_data, 0);
 }
 __asm__(".symver fc2_new, fuse_new@@FUSE_2.6");
 
@@ -544,11 +606,8 @@ FC_EXPORT int fc2_parse_cmdline(struct fuse_args *args, char **mountpoint, int *
 }
 __asm__(".symver fc2_parse_cmdline, fuse_parse_cmdline@@FUSE_2.5");
 
-struct fuse *fc2_setup(int argc, char *argv[], const struct fuse2_operations *op,
-		       size_t op_size, char **mountpoint, int *multithreaded, void *user_data);
-FC_EXPORT struct fuse *fc2_setup(int argc, char *argv[], const struct fuse2_operations *op,
-				 size_t op_size, char **mountpoint, int *multithreaded,
-				 void *user_data)
+static struct fuse *setup2(int argc, char *argv[], const void *op, size_t op_size,
+			   char **mountpoint, int *multithreaded, void *user_data, int compat)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_chan *ch;
@@ -560,7 +619,7 @@ FC_EXPORT struct fuse *fc2_setup(int argc, char *argv[], const struct fuse2_oper
 	ch = fc2_mount(*mountpoint, &args);
 	if (!ch)
 		goto out;
-	f = fc2_new(ch, &args, op, op_size, user_data);
+	f = new2(ch, &args, op, op_size, user_data, compat);
 	if (!f) {
 		fc2_unmount(*mountpoint, ch);
 		goto out;
@@ -575,6 +634,15 @@ out:
 		*mountpoint = NULL;
 	}
 	return f;
+}
+
+struct fuse *fc2_setup(int argc, char *argv[], const struct fuse2_operations *op,
+		       size_t op_size, char **mountpoint, int *multithreaded, void *user_data);
+FC_EXPORT struct fuse *fc2_setup(int argc, char *argv[], const struct fuse2_operations *op,
+				 size_t op_size, char **mountpoint, int *multithreaded,
+				 void *user_data)
+{
+	return setup2(argc, argv, op, op_size, mountpoint, multithreaded, user_data, 0);
 }
 __asm__(".symver fc2_setup, fuse_setup@@FUSE_2.6");
 
@@ -591,15 +659,13 @@ FC_EXPORT void fc2_teardown(struct fuse *f, char *mountpoint)
 }
 __asm__(".symver fc2_teardown, fuse_teardown@@FUSE_2.6");
 
-int fc2_main_real(int argc, char *argv[], const struct fuse2_operations *op, size_t op_size,
-		  void *user_data);
-FC_EXPORT int fc2_main_real(int argc, char *argv[], const struct fuse2_operations *op,
-			    size_t op_size, void *user_data)
+static int main2(int argc, char *argv[], const void *op, size_t op_size, void *user_data,
+		 int compat)
 {
 	char *mountpoint;
 	int multithreaded, r;
-	struct fuse *f = fc2_setup(argc, argv, op, op_size, &mountpoint, &multithreaded,
-				   user_data);
+	struct fuse *f = setup2(argc, argv, op, op_size, &mountpoint, &multithreaded,
+				user_data, compat);
 
 	if (!f)
 		return 1;
@@ -607,7 +673,62 @@ FC_EXPORT int fc2_main_real(int argc, char *argv[], const struct fuse2_operation
 	fc2_teardown(f, mountpoint);
 	return r == -1 ? 1 : 0;
 }
+
+int fc2_main_real(int argc, char *argv[], const struct fuse2_operations *op, size_t op_size,
+		  void *user_data);
+FC_EXPORT int fc2_main_real(int argc, char *argv[], const struct fuse2_operations *op,
+			    size_t op_size, void *user_data)
+{
+	return main2(argc, argv, op, op_size, user_data, 0);
+}
 __asm__(".symver fc2_main_real, fuse_main_real@@FUSE_2.6");
+
+/*
+ * The entry points of the older tables (fuse2.h: FUSE_USE_VERSION 22 and
+ * 25), as libfuse 2.9 still serves them: fuseiso is built with 22, afuse
+ * and convmvfs with 25.  The descriptor of fuse_setup's older forms is one
+ * to set flags on, as fuse_chan_fd's.
+ */
+FC_EXPORT int fuse_main_real_compat25(int argc, char *argv[], const void *op, size_t op_size)
+{
+	return main2(argc, argv, op, op_size, NULL, 25);
+}
+
+FC_EXPORT int fuse_main_real_compat22(int argc, char *argv[], const void *op, size_t op_size)
+{
+	return main2(argc, argv, op, op_size, NULL, 22);
+}
+
+static struct fuse *setup_fd(int argc, char *argv[], const void *op, size_t op_size,
+			     char **mountpoint, int *multithreaded, int *fd, int compat)
+{
+	struct fuse *f = setup2(argc, argv, op, op_size, mountpoint, multithreaded, NULL,
+				compat);
+
+	if (f && fd)
+		*fd = fuse_chan_fd(((struct fc2 *)f->v2)->ch);
+	return f;
+}
+
+FC_EXPORT struct fuse *fuse_setup_compat25(int argc, char *argv[], const void *op,
+					   size_t op_size, char **mountpoint, int *multithreaded,
+					   int *fd)
+{
+	return setup_fd(argc, argv, op, op_size, mountpoint, multithreaded, fd, 25);
+}
+
+FC_EXPORT struct fuse *fuse_setup_compat22(int argc, char *argv[], const void *op,
+					   size_t op_size, char **mountpoint, int *multithreaded,
+					   int *fd)
+{
+	return setup_fd(argc, argv, op, op_size, mountpoint, multithreaded, fd, 22);
+}
+
+FC_EXPORT void fuse_teardown_compat22(struct fuse *f, int fd, char *mountpoint)
+{
+	(void)fd;	/* the channel's, closed with it */
+	fc2_teardown(f, mountpoint);
+}
 
 int fc2_loop_mt(struct fuse *f);
 FC_EXPORT int fc2_loop_mt(struct fuse *f)

@@ -10,6 +10,7 @@
 #define DEFUSE_FUSE_FUSE2_H
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -105,5 +106,15 @@ struct fuse2_operations {
 	int (*flock)(const char *, struct fuse2_file_info *, int);
 	int (*fallocate)(const char *, int, off_t, off_t, struct fuse2_file_info *);
 };
+
+/*
+ * The older tables libfuse 2.9 still takes (fuse_compat.h): the first
+ * members of fuse_operations, in the same places, with two differences.
+ * FUSE_USE_VERSION 25's has init(void), and ends after fgetattr;
+ * 22's also has a shorter fuse_file_info (the handle is fh_old's word,
+ * no 64-bit fh) and statfs with a struct statfs, and ends after destroy.
+ */
+#define FUSE2_OPS_COMPAT25_SIZE offsetof(struct fuse2_operations, lock)
+#define FUSE2_OPS_COMPAT22_SIZE offsetof(struct fuse2_operations, access)
 
 #endif

@@ -178,6 +178,19 @@ struct fs_info {
 	uint64_t entry;		/* e_entry */
 	uint64_t flags1_at;	/* file offset of DT_FLAGS_1's value, or 0 */
 	uint64_t flags1;	/* and the value */
+	uint64_t init_at;	/* file offset of DT_INIT's tag, or 0 */
+	uint64_t init;		/* and its value (an address in the object) */
+	uint64_t init_array_at;	/* file offset of DT_INIT_ARRAY's tag, or 0 */
+	uint64_t init_array;	/* and its value */
+	uint64_t init_arraysz;	/* DT_INIT_ARRAYSZ's value */
+};
+
+/* The constructors of a program loaded by load_program, which glibc's
+   dlopen did not run (run_program_init runs them). */
+struct program_init {
+	void (*init)(int, char **, char **);
+	void (**array)(int, char **, char **);
+	size_t n;
 };
 
 /* Reads n bytes at off; 0 or -1. */
@@ -235,6 +248,14 @@ static void fs_info(const char *path, struct fs_info *fi)
 			fi->flags1 = dyn.d_un.d_val;
 			fi->flags1_at = dynoff + o + offsetof(Elf64_Dyn, d_un);
 			fi->pie = (dyn.d_un.d_val & DF_1_PIE) != 0;
+		} else if (dyn.d_tag == DT_INIT) {
+			fi->init = dyn.d_un.d_ptr;
+			fi->init_at = dynoff + o;
+		} else if (dyn.d_tag == DT_INIT_ARRAY) {
+			fi->init_array = dyn.d_un.d_ptr;
+			fi->init_array_at = dynoff + o;
+		} else if (dyn.d_tag == DT_INIT_ARRAYSZ) {
+			fi->init_arraysz = dyn.d_un.d_val;
 		}
 	}
 	for (int i = 0; i < eh.e_phnum; i++)
@@ -406,16 +427,28 @@ static int find_relro(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
+static int all_zero(const unsigned char *p, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
 /* Copies size bytes from src to dst, a program's copy of a library's
    object, which lies in its read-only-after-relocation part (RELRO) when
-   the object is const: that page is made writable for the copy. */
+   the object is const: that page is made writable for the copy.  Only a
+   copy still all zeros is taken again: one that is not was filled, by
+   glibc or by the library's constructors, which may build the object in
+   the program's copy itself (libstdc++'s std::cout when the program has
+   one: its own storage stays unbuilt, zeros that would undo the stream). */
 static void copy_object(void *dst, const void *src, size_t size)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 	uintptr_t lo = (uintptr_t)dst & ~(uintptr_t)(pg - 1);
 	size_t len = (uintptr_t)dst + size - lo;
 
-	if (!memcmp(dst, src, size))
+	if (!all_zero(dst, size) || all_zero(src, size))
 		return;
 	if (mprotect((void *)lo, len, PROT_READ | PROT_WRITE))
 		return;
@@ -475,6 +508,34 @@ static void redo_copy_relocs(struct link_map *lm, struct fsgetopt_vars *optvars)
 	}
 }
 
+/* A dynamic tag glibc ignores, put in place of DT_INIT and DT_INIT_ARRAY in
+   a program's copy so that dlopen leaves its constructors to us. */
+#define DT_IGNORED DT_CHECKSUM
+
+static int hide_init(int mfd, const struct fs_info *fi)
+{
+	int64_t tag = DT_IGNORED;
+
+	if (fi->init_at && pwrite(mfd, &tag, sizeof(tag), fi->init_at) != sizeof(tag))
+		return -1;
+	if (fi->init_array_at &&
+	    pwrite(mfd, &tag, sizeof(tag), fi->init_array_at) != sizeof(tag))
+		return -1;
+	return 0;
+}
+
+/* Runs a program's constructors as glibc's dlopen would have: DT_INIT,
+   then DT_INIT_ARRAY in order. */
+static void run_program_init(const struct program_init *pi)
+{
+	static char *no_args[] = { NULL };
+
+	if (pi->init)
+		pi->init(0, no_args, environ);
+	for (size_t i = 0; i < pi->n; i++)
+		pi->array[i](0, no_args, environ);
+}
+
 /*
  * An installed program (shared/notes/fuse-in-process.md): glibc's dlopen
  * refuses a position-independent executable (DF_1_PIE), so a private copy
@@ -484,9 +545,18 @@ static void redo_copy_relocs(struct link_map *lm, struct fsgetopt_vars *optvars)
  * __libc_start_main in %rdi, so the first instruction there that sets %rdi
  * from an address (lea main(%rip), %rdi; or a load of it from the GOT,
  * relocated by now) tells where main is.
+ *
+ * Its constructors must not run inside dlopen: they would use the
+ * program's copies of its libraries' objects (a C++ program's static
+ * streams use libstdc++'s vtables through them: loggedfs crashed) before
+ * redo_copy_relocs fills them.  So its copy names them with a tag glibc
+ * ignores, and fm_init runs them (*pi) once the copies are right and its
+ * calls are redirected (fdwrap.c).  Its libraries' constructors still run
+ * inside dlopen, first, as they would.
  */
 static void *load_program(const char *path, const struct fs_info *fi, int (**mainp)(int, char **),
-			  struct fsgetopt_vars *optvars, char *why, size_t why_len)
+			  struct program_init *pi, struct fsgetopt_vars *optvars, char *why,
+			  size_t why_len)
 {
 	char buf[65536];
 	uint64_t flags1 = fi->flags1 & ~(uint64_t)DF_1_PIE;
@@ -503,7 +573,8 @@ static void *load_program(const char *path, const struct fs_info *fi, int (**mai
 	while ((n = read(src, buf, sizeof(buf))) > 0)
 		if (write(mfd, buf, n) != n)
 			goto fail;
-	if (n < 0 || pwrite(mfd, &flags1, sizeof(flags1), fi->flags1_at) != sizeof(flags1))
+	if (n < 0 || pwrite(mfd, &flags1, sizeof(flags1), fi->flags1_at) != sizeof(flags1) ||
+	    hide_init(mfd, fi))
 		goto fail;
 	close(src);
 	h = dlopen_memfd(mfd);
@@ -517,6 +588,10 @@ static void *load_program(const char *path, const struct fs_info *fi, int (**mai
 		return NULL;
 	}
 	redo_copy_relocs(lm, optvars);
+	pi->init = fi->init ? (void (*)(int, char **, char **))(lm->l_addr + fi->init) : NULL;
+	pi->array = fi->init_array ?
+		(void (**)(int, char **, char **))(lm->l_addr + fi->init_array) : NULL;
+	pi->n = pi->array ? fi->init_arraysz / sizeof(*pi->array) : 0;
 	code = (const unsigned char *)(lm->l_addr + fi->entry);
 	for (int i = 0; i + 7 <= 64 && !*mainp; i++) {
 		int32_t disp;
@@ -571,11 +646,21 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
+/* fm_start's copy of the arguments (argc of them). */
+static void free_run_argv(char **argv, int argc)
+{
+	if (argv)
+		for (int i = 0; i < argc; i++)
+			free(argv[argc + 1 + i]);
+	free(argv);
+}
+
 static void free_mount(struct fmount *fm)
 {
 	free_argv(fm->argv);
-	free_argv(fm->run_argv);
+	free_run_argv(fm->run_argv, fm->argc);
 	fs_image_free(fm->image);
+	free(fm->exit_fns);
 	free(fm->name);
 	free(fm->cwd);
 	free(fm);
@@ -587,14 +672,16 @@ int fm_start(struct fmount *fm, struct defuse_conn *conn, int in_call, char *why
 	struct fc_start s = { .main = fm->main, .argc = fm->argc, .name = fm->name,
 			      .umask = -1, .in_call = in_call };
 	struct fmount *was = fm_calling;
-	char **argv = calloc(fm->argc + 1, sizeof(char *));
+	char **argv = calloc(2 * (fm->argc + 1), sizeof(char *));
 	int r;
 
 	/* main() gets a copy of its arguments, kept until destroy (some
-	   programs change theirs), so that a start again gets them afresh */
+	   programs change theirs), so that a start again gets them afresh.
+	   The strings are freed from the second half, which main() does not
+	   see: it may have put pointers of its own in its argv. */
 	for (int i = 0; argv && i < fm->argc; i++)
-		if (!(argv[i] = strdup(fm->argv[i]))) {
-			free_argv(argv);
+		if (!(argv[i] = argv[fm->argc + 1 + i] = strdup(fm->argv[i]))) {
+			free_run_argv(argv, fm->argc);
 			argv = NULL;
 		}
 	if (!argv) {
@@ -607,7 +694,7 @@ int fm_start(struct fmount *fm, struct defuse_conn *conn, int in_call, char *why
 	r = fm->entry->start(&s, conn, &fm->inst, &fm->ops, why, why_len);
 	fm_calling = was;
 	if (r) {
-		free_argv(argv);
+		free_run_argv(argv, fm->argc);
 		return r;
 	}
 	/* A start again in a forked child leaves the copy of its parent's
@@ -628,6 +715,8 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	char **words = NULL;
 	int nwords = 0, r = -EINVAL;
 	struct fs_info info;
+	struct program_init pi = { 0 };
+	struct fmount *was;
 	void *h, *before;
 
 	if (!fm)
@@ -691,7 +780,8 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	if (!fm->entry)
 		goto fail;
 	before = fdwrap_before();
-	h = info.pie ? load_program(fspath, &info, &fm->main, &fm->optvars, why, why_len) :
+	h = info.pie ? load_program(fspath, &info, &fm->main, &pi, &fm->optvars, why,
+					    why_len) :
 		       load_fs(fspath, why, why_len);
 	if (!h) {
 		fdwrap_after(before, NULL, NULL);
@@ -700,6 +790,11 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	fdwrap_after(before, h, NULL);
 	if (info.pie && !fm->main)
 		goto fail;
+	was = fm_calling;
+	fm_calling = fm;	/* the handlers its constructors register are its own */
+	run_program_init(&pi);
+	fm_calling = was;
+	fsexit_loaded(fm);
 	if (!info.pie)
 		fm->main = (int (*)(int, char **))dlsym(h, "main");
 	if (!fm->main) {
@@ -795,6 +890,7 @@ static void fm_destroy(void *priv)
 {
 	if (!(FM->state & (FM_RESTART | FM_DEAD)))
 		CALL_VOID(FM->ops->destroy(FM->inst));
+	fsexit_run(FM);
 	free_mount(FM);
 }
 

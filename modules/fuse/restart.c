@@ -202,6 +202,7 @@ void *restart_wrapper_for(const char *name)
 void fm_fork_child(struct fmount *fm)
 {
 	pthread_mutex_init(&fm->restart_lock, NULL);	/* may have been held */
+	fsexit_fork_child();
 	if (__atomic_load_n(&fm->threads, __ATOMIC_RELAXED) && !(fm->state & FM_DEAD))
 		__atomic_store_n(&fm->state, fm->state | FM_RESTART, __ATOMIC_RELEASE);
 }
@@ -218,6 +219,7 @@ static void restart(struct fmount *fm)
 			 "were not kept");
 	} else {
 		fs_image_restore(fm->image);
+		fsexit_forget_main(fm);
 		fm->threads = 0;
 		if (!fm_start(fm, &conn, 1, why, sizeof(why))) {
 			fm->entry->carry(fm->inst, old);
