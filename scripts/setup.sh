@@ -19,6 +19,14 @@ PACKAGES="$PACKAGES fio"
 # one, and fuse-overlayfs (squashfs-tools makes squashfuse's images).
 PACKAGES="$PACKAGES libfuse-dev libfuse2 bindfs fuse2fs fuse-zip e2fsprogs"
 PACKAGES="$PACKAGES archivemount unionfs-fuse squashfuse squashfs-tools fuse-overlayfs"
+# More of Debian's FUSE programs, each tried in process (tests/fusecompat,
+# installed2): encfs and exfat-fuse parse options with getopt, fuseiso and
+# convmvfs (fuse-convmvfs) are built with libfuse 2's older tables,
+# fuseiso9660, disorderfs and loggedfs are C++ programs, fusefat fails
+# reads at the end of a file; exfatprogs, genisoimage and dosfstools make
+# their data.
+PACKAGES="$PACKAGES encfs exfat-fuse exfatprogs fuseiso fuseiso9660 disorderfs loggedfs
+fusefat fuse-convmvfs genisoimage dosfstools"
 
 # The NFS module's tests (tests/nfs): libnfs, and a real server (nfs-ganesha
 # and rpcbind).  Without recommends: they would pull in services this

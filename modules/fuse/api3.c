@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const int fc_libfuse_major = 3;
+
 struct fuse *fuse_new_31(struct fuse_args *args, const struct fuse_operations *op,
 			 size_t op_size, void *user_data);
 FC_EXPORT struct fuse *fuse_new_31(struct fuse_args *args, const struct fuse_operations *op,

@@ -175,6 +175,10 @@ struct fc_dirent {
 	unsigned char type;
 };
 
+/* 3 in the libfuse 3 stand-in (api3.c), 2 in libfuse 2's (fuse2.c): where
+   the shared core follows one libfuse's behaviour or the other's. */
+extern const int fc_libfuse_major FC_HIDDEN;
+
 /* ---- start.c ---------------------------------------------------------- */
 /* The instance whose main() is running towards the loop (start-up is
    single-threaded), or NULL. */

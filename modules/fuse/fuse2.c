@@ -27,6 +27,8 @@
 #include <sys/vfs.h>
 #include <time.h>
 
+const int fc_libfuse_major = 2;
+
 /* A 2.x channel: all fuse_mount leaves for fuse_new (nothing is mounted). */
 struct fuse_chan {
 	char *mountpoint;

@@ -915,6 +915,26 @@ static int hl_flush(void *priv, uint64_t fh)
 
 /* ---- data ----------------------------------------------------------------- */
 
+/*
+ * Whether off is at or past the end of h's file.  Kernel FUSE, but for
+ * direct_io, reads only what it knows the file to hold: a read at its end
+ * returns 0 without asking; some file systems fail such a read (fusefat:
+ * EPERM, "cannot seek beyond EOF").  Asked only when a read failed.
+ */
+static const char *hpath_fi(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX]);
+
+static int past_end(struct fuse *f, struct fc_inst *in, struct fc_file *h, off_t off)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (FC_FI(h)->direct_io)
+		return 0;
+	memset(&st, 0, sizeof(st));
+	return fuse_fs_getattr(f->fs, hpath_fi(in, h, buf), &st, FC_ATTR_FI(h)) >= 0 &&
+	       off >= st.st_size;
+}
+
 static ssize_t hl_read(void *priv, uint64_t fh, void *buf, size_t size, off_t off)
 {
 	struct fc_file *h = H(fh);
@@ -932,6 +952,8 @@ static ssize_t hl_read(void *priv, uint64_t fh, void *buf, size_t size, off_t of
 		size_t n = size - done < max ? size - done : max;
 		int r = fuse_fs_read(f->fs, p, (char *)buf + done, n, off + done, FC_FI(h));
 
+		if (r < 0 && !done && past_end(f, in, h, off))
+			RETURN(0);
 		if (r < 0)
 			RETURN(done ? (ssize_t)done : (ssize_t)r);
 		if ((size_t)r > n)

@@ -177,7 +177,9 @@ static int call_proc(struct ctx *c, const char *arg, int key, int in_group)
 	return fuse_opt_add_arg(&c->out, arg);
 }
 
-/* A template's value: "%s" a new string (the old one freed), else scanf. */
+/* A template's value: "%s" a new string, else scanf.  libfuse 3 frees the
+   old string; libfuse 2 did not, and its programs set defaults that are
+   not the heap's (convmvfs: a string constant). */
 static int set_param(void *var, const char *fmt, const char *param, const char *arg)
 {
 	if (!strcmp(fmt, "%s")) {
@@ -187,7 +189,8 @@ static int set_param(void *var, const char *fmt, const char *param, const char *
 			fprintf(stderr, "fuse: memory allocation failed\n");
 			return -1;
 		}
-		free(*(char **)var);
+		if (fc_libfuse_major >= 3)
+			free(*(char **)var);
 		*(char **)var = copy;
 		return 0;
 	}

@@ -116,6 +116,7 @@ int fc_serve(struct fc_inst *in)
 struct process_state {
 	mode_t umask;
 	int cwd;
+	int out;		/* the program's standard output, while moved */
 	struct sigaction sa[NSIG_KEPT];
 };
 
@@ -159,6 +160,40 @@ static void restore_state(struct process_state *ps)
 		if (now.sa_handler != ps->sa[s].sa_handler || now.sa_flags != ps->sa[s].sa_flags)
 			sigaction(s, &ps->sa[s], NULL);
 	}
+}
+
+/*
+ * What a start-up prints on its standard output (fuseiso its image's
+ * volume descriptor, disorderfs its options) a daemon prints where it was
+ * mounted from; in process the program's standard output is data (`ls >
+ * list`, a pipe), and every image of the program starts the file system.
+ * So the start-up's descriptor 1 is the program's standard error (or
+ * /dev/null, if it has none); its stdio buffers are flushed before it is
+ * given back.
+ */
+static void output_to_stderr(struct process_state *ps)
+{
+	ps->out = fcntl(1, F_DUPFD_CLOEXEC, 3);
+	if (ps->out < 0)
+		return;		/* no standard output: nothing to keep apart */
+	if (dup2(2, 1) < 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, 1) < 0) {
+			close(ps->out);	/* cannot: left as it was */
+			ps->out = -1;
+		}
+		if (null >= 0)
+			close(null);
+	}
+}
+
+static void output_back(struct process_state *ps)
+{
+	if (ps->out < 0)
+		return;
+	dup2(ps->out, 1);
+	close(ps->out);
 }
 
 /* ---- start and stop ---------------------------------------------------- */
@@ -232,12 +267,17 @@ static int start(struct fc_start *s, struct defuse_conn *conn, void **inst,
 	save_state(&ps);
 	in->state = FC_STARTING;
 	fc_starting = in;
-	if (!s->in_call)
+	ps.out = -1;
+	if (!s->in_call) {
 		fflush(NULL);
+		output_to_stderr(&ps);
+	}
 	swapcontext(&in->host_ctx, &in->main_ctx);
 	fc_starting = NULL;
-	if (!s->in_call)
+	if (!s->in_call) {
 		fflush(NULL);
+		output_back(&ps);
+	}
 	/* A file system that moved into a directory of its own (bindfs: its
 	   source) names its files relative to it: the module keeps it as the
 	   file system's (fscwd.c), the process goes back to the program's. */
@@ -268,6 +308,7 @@ static int start(struct fc_start *s, struct defuse_conn *conn, void **inst,
 void fc_stop(void *priv)
 {
 	struct fc_inst *in = priv;
+	struct process_state ps;
 
 	if (in->state != FC_SERVING || getpid() != in->pid)
 		return;
@@ -276,7 +317,12 @@ void fc_stop(void *priv)
 		in->f->exited = 1;
 	if (in->se)
 		in->se->exited = 1;
+	/* the program's last flush is done: what main() prints now is the
+	   file system's, as at its start */
+	output_to_stderr(&ps);
 	swapcontext(&in->host_ctx, &in->main_ctx);
+	fflush(NULL);
+	output_back(&ps);
 	/* main() has returned (run_main) */
 	free_inst(in);
 }

@@ -7,7 +7,7 @@
     fusecompat_test.py abi --defuse D --standin LIBFUSE3.SO.3 [--real PATH]
     fusecompat_test.py abi2 --defuse D --standin LIBFUSE.SO.2 [--real PATH]
     fusecompat_test.py fuse2 --defuse D --fs PT2.so --fs-old PT2-OLD.so
-    fusecompat_test.py installed2 --defuse D PROGRAM   (fuse2fs, fuse-zip, bindfs)
+    fusecompat_test.py installed2 --defuse D PROGRAM   (fuse2fs, fuse-zip, bindfs, encfs...)
     fusecompat_test.py conformance --defuse D --fs FS.so [--native PROG]
                        [--diropt 'source=%s'] [--fs-args ARGS]
                        --fsops F --known-failures K CASEFILE...
@@ -45,8 +45,11 @@ installed2: a libfuse 2 program as Debian installs it, on data made by the
 test: fuse2fs on an ext4 image from mke2fs (read by several processes;
 written by one python3 process, then e2fsck -fn passes), fuse-zip on a zip
 archive (listing and contents as the originals), bindfs (its source,
-which it names relative to a working directory of its own).  Skipped, saying
-why, when the program is not installed.
+which it names relative to a working directory of its own), and more:
+encfs and exfat-fuse (getopt beside the program's), fuseiso (libfuse 2's
+FUSE_USE_VERSION 22) and fuseiso9660, disorderfs and loggedfs (C++
+programs: static objects, exit handlers).  Skipped, saying why, when the
+program is not installed.
 
 conformance: tests/conformance/run.py on a FUSE file system in process (its
 kernel mode through defuse-fuse); with --native, the same cases through
@@ -702,7 +705,7 @@ def fuse2(a):
 
 def installed2(a, prog):
     paths = {'fuse2fs': '/usr/bin/fuse2fs', 'fuse-zip': '/usr/bin/fuse-zip',
-             'bindfs': '/usr/bin/bindfs'}
+             'bindfs': '/usr/bin/bindfs', 'exfat-fuse': '/usr/sbin/mount.exfat-fuse'}
     path = shutil.which(prog) or paths.get(prog)
     if not path or not os.path.exists(path):
         print('SKIP: %s is not installed (apt-get install %s)' % (prog, prog))
@@ -904,6 +907,152 @@ def installed2(a, prog):
                   open(os.path.join(rw, 'd', 'c')).read() == 'c\n',
                   'unionfs: the read-only branch untouched, the changes in the other',
                   repr((os.listdir(ro), os.listdir(rw))))
+        elif prog == 'encfs':
+            # a C++ program that parses its options with getopt_long: under
+            # its mount every program's own parse failed ("Try 'ls --help'":
+            # encfs left libc's optind past the arguments)
+            raw = os.path.join(tmp, 'raw')
+            os.mkdir(raw)
+            r = run([a.defuse, 'run', '-m', "%s=fuse:%s:--standard --extpass='echo pw' %s" %
+                     (mnt, path, raw), '--', 'sh', '-c',
+                     'cd "$1" && echo secret text > a && mkdir -p d/e && ls -l -d d | cut -c1 '
+                     '&& timeout 60 cat a && env -u NOTHING ls -a && ls -R -1 d', 'sh', mnt])
+            check(r.returncode == 0 and
+                  r.stdout.endswith('d\nsecret text\n.\n..\na\nd\nd:\ne\n\nd/e:\n'),
+                  'encfs: programs with options of their own under its mount',
+                  r.stdout + r.stderr)
+            names = sorted(os.listdir(raw))
+            data = b''.join(open(os.path.join(raw, n), 'rb').read() for n in names
+                            if os.path.isfile(os.path.join(raw, n)))
+            check('.encfs6.xml' in names and len(names) == 3 and 'a' not in names and
+                  b'secret' not in data, 'encfs: names and contents encrypted in its source',
+                  repr(names))
+        elif prog == 'exfat-fuse':
+            # getopt with the program's own copies of optind and optarg (copy
+            # relocations): its -o was not seen; and `timeout` ('+' options)
+            # took -l for its own under the mount
+            if not shutil.which('mkfs.exfat'):
+                print('SKIP: mkfs.exfat is needed (apt-get install exfatprogs)')
+                return SKIP
+            img = os.path.join(tmp, 'exfat.img')
+            with open(img, 'wb') as f:
+                f.truncate(32 << 20)
+            r = run(['mkfs.exfat', img])
+            check(r.returncode == 0, 'mkfs.exfat', r.stdout + r.stderr)
+            r = run([a.defuse, 'run', '-m', '%s=shared:fuse:%s:%s' % (mnt, path, img), '--',
+                     'sh', '-c', 'cd "$1" && mkdir d && echo hi > d/f && timeout 60 ls -l -d d '
+                     '| cut -c1 && cat d/f', 'sh', mnt])
+            check(r.returncode == 0 and r.stdout == 'd\nhi\n',
+                  'exfat-fuse (shared:): written by several processes', r.stdout + r.stderr)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-o ro %s' % (mnt, path, img), '--',
+                     'sh', '-c', 'cd "$1" && ls && timeout 60 ls -l -d d | cut -c1 && cat d/f '
+                     '&& (echo x > g) 2>/dev/null || echo refused', 'sh', mnt])
+            check(r.returncode == 0 and r.stdout == 'd\nd\nhi\nrefused\n',
+                  'exfat-fuse -o ro: its own option seen, and timeout\'s own',
+                  r.stdout + r.stderr)
+        elif prog in ('fuseiso', 'fuseiso9660'):
+            # fuseiso: libfuse 2's FUSE_USE_VERSION 22 table; fuseiso9660 (C++)
+            # aborted at every exit (it puts pointers of its own in argv);
+            # both print their start-up on standard output, which must not
+            # reach the program's
+            mkiso = shutil.which('genisoimage') or shutil.which('xorrisofs')
+            if not mkiso:
+                print('SKIP: genisoimage is needed (apt-get install genisoimage)')
+                return SKIP
+            src = os.path.join(tmp, 'src')
+            os.makedirs(os.path.join(src, 'sub'))
+            with open(os.path.join(src, 'sub', 'big'), 'wb') as f:
+                f.write(os.urandom(700000))
+            with open(os.path.join(src, 'a.txt'), 'w') as f:
+                f.write('one\n')
+            img = os.path.join(tmp, 'img.iso')
+            r = run([mkiso, '-quiet', '-R', '-J', '-o', img, src])
+            check(r.returncode == 0, os.path.basename(mkiso), r.stdout + r.stderr)
+            args = '-n %s' % img if prog == 'fuseiso' else img
+            out = os.path.join(tmp, 'listing')
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, args), '--',
+                     'sh', '-c', 'cd "$1" && ls -R > "$3" && cmp sub/big "$2/sub/big" && '
+                     'cat a.txt', 'sh', mnt, src, out])
+            listing = open(out).read() if os.path.exists(out) else ''
+            check(r.returncode == 0 and r.stdout == 'one\n' and
+                  listing == '.:\na.txt\nsub\n\n./sub:\nbig\n',
+                  '%s: listing and contents; its start-up output not in the program\'s' %
+                  prog, 'status %s\n%r\n%s%s' % (r.returncode, listing, r.stdout, r.stderr))
+        elif prog == 'disorderfs':
+            # a C++ program whose std::cout libstdc++ builds in the program's
+            # own copy (it crashed at load when the copy was taken again)
+            src = os.path.join(tmp, 'src')
+            os.mkdir(src)
+            for n in 'abcdef':
+                open(os.path.join(src, n), 'w').close()
+            native = run(['ls', '-f', src]).stdout.split()
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:--reverse-dirents=yes %s' %
+                     (mnt, path, src), '--', 'sh', '-c', 'ls -f "$1" > "$2"; echo x > "$1/g"',
+                     'sh', mnt, os.path.join(tmp, 'listing')])
+            listing, g = (os.path.join(tmp, 'listing'), os.path.join(src, 'g'))
+            listing = open(listing).read().split() if os.path.exists(listing) else None
+            check(r.returncode == 0 and listing == native[::-1] and os.path.exists(g) and
+                  open(g).read() == 'x\n',
+                  'disorderfs: its directory entries reversed, a write through',
+                  'status %s\nnative %r\nlisting %r\n%s' % (r.returncode, native, listing,
+                                                           r.stderr))
+        elif prog == 'loggedfs':
+            # a C++ program with static objects built by its constructors (it
+            # crashed at load) and used after fuse_main returns (every exit
+            # waited for ever on its destroyed logger's lock)
+            d = os.path.join(tmp, 'd')
+            os.mkdir(d)
+            with open(os.path.join(d, 'q'), 'w') as f:
+                f.write('q\n')
+            log = os.path.join(tmp, 'log')
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-f -l %s' % (d, path, log), '--',
+                     'sh', '-c', 'cat "$1/q"; echo y > "$1/y"; cat "$1/y"; ls "$1"', 'sh', d])
+            text = open(log).read() if os.path.exists(log) else ''
+            check(r.returncode == 0 and r.stdout == 'q\ny\nq\ny\n' and
+                  text.count('LoggedFS closing') >= 3 and 'write 2 bytes to ' + d in text,
+                  'loggedfs: served and logged, each process ends cleanly',
+                  'status %s\n%s%s\n%s' % (r.returncode, r.stdout, r.stderr, text[-2000:]))
+        elif prog == 'fusefat':
+            # it fails a read at the end of a file (EPERM: "cant seek beyond
+            # EOF"), which kernel FUSE never sends: cmp read to the end
+            if not shutil.which('mkfs.vfat') or not shutil.which('fsck.vfat'):
+                print('SKIP: mkfs.vfat and fsck.vfat are needed (apt-get install dosfstools)')
+                return SKIP
+            img = os.path.join(tmp, 'fat.img')
+            r = run(['mkfs.vfat', '-C', img, '16384'])
+            check(r.returncode == 0, 'mkfs.vfat', r.stdout + r.stderr)
+            data = os.path.join(tmp, 'data')
+            with open(data, 'wb') as f:
+                f.write(os.urandom(300000))
+            r = run([a.defuse, 'run', '-m', '%s=shared:fuse:%s:-o rw+ %s' % (mnt, path, img),
+                     '--', 'sh', '-c', 'cd "$1" && mkdir d && echo hi > d/f && cp "$2" big && '
+                     'cmp big "$2" && cat d/f', 'sh', mnt, data])
+            check(r.returncode == 0 and r.stdout == 'hi\n',
+                  'fusefat (shared:): written, and read to the end', r.stdout + r.stderr[-2000:])
+            r = run(['fsck.vfat', '-n', img])
+            check(r.returncode == 0, 'fusefat: fsck.vfat -n passes after the writes',
+                  r.stdout + r.stderr)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-o ro %s' % (mnt, path, img), '--',
+                     'sh', '-c', 'cd "$1" && ls && cmp big "$2" && cat d/f', 'sh', mnt, data])
+            check(r.returncode == 0 and r.stdout == 'big\nd\nhi\n',
+                  'fusefat: read by several processes', r.stdout + r.stderr[-2000:])
+        elif prog == 'convmvfs':
+            # libfuse 2's FUSE_USE_VERSION 25 table, and an option whose
+            # default is a string constant (libfuse 2 does not free it)
+            src = os.path.join(tmp, 'src')
+            os.mkdir(src)
+            with open(os.path.join(src.encode(), b'caf\xc3\xa9'), 'w') as f:
+                f.write('utf-8 name\n')
+            prog_py = ('import os, sys\n'
+                       'm = sys.argv[1].encode()\n'
+                       'print(sorted(os.listdir(m)))\n'
+                       'print(open(m + b"/caf\\xe9").read(), end="")\n'
+                       'open(m + b"/na\\xefve", "w").write("x")\n')
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-o srcdir=%s,icharset=utf-8,'
+                     'ocharset=latin1' % (mnt, path, src), '--', py, '-c', prog_py, mnt])
+            check(r.returncode == 0 and r.stdout == "[b'caf\\xe9']\nutf-8 name\n" and
+                  sorted(os.listdir(src.encode())) == [b'caf\xc3\xa9', b'na\xc3\xafve'],
+                  'convmvfs: names in another charset, both ways', r.stdout + r.stderr)
         else:
             print('SKIP: no test for %s' % prog)
             return SKIP
