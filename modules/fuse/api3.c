@@ -14,6 +14,11 @@
 
 const int fc_libfuse_major = 3;
 
+void fc_reply_fi(const struct fuse_file_info *given, struct fuse_file_info *out)
+{
+	*out = *given;
+}
+
 struct fuse *fuse_new_31(struct fuse_args *args, const struct fuse_operations *op,
 			 size_t op_size, void *user_data);
 FC_EXPORT struct fuse *fuse_new_31(struct fuse_args *args, const struct fuse_operations *op,

@@ -67,6 +67,8 @@ struct fuse_session {
 	int exited;
 	char *mountpoint;
 	int null_fd1;			/* fuse_session_fd's descriptor + 1, 0: none yet */
+	void *v2;			/* a libfuse 2 file system's operations (ll2.c) */
+	void (*free_v2)(void *v2);	/* ... freed with the session */
 };
 
 enum fc_state {
@@ -178,6 +180,22 @@ struct fc_dirent {
 /* 3 in the libfuse 3 stand-in (api3.c), 2 in libfuse 2's (fuse2.c): where
    the shared core follows one libfuse's behaviour or the other's. */
 extern const int fc_libfuse_major FC_HIDDEN;
+
+/* ---- fuse2.c: libfuse 2's structures, for ll2.c and ll.c's replies ----- */
+struct fuse2_file_info;
+struct fuse2_conn_info;
+struct fuse_chan;
+void fc2_fi_to2(const struct fuse_file_info *fi, struct fuse2_file_info *f2) FC_HIDDEN;
+void fc2_fi_from2_all(const struct fuse2_file_info *f2, struct fuse_file_info *fi) FC_HIDDEN;
+void fc2_conn_to2(const struct fuse_conn_info *conn, struct fuse2_conn_info *c2) FC_HIDDEN;
+void fc2_conn_from2(const struct fuse2_conn_info *c2, struct fuse_conn_info *conn) FC_HIDDEN;
+const char *fc2_chan_mountpoint(const struct fuse_chan *ch) FC_HIDDEN;
+
+/* The file a low-level reply gives (fuse_reply_open, _create), in the
+   layout of the stand-in's libfuse, into out (api3.c, fuse2.c). */
+void fc_reply_fi(const struct fuse_file_info *given, struct fuse_file_info *out) FC_HIDDEN;
+/* The session a request belongs to (ll.c). */
+struct fuse_session *fc_req_session(fuse_req_t req) FC_HIDDEN;
 
 /* ---- start.c ---------------------------------------------------------- */
 /* The instance whose main() is running towards the loop (start-up is

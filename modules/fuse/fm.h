@@ -44,6 +44,9 @@ struct fmount {
 
 	int state;			/* FM_*, read by every call */
 	int threads;			/* the file system started threads of its own */
+	int starting;			/* its start runs (fm_start) */
+	int forked;			/* ... and forked (restart.c: w_fork) */
+	int start_child;		/* this process is that fork's child */
 	struct fs_image *image;		/* its object's data as it was before main() */
 	struct fsgetopt_vars optvars;	/* its getopt's variables */
 	struct fs_exit_fn *exit_fns;	/* its exit handlers (fsexit.c) */
@@ -111,8 +114,8 @@ void fm_fork_child(struct fmount *fm);
    0, 1 for a release done here (FC_ADOPT_RELEASE), or -errno. */
 int fm_enter_slow(struct fmount *fm, uint64_t *fh, int how);
 
-/* pthread_create's and exit's wrappers in the file system's objects
-   (fdwrap.c's table asks), or NULL for another name. */
+/* pthread_create's, fork's and exit's wrappers in the file system's
+   objects (fdwrap.c's table asks), or NULL for another name. */
 void *restart_wrapper_for(const char *name);
 
 #endif

@@ -71,7 +71,7 @@ static const struct fuse2_operations *op2(void)
 
 /* ---- fuse_file_info: 3.x's kept by the core, 2.x's lent to the call ---- */
 
-static void fi_to2(const struct fuse_file_info *fi, struct fuse2_file_info *f2)
+void fc2_fi_to2(const struct fuse_file_info *fi, struct fuse2_file_info *f2)
 {
 	memset(f2, 0, sizeof(*f2));
 	f2->flags = fi->flags;
@@ -96,13 +96,32 @@ static void fi_from2(const struct fuse2_file_info *f2, struct fuse_file_info *fi
 	fi->nonseekable = f2->nonseekable;
 }
 
+void fc2_fi_from2_all(const struct fuse2_file_info *f2, struct fuse_file_info *fi)
+{
+	fi->flags = f2->flags;
+	fi->writepage = f2->writepage;
+	fi->direct_io = f2->direct_io;
+	fi->keep_cache = f2->keep_cache;
+	fi->flush = f2->flush;
+	fi->nonseekable = f2->nonseekable;
+	fi->flock_release = f2->flock_release;
+	fi->fh = f2->fh;
+	fi->lock_owner = f2->lock_owner;
+}
+
+/* A libfuse 2 program's low-level reply gives 2.x's fuse_file_info. */
+void fc_reply_fi(const struct fuse_file_info *given, struct fuse_file_info *out)
+{
+	fc2_fi_from2_all((const struct fuse2_file_info *)(const void *)given, out);
+}
+
 /* A call with a file: fi lent as 2.x's (NULL stays NULL), given back after. */
 #define WITH_FI(fi, call)						\
 	({								\
 		struct fuse2_file_info f2_, *fp_ = NULL;		\
 		int r_;							\
 		if (fi) {						\
-			fi_to2(fi, &f2_);				\
+			fc2_fi_to2(fi, &f2_);				\
 			fp_ = &f2_;					\
 		}							\
 		r_ = call;						\
@@ -332,6 +351,31 @@ static int t_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
    BIG_WRITES (always on in process). */
 #define CAPS_SHARED 0xfdfu
 
+void fc2_conn_to2(const struct fuse_conn_info *conn, struct fuse2_conn_info *c2)
+{
+	memset(c2, 0, sizeof(*c2));
+	c2->proto_major = conn->proto_major;
+	c2->proto_minor = conn->proto_minor;
+	c2->async_read = !!(conn->want & FUSE_CAP_ASYNC_READ);
+	c2->max_write = conn->max_write;
+	c2->max_readahead = conn->max_readahead;
+	c2->capable = (conn->capable & CAPS_SHARED) | FUSE2_CAP_BIG_WRITES;
+	c2->want = (conn->want & CAPS_SHARED) | FUSE2_CAP_BIG_WRITES;
+	c2->max_background = conn->max_background;
+	c2->congestion_threshold = conn->congestion_threshold;
+}
+
+void fc2_conn_from2(const struct fuse2_conn_info *c2, struct fuse_conn_info *conn)
+{
+	conn->want = (conn->want & ~CAPS_SHARED) | (c2->want & CAPS_SHARED);
+	if (!c2->async_read)
+		conn->want &= ~FUSE_CAP_ASYNC_READ;
+	conn->max_write = c2->max_write;
+	conn->max_readahead = c2->max_readahead;
+	conn->max_background = c2->max_background;
+	conn->congestion_threshold = c2->congestion_threshold;
+}
+
 static void *t_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct fc2 *v2 = fuse_get_context()->fuse->v2;
@@ -347,24 +391,9 @@ static void *t_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		return v2->compat.init();	/* 22 and 25: no conn */
 	if (!v2->op.init)
 		return fuse_get_context()->private_data;
-	memset(&c2, 0, sizeof(c2));
-	c2.proto_major = conn->proto_major;
-	c2.proto_minor = conn->proto_minor;
-	c2.async_read = !!(conn->want & FUSE_CAP_ASYNC_READ);
-	c2.max_write = conn->max_write;
-	c2.max_readahead = conn->max_readahead;
-	c2.capable = (conn->capable & CAPS_SHARED) | FUSE2_CAP_BIG_WRITES;
-	c2.want = (conn->want & CAPS_SHARED) | FUSE2_CAP_BIG_WRITES;
-	c2.max_background = conn->max_background;
-	c2.congestion_threshold = conn->congestion_threshold;
+	fc2_conn_to2(conn, &c2);
 	data = v2->op.init(&c2);
-	conn->want = (conn->want & ~CAPS_SHARED) | (c2.want & CAPS_SHARED);
-	if (!c2.async_read)
-		conn->want &= ~FUSE_CAP_ASYNC_READ;
-	conn->max_write = c2.max_write;
-	conn->max_readahead = c2.max_readahead;
-	conn->max_background = c2.max_background;
-	conn->congestion_threshold = c2.congestion_threshold;
+	fc2_conn_from2(&c2, conn);
 	return data;
 }
 
@@ -563,6 +592,11 @@ FC_EXPORT void fc2_unmount(const char *mountpoint, struct fuse_chan *ch)
 	free(ch);
 }
 __asm__(".symver fc2_unmount, fuse_unmount@@FUSE_2.6");
+
+const char *fc2_chan_mountpoint(const struct fuse_chan *ch)
+{
+	return ch->mountpoint;
+}
 
 /* There is no /dev/fuse descriptor in process: one to set flags on
    (fuse_session_fd's kind). */

@@ -107,6 +107,76 @@ struct fuse2_operations {
 	int (*fallocate)(const char *, int, off_t, off_t, struct fuse2_file_info *);
 };
 
+/* The low level's table, libfuse 2.9's (fuse_lowlevel.h): 3.x's members in
+   the same places up to fallocate, but for 2.x's fuse_file_info and
+   fuse_conn_info, and rename without flags. */
+typedef struct fuse_req *fuse2_req_t;
+typedef uint64_t fuse2_ino_t;
+struct flock;
+struct fuse_forget_data;
+
+struct fuse2_lowlevel_ops {
+	void (*init)(void *userdata, struct fuse2_conn_info *conn);
+	void (*destroy)(void *userdata);
+	void (*lookup)(fuse2_req_t req, fuse2_ino_t parent, const char *name);
+	void (*forget)(fuse2_req_t req, fuse2_ino_t ino, unsigned long nlookup);
+	void (*getattr)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi);
+	void (*setattr)(fuse2_req_t req, fuse2_ino_t ino, struct stat *attr, int to_set,
+			struct fuse2_file_info *fi);
+	void (*readlink)(fuse2_req_t req, fuse2_ino_t ino);
+	void (*mknod)(fuse2_req_t req, fuse2_ino_t parent, const char *name, mode_t mode,
+		      dev_t rdev);
+	void (*mkdir)(fuse2_req_t req, fuse2_ino_t parent, const char *name, mode_t mode);
+	void (*unlink)(fuse2_req_t req, fuse2_ino_t parent, const char *name);
+	void (*rmdir)(fuse2_req_t req, fuse2_ino_t parent, const char *name);
+	void (*symlink)(fuse2_req_t req, const char *link, fuse2_ino_t parent, const char *name);
+	void (*rename)(fuse2_req_t req, fuse2_ino_t parent, const char *name,
+		       fuse2_ino_t newparent, const char *newname);
+	void (*link)(fuse2_req_t req, fuse2_ino_t ino, fuse2_ino_t newparent,
+		     const char *newname);
+	void (*open)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi);
+	void (*read)(fuse2_req_t req, fuse2_ino_t ino, size_t size, off_t off,
+		     struct fuse2_file_info *fi);
+	void (*write)(fuse2_req_t req, fuse2_ino_t ino, const char *buf, size_t size, off_t off,
+		      struct fuse2_file_info *fi);
+	void (*flush)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi);
+	void (*release)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi);
+	void (*fsync)(fuse2_req_t req, fuse2_ino_t ino, int datasync, struct fuse2_file_info *fi);
+	void (*opendir)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi);
+	void (*readdir)(fuse2_req_t req, fuse2_ino_t ino, size_t size, off_t off,
+			struct fuse2_file_info *fi);
+	void (*releasedir)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi);
+	void (*fsyncdir)(fuse2_req_t req, fuse2_ino_t ino, int datasync,
+			 struct fuse2_file_info *fi);
+	void (*statfs)(fuse2_req_t req, fuse2_ino_t ino);
+	void (*setxattr)(fuse2_req_t req, fuse2_ino_t ino, const char *name, const char *value,
+			 size_t size, int flags);
+	void (*getxattr)(fuse2_req_t req, fuse2_ino_t ino, const char *name, size_t size);
+	void (*listxattr)(fuse2_req_t req, fuse2_ino_t ino, size_t size);
+	void (*removexattr)(fuse2_req_t req, fuse2_ino_t ino, const char *name);
+	void (*access)(fuse2_req_t req, fuse2_ino_t ino, int mask);
+	void (*create)(fuse2_req_t req, fuse2_ino_t parent, const char *name, mode_t mode,
+		       struct fuse2_file_info *fi);
+	void (*getlk)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi,
+		      struct flock *lock);
+	void (*setlk)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi,
+		      struct flock *lock, int sleep);
+	void (*bmap)(fuse2_req_t req, fuse2_ino_t ino, size_t blocksize, uint64_t idx);
+	void (*ioctl)(fuse2_req_t req, fuse2_ino_t ino, int cmd, void *arg,
+		      struct fuse2_file_info *fi, unsigned flags, const void *in_buf,
+		      size_t in_bufsz, size_t out_bufsz);
+	void (*poll)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi,
+		     struct fuse_pollhandle *ph);
+	void (*write_buf)(fuse2_req_t req, fuse2_ino_t ino, struct fuse_bufvec *bufv, off_t off,
+			  struct fuse2_file_info *fi);
+	void (*retrieve_reply)(fuse2_req_t req, void *cookie, fuse2_ino_t ino, off_t offset,
+			       struct fuse_bufvec *bufv);
+	void (*forget_multi)(fuse2_req_t req, size_t count, struct fuse_forget_data *forgets);
+	void (*flock)(fuse2_req_t req, fuse2_ino_t ino, struct fuse2_file_info *fi, int op);
+	void (*fallocate)(fuse2_req_t req, fuse2_ino_t ino, int mode, off_t offset, off_t length,
+			  struct fuse2_file_info *fi);
+};
+
 /*
  * The older tables libfuse 2.9 still takes (fuse_compat.h): the first
  * members of fuse_operations, in the same places, with two differences.

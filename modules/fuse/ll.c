@@ -127,7 +127,7 @@ FC_EXPORT int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e
 				const struct fuse_file_info *fi)
 {
 	req->e = *e;
-	req->fi = *fi;
+	fc_reply_fi(fi, &req->fi);
 	return finish(req, R_CREATE);
 }
 
@@ -158,7 +158,7 @@ FC_EXPORT int fuse_reply_readlink(fuse_req_t req, const char *link)
 
 FC_EXPORT int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
 {
-	req->fi = *fi;
+	fc_reply_fi(fi, &req->fi);
 	return finish(req, R_OPEN);
 }
 
@@ -258,6 +258,11 @@ FC_EXPORT int fuse_reply_ioctl_iov(fuse_req_t req, int result, const struct iove
 		put(req, iov[i].iov_base, iov[i].iov_len);
 	req->count = result;
 	return finish(req, R_IOCTL);
+}
+
+struct fuse_session *fc_req_session(fuse_req_t req)
+{
+	return req->se;
 }
 
 FC_EXPORT void *fuse_req_userdata(fuse_req_t req)
@@ -449,6 +454,8 @@ FC_EXPORT void fuse_session_destroy(struct fuse_session *se)
 	if (in && in->se == se)
 		in->se = NULL;
 	fc_session_close_fd(se);
+	if (se->free_v2)
+		se->free_v2(se->v2);
 	free(se->mo.fsname);
 	free(se->mo.subtype);
 	free(se->mountpoint);

@@ -690,9 +690,21 @@ int fm_start(struct fmount *fm, struct defuse_conn *conn, int in_call, char *why
 	}
 	s.argv = argv;
 	fsgetopt_reset(&fm->optvars);
+	fm->forked = 0;
+	fm->starting = 1;
 	fm_calling = fm;	/* the threads its start-up starts are its own */
 	r = fm->entry->start(&s, conn, &fm->inst, &fm->ops, why, why_len);
 	fm_calling = was;
+	fm->starting = 0;
+	if (fm->start_child)
+		_exit(0);	/* a fork of the start-up's (restart.c: w_fork) */
+	if (r && fm->forked) {
+		size_t n = strlen(why);
+
+		snprintf(why + n, why_len - n, "; it forked during its start-up, as a program "
+			 "that puts itself in the background does: give it its option to stay "
+			 "in the foreground (often -f)");
+	}
 	if (r) {
 		free_run_argv(argv, fm->argc);
 		return r;

@@ -190,10 +190,48 @@ static void w_exit(int status)
 	exit(status);
 }
 
+/*
+ * fork() while the file system starts.  A program that puts itself in the
+ * background forks there (httpfs2 without -f): its parent returns, its
+ * child goes on to the loop.  In process the child would have gone on to
+ * run the program again, beside its parent, which refuses the mount.  So
+ * the child of a fork made during a start ends when the start does
+ * (fm_start), and the parent's refusal says why (fm->forked).  A child
+ * that runs a helper (sshfs's ssh) execs before then.
+ */
+static pid_t w_fork(void)
+{
+	struct fmount *fm = fm_calling;
+	int starting = fm && fm->starting;
+	pid_t pid = fork();
+
+	if (starting && pid > 0)
+		fm->forked = 1;
+	if (starting && pid == 0)
+		fm->start_child = 1;
+	return pid;
+}
+
+/* daemon(3) while the file system starts: as fuse_daemonize in process,
+   nothing to do (its fork would have ended the program's process: the
+   parent leaves with _exit inside libc). */
+static int w_daemon(int nochdir, int noclose)
+{
+	struct fmount *fm = fm_calling;
+
+	if (fm && fm->starting)
+		return 0;
+	return daemon(nochdir, noclose);
+}
+
 void *restart_wrapper_for(const char *name)
 {
 	if (!strcmp(name, "pthread_create"))
 		return (void *)w_pthread_create;
+	if (!strcmp(name, "fork"))
+		return (void *)w_fork;
+	if (!strcmp(name, "daemon"))
+		return (void *)w_daemon;
 	return strcmp(name, "exit") ? NULL : (void *)w_exit;
 }
 
