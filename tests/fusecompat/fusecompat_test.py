@@ -639,7 +639,19 @@ def abi2(a):
           ('fuse_chan_fd', 'FUSE_2.4')}
     check(hl <= ours, 'the high-level API libfuse 2 programs use is there',
           'missing: %s' % sorted(hl - ours))
-    print('not served (the low-level API, fuse_fs_*, CUSE, compat versions): %d of %d' %
+    # what 2.x programs of the low-level API import (httpfs2, vmfs-fuse), and
+    # the older high-level tables (fuseiso: 22; afuse, convmvfs: 25)
+    ll = {('fuse_lowlevel_new', 'FUSE_2.6'), ('fuse_session_add_chan', 'FUSE_2.4'),
+          ('fuse_session_remove_chan', 'FUSE_2.6'), ('fuse_session_loop', 'FUSE_2.4'),
+          ('fuse_session_destroy', 'FUSE_2.4'), ('fuse_reply_open', 'FUSE_2.5'),
+          ('fuse_reply_create', 'FUSE_2.5'), ('fuse_reply_entry', 'FUSE_2.4'),
+          ('fuse_reply_attr', 'FUSE_2.4'), ('fuse_reply_buf', 'FUSE_2.4'),
+          ('fuse_reply_err', 'FUSE_2.4'), ('fuse_reply_statfs', 'FUSE_2.5'),
+          ('fuse_add_direntry', 'FUSE_2.6'), ('fuse_req_userdata', 'FUSE_2.4'),
+          ('fuse_main_real_compat22', 'FUSE_2.5'), ('fuse_main_real_compat25', 'FUSE_2.6')}
+    check(ll <= ours, 'the low-level API and the older tables libfuse 2 programs use are there',
+          'missing: %s' % sorted(ll - ours))
+    print('not served (fuse_fs_*, channels, notifications, CUSE, older versions): %d of %d' %
           (len(theirs - ours), len(theirs)))
     check_soname(a, 'libfuse.so.2')
     return None
@@ -698,9 +710,55 @@ def fuse2(a):
         r = run([a.defuse, 'run', '-m', mnt + '=fuse:%s:-o root=/ -h' % a.fs, '--', 'true'])
         check(r.returncode == 127 and 'usage:' in r.stdout + r.stderr,
               'pt2 -h: libfuse\'s help, and the mount refused', r.stdout + r.stderr)
+        if a.fs_ll:
+            fuse2_ll(a, mnt)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         os.rmdir(mnt)
+
+
+# ll2fs (libfuse 2's low level): every call with a handle checks its 64-bit
+# tag, which a handle given back in the wrong layout would lose
+LL2_SCRIPT = r'''
+import ctypes, errno, os, sys
+m = sys.argv[1]
+fd = os.open(m + '/a', os.O_CREAT | os.O_WRONLY, 0o640)
+os.write(fd, b'hello world')
+os.close(fd)
+print(open(m + '/a').read())
+with open(m + '/a', 'r+b') as f:
+    f.seek(6)
+    f.write(b'there')
+    f.flush()
+    os.ftruncate(f.fileno(), 9)
+print(open(m + '/a', 'rb').read(), os.stat(m + '/a').st_size)
+with open(m + '/a', 'w') as f:
+    f.write('new')
+print(open(m + '/a').read())
+os.rename(m + '/a', m + '/b')
+os.chmod(m + '/b', 0o600)
+print(sorted(os.listdir(m)), oct(os.stat(m + '/b').st_mode))
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.syscall(316, -100, (m + '/b').encode(), -100, (m + '/c').encode(), 1)
+print('renameat2 NOREPLACE:', r, errno.errorcode.get(ctypes.get_errno()))
+try:
+    open(m + '/nope')
+except FileNotFoundError:
+    print('ENOENT')
+os.unlink(m + '/b')
+print(os.listdir(m), os.statvfs(m).f_namemax)
+'''
+LL2_WANT = ("hello world\nb'hello the' 9\nnew\n['b'] 0o100600\n"
+            "renameat2 NOREPLACE: -1 EINVAL\nENOENT\n[] 63\n")
+
+
+def fuse2_ll(a, mnt):
+    py = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
+    r = run([a.defuse, 'run', '-m', '%s=fuse:%s' % (mnt, a.fs_ll), '--', py, '-c',
+             LL2_SCRIPT, mnt])
+    check(r.returncode == 0 and r.stdout == LL2_WANT,
+          'll2fs (libfuse 2\'s low level): files by handle, rename, chmod, statfs',
+          'status %s\n%s%s' % (r.returncode, r.stdout, r.stderr))
 
 
 def installed2(a, prog):
@@ -1053,6 +1111,34 @@ def installed2(a, prog):
             check(r.returncode == 0 and r.stdout == "[b'caf\\xe9']\nutf-8 name\n" and
                   sorted(os.listdir(src.encode())) == [b'caf\xc3\xa9', b'na\xc3\xafve'],
                   'convmvfs: names in another charset, both ways', r.stdout + r.stderr)
+        elif prog == 'httpfs2':
+            # libfuse 2's low level, as installed; and a program that puts
+            # itself in the background (a fork during its start) without -f
+            www = os.path.join(tmp, 'www')
+            os.mkdir(www)
+            data = os.urandom(2500000)
+            with open(os.path.join(www, 'data.bin'), 'wb') as f:
+                f.write(data)
+            srv = subprocess.Popen([py, os.path.join(HERE, 'range_server.py'), www],
+                                   stdout=subprocess.PIPE, text=True)
+            try:
+                port = int(srv.stdout.readline())
+                url = 'http://127.0.0.1:%d/data.bin' % port
+                r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-f -c /dev/null %s' %
+                         (mnt, path, url), '--', 'sh', '-c', 'ls "$1" && cmp "$1/data.bin" '
+                         '"$2" && echo same', 'sh', mnt, os.path.join(www, 'data.bin')])
+                check(r.returncode == 0 and r.stdout == 'data.bin\nsame\n',
+                      'httpfs2 -f: its file, read by ranges', r.stdout + r.stderr)
+                r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-c /dev/null %s' % (mnt, path, url),
+                         '--', 'echo', 'program ran'])
+                ours = [l for l in r.stderr.splitlines() if l.startswith('defuse')]
+                check(r.returncode == 127 and 'program ran' not in r.stdout and
+                      len(ours) == 1 and 'forked during its start-up' in ours[0],
+                      'httpfs2 without -f: refused, saying why, and the program never ran',
+                      'status %s\n%s%s' % (r.returncode, r.stdout, r.stderr))
+            finally:
+                srv.kill()
+                srv.wait()
         else:
             print('SKIP: no test for %s' % prog)
             return SKIP
@@ -1162,11 +1248,12 @@ def main():
     ap.add_argument('--fs-args', help='more ARGS for the file system')
     ap.add_argument('--real')
     ap.add_argument('--fs-old')
+    ap.add_argument('--fs-ll')
     ap.add_argument('--dirarg', help='the backing directory as a word of the file '
                     'system\'s command line, with %%s for it (bindfs: %%s)')
     a, rest = ap.parse_known_args()
     for k in ('defuse', 'examples', 'natives', 'lifefs', 'not_fuse', 'fs', 'native', 'fsops',
-              'known_failures', 'standin', 'tls_program', 'fs_old'):
+              'known_failures', 'standin', 'tls_program', 'fs_old', 'fs_ll'):
         if getattr(a, k):
             setattr(a, k, os.path.abspath(getattr(a, k)))
     if a.what == 'conformance':
