@@ -188,6 +188,7 @@ struct fs_info {
 /* The constructors of a program loaded by load_program, which glibc's
    dlopen did not run (run_program_init runs them). */
 struct program_init {
+	struct link_map *lm;	/* the program, loaded */
 	void (*init)(int, char **, char **);
 	void (**array)(int, char **, char **);
 	size_t n;
@@ -457,6 +458,48 @@ static void copy_object(void *dst, const void *src, size_t size)
 		mprotect((void *)lo, len, PROT_READ);
 }
 
+/*
+ * The object name as the library that defines it at def uses it: through
+ * its own global offset table, which glibc pointed at the first copy in
+ * its lookup scope (the main program's, or the first program loaded with
+ * it: another file system's), else at def.  That is the live object,
+ * which the library's constructors built.
+ */
+static const void *used_by_definer(const void *def, const char *name)
+{
+	struct link_map *lm = NULL;
+	uintptr_t rela = 0, relasz = 0, symtab = 0, strtab = 0;
+	Dl_info info;
+
+	if (!dladdr1(def, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm || !lm->l_ld)
+		return def;
+#define ADDR(v) ((uintptr_t)(v) < lm->l_addr ? lm->l_addr + (uintptr_t)(v) : (uintptr_t)(v))
+	for (const ElfW(Dyn) *d = lm->l_ld; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_RELA)
+			rela = ADDR(d->d_un.d_ptr);
+		else if (d->d_tag == DT_RELASZ)
+			relasz = d->d_un.d_val;
+		else if (d->d_tag == DT_SYMTAB)
+			symtab = ADDR(d->d_un.d_ptr);
+		else if (d->d_tag == DT_STRTAB)
+			strtab = ADDR(d->d_un.d_ptr);
+	}
+#undef ADDR
+	if (!rela || !symtab || !strtab)
+		return def;
+	for (const ElfW(Rela) *r = (const ElfW(Rela) *)rela;
+	     (uintptr_t)(r + 1) <= rela + relasz; r++) {
+		const ElfW(Sym) *sym;
+
+		if (ELF64_R_TYPE(r->r_info) != R_X86_64_GLOB_DAT || !ELF64_R_SYM(r->r_info))
+			continue;
+		sym = (const ElfW(Sym) *)symtab + ELF64_R_SYM(r->r_info);
+		if (!strcmp((const char *)strtab + sym->st_name, name))
+			return *(const void **)(lm->l_addr + r->r_offset);
+	}
+	return def;
+}
+
 static void redo_copy_relocs(struct link_map *lm, struct fsgetopt_vars *optvars)
 {
 	uintptr_t base = lm->l_addr, rela = 0, relasz = 0, symtab = 0, strtab = 0;
@@ -496,10 +539,15 @@ static void redo_copy_relocs(struct link_map *lm, struct fsgetopt_vars *optvars)
 		fsgetopt_note_copy(optvars, name, (void *)(base + r->r_offset));
 		for (int i = 0; i < nneeded; i++) {
 			void *dh = dlopen(needed[i], RTLD_LAZY | RTLD_NOLOAD);
-			void *src = dh ? dlsym(dh, name) : NULL;
+			const void *src = dh ? dlsym(dh, name) : NULL;
 
 			if (dh)
 				dlclose(dh);
+			/* the library's own storage, when it uses the program's
+			   copy itself: the copy glibc could not fill (fuse2fs's
+			   unix_io_manager) */
+			if (src && used_by_definer(src, name) != (void *)(base + r->r_offset))
+				src = used_by_definer(src, name);
 			if (src && src != (void *)(base + r->r_offset)) {
 				copy_object((void *)(base + r->r_offset), src, sym->st_size);
 				break;
@@ -552,7 +600,10 @@ static void run_program_init(const struct program_init *pi)
  * redo_copy_relocs fills them.  So its copy names them with a tag glibc
  * ignores, and fm_init runs them (*pi) once the copies are right and its
  * calls are redirected (fdwrap.c).  Its libraries' constructors still run
- * inside dlopen, first, as they would.
+ * inside dlopen, first, as they would.  The copies are taken once more
+ * after its constructors: those may build a library's object (std::cout)
+ * in the library's own storage, when that library was in the process
+ * before the program and so does not use the program's copy.
  */
 static void *load_program(const char *path, const struct fs_info *fi, int (**mainp)(int, char **),
 			  struct program_init *pi, struct fsgetopt_vars *optvars, char *why,
@@ -588,6 +639,7 @@ static void *load_program(const char *path, const struct fs_info *fi, int (**mai
 		return NULL;
 	}
 	redo_copy_relocs(lm, optvars);
+	pi->lm = lm;
 	pi->init = fi->init ? (void (*)(int, char **, char **))(lm->l_addr + fi->init) : NULL;
 	pi->array = fi->init_array ?
 		(void (**)(int, char **, char **))(lm->l_addr + fi->init_array) : NULL;
@@ -806,6 +858,11 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	fm_calling = fm;	/* the handlers its constructors register are its own */
 	run_program_init(&pi);
 	fm_calling = was;
+	/* a library loaded before the program (the main program's libstdc++)
+	   built its objects in its own storage: the copies still empty now
+	   are taken from there */
+	if (pi.lm)
+		redo_copy_relocs(pi.lm, &fm->optvars);
 	fsexit_loaded(fm);
 	if (!info.pie)
 		fm->main = (int (*)(int, char **))dlsym(h, "main");

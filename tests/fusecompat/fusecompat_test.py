@@ -1054,6 +1054,23 @@ def installed2(a, prog):
                   'disorderfs: its directory entries reversed, a write through',
                   'status %s\nnative %r\nlisting %r\n%s' % (r.returncode, native, listing,
                                                            r.stderr))
+            # a second copy in the same process: libstdc++, loaded with the
+            # first, builds std::cout in the first's copy, whence the second
+            # takes its own (it crashed: its copy stayed empty); and a C++
+            # program (apt-cache) writing into the mount
+            mnt2 = os.path.join(tmp, 'mnt2')
+            os.mkdir(mnt2)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:--reverse-dirents=yes %s' %
+                     (mnt, path, src), '-m', '%s=fuse:%s:--reverse-dirents=no %s' %
+                     (mnt2, path, src), '--', 'sh', '-c', 'ls -f "$1" > "$3/l1"; '
+                     'ls -f "$2" > "$3/l2"; apt-cache show apt > "$1/apt" && test -s "$2/apt" '
+                     '&& echo ok', 'sh', mnt, mnt2, tmp])
+            l1, l2 = (open(os.path.join(tmp, n)).read().split()
+                      if os.path.exists(os.path.join(tmp, n)) else None for n in ('l1', 'l2'))
+            check(r.returncode == 0 and r.stdout == 'ok\n' and l1 == l2[::-1] and
+                  sorted(l1) == sorted(native + ['g']),
+                  'disorderfs: two copies in one process, and a C++ program writing',
+                  'status %s\n%r %r\n%s%s' % (r.returncode, l1, l2, r.stdout, r.stderr))
         elif prog == 'loggedfs':
             # a C++ program with static objects built by its constructors (it
             # crashed at load) and used after fuse_main returns (every exit
