@@ -168,7 +168,7 @@ static int find_fs(const char *fs, char *out, size_t size, char *why, size_t why
 
 /* ---- what the file is -------------------------------------------------- */
 
-enum fs_kind { FS_NOT_ELF, FS_NO_FUSE, FS_FUSE3, FS_FUSE2 };
+enum fs_kind { FS_NOT_ELF, FS_FIXED_EXEC, FS_NO_FUSE, FS_FUSE3, FS_FUSE2 };
 
 /* What the file is, from its ELF headers. */
 struct fs_info {
@@ -219,8 +219,13 @@ static void fs_info(const char *path, struct fs_info *fi)
 	if (fd < 0)
 		return;
 	if (pread_all(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_DYN ||
-	    eh.e_machine != EM_X86_64 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64)
+		goto out;
+	if (eh.e_type == ET_EXEC) {
+		fi->kind = FS_FIXED_EXEC;
+		goto out;
+	}
+	if (eh.e_type != ET_DYN ||
 	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 256)
 		goto out;
 	fi->kind = FS_NO_FUSE;
@@ -817,6 +822,14 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	case FS_NOT_ELF:
 		snprintf(why, why_len, "fuse: %s is not a FUSE file system (not a 64-bit ELF "
 			 "shared object)", fspath);
+		goto fail;
+	case FS_FIXED_EXEC:
+		/* a static or non-PIE program (gocryptfs: Go's own FUSE, no
+		   libfuse) has its fixed addresses, the process's program's */
+		snprintf(why, why_len, "fuse: %s is a program linked at fixed addresses (not "
+			 "position-independent), which cannot be loaded into another program; "
+			 "only file systems that link libfuse dynamically are served in process",
+			 fspath);
 		goto fail;
 	case FS_NO_FUSE:
 		snprintf(why, why_len, "fuse: %s is not a FUSE file system (it links neither "

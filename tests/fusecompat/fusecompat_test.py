@@ -521,6 +521,13 @@ print(os.read(fd, 9).decode(), end='')
 
 def bad_input(a):
     mnt = tempfile.mkdtemp(prefix='defuse-fc-mnt-')
+    # a program linked at fixed addresses (ET_EXEC: gocryptfs, static Go):
+    # /bin/true with that type, all the module reads of it
+    fixed = os.path.join(tempfile.mkdtemp(prefix='defuse-fc-'), 'fixed')
+    shutil.copy('/bin/true', fixed)
+    with open(fixed, 'r+b') as f:
+        f.seek(16)
+        f.write(b'\x02\x00')
     try:
         cases = [
             ('not a FUSE file system', 'fuse:' + a.not_fuse,
@@ -540,6 +547,8 @@ def bad_input(a):
             ('a quote left open', "fuse:%s:'open" % a.lifefs, 'a quote is not closed'),
             ('a program with thread-local storage', 'fuse:%s' % a.tls_program,
              'is a program with thread-local storage of its own'),
+            ('a program at fixed addresses', 'fuse:' + fixed,
+             'is a program linked at fixed addresses (not position-independent)'),
         ]
         for what, spec, msg in cases:
             r = run([a.defuse, 'run', '-m', mnt + '=' + spec, '--', 'echo', 'program ran'])
@@ -570,6 +579,7 @@ def bad_input(a):
         check(not left, 'bad input: nothing left running', repr(left))
     finally:
         os.rmdir(mnt)
+        shutil.rmtree(os.path.dirname(fixed), ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------
