@@ -463,6 +463,30 @@ static void copy_object(void *dst, const void *src, size_t size)
 		mprotect((void *)lo, len, PROT_READ);
 }
 
+/* A loaded object's relocations and symbols (its dynamic section, whose
+   addresses glibc may have relocated in place); 0, or -1 if it has none. */
+struct dyn_tables {
+	uintptr_t rela, relasz, symtab, strtab;
+};
+
+static int dyn_tables(const struct link_map *lm, struct dyn_tables *t)
+{
+	memset(t, 0, sizeof(*t));
+#define ADDR(v) ((uintptr_t)(v) < lm->l_addr ? lm->l_addr + (uintptr_t)(v) : (uintptr_t)(v))
+	for (const ElfW(Dyn) *d = lm->l_ld; d && d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_RELA)
+			t->rela = ADDR(d->d_un.d_ptr);
+		else if (d->d_tag == DT_RELASZ)
+			t->relasz = d->d_un.d_val;
+		else if (d->d_tag == DT_SYMTAB)
+			t->symtab = ADDR(d->d_un.d_ptr);
+		else if (d->d_tag == DT_STRTAB)
+			t->strtab = ADDR(d->d_un.d_ptr);
+	}
+#undef ADDR
+	return t->rela && t->symtab && t->strtab ? 0 : -1;
+}
+
 /*
  * The object name as the library that defines it at def uses it: through
  * its own global offset table, which glibc pointed at the first copy in
@@ -473,33 +497,19 @@ static void copy_object(void *dst, const void *src, size_t size)
 static const void *used_by_definer(const void *def, const char *name)
 {
 	struct link_map *lm = NULL;
-	uintptr_t rela = 0, relasz = 0, symtab = 0, strtab = 0;
+	struct dyn_tables t;
 	Dl_info info;
 
-	if (!dladdr1(def, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm || !lm->l_ld)
+	if (!dladdr1(def, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm || dyn_tables(lm, &t))
 		return def;
-#define ADDR(v) ((uintptr_t)(v) < lm->l_addr ? lm->l_addr + (uintptr_t)(v) : (uintptr_t)(v))
-	for (const ElfW(Dyn) *d = lm->l_ld; d->d_tag != DT_NULL; d++) {
-		if (d->d_tag == DT_RELA)
-			rela = ADDR(d->d_un.d_ptr);
-		else if (d->d_tag == DT_RELASZ)
-			relasz = d->d_un.d_val;
-		else if (d->d_tag == DT_SYMTAB)
-			symtab = ADDR(d->d_un.d_ptr);
-		else if (d->d_tag == DT_STRTAB)
-			strtab = ADDR(d->d_un.d_ptr);
-	}
-#undef ADDR
-	if (!rela || !symtab || !strtab)
-		return def;
-	for (const ElfW(Rela) *r = (const ElfW(Rela) *)rela;
-	     (uintptr_t)(r + 1) <= rela + relasz; r++) {
+	for (const ElfW(Rela) *r = (const ElfW(Rela) *)t.rela;
+	     (uintptr_t)(r + 1) <= t.rela + t.relasz; r++) {
 		const ElfW(Sym) *sym;
 
 		if (ELF64_R_TYPE(r->r_info) != R_X86_64_GLOB_DAT || !ELF64_R_SYM(r->r_info))
 			continue;
-		sym = (const ElfW(Sym) *)symtab + ELF64_R_SYM(r->r_info);
-		if (!strcmp((const char *)strtab + sym->st_name, name))
+		sym = (const ElfW(Sym) *)t.symtab + ELF64_R_SYM(r->r_info);
+		if (!strcmp((const char *)t.strtab + sym->st_name, name))
 			return *(const void **)(lm->l_addr + r->r_offset);
 	}
 	return def;
@@ -507,40 +517,27 @@ static const void *used_by_definer(const void *def, const char *name)
 
 static void redo_copy_relocs(struct link_map *lm, struct fsgetopt_vars *optvars)
 {
-	uintptr_t base = lm->l_addr, rela = 0, relasz = 0, symtab = 0, strtab = 0;
+	uintptr_t base = lm->l_addr;
 	const char *needed[64];
+	struct dyn_tables t;
 	int nneeded = 0;
 
 	relro_lo = relro_hi = 0;
 	dl_iterate_phdr(find_relro, lm);
-
-	/* glibc may have relocated the dynamic section's addresses in place */
-#define ADDR(v) ((uintptr_t)(v) < base ? base + (uintptr_t)(v) : (uintptr_t)(v))
-	for (const ElfW(Dyn) *d = lm->l_ld; d->d_tag != DT_NULL; d++) {
-		if (d->d_tag == DT_RELA)
-			rela = ADDR(d->d_un.d_ptr);
-		else if (d->d_tag == DT_RELASZ)
-			relasz = d->d_un.d_val;
-		else if (d->d_tag == DT_SYMTAB)
-			symtab = ADDR(d->d_un.d_ptr);
-		else if (d->d_tag == DT_STRTAB)
-			strtab = ADDR(d->d_un.d_ptr);
-	}
-#undef ADDR
-	if (!rela || !symtab || !strtab)
+	if (dyn_tables(lm, &t))
 		return;
 	for (const ElfW(Dyn) *d = lm->l_ld; d->d_tag != DT_NULL; d++)
 		if (d->d_tag == DT_NEEDED && nneeded < 64)
-			needed[nneeded++] = (const char *)strtab + d->d_un.d_val;
-	for (const ElfW(Rela) *r = (const ElfW(Rela) *)rela;
-	     (uintptr_t)(r + 1) <= rela + relasz; r++) {
+			needed[nneeded++] = (const char *)t.strtab + d->d_un.d_val;
+	for (const ElfW(Rela) *r = (const ElfW(Rela) *)t.rela;
+	     (uintptr_t)(r + 1) <= t.rela + t.relasz; r++) {
 		const ElfW(Sym) *sym;
 		const char *name;
 
 		if (ELF64_R_TYPE(r->r_info) != R_X86_64_COPY)
 			continue;
-		sym = (const ElfW(Sym) *)symtab + ELF64_R_SYM(r->r_info);
-		name = (const char *)strtab + sym->st_name;
+		sym = (const ElfW(Sym) *)t.symtab + ELF64_R_SYM(r->r_info);
+		name = (const char *)t.strtab + sym->st_name;
 		fsgetopt_note_copy(optvars, name, (void *)(base + r->r_offset));
 		for (int i = 0; i < nneeded; i++) {
 			void *dh = dlopen(needed[i], RTLD_LAZY | RTLD_NOLOAD);

@@ -14,7 +14,7 @@
  *
  * What a start-up does to the process is undone when main() is suspended:
  * the umask (libfuse's passthrough examples set 0), the working directory,
- * the dispositions of the ordinary signals.  A main() that returns before
+ * the dispositions of the ordinary signals, the locale.  A main() that returns before
  * the loop, or calls exit(), is a refused mount with a one-line reason.
  */
 #include "fc.h"
@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -116,6 +117,7 @@ int fc_serve(struct fc_inst *in)
 struct process_state {
 	mode_t umask;
 	int cwd;
+	char *locale;		/* setlocale(LC_ALL, NULL) before, or NULL */
 	int out;		/* the program's standard output, while moved */
 	struct sigaction sa[NSIG_KEPT];
 };
@@ -127,8 +129,13 @@ static int signal_kept(int sig)
 
 static void save_state(struct process_state *ps)
 {
+	const char *loc = setlocale(LC_ALL, NULL);
+
 	ps->umask = umask(022);
 	umask(ps->umask);
+	/* a start-up's setlocale(LC_ALL, "") (encfs) would have reached the
+	   program, whose main() begins in "C" and may never set one */
+	ps->locale = loc ? strdup(loc) : NULL;
 	ps->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	for (int s = 1; s < NSIG_KEPT; s++)
 		if (signal_kept(s))
@@ -146,7 +153,12 @@ static int cwd_moved(const struct process_state *ps)
 
 static void restore_state(struct process_state *ps)
 {
+	const char *loc = setlocale(LC_ALL, NULL);
+
 	umask(ps->umask);
+	if (ps->locale && (!loc || strcmp(loc, ps->locale)))
+		setlocale(LC_ALL, ps->locale);
+	free(ps->locale);
 	if (ps->cwd >= 0) {
 		if (fchdir(ps->cwd))
 			fprintf(stderr, "defuse: fuse: cannot return to the working directory\n");

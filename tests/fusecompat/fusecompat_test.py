@@ -995,6 +995,16 @@ def installed2(a, prog):
             check('.encfs6.xml' in names and len(names) == 3 and 'a' not in names and
                   b'secret' not in data, 'encfs: names and contents encrypted in its source',
                   repr(names))
+            # its setlocale(LC_ALL, "") stays its own: a program's main()
+            # begins in the "C" locale (python3 sets LC_CTYPE only)
+            query = 'import locale; print(locale.setlocale(locale.LC_NUMERIC))'
+            native = run([py, '-c', query], env=dict(os.environ, LC_ALL='C.UTF-8'))
+            r = run([a.defuse, 'run', '-m', "%s=fuse:%s:--standard --extpass='echo pw' %s" %
+                     (mnt, path, raw), '--', py, '-c', query],
+                    env=dict(os.environ, LC_ALL='C.UTF-8'))
+            check(r.returncode == 0 and r.stdout == native.stdout == 'C\n',
+                  'encfs: the program\'s locale as natively', repr((native.stdout, r.stdout,
+                                                                   r.stderr)))
         elif prog == 'exfat-fuse':
             # getopt with the program's own copies of optind and optarg (copy
             # relocations): its -o was not seen; and `timeout` ('+' options)

@@ -52,6 +52,20 @@ static fuse_ino_t find(const char *name)
 	return 0;
 }
 
+/* f's size made size, what it gains zeros; 0 or -1. */
+static int resize(struct file *f, size_t size)
+{
+	char *d = realloc(f->data, size ? size : 1);
+
+	if (!d)
+		return -1;
+	if (size > f->size)
+		memset(d + f->size, 0, size - f->size);
+	f->data = d;
+	f->size = size;
+	return 0;
+}
+
 static void fill(fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -119,17 +133,9 @@ static void ll2_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 	}
 	if (to_set & FUSE_SET_ATTR_MODE)
 		f->mode = attr->st_mode & 07777;
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		char *d = realloc(f->data, attr->st_size ? attr->st_size : 1);
-
-		if (!d) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		if ((size_t)attr->st_size > f->size)
-			memset(d + f->size, 0, attr->st_size - f->size);
-		f->data = d;
-		f->size = attr->st_size;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && resize(f, attr->st_size)) {
+		fuse_reply_err(req, ENOMEM);
+		return;
 	}
 	ll2_getattr(req, ino, NULL);
 }
@@ -204,16 +210,9 @@ static void ll2_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	if (off + size > f->size) {
-		char *d = realloc(f->data, off + size);
-
-		if (!d) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		memset(d + f->size, 0, off > (off_t)f->size ? off - f->size : 0);
-		f->data = d;
-		f->size = off + size;
+	if (off + size > f->size && resize(f, off + size)) {
+		fuse_reply_err(req, ENOMEM);
+		return;
 	}
 	memcpy(f->data + off, buf, size);
 	fuse_reply_write(req, size);
