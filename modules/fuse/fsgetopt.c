@@ -44,6 +44,8 @@ static struct {
 	const char *next;	/* the rest of a group of short options */
 	int first_nonopt;	/* the non-options skipped so far, to be */
 	int last_nonopt;	/* moved after the options (PERMUTE) */
+	int optopt;		/* the last bad option: optopt after each call
+				   (as glibc's, whatever the program set) */
 } st;
 
 /* The variables in use: the calling mount's (the program's copies), or
@@ -343,7 +345,7 @@ static int parse(int argc, char *const argv[], const char *opts, const struct op
 
 	complete(v);
 	p.optind = *v->optind;
-	p.optopt = *v->optopt;
+	p.optopt = st.optopt;
 	if (argc < 1)
 		return -1;
 	if (p.optind == 0 || !st.started) {
@@ -369,7 +371,7 @@ static int parse(int argc, char *const argv[], const char *opts, const struct op
 	if (c == -2)
 		c = short_option(&p);
 	*v->optind = fs_optind = p.optind;
-	*v->optopt = fs_optopt = p.optopt;
+	*v->optopt = fs_optopt = st.optopt = p.optopt;
 	*v->optarg = fs_optarg = p.optarg;
 	return c;
 }
