@@ -765,6 +765,21 @@ extern mode_t defuse_umask(void) __attribute__((weak));
  */
 extern int defuse_in_vfork_child(void) __attribute__((weak));
 
+/**
+ * Makes the calling thread the module's own for the rest of its life, as a
+ * FUSE daemon's threads are the daemon's: none of its system calls is
+ * DEFUSE's to route (a path in a mount goes to the kernel, so the thread
+ * never re-enters a module; its exec and fork are plain), and, since the
+ * program's signal handlers are for the program's threads, it should block
+ * the asynchronous signals (pthread_sigmask), or a process-directed signal
+ * may be taken by it and held until its end.  Call it first thing in a
+ * thread the module created (the fuse module does, for the threads its file
+ * systems start); never in a thread of the program's.  Outside the
+ * in-process host the weak symbol is NULL: `if (defuse_own_thread)
+ * defuse_own_thread();`.
+ */
+extern void defuse_own_thread(void) __attribute__((weak));
+
 /** Module flags (struct defuse_module.flags). */
 #define DEFUSE_MODULE_RESOLVES 0x2 /* resolves ".." and symlinks itself (see top) */
 #define DEFUSE_MODULE_READONLY 0x4 /* a read-only file system (see top) */

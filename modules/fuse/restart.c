@@ -28,6 +28,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,11 +145,22 @@ struct thread_start {
 	struct fmount *fm;
 };
 
+/*
+ * A file system's thread is the file system's, as a daemon's: its system
+ * calls are not the program's to route (defuse_own_thread), and the
+ * program's signals are for the program's threads (blocked here, as
+ * libfuse blocks them in its own workers).
+ */
 static void *thread_main(void *p)
 {
 	struct thread_start ts = *(struct thread_start *)p;
+	sigset_t all;
 
 	free(p);
+	if (defuse_own_thread)
+		defuse_own_thread();
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	fm_calling = ts.fm;
 	return ts.fn(ts.arg);
 }

@@ -76,6 +76,8 @@ extern struct core_mount core_mounts[CORE_MOUNTS_MAX] HIDDEN;
    l a walk found (resolve.h: its lookup is not asked again); unlink. */
 struct core_loc;
 void core_special_init(const char *dir) HIDDEN;	/* DEFUSE_SPECIAL_DIR */
+/* The calling thread is DEFUSE's or a module's own from now on (mounts.c). */
+void core_own_thread(void) HIDDEN;
 int core_special_mount(int m) HIDDEN;
 long core_special_bind(int m, const char *path, char *out, size_t cap) HIDDEN;
 void core_special_bind_failed(int m, const char *path) HIDDEN;

@@ -62,6 +62,28 @@ __attribute__((visibility("default"))) int defuse_in_vfork_child(void)
 	return defuse_self.vfork_child != 0;
 }
 
+/* From linux/prctl.h (capture.h has them too; the core cannot include it). */
+#define CORE_PR_SET_SYSCALL_USER_DISPATCH 59
+#define CORE_PR_SYS_DISPATCH_OFF 0
+
+/*
+ * A thread of DEFUSE's own (the pager's fault thread) or of a module's
+ * (module.h: defuse_own_thread): inside DEFUSE for good, so that dispatch
+ * sends its calls straight on, with Syscall User Dispatch off (a clone
+ * child is armed at birth when the net is wanted).
+ */
+void core_own_thread(void)
+{
+	defuse_self.in_defuse = 1;
+	sys5(SYS_prctl, CORE_PR_SET_SYSCALL_USER_DISPATCH, CORE_PR_SYS_DISPATCH_OFF, 0, 0, 0);
+	defuse_self.net_armed = 0;
+}
+
+__attribute__((visibility("default"))) void defuse_own_thread(void)
+{
+	core_own_thread();
+}
+
 /* ... and given back. */
 __attribute__((visibility("default"))) int defuse_close_kept(int fd)
 {

@@ -84,10 +84,6 @@ struct pg_pm_scan_arg {
 #define PG_PM_SCAN_WP_MATCHING (1 << 0)
 #define PG_PM_SCAN_CHECK_WPASYNC (1 << 1)
 
-/* From linux/prctl.h (capture.h has them too; the core cannot include it). */
-#define PG_PR_SET_SYSCALL_USER_DISPATCH 59
-#define PG_PR_SYS_DISPATCH_OFF 0
-
 /* What the pager needs of userfaultfd. */
 #define NEEDED (UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM |		\
 		UFFD_FEATURE_EVENT_REMAP |					\
@@ -726,8 +722,7 @@ static void *fault_thread(void *arg)
 	struct uffd_msg m[16];
 
 	(void)arg;
-	defuse_self.in_defuse = 1;
-	sys5(SYS_prctl, PG_PR_SET_SYSCALL_USER_DISPATCH, PG_PR_SYS_DISPATCH_OFF, 0, 0, 0);
+	core_own_thread();
 	fill_buf = (char *)sys6(SYS_mmap, 0, BIG_BUF, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sys_failed((long)fill_buf))

@@ -511,6 +511,17 @@ print(os.read(fd, 9).decode(), end='')
               'called exit(4) in its start-up' in ours[0],
               'a forked child whose start again fails: one line, EIO, the parent goes on',
               'status %d\n%s%s' % (r.returncode, r.stdout, r.stderr))
+
+        # the file system's own thread is its own (module.h:
+        # defuse_own_thread), as a daemon's: its stat of a path under the
+        # mount point is the kernel's (the empty directory); it was routed
+        # back into the file system, from the thread its caller waits for
+        r, L = go('--worker-stat', 'import sys; print(open(sys.argv[1] + "/hello").read(), end="")')
+        stats = [o for _, o in L if o.startswith('worker stat ')]
+        check(r.returncode == 0 and r.stdout == 'hello\n' and
+              stats and set(stats) == {'worker stat /hello: No such file or directory'},
+              'the file system\'s thread: its calls are the kernel\'s, not the mount\'s',
+              'status %d\n%s%s\n%r' % (r.returncode, r.stdout, r.stderr, stats))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         os.rmdir(mnt)

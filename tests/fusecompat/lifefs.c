@@ -20,6 +20,10 @@
  * --worker          reads are done by a thread its init starts, as sshfs's
  *                   replies are read by one: a forked child that went on
  *                   with a copy of it (no thread) would wait for ever
+ * --worker-stat     and that thread stats the file's path under the mount
+ *                   point first, and logs what it saw: in process a file
+ *                   system's thread is its own (module.h:
+ *                   defuse_own_thread), so the kernel answers it
  */
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
@@ -52,8 +56,11 @@ static struct options {
 	int fail_init;
 	int bad_caps;
 	int worker;
+	int worker_stat;
 	const char *exit_if;
 } opt = { .exit_in_main = -1 };
+
+static const char *mountpoint;
 
 static struct file files[NFILES];
 static unsigned long next_fh = 100;
@@ -75,6 +82,7 @@ static const struct fuse_opt spec[] = {
 	OPTION("--fail-init", fail_init),
 	OPTION("--bad-caps", bad_caps),
 	OPTION("--worker", worker),
+	OPTION("--worker-stat", worker_stat),
 	{ "--exit-if=%s", offsetof(struct options, exit_if), 0 },
 	FUSE_OPT_END
 };
@@ -131,7 +139,7 @@ static struct {
 	void (*job)(void *);
 	void *arg;
 	int done;
-} work = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+} work = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0 };
 
 static void *worker(void *unused)
 {
@@ -296,6 +304,13 @@ static void read_job(void *arg)
 
 	if (opt.worker)
 		logf_("worker read %s", j->path);
+	if (opt.worker_stat) {
+		char p[4096];
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s%s", mountpoint, j->path);
+		logf_("worker stat %s: %s", j->path, stat(p, &st) ? strerror(errno) : "found");
+	}
 	if (!f) {
 		j->r = -ENOENT;
 		return;
@@ -401,6 +416,9 @@ int main(int argc, char *argv[])
 	files[0].size = 6;
 	memcpy(files[0].data, "hello\n", 6);
 	logf_("main argc=%d last=%s", args.argc, args.argv[args.argc - 1]);
+	mountpoint = args.argv[args.argc - 1];
+	if (opt.worker_stat)
+		opt.worker = 1;
 	if (opt.exit_in_main >= 0)
 		exit(opt.exit_in_main);
 	if (opt.exit_if && access(opt.exit_if, F_OK) == 0)

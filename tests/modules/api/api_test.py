@@ -37,8 +37,8 @@ REFUSAL = ("module {so} was built for DEFUSE module API v1; this DEFUSE serves v
            "rebuild it against include/defuse/module.h")
 
 EXPORTS = ['defuse_close_kept', 'defuse_fs_ids', 'defuse_fs_ids_are_real',
-           'defuse_in_vfork_child', 'defuse_keep_fd', 'defuse_lock_owner_alive', 'defuse_umask',
-           'defuse_waiting']
+           'defuse_in_vfork_child', 'defuse_keep_fd', 'defuse_lock_owner_alive',
+           'defuse_own_thread', 'defuse_umask', 'defuse_waiting']
 
 
 # ---- The program: the same in both hosts ---------------------------------
