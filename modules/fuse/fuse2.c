@@ -473,9 +473,17 @@ static void ops3(const struct fuse2_operations *o, struct fuse_operations *op)
 
 #define FC2_VERSION_TEXT "2.9.9 (DEFUSE in-process)"
 
-/* Options of 2.x's fuse_new that 3.x's has no more. */
+/* Options of 2.x's fuse_new and fuse_mount that 3.x's have no more:
+   big_writes (always), large_read (a 2.4 kernel's), nopath (the high
+   level's own: 3.x's nullpath_ok). */
+struct v2_opts {
+	int nopath;
+};
+
 static const struct fuse_opt v2_spec[] = {
 	FUSE_OPT_KEY("big_writes", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("large_read", FUSE_OPT_KEY_DISCARD),
+	{ "nopath", offsetof(struct v2_opts, nopath), 1 },
 	FUSE_OPT_END
 };
 
@@ -487,6 +495,7 @@ static struct fuse *new2(struct fuse_chan *ch, struct fuse_args *args, const voi
 	size_t size = compat == 22 ? FUSE2_OPS_COMPAT22_SIZE :
 		      compat == 25 ? FUSE2_OPS_COMPAT25_SIZE : sizeof(v2->op);
 	struct fuse_operations o3;
+	struct v2_opts vo = { 0 };
 	struct fuse *f;
 
 	if (!v2 || !ch)
@@ -507,7 +516,7 @@ static struct fuse *new2(struct fuse_chan *ch, struct fuse_args *args, const voi
 		v2->compat.statfs = (int (*)(const char *, struct statfs *))(void *)v2->op.statfs;
 		v2->op.statfs = NULL;
 	}
-	if (fuse_opt_parse(args, NULL, v2_spec, NULL) == -1)
+	if (fuse_opt_parse(args, &vo, v2_spec, NULL) == -1)
 		goto fail;
 	v2->conn_opts = fuse_parse_conn_info_opts(args);
 	if (!v2->conn_opts)
@@ -520,7 +529,7 @@ static struct fuse *new2(struct fuse_chan *ch, struct fuse_args *args, const voi
 		goto fail;
 	f->v2 = v2;
 	f->free_v2 = free_v2;
-	if (v2->op.flag_nullpath_ok || v2->op.flag_nopath)
+	if (v2->op.flag_nullpath_ok || v2->op.flag_nopath || vo.nopath)
 		f->conf.nullpath_ok = 1;
 	f->mountpoint = strdup(ch->mountpoint);
 	return f;

@@ -16,9 +16,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a 2.x session keeps besides the core's (se->v2). */
+struct ll2 {
+	struct fuse2_lowlevel_ops op;
+	struct fuse_conn_info_opts *conn_opts;	/* max_write=, atomic_o_trunc... */
+};
+
+static void free_ll2(void *p)
+{
+	struct ll2 *v = p;
+
+	free(v->conn_opts);
+	free(v);
+}
+
 static const struct fuse2_lowlevel_ops *op2(fuse_req_t req)
 {
-	return fc_req_session(req)->v2;
+	return &((struct ll2 *)fc_req_session(req)->v2)->op;
 }
 
 /* A call with a file, lent as 2.x's (NULL stays NULL); what the call may
@@ -35,16 +49,24 @@ static const struct fuse2_lowlevel_ops *op2(fuse_req_t req)
 			fc2_fi_from2_all(&f2_, fi);			\
 	} while (0)
 
+/* init: libfuse 2's defaults (no atomic_o_trunc unless asked), the
+   options given (2.x's low level took max_write=, async_read... itself),
+   then the file system's init with 2.x's fuse_conn_info. */
 static void t_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fuse_session *se = fc_starting && fc_starting->se ? fc_starting->se : NULL;
-	const struct fuse2_lowlevel_ops *o = se ? se->v2 : NULL;
+	struct ll2 *v = se ? se->v2 : NULL;
 	struct fuse2_conn_info c2;
 
-	if (!o || !o->init)
+	if (!v)
+		return;
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	if (v->conn_opts)
+		fuse_apply_conn_info_opts(v->conn_opts, conn);
+	if (!v->op.init)
 		return;
 	fc2_conn_to2(conn, &c2);
-	o->init(userdata, &c2);
+	v->op.init(userdata, &c2);
 	fc2_conn_from2(&c2, conn);
 }
 
@@ -170,7 +192,7 @@ static void ops3(const struct fuse2_lowlevel_ops *o, struct fuse_lowlevel_ops *o
 	op->bmap = o->bmap;
 	op->forget_multi = o->forget_multi;
 #define T(m) op->m = o->m ? t_##m : NULL
-	T(init);
+	op->init = t_init;	/* 2.x's conn and its option defaults, always */
 	T(getattr);
 	T(setattr);
 	T(rename);
@@ -193,30 +215,43 @@ static void ops3(const struct fuse2_lowlevel_ops *o, struct fuse_lowlevel_ops *o
 #undef T
 }
 
+/* Options of 2.x that 3.x has no more: big_writes (always), large_read
+   (a 2.4 kernel's mount option). */
+static const struct fuse_opt v2_spec[] = {
+	FUSE_OPT_KEY("big_writes", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("large_read", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_END
+};
+
 FC_EXPORT struct fuse_session *fuse_lowlevel_new(struct fuse_args *args,
 						 const struct fuse2_lowlevel_ops *op,
 						 size_t op_size, void *userdata)
 {
-	struct fuse2_lowlevel_ops *o2 = calloc(1, sizeof(*o2));
+	struct ll2 *v = calloc(1, sizeof(*v));
 	struct fuse_lowlevel_ops o3;
 	struct fuse_session *se;
 
-	if (!o2)
+	if (!v)
 		return NULL;
-	if (op_size > sizeof(*o2)) {
+	if (op_size > sizeof(v->op)) {
 		fuse_log(FUSE_LOG_ERR, "fuse: warning: library too old, some operations may "
 			 "not work\n");
-		op_size = sizeof(*o2);
+		op_size = sizeof(v->op);
 	}
-	memcpy(o2, op, op_size);
-	ops3(o2, &o3);
-	se = fuse_session_new(args, &o3, sizeof(o3), userdata);
-	if (!se) {
-		free(o2);
+	memcpy(&v->op, op, op_size);
+	if (fuse_opt_parse(args, NULL, v2_spec, NULL) == -1 ||
+	    !(v->conn_opts = fuse_parse_conn_info_opts(args))) {
+		free(v);
 		return NULL;
 	}
-	se->v2 = o2;
-	se->free_v2 = free;
+	ops3(&v->op, &o3);
+	se = fuse_session_new(args, &o3, sizeof(o3), userdata);
+	if (!se) {
+		free_ll2(v);
+		return NULL;
+	}
+	se->v2 = v;
+	se->free_v2 = free_ll2;
 	return se;
 }
 

@@ -716,6 +716,9 @@ def fuse2(a):
                              FILE_SCRIPT)
             script_as_native(a, name, 'a long directory', fs, "-o root=%s", tmp, mnt,
                              LONG_DIR_SCRIPT)
+        # libfuse 2's options that libfuse 3 dropped (refused as unknown before)
+        script_as_native(a, 'pt2', 'file operations with -o large_read,nopath,big_writes', a.fs,
+                         "-o root=%s -o large_read,nopath,big_writes", tmp, mnt, FILE_SCRIPT)
         # bad input: one line of ours, status 127, as for libfuse 3
         for what, spec, msg in (
                 ('an unknown option', '%s:-o root=/ -o no_such_option' % a.fs,
@@ -775,11 +778,16 @@ LL2_WANT = ("hello world\nb'hello the' 9\nnew\n['b'] 0o100600\n"
 
 def fuse2_ll(a, mnt):
     py = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
-    r = run([a.defuse, 'run', '-m', '%s=fuse:%s' % (mnt, a.fs_ll), '--', py, '-c',
-             LL2_SCRIPT, mnt])
-    check(r.returncode == 0 and r.stdout == LL2_WANT,
-          'll2fs (libfuse 2\'s low level): files by handle, rename, chmod, statfs',
-          'status %s\n%s%s' % (r.returncode, r.stdout, r.stderr))
+    # and with options of libfuse 2's low level and mount that libfuse 3
+    # took elsewhere or dropped (refused as unknown before)
+    for opts in ('', ':-o large_read,big_writes,max_write=65536,max_readahead=65536,'
+                 'async_read,no_remote_lock,atomic_o_trunc,max_background=8'):
+        r = run([a.defuse, 'run', '-m', '%s=fuse:%s%s' % (mnt, a.fs_ll, opts), '--', py, '-c',
+                 LL2_SCRIPT, mnt])
+        check(r.returncode == 0 and r.stdout == LL2_WANT,
+              'll2fs (libfuse 2\'s low level): files by handle, rename, chmod, statfs%s' %
+              (', with 2.x options' if opts else ''),
+              'status %s\n%s%s' % (r.returncode, r.stdout, r.stderr))
 
 
 def installed2(a, prog):
