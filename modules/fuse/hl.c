@@ -915,14 +915,14 @@ static int hl_flush(void *priv, uint64_t fh)
 
 /* ---- data ----------------------------------------------------------------- */
 
+static const char *hpath_fi(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX]);
+
 /*
  * Whether off is at or past the end of h's file.  Kernel FUSE, but for
  * direct_io, reads only what it knows the file to hold: a read at its end
  * returns 0 without asking; some file systems fail such a read (fusefat:
  * EPERM, "cannot seek beyond EOF").  Asked only when a read failed.
  */
-static const char *hpath_fi(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX]);
-
 static int past_end(struct fuse *f, struct fc_inst *in, struct fc_file *h, off_t off)
 {
 	char buf[PATH_MAX];

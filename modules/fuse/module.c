@@ -541,15 +541,16 @@ static void redo_copy_relocs(struct link_map *lm, struct fsgetopt_vars *optvars)
 		fsgetopt_note_copy(optvars, name, (void *)(base + r->r_offset));
 		for (int i = 0; i < nneeded; i++) {
 			void *dh = dlopen(needed[i], RTLD_LAZY | RTLD_NOLOAD);
-			const void *src = dh ? dlsym(dh, name) : NULL;
+			const void *src = dh ? dlsym(dh, name) : NULL, *live;
 
 			if (dh)
 				dlclose(dh);
 			/* the library's own storage, when it uses the program's
 			   copy itself: the copy glibc could not fill (fuse2fs's
 			   unix_io_manager) */
-			if (src && used_by_definer(src, name) != (void *)(base + r->r_offset))
-				src = used_by_definer(src, name);
+			live = src ? used_by_definer(src, name) : NULL;
+			if (live && live != (void *)(base + r->r_offset))
+				src = live;
 			if (src && src != (void *)(base + r->r_offset)) {
 				copy_object((void *)(base + r->r_offset), src, sym->st_size);
 				break;

@@ -14,8 +14,9 @@
  *
  * What a start-up does to the process is undone when main() is suspended:
  * the umask (libfuse's passthrough examples set 0), the working directory,
- * the dispositions of the ordinary signals, the locale.  A main() that returns before
- * the loop, or calls exit(), is a refused mount with a one-line reason.
+ * the dispositions of the ordinary signals, the locale.  A main() that
+ * returns before the loop, or calls exit(), is a refused mount with a
+ * one-line reason.
  */
 #include "fc.h"
 #include "compat.h"
