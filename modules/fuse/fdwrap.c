@@ -288,10 +288,49 @@ static int w_fclose(FILE *f)
 	return r;
 }
 
+/*
+ * The program's standard descriptors.  A daemon's 0, 1 and 2 are its own,
+ * and one in the foreground may point them elsewhere (httpfs2 -c CONSOLE
+ * dup2s /dev/null onto all three); in process they are the program's, whose
+ * input and error output vanished.  So the file system's dup2 or dup3 onto
+ * one, its close of one and its freopen of stdin, stdout or stderr do
+ * nothing in the program's process (they succeed); in a child the file
+ * system forked (sshfs's, which wires its ssh's standard descriptors and
+ * execs) and in a vfork child they are done.
+ */
+static int program_std_fd(int fd)
+{
+	return fd >= 0 && fd <= 2 && !fm_in_fs_child &&
+	       !(defuse_in_vfork_child && defuse_in_vfork_child());
+}
+
+static int w_dup2(int fd, int newfd)
+{
+	if (program_std_fd(newfd) && fcntl(fd, F_GETFD) >= 0)
+		return newfd;
+	return dup2(fd, newfd);
+}
+
+static int w_dup3(int fd, int newfd, int flags)
+{
+	if (program_std_fd(newfd) && fd != newfd && fcntl(fd, F_GETFD) >= 0)
+		return newfd;
+	return dup3(fd, newfd, flags);
+}
+
+static FILE *w_freopen(const char *path, const char *mode, FILE *f)
+{
+	if ((f == stdin || f == stdout || f == stderr) && program_std_fd(fileno(f)))
+		return f;
+	return freopen(path, mode, f);
+}
+
 static int w_close(int fd)
 {
 	int r;
 
+	if (program_std_fd(fd))
+		return 0;
 	if (!defuse_close_kept)
 		return close(fd);
 	r = defuse_close_kept(fd);
@@ -415,6 +454,8 @@ static const struct fdwrap_entry wraps[] = {
 	{ "fopen", (void *)w_fopen }, { "fopen64", (void *)w_fopen },
 	{ "fclose", (void *)w_fclose }, { "close", (void *)w_close },
 	{ "dup", (void *)w_dup }, { "fcntl", (void *)w_fcntl },
+	{ "dup2", (void *)w_dup2 }, { "dup3", (void *)w_dup3 },
+	{ "freopen", (void *)w_freopen }, { "freopen64", (void *)w_freopen },
 	{ "fcntl64", (void *)w_fcntl },
 	{ "socket", (void *)w_socket }, { "socketpair", (void *)w_socketpair },
 	{ "accept", (void *)w_accept }, { "accept4", (void *)w_accept4 },

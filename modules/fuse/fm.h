@@ -114,8 +114,12 @@ void fm_fork_child(struct fmount *fm);
    0, 1 for a release done here (FC_ADOPT_RELEASE), or -errno. */
 int fm_enter_slow(struct fmount *fm, uint64_t *fh, int how);
 
-/* pthread_create's, fork's and exit's wrappers in the file system's
-   objects (fdwrap.c's table asks), or NULL for another name. */
+/* 1 in a child the file system forked (restart.c: its fork's wrapper),
+   whose standard descriptors are the file system's to change (fdwrap.c). */
+extern int fm_in_fs_child;
+
+/* pthread_create's, fork's, daemon's, setsid's and exit's wrappers in the
+   file system's objects (fdwrap.c's table asks), or NULL for another name. */
 void *restart_wrapper_for(const char *name);
 
 #endif

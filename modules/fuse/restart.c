@@ -211,17 +211,31 @@ static void w_exit(int status)
  * (fm_start), and the parent's refusal says why (fm->forked).  A child
  * that runs a helper (sshfs's ssh) execs before then.
  */
+int fm_in_fs_child;
+
 static pid_t w_fork(void)
 {
 	struct fmount *fm = fm_calling;
 	int starting = fm && fm->starting;
 	pid_t pid = fork();
 
+	if (pid == 0)
+		fm_in_fs_child = 1;	/* the file system's helper (fdwrap.c) */
 	if (starting && pid > 0)
 		fm->forked = 1;
 	if (starting && pid == 0)
 		fm->start_child = 1;
 	return pid;
+}
+
+/* setsid(2) in the program's process: the program's session is not the
+   file system's to leave (a daemon's start-up leaves its terminal's); in
+   a child it forked, done. */
+static pid_t w_setsid(void)
+{
+	if (!fm_in_fs_child && fm_calling)
+		return getsid(0);
+	return setsid();
 }
 
 /* daemon(3) while the file system starts: as fuse_daemonize in process,
@@ -244,6 +258,8 @@ void *restart_wrapper_for(const char *name)
 		return (void *)w_fork;
 	if (!strcmp(name, "daemon"))
 		return (void *)w_daemon;
+	if (!strcmp(name, "setsid"))
+		return (void *)w_setsid;
 	return strcmp(name, "exit") ? NULL : (void *)w_exit;
 }
 

@@ -1180,11 +1180,17 @@ def installed2(a, prog):
             try:
                 port = int(srv.stdout.readline())
                 url = 'http://127.0.0.1:%d/data.bin' % port
+                # -c /dev/null: its start-up points its standard descriptors
+                # at /dev/null (dup2), which in process are the program's
                 r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-f -c /dev/null %s' %
                          (mnt, path, url), '--', 'sh', '-c', 'ls "$1" && cmp "$1/data.bin" '
-                         '"$2" && echo same', 'sh', mnt, os.path.join(www, 'data.bin')])
-                check(r.returncode == 0 and r.stdout == 'data.bin\nsame\n',
-                      'httpfs2 -f: its file, read by ranges', r.stdout + r.stderr)
+                         '"$2" && echo same && echo to-stderr >&2 && read x && echo "read $x"',
+                         'sh', mnt, os.path.join(www, 'data.bin')],
+                        stdin=None, input='a line\n')
+                check(r.returncode == 0 and r.stdout == 'data.bin\nsame\nread a line\n' and
+                      'to-stderr' in r.stderr,
+                      'httpfs2 -f: its file, read by ranges; the program\'s standard '
+                      'descriptors stay the program\'s', r.stdout + r.stderr)
                 r = run([a.defuse, 'run', '-m', '%s=fuse:%s:-c /dev/null %s' % (mnt, path, url),
                          '--', 'echo', 'program ran'])
                 ours = [l for l in r.stderr.splitlines() if l.startswith('defuse')]

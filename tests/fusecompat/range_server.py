@@ -16,6 +16,10 @@ root = sys.argv[1]
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
+    # a reply in one piece, sent at once (headers and body in separate
+    # small segments would wait out the client's delayed ACK: 40 ms each)
+    wbufsize = 1 << 20
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
