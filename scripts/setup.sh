@@ -23,10 +23,11 @@ PACKAGES="$PACKAGES archivemount unionfs-fuse squashfuse squashfs-tools fuse-ove
 # installed2): encfs and exfat-fuse parse options with getopt, fuseiso and
 # convmvfs (fuse-convmvfs) are built with libfuse 2's older tables,
 # fuseiso9660, disorderfs and loggedfs are C++ programs, fusefat fails
-# reads at the end of a file, httpfs2 is built on libfuse 2's low level;
-# exfatprogs, genisoimage and dosfstools make their data.
+# reads at the end of a file, httpfs2 is built on libfuse 2's low level,
+# mhddfs and xmount are more libfuse 2 programs; exfatprogs, genisoimage
+# and dosfstools make their data.
 PACKAGES="$PACKAGES encfs exfat-fuse exfatprogs fuseiso fuseiso9660 disorderfs loggedfs
-fusefat fuse-convmvfs httpfs2 genisoimage dosfstools"
+fusefat fuse-convmvfs httpfs2 mhddfs xmount genisoimage dosfstools"
 
 # The NFS module's tests (tests/nfs): libnfs, and a real server (nfs-ganesha
 # and rpcbind).  Without recommends: they would pull in services this

@@ -48,8 +48,9 @@ archive (listing and contents as the originals), bindfs (its source,
 which it names relative to a working directory of its own), and more:
 encfs and exfat-fuse (getopt beside the program's), fuseiso (libfuse 2's
 FUSE_USE_VERSION 22) and fuseiso9660, disorderfs and loggedfs (C++
-programs: static objects, exit handlers).  Skipped, saying why, when the
-program is not installed.
+programs: static objects, exit handlers), fusefat, convmvfs (version 25),
+httpfs2 (libfuse 2's low level), squashfuse_ll, mhddfs, xmount.  Skipped,
+saying why, when the program is not installed.
 
 conformance: tests/conformance/run.py on a FUSE file system in process (its
 kernel mode through defuse-fuse); with --native, the same cases through
@@ -792,7 +793,8 @@ def fuse2_ll(a, mnt):
 
 def installed2(a, prog):
     paths = {'fuse2fs': '/usr/bin/fuse2fs', 'fuse-zip': '/usr/bin/fuse-zip',
-             'bindfs': '/usr/bin/bindfs', 'exfat-fuse': '/usr/sbin/mount.exfat-fuse'}
+             'bindfs': '/usr/bin/bindfs', 'exfat-fuse': '/usr/sbin/mount.exfat-fuse',
+             'squashfuse_ll': '/usr/bin/squashfuse_ll'}
     path = shutil.which(prog) or paths.get(prog)
     if not path or not os.path.exists(path):
         print('SKIP: %s is not installed (apt-get install %s)' % (prog, prog))
@@ -1201,6 +1203,49 @@ def installed2(a, prog):
             finally:
                 srv.kill()
                 srv.wait()
+        elif prog == 'squashfuse_ll':
+            # libfuse 3's low level, as installed
+            if not shutil.which('mksquashfs'):
+                print('SKIP: mksquashfs is needed (apt-get install squashfs-tools)')
+                return SKIP
+            src = os.path.join(tmp, 'src')
+            os.makedirs(os.path.join(src, 'd'))
+            with open(os.path.join(src, 'd', 'r'), 'wb') as f:
+                f.write(os.urandom(400000))
+            img = os.path.join(tmp, 'img.sqfs')
+            r = run(['mksquashfs', src, img, '-quiet', '-noappend'])
+            check(r.returncode == 0, 'mksquashfs', r.stdout + r.stderr)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, img), '--',
+                     'sh', '-c', 'cd "$1/d" && ls && cmp r "$2/d/r" && echo same',
+                     'sh', mnt, src])
+            check(r.returncode == 0 and r.stdout == 'r\nsame\n',
+                  'squashfuse_ll: a directory and a file, from inside the mount',
+                  r.stdout + r.stderr)
+        elif prog == 'mhddfs':
+            # several directories as one (libfuse 2): new files go to the
+            # first with room
+            d1, d2 = os.path.join(tmp, 'd1'), os.path.join(tmp, 'd2')
+            for d, n in ((d1, 'a'), (d2, 'b')):
+                os.mkdir(d)
+                with open(os.path.join(d, n), 'w') as f:
+                    f.write(n + '\n')
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s,%s' % (mnt, path, d1, d2), '--',
+                     'sh', '-c', 'cd "$1" && ls && cat a b && echo c > c', 'sh', mnt])
+            check(r.returncode == 0 and r.stdout == 'a\nb\na\nb\n' and
+                  os.path.exists(os.path.join(d1, 'c')),
+                  'mhddfs: two directories as one, a new file in the first',
+                  r.stdout + r.stderr)
+        elif prog == 'xmount':
+            # an image file served as another format (here raw as raw)
+            img = os.path.join(tmp, 'disk.img')
+            data = os.urandom(1 << 20)
+            with open(img, 'wb') as f:
+                f.write(data)
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:--in raw %s' % (mnt, path, img), '--',
+                     'sh', '-c', 'ls "$1" && cmp "$1/disk.dd" "$2" && echo same', 'sh', mnt,
+                     img])
+            check(r.returncode == 0 and r.stdout == 'disk.dd\ndisk.info\nsame\n',
+                  'xmount: the image as its output file', r.stdout + r.stderr)
         else:
             print('SKIP: no test for %s' % prog)
             return SKIP
