@@ -187,6 +187,9 @@ struct fuse2_conn_info;
 struct fuse_chan;
 void fc2_fi_to2(const struct fuse_file_info *fi, struct fuse2_file_info *f2) FC_HIDDEN;
 void fc2_fi_from2_all(const struct fuse2_file_info *f2, struct fuse_file_info *fi) FC_HIDDEN;
+/* init's 2.x defaults (no atomic_o_trunc unless asked) and the options
+   given (max_write=, async_read...), before the file system's init. */
+void fc2_conn_prepare(struct fuse_conn_info *conn, struct fuse_conn_info_opts *opts) FC_HIDDEN;
 void fc2_conn_to2(const struct fuse_conn_info *conn, struct fuse2_conn_info *c2) FC_HIDDEN;
 void fc2_conn_from2(const struct fuse2_conn_info *c2, struct fuse_conn_info *conn) FC_HIDDEN;
 const char *fc2_chan_mountpoint(const struct fuse_chan *ch) FC_HIDDEN;

@@ -48,15 +48,13 @@ static struct {
 				   (as glibc's, whatever the program set) */
 } st;
 
-/* The variables in use: the calling mount's (the program's copies), or
-   this module's own. */
+/* The variables in use: the calling mount's (its program's copies, the
+   rest this module's: complete), or this module's own. */
 static struct fsgetopt_vars own = { &fs_optind, &fs_opterr, &fs_optopt, &fs_optarg };
 
 static struct fsgetopt_vars *vars(void)
 {
-	struct fmount *fm = fm_calling;
-
-	return fm && fm->optvars.optind ? &fm->optvars : &own;
+	return fm_calling ? &fm_calling->optvars : &own;
 }
 
 void fsgetopt_note_copy(struct fsgetopt_vars *v, const char *name, void *at)

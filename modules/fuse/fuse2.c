@@ -8,8 +8,7 @@
  * older tables of FUSE_USE_VERSION 22 and 25 too), and the 2.x entry
  * points (fuse_main_real, fuse_setup, fuse_new on a channel, fuse_mount
  * returning one, fuse_parse_cmdline's four arguments...) do their work
- * with the core's.  The low-level API of libfuse 2 is not
- * served: no program DEFUSE aims at uses it (docs).
+ * with the core's.  libfuse 2's low-level API is ll2.c's.
  *
  * Entry points whose names libfuse 3's headers declare with other
  * signatures are defined as fc2_* and exported under libfuse 2's name and
@@ -351,6 +350,14 @@ static int t_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
    BIG_WRITES (always on in process). */
 #define CAPS_SHARED 0xfdfu
 
+void fc2_conn_prepare(struct fuse_conn_info *conn, struct fuse_conn_info_opts *opts)
+{
+	/* libfuse 2 truncates before the open unless asked (atomic_o_trunc) */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	if (opts)
+		fuse_apply_conn_info_opts(opts, conn);
+}
+
 void fc2_conn_to2(const struct fuse_conn_info *conn, struct fuse2_conn_info *c2)
 {
 	memset(c2, 0, sizeof(*c2));
@@ -383,10 +390,7 @@ static void *t_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	void *data;
 
 	(void)cfg;
-	/* libfuse 2 truncates before the open unless asked (atomic_o_trunc) */
-	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
-	if (v2->conn_opts)
-		fuse_apply_conn_info_opts(v2->conn_opts, conn);
+	fc2_conn_prepare(conn, v2->conn_opts);
 	if (v2->compat.init)
 		return v2->compat.init();	/* 22 and 25: no conn */
 	if (!v2->op.init)

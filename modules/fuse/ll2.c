@@ -60,9 +60,7 @@ static void t_init(void *userdata, struct fuse_conn_info *conn)
 
 	if (!v)
 		return;
-	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
-	if (v->conn_opts)
-		fuse_apply_conn_info_opts(v->conn_opts, conn);
+	fc2_conn_prepare(conn, v->conn_opts);
 	if (!v->op.init)
 		return;
 	fc2_conn_to2(conn, &c2);

@@ -44,6 +44,16 @@ static struct file *of_fh(const struct fuse_file_info *fi)
 	return of_ino(fi->fh & 0xffffffffULL);
 }
 
+/* fi's file, or NULL after answering EBADF. */
+static struct file *open_file(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	struct file *f = of_fh(fi);
+
+	if (!f)
+		fuse_reply_err(req, EBADF);
+	return f;
+}
+
 static fuse_ino_t find(const char *name)
 {
 	for (int i = 0; i < MAX_FILES; i++)
@@ -186,13 +196,11 @@ static void ll2_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void ll2_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	struct file *f = of_fh(fi);
+	struct file *f = open_file(req, fi);
 
 	(void)ino;
-	if (!f) {
-		fuse_reply_err(req, EBADF);
+	if (!f)
 		return;
-	}
 	if ((size_t)off >= f->size)
 		size = 0;
 	else if (off + size > f->size)
@@ -203,13 +211,11 @@ static void ll2_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ll2_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
-	struct file *f = of_fh(fi);
+	struct file *f = open_file(req, fi);
 
 	(void)ino;
-	if (!f) {
-		fuse_reply_err(req, EBADF);
+	if (!f)
 		return;
-	}
 	if (off + size > f->size && resize(f, off + size)) {
 		fuse_reply_err(req, ENOMEM);
 		return;
