@@ -91,3 +91,38 @@ FC_EXPORT int fuse_interrupted(void)
 {
 	return 0;
 }
+
+/* The kernel's decision from the mode bits (generic_permission), for
+   default_permissions and FIFOs. */
+int fc_mode_permits(const struct stat *st, int mode, int eaccess)
+{
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid, groups[256];
+	uid_t uid;
+	gid_t gid;
+	int n, bits;
+
+	getresuid(&ruid, &euid, &suid);
+	getresgid(&rgid, &egid, &sgid);
+	uid = eaccess ? euid : ruid;
+	gid = eaccess ? egid : rgid;
+	mode &= R_OK | W_OK | X_OK;
+	if (!mode)
+		return 0;
+	if (uid == 0) {
+		if (!(mode & X_OK) || S_ISDIR(st->st_mode) || (st->st_mode & 0111))
+			return 0;
+		return -EACCES;
+	}
+	if (st->st_uid == uid) {
+		bits = st->st_mode >> 6;
+	} else {
+		int member = st->st_gid == gid;
+
+		n = getgroups(256, groups);
+		for (int i = 0; i < n && !member; i++)
+			member = groups[i] == st->st_gid;
+		bits = member ? st->st_mode >> 3 : st->st_mode;
+	}
+	return (bits & mode & 7) == (mode & 7) ? 0 : -EACCES;
+}

@@ -233,6 +233,10 @@ void fc_ctx_private(void *data) FC_HIDDEN;
 /* The process's umask (from /proc: no umask(2) round trip). */
 mode_t fc_current_umask(void) FC_HIDDEN;
 void *fc_ctx_get_private(void) FC_HIDDEN;
+/* May the caller have access mode (R_OK | W_OK | X_OK) to a file of
+   attributes st, by its mode bits as the kernel decides it?  As the real
+   IDs (access(2)) or, with eaccess, the effective ones.  0 or -EACCES. */
+int fc_mode_permits(const struct stat *st, int mode, int eaccess) FC_HIDDEN;
 
 /* ---- opt.c / cmdline.c --------------------------------------------- */
 /* Parses the mount options every FUSE program may be given (ro,
@@ -271,9 +275,12 @@ int fc_local_getlk(struct fc_inst *in, struct fc_file *h, uint64_t key, struct f
 int fc_local_setlk(struct fc_inst *in, struct fc_file *h, uint64_t key,
 		   const struct flock *lock, int wait) FC_HIDDEN;
 int fc_local_flock(struct fc_inst *in, struct fc_file *h, uint64_t key, int op) FC_HIDDEN;
-/* A kernel descriptor of the FIFO numbered key (st its attributes), or -errno. */
-int fc_fifo_open(struct fc_inst *in, uint64_t key, const struct stat *st, int flags)
-	FC_HIDDEN;
+/* Open (read-write, made 0666 if missing) the file name in the lock
+   directory dir: a descriptor or -errno. */
+int fc_shared_file(const char *dir, const char *name) FC_HIDDEN;
+/* May the caller open the FIFO st with open(2)'s flags?  0 or -EACCES; the
+   host then opens its stand-in when told -ENXIO. */
+int fc_fifo_access(const struct stat *st, int flags) FC_HIDDEN;
 
 /* ---- ll.c ------------------------------------------------------------- */
 extern const struct defuse_ops fc_ll_ops FC_HIDDEN;

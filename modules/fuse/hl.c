@@ -329,40 +329,6 @@ static int hl_getattr(void *priv, const char *path, struct stat *st, int flags)
 	RETURN(r);
 }
 
-/* access(2)'s decision from the mode bits, for default_permissions. */
-static int mode_permits(const struct stat *st, int mode, int eaccess)
-{
-	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid, groups[256];
-	uid_t uid;
-	gid_t gid;
-	int n, bits;
-
-	getresuid(&ruid, &euid, &suid);
-	getresgid(&rgid, &egid, &sgid);
-	uid = eaccess ? euid : ruid;
-	gid = eaccess ? egid : rgid;
-	mode &= R_OK | W_OK | X_OK;
-	if (!mode)
-		return 0;
-	if (uid == 0) {
-		if (!(mode & X_OK) || S_ISDIR(st->st_mode) || (st->st_mode & 0111))
-			return 0;
-		return -EACCES;
-	}
-	if (st->st_uid == uid) {
-		bits = st->st_mode >> 6;
-	} else {
-		int member = st->st_gid == gid;
-
-		n = getgroups(256, groups);
-		for (int i = 0; i < n && !member; i++)
-			member = groups[i] == st->st_gid;
-		bits = member ? st->st_mode >> 3 : st->st_mode;
-	}
-	return (bits & mode & 7) == (mode & 7) ? 0 : -EACCES;
-}
-
 /* Without default_permissions the kernel asks the file system (ENOSYS
    there: granted); with it, the kernel decides from the mode bits. */
 static int hl_access(void *priv, const char *path, int mode, int flags)
@@ -385,7 +351,7 @@ static int hl_access(void *priv, const char *path, int mode, int flags)
 	/* with default_permissions, and for symbolic links (FUSE gives them
 	   no permission operation), the kernel decides from the mode bits */
 	if (!r && (f->mo.default_permissions || S_ISLNK(st.st_mode)))
-		r = mode_permits(&st, mode, flags & AT_EACCESS);
+		r = fc_mode_permits(&st, mode, flags & AT_EACCESS);
 	else if (!r)
 		r = fuse_fs_access(f->fs, path, mode);
 	if (r == -ENOSYS)
@@ -822,12 +788,9 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			RETURN(-EEXIST);
 		if (flags & O_DIRECTORY)
 			RETURN(-ENOTDIR);
-		r = fc_fifo_open(in, f->conf.use_ino ? st.st_ino : fc_path_ino(path), &st, given);
-		if (r < 0)
-			RETURN(r);
-		out->kernel_fd = r;
-		out->fh = 0;
-		RETURN(0);
+		/* the host's stand-in (fc_fifo_access) */
+		r = fc_fifo_access(&st, given);
+		RETURN(r ? r : -ENXIO);
 	}
 	if (flags & O_PATH) {
 		/* No FUSE open for O_PATH: the kernel only looks it up. */

@@ -884,34 +884,6 @@ static int ll_getattr(void *priv, const char *path, struct stat *st, int flags)
 	RETURN(stat_path(se, path, &rf, st, NULL));
 }
 
-static int mode_permits(const struct stat *st, int mode, int eaccess)
-{
-	uid_t ruid, euid, suid, uid;
-	gid_t rgid, egid, sgid, gid, groups[256];
-	int n, bits;
-
-	getresuid(&ruid, &euid, &suid);
-	getresgid(&rgid, &egid, &sgid);
-	uid = eaccess ? euid : ruid;
-	gid = eaccess ? egid : rgid;
-	mode &= R_OK | W_OK | X_OK;
-	if (!mode)
-		return 0;
-	if (uid == 0)
-		return !(mode & X_OK) || S_ISDIR(st->st_mode) || (st->st_mode & 0111) ? 0 : -EACCES;
-	if (st->st_uid == uid) {
-		bits = st->st_mode >> 6;
-	} else {
-		int member = st->st_gid == gid;
-
-		n = getgroups(256, groups);
-		for (int i = 0; i < n && !member; i++)
-			member = groups[i] == st->st_gid;
-		bits = member ? st->st_mode >> 3 : st->st_mode;
-	}
-	return (bits & mode & 7) == (mode & 7) ? 0 : -EACCES;
-}
-
 static int ll_access(void *priv, const char *path, int mode, int flags)
 {
 	uid_t ruid, euid, suid, fsuid = -1;
@@ -929,7 +901,7 @@ static int ll_access(void *priv, const char *path, int mode, int flags)
 	}
 	r = stat_path(se, path, &rf, &st, &ino);
 	if (!r && (se->mo.default_permissions || S_ISLNK(st.st_mode))) {
-		r = mode_permits(&st, mode, flags & AT_EACCESS);
+		r = fc_mode_permits(&st, mode, flags & AT_EACCESS);
 	} else if (!r && se->op.access) {
 		struct fuse_req q;
 
@@ -1637,13 +1609,10 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			RETURN(r);
 		}
 		if (r == 1) {
-			r = fc_fifo_open(in, st.st_ino, &st, given);
+			/* the host's stand-in (fc_fifo_access) */
+			r = fc_fifo_access(&st, given);
 			lref_drop(se, &ref);
-			if (r < 0)
-				RETURN(r);
-			out->kernel_fd = r;
-			out->fh = 0;
-			RETURN(0);
+			RETURN(r ? r : -ENXIO);
 		}
 		path_only = r == 2;
 		is_dir = r == 3 || (path_only && S_ISDIR(st.st_mode));

@@ -3,9 +3,15 @@
  * kernel then keeps record and flock locks itself, per inode, for every
  * process using the mount.  In process, each program has its own instance,
  * so the locks must live where all of them meet: the kernel, on a "carrier"
- * file per locked file, in a directory of the user's own
- * ($DEFUSE_FUSE_LOCKDIR, else /dev/shm/defuse-fuse-locks.UID), named by the
- * mount's command line and the file's inode number.  Each open file takes
+ * file per locked file, named by the mount's command line and the file's
+ * inode number, in one directory for every user ($DEFUSE_FUSE_LOCKDIR,
+ * else /dev/shm/defuse-fuse-locks, sticky and open to all as /tmp is).
+ * Through FUSE a lock holds against every process using the mount,
+ * whoever it runs as, and so here against another user's processes and a
+ * process that changed its uid since it started; carriers are 0666 for
+ * that.  The trust is /tmp's: another user can make a carrier first, with
+ * a mode that keeps the locks of that file from working here (ENOLCK), but
+ * cannot take or remove a lock a process holds.  Each open file takes
  * its own descriptor of the carrier at its first lock, so the kernel's
  * rules apply as they are: record locks belong to the process (F_SETLK),
  * OFD locks (l_pid -1 from the host) and flock locks to the open file.
@@ -24,21 +30,47 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A file in the lock directory, opened read-write and made if missing,
+   0666 whatever the umask; -errno. */
+int fc_shared_file(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd, tries = 0;
+
+	if (!dir[0])
+		return -ENOLCK;
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	/* Most opens find it: one system call.  O_CREAT of a file another
+	   user made in a sticky directory fails where fs.protected_regular
+	   is set, so it is asked for only when the file is missing (and the
+	   plain open tried again if another process made it meanwhile). */
+	while ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0 && errno == ENOENT &&
+	       tries++ < 2) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+		if (fd >= 0) {
+			fchmod(fd, 0666);
+			break;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	return fd < 0 ? -errno : fd;
+}
+
 /* The carrier's descriptor for h, opened at its first lock; -errno. */
 static int carrier(struct fc_inst *in, struct fc_file *h, uint64_t key)
 {
-	char name[PATH_MAX];
+	char name[64];
 	int fd;
 
 	if (h->lock_fd >= 0)
 		return h->lock_fd;
-	if (!in->lock_dir[0])
-		return -ENOLCK;
-	snprintf(name, sizeof(name), "%s/%016llx-%016llx", in->lock_dir,
-		 (unsigned long long)in->key, (unsigned long long)key);
-	fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	snprintf(name, sizeof(name), "%016llx-%016llx", (unsigned long long)in->key,
+		 (unsigned long long)key);
+	fd = fc_shared_file(in->lock_dir, name);
 	if (fd < 0)
-		return errno == ENOENT || errno == EACCES ? -ENOLCK : -errno;
+		return fd == -ENOENT || fd == -EACCES ? -ENOLCK : fd;
 	if (defuse_keep_fd) {
 		int kept = defuse_keep_fd(fd);
 
@@ -89,48 +121,35 @@ int fc_local_flock(struct fc_inst *in, struct fc_file *h, uint64_t key, int op)
 	return flock(fd, op) < 0 ? -errno : 0;
 }
 
-/* Where carriers go; the directory must be the user's own. */
+/* Where carriers go: $DEFUSE_FUSE_LOCKDIR as it is, else the directory
+   all users share, made sticky and open to all whatever the umask.  One
+   that is not a directory, or a shared one that is not sticky (anyone
+   could then remove another's carriers) is not used: locks are ENOLCK. */
 FC_HIDDEN void fc_lock_dir(struct fc_inst *in)
 {
 	const char *env = getenv("DEFUSE_FUSE_LOCKDIR");
+	int shared = !env || !*env;
 	struct stat st;
 
-	if (env && *env)
-		snprintf(in->lock_dir, sizeof(in->lock_dir), "%s", env);
-	else
-		snprintf(in->lock_dir, sizeof(in->lock_dir), "/dev/shm/defuse-fuse-locks.%u",
-			 (unsigned)getuid());
-	if (mkdir(in->lock_dir, 0700) && errno != EEXIST)
-		in->lock_dir[0] = 0;
-	else if (lstat(in->lock_dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-		 (st.st_mode & 022))
+	snprintf(in->lock_dir, sizeof(in->lock_dir), "%s",
+		 shared ? "/dev/shm/defuse-fuse-locks" : env);
+	if (mkdir(in->lock_dir, shared ? 01777 : 0700) == 0 && shared)
+		chmod(in->lock_dir, 01777);
+	if (lstat(in->lock_dir, &st) || !S_ISDIR(st.st_mode) ||
+	    (shared && (st.st_mode & 01777) != 01777))
 		in->lock_dir[0] = 0;
 }
 
 /*
  * A FIFO: the kernel opens a FIFO on a FUSE mount as a pipe of its own,
- * never asking the file system.  Here every process must meet the others
- * at it, so it is a carrier FIFO beside the lock carriers, opened with the
- * program's flags (blocking and ENXIO as the kernel's), and handed to the
- * host as a kernel descriptor; its mode and owner are the file system's.
+ * never asking the file system, after checking the caller's access from
+ * its mode.  Here every process must meet the others at it, whoever they
+ * run as: the host's stand-in does that (src/core/special.c), once the
+ * file system's node allows the open.  0 if it does.
  */
-int fc_fifo_open(struct fc_inst *in, uint64_t ino, const struct stat *st, int flags)
+int fc_fifo_access(const struct stat *st, int flags)
 {
-	char name[PATH_MAX];
-	int fd;
+	static const int want[4] = { R_OK, W_OK, R_OK | W_OK, R_OK | W_OK };
 
-	if (!in->lock_dir[0])
-		return -ENXIO;
-	snprintf(name, sizeof(name), "%s/%016llx-%016llx.fifo", in->lock_dir,
-		 (unsigned long long)in->key, (unsigned long long)ino);
-	if (mkfifo(name, 0600) && errno != EEXIST)
-		return -errno;
-	/* (the directory is the user's own, 0700: nothing else can be there) */
-	fd = open(name, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_DIRECTORY | O_NOFOLLOW));
-	if (fd < 0)
-		return -errno;
-	/* best effort (fstat shows the carrier): its mode and owner */
-	if (!fchmod(fd, st->st_mode & 07777))
-		fchown(fd, st->st_uid, st->st_gid);
-	return fd;
+	return fc_mode_permits(st, want[flags & O_ACCMODE], 1);
 }

@@ -30,8 +30,8 @@
  * mount's command line, as they are: lock.c), and a walk that finds it
  * moved by another process forgets every entry first: the instance then
  * meets each name afresh, as it did with no cache at all.  What changes
- * outside every instance (the backing store changed directly, another
- * user's processes, whose lock directory is another) is seen after
+ * outside every instance (the backing store changed directly, processes
+ * given another lock directory) is seen after
  * entry_timeout, as through the kernel.  With no shared counter (no lock
  * directory) names are kept only when asked for.
  */
@@ -121,15 +121,13 @@ static size_t key_of(const char *path, char *key)
 /* The shared counter of dir/KEY.changes, mapped; NULL if it cannot be. */
 static uint64_t *map_shared(const char *dir, uint64_t key)
 {
-	char name[PATH_MAX];
+	char name[64];
 	struct stat st;
 	void *p;
 	int fd;
 
-	if (!dir[0])
-		return NULL;
-	snprintf(name, sizeof(name), "%s/%016llx.changes", dir, (unsigned long long)key);
-	fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	snprintf(name, sizeof(name), "%016llx.changes", (unsigned long long)key);
+	fd = fc_shared_file(dir, name);
 	if (fd < 0)
 		return NULL;
 	/* two processes may both make it: ftruncate to one size is idempotent */

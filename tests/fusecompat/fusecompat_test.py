@@ -165,6 +165,62 @@ with open('made-outside/more', 'w') as f:
     f.write('x')
 print(sorted(os.listdir('made-outside')))
 """
+# Locks and FIFOs between processes of other users (kernel FUSE keeps one
+# lock table and one pipe per FIFO for every process using the mount,
+# whoever it runs as): a root process holds a flock and a record lock and
+# makes FIFOs; a forked child that changed its uid, and a process of
+# another user started on its own, meet them.  argv: directory, role.
+IDS_SCRIPT = r"""
+import errno, fcntl, os, sys
+d, role = sys.argv[1], sys.argv[2]
+def path(n): return os.path.join(d, n)
+def tell(what, call):
+    try:
+        call(); print(what, 'ok')
+    except OSError as e:
+        print(what, errno.errorcode[e.errno])
+    sys.stdout.flush()
+def attempt():
+    f = os.open(path('f'), os.O_RDWR)
+    tell('flock', lambda: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB))
+    tell('lockf', lambda: fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB))
+    tell('lockf of free bytes', lambda: fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 100))
+    r = os.open(path('f'), os.O_RDONLY)
+    tell('write lock, read-only', lambda: fcntl.lockf(r, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 200))
+    fds = []
+    tell('own fifo, read', lambda: fds.append(os.open(path('mine'), os.O_RDONLY | os.O_NONBLOCK)))
+    tell('own fifo, write', lambda: fds.append(os.open(path('mine'), os.O_WRONLY | os.O_NONBLOCK)))
+    tell('root fifo 0600', lambda: os.open(path('roots'), os.O_RDONLY | os.O_NONBLOCK))
+    tell('fifo 0646, write, no reader', lambda: os.open(path('open'), os.O_WRONLY | os.O_NONBLOCK))
+    if len(fds) == 2:
+        os.write(fds[1], b'through'); print('read', os.read(fds[0], 16))
+    w = os.open(path('talk'), os.O_WRONLY)
+    os.write(w, b'to the holder'); os.close(w)
+if role == 'hold':
+    fd = os.open(path('f'), os.O_RDWR | os.O_CREAT, 0o666); os.fchmod(fd, 0o666)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    g = os.open(path('f'), os.O_RDWR)
+    fcntl.lockf(g, fcntl.LOCK_EX, 10, 0)
+    for n, mode, owner in (('mine', 0o600, 65534), ('roots', 0o600, 0), ('open', 0o646, 0),
+                           ('talk', 0o622, 0)):
+        os.mkfifo(path(n), mode); os.chmod(path(n), mode); os.chown(path(n), owner, owner)
+    t = os.open(path('talk'), os.O_RDONLY | os.O_NONBLOCK)
+    pid = os.fork()
+    if pid == 0:
+        os.setgid(65534); os.setuid(65534)
+        print('a forked child, now uid 65534:')
+        attempt()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print('holder reads', os.read(t, 64))
+    print('held'); sys.stdout.flush()
+    sys.stdin.readline()
+    print('holder reads', os.read(t, 64))
+else:
+    print('another process of uid %d:' % os.getuid())
+    attempt()
+"""
+
 NAMES_WANT = ("new old\nnewer ['f', 'g']\nFalse False\nspawned\n"
               "['more', 'out']\n")
 
@@ -231,6 +287,13 @@ def examples(a):
                   'passthrough_ll: names seen changed by another process, a vfork child\'s '
                   'open (DEFUSE_FUSE_NAME_CACHE=%r)' % cache, r.stdout + r.stderr)
 
+        # passthrough_fh, passthrough_ll: locks and FIFOs between users
+        why = ids_case(a, tmp, mnt, (
+            ('passthrough_fh', ex + '/passthrough_fh.so:-o modules=subdir,subdir=%s'),
+            ('passthrough_ll', ex + '/passthrough_ll.so:-o source=%s')))
+        if why:
+            print('SKIP (locks and FIFOs between users): ' + why)
+
         # installed programs: the examples built as programs and stripped
         # (no main among their symbols), as a distribution ships them
         installed = {}
@@ -276,6 +339,71 @@ def examples(a):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         os.rmdir(mnt)
+
+
+def ids_pair(hold, attempt, env=None, timeout=120):
+    """IDS_SCRIPT's holder (argv hold) and, once it holds, another user's
+    process (argv attempt); their outputs, or an error text."""
+    p = subprocess.Popen(hold, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out = ''
+        while not out.endswith('held\n'):
+            line = p.stdout.readline()
+            if not line:
+                break
+            out += line
+        r = run(attempt, env=env, timeout=timeout) if out.endswith('held\n') else None
+        rest, _ = p.communicate('\n', timeout=timeout)
+        return out + rest + (r.stdout + r.stderr if r else '(no attempt)\n')
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def ids_case(a, tmp, mnt, fss):
+    """Locks and FIFOs between users, natively and on each of fss (name,
+    module argument with %s for the backing directory): the same answers.
+    None, or why it was skipped."""
+    py = '/usr/bin/python3'
+    as_nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+    if os.geteuid() != 0 or not shutil.which('setpriv') or not os.path.exists(py):
+        return 'needs root, setpriv and %s' % py
+    # the other user must reach the scratch tree, and DEFUSE's files
+    os.chmod(tmp, 0o755)
+    os.chmod(mnt, 0o755)
+    lib = os.path.join(os.path.dirname(os.path.abspath(a.defuse)), 'libdefuse.so')
+    if run(as_nobody + ['test', '-r', lib]).returncode != 0:
+        return 'uid 65534 cannot read %s' % lib
+    # the test's lock carriers and FIFOs' stand-ins, shared as the default
+    # ones are, go with its scratch tree
+    locks = os.path.join(tmp, 'ids-locks')
+    special = os.path.join(tmp, 'ids-special')
+    for shared in (locks, special):
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)
+    env = dict(os.environ, DEFUSE_FUSE_LOCKDIR=locks, DEFUSE_SPECIAL_DIR=special)
+    d = os.path.join(tmp, 'ids-native')
+    os.mkdir(d, 0o755)
+    want = ids_pair([py, '-c', IDS_SCRIPT, d, 'hold'],
+                    as_nobody + [py, '-c', IDS_SCRIPT, d, 'try'])
+    for name, spec in fss:
+        src = os.path.join(tmp, 'ids-' + name)
+        os.mkdir(src, 0o755)
+        under = [a.defuse, 'run', '-m', '%s=fuse:%s' % (mnt, spec % src), '--']
+        # the other user's process: an image of its own, started as that
+        # user (setpriv drops the IDs before it execs python)
+        got = ids_pair(under + [py, '-c', IDS_SCRIPT, mnt, 'hold'],
+                       under + as_nobody + [py, '-c', IDS_SCRIPT, mnt, 'try'], env)
+        left = os.listdir(special)
+        check(got == want, '%s: locks and FIFOs between users as natively' % name,
+              'native:\n%s\nin process:\n%s' % (want, got))
+        # (the root's 0600 FIFO was never opened: refused before)
+        check(len(left) == 3, '%s: one stand-in per FIFO opened' % name, repr(left))
+        for n in left:
+            os.unlink(os.path.join(special, n))
+    return None
 
 
 def native_compare(a, name, mnt, args, cmds):
