@@ -31,6 +31,7 @@
 
 __thread const char *fscwd_dir;
 __thread int fscwd_umask = -1;
+__thread int fscwd_eaccess;
 
 /*
  * The file system's umask.  A FUSE daemon makes its files under its own
@@ -192,11 +193,14 @@ static int w_utimensat(int d, const char *p, const struct timespec t[2], int fl)
 {
 	return utimensat(d, PAT(d, p), t, fl);
 }
-static int w_access(const char *p, int m) { return access(P(p), m); }
+static int w_access(const char *p, int m)
+{
+	return fscwd_eaccess ? faccessat(AT_FDCWD, P(p), m, AT_EACCESS) : access(P(p), m);
+}
 static int w_euidaccess(const char *p, int m) { return euidaccess(P(p), m); }
 static int w_faccessat(int d, const char *p, int m, int fl)
 {
-	return faccessat(d, PAT(d, p), m, fl);
+	return faccessat(d, PAT(d, p), m, fl | (fscwd_eaccess ? AT_EACCESS : 0));
 }
 static int w_mknod(const char *p, mode_t m, dev_t dev) { return w_mknodat(AT_FDCWD, p, m, dev); }
 /* mkfifo is mknod of a FIFO, in glibc too */

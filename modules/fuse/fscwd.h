@@ -19,6 +19,12 @@ extern __thread const char *fscwd_dir;
    examples, unionfs, fuse-overlayfs set 0), else -1; set with fscwd_dir. */
 extern __thread int fscwd_umask;
 
+/* Set by the module while the file system answers an access check made
+   as the effective IDs (faccessat2's AT_EACCESS): its access(2), which
+   the kernel answers for the real IDs, is then asked as the effective
+   ones too (the module has set the file-system IDs to them). */
+extern __thread int fscwd_eaccess;
+
 /* The permission bits of mode that the program's umask takes from a file
    the file system makes and its own umask would have left (0: nothing to
    mend, the common case, asked without a system call).  The wrappers

@@ -987,7 +987,13 @@ static int fm_getattr(void *priv, const char *path, struct stat *st, int flags)
 
 static int fm_access(void *priv, const char *path, int mode, int flags)
 {
-	return FWD(FM->ops->access(FM->inst, path, mode, flags));
+	int was = fscwd_eaccess, r;
+
+	/* the file system's own access(2) as the IDs asked about (fscwd.h) */
+	fscwd_eaccess = (flags & AT_EACCESS) != 0;
+	r = FWD(FM->ops->access(FM->inst, path, mode, flags));
+	fscwd_eaccess = was;
+	return r;
 }
 
 static ssize_t fm_readlink(void *priv, const char *path, char *buf, size_t size)

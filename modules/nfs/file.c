@@ -270,7 +270,11 @@ static int do_open(struct nfsmod *m, struct cred *c, const char *path0, int flag
  * A FIFO on an NFS server is a local object of each machine, as the kernel
  * client makes it: here a FIFO in lockdir= per NFS FIFO, which this
  * machine's processes share, opened as the program asked and handed to the
- * host as the kernel descriptor.  It has the NFS file's permission bits.
+ * host as the kernel descriptor.  The caller's access was checked against
+ * the NFS file's owner and mode (open_existing); the local FIFO is open to
+ * all (0666), as the host's stand-ins are: with the NFS file's bits but
+ * its maker's owner, the kernel would check them against the wrong user
+ * (the owning group of an NFS FIFO of mode 0060 could not open it).
  */
 static int open_fifo(struct nfsmod *m, const struct inode *ino, int flags)
 {
@@ -284,7 +288,8 @@ static int open_fifo(struct nfsmod *m, const struct inode *ino, int flags)
 		return -ENAMETOOLONG;
 	if (mknod(path, S_IFIFO | 0666, 0) < 0 && errno != EEXIST)
 		return -errno;
-	chmod(path, ino->attr.mode & 07777);
+	/* whatever the umask (and the bits an older module gave it) */
+	chmod(path, 0666);
 	fd = open(path, flags & (O_ACCMODE | O_NONBLOCK | O_CLOEXEC));
 	return fd < 0 ? -errno : fd;
 }

@@ -745,7 +745,15 @@ def main():
     # The kernel stand-ins of FIFOs and sockets of modules with no kernel
     # directories (src/core/special.c) go with the scratch tree: a case's
     # tree removed through the kernel leaves its nodes' stand-ins behind.
-    os.environ['DEFUSE_SPECIAL_DIR'] = os.path.join(root, 'special')
+    # Every user must reach it, as /dev/shm/.defuse-special, the default,
+    # sticky and open to all (cases that change their IDs open FIFOs:
+    # creds.cases); the scratch trees below are searchable by all, as a
+    # backing directory usually is.
+    os.chmod(root, 0o711)
+    special = os.path.join(root, 'special')
+    os.mkdir(special)
+    os.chmod(special, 0o1777)
+    os.environ['DEFUSE_SPECIAL_DIR'] = special
     failed = []
     try:
         if opts.show:
