@@ -323,38 +323,49 @@ static long to_pipe(struct end *in, off_t *posp, struct end *out, size_t len, in
  * From a pipe into an emulated file, as the kernel's splice from a pipe: 0
  * when the pipe is empty and has no writer; otherwise, when empty, EAGAIN
  * when not waiting, else wait for data; then move what the pipe holds, up
- * to len, and stop when it is empty (later reads ask not to wait:
- * RWF_NOWAIT).  Left: the kernel takes from the pipe only what the file
- * accepted; a write the module refuses part of (ENOSPC, EFBIG) loses the
- * rest of what was read, as a pipe cannot take bytes back.
+ * to len, and stop when it is empty (later chunks ask not to wait).  The
+ * kernel takes from the pipe only what the file accepted, and a read
+ * cannot give bytes back: with a write the module refused part of (ENOSPC,
+ * EFBIG, EIO) the rest was lost, and a program splicing the rest next
+ * waited for ever on its own empty pipe (fsstress on a full memfs).  So
+ * each chunk is copied first (tee into a pipe of our own, in DEFUSE's
+ * band: no number of the program's is taken, even for a moment), written
+ * to the module, and only the bytes written are then read out of the
+ * program's pipe.  (Another process reading the same pipe meanwhile may
+ * take bytes between the two; the kernel holds the pipe's lock instead.)
  */
 static long from_pipe(struct end *in, struct end *out, off_t *posp, size_t len, int nonblock)
 {
-	char *buf = (char *)sys6(SYS_mmap, 0, BOUNCE, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *buf;
 	long total = 0, r = 0;
+	int peek[2];
 
-	if (sys_failed((long)buf))
-		return (long)buf;
+	if ((r = sys2(SYS_pipe2, peek, O_CLOEXEC)) < 0)
+		return r;
+	for (int i = 0; i < 2; i++) {
+		int kept = defuse_fd_reserve(peek[i]);
+
+		if (kept < 0)
+			sys1(SYS_close, peek[i]);
+		peek[i] = kept;
+	}
+	buf = (char *)sys6(SYS_mmap, 0, BOUNCE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (peek[0] < 0 || peek[1] < 0 || sys_failed((long)buf)) {
+		r = peek[0] < 0 ? peek[0] : peek[1] < 0 ? peek[1] : (long)buf;
+		goto out;
+	}
 	while ((size_t)total < len) {
 		size_t chunk = len - total < BOUNCE ? len - total : BOUNCE;
-		struct iovec iov = { buf, chunk };
-		long got, put = 0;
+		long got, put = 0, taken = 0;
 
+		/* our pipe is empty: it takes up to its 16 buffers (64 KiB) */
 		if (!total && !nonblock)
-			got = waiting(SYS_read, in->fd, (long)buf, chunk, 0);
+			got = waiting(SYS_tee, in->fd, peek[1], chunk, 0);
 		else
-			got = sys6(SYS_preadv2, in->fd, &iov, 1, -1, 0, RWF_NOWAIT);
-		if (got == -EOPNOTSUPP) {
-			/* A kernel without RWF_NOWAIT for pipes: read only
-			   what is there, or the end of the file. */
-			struct pollfd p = { (int)in->fd, POLLIN, 0 };
-
-			got = sys3(SYS_poll, &p, 1, 0);
-			if (got >= 0)
-				got = p.revents & (POLLIN | POLLHUP)
-				      ? sys3(SYS_read, in->fd, buf, chunk) : -EAGAIN;
-		}
+			got = sys4(SYS_tee, in->fd, peek[1], chunk, SPLICE_F_NONBLOCK);
+		if (got > 0 && (r = sys3(SYS_read, peek[0], buf, got)) != got)
+			got = r < 0 ? r : -EIO;	/* our own pipe: cannot be */
 		if (got <= 0) {
 			r = got;
 			break;
@@ -367,11 +378,28 @@ static long from_pipe(struct end *in, struct end *out, off_t *posp, size_t len, 
 				break;
 			put += r;
 		}
-		total += put;
-		if (put < got)
+		/* What the file took leaves the program's pipe: there unless
+		   another reader took it meanwhile, so never waited for. */
+		while (taken < put) {
+			struct iovec iov = { buf, (size_t)(put - taken) };
+
+			r = sys6(SYS_preadv2, in->fd, &iov, 1, -1, 0, RWF_NOWAIT);
+			if (r == -EOPNOTSUPP)	/* a kernel without it for pipes */
+				r = sys3(SYS_read, in->fd, buf, put - taken);
+			if (r <= 0)
+				break;
+			taken += r;
+		}
+		total += taken;
+		if (put < got || taken < put)
 			break;
 	}
-	sys2(SYS_munmap, buf, BOUNCE);
+out:
+	if (!sys_failed((long)buf))
+		sys2(SYS_munmap, buf, BOUNCE);
+	for (int i = 0; i < 2; i++)
+		if (peek[i] >= 0)
+			defuse_fd_release(peek[i]);
 	if (posp)
 		*posp += total;
 	return total ? total : r;

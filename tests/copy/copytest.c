@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -423,6 +424,40 @@ static void from_pipe(void)
 	close(p[0]);
 	close(p[1]);
 	sum_file("dst", at(dir, "dst"));
+
+	/* The kernel takes from the pipe only what the file took; the rest
+	   stays for the next call, which fails (it used to be read and lost,
+	   and a program splicing it next waited for ever on its own pipe). */
+	puts("# a file that takes only part: RLIMIT_FSIZE");
+	{
+		struct rlimit old, lim;
+
+		if (getrlimit(RLIMIT_FSIZE, &old))
+			die("getrlimit");
+		signal(SIGXFSZ, SIG_IGN);
+		g = make(at(dir, "part"), 0, O_WRONLY);
+		mkpipe(p, 0);
+		fill(p[1], 3000);
+		lim = old;
+		lim.rlim_cur = 1000;
+		if (setrlimit(RLIMIT_FSIZE, &lim))
+			die("setrlimit");
+		show("splice(pipe, NULL, part, NULL, 3000, 0) [1000 fit]",
+		     splice(p[0], NULL, g, NULL, 3000, 0));
+		show("splice(pipe, NULL, part, NULL, 3000, NONBLOCK) [none fit]",
+		     splice(p[0], NULL, g, NULL, 3000, SPLICE_F_NONBLOCK));
+		show("splice(pipe, NULL, part, NULL, 3000, 0) [none fit]",
+		     splice(p[0], NULL, g, NULL, 3000, 0));
+		if (setrlimit(RLIMIT_FSIZE, &old))
+			die("setrlimit");
+		signal(SIGXFSZ, SIG_DFL);
+		offsets("part", g, NULL);
+		drain("after", p[0]);
+		close(g);
+		close(p[0]);
+		close(p[1]);
+		sum_file("part", at(dir, "part"));
+	}
 }
 
 /* Many pipes' worth, with a thread at the other end. */
