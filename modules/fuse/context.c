@@ -92,37 +92,109 @@ FC_EXPORT int fuse_interrupted(void)
 	return 0;
 }
 
-/* The kernel's decision from the mode bits (generic_permission), for
-   default_permissions and FIFOs. */
-int fc_mode_permits(const struct stat *st, int mode, int eaccess)
+/*
+ * Permission checks the kernel makes itself before a call reaches a FUSE
+ * file system: a FIFO's open always; with default_permissions, open,
+ * access and changes of attributes too (generic_permission,
+ * setattr_prepare).  In process they are made here, from the file's
+ * attributes, as the calling thread's IDs.
+ */
+
+/* The caller's user and group for which: FC_IDS_REAL (access(2)),
+   FC_IDS_EFFECTIVE (AT_EACCESS) or FC_IDS_FS (every other call). */
+static void caller(int which, uid_t *uid, gid_t *gid)
 {
 	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid, groups[256];
-	uid_t uid;
-	gid_t gid;
-	int n, bits;
+	gid_t rgid, egid, sgid;
 
+	if (which == FC_IDS_FS) {
+		/* an invalid ID changes nothing and tells the current one */
+		*uid = (uid_t)syscall(SYS_setfsuid, -1);
+		*gid = (gid_t)syscall(SYS_setfsgid, -1);
+		return;
+	}
 	getresuid(&ruid, &euid, &suid);
 	getresgid(&rgid, &egid, &sgid);
-	uid = eaccess ? euid : ruid;
-	gid = eaccess ? egid : rgid;
+	*uid = which == FC_IDS_REAL ? ruid : euid;
+	*gid = which == FC_IDS_REAL ? rgid : egid;
+}
+
+static int in_group(gid_t mine, gid_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (gid == mine)
+		return 1;
+	n = getgroups(256, groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+int fc_mode_permits(const struct stat *st, int mode, int which)
+{
+	uid_t uid;
+	gid_t gid;
+	int bits;
+
 	mode &= R_OK | W_OK | X_OK;
 	if (!mode)
 		return 0;
+	caller(which, &uid, &gid);
 	if (uid == 0) {
 		if (!(mode & X_OK) || S_ISDIR(st->st_mode) || (st->st_mode & 0111))
 			return 0;
 		return -EACCES;
 	}
-	if (st->st_uid == uid) {
+	if (st->st_uid == uid)
 		bits = st->st_mode >> 6;
-	} else {
-		int member = st->st_gid == gid;
-
-		n = getgroups(256, groups);
-		for (int i = 0; i < n && !member; i++)
-			member = groups[i] == st->st_gid;
-		bits = member ? st->st_mode >> 3 : st->st_mode;
-	}
+	else
+		bits = in_group(gid, st->st_gid) ? st->st_mode >> 3 : st->st_mode;
 	return (bits & mode & 7) == (mode & 7) ? 0 : -EACCES;
+}
+
+int fc_dp_open(const struct stat *st, int flags)
+{
+	static const int want[4] = { R_OK, W_OK, R_OK | W_OK, R_OK | W_OK };
+
+	if (flags & O_PATH)
+		return 0;
+	return fc_mode_permits(st, want[flags & O_ACCMODE] | (flags & O_TRUNC ? W_OK : 0),
+			       FC_IDS_FS);
+}
+
+int fc_dp_setattr(const struct stat *st, int set, const struct stat *a)
+{
+	/* Both times "now" is a touch (utimensat with NULL times); any other
+	   change of times counts as times of one's choosing, "now" beside
+	   UTIME_OMIT too (vfs_utimes: ATTR_TIMES_SET). */
+	int both_now = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME |
+		       FUSE_SET_ATTR_MTIME_NOW;
+	int now = (set & both_now) == both_now;
+	int chosen = !now && (set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME));
+	uid_t uid;
+	gid_t gid;
+	int owner;
+
+	caller(FC_IDS_FS, &uid, &gid);
+	if (uid == 0)
+		return 0;	/* CAP_CHOWN, CAP_FOWNER */
+	owner = uid == st->st_uid;
+	if ((set & FUSE_SET_ATTR_SIZE) && fc_mode_permits(st, W_OK, FC_IDS_FS))
+		return -EACCES;
+	if ((set & FUSE_SET_ATTR_UID) && (!owner || a->st_uid != st->st_uid))
+		return -EPERM;
+	if ((set & FUSE_SET_ATTR_GID) &&
+	    (!owner || (a->st_gid != st->st_gid && !in_group(gid, a->st_gid))))
+		return -EPERM;
+	if ((set & FUSE_SET_ATTR_MODE) && !owner)
+		return -EPERM;
+	/* times of one's choosing: the owner's; a touch: anyone who may write */
+	if (chosen && !owner)
+		return -EPERM;
+	if (now && !owner && fc_mode_permits(st, W_OK, FC_IDS_FS))
+		return -EACCES;
+	return 0;
 }

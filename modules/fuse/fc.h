@@ -233,10 +233,19 @@ void fc_ctx_private(void *data) FC_HIDDEN;
 /* The process's umask (from /proc: no umask(2) round trip). */
 mode_t fc_current_umask(void) FC_HIDDEN;
 void *fc_ctx_get_private(void) FC_HIDDEN;
+/* Whose IDs a permission check is made for: access(2)'s real ones,
+   AT_EACCESS's effective ones, or the file-system IDs of every other call. */
+enum { FC_IDS_REAL, FC_IDS_EFFECTIVE, FC_IDS_FS };
 /* May the caller have access mode (R_OK | W_OK | X_OK) to a file of
-   attributes st, by its mode bits as the kernel decides it?  As the real
-   IDs (access(2)) or, with eaccess, the effective ones.  0 or -EACCES. */
-int fc_mode_permits(const struct stat *st, int mode, int eaccess) FC_HIDDEN;
+   attributes st, by its mode bits as the kernel decides it, as the IDs
+   which says (FC_IDS_*)?  0 or -EACCES. */
+int fc_mode_permits(const struct stat *st, int mode, int which) FC_HIDDEN;
+/* default_permissions, which the kernel applies before a FUSE file system
+   sees the call: may the caller open the file st with open(2)'s flags
+   (0 or -EACCES), or make the change set (FUSE_SET_ATTR_*, new values in
+   a) to it (0, -EPERM or -EACCES, as chmod, chown, truncate, utimensat)? */
+int fc_dp_open(const struct stat *st, int flags) FC_HIDDEN;
+int fc_dp_setattr(const struct stat *st, int set, const struct stat *a) FC_HIDDEN;
 
 /* ---- opt.c / cmdline.c --------------------------------------------- */
 /* Parses the mount options every FUSE program may be given (ro,

@@ -274,6 +274,8 @@ struct last_lookup {
 	size_t len;
 	int r;
 	mode_t mode;
+	uid_t uid;		/* (owner and group: default_permissions) */
+	gid_t gid;
 };
 
 static __thread struct last_lookup last __attribute__((tls_model("initial-exec")));
@@ -295,13 +297,15 @@ static void note_lookup(struct fc_inst *in, const char *path, int r, const struc
 	last.len = strlen(path);
 	last.r = r;
 	last.mode = r ? 0 : st->st_mode;
+	last.uid = r ? 0 : st->st_uid;
+	last.gid = r ? 0 : st->st_gid;
 	last.seq = calls_here;
 	last.at_ns = now_ns();
 	last.in = in;
 }
 
 /* The lookup of path open makes: the getattr's just before (st then
-   holds the file's type and permission bits only), or anew. */
+   holds the file's type, permission bits, owner and group only), or anew. */
 static int open_lookup(struct fc_inst *in, const char *path, int flags, struct stat *st)
 {
 	int took = last.in == in && last.seq + 1 == calls_here &&
@@ -313,6 +317,8 @@ static int open_lookup(struct fc_inst *in, const char *path, int flags, struct s
 		return lookup(in->f, path, st);
 	memset(st, 0, sizeof(*st));
 	st->st_mode = last.mode;
+	st->st_uid = last.uid;
+	st->st_gid = last.gid;
 	return last.r;
 }
 
@@ -323,9 +329,9 @@ static int hl_getattr(void *priv, const char *path, struct stat *st, int flags)
 
 	(void)flags;	/* the host resolved links: path is the object itself */
 	r = lookup(f, path, st);
-	note_lookup(in, path, r, st);
 	if (!r)
 		fix_stat(f, path, st);
+	note_lookup(in, path, r, st);
 	RETURN(r);
 }
 
@@ -348,10 +354,12 @@ static int hl_access(void *priv, const char *path, int mode, int flags)
 		fsgid = setfsgid(flags & AT_EACCESS ? egid : rgid);
 	}
 	r = lookup(f, path, &st);
+	if (!r)
+		fix_stat(f, path, &st);	/* as the kernel sees it */
 	/* with default_permissions, and for symbolic links (FUSE gives them
 	   no permission operation), the kernel decides from the mode bits */
 	if (!r && (f->mo.default_permissions || S_ISLNK(st.st_mode)))
-		r = fc_mode_permits(&st, mode, flags & AT_EACCESS);
+		r = fc_mode_permits(&st, mode, flags & AT_EACCESS ? FC_IDS_EFFECTIVE : FC_IDS_REAL);
 	else if (!r)
 		r = fuse_fs_access(f->fs, path, mode);
 	if (r == -ENOSYS)
@@ -563,6 +571,31 @@ static int hl_rename(void *priv, const char *from, const char *to, unsigned int 
 
 /* ---- attributes --------------------------------------------------------- */
 
+/* With default_permissions, the kernel's checks of a change (set: FUSE's
+   FUSE_SET_ATTR_* bits, a: the new values) first. */
+static int dp_change(struct fuse *f, const struct stat *st, int set, const struct stat *a)
+{
+	struct stat seen;
+
+	if (!f->mo.default_permissions)
+		return 0;
+	seen = *st;
+	fix_stat(f, "/", &seen);	/* as the kernel sees it: uid=, gid=, umask= */
+	return fc_dp_setattr(&seen, set, a);
+}
+
+/* With default_permissions, the kernel's check of an open first. */
+static int dp_open(struct fuse *f, const struct stat *st, int flags)
+{
+	struct stat seen;
+
+	if (!f->mo.default_permissions)
+		return 0;
+	seen = *st;
+	fix_stat(f, "/", &seen);
+	return fc_dp_open(&seen, flags);
+}
+
 static int hl_chmod(void *priv, const char *path, mode_t mode, int flags)
 {
 	struct stat st;
@@ -572,6 +605,8 @@ static int hl_chmod(void *priv, const char *path, mode_t mode, int flags)
 	r = lookup(f, path, &st);
 	if (!r && (flags & DEFUSE_NOFOLLOW) && S_ISLNK(st.st_mode))
 		r = -EOPNOTSUPP;
+	if (!r)
+		r = dp_change(f, &st, FUSE_SET_ATTR_MODE, NULL);
 	if (!r)
 		r = fuse_fs_chmod(f->fs, path, mode, NULL);
 	RETURN(r);
@@ -585,6 +620,12 @@ static int hl_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flag
 
 	(void)flags;
 	r = lookup(f, path, &st);
+	if (!r) {
+		struct stat a = { .st_uid = uid, .st_gid = gid };
+
+		r = dp_change(f, &st, (uid != (uid_t)-1 ? FUSE_SET_ATTR_UID : 0) |
+				      (gid != (gid_t)-1 ? FUSE_SET_ATTR_GID : 0), &a);
+	}
 	if (!r)
 		r = fuse_fs_chown(f->fs, path, uid, gid, NULL);
 	RETURN(r);
@@ -601,6 +642,8 @@ static int hl_truncate(void *priv, const char *path, off_t size)
 		r = -EISDIR;
 	else if (!r && !S_ISREG(st.st_mode))
 		r = -EINVAL;
+	if (!r)
+		r = dp_change(f, &st, FUSE_SET_ATTR_SIZE, NULL);
 	if (!r)
 		r = fuse_fs_truncate(f->fs, path, size, NULL);
 	RETURN(r);
@@ -626,7 +669,19 @@ static int hl_utimens(void *priv, const char *path, const struct timespec times[
 
 	(void)flags;
 	r = lookup(f, path, &st);
-	if (!r && !(t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT))
+	if (r || (t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT))
+		RETURN(r);
+	if (f->mo.default_permissions) {
+		int set = 0;
+
+		for (int i = 0; i < 2; i++)
+			if (t[i].tv_nsec != UTIME_OMIT)
+				set |= (i ? FUSE_SET_ATTR_MTIME : FUSE_SET_ATTR_ATIME) |
+				       (t[i].tv_nsec != UTIME_NOW ? 0 :
+					i ? FUSE_SET_ATTR_MTIME_NOW : FUSE_SET_ATTR_ATIME_NOW);
+		r = dp_change(f, &st, set, NULL);
+	}
+	if (!r)
 		r = fuse_fs_utimens(f->fs, path, t, NULL);
 	RETURN(r);
 }
@@ -734,6 +789,8 @@ static int open_existing(struct fuse *f, const char *path, const struct stat *st
 	if (S_ISDIR(st->st_mode)) {
 		if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_CREAT)))
 			return -EISDIR;
+		if ((r = dp_open(f, st, flags)))
+			return r;
 		*is_dir = 1;
 		fi->flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
 		return fuse_fs_opendir(f->fs, path, fi);
@@ -744,6 +801,8 @@ static int open_existing(struct fuse *f, const char *path, const struct stat *st
 		return -ELOOP;	/* the host follows links; this is O_NOFOLLOW */
 	if (S_ISSOCK(st->st_mode))
 		return -ENXIO;
+	if ((r = dp_open(f, st, flags)))
+		return r;
 	/* O_TRUNC goes with the open (FUSE_CAP_ATOMIC_O_TRUNC, which libfuse
 	   asks for by default), or after it as a truncate with the handle. */
 	trunc = (flags & O_TRUNC) && !(f->inst->conn.want & FUSE_CAP_ATOMIC_O_TRUNC) &&
@@ -772,6 +831,8 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	   new image starts the file system afresh. */
 	flags |= O_CLOEXEC;
 	r = open_lookup(in, path, flags, &st);
+	if (!r)
+		fix_stat(f, path, &st);	/* as the kernel sees it */
 	if ((flags & O_TMPFILE) == O_TMPFILE) {
 		/* the kernel's checks, then FUSE's answer: libfuse 3.14's high
 		   level has no tmpfile */

@@ -901,7 +901,7 @@ static int ll_access(void *priv, const char *path, int mode, int flags)
 	}
 	r = stat_path(se, path, &rf, &st, &ino);
 	if (!r && (se->mo.default_permissions || S_ISLNK(st.st_mode))) {
-		r = fc_mode_permits(&st, mode, flags & AT_EACCESS);
+		r = fc_mode_permits(&st, mode, flags & AT_EACCESS ? FC_IDS_EFFECTIVE : FC_IDS_REAL);
 	} else if (!r && se->op.access) {
 		struct fuse_req q;
 
@@ -1262,6 +1262,8 @@ static int set_path(struct fuse_session *se, struct refs *rf, const char *path, 
 		r = -EISDIR;
 	else if (!r && check == 2 && !S_ISREG(st.st_mode))
 		r = -EINVAL;
+	if (!r && to_set && se->mo.default_permissions)
+		r = fc_dp_setattr(&st, to_set, a);
 	if (!r && to_set)
 		r = setattr(se, ino, a, to_set, NULL);
 	return r;
@@ -1311,6 +1313,8 @@ static int ll_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flag
 
 	(void)flags;
 	r = stat_path(se, path, &rf, &st, &ino);
+	if (!r && set && se->mo.default_permissions)
+		r = fc_dp_setattr(&st, set, &a);
 	if (!r && !set)
 		set = kill_setid(&st, &a);
 	if (!r && set)
@@ -1604,6 +1608,8 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			r = -ELOOP;
 		else if (S_ISSOCK(st.st_mode))
 			r = -ENXIO;
+		if (r >= 0 && r != 1 && r != 2 && se->mo.default_permissions)
+			r = fc_dp_open(&st, flags) ?: r;
 		if (r < 0) {
 			lref_drop(se, &ref);
 			RETURN(r);

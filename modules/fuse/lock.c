@@ -149,7 +149,5 @@ FC_HIDDEN void fc_lock_dir(struct fc_inst *in)
  */
 int fc_fifo_access(const struct stat *st, int flags)
 {
-	static const int want[4] = { R_OK, W_OK, R_OK | W_OK, R_OK | W_OK };
-
-	return fc_mode_permits(st, want[flags & O_ACCMODE], 1);
+	return fc_dp_open(st, flags & ~O_TRUNC);
 }

@@ -740,10 +740,10 @@ int utimens_ino(struct nfsmod *m, struct cred *c, struct inode *ino,
 		return 0;
 	if ((r = attr_fresh(m, c, ino)) < 0)
 		return r;
-	explicit_time = tv && ((tv[0].tv_nsec != UTIME_NOW && tv[0].tv_nsec != UTIME_OMIT) ||
-			       (tv[1].tv_nsec != UTIME_NOW && tv[1].tv_nsec != UTIME_OMIT));
-	/* setattr_prepare: times of one's choice by the owner only; "now" by
-	   anyone who may write */
+	/* setattr_prepare: times of one's choice by the owner only, and so
+	   is "now" beside UTIME_OMIT (vfs_utimes: ATTR_TIMES_SET); both
+	   "now" (a touch) by anyone who may write */
+	explicit_time = tv && !(tv[0].tv_nsec == UTIME_NOW && tv[1].tv_nsec == UTIME_NOW);
 	if (!is_owner(c, &ino->attr)) {
 		if (explicit_time)
 			return -EPERM;
