@@ -105,16 +105,22 @@ uint64_t fc_path_ino(const char *path)
 	return h <= FUSE_ROOT_ID ? h + 2 : h;
 }
 
-static void fix_stat(struct fuse *f, const char *path, struct stat *st)
+/* The owner, group and mode the kernel sees (uid=, gid=, umask=). */
+static void fix_perm(struct fuse *f, struct stat *st)
 {
-	if (!f->conf.use_ino)
-		st->st_ino = fc_path_ino(path);
 	if (f->conf.set_mode)
 		st->st_mode = (st->st_mode & S_IFMT) | (0777 & ~f->conf.umask);
 	if (f->conf.set_uid)
 		st->st_uid = f->conf.uid;
 	if (f->conf.set_gid)
 		st->st_gid = f->conf.gid;
+}
+
+static void fix_stat(struct fuse *f, const char *path, struct stat *st)
+{
+	if (!f->conf.use_ino)
+		st->st_ino = fc_path_ino(path);
+	fix_perm(f, st);
 	if (!st->st_blksize)
 		st->st_blksize = 4096;	/* the FUSE superblock's block size */
 }
@@ -355,7 +361,7 @@ static int hl_access(void *priv, const char *path, int mode, int flags)
 	}
 	r = lookup(f, path, &st);
 	if (!r)
-		fix_stat(f, path, &st);	/* as the kernel sees it */
+		fix_perm(f, &st);	/* as the kernel sees it */
 	/* with default_permissions, and for symbolic links (FUSE gives them
 	   no permission operation), the kernel decides from the mode bits */
 	if (!r && (f->mo.default_permissions || S_ISLNK(st.st_mode)))
@@ -580,7 +586,7 @@ static int dp_change(struct fuse *f, const struct stat *st, int set, const struc
 	if (!f->mo.default_permissions)
 		return 0;
 	seen = *st;
-	fix_stat(f, "/", &seen);	/* as the kernel sees it: uid=, gid=, umask= */
+	fix_perm(f, &seen);
 	return fc_dp_setattr(&seen, set, a);
 }
 
@@ -592,7 +598,7 @@ static int dp_open(struct fuse *f, const struct stat *st, int flags)
 	if (!f->mo.default_permissions)
 		return 0;
 	seen = *st;
-	fix_stat(f, "/", &seen);
+	fix_perm(f, &seen);
 	return fc_dp_open(&seen, flags);
 }
 
@@ -831,8 +837,6 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	   new image starts the file system afresh. */
 	flags |= O_CLOEXEC;
 	r = open_lookup(in, path, flags, &st);
-	if (!r)
-		fix_stat(f, path, &st);	/* as the kernel sees it */
 	if ((flags & O_TMPFILE) == O_TMPFILE) {
 		/* the kernel's checks, then FUSE's answer: libfuse 3.14's high
 		   level has no tmpfile */
@@ -850,6 +854,7 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		if (flags & O_DIRECTORY)
 			RETURN(-ENOTDIR);
 		/* the host's stand-in (fc_fifo_access) */
+		fix_perm(f, &st);
 		r = fc_fifo_access(&st, given);
 		RETURN(r ? r : -ENXIO);
 	}
