@@ -678,13 +678,17 @@ static int hl_utimens(void *priv, const char *path, const struct timespec times[
 	if (r || (t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT))
 		RETURN(r);
 	if (f->mo.default_permissions) {
+		/* the change in FUSE's terms: which times, which of them "now" */
+		static const int time_bit[2] = { FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_MTIME };
+		static const int now_bit[2] = { FUSE_SET_ATTR_ATIME_NOW, FUSE_SET_ATTR_MTIME_NOW };
 		int set = 0;
 
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 2; i++) {
 			if (t[i].tv_nsec != UTIME_OMIT)
-				set |= (i ? FUSE_SET_ATTR_MTIME : FUSE_SET_ATTR_ATIME) |
-				       (t[i].tv_nsec != UTIME_NOW ? 0 :
-					i ? FUSE_SET_ATTR_MTIME_NOW : FUSE_SET_ATTR_ATIME_NOW);
+				set |= time_bit[i];
+			if (t[i].tv_nsec == UTIME_NOW)
+				set |= now_bit[i];
+		}
 		r = dp_change(f, &st, set, NULL);
 	}
 	if (!r)

@@ -1608,8 +1608,14 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			r = -ELOOP;
 		else if (S_ISSOCK(st.st_mode))
 			r = -ENXIO;
-		if (r >= 0 && r != 1 && r != 2 && se->mo.default_permissions)
-			r = fc_dp_open(&st, flags) ?: r;
+		/* a file or directory the kernel would check first (not a FIFO,
+		   whose check is fc_fifo_access's, nor O_PATH) */
+		if ((r == 0 || r == 3) && se->mo.default_permissions) {
+			int denied = fc_dp_open(&st, flags);
+
+			if (denied)
+				r = denied;
+		}
 		if (r < 0) {
 			lref_drop(se, &ref);
 			RETURN(r);
