@@ -1692,6 +1692,14 @@ def main():
     signal.signal(signal.SIGHUP, on_signal)
 
     root = tempfile.mkdtemp(prefix='defuse-suite-', dir=args.scratch)
+    # The FUSE systems' lock carriers and change counters (modules/fuse/
+    # lock.c): in a directory of the run's own on tmpfs, as the default one
+    # is, removed with the run (a test must leave nothing behind).
+    locks = None
+    if not os.environ.get('DEFUSE_FUSE_LOCKDIR'):
+        locks = tempfile.mkdtemp(prefix='defuse-suite-locks-',
+                                 dir='/dev/shm' if os.path.isdir('/dev/shm') else None)
+        os.environ['DEFUSE_FUSE_LOCKDIR'] = locks
     t0 = time.monotonic()
     try:
         suite.setup(root)
@@ -1704,6 +1712,8 @@ def main():
         return 130
     finally:
         suite.teardown()
+        if locks:
+            shutil.rmtree(locks, ignore_errors=True)
         if not any(sy.mounted for sy in suite.systems.values()):
             shutil.rmtree(root, ignore_errors=True)
         else:

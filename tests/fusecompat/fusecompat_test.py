@@ -1423,13 +1423,19 @@ def behavior(a, rest):
     tmp = tempfile.mkdtemp(prefix='defuse-fc-behave-')
     lockdir = os.path.join(tmp, 'locks')
     os.mkdir(lockdir, 0o700)
+    # FIFOs' stand-ins (src/core/special.c) go with the scratch tree too:
+    # the steps' trees are removed through the kernel, behind the module
+    special = os.path.join(tmp, 'special')
+    os.mkdir(special)
+    os.chmod(special, 0o1777)
     stand_in = os.path.join(tmp, 'defuse')
     with open(stand_in, 'w') as f:
         f.write('#!/bin/sh\nexport FUSECOMPAT_DEFUSE=%s FUSECOMPAT_FS=%s '
-                'DEFUSE_FUSE_LOCKDIR=%s FUSECOMPAT_DIROPT=%s FUSECOMPAT_ARGS=%s '
-                'FUSECOMPAT_DIRARG=%s\n'
+                'DEFUSE_FUSE_LOCKDIR=%s DEFUSE_SPECIAL_DIR=%s FUSECOMPAT_DIROPT=%s '
+                'FUSECOMPAT_ARGS=%s FUSECOMPAT_DIRARG=%s\n'
                 'exec %s %s "$@"\n' %
                 (shlex.quote(a.defuse), shlex.quote(a.fs), shlex.quote(lockdir),
+                 shlex.quote(special),
                  shlex.quote(a.diropt or ''), shlex.quote(a.fs_args or ''),
                  shlex.quote(a.dirarg or ''),
                  shlex.quote(sys.executable), shlex.quote(os.path.join(HERE, 'defuse-fuse'))))
