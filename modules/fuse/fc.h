@@ -240,10 +240,14 @@ enum { FC_IDS_REAL, FC_IDS_EFFECTIVE, FC_IDS_FS };
    attributes st, by its mode bits as the kernel decides it, as the IDs
    which says (FC_IDS_*)?  0 or -EACCES. */
 int fc_mode_permits(const struct stat *st, int mode, int which) FC_HIDDEN;
-/* default_permissions, which the kernel applies before a FUSE file system
-   sees the call: may the caller open the file st with open(2)'s flags
-   (0 or -EACCES), or make the change set (FUSE_SET_ATTR_*, new values in
-   a) to it (0, -EPERM or -EACCES, as chmod, chown, truncate, utimensat)? */
+/* The kernel's checks before a FUSE file system sees a call, which with
+   default_permissions it makes for every file and without for FIFOs (a
+   FIFO on a FUSE mount is the kernel's pipe: in process the host's
+   stand-in, src/core/special.c, which the module names by answering
+   -ENXIO once this allows the open): may the caller open the file st
+   with open(2)'s flags (0 or -EACCES), or make the change set
+   (FUSE_SET_ATTR_*, new values in a) to it (0, -EPERM or -EACCES, as
+   chmod, chown, truncate, utimensat)? */
 int fc_dp_open(const struct stat *st, int flags) FC_HIDDEN;
 int fc_dp_setattr(const struct stat *st, int set, const struct stat *a) FC_HIDDEN;
 
@@ -287,9 +291,6 @@ int fc_local_flock(struct fc_inst *in, struct fc_file *h, uint64_t key, int op) 
 /* Open (read-write, made 0666 if missing) the file name in the lock
    directory dir: a descriptor or -errno. */
 int fc_shared_file(const char *dir, const char *name) FC_HIDDEN;
-/* May the caller open the FIFO st with open(2)'s flags?  0 or -EACCES; the
-   host then opens its stand-in when told -ENXIO. */
-int fc_fifo_access(const struct stat *st, int flags) FC_HIDDEN;
 
 /* ---- ll.c ------------------------------------------------------------- */
 extern const struct defuse_ops fc_ll_ops FC_HIDDEN;

@@ -857,9 +857,9 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			RETURN(-EEXIST);
 		if (flags & O_DIRECTORY)
 			RETURN(-ENOTDIR);
-		/* the host's stand-in (fc_fifo_access) */
+		/* the kernel's check, then the host's stand-in (fc_dp_open) */
 		fix_perm(f, &st);
-		r = fc_fifo_access(&st, given);
+		r = fc_dp_open(&st, given);
 		RETURN(r ? r : -ENXIO);
 	}
 	if (flags & O_PATH) {

@@ -1608,8 +1608,8 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			r = -ELOOP;
 		else if (S_ISSOCK(st.st_mode))
 			r = -ENXIO;
-		/* a file or directory the kernel would check first (not a FIFO,
-		   whose check is fc_fifo_access's, nor O_PATH) */
+		/* a file or directory the kernel would check first (a FIFO's
+		   check is below, O_PATH has none) */
 		if ((r == 0 || r == 3) && se->mo.default_permissions) {
 			int denied = fc_dp_open(&st, flags);
 
@@ -1621,8 +1621,8 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 			RETURN(r);
 		}
 		if (r == 1) {
-			/* the host's stand-in (fc_fifo_access) */
-			r = fc_fifo_access(&st, given);
+			/* the kernel's check, then the host's stand-in (fc_dp_open) */
+			r = fc_dp_open(&st, given);
 			lref_drop(se, &ref);
 			RETURN(r ? r : -ENXIO);
 		}

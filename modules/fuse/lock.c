@@ -139,15 +139,3 @@ FC_HIDDEN void fc_lock_dir(struct fc_inst *in)
 	    (shared && (st.st_mode & 01777) != 01777))
 		in->lock_dir[0] = 0;
 }
-
-/*
- * A FIFO: the kernel opens a FIFO on a FUSE mount as a pipe of its own,
- * never asking the file system, after checking the caller's access from
- * its mode.  Here every process must meet the others at it, whoever they
- * run as: the host's stand-in does that (src/core/special.c), once the
- * file system's node allows the open.  0 if it does.
- */
-int fc_fifo_access(const struct stat *st, int flags)
-{
-	return fc_dp_open(st, flags & ~O_TRUNC);
-}
