@@ -133,16 +133,14 @@ static int in_group(gid_t mine, gid_t gid)
 	return 0;
 }
 
-int fc_mode_permits(const struct stat *st, int mode, int which)
+/* generic_permission's answer for the caller uid, gid. */
+static int mode_allows(const struct stat *st, int mode, uid_t uid, gid_t gid)
 {
-	uid_t uid;
-	gid_t gid;
 	int bits;
 
 	mode &= R_OK | W_OK | X_OK;
 	if (!mode)
 		return 0;
-	caller(which, &uid, &gid);
 	if (uid == 0) {
 		if (!(mode & X_OK) || S_ISDIR(st->st_mode) || (st->st_mode & 0111))
 			return 0;
@@ -155,6 +153,17 @@ int fc_mode_permits(const struct stat *st, int mode, int which)
 	return (bits & mode & 7) == (mode & 7) ? 0 : -EACCES;
 }
 
+int fc_mode_permits(const struct stat *st, int mode, int which)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (!(mode & (R_OK | W_OK | X_OK)))
+		return 0;	/* F_OK: no IDs to ask for */
+	caller(which, &uid, &gid);
+	return mode_allows(st, mode, uid, gid);
+}
+
 int fc_dp_open(const struct stat *st, int flags)
 {
 	static const int want[4] = { R_OK, W_OK, R_OK | W_OK, R_OK | W_OK };
@@ -163,6 +172,25 @@ int fc_dp_open(const struct stat *st, int flags)
 		return 0;
 	return fc_mode_permits(st, want[flags & O_ACCMODE] | (flags & O_TRUNC ? W_OK : 0),
 			       FC_IDS_FS);
+}
+
+int fc_times_to_set(const struct timespec *t, struct stat *a)
+{
+	int set = 0;
+
+	if (!t) {
+		return FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+		       FUSE_SET_ATTR_MTIME_NOW;
+	}
+	if (t[0].tv_nsec == UTIME_NOW)
+		set |= FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW;
+	else if (t[0].tv_nsec != UTIME_OMIT)
+		set |= FUSE_SET_ATTR_ATIME, a->st_atim = t[0];
+	if (t[1].tv_nsec == UTIME_NOW)
+		set |= FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW;
+	else if (t[1].tv_nsec != UTIME_OMIT)
+		set |= FUSE_SET_ATTR_MTIME, a->st_mtim = t[1];
+	return set;
 }
 
 int fc_dp_setattr(const struct stat *st, int set, const struct stat *a)
@@ -182,7 +210,7 @@ int fc_dp_setattr(const struct stat *st, int set, const struct stat *a)
 	if (uid == 0)
 		return 0;	/* CAP_CHOWN, CAP_FOWNER */
 	owner = uid == st->st_uid;
-	if ((set & FUSE_SET_ATTR_SIZE) && fc_mode_permits(st, W_OK, FC_IDS_FS))
+	if ((set & FUSE_SET_ATTR_SIZE) && mode_allows(st, W_OK, uid, gid))
 		return -EACCES;
 	if ((set & FUSE_SET_ATTR_UID) && (!owner || a->st_uid != st->st_uid))
 		return -EPERM;
@@ -194,7 +222,7 @@ int fc_dp_setattr(const struct stat *st, int set, const struct stat *a)
 	/* times of one's choosing: the owner's; a touch: anyone who may write */
 	if (chosen && !owner)
 		return -EPERM;
-	if (now && !owner && fc_mode_permits(st, W_OK, FC_IDS_FS))
+	if (now && !owner && mode_allows(st, W_OK, uid, gid))
 		return -EACCES;
 	return 0;
 }

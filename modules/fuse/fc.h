@@ -249,6 +249,9 @@ int fc_mode_permits(const struct stat *st, int mode, int which) FC_HIDDEN;
    (FUSE_SET_ATTR_*, new values in a) to it (0, -EPERM or -EACCES, as
    chmod, chown, truncate, utimensat)? */
 int fc_dp_open(const struct stat *st, int flags) FC_HIDDEN;
+/* utimensat's times (NULL: both now) as FUSE's setattr bits, the times of
+   one's choosing into a's st_atim and st_mtim. */
+int fc_times_to_set(const struct timespec *t, struct stat *a) FC_HIDDEN;
 int fc_dp_setattr(const struct stat *st, int set, const struct stat *a) FC_HIDDEN;
 
 /* ---- opt.c / cmdline.c --------------------------------------------- */

@@ -678,18 +678,9 @@ static int hl_utimens(void *priv, const char *path, const struct timespec times[
 	if (r || (t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT))
 		RETURN(r);
 	if (f->mo.default_permissions) {
-		/* the change in FUSE's terms: which times, which of them "now" */
-		static const int time_bit[2] = { FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_MTIME };
-		static const int now_bit[2] = { FUSE_SET_ATTR_ATIME_NOW, FUSE_SET_ATTR_MTIME_NOW };
-		int set = 0;
+		struct stat a = { 0 };	/* (the change in FUSE's terms) */
 
-		for (int i = 0; i < 2; i++) {
-			if (t[i].tv_nsec != UTIME_OMIT)
-				set |= time_bit[i];
-			if (t[i].tv_nsec == UTIME_NOW)
-				set |= now_bit[i];
-		}
-		r = dp_change(f, &st, set, NULL);
+		r = dp_change(f, &st, fc_times_to_set(t, &a), &a);
 	}
 	if (!r)
 		r = fuse_fs_utimens(f->fs, path, t, NULL);

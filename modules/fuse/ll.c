@@ -1229,25 +1229,6 @@ static int setattr(struct fuse_session *se, fuse_ino_t ino, struct stat *attr, i
 	return outcome(&q, R_ATTR);
 }
 
-static int times_to_set(const struct timespec *t, struct stat *a)
-{
-	int set = 0;
-
-	if (!t) {
-		return FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-		       FUSE_SET_ATTR_MTIME_NOW;
-	}
-	if (t[0].tv_nsec == UTIME_NOW)
-		set |= FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW;
-	else if (t[0].tv_nsec != UTIME_OMIT)
-		set |= FUSE_SET_ATTR_ATIME, a->st_atim = t[0];
-	if (t[1].tv_nsec == UTIME_NOW)
-		set |= FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW;
-	else if (t[1].tv_nsec != UTIME_OMIT)
-		set |= FUSE_SET_ATTR_MTIME, a->st_mtim = t[1];
-	return set;
-}
-
 /* One setattr of path (what, a: the attributes to set). */
 static int set_path(struct fuse_session *se, struct refs *rf, const char *path, int to_set,
 		    struct stat *a, int check)
@@ -1332,7 +1313,7 @@ static int ll_truncate(void *priv, const char *path, off_t size)
 static int ll_utimens(void *priv, const char *path, const struct timespec times[2], int flags)
 {
 	struct stat a = { 0 };
-	int set = times_to_set(times, &a);
+	int set = fc_times_to_set(times, &a);
 	BEGIN();
 
 	(void)flags;
@@ -1832,7 +1813,7 @@ static int ll_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
 static int ll_futimens(void *priv, uint64_t fh, const struct timespec times[2])
 {
 	struct stat a = { 0 };
-	int set = times_to_set(times, &a);
+	int set = fc_times_to_set(times, &a);
 	BEGIN();
 
 	if (!set)
