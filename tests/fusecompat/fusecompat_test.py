@@ -69,6 +69,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKIP = 77
@@ -346,6 +347,14 @@ def ids_pair(hold, attempt, env=None, timeout=120):
     process (argv attempt); their outputs, or an error text."""
     p = subprocess.Popen(hold, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                          stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    def kill():
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    # a holder that never says it holds is killed: its readline then ends
+    stuck = threading.Timer(timeout, kill)
+    stuck.start()
     try:
         out = ''
         while not out.endswith('held\n'):
@@ -357,8 +366,9 @@ def ids_pair(hold, attempt, env=None, timeout=120):
         rest, _ = p.communicate('\n', timeout=timeout)
         return out + rest + (r.stdout + r.stderr if r else '(no attempt)\n')
     finally:
+        stuck.cancel()
         if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
+            kill()
             p.wait()
 
 
