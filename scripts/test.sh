@@ -7,6 +7,17 @@ set -u
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
 
+# FUSE file systems' lock carriers and the FIFOs' and sockets' stand-ins go
+# to directories shared by all users (/dev/shm/defuse-fuse-locks and
+# /dev/shm/.defuse-special).  Tests that switch users or remove their trees
+# through the kernel would leave files there: this run keeps its own, as
+# open to every user as the defaults, and removes them at the end.
+shared=$(mktemp -d /dev/shm/defuse-test.XXXXXX) || exit 1
+trap 'rm -rf "$shared"' EXIT
+trap 'exit 1' HUP INT TERM
+chmod 0755 "$shared" && mkdir -m 1777 "$shared/locks" "$shared/special" || exit 1
+export DEFUSE_FUSE_LOCKDIR="$shared/locks" DEFUSE_SPECIAL_DIR="$shared/special"
+
 status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 
