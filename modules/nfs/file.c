@@ -275,43 +275,59 @@ static int do_open(struct nfsmod *m, struct cred *c, const char *path0, int flag
  * all (0666), as the host's stand-ins are: with the NFS file's bits but
  * its maker's owner, the kernel would check them against the wrong user
  * (the owning group of an NFS FIFO of mode 0060 could not open it).
+ *
+ * Made under the mount's lock (fifo_local), opened after it (open_fifo):
+ * without O_NONBLOCK the open waits for the FIFO's other end, which may be
+ * another thread of this process opening it through the mount, and which a
+ * signal of the caller's must be able to end (stress-ng's dup stressor: a
+ * 1 ms interval timer's signal ends each open; held back, it never did).
  */
-static int open_fifo(struct nfsmod *m, const struct inode *ino, int flags)
+static int fifo_local(struct nfsmod *m, const struct inode *ino, char *path, size_t cap)
 {
-	char path[PATH_MAX];
 	struct nfile tmp;
-	int fd;
 
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.fh = ino->fh;
-	if (lockfile_path(m, &tmp, ".fifo", path, sizeof(path)) < 0)
+	if (lockfile_path(m, &tmp, ".fifo", path, cap) < 0)
 		return -ENAMETOOLONG;
 	if (mknod(path, S_IFIFO | 0666, 0) < 0 && errno != EEXIST)
 		return -errno;
 	/* whatever the umask (and the bits an older module gave it) */
 	chmod(path, 0666);
+	return 0;
+}
+
+static int open_fifo(const char *path, int flags, struct defuse_open *out)
+{
+	int wait = !(flags & O_NONBLOCK) && defuse_waiting;
+	int fd;
+
+	if (wait)
+		defuse_waiting(1);
 	fd = open(path, flags & (O_ACCMODE | O_NONBLOCK | O_CLOEXEC));
-	return fd < 0 ? -errno : fd;
+	if (wait)
+		defuse_waiting(0);
+	if (fd < 0)
+		return -errno;
+	out->fh = 0;
+	out->kernel_fd = fd;
+	return 0;
 }
 
 /*
  * Open's last step, under the mount's lock, once the file is found: a
- * FIFO is its kernel stand-in's descriptor, anything else a handle.  path:
- * a directory's, kept for fh_path, or NULL when it is not known.
+ * handle, or for a FIFO its local FIFO's path in fifo (PATH_MAX bytes) and
+ * 1, to be opened with open_fifo once the lock is let go.  path: a
+ * directory's, kept for fh_path, or NULL when it is not known.
  */
 static int opened(struct nfsmod *m, struct inode *ino, const char *path, int flags,
-		  struct defuse_open *out)
+		  struct defuse_open *out, char *fifo)
 {
 	struct nfile *f;
 	int r;
 
-	if (ino->attr.type == NF3FIFO && !(flags & O_PATH)) {
-		if ((r = open_fifo(m, ino, flags)) < 0)
-			return r;
-		out->fh = 0;
-		out->kernel_fd = r;
-		return 0;
-	}
+	if (ino->attr.type == NF3FIFO && !(flags & O_PATH))
+		return (r = fifo_local(m, ino, fifo, PATH_MAX)) < 0 ? r : 1;
 	if (!(f = new_file(m, ino, flags)))
 		return -ENOMEM;
 	if (f->dir && path)
@@ -326,6 +342,7 @@ int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_
 	struct nfsmod *m = priv;
 	struct place p;
 	struct cred c;
+	char fifo[PATH_MAX];
 	int r;
 
 	if ((flags & O_TMPFILE) == O_TMPFILE) {
@@ -347,9 +364,9 @@ int op_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_
 	}
 	r = do_open(m, &c, path, flags, mode, &p);
 	if (r == 0)
-		r = opened(m, p.ino, p.path, flags, out);
+		r = opened(m, p.ino, p.path, flags, out, fifo);
 	nfs_unlock(m);
-	return r;
+	return r == 1 ? open_fifo(fifo, flags, out) : r;
 }
 
 /* ---- opening again by handle ------------------------------------------------------ */
@@ -413,6 +430,7 @@ int op_open_handle(void *priv, const void *handle, size_t len, int kfd, int flag
 	struct place p;
 	struct inode *ino;
 	struct cred c;
+	char fifo[PATH_MAX];
 	int r;
 
 	(void)kfd;	/* the lock file is reached by its name (locks.c) */
@@ -457,9 +475,9 @@ int op_open_handle(void *priv, const void *handle, size_t len, int kfd, int flag
 	/* a directory's path is not known here: fh_path says so, and the
 	   host keeps the path it has */
 	if (r == 0)
-		r = opened(m, ino, NULL, flags, out);
+		r = opened(m, ino, NULL, flags, out, fifo);
 	nfs_unlock(m);
-	return r;
+	return r == 1 ? open_fifo(fifo, flags, out) : r;
 }
 
 /* ---- writing and committing ------------------------------------------------------- */

@@ -1722,6 +1722,51 @@ static int case_fifo_eintr(void)
 }
 
 /*
+ * Two threads of one process meet at a FIFO: one opens it for reading and
+ * waits for a writer, the other then opens it for writing.  A module that
+ * held a lock of its own through the reader's wait (nfs did: the mount's
+ * lock) kept the writer's open from ever getting there; natively each
+ * open ends the other's wait.  A hang is what run.py's time limit catches.
+ */
+static void *fifo_reader(void *arg)
+{
+	char c = 0;
+	int fd = open((const char *)arg, O_RDONLY);
+
+	if (fd < 0 || read(fd, &c, 1) != 1)
+		c = 0;
+	if (fd >= 0)
+		close(fd);
+	return (void *)(long)c;
+}
+
+static int case_fifo_threads(void)
+{
+	static char path[4200];
+	long got = 0;
+
+	snprintf(path, sizeof(path), "%s", at("p"));
+	CHECK(mkfifo(path, 0600) == 0);
+	for (int i = 0; i < 50; i++) {
+		pthread_t t;
+		void *r;
+		int fd;
+
+		CHECK(pthread_create(&t, NULL, fifo_reader, path) == 0);
+		/* the reader waits first, most rounds (either order must work) */
+		usleep(i % 2 ? 2000 : 0);
+		fd = open(path, O_WRONLY);
+		CHECK(fd >= 0 && write(fd, "x", 1) == 1);
+		close(fd);
+		CHECK(pthread_join(t, &r) == 0);
+		got += (long)r == 'x';
+	}
+	result("each reader's wait ended by the writer", got == 50, "%ld of 50", got);
+	CHECK(unlink(path) == 0);
+	return status;
+}
+
+/*
  * Children of a raw clone(CLONE_VM | CLONE_FILES) that keep the parent's
  * thread pointer (no CLONE_SETTLS: stress-ng's dup stressor): they run on
  * the parent's TLS, so DEFUSE's per-thread state must still be theirs
@@ -1933,6 +1978,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "low-limit")) return case_low_limit();
 	if (!strcmp(c, "many-inherited")) return case_many_inherited();
 	if (!strcmp(c, "fifo-eintr")) return case_fifo_eintr();
+	if (!strcmp(c, "fifo-threads")) return case_fifo_threads();
 	if (!strcmp(c, "clone-vm")) return case_clone_vm(count(argc, argv, 100));
 	if (!strcmp(c, "many-inherited-child")) return case_many_inherited_child(argc, argv);
 	if (!strcmp(c, "backing-removed")) return case_backing_removed();
