@@ -64,7 +64,8 @@
  *    "Process lifecycle"), so a module may hold its own locks across its
  *    calls; for the same reason a blocking operation is not interrupted by
  *    a signal and must not block indefinitely (setlk and flock, which may
- *    wait, are asked without waiting in process and retried by the host).
+ *    wait, are asked without waiting in process and retried by the host,
+ *    unless the module waits itself, interruptibly: DEFUSE_CAP_LOCK_WAIT).
  *    In the bridge a request whose caller got a signal is interrupted: the
  *    serving thread gets a signal that ends a blocking system call with
  *    EINTR, which the module returns.
@@ -159,9 +160,21 @@ typedef int (*defuse_fill_dir)(void *ctx, const char *name, uint64_t ino,
  * top, and DEFUSE_MODULE_READONLY).  Offered by both hosts; a module asks
  * for it in want to be read-only for this mount only (an "ro" argument, a
  * source it can only read).
+ *
+ * DEFUSE_CAP_LOCK_WAIT: setlk with wait and flock without LOCK_NB come as
+ * the program asked, in process too, and the module waits for the lock
+ * itself, as the kernel does (an unlock anywhere ends the wait at once):
+ * in a system call made between defuse_waiting(1) and defuse_waiting(0),
+ * holding none of its locks there, and returning -EINTR when a signal
+ * ended the wait (a futex or fcntl wait ends so by itself, or is restarted
+ * by the kernel under SA_RESTART).  Without it, the in-process host asks
+ * without waiting and asks again after a sleep while the lock is taken,
+ * which can only notice an unlock late (up to 32 ms).  Offered by both
+ * hosts; the bridge always asks as the program asked.
  */
 #define DEFUSE_CAP_KERNEL_FD 0x1
 #define DEFUSE_CAP_READONLY  0x2
+#define DEFUSE_CAP_LOCK_WAIT 0x4
 
 /**
  * What a host and a module agree on when a mount starts (init).  Hosts
@@ -560,13 +573,15 @@ struct defuse_ops {
 	/**
 	 * F_SETLK: takes (F_RDLCK, F_WRLCK) or drops (F_UNLCK) a lock;
 	 * -EAGAIN on a conflict.  wait 1 (F_SETLKW): wait until it can be
-	 * taken instead, or -EDEADLK; in process the host never asks to wait
-	 * (it retries, so that the caller's signals can interrupt it).
+	 * taken instead, or -EDEADLK; in process the host asks to wait only
+	 * a module that wants DEFUSE_CAP_LOCK_WAIT (else it retries, so that
+	 * the caller's signals can interrupt it).
 	 */
 	int (*setlk)(void *priv, uint64_t fh, uint64_t owner, const struct flock *lock,
 		     int wait);
 	/** flock(2): op LOCK_SH, LOCK_EX or LOCK_UN, with LOCK_NB or not (the
-	    in-process host always adds LOCK_NB, and retries). */
+	    in-process host adds LOCK_NB, and retries, unless the module wants
+	    DEFUSE_CAP_LOCK_WAIT). */
 	int (*flock)(void *priv, uint64_t fh, uint64_t owner, int op);
 
 	/*

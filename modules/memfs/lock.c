@@ -17,9 +17,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static bool same_owner(const struct mlock *l, uint64_t owner, uint32_t kind)
@@ -35,13 +39,33 @@ static bool gone(const struct mlock *l)
 	return alive < 0 ? pid_gone(l->holder) : !alive;
 }
 
+/*
+ * Waiting for a lock (F_SETLKW, flock without LOCK_NB): the waiter sleeps
+ * on lock_seq, a futex word of the segment (shared, so FUTEX_WAIT without
+ * _PRIVATE: every process maps it at its own address), which every change
+ * of any lock bumps, waking the sleepers if lock_waiters says there are
+ * any, as the kernel wakes its lock waiters.  A sleep also ends after
+ * LK_POLL_NS: a lock whose holder died is freed only when a waiter finds
+ * it in the way (the host cannot release a killed process's locks).  A
+ * process killed while asleep leaves lock_waiters one too high: later
+ * changes make a futex wake for nobody, nothing worse.
+ */
+#define LK_POLL_NS (50 * 1000 * 1000)
+
+static void locks_changed(struct memfs *m)
+{
+	__atomic_add_fetch(&m->h->lock_seq, 1, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&m->h->lock_waiters, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &m->h->lock_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 static void unlink_lock(struct memfs *m, uint64_t *link)
 {
 	uint64_t off = *link;
 
 	*link = ((struct mlock *)P(m, off))->next;
 	mem_free(m, off, sizeof(struct mlock));
-	m->h->lock_seq++;
+	locks_changed(m);
 }
 
 /* The first lock of another owner in the same space that conflicts with
@@ -180,7 +204,7 @@ static int set_range(struct memfs *m, struct mnode *n, uint64_t owner, uint32_t 
 	}
 	while (used < 2)
 		mem_free(m, spare[used++], sizeof(struct mlock));
-	m->h->lock_seq++;
+	locks_changed(m);
 	return 0;
 }
 
@@ -227,4 +251,96 @@ void lk_free_all(struct memfs *m, struct mnode *n)
 {
 	while (n->locks)
 		unlink_lock(m, &n->locks);
+}
+
+/* This thread's entry among the record lock waiters, if any. */
+static struct mwait *my_wait(struct memfs *m, int32_t tid)
+{
+	for (int i = 0; i < MEMFS_WAITS; i++)
+		if (m->h->waits[i].tid == tid && m->h->waits[i].pid == getpid())
+			return &m->h->waits[i];
+	return NULL;
+}
+
+/* The kernel's posix_locks_deadlock: would owner's wait for blocker close
+   a cycle of record lock owners each asleep for the next one's lock?  At
+   most 10 steps, as there.  Entries of processes that died go. */
+static bool would_deadlock(struct memfs *m, uint64_t owner, uint64_t blocker)
+{
+	for (int step = 0; step < 10 && blocker; step++) {
+		uint64_t next = 0;
+
+		if (blocker == owner)
+			return true;
+		for (int i = 0; i < MEMFS_WAITS; i++) {
+			struct mwait *w = &m->h->waits[i];
+
+			if (!w->tid || w->owner != blocker)
+				continue;
+			if (pid_gone(w->pid)) {
+				w->tid = 0;
+				continue;
+			}
+			next = w->blocker;
+			break;
+		}
+		blocker = next;
+	}
+	return false;
+}
+
+int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock *fl,
+		    uint32_t *seen, bool *entered)
+{
+	if (fl && fl->l_pid != -1) {
+		/* a record lock: its wait is checked for deadlock and entered
+		   for the next waiter's check (none if the table is full) */
+		int64_t start, end;
+		struct mlock *l;
+		uint64_t blocker;
+
+		range_of(fl, &start, &end);
+		l = conflict(m, n, owner, MLK_POSIX, fl->l_type, start, end);
+		blocker = l && l->kind == MLK_POSIX ? l->owner : 0;
+		if (would_deadlock(m, owner, blocker))
+			return -EDEADLK;
+		for (int i = 0; i < MEMFS_WAITS; i++) {
+			struct mwait *w = &m->h->waits[i];
+
+			if (!w->tid || pid_gone(w->pid)) {
+				w->owner = owner;
+				w->blocker = blocker;
+				w->pid = getpid();
+				w->tid = (int32_t)syscall(SYS_gettid);
+				*entered = true;
+				break;
+			}
+		}
+	}
+	__atomic_add_fetch(&m->h->lock_waiters, 1, __ATOMIC_ACQ_REL);
+	*seen = __atomic_load_n(&m->h->lock_seq, __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+void lk_wait_done(struct memfs *m)
+{
+	struct mwait *w = my_wait(m, (int32_t)syscall(SYS_gettid));
+
+	if (w)
+		w->tid = 0;
+}
+
+int lk_wait(struct memfs *m, uint32_t seen)
+{
+	struct timespec t = { 0, LK_POLL_NS };
+	int r, e;
+
+	if (defuse_waiting)
+		defuse_waiting(1);
+	r = (int)syscall(SYS_futex, &m->h->lock_seq, FUTEX_WAIT, seen, &t, NULL, 0);
+	e = errno;
+	if (defuse_waiting)
+		defuse_waiting(0);
+	__atomic_sub_fetch(&m->h->lock_waiters, 1, __ATOMIC_ACQ_REL);
+	return r < 0 && e == EINTR ? -EINTR : 0;
 }

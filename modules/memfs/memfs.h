@@ -21,8 +21,9 @@
 #include <time.h>
 
 #define MEMFS_MAGIC 0x3130534d464d454dULL	/* "MEMFMS01" */
-#define MEMFS_VERSION 4
+#define MEMFS_VERSION 5
 #define MEMFS_PAGE 4096u
+#define MEMFS_WAITS 64		/* record lock waiters checked for deadlock */
 #define MEMFS_NCLASS 40		/* power-of-two classes 2^0 .. 2^39 */
 #define MEMFS_MIN_CLASS 5	/* smallest object: 32 bytes */
 #define MEMFS_NAME_MAX 255
@@ -47,9 +48,19 @@ struct seg_hdr {
 	uint64_t used;		/* bytes handed out, for statfs */
 	uint64_t root;		/* the root directory's inode */
 	uint64_t inodes;	/* inodes alive */
-	uint64_t lock_seq;	/* bumped at every lock change (waiters poll) */
+	uint32_t lock_seq;	/* bumped at every lock change: the futex
+				   word lock waiters sleep on (lk_wait) */
+	uint32_t lock_waiters;	/* processes asleep on it: a change wakes
+				   them only if any (the low half of a 64-bit
+				   lock_seq before, so older segments fit) */
 	uint64_t orphans;	/* first inode with no link left but open
 				   handles (openers.c) */
+	struct mwait {
+		uint64_t owner;	/* a record lock's owner asleep for... */
+		uint64_t blocker; /* ...the owner of the record lock in its way */
+		int32_t tid;	/* the sleeping thread (0: a free entry) */
+		int32_t pid;	/* and its process, to drop it if it died */
+	} waits[MEMFS_WAITS];	/* for EDEADLK (lock.c, lk_wait_prepare) */
 };
 
 /* An inode; its offset is its inode number. */
@@ -218,5 +229,15 @@ int lk_get(struct memfs *m, struct mnode *n, uint64_t owner, struct flock *fl);
 int lk_set(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock *fl);
 int lk_flock(struct memfs *m, struct mnode *n, uint64_t owner, int op);
 void lk_free_all(struct memfs *m, struct mnode *n);
+/* A lock was in the way (lk_set or lk_flock said -EAGAIN): under the
+   segment's lock, lk_wait_prepare (fl NULL for flock) says -EDEADLK or 0
+   and *seen; then, the lock let go, lk_wait(seen): 0 when locks changed
+   (or a while passed), -EINTR when a signal ended the wait; under the lock
+   again, if it set *entered, lk_wait_done before the next try or the
+   return. */
+int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock *fl,
+		    uint32_t *seen, bool *entered);
+int lk_wait(struct memfs *m, uint32_t seen);
+void lk_wait_done(struct memfs *m);
 
 #endif

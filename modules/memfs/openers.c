@@ -16,7 +16,9 @@
 #include "memfs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 uint64_t opener_add(struct memfs *m, uint64_t ino, pid_t pid)
@@ -81,9 +83,40 @@ void orphan_forget(struct memfs *m, uint64_t ino)
 	N(m, ino)->flags &= ~MN_ORPHAN;
 }
 
+/*
+ * Has process pid ended?  No such process, or one that has exited and
+ * waits to be reaped (a zombie: /proc/PID/stat's state after the name, Z
+ * or X).  The kernel drops a process's locks as it exits, before its
+ * parent reaps it, and a parent may well wait for such a lock first (a
+ * child that exits holding a record lock the parent then asks for with
+ * F_SETLKW).  No allocation, no stdio: operations may run in a signal
+ * handler.
+ */
 bool pid_gone(pid_t pid)
 {
-	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+	char path[32] = "/proc/", digits[12], buf[512], *state;
+	int n = 0, len = 6, fd;
+	ssize_t got;
+
+	if (pid <= 0)
+		return false;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	for (unsigned v = (unsigned)pid; v; v /= 10)
+		digits[n++] = (char)('0' + v % 10);
+	while (n)
+		path[len++] = digits[--n];
+	memcpy(path + len, "/stat", 6);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (got <= 0)
+		return false;
+	buf[got] = 0;
+	/* "PID (NAME) S ...": the name may hold anything, ")" too */
+	state = strrchr(buf, ')');
+	return state && state[1] == ' ' && (state[2] == 'Z' || state[2] == 'X');
 }
 
 int orphans_reap(struct memfs *m)

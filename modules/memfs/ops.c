@@ -205,7 +205,8 @@ static int mfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 	struct mount *mt;
 	int r;
 
-	(void)conn;
+	/* waits for locks itself, woken by every unlock (lock.c, lk_wait) */
+	conn->want |= DEFUSE_CAP_LOCK_WAIT;
 	if (strlen(args) >= sizeof buf) {
 		snprintf(why, why_len, "memfs: arguments too long");
 		return -EINVAL;
@@ -1412,45 +1413,49 @@ static int mfs_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock
 
 /* Waiting (the bridge only: in process the host retries) polls, so that
    no process sleeps holding the segment's lock. */
-static void pause_a_little(void)
+/*
+ * F_SETLKW and flock without LOCK_NB: a try, and while a lock is in the
+ * way a sleep until locks change (lock.c, lk_wait), which the caller's
+ * signals may end (module.h, DEFUSE_CAP_LOCK_WAIT), or EDEADLK for a
+ * record lock whose wait would close a cycle, as the kernel's.  fl: the
+ * record lock asked for, else NULL and op: flock's.
+ */
+static int lock_waiting(void *priv, uint64_t fh, uint64_t owner, const struct flock *fl,
+			int op, int wait)
 {
-	struct timespec t = { 0, 5 * 1000 * 1000 };
+	bool entered = false;	/* among the waiters (lk_wait_prepare) */
 
-	nanosleep(&t, NULL);
+	for (;;) {
+		uint32_t seen = 0;
+		int r;
+		ENTER;
+
+		(void)c;
+		if (entered)
+			lk_wait_done(m), entered = false;
+		HANDLE(h, fh);
+		r = fl ? lk_set(m, N(m, h->ino), owner, fl) : lk_flock(m, N(m, h->ino), owner, op);
+		if (r != -EAGAIN || !wait ||
+		    (r = lk_wait_prepare(m, N(m, h->ino), owner, fl, &seen, &entered)) < 0)
+			LEAVE(r);
+		seg_unlock(m);
+		if ((r = lk_wait(m, seen)) < 0) {
+			seg_lock(m);
+			if (entered)
+				lk_wait_done(m);
+			LEAVE(r);
+		}
+	}
 }
 
 static int mfs_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock *lock, int wait)
 {
-	int r;
-
-	for (;;) {
-		ENTER;
-		HANDLE(h, fh);
-
-		(void)c;
-		r = lk_set(m, N(m, h->ino), owner, lock);
-		seg_unlock(m);
-		if (r != -EAGAIN || !wait)
-			return r;
-		pause_a_little();
-	}
+	return lock_waiting(priv, fh, owner, lock, 0, wait);
 }
 
 static int mfs_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 {
-	int r;
-
-	for (;;) {
-		ENTER;
-		HANDLE(h, fh);
-
-		(void)c;
-		r = lk_flock(m, N(m, h->ino), owner, op);
-		seg_unlock(m);
-		if (r != -EAGAIN || (op & LOCK_NB))
-			return r;
-		pause_a_little();
-	}
+	return lock_waiting(priv, fh, owner, NULL, op, !(op & LOCK_NB));
 }
 
 static const struct defuse_ops memfs_ops = {

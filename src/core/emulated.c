@@ -1555,14 +1555,16 @@ static uint64_t process_owner(void)
 }
 
 /*
- * A waiting lock call (F_SETLKW, flock without LOCK_NB) on the module's
- * locks: asked without waiting, and again while there is a conflict, so
- * that a signal for the program ends the wait (EINTR) without a handler
- * ever running inside the module (module.h).
+ * A waiting lock call (F_SETLKW, flock without LOCK_NB) on the locks of a
+ * module that does not wait itself (no DEFUSE_CAP_LOCK_WAIT): asked
+ * without waiting, and again while there is a conflict, so that a signal
+ * for the program ends the wait (EINTR) without a handler ever running
+ * inside the module (module.h).  The first pauses are short: most locks
+ * are held for microseconds.
  */
 static long lock_retry(long (*try)(void *), void *arg)
 {
-	long r, ns = 1000000;
+	long r, ns = 20000;
 
 	while ((r = try(arg)) == -EAGAIN || r == -EWOULDBLOCK) {
 		struct timespec t = { 0, ns };
@@ -1681,7 +1683,12 @@ static long module_lock(const struct defuse_syscall *sc, struct core_fd *f, stru
 	if (!ofd && __atomic_load_n(&pending_n, __ATOMIC_RELAXED))
 		adopt_all_pending();
 	__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
-	r = cmd == F_SETLKW || cmd == F_OFD_SETLKW ? lock_retry(try_setlk, &c) : try_setlk(&c);
+	if (cmd != F_SETLKW && cmd != F_OFD_SETLKW)
+		r = try_setlk(&c);
+	else if (mod_waits_for_locks(c.ref))
+		r = mod_setlk(c.ref, c.fh, c.owner, &req, 1);
+	else
+		r = lock_retry(try_setlk, &c);
 	if (r == 0 && !ofd && req.l_type != F_UNLCK)
 		__atomic_store_n(&mod_posix_locked, 1, __ATOMIC_RELAXED);
 	return r;
@@ -1744,7 +1751,8 @@ static long do_flock(struct core_fd *f, int op)
 	__atomic_store_n(&f->open->ofd->locked, 1, __ATOMIC_RELAXED);
 	c.owner = core_owner_of(f->open);
 	if (!(op & LOCK_NB) && kind != LOCK_UN)
-		return lock_retry(try_flock, &c);
+		return mod_waits_for_locks(c.ref) ? mod_flock(c.ref, c.fh, c.owner, kind)
+						  : lock_retry(try_flock, &c);
 	return try_flock(&c);
 }
 

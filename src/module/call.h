@@ -48,7 +48,7 @@ struct mod_caller {
 };
 
 /* What the host offers every module (struct defuse_conn.capable). */
-#define MOD_HOST_CAPS (DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_READONLY)
+#define MOD_HOST_CAPS (DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_READONLY | DEFUSE_CAP_LOCK_WAIT)
 
 /* The mode a creating call hands the module: the caller's umask applied to
    the permission bits (module.h, "Modes"). */
@@ -212,6 +212,11 @@ static inline int mod_has_setlk(const struct defuse_mount_ref *ref)
 static inline int mod_has_flock(const struct defuse_mount_ref *ref)
 {
 	return ref->ops->flock != NULL;
+}
+/* Does the module wait for its own locks (DEFUSE_CAP_LOCK_WAIT)? */
+static inline int mod_waits_for_locks(const struct defuse_mount_ref *ref)
+{
+	return (ref->want & DEFUSE_CAP_LOCK_WAIT) != 0;
 }
 int mod_getlk(const struct defuse_mount_ref *ref, uint64_t fh, uint64_t owner,
 	      struct flock *lock);

@@ -1722,6 +1722,93 @@ static int case_fifo_eintr(void)
 }
 
 /*
+ * Two processes each hold one byte of a file's record locks and then ask
+ * with F_SETLKW for the other's: the kernel says EDEADLK to whichever
+ * asks second (which one depends on timing, so only the count is
+ * printed), and the other gets its byte once that one lets go.  A module
+ * that keeps its own locks must do the same (memfs: lock.c), or both
+ * wait for ever.
+ */
+static int wrlock(int fd, off_t at, int cmd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+
+	return fcntl(fd, cmd, &fl) == 0 ? 0 : -errno;
+}
+
+static int case_lock_deadlock(void)
+{
+	long deadlocks = 0, other = 0;
+
+	put("f", "01", 2);
+	for (int round = 0; round < 20; round++) {
+		int fd = open(at("f"), O_RDWR), go[2], ready[2], st, r;
+		char c;
+		pid_t child;
+
+		CHECK(fd >= 0 && pipe(go) == 0 && pipe(ready) == 0);
+		child = fork();
+		CHECK(child >= 0);
+		if (child == 0) {
+			/* byte 1, then (both holding theirs) byte 0 */
+			int me = wrlock(fd, 1, F_SETLK);
+
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1 || me)
+				_exit(3);
+			r = wrlock(fd, 0, F_SETLKW);
+			_exit(r == 0 ? 0 : r == -EDEADLK ? 1 : 2);	/* exit lets go */
+		}
+		CHECK(wrlock(fd, 0, F_SETLK) == 0 && read(ready[0], &c, 1) == 1);
+		CHECK(write(go[1], "g", 1) == 1);
+		r = wrlock(fd, 1, F_SETLKW);
+		if (r == -EDEADLK) {
+			deadlocks++;
+			struct flock un = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+			CHECK(fcntl(fd, F_SETLK, &un) == 0);	/* lets the child on */
+		} else if (r != 0) {
+			other++;
+		}
+		CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st));
+		if (WEXITSTATUS(st) == 1)
+			deadlocks++;
+		else if (WEXITSTATUS(st) != 0)
+			other++;
+		close(fd);
+		close(go[0]), close(go[1]), close(ready[0]), close(ready[1]);
+	}
+	result("one EDEADLK in each of 20 rounds", deadlocks == 20 && !other,
+	       "%ld EDEADLK, %ld else", deadlocks, other);
+
+	/* A holder that exits lets go at once, before its parent reaps it
+	   (memfs took a zombie for a live holder: the parent, asking first,
+	   waited for ever). */
+	{
+		int fd = open(at("f"), O_RDWR), done[2], st, r;
+		char c;
+		pid_t child;
+
+		CHECK(fd >= 0 && pipe(done) == 0);
+		child = fork();
+		CHECK(child >= 0);
+		if (child == 0) {
+			close(done[0]);
+			_exit(wrlock(fd, 0, F_SETLK) ? 3 : 0);	/* done[1] closes */
+		}
+		close(done[1]);
+		CHECK(read(done[0], &c, 1) == 0);	/* the child has exited */
+		r = wrlock(fd, 0, F_SETLKW);
+		CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		result("a lock is free once its holder exited, before it is reaped", r == 0,
+		       "%s", strerror(-r));
+		close(fd);
+		close(done[0]);
+	}
+	CHECK(unlink(at("f")) == 0);
+	return status;
+}
+
+/*
  * Two threads of one process meet at a FIFO: one opens it for reading and
  * waits for a writer, the other then opens it for writing.  A module that
  * held a lock of its own through the reader's wait (nfs did: the mount's
@@ -1979,6 +2066,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "many-inherited")) return case_many_inherited();
 	if (!strcmp(c, "fifo-eintr")) return case_fifo_eintr();
 	if (!strcmp(c, "fifo-threads")) return case_fifo_threads();
+	if (!strcmp(c, "lock-deadlock")) return case_lock_deadlock();
 	if (!strcmp(c, "clone-vm")) return case_clone_vm(count(argc, argv, 100));
 	if (!strcmp(c, "many-inherited-child")) return case_many_inherited_child(argc, argv);
 	if (!strcmp(c, "backing-removed")) return case_backing_removed();
