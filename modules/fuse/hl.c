@@ -1320,11 +1320,17 @@ static int hl_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 	int r;
 	BEGIN(0);
 
-	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
-		RETURN(fc_local_setlk(in, h, lock_key(in, h), lock, wait));
+	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir) {
+		uint64_t key = h->lock_fd >= 0 ? 0 : lock_key(in, h);
+
+		end(in);	/* a wait holds none of the module's locks */
+		return fc_local_setlk(in, h, key, lock, wait);
+	}
 	fi = h->fi;
 	fi.lock_owner = owner;
-	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &fi, wait ? F_SETLKW : F_SETLK, &l);
+	/* in process asked without waiting: module.c waits (fc_lock_pause) */
+	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &fi,
+			 wait && !defuse_waiting ? F_SETLKW : F_SETLK, &l);
 	RETURN(r);
 }
 
@@ -1335,11 +1341,15 @@ static int hl_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 	char buf[PATH_MAX];
 	BEGIN(0);
 
-	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir)
-		RETURN(fc_local_flock(in, h, lock_key(in, h), op));
+	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir) {
+		uint64_t key = h->lock_fd >= 0 ? 0 : lock_key(in, h);
+
+		end(in);	/* a wait holds none of the module's locks */
+		return fc_local_flock(in, h, key, op);
+	}
 	fi = h->fi;
 	fi.lock_owner = owner;
-	RETURN(fuse_fs_flock(f->fs, hpath(in, h, buf), &fi, op));
+	RETURN(fuse_fs_flock(f->fs, hpath(in, h, buf), &fi, defuse_waiting ? op | LOCK_NB : op));
 }
 
 /* ---- life ---------------------------------------------------------------- */

@@ -1964,12 +1964,17 @@ static int ll_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 	struct fuse_req q;
 	BEGIN();
 
-	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir)
-		RETURN(fc_local_setlk(in, h, lock_key(se, h), lock, wait));
+	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir) {
+		uint64_t key = h->lock_fd >= 0 ? 0 : lock_key(se, h);
+
+		end(in, &rf);	/* a wait holds none of the module's locks */
+		return fc_local_setlk(in, h, key, lock, wait);
+	}
 	fi = h->fi;
 	fi.lock_owner = owner;
 	req_init(&q, se, NULL, 0);
-	se->op.setlk(&q, h->ino, &fi, &l, wait);
+	/* in process asked without waiting: module.c waits (fc_lock_pause) */
+	se->op.setlk(&q, h->ino, &fi, &l, wait && !defuse_waiting);
 	req_wait(&q);
 	RETURN(outcome(&q, R_ERR));
 }
@@ -1981,12 +1986,16 @@ static int ll_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 	struct fuse_req q;
 	BEGIN();
 
-	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir)
-		RETURN(fc_local_flock(in, h, lock_key(se, h), op));
+	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir) {
+		uint64_t key = h->lock_fd >= 0 ? 0 : lock_key(se, h);
+
+		end(in, &rf);	/* a wait holds none of the module's locks */
+		return fc_local_flock(in, h, key, op);
+	}
 	fi = h->fi;
 	fi.lock_owner = owner;
 	req_init(&q, se, NULL, 0);
-	se->op.flock(&q, h->ino, &fi, op);
+	se->op.flock(&q, h->ino, &fi, defuse_waiting ? op | LOCK_NB : op);
 	req_wait(&q);
 	RETURN(outcome(&q, R_ERR));
 }

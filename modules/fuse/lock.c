@@ -17,6 +17,13 @@
  * OFD locks (l_pid -1 from the host) and flock locks to the open file.
  * Carriers are empty files and stay (removing one while another process
  * may be opening it would split its locks).
+ *
+ * In process the module waits for a lock itself (DEFUSE_CAP_LOCK_WAIT):
+ * for a local lock in the kernel (F_SETLKW, flock), which wakes it at the
+ * unlock and says EDEADLK; for a file system's own lock operations by
+ * asking again after pauses (module.c, lock_pause).  Either way with the caller's
+ * signals free to end the wait (defuse_waiting) and none of the module's
+ * locks held (hl.c and ll.c let go of theirs first).
  */
 #include "fc.h"
 
@@ -95,10 +102,17 @@ int fc_local_getlk(struct fc_inst *in, struct fc_file *h, uint64_t key, struct f
 	return 0;
 }
 
+/* A wait in the kernel, which the caller's signals may end (in process). */
+static void waiting(int wait, int on)
+{
+	if (wait && defuse_waiting)
+		defuse_waiting(on);
+}
+
 int fc_local_setlk(struct fc_inst *in, struct fc_file *h, uint64_t key,
 		   const struct flock *lock, int wait)
 {
-	int fd = carrier(in, h, key);
+	int fd = carrier(in, h, key), r;
 	struct flock l = *lock;
 	int ofd = l.l_pid == -1;
 
@@ -106,20 +120,25 @@ int fc_local_setlk(struct fc_inst *in, struct fc_file *h, uint64_t key,
 		return fd;
 	if (ofd)
 		l.l_pid = 0;
-	if (fcntl(fd, ofd ? (wait ? F_OFD_SETLKW : F_OFD_SETLK) : (wait ? F_SETLKW : F_SETLK),
-		  &l) < 0)
-		return errno == EACCES ? -EAGAIN : -errno;
-	return 0;
+	waiting(wait, 1);
+	r = fcntl(fd, ofd ? (wait ? F_OFD_SETLKW : F_OFD_SETLK) : (wait ? F_SETLKW : F_SETLK),
+		  &l) < 0 ? -errno : 0;
+	waiting(wait, 0);
+	return r == -EACCES ? -EAGAIN : r;
 }
 
 int fc_local_flock(struct fc_inst *in, struct fc_file *h, uint64_t key, int op)
 {
-	int fd = carrier(in, h, key);
+	int fd = carrier(in, h, key), r;
 
 	if (fd < 0)
 		return fd;
-	return flock(fd, op) < 0 ? -errno : 0;
+	waiting(!(op & LOCK_NB), 1);
+	r = flock(fd, op) < 0 ? -errno : 0;
+	waiting(!(op & LOCK_NB), 0);
+	return r;
 }
+
 
 /* Where carriers go: $DEFUSE_FUSE_LOCKDIR as it is, else the directory
    all users share, made sticky and open to all whatever the umask.  One

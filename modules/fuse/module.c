@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -908,6 +909,8 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	fm->argc = nwords + 2;
 	/* what a forked child's start again needs (restart.c) */
 	fm->image = fs_image_save(h);
+	/* waits for locks itself (fm_setlk, lock.c) */
+	conn->want |= DEFUSE_CAP_LOCK_WAIT;
 	fm->conn = *conn;
 	fm->umask = -1;
 	r = fm_start(fm, conn, 0, why, why_len);
@@ -1159,14 +1162,48 @@ static int fm_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
 	return FWD_FH(FM->ops->getlk(FM->inst, fh, owner, lock));
 }
 
+/*
+ * Waiting lock calls (DEFUSE_CAP_LOCK_WAIT, which fm_init wants): a local
+ * lock waits in the kernel (lock.c); a file system's own lock operation is
+ * asked without waiting in process, and again after pauses while the lock
+ * is taken (through FUSE libfuse would let it wait).
+ */
+
+/* Between two asks: a sleep of *ns (20 us at first, doubled up to 32 ms
+   each time), which the caller's signals end: -EINTR, else 0. */
+static int lock_pause(long *ns)
+{
+	struct timespec t = { 0, *ns };
+	int r;
+
+	defuse_waiting(1);
+	r = nanosleep(&t, NULL) < 0 && errno == EINTR ? -EINTR : 0;
+	defuse_waiting(0);
+	if (*ns < 32000000)
+		*ns *= 2;
+	return r;
+}
+
 static int fm_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock *lock, int wait)
 {
-	return FWD_FH(FM->ops->setlk(FM->inst, fh, owner, lock, wait));
+	long ns = 20000;
+	int r;
+
+	while ((r = FWD_FH(FM->ops->setlk(FM->inst, fh, owner, lock, wait))) == -EAGAIN &&
+	       wait && defuse_waiting && (r = lock_pause(&ns)) == 0)
+		;
+	return r;
 }
 
 static int fm_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 {
-	return FWD_FH(FM->ops->flock(FM->inst, fh, owner, op));
+	long ns = 20000;
+	int r;
+
+	while ((r = FWD_FH(FM->ops->flock(FM->inst, fh, owner, op))) == -EWOULDBLOCK &&
+	       !(op & LOCK_NB) && defuse_waiting && (r = lock_pause(&ns)) == 0)
+		;
+	return r;
 }
 
 static int fm_fh_path(void *priv, uint64_t fh, char *buf, size_t size)

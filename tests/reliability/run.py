@@ -11,6 +11,8 @@ fresh scratch directory S, as tests/lifecycle/run.py does:
   kernel    defuse run -m S/k=passthrough:S/kb -- hostile CASE S/k
   emulated  defuse run -m S/e=passthrough:emulated=S/eb -- hostile CASE S/e
   memfs     defuse run -m S/m=MEMFS:NAME -- hostile CASE S/m   (--modes ...,memfs)
+  fuse      defuse run -m S/f=fuse:PASSTHROUGH_LL.so:-o source=S/fb -- hostile CASE S/f
+            (--modes ...,fuse --fuse-ll PASSTHROUGH_LL.so: libfuse's example in process)
 
 The DEFUSE runs must print exactly what the native one printed, exit the
 same way, leave their backing directory holding the same tree as S/n, and
@@ -66,7 +68,8 @@ def one_case(args, case, extra_env):
             print(f"{case}: native run failed ({how(rc)}):\n{out}{err}")
             return False
         want_tree = tree(native)
-        for mode, spec in (("kernel", ""), ("emulated", "emulated="), ("memfs", None)):
+        for mode, spec in (("kernel", ""), ("emulated", "emulated="), ("memfs", None),
+                           ("fuse", "fuse")):
             if mode not in args.modes.split(","):
                 continue
             point, backing = os.path.join(s, mode[0]), os.path.join(s, mode[0] + "b")
@@ -78,6 +81,8 @@ def one_case(args, case, extra_env):
                 segment = "rel-" + os.path.basename(s)
                 shm.append("/dev/shm/defuse-memfs." + segment)
                 mount = f"{point}={args.memfs}:{segment}"
+            elif spec == "fuse":
+                mount = f"{point}=fuse:{args.fuse_ll}:-o source={backing}"
             else:
                 mount = f"{point}={args.module}:{spec}{backing}"
             cmd = [args.defuse, "run", "-m", mount, "--", args.prog, case, point]
@@ -121,8 +126,10 @@ def main():
                     help="an ASan/UBSan build (see the top)")
     ap.add_argument("--modes", default="kernel,emulated",
                     help="the mount modes to compare with the native run "
-                         "(kernel, emulated, memfs)")
+                         "(kernel, emulated, memfs, fuse)")
     ap.add_argument("--memfs", help="memfs.so, for the memfs mode")
+    ap.add_argument("--fuse-ll", help="libfuse's passthrough_ll example as a module, "
+                                      "for the fuse mode (in process, -o source=DIR)")
     ap.add_argument("cases", nargs="+")
     args = ap.parse_args()
     extra_env = dict(SANITIZED_ENV) if args.sanitized else {}
@@ -134,7 +141,13 @@ def main():
             print("run.py: the memfs mode needs --memfs", file=sys.stderr)
             return 2
         args.memfs = os.path.abspath(args.memfs)
-    for p in (args.prog, args.defuse, args.module) + ((args.memfs,) if args.memfs else ()):
+    if "fuse" in args.modes.split(","):
+        if not args.fuse_ll:
+            print("run.py: the fuse mode needs --fuse-ll", file=sys.stderr)
+            return 2
+        args.fuse_ll = os.path.abspath(args.fuse_ll)
+    for p in ((args.prog, args.defuse, args.module) + ((args.memfs,) if args.memfs else ()) +
+              ((args.fuse_ll,) if args.fuse_ll else ())):
         if not os.path.exists(p):
             print(f"run.py: {p}: not found", file=sys.stderr)
             return 2
