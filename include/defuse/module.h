@@ -753,11 +753,18 @@ extern int defuse_lock_owner_alive(uint64_t owner) __attribute__((weak));
  * (see "Signals" above): one that arrives runs its handler and ends the
  * wait with EINTR (or restarts it, SA_RESTART), as the kernel's own wait,
  * and one held back earlier in the operation is delivered first, so that
- * it cannot stay blocked through a wait it should have ended.  Hold none
- * of the module's locks in between: the handler may call into the mount.
+ * it cannot stay blocked through a wait it should have ended: then
+ * defuse_waiting(1) returns 1 (else 0).  defuse_waiting(0) returns 1 if a
+ * handler of the caller's ran in between (else 0), also one that ran just
+ * before the module's system call began, which then went on waiting.  A
+ * module that waits in a loop (wait, look again, wait...) should take
+ * either 1 for a wait the signal ended and return -EINTR, as the kernel's
+ * wait would have (also under SA_RESTART, which the kernel would have
+ * restarted): the signal came during the program's call.  Hold none of
+ * the module's locks in between: the handler may call into the mount.
  * Outside the in-process host, signals interrupt such a call anyway.
  */
-extern void defuse_waiting(int on) __attribute__((weak));
+extern int defuse_waiting(int on) __attribute__((weak));
 
 /**
  * The program's umask, as DEFUSE keeps it (no system call): for a module

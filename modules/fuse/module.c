@@ -1176,9 +1176,10 @@ static int lock_pause(long *ns)
 	struct timespec t = { 0, *ns };
 	int r;
 
-	defuse_waiting(1);
-	r = nanosleep(&t, NULL) < 0 && errno == EINTR ? -EINTR : 0;
-	defuse_waiting(0);
+	/* a signal that came between two asks ends the wait too */
+	r = defuse_waiting(1) || (nanosleep(&t, NULL) < 0 && errno == EINTR) ? -EINTR : 0;
+	if (defuse_waiting(0))
+		r = -EINTR;	/* a handler ran just before the sleep */
 	if (*ns < 32000000)
 		*ns *= 2;
 	return r;

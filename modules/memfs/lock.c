@@ -31,24 +31,33 @@ static bool same_owner(const struct mlock *l, uint64_t owner, uint32_t kind)
 	return l->owner == owner && l->kind == kind;
 }
 
-static bool gone(const struct mlock *l)
+/* Has l's owner gone?  thorough: a holder that exited but is not reaped
+   yet (pid_gone reads /proc for it) counts too; else only one that no
+   longer exists (one kill(2), for every conflict a try meets). */
+static bool gone(const struct mlock *l, bool thorough)
 {
 	int alive = l->kind != MLK_POSIX && defuse_lock_owner_alive
 		    ? defuse_lock_owner_alive(l->owner) : -1;
 
-	return alive < 0 ? pid_gone(l->holder) : !alive;
+	if (alive >= 0)
+		return !alive;
+	return thorough ? pid_gone(l->holder)
+			: l->holder > 0 && kill(l->holder, 0) < 0 && errno == ESRCH;
 }
 
 /*
  * Waiting for a lock (F_SETLKW, flock without LOCK_NB): the waiter sleeps
  * on lock_seq, a futex word of the segment (shared, so FUTEX_WAIT without
  * _PRIVATE: every process maps it at its own address), which every change
- * of any lock bumps, waking the sleepers if lock_waiters says there are
- * any, as the kernel wakes its lock waiters.  A sleep also ends after
- * LK_POLL_NS: a lock whose holder died is freed only when a waiter finds
- * it in the way (the host cannot release a killed process's locks).  A
- * process killed while asleep leaves lock_waiters one too high: later
- * changes make a futex wake for nobody, nothing worse.
+ * that may end a wait bumps (an unlock, a read lock, a dead holder's lock
+ * freed), waking the sleepers if lock_waiters says there are any, as the
+ * kernel wakes its lock waiters.  A sleep also ends after LK_POLL_NS: a
+ * lock whose holder died is freed only when a waiter finds it in the way
+ * (the host cannot release a killed process's locks; a holder that exited
+ * but is not reaped yet is looked for in /proc, at the first wait and after
+ * each such timeout only).  A process killed while asleep leaves
+ * lock_waiters one too high: later changes make a futex wake for nobody,
+ * nothing worse.
  */
 #define LK_POLL_NS (50 * 1000 * 1000)
 
@@ -65,13 +74,13 @@ static void unlink_lock(struct memfs *m, uint64_t *link)
 
 	*link = ((struct mlock *)P(m, off))->next;
 	mem_free(m, off, sizeof(struct mlock));
-	locks_changed(m);
 }
 
 /* The first lock of another owner in the same space that conflicts with
-   [start, end] of type; locks of dead holders met on the way are freed. */
+   [start, end] of type; locks of dead holders met on the way are freed
+   (thorough: gone). */
 static struct mlock *conflict(struct memfs *m, struct mnode *n, uint64_t owner, uint32_t kind,
-			      int type, int64_t start, int64_t end)
+			      int type, int64_t start, int64_t end, bool thorough)
 {
 	bool flock_space = kind == MLK_FLOCK;
 	uint64_t *link = &n->locks;
@@ -82,9 +91,10 @@ static struct mlock *conflict(struct memfs *m, struct mnode *n, uint64_t owner, 
 		if ((l->kind == MLK_FLOCK) == flock_space && !same_owner(l, owner, kind) &&
 		    l->start <= end && start <= l->end &&
 		    (type == F_WRLCK || l->type == F_WRLCK)) {
-			if (!gone(l))
+			if (!gone(l, thorough))
 				return l;
 			unlink_lock(m, link);
+			locks_changed(m);
 			continue;
 		}
 		link = &l->next;
@@ -106,7 +116,7 @@ int lk_get(struct memfs *m, struct mnode *n, uint64_t owner, struct flock *fl)
 	struct mlock *l;
 
 	range_of(fl, &start, &end);
-	l = conflict(m, n, owner, kind, fl->l_type, start, end);
+	l = conflict(m, n, owner, kind, fl->l_type, start, end, false);
 	if (!l) {
 		fl->l_type = F_UNLCK;
 		return 0;
@@ -127,7 +137,7 @@ static int set_range(struct memfs *m, struct mnode *n, uint64_t owner, uint32_t 
 	uint64_t spare[2], *link;
 	int used = 0;
 
-	if (type != F_UNLCK && conflict(m, n, owner, kind, type, start, end))
+	if (type != F_UNLCK && conflict(m, n, owner, kind, type, start, end, false))
 		return -EAGAIN;
 	/* Both objects a change may need, first, so it happens whole or not. */
 	spare[0] = mem_alloc(m, sizeof(struct mlock));
@@ -204,7 +214,10 @@ static int set_range(struct memfs *m, struct mnode *n, uint64_t owner, uint32_t 
 	}
 	while (used < 2)
 		mem_free(m, spare[used++], sizeof(struct mlock));
-	locks_changed(m);
+	/* Only an unlock or a read lock (which may replace a write lock) can
+	   end another's wait: a write lock only takes more. */
+	if (type != F_WRLCK)
+		locks_changed(m);
 	return 0;
 }
 
@@ -249,8 +262,11 @@ int lk_flock(struct memfs *m, struct mnode *n, uint64_t owner, int op)
 
 void lk_free_all(struct memfs *m, struct mnode *n)
 {
+	if (!n->locks)
+		return;
 	while (n->locks)
 		unlink_lock(m, &n->locks);
+	locks_changed(m);
 }
 
 /* This thread's entry among the record lock waiters, if any. */
@@ -290,7 +306,7 @@ static bool would_deadlock(struct memfs *m, uint64_t owner, uint64_t blocker)
 }
 
 int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock *fl,
-		    uint32_t *seen, bool *entered)
+		    bool thorough, uint32_t *seen, bool *entered)
 {
 	if (fl && fl->l_pid != -1) {
 		/* a record lock: its wait is checked for deadlock and entered
@@ -299,22 +315,28 @@ int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const stru
 		struct mlock *l;
 		uint64_t blocker;
 
+		struct mwait *slot = NULL;
+
+		/* a holder that exited, not reaped yet, let go as it ended */
 		range_of(fl, &start, &end);
-		l = conflict(m, n, owner, MLK_POSIX, fl->l_type, start, end);
-		blocker = l && l->kind == MLK_POSIX ? l->owner : 0;
+		l = conflict(m, n, owner, MLK_POSIX, fl->l_type, start, end, thorough);
+		if (!l)
+			return 1;
+		blocker = l->kind == MLK_POSIX ? l->owner : 0;
 		if (would_deadlock(m, owner, blocker))
 			return -EDEADLK;
-		for (int i = 0; i < MEMFS_WAITS; i++) {
-			struct mwait *w = &m->h->waits[i];
-
-			if (!w->tid || pid_gone(w->pid)) {
-				w->owner = owner;
-				w->blocker = blocker;
-				w->pid = getpid();
-				w->tid = (int32_t)syscall(SYS_gettid);
-				*entered = true;
-				break;
-			}
+		for (int i = 0; i < MEMFS_WAITS && !slot; i++)
+			if (!m->h->waits[i].tid)
+				slot = &m->h->waits[i];
+		for (int i = 0; i < MEMFS_WAITS && !slot; i++)
+			if (pid_gone(m->h->waits[i].pid))
+				slot = &m->h->waits[i];
+		if (slot) {
+			slot->owner = owner;
+			slot->blocker = blocker;
+			slot->pid = getpid();
+			slot->tid = (int32_t)syscall(SYS_gettid);
+			*entered = true;
 		}
 	}
 	__atomic_add_fetch(&m->h->lock_waiters, 1, __ATOMIC_ACQ_REL);
@@ -335,12 +357,21 @@ int lk_wait(struct memfs *m, uint32_t seen)
 	struct timespec t = { 0, LK_POLL_NS };
 	int r, e;
 
-	if (defuse_waiting)
-		defuse_waiting(1);
-	r = (int)syscall(SYS_futex, &m->h->lock_seq, FUTEX_WAIT, seen, &t, NULL, 0);
-	e = errno;
-	if (defuse_waiting)
-		defuse_waiting(0);
+	/* a signal that came while this thread looked at the locks ends
+	   the wait as one that comes while it sleeps */
+	if (defuse_waiting && defuse_waiting(1)) {
+		r = -1;
+		e = EINTR;
+	} else {
+		r = (int)syscall(SYS_futex, &m->h->lock_seq, FUTEX_WAIT, seen, &t, NULL, 0);
+		e = errno;
+	}
+	if (defuse_waiting && defuse_waiting(0)) {
+		r = -1;		/* a handler ran: the wait is over, as the kernel's */
+		e = EINTR;
+	}
 	__atomic_sub_fetch(&m->h->lock_waiters, 1, __ATOMIC_ACQ_REL);
-	return r < 0 && e == EINTR ? -EINTR : 0;
+	if (r < 0 && e == EINTR)
+		return -EINTR;
+	return r < 0 && e == ETIMEDOUT;
 }

@@ -230,13 +230,14 @@ int lk_set(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock 
 int lk_flock(struct memfs *m, struct mnode *n, uint64_t owner, int op);
 void lk_free_all(struct memfs *m, struct mnode *n);
 /* A lock was in the way (lk_set or lk_flock said -EAGAIN): under the
-   segment's lock, lk_wait_prepare (fl NULL for flock) says -EDEADLK or 0
-   and *seen; then, the lock let go, lk_wait(seen): 0 when locks changed
-   (or a while passed), -EINTR when a signal ended the wait; under the lock
-   again, if it set *entered, lk_wait_done before the next try or the
-   return. */
+   segment's lock, lk_wait_prepare (fl NULL for flock; thorough: at the
+   first wait and after a timeout) says -EDEADLK, 1 (the lock's holder had
+   ended: try again at once) or 0 and *seen; then, the lock let go,
+   lk_wait(seen): 0 when locks changed, 1 when a while passed, -EINTR when
+   a signal ended the wait; under the lock again, if it set *entered,
+   lk_wait_done before the next try or the return. */
 int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock *fl,
-		    uint32_t *seen, bool *entered);
+		    bool thorough, uint32_t *seen, bool *entered);
 int lk_wait(struct memfs *m, uint32_t seen);
 void lk_wait_done(struct memfs *m);
 

@@ -1424,6 +1424,7 @@ static int lock_waiting(void *priv, uint64_t fh, uint64_t owner, const struct fl
 			int op, int wait)
 {
 	bool entered = false;	/* among the waiters (lk_wait_prepare) */
+	bool thorough = true;	/* look for ended holders in /proc too */
 
 	for (;;) {
 		uint32_t seen = 0;
@@ -1436,15 +1437,19 @@ static int lock_waiting(void *priv, uint64_t fh, uint64_t owner, const struct fl
 		HANDLE(h, fh);
 		r = fl ? lk_set(m, N(m, h->ino), owner, fl) : lk_flock(m, N(m, h->ino), owner, op);
 		if (r != -EAGAIN || !wait ||
-		    (r = lk_wait_prepare(m, N(m, h->ino), owner, fl, &seen, &entered)) < 0)
+		    (r = lk_wait_prepare(m, N(m, h->ino), owner, fl, thorough, &seen,
+					 &entered)) < 0)
 			LEAVE(r);
 		seg_unlock(m);
+		if (r == 1)
+			continue;	/* nothing in the way any more */
 		if ((r = lk_wait(m, seen)) < 0) {
 			seg_lock(m);
 			if (entered)
 				lk_wait_done(m);
 			LEAVE(r);
 		}
+		thorough = r == 1;	/* a timeout: nothing woke it */
 	}
 }
 

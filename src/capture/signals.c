@@ -154,6 +154,8 @@ static void wrapper(int sig, void *si, void *uc)
 	intr = self->sig_interruptible;
 	self->in_defuse = 0;
 	self->sig_interruptible = 0;
+	if (intr)
+		self->sig_taken = 1;	/* defuse_sig_interruptible(0) tells */
 	call_app_here(sig, si, uc);
 	self->in_defuse = was;
 	self->sig_interruptible = intr;

@@ -45,9 +45,9 @@ __attribute__((visibility("default"))) int defuse_keep_fd(int fd)
 }
 
 /* A module's wait that the caller's signals may end (module.h). */
-__attribute__((visibility("default"))) void defuse_waiting(int on)
+__attribute__((visibility("default"))) int defuse_waiting(int on)
 {
-	defuse_sig_interruptible(on);
+	return defuse_sig_interruptible(on);
 }
 
 /* The program's umask, as capture keeps it (module.h). */

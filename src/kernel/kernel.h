@@ -69,6 +69,8 @@ struct defuse_thread {
 	char sig_interruptible;	/* any: DEFUSE waits in the kernel for the
 				   program (a lock): signals are not deferred
 				   (defuse_sig_interruptible) */
+	char sig_taken;		/* capture: a handler of the program's ran
+				   during such a wait */
 	unsigned long sig_deferred; /* capture: signals that arrived while DEFUSE
 				   ran, delivered when it returns */
 	char ids_known;		/* core (creds.c): defuse_fs_ids_are_real's
@@ -137,16 +139,29 @@ void defuse_note_emulated(long nr) HIDDEN;
  */
 extern void (*defuse_sig_flush_fn)(void) HIDDEN;	/* capture's: delivers the deferred */
 
-static inline void defuse_sig_interruptible(int on)
+static inline int defuse_sig_interruptible(int on)
 {
-	defuse_self.sig_interruptible = on;
+	int taken;
+
+	if (!on) {
+		/* 1 if a handler of the program's ran during the wait */
+		defuse_self.sig_interruptible = 0;
+		taken = defuse_self.sig_taken;
+		defuse_self.sig_taken = 0;
+		return taken;
+	}
+	defuse_self.sig_taken = 0;
+	defuse_self.sig_interruptible = 1;
 	/* A signal deferred earlier in this call stays blocked until DEFUSE
 	   returns, and so would through the wait, which then nothing could
 	   end (a FIFO's open waiting for a writer that an interval timer
 	   should interrupt): it is delivered now, as if it had come just
-	   before the call. */
-	if (on && unlikely(defuse_self.sig_deferred) && defuse_sig_flush_fn)
+	   before the call.  1 says so. */
+	if (unlikely(defuse_self.sig_deferred) && defuse_sig_flush_fn) {
 		defuse_sig_flush_fn();
+		return 1;
+	}
+	return 0;
 }
 
 /*

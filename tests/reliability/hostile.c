@@ -1809,6 +1809,86 @@ static int case_lock_deadlock(void)
 }
 
 /*
+ * A waiting lock call ends when a signal with a handler (no SA_RESTART)
+ * comes, as the kernel's F_SETLKW does: EINTR.  Another process keeps
+ * taking and dropping locks elsewhere in the file meanwhile, so a module
+ * that waits in a loop is busy looking at locks when the signal comes
+ * (memfs took it then for one that came before the call, and went on
+ * waiting for ever).
+ */
+static int case_lock_eintr(void)
+{
+	struct sigaction sa;
+	long eintr = 0, other = 0;
+	int fd, hold[2], st;
+	pid_t holder, churner;
+	char c;
+
+	put("f", "0123456789", 10);
+	fd = open(at("f"), O_RDWR);
+	CHECK(fd >= 0 && pipe(hold) == 0);
+	holder = fork();
+	CHECK(holder >= 0);
+	if (holder == 0) {
+		/* byte 0 until the parent closes its end of the pipe */
+		close(hold[1]);
+		if (wrlock(fd, 0, F_SETLK))
+			_exit(3);
+		if (read(hold[0], &c, 1) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	close(hold[0]);
+	churner = fork();
+	CHECK(churner >= 0);
+	if (churner == 0) {
+		struct flock un = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 5,
+				    .l_len = 1 };
+
+		for (;;) {	/* killed at the end */
+			wrlock(fd, 5, F_SETLK);
+			fcntl(fd, F_SETLK, &un);
+		}
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART */
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	{
+		struct flock probe = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
+
+		/* the holder has byte 0 before the first round */
+		for (int i = 0; i < 10000; i++) {
+			CHECK(fcntl(fd, F_GETLK, &probe) == 0);
+			if (probe.l_type != F_UNLCK)
+				break;
+			probe.l_type = F_WRLCK;
+			usleep(1000);
+		}
+	}
+	for (int i = 0; i < 50; i++) {
+		struct itimerval tick = { { 0, 0 }, { 0, 2000 } };
+		int r;
+
+		CHECK(setitimer(ITIMER_REAL, &tick, NULL) == 0);
+		r = wrlock(fd, 0, F_SETLKW);
+		if (r == -EINTR)
+			eintr++;
+		else
+			other++;
+	}
+	signal(SIGALRM, SIG_DFL);
+	kill(churner, SIGKILL);
+	close(hold[1]);
+	CHECK(waitpid(churner, &st, 0) == churner);
+	CHECK(waitpid(holder, &st, 0) == holder && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	result("each waiting lock ended by the timer's signal", eintr == 50 && !other,
+	       "%ld EINTR, %ld else", eintr, other);
+	close(fd);
+	CHECK(unlink(at("f")) == 0);
+	return status;
+}
+
+/*
  * Two threads of one process meet at a FIFO: one opens it for reading and
  * waits for a writer, the other then opens it for writing.  A module that
  * held a lock of its own through the reader's wait (nfs did: the mount's
@@ -2067,6 +2147,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "fifo-eintr")) return case_fifo_eintr();
 	if (!strcmp(c, "fifo-threads")) return case_fifo_threads();
 	if (!strcmp(c, "lock-deadlock")) return case_lock_deadlock();
+	if (!strcmp(c, "lock-eintr")) return case_lock_eintr();
 	if (!strcmp(c, "clone-vm")) return case_clone_vm(count(argc, argv, 100));
 	if (!strcmp(c, "many-inherited-child")) return case_many_inherited_child(argc, argv);
 	if (!strcmp(c, "backing-removed")) return case_backing_removed();
