@@ -166,8 +166,9 @@ typedef int (*defuse_fill_dir)(void *ctx, const char *name, uint64_t ino,
  * itself, as the kernel does (an unlock anywhere ends the wait at once):
  * in a system call made between defuse_waiting(1) and defuse_waiting(0),
  * holding none of its locks there, and returning -EINTR when a signal
- * ended the wait (a futex or fcntl wait ends so by itself, or is restarted
- * by the kernel under SA_RESTART).  Without it, the in-process host asks
+ * ended the wait (the system call's EINTR, or a 1 from defuse_waiting:
+ * a handler ran while the module was not asleep).  Without it, the
+ * in-process host asks
  * without waiting and asks again after a sleep while the lock is taken,
  * which can only notice an unlock late (up to 32 ms).  Offered by both
  * hosts; the bridge always asks as the program asked.

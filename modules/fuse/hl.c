@@ -1328,7 +1328,7 @@ static int hl_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 	}
 	fi = h->fi;
 	fi.lock_owner = owner;
-	/* in process asked without waiting: module.c waits (fc_lock_pause) */
+	/* in process asked without waiting: module.c waits (lock_pause) */
 	r = fuse_fs_lock(f->fs, hpath(in, h, buf), &fi,
 			 wait && !defuse_waiting ? F_SETLKW : F_SETLK, &l);
 	RETURN(r);

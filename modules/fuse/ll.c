@@ -1973,7 +1973,7 @@ static int ll_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 	fi = h->fi;
 	fi.lock_owner = owner;
 	req_init(&q, se, NULL, 0);
-	/* in process asked without waiting: module.c waits (fc_lock_pause) */
+	/* in process asked without waiting: module.c waits (lock_pause) */
 	se->op.setlk(&q, h->ino, &fi, &l, wait && !defuse_waiting);
 	req_wait(&q);
 	RETURN(outcome(&q, R_ERR));

@@ -21,9 +21,9 @@
  * In process the module waits for a lock itself (DEFUSE_CAP_LOCK_WAIT):
  * for a local lock in the kernel (F_SETLKW, flock), which wakes it at the
  * unlock and says EDEADLK; for a file system's own lock operations by
- * asking again after pauses (module.c, lock_pause).  Either way with the caller's
- * signals free to end the wait (defuse_waiting) and none of the module's
- * locks held (hl.c and ll.c let go of theirs first).
+ * asking again after pauses (module.c, lock_pause).  Either way with the
+ * caller's signals free to end the wait (defuse_waiting) and none of the
+ * module's locks held (hl.c and ll.c let go of theirs first).
  */
 #include "fc.h"
 
@@ -138,7 +138,6 @@ int fc_local_flock(struct fc_inst *in, struct fc_file *h, uint64_t key, int op)
 	waiting(!(op & LOCK_NB), 0);
 	return r;
 }
-
 
 /* Where carriers go: $DEFUSE_FUSE_LOCKDIR as it is, else the directory
    all users share, made sticky and open to all whatever the umask.  One

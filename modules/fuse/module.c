@@ -1166,11 +1166,10 @@ static int fm_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock)
  * Waiting lock calls (DEFUSE_CAP_LOCK_WAIT, which fm_init wants): a local
  * lock waits in the kernel (lock.c); a file system's own lock operation is
  * asked without waiting in process, and again after pauses while the lock
- * is taken (through FUSE libfuse would let it wait).
+ * is taken (through FUSE libfuse would let it wait).  lock_pause: a sleep
+ * of *ns between two asks (20 us at first, doubled up to 32 ms each time),
+ * which the caller's signals end: -EINTR, else 0.
  */
-
-/* Between two asks: a sleep of *ns (20 us at first, doubled up to 32 ms
-   each time), which the caller's signals end: -EINTR, else 0. */
 static int lock_pause(long *ns)
 {
 	struct timespec t = { 0, *ns };

@@ -314,10 +314,9 @@ int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const stru
 		int64_t start, end;
 		struct mlock *l;
 		uint64_t blocker;
-
 		struct mwait *slot = NULL;
 
-		/* a holder that exited, not reaped yet, let go as it ended */
+		/* thorough: a holder that exited, not reaped yet, lets go */
 		range_of(fl, &start, &end);
 		l = conflict(m, n, owner, MLK_POSIX, fl->l_type, start, end, thorough);
 		if (!l)

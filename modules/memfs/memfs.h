@@ -48,8 +48,9 @@ struct seg_hdr {
 	uint64_t used;		/* bytes handed out, for statfs */
 	uint64_t root;		/* the root directory's inode */
 	uint64_t inodes;	/* inodes alive */
-	uint32_t lock_seq;	/* bumped at every lock change: the futex
-				   word lock waiters sleep on (lk_wait) */
+	uint32_t lock_seq;	/* bumped at every lock change that may end
+				   a wait: the futex word lock waiters
+				   sleep on (lock.c, lk_wait) */
 	uint32_t lock_waiters;	/* processes asleep on it: a change wakes
 				   them only if any (the low half of a 64-bit
 				   lock_seq before, so older segments fit) */

@@ -1411,8 +1411,6 @@ static int mfs_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock
 	LEAVE(r);
 }
 
-/* Waiting (the bridge only: in process the host retries) polls, so that
-   no process sleeps holding the segment's lock. */
 /*
  * F_SETLKW and flock without LOCK_NB: a try, and while a lock is in the
  * way a sleep until locks change (lock.c, lk_wait), which the caller's
