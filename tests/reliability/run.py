@@ -90,10 +90,12 @@ def one_case(args, case, extra_env):
             # directories (src/core/special.c) go with the scratch tree;
             # defuse takes DEFUSE_SPECIAL_DIR out of the program's
             # environment, so cases that look there get it again.
+            # The same for a FUSE file system's lock carriers.
             special = os.path.join(s, "special")
             rc2, out2, err2 = run(cmd, args, {**extra_env, "HOSTILE_BACKING": backing,
                                               "DEFUSE_SPECIAL_DIR": special,
-                                              "TEST_SPECIAL_DIR": special})
+                                              "TEST_SPECIAL_DIR": special,
+                                              "DEFUSE_FUSE_LOCKDIR": os.path.join(s, "locks")})
             trees = (("tree", want_tree, tree(backing)),) if spec is not None else ()
             bad = differences(mode, (rc, out), (rc2, out2), trees, point)
             if bad:

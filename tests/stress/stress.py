@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """stress-ng's file-system stressors on DEFUSE mounts, against the native run.
 
-    stress.py DEFUSE PASSTHROUGH.so MEMFS.so [STRESSOR...]
+    stress.py DEFUSE PASSTHROUGH.so MEMFS.so [--modes M,...] [--nfs NFS.so]
+              [STRESSOR...]
 
 Each stressor runs one worker for a second (`stress-ng --NAME 1 -t 1s
 --temp-path DIR`) in a native scratch directory, then in the same way on a
-kernel-backed and an emulated passthrough mount and on a memfs mount.  A
+kernel-backed and an emulated passthrough mount and on a memfs mount
+(--modes: any of kernel, emulated, memfs, nfs; nfs needs --nfs and the
+server of tests/nfs/server.sh, whose export gets a directory of the run's
+own, and the module a lock directory in the scratch).  A
 stressor that completes natively must complete through DEFUSE too
 ("successful run completed", exit 0), unless KNOWN lists it for that mode
 with the reason.  These stressors found the fcntl commands, sync_file_range,
@@ -41,6 +45,10 @@ KNOWN = {
     ('dnotify', 'emulated'): 'the module\'s changes raise no kernel event: F_NOTIFY on an '
                              'emulated directory gives EINVAL (off)',
     ('dnotify', 'memfs'): 'as emulated: F_NOTIFY gives EINVAL',
+    ('inotify', 'nfs'): 'as memfs: no kernel inode to watch',
+    ('dnotify', 'nfs'): 'as emulated: F_NOTIFY gives EINVAL',
+    ('xattr', 'nfs'): 'NFSv3 has no extended attributes (EOPNOTSUPP, as over the kernel '
+                      'client): stress-ng skips the stressor, with a non-zero exit',
 }
 
 
@@ -68,7 +76,21 @@ def main():
         print(__doc__)
         return 2
     defuse, pt, memfs = (os.path.abspath(p) for p in sys.argv[1:4])
-    stressors = sys.argv[4:] or STRESSORS
+    rest, modes, nfs = sys.argv[4:], ['kernel', 'emulated', 'memfs'], None
+    while rest and rest[0] in ('--modes', '--nfs') and len(rest) > 1:
+        if rest[0] == '--modes':
+            modes = rest[1].split(',')
+        else:
+            nfs = os.path.abspath(rest[1])
+        rest = rest[2:]
+    stressors = rest or STRESSORS
+    export = None
+    if 'nfs' in modes:
+        url, top = os.environ.get('DEFUSE_NFS_URL'), os.environ.get('DEFUSE_NFS_DIR')
+        if not nfs or not url or not top:
+            print('SKIP: the nfs mode needs --nfs NFS.so and tests/nfs/server.sh run')
+            return 77
+        export = os.path.join(top, 'stress-%d' % os.getpid())
     ng = shutil.which('stress-ng')
     if not ng:
         print('SKIP: stress-ng is not installed (scripts/setup.sh installs it)')
@@ -78,7 +100,7 @@ def main():
     failures = 0
     try:
         dirs = {}
-        for d in ('native', 'kernel', 'kb', 'emulated', 'eb', 'memfs'):
+        for d in ('native', 'kernel', 'kb', 'emulated', 'eb', 'memfs', 'nfs', 'locks'):
             dirs[d] = os.path.join(scratch, d)
             os.mkdir(dirs[d])
         mounts = {
@@ -86,6 +108,12 @@ def main():
             'emulated': '%s=%s:emulated=%s' % (dirs['emulated'], pt, dirs['eb']),
             'memfs': '%s=%s:%s' % (dirs['memfs'], memfs, segment),
         }
+        if export:
+            os.mkdir(export)
+            mounts['nfs'] = '%s=%s:%s/%s,lockdir=%s' % (
+                dirs['nfs'], nfs, os.environ['DEFUSE_NFS_URL'], os.path.basename(export),
+                dirs['locks'])
+        mounts = {m: spec for m, spec in mounts.items() if m in modes}
         for s in stressors:
             args = [ng, '--' + s, '1', '-t', '1s'] + EXTRA.get(s, []) + ['--temp-path']
             ok, tail = run(args + [dirs['native']], dirs['native'])
@@ -108,6 +136,8 @@ def main():
             print('%-10s %s' % (s, '; '.join(line)))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if export:
+            shutil.rmtree(export, ignore_errors=True)
         try:
             os.unlink('/dev/shm/defuse-memfs.' + segment)
         except FileNotFoundError:
