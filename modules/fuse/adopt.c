@@ -137,8 +137,12 @@ int fc_adopt(void *inst, uint64_t *fh, int how)
 	case FC_ADOPT_PEEK:
 		*fh = (uintptr_t)last;
 		return 0;
-	case FC_ADOPT_RELEASE:
-		if (last->inst == in)
+	case FC_ADOPT_RELEASE: {
+		/* asked before the release, which frees last if it is ours
+		   (looking after it read freed memory and freed last again) */
+		int ours = last->inst == in;
+
+		if (ours)
 			in->ops->release(in, (uintptr_t)last);
 		while (h != last) {
 			struct fc_file *next = h->adopted;
@@ -146,9 +150,10 @@ int fc_adopt(void *inst, uint64_t *fh, int how)
 			drop_inherited(in, h);
 			h = next;
 		}
-		if (last->inst != in)
+		if (!ours)
 			drop_inherited(in, last);
 		return 1;
+	}
 	}
 	if (last->inst != in) {
 		r = reopen(in, last, &last);

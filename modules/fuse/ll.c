@@ -2017,7 +2017,7 @@ int fc_ll_init(struct fc_inst *in)
 	/* DEFUSE_FUSE_NAME_CACHE: "0" none, "all" files' names too, "1" even
 	   where other processes' changes cannot be seen (no lock directory);
 	   else directories' names, where they can be */
-	want = getenv("DEFUSE_FUSE_NAME_CACHE");
+	want = fc_setting("DEFUSE_FUSE_NAME_CACHE");
 	if (!want)
 		want = "";
 	in->ll->names = fc_names_new(in->lock_dir, in->key,

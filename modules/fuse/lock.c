@@ -145,7 +145,7 @@ int fc_local_flock(struct fc_inst *in, struct fc_file *h, uint64_t key, int op)
    could then remove another's carriers) is not used: locks are ENOLCK. */
 FC_HIDDEN void fc_lock_dir(struct fc_inst *in)
 {
-	const char *env = getenv("DEFUSE_FUSE_LOCKDIR");
+	const char *env = fc_setting("DEFUSE_FUSE_LOCKDIR");
 	int shared = !env || !*env;
 	struct stat st;
 

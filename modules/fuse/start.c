@@ -224,6 +224,39 @@ static uint64_t hash_args(int argc, char **argv)
 	return h;
 }
 
+/*
+ * The module's settings in the environment, as the image had them at its
+ * first start: later, the program's environment no longer holds DEFUSE's
+ * variables (capture keeps them for the next exec), so a forked child's
+ * start again (restart.c) found none and took the defaults: its lock
+ * carriers went to another directory than its parent's, and the locks of
+ * the two did not meet.  The first start runs before the program, on one
+ * thread; a forked child has the copy.
+ */
+static struct {
+	const char *name;
+	char *value;
+} settings[] = { { "DEFUSE_FUSE_LOCKDIR", NULL }, { "DEFUSE_FUSE_NAME_CACHE", NULL } };
+static int settings_read;
+
+const char *fc_setting(const char *name)
+{
+	size_t n = sizeof(settings) / sizeof(settings[0]);
+
+	if (!settings_read) {
+		for (size_t i = 0; i < n; i++) {
+			const char *v = getenv(settings[i].name);
+
+			settings[i].value = v ? strdup(v) : NULL;
+		}
+		settings_read = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(settings[i].name, name))
+			return settings[i].value;
+	return getenv(name);
+}
+
 static void free_inst(struct fc_inst *in)
 {
 	if (in->stack)

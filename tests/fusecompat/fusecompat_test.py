@@ -598,14 +598,15 @@ if pid == 0:
     print(open(m + '/childs').read(), flush=True)
     os.close(fd)
     os._exit(0)
-os.waitpid(pid, 0)
-print(repr(os.read(fd, 9).decode()), os.path.exists(m + '/childs'))
+st = os.waitpid(pid, 0)[1]
+print(repr(os.read(fd, 9).decode()), os.path.exists(m + '/childs'), 'child status', st)
 os.close(fd)
 ''')
         parent, child, by = by_process(L)
-        check(r.returncode == 0 and r.stdout == "he\nllo False\nc\n'\\n' False\n",
+        check(r.returncode == 0 and r.stdout == "he\nllo False\nc\n'\\n' False child status 0\n",
               'a file system with a thread: the forked child reads on at the shared offset '
-              'through an instance of its own (the files its parent made are not there)',
+              'through an instance of its own (the files its parent made are not there), '
+              'and exits cleanly (it freed its adopted file twice: SIGABRT)',
               'status %d\n%s%s' % (r.returncode, r.stdout, r.stderr))
         check(len(child) == 1 and len(by(child[0], 'main argc')) == 1 and
               len(by(child[0], 'init')) == 1 and by(child[0], 'worker read /hello'),
@@ -618,6 +619,29 @@ os.close(fd)
               len(by(parent, 'release /hello ')) == 1,
               "the child opens its inherited file again and releases only that one",
               repr(L))
+
+        # the child's start again finds the lock directory its parent
+        # used (the program's environment no longer holds DEFUSE's
+        # variables then): the parent's flock keeps the child out
+        r, L = go('--worker', '''
+import fcntl, os, sys
+m = sys.argv[1]
+held = os.open(m + '/hello', os.O_RDONLY)
+fcntl.flock(held, fcntl.LOCK_EX)
+pid = os.fork()
+if pid == 0:
+    own = os.open(m + '/hello', os.O_RDONLY)
+    try:
+        fcntl.flock(own, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        print('not locked out by the parent', flush=True)
+    except BlockingIOError:
+        print('locked out', flush=True)
+    os._exit(0)
+print('child status', os.waitpid(pid, 0)[1])
+''')
+        check(r.returncode == 0 and r.stdout == 'locked out\nchild status 0\n',
+              'a forked child that starts the file system again meets its parent\'s flock',
+              'status %d\n%s%s' % (r.returncode, r.stdout, r.stderr))
 
         # ... and when that start fails (its main() calls exit): one line,
         # the child's calls fail with EIO, nothing else of it ends; the
