@@ -282,8 +282,8 @@ extern const struct defuse_ops fc_hl_ops FC_HIDDEN;
 int fc_hl_init(struct fc_inst *in) FC_HIDDEN;
 void fc_hl_destroy(struct fc_inst *in) FC_HIDDEN;
 
-/* DEFUSE_FUSE_LOCKDIR or DEFUSE_FUSE_NAME_CACHE as the environment had it
-   at the image's first start (start.c), else NULL. */
+/* DEFUSE_FUSE_LOCKDIR or DEFUSE_FUSE_NAME_CACHE (no other name) as the
+   environment had it at the image's first start (start.c), else NULL. */
 const char *fc_setting(const char *name) FC_HIDDEN;
 
 /* ---- lock.c ----------------------------------------------------------- */

@@ -1277,13 +1277,16 @@ static int hl_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill
    itself, and with flock (FUSE_CAP_FLOCK_LOCKS) flock locks; without, and
    always for directories (FUSE's directories have no lock operations),
    they are local (lock.c), as the kernel keeps them, on a carrier named by
-   the number getattr shows. */
+   the number getattr shows; once h has its carrier open, no key is needed
+   (0). */
 static uint64_t lock_key(struct fc_inst *in, struct fc_file *h)
 {
 	struct fuse *f = in->f;
 	char buf[PATH_MAX];
 	struct stat st;
 
+	if (h->lock_fd >= 0)
+		return 0;
 	memset(&st, 0, sizeof(st));
 	pthread_mutex_lock(&in->files_lock);
 	snprintf(buf, sizeof(buf), "%s", h->path);
@@ -1321,7 +1324,7 @@ static int hl_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 	BEGIN(0);
 
 	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir) {
-		uint64_t key = h->lock_fd >= 0 ? 0 : lock_key(in, h);
+		uint64_t key = lock_key(in, h);
 
 		end(in);	/* a wait holds none of the module's locks */
 		return fc_local_setlk(in, h, key, lock, wait);
@@ -1342,7 +1345,7 @@ static int hl_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 	BEGIN(0);
 
 	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir) {
-		uint64_t key = h->lock_fd >= 0 ? 0 : lock_key(in, h);
+		uint64_t key = lock_key(in, h);
 
 		end(in);	/* a wait holds none of the module's locks */
 		return fc_local_flock(in, h, key, op);

@@ -1927,10 +1927,15 @@ static int ll_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill
 
 /* ---- locks ----------------------------------------------------------------- */
 
+/* The number local locks' carriers are named by (lock.c): the file
+   system's st_ino, else the node's; none needed once h has its carrier
+   open (0). */
 static uint64_t lock_key(struct fuse_session *se, struct fc_file *h)
 {
 	struct stat st = { 0 };
 
+	if (h->lock_fd >= 0)
+		return 0;
 	do_getattr(se, h->ino, FC_ATTR_FI(h), &st);
 	return st.st_ino ? st.st_ino : h->ino;
 }
@@ -1965,7 +1970,7 @@ static int ll_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock 
 	BEGIN();
 
 	if (!(in->conn.want & FUSE_CAP_POSIX_LOCKS) || h->is_dir) {
-		uint64_t key = h->lock_fd >= 0 ? 0 : lock_key(se, h);
+		uint64_t key = lock_key(se, h);
 
 		end(in, &rf);	/* a wait holds none of the module's locks */
 		return fc_local_setlk(in, h, key, lock, wait);
@@ -1987,7 +1992,7 @@ static int ll_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 	BEGIN();
 
 	if (!(in->conn.want & FUSE_CAP_FLOCK_LOCKS) || h->is_dir) {
-		uint64_t key = h->lock_fd >= 0 ? 0 : lock_key(se, h);
+		uint64_t key = lock_key(se, h);
 
 		end(in, &rf);	/* a wait holds none of the module's locks */
 		return fc_local_flock(in, h, key, op);

@@ -254,7 +254,7 @@ const char *fc_setting(const char *name)
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(settings[i].name, name))
 			return settings[i].value;
-	return getenv(name);
+	return NULL;
 }
 
 static void free_inst(struct fc_inst *in)

@@ -41,8 +41,7 @@ static bool gone(const struct mlock *l, bool thorough)
 
 	if (alive >= 0)
 		return !alive;
-	return thorough ? pid_gone(l->holder)
-			: l->holder > 0 && kill(l->holder, 0) < 0 && errno == ESRCH;
+	return thorough ? pid_gone(l->holder) : pid_missing(l->holder);
 }
 
 /*
@@ -269,15 +268,6 @@ void lk_free_all(struct memfs *m, struct mnode *n)
 	locks_changed(m);
 }
 
-/* This thread's entry among the record lock waiters, if any. */
-static struct mwait *my_wait(struct memfs *m, int32_t tid)
-{
-	for (int i = 0; i < MEMFS_WAITS; i++)
-		if (m->h->waits[i].tid == tid && m->h->waits[i].pid == getpid())
-			return &m->h->waits[i];
-	return NULL;
-}
-
 /* The kernel's posix_locks_deadlock: would owner's wait for blocker close
    a cycle of record lock owners each asleep for the next one's lock?  At
    most 10 steps, as there.  Entries of processes that died go. */
@@ -306,7 +296,7 @@ static bool would_deadlock(struct memfs *m, uint64_t owner, uint64_t blocker)
 }
 
 int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock *fl,
-		    bool thorough, uint32_t *seen, bool *entered)
+		    bool thorough, uint32_t *seen, struct mwait **entry)
 {
 	if (fl && fl->l_pid != -1) {
 		/* a record lock: its wait is checked for deadlock and entered
@@ -335,7 +325,7 @@ int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const stru
 			slot->blocker = blocker;
 			slot->pid = getpid();
 			slot->tid = (int32_t)syscall(SYS_gettid);
-			*entered = true;
+			*entry = slot;
 		}
 	}
 	__atomic_add_fetch(&m->h->lock_waiters, 1, __ATOMIC_ACQ_REL);
@@ -343,12 +333,11 @@ int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const stru
 	return 0;
 }
 
-void lk_wait_done(struct memfs *m)
+void lk_wait_done(struct mwait **entry)
 {
-	struct mwait *w = my_wait(m, (int32_t)syscall(SYS_gettid));
-
-	if (w)
-		w->tid = 0;
+	if (*entry)
+		(*entry)->tid = 0;
+	*entry = NULL;
 }
 
 int lk_wait(struct memfs *m, uint32_t seen)

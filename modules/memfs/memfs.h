@@ -176,7 +176,8 @@ void opener_drop(struct memfs *m, uint64_t off);
 void orphan_check(struct memfs *m, uint64_t ino);
 void orphan_forget(struct memfs *m, uint64_t ino);
 int orphans_reap(struct memfs *m);	/* how many were freed */
-bool pid_gone(pid_t pid);	/* no such process (any other answer: it is) */
+bool pid_missing(pid_t pid);	/* no such process (one kill(2)) */
+bool pid_gone(pid_t pid);	/* missing, or exited and not reaped yet */
 void mem_free(struct memfs *m, uint64_t off, uint64_t size);
 uint64_t mem_class_size(uint64_t size);
 
@@ -235,11 +236,12 @@ void lk_free_all(struct memfs *m, struct mnode *n);
    first wait and after a timeout) says -EDEADLK, 1 (the lock's holder had
    ended: try again at once) or 0 and *seen; then, the lock let go,
    lk_wait(seen): 0 when locks changed, 1 when a while passed, -EINTR when
-   a signal ended the wait; under the lock again, if it set *entered,
-   lk_wait_done before the next try or the return. */
+   a signal ended the wait; under the lock again, lk_wait_done(entry)
+   before the next try or the return: *entry is the waiters' table entry
+   lk_wait_prepare made (NULL: none). */
 int lk_wait_prepare(struct memfs *m, struct mnode *n, uint64_t owner, const struct flock *fl,
-		    bool thorough, uint32_t *seen, bool *entered);
+		    bool thorough, uint32_t *seen, struct mwait **entry);
 int lk_wait(struct memfs *m, uint32_t seen);
-void lk_wait_done(struct memfs *m);
+void lk_wait_done(struct mwait **entry);
 
 #endif

@@ -92,6 +92,11 @@ void orphan_forget(struct memfs *m, uint64_t ino)
  * F_SETLKW).  No allocation, no stdio: operations may run in a signal
  * handler.
  */
+bool pid_missing(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
 bool pid_gone(pid_t pid)
 {
 	char path[32] = "/proc/", digits[12], buf[512], *state;
@@ -100,7 +105,7 @@ bool pid_gone(pid_t pid)
 
 	if (pid <= 0)
 		return false;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
+	if (pid_missing(pid))
 		return true;
 	for (unsigned v = (unsigned)pid; v; v /= 10)
 		digits[n++] = (char)('0' + v % 10);

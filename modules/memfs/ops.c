@@ -1421,7 +1421,7 @@ static int mfs_getlk(void *priv, uint64_t fh, uint64_t owner, struct flock *lock
 static int lock_waiting(void *priv, uint64_t fh, uint64_t owner, const struct flock *fl,
 			int op, int wait)
 {
-	bool entered = false;	/* among the waiters (lk_wait_prepare) */
+	struct mwait *entry = NULL;	/* among the waiters (lk_wait_prepare) */
 	bool thorough = true;	/* look for ended holders in /proc too */
 
 	for (;;) {
@@ -1430,21 +1430,19 @@ static int lock_waiting(void *priv, uint64_t fh, uint64_t owner, const struct fl
 		ENTER;
 
 		(void)c;
-		if (entered)
-			lk_wait_done(m), entered = false;
+		lk_wait_done(&entry);	/* the last round's */
 		HANDLE(h, fh);
 		r = fl ? lk_set(m, N(m, h->ino), owner, fl) : lk_flock(m, N(m, h->ino), owner, op);
 		if (r != -EAGAIN || !wait ||
 		    (r = lk_wait_prepare(m, N(m, h->ino), owner, fl, thorough, &seen,
-					 &entered)) < 0)
+					 &entry)) < 0)
 			LEAVE(r);
 		seg_unlock(m);
 		if (r == 1)
 			continue;	/* nothing in the way any more */
 		if ((r = lk_wait(m, seen)) < 0) {
 			seg_lock(m);
-			if (entered)
-				lk_wait_done(m);
+			lk_wait_done(&entry);
 			LEAVE(r);
 		}
 		thorough = r == 1;	/* a timeout: nothing woke it */
