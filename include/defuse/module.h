@@ -172,10 +172,32 @@ typedef int (*defuse_fill_dir)(void *ctx, const char *name, uint64_t ino,
  * without waiting and asks again after a sleep while the lock is taken,
  * which can only notice an unlock late (up to 32 ms).  Offered by both
  * hosts; the bridge always asks as the program asked.
+ *
+ * DEFUSE_CAP_PERMISSIONS: the host checks the directories of a call's path
+ * as the kernel checks them for a FUSE file system mounted with
+ * default_permissions, from the attributes getattr gives: search (x) on
+ * every directory a name is looked up in ("." and ".." too); write and
+ * search on the directory where a name is made (mknod, mkdir, symlink,
+ * link, open with O_CREAT of a missing name, O_TMPFILE) or removed
+ * (unlink, rmdir, rename's two names), with the sticky directory's rule
+ * (EPERM unless the caller owns the file or the directory); write on a
+ * directory that rename moves to another directory; and, as
+ * fs.protected_hardlinks says, link only of a file the caller owns or
+ * may read and write (a regular one, neither set-user-ID nor executable
+ * set-group-ID).  The caller is the thread's file-system user and group
+ * (access(2): its real ones) and its supplementary groups; user 0 passes
+ * them all, as the kernel's capabilities let it.  The errors come in the
+ * kernel's order (an existing name is EEXIST, a missing one ENOENT, before
+ * EACCES).  The file's own checks (open, access, changes of attributes)
+ * stay the module's.  Only for paths the host resolves (a module without
+ * DEFUSE_MODULE_RESOLVES).  Offered by both hosts: the in-process host
+ * makes the checks, the FUSE bridge mounts with default_permissions (the
+ * kernel then checks opens and changes of attributes too).
  */
-#define DEFUSE_CAP_KERNEL_FD 0x1
-#define DEFUSE_CAP_READONLY  0x2
-#define DEFUSE_CAP_LOCK_WAIT 0x4
+#define DEFUSE_CAP_KERNEL_FD   0x1
+#define DEFUSE_CAP_READONLY    0x2
+#define DEFUSE_CAP_LOCK_WAIT   0x4
+#define DEFUSE_CAP_PERMISSIONS 0x8
 
 /**
  * What a host and a module agree on when a mount starts (init).  Hosts

@@ -1418,6 +1418,9 @@ int fc_hl_init(struct fc_inst *in)
 		c->max_read = FC_MAX_IO;
 	if (f->mo.ro)
 		in->defuse_want |= DEFUSE_CAP_READONLY;
+	/* the kernel's checks of the path's directories: the host's */
+	if (f->mo.default_permissions)
+		in->defuse_want |= DEFUSE_CAP_PERMISSIONS;
 	return 0;
 }
 

@@ -2061,6 +2061,9 @@ int fc_ll_init(struct fc_inst *in)
 		c->max_read = FC_MAX_IO;
 	if (se->mo.ro)
 		in->defuse_want |= DEFUSE_CAP_READONLY;
+	/* the kernel's checks of the path's directories: the host's */
+	if (se->mo.default_permissions)
+		in->defuse_want |= DEFUSE_CAP_PERMISSIONS;
 	return 0;
 }
 

@@ -207,6 +207,12 @@ static int mfs_init(const char *args, struct defuse_conn *conn, void **priv, cha
 
 	/* waits for locks itself, woken by every unlock (lock.c, lk_wait) */
 	conn->want |= DEFUSE_CAP_LOCK_WAIT;
+	/* The host's checks of the path too: its walk drops "." and ".." before
+	   a path reaches the module, which can then not refuse them in a
+	   directory the caller may not search, and it applies
+	   fs.protected_hardlinks.  The module's own checks stay, for the
+	   bridge and for what the host does not check. */
+	conn->want |= DEFUSE_CAP_PERMISSIONS;
 	if (strlen(args) >= sizeof buf) {
 		snprintf(why, why_len, "memfs: arguments too long");
 		return -EINVAL;

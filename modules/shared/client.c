@@ -934,6 +934,8 @@ static int c_init(const char *args, struct defuse_conn *conn, void **privp, char
 			if (xfer(fd, &q, NULL, NULL, NULL, 0, &rp, NULL, 0) == 0) {
 				if (rp.v[1])
 					conn->want |= DEFUSE_CAP_READONLY;
+				if (rp.v[2])
+					conn->want |= DEFUSE_CAP_PERMISSIONS;
 				live_add((uint64_t)rp.v[0]);
 				m->fd = defuse_keep_fd ? defuse_keep_fd(fd) : fd;
 				if (m->fd < 0) {

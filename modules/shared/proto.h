@@ -50,7 +50,8 @@ struct sh_dirent {
 };
 
 enum {
-	SH_HELLO = 1,	/* -> v0: operations the module has (bit per slot), v1: read-only */
+	SH_HELLO = 1,	/* -> v0: operations the module has (bit per slot), v1: read-only,
+			   v2: it wants DEFUSE_CAP_PERMISSIONS */
 	SH_ADOPT,	/* data: fh ids a forked child holds too */
 	SH_GETATTR, SH_STATX, SH_ACCESS, SH_READLINK, SH_STATFS,
 	SH_MKNOD, SH_MKDIR, SH_UNLINK, SH_RMDIR, SH_SYMLINK, SH_RENAME, SH_LINK,

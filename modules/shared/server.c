@@ -48,6 +48,7 @@
 static const struct defuse_ops *ops;
 static void *priv;
 static int readonly;
+static int perms;	/* the module wants DEFUSE_CAP_PERMISSIONS */
 static uint64_t opmask;
 
 /* Every call into the module and every table below: one at a time. */
@@ -263,6 +264,7 @@ static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, con
 	case SH_HELLO:
 		rp->v[0] = (int64_t)opmask;
 		rp->v[1] = readonly;
+		rp->v[2] = perms;
 		return 0;
 	case SH_ADOPT:
 		for (size_t i = 0; i + 8 <= q->dn; i += 8) {
@@ -697,8 +699,9 @@ int main(int argc, char **argv)
 	ops = mod->ops;
 	memset(&conn, 0, sizeof(conn));
 	conn.host = DEFUSE_HOST_PROCESS;
-	/* Kernel descriptors go to the clients with the reply to open. */
-	conn.capable = DEFUSE_CAP_READONLY | DEFUSE_CAP_KERNEL_FD;
+	/* Kernel descriptors go to the clients with the reply to open; the
+	   clients' hosts check permissions of paths (their walks). */
+	conn.capable = DEFUSE_CAP_READONLY | DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_PERMISSIONS;
 	conn.want = (mod->flags & DEFUSE_MODULE_READONLY) ? DEFUSE_CAP_READONLY : 0;
 	why[0] = 0;
 	if (ops->init) {
@@ -713,6 +716,7 @@ int main(int argc, char **argv)
 		}
 	}
 	readonly = (conn.want & DEFUSE_CAP_READONLY) != 0;
+	perms = (conn.want & DEFUSE_CAP_PERMISSIONS) != 0;
 	/* The host applied each caller's umask already (module.h, "Modes"):
 	   the module's own creating calls here must not apply ours too. */
 	umask(0);

@@ -10,6 +10,7 @@
 #include <linux/openat2.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/perm.h"
 #include "core/resolve.h"
 #include "core/syscalls.h"
 
@@ -110,6 +111,8 @@ static long open_once(const struct core_call *c, const struct defuse_syscall *ks
 	   walk).  A module that resolves paths itself sees the slash. */
 	if ((flags & O_CREAT) && l.strict && core_slash_last(c->path))
 		return -EISDIR;
+	if ((r = core_perm_open(&l, flags)) < 0)
+		return r;
 	/* The caller's umask on a new file's mode (module.h: the host's). */
 	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
 		mode = mod_umasked(mode & 07777, defuse_g.umask);

@@ -23,6 +23,7 @@
 #include <utime.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/perm.h"
 #include "core/resolve.h"
 #include "core/syscalls.h"
 
@@ -180,16 +181,22 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 		return mod_access(ref, l->path, arg[0], c->at,
 				  core_caller(c->at & AT_EACCESS, &who));
 	case OP_MKDIR:	/* (path, mode): the caller's umask applied (module.h) */
+		if ((r = core_perm_make(l)) < 0)
+			return r;
 		return mod_mkdir(ref, l->path, mod_umasked(arg[0] & 07777, defuse_g.umask));
 	case OP_MKNOD:	/* (path, mode, dev) */
-		if ((r = slash_refused(c, l)) < 0)
+		if ((r = slash_refused(c, l)) < 0 || (r = core_perm_make(l)) < 0)
 			return r;
 		return mod_mknod(ref, l->path, mod_umasked(arg[0], defuse_g.umask), arg[1]);
 	case OP_UNLINK:
+		if ((r = core_perm_remove(l)) < 0)
+			return r;
 		if (core_special_mount(l->mount))
 			return core_special_unlink(l->mount, l->path);
 		return mod_unlink(ref, l->path);
 	case OP_RMDIR:
+		if ((r = core_perm_remove(l)) < 0)
+			return r;
 		return mod_rmdir(ref, l->path);
 	case OP_READLINK: {	/* (path, buf, size) */
 		char buf[PATH_MAX];
@@ -258,7 +265,7 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 
 		if (!target)
 			return -EFAULT;
-		if ((r = slash_refused(c, l)) < 0)
+		if ((r = slash_refused(c, l)) < 0 || (r = core_perm_make(l)) < 0)
 			return r;
 		return mod_symlink(ref, target, l->path);
 	}
@@ -316,6 +323,9 @@ static long one_path_once(const struct core_call *c, unsigned res)
 	/* The cwd is kept as a path: chdir needs the kernel's own answer. */
 	if (c->op == OP_CHDIR)
 		res |= CORE_RES_STRICT;
+	/* access(2) looks the path up as the real user and group too. */
+	if (c->op == OP_ACCESS && !(c->at & AT_EACCESS))
+		res |= CORE_RES_REAL_IDS;
 	if ((r = core_resolve(c->dfd, c->path, res, &l)) < 0)
 		return r;
 	if (core_in_mount(&l)) {

@@ -19,15 +19,17 @@
  *     give ELOOP, a non-directory in the middle gives ENOTDIR.  The last
  *     lookup's attributes stay in the result while they are the resolved
  *     path's, so that stat, chdir and the like do not ask the module again
- *     (core_loc_getattr).
+ *     (core_loc_getattr).  For a module that wants the host's permission
+ *     checks, each directory a name is looked up in must be searchable
+ *     (perm.c), checked from the same lookups.
  *   - If the path never touched a mount, the result says so
  *     (CORE_UNTOUCHED) and the original call goes to the kernel unchanged,
  *     so kernel semantics stay exact.
  *
  * Needs of the rest of the core: the mount table, the descriptor table (a
  * dirfd's mount and path), the cwd of the call (cwd.c) and the modules'
- * getattr and readlink; nothing else, so tests/unit runs it against a fake
- * module.
+ * getattr and readlink, and perm.c's checks; nothing else, so tests/unit
+ * runs it against a fake module.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +40,7 @@
 #include <linux/openat2.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/perm.h"
 #include "core/resolve.h"
 
 #define MAXLINKS 40
@@ -440,10 +443,12 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 	ssize_t tl;
 	int links = 0, r, check_start, rootm = -2;
 	bool scoped = flags & (CORE_RES_BENEATH | CORE_RES_IN_ROOT);
-	bool strict;
+	bool real = flags & CORE_RES_REAL_IDS;
+	bool strict, searched = false;
+	struct stat here;	/* searched: the directory's attributes */
 
 	/* Every flag but these asks for the core's own walk. */
-	if (flags & ~(CORE_RES_FOLLOW | CORE_RES_NAME | CORE_RES_CREATE))
+	if (flags & ~(CORE_RES_FOLLOW | CORE_RES_NAME | CORE_RES_CREATE | CORE_RES_REAL_IDS))
 		flags |= CORE_RES_STRICT;
 	strict = flags & CORE_RES_STRICT;
 	l->where = CORE_UNTOUCHED;
@@ -451,6 +456,7 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 	l->strict = strict;
 	l->mountpoint = false;
 	l->attrs = false;
+	l->dir_attrs = false;
 	if (!upath)
 		return -EFAULT;
 	plen = strnlen(upath, PATH_MAX);
@@ -496,7 +502,7 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 	for (char *p = rest;;) {
 		char *c;
 		size_t n;
-		bool last, slashed, follow_last;
+		bool last, slashed, follow_last, dir_known;
 
 		if (!(c = (char *)next_name(p, &n)))
 			break;
@@ -514,12 +520,24 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 			if ((is_dot(c, n) || is_dotdot(c, n)) && (r = start_is_dir(dfd)) < 0)
 				return r;
 		}
+		/* A name looked up in a directory of a mount whose module
+		   wants the host's checks needs search permission there, "."
+		   and ".." too (may_lookup; perm.c). */
+		if (!searched && l->mount >= 0 && core_perm_on(l->mount, real)) {
+			if ((r = core_perm_search(l, real, &here)) < 0)
+				return r;
+			searched = true;
+		}
 		if (is_dot(c, n))
 			continue;
 		/* Whatever this component does to the path (push, pop, a link
 		   spliced, a mount entered or left, the rest handed over), the
-		   attributes of the last lookup are no longer its own. */
+		   attributes of the last lookup are no longer its own, nor is
+		   the directory searched any more the one it is in. */
 		l->attrs = false;
+		l->dir_attrs = false;
+		dir_known = searched;
+		searched = false;
 
 		if (l->mount < 0) {
 			/* In the kernel's file system. */
@@ -582,6 +600,10 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 		}
 		if ((r = PUSH(l, c, n)) < 0)
 			return r;
+		if (dir_known) {
+			l->dir_st = here;	/* the directory of l->path's name */
+			l->dir_attrs = true;
+		}
 		if (!last || follow_last || slashed) {
 			long g = mod_getattr(CORE_REF(l->mount), l->path, &l->st, DEFUSE_NOFOLLOW);
 

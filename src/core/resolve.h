@@ -48,6 +48,9 @@ enum core_res_flags {
 	CORE_RES_NO_XDEV = 1 << 7,
 	CORE_RES_BENEATH = 1 << 8,
 	CORE_RES_IN_ROOT = 1 << 9,
+	/* A module's directories are searched as the real user and group
+	   (access(2) without AT_EACCESS; perm.c). */
+	CORE_RES_REAL_IDS = 1 << 11,
 };
 
 /* Any of openat2's scoping. */
@@ -88,6 +91,13 @@ struct core_loc {
 	   lookup's inode only for the call that looked it up. */
 	bool attrs;
 	struct stat st;
+	/* The attributes of the directory the last name was looked up in,
+	   when the walk read them for a permission check (perm.c), so that
+	   the check of a call that makes or removes the name need not ask
+	   again.  As attrs: for this call only, false in a core_loc filled
+	   by hand. */
+	bool dir_attrs;
+	struct stat dir_st;
 	char path[CORE_PATH_ROOM];
 };
 

@@ -27,6 +27,7 @@
 #include <sys/un.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/perm.h"
 #include "core/resolve.h"
 #include "core/syscalls.h"
 
@@ -138,6 +139,10 @@ static long kernel_address(const struct core_call *c, const struct sockaddr_un *
 		if (!strcmp(l.path, "/"))
 			return c->op == OP_BIND ? -EADDRINUSE : -ECONNREFUSED;	/* the root */
 		if (core_special_mount(l.mount)) {
+			/* bind makes the name: its directory must let the
+			   caller (perm.c); a taken name is "in use" */
+			if (c->op == OP_BIND && (n = core_perm_make(&l)) < 0)
+				return n == -EEXIST ? -EADDRINUSE : n;
 			n = c->op == OP_BIND ?
 				core_special_bind(l.mount, l.path, k->sun_path, sizeof(k->sun_path)) :
 				core_special_connect(&l, k->sun_path, sizeof(k->sun_path));

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/perm.h"
 #include "core/resolve.h"
 #include "core/syscalls.h"
 
@@ -72,6 +73,7 @@ static void the_open_file(long dfd, struct core_loc *a)
 	a->mount = -1;
 	a->mountpoint = false;
 	a->attrs = false;
+	a->dir_attrs = false;
 	if (c) {
 		a->where = CORE_MOUNT;
 		a->mount = c->mount;
@@ -228,8 +230,11 @@ long core_h_two_paths(struct core_call *c)
 	if (a.mount != b.mount)
 		return -EXDEV;
 	if (is_link) {
-		struct core_fd *f = empty && (int)dfd1 != AT_FDCWD ? core_fd_acquire(dfd1) : NULL;
+		struct core_fd *f;
 
+		if ((r = core_perm_link(empty ? NULL : &a, &b)) < 0)
+			return r;
+		f = empty && (int)dfd1 != AT_FDCWD ? core_fd_acquire(dfd1) : NULL;
 		if (f && !f->open)
 			r = link_fd(dfd1, &a, &b);
 		else if (f)	/* an emulated file: the module links the open file */
@@ -253,6 +258,8 @@ long core_h_two_paths(struct core_call *c)
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
 	}
+	if ((r = core_perm_rename(&a, &b, flags)) < 0)
+		return r;
 	r = core_special_mount(a.mount) ? core_special_rename(a.mount, a.path, b.path, flags)
 					: mod_rename(CORE_REF(a.mount), a.path, b.path, flags);
 	if (r == 0)

@@ -327,11 +327,17 @@ static void stop_module(void)
 
 /*
  * libfuse's arguments: our defaults first, so that the user's -o overrides
- * them, then "ro" for a read-only module (module.h: the bridge mounts it
- * read-only, so that the kernel answers EROFS itself, in its order).
+ * them, then, for the started module ref (NULL: none yet), "ro" for a
+ * read-only one (module.h: the bridge mounts it read-only, so that the
+ * kernel answers EROFS itself, in its order) and default_permissions for
+ * one that wants the host's permission checks (DEFUSE_CAP_PERMISSIONS: the
+ * kernel's are those).
  */
-static int build_args(struct fuse_args *args, char *argv0, const struct opts *o, int ro)
+static int build_args(struct fuse_args *args, char *argv0, const struct opts *o,
+		      const struct defuse_mount_ref *ref)
 {
+	int ro = ref && ref->readonly;
+	int perms = ref && (ref->want & DEFUSE_CAP_PERMISSIONS);
 	char defaults[256];
 
 	snprintf(defaults, sizeof(defaults),
@@ -342,6 +348,8 @@ static int build_args(struct fuse_args *args, char *argv0, const struct opts *o,
 	       (o->fuse_opts && (fuse_opt_add_arg(args, "-o") ||
 				 fuse_opt_add_arg(args, o->fuse_opts))) ||
 	       (ro && (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, "ro"))) ||
+	       (perms && (fuse_opt_add_arg(args, "-o") ||
+			  fuse_opt_add_arg(args, "default_permissions"))) ||
 	       (o->debug && fuse_opt_add_arg(args, "-d"));
 }
 
@@ -466,7 +474,7 @@ int main(int argc, char **argv)
 	if (check_mountpoint(o.mountpoint, real) || check_device())
 		return 1;
 
-	if (build_args(&args, argv[0], &o, 0)) {
+	if (build_args(&args, argv[0], &o, NULL)) {
 		fprintf(stderr, ME ": out of memory\n");
 		return 1;
 	}
@@ -497,7 +505,7 @@ int main(int argc, char **argv)
 	module_ops = bridge_ops;
 	if (!bridge_wants_lock())
 		module_ops.lock = NULL;	/* the FUSE kernel module keeps them */
-	if (build_args(&args, argv[0], &o, bridge.ref.readonly) ||
+	if (build_args(&args, argv[0], &o, &bridge.ref) ||
 	    !(bridge.conn_opts = fuse_parse_conn_info_opts(&args)) ||
 	    !(f = fuse_new(&args, &module_ops, sizeof(module_ops), NULL))) {
 		fprintf(stderr, ME ": cannot set up the FUSE session\n");

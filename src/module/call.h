@@ -48,7 +48,8 @@ struct mod_caller {
 };
 
 /* What the host offers every module (struct defuse_conn.capable). */
-#define MOD_HOST_CAPS (DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_READONLY | DEFUSE_CAP_LOCK_WAIT)
+#define MOD_HOST_CAPS (DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_READONLY | DEFUSE_CAP_LOCK_WAIT | \
+		       DEFUSE_CAP_PERMISSIONS)
 
 /* The mode a creating call hands the module: the caller's umask applied to
    the permission bits (module.h, "Modes"). */

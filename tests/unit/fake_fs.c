@@ -59,7 +59,16 @@ void fake_fs_dir(const char *path) { add(path, S_IFDIR | 0755, NULL); }
 void fake_fs_file(const char *path) { add(path, S_IFREG | 0644, NULL); }
 void fake_fs_link(const char *path, const char *target) { add(path, S_IFLNK | 0777, target); }
 
-static const struct node root = { "/", S_IFDIR | 0755, NULL };
+static struct node root = { "/", S_IFDIR | 0755, NULL };
+
+void fake_fs_chmod(const char *path, mode_t bits)
+{
+	if (!strcmp(path, "/"))
+		root.mode = S_IFDIR | bits;
+	for (size_t i = 0; i < nnodes; i++)
+		if (!strcmp(nodes[i].path, path))
+			nodes[i].mode = (nodes[i].mode & S_IFMT) | bits;
+}
 
 static const struct node *find(const char *path, size_t n)
 {
@@ -166,6 +175,31 @@ const struct defuse_module fake_fs_module = {
 	.description = "an in-memory tree for the resolver's unit test",
 	.flags = 0,
 	.ops = &tree_ops,
+};
+
+static int t_init_perms(const char *args, struct defuse_conn *conn, void **priv, char *why,
+			size_t len)
+{
+	(void)args, (void)priv, (void)why, (void)len;
+	conn->want |= DEFUSE_CAP_PERMISSIONS;
+	return 0;
+}
+
+static const struct defuse_ops perms_ops = {
+	.init = t_init_perms,
+	.getattr = t_getattr,
+	.readlink = t_readlink,
+	.open = t_open,
+	.release = t_release,
+};
+
+const struct defuse_module fake_fs_module_perms = {
+	.api_version = DEFUSE_API_VERSION,
+	.ops_size = sizeof(struct defuse_ops),
+	.name = "fake-perms",
+	.description = "the same tree, its permissions checked by the host",
+	.flags = 0,
+	.ops = &perms_ops,
 };
 
 const struct defuse_module fake_fs_module_resolves = {

@@ -5,7 +5,8 @@
  *
  *   - fake_fs_module: an in-memory tree of directories, regular files and
  *     symbolic links, built by the test.  fake_fs_module_resolves serves
- *     the same tree with DEFUSE_MODULE_RESOLVES.
+ *     the same tree with DEFUSE_MODULE_RESOLVES, fake_fs_module_perms
+ *     with DEFUSE_CAP_PERMISSIONS (the core checks permissions for it).
  *   - fake_backed_module: a real directory of the kernel's, so that open
  *     of "/" hands out a kernel descriptor of its backing root, as a
  *     passthrough module does (the resolver's rename detection needs one).
@@ -17,6 +18,7 @@
 
 extern const struct defuse_module fake_fs_module;
 extern const struct defuse_module fake_fs_module_resolves;
+extern const struct defuse_module fake_fs_module_perms;
 extern const struct defuse_module fake_backed_module;
 
 /* The tree ("/" always exists).  A parent must be added before its
@@ -25,6 +27,8 @@ void fake_fs_clear(void);
 void fake_fs_dir(const char *path);
 void fake_fs_file(const char *path);
 void fake_fs_link(const char *path, const char *target);
+/* The permission bits of a node (every node is user 0's and group 0's). */
+void fake_fs_chmod(const char *path, mode_t bits);
 
 /* Calls into the in-memory tree since the last fake_fs_count_reset;
    getattr_paths: the path of each getattr, in order, each after a space

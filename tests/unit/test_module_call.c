@@ -411,7 +411,8 @@ static int f_init_ro(const char *args, struct defuse_conn *conn, void **priv, ch
 	(void)args, (void)why, (void)len;
 	assert_int_equal(conn->host, DEFUSE_HOST_FUSE);
 	assert_int_equal(conn->capable,
-			 DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_READONLY | DEFUSE_CAP_LOCK_WAIT);
+			 DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_READONLY | DEFUSE_CAP_LOCK_WAIT |
+				 DEFUSE_CAP_PERMISSIONS);
 	assert_int_equal(conn->want, 0);
 	conn->want |= DEFUSE_CAP_READONLY | 0x100;	/* and one nobody offers */
 	*priv = &ops;

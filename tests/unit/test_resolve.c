@@ -10,6 +10,7 @@
  *   0  /defuse-test/mnt   in-memory tree
  *   1  /defuse-test/res   the same tree, DEFUSE_MODULE_RESOLVES
  *   2  /defuse-test/back  a real scratch directory (kernel descriptors)
+ *   3  /defuse-test/perm  the in-memory tree, DEFUSE_CAP_PERMISSIONS
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,7 +33,8 @@
 #define MNT "/defuse-test/mnt"
 #define RES "/defuse-test/res"
 #define BACK "/defuse-test/back"
-enum { M_TREE, M_RES, M_BACK };
+#define PERM "/defuse-test/perm"
+enum { M_TREE, M_RES, M_BACK, M_PERM };
 
 /* ---- The core's symbols resolve.c uses ---------------------------------- */
 
@@ -134,6 +136,20 @@ static void set_cwd(int mount, const char *path, int kfd)
 	cwd_obj[0].fh_mount = -1;
 	snprintf(cwd_obj[0].path, sizeof(cwd_obj[0].path), "%s", path);
 	cwd_now = &cwd_obj[0];
+}
+
+/* creds.c's answers: the caller of the walks (user 0 unless a test says). */
+static uid_t caller_uid;
+
+int defuse_fs_ids_are_real(void)
+{
+	return 1;
+}
+
+void defuse_fs_ids(uid_t *uid, gid_t *gid)
+{
+	*uid = caller_uid;
+	*gid = caller_uid;
 }
 
 /* capture/gate.S's gate, as the raw system call it stands for. */
@@ -275,6 +291,7 @@ static int group_setup(void **state)
 	add_mount(MNT, &fake_fs_module);
 	add_mount(RES, &fake_fs_module_resolves);
 	add_mount(BACK, &fake_backed_module);
+	add_mount(PERM, &fake_fs_module_perms);
 	return 0;
 }
 
@@ -292,6 +309,8 @@ static int setup(void **state)
 {
 	(void)state;
 	cwd_now = NULL;
+	caller_uid = 0;
+	fake_fs_chmod("/d", 0755);
 	moved_calls = moved_fail = 0;
 	moved_to[0] = 0;
 	fd_refs = 0;
@@ -615,6 +634,47 @@ static void test_no_symlinks(void **state)
 	IN_MOUNT(res(AT_FDCWD, MNT "/ld", CORE_RES_NO_SYMLINKS), M_TREE, "/ld");
 	IN_MOUNT(res(AT_FDCWD, MNT "/d/g", CORE_RES_FOLLOW | CORE_RES_NO_SYMLINKS), M_TREE, "/d/g");
 	assert_true(L.strict);
+}
+
+/* ---- Search permission (DEFUSE_CAP_PERMISSIONS) --------------------------- */
+
+/* A directory another user may not search stops the walk there, as
+   may_lookup does, before the name in it is looked up; user 0 passes; the
+   walk's own lookups answer the checks (only the mount's root is asked for
+   one) and the last name's directory stays in the result. */
+static void test_search_permission(void **state)
+{
+	(void)state;
+	fake_fs_chmod("/d", 0700);
+	caller_uid = 1000;
+	FAILS(res(AT_FDCWD, PERM "/d/g", CORE_RES_FOLLOW), EACCES);
+	FAILS(res(AT_FDCWD, PERM "/d/.", CORE_RES_FOLLOW), EACCES);
+	FAILS(res(AT_FDCWD, PERM "/ld/g", CORE_RES_FOLLOW), EACCES);
+	FAILS(res(AT_FDCWD, PERM "/d/missing", CORE_RES_NAME), EACCES);
+	FAILS(res(AT_FDCWD, PERM "/d/e/..", CORE_RES_FOLLOW), EACCES);
+	/* nothing looked up in it */
+	IN_MOUNT(res(AT_FDCWD, PERM "/d", CORE_RES_FOLLOW), M_PERM, "/d");
+	IN_MOUNT(res(AT_FDCWD, PERM "/ld", CORE_RES_FOLLOW), M_PERM, "/d");
+	/* the same tree, the module checking for itself: the walk does not */
+	IN_MOUNT(res(AT_FDCWD, MNT "/d/g", CORE_RES_FOLLOW), M_TREE, "/d/g");
+	caller_uid = 0;
+	fake_fs_count_reset();
+	IN_MOUNT(res(AT_FDCWD, PERM "/d/g", CORE_RES_FOLLOW), M_PERM, "/d/g");
+	assert_string_equal(fake_fs_calls.getattr_paths, " /d /d/g");
+	assert_false(L.dir_attrs);
+
+	fake_fs_chmod("/d", 0711);
+	caller_uid = 1000;
+	fake_fs_count_reset();
+	IN_MOUNT(res(AT_FDCWD, PERM "/d/e", CORE_RES_NAME), M_PERM, "/d/e");
+	assert_string_equal(fake_fs_calls.getattr_paths, " / /d");
+	assert_true(L.dir_attrs);
+	assert_int_equal(L.dir_st.st_mode, S_IFDIR | 0711);
+	IN_MOUNT(res(AT_FDCWD, PERM "/ld/g", CORE_RES_FOLLOW), M_PERM, "/d/g");
+	assert_int_equal(L.dir_st.st_mode, S_IFDIR | 0711);
+	fake_fs_chmod("/", 0700);
+	FAILS(res(AT_FDCWD, PERM "/d/g", CORE_RES_FOLLOW), EACCES);
+	fake_fs_chmod("/", 0755);
 }
 
 /* ---- ENAMETOOLONG --------------------------------------------------------- */
@@ -1132,6 +1192,7 @@ int main(void)
 		T(test_link_target_trailing_slash),
 		T(test_eloop),
 		T(test_no_symlinks),
+		T(test_search_permission),
 		T(test_name_too_long),
 		T(test_missing_and_not_dir),
 		T(test_name_of_mount_point),
