@@ -444,8 +444,9 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 	int links = 0, r, check_start, rootm = -2;
 	bool scoped = flags & (CORE_RES_BENEATH | CORE_RES_IN_ROOT);
 	bool real = flags & CORE_RES_REAL_IDS;
-	bool strict, searched = false;
+	bool strict, searched = false, perm = false;
 	struct stat here;	/* searched: the directory's attributes */
+	int perm_m = -1;	/* the mount perm was asked for */
 
 	/* Every flag but these asks for the core's own walk. */
 	if (flags & ~(CORE_RES_FOLLOW | CORE_RES_NAME | CORE_RES_CREATE | CORE_RES_REAL_IDS))
@@ -523,7 +524,11 @@ static int walk(long dfd, const char *upath, unsigned flags, struct core_loc *l)
 		/* A name looked up in a directory of a mount whose module
 		   wants the host's checks needs search permission there, "."
 		   and ".." too (may_lookup; perm.c). */
-		if (!searched && l->mount >= 0 && core_perm_on(l->mount, real)) {
+		if (l->mount >= 0 && l->mount != perm_m) {
+			perm_m = l->mount;
+			perm = core_perm_on(perm_m, real);
+		}
+		if (!searched && l->mount >= 0 && perm) {
 			if ((r = core_perm_search(l, real, &here)) < 0)
 				return r;
 			searched = true;
