@@ -10,10 +10,10 @@
  * The caller is the thread's file-system user and group (access(2): its
  * real ones), cached per thread by creds.c, and its supplementary groups,
  * asked of the kernel only when the group's and the others' bits differ in
- * what is asked (as acl_permission_check).  User 0 passes everything here,
- * as the kernel's CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER let
- * it, so root pays nothing; a read-only mount makes and removes no name
- * (EROFS, module/call.c), so only its lookups are checked.
+ * what is asked (mod_permits, as acl_permission_check).  User 0 passes
+ * everything here, as the kernel's CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+ * and CAP_FOWNER let it, so root pays nothing; a read-only mount makes and
+ * removes no name (EROFS, module/call.c), so only its lookups are checked.
  *
  * The walk (resolve.c) checks search permission as it goes and leaves the
  * attributes of the last name's directory in the result (dir_attrs); the
@@ -27,15 +27,12 @@
 #include "kernel/sys.h"
 #include "core/core.h"
 #include "core/perm.h"
+#include "core/syscalls.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #define RENAME_EXCHANGE (1 << 1)
 #endif
-
-/* Supplementary groups looked at: a caller in more is taken to be in none
-   of the rest (getgroups fails for a smaller list). */
-#define GROUPS_MAX 1024
 
 static void caller(bool real, uid_t *uid, gid_t *gid)
 {
@@ -65,35 +62,15 @@ static bool names_checked(int m)
 	return !CORE_REF(m)->readonly && core_perm_on(m, false);
 }
 
-static bool in_group(gid_t gid, gid_t mine)
-{
-	gid_t groups[GROUPS_MAX];
-	long n;
-
-	if (gid == mine)
-		return true;
-	n = sys2(SYS_getgroups, GROUPS_MAX, groups);
-	for (long i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
-}
-
-/* generic_permission without capabilities (the caller is not user 0):
-   mask of R_OK, W_OK, X_OK. */
+/* generic_permission for the caller: mask of R_OK, W_OK, X_OK. */
 static int permits(const struct stat *st, int mask, bool real)
 {
-	unsigned mode = st->st_mode;
+	struct mod_caller who;
 	uid_t uid;
 	gid_t gid;
 
 	caller(real, &uid, &gid);
-	mask &= 7;
-	if (st->st_uid == uid)
-		mode >>= 6;
-	else if ((mask & (mode ^ (mode >> 3))) && in_group(st->st_gid, gid))
-		mode >>= 3;
-	return (mask & ~mode) ? -EACCES : 0;
+	return mod_permits(st, mask, uid, gid, core_caller(0, &who));
 }
 
 /* The sticky directory's rule (check_sticky): only the file's owner or

@@ -168,18 +168,41 @@ static int ro_kind(mode_t mode)
 	return S_ISREG(mode) || S_ISDIR(mode) || S_ISLNK(mode);
 }
 
+/* Supplementary groups looked at: a caller in more is taken to be in none
+   of them (getgroups fails for a shorter list). */
+#define GROUPS_MAX 1024
+
 static int in_groups(const struct mod_caller *who, gid_t gid)
 {
-	gid_t groups[64];
+	gid_t groups[GROUPS_MAX];
 	int n;
 
 	if (!who->groups)
 		return 0;
-	n = who->groups(who->arg, groups, 64);
-	for (int i = 0; i < n && i < 64; i++)
+	n = who->groups(who->arg, groups, GROUPS_MAX);
+	for (int i = 0; i < n && i < GROUPS_MAX; i++)
 		if (groups[i] == gid)
 			return 1;
 	return 0;
+}
+
+int mod_permits(const struct stat *st, int mode, uid_t uid, gid_t gid,
+		const struct mod_caller *who)
+{
+	unsigned bits = st->st_mode;
+
+	mode &= R_OK | W_OK | X_OK;
+	if (uid == 0) {
+		/* root: anything but executing a file without an x bit */
+		if ((mode & X_OK) && !S_ISDIR(st->st_mode) && !(st->st_mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	if (st->st_uid == uid)
+		bits >>= 6;
+	else if ((mode & (bits ^ (bits >> 3))) && (st->st_gid == gid || in_groups(who, st->st_gid)))
+		bits >>= 3;
+	return (mode & ~bits) ? -EACCES : 0;
 }
 
 int mod_access(const struct defuse_mount_ref *ref, const char *path, int mode, int flags,
@@ -187,7 +210,6 @@ int mod_access(const struct defuse_mount_ref *ref, const char *path, int mode, i
 {
 	int nofollow = (flags & AT_SYMLINK_NOFOLLOW) ? DEFUSE_NOFOLLOW : 0;
 	struct stat st;
-	unsigned bits;
 	uid_t uid;
 	gid_t gid;
 	int r;
@@ -204,20 +226,7 @@ int mod_access(const struct defuse_mount_ref *ref, const char *path, int mode, i
 	if (mode == F_OK)
 		return 0;
 	who->ids(who->arg, &uid, &gid);
-	if (uid == 0) {
-		/* root: anything but executing a file without an x bit */
-		if ((mode & X_OK) && !S_ISDIR(st.st_mode) && !(st.st_mode & 0111))
-			return -EACCES;
-		return 0;
-	}
-	if (st.st_uid == uid)
-		bits = (st.st_mode >> 6) & 7;
-	else if (st.st_gid == gid || in_groups(who, st.st_gid))
-		bits = (st.st_mode >> 3) & 7;
-	else
-		bits = st.st_mode & 7;
-	return ((mode & R_OK) && !(bits & 4)) || ((mode & W_OK) && !(bits & 2)) ||
-	       ((mode & X_OK) && !(bits & 1)) ? -EACCES : 0;
+	return mod_permits(&st, mode, uid, gid, who);
 }
 
 ssize_t mod_readlink(const struct defuse_mount_ref *ref, const char *path, char *buf,

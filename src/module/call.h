@@ -88,6 +88,13 @@ int mod_statx(const struct defuse_mount_ref *ref, const char *path, int flags,
 	      unsigned int mask, struct statx *stx);
 int mod_access(const struct defuse_mount_ref *ref, const char *path, int mode, int flags,
 	       const struct mod_caller *who);
+/* The kernel's decision from the mode bits (generic_permission, no ACLs):
+   may user uid, group gid (and who's supplementary groups, asked only when
+   the group's and the others' bits differ in what is asked) have mode
+   (R_OK, W_OK, X_OK) on a file of attributes st?  User 0 may anything but
+   execute a file without an x bit.  0 or -EACCES. */
+int mod_permits(const struct stat *st, int mode, uid_t uid, gid_t gid,
+		const struct mod_caller *who);
 ssize_t mod_readlink(const struct defuse_mount_ref *ref, const char *path, char *buf,
 		     size_t size);
 int mod_statfs(const struct defuse_mount_ref *ref, const char *path, struct statfs *st);
