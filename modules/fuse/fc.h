@@ -249,6 +249,10 @@ int fc_mode_permits(const struct stat *st, int mode, int which) FC_HIDDEN;
    (FUSE_SET_ATTR_*, new values in a) to it (0, -EPERM or -EACCES, as
    chmod, chown, truncate, utimensat)? */
 int fc_dp_open(const struct stat *st, int flags) FC_HIDDEN;
+/* Does fc_dp_open pass whatever the file's owner and mode (the caller's
+   file-system user is 0)?  A caller that knows only a file's type need
+   not ask for the rest then. */
+int fc_dp_open_passes(void) FC_HIDDEN;
 /* utimensat's times (NULL: both now) as FUSE's setattr bits, the times of
    one's choosing into a's st_atim and st_mtim. */
 int fc_times_to_set(const struct timespec *t, struct stat *a) FC_HIDDEN;

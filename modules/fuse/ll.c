@@ -1511,8 +1511,10 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		ino = e.ino;
 		st = e.attr;
 		/* from the cache, the type alone: a FIFO's carrier takes its
-		   mode and owner */
-		if (!r && !fresh && S_ISFIFO(st.st_mode)) {
+		   mode and owner, and so does default_permissions' check
+		   (but root's) */
+		if (!r && !fresh &&
+		    (S_ISFIFO(st.st_mode) || (se->mo.default_permissions && !fc_dp_open_passes()))) {
 			r = do_getattr(se, ino, NULL, &st);
 			if (r) {
 				lref_drop(se, &ref);
