@@ -145,6 +145,16 @@ struct defuse_open {
 typedef int (*defuse_fill_dir)(void *ctx, const char *name, uint64_t ino,
 			       unsigned char type, int64_t next);
 
+/**
+ * Open flag: the file is opened to be run (execve), with O_RDONLY; the
+ * kernel's __FMODE_EXEC, which FUSE hands file systems too.  The
+ * permission to check is execute, not read (a program of mode 0711 runs
+ * for every user, who cannot read it), and only a regular file can be
+ * run (EACCES).  A module that checks no permissions may ignore it;
+ * open(2) ignores it too.
+ */
+#define DEFUSE_O_EXEC 040
+
 /** Which host runs the module (struct defuse_conn.host). */
 #define DEFUSE_HOST_PROCESS 1	/* in the program's process (libdefuse.so) */
 #define DEFUSE_HOST_FUSE    2	/* the FUSE bridge, defuse-fuse */
@@ -412,7 +422,7 @@ struct defuse_ops {
 	 * O_TMPFILE, O_CREAT of a missing name) of a regular file, directory
 	 * or link; O_CREAT and O_EXCL are taken out of the flags.
 	 * NULL: existence check, then -ENOSYS: the module serves metadata
-	 * only.
+	 * only.  DEFUSE_O_EXEC in flags: opened to be run (below).
 	 */
 	int (*open)(void *priv, const char *path, int flags, mode_t mode,
 		    struct defuse_open *out);

@@ -170,6 +170,8 @@ int fc_dp_open(const struct stat *st, int flags)
 
 	if (flags & O_PATH)
 		return 0;
+	if (flags & DEFUSE_O_EXEC)	/* to be run: do_open_execat's check */
+		return fc_mode_permits(st, X_OK, FC_IDS_FS);
 	return fc_mode_permits(st, want[flags & O_ACCMODE] | (flags & O_TRUNC ? W_OK : 0),
 			       FC_IDS_FS);
 }

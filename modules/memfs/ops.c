@@ -983,6 +983,12 @@ static int open_existing(struct memfs *m, struct cred *c, uint64_t ino, int flag
 		want |= R_OK;
 	if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
 		want |= W_OK;
+	if (flags & DEFUSE_O_EXEC) {
+		/* to be run (do_open_execat): a regular file, executable */
+		if (!S_ISREG(n->mode))
+			return -EACCES;
+		want = X_OK;
+	}
 	if (S_ISDIR(n->mode) && (want & W_OK))
 		return -EISDIR;
 	if ((flags & O_CREAT) && S_ISDIR(n->mode))

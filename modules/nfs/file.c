@@ -152,6 +152,12 @@ static int open_existing(struct nfsmod *m, struct cred *c, struct place *p, int 
 		mask |= R_OK;
 	if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
 		mask |= W_OK;
+	if (flags & DEFUSE_O_EXEC) {
+		/* to be run (module.h): a regular file, executable */
+		if (p->ino->attr.type != NF3REG)
+			return -EACCES;
+		mask = X_OK;
+	}
 	if ((r = may(c, &p->ino->attr, mask)) < 0)
 		return r;
 	if (p->ino->attr.type == NF3FIFO)

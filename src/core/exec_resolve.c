@@ -69,7 +69,8 @@ static long copy_to_memfd(int mount, uint64_t fh, const char *path)
 	long mfd, n;
 	off_t off = 0;
 
-	if (!buf || mod_fgetattr(ref, fh, path, &st) < 0) {
+	/* only a regular file can be run (do_open_execat) */
+	if (!buf || mod_fgetattr(ref, fh, path, &st) < 0 || !S_ISREG(st.st_mode)) {
 		free(buf);
 		return -EACCES;
 	}
@@ -314,7 +315,8 @@ long core_exec_open(const struct core_call *c, const struct core_loc *l)
 	const struct defuse_mount_ref *ref = CORE_REF(l->mount);
 	struct defuse_open o = { 0, -1 };
 	struct defuse_syscall x = { .nr = SYS_execveat };
-	long r = mod_open(ref, l->path, O_RDONLY, 0, &o);
+	/* to be run: execute permission, not read (module.h) */
+	long r = mod_open(ref, l->path, O_RDONLY | DEFUSE_O_EXEC, 0, &o);
 
 	if (r < 0)
 		return r;
