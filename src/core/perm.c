@@ -21,9 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include "kernel/sys.h"
 #include "core/core.h"
 #include "core/perm.h"
@@ -234,6 +232,11 @@ int core_perm_rename(const struct core_loc *a, const struct core_loc *b, unsigne
 			return permits(&new, W_OK, false);
 	}
 	return 0;
+}
+
+int core_perm_node(int m, const struct stat *st, int mask)
+{
+	return core_perm_on(m, false) ? permits(st, mask, false) : 0;
 }
 
 /* fs.protected_hardlinks, read once per image. */

@@ -33,4 +33,9 @@ int core_perm_rename(const struct core_loc *a, const struct core_loc *b, unsigne
 /* link(2) of a->path (NULL: an open file, AT_EMPTY_PATH) as b->path. */
 int core_perm_link(const struct core_loc *a, const struct core_loc *b);
 
+/* A check of a node of mount m (attributes st) that no module call makes,
+   the core serving the call itself: connect(2) to a Unix socket's node
+   needs write permission on it (unix_find_bsd). */
+int core_perm_node(int m, const struct stat *st, int mask);
+
 #endif

@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+#include "core/perm.h"
 #include "core/resolve.h"
 
 /* The directory of the stand-ins: DEFUSE_SPECIAL_DIR if set (read at
@@ -108,6 +109,8 @@ long core_special_connect(const struct core_loc *l, char *out, size_t cap)
 
 	if (r < 0)
 		return r;
+	if ((r = core_perm_node(l->mount, &st, W_OK)) < 0)
+		return r;	/* before the kind of the file, as the kernel */
 	if (!S_ISSOCK(st.st_mode))
 		return -ECONNREFUSED;	/* as the kernel, for any other file */
 	return standin(l->mount, st.st_ino, out, cap);

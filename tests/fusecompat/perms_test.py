@@ -89,6 +89,13 @@ def ran(path):
         return 'not run'
     return 'status %d' % subprocess.run([path]).returncode
 
+def connect(path):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+    finally:
+        s.close()
+
 def bind(path):
     s = socket.socket(socket.AF_UNIX)
     try:
@@ -96,6 +103,10 @@ def bind(path):
     finally:
         s.close()
 
+listener = socket.socket(socket.AF_UNIX)
+listener.bind('open/rootsock')
+os.chmod('open/rootsock', 0o755)
+listener.listen()
 os.setgroups([])
 os.setresgid(NOBODY, NOBODY, 0)
 os.setresuid(NOBODY, NOBODY, 0)
@@ -124,6 +135,8 @@ attempt('rename open/missing sticky/x', lambda: os.rename('open/missing', 'stick
 attempt('bind open/sock', lambda: bind('open/sock'))
 attempt('bind sticky/sock', lambda: bind('sticky/sock'))
 attempt('bind sticky/sock again', lambda: bind('sticky/sock'))
+attempt('connect open/rootsock', lambda: connect('open/rootsock'))
+attempt('connect open/f', lambda: connect('open/f'))
 attempt('link open/f sticky/lf', lambda: os.link('open/f', 'sticky/lf'))
 attempt('link pa/rootrw pb/lr', lambda: os.link('pa/rootrw', 'pb/lr'))
 attempt('link pa/suid pb/ls', lambda: os.link('pa/suid', 'pb/ls'))
