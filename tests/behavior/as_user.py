@@ -2,7 +2,7 @@
 """Real programs as a user other than root, on every kind of mount.
 
     as_user.py --defuse D --passthrough PT.so [--memfs MEMFS.so]
-               [--examples DIR]
+               [--examples DIR] [--nfs NFS.so]
 
 Every other test runs as root, whom no permission check refuses, so a
 check made wrongly for everyone else cannot show there (passthrough_ll
@@ -15,8 +15,10 @@ clone and fsck, tar) in a directory of its own: natively, then under
 user's process an image of its own after setpriv) on kernel-backed
 passthrough, emulated, emulated served by the pager, memfs, and libfuse's
 passthrough_ll (with and without default_permissions) and passthrough_fh
-(with it).  Each must print what the native run printed (memfs against a
-native run on /dev/shm, which it mimics).
+(with it); with --nfs, under tests/nfs/server.sh, on the NFS module too,
+in a directory of the export the user owns.  Each must print what the
+native run printed (memfs and NFS, whose test export is on tmpfs, against
+a native run on /dev/shm).
 
 Needs root (to become the other user), setpriv, cc, make, git and python3;
 skipped, saying why, otherwise.  Exit status: 0 passed, 1 failed, 77
@@ -100,6 +102,7 @@ def main():
     ap.add_argument('--passthrough', required=True)
     ap.add_argument('--memfs')
     ap.add_argument('--examples')
+    ap.add_argument('--nfs')
     a = ap.parse_args()
     defuse = os.path.abspath(a.defuse)
     if os.geteuid() != 0:
@@ -114,7 +117,7 @@ def main():
     # the user must reach DEFUSE and the modules (a build under /root
     # cannot be run by anyone else)
     lib = os.path.join(os.path.dirname(defuse), 'libdefuse.so')
-    for need in [defuse, lib, a.passthrough] + ([a.memfs] if a.memfs else []):
+    for need in [defuse, lib, a.passthrough] + [m for m in (a.memfs, a.nfs) if m]:
         if run(as_user + ['test', '-r', os.path.abspath(need)]).returncode != 0:
             print('SKIP: user %d cannot read %s' % (USER, need))
             return SKIP
@@ -148,6 +151,13 @@ def main():
                    ('pager', pt + ':emulated-nomap=%s', tmp)]
         if a.memfs:
             systems.append(('memfs', '%s:%s' % (os.path.abspath(a.memfs), segment), shm))
+        if a.nfs:
+            url, export = os.environ.get('DEFUSE_NFS_URL'), os.environ.get('DEFUSE_NFS_DIR')
+            if not url or not export:
+                print('SKIP: --nfs runs under tests/nfs/server.sh (no DEFUSE_NFS_URL)')
+                return SKIP
+            fresh(export, 'as-user')
+            systems.append(('nfs', '%s:%s/as-user' % (os.path.abspath(a.nfs), url), shm))
         ex = a.examples and os.path.abspath(a.examples)
         if ex and os.path.exists(os.path.join(ex, 'passthrough_ll.so')):
             ll = 'fuse:%s/passthrough_ll.so:-o source=%%s' % ex
