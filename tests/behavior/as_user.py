@@ -121,7 +121,8 @@ def main():
         if run(as_user + ['test', '-r', os.path.abspath(need)]).returncode != 0:
             print('SKIP: user %d cannot read %s' % (USER, need))
             return SKIP
-    # DEFUSE's shared stand-ins and lock carriers go with the scratch tree
+    # DEFUSE's shared stand-ins and lock carriers (FUSE's, NFS's) go with
+    # the scratch tree
     tmp = tempfile.mkdtemp(prefix='defuse-as-user-')
     shm = tempfile.mkdtemp(prefix='defuse-as-user-', dir='/dev/shm')
     segment = 'as-user-%d' % os.getpid()
@@ -157,7 +158,8 @@ def main():
                 print('SKIP: --nfs runs under tests/nfs/server.sh (no DEFUSE_NFS_URL)')
                 return SKIP
             fresh(export, 'as-user')
-            systems.append(('nfs', '%s:%s/as-user' % (os.path.abspath(a.nfs), url), shm))
+            systems.append(('nfs', '%s:%s/as-user,lockdir=%s/nfs-locks' %
+                            (os.path.abspath(a.nfs), url, shared), shm))
         ex = a.examples and os.path.abspath(a.examples)
         if ex and os.path.exists(os.path.join(ex, 'passthrough_ll.so')):
             ll = 'fuse:%s/passthrough_ll.so:-o source=%%s' % ex
