@@ -31,6 +31,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'common'))
+import difftest  # noqa: E402
+
 SKIP = 77
 USER = 65534
 
@@ -190,11 +193,7 @@ def main():
                 continue
             failures.append(name)
             print('FAIL %s (status %d):' % (name, r.returncode))
-            wl, gl = want[base].splitlines(), r.stdout.splitlines()
-            for k in range(max(len(wl), len(gl))):
-                w = wl[k] if k < len(wl) else '(none)'
-                g = gl[k] if k < len(gl) else '(none)'
-                print('  %s %-40s | %s' % (' ' if w == g else '!', w, g))
+            print(difftest.side_by_side(want[base], r.stdout))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(shm, ignore_errors=True)

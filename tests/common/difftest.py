@@ -1,7 +1,8 @@
 """What the differential runners share (tests/lifecycle/run.py,
-tests/reliability/run.py, tests/copy/run.py): one run with a hang guard, how
-a run's resulting tree is compared, and the sanitizer settings of runs in an
-ASan/UBSan build."""
+tests/reliability/run.py, tests/copy/run.py, and the outputs compared by
+tests/fusecompat/perms_test.py and tests/behavior/as_user.py): one run with
+a hang guard, how a run's resulting tree is compared, two outputs shown
+side by side, and the sanitizer settings of runs in an ASan/UBSan build."""
 import difflib
 import hashlib
 import os
@@ -142,3 +143,14 @@ def differences(mode, native, got, trees, point, limit=40):
     if os.listdir(point):
         bad.append(f"mount point not empty: {os.listdir(point)}")
     return bad
+
+
+def side_by_side(want, got, width=40):
+    """Two outputs line by line, each line marked '!' where they differ."""
+    wl, gl = want.splitlines(), got.splitlines()
+    rows = []
+    for k in range(max(len(wl), len(gl))):
+        w = wl[k] if k < len(wl) else '(none)'
+        g = gl[k] if k < len(gl) else '(none)'
+        rows.append('  %s %-*s | %s' % (' ' if w == g else '!', width, w, g))
+    return '\n'.join(rows)

@@ -42,6 +42,8 @@ import tempfile
 
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'common'))
+import difftest  # noqa: E402
 
 SCRIPT = r'''
 import errno, os, shutil, socket, stat, subprocess, sys
@@ -298,11 +300,7 @@ def main():
                 continue
             failures.append(name)
             print('FAIL %s: status %d' % (name, got.returncode))
-            wl, gl = expect.splitlines(), got.stdout.splitlines()
-            for i in range(max(len(wl), len(gl))):
-                w = wl[i] if i < len(wl) else '(none)'
-                g = gl[i] if i < len(gl) else '(none)'
-                print('  %s %-40s | %s' % (' ' if w == g else '!', w, g))
+            print(difftest.side_by_side(expect, got.stdout))
             print(got.stderr[-3000:])
             if name == 'fuse2fs':
                 r = run(['e2fsck', '-fn', img])
