@@ -252,11 +252,13 @@ def main():
     try:
         # user 65534 must reach every scratch directory, and DEFUSE
         os.chmod(tmp, 0o755)
-        # the sockets' stand-ins (docs/core.md) go with the scratch tree
+        # the sockets' stand-ins (docs/core.md) and the FUSE file systems'
+        # lock carriers go with the scratch tree
         special = os.path.join(tmp, 'special')
         os.mkdir(special)
         os.chmod(special, 0o1777)
         os.environ['DEFUSE_SPECIAL_DIR'] = special
+        os.environ['DEFUSE_FUSE_LOCKDIR'] = special
         native = os.path.join(tmp, 'native')
         os.mkdir(native, 0o755)
         want = run([py, '-c', SCRIPT, native])
