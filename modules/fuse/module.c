@@ -1184,14 +1184,22 @@ static int lock_pause(long *ns)
 	return r;
 }
 
+/* Is a lock call that answered *r asked again?  When the caller waits and
+   the lock was taken (EAGAIN, which is EWOULDBLOCK), after a pause; a
+   signal that ends the pause leaves -EINTR in *r. */
+static int ask_again(int *r, int wait, long *ns)
+{
+	return *r == -EAGAIN && wait && defuse_waiting && (*r = lock_pause(ns)) == 0;
+}
+
 static int fm_setlk(void *priv, uint64_t fh, uint64_t owner, const struct flock *lock, int wait)
 {
 	long ns = 20000;
 	int r;
 
-	while ((r = FWD_FH(FM->ops->setlk(FM->inst, fh, owner, lock, wait))) == -EAGAIN &&
-	       wait && defuse_waiting && (r = lock_pause(&ns)) == 0)
-		;
+	do
+		r = FWD_FH(FM->ops->setlk(FM->inst, fh, owner, lock, wait));
+	while (ask_again(&r, wait, &ns));
 	return r;
 }
 
@@ -1200,9 +1208,9 @@ static int fm_flock(void *priv, uint64_t fh, uint64_t owner, int op)
 	long ns = 20000;
 	int r;
 
-	while ((r = FWD_FH(FM->ops->flock(FM->inst, fh, owner, op))) == -EWOULDBLOCK &&
-	       !(op & LOCK_NB) && defuse_waiting && (r = lock_pause(&ns)) == 0)
-		;
+	do
+		r = FWD_FH(FM->ops->flock(FM->inst, fh, owner, op));
+	while (ask_again(&r, !(op & LOCK_NB), &ns));
 	return r;
 }
 

@@ -197,10 +197,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(shm, ignore_errors=True)
-        try:
-            os.unlink('/dev/shm/defuse-memfs.' + segment)
-        except FileNotFoundError:
-            pass
+        difftest.drop_memfs(segment)
     print('%d failed%s' % (len(failures), (': ' + ', '.join(failures)) if failures else ''))
     return 1 if failures else 0
 

@@ -2,7 +2,8 @@
 tests/reliability/run.py, tests/copy/run.py, and the outputs compared by
 tests/fusecompat/perms_test.py and tests/behavior/as_user.py): one run with
 a hang guard, how a run's resulting tree is compared, two outputs shown
-side by side, and the sanitizer settings of runs in an ASan/UBSan build."""
+side by side, a memfs segment removed, and the sanitizer settings of runs
+in an ASan/UBSan build."""
 import difflib
 import hashlib
 import os
@@ -154,3 +155,12 @@ def side_by_side(want, got, width=40):
         g = gl[k] if k < len(gl) else '(none)'
         rows.append('  %s %-*s | %s' % (' ' if w == g else '!', width, w, g))
     return '\n'.join(rows)
+
+
+def drop_memfs(name):
+    """Removes memfs segment name (docs/memfs.md: /dev/shm/defuse-memfs.NAME),
+    if there is one."""
+    try:
+        os.unlink('/dev/shm/defuse-memfs.' + name)
+    except FileNotFoundError:
+        pass

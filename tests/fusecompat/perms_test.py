@@ -91,19 +91,9 @@ def ran(path):
         return 'not run'
     return 'status %d' % subprocess.run([path]).returncode
 
-def connect(path):
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(path)
-    finally:
-        s.close()
-
-def bind(path):
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.bind(path)
-    finally:
-        s.close()
+def unix(call, path):
+    with socket.socket(socket.AF_UNIX) as s:
+        getattr(s, call)(path)
 
 listener = socket.socket(socket.AF_UNIX)
 listener.bind('open/rootsock')
@@ -134,11 +124,11 @@ attempt('unlink open/missing', lambda: os.unlink('open/missing'))
 attempt('rmdir open/sub', lambda: os.rmdir('open/sub'))
 attempt('rename open/f sticky/x', lambda: os.rename('open/f', 'sticky/x'))
 attempt('rename open/missing sticky/x', lambda: os.rename('open/missing', 'sticky/x'))
-attempt('bind open/sock', lambda: bind('open/sock'))
-attempt('bind sticky/sock', lambda: bind('sticky/sock'))
-attempt('bind sticky/sock again', lambda: bind('sticky/sock'))
-attempt('connect open/rootsock', lambda: connect('open/rootsock'))
-attempt('connect open/f', lambda: connect('open/f'))
+attempt('bind open/sock', lambda: unix('bind', 'open/sock'))
+attempt('bind sticky/sock', lambda: unix('bind', 'sticky/sock'))
+attempt('bind sticky/sock again', lambda: unix('bind', 'sticky/sock'))
+attempt('connect open/rootsock', lambda: unix('connect', 'open/rootsock'))
+attempt('connect open/f', lambda: unix('connect', 'open/f'))
 attempt('link open/f sticky/lf', lambda: os.link('open/f', 'sticky/lf'))
 attempt('link pa/rootrw pb/lr', lambda: os.link('pa/rootrw', 'pb/lr'))
 attempt('link pa/suid pb/ls', lambda: os.link('pa/suid', 'pb/ls'))
@@ -249,6 +239,7 @@ def main():
         return SKIP
     failures = []
     tmp = tempfile.mkdtemp(prefix='defuse-perms-')
+    segment = 'perms-test-%d' % os.getpid()  # memfs's
     try:
         # user 65534 must reach every scratch directory, and DEFUSE
         os.chmod(tmp, 0o755)
@@ -279,7 +270,6 @@ def main():
                     continue
                 spec = 'fuse:%s:%s -o default_permissions' % (fuse2fs, img)
             elif name == 'memfs':
-                segment = 'perms-test-%d' % os.getpid()
                 spec = '%s:%s' % (os.path.abspath(a.memfs), segment)
             else:
                 src = os.path.join(tmp, 'src')
@@ -310,11 +300,7 @@ def main():
                     print('e2fsck -fn:\n' + r.stdout[-2000:])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if a.memfs:
-            try:
-                os.unlink('/dev/shm/defuse-memfs.perms-test-%d' % os.getpid())
-            except FileNotFoundError:
-                pass
+        difftest.drop_memfs(segment)
     print('%d failed%s' % (len(failures), (': ' + ', '.join(failures)) if failures else ''))
     return 1 if failures else 0
 
