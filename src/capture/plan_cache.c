@@ -150,7 +150,14 @@ static int parse_into(const void *buf, size_t len, const uint8_t *code, size_t s
 	if (memcmp(h.magic, PLAN_MAGIC, 8) || h.size != size || h.nsites > size / 2 ||
 	    len != sizeof(h) + bytes)
 		return -1;
-	out->sites = h.nsites <= nroom ? room : malloc(bytes ? bytes : 1);
+	/* A plan of no sites is a plan too: an object whose `syscall` byte
+	   pairs all lie inside other instructions (gcc's cc1, 20 MB) would
+	   otherwise be planned again at every start. */
+	if (!h.nsites) {
+		out->nrefused = h.nrefused;
+		return 0;
+	}
+	out->sites = h.nsites <= nroom ? room : malloc(bytes);
 	if (!out->sites)
 		return -1;
 	memcpy(out->sites, (const char *)buf + sizeof(h), bytes);

@@ -2,10 +2,12 @@
 # Plan-cache images (src/capture/plan_cache.c): a patched library's image is
 # mapped once its plan is cached; a library changed since (here: a new
 # mtime) never gets its old image; processes racing to fill an empty cache
-# all run; an unusable cache directory only makes start-up slower.
-#   images.sh DEFUSE_CLI
+# all run; an unusable cache directory only makes start-up slower; a plan
+# of no sites is cached too.
+#   images.sh DEFUSE_CLI NO_SITES_PROGRAM
 set -eu
 defuse=$1
+no_sites=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -m 700 "$tmp/cache" "$tmp/lib"
@@ -46,6 +48,18 @@ for round in plans images; do
 done
 maps | text_from_image || { echo "FAIL: no image mapped after the races"; exit 1; }
 echo "racing starts: ok"
+
+# An object with byte pairs but no sites (no_sites.c): planned once, and its
+# empty plan kept, so the next start neither scans it nor runs the planner.
+id=$(readelf -n "$no_sites" | awk '/Build ID/ {print $3}')
+[ -n "$id" ] || { echo "FAIL: $no_sites has no build-id"; exit 1; }
+"$defuse" run -- "$no_sites" || { echo "FAIL: no_sites did not run"; exit 1; }
+ls "$tmp/cache" | grep -q "^$id-.*\.plan\$" ||
+	{ echo "FAIL: the plan of no sites was not cached (the planner would run at every start)"; exit 1; }
+"$defuse" run -- "$no_sites" || { echo "FAIL: no_sites did not run from the cache"; exit 1; }
+ls "$tmp/cache" | grep -q "^$id-.*\.img\$" ||
+	{ echo "FAIL: no image saying 'no sites' after the second start"; exit 1; }
+echo "plan of no sites cached: ok"
 
 : > "$tmp/notadir"
 DEFUSE_CACHE_DIR="$tmp/notadir/x" LD_LIBRARY_PATH="$tmp/lib" "$defuse" run -- /bin/true
