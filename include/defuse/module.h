@@ -203,11 +203,24 @@ typedef int (*defuse_fill_dir)(void *ctx, const char *name, uint64_t ino,
  * DEFUSE_MODULE_RESOLVES).  Offered by both hosts: the in-process host
  * makes the checks, the FUSE bridge mounts with default_permissions (the
  * kernel then checks opens and changes of attributes too).
+ *
+ * DEFUSE_CAP_ONE_INSTANCE: the mount is served by one instance of the
+ * module for the whole process tree, instead of one per process image.
+ * For a module whose state cannot be split between processes (a disk
+ * image whose metadata it keeps in memory: two instances writing one
+ * image corrupt it).  init asks for it *instead of starting*: it sets it
+ * in want and returns 0 having started nothing; the host then calls no
+ * other operation of that start (not even destroy) and serves the mount
+ * through the `shared` module (modules/shared: one server process, which
+ * starts the module once), exactly as the mount `shared:MODULE:ARGS`.
+ * Offered only by the in-process host (the bridge and the shared server
+ * are one instance already, and there init starts as usual).
  */
-#define DEFUSE_CAP_KERNEL_FD   0x1
-#define DEFUSE_CAP_READONLY    0x2
-#define DEFUSE_CAP_LOCK_WAIT   0x4
-#define DEFUSE_CAP_PERMISSIONS 0x8
+#define DEFUSE_CAP_KERNEL_FD    0x1
+#define DEFUSE_CAP_READONLY     0x2
+#define DEFUSE_CAP_LOCK_WAIT    0x4
+#define DEFUSE_CAP_PERMISSIONS  0x8
+#define DEFUSE_CAP_ONE_INSTANCE 0x10
 
 /**
  * What a host and a module agree on when a mount starts (init).  Hosts

@@ -107,6 +107,57 @@ fail:
 	return NULL;
 }
 
+/* Whether the option list opts ("a,b=c,...") has the option "ro". */
+static int has_ro(const char *opts)
+{
+	for (const char *o = opts; *o;) {
+		size_t n = strcspn(o, ",");
+
+		if (n == 2 && !strncmp(o, "ro", 2))
+			return 1;
+		o += n + (o[n] == ',');
+	}
+	return 0;
+}
+
+/*
+ * Whether the file system must be one instance for the whole process tree
+ * (DEFUSE_CAP_ONE_INSTANCE): its command line fsargs names a regular file
+ * that is not a program (a disk image, an archive) and does not mount it
+ * read-only (-o ro, or -r, --read-only as fuse-zip and bindfs say it).
+ * Such file systems (fuse2fs, exfat-fuse, fusefat on an image; fuse-zip,
+ * archivemount on an archive) keep the file's metadata in memory and
+ * write it back as they please: two instances, each process's own, each
+ * write back their own view, and the image is corrupt (a shell and the
+ * tar it runs are two).  A source that is a directory or a host is a
+ * file system whose state is the kernel's or a server's: one instance per
+ * process is right, and fast.  Read-only, instances cannot disagree.
+ */
+static int needs_one_instance(const char *fsargs)
+{
+	int n = 0, file = 0, ro = 0;
+	char **w = split_words(fsargs, &n);
+	struct stat st;
+
+	if (!w)
+		return 0;	/* fm_init says what is wrong with it */
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(w[i], "-o") && i + 1 < n)
+			ro |= has_ro(w[++i]);
+		else if (!strncmp(w[i], "-o", 2))
+			ro |= has_ro(w[i] + 2);
+		else if (!strcmp(w[i], "-r") || !strcmp(w[i], "--read-only"))
+			ro = 1;
+		else if (w[i][0] != '-' && stat(w[i], &st) == 0 && S_ISREG(st.st_mode) &&
+			 !(st.st_mode & 0111))
+			file = 1;
+	}
+	for (int i = 0; i < n; i++)
+		free(w[i]);
+	free(w);
+	return file && !ro;
+}
+
 /* The directory this module was loaded from (for the stand-in and the
    examples), into dir. */
 static int own_dir(char *dir, size_t size)
@@ -850,6 +901,14 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	if (info.pie && !info.flags1_at) {
 		snprintf(why, why_len, "fuse: %s: a program without DT_FLAGS_1", fspath);
 		goto fail;
+	}
+	if ((conn->capable & DEFUSE_CAP_ONE_INSTANCE) && needs_one_instance(colon ? colon + 1 : "")) {
+		/* started nowhere here: the host serves it from one server */
+		conn->want |= DEFUSE_CAP_ONE_INSTANCE;
+		free(mountpoint);
+		free_mount(fm);
+		*priv = NULL;
+		return 0;
 	}
 	fm->entry = info.kind == FS_FUSE3 ? load_standin("libfuse3.so.3", 3, why, why_len) :
 					    load_standin("libfuse.so.2", 2, why, why_len);

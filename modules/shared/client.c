@@ -64,6 +64,7 @@ struct cmount {
 				   by a forked child), mmap'd at init */
 	size_t nheld;
 	char *rbuf;		/* readdir replies, under lock */
+	gid_t *groups;		/* the caller's groups for a request, under lock */
 };
 
 /* ---- the lock and one request ------------------------------------------ */
@@ -93,11 +94,11 @@ static void unlock(int *w)
    a hang (its end closes the connection, and recv returns). */
 static int64_t xfer_fd(int fd, struct sh_req *q, const char *s1, const char *s2,
 		       const void *d, size_t dn, struct sh_rep *rp, void *out, size_t outmax,
-		       int *fdout)
+		       int *fdout, const gid_t *groups)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct cmsghdr *cm;
-	struct iovec iov[4];
+	struct iovec iov[5];
 	struct msghdr mh;
 	ssize_t n;
 
@@ -106,13 +107,16 @@ static int64_t xfer_fd(int fd, struct sh_req *q, const char *s1, const char *s2,
 	q->n1 = s1 ? (uint32_t)strlen(s1) + 1 : 0;
 	q->n2 = s2 ? (uint32_t)strlen(s2) + 1 : 0;
 	q->dn = (uint32_t)dn;
+	if (!groups)
+		q->ngroups = 0;
 	iov[0] = (struct iovec){ q, sizeof(*q) };
 	iov[1] = (struct iovec){ (void *)s1, q->n1 };
 	iov[2] = (struct iovec){ (void *)s2, q->n2 };
 	iov[3] = (struct iovec){ (void *)d, dn };
+	iov[4] = (struct iovec){ (void *)groups, q->ngroups * sizeof(gid_t) };
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = iov;
-	mh.msg_iovlen = 4;
+	mh.msg_iovlen = 5;
 	do
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -149,7 +153,28 @@ static int64_t xfer_fd(int fd, struct sh_req *q, const char *s1, const char *s2,
 static int64_t xfer(int fd, struct sh_req *q, const char *s1, const char *s2, const void *d,
 		    size_t dn, struct sh_rep *rp, void *out, size_t outmax)
 {
-	return xfer_fd(fd, q, s1, s2, d, dn, rp, out, outmax, NULL);
+	return xfer_fd(fd, q, s1, s2, d, dn, rp, out, outmax, NULL, NULL);
+}
+
+/*
+ * Who calls, for the server to call the module as (server.c, become): the
+ * thread's real, effective and file-system IDs and its groups, as the
+ * module would find them in process (fuse_get_context, access(2)'s real
+ * IDs).  Five system calls, against the round trip's two context
+ * switches.  Under m->lock.
+ */
+static void caller(struct cmount *m, struct sh_req *q)
+{
+	uid_t su;
+	gid_t sg;
+	int n = (int)syscall(SYS_getgroups, SH_GROUPS_MAX, m->groups);
+
+	q->creds = 1;
+	syscall(SYS_getresuid, &q->uid[0], &q->uid[1], &su);
+	syscall(SYS_getresgid, &q->gid[0], &q->gid[1], &sg);
+	q->uid[2] = (uint32_t)syscall(SYS_setfsuid, -1);
+	q->gid[2] = (uint32_t)syscall(SYS_setfsgid, -1);
+	q->ngroups = n > 0 ? (uint32_t)n : 0;
 }
 
 static int64_t call(struct cmount *m, struct sh_req *q, const char *s1, const char *s2,
@@ -158,7 +183,8 @@ static int64_t call(struct cmount *m, struct sh_req *q, const char *s1, const ch
 	int64_t r;
 
 	lock(&m->lock);
-	r = xfer(m->fd, q, s1, s2, d, dn, rp, out, outmax);
+	caller(m, q);
+	r = xfer_fd(m->fd, q, s1, s2, d, dn, rp, out, outmax, NULL, m->groups);
 	unlock(&m->lock);
 	return r;
 }
@@ -361,7 +387,8 @@ static int64_t call_fd(struct cmount *m, struct sh_req *q, const char *s1, const
 
 	*kfd = -1;
 	lock(&m->lock);
-	r = xfer_fd(m->fd, q, s1, NULL, d, dn, rp, NULL, 0, kfd);
+	caller(m, q);
+	r = xfer_fd(m->fd, q, s1, NULL, d, dn, rp, NULL, 0, kfd, m->groups);
 	unlock(&m->lock);
 	return r;
 }
@@ -563,7 +590,8 @@ static int c_readdir(void *priv, uint64_t fh, int64_t pos, defuse_fill_dir fill,
 		q.fh = fh;
 		q.a[0] = pos;
 		lock(&m->lock);
-		r = xfer(m->fd, &q, NULL, NULL, NULL, 0, &rp, m->rbuf, SH_CHUNK);
+		caller(m, &q);
+		r = xfer_fd(m->fd, &q, NULL, NULL, NULL, 0, &rp, m->rbuf, SH_CHUNK, NULL, m->groups);
 		more = r >= 0 && rp.v[0];
 		while (r >= 0 && at + sizeof(struct sh_dirent) <= rp.n) {
 			struct sh_dirent de;
@@ -828,17 +856,21 @@ static int spawn(const char *name, const char *point, const char *spec, char *wh
 }
 
 /* The mount point of the mount whose ARGS are args (DEFUSE_MOUNTS: one
-   POINT=MODULE:ARGS per line), or NULL. */
+   POINT=MODULE:ARGS per line), or NULL.  The mount is POINT=shared:args,
+   or POINT=args when args's module asked the host for one instance
+   (DEFUSE_CAP_ONE_INSTANCE), which then started this one with them. */
 static char *find_point(const char *args)
 {
 	const char *m = getenv("DEFUSE_MOUNTS");
+	size_t alen = strlen(args);
 
 	while (m && *m) {
-		size_t len = strcspn(m, "\n"), alen = strlen(args);
+		size_t len = strcspn(m, "\n");
 		const char *eq = memchr(m, '=', len), *colon;
 
 		if (eq && (colon = memchr(eq, ':', len - (size_t)(eq - m))) &&
-		    (size_t)(m + len - colon - 1) == alen && !strncmp(colon + 1, args, alen))
+		    (((size_t)(m + len - colon - 1) == alen && !strncmp(colon + 1, args, alen)) ||
+		     ((size_t)(m + len - eq - 1) == alen && !strncmp(eq + 1, args, alen))))
 			return strndup(m, (size_t)(eq - m));
 		m += len + (m[len] == '\n');
 	}
@@ -915,7 +947,8 @@ static int c_init(const char *args, struct defuse_conn *conn, void **privp, char
 		 (unsigned long long)sh_hash(real ? real : point, args));
 	free(real);
 	m = calloc(1, sizeof(*m));
-	if (!m || !(m->held = held_map()) || !(m->rbuf = malloc(SH_CHUNK))) {
+	if (!m || !(m->held = held_map()) || !(m->rbuf = malloc(SH_CHUNK)) ||
+	    !(m->groups = malloc(SH_GROUPS_MAX * sizeof(gid_t)))) {
 		snprintf(why, why_len, "shared: out of memory");
 		r = -ENOMEM;
 		goto fail;
@@ -973,6 +1006,7 @@ fail:
 		if (m->held)
 			munmap(m->held, HELD_MAX * sizeof(uint64_t));
 		free(m->rbuf);
+		free(m->groups);
 		free(m);
 	}
 	free(point);
@@ -1045,6 +1079,7 @@ static void c_destroy(void *priv)
 	leave(m);	/* process_end did, unless another host calls */
 	munmap(m->held, HELD_MAX * sizeof(uint64_t));
 	free(m->rbuf);
+	free(m->groups);
 	free(m);
 }
 

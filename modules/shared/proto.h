@@ -22,13 +22,22 @@
    bounds a SOCK_SEQPACKET message. */
 #define SH_CHUNK (128 * 1024)
 
-/* Request: what, its numbers, and the lengths of what follows. */
+/* The most supplementary groups a request carries; a caller in more is
+   taken to be in none of them (getgroups fails for it). */
+#define SH_GROUPS_MAX 1024
+
+/* Request: what, its numbers, the caller, and the lengths of what follows:
+   the strings, the data, then ngroups gid_t (the caller's groups). */
 struct sh_req {
 	uint32_t op;		/* SH_* */
 	uint32_t n1, n2;	/* bytes of the first and second string, NUL included */
 	uint32_t dn;		/* bytes of data after them */
 	uint64_t fh;		/* the server's id of an open file */
 	int64_t a[4];		/* the operation's numbers, in its order */
+	uint32_t creds;		/* 1: the IDs and the groups are the caller's */
+	uint32_t uid[3];	/* the calling thread's real, effective, file-system user */
+	uint32_t gid[3];	/* and group */
+	uint32_t ngroups;	/* its supplementary groups that follow */
 };
 
 /* Reply: the operation's result, more numbers, then n bytes. */

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,6 +158,13 @@ static uint64_t file_ino(uint64_t id, struct sfile *f)
 
 /* ---- one client connection --------------------------------------------- */
 
+/* A caller's identity: real, effective and file-system user and group,
+   and supplementary groups. */
+struct who {
+	uint32_t uid[3], gid[3], ngroups;
+	gid_t groups[SH_GROUPS_MAX];
+};
+
 struct conn {
 	int fd;
 	int bye_fd;		/* closed when this connection is done (SH_BYE) */
@@ -164,7 +172,42 @@ struct conn {
 	pid_t pid;
 	uint64_t *held;		/* ids this process holds, each once */
 	size_t nheld, capheld;
+	struct who as;		/* what this connection's thread runs as */
 };
+
+/* The server's own identity, and whether it may take its callers' (root). */
+static struct who self;
+static int switch_ids;
+
+/*
+ * Calls into the module are made as the caller, as in process: the
+ * thread's IDs and groups are the caller's, so a file system that makes
+ * files or checks access as its caller (passthroughs, fuse2fs with
+ * default_permissions, fuse_get_context, access(2) by the real IDs) sees
+ * who calls, not the server.  Per thread, by the raw system calls (libc's
+ * set*id and setgroups change every thread of the process), and only when
+ * they change.  The saved user stays 0, which is what lets the thread
+ * become root again for the next caller: a process whose user IDs are
+ * all nonzero loses its capabilities for good.  A server that is not
+ * root serves only its own user (conn_main), whose IDs it has already.
+ */
+static void become(struct conn *c, const struct who *w)
+{
+	if (!switch_ids || (!memcmp(c->as.uid, w->uid, sizeof(w->uid)) &&
+			    !memcmp(c->as.gid, w->gid, sizeof(w->gid)) &&
+			    c->as.ngroups == w->ngroups &&
+			    !memcmp(c->as.groups, w->groups, w->ngroups * sizeof(gid_t))))
+		return;
+	/* Root first (the saved user allows it), for the capabilities to
+	   set the groups; the user last, which drops them. */
+	syscall(SYS_setresuid, 0, 0, 0);
+	syscall(SYS_setgroups, (size_t)w->ngroups, w->groups);
+	syscall(SYS_setresgid, w->gid[0], w->gid[1], -1);
+	syscall(SYS_setfsgid, w->gid[2]);
+	syscall(SYS_setresuid, w->uid[0], w->uid[1], 0);
+	syscall(SYS_setfsuid, w->uid[2]);
+	c->as = *w;
+}
 
 static int held_add(struct conn *c, uint64_t id)
 {
@@ -464,8 +507,9 @@ static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, con
 	return -ENOSYS;
 }
 
-/* The biggest request: header, two paths, a chunk of data. */
-#define REQ_MAX (sizeof(struct sh_req) + 2 * PATH_MAX + SH_CHUNK)
+/* The biggest request: header, two paths, a chunk of data, the groups. */
+#define REQ_MAX (sizeof(struct sh_req) + 2 * PATH_MAX + SH_CHUNK + \
+		 SH_GROUPS_MAX * sizeof(gid_t))
 #define OUT_MAX (SH_CHUNK + PATH_MAX)
 
 static void *conn_main(void *arg)
@@ -474,11 +518,13 @@ static void *conn_main(void *arg)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	char *buf = malloc(REQ_MAX), *out = malloc(OUT_MAX);
+	struct who *who = malloc(sizeof(*who));
 	int last;
 
+	c->as = self;	/* a new thread has the server's IDs */
 	/* Only the server's own user may call it (the abstract name is
 	   visible to every user of the network namespace). */
-	if (buf && out && getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	if (buf && out && who && getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
 	    cred.uid == getuid()) {
 		c->pid = cred.pid;
 		for (;;) {
@@ -516,13 +562,22 @@ static void *conn_main(void *arg)
 				}
 				continue;
 			}
-			if ((size_t)n != sizeof(q) + (size_t)q.n1 + q.n2 + q.dn ||
+			if (q.ngroups > SH_GROUPS_MAX ||
+			    (size_t)n != sizeof(q) + (size_t)q.n1 + q.n2 + q.dn +
+					 q.ngroups * sizeof(gid_t) ||
 			    (q.n1 && buf[sizeof(q) + q.n1 - 1]) ||
 			    (q.n2 && buf[sizeof(q) + q.n1 + q.n2 - 1]))
 				break;	/* not our client */
 			s1 = q.n1 ? buf + sizeof(q) : "";
 			s2 = q.n2 ? buf + sizeof(q) + q.n1 : "";
 			d = buf + sizeof(q) + q.n1 + q.n2;
+			if (q.creds) {
+				memcpy(who->uid, q.uid, sizeof(who->uid));
+				memcpy(who->gid, q.gid, sizeof(who->gid));
+				who->ngroups = q.ngroups;
+				memcpy(who->groups, d + q.dn, q.ngroups * sizeof(gid_t));
+				become(c, who);
+			}
 			memset(&rp, 0, sizeof(rp));
 			pthread_mutex_lock(&big);
 			rp.ret = serve(c, &q, s1, s2, d, &rp, out, &outn);
@@ -576,8 +631,10 @@ static void *conn_main(void *arg)
 	if (last)
 		ending = 1;
 	pthread_mutex_unlock(&life);
-	if (last)
+	if (last) {
+		become(c, &self);	/* destroy as the server, not a caller */
 		finish();
+	}
 	close(c->fd);
 	if (c->bye_fd >= 0)
 		close(c->bye_fd);	/* the leaving process goes on */
@@ -585,6 +642,7 @@ static void *conn_main(void *arg)
 	free(c);
 	free(buf);
 	free(out);
+	free(who);
 	return NULL;
 }
 
@@ -643,6 +701,19 @@ int main(int argc, char **argv)
 	if (pid > 0)
 		_exit(0);
 	setsid();
+	{
+		uid_t su;
+		gid_t sg;
+
+		getresuid(&self.uid[0], &self.uid[1], &su);
+		getresgid(&self.gid[0], &self.gid[1], &sg);
+		self.uid[2] = self.uid[1];
+		self.gid[2] = self.gid[1];
+		r = getgroups(SH_GROUPS_MAX, self.groups);
+		self.ngroups = r > 0 ? (uint32_t)r : 0;
+		/* all three 0: every caller's IDs can be taken and left */
+		switch_ids = !self.uid[0] && !self.uid[1] && !su;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);

@@ -149,6 +149,15 @@ static void add_mount(char *line)
 	r = mod_start(&m->ref, mod, DEFUSE_HOST_PROCESS, colon ? colon + 1 : "", why, sizeof(why));
 	if (colon)
 		*colon = ':';
+	if (r == 0 && (m->ref.want & DEFUSE_CAP_ONE_INSTANCE)) {
+		/* The module started nothing: one server for the whole tree
+		   serves it, as the mount shared:MODULE:ARGS (module.h). */
+		mod = module_find("shared", defuse_g.preload_path, why, sizeof(why));
+		if (!mod)
+			fail(line, why);
+		m->resolves = (mod->flags & DEFUSE_MODULE_RESOLVES) != 0;
+		r = mod_start(&m->ref, mod, DEFUSE_HOST_PROCESS, eq + 1, why, sizeof(why));
+	}
 	if (r < 0 && dead_mount(m, real, r))
 		goto added;
 	if (r < 0)

@@ -34,7 +34,7 @@ int mod_start(struct defuse_mount_ref *ref, const struct defuse_module *mod, uin
 
 	memset(&conn, 0, sizeof(conn));
 	conn.host = host;
-	conn.capable = MOD_HOST_CAPS;
+	conn.capable = MOD_HOST_CAPS | (host == DEFUSE_HOST_PROCESS ? DEFUSE_CAP_ONE_INSTANCE : 0);
 	conn.want = (mod->flags & DEFUSE_MODULE_READONLY) ? DEFUSE_CAP_READONLY : 0;
 	ref->mod = mod;
 	ref->ops = mod->ops;

@@ -47,7 +47,8 @@ struct mod_caller {
 	void *arg;
 };
 
-/* What the host offers every module (struct defuse_conn.capable). */
+/* What the host offers every module (struct defuse_conn.capable); the
+   in-process host DEFUSE_CAP_ONE_INSTANCE too. */
 #define MOD_HOST_CAPS (DEFUSE_CAP_KERNEL_FD | DEFUSE_CAP_READONLY | DEFUSE_CAP_LOCK_WAIT | \
 		       DEFUSE_CAP_PERMISSIONS)
 

@@ -4,14 +4,22 @@
 
     shared_test.py fuse2fs --defuse D          several processes write one fuse2fs image at once
     shared_test.py module  --defuse D          memfs and passthrough:emulated behind `shared`
+    shared_test.py ids     --defuse D          a process that switches users, behind `shared`
     shared_test.py locks   --defuse D          a killed client's locks, the server's death, bad input
     shared_test.py bench   --defuse D [--tree DIR] [--reps N]
                                                untar: shared vs per-process vs native (prints)
 
 fuse2fs: four shell writers (create, append, rename, remove) and a tar
-extraction run at once in one tree on `shared:fuse:fuse2fs:IMG`; then
-`e2fsck -fn IMG` passes, and the tree read back (by a second run, which
-starts a new server) equals the same workload run on a native directory.
+extraction run at once in one tree on `shared:fuse:fuse2fs:IMG`, and again
+on `fuse:fuse2fs:IMG` (a disk image: the fuse module asks for one instance
+itself); then `e2fsck -fn IMG` passes, and the tree read back (by a second
+run, which starts a new server) equals the same workload run on a native
+directory.
+
+ids: a root process that switches to user 65534 (and back, and to real
+65534 with effective root) makes files and is checked on
+`shared:passthrough:DIR` exactly as natively: the server calls the module
+as the caller.
 
 module: a script of file operations (the fuse tests' FILE_SCRIPT kind,
 with forks and pipes) prints and leaves what it does natively, on memfs and
@@ -197,51 +205,58 @@ def fuse2fs(a):
     tmp = tempfile.mkdtemp(prefix='defuse-sh-')
     try:
         tb = make_tarball(tmp)
-        img = mkimage(tmp)
         native = os.path.join(tmp, 'native')
         os.mkdir(native)
         r = run(['sh', '-c', WORKLOAD, 'sh', tb], cwd=native)
         check(r.returncode == 0, 'the workload natively', r.stdout + r.stderr)
-        spec = '%s=shared:fuse:%s:%s' % (mnt, f2, img)
-        t = time.time()
-        r = run([a.defuse, 'run', '-m', spec, '--', 'sh', '-c',
-                 'cd "$1" && shift && sh -c "$@"', 'sh', mnt, WORKLOAD, 'sh', tb])
-        took = time.time() - t
-        check(r.returncode == 0, 'four writers and tar at once on one shared fuse2fs '
-              '(%.2fs)' % took, r.stdout + r.stderr)
-        no_server_left(mnt, 'fuse2fs writers')
-        r = run(['e2fsck', '-fn', img])
-        check(r.returncode == 0, 'e2fsck -fn passes after the concurrent writes',
-              r.stdout + r.stderr)
-        # Read back through a new server (the first one has ended and
-        # written everything back).
-        here = os.path.dirname(os.path.abspath(__file__))
-        r = run([a.defuse, 'run', '-m', spec, '--', PY, '-c', TREE_PY, here, mnt])
-        want = tree(native)
-        check(r.returncode == 0 and r.stdout.strip() == want.strip(),
-              'the image holds what the workload leaves natively',
-              r.stderr + '\n' + diff(want, r.stdout))
-        no_server_left(mnt, 'fuse2fs read back')
-        # The log the four appended to: four lines, none lost
-        r = run([a.defuse, 'run', '-m', spec, '--', 'sort', mnt + '/log'])
-        check(r.stdout == ''.join('writer %d done\n' % k for k in range(1, 5)),
-              'appends of four processes to one file: none lost', r.stdout + r.stderr)
-        no_server_left(mnt, 'fuse2fs log')
-        # Nothing holds the command's output: it still returns only once
-        # fuse2fs has written the image back (its last client waits).
-        r = run([a.defuse, 'run', '-m', spec, '--', 'sh', '-c',
-                 'cp -r "$1/x" "$1/y" && rm -r "$1/w1"', 'sh', mnt],
-                capture_output=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        e = run(['e2fsck', '-fn', img])
-        check(r.returncode == 0 and e.returncode == 0,
-              'e2fsck -fn passes right after the command returns (output not held)',
-              e.stdout + e.stderr)
-        no_server_left(mnt, 'fuse2fs returns after destroy')
+        # Named shared:, and as a plain fuse: mount, which the fuse module
+        # hands to one server itself (a disk image: DEFUSE_CAP_ONE_INSTANCE)
+        for how in ('shared:fuse', 'fuse'):
+            fuse2fs_workload(a, f2, tmp, mnt, tb, native, how)
     finally:
         kill_servers(mnt)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(mnt, ignore_errors=True)
     return 1 if failures else 0
+
+
+def fuse2fs_workload(a, f2, tmp, mnt, tb, native, how):
+    img = mkimage(tmp)
+    spec = '%s=%s:%s:%s' % (mnt, how, f2, img)
+    t = time.time()
+    r = run([a.defuse, 'run', '-m', spec, '--', 'sh', '-c',
+             'cd "$1" && shift && sh -c "$@"', 'sh', mnt, WORKLOAD, 'sh', tb])
+    took = time.time() - t
+    check(r.returncode == 0, '%s: four writers and tar at once on one fuse2fs '
+          '(%.2fs)' % (how, took), r.stdout + r.stderr)
+    no_server_left(mnt, how + ' fuse2fs writers')
+    r = run(['e2fsck', '-fn', img])
+    check(r.returncode == 0, how + ': e2fsck -fn passes after the concurrent writes',
+          r.stdout + r.stderr)
+    # Read back through a new server (the first one has ended and
+    # written everything back).
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = run([a.defuse, 'run', '-m', spec, '--', PY, '-c', TREE_PY, here, mnt])
+    want = tree(native)
+    check(r.returncode == 0 and r.stdout.strip() == want.strip(),
+          how + ': the image holds what the workload leaves natively',
+          r.stderr + '\n' + diff(want, r.stdout))
+    no_server_left(mnt, how + ' fuse2fs read back')
+    # The log the four appended to: four lines, none lost
+    r = run([a.defuse, 'run', '-m', spec, '--', 'sort', mnt + '/log'])
+    check(r.stdout == ''.join('writer %d done\n' % k for k in range(1, 5)),
+          how + ': appends of four processes to one file: none lost', r.stdout + r.stderr)
+    no_server_left(mnt, how + ' fuse2fs log')
+    # Nothing holds the command's output: it still returns only once
+    # fuse2fs has written the image back (its last client waits).
+    r = run([a.defuse, 'run', '-m', spec, '--', 'sh', '-c',
+             'cp -r "$1/x" "$1/y" && rm -r "$1/w1"', 'sh', mnt],
+            capture_output=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    e = run(['e2fsck', '-fn', img])
+    check(r.returncode == 0 and e.returncode == 0,
+          how + ': e2fsck -fn passes right after the command returns (output not held)',
+          e.stdout + e.stderr)
+    no_server_left(mnt, how + ' fuse2fs returns after destroy')
 
 
 def diff(a, b):
@@ -398,6 +413,73 @@ cat "$m/f"
 '''
 
 
+# One process switching users, as programs run as root do (su, install,
+# test suites): what it makes belongs to whom it is at the moment, and its
+# access checks are by its real or effective IDs.  argv[1]: the directory.
+IDS_SCRIPT = r"""
+import os, sys
+os.chdir(sys.argv[1])
+def attempt(what, f):
+    try:
+        r = f()
+        print(what, 'ok' if r is None else r)
+    except OSError as e:
+        print(what, os.strerror(e.errno))
+os.mkdir('open', 0o777); os.chmod('open', 0o777)
+os.mkdir('locked', 0o700)
+open('locked/f', 'w').close()
+os.setgroups([4242])
+os.setresgid(65534, 65534, 0)
+os.setresuid(65534, 65534, 0)
+attempt('create open/mine', lambda: os.close(os.open('open/mine', os.O_CREAT | os.O_WRONLY, 0o640)))
+attempt('mkdir open/mydir', lambda: os.mkdir('open/mydir', 0o750))
+attempt('symlink open/myln', lambda: os.symlink('mine', 'open/myln'))
+attempt('listdir locked', lambda: os.listdir('locked'))
+attempt('create locked/x', lambda: os.close(os.open('locked/x', os.O_CREAT | os.O_WRONLY)))
+attempt('chmod locked 777', lambda: os.chmod('locked', 0o777))
+os.setresuid(65534, 0, 0)
+attempt('access real locked/f', lambda: os.access('locked/f', os.F_OK))
+attempt('access effective locked/f', lambda: os.access('locked/f', os.F_OK, effective_ids=True))
+attempt('create as effective root open/rootf', lambda: os.close(os.open('open/rootf', os.O_CREAT | os.O_WRONLY, 0o600)))
+os.setresuid(0, 0, 0)
+os.setresgid(0, 0, 0)
+os.setgroups([0])
+attempt('listdir locked as root', lambda: os.listdir('locked'))
+for n in ('open/mine', 'open/mydir', 'open/myln', 'open/rootf'):
+    st = os.lstat(n)
+    print(n, oct(st.st_mode), st.st_uid, st.st_gid)
+"""
+
+
+def ids(a):
+    """A root process that switches users, on a kernel-backed passthrough
+    behind `shared`: the server (root) calls the module as the caller, so
+    files are made as the caller and checks made by its IDs, as natively."""
+    if os.geteuid() != 0:
+        print('SKIP: needs root (the calls of another user)')
+        return SKIP
+    mnt = tempfile.mkdtemp(prefix='defuse-sh-mnt-')
+    tmp = tempfile.mkdtemp(prefix='defuse-sh-')
+    try:
+        os.chmod(tmp, 0o755)	# user 65534 reaches the trees under it
+        native, back = os.path.join(tmp, 'native'), os.path.join(tmp, 'back')
+        os.mkdir(native, 0o755)
+        os.mkdir(back, 0o755)
+        want = run([PY, '-c', IDS_SCRIPT, native])
+        check(want.returncode == 0, 'the script natively', want.stdout + want.stderr)
+        r = run([a.defuse, 'run', '-m', '%s=shared:passthrough:%s' % (mnt, back), '--',
+                 PY, '-c', IDS_SCRIPT, mnt])
+        check(r.returncode == 0 and r.stdout == want.stdout,
+              'shared:passthrough: made as, and checked by, the caller\'s IDs as natively',
+              r.stderr + '\n' + diff(want.stdout, r.stdout))
+        no_server_left(mnt, 'ids')
+    finally:
+        kill_servers(mnt)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(mnt, ignore_errors=True)
+    return 1 if failures else 0
+
+
 def locks(a):
     mnt = tempfile.mkdtemp(prefix='defuse-sh-mnt-')
     tmp = tempfile.mkdtemp(prefix='defuse-sh-')
@@ -516,7 +598,7 @@ def bench(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('mode', choices=['fuse2fs', 'module', 'locks', 'bench'])
+    ap.add_argument('mode', choices=['fuse2fs', 'module', 'ids', 'locks', 'bench'])
     ap.add_argument('--defuse', required=True)
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--tree', help='bench: the directory to untar (default: src and docs)')
