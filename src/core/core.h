@@ -87,6 +87,15 @@ long core_special_open(const struct core_loc *l, int flags, uint64_t *ino) HIDDE
 uint64_t core_special_fifo(const struct core_loc *l) HIDDEN;
 long core_special_unlink(int m, const char *path) HIDDEN;
 long core_special_rename(int m, const char *from, const char *to, unsigned flags) HIDDEN;
+/* The kernel path of name in the stand-ins' directory, made if missing,
+   into out: its length, or -ENAMETOOLONG. */
+int core_special_path(const char *name, char *out, size_t cap) HIDDEN;
+
+/* libdir.c: the kernel directory that stands in for directory dir of
+   mount m (one with no kernel directories) for the dynamic loader: copies
+   of its shared objects, kept current.  Its path into out (cap bytes):
+   its length, or a negative errno (none: the entry stays as it was). */
+long core_lib_standin(int m, const char *dir, char *out, size_t cap) HIDDEN;
 
 /*
  * A descriptor the program got from a mount (kernel-backed file or

@@ -208,7 +208,8 @@ static int kernel_path(long kfd, char *out, size_t cap)
  * library of that name.  The loader cannot be told another origin; what it
  * does read before DEFUSE runs is LD_LIBRARY_PATH.  So the program's list
  * with $ORIGIN made the kernel path of its directory (which a module with
- * kernel directories hands out) goes into the new image's LD_LIBRARY_PATH:
+ * kernel directories hands out, else its stand-in: libdir.c) goes into the
+ * new image's LD_LIBRARY_PATH:
  * before the program's own value for a DT_RPATH (searched before
  * LD_LIBRARY_PATH), after it for a DT_RUNPATH (searched after), so the
  * order of the search is the native one; the program is shown its own
@@ -268,14 +269,28 @@ static int elf_search_path(long kfd, char *out, size_t cap)
 	return strlen(out) < (size_t)n ? kind : 0;	/* cut short: leave it */
 }
 
+/* The kernel directory the loader can search for directory dir of mount
+   m: the one the module hands out, else a stand-in (libdir.c). */
+static int lib_kdir(int m, const char *dir, char *out, size_t cap)
+{
+	if (core_dir_kpath(m, dir, out, cap) > 0 && out[0] == '/')
+		return 1;
+	return core_special_mount(m) && core_lib_standin(m, dir, out, cap) > 0;
+}
+
+static int library_list(const char *value, char *out, size_t cap, size_t *pos);
+
 /* x->origin for the emulated program at path in mount m, read from kfd
    (its copy): its search list with $ORIGIN (or ${ORIGIN}) made the
-   kernel path of its directory, when it names $ORIGIN and the module
-   hands that directory out. */
+   kernel path of its directory, when it names $ORIGIN.  For a module with
+   no kernel directories, $ORIGIN is the directory's path as the program
+   sees it, and each entry of the list then the stand-in of the directory
+   it names (library_list): "$ORIGIN/.." is the parent's, not the
+   stand-in's parent. */
 static void origin_hint(struct core_exec *x, int m, const char *path, long kfd)
 {
-	char list[2048], dir[PATH_MAX], kdir[PATH_MAX];
-	int kind = elf_search_path(kfd, list, sizeof(list));
+	char list[2048], dir[PATH_MAX], kdir[PATH_MAX], subst[2048];
+	int kind = elf_search_path(kfd, list, sizeof(list)), standins = 0;
 	const char *slash = strrchr(path, '/');
 	size_t pos = 0, dn = slash ? (size_t)(slash - path) : 0;
 
@@ -284,8 +299,13 @@ static void origin_hint(struct core_exec *x, int m, const char *path, long kfd)
 		return;
 	memcpy(dir, path, dn);
 	dir[dn] = 0;
-	if (core_dir_kpath(m, dn ? dir : "/", kdir, sizeof(kdir)) <= 0 || kdir[0] != '/')
-		return;
+	if (core_dir_kpath(m, dn ? dir : "/", kdir, sizeof(kdir)) <= 0 || kdir[0] != '/') {
+		if (!core_special_mount(m) ||
+		    (size_t)snprintf(kdir, sizeof(kdir), "%s%s", core_mounts[m].point, dir) >=
+			    sizeof(kdir))
+			return;
+		standins = 1;
+	}
 	for (const char *p = list; *p;) {
 		const char *put = p;
 		size_t n = 1, skip = 1;
@@ -298,15 +318,25 @@ static void origin_hint(struct core_exec *x, int m, const char *path, long kfd)
 		} else if (!strncmp(p, "${ORIGIN}", 9)) {
 			put = kdir, n = strlen(kdir), skip = 9;
 		}
-		if (pos + n + 1 >= sizeof(x->origin)) {
-			x->origin[0] = 0;
+		if (pos + n + 1 >= sizeof(subst))
 			return;
-		}
-		memcpy(x->origin + pos, put, n);
+		memcpy(subst + pos, put, n);
 		pos += n;
 		p += skip;
 	}
-	x->origin[pos] = 0;
+	subst[pos] = 0;
+	if (standins) {
+		pos = 0;
+		if (library_list(subst, x->origin, sizeof(x->origin), &pos) < 0) {
+			x->origin[0] = 0;
+			return;
+		}
+		x->origin[pos] = 0;
+	} else if (pos < sizeof(x->origin)) {
+		memcpy(x->origin, subst, pos + 1);
+	} else {
+		return;
+	}
 	x->origin_runpath = kind == 2;
 }
 
@@ -417,9 +447,10 @@ static long refuse_uncaptured(const struct defuse_syscall *prog)
 /*
  * A directory of LD_LIBRARY_PATH as the dynamic loader must see it: it
  * searches before DEFUSE runs in the new image, so an entry in a mount
- * becomes the kernel path of the directory the module hands out (a mount
- * with no kernel descriptors keeps the entry: the loader will not find
- * the library there, as before).  Appends to out at *pos; 1 if it changed.
+ * becomes the kernel path of the directory the module hands out, or of
+ * its stand-in for a module with no kernel directories (libdir.c); the
+ * entry stays as it was if there is neither.  Appends to out at *pos; 1
+ * if it changed.
  */
 static int library_dir(const char *entry, size_t n, char *out, size_t cap, size_t *pos)
 {
@@ -434,9 +465,7 @@ static int library_dir(const char *entry, size_t n, char *out, size_t cap, size_
 		if (core_resolve(AT_FDCWD, n ? dir : ".", CORE_RES_FOLLOW | CORE_RES_STRICT, &l) == 0) {
 			if (l.where == CORE_KERNEL)
 				use = l.path;
-			else if (core_in_mount(&l) &&
-				 core_dir_kpath(l.mount, l.path, kdir, sizeof(kdir)) > 0 &&
-				 kdir[0] == '/')
+			else if (core_in_mount(&l) && lib_kdir(l.mount, l.path, kdir, sizeof(kdir)))
 				use = kdir;
 		}
 	}

@@ -77,6 +77,16 @@ static void special_dir(void)
 		sys4(SYS_fchmodat, AT_FDCWD, special, 01777, 0);
 }
 
+int core_special_path(const char *name, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", special, name);
+
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	special_dir();
+	return n;
+}
+
 long core_special_bind(int m, const char *path, char *out, size_t cap)
 {
 	const struct defuse_mount_ref *ref = CORE_REF(m);

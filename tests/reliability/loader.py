@@ -9,7 +9,8 @@ own tests do.  run.py compares the output natively and through DEFUSE; a
 program that cannot find its library fails loudly, one that found another
 would print something else.
 
-  libpath      LD_LIBRARY_PATH=. and =DIR, and the value the program sees
+  libpath      LD_LIBRARY_PATH=. and =DIR, the value the program sees, and
+               the library rebuilt, then removed
   origin       RUNPATH and RPATH $ORIGIN (the library beside the program),
                and the LD_LIBRARY_PATH the program sees (an emulated one
                is given its $ORIGIN list there: docs/core.md)
@@ -22,7 +23,8 @@ would print something else.
 
 ldd prints where each library was found: a library in DIR shows as
 "(DIR)" (through DEFUSE the loader names it by its kernel path, the backing
-directory), load addresses are left out.
+directory or, on memfs, the stand-in of copies: docs/core.md), load
+addresses are left out.
 """
 import os
 import re
@@ -87,6 +89,13 @@ def main():
         print('LD_LIBRARY_PATH=/nowhere:.:', sh('./prog', {'LD_LIBRARY_PATH': '/nowhere:.'}))
         print('without:', sh('./prog', {'LD_LIBRARY_PATH': ''}))
         print('the program sees:', sh('echo "$LD_LIBRARY_PATH"', {'LD_LIBRARY_PATH': '.:/x'}))
+        # The library changed, then gone (a stand-in's copies follow it)
+        with open('who.c', 'w') as f:
+            f.write(LIB.replace('beside it', 'built again'))
+        print('build lib again:', sh('cc -shared -fPIC -o libdefusewho.so who.c'))
+        print('LD_LIBRARY_PATH=. after a rebuild:', sh('./prog', {'LD_LIBRARY_PATH': '.'}))
+        os.unlink('libdefusewho.so')
+        print('LD_LIBRARY_PATH=. after its removal:', sh('./prog', {'LD_LIBRARY_PATH': '.'}))
     elif case == 'ldso':
         with open('a0.c', 'w') as f:
             f.write(A0)
