@@ -275,15 +275,15 @@ static int lib_kdir(int m, const char *dir, char *out, size_t cap)
 {
 	if (core_dir_kpath(m, dir, out, cap) > 0 && out[0] == '/')
 		return 1;
-	return core_special_mount(m) && core_lib_standin(m, dir, out, cap) > 0;
+	return core_lib_standin(m, dir, out, cap) > 0;
 }
 
 static int library_list(const char *value, char *out, size_t cap, size_t *pos);
 
 /* x->origin for the emulated program at path in mount m, read from kfd
    (its copy): its search list with $ORIGIN (or ${ORIGIN}) made the
-   kernel path of its directory, when it names $ORIGIN.  For a module with
-   no kernel directories, $ORIGIN is the directory's path as the program
+   kernel path of its directory, when it names $ORIGIN.  For a module that
+   hands out no kernel directory, $ORIGIN is the directory's path as the program
    sees it, and each entry of the list then the stand-in of the directory
    it names (library_list): "$ORIGIN/.." is the parent's, not the
    stand-in's parent. */
@@ -300,9 +300,8 @@ static void origin_hint(struct core_exec *x, int m, const char *path, long kfd)
 	memcpy(dir, path, dn);
 	dir[dn] = 0;
 	if (core_dir_kpath(m, dn ? dir : "/", kdir, sizeof(kdir)) <= 0 || kdir[0] != '/') {
-		if (!core_special_mount(m) ||
-		    (size_t)snprintf(kdir, sizeof(kdir), "%s%s", core_mounts[m].point, dir) >=
-			    sizeof(kdir))
+		if ((size_t)snprintf(kdir, sizeof(kdir), "%s%s", core_mounts[m].point, dir) >=
+		    sizeof(kdir))
 			return;
 		standins = 1;
 	}

@@ -76,6 +76,27 @@ static int listed(const struct names *ns, const char *name)
 	return 0;
 }
 
+/* Name i is no library after all: its copy, if any, goes. */
+static void forget(struct names *ns, size_t i)
+{
+	ns->v[i][0] = '/';	/* matches no name */
+	ns->v[i][1] = 0;
+}
+
+/* A link named name in dfd to kernel path target, unless it is one. */
+static void link_to(const char *target, int dfd, const char *name)
+{
+	char have[PATH_MAX], tmp[NAME_MAX + 32];
+	long n = sys4(SYS_readlinkat, dfd, name, have, sizeof(have) - 1);
+
+	if (n >= 0 && (size_t)n == strlen(target) && !memcmp(have, target, n))
+		return;
+	snprintf(tmp, sizeof(tmp), ".%.200s.%d.tmp", name, (int)getpid());
+	if (sys3(SYS_symlinkat, target, dfd, tmp) == 0 &&
+	    sys4(SYS_renameat, dfd, tmp, dfd, name))
+		sys3(SYS_unlinkat, dfd, tmp, 0);
+}
+
 /* The library names in directory dir of the module, into ns. */
 static int list_dir(const struct defuse_mount_ref *ref, const char *dir, struct names *ns)
 {
@@ -175,12 +196,24 @@ long core_lib_standin(int m, const char *dir, char *out, size_t cap)
 		goto done;
 	}
 	for (size_t i = 0; i < ns.n; i++) {
-		/* the file a name leads to, as the loader's open follows links */
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", strcmp(dir, "/") ? dir : "",
-				     ns.v[i]) >= sizeof(path) ||
-		    mod_getattr(ref, path, &st, 0) < 0 || !S_ISREG(st.st_mode)) {
-			free(ns.v[i]);
-			ns.v[i] = strdup("/");	/* not listed: its copy goes */
+		struct core_loc l;
+
+		/* The file a name leads to, as the loader's open follows links
+		   (libz.so.1 -> libz.so.1.2.13): a copy of it, or a link to it
+		   when it is the kernel's. */
+		if ((size_t)snprintf(path, sizeof(path), "%s%s/%s", core_mounts[m].point,
+				     strcmp(dir, "/") ? dir : "", ns.v[i]) >= sizeof(path) ||
+		    core_resolve(AT_FDCWD, path, CORE_RES_FOLLOW, &l) < 0) {
+			forget(&ns, i);
+			continue;
+		}
+		if (l.where == CORE_KERNEL) {
+			link_to(l.path, (int)dfd, ns.v[i]);
+			continue;
+		}
+		if (!core_in_mount(&l) || l.mount != m ||
+		    mod_getattr(ref, l.path, &st, DEFUSE_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+			forget(&ns, i);
 			continue;
 		}
 		if (sys4(SYS_newfstatat, dfd, ns.v[i], &have, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -188,7 +221,7 @@ long core_lib_standin(int m, const char *dir, char *out, size_t cap)
 		    have.st_mtim.tv_sec == st.st_mtim.tv_sec &&
 		    have.st_mtim.tv_nsec == st.st_mtim.tv_nsec)
 			continue;
-		copy_file(ref, path, &st, (int)dfd, ns.v[i]);
+		copy_file(ref, l.path, &st, (int)dfd, ns.v[i]);
 	}
 	/* copies of files gone since */
 	while ((n = sys3(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
