@@ -280,42 +280,43 @@ static int lib_kdir(int m, const char *dir, char *out, size_t cap)
 
 static int library_list(const char *value, char *out, size_t cap, size_t *pos);
 
-/* x->origin for the emulated program at path in mount m, read from kfd
-   (its copy): its search list with $ORIGIN (or ${ORIGIN}) made the
-   kernel path of its directory, when it names $ORIGIN.  For a module that
-   hands out no kernel directory, $ORIGIN is the directory's path as the program
-   sees it, and each entry of the list then the stand-in of the directory
-   it names (library_list): "$ORIGIN/.." is the parent's, not the
-   stand-in's parent. */
-static void origin_hint(struct core_exec *x, int m, const char *path, long kfd)
+/*
+ * x->origin for the program at path in mount m, read from kfd: its search
+ * list (RUNPATH, else RPATH) as the loader must be given it in
+ * LD_LIBRARY_PATH, when an entry is in a mount: an absolute one (CMake
+ * links the programs of a build tree with the build directory's absolute
+ * path), and for an emulated program $ORIGIN too, made the directory's
+ * path as the program sees it.  Each such entry becomes the kernel
+ * directory the module hands out, or its stand-in (library_list): so
+ * "$ORIGIN/.." is the stand-in of the directory it leads to, not the
+ * stand-in's parent.  A program the kernel runs from its own path keeps
+ * $ORIGIN as it is (the loader reads it right); nothing is given when no
+ * entry is in a mount.
+ */
+static void origin_hint(struct core_exec *x, int m, const char *path, long kfd, int emulated)
 {
-	char list[2048], dir[PATH_MAX], kdir[PATH_MAX], subst[2048];
-	int kind = elf_search_path(kfd, list, sizeof(list)), standins = 0;
+	char list[2048], dir[PATH_MAX], subst[2048];
+	int kind = elf_search_path(kfd, list, sizeof(list));
 	const char *slash = strrchr(path, '/');
 	size_t pos = 0, dn = slash ? (size_t)(slash - path) : 0;
 
 	x->origin[0] = 0;
-	if (!kind || !strstr(list, "ORIGIN") || dn >= sizeof(dir))
+	if (!kind || (size_t)snprintf(dir, sizeof(dir), "%s%.*s", core_mounts[m].point,
+				      (int)dn, path) >= sizeof(dir))
 		return;
-	memcpy(dir, path, dn);
-	dir[dn] = 0;
-	if (core_dir_kpath(m, dn ? dir : "/", kdir, sizeof(kdir)) <= 0 || kdir[0] != '/') {
-		if ((size_t)snprintf(kdir, sizeof(kdir), "%s%s", core_mounts[m].point, dir) >=
-		    sizeof(kdir))
-			return;
-		standins = 1;
-	}
 	for (const char *p = list; *p;) {
 		const char *put = p;
 		size_t n = 1, skip = 1;
 
 		/* $ORIGIN as a whole name, as the loader reads it */
-		if (!strncmp(p, "$ORIGIN", 7) && !(p[7] == '_' || (p[7] >= 'a' && p[7] <= 'z') ||
-						  (p[7] >= 'A' && p[7] <= 'Z') ||
-						  (p[7] >= '0' && p[7] <= '9'))) {
-			put = kdir, n = strlen(kdir), skip = 7;
+		if (!emulated) {
+			/* as it is */
+		} else if (!strncmp(p, "$ORIGIN", 7) &&
+			   !(p[7] == '_' || (p[7] >= 'a' && p[7] <= 'z') ||
+			     (p[7] >= 'A' && p[7] <= 'Z') || (p[7] >= '0' && p[7] <= '9'))) {
+			put = dir, n = strlen(dir), skip = 7;
 		} else if (!strncmp(p, "${ORIGIN}", 9)) {
-			put = kdir, n = strlen(kdir), skip = 9;
+			put = dir, n = strlen(dir), skip = 9;
 		}
 		if (pos + n + 1 >= sizeof(subst))
 			return;
@@ -324,18 +325,12 @@ static void origin_hint(struct core_exec *x, int m, const char *path, long kfd)
 		p += skip;
 	}
 	subst[pos] = 0;
-	if (standins) {
-		pos = 0;
-		if (library_list(subst, x->origin, sizeof(x->origin), &pos) < 0) {
-			x->origin[0] = 0;
-			return;
-		}
-		x->origin[pos] = 0;
-	} else if (pos < sizeof(x->origin)) {
-		memcpy(x->origin, subst, pos + 1);
-	} else {
+	pos = 0;
+	if (library_list(subst, x->origin, sizeof(x->origin) - 1, &pos) <= 0) {
+		x->origin[0] = 0;
 		return;
 	}
+	x->origin[pos] = 0;
 	x->origin_runpath = kind == 2;
 }
 
@@ -346,10 +341,12 @@ long core_exec_open(const struct core_call *c, const struct core_loc *l)
 	struct defuse_syscall x = { .nr = SYS_execveat };
 	/* to be run: execute permission, not read (module.h) */
 	long r = mod_open(ref, l->path, O_RDONLY | DEFUSE_O_EXEC, 0, &o);
+	int emulated;
 
 	if (r < 0)
 		return r;
-	if (o.kernel_fd < 0) {
+	emulated = o.kernel_fd < 0;
+	if (emulated) {
 		/* An emulated file: the kernel gets a copy to run. */
 		long mfd = copy_to_memfd(l->mount, o.fh, l->path);
 
@@ -369,6 +366,7 @@ long core_exec_open(const struct core_call *c, const struct core_loc *l)
 		sys1(SYS_close, o.kernel_fd);
 		return r;
 	}
+	origin_hint(exec_req, l->mount, l->path, o.kernel_fd, emulated);
 	if (kernel_path(o.kernel_fd, exec_req->path, sizeof(exec_req->path))) {
 		/* A kernel file the module handed out: exec it by its path,
 		   so that the loader's $ORIGIN is its directory (RPATH
@@ -382,7 +380,6 @@ long core_exec_open(const struct core_call *c, const struct core_loc *l)
 		exec_req->call = x;
 		return 0;
 	}
-	origin_hint(exec_req, l->mount, l->path, o.kernel_fd);
 	/* The kernel cannot see into the mount: exec the open file.  Closed
 	   in the new image (the kernel has mapped it by then): the program
 	   would find a descriptor it never opened, at the lowest number. */
@@ -660,6 +657,7 @@ static int loader_program(struct core_exec *x, const char *arg, char *out, size_
 	const struct defuse_mount_ref *ref;
 	struct defuse_open o = { 0, -1 };
 	struct core_loc l;
+	int emulated;
 
 	if (core_resolve(AT_FDCWD, arg, CORE_RES_FOLLOW | CORE_RES_STRICT, &l) < 0)
 		return 0;
@@ -674,7 +672,8 @@ static int loader_program(struct core_exec *x, const char *arg, char *out, size_
 	ref = CORE_REF(l.mount);
 	if (mod_open(ref, l.path, O_RDONLY, 0, &o) < 0)
 		return 0;
-	if (o.kernel_fd < 0) {
+	emulated = o.kernel_fd < 0;
+	if (emulated) {
 		long mfd = copy_to_memfd(l.mount, o.fh, l.path);
 
 		mod_release(ref, o.fh);
@@ -684,11 +683,11 @@ static int loader_program(struct core_exec *x, const char *arg, char *out, size_
 	} else {
 		mod_release(ref, o.fh);
 	}
+	origin_hint(x, l.mount, l.path, o.kernel_fd, emulated);
 	if (kernel_path(o.kernel_fd, out, cap)) {
 		sys1(SYS_close, o.kernel_fd);
 		return 1;
 	}
-	origin_hint(x, l.mount, l.path, o.kernel_fd);
 	/* Open through the exec, for the loader to open again. */
 	sys3(SYS_fcntl, o.kernel_fd, F_SETFD, 0);
 	x->argfd = (int)o.kernel_fd;

@@ -20,6 +20,8 @@ would print something else.
   ldd-libpath  ldd and ld.so --list/--library-path finding the library
                beside the program by LD_LIBRARY_PATH and --library-path
   ldd-origin   ldd of a program with RPATH $ORIGIN
+  abs-path     RUNPATH and RPATH naming DIR by its absolute path, as CMake
+               links a build tree's programs
 
 ldd prints where each library was found: a library in DIR shows as
 "(DIR)" (through DEFUSE the loader names it by its kernel path, the backing
@@ -125,6 +127,19 @@ def main():
               sh(f'{LDSO} --library-path /nowhere:{d} ./prog'))
         print('ld.so --library-path . --list ./prog:',
               listing(f'{LDSO} --library-path . --list ./prog'))
+        print('ld.so ./prog:', sh(f'{LDSO} ./prog'))
+    elif case == 'abs-path':
+        # CMake links a build tree's programs with the build directory's
+        # absolute path as RUNPATH; older linkers' RPATH
+        with open('main.c', 'w') as f:
+            f.write(MAINO)
+        print('build runpath DIR:', sh(f"cc -o prog main.c -L. -ldefusewho -Wl,-rpath,{d}"))
+        print('./prog:', sh('./prog'))
+        print('LD_LIBRARY_PATH=/nowhere ./prog:', sh('./prog', {'LD_LIBRARY_PATH': '/nowhere'}))
+        print('build rpath /nowhere:DIR:', sh("cc -o prog2 main.c -L. -ldefusewho "
+                                               f"-Wl,--disable-new-dtags,-rpath,/nowhere:{d}"))
+        print('./prog2:', sh('./prog2'))
+        print('ldd ./prog:', listing('ldd ./prog'))
         print('ld.so ./prog:', sh(f'{LDSO} ./prog'))
     elif case == 'ldd-origin':
         with open('main.c', 'w') as f:
