@@ -123,8 +123,8 @@ static int has_ro(const char *opts)
 /*
  * Whether the file system must be one instance for the whole process tree
  * (DEFUSE_CAP_ONE_INSTANCE): its command line fsargs names a regular file
- * that is not a program (a disk image, an archive) and does not mount it
- * read-only (-o ro, or -r, --read-only as fuse-zip and bindfs say it).
+ * that is not a program (a disk image, an archive) or a block device, and
+ * does not mount it read-only (-o ro, or -r, --read-only as fuse-zip and bindfs say it).
  * Such file systems (fuse2fs, exfat-fuse, fusefat on an image; fuse-zip,
  * archivemount on an archive) keep the file's metadata in memory and
  * write it back as they please: two instances, each process's own, each
@@ -148,7 +148,8 @@ static int needs_one_instance(const char *fsargs)
 			ro |= has_ro(w[i] + 2);
 		else if (!strcmp(w[i], "-r") || !strcmp(w[i], "--read-only"))
 			ro = 1;
-		else if (w[i][0] != '-' && stat(w[i], &st) == 0 && S_ISREG(st.st_mode) &&
+		else if (w[i][0] != '-' && stat(w[i], &st) == 0 &&
+			 (S_ISBLK(st.st_mode) || S_ISREG(st.st_mode)) &&
 			 !(st.st_mode & 0111))
 			file = 1;
 	}
