@@ -975,10 +975,11 @@ static int open_existing(struct memfs *m, struct cred *c, uint64_t ino, int flag
 	struct mnode *n = N(m, ino);
 	int acc = flags & O_ACCMODE, want = 0, r;
 
-	if (S_ISLNK(n->mode))
-		return -ELOOP;	/* O_NOFOLLOW */
+	/* the kernel's order (do_open: ENOTDIR, then may_open's ELOOP) */
 	if ((flags & O_DIRECTORY) && !S_ISDIR(n->mode))
 		return -ENOTDIR;
+	if (S_ISLNK(n->mode))
+		return -ELOOP;	/* O_NOFOLLOW */
 	if (acc == O_RDONLY || acc == O_RDWR)
 		want |= R_OK;
 	if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))

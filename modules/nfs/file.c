@@ -132,12 +132,14 @@ static int open_existing(struct nfsmod *m, struct cred *c, struct place *p, int 
 	int acc = flags & O_ACCMODE;
 	int mask = 0, r;
 
+	/* the kernel's order: ENOTDIR for O_DIRECTORY, also with O_PATH
+	   (mv asks whether its target is a directory so), before ELOOP */
+	if ((flags & O_DIRECTORY) && p->ino->attr.type != NF3DIR)
+		return -ENOTDIR;
 	if (flags & O_PATH)
 		return 0;
 	if (p->ino->attr.type == NF3LNK)
 		return -ELOOP;
-	if ((flags & O_DIRECTORY) && p->ino->attr.type != NF3DIR)
-		return -ENOTDIR;
 	if (p->ino->attr.type == NF3DIR &&
 	    (acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC))))
 		return -EISDIR;
@@ -188,9 +190,9 @@ static int do_open(struct nfsmod *m, struct cred *c, const char *path0, int flag
 	strcpy(path, path0);
 	if (!(flags & O_CREAT)) {
 		r = walk(m, c, path, !(flags & O_NOFOLLOW), !m->o.nocto, p);
-		if (r == 0 && (flags & O_NOFOLLOW) && !(flags & O_PATH) &&
+		if (r == 0 && (flags & O_NOFOLLOW) && !(flags & (O_PATH | O_DIRECTORY)) &&
 		    p->ino->attr.type == NF3LNK)
-			r = -ELOOP;
+			r = -ELOOP;	/* O_DIRECTORY: open_existing's ENOTDIR first */
 		return r < 0 ? r : open_existing(m, c, p, flags, false);
 	}
 	/* "name/" asks for a directory, which O_CREAT cannot make (EISDIR);
