@@ -188,8 +188,13 @@ long core_lib_standin(int m, const char *dir, char *out, size_t cap)
 	long dfd, n;
 	int r;
 
-	if ((r = standin_dir(m, dir, out, cap)) < 0 || (r = list_dir(ref, dir, &ns)) < 0)
+	if ((r = standin_dir(m, dir, out, cap)) < 0 || (r = list_dir(ref, dir, &ns)) < 0) {
+		if (defuse_g.debug)
+			defuse_log("no stand-in for the loader of ", dir,
+				   r == -EPERM ? ": its directory is not ours, 0700, exec" :
+						 ": the directory cannot be listed");
 		return r;
+	}
 	dfd = sys3(SYS_open, out, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dfd < 0) {
 		r = (int)dfd;
@@ -211,8 +216,9 @@ long core_lib_standin(int m, const char *dir, char *out, size_t cap)
 			link_to(l.path, (int)dfd, ns.v[i]);
 			continue;
 		}
+		/* (a module that resolves paths itself, nfs, follows here) */
 		if (!core_in_mount(&l) || l.mount != m ||
-		    mod_getattr(ref, l.path, &st, DEFUSE_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+		    mod_getattr(ref, l.path, &st, 0) < 0 || !S_ISREG(st.st_mode)) {
 			forget(&ns, i);
 			continue;
 		}

@@ -2,8 +2,9 @@
 """A real build on a mount (issue 14): zlib's own ./configure, make and
 make test, natively and on every kind of mount: passthrough kernel-backed
 and emulated, memfs (--memfs), libfuse's passthrough_ll in process
-(--examples) and Debian's fuse2fs on an ext4 image (one instance for the
-tree: docs/fuse-compat.md), from the source package scripts/setup.sh
+(--examples), Debian's fuse2fs on an ext4 image (one instance for the
+tree: docs/fuse-compat.md) and NFS (--nfs, under tests/nfs/server.sh),
+from the source package scripts/setup.sh
 fetched into build-sources/.  The outputs (with the tree's path made DIR)
 and the names in the resulting trees must match, the shared-library test
 must load the libz.so.1 just built, not the system's (LD_DEBUG tells), and
@@ -13,7 +14,8 @@ not there; a mount kind whose module or program is missing is skipped,
 saying so.
 
     zlib.py --defuse build/src/defuse --module .../passthrough.so --source SRCROOT
-            [--memfs .../memfs.so] [--examples DIR]
+            [--memfs .../memfs.so] [--examples DIR] [--nfs .../nfs.so]
+            [--modes native,nfs]
 """
 import argparse
 import difflib
@@ -83,7 +85,12 @@ def mounts(args, scratch):
             print("skip fuse2fs: mke2fs failed:\n" + out)
     else:
         print("skip fuse2fs: not installed (apt-get install fuse2fs e2fsprogs)")
-    return kinds
+    if args.nfs and os.environ.get("DEFUSE_NFS_URL"):
+        kinds.append(("nfs", "%s:%s,lockdir=%s" % (os.path.abspath(args.nfs),
+                                                  os.environ["DEFUSE_NFS_URL"], scratch)))
+    elif args.nfs:
+        print("skip nfs: no DEFUSE_NFS_URL (run under tests/nfs/server.sh)")
+    return [k for k in kinds if not args.modes or k[0] in args.modes.split(",")]
 
 
 def main():
@@ -93,6 +100,8 @@ def main():
     ap.add_argument("--memfs")
     ap.add_argument("--examples")
     ap.add_argument("--fuse", default="fuse", help="the fuse module (name or path)")
+    ap.add_argument("--nfs", help="nfs.so, for a mount of DEFUSE_NFS_URL (tests/nfs/server.sh)")
+    ap.add_argument("--modes", help="only these kinds (native,kernel,...,nfs)")
     ap.add_argument("--source", required=True, help="the source tree (build-sources/ in it)")
     ap.add_argument("--timeout", type=float, default=900)
     args = ap.parse_args()
