@@ -188,12 +188,13 @@ long core_lib_standin(int m, const char *dir, char *out, size_t cap)
 	long dfd, n;
 	int r;
 
-	if ((r = standin_dir(m, dir, out, cap)) < 0 || (r = list_dir(ref, dir, &ns)) < 0) {
+	/* listed first: nothing is made for what is no directory */
+	if ((r = list_dir(ref, dir, &ns)) < 0 || (r = standin_dir(m, dir, out, cap)) < 0) {
 		if (defuse_g.debug)
 			defuse_log("no stand-in for the loader of ", dir,
 				   r == -EPERM ? ": its directory is not ours, 0700, exec" :
 						 ": the directory cannot be listed");
-		return r;
+		goto done;
 	}
 	dfd = sys3(SYS_open, out, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dfd < 0) {
