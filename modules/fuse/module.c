@@ -838,6 +838,7 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 	struct program_init pi = { 0 };
 	struct fmount *was;
 	void *h, *before;
+	int per_process = 0;
 
 	if (!fm)
 		return -ENOMEM;
@@ -848,9 +849,11 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 		if (!strncmp(p, "--mountpoint=", 13)) {
 			free(mountpoint);
 			mountpoint = strndup(p + 13, n - 13);
+		} else if (n == 13 && !strncmp(p, "--per-process", 13)) {
+			per_process = 1;
 		} else {
 			snprintf(why, why_len, "fuse: unknown option '%.*s' (ARGS are "
-				 "[--mountpoint=PATH:]FS[:FS-ARGS])", (int)n, p);
+				 "[--mountpoint=PATH:][--per-process:]FS[:FS-ARGS])", (int)n, p);
 			goto fail;
 		}
 		p += n + (p[n] == ':');
@@ -903,7 +906,8 @@ static int fm_init(const char *args, struct defuse_conn *conn, void **priv, char
 		snprintf(why, why_len, "fuse: %s: a program without DT_FLAGS_1", fspath);
 		goto fail;
 	}
-	if ((conn->capable & DEFUSE_CAP_ONE_INSTANCE) && needs_one_instance(colon ? colon + 1 : "")) {
+	if ((conn->capable & DEFUSE_CAP_ONE_INSTANCE) && !per_process &&
+	    needs_one_instance(colon ? colon + 1 : "")) {
 		/* started nowhere here: the host serves it from one server */
 		conn->want |= DEFUSE_CAP_ONE_INSTANCE;
 		free(mountpoint);

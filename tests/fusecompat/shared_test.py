@@ -576,7 +576,9 @@ def bench(a):
                     argv = ['tar', 'xf', tb, '-C', native]
                 else:
                     img = mkimage(tmp, size_mb)
-                    mod = 'shared:fuse' if 'shared' in name else 'fuse'
+                    # per process by its own option: an image is one
+                    # instance by itself (one tar writes here)
+                    mod = 'shared:fuse' if 'shared' in name else 'fuse:--per-process'
                     argv = [a.defuse, 'run', '-m', '%s=%s:%s:%s' % (mnt, mod, f2, img), '--',
                             'tar', 'xf', tb, '-C', mnt]
                 t = time.time()
