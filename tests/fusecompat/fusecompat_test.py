@@ -1025,6 +1025,19 @@ def installed2(a, prog):
             want = ''.join('./%s\n' % n for n in sorted(files)) + 'same\n' * len(files)
             check(r.returncode == 0 and r.stdout == want,
                   'fuse-zip: the listing and contents of the archive', r.stdout + r.stderr)
+            # Read-write, written by a shell and the processes it starts: one
+            # instance for the tree (an archive named read-write), so the
+            # archive holds every process's file, and the old ones
+            r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, arc), '--',
+                     'sh', '-c', 'cd "$1" && echo one > new1 && (echo two > new2) && '
+                     'sh -c "echo three > new3" && cat new1 new2 new3', 'sh', mnt])
+            with zipfile.ZipFile(arc) as z:
+                names = sorted(z.namelist())
+                same = z.read('sub/b.bin') == files['sub/b.bin']
+            check(r.returncode == 0 and r.stdout == 'one\ntwo\nthree\n' and same and
+                  names == sorted(list(files) + ['new1', 'new2', 'new3']),
+                  'fuse-zip: written by three processes, each one\'s file in the archive',
+                  r.stdout + r.stderr + ' '.join(names))
         elif prog == 'bindfs':
             # it moves into its source and names files relative to it: served
             # from its own working directory, the program's staying its own
