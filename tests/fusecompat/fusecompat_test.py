@@ -974,7 +974,8 @@ def installed2(a, prog):
                 f.truncate(64 << 20)
             r = run(['mke2fs', '-q', '-t', 'ext4', '-F', img])
             check(r.returncode == 0, 'mke2fs -t ext4', r.stderr)
-            # written by one process: one instance of fuse2fs
+            # written by one process (one instance: the image is a file); a
+            # file written after its unlink (stress-ng's hdd) leaves no block
             write = ('import os, sys\n'
                      'm = sys.argv[1]\n'
                      'os.makedirs(m + "/d/e")\n'
@@ -983,6 +984,11 @@ def installed2(a, prog):
                      'os.symlink("small", m + "/link")\n'
                      'os.rename(m + "/small", m + "/small2")\n'
                      'os.truncate(m + "/d/e/f", 50000)\n'
+                     'fd = os.open(m + "/gone", os.O_CREAT | os.O_RDWR, 0o600)\n'
+                     'os.unlink(m + "/gone")\n'
+                     'os.write(fd, b"x" * 300000)\n'
+                     'assert os.fstat(fd).st_nlink == 0\n'
+                     'os.close(fd)\n'
                      'print(sorted(os.listdir(m)), os.stat(m + "/d/e/f").st_size)\n')
             r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, img), '--',
                      py, '-c', write, mnt])
