@@ -1047,8 +1047,26 @@ static void fm_after_fork_child(void *priv)
 	fm_fork_child(FM);
 }
 
+/*
+ * A last name longer than NAME_MAX: ENAMETOOLONG, before the file system
+ * sees it, as Linux's file systems answer.  Through the kernel a FUSE
+ * file system is not asked with such a name either; fuse2fs, asked to
+ * make one, stored its length modulo 256 (a directory entry with an empty
+ * name: stress-ng's filename stressor, then e2fsck).  The host looks up
+ * every name of a path (getattr) before it uses it, so the names of the
+ * directories on the way are checked there.
+ */
+static int name_too_long(const char *path)
+{
+	const char *last = strrchr(path, '/');
+
+	return strlen(last ? last + 1 : path) > NAME_MAX;
+}
+
 static int fm_getattr(void *priv, const char *path, struct stat *st, int flags)
 {
+	if (name_too_long(path))
+		return -ENAMETOOLONG;
 	return FWD(FM->ops->getattr(FM->inst, path, st, flags));
 }
 
@@ -1075,11 +1093,15 @@ static int fm_statfs(void *priv, const char *path, struct statfs *st)
 
 static int fm_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 {
+	if (name_too_long(path))
+		return -ENAMETOOLONG;
 	return FWD(FM->ops->mknod(FM->inst, path, mode, dev));
 }
 
 static int fm_mkdir(void *priv, const char *path, mode_t mode)
 {
+	if (name_too_long(path))
+		return -ENAMETOOLONG;
 	return FWD(FM->ops->mkdir(FM->inst, path, mode));
 }
 
@@ -1095,16 +1117,22 @@ static int fm_rmdir(void *priv, const char *path)
 
 static int fm_symlink(void *priv, const char *target, const char *path)
 {
+	if (name_too_long(path))
+		return -ENAMETOOLONG;
 	return FWD(FM->ops->symlink(FM->inst, target, path));
 }
 
 static int fm_rename(void *priv, const char *from, const char *to, unsigned int flags)
 {
+	if (name_too_long(to))
+		return -ENAMETOOLONG;
 	return FWD(FM->ops->rename(FM->inst, from, to, flags));
 }
 
 static int fm_link(void *priv, const char *from, const char *to)
 {
+	if (name_too_long(to))
+		return -ENAMETOOLONG;
 	return FWD(FM->ops->link(FM->inst, from, to));
 }
 
@@ -1152,6 +1180,8 @@ static int fm_removexattr(void *priv, const char *path, const char *name, int fl
 
 static int fm_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
 {
+	if ((flags & O_CREAT) && name_too_long(path))
+		return -ENAMETOOLONG;
 	return FWD(FM->ops->open(FM->inst, path, flags, mode, out));
 }
 

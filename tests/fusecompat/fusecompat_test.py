@@ -975,7 +975,9 @@ def installed2(a, prog):
             r = run(['mke2fs', '-q', '-t', 'ext4', '-F', img])
             check(r.returncode == 0, 'mke2fs -t ext4', r.stderr)
             # written by one process (one instance: the image is a file); a
-            # file written after its unlink (stress-ng's hdd) leaves no block
+            # file written after its unlink (stress-ng's hdd) leaves no block,
+            # a name of 256 bytes is ENAMETOOLONG (fuse2fs itself stores it so
+            # that e2fsck finds an empty name)
             write = ('import os, sys\n'
                      'm = sys.argv[1]\n'
                      'os.makedirs(m + "/d/e")\n'
@@ -989,6 +991,10 @@ def installed2(a, prog):
                      'os.write(fd, b"x" * 300000)\n'
                      'assert os.fstat(fd).st_nlink == 0\n'
                      'os.close(fd)\n'
+                     'e = None\n'
+                     'try: os.mkdir(m + "/" + "n" * 256)\n'
+                     'except OSError as x: e = x.errno\n'
+                     'assert e == 36, e\n'
                      'print(sorted(os.listdir(m)), os.stat(m + "/d/e/f").st_size)\n')
             r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, img), '--',
                      py, '-c', write, mnt])
