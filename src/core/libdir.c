@@ -101,20 +101,19 @@ static void link_to(const char *target, int dfd, const char *name)
 static int list_dir(const struct defuse_mount_ref *ref, const char *dir, struct names *ns)
 {
 	struct defuse_open o = { 0, -1 };
-	int64_t pos = 0;
 	int r = mod_open(ref, dir, O_RDONLY | O_DIRECTORY, 0, &o);
 
 	if (r < 0)
 		return r;
-	r = mod_readdir(ref, o.fh, pos, collect, ns);
+	r = mod_readdir(ref, o.fh, 0, collect, ns);
 	if (o.kernel_fd >= 0)
 		sys1(SYS_close, o.kernel_fd);
 	mod_release(ref, o.fh);
 	return r < 0 ? r : 0;
 }
 
-/* The file at path (st: its attributes) copied to kernel path `to`, whole
-   or not at all. */
+/* The file at path of the module (st: its attributes) copied to name in
+   kernel directory dfd, whole or not at all. */
 static int copy_file(const struct defuse_mount_ref *ref, const char *path,
 		     const struct stat *st, int dfd, const char *name)
 {
