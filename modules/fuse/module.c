@@ -124,8 +124,8 @@ static int has_ro(const char *opts)
  * Whether the file system must be one instance for the whole process tree
  * (DEFUSE_CAP_ONE_INSTANCE): its command line fsargs names a regular file
  * that is not a program (a disk image, an archive) or a block device, and
- * does not mount it read-only (-o ro, or -r, --read-only as fuse-zip and bindfs say it).
- * Such file systems (fuse2fs, exfat-fuse, fusefat on an image; fuse-zip,
+ * does not mount it read-only (-o ro, or -r and --read-only, as fuse-zip
+ * and bindfs say it).  Such file systems (fuse2fs, exfat-fuse, fusefat on an image; fuse-zip,
  * archivemount on an archive) keep the file's metadata in memory and
  * write it back as they please: two instances, each process's own, each
  * write back their own view, and the image is corrupt (a shell and the
