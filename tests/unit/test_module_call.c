@@ -429,6 +429,30 @@ static void test_init_wants_readonly(void **state)
 	assert_ptr_equal(ref.priv, &ops);
 }
 
+/* The in-process host offers one instance for the tree; the bridge, one
+   instance already, does not (module.h). */
+static int f_init_one(const char *args, struct defuse_conn *conn, void **priv, char *why,
+		      size_t len)
+{
+	(void)args, (void)priv, (void)why, (void)len;
+	if (conn->host == DEFUSE_HOST_PROCESS)
+		assert_true(conn->capable & DEFUSE_CAP_ONE_INSTANCE);
+	else
+		assert_false(conn->capable & DEFUSE_CAP_ONE_INSTANCE);
+	conn->want |= DEFUSE_CAP_ONE_INSTANCE;
+	return 0;
+}
+
+static void test_one_instance_offered_in_process(void **state)
+{
+	(void)state;
+	ops.init = f_init_one;
+	assert_int_equal(mod_start(&ref, &mod, DEFUSE_HOST_PROCESS, "", NULL, 0), 0);
+	assert_int_equal(ref.want, DEFUSE_CAP_ONE_INSTANCE);
+	assert_int_equal(mod_start(&ref, &mod, DEFUSE_HOST_FUSE, "", NULL, 0), 0);
+	assert_int_equal(ref.want, 0);	/* not offered: not taken */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +467,7 @@ int main(void)
 		cmocka_unit_test_setup(test_open_readonly, setup),
 		cmocka_unit_test_setup(test_file_fallbacks, setup),
 		cmocka_unit_test_setup(test_init_wants_readonly, setup),
+		cmocka_unit_test_setup(test_one_instance_offered_in_process, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
