@@ -1052,9 +1052,10 @@ static void fm_after_fork_child(void *priv)
  * sees it, as Linux's file systems answer.  Through the kernel a FUSE
  * file system is not asked with such a name either; fuse2fs, asked to
  * make one, stored its length modulo 256 (a directory entry with an empty
- * name: stress-ng's filename stressor, then e2fsck).  The host looks up
- * every name of a path (getattr) before it uses it, so the names of the
- * directories on the way are checked there.
+ * name: stress-ng's filename stressor, then e2fsck).  Every call by path
+ * checks its last name; the host looks up every name of a path (getattr)
+ * before it uses it, so the names of the directories on the way are
+ * checked there.
  */
 static int name_too_long(const char *path)
 {
@@ -1062,11 +1063,15 @@ static int name_too_long(const char *path)
 
 	return strlen(last ? last + 1 : path) > NAME_MAX;
 }
+#define NAME_OK(path)						\
+	do {							\
+		if (name_too_long(path))			\
+			return -ENAMETOOLONG;			\
+	} while (0)
 
 static int fm_getattr(void *priv, const char *path, struct stat *st, int flags)
 {
-	if (name_too_long(path))
-		return -ENAMETOOLONG;
+	NAME_OK(path);
 	return FWD(FM->ops->getattr(FM->inst, path, st, flags));
 }
 
@@ -1074,6 +1079,7 @@ static int fm_access(void *priv, const char *path, int mode, int flags)
 {
 	int was = fscwd_eaccess, r;
 
+	NAME_OK(path);
 	/* the file system's own access(2) as the IDs asked about (fscwd.h) */
 	fscwd_eaccess = (flags & AT_EACCESS) != 0;
 	r = FWD(FM->ops->access(FM->inst, path, mode, flags));
@@ -1083,6 +1089,7 @@ static int fm_access(void *priv, const char *path, int mode, int flags)
 
 static ssize_t fm_readlink(void *priv, const char *path, char *buf, size_t size)
 {
+	NAME_OK(path);
 	return FWD(FM->ops->readlink(FM->inst, path, buf, size));
 }
 
@@ -1093,66 +1100,69 @@ static int fm_statfs(void *priv, const char *path, struct statfs *st)
 
 static int fm_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 {
-	if (name_too_long(path))
-		return -ENAMETOOLONG;
+	NAME_OK(path);
 	return FWD(FM->ops->mknod(FM->inst, path, mode, dev));
 }
 
 static int fm_mkdir(void *priv, const char *path, mode_t mode)
 {
-	if (name_too_long(path))
-		return -ENAMETOOLONG;
+	NAME_OK(path);
 	return FWD(FM->ops->mkdir(FM->inst, path, mode));
 }
 
 static int fm_unlink(void *priv, const char *path)
 {
+	NAME_OK(path);
 	return FWD(FM->ops->unlink(FM->inst, path));
 }
 
 static int fm_rmdir(void *priv, const char *path)
 {
+	NAME_OK(path);
 	return FWD(FM->ops->rmdir(FM->inst, path));
 }
 
 static int fm_symlink(void *priv, const char *target, const char *path)
 {
-	if (name_too_long(path))
-		return -ENAMETOOLONG;
+	NAME_OK(path);
 	return FWD(FM->ops->symlink(FM->inst, target, path));
 }
 
 static int fm_rename(void *priv, const char *from, const char *to, unsigned int flags)
 {
-	if (name_too_long(to))
-		return -ENAMETOOLONG;
+	NAME_OK(from);
+	NAME_OK(to);
 	return FWD(FM->ops->rename(FM->inst, from, to, flags));
 }
 
 static int fm_link(void *priv, const char *from, const char *to)
 {
-	if (name_too_long(to))
-		return -ENAMETOOLONG;
+	NAME_OK(from);
+	NAME_OK(to);
 	return FWD(FM->ops->link(FM->inst, from, to));
 }
 
 static int fm_chmod(void *priv, const char *path, mode_t mode, int flags)
 {
+	NAME_OK(path);
 	return FWD(FM->ops->chmod(FM->inst, path, mode, flags));
 }
 
 static int fm_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flags)
 {
+	NAME_OK(path);
 	return FWD(FM->ops->chown(FM->inst, path, uid, gid, flags));
 }
 
 static int fm_truncate(void *priv, const char *path, off_t size)
 {
+	NAME_OK(path);
 	return FWD(FM->ops->truncate(FM->inst, path, size));
 }
 
 static int fm_utimens(void *priv, const char *path, const struct timespec times[2], int flags)
 {
+	NAME_OK(path);
 	return FWD(FM->ops->utimens(FM->inst, path, times, flags));
 }
 
@@ -1180,8 +1190,7 @@ static int fm_removexattr(void *priv, const char *path, const char *name, int fl
 
 static int fm_open(void *priv, const char *path, int flags, mode_t mode, struct defuse_open *out)
 {
-	if ((flags & O_CREAT) && name_too_long(path))
-		return -ENAMETOOLONG;
+	NAME_OK(path);
 	return FWD(FM->ops->open(FM->inst, path, flags, mode, out));
 }
 

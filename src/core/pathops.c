@@ -265,6 +265,12 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 
 		if (!target)
 			return -EFAULT;
+		/* the kernel's getname of the target: no longer than PATH_MAX
+		   with its NUL (fuse2fs, given a longer one, said EINVAL) */
+		if ((r = defuse_probe_strnlen(target, PATH_MAX)) < 0)
+			return r;
+		if (r == PATH_MAX)
+			return -ENAMETOOLONG;
 		if ((r = slash_refused(c, l)) < 0 || (r = core_perm_make(l)) < 0)
 			return r;
 		return mod_symlink(ref, target, l->path);

@@ -139,6 +139,25 @@ static long in_kernel(const struct core_call *c, struct core_loc *a, struct core
 	return defuse_forward(&k);
 }
 
+/*
+ * A directory moved into itself: the kernel's check in lock_rename, made
+ * before the file system is asked (EINVAL for a source that is an
+ * ancestor of the target; ENOTEMPTY for a target that is one of the
+ * source's, EINVAL with RENAME_EXCHANGE).  A file system that trusts the
+ * kernel for it (fuse2fs) moved the directory under itself, where nothing
+ * could reach it again.  The paths are the walk's, every link followed.
+ */
+static long rename_into_itself(const char *from, const char *to, unsigned flags)
+{
+	size_t nf = strlen(from), nt = strlen(to);
+
+	if (nf < nt && !strncmp(from, to, nf) && (to[nf] == '/' || nf == 1))
+		return -EINVAL;
+	if (nt < nf && !strncmp(to, from, nt) && (from[nt] == '/' || nt == 1))
+		return (flags & RENAME_EXCHANGE) ? -EINVAL : -ENOTEMPTY;
+	return 0;
+}
+
 long core_h_two_paths(struct core_call *c)
 {
 	const struct defuse_syscall *sc = c->sc;
@@ -258,6 +277,8 @@ long core_h_two_paths(struct core_call *c)
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
 	}
+	if (!core_mounts[a.mount].resolves && (r = rename_into_itself(a.path, b.path, flags)) < 0)
+		return r;
 	if ((r = core_perm_rename(&a, &b, flags)) < 0)
 		return r;
 	r = core_special_mount(a.mount) ? core_special_rename(a.mount, a.path, b.path, flags)
