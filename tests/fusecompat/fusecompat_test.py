@@ -977,7 +977,8 @@ def installed2(a, prog):
             # written by one process (one instance: the image is a file); a
             # file written after its unlink (stress-ng's hdd) leaves no block,
             # a name of 256 bytes is ENAMETOOLONG (fuse2fs itself stores it so
-            # that e2fsck finds an empty name)
+            # that e2fsck finds an empty name), a directory is not moved into
+            # itself (EINVAL; fuse2fs itself loses it)
             write = ('import os, sys\n'
                      'm = sys.argv[1]\n'
                      'os.makedirs(m + "/d/e")\n'
@@ -995,6 +996,13 @@ def installed2(a, prog):
                      'try: os.mkdir(m + "/" + "n" * 256)\n'
                      'except OSError as x: e = x.errno\n'
                      'assert e == 36, e\n'
+                     'os.makedirs(m + "/p/q")\n'
+                     'e = None\n'
+                     'try: os.rename(m + "/p", m + "/p/q/r")\n'
+                     'except OSError as x: e = x.errno\n'
+                     'assert e == 22, e\n'
+                     'os.rmdir(m + "/p/q")\n'
+                     'os.rmdir(m + "/p")\n'
                      'print(sorted(os.listdir(m)), os.stat(m + "/d/e/f").st_size)\n')
             r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, img), '--',
                      py, '-c', write, mnt])
