@@ -14,7 +14,8 @@ not there; a mount kind whose module or program is missing is skipped,
 saying so.
 
     zlib.py --defuse build/src/defuse --module .../passthrough.so --source SRCROOT
-            [--memfs .../memfs.so] [--examples DIR] [--nfs .../nfs.so]
+            [--memfs .../memfs.so] [--fuse .../fuse.so [--examples DIR]]
+            [--nfs .../nfs.so]
             [--modes native,nfs]
 """
 import argparse
@@ -55,8 +56,8 @@ def which_libz(cmd_prefix, d, timeout):
 
 
 def mounts(args, scratch):
-    """(name, spec after MNT= or None for native, cleanup) of every kind of
-    mount this machine can run."""
+    """(name, spec after MNT=, None for native) of every kind of mount
+    this machine can run."""
     kinds = [("native", None), ("kernel", "%s:%s" % (args.module, scratch + "/back-kernel")),
              ("emulated", "%s:emulated=%s" % (args.module, scratch + "/back-emulated"))]
     os.mkdir(scratch + "/back-kernel")
@@ -66,14 +67,18 @@ def mounts(args, scratch):
     else:
         print("skip memfs: no --memfs")
     ll = args.examples and os.path.join(os.path.abspath(args.examples), "passthrough_ll.so")
-    if ll and os.path.exists(ll):
+    if not args.fuse:
+        print("skip passthrough_ll and fuse2fs: no --fuse")
+    elif ll and os.path.exists(ll):
         os.mkdir(scratch + "/back-ll")
         kinds.append(("passthrough_ll", "%s:%s:-o source=%s" % (args.fuse, ll,
                                                                scratch + "/back-ll")))
     else:
         print("skip passthrough_ll: no --examples")
     f2 = shutil.which("fuse2fs") or "/usr/sbin/fuse2fs"
-    if os.path.exists(f2) and shutil.which("mke2fs") and shutil.which("e2fsck"):
+    if not args.fuse:
+        pass
+    elif os.path.exists(f2) and shutil.which("mke2fs") and shutil.which("e2fsck"):
         img = scratch + "/ext4.img"
         with open(img, "wb") as f:
             f.truncate(256 << 20)
@@ -99,7 +104,7 @@ def main():
     ap.add_argument("--module", required=True)
     ap.add_argument("--memfs")
     ap.add_argument("--examples")
-    ap.add_argument("--fuse", default="fuse", help="the fuse module (name or path)")
+    ap.add_argument("--fuse", help="the fuse module (fuse.so)")
     ap.add_argument("--nfs", help="nfs.so, for a mount of DEFUSE_NFS_URL (tests/nfs/server.sh)")
     ap.add_argument("--modes", help="only these kinds (native,kernel,...,nfs)")
     ap.add_argument("--source", required=True, help="the source tree (build-sources/ in it)")
@@ -113,7 +118,7 @@ def main():
         return SKIP
     defuse = os.path.abspath(args.defuse)
     args.module = os.path.abspath(args.module)
-    if "/" in args.fuse:
+    if args.fuse:
         args.fuse = os.path.abspath(args.fuse)
     args.segment = "zlib-test-%d" % os.getpid()
     with tarfile.open(tars[-1]) as t:
