@@ -149,11 +149,12 @@ static long in_kernel(const struct core_call *c, struct core_loc *a, struct core
  */
 static long rename_into_itself(const char *from, const char *to, unsigned flags)
 {
-	size_t nf = strlen(from), nt = strlen(to);
+	const char *rest;
 
-	if (nf < nt && !strncmp(from, to, nf) && (to[nf] == '/' || nf == 1))
+	/* (the root is never either: EBUSY before) */
+	if ((rest = core_path_below(to, from, strlen(from))) && *rest)
 		return -EINVAL;
-	if (nt < nf && !strncmp(to, from, nt) && (from[nt] == '/' || nt == 1))
+	if ((rest = core_path_below(from, to, strlen(to))) && *rest)
 		return (flags & RENAME_EXCHANGE) ? -EINVAL : -ENOTEMPTY;
 	return 0;
 }
