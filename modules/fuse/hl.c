@@ -218,15 +218,13 @@ static int is_open_other(struct fc_inst *in, struct fc_file *h)
 /*
  * libfuse's hiding: an open file that loses its name is renamed to
  * DIR/.fuse_hiddenXXXXXXXXYYYYYYYY instead, and removed when released, so
- * that operations on it still find it by path.  Not for nullpath_ok file
- * systems, which do not need the path of an open file, where libfuse
- * hides too: a file mapped by the pager is released a moment after its
- * munmap and close, and its hidden name made the rmdir that followed fail
- * with ENOTEMPTY (bench suite-smoke, 2 runs in 3).  But a nullpath_ok file
- * system that frees a file at its unlink (fuse2fs) then sees an open file
- * unlinked: blocks written to it afterwards stay allocated to no inode
- * (docs/fuse-compat.md, known differences).  0 if hidden, 1 if it need not
- * be, or -errno.
+ * that operations on it still find it by path, and a file system that
+ * frees a file at its unlink (fuse2fs: the blocks written after it were
+ * left allocated to no inode, and e2fsck found the image corrupt) never
+ * sees an open one unlinked.  As libfuse 2 and 3 do, nullpath_ok or not:
+ * only hard_remove unlinks at once.  (A mapped file is released by the
+ * munmap and close that end its use, not later: pager_fault.c, serving.)
+ * 0 if hidden, 1 if it need not be, or -errno.
  */
 static int hide(struct fc_inst *in, const char *path)
 {
@@ -236,7 +234,7 @@ static int hide(struct fc_inst *in, const char *path)
 	struct stat st;
 	int r;
 
-	if (f->conf.hard_remove || f->conf.nullpath_ok || !is_open(in, path))
+	if (f->conf.hard_remove || !is_open(in, path))
 		return 1;
 	slash = strrchr(path, '/');
 	for (int tries = 0; tries < 10; tries++) {

@@ -213,6 +213,10 @@ static void forget(uintptr_t a, uintptr_t e)
 		pg_mutex_lock();
 		r = forget_locked(a, e, &d);
 		pg_mutex_unlock();
+		/* the description's release, if ours is the last reference,
+		   before munmap returns */
+		if (d.n)
+			pg_fault_quiesce();
 		drop_refs(&d);
 	} while (r == -EAGAIN);
 }

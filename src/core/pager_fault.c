@@ -44,6 +44,7 @@
 #include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <linux/futex.h>
 #include <linux/userfaultfd.h>
 #include "kernel/sys.h"
 #include "core/pager_int.h"
@@ -133,6 +134,21 @@ static __thread char *fill_buf CORE_TLS;
 static __thread char glibc_forking CORE_TLS;
 static int defer_thread, thread_wanted, mask_pending, atfork_set;
 static unsigned long pending_mask;
+
+/*
+ * The fault thread holds the mapping it serves (its cache and its
+ * description) from fault_of to fault_done, and the faulting thread runs
+ * on before that: the pages are mapped first.  It may then unmap and
+ * close, and the description's last reference went in the fault thread a
+ * moment later, the module's release with it: a FUSE file system still
+ * had the file open at the unlink that followed (hidden, and the rmdir
+ * after failed with ENOTEMPTY).  serving is odd while the fault thread
+ * holds a mapping; pg_fault_quiesce waits for a hold that began before a
+ * mapping was forgotten, as the kernel's munmap waits for the faults in
+ * the range.  quiescing: threads waiting so (the fault thread wakes them
+ * only then: no system call per fault).
+ */
+static uint32_t serving, quiescing;
 
 static int ensure_thread(void);
 
@@ -576,6 +592,7 @@ static int fault_of(uintptr_t addr, struct fault *f, int64_t *foff, long *win, i
 	f->open = mp->open;
 	pg_cache_get(f->c);
 	core_open_get(f->open);
+	__atomic_add_fetch(&serving, 1, __ATOMIC_SEQ_CST);	/* odd: held */
 	f->start = mp->start;
 	f->off = mp->off;
 	f->end = mp->off + (int64_t)(mp->end - mp->start);
@@ -601,6 +618,21 @@ static void fault_done(struct fault *f)
 {
 	core_open_put(f->open);
 	pg_cache_put(f->c);
+	__atomic_add_fetch(&serving, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&quiescing, __ATOMIC_SEQ_CST))
+		sys3(SYS_futex, &serving, FUTEX_WAKE_PRIVATE, INT32_MAX);
+}
+
+void pg_fault_quiesce(void)
+{
+	uint32_t s = __atomic_load_n(&serving, __ATOMIC_SEQ_CST);
+
+	if (!(s & 1) || in_fault_thread())
+		return;
+	__atomic_add_fetch(&quiescing, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&serving, __ATOMIC_SEQ_CST) == s)
+		sys4(SYS_futex, &serving, FUTEX_WAIT_PRIVATE, s, NULL);
+	__atomic_sub_fetch(&quiescing, 1, __ATOMIC_SEQ_CST);
 }
 
 /* The next window of a sequential reader, filled and mapped before it
@@ -887,6 +919,7 @@ void pg_fault_forget(void)
 	thread_up = 0;
 	thread_wanted = 0;
 	starting = 0;
+	serving = quiescing = 0;	/* the parent's fault thread is not here */
 	pg_mode = PG_UNKNOWN;
 }
 
@@ -904,6 +937,7 @@ int pg_fault_after_fork(void)
 	thread_up = 0;
 	thread_wanted = 0;
 	starting = 0;
+	serving = quiescing = 0;
 	defer_thread = glibc_forking;
 	return start_uffd();
 }

@@ -190,6 +190,10 @@ int pg_fault_after_fork(void) HIDDEN;
 /* In the child, the signal mask to restore once its fault thread is up:
    1 if that comes later (glibc's fork: atfork), 0 if now is the time. */
 int pg_fault_mask_later(unsigned long mask) HIDDEN;
+/* A mapping was just forgotten: returns once the fault thread no longer
+   holds what it held then (its last reference to a description is never
+   the last one). */
+void pg_fault_quiesce(void) HIDDEN;
 /* exit: the fault thread ends (mounts.c counts threads before destroy). */
 void pg_fault_stop(void) HIDDEN;
 

@@ -226,6 +226,29 @@ NAMES_WANT = ("new old\nnewer ['f', 'g']\nFalse False\nspawned\n"
               "['more', 'out']\n")
 
 
+MAPPED_SCRIPT = '''
+import mmap, os, sys
+m = sys.argv[1]
+bad = 0
+for size in (6, 4096, 8192, 65536) * 5:
+    os.mkdir(m + '/d')
+    fd = os.open(m + '/d/f', os.O_RDWR | os.O_CREAT, 0o644)
+    os.ftruncate(fd, size)
+    mm = mmap.mmap(fd, size)
+    mm[0:1] = b'H'
+    mm[size - 1:size] = b'T'
+    mm.close()
+    os.close(fd)
+    os.unlink(m + '/d/f')
+    try:
+        os.rmdir(m + '/d')
+    except OSError:
+        bad += 1
+        break
+print('not empty', bad)
+'''
+
+
 def examples(a):
     ex = a.examples
     mnt = tempfile.mkdtemp(prefix='defuse-fc-mnt-')
@@ -287,6 +310,20 @@ def examples(a):
             check(r.returncode == 0 and r.stdout == NAMES_WANT and r.stderr == '',
                   'passthrough_ll: names seen changed by another process, a vfork child\'s '
                   'open (DEFUSE_FUSE_NAME_CACHE=%r)' % cache, r.stdout + r.stderr)
+
+        # passthrough_fh: a mapped file is released by the munmap and close
+        # that end its use, before the program's next call.  The pager's
+        # fault thread held the mapping while it served a fault and let go
+        # of it a moment later, the release with it: the unlink right after
+        # the close found the file still open and hid it (libfuse's
+        # .fuse_hidden*), and the rmdir after that failed with ENOTEMPTY.
+        src = os.path.join(tmp, 'mapped-src')
+        os.mkdir(src)
+        r = run([a.defuse, 'run', '-m', '%s=fuse:%s/passthrough_fh.so:-o modules=subdir,subdir=%s'
+                 % (mnt, ex, src), '--', sys.executable, '-c', MAPPED_SCRIPT, mnt])
+        check(r.returncode == 0 and r.stdout == 'not empty 0\n' and os.listdir(src) == [],
+              'passthrough_fh: a mapped file unlinked after its munmap and close leaves its '
+              'directory empty', r.stdout + r.stderr)
 
         # passthrough_fh, passthrough_ll: locks and FIFOs between users
         why = ids_case(a, tmp, mnt, (
@@ -975,7 +1012,8 @@ def installed2(a, prog):
             r = run(['mke2fs', '-q', '-t', 'ext4', '-F', img])
             check(r.returncode == 0, 'mke2fs -t ext4', r.stderr)
             # written by one process (one instance: the image is a file); a
-            # name of 256 bytes is ENAMETOOLONG (fuse2fs itself stores it so
+            # file written after its unlink (stress-ng's hdd) leaves no block,
+            # a name of 256 bytes is ENAMETOOLONG (fuse2fs itself stores it so
             # that e2fsck finds an empty name), a directory is not moved into
             # itself (EINVAL; fuse2fs itself loses it)
             write = ('import os, sys\n'
@@ -986,6 +1024,11 @@ def installed2(a, prog):
                      'os.symlink("small", m + "/link")\n'
                      'os.rename(m + "/small", m + "/small2")\n'
                      'os.truncate(m + "/d/e/f", 50000)\n'
+                     'fd = os.open(m + "/gone", os.O_CREAT | os.O_RDWR, 0o600)\n'
+                     'os.unlink(m + "/gone")\n'
+                     'os.write(fd, b"x" * 300000)\n'
+                     'assert os.fstat(fd).st_nlink == 0\n'
+                     'os.close(fd)\n'
                      'e = None\n'
                      'try: os.mkdir(m + "/" + "n" * 256)\n'
                      'except OSError as x: e = x.errno\n'
