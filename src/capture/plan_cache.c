@@ -259,11 +259,7 @@ struct image_header {
 
 static uint64_t fnv(const void *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (const uint8_t *c = p; n--; c++)
-		h = (h ^ *c) * 0x100000001b3ULL;
-	return h;
+	return d_fnv1a(D_FNV1A_INIT, p, n);
 }
 
 static uint64_t emitter(void)

@@ -38,6 +38,7 @@
 #include "capture/capture.h"
 #include "capture/plan.h"
 #include "capture/trampoline.h"
+#include "common/util.h"
 #include "kernel/sys.h"
 
 #define TRAMP_MAX 320		/* bytes one trampoline may need, at most */
@@ -292,13 +293,9 @@ uint64_t tramp_fingerprint(void)
 	};
 	uint8_t buf[128 + 4 * TRAMP_MAX + 64];
 	struct region r = { buf, sizeof(buf), buf + 128 };
-	uint64_t h = 0xcbf29ce484222325ULL ^ TRAMP_HEADER;
-
 	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++)
 		emit_site(&r, &sites[i], buf + sizeof(buf) - 16);
-	for (const uint8_t *p = buf + 128; p < r.next; p++)
-		h = (h ^ *p) * 0x100000001b3ULL;
-	return h;
+	return d_fnv1a(D_FNV1A_INIT ^ TRAMP_HEADER, buf + 128, (size_t)(r.next - (buf + 128)));
 }
 
 int tramp_apply(uint8_t *code, size_t size, const struct plan *plan, struct tramp_stats *st,

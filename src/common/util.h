@@ -17,6 +17,7 @@
 #define DEFUSE_COMMON_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define DEFUSE_HIDDEN __attribute__((visibility("hidden")))
 
@@ -45,6 +46,29 @@ static inline int d_startswith(const char *s, const char *prefix)
 			return 0;
 	}
 	return 1;
+}
+
+/*
+ * FNV-1a, 64 bits, continuing from h (D_FNV1A_INIT to begin): the hash of
+ * names and bytes whose value must be the same in every process and run
+ * (a mount's key, a stand-in directory's name, a page cache's key, a plan
+ * file's check).  Not for keys someone could choose to collide.
+ */
+#define D_FNV1A_INIT 0xcbf29ce484222325ULL
+
+static inline uint64_t d_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	for (const unsigned char *c = p; n--; c++)
+		h = (h ^ *c) * 0x100000001b3ULL;
+	return h;
+}
+
+/* ... of a string, without its terminator. */
+static inline uint64_t d_fnv1a_str(uint64_t h, const char *s)
+{
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		h = (h ^ *c) * 0x100000001b3ULL;
+	return h;
 }
 
 #endif

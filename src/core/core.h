@@ -97,6 +97,12 @@ int core_special_path(const char *name, char *out, size_t cap) HIDDEN;
    its length, or a negative errno (none: the entry stays as it was). */
 long core_lib_standin(int m, const char *dir, char *out, size_t cap) HIDDEN;
 
+/* exec_resolve.c: the whole of an open file of a mount (o: read from its
+   kernel descriptor if it has one, else through the module) written into
+   kernel descriptor dst from offset 0, for a copy the kernel can map or
+   run.  The bytes copied, or -errno (-EIO for a short write). */
+long core_copy_whole(const struct defuse_mount_ref *ref, const struct defuse_open *o, int dst) HIDDEN;
+
 /*
  * A descriptor the program got from a mount (kernel-backed file or
  * directory): which mount, and its path there, for *at calls, fchdir and

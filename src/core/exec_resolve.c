@@ -61,32 +61,44 @@ long core_kernel_at(const struct defuse_syscall *sc, const struct core_sysdesc *
  * only run what it can read.  The mode bits come along so the kernel's
  * execute permission check sees the file's.
  */
-static long copy_to_memfd(int mount, uint64_t fh, const char *path)
+long core_copy_whole(const struct defuse_mount_ref *ref, const struct defuse_open *o, int dst)
 {
-	const struct defuse_mount_ref *ref = CORE_REF(mount);
-	char *buf = malloc(65536);
-	struct stat st;
-	long mfd, n;
+	enum { CHUNK = 1 << 16 };
+	char *buf = malloc(CHUNK);
+	long n;
 	off_t off = 0;
 
-	/* only a regular file can be run (do_open_execat) */
-	if (!buf || mod_fgetattr(ref, fh, path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		free(buf);
-		return -EACCES;
-	}
-	mfd = sys2(SYS_memfd_create, "defuse-exec", 0);
-	if (mfd < 0) {
-		free(buf);
-		return mfd;
-	}
-	while ((n = mod_read(ref, fh, buf, 65536, off)) > 0) {
-		if (sys4(SYS_pwrite64, mfd, buf, n, off) != n) {
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		n = o->kernel_fd >= 0 ? sys4(SYS_pread64, o->kernel_fd, buf, CHUNK, off) :
+					mod_read(ref, o->fh, buf, CHUNK, off);
+		if (n <= 0)
+			break;
+		if (sys4(SYS_pwrite64, dst, buf, n, off) != n) {
 			n = -EIO;
 			break;
 		}
 		off += n;
 	}
 	free(buf);
+	return n < 0 ? n : off;
+}
+
+static long copy_to_memfd(int mount, uint64_t fh, const char *path)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(mount);
+	struct defuse_open o = { fh, -1 };
+	struct stat st;
+	long mfd, n;
+
+	/* only a regular file can be run (do_open_execat) */
+	if (mod_fgetattr(ref, fh, path, &st) < 0 || !S_ISREG(st.st_mode))
+		return -EACCES;
+	mfd = sys2(SYS_memfd_create, "defuse-exec", 0);
+	if (mfd < 0)
+		return mfd;
+	n = core_copy_whole(ref, &o, (int)mfd);
 	if (n < 0 || sys_failed(sys2(SYS_fchmod, mfd, st.st_mode & 07777))) {
 		sys1(SYS_close, mfd);
 		return n < 0 ? n : -EACCES;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include "core/core.h"
 #include "core/resolve.h"
+#include "common/util.h"
 #include "kernel/sys.h"
 
 /* Names a loader looks for: shared objects. */
@@ -117,33 +118,24 @@ static int list_dir(const struct defuse_mount_ref *ref, const char *dir, struct 
 static int copy_file(const struct defuse_mount_ref *ref, const char *path,
 		     const struct stat *st, int dfd, const char *name)
 {
-	char tmp[NAME_MAX + 32], *buf = malloc(1 << 16);
+	char tmp[NAME_MAX + 32];
 	struct defuse_open o = { 0, -1 };
 	struct timespec times[2] = { st->st_atim, st->st_mtim };
-	long kfd, n = 0;
-	off_t off = 0;
+	long kfd, n = -EIO;
 
 	snprintf(tmp, sizeof(tmp), ".%.200s.%d.tmp", name, (int)getpid());
-	if (!buf || mod_open(ref, path, O_RDONLY, 0, &o) < 0) {
-		free(buf);
+	if (mod_open(ref, path, O_RDONLY, 0, &o) < 0)
 		return -EIO;
-	}
 	kfd = sys4(SYS_openat, dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	while (kfd >= 0) {
-		n = o.kernel_fd >= 0 ? sys4(SYS_pread64, o.kernel_fd, buf, 1 << 16, off) :
-				       mod_read(ref, o.fh, buf, 1 << 16, off);
-		if (n <= 0 || sys4(SYS_pwrite64, kfd, buf, n, off) != n)
-			break;
-		off += n;
-	}
-	free(buf);
+	if (kfd >= 0)
+		n = core_copy_whole(ref, &o, (int)kfd);
 	if (o.kernel_fd >= 0)
 		sys1(SYS_close, o.kernel_fd);
 	mod_release(ref, o.fh);
 	if (kfd < 0)
 		return (int)kfd;
 	/* whole (the size it said), its mode, its time: then the name */
-	if (n != 0 || off != st->st_size || sys2(SYS_fchmod, kfd, (st->st_mode & 0755) | 0400) ||
+	if (n != st->st_size || sys2(SYS_fchmod, kfd, (st->st_mode & 0755) | 0400) ||
 	    sys4(SYS_utimensat, kfd, NULL, times, 0) ||
 	    sys4(SYS_renameat, dfd, tmp, dfd, name)) {
 		sys1(SYS_close, kfd);
@@ -158,13 +150,11 @@ static int copy_file(const struct defuse_mount_ref *ref, const char *path,
    if missing and checked: the caller's, 0700, where code may be mapped. */
 static int standin_dir(int m, const char *dir, char *out, size_t cap)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = d_fnv1a_str(D_FNV1A_INIT, dir);
 	char name[96];
 	struct stat st;
 	struct statfs sf;
 
-	for (const char *p = dir; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
 	snprintf(name, sizeof(name), "ld-%u-%016llx-%016llx", (unsigned)sys0(SYS_geteuid),
 		 (unsigned long long)core_mounts[m].key, (unsigned long long)h);
 	if (core_special_path(name, out, cap) < 0)

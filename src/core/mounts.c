@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include "core/core.h"
 #include "common/exec_layout.h"
+#include "common/util.h"
 #include "core/module_find.h"
 #include "core/pager.h"
 #include "kernel/sys.h"
@@ -166,9 +167,7 @@ static void add_mount(char *line)
 	core_mount_kids[core_nmounts] = (struct core_kid){ st.st_dev, st.st_ino,
 							   major(st.st_dev), minor(st.st_dev) };
 	/* FNV-1a: the same text mounts the same file system anywhere. */
-	m->key = 0xcbf29ce484222325ULL;
-	for (const char *p = eq + 1; *p; p++)
-		m->key = (m->key ^ (unsigned char)*p) * 0x100000001b3ULL;
+	m->key = d_fnv1a_str(D_FNV1A_INIT, eq + 1);
 added:
 	m->len = strlen(m->point);
 	m->base = strrchr(m->point, '/') ? strrchr(m->point, '/') + 1 : m->point;

@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <linux/falloc.h>
+#include "common/util.h"
 #include "kernel/sys.h"
 #include "core/pager_int.h"
 
@@ -258,11 +259,7 @@ static struct pg_cache *find_locked(const uint64_t key[3])
 
 static uint64_t hash(const char *s)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h | 1;
+	return d_fnv1a_str(D_FNV1A_INIT, s) | 1;
 }
 
 #define REF(f) CORE_REF((f)->open->mount)
