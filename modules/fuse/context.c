@@ -17,6 +17,7 @@ struct fc_tls {
 	struct fuse_context ctx;
 	struct fuse *f;		/* the mount being called, or NULL */
 	int creating;		/* in create, mknod or mkdir: umask is asked for */
+	int as_kernel;		/* a change the kernel makes itself (fc_ctx_as_kernel) */
 };
 
 static __thread struct fc_tls tls __attribute__((tls_model("initial-exec")));
@@ -53,15 +54,30 @@ mode_t fc_current_umask(void)
 	return p ? (mode_t)strtoul(p + 6, NULL, 8) : 022;
 }
 
+void fc_ctx_as_kernel(int on)
+{
+	tls.as_kernel = on;
+}
+
+void fc_ctx_ids(uid_t *uid, gid_t *gid)
+{
+	if (tls.as_kernel) {
+		*uid = 0;
+		*gid = 0;
+		return;
+	}
+	/* setfs[ug]id with an invalid ID changes nothing and returns the
+	   current one: the IDs the kernel checks files with, as FUSE's. */
+	*uid = (uid_t)syscall(SYS_setfsuid, -1);
+	*gid = (gid_t)syscall(SYS_setfsgid, -1);
+}
+
 FC_EXPORT struct fuse_context *fuse_get_context(void)
 {
 	struct fuse_context *c = &tls.ctx;
 
 	c->fuse = tls.f;
-	/* setfs[ug]id with an invalid ID changes nothing and returns the
-	   current one: the IDs the kernel checks files with, as FUSE's. */
-	c->uid = syscall(SYS_setfsuid, -1);
-	c->gid = syscall(SYS_setfsgid, -1);
+	fc_ctx_ids(&c->uid, &c->gid);
 	c->pid = syscall(SYS_gettid);
 	c->umask = tls.creating ? fc_current_umask() : 0;
 	return c;
@@ -202,6 +218,24 @@ int fc_times_to_set(const struct timespec *t, struct stat *a)
 	else if (t[1].tv_nsec != UTIME_OMIT)
 		set |= FUSE_SET_ATTR_MTIME, a->st_mtim = t[1];
 	return set;
+}
+
+mode_t fc_kill_setid(const struct stat *st, int why)
+{
+	mode_t m = st->st_mode & 07777;
+	uid_t uid;
+	gid_t gid;
+
+	if (!(m & (S_ISUID | S_ISGID)) ||
+	    (why == FC_KILL_CHOWN ? S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode)))
+		return m;
+	caller(FC_IDS_FS, &uid, &gid);
+	if (why == FC_KILL_WRITE && uid == 0)
+		return m;	/* CAP_FSETID */
+	m &= ~S_ISUID;
+	if ((m & S_IXGRP) || (uid != 0 && !in_group(gid, st->st_gid)))
+		m &= ~S_ISGID;
+	return m;
 }
 
 int fc_dp_setattr(const struct stat *st, int set, const struct stat *a)

@@ -139,6 +139,9 @@ struct fc_file {
 	int lock_fd;
 	/* Low level: the inode, whose lookup this file holds. */
 	fuse_ino_t ino;
+	/* Written through already, its set-ID bits dealt with (fc_kill_setid):
+	   later writes through it do not ask for its mode again. */
+	int privs_done;
 };
 
 /* Each open file h of in's, then each it inherited (adopt.c), under
@@ -257,6 +260,28 @@ int fc_dp_open_passes(void) FC_HIDDEN;
    one's choosing into a's st_atim and st_mtim. */
 int fc_times_to_set(const struct timespec *t, struct stat *a) FC_HIDDEN;
 int fc_dp_setattr(const struct stat *st, int set, const struct stat *a) FC_HIDDEN;
+/*
+ * The set-ID bits the kernel takes from a file before its FUSE file system
+ * sees the change (without handle_killpriv, fuse_setattr sends the mode),
+ * and which in process must go here: FC_KILL_WRITE, a write or truncation
+ * by a caller without CAP_FSETID (file_remove_privs); FC_KILL_CHOWN, any
+ * chown of a file that is no directory, by anyone, even one that changes
+ * nothing (chown_common).  Set-user-ID goes; set-group-ID too when the
+ * group may execute, or when the caller is not in the file's group and
+ * not privileged (setattr_should_drop_sgid: native Linux, which clears a
+ * little more than kernel FUSE does).  The caller is the thread's file-
+ * system IDs; user 0 is privileged.  Returns the mode st should have
+ * (permission bits), st's own when nothing goes.
+ */
+enum { FC_KILL_WRITE, FC_KILL_CHOWN };
+/* The caller's IDs as fuse_get_context and fuse_req_ctx give them: the
+   thread's file-system IDs, or 0 and 0 between fc_ctx_as_kernel(1) and
+   (0), around a change the kernel makes itself whoever the caller is
+   (the set-ID bits' removal: a file system that checks its caller, as
+   fuse2fs does, must not refuse it to a user who does not own the file). */
+void fc_ctx_ids(uid_t *uid, gid_t *gid) FC_HIDDEN;
+void fc_ctx_as_kernel(int on) FC_HIDDEN;
+mode_t fc_kill_setid(const struct stat *st, int why) FC_HIDDEN;
 
 /* ---- opt.c / cmdline.c --------------------------------------------- */
 /* Parses the mount options every FUSE program may be given (ro,

@@ -622,6 +622,23 @@ static int hl_chmod(void *priv, const char *path, mode_t mode, int flags)
 	RETURN(r);
 }
 
+/* The mode the kernel would send with a change of st (fc_kill_setid),
+   set first, as libfuse's setattr sets a mode before the rest.  Its error
+   is not the change's: a file system that runs as its caller (a
+   passthrough) may not chmod another's file, and the kernel under it
+   takes the bits itself. */
+static void kill_setid(struct fuse *f, const char *path, const struct stat *st, int why,
+		       struct fuse_file_info *fi)
+{
+	mode_t m = fc_kill_setid(st, why);
+
+	if (m != (st->st_mode & 07777)) {
+		fc_ctx_as_kernel(1);
+		fuse_fs_chmod(f->fs, path, m, fi);
+		fc_ctx_as_kernel(0);
+	}
+}
+
 static int hl_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flags)
 {
 	struct stat st;
@@ -636,6 +653,8 @@ static int hl_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flag
 		r = dp_change(f, &st, (uid != (uid_t)-1 ? FUSE_SET_ATTR_UID : 0) |
 				      (gid != (gid_t)-1 ? FUSE_SET_ATTR_GID : 0), &a);
 	}
+	if (!r)
+		kill_setid(f, path, &st, FC_KILL_CHOWN, NULL);
 	if (!r)
 		r = fuse_fs_chown(f->fs, path, uid, gid, NULL);
 	RETURN(r);
@@ -654,6 +673,8 @@ static int hl_truncate(void *priv, const char *path, off_t size)
 		r = -EINVAL;
 	if (!r)
 		r = dp_change(f, &st, FUSE_SET_ATTR_SIZE, NULL);
+	if (!r)
+		kill_setid(f, path, &st, FC_KILL_WRITE, NULL);
 	if (!r)
 		r = fuse_fs_truncate(f->fs, path, size, NULL);
 	RETURN(r);
@@ -993,6 +1014,24 @@ static ssize_t hl_read(void *priv, uint64_t fh, void *buf, size_t size, off_t of
 	RETURN((ssize_t)done);
 }
 
+static const char *hpath_fi(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX]);
+static const char *hpath_noh2(struct fc_inst *in, struct fc_file *h, char buf[PATH_MAX]);
+
+/* A write or truncation through h: the set-ID bits go first, as the kernel
+   takes them (fc_kill_setid), unless the caller is privileged (asked
+   first: no getattr then).  Its errors are not the write's. */
+static void handle_kill_setid(struct fc_inst *in, struct fc_file *h)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (fc_dp_open_passes())
+		return;
+	memset(&st, 0, sizeof(st));
+	if (fuse_fs_getattr(in->f->fs, hpath_fi(in, h, buf), &st, FC_ATTR_FI(h)) == 0)
+		kill_setid(in->f, hpath_noh2(in, h, buf), &st, FC_KILL_WRITE, FC_ATTR_FI(h));
+}
+
 static ssize_t hl_write(void *priv, uint64_t fh, const void *buf, size_t size, off_t off)
 {
 	struct fc_file *h = H(fh);
@@ -1002,6 +1041,10 @@ static ssize_t hl_write(void *priv, uint64_t fh, const void *buf, size_t size, o
 	BEGIN(0);
 
 	p = hpath(in, h, pbuf);
+	if (!__atomic_load_n(&h->privs_done, __ATOMIC_RELAXED)) {
+		handle_kill_setid(in, h);
+		__atomic_store_n(&h->privs_done, 1, __ATOMIC_RELAXED);
+	}
 	max = in->conn.max_write;
 	while (done < size) {
 		size_t n = size - done < max ? size - done : max;
@@ -1074,6 +1117,7 @@ static int hl_ftruncate(void *priv, uint64_t fh, off_t size)
 	char buf[PATH_MAX];
 	BEGIN(0);
 
+	handle_kill_setid(in, h);
 	RETURN(fuse_fs_truncate(f->fs, hpath_fi(in, h, buf), size, FC_ATTR_FI(h)));
 }
 
@@ -1090,9 +1134,19 @@ static int hl_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
 {
 	struct fc_file *h = H(fh);
 	char buf[PATH_MAX];
+	struct stat st;
+	int r;
 	BEGIN(0);
 
-	RETURN(fuse_fs_chown(f->fs, hpath_noh2(in, h, buf), uid, gid, FC_ATTR_FI(h)));
+	memset(&st, 0, sizeof(st));
+	r = fuse_fs_getattr(f->fs, hpath_fi(in, h, buf), &st, FC_ATTR_FI(h));
+	if (r > 0)
+		r = 0;
+	if (!r)
+		kill_setid(f, hpath_noh2(in, h, buf), &st, FC_KILL_CHOWN, FC_ATTR_FI(h));
+	if (!r)
+		r = fuse_fs_chown(f->fs, hpath_noh2(in, h, buf), uid, gid, FC_ATTR_FI(h));
+	RETURN(r);
 }
 
 static int hl_futimens(void *priv, uint64_t fh, const struct timespec times[2])

@@ -273,8 +273,7 @@ FC_EXPORT void *fuse_req_userdata(fuse_req_t req)
 /* The caller is the thread making the call: its identity, read now. */
 FC_EXPORT const struct fuse_ctx *fuse_req_ctx(fuse_req_t req)
 {
-	req->ctx.uid = setfsuid(-1);
-	req->ctx.gid = setfsgid(-1);
+	fc_ctx_ids(&req->ctx.uid, &req->ctx.gid);
 	req->ctx.pid = syscall(SYS_gettid);
 	req->ctx.umask = req->creating ? fc_current_umask() : 0;
 	return &req->ctx;
@@ -1229,6 +1228,22 @@ static int setattr(struct fuse_session *se, fuse_ino_t ino, struct stat *attr, i
 	return outcome(&q, R_ATTR);
 }
 
+/* The mode the kernel would send with a change of st (fc_kill_setid), set
+   first.  Its error is not the change's: a file system that runs as its
+   caller (passthrough_ll) may not chmod another's file, and the kernel
+   under it takes the bits itself. */
+static void kill_setid(struct fuse_session *se, fuse_ino_t ino, const struct stat *st, int why,
+		       struct fuse_file_info *fi)
+{
+	struct stat a = { .st_mode = fc_kill_setid(st, why) };
+
+	if (a.st_mode != (st->st_mode & 07777)) {
+		fc_ctx_as_kernel(1);
+		setattr(se, ino, &a, FUSE_SET_ATTR_MODE, fi);
+		fc_ctx_as_kernel(0);
+	}
+}
+
 /* One setattr of path (what, a: the attributes to set). */
 static int set_path(struct fuse_session *se, struct refs *rf, const char *path, int to_set,
 		    struct stat *a, int check)
@@ -1245,6 +1260,8 @@ static int set_path(struct fuse_session *se, struct refs *rf, const char *path, 
 		r = -EINVAL;
 	if (!r && to_set && se->mo.default_permissions)
 		r = fc_dp_setattr(&st, to_set, a);
+	if (!r && (to_set & FUSE_SET_ATTR_SIZE))
+		kill_setid(se, ino, &st, FC_KILL_WRITE, NULL);
 	if (!r && to_set)
 		r = setattr(se, ino, a, to_set, NULL);
 	return r;
@@ -1265,26 +1282,6 @@ static int chown_set(uid_t uid, gid_t gid, struct stat *a)
 	       (gid != (gid_t)-1 ? FUSE_SET_ATTR_GID : 0);
 }
 
-/*
- * chown of a file that is no directory takes its set-user-ID bit, and its
- * set-group-ID bit if group execution is allowed, even when nothing
- * changes (-1, -1): the kernel sends FUSE the mode for that.
- */
-static int kill_setid(const struct stat *st, struct stat *a)
-{
-	mode_t m = st->st_mode & 07777;
-
-	if (S_ISDIR(st->st_mode) || !(m & (S_ISUID | S_ISGID)))
-		return 0;
-	m &= ~S_ISUID;
-	if (m & S_IXGRP)
-		m &= ~S_ISGID;
-	if (m == (st->st_mode & 07777))
-		return 0;
-	a->st_mode = m;
-	return FUSE_SET_ATTR_MODE;
-}
-
 static int ll_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flags)
 {
 	struct stat a = { 0 }, st;
@@ -1296,8 +1293,8 @@ static int ll_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flag
 	r = stat_path(se, path, &rf, &st, &ino);
 	if (!r && set && se->mo.default_permissions)
 		r = fc_dp_setattr(&st, set, &a);
-	if (!r && !set)
-		set = kill_setid(&st, &a);
+	if (!r)
+		kill_setid(se, ino, &st, FC_KILL_CHOWN, NULL);
 	if (!r && set)
 		r = setattr(se, ino, &a, set, NULL);
 	RETURN(r);
@@ -1738,6 +1735,14 @@ static ssize_t ll_write(void *priv, uint64_t fh, const void *buf, size_t size, o
 
 	if (!se->op.write && !se->op.write_buf)
 		RETURN((ssize_t)-ENOSYS);
+	if (!__atomic_load_n(&h->privs_done, __ATOMIC_RELAXED)) {
+		/* the set-ID bits first, as the kernel takes them */
+		struct stat st;
+
+		if (!fc_dp_open_passes() && !do_getattr(se, h->ino, FC_ATTR_FI(h), &st))
+			kill_setid(se, h->ino, &st, FC_KILL_WRITE, FC_ATTR_FI(h));
+		__atomic_store_n(&h->privs_done, 1, __ATOMIC_RELAXED);
+	}
 	max = in->conn.max_write;
 	while (done < size) {
 		size_t n = size - done < max ? size - done : max;
@@ -1787,8 +1792,11 @@ static int ll_fgetattr(void *priv, uint64_t fh, struct stat *st)
 
 static int ll_ftruncate(void *priv, uint64_t fh, off_t size)
 {
-	struct stat a = { .st_size = size };
+	struct stat a = { .st_size = size }, st;
 	BEGIN();
+
+	if (!fc_dp_open_passes() && !do_getattr(se, H(fh)->ino, FC_ATTR_FI(H(fh)), &st))
+		kill_setid(se, H(fh)->ino, &st, FC_KILL_WRITE, FC_ATTR_FI(H(fh)));
 	RETURN(setattr(se, H(fh)->ino, &a, FUSE_SET_ATTR_SIZE, FC_ATTR_FI(H(fh))));
 }
 
@@ -1805,8 +1813,8 @@ static int ll_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)
 	int set = chown_set(uid, gid, &a);
 	BEGIN();
 
-	if (!set && !do_getattr(se, H(fh)->ino, FC_ATTR_FI(H(fh)), &st))
-		set = kill_setid(&st, &a);
+	if (!do_getattr(se, H(fh)->ino, FC_ATTR_FI(H(fh)), &st))
+		kill_setid(se, H(fh)->ino, &st, FC_KILL_CHOWN, FC_ATTR_FI(H(fh)));
 	if (!set)
 		RETURN(0);
 	RETURN(setattr(se, H(fh)->ino, &a, set, FC_ATTR_FI(H(fh))));

@@ -126,15 +126,23 @@ static void stamp_mc(struct mnode *n)
 	n->ctime = n->mtime;
 }
 
-/* A write by anyone but root drops set-user-ID and (group-executable)
-   set-group-ID, as the kernel's file_remove_privs. */
+/* Set-group-ID goes with set-user-ID when the group may execute, or the
+   caller is neither in the file's group nor root (the kernel's
+   setattr_should_drop_sgid). */
+static void kill_sgid(struct cred *c, struct mnode *n)
+{
+	if ((n->mode & S_IXGRP) || (c->uid != 0 && !cred_in_group(c, n->gid)))
+		n->mode &= ~S_ISGID;
+}
+
+/* A write by anyone but root drops set-user-ID and set-group-ID, as the
+   kernel's file_remove_privs. */
 static void kill_privs(struct cred *c, struct mnode *n)
 {
 	if (c->uid == 0 || !S_ISREG(n->mode))
 		return;
 	n->mode &= ~S_ISUID;
-	if ((n->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-		n->mode &= ~S_ISGID;
+	kill_sgid(c, n);
 }
 
 /* The sticky-directory rule: only the file's or the directory's owner
@@ -745,8 +753,7 @@ static int set_owner(struct memfs *m, struct cred *c, uint64_t ino, uid_t uid, g
 	   every non-directory, even chown(-1, -1), even by root. */
 	if (!S_ISDIR(n->mode)) {
 		n->mode &= ~S_ISUID;
-		if ((n->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-			n->mode &= ~S_ISGID;
+		kill_sgid(c, n);
 	}
 	if (uid != (uid_t)-1)
 		n->uid = uid;

@@ -1015,7 +1015,9 @@ def installed2(a, prog):
             # file written after its unlink (stress-ng's hdd) leaves no block,
             # a name of 256 bytes is ENAMETOOLONG (fuse2fs itself stores it so
             # that e2fsck finds an empty name), a directory is not moved into
-            # itself (EINVAL; fuse2fs itself loses it)
+            # itself (EINVAL; fuse2fs itself loses it), another user's write
+            # takes the set-ID bits (the kernel sends FUSE the mode for it;
+            # fuse2fs kept them)
             write = ('import os, sys\n'
                      'm = sys.argv[1]\n'
                      'os.makedirs(m + "/d/e")\n'
@@ -1040,6 +1042,20 @@ def installed2(a, prog):
                      'assert e == 22, e\n'
                      'os.rmdir(m + "/p/q")\n'
                      'os.rmdir(m + "/p")\n'
+                     'os.mkdir(m + "/s")\n'
+                     'os.chmod(m + "/s", 0o777)\n'
+                     'open(m + "/s/x", "w").close()\n'
+                     'os.chmod(m + "/s/x", 0o6777)\n'
+                     'pid = os.fork()\n'
+                     'if pid == 0:\n'
+                     '    os.setgid(65534)\n'
+                     '    os.setuid(65534)\n'
+                     '    os._exit(os.write(os.open(m + "/s/x", os.O_WRONLY), b"y") != 1)\n'
+                     'assert os.waitpid(pid, 0)[1] == 0\n'
+                     'mode = os.stat(m + "/s/x").st_mode & 0o7777\n'
+                     'assert mode == 0o777, oct(mode)\n'
+                     'os.unlink(m + "/s/x")\n'
+                     'os.rmdir(m + "/s")\n'
                      'print(sorted(os.listdir(m)), os.stat(m + "/d/e/f").st_size)\n')
             r = run([a.defuse, 'run', '-m', '%s=fuse:%s:%s' % (mnt, path, img), '--',
                      py, '-c', write, mnt])
