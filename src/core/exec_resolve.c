@@ -56,11 +56,7 @@ long core_kernel_at(const struct defuse_syscall *sc, const struct core_sysdesc *
 	return core_kernel_call(&k);
 }
 
-/*
- * The content of an emulated file in a memfd, for execveat: the kernel can
- * only run what it can read.  The mode bits come along so the kernel's
- * execute permission check sees the file's.
- */
+/* (core.h) */
 long core_copy_whole(const struct defuse_mount_ref *ref, const struct defuse_open *o, int dst)
 {
 	enum { CHUNK = 1 << 16 };
@@ -85,6 +81,11 @@ long core_copy_whole(const struct defuse_mount_ref *ref, const struct defuse_ope
 	return n < 0 ? n : off;
 }
 
+/*
+ * The content of an emulated file in a memfd, for execveat: the kernel can
+ * only run what it can read.  The mode bits come along so the kernel's
+ * execute permission check sees the file's.
+ */
 static long copy_to_memfd(int mount, uint64_t fh, const char *path)
 {
 	const struct defuse_mount_ref *ref = CORE_REF(mount);
