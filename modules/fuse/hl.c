@@ -848,7 +848,7 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	struct fuse_file_info fi;
 	struct fc_file *h;
 	struct stat st;
-	int r, is_dir = 0, path_only = 0, given = flags;
+	int r, is_dir = 0, path_only = 0, given = flags, created = 0;
 	BEGIN((flags & O_CREAT) != 0);
 
 	memset(&fi, 0, sizeof(fi));
@@ -890,8 +890,12 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		if (!(flags & O_CREAT))
 			RETURN(-ENOENT);
 		r = create_file(f, path, flags, mode, &fi);
+		created = 1;
 	} else {
 		r = open_existing(f, path, &st, flags, &fi, &is_dir);
+		/* a truncating open is a truncation (handle_truncate) */
+		if (!r && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY)
+			kill_setid(f, path, &st, FC_KILL_WRITE, &fi);
 	}
 	if (r)
 		RETURN(r);
@@ -909,6 +913,9 @@ static int hl_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		}
 		RETURN(-ENOMEM);
 	}
+	/* A file with no set-ID bit when it was opened has none to lose at
+	   its first write: no need to ask for its mode then. */
+	h->privs_done = !((created ? mode : st.st_mode) & (S_ISUID | S_ISGID));
 	out->fh = (uintptr_t)h;
 	RETURN(0);
 }

@@ -1488,7 +1488,8 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 	const char *name = NULL;	/* "/" has none, and is never created */
 	struct lref ref = { FUSE_ROOT_ID, NULL };	/* the file's, while open */
 	uint64_t pseq = FC_NAMES_NONE;
-	int r, fresh, is_dir = 0, path_only = 0, given = flags, trunc;
+	int r, fresh = 1, is_dir = 0, path_only = 0, given = flags, trunc;
+	int privs_known = 0;	/* st's mode tells the set-ID bits, or mode's */
 	BEGIN();
 
 	memset(&fi, 0, sizeof(fi));
@@ -1517,6 +1518,7 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 				lref_drop(se, &ref);
 				RETURN(r);
 			}
+			fresh = 1;
 		}
 	}
 	if ((flags & O_TMPFILE) == O_TMPFILE) {
@@ -1572,7 +1574,10 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		}
 		if (r)
 			RETURN(r);
+		st.st_mode = mode;
+		privs_known = 1;
 	} else {
+		privs_known = fresh;
 		if ((flags & O_CREAT) && (flags & O_EXCL))
 			r = -EEXIST;
 		else if (S_ISFIFO(st.st_mode) && !(flags & O_PATH))
@@ -1619,6 +1624,11 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 
 				r = setattr(se, ino, &a, FUSE_SET_ATTR_SIZE, &fi);
 			}
+			/* a truncating open is a truncation (handle_truncate) */
+			if (!r && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY &&
+			    !fc_dp_open_passes() &&
+			    (privs_known || (privs_known = !do_getattr(se, ino, &fi, &st))))
+				kill_setid(se, ino, &st, FC_KILL_WRITE, &fi);
 			if (r) {
 				lref_drop(se, &ref);
 				RETURN(r);
@@ -1626,8 +1636,11 @@ static int ll_open(void *priv, const char *path, int flags, mode_t mode, struct 
 		}
 	}
 	h = new_file(in, path, ino, &fi, is_dir, path_only);
-	if (h)
+	if (h) {
 		h->pin = ref.pin;
+		/* no set-ID bit when opened: none to lose at its first write */
+		h->privs_done = privs_known && !(st.st_mode & (S_ISUID | S_ISGID));
+	}
 	if (!h) {
 		struct fc_file tmp = { .fi = fi, .ino = ino, .is_dir = is_dir,
 				       .is_path_only = path_only, .pin = ref.pin };
