@@ -274,6 +274,7 @@ int fc_dp_setattr(const struct stat *st, int set, const struct stat *a) FC_HIDDE
  * (permission bits), st's own when nothing goes.
  */
 enum { FC_KILL_WRITE, FC_KILL_CHOWN };
+mode_t fc_kill_setid(const struct stat *st, int why) FC_HIDDEN;
 /* The caller's IDs as fuse_get_context and fuse_req_ctx give them: the
    thread's file-system IDs, or 0 and 0 between fc_ctx_as_kernel(1) and
    (0), around a change the kernel makes itself whoever the caller is
@@ -281,7 +282,6 @@ enum { FC_KILL_WRITE, FC_KILL_CHOWN };
    fuse2fs does, must not refuse it to a user who does not own the file). */
 void fc_ctx_ids(uid_t *uid, gid_t *gid) FC_HIDDEN;
 void fc_ctx_as_kernel(int on) FC_HIDDEN;
-mode_t fc_kill_setid(const struct stat *st, int why) FC_HIDDEN;
 
 /* ---- opt.c / cmdline.c --------------------------------------------- */
 /* Parses the mount options every FUSE program may be given (ro,
