@@ -18,6 +18,8 @@ struct fc_tls {
 	struct fuse *f;		/* the mount being called, or NULL */
 	int creating;		/* in create, mknod or mkdir: umask is asked for */
 	int as_kernel;		/* a change the kernel makes itself (fc_ctx_as_kernel) */
+	int umask_known;	/* umask below read already in this call */
+	mode_t umask;
 };
 
 static __thread struct fc_tls tls __attribute__((tls_model("initial-exec")));
@@ -26,6 +28,7 @@ void fc_ctx_enter(struct fuse *f, int creating)
 {
 	tls.f = f;
 	tls.creating = creating;
+	tls.umask_known = 0;
 	tls.ctx.private_data = f && f->fs ? f->fs->user_data : NULL;
 }
 
@@ -83,7 +86,13 @@ FC_EXPORT struct fuse_context *fuse_get_context(void)
 	c->fuse = tls.f;
 	fc_ctx_ids(&c->uid, &c->gid);
 	c->pid = syscall(SYS_gettid);
-	c->umask = tls.creating ? fc_current_umask() : 0;
+	if (tls.creating && !tls.umask_known) {
+		/* once per call: fuse2fs asks for its context seven times in a
+		   create, and outside the host each answer reads /proc */
+		tls.umask = fc_current_umask();
+		tls.umask_known = 1;
+	}
+	c->umask = tls.creating ? tls.umask : 0;
 	return c;
 }
 

@@ -130,7 +130,7 @@ static int64_t xfer_fd(int fd, struct sh_req *q, const char *s1, const char *s2,
 	mh.msg_control = cbuf;
 	mh.msg_controllen = sizeof(cbuf);
 	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		n = sh_recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	/* A descriptor comes only with an open's reply; anywhere else it is
 	   closed, never left in the program's table. */

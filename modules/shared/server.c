@@ -532,7 +532,7 @@ static void *conn_main(void *arg)
 			struct iovec riov = { buf, REQ_MAX };
 			struct msghdr rmh = { .msg_iov = &riov, .msg_iovlen = 1,
 					      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-			ssize_t n = recvmsg(c->fd, &rmh, MSG_CMSG_CLOEXEC);
+			ssize_t n = sh_recvmsg(c->fd, &rmh, MSG_CMSG_CLOEXEC);
 			struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&rmh) : NULL;
 			int passed = -1;
 			struct sh_req q;
