@@ -1740,6 +1740,17 @@ static ssize_t ll_read(void *priv, uint64_t fh, void *buf, size_t size, off_t of
 	RETURN((ssize_t)done);
 }
 
+/* A write or truncation through h: the set-ID bits go first, as the kernel
+   takes them (kill_setid), unless the caller is privileged (asked first:
+   no getattr then). */
+static void handle_kill_setid(struct fuse_session *se, struct fc_file *h)
+{
+	struct stat st;
+
+	if (!fc_dp_open_passes() && !do_getattr(se, h->ino, FC_ATTR_FI(h), &st))
+		kill_setid(se, h->ino, &st, FC_KILL_WRITE, FC_ATTR_FI(h));
+}
+
 static ssize_t ll_write(void *priv, uint64_t fh, const void *buf, size_t size, off_t off)
 {
 	struct fc_file *h = H(fh);
@@ -1749,11 +1760,7 @@ static ssize_t ll_write(void *priv, uint64_t fh, const void *buf, size_t size, o
 	if (!se->op.write && !se->op.write_buf)
 		RETURN((ssize_t)-ENOSYS);
 	if (!__atomic_load_n(&h->privs_done, __ATOMIC_RELAXED)) {
-		/* the set-ID bits first, as the kernel takes them */
-		struct stat st;
-
-		if (!fc_dp_open_passes() && !do_getattr(se, h->ino, FC_ATTR_FI(h), &st))
-			kill_setid(se, h->ino, &st, FC_KILL_WRITE, FC_ATTR_FI(h));
+		handle_kill_setid(se, h);
 		__atomic_store_n(&h->privs_done, 1, __ATOMIC_RELAXED);
 	}
 	max = in->conn.max_write;
@@ -1805,11 +1812,10 @@ static int ll_fgetattr(void *priv, uint64_t fh, struct stat *st)
 
 static int ll_ftruncate(void *priv, uint64_t fh, off_t size)
 {
-	struct stat a = { .st_size = size }, st;
+	struct stat a = { .st_size = size };
 	BEGIN();
 
-	if (!fc_dp_open_passes() && !do_getattr(se, H(fh)->ino, FC_ATTR_FI(H(fh)), &st))
-		kill_setid(se, H(fh)->ino, &st, FC_KILL_WRITE, FC_ATTR_FI(H(fh)));
+	handle_kill_setid(se, H(fh));
 	RETURN(setattr(se, H(fh)->ino, &a, FUSE_SET_ATTR_SIZE, FC_ATTR_FI(H(fh))));
 }
 

@@ -55,30 +55,19 @@ def which_libz(cmd_prefix, d, timeout):
     return ""
 
 
-def mounts(args, scratch):
-    """(name, spec after MNT=, None for native) of every kind of mount
-    this machine can run."""
-    kinds = [("native", None), ("kernel", "%s:%s" % (args.module, scratch + "/back-kernel")),
-             ("emulated", "%s:emulated=%s" % (args.module, scratch + "/back-emulated"))]
-    os.mkdir(scratch + "/back-kernel")
-    os.mkdir(scratch + "/back-emulated")
-    if args.memfs:
-        kinds.append(("memfs", "%s:%s" % (os.path.abspath(args.memfs), args.segment)))
-    else:
-        print("skip memfs: no --memfs")
+def fuse_kinds(args, scratch):
+    """The mounts through the fuse module: libfuse's passthrough_ll example
+    and Debian's fuse2fs on an ext4 image, each where it is there."""
+    kinds = []
     ll = args.examples and os.path.join(os.path.abspath(args.examples), "passthrough_ll.so")
-    if not args.fuse:
-        print("skip passthrough_ll and fuse2fs: no --fuse")
-    elif ll and os.path.exists(ll):
+    if ll and os.path.exists(ll):
         os.mkdir(scratch + "/back-ll")
         kinds.append(("passthrough_ll", "%s:%s:-o source=%s" % (args.fuse, ll,
                                                                scratch + "/back-ll")))
     else:
         print("skip passthrough_ll: no --examples")
     f2 = shutil.which("fuse2fs") or "/usr/sbin/fuse2fs"
-    if not args.fuse:
-        pass
-    elif os.path.exists(f2) and shutil.which("mke2fs") and shutil.which("e2fsck"):
+    if os.path.exists(f2) and shutil.which("mke2fs") and shutil.which("e2fsck"):
         img = scratch + "/ext4.img"
         with open(img, "wb") as f:
             f.truncate(256 << 20)
@@ -90,6 +79,24 @@ def mounts(args, scratch):
             print("skip fuse2fs: mke2fs failed:\n" + out)
     else:
         print("skip fuse2fs: not installed (apt-get install fuse2fs e2fsprogs)")
+    return kinds
+
+
+def mounts(args, scratch):
+    """(name, spec after MNT=, None for native) of every kind of mount
+    this machine can run."""
+    kinds = [("native", None), ("kernel", "%s:%s" % (args.module, scratch + "/back-kernel")),
+             ("emulated", "%s:emulated=%s" % (args.module, scratch + "/back-emulated"))]
+    os.mkdir(scratch + "/back-kernel")
+    os.mkdir(scratch + "/back-emulated")
+    if args.memfs:
+        kinds.append(("memfs", "%s:%s" % (os.path.abspath(args.memfs), args.segment)))
+    else:
+        print("skip memfs: no --memfs")
+    if args.fuse:
+        kinds += fuse_kinds(args, scratch)
+    else:
+        print("skip passthrough_ll and fuse2fs: no --fuse")
     if args.nfs and os.environ.get("DEFUSE_NFS_URL"):
         kinds.append(("nfs", "%s:%s,lockdir=%s" % (os.path.abspath(args.nfs),
                                                   os.environ["DEFUSE_NFS_URL"], scratch)))
