@@ -250,12 +250,26 @@ struct core_fd *core_fd_settle(long fd, struct core_fd *p, struct core_open *o)
 	return f;
 }
 
+/*
+ * One more than the highest slot ever filled: never lower, and raised
+ * before the slot is filled, which is what a forked child can rely on
+ * where it cannot on core_nfds (core_after_fork_child).
+ */
+static long fd_high;
+
 /* Puts f (holding one reference for the slot) in slot fd.  Returns what
    the module's flush said of the emulated file that was there. */
 static int install(long fd, struct core_fd *f)
 {
-	struct core_fd *old = __atomic_exchange_n(&core_fds[fd], f, __ATOMIC_ACQ_REL);
+	struct core_fd *old;
+	long high = __atomic_load_n(&fd_high, __ATOMIC_RELAXED);
 	int r = 0;
+
+	while (f && fd >= high &&
+	       !__atomic_compare_exchange_n(&fd_high, &high, fd + 1, 1, __ATOMIC_SEQ_CST,
+					    __ATOMIC_RELAXED))
+		;
+	old = __atomic_exchange_n(&core_fds[fd], f, __ATOMIC_SEQ_CST);
 
 	if (old && old->open)
 		r = core_emulated_closing(old->open);
@@ -340,14 +354,37 @@ void core_fd_copy(long from, long to)
 
 /*
  * The child has the parent's table, entries and descriptions (its kernel
- * table is a copy too, and the records are shared pages): nothing to
- * redo.  References other threads of the parent held are lost with them
- * (those entries are never freed here: a small leak, no harm).  Modules
- * get their hook.
+ * table is a copy too, and the records are shared pages).  References
+ * other threads of the parent held are lost with them (those entries are
+ * never freed here: a small leak, no harm).  Modules get their hook.
+ *
+ * The count of entries is counted again.  Fork does not copy memory at one
+ * instant: other threads of the parent go on writing while it copies, and
+ * each page comes as it was when fork got to it.  core_nfds could come
+ * from after the table's page, lowered by closes the child's table does
+ * not show, and every walk that stops after core_nfds entries then missed
+ * the last ones (an exec'ing child left an emulated descriptor out of
+ * DEFUSE_FDS, and the new image lost its file: tests/lifecycle stress, 1
+ * run in about 350).  fd_high is safe to walk to: a thread raises it before
+ * it fills a slot, and a thread whose raise came too late for the child
+ * (it waited for the fork to end on the page fork had taken) filled its
+ * slot after the fork too, in the parent's copy only.
  */
+static void count_entries(void)
+{
+	long high = __atomic_load_n(&fd_high, __ATOMIC_RELAXED);
+	int n = 0;
+
+	for (long fd = 0; fd < high && fd < CORE_FD_MAX; fd++)
+		n += core_fds[fd] != NULL;
+	__atomic_store_n(&core_nfds, n, __ATOMIC_RELAXED);
+}
+
 long core_after_fork_child(void *unused)
 {
 	(void)unused;
+	if (core_fds)
+		count_entries();
 	core_cwd_after_fork();
 	core_emulated_after_fork();
 	for (int i = 0; i < core_nmounts; i++)

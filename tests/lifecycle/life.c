@@ -1160,6 +1160,80 @@ static int case_threads(void)
 	return 0;
 }
 
+/*
+ * Two threads dup2 two files onto one number at once, many times: the
+ * kernel's last dup2 wins, and DEFUSE's table must say the same file,
+ * which a new image (exec'd) reads through that number as the parent
+ * does.  Each round opens the two files anew and closes them after, so
+ * the description that lost is gone at once (its record free for the next
+ * open, "c", kept open); a new image reading another file than the
+ * parent's is data from the wrong file.
+ */
+struct dup2_racer {
+	int from, to;
+};
+
+static void *dup2_racer(void *arg)
+{
+	const struct dup2_racer *r = arg;
+
+	for (int i = 0; i < 200; i++)
+		if (dup2(r->from, r->to) != r->to)
+			fail("dup2");
+	return NULL;
+}
+
+static int case_dup2_race(void)
+{
+	int n = mkfile("target", "T\n", 0), agree = 0, rounds = 100;
+
+	close(mkfile("a", "A\n", 0));
+	close(mkfile("b", "B\n", 0));
+	close(mkfile("c", "C\n", 0));
+	for (int i = 0; i < rounds; i++) {
+		struct dup2_racer ra = { open(at("a"), O_RDONLY), n },
+				  rb = { open(at("b"), O_RDONLY), n };
+		pthread_t ta, tb;
+		char mine[4] = "", theirs[64] = "", *argv[] = { "life", "-read-fd", (char *)dir,
+								num(n), NULL };
+		int p[2], c;
+		pid_t pid;
+		ssize_t got;
+
+		CHECK(ra.from >= 0 && rb.from >= 0);
+		CHECK(pthread_create(&ta, NULL, dup2_racer, &ra) == 0);
+		CHECK(pthread_create(&tb, NULL, dup2_racer, &rb) == 0);
+		pthread_join(ta, NULL);
+		pthread_join(tb, NULL);
+		close(ra.from);
+		close(rb.from);
+		c = open(at("c"), O_RDONLY);	/* may take the loser's record */
+		CHECK(c >= 0);
+		CHECK(pread(n, mine, 2, 0) == 2);
+		CHECK(pipe(p) == 0);
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			dup2(p[1], 1);
+			execv("/proc/self/exe", argv);
+			_exit(127);
+		}
+		close(p[1]);
+		got = read(p[0], theirs, sizeof(theirs) - 1);
+		close(p[0]);
+		CHECK(reap(pid) == 0);
+		theirs[got > 0 ? got : 0] = 0;
+		if (mine[0] == 'A' || mine[0] == 'B')
+			agree += !strncmp(theirs, "child read '", 12) && theirs[12] == mine[0];
+		else
+			fail("round %d: the parent read %.2s", i, mine);
+		close(c);
+	}
+	say("%d rounds: the new image read the parent's file in %d\n", rounds, agree);
+	close(n);
+	return 0;
+}
+
 /* ---- signals ------------------------------------------------------------ */
 
 static int sig_fd, sig_dup;
@@ -1710,6 +1784,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "-lazy-1") && argc > 9) return role_lazy_1(argv + 3);
 	if (!strcmp(c, "-lazy-2") && argc > 9) return role_lazy_2(argv + 3);
 	if (!strcmp(c, "threads")) return case_threads();
+	if (!strcmp(c, "dup2-race")) return case_dup2_race();
 	if (!strcmp(c, "cwd-race")) return case_cwd_race();
 	if (!strcmp(c, "signal-io")) return case_signal_io();
 	if (!strcmp(c, "scm-rights")) return case_scm_rights();

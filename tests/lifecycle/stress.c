@@ -102,12 +102,20 @@ struct thread_ctx {
 	int appended;
 };
 
+/* 0 when the child exited 0; otherwise says how it ended (a child has no
+ * other way to tell why it failed than its status and its own FAIL line) */
 static int reap(pid_t pid)
 {
 	int st;
 
 	CHECK(waitpid(pid, &st, 0) == pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFEXITED(st))
+		printf("child %d exited %d\n", (int)pid, WEXITSTATUS(st));
+	else
+		printf("child %d killed by signal %d\n", (int)pid, WTERMSIG(st));
+	return -1;
 }
 
 static void run_ops(struct thread_ctx *c)
@@ -159,8 +167,11 @@ static void run_ops(struct thread_ctx *c)
 			pid = fork();
 			CHECK(pid >= 0);
 			if (pid == 0) {
-				if (pwrite(*fd, v, SLOT, off) != SLOT)
-					_exit(1);
+				ssize_t n = pwrite(*fd, v, SLOT, off);
+
+				if (n != SLOT)
+					fail("forked child: pwrite(%d, %ld) = %zd", *fd,
+					     (long)off, n);
 				_exit(0);
 			}
 			CHECK(reap(pid) == 0);
@@ -333,8 +344,10 @@ static int stress(void)
 /* A new image's write through an inherited descriptor. */
 static int role_write(int fd, long off, const char *v)
 {
-	if (pwrite(fd, v, SLOT, off) != SLOT)
-		return 1;
+	ssize_t n = pwrite(fd, v, SLOT, off);
+
+	if (n != SLOT)
+		fail("-write: pwrite(%d, %ld) = %zd", fd, off, n);
 	return 0;
 }
 
