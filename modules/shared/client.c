@@ -23,7 +23,9 @@
  * runs that name it share one server (as they must: two fuse2fs on one
  * image corrupt it), and anything else gets its own.  The first process
  * that finds none starts it (the server daemonizes, so it is never the
- * program's child); it ends when its last client connection closes.
+ * program's child); it ends when its last client connection closes.  A
+ * process of the tree that runs as another user (exec'd by su) looks for
+ * root's server first and shows it the tree's key (c_init, server.c).
  *
  * Operations run where the program made its call, with libc locks maybe
  * held (module.h): after init nothing here allocates; requests on one
@@ -65,6 +67,9 @@ struct cmount {
 	size_t nheld;
 	char *rbuf;		/* readdir replies, under lock */
 	gid_t *groups;		/* the caller's groups for a request, under lock */
+	uid_t server_uid;	/* the user the server runs as: ours, or root's */
+	unsigned char key[SH_KEY_LEN];	/* the tree's session key (DEFUSE_SESSION) */
+	size_t key_len;		/* SH_KEY_LEN, or 0: none */
 };
 
 /* ---- the lock and one request ------------------------------------------ */
@@ -663,7 +668,8 @@ static int c_fh_path(void *priv, uint64_t fh, char *buf, size_t size)
 /* ---- life --------------------------------------------------------------- */
 
 /* Connects to the mount's server; the connection's fd, or -errno.  Only a
-   server of our own user is spoken to. */
+   server of the user it should run as (m->server_uid: ours, or root's) is
+   spoken to. */
 static int dial(const struct cmount *m)
 {
 	struct ucred cred;
@@ -677,11 +683,55 @@ static int dial(const struct cmount *m)
 		close(fd);
 		return -e;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid()) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    cred.uid != m->server_uid) {
 		close(fd);
 		return -EACCES;
 	}
 	return fd;
+}
+
+/*
+ * The first request on connection fd: the session key (which admits a
+ * process of another user to a root server of its tree, server.c), and
+ * the server's answer in *rp.  0, or -errno (-EPIPE and the like when the
+ * server turned us away).
+ */
+static int64_t hello(const struct cmount *m, int fd, struct sh_rep *rp)
+{
+	struct sh_req q = { .op = SH_HELLO };
+
+	return xfer(fd, &q, NULL, NULL, m->key, m->key_len, rp, NULL, 0);
+}
+
+/* The tree's session key from DEFUSE_SESSION (set by `defuse run`), if
+   it is one: SH_KEY_LEN bytes as hex digits. */
+static void session_key(struct cmount *m)
+{
+	const char *hex = getenv("DEFUSE_SESSION");
+
+	m->key_len = 0;
+	if (!hex || strlen(hex) != 2 * SH_KEY_LEN)
+		return;
+	for (size_t i = 0; i < SH_KEY_LEN; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return;
+		m->key[i] = (unsigned char)v;
+	}
+	m->key_len = SH_KEY_LEN;
+}
+
+/* m's address for the server of user uid: "defuse-shared.UID.HASH". */
+static void set_name(struct cmount *m, uid_t uid, uint64_t hash, char *name, size_t size)
+{
+	snprintf(name, size, "defuse-shared.%u.%016llx", (unsigned)uid, (unsigned long long)hash);
+	memset(&m->sa, 0, sizeof(m->sa));
+	m->sa.sun_family = AF_UNIX;
+	memcpy(m->sa.sun_path + 1, name, strlen(name));
+	m->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	m->server_uid = uid;
 }
 
 static void *held_map(void)
@@ -707,6 +757,16 @@ static void c_after_fork_child(void *priv)
 
 	m->lock = 0;
 	fd = dial(m);
+	/* A child of a process that is not the server's user (it joined a
+	   root server with the tree's key) must say the key again. */
+	if (fd >= 0 && geteuid() != m->server_uid) {
+		struct sh_rep rp;
+
+		if (hello(m, fd, &rp) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
 	if (fd >= 0) {
 		size_t i = 0;
 
@@ -925,13 +985,46 @@ static void live_add(uint64_t mask)
 	}
 }
 
+/*
+ * Connects to m's server and greets it: 1 when m has its connection now
+ * (set aside), 0 when there is none to have (*err: dial's -errno, or 0
+ * when the server did not answer), -errno on failure (why says it).
+ */
+static int attach(struct cmount *m, struct defuse_conn *conn, int *err, char *why,
+		  size_t why_len)
+{
+	struct sh_rep rp;
+	int fd = dial(m);
+
+	*err = fd < 0 ? fd : 0;
+	if (fd < 0)
+		return 0;
+	if (hello(m, fd, &rp) < 0) {
+		close(fd);
+		return 0;
+	}
+	if (rp.v[1])
+		conn->want |= DEFUSE_CAP_READONLY;
+	if (rp.v[2])
+		conn->want |= DEFUSE_CAP_PERMISSIONS;
+	live_add((uint64_t)rp.v[0]);
+	m->fd = defuse_keep_fd ? defuse_keep_fd(fd) : fd;
+	if (m->fd < 0) {
+		close(fd);
+		snprintf(why, why_len, "shared: no descriptor for the connection");
+		return -EMFILE;
+	}
+	return 1;
+}
+
 static int c_init(const char *args, struct defuse_conn *conn, void **privp, char *why,
 		  size_t why_len)
 {
 	struct cmount *m;
 	char *point = find_point(args), *real, name[100];
 	long waited = 0;
-	int r = 0, spawned = 0;
+	int r = 0, spawned = 0, err;
+	uint64_t hash;
 
 	if (!*args) {
 		snprintf(why, why_len, "shared: expected shared:MODULE[:ARGS]");
@@ -943,8 +1036,7 @@ static int c_init(const char *args, struct defuse_conn *conn, void **privp, char
 		return -EINVAL;
 	}
 	real = realpath(point, NULL);
-	snprintf(name, sizeof(name), "defuse-shared.%u.%016llx", (unsigned)getuid(),
-		 (unsigned long long)sh_hash(real ? real : point, args));
+	hash = sh_hash(real ? real : point, args);
 	free(real);
 	m = calloc(1, sizeof(*m));
 	if (!m || !(m->held = held_map()) || !(m->rbuf = malloc(SH_CHUNK)) ||
@@ -953,36 +1045,26 @@ static int c_init(const char *args, struct defuse_conn *conn, void **privp, char
 		r = -ENOMEM;
 		goto fail;
 	}
-	m->sa.sun_family = AF_UNIX;
-	memcpy(m->sa.sun_path + 1, name, strlen(name));
-	m->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	session_key(m);
+	/* A process of another user in a tree that runs as root (a program
+	   exec'd by su or setpriv): the tree's root server, when there is
+	   one and it takes our key, is this mount's, as one kernel mount
+	   serves every user; a server of its own would be a second instance
+	   (two fuse2fs writing one image).  Else, or without a key, a server
+	   of our own user. */
+	if (getuid() != 0 && m->key_len) {
+		set_name(m, 0, hash, name, sizeof(name));
+		if ((r = attach(m, conn, &err, why, why_len)) != 0)
+			goto done;
+	}
+	set_name(m, getuid(), hash, name, sizeof(name));
 	/* Connect to the server, or start one and connect: a server that is
 	   ending (its destroy writing back) keeps its name until it is done,
 	   so this waits for it rather than starting a second instance. */
 	for (;;) {
-		int fd = dial(m);
-		REQ(SH_HELLO);
-
-		if (fd >= 0) {
-			if (xfer(fd, &q, NULL, NULL, NULL, 0, &rp, NULL, 0) == 0) {
-				if (rp.v[1])
-					conn->want |= DEFUSE_CAP_READONLY;
-				if (rp.v[2])
-					conn->want |= DEFUSE_CAP_PERMISSIONS;
-				live_add((uint64_t)rp.v[0]);
-				m->fd = defuse_keep_fd ? defuse_keep_fd(fd) : fd;
-				if (m->fd < 0) {
-					close(fd);
-					snprintf(why, why_len, "shared: no descriptor for the connection");
-					r = -EMFILE;
-					goto fail;
-				}
-				*privp = m;
-				free(point);
-				return 0;
-			}
-			close(fd);
-		} else if (fd == -EACCES) {
+		if ((r = attach(m, conn, &err, why, why_len)) != 0)
+			goto done;
+		if (err == -EACCES) {
 			snprintf(why, why_len, "shared: the server's name %s is another user's", name);
 			r = -EACCES;
 			goto fail;
@@ -992,7 +1074,7 @@ static int c_init(const char *args, struct defuse_conn *conn, void **privp, char
 			r = -ETIMEDOUT;
 			goto fail;
 		}
-		if (fd == -ECONNREFUSED || fd == -ENOENT || spawned > 100) {
+		if (err == -ECONNREFUSED || err == -ENOENT || spawned > 100) {
 			r = spawn(name, point, args, why, why_len);
 			if (r < 0)
 				goto fail;
@@ -1000,6 +1082,12 @@ static int c_init(const char *args, struct defuse_conn *conn, void **privp, char
 		}
 		sleep_ms(20);
 		waited += 20;
+	}
+done:
+	if (r > 0) {
+		*privp = m;
+		free(point);
+		return 0;
 	}
 fail:
 	if (m) {

@@ -28,6 +28,8 @@
    taken to be in none of them (getgroups fails for it). */
 #define SH_GROUPS_MAX 1024
 
+/* Bytes of a session key (DEFUSE_SESSION, 32 hex digits). */
+#define SH_KEY_LEN 16
 /* Request: what, its numbers, the caller, and the lengths of what follows:
    the strings, the data, then ngroups gid_t (the caller's groups). */
 struct sh_req {
@@ -61,7 +63,8 @@ struct sh_dirent {
 };
 
 enum {
-	SH_HELLO = 1,	/* -> v0: operations the module has (bit per slot), v1: read-only,
+	SH_HELLO = 1,	/* data: the tree's session key (SH_KEY_LEN bytes) or none;
+			   -> v0: operations the module has (bit per slot), v1: read-only,
 			   v2: it wants DEFUSE_CAP_PERMISSIONS */
 	SH_ADOPT,	/* data: fh ids a forked child holds too */
 	SH_GETATTR, SH_STATX, SH_ACCESS, SH_READLINK, SH_STATFS,

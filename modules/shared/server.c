@@ -24,6 +24,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -165,8 +166,19 @@ struct who {
 	gid_t groups[SH_GROUPS_MAX];
 };
 
+/* What a client of another user may say it is: its real, effective,
+   saved and file-system IDs and its groups when it connected. */
+struct may {
+	uint32_t uid[4], gid[4], ngroups;
+	gid_t groups[SH_GROUPS_MAX];
+};
+
 struct conn {
 	int fd;
+	int trusted;		/* the server's user (or one that may become it):
+				   its IDs are taken as it says them */
+	struct may *may;	/* else, once it showed its tree's key: what it
+				   may say it is; NULL before */
 	int bye_fd;		/* closed when this connection is done (SH_BYE) */
 	int pass_fd;		/* a kernel descriptor to send with the reply */
 	pid_t pid;
@@ -207,6 +219,144 @@ static void become(struct conn *c, const struct who *w)
 	syscall(SYS_setresuid, w->uid[0], w->uid[1], 0);
 	syscall(SYS_setfsuid, w->uid[2]);
 	c->as = *w;
+}
+
+/*
+ * A server started by root serves the processes of another user in the
+ * trees it serves (a program exec'd by su or setpriv), as one kernel mount
+ * serves every user: those must show their tree's key (DEFUSE_SESSION,
+ * which `defuse run` makes and every image of the tree inherits) in their
+ * HELLO, and the key must be one that a process of the server's own user
+ * showed.  They are then called as who they are, never as more: each
+ * request's IDs must be among those they had when they connected
+ * (/proc/PID/status), else EPERM.  A process of another user that is in
+ * no such tree starts a server of its own, as before.  Under `big`.
+ */
+#define KEYS_MAX 64
+static unsigned char keys[KEYS_MAX][SH_KEY_LEN];
+static unsigned nkeys;
+
+static int key_known(const void *key)
+{
+	for (unsigned i = 0; i < nkeys && i < KEYS_MAX; i++)
+		if (!memcmp(keys[i], key, SH_KEY_LEN))
+			return 1;
+	return 0;
+}
+
+/* A key a process of the server's own user showed (the oldest gives way
+   past KEYS_MAX trees). */
+static void key_note(const void *key)
+{
+	if (!key_known(key))
+		memcpy(keys[nkeys++ % KEYS_MAX], key, SH_KEY_LEN);
+}
+
+/* Up to max numbers after "Name:" in the status file text st, into v;
+   how many, or -1 when there is no such line. */
+static int status_ids(const char *st, const char *name, uint32_t *v, int max)
+{
+	const char *p = strstr(st, name);
+	int n = 0;
+
+	if (!p)
+		return -1;
+	for (p += strlen(name); n < max;) {
+		char *end;
+		unsigned long x;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		x = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		v[n++] = (uint32_t)x;
+		p = end;
+	}
+	return n;
+}
+
+/* What process pid is now: m; 0, or -1. */
+static int may_of(pid_t pid, struct may *m)
+{
+	char path[64], *st = malloc(65536);
+	int fd, ok = 0, ng;
+	ssize_t n = 0, r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (st && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		while (n < 65535 && (r = read(fd, st + n, 65535 - n)) > 0)
+			n += r;
+		close(fd);
+		st[n] = 0;
+		ng = status_ids(st, "\nGroups:", (uint32_t *)m->groups, SH_GROUPS_MAX);
+		ok = status_ids(st, "\nUid:", m->uid, 4) == 4 &&
+		     status_ids(st, "\nGid:", m->gid, 4) == 4 && ng >= 0;
+		m->ngroups = ng > 0 ? (uint32_t)ng : 0;
+	}
+	free(st);
+	return ok ? 0 : -1;
+}
+
+static int has_id(uint32_t id, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == id)
+			return 1;
+	return 0;
+}
+
+/* May the client of c say it is w? */
+static int may_claim(const struct conn *c, const struct who *w)
+{
+	const struct may *m = c->may;
+
+	for (int i = 0; i < 3; i++)
+		if (!has_id(w->uid[i], m->uid, 4) ||
+		    (!has_id(w->gid[i], m->gid, 4) &&
+		     !has_id(w->gid[i], (const uint32_t *)m->groups, m->ngroups)))
+			return 0;
+	for (uint32_t i = 0; i < w->ngroups; i++)
+		if (!has_id(w->groups[i], m->gid, 4) &&
+		    !has_id(w->groups[i], (const uint32_t *)m->groups, m->ngroups))
+			return 0;
+	return 1;
+}
+
+/*
+ * The HELLO (key, keylen bytes) of c's client: a key to note, or, from a
+ * client of another user, the key that admits it (and it is then called
+ * as it is until its requests say more).  0, or -1: not admitted.
+ */
+static int greet(struct conn *c, const void *key, size_t keylen)
+{
+	struct who now;
+	int r = 0;
+
+	pthread_mutex_lock(&big);
+	if (c->trusted || c->may) {
+		if (c->trusted && keylen == SH_KEY_LEN)
+			key_note(key);
+	} else if (keylen != SH_KEY_LEN || !key_known(key)) {
+		r = -1;
+	}
+	pthread_mutex_unlock(&big);
+	if (r < 0 || c->trusted || c->may)
+		return r;
+	if (!(c->may = malloc(sizeof(*c->may))) || may_of(c->pid, c->may) < 0)
+		return -1;
+	if (has_id(0, c->may->uid, 4)) {
+		c->trusted = 1;	/* it may become root: as root's own */
+		return 0;
+	}
+	memcpy(now.uid, (uint32_t []){ c->may->uid[0], c->may->uid[1], c->may->uid[3] },
+	       sizeof(now.uid));
+	memcpy(now.gid, (uint32_t []){ c->may->gid[0], c->may->gid[1], c->may->gid[3] },
+	       sizeof(now.gid));
+	now.ngroups = c->may->ngroups;
+	memcpy(now.groups, c->may->groups, now.ngroups * sizeof(gid_t));
+	become(c, &now);
+	return 0;
 }
 
 static int held_add(struct conn *c, uint64_t id)
@@ -523,10 +673,12 @@ static void *conn_main(void *arg)
 
 	c->as = self;	/* a new thread has the server's IDs */
 	/* Only the server's own user may call it (the abstract name is
-	   visible to every user of the network namespace). */
+	   visible to every user of the network namespace), or, when it is
+	   root, another user's process of a tree it serves (greet). */
 	if (buf && out && who && getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-	    cred.uid == getuid()) {
+	    (cred.uid == getuid() || switch_ids)) {
 		c->pid = cred.pid;
+		c->trusted = cred.uid == getuid();
 		for (;;) {
 			char cbuf[CMSG_SPACE(sizeof(int))];
 			struct iovec riov = { buf, REQ_MAX };
@@ -571,17 +723,24 @@ static void *conn_main(void *arg)
 			s1 = q.n1 ? buf + sizeof(q) : "";
 			s2 = q.n2 ? buf + sizeof(q) + q.n1 : "";
 			d = buf + sizeof(q) + q.n1 + q.n2;
+			if ((q.op == SH_HELLO && greet(c, d, q.dn) < 0) || (!c->trusted && !c->may))
+				break;	/* another user's, without its tree's key */
+			memset(&rp, 0, sizeof(rp));
 			if (q.creds) {
 				memcpy(who->uid, q.uid, sizeof(who->uid));
 				memcpy(who->gid, q.gid, sizeof(who->gid));
 				who->ngroups = q.ngroups;
 				memcpy(who->groups, d + q.dn, q.ngroups * sizeof(gid_t));
-				become(c, who);
+				if (!c->trusted && !may_claim(c, who))
+					rp.ret = -EPERM;
+				else
+					become(c, who);
 			}
-			memset(&rp, 0, sizeof(rp));
-			pthread_mutex_lock(&big);
-			rp.ret = serve(c, &q, s1, s2, d, &rp, out, &outn);
-			pthread_mutex_unlock(&big);
+			if (rp.ret == 0) {
+				pthread_mutex_lock(&big);
+				rp.ret = serve(c, &q, s1, s2, d, &rp, out, &outn);
+				pthread_mutex_unlock(&big);
+			}
 			if (rp.ret < 0 && q.op != SH_READLINK)
 				outn = 0;
 			rp.n = (uint32_t)outn;
@@ -639,6 +798,7 @@ static void *conn_main(void *arg)
 	if (c->bye_fd >= 0)
 		close(c->bye_fd);	/* the leaving process goes on */
 	free(c->held);
+	free(c->may);
 	free(c);
 	free(buf);
 	free(out);

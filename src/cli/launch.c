@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -287,6 +288,29 @@ static void exec_program(char **argv)
 	}
 }
 
+/*
+ * DEFUSE_SESSION: a secret every image of the tree inherits (capture puts
+ * DEFUSE_* back into any environment an exec passes), which no process
+ * outside the tree knows.  It lets an image that runs as another user (a
+ * program exec'd by su or setpriv) join a server the tree started as root
+ * (modules/shared: one file system instance for the whole tree), where
+ * its user name alone would start a second one.  Without a random source
+ * there is none, and such an image starts its own server, as before.
+ */
+static void set_session(void)
+{
+	unsigned char key[16];
+	char hex[2 * sizeof(key) + 1];
+
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+		unsetenv("DEFUSE_SESSION");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(key); i++)
+		sprintf(hex + 2 * i, "%02x", key[i]);
+	setenv("DEFUSE_SESSION", hex, 1);
+}
+
 /* Sets the environment up for DEFUSE and replaces this process by argv. */
 static void exec_with_preload(char **argv, char *const *extra_env, const char *preload)
 {
@@ -322,6 +346,7 @@ static void exec_with_preload(char **argv, char *const *extra_env, const char *p
 	   inside another DEFUSE tree: a mount that cannot start must be
 	   refused, not served as removed (core/mounts.c). */
 	unsetenv("DEFUSE_INHERITED");
+	set_session();
 	exec_program(argv);
 	fprintf(stderr, "defuse: cannot run %s: %s\n", argv[0], strerror(errno));
 }

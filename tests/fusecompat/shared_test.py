@@ -18,8 +18,9 @@ directory.
 
 ids: a root process that switches to user 65534 (and back, and to real
 65534 with effective root) makes files and is checked on
-`shared:passthrough:DIR` exactly as natively: the server calls the module
-as the caller.
+`shared:passthrough:DIR` and `shared:passthrough:emulated=DIR` exactly as
+natively: the server calls the module as the caller; a program it execs
+as 65534 is served by the same server (it meets root's flock), as 65534.
 
 module: a script of file operations (the fuse tests' FILE_SCRIPT kind,
 with forks and pipes) prints and leaves what it does natively, on memfs and
@@ -415,9 +416,33 @@ cat "$m/f"
 
 # One process switching users, as programs run as root do (su, install,
 # test suites): what it makes belongs to whom it is at the moment, and its
-# access checks are by its real or effective IDs.  argv[1]: the directory.
+# access checks are by its real or effective IDs.  Then a program exec'd as
+# user 65534 (as su and setpriv start one), while root holds a flock: it
+# meets root's lock (one instance of the file system, whose locks are its
+# own), makes its file as itself and is refused what 65534 is refused.
+# argv[1]: the directory.
+IDS_CHILD = r"""
+import fcntl, os, sys
+os.chdir(sys.argv[1])
+def attempt(what, f):
+    try:
+        r = f()
+        print(what, 'ok' if r is None else r)
+    except OSError as e:
+        print(what, os.strerror(e.errno))
+print('child ids', os.getresuid(), os.getresgid(), os.getgroups())
+attempt('child create open/child', lambda: os.close(os.open('open/child', os.O_CREAT | os.O_WRONLY, 0o644)))
+fd = os.open('open/lockf', os.O_RDWR)
+attempt('child flock open/lockf', lambda: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB))
+attempt('child listdir locked', lambda: os.listdir('locked'))
+attempt('child chmod locked 777', lambda: os.chmod('locked', 0o777))
+attempt('child chown open/child', lambda: os.chown('open/child', 0, 0))
+st = os.lstat('open/child')
+print('child open/child', oct(st.st_mode), st.st_uid, st.st_gid)
+"""
+
 IDS_SCRIPT = r"""
-import os, sys
+import fcntl, os, subprocess, sys
 os.chdir(sys.argv[1])
 def attempt(what, f):
     try:
@@ -448,13 +473,21 @@ attempt('listdir locked as root', lambda: os.listdir('locked'))
 for n in ('open/mine', 'open/mydir', 'open/myln', 'open/rootf'):
     st = os.lstat(n)
     print(n, oct(st.st_mode), st.st_uid, st.st_gid)
+lk = os.open('open/lockf', os.O_CREAT | os.O_RDWR, 0o666)
+os.fchmod(lk, 0o666)
+fcntl.flock(lk, fcntl.LOCK_EX)
+sys.stdout.flush()
+r = subprocess.run([sys.executable, '-c', sys.argv[2], sys.argv[1]], user=65534, group=65534,
+                   extra_groups=[], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+print(r.stdout.decode(), 'child exit', r.returncode)
 """
 
 
 def ids(a):
-    """A root process that switches users, on a kernel-backed passthrough
-    behind `shared`: the server (root) calls the module as the caller, so
-    files are made as the caller and checks made by its IDs, as natively."""
+    """A root process that switches users, on passthrough (kernel-backed,
+    then emulated) behind `shared`: the server (root) calls the module as
+    the caller, so files are made as the caller and checks made by its IDs,
+    as natively; a program exec'd as another user joins the same server."""
     if os.geteuid() != 0:
         print('SKIP: needs root (the calls of another user)')
         return SKIP
@@ -465,14 +498,19 @@ def ids(a):
         native, back = os.path.join(tmp, 'native'), os.path.join(tmp, 'back')
         os.mkdir(native, 0o755)
         os.mkdir(back, 0o755)
-        want = run([PY, '-c', IDS_SCRIPT, native])
-        check(want.returncode == 0, 'the script natively', want.stdout + want.stderr)
-        r = run([a.defuse, 'run', '-m', '%s=shared:passthrough:%s' % (mnt, back), '--',
-                 PY, '-c', IDS_SCRIPT, mnt])
-        check(r.returncode == 0 and r.stdout == want.stdout,
-              'shared:passthrough: made as, and checked by, the caller\'s IDs as natively',
-              r.stderr + '\n' + diff(want.stdout, r.stdout))
-        no_server_left(mnt, 'ids')
+        want = run([PY, '-c', IDS_SCRIPT, native, IDS_CHILD])
+        check(want.returncode == 0 and 'child exit 0' in want.stdout, 'the script natively',
+              want.stdout + want.stderr)
+        for kind in ('', 'emulated='):
+            shutil.rmtree(back)
+            os.mkdir(back, 0o755)
+            r = run([a.defuse, 'run', '-m', '%s=shared:passthrough:%s%s' % (mnt, kind, back),
+                     '--', PY, '-c', IDS_SCRIPT, mnt, IDS_CHILD])
+            check(r.returncode == 0 and r.stdout == want.stdout,
+                  'shared:passthrough:%s: made as, and checked by, the caller\'s IDs as '
+                  'natively, also in a program exec\'d as another user' % kind,
+                  r.stderr + '\n' + diff(want.stdout, r.stdout))
+            no_server_left(mnt, 'ids')
     finally:
         kill_servers(mnt)
         shutil.rmtree(tmp, ignore_errors=True)
