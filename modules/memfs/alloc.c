@@ -11,7 +11,47 @@
  */
 #include "memfs.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define RESERVE_CHUNK (4ULL << 20)
+
+/*
+ * The segment's file is sparse, and tmpfs answers the first touch of a page
+ * it has no room for (/dev/shm full) with SIGBUS: the program would die
+ * where a full file system says ENOSPC.  So before the bump pointer passes
+ * the part of the segment known to have its pages, the next chunk (4 MiB)
+ * is populated with MADV_POPULATE_WRITE, which says EFAULT or ENOMEM
+ * instead; the allocation then fails as a full memfs's does.  Everything
+ * below the bump pointer was touched when it was handed out.  0, or -1.
+ */
+static int reserve(struct memfs *m, uint64_t end)
+{
+	static int unsupported;	/* a kernel before 5.14: as before, no check */
+	struct seg_hdr *h = m->h;
+	uint64_t have = (uint64_t)h->reserved_mb << 20, floor = h->brk & ~(RESERVE_CHUNK - 1), to;
+
+	if (end <= have || __atomic_load_n(&unsupported, __ATOMIC_RELAXED))
+		return 0;
+	if (have < floor)
+		have = floor;
+	to = (end + RESERVE_CHUNK - 1) & ~(RESERVE_CHUNK - 1);
+	if (to > h->size)
+		to = h->size;
+	if (to > have && madvise(m->base + have, to - have, MADV_POPULATE_WRITE) < 0) {
+		if (errno == EINVAL) {
+			__atomic_store_n(&unsupported, 1, __ATOMIC_RELAXED);
+			return 0;
+		}
+		return -1;
+	}
+	h->reserved_mb = (uint32_t)(to >> 20);
+	return 0;
+}
 
 static unsigned class_of(uint64_t size)
 {
@@ -62,7 +102,7 @@ uint64_t mem_alloc(struct memfs *m, uint64_t size)
 		h->free[c] = *(uint64_t *)P(m, off);
 	} else {
 		off = (h->brk + align - 1) & ~(align - 1);
-		if (off + sz > h->size || off + sz < off) {
+		if (off + sz > h->size || off + sz < off || reserve(m, off + sz) < 0) {
 			if ((off = split_larger(m, c)))
 				goto got;
 			/* Full: removed files whose holders are all gone

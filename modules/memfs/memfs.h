@@ -40,7 +40,9 @@ struct mts {
 struct seg_hdr {
 	uint64_t magic;
 	uint32_t version;
-	uint32_t pad;
+	uint32_t reserved_mb;	/* MiB of the segment known to have space in
+				   /dev/shm (alloc.c, reserve; 0 in older
+				   segments, whose bytes up to brk have it) */
 	uint64_t size;		/* bytes mapped, fixed at creation */
 	pthread_mutex_t lock;	/* robust, process-shared: guards all below */
 	uint64_t brk;		/* first never-allocated byte */

@@ -13,6 +13,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 /* Lays out an empty file system: header, then the root directory. */
 static int seg_format(struct memfs *m, uint64_t size)
 {
@@ -76,6 +80,13 @@ int seg_open(struct memfs *m, const char *name, uint64_t size, char *why, size_t
 	m->base = p;
 	m->h = p;
 	m->size = (uint64_t)st.st_size;
+	/* The header's pages, before any is touched: on a full /dev/shm the
+	   first touch would be SIGBUS (alloc.c, reserve). */
+	if (madvise(p, sizeof(struct seg_hdr), MADV_POPULATE_WRITE) < 0 && errno != EINVAL) {
+		munmap(p, m->size);
+		errno = ENOSPC;
+		goto fail;
+	}
 	if (__atomic_load_n(&m->h->magic, __ATOMIC_ACQUIRE) != MEMFS_MAGIC) {
 		if ((r = seg_format(m, m->size)) < 0) {
 			errno = -r;

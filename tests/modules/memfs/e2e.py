@@ -15,6 +15,10 @@
    compacts memfs's array and makes its name index again), renamed and
    looked up, listed whole and while entries go (each one that stays is
    listed): the same as on tmpfs.
+6. shm-full: /dev/shm itself full (a 16 MiB tmpfs over it, in a mount
+   namespace of the test's own) under a memfs of 64 MiB: a writer gets
+   ENOSPC, as on the full tmpfs natively, and is not killed by SIGBUS.
+   Skipped, saying why, where no mount namespace can be made.
 
 Every segment (/dev/shm/defuse-memfs.NAME) and scratch directory made here
 is removed at the end, also after a failure.
@@ -336,6 +340,30 @@ def t_bigdir(scratch):
           'native:\n%s\nmemfs:\n%s%s' % (want[-600:], got[-600:], r.stderr[-2000:]))
 
 
+# Writes 40 MiB into DIR/f through head, then says how head ended.
+FILL = 'head -c 40M /dev/zero > "$1/f"; echo "exit $?"'
+
+
+def t_shm_full(scratch):
+    probe = run(['unshare', '-m', 'sh', '-c', 'mount -t tmpfs -o size=16M tmpfs /dev/shm'])
+    if probe.returncode != 0:
+        print('SKIP shm-full: no mount namespace with a tmpfs of its own here (%s)'
+              % probe.stderr.strip())
+        return
+    mnt = os.path.join(scratch, 'full')
+    os.mkdir(mnt)
+    inner = ('mount -t tmpfs -o size=16M tmpfs /dev/shm && mkdir /dev/shm/n && '
+             'sh -c \'%s\' fill /dev/shm/n && rm -r /dev/shm/n && '
+             '%s run -m %s=%s:full,size=64M -- sh -c \'%s\' fill %s'
+             % (FILL, DEFUSE, mnt, MODULE, FILL, mnt))
+    r = run(['unshare', '-m', 'sh', '-c', inner])
+    said = r.stderr.splitlines()
+    check('shm-full: a full /dev/shm under memfs is ENOSPC for the writer, as natively',
+          r.returncode == 0 and r.stdout.splitlines() == ['exit 1', 'exit 1'] and
+          len(said) == 2 and said[0] == said[1] and 'No space left on device' in said[0],
+          'exit %d:\n%s%s' % (r.returncode, r.stdout, r.stderr))
+
+
 def main():
     scratch = tempfile.mkdtemp(prefix='memfs-e2e-')
     try:
@@ -344,6 +372,7 @@ def main():
         t_locks(scratch)
         t_space(scratch)
         t_bigdir(scratch)
+        t_shm_full(scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         for n in names:
