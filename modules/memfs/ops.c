@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -205,11 +206,29 @@ static void statx_probe(struct statx_like *l, const char *path)
 	}
 }
 
+/*
+ * A new segment's size when the mount asks none: tmpfs's default, half the
+ * machine's memory, and no more than /dev/shm holds (where the segment
+ * lives; a container's may be 64 MiB).  Nothing is used until it is
+ * written: the segment is sparse.
+ */
+static uint64_t default_size(void)
+{
+	uint64_t size = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 2;
+	struct statvfs sv;
+
+	if (statvfs("/dev/shm", &sv) == 0 && (uint64_t)sv.f_blocks * sv.f_frsize < size)
+		size = (uint64_t)sv.f_blocks * sv.f_frsize;
+	if (size < 64 * 1024 || size > (1ULL << 40))
+		size = size < 64 * 1024 ? 64 * 1024 : 1ULL << 40;
+	return size;
+}
+
 static int mfs_init(const char *args, struct defuse_conn *conn, void **priv, char *why,
 		    size_t why_len)
 {
 	char buf[256], *name, *opt, *save = NULL;
-	uint64_t size = 256ULL << 20;
+	uint64_t size = default_size();
 	struct mount *mt;
 	int r;
 
