@@ -420,9 +420,9 @@ cat "$m/f"
 # user 65534 (as su and setpriv start one), while root holds a flock: it
 # meets root's lock (one instance of the file system, whose locks are its
 # own), makes its file as itself and is refused what 65534 is refused.
-# argv[1]: the directory.
-IDS_CHILD = r"""
-import fcntl, os, sys
+# argv[1]: the directory.  Both scripts begin with IDS_PRELUDE.
+IDS_PRELUDE = r"""
+import fcntl, os, subprocess, sys
 os.chdir(sys.argv[1])
 def attempt(what, f):
     try:
@@ -430,6 +430,9 @@ def attempt(what, f):
         print(what, 'ok' if r is None else r)
     except OSError as e:
         print(what, os.strerror(e.errno))
+"""
+
+IDS_CHILD = IDS_PRELUDE + r"""
 print('child ids', os.getresuid(), os.getresgid(), os.getgroups())
 attempt('child create open/child', lambda: os.close(os.open('open/child', os.O_CREAT | os.O_WRONLY, 0o644)))
 fd = os.open('open/lockf', os.O_RDWR)
@@ -441,15 +444,7 @@ st = os.lstat('open/child')
 print('child open/child', oct(st.st_mode), st.st_uid, st.st_gid)
 """
 
-IDS_SCRIPT = r"""
-import fcntl, os, subprocess, sys
-os.chdir(sys.argv[1])
-def attempt(what, f):
-    try:
-        r = f()
-        print(what, 'ok' if r is None else r)
-    except OSError as e:
-        print(what, os.strerror(e.errno))
+IDS_SCRIPT = IDS_PRELUDE + r"""
 os.mkdir('open', 0o777); os.chmod('open', 0o777)
 os.mkdir('locked', 0o700)
 open('locked/f', 'w').close()
