@@ -343,6 +343,11 @@ int core_special_node(const struct core_fd *f, struct stat *st) HIDDEN;
    descriptor of an emulated file (close returns it). */
 long core_fd_forget(long fd);
 void core_fd_copy(long from, long to);
+/* Held around a call that changes number fd and the table's change after
+   it (close, dup2's target): calls on one number change the table in the
+   order the kernel did them (fdtable.c). */
+void core_fd_num_lock(long fd) HIDDEN;
+void core_fd_num_unlock(long fd) HIDDEN;
 /* The entry of fd with a reference held, or NULL; give it back with
    core_fd_release. */
 struct core_fd *core_fd_acquire(long fd) HIDDEN;

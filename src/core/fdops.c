@@ -28,9 +28,12 @@ long core_h_fd_table(struct core_call *c)
 		/* Out of the table before the kernel frees the number, which
 		   another thread's open may take at once (fdtable.c).  An
 		   emulated file's flush says what close returns (module.h). */
-		long flushed = core_fd_forget(sc->a[0]);
+		long flushed;
 
+		core_fd_num_lock(sc->a[0]);
+		flushed = core_fd_forget(sc->a[0]);
 		r = fd_forward(sc);
+		core_fd_num_unlock(sc->a[0]);
 		return r < 0 ? r : flushed < 0 ? flushed : r;
 	}
 	case OP_DUP:
@@ -39,9 +42,11 @@ long core_h_fd_table(struct core_call *c)
 			core_fd_copy(sc->a[0], r);
 		return r;
 	case OP_DUP2:
+		core_fd_num_lock(sc->a[1]);
 		r = fd_forward(sc);
 		if (r >= 0)
 			core_fd_copy(sc->a[0], sc->a[1]);
+		core_fd_num_unlock(sc->a[1]);
 		return r;
 	case OP_CLOSE_RANGE:
 		r = fd_forward(sc);

@@ -25,6 +25,7 @@
  * are skipped (the child execs or exits soon; defuse_self.vfork_child).
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -299,6 +300,46 @@ long core_fd_forget(long fd)
 	return install(fd, NULL);
 }
 
+/*
+ * Two threads that dup2 onto one number, or close it while another dup2s
+ * onto it, each make the kernel's change and then the table's: without
+ * more, the table could end with the change the kernel made first, and
+ * reads through the number went to the other file (tests/lifecycle,
+ * dup2-race: 1 round in about 600).  So such a call holds its number's
+ * lock (one of NUM_LOCKS, by the number's low bits) from before the
+ * kernel's call until the table is changed.  No system call unless two
+ * threads meet on one lock; a signal handler never runs inside DEFUSE,
+ * so no thread waits for itself; a forked child starts with every lock
+ * free (core_after_fork_child: the threads that held them are not in
+ * it), and a vfork child, which changes no table, takes none.
+ */
+#define NUM_LOCKS 64
+static int num_locks[NUM_LOCKS];
+
+void core_fd_num_lock(long fd)
+{
+	int *w = &num_locks[(unsigned long)fd % NUM_LOCKS], c = 0;
+
+	if (shared_with_parent() ||
+	    __atomic_compare_exchange_n(w, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	/* 2: taken, and someone may wait (the unlock then wakes one). */
+	if (c != 2)
+		c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
+	while (c != 0) {
+		sys4(SYS_futex, w, FUTEX_WAIT_PRIVATE, 2, NULL);
+		c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+void core_fd_num_unlock(long fd)
+{
+	int *w = &num_locks[(unsigned long)fd % NUM_LOCKS];
+
+	if (!shared_with_parent() && __atomic_exchange_n(w, 0, __ATOMIC_RELEASE) == 2)
+		sys3(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1);
+}
+
 static void remember(long fd, int mount, const char *path, struct core_open *open,
 		     uint64_t standin)
 {
@@ -383,6 +424,7 @@ static void count_entries(void)
 long core_after_fork_child(void *unused)
 {
 	(void)unused;
+	memset(num_locks, 0, sizeof(num_locks));
 	if (core_fds)
 		count_entries();
 	core_cwd_after_fork();

@@ -1161,75 +1161,129 @@ static int case_threads(void)
 }
 
 /*
- * Two threads dup2 two files onto one number at once, many times: the
- * kernel's last dup2 wins, and DEFUSE's table must say the same file,
- * which a new image (exec'd) reads through that number as the parent
- * does.  Each round opens the two files anew and closes them after, so
- * the description that lost is gone at once (its record free for the next
- * open, "c", kept open); a new image reading another file than the
- * parent's is data from the wrong file.
+ * Two threads dup2 two files onto one number at once: the kernel's last
+ * dup2 wins, and DEFUSE's table must say the same file.  Only the last two
+ * dup2s of a burst decide, so there are many short bursts (the threads
+ * start each together), each followed by checks: the parent reads the file
+ * that /proc/self/fdinfo says the number shares its description with, and,
+ * every EXEC_EVERY rounds, a new image (exec'd) reads through that number
+ * what the parent does.  Each round opens the two files anew and closes
+ * them after, so the description that lost is gone at once (its record
+ * free for the next open, "c", kept open meanwhile); a new image reading
+ * another file than the parent's is data from the wrong file.
  */
-struct dup2_racer {
-	int from, to;
-};
+#define DUP2_ROUNDS 20000
+#define DUP2_BURST 3
+#define EXEC_EVERY 400
+
+static struct {
+	pthread_barrier_t start, done;
+	int from[2], to;
+} race;
 
 static void *dup2_racer(void *arg)
 {
-	const struct dup2_racer *r = arg;
+	long me = (long)arg;
 
-	for (int i = 0; i < 200; i++)
-		if (dup2(r->from, r->to) != r->to)
-			fail("dup2");
+	for (int r = 0; r < DUP2_ROUNDS; r++) {
+		pthread_barrier_wait(&race.start);
+		for (int i = 0; i < DUP2_BURST; i++)
+			if (dup2(race.from[me], race.to) != race.to)
+				fail("dup2");
+		pthread_barrier_wait(&race.done);
+	}
 	return NULL;
+}
+
+/* The "ino:" of /proc/self/fdinfo/FD: the kernel's, whatever DEFUSE says. */
+static unsigned long fdinfo_ino(int fd)
+{
+	char path[64], buf[512], *p;
+	int f;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY);
+	CHECK(f >= 0);
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	CHECK(n > 0);
+	buf[n] = 0;
+	p = strstr(buf, "\nino:");
+	CHECK(p);
+	return strtoul(p + 5, NULL, 10);
+}
+
+/* What a new image reads through fd: its first byte. */
+static char exec_reads(int fd)
+{
+	char theirs[64] = "", *argv[] = { "life", "-read-fd", (char *)dir, num(fd), NULL };
+	int p[2];
+	pid_t pid;
+	ssize_t got;
+
+	CHECK(pipe(p) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(p[1]);
+	got = read(p[0], theirs, sizeof(theirs) - 1);
+	close(p[0]);
+	CHECK(reap(pid) == 0);
+	theirs[got > 0 ? got : 0] = 0;
+	return !strncmp(theirs, "child read '", 12) ? theirs[12] : '?';
 }
 
 static int case_dup2_race(void)
 {
-	int n = mkfile("target", "T\n", 0), agree = 0, rounds = 100;
+	int n = mkfile("target", "T\n", 0), same_as_kernel = 0, execs = 0, agree = 0;
+	pthread_t t[2];
 
 	close(mkfile("a", "A\n", 0));
 	close(mkfile("b", "B\n", 0));
 	close(mkfile("c", "C\n", 0));
-	for (int i = 0; i < rounds; i++) {
-		struct dup2_racer ra = { open(at("a"), O_RDONLY), n },
-				  rb = { open(at("b"), O_RDONLY), n };
-		pthread_t ta, tb;
-		char mine[4] = "", theirs[64] = "", *argv[] = { "life", "-read-fd", (char *)dir,
-								num(n), NULL };
-		int p[2], c;
-		pid_t pid;
-		ssize_t got;
+	race.to = n;
+	CHECK(pthread_barrier_init(&race.start, NULL, 3) == 0);
+	CHECK(pthread_barrier_init(&race.done, NULL, 3) == 0);
+	for (long i = 0; i < 2; i++)
+		CHECK(pthread_create(&t[i], NULL, dup2_racer, (void *)i) == 0);
+	for (int r = 0; r < DUP2_ROUNDS; r++) {
+		char mine[4] = "", kernel;
+		unsigned long ino;
+		int c;
 
-		CHECK(ra.from >= 0 && rb.from >= 0);
-		CHECK(pthread_create(&ta, NULL, dup2_racer, &ra) == 0);
-		CHECK(pthread_create(&tb, NULL, dup2_racer, &rb) == 0);
-		pthread_join(ta, NULL);
-		pthread_join(tb, NULL);
-		close(ra.from);
-		close(rb.from);
+		race.from[0] = open(at("a"), O_RDONLY);
+		race.from[1] = open(at("b"), O_RDONLY);
+		CHECK(race.from[0] >= 0 && race.from[1] >= 0);
+		pthread_barrier_wait(&race.start);
+		pthread_barrier_wait(&race.done);
+		CHECK(pread(n, mine, 2, 0) == 2);
+		/* The kernel's word: n shares its description (and so its
+		   fdinfo inode) with one of the two. */
+		ino = fdinfo_ino(n);
+		kernel = ino == fdinfo_ino(race.from[0]) ? 'A' :
+			 ino == fdinfo_ino(race.from[1]) ? 'B' : '?';
+		same_as_kernel += mine[0] == kernel;
+		close(race.from[0]);
+		close(race.from[1]);
+		if (mine[0] != 'A' && mine[0] != 'B')
+			fail("round %d: the parent read %.2s", r, mine);
+		if (r % EXEC_EVERY)
+			continue;
 		c = open(at("c"), O_RDONLY);	/* may take the loser's record */
 		CHECK(c >= 0);
-		CHECK(pread(n, mine, 2, 0) == 2);
-		CHECK(pipe(p) == 0);
-		pid = fork();
-		CHECK(pid >= 0);
-		if (pid == 0) {
-			dup2(p[1], 1);
-			execv("/proc/self/exe", argv);
-			_exit(127);
-		}
-		close(p[1]);
-		got = read(p[0], theirs, sizeof(theirs) - 1);
-		close(p[0]);
-		CHECK(reap(pid) == 0);
-		theirs[got > 0 ? got : 0] = 0;
-		if (mine[0] == 'A' || mine[0] == 'B')
-			agree += !strncmp(theirs, "child read '", 12) && theirs[12] == mine[0];
-		else
-			fail("round %d: the parent read %.2s", i, mine);
+		execs++;
+		agree += exec_reads(n) == mine[0];
 		close(c);
 	}
-	say("%d rounds: the new image read the parent's file in %d\n", rounds, agree);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	say("%d rounds: the parent read the file the kernel says in %d; %d new images, %d "
+	    "read the parent's\n", DUP2_ROUNDS, same_as_kernel, execs, agree);
 	close(n);
 	return 0;
 }
