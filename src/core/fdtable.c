@@ -305,39 +305,57 @@ long core_fd_forget(long fd)
  * onto it, each make the kernel's change and then the table's: without
  * more, the table could end with the change the kernel made first, and
  * reads through the number went to the other file (tests/lifecycle,
- * dup2-race: 1 round in about 600).  So such a call holds its number's
- * lock (one of NUM_LOCKS, by the number's low bits) from before the
- * kernel's call until the table is changed.  No system call unless two
- * threads meet on one lock; a signal handler never runs inside DEFUSE,
- * so no thread waits for itself; a forked child starts with every lock
- * free (core_after_fork_child: the threads that held them are not in
- * it), and a vfork child, which changes no table, takes none.
+ * dup2-race).  So such a call holds its number's lock (one of NUM_LOCKS,
+ * by the number's low bits) from before the kernel's call until the table
+ * is changed.  The lock word is the holder's thread ID: a child of
+ * clone(CLONE_VM | CLONE_FILES) shares the table and these locks, and may
+ * be killed holding one (stress-ng kills its dup stressor's children
+ * where they are; tests/reliability, clone-vm hung without this), so a
+ * waiter that finds the holder gone takes the lock over, as
+ * reserved_fd.c's does.  No system call unless two threads meet on one
+ * lock; a signal handler never runs inside DEFUSE, so no thread waits for
+ * itself; a forked child starts with every lock free
+ * (core_after_fork_child: the threads that held them are not in it), and
+ * a vfork child, which changes no table, takes none.
  */
 #define NUM_LOCKS 64
-static int num_locks[NUM_LOCKS];
+static struct num_lock {
+	int owner;	/* the holder's thread ID, 0: free */
+	int waiting;	/* threads asleep on it: the holder wakes one */
+} num_locks[NUM_LOCKS];
 
 void core_fd_num_lock(long fd)
 {
-	int *w = &num_locks[(unsigned long)fd % NUM_LOCKS], c = 0;
+	struct num_lock *l = &num_locks[(unsigned long)fd % NUM_LOCKS];
+	struct timespec tick = { 0, 1000000 };
+	int me, owner = 0;
 
-	if (shared_with_parent() ||
-	    __atomic_compare_exchange_n(w, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	if (shared_with_parent())
 		return;
-	/* 2: taken, and someone may wait (the unlock then wakes one). */
-	if (c != 2)
-		c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
-	while (c != 0) {
-		sys4(SYS_futex, w, FUTEX_WAIT_PRIVATE, 2, NULL);
-		c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
+	me = defuse_self.tid ? defuse_self.tid : (int)sys0(SYS_gettid);
+	while (!__atomic_compare_exchange_n(&l->owner, &owner, me, 0, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST)) {
+		__atomic_add_fetch(&l->waiting, 1, __ATOMIC_SEQ_CST);
+		if (sys4(SYS_futex, &l->owner, FUTEX_WAIT_PRIVATE, owner, &tick) == -ETIMEDOUT &&
+		    defuse_task_gone(owner))
+			__atomic_compare_exchange_n(&l->owner, &owner, 0, 0, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&l->waiting, 1, __ATOMIC_SEQ_CST);
+		owner = 0;
 	}
 }
 
 void core_fd_num_unlock(long fd)
 {
-	int *w = &num_locks[(unsigned long)fd % NUM_LOCKS];
+	struct num_lock *l = &num_locks[(unsigned long)fd % NUM_LOCKS];
 
-	if (!shared_with_parent() && __atomic_exchange_n(w, 0, __ATOMIC_RELEASE) == 2)
-		sys3(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1);
+	if (shared_with_parent())
+		return;
+	/* A waiter counted itself before this store, and is woken, or its
+	   futex wait finds the lock changed. */
+	__atomic_store_n(&l->owner, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&l->waiting, __ATOMIC_SEQ_CST))
+		sys3(SYS_futex, &l->owner, FUTEX_WAKE_PRIVATE, 1);
 }
 
 static void remember(long fd, int mount, const char *path, struct core_open *open,

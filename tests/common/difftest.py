@@ -9,6 +9,7 @@ import hashlib
 import os
 import signal
 import subprocess
+import sys
 
 SANITIZED_ENV = {
     # libdefuse.so is preloaded before the runtime; leaks are not these
@@ -80,6 +81,16 @@ def where(pgid):
         except (OSError, ValueError):
             continue
     return lines
+
+
+def _exit_on_sigterm(signum, frame):
+    sys.exit(128 + signum)
+
+
+# meson's timeout ends a test with SIGTERM: ending by SystemExit instead
+# runs the runners' finally blocks, which remove their scratch trees and
+# kill the sessions they started (run_guarded).
+signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 def run_guarded(cmd, timeout, extra_env=None, preexec_fn=None):
