@@ -251,6 +251,16 @@ mode_t fc_kill_setid(const struct stat *st, int why)
 	return m;
 }
 
+void fc_privs_again(struct fc_inst *in, mode_t mode, int r)
+{
+	if (r != 0 || !(mode & (S_ISUID | S_ISGID)))
+		return;
+	pthread_mutex_lock(&in->files_lock);
+	FC_EACH_FILE(in, h)
+		__atomic_store_n(&h->privs_done, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&in->files_lock);
+}
+
 int fc_dp_setattr(const struct stat *st, int set, const struct stat *a)
 {
 	/* Both times "now" is a touch (utimensat with NULL times); any other

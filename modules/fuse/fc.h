@@ -275,6 +275,11 @@ int fc_dp_setattr(const struct stat *st, int set, const struct stat *a) FC_HIDDE
  */
 enum { FC_KILL_WRITE, FC_KILL_CHOWN };
 mode_t fc_kill_setid(const struct stat *st, int why) FC_HIDDEN;
+/* After a change of mode that succeeded (r == 0) and set a set-ID bit:
+   every open file of in's asks for its mode again at its next write, as
+   the kernel looks at the mode at every write (privs_done); a file opened
+   without the bits and written before would keep them. */
+void fc_privs_again(struct fc_inst *in, mode_t mode, int r) FC_HIDDEN;
 /* The caller's IDs as fuse_get_context and fuse_req_ctx give them: the
    thread's file-system IDs, or 0 and 0 between fc_ctx_as_kernel(1) and
    (0), around a change the kernel makes itself whoever the caller is

@@ -619,6 +619,7 @@ static int hl_chmod(void *priv, const char *path, mode_t mode, int flags)
 		r = dp_change(f, &st, FUSE_SET_ATTR_MODE, NULL);
 	if (!r)
 		r = fuse_fs_chmod(f->fs, path, mode, NULL);
+	fc_privs_again(in, mode, r);
 	RETURN(r);
 }
 
@@ -1132,9 +1133,12 @@ static int hl_fchmod(void *priv, uint64_t fh, mode_t mode)
 {
 	struct fc_file *h = H(fh);
 	char buf[PATH_MAX];
+	int r;
 	BEGIN(0);
 
-	RETURN(fuse_fs_chmod(f->fs, hpath_noh2(in, h, buf), mode, FC_ATTR_FI(h)));
+	r = fuse_fs_chmod(f->fs, hpath_noh2(in, h, buf), mode, FC_ATTR_FI(h));
+	fc_privs_again(in, mode, r);
+	RETURN(r);
 }
 
 static int hl_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)

@@ -1270,8 +1270,12 @@ static int set_path(struct fuse_session *se, struct refs *rf, const char *path, 
 static int ll_chmod(void *priv, const char *path, mode_t mode, int flags)
 {
 	struct stat a = { .st_mode = mode };
+	int r;
 	BEGIN();
-	RETURN(set_path(se, &rf, path, FUSE_SET_ATTR_MODE, &a, flags & DEFUSE_NOFOLLOW ? 1 : 0));
+
+	r = set_path(se, &rf, path, FUSE_SET_ATTR_MODE, &a, flags & DEFUSE_NOFOLLOW ? 1 : 0);
+	fc_privs_again(in, mode, r);
+	RETURN(r);
 }
 
 static int chown_set(uid_t uid, gid_t gid, struct stat *a)
@@ -1822,8 +1826,12 @@ static int ll_ftruncate(void *priv, uint64_t fh, off_t size)
 static int ll_fchmod(void *priv, uint64_t fh, mode_t mode)
 {
 	struct stat a = { .st_mode = mode };
+	int r;
 	BEGIN();
-	RETURN(setattr(se, H(fh)->ino, &a, FUSE_SET_ATTR_MODE, FC_ATTR_FI(H(fh))));
+
+	r = setattr(se, H(fh)->ino, &a, FUSE_SET_ATTR_MODE, FC_ATTR_FI(H(fh)));
+	fc_privs_again(in, mode, r);
+	RETURN(r);
 }
 
 static int ll_fchown(void *priv, uint64_t fh, uid_t uid, gid_t gid)

@@ -1017,7 +1017,8 @@ def installed2(a, prog):
             # that e2fsck finds an empty name), a directory is not moved into
             # itself (EINVAL; fuse2fs itself loses it), another user's write
             # takes the set-ID bits (the kernel sends FUSE the mode for it;
-            # fuse2fs kept them)
+            # fuse2fs kept them), also bits set after the writer's first
+            # write through its open file
             write = ('import os, sys\n'
                      'm = sys.argv[1]\n'
                      'os.makedirs(m + "/d/e")\n'
@@ -1054,6 +1055,22 @@ def installed2(a, prog):
                      'assert os.waitpid(pid, 0)[1] == 0\n'
                      'mode = os.stat(m + "/s/x").st_mode & 0o7777\n'
                      'assert mode == 0o777, oct(mode)\n'
+                     'open(m + "/s/y", "w").close()\n'
+                     'os.chmod(m + "/s/y", 0o666)\n'
+                     'def be(u): os.setresgid(-1, u, -1) if u else os.setresuid(-1, 0, -1); '
+                     'os.setresuid(-1, u, -1) if u else os.setresgid(-1, 0, -1)\n'
+                     'be(65534)\n'
+                     'fd = os.open(m + "/s/y", os.O_WRONLY)\n'
+                     'os.write(fd, b"x")\n'
+                     'be(0)\n'
+                     'os.chmod(m + "/s/y", 0o6777)\n'
+                     'be(65534)\n'
+                     'os.write(fd, b"y")\n'
+                     'be(0)\n'
+                     'os.close(fd)\n'
+                     'mode = os.stat(m + "/s/y").st_mode & 0o7777\n'
+                     'assert mode == 0o777, "set while open: " + oct(mode)\n'
+                     'os.unlink(m + "/s/y")\n'
                      'os.unlink(m + "/s/x")\n'
                      'os.rmdir(m + "/s")\n'
                      'print(sorted(os.listdir(m)), os.stat(m + "/d/e/f").st_size)\n')
