@@ -100,16 +100,32 @@ static int under_a_mount(const char *p)
 
 /*
  * "/proc/self/fd/N", "/proc/thread-self/fd/N", "/dev/fd/N" or
- * "/proc/PID/fd/N" with this process's PID naming a descriptor: the
- * number, and where the rest of the path starts; -1 if not.
+ * "/proc/PID/fd/N" with this process's PID naming a descriptor, or
+ * "/dev/stdin", "/dev/stdout", "/dev/stderr" (links to /proc/self/fd/0, 1
+ * and 2): the number, and where the rest of the path starts; -1 if not.
  * For an emulated file these magic links lead to the placeholder, so the
- * core must answer them (tar's fchmodat goes through /proc/self/fd).
+ * core must answer them (tar's fchmodat goes through /proc/self/fd; `echo
+ * x > /dev/stderr` with stderr in a mount truncated DEFUSE's record, and
+ * the shell died of SIGBUS).
  */
 long core_fd_link(const char *p, const char **rest)
 {
 	static const char *const prefixes[] = {
 		"/proc/self/fd/", "/proc/thread-self/fd/", "/dev/fd/", "/proc/",
 	};
+	static const char *const std[] = { "in", "out", "err" };
+
+	if (p[1] == 'd' && !strncmp(p, "/dev/std", 8)) {
+		for (long n = 0; n < 3; n++) {
+			size_t len = strlen(std[n]);
+
+			if (!strncmp(p + 8, std[n], len) && (p[8 + len] == 0 || p[8 + len] == '/')) {
+				*rest = p + 8 + len;
+				return n;
+			}
+		}
+		return -1;
+	}
 
 	for (unsigned i = 0; i < 4; i++) {
 		const char *a = prefixes[i], *q = p;

@@ -703,6 +703,14 @@ def case_bash(ctx):
               'cat in.txt; exec 6<in.txt; cat <&6 | wc -l; '
               'exec >out.txt 2>&1; echo redirected; ls /nonexistent'],
              stdin=b'abc\ndef\n', expect_rc=2),
+        # /dev/stdout, /dev/stderr and /dev/fd/N are the file a descriptor
+        # is: opening one opens that file again, O_APPEND or O_TRUNC as
+        # asked (the truncation leaves fd 1's offset, so a hole).
+        Step(['bash', '-c', '{ echo one; echo two >> /dev/stdout; echo three >> /dev/fd/1; '
+              'echo four; } > std.txt; cat std.txt; '
+              '{ echo five; echo six > /dev/stdout; echo seven; } > trunc.txt; od -c trunc.txt; '
+              'sh -c "echo e1 >&2; echo e2 >> /dev/stderr; echo e3 >&2" 2> err.txt; '
+              'sh -c "cat /dev/stdin" < err.txt']),
     ], [('.', False)]
 
 
