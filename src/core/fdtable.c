@@ -25,7 +25,6 @@
  * are skipped (the child execs or exits soon; defuse_self.vfork_child).
  */
 #include <errno.h>
-#include <linux/futex.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -311,8 +310,8 @@ long core_fd_forget(long fd)
  * clone(CLONE_VM | CLONE_FILES) shares the table and these locks, and may
  * be killed holding one (stress-ng kills its dup stressor's children
  * where they are; tests/reliability, clone-vm hung without this), so a
- * waiter that finds the holder gone takes the lock over, as
- * reserved_fd.c's does.  No system call unless two threads meet on one
+ * waiter that finds the holder gone takes the lock over
+ * (defuse_tid_lock, as reserved_fd.c's lock does).  No system call unless two threads meet on one
  * lock; a signal handler never runs inside DEFUSE, so no thread waits for
  * itself; a forked child starts with every lock free
  * (core_after_fork_child: the threads that held them are not in it), and
@@ -320,42 +319,24 @@ long core_fd_forget(long fd)
  */
 #define NUM_LOCKS 64
 static struct num_lock {
-	int owner;	/* the holder's thread ID, 0: free */
-	int waiting;	/* threads asleep on it: the holder wakes one */
+	int owner;	/* defuse_tid_lock's words */
+	int waiting;
 } num_locks[NUM_LOCKS];
 
 void core_fd_num_lock(long fd)
 {
 	struct num_lock *l = &num_locks[(unsigned long)fd % NUM_LOCKS];
-	struct timespec tick = { 0, 1000000 };
-	int me, owner = 0;
 
-	if (shared_with_parent())
-		return;
-	me = defuse_self.tid ? defuse_self.tid : (int)sys0(SYS_gettid);
-	while (!__atomic_compare_exchange_n(&l->owner, &owner, me, 0, __ATOMIC_SEQ_CST,
-					    __ATOMIC_SEQ_CST)) {
-		__atomic_add_fetch(&l->waiting, 1, __ATOMIC_SEQ_CST);
-		if (sys4(SYS_futex, &l->owner, FUTEX_WAIT_PRIVATE, owner, &tick) == -ETIMEDOUT &&
-		    defuse_task_gone(owner))
-			__atomic_compare_exchange_n(&l->owner, &owner, 0, 0, __ATOMIC_SEQ_CST,
-						    __ATOMIC_SEQ_CST);
-		__atomic_sub_fetch(&l->waiting, 1, __ATOMIC_SEQ_CST);
-		owner = 0;
-	}
+	if (!shared_with_parent())
+		defuse_tid_lock(&l->owner, &l->waiting);
 }
 
 void core_fd_num_unlock(long fd)
 {
 	struct num_lock *l = &num_locks[(unsigned long)fd % NUM_LOCKS];
 
-	if (shared_with_parent())
-		return;
-	/* A waiter counted itself before this store, and is woken, or its
-	   futex wait finds the lock changed. */
-	__atomic_store_n(&l->owner, 0, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&l->waiting, __ATOMIC_SEQ_CST))
-		sys3(SYS_futex, &l->owner, FUTEX_WAKE_PRIVATE, 1);
+	if (!shared_with_parent())
+		defuse_tid_unlock(&l->owner, &l->waiting);
 }
 
 static void remember(long fd, int mount, const char *path, struct core_open *open,

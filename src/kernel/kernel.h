@@ -213,6 +213,15 @@ void defuse_usermem_refresh_pid(void) HIDDEN;
 /* Has task tid left our memory (exited, a zombie, exec'd)?  A lock in
    process memory whose holder has left is free (state.c). */
 int defuse_task_gone(int tid) HIDDEN;
+/*
+ * A lock in process memory whose word (*owner) is its holder's thread ID, 0
+ * when free, and *waiting the threads asleep on it: a holder killed inside
+ * (a clone(CLONE_VM) child that stress-ng SIGKILLs) is noticed by a waiter
+ * (defuse_task_gone, once per millisecond of waiting), which takes the lock
+ * over instead of waiting for ever.  No system call unless contended.
+ */
+void defuse_tid_lock(int *owner, int *waiting) HIDDEN;
+void defuse_tid_unlock(int *owner, int *waiting) HIDDEN;
 
 /* This process's ID without a system call: the per-thread copy, which a
    thread DEFUSE never saw start lacks (0). */

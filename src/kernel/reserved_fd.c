@@ -31,7 +31,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <sys/resource.h>
 #include <linux/close_range.h>
 #include "kernel/kernel.h"
@@ -106,28 +105,12 @@ int defuse_fd_is_reserved(long fd)
 
 static void take(void)
 {
-	int me = defuse_self.tid ? defuse_self.tid : sys0(SYS_gettid), owner = 0;
-	struct timespec tick = { 0, 1000000 };
-
-	while (!__atomic_compare_exchange_n(&lock, &owner, me, 0, __ATOMIC_SEQ_CST,
-					    __ATOMIC_SEQ_CST)) {
-		__atomic_add_fetch(&lock_waiting, 1, __ATOMIC_SEQ_CST);
-		if (sys4(SYS_futex, &lock, FUTEX_WAIT_PRIVATE, owner, &tick) == -ETIMEDOUT &&
-		    defuse_task_gone(owner))
-			__atomic_compare_exchange_n(&lock, &owner, 0, 0, __ATOMIC_SEQ_CST,
-						    __ATOMIC_SEQ_CST);
-		__atomic_sub_fetch(&lock_waiting, 1, __ATOMIC_SEQ_CST);
-		owner = 0;
-	}
+	defuse_tid_lock(&lock, &lock_waiting);
 }
 
 static void give(void)
 {
-	/* Either the waiter counted itself before this store, and is woken,
-	   or its futex wait finds the lock changed. */
-	__atomic_store_n(&lock, 0, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&lock_waiting, __ATOMIC_SEQ_CST))
-		sys3(SYS_futex, &lock, FUTEX_WAKE_PRIVATE, 1);
+	defuse_tid_unlock(&lock, &lock_waiting);
 }
 
 /* ---- limits --------------------------------------------------------- */

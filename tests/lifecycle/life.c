@@ -1217,7 +1217,7 @@ static unsigned long fdinfo_ino(int fd)
 /* What a new image reads through fd: its first byte. */
 static char exec_reads(int fd)
 {
-	char theirs[64] = "", *argv[] = { "life", "-read-fd", (char *)dir, num(fd), NULL };
+	char theirs[64] = "";
 	int p[2];
 	pid_t pid;
 	ssize_t got;
@@ -1227,8 +1227,7 @@ static char exec_reads(int fd)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		dup2(p[1], 1);
-		execv("/proc/self/exe", argv);
-		_exit(127);
+		exec_self("-read-fd", (char *[]){ num(fd), NULL }, NULL);
 	}
 	close(p[1]);
 	got = read(p[0], theirs, sizeof(theirs) - 1);
