@@ -68,6 +68,45 @@ static int build_id(const uint8_t *notes, size_t size, char *key, size_t keycap)
 	return -1;
 }
 
+static uint64_t mix64(uint64_t h, uint64_t v)
+{
+	h ^= v;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/*
+ * The cache key of an object without a build-id (Rust's toolchain, many
+ * hand-linked programs): its file's identity, hashed to 128 bits, as
+ * "file-HEX".  Without it such an object was planned at every start (rustc:
+ * 1.1 s, its 150 MB driver library disassembled each time).  The change
+ * time is part of it: no write or rename leaves it as it was, and no
+ * utimensat can set it back.  A plan found under it is still used only
+ * where its sites' bytes are the code in memory (plan_cache_load), and an
+ * image only where the file's identity matches (plan_image_map).
+ */
+static void file_key(const struct stat *sb, char *key)
+{
+	const uint64_t f[] = { sb->st_dev, sb->st_ino, (uint64_t)sb->st_size,
+			       (uint64_t)sb->st_mtim.tv_sec, (uint64_t)sb->st_mtim.tv_nsec,
+			       (uint64_t)sb->st_ctim.tv_sec, (uint64_t)sb->st_ctim.tv_nsec };
+	uint8_t h[16];
+	uint64_t a = 0x9e3779b97f4a7c15ULL, b = 0x243f6a8885a308d3ULL;
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		a = mix64(a, f[i]);
+		b = mix64(b, f[i] + i);
+	}
+	memcpy(h, &a, 8);
+	memcpy(h + 8, &b, 8);
+	memcpy(key, "file-", 5);
+	hex(key + 5, h, sizeof(h));
+}
+
 /*
  * What an image of a segment needs (plan_cache.c): the object file's
  * identity, the segment's file offset, and how to open the object to copy
@@ -172,8 +211,8 @@ static void make_image(const char *key, const uint8_t *code, size_t size,
 }
 
 /*
- * Patches one executable segment.  idhex is NULL when the object has no
- * build-id (then no caching).  The planner reads the object from `file`, or
+ * Patches one executable segment.  idhex, the cache key, is NULL when the
+ * object has neither a build-id nor a file to stat (then no caching).  The planner reads the object from `file`, or
  * from descriptor `fd` when fd >= 0.
  *
  * Fastest first: an image of the patched segment mapped over it; else a
@@ -182,6 +221,17 @@ static void make_image(const char *key, const uint8_t *code, size_t size,
  * plan is cached.  A segment with no `syscall` byte pair gets an image
  * that says so, so it is not scanned at every start.
  */
+/* Would patch_segment need the cache for any code segment of the object? */
+static int has_code_to_plan(const ElfW(Phdr) *ph, int n, uintptr_t base)
+{
+	for (int i = 0; i < n; i++)
+		if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X) &&
+		    (ph[i].p_filesz > SMALL_SEGMENT ||
+		     has_syscall_pair((const uint8_t *)(base + ph[i].p_vaddr), ph[i].p_filesz)))
+			return 1;
+	return 0;
+}
+
 static void patch_segment(uint8_t *code, size_t size, const char *idhex, uint64_t vaddr,
 			  const char *name, const char *file, int fd, struct seg_image *maybe)
 {
@@ -392,6 +442,16 @@ static int patch_object_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 	si.path = *name ? name : "/proc/self/exe";
 	si.fd = -1;
 	si.have_src = 0;
+	if (have_id && has_code_to_plan(info->dlpi_phdr, info->dlpi_phnum, info->dlpi_addr)) {
+		struct stat sb;
+
+		if (sys2(SYS_stat, si.path, &sb) == 0) {
+			file_key(&sb, idhex);
+			plan_src_from_stat(&si.src, &sb);
+			si.have_src = 1;
+			have_id = 0;
+		}
+	}
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
@@ -434,7 +494,7 @@ long defuse_objects_mapped_cold(void *argp)
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[32];
 	char idhex[96];
-	int have_id = -1, code_segments = 0, have_src;
+	int have_id = -1, code_segments = 0, have_src, have_stat;
 	Elf64_Dyn dyn[128];
 	size_t ndyn = 0;
 	struct seg_image si;
@@ -468,9 +528,13 @@ long defuse_objects_mapped_cold(void *argp)
 		got = sys4(SYS_pread64, fd, dyn, want, ph[i].p_offset);
 		ndyn = got > 0 ? (size_t)got / sizeof(*dyn) : 0;
 	}
+	have_stat = !sys_failed(sys2(SYS_fstat, fd, &sb));
+	if (have_id && have_stat) {
+		file_key(&sb, idhex);
+		have_id = 0;
+	}
 	/* A dynamic section longer than we read might hide DT_TEXTREL. */
-	have_src = !have_id && ndyn && ndyn < sizeof(dyn) / sizeof(*dyn) &&
-		   !sys_failed(sys2(SYS_fstat, fd, &sb));
+	have_src = !have_id && have_stat && ndyn && ndyn < sizeof(dyn) / sizeof(*dyn);
 	if (have_src) {
 		plan_src_from_stat(&si.src, &sb);
 		si.have_src = 1;

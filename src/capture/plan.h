@@ -1,8 +1,8 @@
 /*
  * Patch plans: where the syscall sites of one code segment are and how each
  * is patched.  A plan depends only on the segment's bytes, so it is computed
- * once per object (patch.c, with a disassembler) and cached by build-id
- * (plan_cache.c); applying it (trampoline.c) checks every site's bytes again.
+ * once per object (patch.c, with a disassembler) and cached by build-id or
+ * file identity (plan_cache.c); applying it (trampoline.c) checks every site's bytes again.
  */
 #ifndef DEFUSE_CAPTURE_PLAN_H
 #define DEFUSE_CAPTURE_PLAN_H
@@ -59,7 +59,8 @@ int plan_build(const uint8_t *code, size_t size, struct plan *out);
 int plan_parse(const void *buf, size_t len, const uint8_t *code, size_t size,
 	       struct plan *out);
 
-/* Cache by build-id: 0 on a hit, -1 on a miss.  The sites are in `room`
+/* Cache by key (build-id or file identity, then the segment's address):
+   0 on a hit, -1 on a miss.  The sites are in `room`
    when at most nroom, else allocated with malloc. */
 int plan_cache_load(const char *key, const uint8_t *code, size_t size, struct plan *out,
 		    struct plan_site *room, uint32_t nroom);

@@ -1,7 +1,8 @@
 /*
  * The patch-plan cache: disassembling libc costs tens of milliseconds, far
  * over the per-exec budget, so each plan is kept in a file named by the
- * object's build-id and the segment's address.
+ * object's build-id (or, for an object without one, a hash of its file's
+ * identity: objects.c, file_key) and the segment's address.
  *
  * Directory: $DEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/defuse, else
  * $HOME/.cache/defuse; DEFUSE_CACHE_DIR=off disables the cache.  The
@@ -26,7 +27,7 @@
  * (tramp_fingerprint), the segment's size and page offset, and the
  * object's identity (device, inode, size, mtime: a library replaced by an
  * upgrade is another inode or mtime) all match, and the file name carries
- * the build-id; otherwise it is remade.  It is written to a temporary name,
+ * the build-id or identity key; otherwise it is remade.  It is written to a temporary name,
  * synced and renamed, so a reader maps a whole file or none; racing
  * writers each rename a whole one.  When anything fails (no cache, no
  * room at the distance, a cache on a noexec mount) the segment is patched

@@ -20,7 +20,10 @@ import subprocess
 import sys
 
 COMMON = ["--ioengine=io_uring", "--size=4m", "--verify=crc32c", "--do_verify=1",
-          "--iodepth=16", "--thread=0", "--output-format=normal"]
+          "--iodepth=16", "--thread=0", "--output-format=normal",
+          # fio would leave its verify state (local-NAME-0-verify.state) in
+          # the test's working directory
+          "--verify_state_save=0"]
 JOBS = [
     ("randrw", ["--rw=randrw", "--bs=4k"]),
     ("vectored", ["--rw=randrw", "--bs=4k", "--nonvectored=0"]),
