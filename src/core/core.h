@@ -372,6 +372,9 @@ void core_pool_free(enum core_pool_kind k, void *p, size_t n) HIDDEN;
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh);
 /* A call on emulated file f, held by the caller (core_fd_acquire). */
 long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f);
+/* ioctl.c: an ioctl on emulated file f (held), as the kernel answers
+   the requests it answers for every file system. */
+long core_emulated_ioctl(const struct defuse_syscall *sc, struct core_fd *f) HIDDEN;
 /* At start-up: adopt the placeholders an exec handed down (DEFUSE_FDS,
    written by handdown.c: "FD:INO,..."; "@FD": the list in a memfd sealed
    with CORE_FDS_LIST_SEALS; "scan": look at every descriptor). */

@@ -2049,12 +2049,7 @@ long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f)
 	case SYS_mmap:
 		return pager_mmap(sc, f);
 	case SYS_ioctl:
-		/* A regular file: close-on-exec ioctls act on the placeholder,
-		   the rest are not for files. */
-		if (sc->a[1] == FIOCLEX || sc->a[1] == FIONCLEX)
-			return sys3(SYS_fcntl, sc->a[0], F_SETFD,
-				    sc->a[1] == FIOCLEX ? FD_CLOEXEC : 0);
-		return -ENOTTY;
+		return core_emulated_ioctl(sc, f);
 	}
 	if (defuse_g.debug) {
 		char n[24];

@@ -92,6 +92,12 @@
  *   statfs P   fstatfs FD    (type, bsize, namelen, frsize, flags)
  *   chdir P   fchdir FD   getcwd [N]
  *   fallocate FD MODE OFF LEN
+ *   ioctl FD REQ [ARGS]   the requests every file system answers:
+ *               FIONREAD, FIGETBSZ, FIOQSIZE (the value printed), FIONBIO V,
+ *               FIOASYNC V, FIOCLEX, FIONCLEX, FICLONE SRC,
+ *               FICLONERANGE SRC OFF LEN DOFF, FIDEDUPERANGE OFF LEN,
+ *               FS_IOC_RESVSP64|FS_IOC_UNRESVSP64|FS_IOC_ZERO_RANGE
+ *               WHENCE START LEN
  *   setxattr P NAME VALUE FLAGS (and lsetxattr; fsetxattr FD ...)
  *   getxattr P NAME N (lgetxattr, fgetxattr)   listxattr P N (l-, f-)
  *   removexattr P NAME (l-, f-)
@@ -135,6 +141,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -357,6 +364,19 @@ static void sbpath(struct sb *b, const char *p, size_t n)
 /* ------------------------------------------------------------------ */
 /* Names */
 
+/* FS_IOC_RESVSP64's argument (the kernel's struct space_resv, which no
+   header of user space carries) and the request numbers. */
+struct space_resv_ {
+	int16_t l_type, l_whence;
+	int64_t l_start, l_len;
+	int32_t l_sysid;
+	uint32_t l_pid;
+	int32_t l_pad[4];
+};
+#define FS_IOC_RESVSP64_ _IOW('X', 42, struct space_resv_)
+#define FS_IOC_UNRESVSP64_ _IOW('X', 43, struct space_resv_)
+#define FS_IOC_ZERO_RANGE_ _IOW('X', 57, struct space_resv_)
+
 struct sym {
 	const char *name;
 	long long val;
@@ -391,6 +411,11 @@ static const struct sym syms[] = {
 	S(RWF_HIPRI), S(RWF_DSYNC), S(RWF_SYNC), S(RWF_NOWAIT), S(RWF_APPEND), S(RWF_NOAPPEND),
 	S(CLOSE_RANGE_UNSHARE), S(CLOSE_RANGE_CLOEXEC),
 	S(UTIME_NOW), S(UTIME_OMIT),
+	S(FIONREAD), S(FIGETBSZ), S(FIOQSIZE), S(FIONBIO), S(FIOASYNC), S(FIOCLEX),
+	S(FIONCLEX), S(FICLONE), S(FICLONERANGE), S(FIDEDUPERANGE),
+	{"FS_IOC_RESVSP64", (long long)FS_IOC_RESVSP64_},
+	{"FS_IOC_UNRESVSP64", (long long)FS_IOC_UNRESVSP64_},
+	{"FS_IOC_ZERO_RANGE", (long long)FS_IOC_ZERO_RANGE_},
 };
 #undef S
 
@@ -1621,6 +1646,85 @@ static void do_fallocate(void)
 	SC(SYS_fallocate, (int)num(0), (int)num(1), (off_t)num(2), (off_t)num(3));
 }
 
+/* The ioctls of fs/ioctl.c (see the list above). */
+static void do_ioctl(void)
+{
+	unsigned long req;
+	int fd, v = 0;
+
+	if (nargs < 2)
+		die("ioctl FD REQ [ARGS]");
+	fd = (int)num(0);
+	req = (unsigned long)num(1);
+	switch (req) {
+	case FIONREAD:
+	case FIGETBSZ:
+		nargs_between(2, 2);
+		SC(SYS_ioctl, fd, req, &v);
+		if (ret == 0)
+			sbput(&xd, " %d", v);
+		break;
+	case FIOQSIZE: {
+		long long q = 0;
+
+		nargs_between(2, 2);
+		SC(SYS_ioctl, fd, req, &q);
+		if (ret == 0)
+			sbput(&xd, " %lld", q);
+		break;
+	}
+	case FIONBIO:
+	case FIOASYNC:
+		nargs_between(3, 3);
+		v = (int)num(2);
+		SC(SYS_ioctl, fd, req, &v);
+		break;
+	case FIOCLEX:
+	case FIONCLEX:
+		nargs_between(2, 2);
+		SC(SYS_ioctl, fd, req, 0);
+		break;
+	case FICLONE:
+		nargs_between(3, 3);
+		SC(SYS_ioctl, fd, req, (int)num(2));
+		break;
+	case FICLONERANGE: {
+		struct file_clone_range r;
+
+		nargs_between(6, 6);
+		r.src_fd = num(2);
+		r.src_offset = num(3);
+		r.src_length = num(4);
+		r.dest_offset = num(5);
+		SC(SYS_ioctl, fd, req, &r);
+		break;
+	}
+	case FIDEDUPERANGE: {
+		struct file_dedupe_range r = { 0 };
+
+		nargs_between(4, 4);
+		r.src_offset = num(2);
+		r.src_length = num(3);
+		SC(SYS_ioctl, fd, req, &r);
+		break;
+	}
+	case FS_IOC_RESVSP64_:
+	case FS_IOC_UNRESVSP64_:
+	case FS_IOC_ZERO_RANGE_: {
+		struct space_resv_ sr = { 0 };
+
+		nargs_between(5, 5);
+		sr.l_whence = (int16_t)num(2);
+		sr.l_start = num(3);
+		sr.l_len = num(4);
+		SC(SYS_ioctl, fd, req, &sr);
+		break;
+	}
+	default:
+		die("ioctl: request %#lx not known here", req);
+	}
+}
+
 /* xattrs: the name is a string, the value data */
 static const char *xname(int i)
 {
@@ -2004,7 +2108,7 @@ static const struct op ops[] = {
 	{"utimensat", do_utimensat}, {"utime", do_utime}, {"utimes", do_utimes},
 	{"futimesat", do_futimesat}, {"statfs", do_statfs}, {"fstatfs", do_fstatfs},
 	{"chdir", do_chdir}, {"fchdir", do_fchdir}, {"getcwd", do_getcwd},
-	{"fallocate", do_fallocate},
+	{"fallocate", do_fallocate}, {"ioctl", do_ioctl},
 	{"setxattr", do_setxattr}, {"lsetxattr", do_lsetxattr}, {"fsetxattr", do_fsetxattr},
 	{"getxattr", do_getxattr}, {"lgetxattr", do_lgetxattr}, {"fgetxattr", do_fgetxattr},
 	{"listxattr", do_listxattr}, {"llistxattr", do_llistxattr},
