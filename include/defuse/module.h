@@ -727,6 +727,28 @@ struct defuse_ops {
 	 * NULL: nothing is done.
 	 */
 	void (*process_end)(void *priv);
+
+	/**
+	 * An ioctl on open file fh (a file or a directory) that the host does
+	 * not answer itself: it answers those the kernel answers for every
+	 * file system (FIONREAD, FIGETBSZ, FS_IOC_FIEMAP, ...; docs/core.md,
+	 * "ioctl").  As kernel FUSE passes a file system its ioctls
+	 * ("restricted" ones), cmd says how many bytes its argument points to
+	 * and which way they go (_IOC_SIZE, _IOC_DIR; FS_IOC_GETFLAGS and
+	 * FS_IOC_SETFLAGS carry an int, as the kernel reads and writes them
+	 * whatever their number says): data holds those size bytes, the
+	 * program's when _IOC_DIR(cmd) has _IOC_WRITE, else zeros, and after
+	 * a call that returned >= 0 the host copies them back to the program
+	 * when it has _IOC_READ.  arg is the program's argument as it was: a
+	 * value for requests without data; a pointer into the program's
+	 * memory is not the module's to follow (kernel FUSE does not let a
+	 * file system follow one either).  Returns the ioctl's result (>= 0)
+	 * or -errno; -ENOTTY for a request the module does not know.
+	 * Bridge: kernel FUSE's FUSE_IOCTL.
+	 * NULL: -ENOTTY for every such request.
+	 */
+	long (*ioctl)(void *priv, uint64_t fh, unsigned int cmd, unsigned long arg,
+		      void *data, size_t size);
 };
 
 /** The largest handle a module's file_handle may write. */

@@ -1200,6 +1200,22 @@ static int hl_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
 	RETURN(r == -ENOSYS ? -EOPNOTSUPP : r);
 }
 
+/* libfuse's ioctl: the argument's bytes in data, a directory flagged; no
+   ioctl is ENOSYS there, which kernel FUSE turns into ENOTTY. */
+static long hl_ioctl(void *priv, uint64_t fh, unsigned int cmd, unsigned long arg, void *data,
+		     size_t size)
+{
+	struct fc_file *h = H(fh);
+	char buf[PATH_MAX];
+	int r;
+	BEGIN(0);
+
+	(void)size;
+	r = fuse_fs_ioctl(f->fs, hpath(in, h, buf), cmd, (void *)arg, FC_FI(h),
+			  h->is_dir ? FUSE_IOCTL_DIR : 0, data);
+	RETURN(r == -ENOSYS ? -ENOTTY : r);
+}
+
 /* FUSE's lseek, or the kernel's own answer without it: no holes. */
 static off_t hl_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 {
@@ -1561,4 +1577,5 @@ const struct defuse_ops fc_hl_ops = {
 	.setlk = hl_setlk,
 	.flock = hl_flock,
 	.fh_path = hl_fh_path,
+	.ioctl = hl_ioctl,
 };

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -233,7 +234,8 @@ FC_EXPORT int fuse_reply_poll(fuse_req_t req, unsigned revents)
 	return finish(req, R_POLL);
 }
 
-/* ioctl is not a DEFUSE operation: nothing asks for these */
+/* A retry is for unrestricted ioctls (CUSE's): kernel FUSE answers one to
+   a file system's ioctl with EIO. */
 FC_EXPORT int fuse_reply_ioctl_retry(fuse_req_t req, const struct iovec *in_iov, size_t in_count,
 				     const struct iovec *out_iov, size_t out_count)
 {
@@ -241,7 +243,7 @@ FC_EXPORT int fuse_reply_ioctl_retry(fuse_req_t req, const struct iovec *in_iov,
 	(void)in_count;
 	(void)out_iov;
 	(void)out_count;
-	req->err = -ENOTTY;
+	req->err = -EIO;
 	return finish(req, R_ERR);
 }
 
@@ -1874,6 +1876,32 @@ static int ll_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
 	RETURN(r == -ENOSYS ? -EOPNOTSUPP : r);
 }
 
+/* As kernel FUSE's restricted ioctl: in_buf the argument's bytes the
+   program gives, out_bufsz those it gets back (the reply's, into data). */
+static long ll_ioctl(void *priv, uint64_t fh, unsigned int cmd, unsigned long arg, void *data,
+		     size_t size)
+{
+	struct fc_file *h = H(fh);
+	struct fuse_req q;
+	uint8_t in_buf[1 << _IOC_SIZEBITS];
+	size_t in_size = (_IOC_DIR(cmd) & _IOC_WRITE) ? size : 0;
+	size_t out_size = (_IOC_DIR(cmd) & _IOC_READ) ? size : 0;
+	int r;
+	BEGIN();
+
+	if (!se->op.ioctl)
+		RETURN(-ENOTTY);
+	memcpy(in_buf, data, in_size);
+	req_init(&q, se, data, out_size);
+	se->op.ioctl(&q, h->ino, cmd, (void *)arg, FC_FI(h), h->is_dir ? FUSE_IOCTL_DIR : 0,
+		     in_size ? in_buf : NULL, in_size, out_size);
+	req_wait(&q);
+	r = outcome(&q, R_IOCTL);
+	if (r == -ENOSYS)
+		RETURN(-ENOTTY);
+	RETURN(r < 0 ? (long)r : (long)q.count);
+}
+
 static off_t ll_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 {
 	struct fc_file *h = H(fh);
@@ -2175,6 +2203,7 @@ const struct defuse_ops fc_ll_ops = {
 	.setlk = ll_setlk,
 	.flock = ll_flock,
 	.fh_path = ll_fh_path,
+	.ioctl = ll_ioctl,
 };
 
 /* ---- notifications: the name cache forgets; there is no other cache ------ */

@@ -166,6 +166,14 @@ static void t_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 	WITH_FI2(fi, op2(req)->fallocate(req, ino, mode, offset, length, fp_));
 }
 
+static void t_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		    struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
+		    size_t out_bufsz)
+{
+	WITH_FI2(fi, op2(req)->ioctl(req, ino, (int)cmd, arg, fp_, flags, in_buf, in_bufsz,
+				     out_bufsz));
+}
+
 /* The 3.x table for o: a member only where o has the operation (the core
    answers a missing one as libfuse does); those without a file are o's. */
 static void ops3(const struct fuse2_lowlevel_ops *o, struct fuse_lowlevel_ops *op)
@@ -210,6 +218,7 @@ static void ops3(const struct fuse2_lowlevel_ops *o, struct fuse_lowlevel_ops *o
 	T(write_buf);
 	T(flock);
 	T(fallocate);
+	T(ioctl);
 #undef T
 }
 

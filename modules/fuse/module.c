@@ -1250,6 +1250,12 @@ static int fm_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
 	return FWD_FH(FM->ops->fallocate(FM->inst, fh, mode, off, len));
 }
 
+static long fm_ioctl(void *priv, uint64_t fh, unsigned int cmd, unsigned long arg, void *data,
+		     size_t size)
+{
+	return FWD_FH(FM->ops->ioctl ? FM->ops->ioctl(FM->inst, fh, cmd, arg, data, size) : -ENOTTY);
+}
+
 static off_t fm_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 {
 	return FWD_FH(FM->ops->seek_data(FM->inst, fh, off, whence));
@@ -1363,6 +1369,7 @@ static const struct defuse_ops fm_ops = {
 	.setlk = fm_setlk,
 	.flock = fm_flock,
 	.fh_path = fm_fh_path,
+	.ioctl = fm_ioctl,
 };
 
 __attribute__((visibility("default"))) const struct defuse_module defuse_module_v2 = {

@@ -570,6 +570,16 @@ static int c_fallocate(void *priv, uint64_t fh, int mode, off_t off, off_t len)
 	return (int)call(M, &q, NULL, NULL, NULL, 0, &rp, NULL, 0);
 }
 
+static long c_ioctl(void *priv, uint64_t fh, unsigned int cmd, unsigned long arg, void *data,
+		    size_t size)
+{
+	REQ(SH_IOCTL);
+	q.fh = fh;
+	q.a[0] = cmd;
+	q.a[1] = (int64_t)arg;
+	return (long)call(M, &q, NULL, NULL, data, size, &rp, data, size);
+}
+
 static off_t c_seek_data(void *priv, uint64_t fh, off_t off, int whence)
 {
 	REQ(SH_SEEK_DATA);
@@ -1210,6 +1220,7 @@ static const struct defuse_ops full = {
 	.flink = c_flink,
 	.fsync = c_fsync,
 	.fallocate = c_fallocate,
+	.ioctl = c_ioctl,
 	.seek_data = c_seek_data,
 	.readdir = c_readdir,
 	.getlk = c_getlk,

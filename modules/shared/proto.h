@@ -75,7 +75,7 @@ enum {
 	SH_FGETATTR, SH_FTRUNCATE, SH_FCHMOD, SH_FCHOWN, SH_FUTIMENS, SH_FLINK,
 	SH_FSYNC, SH_FALLOCATE, SH_SEEK_DATA, SH_READDIR,
 	SH_GETLK, SH_SETLK, SH_FLOCK,
-	SH_FILE_HANDLE, SH_OPEN_HANDLE, SH_FH_PATH,
+	SH_FILE_HANDLE, SH_OPEN_HANDLE, SH_FH_PATH, SH_IOCTL,
 	SH_BYE,		/* carries a descriptor (SCM_RIGHTS) the server closes once
 			   the connection is gone (and, for the last, destroy
 			   done); no reply */

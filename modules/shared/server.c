@@ -617,6 +617,18 @@ static int64_t serve(struct conn *c, const struct sh_req *q, const char *s1, con
 	case SH_FALLOCATE:
 		NEED(fallocate);
 		return ops->fallocate(priv, f->fh, (int)q->a[0], (off_t)q->a[1], (off_t)q->a[2]);
+	case SH_IOCTL:
+		/* The argument's bytes (module.h: at most _IOC_SIZE's 16 KiB)
+		   in, and back out after a success. */
+		if (!ops->ioctl)
+			return -ENOTTY;
+		if (q->dn > SH_CHUNK)
+			return -EINVAL;
+		memcpy(out, d, q->dn);
+		r = ops->ioctl(priv, f->fh, (unsigned int)q->a[0], (unsigned long)q->a[1], out,
+			       q->dn);
+		*outn = r >= 0 ? q->dn : 0;
+		return r;
 	case SH_SEEK_DATA:
 		NEED(seek_data);
 		return ops->seek_data(priv, f->fh, (off_t)q->a[0], (int)q->a[1]);

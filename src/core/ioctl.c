@@ -15,8 +15,10 @@
  *
  * What goes through the core's own calls (fallocate, lseek, fcntl)
  * inherits their checks and the pager's coherence.  The rest (the file
- * system's own requests: FS_IOC_GETFLAGS, FS_IOC_FSGETXATTR, ...) stays
- * ENOTTY, as for a file system without them.
+ * system's own requests: FS_IOC_GETFLAGS, FS_IOC_FSGETXATTR, a FUSE file
+ * system's private ones) go to the module's ioctl as kernel FUSE passes
+ * them on: the argument's bytes as the request number sizes them
+ * (module.h); without one, ENOTTY.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -157,6 +159,37 @@ out:
 	return r;
 }
 
+/*
+ * A request of the file system's own, to the module (module.h, ioctl):
+ * its argument's bytes in and out as the request's number says, as
+ * kernel FUSE does for a file system's "restricted" ioctls.
+ */
+static long module_ioctl(struct core_fd *f, unsigned int req, long arg)
+{
+	/* _IOC_SIZE is at most 16 KiB - 1; the cold stack has room. */
+	uint8_t data[1 << _IOC_SIZEBITS];
+	unsigned int dir = _IOC_DIR(req);
+	size_t size = dir == _IOC_NONE ? 0 : _IOC_SIZE(req);
+	long r;
+
+	/* The kernel reads and writes an int for these (FUSE's fileattr
+	   too), whatever their number's size says: a program's int must not
+	   get 8 bytes back. */
+	if (req == FS_IOC_GETFLAGS || req == FS_IOC_SETFLAGS)
+		size = sizeof(int);
+	memset(data, 0, size);
+	if ((dir & _IOC_WRITE) && size && defuse_copy_in(data, (const void *)arg, size))
+		return -EFAULT;
+	r = mod_ioctl(CORE_REF(f->mount), f->open->fh, req, (unsigned long)arg, data, size);
+	if (r >= 0 && (dir & _IOC_READ) && size) {
+		long w = core_copy_out((void *)arg, data, size);
+
+		if (w < 0)
+			return w;
+	}
+	return r;
+}
+
 long core_emulated_ioctl(const struct defuse_syscall *sc, struct core_fd *f)
 {
 	unsigned int req = (unsigned int)sc->a[1];
@@ -224,7 +257,7 @@ long core_emulated_ioctl(const struct defuse_syscall *sc, struct core_fd *f)
 	}
 	/* The rest of the kernel's are for regular files only. */
 	if (!S_ISREG(st.st_mode))
-		return -ENOTTY;
+		return module_ioctl(f, req, arg);
 	switch (req) {
 	case FIONREAD: {
 		off_t at = own_call(f, SYS_lseek, 0, SEEK_CUR, 0);
@@ -251,5 +284,5 @@ long core_emulated_ioctl(const struct defuse_syscall *sc, struct core_fd *f)
 	case FS_IOC_ZERO_RANGE:
 		return preallocate(f, FALLOC_FL_ZERO_RANGE, arg);
 	}
-	return -ENOTTY;
+	return module_ioctl(f, req, arg);
 }

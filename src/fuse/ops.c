@@ -31,7 +31,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -653,6 +655,34 @@ static int b_fallocate(const char *path, int mode, off_t off, off_t len,
 	return mod_fallocate(REF, h->fh, mode, off, len);
 }
 
+/* The ioctls kernel FUSE passes on (the generic ones it answers itself):
+   a module's own, with the bytes it sized (FS_IOC_GETFLAGS and
+   FS_IOC_SETFLAGS: an int, as the kernel's fileattr sends them).  A
+   kernel-backed file's are not passed to its descriptor: a request whose
+   handler writes more than its number says would write past libfuse's
+   buffer. */
+static int b_ioctl(const char *path, unsigned int cmd, void *arg, struct fuse_file_info *fi,
+		   unsigned int flags, void *data)
+{
+	struct handle *h = H(fi);
+	size_t size = _IOC_DIR(cmd) == _IOC_NONE ? 0 : _IOC_SIZE(cmd);
+	unsigned char copy[1 << _IOC_SIZEBITS];
+
+	(void)path;
+	(void)flags;
+	if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC_SETFLAGS)
+		size = sizeof(int);
+	if (h->kfd >= 0)
+		return -ENOTTY;
+	/* Without _IOC_READ, data is libfuse's copy of the request: the
+	   module gets one it may write, as module.h lets it. */
+	if (!(_IOC_DIR(cmd) & _IOC_READ) && size) {
+		memcpy(copy, data, size);
+		data = copy;
+	}
+	return (int)mod_ioctl(REF, h->fh, cmd, (unsigned long)arg, data, size);
+}
+
 /* Only SEEK_DATA and SEEK_HOLE come here (the kernel keeps offsets). */
 static off_t b_lseek(const char *path, off_t off, int whence, struct fuse_file_info *fi)
 {
@@ -1041,6 +1071,7 @@ const struct fuse_operations bridge_ops = {
 	.read_buf = b_read_buf,
 	.flock = b_flock,
 	.fallocate = b_fallocate,
+	.ioctl = b_ioctl,
 	.copy_file_range = b_copy_file_range,
 	.lseek = b_lseek,
 };

@@ -661,6 +661,12 @@ int mod_fallocate(const struct defuse_mount_ref *ref, uint64_t fh, int mode, off
 	return OPS->fallocate ? OPS->fallocate(PRIV, fh, mode, off, len) : -EOPNOTSUPP;
 }
 
+long mod_ioctl(const struct defuse_mount_ref *ref, uint64_t fh, unsigned int cmd,
+	       unsigned long arg, void *data, size_t size)
+{
+	return OPS->ioctl ? OPS->ioctl(PRIV, fh, cmd, arg, data, size) : -ENOTTY;
+}
+
 off_t mod_seek_data(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
 		    off_t off, int whence)
 {

@@ -140,6 +140,19 @@ stat -c '%n %F %a %h %s' * | sort
 
 # Run in process on passthrough_ll: each step's answer after another
 # process (a shell) changed the names this one had walked.
+# FIONREAD on ioctl's file, then a request of its kind it does not know
+IOCTL_PROBE = r"""
+import array, fcntl, sys, termios
+with open(sys.argv[1]) as f:
+    a = array.array('i', [0])
+    fcntl.ioctl(f, termios.FIONREAD, a)
+    print(a[0])
+    try:
+        fcntl.ioctl(f, 0x80084507, bytes(8))    # _IOR('E', 7, size_t)
+    except OSError as e:
+        print(e.strerror)
+"""
+
 NAMES_SCRIPT = r"""
 import os, subprocess, sys
 os.chdir(sys.argv[1])
@@ -297,6 +310,30 @@ def examples(a):
             ['sh', '-c', 'ls -a "$1"; cat "$1/hello"; stat -c "%F %a %s %i %h" "$1/hello" "$1"',
              'sh', mnt]])
 
+        # ioctl: a file system's own ioctls (its FIOC_GET_SIZE and
+        # FIOC_SET_SIZE, through its client), the kernel's for every file
+        # system (FIONREAD) beside them, and its answer to one it does not
+        # know; the same through kernel FUSE.  Its file lives in its memory:
+        # one instance for the tree (shared:), as through kernel FUSE; the
+        # size it sets is its file's (two zero bytes, then).
+        client = os.path.join(a.natives or '', 'ioctl_client')
+        if os.path.exists(os.path.join(ex, 'ioctl.so')) and os.path.exists(client):
+            probe = os.path.join(tmp, 'ioctl_probe.py')
+            with open(probe, 'w') as fp:
+                fp.write(IOCTL_PROBE)
+            cmd = ['sh', '-c', 'c=$0; f=$1/fioc; $c $f; $c $f 4096 && $c $f; '
+                   '$c $f 2 && cat $f && echo; python3 "$2" $f', client, mnt, probe]
+            r = run([a.defuse, 'run', '-m', mnt + '=shared:fuse:' + ex + '/ioctl.so', '--'] + cmd,
+                    env=dict(os.environ, DEFUSE_FUSE_LOCKDIR=tmp))
+            check(r.returncode == 0 and r.stdout == '0\n4096\n\0\0\n2\nInvalid argument\n',
+                  'ioctl: its own ioctls, FIONREAD, an unknown one', r.stdout + r.stderr)
+            # (attributes asked for every time: kernel FUSE's cached size
+            # would hide the one the ioctl set)
+            native_compare(a, 'ioctl', mnt, ['-o', 'attr_timeout=0'], [cmd], shared=True,
+                           env=dict(os.environ, DEFUSE_FUSE_LOCKDIR=tmp))
+        else:
+            print('SKIP ioctl: libfuse\'s ioctl example or its client was not built')
+
         # passthrough_ll: the low level's name cache (modules/fuse/names.c)
         # is as coherent as the kernel's one cache between processes, and a
         # vfork child adds nothing to it (its descriptors are its own)
@@ -453,9 +490,10 @@ def ids_case(a, tmp, mnt, fss):
     return None
 
 
-def native_compare(a, name, mnt, args, cmds):
+def native_compare(a, name, mnt, args, cmds, shared=False, env=None):
     """The same commands on the example built as a program and mounted
-    through kernel FUSE (when possible): the same output."""
+    through kernel FUSE (when possible): the same output.  shared: in
+    process as one instance for the tree (shared:fuse:)."""
     why = None if a.natives else 'no --natives'
     why = why or fuse_usable()
     if why:
@@ -466,9 +504,10 @@ def native_compare(a, name, mnt, args, cmds):
     for how in ('fuse', 'kernel'):
         for c in cmds:
             if how == 'fuse':
-                r = run([a.defuse, 'run', '-m', '%s=fuse:%s/%s.so%s' %
-                         (mnt, a.examples, name, (':' + ' '.join(args)) if args else ''),
-                         '--'] + c)
+                r = run([a.defuse, 'run', '-m', '%s=%sfuse:%s/%s.so%s' %
+                         (mnt, 'shared:' if shared else '', a.examples, name,
+                          (':' + ' '.join(args)) if args else ''),
+                         '--'] + c, env=env)
             else:
                 m = run([prog] + args + [mnt])
                 if m.returncode:
@@ -969,11 +1008,22 @@ try:
     open(m + '/nope')
 except FileNotFoundError:
     print('ENOENT')
+import fcntl, struct
+with open(m + '/b') as f:
+    size = fcntl.ioctl(f, 0x80084c01, bytes(8))                     # _IOR('L', 1, u64)
+    buf = bytearray(struct.pack('Q', 0x0f0f))
+    r = fcntl.ioctl(f, 0xc0084c02, buf, True)                       # _IOWR('L', 2, u64)
+    print('ioctl:', struct.unpack('Q', size)[0], r, hex(struct.unpack('Q', buf)[0]))
+    try:
+        fcntl.ioctl(f, 0x80084c03, bytes(8))
+    except OSError as e:
+        print('ioctl:', errno.errorcode[e.errno])
 os.unlink(m + '/b')
 print(os.listdir(m), os.statvfs(m).f_namemax)
 '''
 LL2_WANT = ("hello world\nb'hello the' 9\nnew\n['b'] 0o100600\n"
-            "renameat2 NOREPLACE: -1 EINVAL\nENOENT\n[] 63\n")
+            "renameat2 NOREPLACE: -1 EINVAL\nENOENT\n"
+            "ioctl: 3 7 0xfffffffffffff0f0\nioctl: ENOTTY\n[] 63\n")
 
 
 def fuse2_ll(a, mnt):
@@ -985,7 +1035,7 @@ def fuse2_ll(a, mnt):
         r = run([a.defuse, 'run', '-m', '%s=fuse:%s%s' % (mnt, a.fs_ll, opts), '--', py, '-c',
                  LL2_SCRIPT, mnt])
         check(r.returncode == 0 and r.stdout == LL2_WANT,
-              'll2fs (libfuse 2\'s low level): files by handle, rename, chmod, statfs%s' %
+              'll2fs (libfuse 2\'s low level): files by handle, rename, chmod, statfs, ioctl%s' %
               (', with 2.x options' if opts else ''),
               'status %s\n%s%s' % (r.returncode, r.stdout, r.stderr))
 

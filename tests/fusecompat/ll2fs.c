@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -309,7 +311,36 @@ static void ll2_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/* Its own ioctls: LL2_SIZE (_IOR('L', 1, uint64_t)) gives the file's size,
+   LL2_FLIP (_IOWR('L', 2, uint64_t)) the argument's bits flipped and 7 as
+   the result; the rest ENOTTY.  The handle's tag is checked as elsewhere. */
+static void ll2_ioctl(fuse_req_t req, fuse_ino_t ino, int cmd, void *arg,
+		      struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		      size_t in_bufsz, size_t out_bufsz)
+{
+	struct file *f = open_file(req, fi);
+	uint64_t v;
+
+	(void)ino;
+	(void)arg;
+	(void)flags;
+	if (!f)
+		return;
+	if ((unsigned int)cmd == _IOR('L', 1, uint64_t) && out_bufsz == sizeof(v)) {
+		v = f->size;
+		fuse_reply_ioctl(req, 0, &v, sizeof(v));
+	} else if ((unsigned int)cmd == _IOWR('L', 2, uint64_t) && in_bufsz == sizeof(v) &&
+		   out_bufsz == sizeof(v)) {
+		memcpy(&v, in_buf, sizeof(v));
+		v = ~v;
+		fuse_reply_ioctl(req, 7, &v, sizeof(v));
+	} else {
+		fuse_reply_err(req, ENOTTY);
+	}
+}
+
 static const struct fuse_lowlevel_ops ops = {
+	.ioctl = ll2_ioctl,
 	.init = ll2_init,
 	.lookup = ll2_lookup,
 	.getattr = ll2_getattr,
