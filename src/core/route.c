@@ -134,13 +134,32 @@ long core_fd_link(const char *p, const char **rest)
 		while (*a && *q == *a)
 			a++, q++;
 		if (i == 3 && !*a) {
-			/* "/proc/PID/fd/N" with this process's own PID. */
+			/* "/proc/PID/fd/N" with this process's own PID, and
+			   "/proc/PID/task/TID/fd/N" ("self" for PID too) with
+			   one of its threads. */
 			const char *digits = q;
-			long pid = 0;
+			long pid = 0, tid = 0;
 
-			while (*q >= '0' && *q <= '9' && pid < 1L << 32)
-				pid = pid * 10 + (*q++ - '0');
-			if (q == digits || pid != defuse_self.pid || strncmp(q, "/fd/", 4))
+			if (!strncmp(q, "self/task/", 10)) {
+				pid = defuse_self.pid;
+				q += 4;
+			} else {
+				while (*q >= '0' && *q <= '9' && pid < 1L << 32)
+					pid = pid * 10 + (*q++ - '0');
+				if (q == digits || pid != defuse_self.pid)
+					return -1;
+			}
+			if (!strncmp(q, "/task/", 6)) {
+				digits = q += 6;
+				while (*q >= '0' && *q <= '9' && tid < 1L << 32)
+					tid = tid * 10 + (*q++ - '0');
+				/* Natively no such directory for another
+				   process's thread: the kernel's ENOENT. */
+				if (q == digits || strncmp(q, "/fd/", 4) ||
+				    sys_failed(sys3(SYS_tgkill, pid, tid, 0)))
+					return -1;
+			}
+			if (strncmp(q, "/fd/", 4))
 				return -1;
 			q += 4;
 		}

@@ -38,7 +38,8 @@
  *   "text"      a string with C escapes (\n \t \r \0 \\ \" \xHH); pieces can
  *               be repeated and joined: "a/"+"x"*300+"/b".  In paths (and
  *               symlink targets) "$BASE" and "$TOP" are replaced by the
- *               absolute paths; in data they are not.
+ *               absolute paths, "$PID" by the process ID; in data they
+ *               are not.
  *   NULL        a null pointer (a path, an offset pointer, a times array)
  *   numbers     decimal, 0octal, 0xhex, negative; ~0 is all ones
  *   names       flags and constants joined with |: O_CREAT|O_WRONLY,
@@ -645,7 +646,7 @@ static void paths_free(void)
 		free(made[--nmade]);
 }
 
-/* A path argument: $BASE and $TOP substituted; NULL allowed.  Valid until
+/* A path argument: $BASE, $TOP and $PID substituted; NULL allowed.  Valid until
    the operation is done (paths_free). */
 static const char *path(int i)
 {
@@ -663,6 +664,9 @@ static const char *path(int i)
 			k += 5;
 		} else if (!strncmp(s + k, "$TOP", 4)) {
 			sbput(&b, "%s", top);
+			k += 4;
+		} else if (!strncmp(s + k, "$PID", 4)) {
+			sbput(&b, "%d", (int)getpid());
 			k += 4;
 		} else {
 			sbmem(&b, s + k, 1);
