@@ -252,6 +252,29 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 			mod_release(ref, o.fh);
 		return r;
 	}
+	case OP_HANDLE: {	/* (path, handle, mount_id, flags) */
+		/* A file handle names a kernel inode.  Where the module's
+		   file is the kernel's (kernel-backed), the handle is that
+		   file's, and open_by_handle_at with a descriptor of the
+		   mount (of its backing file system) finds it again.  An
+		   emulated file has no handle a kernel would take back:
+		   EOPNOTSUPP, as from a FUSE file system that exports none.
+		   Never the hidden mount point's, which the kernel alone
+		   would look the path up under. */
+		struct defuse_open o = { 0, -1 };
+
+		r = mod_open(ref, l->path, O_PATH | (c->nofollow ? O_NOFOLLOW : 0), 0, &o);
+		if (r < 0)
+			return r;
+		if (o.kernel_fd < 0) {
+			mod_release(ref, o.fh);
+			return -EOPNOTSUPP;
+		}
+		r = sys5(SYS_name_to_handle_at, o.kernel_fd, "", arg[0], arg[1],
+			 (c->at & ~AT_SYMLINK_FOLLOW) | AT_EMPTY_PATH);
+		sys1(SYS_close, o.kernel_fd);
+		return r;
+	}
 	case OP_STATFS: {	/* (path, buf) */
 		struct statfs sf;
 

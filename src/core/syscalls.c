@@ -100,6 +100,12 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_statfs]	= P(OP_STATFS, 0, FOLLOW),
 	/* The kernel watches what the module's file is (pathops.c). */
 	[SYS_inotify_add_watch] = P(OP_WATCH, 1, FOLLOW),
+	/* A handle is the kernel file's behind it, or none (pathops.c).
+	   AT_SYMLINK_FOLLOW follows the last link; the handle kinds
+	   (AT_HANDLE_FID 0x200, _MNT_ID_UNIQUE 0x1, _CONNECTABLE 0x2) are
+	   the kernel's to check. */
+	[SYS_name_to_handle_at] = PAT(OP_HANDLE, 0, 1, LCALL,
+				      AT(4, AT_SYMLINK_FOLLOW | AT_EMPTY_PATH | 0x200 | 0x1 | 0x2)),
 	[SYS_chdir]	= P(OP_CHDIR, 0, FOLLOW),
 	[SYS_execve]	= P(OP_EXEC, 0, FOLLOW),
 	[SYS_execveat]	= PAT(OP_EXEC, 0, 1, FOLLOW, AT(4, NOFOLLOW_EMPTY)),
@@ -233,6 +239,12 @@ static long decode(const struct defuse_syscall *sc, struct core_call *c)
 		if (c->at & AT_SYMLINK_NOFOLLOW) {
 			c->res &= ~CORE_RES_FOLLOW;
 			c->nofollow = DEFUSE_NOFOLLOW;
+		}
+		/* name_to_handle_at's flag is the other way round (linkat's is
+		   twopaths.c's). */
+		if (c->op == OP_HANDLE && (c->at & AT_SYMLINK_FOLLOW)) {
+			c->res |= CORE_RES_FOLLOW;
+			c->nofollow = 0;
 		}
 		if (c->op == OP_UNLINK && (c->at & AT_REMOVEDIR))
 			c->op = OP_RMDIR;

@@ -93,6 +93,8 @@
  *   statfs P   fstatfs FD    (type, bsize, namelen, frsize, flags)
  *   chdir P   fchdir FD   getcwd [N]
  *   fallocate FD MODE OFF LEN
+ *   name_to_handle_at D P FLAGS   (the handle kept for:)
+ *   open_by_handle_at MOUNTFD FLAGS
  *   ioctl FD REQ [ARGS]   the requests every file system answers:
  *               FIONREAD, FIGETBSZ, FIOQSIZE (the value printed), FIONBIO V,
  *               FIOASYNC V, FIOCLEX, FIONCLEX, FICLONE SRC,
@@ -409,6 +411,7 @@ static const struct sym syms[] = {
 	S(STATX_BLOCKS), S(STATX_BASIC_STATS), S(STATX_BTIME), S(STATX_MNT_ID),
 	S(STATX_DIOALIGN),
 	S(XATTR_CREATE), S(XATTR_REPLACE),
+	{"AT_HANDLE_FID", 0x200},
 	S(RWF_HIPRI), S(RWF_DSYNC), S(RWF_SYNC), S(RWF_NOWAIT), S(RWF_APPEND), S(RWF_NOAPPEND),
 	S(CLOSE_RANGE_UNSHARE), S(CLOSE_RANGE_CLOEXEC),
 	S(UTIME_NOW), S(UTIME_OMIT),
@@ -1400,6 +1403,27 @@ static void do_readlinkat(void)
 	free(buf);
 }
 
+/* The last handle name_to_handle_at made, for open_by_handle_at. */
+static struct {
+	struct file_handle h;
+	unsigned char bytes[MAX_HANDLE_SZ];
+} handle;
+
+static void do_name_to_handle_at(void)
+{
+	int mnt = -1;
+
+	nargs_between(3, 3);
+	handle.h.handle_bytes = MAX_HANDLE_SZ;
+	SC(SYS_name_to_handle_at, (int)num(0), path(1), &handle.h, &mnt, (int)num(2));
+}
+
+static void do_open_by_handle_at(void)
+{
+	nargs_between(2, 2);
+	SC(SYS_open_by_handle_at, (int)num(0), &handle.h, (int)num(1));
+}
+
 static void do_chmod(void)
 {
 	nargs_between(2, 2);
@@ -2113,6 +2137,8 @@ static const struct op ops[] = {
 	{"futimesat", do_futimesat}, {"statfs", do_statfs}, {"fstatfs", do_fstatfs},
 	{"chdir", do_chdir}, {"fchdir", do_fchdir}, {"getcwd", do_getcwd},
 	{"fallocate", do_fallocate}, {"ioctl", do_ioctl},
+	{"name_to_handle_at", do_name_to_handle_at},
+	{"open_by_handle_at", do_open_by_handle_at},
 	{"setxattr", do_setxattr}, {"lsetxattr", do_lsetxattr}, {"fsetxattr", do_fsetxattr},
 	{"getxattr", do_getxattr}, {"lgetxattr", do_lgetxattr}, {"fgetxattr", do_fgetxattr},
 	{"listxattr", do_listxattr}, {"llistxattr", do_llistxattr},
