@@ -372,6 +372,8 @@ void core_pool_free(enum core_pool_kind k, void *p, size_t n) HIDDEN;
 long core_emulated_open(int mount, const char *path, int flags, uint64_t fh);
 /* A call on emulated file f, held by the caller (core_fd_acquire). */
 long core_emulated_call(const struct defuse_syscall *sc, struct core_fd *f);
+/* creds.c: does the calling thread have capability cap (effective)? */
+int core_capable(int cap) HIDDEN;
 /* ioctl.c: an ioctl on emulated file f (held), as the kernel answers
    the requests it answers for every file system. */
 long core_emulated_ioctl(const struct defuse_syscall *sc, struct core_fd *f) HIDDEN;

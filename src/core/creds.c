@@ -6,9 +6,24 @@
  * in the thread's state and only asked again after the thread made a
  * set*id call (dispatch.c, SP_SETID): IDs are per thread in Linux, and
  * glibc's setuid() makes every thread call the kernel itself.
+ *
+ * core_capable: whether the calling thread has a capability, for the
+ * calls whose kernel check the core must make itself (an ioctl or a
+ * chroot the kernel never sees).
  */
+#include <linux/capability.h>
 #include "kernel/sys.h"
 #include "core/core.h"
+
+int core_capable(int cap)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (sys_failed(sys2(SYS_capget, &h, d)))
+		return 0;
+	return (d[cap / 32].effective >> (cap % 32)) & 1;
+}
 
 static struct defuse_thread *ids_asked(void)
 {

@@ -72,17 +72,6 @@ static long own_call(struct core_fd *f, long nr, long a1, long a2, long a3)
 	return core_emulated_call(&sc, f);
 }
 
-/* Does the caller have capability cap in its effective set? */
-static int capable_(int cap)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-
-	if (sys_failed(sys2(SYS_capget, &h, d)))
-		return 0;
-	return (d[cap / 32].effective >> (cap % 32)) & 1;
-}
-
 static long put_int(long uptr, int v)
 {
 	return core_copy_out((void *)uptr, &v, sizeof(v));
@@ -214,7 +203,7 @@ long core_emulated_ioctl(const struct defuse_syscall *sc, struct core_fd *f)
 		return !v == !(r & O_ASYNC) ? 0 : -ENOTTY;
 	case FIFREEZE:
 	case FITHAW:
-		return capable_(CAP_SYS_ADMIN) ? -EOPNOTSUPP : -EPERM;
+		return core_capable(CAP_SYS_ADMIN) ? -EOPNOTSUPP : -EPERM;
 	}
 	if ((r = mod_fgetattr(CORE_REF(f->mount), f->open->fh, f->path, &st)) < 0)
 		return r;
@@ -268,7 +257,7 @@ long core_emulated_ioctl(const struct defuse_syscall *sc, struct core_fd *f)
 	}
 	case FIBMAP:
 		/* No block map: bmap fails and the block reads as 0. */
-		if (!capable_(CAP_SYS_RAWIO))
+		if (!core_capable(CAP_SYS_RAWIO))
 			return -EPERM;
 		if ((r = get_int(arg, &v)) < 0)
 			return r;

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,28 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 		}
 		r = sys5(SYS_name_to_handle_at, o.kernel_fd, "", arg[0], arg[1],
 			 (c->at & ~AT_SYMLINK_FOLLOW) | AT_EMPTY_PATH);
+		sys1(SYS_close, o.kernel_fd);
+		return r;
+	}
+	case OP_CHROOT: {	/* (path) */
+		/* The kernel would make the hidden mount point the root.  A
+		   kernel-backed directory is a kernel one: the root becomes
+		   it.  An emulated one cannot be a kernel root: EOPNOTSUPP,
+		   after the kernel's own refusal of the unprivileged. */
+		struct defuse_open o = { 0, -1 };
+		char link[40];
+
+		if (!core_capable(CAP_SYS_CHROOT))
+			return -EPERM;
+		r = mod_open(ref, l->path, O_PATH | O_DIRECTORY, 0, &o);
+		if (r < 0)
+			return r;
+		if (o.kernel_fd < 0) {
+			mod_release(ref, o.fh);
+			return -EOPNOTSUPP;
+		}
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", o.kernel_fd);
+		r = sys1(SYS_chroot, link);
 		sys1(SYS_close, o.kernel_fd);
 		return r;
 	}

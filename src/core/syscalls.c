@@ -107,6 +107,7 @@ const struct core_sysdesc core_sys[CORE_NR] = {
 	[SYS_name_to_handle_at] = PAT(OP_HANDLE, 0, 1, LCALL,
 				      AT(4, AT_SYMLINK_FOLLOW | AT_EMPTY_PATH | 0x200 | 0x1 | 0x2)),
 	[SYS_chdir]	= P(OP_CHDIR, 0, FOLLOW),
+	[SYS_chroot]	= P(OP_CHROOT, 0, FOLLOW),
 	[SYS_execve]	= P(OP_EXEC, 0, FOLLOW),
 	[SYS_execveat]	= PAT(OP_EXEC, 0, 1, FOLLOW, AT(4, NOFOLLOW_EMPTY)),
 

@@ -91,7 +91,7 @@
  *   utimensat D P (NULL | A M) FLAGS   utime P (NULL | A M)
  *   utimes P (NULL | A M)   futimesat D P (NULL | A M)
  *   statfs P   fstatfs FD    (type, bsize, namelen, frsize, flags)
- *   chdir P   fchdir FD   getcwd [N]
+ *   chdir P   fchdir FD   getcwd [N]   chroot P
  *   fallocate FD MODE OFF LEN
  *   name_to_handle_at D P FLAGS   (the handle kept for:)
  *   open_by_handle_at MOUNTFD FLAGS
@@ -1652,6 +1652,12 @@ static void do_fchdir(void)
 	SC(SYS_fchdir, (int)num(0));
 }
 
+static void do_chroot(void)
+{
+	nargs_between(1, 1);
+	SC(SYS_chroot, path(0));
+}
+
 static void do_getcwd(void)
 {
 	size_t n;
@@ -2136,6 +2142,7 @@ static const struct op ops[] = {
 	{"utimensat", do_utimensat}, {"utime", do_utime}, {"utimes", do_utimes},
 	{"futimesat", do_futimesat}, {"statfs", do_statfs}, {"fstatfs", do_fstatfs},
 	{"chdir", do_chdir}, {"fchdir", do_fchdir}, {"getcwd", do_getcwd},
+	{"chroot", do_chroot},
 	{"fallocate", do_fallocate}, {"ioctl", do_ioctl},
 	{"name_to_handle_at", do_name_to_handle_at},
 	{"open_by_handle_at", do_open_by_handle_at},
@@ -2502,6 +2509,8 @@ static void on_alarm(int sig)
 	_exit(4);
 }
 
+static int brkfd = -1;	/* --break=tree: BASE, for after a chroot */
+
 int main(int argc, char **argv)
 {
 	int fd;
@@ -2548,6 +2557,15 @@ int main(int argc, char **argv)
 	else
 		out("BASE = %d\n", fd);
 	setvar("BASE", fd);
+	/* BASE by a descriptor too, far from the case's numbers, for a case
+	   that leaves BASE's path behind (chroot) */
+	if (!strcmp(breakmode, "tree")) {
+		int b = (int)syscall(SYS_open, base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		brkfd = b < 0 ? -1 : fcntl(b, F_DUPFD_CLOEXEC, 700);
+		if (b >= 0)
+			close(b);
+	}
 
 	run_lines(0, nlines);
 	wait_spawns(1);
@@ -2555,7 +2573,8 @@ int main(int argc, char **argv)
 		char p[4200];
 
 		snprintf(p, sizeof(p), "%s/.broken", base);
-		syscall(SYS_mkdir, p, 0755);
+		if (syscall(SYS_mkdir, p, 0755) && brkfd >= 0)
+			syscall(SYS_mkdirat, brkfd, ".broken", 0755);
 	}
 	out("end\n");
 	oflush();
