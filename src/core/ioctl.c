@@ -128,6 +128,13 @@ static long clone_range(struct core_fd *dst, const struct stat *dst_st, long src
 			return -EBADF;
 		return -EXDEV;
 	}
+	/* A kernel-backed file (no open file of the core's) is the
+	   kernel's: another file system's, or in this mount one that cannot
+	   be cloned into an emulated file. */
+	if (!src->open) {
+		r = src->mount != dst->mount ? -EXDEV : -EOPNOTSUPP;
+		goto out;
+	}
 	if (src->mount != dst->mount || (src->open->ofd->flags & O_PATH)) {
 		r = (src->open->ofd->flags & O_PATH) ? -EBADF : -EXDEV;
 		goto out;

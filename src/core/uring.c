@@ -30,9 +30,11 @@
  * the parameters hold.  SQE128 rings have 128-byte SQEs; NO_SQARRAY rings
  * take SQEs in ring order, without the index array.
  *
+ * SQPOLL rings, whose SQEs a kernel thread takes with no call to see, are
+ * refused while there are mounts (core_h_uring_setup).
+ *
  * What is left to the kernel (which answers EBADF for an emulated file, as
  * before, never with wrong data):
- *   - SQPOLL rings: a kernel thread takes the SQEs, no call to see;
  *   - IORING_ENTER_REGISTERED_RING: the descriptor is an index into the
  *     thread's registered rings, which cannot be mapped;
  *   - IOSQE_FIXED_FILE: registered files are never emulated ones (the
@@ -157,9 +159,19 @@ long core_h_uring_setup(struct core_call *c)
 {
 	const struct defuse_syscall *sc = c->sc;
 	struct io_uring_params p;
-	long fd = defuse_forward(sc);
+	long fd;
 	struct ring *r;
 
+	/* A kernel thread would take this ring's SQEs (SQPOLL), with no call
+	   of the program's to see them in: their paths into a mount would
+	   reach the hidden mount point, their emulated files EBADF.  While
+	   there are mounts such a ring is refused as an unprivileged one once
+	   was (EPERM); programs fall back to a plain ring or to threads
+	   (libuv, liburing's users). */
+	if (core_nmounts && defuse_probe_read(&p, (void *)sc->a[1], sizeof(p)) == 0 &&
+	    (p.flags & IORING_SETUP_SQPOLL))
+		return -EPERM;
+	fd = defuse_forward(sc);
 	if (fd < 0 || defuse_probe_read(&p, (void *)sc->a[1], sizeof(p)) < 0)
 		return fd;
 	/* An index into the registered rings is no descriptor to map. */

@@ -4,7 +4,10 @@
  *
  *   uring CASE DIR     CASE: uring (plain ring), uring-sqe128 (128-byte
  *                      SQEs), uring-nosqarray (no index array, 6.6),
- *                      uring-nommap (rings in the program's memory, 6.5)
+ *                      uring-nommap (rings in the program's memory, 6.5),
+ *                      uring-sqpoll (a kernel thread takes the SQEs; a
+ *                      plain ring where that is refused, as liburing's
+ *                      users and libuv fall back)
  *
  * Writes, vectored writes, fsync, reads back (plain, vectored, fixed
  * buffer, past the end), reads and writes at the file position (offset
@@ -161,7 +164,9 @@ static void submit_wait(const char *what, unsigned n)
 	long r;
 
 	__atomic_store_n(ring.sq_tail, *ring.sq_tail + ring.queued, __ATOMIC_RELEASE);
-	r = syscall(SYS_io_uring_enter, ring.fd, ring.queued, n, IORING_ENTER_GETEVENTS, NULL, 0);
+	/* (an SQPOLL ring's thread may be asleep: woken) */
+	r = syscall(SYS_io_uring_enter, ring.fd, ring.queued, n, IORING_ENTER_GETEVENTS |
+		    (ring.flags & IORING_SETUP_SQPOLL ? IORING_ENTER_SQ_WAKEUP : 0), NULL, 0);
 	printf("%s: submitted %ld of %u\n", what, r, ring.queued);
 	ring.queued = 0;
 	CHECK(r >= 0);
@@ -292,6 +297,48 @@ static int run(unsigned flags)
 	return 0;
 }
 
+/*
+ * Paths through a ring whose SQEs a kernel thread takes (SQPOLL), as libuv
+ * makes for its file calls: the thread resolves them in the kernel, where a
+ * mount is its hidden mount point, so DEFUSE refuses such a ring while it
+ * has mounts, and the program's fallback (a plain ring) is served.  What
+ * is printed is the same whichever ring it got.
+ */
+static int sqpoll(void)
+{
+	struct stat st;
+	int r = ring_init(IORING_SETUP_SQPOLL);
+
+	if (r < 0 && (r = ring_init(0)) < 0) {
+		printf("io_uring_setup: %s\n", ename(-r));
+		return 0;
+	}
+	{
+		struct io_uring_sqe *s = sqe(0);
+
+		s->opcode = IORING_OP_MKDIRAT;
+		s->fd = AT_FDCWD;
+		s->addr = (uintptr_t)at("sq-dir");
+		s->len = 0755;
+	}
+	submit_wait("mkdirat", 1);
+	{
+		struct io_uring_sqe *s = sqe(1);
+
+		s->opcode = IORING_OP_OPENAT;
+		s->fd = AT_FDCWD;
+		s->addr = (uintptr_t)at("sq-dir/f");
+		s->open_flags = O_CREAT | O_WRONLY;
+		s->len = 0644;
+	}
+	submit_wait("openat", 1);
+	printf("stat sq-dir: %s\n", stat(at("sq-dir"), &st) ? ename(errno) :
+	       S_ISDIR(st.st_mode) ? "directory" : "not a directory");
+	printf("stat sq-dir/f: %s\n", stat(at("sq-dir/f"), &st) ? ename(errno) :
+	       S_ISREG(st.st_mode) ? "regular file" : "not a regular file");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *c;
@@ -311,6 +358,8 @@ int main(int argc, char **argv)
 		return run(SETUP_NO_SQARRAY);
 	if (!strcmp(c, "uring-nommap"))
 		return run(SETUP_NO_MMAP);
+	if (!strcmp(c, "uring-sqpoll"))
+		return sqpoll();
 	fprintf(stderr, "uring: unknown case '%s'\n", c);
 	return 2;
 }

@@ -22,7 +22,7 @@ struct row {
 #define OFF(t, m, n) { #t, #m, offsetof(struct t, m), n }
 
 static const struct row table[] = {
-	SIZE(defuse_ops, 384),
+	SIZE(defuse_ops, 392),
 	OFF(defuse_ops, init, 0),
 	OFF(defuse_ops, destroy, 8),
 	OFF(defuse_ops, after_fork_child, 16),
@@ -71,6 +71,7 @@ static const struct row table[] = {
 	OFF(defuse_ops, map_fd, 360),
 	OFF(defuse_ops, fh_path, 368),
 	OFF(defuse_ops, process_end, 376),
+	OFF(defuse_ops, ioctl, 384),
 	SIZE(defuse_module, 40),
 	OFF(defuse_module, api_version, 0),
 	OFF(defuse_module, ops_size, 4),
