@@ -310,10 +310,10 @@ int core_route(const struct defuse_syscall *sc)
 		/* Its iocbs are looked at only while mount files are open. */
 		return core_nfds > 0;
 	case CORE_K_URING:
-		/* Every setup, to know its ring; SQEs only while mount files
-		   are open or the cwd is in a mount (uring.c). */
-		return sc->nr == SYS_io_uring_setup ||
-		       ((unsigned)sc->a[1] && (core_nfds > 0 || core_cwd_inside()));
+		/* Every setup, to know its ring; every submission while there
+		   are mounts: an SQE's absolute path may name one with no
+		   mount file open (uring.c). */
+		return sc->nr == SYS_io_uring_setup || ((unsigned)sc->a[1] && core_nmounts);
 	}
 	return 0;
 }
