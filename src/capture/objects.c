@@ -212,8 +212,9 @@ static void make_image(const char *key, const uint8_t *code, size_t size,
 
 /*
  * Patches one executable segment.  idhex, the cache key, is NULL when the
- * object has neither a build-id nor a file to stat (then no caching).  The planner reads the object from `file`, or
- * from descriptor `fd` when fd >= 0.
+ * object has neither a build-id nor a file to stat (then no caching).  The
+ * planner reads the object from `file`, or from descriptor `fd` when
+ * fd >= 0.
  *
  * Fastest first: an image of the patched segment mapped over it; else a
  * cached plan applied in place (and, this being at least the object's

@@ -2,7 +2,8 @@
  * Patch plans: where the syscall sites of one code segment are and how each
  * is patched.  A plan depends only on the segment's bytes, so it is computed
  * once per object (patch.c, with a disassembler) and cached by build-id or
- * file identity (plan_cache.c); applying it (trampoline.c) checks every site's bytes again.
+ * file identity (plan_cache.c); applying it (trampoline.c) checks every
+ * site's bytes again.
  */
 #ifndef DEFUSE_CAPTURE_PLAN_H
 #define DEFUSE_CAPTURE_PLAN_H

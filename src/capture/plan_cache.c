@@ -23,15 +23,15 @@
  * object, so perf and the like still find symbols and build-id in the file
  * a mapping names.
  *
- * An image is used only if its header's checksum, the emitter's fingerprint
- * (tramp_fingerprint), the segment's size and page offset, and the
- * object's identity (device, inode, size, mtime: a library replaced by an
- * upgrade is another inode or mtime) all match, and the file name carries
- * the build-id or identity key; otherwise it is remade.  It is written to a temporary name,
- * synced and renamed, so a reader maps a whole file or none; racing
- * writers each rename a whole one.  When anything fails (no cache, no
- * room at the distance, a cache on a noexec mount) the segment is patched
- * in place as before.
+ * An image is used only if its header's checksum, the emitter's
+ * fingerprint (tramp_fingerprint), the segment's size and page offset, and
+ * the object's identity (device, inode, size, mtime: a library replaced by
+ * an upgrade is another inode or mtime) all match, and the file name
+ * carries the build-id or identity key; otherwise it is remade.  It is
+ * written to a temporary name, synced and renamed, so a reader maps a
+ * whole file or none; racing writers each rename a whole one.  When
+ * anything fails (no cache, no room at the distance, a cache on a noexec
+ * mount) the segment is patched in place as before.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -53,10 +53,10 @@
  * process has mounts (route.c): an SQE's absolute path may name a mount
  * while no mount file is open (before, only while one was, or the cwd was
  * in a mount, and such a path op reached the hidden mount point: libuv's
- * mkdir through a ring made its directory there).  An emulated SQE is done when it is submitted, before the
- * kernel's SQEs of the same submission: a link chain mixing kernel and
- * emulated SQEs runs the emulated ones first, and a short read does not
- * break a chain (the NOP succeeds).
+ * mkdir through a ring made its directory there).  An emulated SQE is done
+ * when it is submitted, before the kernel's SQEs of the same submission: a
+ * link chain mixing kernel and emulated SQEs runs the emulated ones first,
+ * and a short read does not break a chain (the NOP succeeds).
  */
 #include <errno.h>
 #include <linux/io_uring.h>
