@@ -30,6 +30,9 @@
  *    every changing operation NULL; so are access (decided from the mode
  *    bits), readlink (no links: EINVAL), fgetattr (getattr of the path),
  *    listxattr (an empty list), release (nothing to free).
+ *  - ioctls the kernel answers for every file system (FIONREAD, FIGETBSZ,
+ *    ...) DEFUSE answers too; a module's ioctl gets the rest, the way
+ *    kernel FUSE passes them on.
  */
 #define _GNU_SOURCE 1	/* DT_DIR: beyond plain C11 */
 #include <defuse/module.h>
@@ -37,6 +40,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -174,6 +178,19 @@ static ssize_t h_getxattr(void *priv, const char *path, const char *name, void *
 	return lookup(path) < 0 ? -ENOENT : -ENODATA;
 }
 
+/* File attribute flags (lsattr, FS_IOC_GETFLAGS): none are set, as on a
+   read-only tmpfs.  data holds the int the program gets back. */
+static long h_ioctl(void *priv, uint64_t fh, unsigned int cmd, unsigned long arg, void *data,
+		    size_t size)
+{
+	(void)priv, (void)fh, (void)arg;
+	if (cmd == FS_IOC_GETFLAGS && size == sizeof(int)) {
+		memset(data, 0, size);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
 static const struct defuse_ops hello_ops = {
 	.init = h_init,
 	.getattr = h_getattr,
@@ -182,6 +199,7 @@ static const struct defuse_ops hello_ops = {
 	.readdir = h_readdir,
 	.statfs = h_statfs,
 	.getxattr = h_getxattr,
+	.ioctl = h_ioctl,
 };
 
 /*

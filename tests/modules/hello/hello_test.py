@@ -133,6 +133,9 @@ access root W: EROFS
 access root X: ok
 access missing: ENOENT
 statvfs ST_RDONLY: True
+ioctl FIONREAD: 14
+ioctl FS_IOC_GETFLAGS: 0
+ioctl TCGETS: ENOTTY
 chdir in, read by a relative name: b'Hello, World!\\n'
 fchdir in, read by a relative name: b'Hello, World!\\n'
 openat the root's descriptor: b'Hello, World!\\n'
@@ -159,6 +162,7 @@ try 'mv' mv "$m/hello" "$m/new"
 try 'ln -s' ln -s hello "$m/link"
 try 'chmod' chmod 644 "$m/hello"
 if test -w "$m/hello"; then echo 'test -w: writable'; else echo 'test -w: not writable'; fi
+lsattr "$m/hello" | cut -d' ' -f1
 '''
 SHELL_EXPECTED = """Hello, World!
 hello
@@ -175,6 +179,7 @@ mv: Read-only file system
 ln -s: Read-only file system
 chmod: Read-only file system
 test -w: not writable
+----------------------
 """
 
 LOCKS = ('hello keeps no locks (no lock_fd, no getlk/setlk/flock): module.h answers '
@@ -380,6 +385,12 @@ def probe(m):
         ('access root X', lambda: ACC('.', os.X_OK)),
         ('access missing', lambda: ACC('missing', os.F_OK)),
         ('statvfs ST_RDONLY', lambda: bool(os.statvfs(m).f_flag & os.ST_RDONLY)),
+        ('ioctl FIONREAD', lambda: fd_of('hello', RD, lambda fd: struct.unpack(
+            'i', fcntl.ioctl(fd, 0x541B, bytes(4)))[0])),
+        ('ioctl FS_IOC_GETFLAGS', lambda: fd_of('hello', RD, lambda fd: struct.unpack(
+            'i', fcntl.ioctl(fd, 0x80086601, bytes(4)))[0])),
+        ('ioctl TCGETS', lambda: fd_of('hello', RD, lambda fd: fcntl.ioctl(fd, 0x5401,
+                                                                            bytes(60)))),
         ('chdir in, read by a relative name', in_cwd),
         ('fchdir in, read by a relative name', lambda: fd_of('.', RD, in_cwd)),
         ("openat the root's descriptor",
