@@ -165,14 +165,9 @@ static long module_ioctl(struct core_fd *f, unsigned int req, long arg)
 	/* _IOC_SIZE is at most 16 KiB - 1; the cold stack has room. */
 	uint8_t data[1 << _IOC_SIZEBITS];
 	unsigned int dir = _IOC_DIR(req);
-	size_t size = dir == _IOC_NONE ? 0 : _IOC_SIZE(req);
+	size_t size = mod_ioctl_size(req);
 	long r;
 
-	/* The kernel reads and writes an int for these (FUSE's fileattr
-	   too), whatever their number's size says: a program's int must not
-	   get 8 bytes back. */
-	if (req == FS_IOC_GETFLAGS || req == FS_IOC_SETFLAGS)
-		size = sizeof(int);
 	memset(data, 0, size);
 	if ((dir & _IOC_WRITE) && size && defuse_copy_in(data, (const void *)arg, size))
 		return -EFAULT;

@@ -148,6 +148,27 @@ static long slash_refused(const struct core_call *c, const struct core_loc *l)
 	return core_loc_getattr(l, &st, DEFUSE_NOFOLLOW) == 0 ? -EEXIST : -ENOENT;
 }
 
+/*
+ * The module's kernel file behind l's path, opened with flags (O_PATH and
+ * more), for a call that must reach the kernel's own inode: its descriptor,
+ * which the caller closes; -EOPNOTSUPP for an emulated file, which has
+ * none; or the open's error.
+ */
+static long kernel_file_of(const struct core_loc *l, int flags)
+{
+	const struct defuse_mount_ref *ref = CORE_REF(l->mount);
+	struct defuse_open o = { 0, -1 };
+	long r = mod_open(ref, l->path, flags, 0, &o);
+
+	if (r < 0)
+		return r;
+	if (o.kernel_fd < 0) {
+		mod_release(ref, o.fh);
+		return -EOPNOTSUPP;
+	}
+	return o.kernel_fd;
+}
+
 /* The call's operation on what l names in its mount. */
 static long run_op(const struct core_call *c, const struct core_loc *l)
 {
@@ -262,18 +283,13 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 		   EOPNOTSUPP, as from a FUSE file system that exports none.
 		   Never the hidden mount point's, which the kernel alone
 		   would look the path up under. */
-		struct defuse_open o = { 0, -1 };
+		long k = kernel_file_of(l, O_PATH | (c->nofollow ? O_NOFOLLOW : 0));
 
-		r = mod_open(ref, l->path, O_PATH | (c->nofollow ? O_NOFOLLOW : 0), 0, &o);
-		if (r < 0)
-			return r;
-		if (o.kernel_fd < 0) {
-			mod_release(ref, o.fh);
-			return -EOPNOTSUPP;
-		}
-		r = sys5(SYS_name_to_handle_at, o.kernel_fd, "", arg[0], arg[1],
+		if (k < 0)
+			return k;
+		r = sys5(SYS_name_to_handle_at, k, "", arg[0], arg[1],
 			 (c->at & ~AT_SYMLINK_FOLLOW) | AT_EMPTY_PATH);
-		sys1(SYS_close, o.kernel_fd);
+		sys1(SYS_close, k);
 		return r;
 	}
 	case OP_CHROOT: {	/* (path) */
@@ -281,21 +297,16 @@ static long run_op(const struct core_call *c, const struct core_loc *l)
 		   kernel-backed directory is a kernel one: the root becomes
 		   it.  An emulated one cannot be a kernel root: EOPNOTSUPP,
 		   after the kernel's own refusal of the unprivileged. */
-		struct defuse_open o = { 0, -1 };
 		char link[40];
+		long k;
 
 		if (!core_capable(CAP_SYS_CHROOT))
 			return -EPERM;
-		r = mod_open(ref, l->path, O_PATH | O_DIRECTORY, 0, &o);
-		if (r < 0)
-			return r;
-		if (o.kernel_fd < 0) {
-			mod_release(ref, o.fh);
-			return -EOPNOTSUPP;
-		}
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", o.kernel_fd);
+		if ((k = kernel_file_of(l, O_PATH | O_DIRECTORY)) < 0)
+			return k;
+		snprintf(link, sizeof(link), "/proc/self/fd/%ld", k);
 		r = sys1(SYS_chroot, link);
-		sys1(SYS_close, o.kernel_fd);
+		sys1(SYS_close, k);
 		return r;
 	}
 	case OP_STATFS: {	/* (path, buf) */

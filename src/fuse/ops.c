@@ -31,7 +31,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fs.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -656,8 +655,7 @@ static int b_fallocate(const char *path, int mode, off_t off, off_t len,
 }
 
 /* The ioctls kernel FUSE passes on (the generic ones it answers itself):
-   a module's own, with the bytes it sized (FS_IOC_GETFLAGS and
-   FS_IOC_SETFLAGS: an int, as the kernel's fileattr sends them).  A
+   a module's own, with the bytes it sized (mod_ioctl_size).  A
    kernel-backed file's are not passed to its descriptor: a request whose
    handler writes more than its number says would write past libfuse's
    buffer. */
@@ -665,13 +663,11 @@ static int b_ioctl(const char *path, unsigned int cmd, void *arg, struct fuse_fi
 		   unsigned int flags, void *data)
 {
 	struct handle *h = H(fi);
-	size_t size = _IOC_DIR(cmd) == _IOC_NONE ? 0 : _IOC_SIZE(cmd);
+	size_t size = mod_ioctl_size(cmd);
 	unsigned char copy[1 << _IOC_SIZEBITS];
 
 	(void)path;
 	(void)flags;
-	if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC_SETFLAGS)
-		size = sizeof(int);
 	if (h->kfd >= 0)
 		return -ENOTTY;
 	/* Without _IOC_READ, data is libfuse's copy of the request: the

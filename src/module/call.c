@@ -5,7 +5,9 @@
  * table of these answers is docs/module-api.md; the kernel's order was
  * checked against a read-only tmpfs (tests/modules/hello).
  */
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "module/call.h"
@@ -659,6 +661,16 @@ int mod_fallocate(const struct defuse_mount_ref *ref, uint64_t fh, int mode, off
 		  off_t len)
 {
 	return OPS->fallocate ? OPS->fallocate(PRIV, fh, mode, off, len) : -EOPNOTSUPP;
+}
+
+size_t mod_ioctl_size(unsigned int cmd)
+{
+	/* The kernel reads and writes an int for these (FUSE's fileattr
+	   too), whatever their number's size says: a program's int must not
+	   get 8 bytes back. */
+	if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC_SETFLAGS)
+		return sizeof(int);
+	return _IOC_DIR(cmd) == _IOC_NONE ? 0 : _IOC_SIZE(cmd);
 }
 
 long mod_ioctl(const struct defuse_mount_ref *ref, uint64_t fh, unsigned int cmd,

@@ -193,7 +193,9 @@ int mod_fallocate(const struct defuse_mount_ref *ref, uint64_t fh, int mode, off
 		  off_t len);
 off_t mod_seek_data(const struct defuse_mount_ref *ref, uint64_t fh, const char *path,
 		    off_t off, int whence);
-/* An ioctl the host does not answer itself (module.h, ioctl). */
+/* An ioctl the host does not answer itself (module.h, ioctl); its data
+   is mod_ioctl_size(cmd) bytes, for both hosts alike. */
+size_t mod_ioctl_size(unsigned int cmd);
 long mod_ioctl(const struct defuse_mount_ref *ref, uint64_t fh, unsigned int cmd,
 	       unsigned long arg, void *data, size_t size);
 int mod_readdir(const struct defuse_mount_ref *ref, uint64_t fh, int64_t pos,
