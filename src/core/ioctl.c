@@ -83,11 +83,10 @@ static long get_int(long uptr, int *v)
 }
 
 /* FS_IOC_RESVSP and its kin: fallocate with FALLOC_FL_KEEP_SIZE added,
-   the start taken as l_whence says (ioctl_preallocate). */
-static long preallocate(struct core_fd *f, int mode, long uptr)
+   the start taken as l_whence says (ioctl_preallocate); size: the file's. */
+static long preallocate(struct core_fd *f, int mode, long uptr, off_t size)
 {
 	struct space_resv_ sr;
-	struct stat st;
 	long r;
 
 	if (defuse_copy_in(&sr, (const void *)uptr, sizeof(sr)))
@@ -101,9 +100,7 @@ static long preallocate(struct core_fd *f, int mode, long uptr)
 		sr.l_start += r;
 		break;
 	case SEEK_END:
-		if ((r = mod_fgetattr(CORE_REF(f->mount), f->open->fh, f->path, &st)) < 0)
-			return r;
-		sr.l_start += st.st_size;
+		sr.l_start += size;
 		break;
 	default:
 		return -EINVAL;
@@ -268,12 +265,12 @@ long core_emulated_ioctl(const struct defuse_syscall *sc, struct core_fd *f)
 		return (r = put_int(arg, 0)) < 0 ? r : -EINVAL;
 	case FS_IOC_RESVSP:
 	case FS_IOC_RESVSP64:
-		return preallocate(f, 0, arg);
+		return preallocate(f, 0, arg, st.st_size);
 	case FS_IOC_UNRESVSP:
 	case FS_IOC_UNRESVSP64:
-		return preallocate(f, FALLOC_FL_PUNCH_HOLE, arg);
+		return preallocate(f, FALLOC_FL_PUNCH_HOLE, arg, st.st_size);
 	case FS_IOC_ZERO_RANGE:
-		return preallocate(f, FALLOC_FL_ZERO_RANGE, arg);
+		return preallocate(f, FALLOC_FL_ZERO_RANGE, arg, st.st_size);
 	}
 	return module_ioctl(f, req, arg);
 }
