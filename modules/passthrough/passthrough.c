@@ -35,6 +35,9 @@
  * that way and apply the *at call to the last component, so a symbolic link
  * there is never followed.  Operations that follow a last-component link
  * reopen the whole path beneath the root and act on that descriptor.
+ * Where the process may make one, most path calls first try the view
+ * (view.h): a copy of the root's mount on which no link is followed, where
+ * the whole path is one *at call; a link met there sends them the long way.
  *
  * Errors are what the kernel gives for the same call on DIR, as negative
  * errno, including the order in which the kernel checks arguments before it
@@ -47,6 +50,7 @@
 #include <defuse/module.h>
 
 #include "dircache.h"
+#include "view.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -117,6 +121,7 @@ struct pt {
 	bool emulated;		/* "emulated=DIR": serve file data ourselves */
 	bool nomap;		/* "emulated-nomap=DIR": no map_fd */
 	struct dircache *dc;	/* kept directories (dircache.h), or NULL */
+	struct view *view;	/* the confined view (view.h), or NULL */
 	atomic_flag dir_busy[DIR_SLOTS];
 };
 
@@ -424,6 +429,36 @@ static int obj_at(const struct pt *pt, const char *path, bool follow, struct obj
 	return obj_at_how(pt, path, follow, true, o);
 }
 
+/*
+ * The view (view.h) for a path below the root: its descriptor, with the
+ * whole relative path as the name, one call where the long way takes
+ * three.  Returns the descriptor, to be given back with view_put, or -1
+ * when the path must take the long way (no view, the root's own names,
+ * "." or ".." in it).  A symbolic link on the way, or at the end when it
+ * is to be followed, fails the call made on it with ELOOP: then the long
+ * way gives the answer.
+ */
+static int view_of(const struct pt *pt, const char *path, const char **rel)
+{
+	*rel = rel_of(path);
+	if (!pt->view || !has_parent(path) || !view_takes(*rel))
+		return -1;
+	return view_get(pt->view);
+}
+
+/* Whether an answer through the view stands (else: the long way). */
+static bool view_answer(const struct pt *pt, long r)
+{
+	view_put(pt->view);
+	return r != -ELOOP;
+}
+
+/* The *at flag for a last component followed or not. */
+static int at_follow(bool follow)
+{
+	return follow ? 0 : AT_SYMLINK_NOFOLLOW;
+}
+
 /* ---- Life cycle ----------------------------------------------------- */
 
 __attribute__((format(printf, 3, 4)))
@@ -499,6 +534,7 @@ static int pt_init(const char *args, struct defuse_conn *conn, void **priv, char
 	}
 	close(r);
 	pt->dc = dircache_new(pt->root);
+	pt->view = view_new(pt->root);
 	*priv = pt;
 	return 0;
 }
@@ -508,6 +544,7 @@ static void pt_destroy(void *priv)
 	struct pt *pt = priv;
 
 	dircache_free(pt->dc);
+	view_free(pt->view);
 	if (!defuse_close_kept || defuse_close_kept(pt->root) < 0)
 		close(pt->root);
 	free(pt);
@@ -520,6 +557,7 @@ static void pt_after_fork_child(void *priv)
 	struct pt *pt = priv;
 
 	dircache_after_fork_child(pt->dc);
+	view_after_fork_child(pt->view);
 	for (int i = 0; i < DIR_SLOTS; i++)
 		atomic_flag_clear(&pt->dir_busy[i]);
 }
@@ -535,10 +573,16 @@ static int pt_getattr(void *priv, const char *path, struct stat *st, int flags)
 	const struct pt *pt = priv;
 	bool follow = !(flags & DEFUSE_NOFOLLOW);
 	struct name_at at;
+	const char *rel;
 	int r, fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
+	if ((fd = view_of(pt, path, &rel)) >= 0) {
+		r = (int)ret(fstatat(fd, rel, st, at_follow(follow)));
+		if (view_answer(pt, r))
+			return r;
+	}
 	r = parent_at(pt, path, &at);
 	if (r)
 		return r;
@@ -564,9 +608,18 @@ static int pt_getattr(void *priv, const char *path, struct stat *st, int flags)
 static int access_as_is(const struct pt *pt, const char *path, int mode, int flags,
 			bool cached)
 {
+	bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
+	const char *rel;
 	struct obj o;
-	int r = obj_at_how(pt, path, !(flags & AT_SYMLINK_NOFOLLOW), cached, &o);
+	int r, fd;
 
+	if ((fd = view_of(pt, path, &rel)) >= 0) {
+		r = (int)ret(syscall(SYS_faccessat2, fd, rel, mode,
+				     (flags & AT_EACCESS) | at_follow(follow)));
+		if (view_answer(pt, r))
+			return r;
+	}
+	r = obj_at_how(pt, path, follow, cached, &o);
 	if (r)
 		return r;
 	r = (int)ret(syscall(SYS_faccessat2, o.dirfd, o.name, mode,
@@ -593,10 +646,19 @@ static int pt_statx(void *priv, const char *path, int flags, unsigned int mask,
 {
 	const struct pt *pt = priv;
 	struct name_at at;
+	const char *rel;
 	int fd, r;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
+	if ((fd = view_of(pt, path, &rel)) >= 0) {
+		r = (int)ret(statx(fd, rel, at_follow(!(flags & DEFUSE_NOFOLLOW)), mask, stx));
+		/* the view's mount ID made the root's, or the long way */
+		if (!r && !view_fix_statx(pt->view, stx))
+			r = -ELOOP;
+		if (view_answer(pt, r))
+			return r;
+	}
 	/* With the parent kept, statx of the name, unless it is a link to
 	   follow. */
 	if (parent_at_how(pt, path, &at, PARENT_CACHED_ONLY) == 0) {
@@ -658,12 +720,19 @@ static int pt_access(void *priv, const char *path, int mode, int flags)
 
 static ssize_t pt_readlink(void *priv, const char *path, char *buf, size_t size)
 {
+	const char *rel;
 	struct obj o;
 	struct stat st;
 	ssize_t r;
+	int fd;
 
 	if ((int)size <= 0)	/* readlinkat's bufsiz is an int */
 		return -EINVAL;
+	if ((fd = view_of(priv, path, &rel)) >= 0) {
+		r = ret(readlinkat(fd, rel, buf, size));
+		if (view_answer(priv, r))
+			return r;
+	}
 	r = obj_at(priv, path, false, &o);
 	if (r)
 		return r;
@@ -683,7 +752,8 @@ static ssize_t pt_readlink(void *priv, const char *path, char *buf, size_t size)
 static int pt_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 {
 	struct name_at at;
-	int r;
+	const char *rel;
+	int r, fd;
 
 	switch (mode & S_IFMT) {	/* may_mknod(), before the lookup */
 	case 0: case S_IFREG: case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
@@ -692,6 +762,11 @@ static int pt_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 		return -EPERM;
 	default:
 		return -EINVAL;
+	}
+	if ((fd = view_of(priv, path, &rel)) >= 0) {
+		r = (int)ret(mknodat(fd, rel, mode, dev));
+		if (view_answer(priv, r))
+			return r;
 	}
 	r = parent_at(priv, path, &at);
 	if (r)
@@ -704,8 +779,15 @@ static int pt_mknod(void *priv, const char *path, mode_t mode, dev_t dev)
 static int pt_mkdir(void *priv, const char *path, mode_t mode)
 {
 	struct name_at at;
-	int r = parent_at(priv, path, &at);
+	const char *rel;
+	int r, fd;
 
+	if ((fd = view_of(priv, path, &rel)) >= 0) {
+		r = (int)ret(mkdirat(fd, rel, mode));
+		if (view_answer(priv, r))
+			return r;
+	}
+	r = parent_at(priv, path, &at);
 	if (r)
 		return r;
 	r = (int)ret(mkdirat(at.dirfd, at.name, mode));
@@ -716,8 +798,15 @@ static int pt_mkdir(void *priv, const char *path, mode_t mode)
 static int pt_unlink(void *priv, const char *path)
 {
 	struct name_at at;
-	int r = parent_at(priv, path, &at);
+	const char *rel;
+	int r, fd;
 
+	if ((fd = view_of(priv, path, &rel)) >= 0) {
+		r = (int)ret(unlinkat(fd, rel, 0));
+		if (view_answer(priv, r))
+			return r;
+	}
+	r = parent_at(priv, path, &at);
 	if (r)
 		return r;
 	r = (int)ret(unlinkat(at.dirfd, at.name, 0));
@@ -728,8 +817,15 @@ static int pt_unlink(void *priv, const char *path)
 static int pt_rmdir(void *priv, const char *path)
 {
 	struct name_at at;
-	int r = parent_at(priv, path, &at);
+	const char *rel;
+	int r, fd;
 
+	if ((fd = view_of(priv, path, &rel)) >= 0) {
+		r = (int)ret(unlinkat(fd, rel, AT_REMOVEDIR));
+		if (view_answer(priv, r))
+			return r;
+	}
+	r = parent_at(priv, path, &at);
 	if (r)
 		return r;
 	if (at.kind == NAME_ROOT)
@@ -742,13 +838,19 @@ static int pt_rmdir(void *priv, const char *path)
 static int pt_symlink(void *priv, const char *target, const char *path)
 {
 	struct name_at at;
-	int r;
+	const char *rel;
+	int r, fd;
 
 	/* symlinkat copies the target in before it looks at the path */
 	if (!*target)
 		return -ENOENT;
 	if (strnlen(target, PATH_MAX) >= PATH_MAX)
 		return -ENAMETOOLONG;
+	if ((fd = view_of(priv, path, &rel)) >= 0) {
+		r = (int)ret(symlinkat(target, fd, rel));
+		if (view_answer(priv, r))
+			return r;
+	}
 	r = parent_at(priv, path, &at);
 	if (r)
 		return r;
@@ -760,13 +862,21 @@ static int pt_symlink(void *priv, const char *target, const char *path)
 static int pt_rename(void *priv, const char *from, const char *to, unsigned int flags)
 {
 	struct name_at f, t;
-	int r;
+	const char *frel, *trel;
+	int r, fd;
 
 	/* renameat2's own checks, before any lookup */
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
 		return -EINVAL;
 	if ((flags & RENAME_EXCHANGE) && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
 		return -EINVAL;
+	/* Both names in the view (one mount), or neither (EXDEV). */
+	if ((fd = view_of(priv, from, &frel)) >= 0) {
+		trel = rel_of(to);
+		r = view_takes(trel) ? (int)ret(renameat2(fd, frel, fd, trel, flags)) : -ELOOP;
+		if (view_answer(priv, r))
+			return r;
+	}
 	r = parent_at(priv, from, &f);
 	if (r)
 		return r;
@@ -855,11 +965,18 @@ static int chmod_at(const struct obj *o, mode_t mode)
 
 static int pt_chmod(void *priv, const char *path, mode_t mode, int flags)
 {
+	const char *rel;
 	struct obj o;
-	int r;
+	int r, fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
+	if ((fd = view_of(priv, path, &rel)) >= 0) {
+		r = (int)ret(syscall(SYS_fchmodat2, fd, rel, mode,
+				     at_follow(!(flags & DEFUSE_NOFOLLOW))));
+		if (view_answer(priv, r == -ENOSYS ? -ELOOP : r))
+			return r;
+	}
 	if (!(flags & DEFUSE_NOFOLLOW)) {
 		/* Through a kept parent, one call: fchmodat2 refuses a
 		   symbolic link not to be followed (EOPNOTSUPP), and only
@@ -886,11 +1003,17 @@ static int pt_chmod(void *priv, const char *path, mode_t mode, int flags)
 
 static int pt_chown(void *priv, const char *path, uid_t uid, gid_t gid, int flags)
 {
+	const char *rel;
 	struct obj o;
-	int r;
+	int r, fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
+	if ((fd = view_of(priv, path, &rel)) >= 0) {
+		r = (int)ret(fchownat(fd, rel, uid, gid, at_follow(!(flags & DEFUSE_NOFOLLOW))));
+		if (view_answer(priv, r))
+			return r;
+	}
 	r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o);
 	if (r)
 		return r;
@@ -935,14 +1058,20 @@ static int pt_truncate(void *priv, const char *path, off_t size)
 static int pt_utimens(void *priv, const char *path, const struct timespec times[2],
 		      int flags)
 {
+	const char *rel;
 	struct obj o;
-	int r;
+	int r, fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
 	/* utimensat does nothing, not even the lookup, when both are omitted */
 	if (times && times[0].tv_nsec == UTIME_OMIT && times[1].tv_nsec == UTIME_OMIT)
 		return 0;
+	if ((fd = view_of(priv, path, &rel)) >= 0) {
+		r = (int)ret(utimensat(fd, rel, times, at_follow(!(flags & DEFUSE_NOFOLLOW))));
+		if (view_answer(priv, r))
+			return r;
+	}
 	r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o);
 	if (r)
 		return r;

@@ -15,8 +15,11 @@ in fresh scratch trees, once per run:
             that the native run has a real mount boundary at BASE, as a
             DEFUSE mount has: EXDEV across it, RESOLVE_NO_XDEV, EBUSY on
             rmdir of it and so on are then compared like everything else;
-  kernel    `defuse run -m BASE=passthrough:BACKING -- fsops BASE ...`;
-  emulated  the same with `passthrough:emulated=BACKING`;
+  kernel    `defuse run -m BASE=passthrough:BACKING -- fsops BASE ...`,
+            path calls through the module's view from the first one
+            (DEFUSE_PASSTHROUGH_VIEW=1, modules/passthrough/README.md);
+  emulated  the same with `passthrough:emulated=BACKING`, and never through
+            the view (DEFUSE_PASSTHROUGH_VIEW=0);
   fuse      `defuse mount BASE PASSTHROUGH.so:BACKING` (the FUSE bridge),
             then fsops runs plainly, without DEFUSE, on that kernel FUSE
             mount; `defuse umount BASE` before the trees are compared;
@@ -458,7 +461,11 @@ def native_cmd(opts, lay, case, brk=None):
 
 def defuse_cmd(opts, lay, case, mode):
     arg = lay.backing if mode == 'kernel' else 'emulated=' + lay.backing
-    return [opts.defuse, 'run', '-m', '%s=%s:%s' % (lay.base, opts.module, arg),
+    # Path calls through passthrough's view (modules/passthrough/view.h)
+    # from the first lookup in kernel mode, and never in emulated mode, so
+    # that both ways a path call can take are held to the native answers.
+    view = '1' if mode == 'kernel' else '0'
+    return ['env', 'DEFUSE_PASSTHROUGH_VIEW=' + view, opts.defuse, 'run', '-m', '%s=%s:%s' % (lay.base, opts.module, arg),
             '--', opts.fsops, lay.base, case.file, case.name]
 
 

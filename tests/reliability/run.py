@@ -25,15 +25,23 @@ outlives it is killed with its whole process group and reported as hung.
 Every run starts a process group of its own so that nothing it started
 outlives it either.
 
+--own-mounts runs everything in a private mount namespace made for the
+run (cases that mount; root only, else skipped).
+
 --nofile N lowers the soft RLIMIT_NOFILE to N before the program (and so
 before DEFUSE) starts, as `ulimit -n N` in a shell would.
 
 With --sanitized (an ASan/UBSan build) every run gets ASAN_OPTIONS and
 UBSAN_OPTIONS that stop at the first error.
 
-Exit status: 0 all passed, 1 a failure, 2 bad usage.
+A case whose native run exits with status 77 cannot run here (it says why
+on stderr, printed here): it is skipped, not compared.
+
+Exit status: 0 all passed, 1 a failure, 2 bad usage, 77 every case skipped
+(meson's SKIP).
 """
 import argparse
+import ctypes
 import os
 import resource
 import shutil
@@ -42,6 +50,25 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from difftest import SANITIZED_ENV, differences, how, run_guarded, tree  # noqa: E402
+
+
+SKIP = 77
+
+
+def own_mount_namespace():
+    """Moves this process (and so every run it starts) to a mount namespace
+    of its own, private, so that what the cases mount is seen nowhere else
+    and goes with the last process in it.  Returns why not, or None."""
+    if os.geteuid() != 0:
+        return "mounting needs root"
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                           ctypes.c_ulong, ctypes.c_void_p]
+    if libc.unshare(0x00020000):  # CLONE_NEWNS
+        return "unshare(CLONE_NEWNS): " + os.strerror(ctypes.get_errno())
+    if libc.mount(None, b"/", None, 16384 | (1 << 18), None):  # MS_REC | MS_PRIVATE
+        return "mount --make-rprivate /: " + os.strerror(ctypes.get_errno())
+    return None
 
 
 def run(cmd, args, extra_env):
@@ -64,6 +91,9 @@ def one_case(args, case, extra_env):
         os.mkdir(native)
         rc, out, err = run([args.prog, case, native], args,
                            {**extra_env, "HOSTILE_BACKING": native})
+        if rc == SKIP:
+            print(f"{case}: skipped: the native run says why:\n{err}")
+            return SKIP
         if rc != 0 or "FAIL" in out:
             print(f"{case}: native run failed ({how(rc)}):\n{out}{err}")
             return False
@@ -132,8 +162,16 @@ def main():
     ap.add_argument("--memfs", help="memfs.so, for the memfs mode")
     ap.add_argument("--fuse-ll", help="libfuse's passthrough_ll example as a module, "
                                       "for the fuse mode (in process, -o source=DIR)")
+    ap.add_argument("--own-mounts", action="store_true",
+                    help="run everything in a private mount namespace of its own, "
+                         "for cases that mount (root only: else every case is skipped)")
     ap.add_argument("cases", nargs="+")
     args = ap.parse_args()
+    if args.own_mounts:
+        why = own_mount_namespace()
+        if why:
+            print(f"run.py: skipped: {why}")
+            return SKIP
     extra_env = dict(SANITIZED_ENV) if args.sanitized else {}
     # The cases are handed paths from the scratch directory: all absolute.
     args.prog, args.defuse, args.module = (os.path.abspath(p) for p in
@@ -153,8 +191,10 @@ def main():
         if not os.path.exists(p):
             print(f"run.py: {p}: not found", file=sys.stderr)
             return 2
-    ok = all([one_case(args, c, extra_env) for c in args.cases])
-    return 0 if ok else 1
+    results = [one_case(args, c, extra_env) for c in args.cases]
+    if all(r == SKIP for r in results):
+        return SKIP
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":
