@@ -95,6 +95,9 @@ struct view {
 	char chunk[VIEW_READ];
 };
 
+/* "/proc/thread-self/fd/N" (passthrough.c). */
+const char *pt_proc_fd_path(char *buf, int fd, const char *name);
+
 static void close_kept(int fd)
 {
 	if (fd < 0)
@@ -228,19 +231,7 @@ static int mounts_below(struct view *v)
 	ssize_t n, len;
 
 	/* The root's path as this process names it now. */
-	memcpy(proc, "/proc/thread-self/fd/", sizeof "/proc/thread-self/fd/");
-	{
-		char digits[12];
-		size_t nd = 0, pl = sizeof "/proc/thread-self/fd/" - 1;
-		int fd = v->root;
-
-		do
-			digits[nd++] = (char)('0' + fd % 10);
-		while ((fd /= 10) && nd < sizeof digits);
-		while (nd)
-			proc[pl++] = digits[--nd];
-		proc[pl] = '\0';
-	}
+	pt_proc_fd_path(proc, v->root, NULL);
 	len = readlink(proc, v->root_path, sizeof v->root_path - 1);
 	if (len <= 0 || (size_t)len >= sizeof v->root_path - 1 || v->root_path[0] != '/')
 		return 1;
