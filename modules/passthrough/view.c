@@ -35,8 +35,8 @@
  * processes make none: making one is open_tree, mount_setattr, opening and
  * reading /proc/self/mountinfo and a few calls more, and the copy's
  * teardown at close or exit waits for an RCU grace period (both measured
- * in docs/performance.md).  A process without CAP_SYS_ADMIN cannot make
- * one (EPERM) and takes the long way, as before.
+ * in docs/performance.md).  A process without CAP_SYS_ADMIN has a helper
+ * make the copy (below), later still.
  */
 #include "view.h"
 
@@ -45,14 +45,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/mount.h>
 
@@ -73,6 +77,8 @@
 #endif
 
 #define VIEW_START 64		/* lookups in a process before it makes one */
+#define VIEW_START_HELPER 512	/* the same, when a helper must make it */
+#define VIEW_STACK 16384	/* the helper's stack */
 #define VIEW_RECHECK 1024	/* lookups between looks at a table with mounts
 				   below the root, for a change */
 #define VIEW_READ 4096		/* /proc/self/mountinfo read at a time */
@@ -87,12 +93,20 @@ struct view {
 	bool live;
 	atomic_bool never;	/* no view in this process (EPERM, old kernel) */
 	bool wait_change;	/* mounts below the root: wait for a change */
+	bool helper;		/* made by a helper (no CAP_SYS_ADMIN here) */
 	unsigned int lookups;	/* since the last making, drop or look */
 	unsigned int start;	/* lookups before making one */
 	uint64_t view_id, view_unique, root_id, root_unique;
+	struct view_bufs *b;	/* mapped at the first making, or NULL */
+};
+
+/* What making a view needs room for: mapped then, so that a process that
+   makes none (most) neither allocates nor touches it. */
+struct view_bufs {
 	char root_path[PATH_MAX];
 	char line[PATH_MAX * 4 + 512];	/* one mountinfo line being read */
 	char chunk[VIEW_READ];
+	char stack[VIEW_STACK] __attribute__((aligned(16)));	/* the helper's */
 };
 
 /* "/proc/thread-self/fd/N" (passthrough.c). */
@@ -135,8 +149,10 @@ struct view *view_new(int root)
 	atomic_init(&v->never, false);
 	v->root = root;
 	v->fd = v->mi = v->ep = -1;
-	/* "1": from the first lookup on (tests: short processes use it too) */
-	v->start = env && strcmp(env, "1") == 0 ? 1 : VIEW_START;
+	/* "1": from the first lookup on (tests: short processes use it too);
+	   "helper": the same, made by the helper even with CAP_SYS_ADMIN. */
+	v->helper = env && strcmp(env, "helper") == 0;
+	v->start = env && (strcmp(env, "1") == 0 || v->helper) ? 1 : VIEW_START;
 	return v;
 }
 
@@ -148,6 +164,8 @@ void view_free(struct view *v)
 		close_kept(v->fd);
 	close_kept(v->ep);
 	close_kept(v->mi);
+	if (v->b)
+		munmap(v->b, sizeof *v->b);
 	free(v);
 }
 
@@ -204,7 +222,7 @@ static void unescape(char *s)
 static bool line_below(const struct view *v, char *line)
 {
 	char *f = line;
-	size_t rl = strlen(v->root_path);
+	size_t rl = strlen(v->b->root_path);
 
 	for (int i = 0; i < 4 && f; i++) {
 		f = strchr(f, ' ');
@@ -217,41 +235,148 @@ static bool line_below(const struct view *v, char *line)
 	unescape(f);
 	if (rl == 1)	/* the root is "/": every other mount is below */
 		return strcmp(f, "/") != 0;
-	return strncmp(f, v->root_path, rl) == 0 && f[rl] == '/';
+	return strncmp(f, v->b->root_path, rl) == 0 && f[rl] == '/';
 }
 
 /*
- * Whether no mount lies below the root (0), one does or it cannot be told
- * (1).  Reads mi from its start, line by line, in fixed buffers.
+ * Without CAP_SYS_ADMIN, a helper makes the copy: a child created in a user
+ * namespace and a mount namespace of its own (clone with CLONE_NEWUSER |
+ * CLONE_NEWNS), where it has the capability over its namespace's copy of
+ * every mount, and so may copy the one the root's path leads to there.  It
+ * shares our descriptor table (CLONE_FILES), so the copy it opens is ours,
+ * and our memory (CLONE_VM | CLONE_VFORK: we wait while it runs on a stack
+ * of the view's own, so it needs no fork of our address space), and makes
+ * raw system calls only: our thread pointer is its too.  Its exit sends no
+ * signal (the program's wait(2) does not see it); we reap it with __WCLONE.
+ * The copy is of whatever the path names when the helper looks: make()
+ * checks that it is the root's directory.  Costs more than open_tree here
+ * (about 1 ms, most of it copying the mount namespace), so it waits for
+ * VIEW_START_HELPER lookups.
+ */
+struct helper_job {
+	const char *path;
+	int fd;			/* the copy, or -1 */
+	int err;		/* why not */
+};
+
+static long raw_syscall5(long nr, long a, long b, long c, long d, long e)
+{
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* In the helper: nothing here may touch the thread's TLS or errno. */
+__attribute__((used, no_stack_protector, no_sanitize("address", "undefined")))
+static void helper_run(struct helper_job *j)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSYMFOLLOW };
+	long fd = raw_syscall5(SYS_open_tree, AT_FDCWD, (long)j->path,
+			       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC, 0, 0);
+
+	if (fd < 0) {
+		j->err = (int)-fd;
+		return;
+	}
+	long r = raw_syscall5(SYS_mount_setattr, fd, (long)"", AT_EMPTY_PATH, (long)&attr,
+			      sizeof attr);
+	if (r < 0) {
+		j->err = (int)-r;
+		raw_syscall5(SYS_close, fd, 0, 0, 0, 0);
+		return;
+	}
+	j->fd = (int)fd;
+}
+
+/* The copy made by the helper, or -1 with errno set. */
+static int open_tree_by_helper(struct view *v)
+{
+	struct helper_job job = { .path = v->b->root_path, .fd = -1, .err = EAGAIN };
+	register long r10 __asm__("r10") = 0;	/* child_tid */
+	register long r8 __asm__("r8") = 0;	/* tls */
+	register struct helper_job *r12 __asm__("r12") = &job;
+	register void (*r13)(struct helper_job *) __asm__("r13") = helper_run;
+	siginfo_t si;
+	long pid;
+
+	/* The child starts on its stack with our registers: r12 and r13
+	   survive the system call; 16-byte aligned at the call. */
+	__asm__ volatile("syscall\n\t"
+			 "testq %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "movq %%r12, %%rdi\n\t"
+			 "call *%%r13\n\t"
+			 "movl %[exit], %%eax\n\t"
+			 "xorl %%edi, %%edi\n\t"
+			 "syscall\n\t"
+			 "ud2\n"
+			 "1:"
+			 : "=a"(pid)
+			 : "a"((long)SYS_clone),
+			   "D"((long)(CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWUSER |
+				      CLONE_NEWNS)),
+			   "S"(v->b->stack + sizeof v->b->stack), "d"(0L), "r"(r10), "r"(r8),
+			   "r"(r12), "r"(r13), [exit] "i"(SYS_exit)
+			 : "rcx", "r11", "memory");
+	if (pid < 0) {
+		errno = (int)-pid;
+		return -1;
+	}
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | __WCLONE) < 0 && errno == EINTR)
+		;
+	if (job.fd < 0) {
+		errno = job.err;
+		return -1;
+	}
+	return job.fd;
+}
+
+/* The root's path as this process names it now (into root_path): 0, or
+   -1 when it has none (deleted, out of reach). */
+static int root_path_now(struct view *v)
+{
+	char proc[64];
+	ssize_t len;
+
+	pt_proc_fd_path(proc, v->root, NULL);
+	len = readlink(proc, v->b->root_path, sizeof v->b->root_path - 1);
+	if (len <= 0 || (size_t)len >= sizeof v->b->root_path - 1 || v->b->root_path[0] != '/')
+		return -1;
+	v->b->root_path[len] = '\0';
+	if (len > 10 && strcmp(v->b->root_path + len - 10, " (deleted)") == 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Whether no mount lies below the root's path (root_path_now) (0), one does
+ * or it cannot be told (1).  Reads mi from its start, line by line, in fixed
+ * buffers.
  */
 static int mounts_below(struct view *v)
 {
-	char proc[64];
 	size_t used = 0;
-	ssize_t n, len;
-
-	/* The root's path as this process names it now. */
-	pt_proc_fd_path(proc, v->root, NULL);
-	len = readlink(proc, v->root_path, sizeof v->root_path - 1);
-	if (len <= 0 || (size_t)len >= sizeof v->root_path - 1 || v->root_path[0] != '/')
-		return 1;
-	v->root_path[len] = '\0';
-	if (len > 10 && strcmp(v->root_path + len - 10, " (deleted)") == 0)
-		return 1;
+	ssize_t n;
 
 	if (lseek(v->mi, 0, SEEK_SET) != 0)
 		return 1;
-	while ((n = read(v->mi, v->chunk, sizeof v->chunk)) > 0) {
+	while ((n = read(v->mi, v->b->chunk, sizeof v->b->chunk)) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
-			if (v->chunk[i] != '\n') {
-				if (used + 1 >= sizeof v->line)
+			if (v->b->chunk[i] != '\n') {
+				if (used + 1 >= sizeof v->b->line)
 					return 1;	/* a line too long to judge */
-				v->line[used++] = v->chunk[i];
+				v->b->line[used++] = v->b->chunk[i];
 				continue;
 			}
-			v->line[used] = '\0';
+			v->b->line[used] = '\0';
 			used = 0;
-			if (line_below(v, v->line))
+			if (line_below(v, v->b->line))
 				return 1;
 		}
 	}
@@ -277,20 +402,49 @@ static void make(struct view *v)
 {
 	struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSYMFOLLOW };
 	struct statfs rs, vs;
+	struct stat rst, vst;
 	int fd;
 
-	fd = (int)syscall(SYS_open_tree, v->root, "",
-			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (!v->b) {
+		void *b = mmap(NULL, sizeof *v->b, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (b == MAP_FAILED)
+			return;
+		v->b = b;
+	}
+	if (root_path_now(v)) {
+		v->wait_change = true;
+		return;
+	}
+	if (v->helper) {
+		fd = open_tree_by_helper(v);
+	} else {
+		fd = (int)syscall(SYS_open_tree, v->root, "",
+				  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (fd < 0 && errno == EPERM) {
+			/* No CAP_SYS_ADMIN: the helper's turn, after more
+			   lookups (unless a test asked for it at once). */
+			v->helper = true;
+			if (v->start == 1)
+				fd = open_tree_by_helper(v);
+			else
+				v->start = VIEW_START_HELPER;
+		}
+	}
 	if (fd < 0) {
-		/* EPERM without CAP_SYS_ADMIN, ENOSYS before Linux 5.2, EINVAL
-		   for an unbindable mount: none of that changes later.  Out of
-		   descriptors or memory: try again later. */
-		if (errno == EPERM || errno == ENOSYS || errno == EINVAL)
+		/* EPERM (no user namespaces to be had either), ENOSYS before
+		   Linux 5.2, EINVAL for an unbindable mount or before Linux
+		   5.12 (no MOUNT_ATTR_NOSYMFOLLOW), ENOSPC (no user namespace
+		   left): none of that changes later.  Out of descriptors or
+		   memory, or the helper's turn still to come: later. */
+		if (errno == EPERM || errno == ENOSYS || errno == EINVAL || errno == ENOSPC ||
+		    errno == EUSERS)
 			atomic_store_explicit(&v->never, true, memory_order_relaxed);
 		return;
 	}
-	/* EINVAL before Linux 5.12 (no MOUNT_ATTR_NOSYMFOLLOW). */
-	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr)) {
+	if (!v->helper &&
+	    syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr)) {
 		close(fd);
 		atomic_store_explicit(&v->never, true, memory_order_relaxed);
 		return;
@@ -308,7 +462,9 @@ static void make(struct view *v)
 			return;
 		}
 	}
-	if (mounts_below(v) || fstatfs(v->root, &rs) || fstatfs(fd, &vs) ||
+	/* The helper copied what the path named: the root's directory? */
+	if (fstat(v->root, &rst) || fstat(fd, &vst) || rst.st_dev != vst.st_dev ||
+	    rst.st_ino != vst.st_ino || mounts_below(v) || fstatfs(v->root, &rs) || fstatfs(fd, &vs) ||
 	    (rs.f_flags & VIEW_FLAGS) != (vs.f_flags & VIEW_FLAGS) ||
 	    !(vs.f_flags & ST_NOSYMFOLLOW) ||
 	    statx_id(fd, STATX_MNT_ID, &v->view_id) || statx_id(v->root, STATX_MNT_ID, &v->root_id) ||

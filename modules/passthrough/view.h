@@ -8,9 +8,9 @@
  * link is followed by the kernel (the core follows them: a link's target
  * means something else seen through the mount).  A view gets the same
  * guarantee from the mount instead of the lookup: it is a private copy of
- * the root's mount (open_tree(OPEN_TREE_CLONE), which needs CAP_SYS_ADMIN)
- * on which no symbolic link is followed (MOUNT_ATTR_NOSYMFOLLOW: following
- * one fails with ELOOP).  A whole path is then one *at call on the view's
+ * the root's mount (open_tree(OPEN_TREE_CLONE); without CAP_SYS_ADMIN made
+ * by a helper in a user namespace of its own) on which no symbolic link is
+ * followed (MOUNT_ATTR_NOSYMFOLLOW: following one fails with ELOOP).  A whole path is then one *at call on the view's
  * descriptor; ELOOP sends the caller back to the long way, which follows
  * links as before.  It sees exactly what the root sees, changes by anyone
  * included, with no cache of names to keep coherent.  What it cannot see,
@@ -30,7 +30,8 @@ struct view;
 /* A view of the directory tree below root (O_PATH) to be made on use, or
    NULL: DEFUSE_PASSTHROUGH_VIEW=0 in the environment, or out of memory.
    DEFUSE_PASSTHROUGH_VIEW=1 makes it at a process's first lookup instead
-   of after a few (tests).  No system call here. */
+   of after a few, =helper the same by the helper (tests).  No system call
+   here. */
 struct view *view_new(int root);
 
 /* Closes what the view holds and frees it (NULL: nothing). */

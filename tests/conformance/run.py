@@ -18,8 +18,9 @@ in fresh scratch trees, once per run:
   kernel    `defuse run -m BASE=passthrough:BACKING -- fsops BASE ...`,
             path calls through the module's view from the first one
             (DEFUSE_PASSTHROUGH_VIEW=1, modules/passthrough/README.md);
-  emulated  the same with `passthrough:emulated=BACKING`, and never through
-            the view (DEFUSE_PASSTHROUGH_VIEW=0);
+  emulated  the same with `passthrough:emulated=BACKING`, the view made by
+            the helper unprivileged processes use
+            (DEFUSE_PASSTHROUGH_VIEW=helper);
   fuse      `defuse mount BASE PASSTHROUGH.so:BACKING` (the FUSE bridge),
             then fsops runs plainly, without DEFUSE, on that kernel FUSE
             mount; `defuse umount BASE` before the trees are compared;
@@ -462,9 +463,11 @@ def native_cmd(opts, lay, case, brk=None):
 def defuse_cmd(opts, lay, case, mode):
     arg = lay.backing if mode == 'kernel' else 'emulated=' + lay.backing
     # Path calls through passthrough's view (modules/passthrough/view.h)
-    # from the first lookup in kernel mode, and never in emulated mode, so
-    # that both ways a path call can take are held to the native answers.
-    view = '1' if mode == 'kernel' else '0'
+    # from the first lookup: made by the process itself in kernel mode, by
+    # the helper unprivileged processes use in emulated mode (the long way
+    # answers every process's first calls in the other suites, and every
+    # symbolic link here).
+    view = '1' if mode == 'kernel' else 'helper'
     return ['env', 'DEFUSE_PASSTHROUGH_VIEW=' + view, opts.defuse, 'run', '-m', '%s=%s:%s' % (lay.base, opts.module, arg),
             '--', opts.fsops, lay.base, case.file, case.name]
 
