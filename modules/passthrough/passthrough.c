@@ -1100,6 +1100,20 @@ static int pt_statfs(void *priv, const char *path, struct statfs *st)
  * (f*xattr and AT_EMPTY_PATH refuse O_PATH descriptors).
  */
 
+/* Whether getxattrat and listxattrat are to be had (Linux 6.13): the view
+   needs them, the long way has /proc. */
+static atomic_bool xattrat = true;
+
+/* An answer of the *xattrat calls through the view: ENOSYS sends this and
+   every later call the long way. */
+static long xattrat_answer(long r)
+{
+	if (r != -ENOSYS)
+		return r;
+	atomic_store_explicit(&xattrat, false, memory_order_relaxed);
+	return -ELOOP;
+}
+
 /* Name checks the kernel makes before the lookup. */
 static int xattr_name_ok(const char *name)
 {
@@ -1112,13 +1126,26 @@ static ssize_t pt_getxattr(void *priv, const char *path, const char *name,
 			   void *value, size_t size, int flags)
 {
 	char proc[PROC_PATH_MAX];
+	const char *rel;
 	struct obj o;
 	ssize_t r;
+	int fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
 	if ((r = xattr_name_ok(name)))
 		return r;
+	if (xattrat && (fd = view_of(priv, path, &rel)) >= 0) {
+		struct pt_xattr_args a = {
+			.value = (uintptr_t)value,
+			.size = size > XATTR_SIZE_MAX ? XATTR_SIZE_MAX : (uint32_t)size,
+		};
+
+		r = ret(syscall(SYS_getxattrat, fd, rel, at_follow(!(flags & DEFUSE_NOFOLLOW)),
+				name, &a, sizeof a));
+		if (view_answer(priv, xattrat_answer(r)))
+			return r;
+	}
 	if ((r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o)))
 		return r;
 	if (o.atflags & AT_EMPTY_PATH) {
@@ -1180,11 +1207,19 @@ static ssize_t pt_listxattr(void *priv, const char *path, char *list, size_t siz
 			    int flags)
 {
 	char proc[PROC_PATH_MAX];
+	const char *rel;
 	struct obj o;
 	ssize_t r;
+	int fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
+	if (xattrat && (fd = view_of(priv, path, &rel)) >= 0) {
+		r = ret(syscall(SYS_listxattrat, fd, rel, at_follow(!(flags & DEFUSE_NOFOLLOW)),
+				list, size));
+		if (view_answer(priv, xattrat_answer(r)))
+			return r;
+	}
 	if ((r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o)))
 		return r;
 	if (o.atflags & AT_EMPTY_PATH) {
