@@ -79,7 +79,7 @@
 
 #define VIEW_START 64		/* lookups in a process before it makes one */
 #define VIEW_START_HELPER 512	/* the same, when a helper must make it */
-#define VIEW_STACK 16384	/* the helper's stack */
+#define VIEW_STACK 65536	/* the helper's stack: room for a SIGSYS frame too */
 #define VIEW_RECHECK 1024	/* lookups between looks at a table with mounts
 				   below the root, for a change */
 #define VIEW_READ 4096		/* /proc/self/mountinfo read at a time */
@@ -433,10 +433,11 @@ static void make(struct view *v)
 			/* No CAP_SYS_ADMIN: the helper's turn, after more
 			   lookups (unless a test asked for it at once). */
 			v->helper = true;
-			if (v->start == 1)
-				fd = open_tree_by_helper(v);
-			else
+			if (v->start != 1) {
 				v->start = VIEW_START_HELPER;
+				return;
+			}
+			fd = open_tree_by_helper(v);
 		}
 	}
 	if (fd < 0) {
