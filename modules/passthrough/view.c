@@ -29,7 +29,8 @@
  * the making; a thread (or a signal handler) that finds it taken takes the
  * long way.  The view's descriptor stays open while any caller uses it
  * (reference count), so a drop never closes it under another thread's call.
- * No allocation after view_new.
+ * No malloc after view_new: the room a making needs is mapped (mmap) at the
+ * first one.
  *
  * Costs: made only in a process's VIEW_START'th lookup, so that short-lived
  * processes make none: making one is open_tree, mount_setattr, opening and
@@ -247,7 +248,9 @@ static bool line_below(const struct view *v, char *line)
  * shares our descriptor table (CLONE_FILES), so the copy it opens is ours,
  * and our memory (CLONE_VM | CLONE_VFORK: we wait while it runs on a stack
  * of the view's own, so it needs no fork of our address space), and makes
- * raw system calls only: our thread pointer is its too.  Its exit sends no
+ * raw system calls only: our thread pointer is its too.  (Where DEFUSE's
+ * Syscall User Dispatch net is armed, they trap, and DEFUSE's handler
+ * forwards them on the helper's stack: hence its size.)  Its exit sends no
  * signal (the program's wait(2) does not see it); we reap it with __WCLONE.
  * The copy is of whatever the path names when the helper looks: make()
  * checks that it is the root's directory.  Costs more than open_tree here
