@@ -1170,8 +1170,9 @@ static int pt_setxattr(void *priv, const char *path, const char *name,
 		       const void *value, size_t size, int xflags, int flags)
 {
 	char proc[PROC_PATH_MAX];
+	const char *rel;
 	struct obj o;
-	int r;
+	int r, fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
@@ -1181,6 +1182,18 @@ static int pt_setxattr(void *priv, const char *path, const char *name,
 		return r;
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
+	if (xattrat && (fd = view_of(priv, path, &rel)) >= 0) {
+		struct pt_xattr_args a = {
+			.value = (uintptr_t)value,
+			.size = (uint32_t)size,
+			.flags = (uint32_t)xflags,
+		};
+
+		r = (int)ret(syscall(SYS_setxattrat, fd, rel, at_follow(!(flags & DEFUSE_NOFOLLOW)),
+				     name, &a, sizeof a));
+		if (view_answer(priv, xattrat_answer(r)))
+			return r;
+	}
 	if ((r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o)))
 		return r;
 	if (o.atflags & AT_EMPTY_PATH) {
@@ -1237,13 +1250,20 @@ static ssize_t pt_listxattr(void *priv, const char *path, char *list, size_t siz
 static int pt_removexattr(void *priv, const char *path, const char *name, int flags)
 {
 	char proc[PROC_PATH_MAX];
+	const char *rel;
 	struct obj o;
-	int r;
+	int r, fd;
 
 	if (flags & ~DEFUSE_NOFOLLOW)
 		return -EINVAL;
 	if ((r = xattr_name_ok(name)))
 		return r;
+	if (xattrat && (fd = view_of(priv, path, &rel)) >= 0) {
+		r = (int)ret(syscall(SYS_removexattrat, fd, rel,
+				     at_follow(!(flags & DEFUSE_NOFOLLOW)), name));
+		if (view_answer(priv, xattrat_answer(r)))
+			return r;
+	}
 	if ((r = obj_at(priv, path, !(flags & DEFUSE_NOFOLLOW), &o)))
 		return r;
 	if (o.atflags & AT_EMPTY_PATH) {

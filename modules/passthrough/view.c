@@ -41,6 +41,8 @@
  */
 #include "view.h"
 
+#include "common/mountinfo.h"
+
 #include <defuse/module.h>
 
 #include <errno.h>
@@ -202,23 +204,6 @@ bool view_takes(const char *rel)
 	return *rel != '\0';
 }
 
-/* mountinfo's octal escapes (\040 for a space, ...) undone in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
 /* Whether one mountinfo line's mount point (its fifth field) lies below
    the root's path. */
 static bool line_below(const struct view *v, char *line)
@@ -234,7 +219,7 @@ static bool line_below(const struct view *v, char *line)
 	if (!f)
 		return true;	/* not understood: as if below */
 	f[strcspn(f, " ")] = '\0';
-	unescape(f);
+	mountinfo_unescape(f);
 	if (rl == 1)	/* the root is "/": every other mount is below */
 		return strcmp(f, "/") != 0;
 	return strncmp(f, v->b->root_path, rl) == 0 && f[rl] == '/';

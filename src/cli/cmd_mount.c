@@ -18,6 +18,7 @@
 #include "defuse_config.h"
 #include "cli/commands.h"
 #include "cli/launch.h"
+#include "common/mountinfo.h"
 
 /* defuse-fuse next to this executable (build tree, or installed beside it),
    else in the library directory. */
@@ -109,23 +110,6 @@ static void umount_usage(FILE *out)
 		"  finish when no longer busy)\n");
 }
 
-/* Undoes mountinfo's octal escapes (\040 for a space, ...) in place. */
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = 0;
-}
-
 /* The file-system type of the topmost mount at path, or "" if none. */
 static void mount_type(const char *path, char *type, size_t cap)
 {
@@ -150,7 +134,7 @@ static void mount_type(const char *path, char *type, size_t cap)
 		tok = strtok_r(NULL, " ", &save);
 		if (!point || !tok)
 			continue;
-		unescape(point);
+		mountinfo_unescape(point);
 		if (!strcmp(point, path))
 			snprintf(type, cap, "%s", tok);
 	}
