@@ -468,7 +468,8 @@ def defuse_cmd(opts, lay, case, mode):
     # answers every process's first calls in the other suites, and every
     # symbolic link here).
     view = '1' if mode == 'kernel' else 'helper'
-    return ['env', 'DEFUSE_PASSTHROUGH_VIEW=' + view, opts.defuse, 'run', '-m', '%s=%s:%s' % (lay.base, opts.module, arg),
+    return ['env', 'DEFUSE_PASSTHROUGH_VIEW=' + view,
+            opts.defuse, 'run', '-m', '%s=%s:%s' % (lay.base, opts.module, arg),
             '--', opts.fsops, lay.base, case.file, case.name]
 
 
