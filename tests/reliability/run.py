@@ -71,6 +71,21 @@ def own_mount_namespace():
     return None
 
 
+def unmount_below(top):
+    """Detaches every mount below top (deepest first) that a case left when
+    it failed halfway, so that the scratch tree under them can go too.
+    Only in our own mount namespace (--own-mounts)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point.startswith(top + "/"):
+                points.append(point)
+    for point in sorted(points, key=len, reverse=True):
+        libc.umount2(point.encode(), 2)  # MNT_DETACH
+
+
 def run(cmd, args, extra_env):
     """(exit code or None if hung, stdout, stderr) of one run, started with
     the descriptor limit --nofile asks for."""
@@ -139,6 +154,8 @@ def one_case(args, case, extra_env):
             sys.stdout.write("".join("  | " + line for line in out.splitlines(True)))
         return ok
     finally:
+        if args.own_mounts:
+            unmount_below(s)
         shutil.rmtree(s, ignore_errors=True)
         for f in shm:
             if os.path.exists(f):
