@@ -52,6 +52,7 @@
  * keeping its IDs.
  */
 #include "dircache.h"
+#include "kept.h"
 
 #include <defuse/module.h>
 
@@ -115,12 +116,6 @@ struct dircache {
 
 /* "/proc/thread-self/fd/N" (passthrough.c). */
 const char *pt_proc_fd_path(char *buf, int fd, const char *name);
-
-static void close_kept(int fd)
-{
-	if (!defuse_close_kept || defuse_close_kept(fd) < 0)
-		close(fd);
-}
 
 static unsigned int hash_of(const char *s, size_t n)
 {
@@ -188,7 +183,7 @@ void dircache_put(struct dc_entry *e)
 	int fd = e->fd;		/* fixed while refs is not 0 */
 
 	if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
-		close_kept(fd);
+		pt_close_kept(fd);
 }
 
 static void drop(struct dircache *dc, struct dc_entry *e)
@@ -239,7 +234,7 @@ static struct dc_entry *by_wd(struct dircache *dc, int wd)
 static void stop(struct dircache *dc)
 {
 	drop_all(dc);
-	close_kept(dc->ino);
+	pt_close_kept(dc->ino);
 	dc->ino = -2;
 }
 
@@ -334,9 +329,8 @@ static void start(struct dircache *dc)
 	dc->ino = -2;
 	if (fd < 0)
 		return;
-	dc->ino = defuse_keep_fd(fd);
+	dc->ino = pt_keep(fd);
 	if (dc->ino < 0) {
-		close(fd);
 		dc->ino = -2;
 		return;
 	}
@@ -404,14 +398,12 @@ static int keep(struct dircache *dc, const char *path, size_t len, unsigned int 
 			  sizeof(how));
 	if (fd < 0)
 		return -1;
-	kept = defuse_keep_fd(fd);
-	if (kept < 0) {
-		close(fd);
+	kept = pt_keep(fd);
+	if (kept < 0)
 		return -1;
-	}
 	e->wd = add_watch(dc, kept);
 	if (e->wd < 0) {
-		close_kept(kept);
+		pt_close_kept(kept);
 		return -1;
 	}
 	e->fd = kept;
@@ -485,13 +477,13 @@ static void close_all(struct dircache *dc)
 		struct dc_entry *e = &dc->e[i];
 
 		if (e->live || atomic_load(&e->refs))
-			close_kept(e->fd);
+			pt_close_kept(e->fd);
 		e->live = false;
 		e->children = 0;
 		atomic_store(&e->refs, 0);
 	}
 	if (dc->ino >= 0)
-		close_kept(dc->ino);
+		pt_close_kept(dc->ino);
 	dc->ino = -1;
 	dc->lookups = 0;
 	dc->dirty = true;

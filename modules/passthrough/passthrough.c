@@ -50,6 +50,7 @@
 #include <defuse/module.h>
 
 #include "dircache.h"
+#include "kept.h"
 #include "view.h"
 
 #include <dirent.h>
@@ -506,18 +507,14 @@ static int pt_init(const char *args, struct defuse_conn *conn, void **priv, char
 		say(why, why_len, "passthrough: out of memory");
 		return -ENOMEM;
 	}
-	/* Under DEFUSE, out of the program's way (module.h: defuse_keep_fd). */
-	if (defuse_keep_fd) {
-		int kept = defuse_keep_fd(fd);
-
-		if (kept < 0) {
-			close(fd);
-			free(pt);
-			say(why, why_len, "passthrough: %s: %s", dir, strerror(-kept));
-			return kept;
-		}
-		fd = kept;
+	/* Under DEFUSE, out of the program's way (kept.h). */
+	r = pt_keep(fd);
+	if (r < 0) {
+		free(pt);
+		say(why, why_len, "passthrough: %s: %s", dir, strerror(-r));
+		return r;
 	}
+	fd = r;
 	pt->root = fd;
 	pt->emulated = emulated;
 	pt->nomap = nomap;
@@ -545,8 +542,7 @@ static void pt_destroy(void *priv)
 
 	dircache_free(pt->dc);
 	view_free(pt->view);
-	if (!defuse_close_kept || defuse_close_kept(pt->root) < 0)
-		close(pt->root);
+	pt_close_kept(pt->root);
 	free(pt);
 }
 
@@ -1349,15 +1345,8 @@ static int opened(const struct pt *pt, int fd, int flags, struct defuse_open *ou
 	if ((flags & O_PATH) || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
 		/* Under DEFUSE, the module's descriptor must not take the number
 		   the program's placeholder should get (module.h). */
-		if (defuse_keep_fd) {
-			int kept = defuse_keep_fd(fd);
-
-			if (kept < 0) {
-				close(fd);
-				return kept;
-			}
-			fd = kept;
-		}
+		if ((fd = pt_keep(fd)) < 0)
+			return fd;
 		out->fh = (uint64_t)fd;
 		out->kernel_fd = -1;
 	} else if (flags & O_APPEND) {
@@ -1429,9 +1418,7 @@ static void pt_release(void *priv, uint64_t fh)
 	(void)priv;
 	if (fh == PT_NOFH)
 		return;
-	if (defuse_close_kept && defuse_close_kept(fh_fd(fh)) == 0)
-		return;
-	close(fh_fd(fh));
+	pt_close_kept(fh_fd(fh));
 }
 
 /* fchmod, fchown, futimens of an emulated file: on our descriptor of it. */

@@ -40,6 +40,7 @@
  * make the copy (below), later still.
  */
 #include "view.h"
+#include "kept.h"
 
 #include "common/mountinfo.h"
 
@@ -116,28 +117,6 @@ struct view_bufs {
 /* "/proc/thread-self/fd/N" (passthrough.c). */
 const char *pt_proc_fd_path(char *buf, int fd, const char *name);
 
-static void close_kept(int fd)
-{
-	if (fd < 0)
-		return;
-	if (!defuse_close_kept || defuse_close_kept(fd) < 0)
-		close(fd);
-}
-
-static int keep(int fd)
-{
-	if (fd >= 0 && defuse_keep_fd) {
-		int kept = defuse_keep_fd(fd);
-
-		if (kept < 0) {
-			close(fd);
-			return -1;
-		}
-		fd = kept;
-	}
-	return fd;
-}
-
 struct view *view_new(int root)
 {
 	const char *env = getenv("DEFUSE_PASSTHROUGH_VIEW");
@@ -165,9 +144,9 @@ void view_free(struct view *v)
 	if (!v)
 		return;
 	if (atomic_load(&v->refs))
-		close_kept(v->fd);
-	close_kept(v->ep);
-	close_kept(v->mi);
+		pt_close_kept(v->fd);
+	pt_close_kept(v->ep);
+	pt_close_kept(v->mi);
 	if (v->b)
 		munmap(v->b, sizeof *v->b);
 	free(v);
@@ -178,7 +157,7 @@ void view_put(struct view *v)
 	int fd = v->fd;		/* fixed while we hold a reference */
 
 	if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1)
-		close_kept(fd);
+		pt_close_kept(fd);
 }
 
 static void drop(struct view *v)
@@ -450,8 +429,8 @@ static void make(struct view *v)
 	if (v->mi < 0) {
 		struct epoll_event ev = { .events = EPOLLPRI };
 
-		v->mi = keep(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
-		v->ep = keep(epoll_create1(EPOLL_CLOEXEC));
+		v->mi = pt_keep(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+		v->ep = pt_keep(epoll_create1(EPOLL_CLOEXEC));
 		if (v->mi < 0 || v->ep < 0 || epoll_ctl(v->ep, EPOLL_CTL_ADD, v->mi, &ev)) {
 			close(fd);
 			atomic_store_explicit(&v->never, true, memory_order_relaxed);
@@ -470,7 +449,7 @@ static void make(struct view *v)
 		v->wait_change = true;
 		return;
 	}
-	fd = keep(fd);
+	fd = pt_keep(fd);
 	if (fd < 0)
 		return;
 	v->fd = fd;
@@ -543,9 +522,9 @@ void view_after_fork_child(struct view *v)
 	   leaves the parent's open.  Another thread of the parent may have
 	   held busy or a reference at the fork; the child has no such thread. */
 	if (atomic_load(&v->refs))
-		close_kept(v->fd);
-	close_kept(v->ep);
-	close_kept(v->mi);
+		pt_close_kept(v->fd);
+	pt_close_kept(v->ep);
+	pt_close_kept(v->mi);
 	v->fd = v->mi = v->ep = -1;
 	atomic_store(&v->refs, 0);
 	v->live = v->wait_change = false;
